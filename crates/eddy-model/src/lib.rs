@@ -1,1 +1,21 @@
-//! eddy-model
+//! The eddy model: the nouns every other crate shares, with no I/O and no wire format.
+//!
+//! * [`names`]: bus, rule and target names, their validation rules, and ARNs;
+//! * [`event`]: the EventBridge event envelope and how eddy builds it;
+//! * [`definitions`]: buses, rules and targets as the control plane stores them.
+//!
+//! What it is not: the AWS protocol (that lives in `eddy-server`'s protocol layer, which
+//! translates to and from these types) and the pattern language (`eddy-pattern`).
+
+pub mod definitions;
+pub mod event;
+pub mod names;
+
+/// The account id eddy uses unless configured otherwise (what moto and most fixtures expect).
+pub const DEFAULT_ACCOUNT_ID: &str = "123456789012";
+
+/// The region used when a request does not name one.
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// The bus that always exists in every region.
+pub const DEFAULT_BUS: &str = "default";

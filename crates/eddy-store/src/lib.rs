@@ -1,1 +1,234 @@
-//! eddy-store
+//! The store: the durable log and state behind everything eddy acknowledges.
+//!
+//! This crate owns three kinds of durable data and nothing else (it knows no HTTP and no AWS
+//! wire format):
+//!
+//! * the **event log**: every event a bus accepted, in append order;
+//! * **work items**: one per (event, rule, target) that still has to be delivered, with a due
+//!   time, an attempt count and a lease; and the **dead letters** that gave up;
+//! * **definitions**: buses, rules, targets and whatever else the control plane keeps, as opaque
+//!   values under a `(kind, key)` pair, with change notification.
+//!
+//! The [`Store`] trait is the narrow contract a backend implements. [`EmbeddedStore`] is the
+//! single-node backend on SQLite; a NATS JetStream backend implements the same trait later.
+//!
+//! # Durability contract
+//!
+//! * [`Store::append`] returns `Ok` only after the events **and** their work items are durable:
+//!   they are written in one SQLite transaction and the write-ahead log is fsynced
+//!   (`journal_mode = WAL`, `synchronous = FULL`) before any caller in that commit is answered.
+//!   Concurrent callers share one transaction and one fsync (group commit). A crash before the
+//!   fsync loses the whole batch, and none of its callers has been acknowledged; a crash after it
+//!   loses nothing.
+//! * Events and their work items are committed atomically, so there is no window in which an
+//!   acknowledged event exists without the deliveries it owes.
+//! * [`Store::lease`] makes a work item invisible until `now + lease`; the change is durable
+//!   before the lease is handed out. If the holder crashes, the item becomes due again when the
+//!   lease expires and is delivered again: **a crash may repeat a delivery, never drop one**.
+//! * [`Store::ack`] (delivered), [`Store::nack`] (retry later) and [`Store::dead_letter`] (give
+//!   up, keep the reason) are durable when they return. An ack lost in a crash means one more
+//!   delivery of that item, never a lost one.
+//! * [`Store::apply`] commits a group of definition changes atomically and durably, then
+//!   notifies watchers ([`Store::watch`]). A watcher that lags re-reads [`Store::definitions`].
+//!
+//! # Recovery
+//!
+//! Opening a store runs SQLite's own WAL recovery; there is no eddy-specific recovery step,
+//! because every state change above is a single committed transaction. Leased items whose
+//! lease ran out while eddy was down are simply due.
+
+mod embedded;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+pub use embedded::{EmbeddedStore, EmbeddedStoreOptions};
+
+/// A boxed, sendable future: what the [`Store`] methods return, so the trait stays object safe.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Errors of the store. A store error is never the caller's fault.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store i/o failed: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("store i/o failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the store is closed")]
+    Closed,
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// An event to append to the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    /// The event id (`id` in the envelope).
+    pub id: String,
+    /// The bus that accepted it, as the caller names buses (eddy uses `REGION/NAME`).
+    pub bus: String,
+    /// Event time in milliseconds since the epoch (`time` in the envelope).
+    pub time_ms: i64,
+    /// The full event envelope as JSON text.
+    pub body: String,
+}
+
+/// A delivery owed for an event of the same [`AppendBatch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewWork {
+    /// Index into [`AppendBatch::events`].
+    pub event: usize,
+    /// The rule that matched (its ARN).
+    pub rule: String,
+    /// The target within the rule (its id).
+    pub target: String,
+}
+
+/// Events and their work items, appended atomically.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppendBatch {
+    pub events: Vec<NewEvent>,
+    pub work: Vec<NewWork>,
+}
+
+/// A work item handed out by [`Store::lease`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkItem {
+    /// Store-assigned id, used to ack/nack/dead-letter.
+    pub id: i64,
+    pub event_id: String,
+    pub bus: String,
+    pub rule: String,
+    pub target: String,
+    /// Attempts made so far, including the one this lease is for.
+    pub attempts: u32,
+    /// When the item was created (ms since the epoch): the event's ingestion time.
+    pub created_ms: i64,
+    /// The event envelope.
+    pub body: String,
+}
+
+/// A work item that gave up, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub id: i64,
+    pub event_id: String,
+    pub bus: String,
+    pub rule: String,
+    pub target: String,
+    pub attempts: u32,
+    pub reason: String,
+    pub dead_ms: i64,
+    pub body: String,
+}
+
+/// An event as read back from the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// Position in the log (1-based, increasing).
+    pub seq: i64,
+    pub id: String,
+    pub bus: String,
+    pub time_ms: i64,
+    pub ingested_ms: i64,
+    pub body: String,
+}
+
+/// One change to a definition: `value: None` deletes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefinitionChange {
+    pub kind: String,
+    pub key: String,
+    pub value: Option<Vec<u8>>,
+}
+
+impl DefinitionChange {
+    pub fn put(kind: &str, key: impl Into<String>, value: Vec<u8>) -> Self {
+        Self { kind: kind.to_owned(), key: key.into(), value: Some(value) }
+    }
+
+    pub fn delete(kind: &str, key: impl Into<String>) -> Self {
+        Self { kind: kind.to_owned(), key: key.into(), value: None }
+    }
+}
+
+/// What a watcher of definitions receives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notification {
+    /// These changes were committed, in this order.
+    Changed(Vec<DefinitionChange>),
+    /// Everything was wiped ([`Store::reset`]).
+    Reset,
+}
+
+/// Counts of what the store holds, for metrics and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreCounts {
+    pub events: u64,
+    pub work_items: u64,
+    pub dead_letters: u64,
+    pub definitions: u64,
+}
+
+/// Observes store internals (commit latency, batch sizes) without the store knowing about any
+/// metrics library.
+pub trait StoreObserver: Send + Sync + 'static {
+    /// One transaction committed (and synced) holding `requests` caller requests.
+    fn committed(&self, duration: Duration, requests: usize);
+}
+
+/// An observer that ignores everything.
+pub struct NoObserver;
+
+impl StoreObserver for NoObserver {
+    fn committed(&self, _: Duration, _: usize) {}
+}
+
+/// The durability contract (see the crate docs). Every method that changes state returns only
+/// after the change is durable.
+pub trait Store: Send + Sync + 'static {
+    /// Appends events and the work items they owe, atomically.
+    fn append(&self, batch: AppendBatch) -> BoxFuture<'_, Result<()>>;
+
+    /// Leases up to `max` due work items (`due <= now_ms`), oldest first, optionally only for one
+    /// `target`; each becomes invisible until `now_ms + lease_ms` and has its attempt count
+    /// incremented.
+    fn lease(
+        &self,
+        target: Option<String>,
+        now_ms: i64,
+        max: usize,
+        lease_ms: i64,
+    ) -> BoxFuture<'_, Result<Vec<WorkItem>>>;
+
+    /// Removes delivered work items.
+    fn ack(&self, ids: Vec<i64>) -> BoxFuture<'_, Result<()>>;
+
+    /// Makes a leased item due again at `due_ms`.
+    fn nack(&self, id: i64, due_ms: i64) -> BoxFuture<'_, Result<()>>;
+
+    /// Moves a work item to the dead letters with a reason.
+    fn dead_letter(&self, id: i64, reason: String, now_ms: i64) -> BoxFuture<'_, Result<()>>;
+
+    /// Reads dead letters, oldest first.
+    fn dead_letters(&self, limit: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>>>;
+
+    /// Reads events from the log with `seq > after`, in order.
+    fn events(&self, after: i64, limit: usize) -> BoxFuture<'_, Result<Vec<StoredEvent>>>;
+
+    /// Commits definition changes atomically, then notifies watchers.
+    fn apply(&self, changes: Vec<DefinitionChange>) -> BoxFuture<'_, Result<()>>;
+
+    /// Every definition, as `(kind, key, value)`, ordered by kind then key.
+    fn definitions(&self) -> BoxFuture<'_, Result<Vec<(String, String, Vec<u8>)>>>;
+
+    /// Subscribes to definition changes committed from now on.
+    fn watch(&self) -> tokio::sync::broadcast::Receiver<Notification>;
+
+    /// Counts what the store holds.
+    fn counts(&self) -> BoxFuture<'_, Result<StoreCounts>>;
+
+    /// Wipes everything (dev mode's reset).
+    fn reset(&self) -> BoxFuture<'_, Result<()>>;
+}

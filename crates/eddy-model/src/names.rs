@@ -1,0 +1,164 @@
+//! Names and ARNs: what a valid bus, rule or target name is, and how ARNs are spelled.
+
+/// The pieces every ARN eddy mints shares.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Scope {
+    pub partition: String,
+    pub region: String,
+    pub account: String,
+}
+
+impl Scope {
+    pub fn new(region: &str, account: &str) -> Self {
+        Self { partition: "aws".into(), region: region.into(), account: account.into() }
+    }
+
+    /// `arn:aws:events:REGION:ACCOUNT:event-bus/NAME`
+    pub fn bus_arn(&self, bus: &str) -> String {
+        format!("arn:{}:events:{}:{}:event-bus/{bus}", self.partition, self.region, self.account)
+    }
+
+    /// `arn:aws:events:REGION:ACCOUNT:rule/NAME` on the default bus,
+    /// `arn:aws:events:REGION:ACCOUNT:rule/BUS/NAME` on any other.
+    pub fn rule_arn(&self, bus: &str, rule: &str) -> String {
+        if bus == crate::DEFAULT_BUS {
+            format!("arn:{}:events:{}:{}:rule/{rule}", self.partition, self.region, self.account)
+        } else {
+            format!(
+                "arn:{}:events:{}:{}:rule/{bus}/{rule}",
+                self.partition, self.region, self.account
+            )
+        }
+    }
+}
+
+/// A parsed ARN: `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arn<'a> {
+    pub partition: &'a str,
+    pub service: &'a str,
+    pub region: &'a str,
+    pub account: &'a str,
+    pub resource: &'a str,
+}
+
+impl<'a> Arn<'a> {
+    /// Parses an ARN; `None` when it does not have the six parts or an unknown partition.
+    pub fn parse(s: &'a str) -> Option<Self> {
+        let mut parts = s.splitn(6, ':');
+        let arn = parts.next()?;
+        let partition = parts.next()?;
+        let service = parts.next()?;
+        let region = parts.next()?;
+        let account = parts.next()?;
+        let resource = parts.next()?;
+        if arn != "arn"
+            || !matches!(partition, "aws" | "aws-cn" | "aws-us-gov")
+            || service.is_empty()
+            || resource.is_empty()
+        {
+            return None;
+        }
+        Some(Self { partition, service, region, account, resource })
+    }
+}
+
+/// Characters allowed in rule names and target ids: `[\.\-_A-Za-z0-9]+`.
+pub fn is_rule_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')
+}
+
+/// Characters allowed in bus names: `[/\.\-_A-Za-z0-9]+`.
+pub fn is_bus_name_char(c: char) -> bool {
+    is_rule_name_char(c) || c == '/'
+}
+
+/// What a name must satisfy; used to produce AWS's validation messages.
+#[derive(Debug, Clone, Copy)]
+pub struct NameRule {
+    pub min: usize,
+    pub max: usize,
+    /// The regular expression AWS states in its messages.
+    pub pattern: &'static str,
+    pub allowed: fn(char) -> bool,
+}
+
+pub const RULE_NAME: NameRule =
+    NameRule { min: 1, max: 64, pattern: "[\\.\\-_A-Za-z0-9]+", allowed: is_rule_name_char };
+pub const TARGET_ID: NameRule = RULE_NAME;
+pub const BUS_NAME: NameRule =
+    NameRule { min: 1, max: 256, pattern: "[/\\.\\-_A-Za-z0-9]+", allowed: is_bus_name_char };
+
+/// Why a name is not valid, as AWS's constraint text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameViolation {
+    TooShort(usize),
+    TooLong(usize),
+    Pattern(&'static str),
+}
+
+impl std::fmt::Display for NameViolation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NameViolation::TooShort(n) => {
+                write!(f, "Member must have length greater than or equal to {n}")
+            }
+            NameViolation::TooLong(n) => {
+                write!(f, "Member must have length less than or equal to {n}")
+            }
+            NameViolation::Pattern(p) => {
+                write!(f, "Member must satisfy regular expression pattern: {p}")
+            }
+        }
+    }
+}
+
+impl NameRule {
+    /// Checks `name`; AWS counts length in characters.
+    pub fn check(&self, name: &str) -> Result<(), NameViolation> {
+        let len = name.chars().count();
+        if len < self.min {
+            return Err(NameViolation::TooShort(self.min));
+        }
+        if len > self.max {
+            return Err(NameViolation::TooLong(self.max));
+        }
+        if !name.chars().all(self.allowed) {
+            return Err(NameViolation::Pattern(self.pattern));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_arns_follow_the_bus() {
+        let s = Scope::new("eu-west-1", "123456789012");
+        assert_eq!(s.rule_arn("default", "r"), "arn:aws:events:eu-west-1:123456789012:rule/r");
+        assert_eq!(s.rule_arn("b", "r"), "arn:aws:events:eu-west-1:123456789012:rule/b/r");
+        assert_eq!(s.bus_arn("b"), "arn:aws:events:eu-west-1:123456789012:event-bus/b");
+    }
+
+    #[test]
+    fn arns_parse() {
+        let a = Arn::parse("arn:aws:sqs:us-east-1:123456789012:q").unwrap();
+        assert_eq!((a.service, a.region, a.account, a.resource), ("sqs", "us-east-1", "123456789012", "q"));
+        assert!(Arn::parse("arn:aws:sqs").is_none());
+        assert!(Arn::parse("nope:aws:sqs:r:a:q").is_none());
+        assert!(Arn::parse("arn:foo:sqs:r:a:q").is_none());
+        // A resource may itself contain colons.
+        assert_eq!(Arn::parse("arn:aws:lambda:r:a:function:f").unwrap().resource, "function:f");
+    }
+
+    #[test]
+    fn names_are_checked_like_aws() {
+        assert!(RULE_NAME.check("a.b-c_D9").is_ok());
+        assert_eq!(RULE_NAME.check(""), Err(NameViolation::TooShort(1)));
+        assert_eq!(RULE_NAME.check(&"a".repeat(65)), Err(NameViolation::TooLong(64)));
+        assert!(matches!(RULE_NAME.check("a/b"), Err(NameViolation::Pattern(_))));
+        assert!(BUS_NAME.check("a/b").is_ok());
+    }
+}
