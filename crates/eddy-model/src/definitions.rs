@@ -47,8 +47,11 @@ pub enum RuleState {
 }
 
 impl RuleState {
-    pub const ALL: [&'static str; 3] =
-        ["ENABLED", "DISABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"];
+    pub const ALL: [&'static str; 3] = [
+        "ENABLED",
+        "DISABLED",
+        "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS",
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

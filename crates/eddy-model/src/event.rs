@@ -79,8 +79,8 @@ pub fn push_json_str(out: &mut String, s: &str) {
 
 /// `YYYY-MM-DDTHH:MM:SSZ` (UTC, whole seconds, as EventBridge writes `time`).
 pub fn format_time(ms: i64) -> String {
-    let ts = jiff::Timestamp::from_second(ms.div_euclid(1000))
-        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let ts =
+        jiff::Timestamp::from_second(ms.div_euclid(1000)).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
     ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 

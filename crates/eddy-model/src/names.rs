@@ -10,19 +10,29 @@ pub struct Scope {
 
 impl Scope {
     pub fn new(region: &str, account: &str) -> Self {
-        Self { partition: "aws".into(), region: region.into(), account: account.into() }
+        Self {
+            partition: "aws".into(),
+            region: region.into(),
+            account: account.into(),
+        }
     }
 
     /// `arn:aws:events:REGION:ACCOUNT:event-bus/NAME`
     pub fn bus_arn(&self, bus: &str) -> String {
-        format!("arn:{}:events:{}:{}:event-bus/{bus}", self.partition, self.region, self.account)
+        format!(
+            "arn:{}:events:{}:{}:event-bus/{bus}",
+            self.partition, self.region, self.account
+        )
     }
 
     /// `arn:aws:events:REGION:ACCOUNT:rule/NAME` on the default bus,
     /// `arn:aws:events:REGION:ACCOUNT:rule/BUS/NAME` on any other.
     pub fn rule_arn(&self, bus: &str, rule: &str) -> String {
         if bus == crate::DEFAULT_BUS {
-            format!("arn:{}:events:{}:{}:rule/{rule}", self.partition, self.region, self.account)
+            format!(
+                "arn:{}:events:{}:{}:rule/{rule}",
+                self.partition, self.region, self.account
+            )
         } else {
             format!(
                 "arn:{}:events:{}:{}:rule/{bus}/{rule}",
@@ -59,7 +69,13 @@ impl<'a> Arn<'a> {
         {
             return None;
         }
-        Some(Self { partition, service, region, account, resource })
+        Some(Self {
+            partition,
+            service,
+            region,
+            account,
+            resource,
+        })
     }
 }
 
@@ -83,11 +99,19 @@ pub struct NameRule {
     pub allowed: fn(char) -> bool,
 }
 
-pub const RULE_NAME: NameRule =
-    NameRule { min: 1, max: 64, pattern: "[\\.\\-_A-Za-z0-9]+", allowed: is_rule_name_char };
+pub const RULE_NAME: NameRule = NameRule {
+    min: 1,
+    max: 64,
+    pattern: "[\\.\\-_A-Za-z0-9]+",
+    allowed: is_rule_name_char,
+};
 pub const TARGET_ID: NameRule = RULE_NAME;
-pub const BUS_NAME: NameRule =
-    NameRule { min: 1, max: 256, pattern: "[/\\.\\-_A-Za-z0-9]+", allowed: is_bus_name_char };
+pub const BUS_NAME: NameRule = NameRule {
+    min: 1,
+    max: 256,
+    pattern: "[/\\.\\-_A-Za-z0-9]+",
+    allowed: is_bus_name_char,
+};
 
 /// Why a name is not valid, as AWS's constraint text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,28 +161,51 @@ mod tests {
     #[test]
     fn rule_arns_follow_the_bus() {
         let s = Scope::new("eu-west-1", "123456789012");
-        assert_eq!(s.rule_arn("default", "r"), "arn:aws:events:eu-west-1:123456789012:rule/r");
-        assert_eq!(s.rule_arn("b", "r"), "arn:aws:events:eu-west-1:123456789012:rule/b/r");
-        assert_eq!(s.bus_arn("b"), "arn:aws:events:eu-west-1:123456789012:event-bus/b");
+        assert_eq!(
+            s.rule_arn("default", "r"),
+            "arn:aws:events:eu-west-1:123456789012:rule/r"
+        );
+        assert_eq!(
+            s.rule_arn("b", "r"),
+            "arn:aws:events:eu-west-1:123456789012:rule/b/r"
+        );
+        assert_eq!(
+            s.bus_arn("b"),
+            "arn:aws:events:eu-west-1:123456789012:event-bus/b"
+        );
     }
 
     #[test]
     fn arns_parse() {
         let a = Arn::parse("arn:aws:sqs:us-east-1:123456789012:q").unwrap();
-        assert_eq!((a.service, a.region, a.account, a.resource), ("sqs", "us-east-1", "123456789012", "q"));
+        assert_eq!(
+            (a.service, a.region, a.account, a.resource),
+            ("sqs", "us-east-1", "123456789012", "q")
+        );
         assert!(Arn::parse("arn:aws:sqs").is_none());
         assert!(Arn::parse("nope:aws:sqs:r:a:q").is_none());
         assert!(Arn::parse("arn:foo:sqs:r:a:q").is_none());
         // A resource may itself contain colons.
-        assert_eq!(Arn::parse("arn:aws:lambda:r:a:function:f").unwrap().resource, "function:f");
+        assert_eq!(
+            Arn::parse("arn:aws:lambda:r:a:function:f")
+                .unwrap()
+                .resource,
+            "function:f"
+        );
     }
 
     #[test]
     fn names_are_checked_like_aws() {
         assert!(RULE_NAME.check("a.b-c_D9").is_ok());
         assert_eq!(RULE_NAME.check(""), Err(NameViolation::TooShort(1)));
-        assert_eq!(RULE_NAME.check(&"a".repeat(65)), Err(NameViolation::TooLong(64)));
-        assert!(matches!(RULE_NAME.check("a/b"), Err(NameViolation::Pattern(_))));
+        assert_eq!(
+            RULE_NAME.check(&"a".repeat(65)),
+            Err(NameViolation::TooLong(64))
+        );
+        assert!(matches!(
+            RULE_NAME.check("a/b"),
+            Err(NameViolation::Pattern(_))
+        ));
         assert!(BUS_NAME.check("a/b").is_ok());
     }
 }

@@ -1,1 +1,155 @@
-//! eddy-server
+//! The eddy server: the AWS endpoint, the HTTP routes listener, and the pieces between them and
+//! the store.
+//!
+//! [`run`] takes already-bound listeners, a [`ServerConfig`] and a shutdown future (so tests bind
+//! port 0 and stop the server when they like). Inside:
+//!
+//! * [`aws`]: the AWS endpoint (JSON 1.1 dispatch, EventBridge operations, error shapes);
+//! * [`catalog`]: bus and rule definitions, persisted in the store, compiled into a matcher per
+//!   bus;
+//! * [`bus`]: PutEvents' path: envelope, match, durable append of the event and its work items;
+//! * [`ops`]: health, Prometheus metrics, dev-mode reset;
+//! * [`gateway`]: the HTTP routes listener (user routes arrive with the routes issue).
+//!
+//! What it is not: the pattern language (`eddy-pattern`), the storage engine (`eddy-store`), or
+//! the CLI (`eddy`).
+
+pub mod aws;
+pub mod bus;
+pub mod catalog;
+pub mod config;
+pub mod error;
+pub mod gateway;
+pub mod metrics;
+pub mod ops;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use eddy_store::{EmbeddedStore, EmbeddedStoreOptions, Store};
+use tokio::net::TcpListener;
+
+pub use config::ServerConfig;
+
+use crate::bus::Bus;
+use crate::catalog::Catalog;
+use crate::metrics::{Metrics, StoreMetrics};
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Everything a request handler can reach.
+pub struct App {
+    pub config: ServerConfig,
+    pub store: Arc<dyn Store>,
+    pub catalog: Arc<Catalog>,
+    pub bus: Bus,
+    pub metrics: Arc<Metrics>,
+}
+
+impl App {
+    /// Opens the store in `config.data_dir` and loads the catalog.
+    pub async fn open(config: ServerConfig) -> anyhow::Result<Arc<Self>> {
+        let metrics = Metrics::new();
+        let store = EmbeddedStore::open_with(
+            &config.data_dir,
+            EmbeddedStoreOptions {
+                sync: config.sync,
+                observer: Arc::new(StoreMetrics(metrics.clone())),
+            },
+        )
+        .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
+        let store: Arc<dyn Store> = Arc::new(store);
+        let limits = eddy_pattern::Limits {
+            max_pattern_len: config.max_pattern_len,
+            ..eddy_pattern::Limits::default()
+        };
+        let catalog = Arc::new(
+            Catalog::load(
+                store.clone(),
+                metrics.clone(),
+                config.account_id.clone(),
+                limits,
+                now_ms(),
+            )
+            .await?,
+        );
+        let bus = Bus::new(catalog.clone(), store.clone(), metrics.clone());
+        Ok(Arc::new(Self {
+            config,
+            store,
+            catalog,
+            bus,
+            metrics,
+        }))
+    }
+
+    /// The router of the AWS listener.
+    pub fn aws_router(self: &Arc<Self>) -> Router {
+        let limit = self.config.max_body_bytes;
+        Router::new()
+            .merge(ops::router())
+            .fallback(aws::dispatch)
+            .layer(axum::middleware::from_fn(aws::request_id))
+            .layer(axum::middleware::map_response(ops::body_limit_shape))
+            .layer(DefaultBodyLimit::max(limit))
+            .with_state(self.clone())
+    }
+}
+
+/// The listeners [`run`] serves.
+pub struct Listeners {
+    /// The AWS-compatible endpoint.
+    pub aws: TcpListener,
+    /// User HTTP routes.
+    pub http: TcpListener,
+}
+
+impl Listeners {
+    pub fn addrs(&self) -> std::io::Result<(SocketAddr, SocketAddr)> {
+        Ok((self.aws.local_addr()?, self.http.local_addr()?))
+    }
+}
+
+/// Serves until `shutdown` completes, then drains in-flight requests and returns.
+pub async fn run(
+    listeners: Listeners,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let app = App::open(config).await?;
+    serve(app, listeners, shutdown).await
+}
+
+/// Serves an opened [`App`] (see [`run`]).
+pub async fn serve(
+    app: Arc<App>,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _closed = stop_tx.send(true).is_err();
+    });
+    let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _gone = rx.wait_for(|v| *v).await.is_err();
+    };
+    let aws =
+        axum::serve(listeners.aws, app.aws_router()).with_graceful_shutdown(wait(stop_rx.clone()));
+    let http = axum::serve(listeners.http, gateway::router(app.clone()))
+        .with_graceful_shutdown(wait(stop_rx));
+    let (a, h) = tokio::join!(aws.into_future(), http.into_future());
+    a.context("AWS listener failed")?;
+    h.context("HTTP listener failed")?;
+    Ok(())
+}

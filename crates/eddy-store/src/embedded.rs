@@ -7,16 +7,16 @@
 //! acknowledged write.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::sync::Arc;
+use std::sync::mpsc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::{broadcast, oneshot};
 
 use crate::{
-    AppendBatch, BoxFuture, DeadLetter, DefinitionChange, NoObserver, Notification, Result,
-    Store, StoreCounts, StoreError, StoreObserver, StoredEvent, WorkItem,
+    AppendBatch, BoxFuture, DeadLetter, DefinitionChange, NoObserver, Notification, Result, Store,
+    StoreCounts, StoreError, StoreObserver, StoredEvent, WorkItem,
 };
 
 /// Most caller requests folded into one transaction.
@@ -68,7 +68,10 @@ pub struct EmbeddedStoreOptions {
 
 impl Default for EmbeddedStoreOptions {
     fn default() -> Self {
-        Self { sync: true, observer: Arc::new(NoObserver) }
+        Self {
+            sync: true,
+            observer: Arc::new(NoObserver),
+        }
     }
 }
 
@@ -76,12 +79,31 @@ type Reply<T> = oneshot::Sender<Result<T>>;
 
 enum Command {
     Append(AppendBatch, Reply<()>),
-    Lease { target: Option<String>, now_ms: i64, max: usize, lease_ms: i64, reply: Reply<Vec<WorkItem>> },
+    Lease {
+        target: Option<String>,
+        now_ms: i64,
+        max: usize,
+        lease_ms: i64,
+        reply: Reply<Vec<WorkItem>>,
+    },
     Ack(Vec<i64>, Reply<()>),
-    Nack { id: i64, due_ms: i64, reply: Reply<()> },
-    DeadLetter { id: i64, reason: String, now_ms: i64, reply: Reply<()> },
+    Nack {
+        id: i64,
+        due_ms: i64,
+        reply: Reply<()>,
+    },
+    DeadLetter {
+        id: i64,
+        reason: String,
+        now_ms: i64,
+        reply: Reply<()>,
+    },
     DeadLetters(usize, Reply<Vec<DeadLetter>>),
-    Events { after: i64, limit: usize, reply: Reply<Vec<StoredEvent>> },
+    Events {
+        after: i64,
+        limit: usize,
+        reply: Reply<Vec<StoredEvent>>,
+    },
     Apply(Vec<DefinitionChange>, Reply<()>),
     Definitions(Reply<Vec<(String, String, Vec<u8>)>>),
     Counts(Reply<StoreCounts>),
@@ -107,13 +129,21 @@ impl EmbeddedStore {
         let path = dir.join("eddy.db");
         let conn = Connection::open(&path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", if options.sync { "FULL" } else { "OFF" })?;
+        conn.pragma_update(
+            None,
+            "synchronous",
+            if options.sync { "FULL" } else { "OFF" },
+        )?;
         conn.pragma_update(None, "foreign_keys", "OFF")?;
         conn.pragma_update(None, "cache_size", -65536)?;
         conn.execute_batch(SCHEMA)?;
         let (tx, rx) = mpsc::channel();
         let (notify, _) = broadcast::channel(1024);
-        let writer = Writer { conn, observer: options.observer, notify: notify.clone() };
+        let writer = Writer {
+            conn,
+            observer: options.observer,
+            notify: notify.clone(),
+        };
         std::thread::Builder::new()
             .name("eddy-store-writer".into())
             .spawn(move || writer.run(rx))?;
@@ -150,7 +180,13 @@ impl Store for EmbeddedStore {
         max: usize,
         lease_ms: i64,
     ) -> BoxFuture<'_, Result<Vec<WorkItem>>> {
-        self.call(|reply| Command::Lease { target, now_ms, max, lease_ms, reply })
+        self.call(|reply| Command::Lease {
+            target,
+            now_ms,
+            max,
+            lease_ms,
+            reply,
+        })
     }
 
     fn ack(&self, ids: Vec<i64>) -> BoxFuture<'_, Result<()>> {
@@ -162,7 +198,12 @@ impl Store for EmbeddedStore {
     }
 
     fn dead_letter(&self, id: i64, reason: String, now_ms: i64) -> BoxFuture<'_, Result<()>> {
-        self.call(|reply| Command::DeadLetter { id, reason, now_ms, reply })
+        self.call(|reply| Command::DeadLetter {
+            id,
+            reason,
+            now_ms,
+            reply,
+        })
     }
 
     fn dead_letters(&self, limit: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>>> {
@@ -170,7 +211,11 @@ impl Store for EmbeddedStore {
     }
 
     fn events(&self, after: i64, limit: usize) -> BoxFuture<'_, Result<Vec<StoredEvent>>> {
-        self.call(|reply| Command::Events { after, limit, reply })
+        self.call(|reply| Command::Events {
+            after,
+            limit,
+            reply,
+        })
     }
 
     fn apply(&self, changes: Vec<DefinitionChange>) -> BoxFuture<'_, Result<()>> {
@@ -200,7 +245,10 @@ enum Pending {
     Work(Reply<Vec<WorkItem>>, Result<Vec<WorkItem>>),
     Dead(Reply<Vec<DeadLetter>>, Result<Vec<DeadLetter>>),
     Events(Reply<Vec<StoredEvent>>, Result<Vec<StoredEvent>>),
-    Defs(Reply<Vec<(String, String, Vec<u8>)>>, Result<Vec<(String, String, Vec<u8>)>>),
+    Defs(
+        Reply<Vec<(String, String, Vec<u8>)>>,
+        Result<Vec<(String, String, Vec<u8>)>>,
+    ),
     Counts(Reply<StoreCounts>, Result<StoreCounts>),
 }
 
@@ -263,7 +311,9 @@ impl Writer {
         let mut pending = Vec::with_capacity(requests);
         let mut notes = Vec::new();
         let result = (|| -> Result<()> {
-            let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             for cmd in batch.drain(..) {
                 // Each command runs in its own savepoint, so one that fails leaves nothing
                 // behind while the others in the batch still commit.
@@ -298,15 +348,29 @@ impl Writer {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
-fn execute(tx: &Transaction<'_>, cmd: Command, pending: &mut Vec<Pending>, notes: &mut Vec<Notification>) {
+fn execute(
+    tx: &Transaction<'_>,
+    cmd: Command,
+    pending: &mut Vec<Pending>,
+    notes: &mut Vec<Notification>,
+) {
     match cmd {
         Command::Append(batch, reply) => pending.push(Pending::Unit(reply, append(tx, batch))),
-        Command::Lease { target, now_ms, max, lease_ms, reply } => {
-            pending.push(Pending::Work(reply, lease(tx, target.as_deref(), now_ms, max, lease_ms)))
-        }
+        Command::Lease {
+            target,
+            now_ms,
+            max,
+            lease_ms,
+            reply,
+        } => pending.push(Pending::Work(
+            reply,
+            lease(tx, target.as_deref(), now_ms, max, lease_ms),
+        )),
         Command::Ack(ids, reply) => {
             let r = (|| {
                 let mut st = tx.prepare_cached("DELETE FROM work WHERE id = ?1")?;
@@ -325,14 +389,20 @@ fn execute(tx: &Transaction<'_>, cmd: Command, pending: &mut Vec<Pending>, notes
                 .map_err(StoreError::from);
             pending.push(Pending::Unit(reply, r));
         }
-        Command::DeadLetter { id, reason, now_ms, reply } => {
+        Command::DeadLetter {
+            id,
+            reason,
+            now_ms,
+            reply,
+        } => {
             let r = (|| {
                 tx.prepare_cached(
                     "INSERT INTO dead (id, event_seq, rule, target, attempts, reason, dead_ms)
                      SELECT id, event_seq, rule, target, attempts, ?2, ?3 FROM work WHERE id = ?1",
                 )?
                 .execute(params![id, reason, now_ms])?;
-                tx.prepare_cached("DELETE FROM work WHERE id = ?1")?.execute([id])?;
+                tx.prepare_cached("DELETE FROM work WHERE id = ?1")?
+                    .execute([id])?;
                 Ok(())
             })();
             pending.push(Pending::Unit(reply, r));
@@ -340,7 +410,11 @@ fn execute(tx: &Transaction<'_>, cmd: Command, pending: &mut Vec<Pending>, notes
         Command::DeadLetters(limit, reply) => {
             pending.push(Pending::Dead(reply, dead_letters(tx, limit)));
         }
-        Command::Events { after, limit, reply } => {
+        Command::Events {
+            after,
+            limit,
+            reply,
+        } => {
             pending.push(Pending::Events(reply, events(tx, after, limit)));
         }
         Command::Apply(changes, reply) => {
@@ -352,8 +426,9 @@ fn execute(tx: &Transaction<'_>, cmd: Command, pending: &mut Vec<Pending>, notes
         }
         Command::Definitions(reply) => {
             let r = (|| {
-                let mut st =
-                    tx.prepare_cached("SELECT kind, key, value FROM definitions ORDER BY kind, key")?;
+                let mut st = tx.prepare_cached(
+                    "SELECT kind, key, value FROM definitions ORDER BY kind, key",
+                )?;
                 let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
                 Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
             })();
@@ -393,7 +468,9 @@ fn append(tx: &Transaction<'_>, batch: AppendBatch) -> Result<()> {
         )?;
         for w in &batch.work {
             let Some(seq) = seqs.get(w.event) else {
-                return Err(StoreError::Io(std::io::Error::other("work item names no event")));
+                return Err(StoreError::Io(std::io::Error::other(
+                    "work item names no event",
+                )));
             };
             st.execute(params![seq, w.rule, w.target, ingested])?;
         }

@@ -145,11 +145,19 @@ pub struct DefinitionChange {
 
 impl DefinitionChange {
     pub fn put(kind: &str, key: impl Into<String>, value: Vec<u8>) -> Self {
-        Self { kind: kind.to_owned(), key: key.into(), value: Some(value) }
+        Self {
+            kind: kind.to_owned(),
+            key: key.into(),
+            value: Some(value),
+        }
     }
 
     pub fn delete(kind: &str, key: impl Into<String>) -> Self {
-        Self { kind: kind.to_owned(), key: key.into(), value: None }
+        Self {
+            kind: kind.to_owned(),
+            key: key.into(),
+            value: None,
+        }
     }
 }
 

@@ -1,1 +1,147 @@
-fn main() {}
+//! The `eddy` binary: command-line parsing only. Everything it runs lives in the library crates.
+
+mod bench_cmd;
+mod http1;
+mod pattern_cmd;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Event-driven web backends in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "eddy", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run eddy: the AWS-compatible endpoint and the HTTP routes listener.
+    ///
+    /// Example: `eddy serve --dev` then
+    /// `aws --endpoint-url http://127.0.0.1:4566 events list-event-buses`
+    Serve(ServeArgs),
+    /// Test event patterns and benchmark the matcher.
+    #[command(subcommand)]
+    Pattern(pattern_cmd::PatternCommand),
+    /// Load generators against a running eddy.
+    #[command(subcommand)]
+    Bench(bench_cmd::BenchCommand),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Where the embedded store keeps its data.
+    #[arg(long, env = "EDDY_DATA_DIR", default_value = ".eddy")]
+    data_dir: PathBuf,
+    /// Address of the AWS-compatible endpoint (port 0 picks a free port).
+    #[arg(long, env = "EDDY_AWS_LISTEN", default_value = "127.0.0.1:4566")]
+    aws_listen: SocketAddr,
+    /// Address of the HTTP routes listener (port 0 picks a free port).
+    #[arg(long, env = "EDDY_HTTP_LISTEN", default_value = "127.0.0.1:3000")]
+    http_listen: SocketAddr,
+    /// The app manifest applied at start-up (default: `eddy.toml` when present).
+    #[arg(long, env = "EDDY_CONFIG")]
+    config: Option<PathBuf>,
+    /// Development mode: enables `POST /_eddy/reset` (and `/moto-api/reset`).
+    #[arg(long, env = "EDDY_DEV")]
+    dev: bool,
+    /// Account id used in ARNs and event envelopes.
+    #[arg(long, env = "EDDY_ACCOUNT_ID", default_value = "123456789012")]
+    account_id: String,
+    /// Region used when a request carries no SigV4 credential scope.
+    #[arg(long, env = "EDDY_REGION", default_value = "us-east-1")]
+    region: String,
+    /// Largest total size of one PutEvents request's entries, in bytes.
+    #[arg(long, default_value_t = 256 * 1024)]
+    max_entries_size: usize,
+    /// Largest event pattern, in characters (2048 like EventBridge; at most 4096).
+    #[arg(long, default_value_t = 2048, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    max_pattern_len: u32,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => match serve(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("eddy: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Pattern(cmd) => pattern_cmd::run(cmd),
+        Command::Bench(cmd) => bench_cmd::run(cmd),
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("EDDY_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Some(path) = &args.config {
+        anyhow::ensure!(
+            path.exists(),
+            "config file {} does not exist",
+            path.display()
+        );
+        tracing::warn!(config = %path.display(), "app manifests are not applied yet; ignoring");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let aws = tokio::net::TcpListener::bind(args.aws_listen)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("cannot listen on {} (--aws-listen): {e}", args.aws_listen)
+            })?;
+        let http = tokio::net::TcpListener::bind(args.http_listen)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("cannot listen on {} (--http-listen): {e}", args.http_listen)
+            })?;
+        let listeners = eddy_server::Listeners { aws, http };
+        let (aws_addr, http_addr) = listeners.addrs()?;
+        let mut config = eddy_server::ServerConfig::new(args.data_dir);
+        config.dev = args.dev;
+        config.account_id = args.account_id;
+        config.default_region = args.region;
+        config.max_entries_size = args.max_entries_size;
+        config.max_pattern_len = args.max_pattern_len as usize;
+        let app = eddy_server::App::open(config).await?;
+        println!("eddy ready aws=http://{aws_addr} http=http://{http_addr}");
+        eddy_server::serve(app, listeners, shutdown_signal()).await
+    })
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _failed = tokio::signal::ctrl_c().await.is_err();
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,162 @@
+//! The AWS endpoint: one listener for every AWS service eddy speaks.
+//!
+//! Requests with `X-Amz-Target` are AWS JSON 1.1 calls, dispatched on the target's prefix
+//! (`AWSEvents.` is EventBridge). REST services (Lambda, Scheduler, …) will dispatch on the SigV4
+//! credential scope's service name and the path. The region comes from the credential scope.
+//! Every response carries `x-amzn-RequestId`.
+
+pub mod events;
+mod pagination;
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::App;
+use crate::error::ApiError;
+use crate::metrics::OperationLabels;
+
+pub use pagination::Page;
+
+const JSON_11: &str = "application/x-amz-json-1.1";
+
+/// What every operation knows about its request.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub region: String,
+}
+
+/// The region and signing service named by a SigV4 `Authorization` header's credential scope:
+/// `Credential=AKID/DATE/REGION/SERVICE/aws4_request`.
+pub fn credential_scope(headers: &HeaderMap) -> Option<(String, String)> {
+    let auth = headers.get("authorization")?.to_str().ok()?;
+    let cred = auth.split("Credential=").nth(1)?;
+    let cred = cred.split([',', ' ']).next()?;
+    let mut parts = cred.split('/');
+    let _key = parts.next()?;
+    let _date = parts.next()?;
+    let region = parts.next()?;
+    let service = parts.next()?;
+    if region.is_empty()
+        || !region
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        || region.len() > 32
+    {
+        return None;
+    }
+    Some((region.to_owned(), service.to_owned()))
+}
+
+/// Answers every request on `/` of the AWS listener.
+pub async fn dispatch(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    let region = credential_scope(&headers)
+        .map(|(r, _)| r)
+        .unwrap_or_else(|| app.config.default_region.clone());
+    let ctx = Ctx { region };
+    let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) else {
+        return error_response(&ApiError::unknown_operation(
+            "Missing X-Amz-Target header: the AWS endpoint answers AWS JSON 1.1 requests",
+        ));
+    };
+    let (service, operation) = target.split_once('.').unwrap_or((target, ""));
+    let result = match service {
+        "AWSEvents" => events::call(&app, &ctx, operation, &body).await,
+        _ => Err(ApiError::unknown_operation(format!(
+            "Unknown operation {target}"
+        ))),
+    };
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(e) => e.code,
+    };
+    let operation = if result
+        .as_ref()
+        .is_err_and(|e| e.code == "UnknownOperationException")
+    {
+        "unknown"
+    } else {
+        operation
+    };
+    app.metrics
+        .requests
+        .get_or_create(&OperationLabels {
+            operation: operation.to_owned(),
+            outcome: outcome.to_owned(),
+        })
+        .inc();
+    match result {
+        Ok(body) => json_response(StatusCode::OK, body),
+        Err(e) => error_response(&e),
+    }
+}
+
+/// Adds `x-amzn-RequestId` to every response of the AWS listener.
+pub async fn request_id(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    if let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+        res.headers_mut().insert("x-amzn-requestid", v);
+    }
+    res
+}
+
+fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
+    (status, [("content-type", JSON_11)], body).into_response()
+}
+
+/// The AWS JSON error shape.
+pub fn error_response(e: &ApiError) -> Response {
+    #[derive(Serialize)]
+    struct Wire<'a> {
+        __type: &'a str,
+        message: &'a str,
+    }
+    let body = serde_json::to_vec(&Wire {
+        __type: e.code,
+        message: &e.message,
+    })
+    .unwrap_or_else(|_| b"{}".to_vec());
+    let mut res = json_response(e.status, body);
+    res.headers_mut()
+        .insert("x-amzn-errortype", HeaderValue::from_static(e.code));
+    res
+}
+
+/// Parses a JSON 1.1 request body; an empty body is `{}`.
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}".as_slice()
+    } else {
+        body
+    };
+    serde_json::from_slice(body).map_err(|e| {
+        let msg = match e.classify() {
+            serde_json::error::Category::Data => {
+                // Strip serde's " at line L column C" suffix: AWS messages name no positions.
+                let s = e.to_string();
+                match s.rfind(" at line ") {
+                    Some(i) => s[..i].to_owned(),
+                    None => s,
+                }
+            }
+            _ => "Invalid JSON in request body".to_owned(),
+        };
+        ApiError::serialization(msg)
+    })
+}
+
+/// Serialises a response body.
+pub fn reply<T: Serialize>(value: &T) -> Result<Vec<u8>, ApiError> {
+    serde_json::to_vec(value).map_err(|e| ApiError::internal(format!("cannot encode reply: {e}")))
+}
+
+/// The empty reply of operations without an output shape.
+pub fn empty() -> Result<Vec<u8>, ApiError> {
+    Ok(b"{}".to_vec())
+}

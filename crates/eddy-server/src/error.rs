@@ -1,0 +1,230 @@
+//! The one error type of the API layer: an AWS error code, its HTTP status and message.
+//!
+//! Domain code builds these with the constructors below (which name AWS's codes); the protocol
+//! layer turns them into the wire shape `{"__type": CODE, "message": TEXT}` in one place.
+
+use axum::http::StatusCode;
+
+/// An error as an AWS API reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub code: &'static str,
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: &'static str, status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn bad(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(code, StatusCode::BAD_REQUEST, message)
+    }
+
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::bad("ValidationException", message)
+    }
+
+    pub fn serialization(message: impl Into<String>) -> Self {
+        Self::bad("SerializationException", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::bad("ResourceNotFoundException", message)
+    }
+
+    pub fn already_exists(message: impl Into<String>) -> Self {
+        Self::bad("ResourceAlreadyExistsException", message)
+    }
+
+    pub fn invalid_pattern(message: impl Into<String>) -> Self {
+        Self::bad("InvalidEventPatternException", message)
+    }
+
+    pub fn limit_exceeded(message: impl Into<String>) -> Self {
+        Self::bad("LimitExceededException", message)
+    }
+
+    pub fn managed_rule(message: impl Into<String>) -> Self {
+        Self::bad("ManagedRuleException", message)
+    }
+
+    pub fn unknown_operation(message: impl Into<String>) -> Self {
+        Self::bad("UnknownOperationException", message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(
+            "InternalException",
+            StatusCode::INTERNAL_SERVER_ERROR,
+            message,
+        )
+    }
+}
+
+impl From<eddy_store::StoreError> for ApiError {
+    fn from(e: eddy_store::StoreError) -> Self {
+        tracing::error!(error = %e, "store failure");
+        ApiError::internal("An internal error occurred.")
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// Collects constraint violations and reports them as AWS does:
+/// `N validation error(s) detected: Value 'V' at 'member' failed to satisfy constraint: …; …`.
+#[derive(Debug, Default)]
+pub struct Violations(Vec<String>);
+
+impl Violations {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records that `value` at `member` breaks `constraint`. `value` is `None` for a missing
+    /// member (AWS writes `Value null`).
+    pub fn add(&mut self, member: &str, value: Option<&str>, constraint: impl std::fmt::Display) {
+        let v = match value {
+            Some(v) => format!("Value '{v}'"),
+            None => "Value null".to_owned(),
+        };
+        self.0.push(format!(
+            "{v} at '{member}' failed to satisfy constraint: {constraint}"
+        ));
+    }
+
+    pub fn required(&mut self, member: &str) {
+        self.add(member, None, "Member must not be null");
+    }
+
+    /// Checks a name against its rule when present, or records it missing when `required`.
+    pub fn name(
+        &mut self,
+        member: &str,
+        value: Option<&str>,
+        rule: eddy_model::names::NameRule,
+        required: bool,
+    ) {
+        match value {
+            Some(v) => {
+                if let Err(e) = rule.check(v) {
+                    self.add(member, Some(v), e);
+                }
+            }
+            None if required => self.required(member),
+            None => {}
+        }
+    }
+
+    /// Checks a string's length in characters.
+    pub fn length(&mut self, member: &str, value: Option<&str>, min: usize, max: usize) {
+        if let Some(v) = value {
+            let n = v.chars().count();
+            if n < min {
+                self.add(
+                    member,
+                    Some(v),
+                    format!("Member must have length greater than or equal to {min}"),
+                );
+            } else if n > max {
+                self.add(
+                    member,
+                    Some(v),
+                    format!("Member must have length less than or equal to {max}"),
+                );
+            }
+        }
+    }
+
+    /// Checks a number's range.
+    pub fn range(&mut self, member: &str, value: Option<i64>, min: i64, max: i64) {
+        if let Some(v) = value {
+            if v < min {
+                self.add(
+                    member,
+                    Some(&v.to_string()),
+                    format!("Member must have value greater than or equal to {min}"),
+                );
+            } else if v > max {
+                self.add(
+                    member,
+                    Some(&v.to_string()),
+                    format!("Member must have value less than or equal to {max}"),
+                );
+            }
+        }
+    }
+
+    /// Checks membership of an enum.
+    pub fn one_of(&mut self, member: &str, value: Option<&str>, allowed: &[&str]) {
+        if let Some(v) = value
+            && !allowed.contains(&v)
+        {
+            self.add(
+                member,
+                Some(v),
+                format!(
+                    "Member must satisfy enum value set: [{}]",
+                    allowed.join(", ")
+                ),
+            );
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Ok` when nothing was recorded, else the `ValidationException`.
+    pub fn finish(self) -> Result<(), ApiError> {
+        match self.0.len() {
+            0 => Ok(()),
+            1 => Err(ApiError::validation(format!(
+                "1 validation error detected: {}",
+                self.0[0]
+            ))),
+            n => Err(ApiError::validation(format!(
+                "{n} validation errors detected: {}",
+                self.0.join("; ")
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn violations_read_like_aws() {
+        let mut v = Violations::new();
+        v.name("name", Some("a b"), eddy_model::names::RULE_NAME, true);
+        let e = v.finish().unwrap_err();
+        assert_eq!(e.code, "ValidationException");
+        assert_eq!(
+            e.message,
+            "1 validation error detected: Value 'a b' at 'name' failed to satisfy constraint: \
+             Member must satisfy regular expression pattern: [\\.\\-_A-Za-z0-9]+"
+        );
+        let mut v = Violations::new();
+        v.required("name");
+        v.range("limit", Some(0), 1, 100);
+        assert_eq!(
+            v.finish().unwrap_err().message,
+            "2 validation errors detected: Value null at 'name' failed to satisfy constraint: \
+             Member must not be null; Value '0' at 'limit' failed to satisfy constraint: Member \
+             must have value greater than or equal to 1"
+        );
+    }
+}

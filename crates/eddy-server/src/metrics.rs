@@ -1,0 +1,148 @@
+//! Every metric eddy's server exports, declared once. Names are `eddy_<subsystem>_<thing>`;
+//! labels are bounded (bus, rule, outcome), never event ids.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BusLabels {
+    pub bus: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RuleLabels {
+    pub bus: String,
+    pub rule: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CodeLabels {
+    pub code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OperationLabels {
+    pub operation: String,
+    pub outcome: String,
+}
+
+/// The server's metrics and the registry that renders them.
+pub struct Metrics {
+    registry: Registry,
+    /// Events accepted by PutEvents, per bus.
+    pub events_put: Family<BusLabels, Counter>,
+    /// PutEvents entries that failed, per error code.
+    pub failed_entries: Family<CodeLabels, Counter>,
+    /// Events matched, per rule.
+    pub matched: Family<RuleLabels, Counter>,
+    /// Work items (event, rule, target) recorded for delivery.
+    pub work_items: Counter,
+    /// AWS API requests by operation and outcome (`ok` or the error code).
+    pub requests: Family<OperationLabels, Counter>,
+    /// Time from the start of a store commit to its fsync returning.
+    pub store_commit_seconds: Histogram,
+    /// Caller requests folded into each store commit.
+    pub store_commit_requests: Histogram,
+    /// Work items waiting in the store (sampled at scrape).
+    pub store_work_items: Gauge,
+    /// Events in the store's log (sampled at scrape).
+    pub store_events: Gauge,
+}
+
+impl Metrics {
+    pub fn new() -> Arc<Self> {
+        let mut registry = Registry::default();
+        let events_put = Family::<BusLabels, Counter>::default();
+        registry.register(
+            "eddy_events_put",
+            "Events accepted by PutEvents",
+            events_put.clone(),
+        );
+        let failed_entries = Family::<CodeLabels, Counter>::default();
+        registry.register(
+            "eddy_events_failed_entries",
+            "PutEvents entries rejected, by error code",
+            failed_entries.clone(),
+        );
+        let matched = Family::<RuleLabels, Counter>::default();
+        registry.register(
+            "eddy_rule_matched_events",
+            "Events matched by a rule",
+            matched.clone(),
+        );
+        let work_items = Counter::default();
+        registry.register(
+            "eddy_delivery_work_items",
+            "Deliveries (event, rule, target) recorded",
+            work_items.clone(),
+        );
+        let requests = Family::<OperationLabels, Counter>::default();
+        registry.register(
+            "eddy_aws_requests",
+            "AWS API requests by operation and outcome",
+            requests.clone(),
+        );
+        let store_commit_seconds = Histogram::new(exponential_buckets(0.000_05, 2.0, 16));
+        registry.register(
+            "eddy_store_commit_seconds",
+            "Duration of one store commit including its fsync",
+            store_commit_seconds.clone(),
+        );
+        let store_commit_requests = Histogram::new(exponential_buckets(1.0, 2.0, 13));
+        registry.register(
+            "eddy_store_commit_requests",
+            "Caller requests sharing one store commit (group commit)",
+            store_commit_requests.clone(),
+        );
+        let store_work_items = Gauge::default();
+        registry.register(
+            "eddy_store_work_items",
+            "Work items waiting in the store",
+            store_work_items.clone(),
+        );
+        let store_events = Gauge::default();
+        registry.register(
+            "eddy_store_events",
+            "Events in the store's log",
+            store_events.clone(),
+        );
+        Arc::new(Self {
+            registry,
+            events_put,
+            failed_entries,
+            matched,
+            work_items,
+            requests,
+            store_commit_seconds,
+            store_commit_requests,
+            store_work_items,
+            store_events,
+        })
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+/// Feeds the store's commit timings into the metrics.
+pub struct StoreMetrics(pub Arc<Metrics>);
+
+impl eddy_store::StoreObserver for StoreMetrics {
+    fn committed(&self, duration: Duration, requests: usize) {
+        self.0.store_commit_seconds.observe(duration.as_secs_f64());
+        self.0.store_commit_requests.observe(requests as f64);
+    }
+}
