@@ -1,0 +1,428 @@
+//! The event scanner: one pass over the event's bytes that records only the leaf values at paths
+//! some pattern uses, each with its array membership, and skips every other subtree without
+//! decoding it.
+//!
+//! It checks the structure of everything it reads, and never panics, but it is not a full JSON
+//! validator: skipped subtrees are only checked for balanced brackets and strings, and reading
+//! stops early once every used member of an object has been seen (the rest of that object is
+//! skipped; at the top level it is not read at all). Within one object the first occurrence of a
+//! duplicated key is the one matched. [`crate::Pattern::matches`] validates the whole event first.
+
+use crate::EventError;
+use crate::json::{number_end, unescape_into};
+use crate::trie::{NO_FIELD, Trie};
+
+/// Deepest nesting the scanner follows inside used paths.
+const MAX_DEPTH: u32 = 512;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Str,
+    Num,
+    True,
+    False,
+    Null,
+}
+
+/// A recorded leaf value.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Leaf {
+    pub field: u32,
+    pub kind: Kind,
+    /// Byte range of the value (string content without quotes) in the event or, if `in_buf`, in
+    /// the decoded-string buffer.
+    pub start: u32,
+    pub end: u32,
+    pub in_buf: bool,
+    /// Range into `ScanOut::mems`: the (array, index) pairs on the way to this leaf.
+    pub mem_start: u32,
+    pub mem_len: u32,
+}
+
+/// Scanner output and reusable buffers.
+#[derive(Debug, Default)]
+pub(crate) struct ScanOut {
+    pub leaves: Vec<Leaf>,
+    pub mems: Vec<(u32, u32)>,
+    pub buf: Vec<u8>,
+    stack: Vec<(u32, u32)>,
+    next_array: u32,
+    keybuf: Vec<u8>,
+}
+
+impl ScanOut {
+    pub fn clear(&mut self) {
+        self.leaves.clear();
+        self.mems.clear();
+        self.buf.clear();
+        self.stack.clear();
+        self.next_array = 0;
+    }
+
+    #[inline]
+    pub fn bytes<'a>(&'a self, event: &'a [u8], l: &Leaf) -> &'a [u8] {
+        let src = if l.in_buf { &self.buf[..] } else { event };
+        src.get(l.start as usize..l.end as usize).unwrap_or(&[])
+    }
+
+    #[inline]
+    pub fn membership(&self, l: &Leaf) -> &[(u32, u32)] {
+        self.mems.get(l.mem_start as usize..(l.mem_start + l.mem_len) as usize).unwrap_or(&[])
+    }
+}
+
+/// Byte classes for skipping: 1 = quote, 2 = open bracket, 3 = close bracket.
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b'"' as usize] = 1;
+    t[b'{' as usize] = 2;
+    t[b'[' as usize] = 2;
+    t[b'}' as usize] = 3;
+    t[b']' as usize] = 3;
+    t
+};
+
+struct Scanner<'a, 't> {
+    b: &'a [u8],
+    i: usize,
+    trie: &'t Trie,
+    out: &'a mut ScanOut,
+}
+
+fn bad(what: &str) -> EventError {
+    EventError::new(format!("event is not valid JSON: {what}"))
+}
+
+/// Scans `event` (which must be a JSON object) recording the leaves `trie` asks for.
+pub(crate) fn scan(trie: &Trie, event: &[u8], out: &mut ScanOut) -> Result<(), EventError> {
+    out.clear();
+    let mut s = Scanner { b: event, i: 0, trie, out };
+    s.ws();
+    if s.peek() != Some(b'{') {
+        return Err(EventError::new("event is not a JSON object".to_owned()));
+    }
+    let done_early = s.object(0, 0)?;
+    if !done_early {
+        s.ws();
+        if s.i != s.b.len() {
+            return Err(bad("trailing characters"));
+        }
+    }
+    Ok(())
+}
+
+impl Scanner<'_, '_> {
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(&c) = self.b.get(self.i) {
+            if c == b' ' || c == b'\n' || c == b'\r' || c == b'\t' {
+                self.i += 1;
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// With `self.i` just after an opening quote, returns (end, has_escape) and moves past the
+    /// closing quote.
+    #[inline]
+    fn string_body(&mut self) -> Result<(usize, usize, bool), EventError> {
+        let start = self.i;
+        let mut i = start;
+        let b = self.b;
+        let mut esc = false;
+        loop {
+            match b.get(i) {
+                Some(b'"') => break,
+                Some(b'\\') => {
+                    esc = true;
+                    i += 2;
+                }
+                Some(_) => i += 1,
+                None => return Err(bad("unterminated string")),
+            }
+        }
+        self.i = i + 1;
+        Ok((start, i, esc))
+    }
+
+    /// Scans an object at `self.i` (on `{`) for trie node `node`. Returns true when this is the
+    /// top level and scanning stopped early.
+    fn object(&mut self, node: u32, depth: u32) -> Result<bool, EventError> {
+        if depth > MAX_DEPTH {
+            return Err(EventError::new("event nests too deeply".to_owned()));
+        }
+        self.i += 1;
+        let trie = self.trie;
+        let total = trie.child_count(node);
+        let track = total > 0 && total <= 64;
+        let mut seen: u64 = 0;
+        let mut remaining = total;
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            return Ok(false);
+        }
+        loop {
+            self.ws();
+            if self.peek() != Some(b'"') {
+                return Err(bad("expected a key"));
+            }
+            self.i += 1;
+            let (ks, ke, kesc) = self.string_body()?;
+            self.ws();
+            if self.peek() != Some(b':') {
+                return Err(bad("expected ':'"));
+            }
+            self.i += 1;
+            self.ws();
+            let child = if total == 0 {
+                None
+            } else if kesc {
+                let mut kb = std::mem::take(&mut self.out.keybuf);
+                kb.clear();
+                let ok = unescape_into(&self.b[ks..ke], &mut kb);
+                let r = if ok { trie.lookup_dotted(node, &kb) } else { None };
+                self.out.keybuf = kb;
+                r.map(|c| (c, u32::MAX))
+            } else {
+                trie.lookup(node, &self.b[ks..ke])
+            };
+            match child {
+                Some((c, idx)) if idx < 64 && track => {
+                    let bit = 1u64 << idx;
+                    if seen & bit != 0 {
+                        self.skip_value()?;
+                    } else {
+                        seen |= bit;
+                        remaining -= 1;
+                        self.value(c, depth + 1)?;
+                    }
+                }
+                Some((c, _)) => self.value(c, depth + 1)?,
+                None => self.skip_value()?,
+            }
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    return Ok(false);
+                }
+                _ => return Err(bad("expected ',' or '}'")),
+            }
+            if track && remaining == 0 {
+                if depth == 0 {
+                    return Ok(true);
+                }
+                self.skip_rest(b'}')?;
+                return Ok(false);
+            }
+        }
+    }
+
+    fn array(&mut self, node: u32, depth: u32) -> Result<(), EventError> {
+        if depth > MAX_DEPTH {
+            return Err(EventError::new("event nests too deeply".to_owned()));
+        }
+        self.i += 1;
+        let id = self.out.next_array;
+        self.out.next_array += 1;
+        let mut idx: u32 = 0;
+        self.ws();
+        if self.peek() == Some(b']') {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            match self.peek() {
+                Some(b'{' | b'[') => {
+                    self.out.stack.push((id, idx));
+                    let r = self.value(node, depth + 1);
+                    self.out.stack.pop();
+                    r?;
+                }
+                _ => self.value(node, depth + 1)?,
+            }
+            self.ws();
+            match self.peek() {
+                Some(b',') => {
+                    self.i += 1;
+                    idx += 1;
+                }
+                Some(b']') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ => return Err(bad("expected ',' or ']'")),
+            }
+        }
+    }
+
+    #[inline]
+    fn emit(&mut self, field: u32, kind: Kind, start: usize, end: usize, in_buf: bool) {
+        let mem_start = self.out.mems.len() as u32;
+        let mem_len = self.out.stack.len() as u32;
+        if mem_len > 0 {
+            self.out.mems.extend_from_slice(&self.out.stack);
+        }
+        self.out.leaves.push(Leaf {
+            field,
+            kind,
+            start: start as u32,
+            end: end as u32,
+            in_buf,
+            mem_start,
+            mem_len,
+        });
+    }
+
+    fn value(&mut self, node: u32, depth: u32) -> Result<(), EventError> {
+        let trie = self.trie;
+        let field = trie.field(node);
+        match self.peek() {
+            Some(b'{') => {
+                if trie.child_count(node) == 0 {
+                    self.skip_value()
+                } else {
+                    self.object(node, depth).map(|_| ())
+                }
+            }
+            Some(b'[') => self.array(node, depth),
+            Some(b'"') => {
+                self.i += 1;
+                let (s, e, esc) = self.string_body()?;
+                if field != NO_FIELD {
+                    if esc {
+                        let bs = self.out.buf.len();
+                        if !unescape_into(&self.b[s..e], &mut self.out.buf) {
+                            return Err(bad("invalid escape"));
+                        }
+                        let be = self.out.buf.len();
+                        self.emit(field, Kind::Str, bs, be, true);
+                    } else {
+                        if self.b[s..e].iter().any(|&c| c < 0x20) {
+                            return Err(bad("control character in string"));
+                        }
+                        self.emit(field, Kind::Str, s, e, false);
+                    }
+                }
+                Ok(())
+            }
+            Some(c @ (b't' | b'f' | b'n')) => {
+                let (word, kind): (&[u8], Kind) = match c {
+                    b't' => (b"true", Kind::True),
+                    b'f' => (b"false", Kind::False),
+                    _ => (b"null", Kind::Null),
+                };
+                if self.b.get(self.i..self.i + word.len()) != Some(word) {
+                    return Err(bad("invalid literal"));
+                }
+                let s = self.i;
+                self.i += word.len();
+                if field != NO_FIELD {
+                    self.emit(field, kind, s, self.i, false);
+                }
+                Ok(())
+            }
+            Some(_) => {
+                let s = self.i;
+                let e = number_end(self.b, s).ok_or_else(|| bad("invalid number"))?;
+                self.i = e;
+                if field != NO_FIELD {
+                    self.emit(field, Kind::Num, s, e, false);
+                }
+                Ok(())
+            }
+            None => Err(bad("unexpected end")),
+        }
+    }
+
+    /// Skips one value of any kind.
+    fn skip_value(&mut self) -> Result<(), EventError> {
+        match self.peek() {
+            Some(b'"') => {
+                self.i += 1;
+                self.string_body().map(|_| ())
+            }
+            Some(b'{') => {
+                self.i += 1;
+                self.skip_rest(b'}')
+            }
+            Some(b'[') => {
+                self.i += 1;
+                self.skip_rest(b']')
+            }
+            Some(_) => {
+                let s = self.i;
+                while let Some(&c) = self.b.get(self.i) {
+                    if matches!(c, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t') {
+                        break;
+                    }
+                    self.i += 1;
+                }
+                if self.i == s { Err(bad("expected a value")) } else { Ok(()) }
+            }
+            None => Err(bad("unexpected end")),
+        }
+    }
+
+    /// Skips to just past the bracket closing the container we are inside (`close` is `}` or
+    /// `]`), checking only that brackets balance and strings end.
+    fn skip_rest(&mut self, close: u8) -> Result<(), EventError> {
+        let b = self.b;
+        let mut i = self.i;
+        // Expected closers as a bit stack (1 = `}`), so `[}` is caught up to 128 levels deep.
+        let mut depth: usize = 0;
+        let mut kinds: u128 = u128::from(close == b'}');
+        let mut lossy = false;
+        loop {
+            // Fast-forward over bytes that are not quotes or brackets.
+            while let Some(&c) = b.get(i) {
+                if CLASS[c as usize] != 0 {
+                    break;
+                }
+                i += 1;
+            }
+            let Some(&c) = b.get(i) else {
+                return Err(bad("unexpected end"));
+            };
+            i += 1;
+            match CLASS[c as usize] {
+                1 => loop {
+                    match b.get(i) {
+                        Some(b'"') => {
+                            i += 1;
+                            break;
+                        }
+                        Some(b'\\') => i += 2,
+                        Some(_) => i += 1,
+                        None => return Err(bad("unterminated string")),
+                    }
+                },
+                2 => {
+                    depth += 1;
+                    lossy |= depth >= 127;
+                    kinds = (kinds << 1) | u128::from(c == b'{');
+                }
+                _ => {
+                    if !lossy && (kinds & 1 == 1) != (c == b'}') {
+                        return Err(bad("mismatched brackets"));
+                    }
+                    kinds >>= 1;
+                    if depth == 0 {
+                        self.i = i;
+                        return Ok(());
+                    }
+                    depth -= 1;
+                }
+            }
+        }
+    }
+}
