@@ -1,0 +1,160 @@
+//! Crash test: concurrent PutEvents clients, SIGKILL mid-load, restart on the same data
+//! directory, then every event whose PutEvents returned an EventId must be in the store exactly
+//! once, with its matched work item.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+struct Server {
+    child: Child,
+    aws: String,
+}
+
+fn start(data_dir: &std::path::Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(["serve", "--aws-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start eddy");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("ready line");
+    let aws = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("aws=http://"))
+        .unwrap_or_else(|| panic!("no aws address in {line:?}"))
+        .to_owned();
+    Server { child, aws }
+}
+
+/// One AWS JSON 1.1 call on a keep-alive connection; returns (status, body).
+fn call(conn: &mut BufReader<TcpStream>, target: &str, body: &str) -> std::io::Result<(u16, String)> {
+    let req = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: {target}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    conn.get_mut().write_all(req.as_bytes())?;
+    let mut line = String::new();
+    if conn.read_line(&mut line)? == 0 {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
+    let status: u16 = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let mut len = 0;
+    loop {
+        line.clear();
+        if conn.read_line(&mut line)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        if line.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':')
+            && k.eq_ignore_ascii_case("content-length")
+        {
+            len = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut buf = vec![0; len];
+    conn.read_exact(&mut buf)?;
+    Ok((status, String::from_utf8_lossy(&buf).into_owned()))
+}
+
+fn connect(addr: &str) -> BufReader<TcpStream> {
+    BufReader::new(TcpStream::connect(addr).expect("connect"))
+}
+
+#[test]
+fn sigkill_mid_load_loses_no_acknowledged_event() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = start(dir.path());
+    let mut c = connect(&server.aws);
+    let rule = serde_json::json!({"Name": "all", "EventPattern": r#"{"source":["crash.test"]}"#});
+    assert_eq!(call(&mut c, "AWSEvents.PutRule", &rule.to_string()).expect("put rule").0, 200);
+    let targets = serde_json::json!({"Rule": "all", "Targets": [
+        {"Id": "q", "Arn": "arn:aws:sqs:us-east-1:123456789012:q"}]});
+    assert_eq!(call(&mut c, "AWSEvents.PutTargets", &targets.to_string()).expect("targets").0, 200);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for client in 0..8 {
+        let addr = server.aws.clone();
+        let stop = stop.clone();
+        clients.push(std::thread::spawn(move || {
+            let mut acked = Vec::new();
+            let mut conn = connect(&addr);
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let entries: Vec<_> = (0..10)
+                    .map(|i| {
+                        serde_json::json!({"Source": "crash.test", "DetailType": "t",
+                            "Detail": format!("{{\"client\":{client},\"n\":{},\"i\":{i}}}", n)})
+                    })
+                    .collect();
+                n += 1;
+                let body = serde_json::json!({ "Entries": entries }).to_string();
+                match call(&mut conn, "AWSEvents.PutEvents", &body) {
+                    Ok((200, reply)) => {
+                        let v: serde_json::Value = serde_json::from_str(&reply).expect("json reply");
+                        for e in v["Entries"].as_array().expect("entries") {
+                            if let Some(id) = e["EventId"].as_str() {
+                                acked.push(id.to_owned());
+                            }
+                        }
+                    }
+                    Ok((status, reply)) => panic!("unexpected {status}: {reply}"),
+                    Err(_) => break, // the server died under us
+                }
+            }
+            acked
+        }));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    server.child.kill().expect("SIGKILL eddy");
+    server.child.wait().expect("reap");
+    stop.store(true, Ordering::Relaxed);
+    let acked: Vec<String> = clients.into_iter().flat_map(|c| c.join().expect("client")).collect();
+    assert!(acked.len() > 100, "the load barely ran: {} events acknowledged", acked.len());
+
+    // Restart on the same directory: recovery must succeed and the server must answer.
+    let mut server = start(dir.path());
+    let mut c = connect(&server.aws);
+    let (status, _) = call(&mut c, "AWSEvents.ListRules", "{}").expect("list rules after restart");
+    assert_eq!(status, 200);
+    server.child.kill().expect("stop");
+    server.child.wait().expect("reap");
+
+    let db = rusqlite::Connection::open(dir.path().join("eddy.db")).expect("open store");
+    let mut counts: HashMap<String, u32> = HashMap::new();
+    let mut st = db.prepare("SELECT id FROM events").expect("query");
+    for id in st.query_map([], |r| r.get::<_, String>(0)).expect("rows") {
+        *counts.entry(id.expect("id")).or_default() += 1;
+    }
+    let mut st = db
+        .prepare("SELECT e.id FROM work w JOIN events e ON e.seq = w.event_seq")
+        .expect("query work");
+    let with_work: HashSet<String> =
+        st.query_map([], |r| r.get::<_, String>(0)).expect("rows").map(|r| r.expect("id")).collect();
+    let mut missing = 0;
+    for id in &acked {
+        match counts.get(id) {
+            Some(1) => {}
+            Some(n) => panic!("event {id} stored {n} times"),
+            None => missing += 1,
+        }
+        assert!(missing > 0 || with_work.contains(id), "event {id} has no work item");
+    }
+    assert_eq!(missing, 0, "{missing} of {} acknowledged events were lost", acked.len());
+    eprintln!(
+        "acknowledged {} events; store holds {} (unacknowledged extras: {})",
+        acked.len(),
+        counts.len(),
+        counts.len() - acked.len()
+    );
+}
