@@ -15,8 +15,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::{broadcast, oneshot};
 
 use crate::{
-    AppendBatch, BoxFuture, DeadLetter, DefinitionChange, NoObserver, Notification, Result, Store,
-    StoreCounts, StoreError, StoreObserver, StoredEvent, WorkItem,
+    AppendBatch, BoxFuture, DeadLetter, Definition, DefinitionChange, NoObserver, Notification,
+    Result, Store, StoreCounts, StoreError, StoreObserver, StoredEvent, WorkItem,
 };
 
 /// Most caller requests folded into one transaction.
@@ -105,7 +105,7 @@ enum Command {
         reply: Reply<Vec<StoredEvent>>,
     },
     Apply(Vec<DefinitionChange>, Reply<()>),
-    Definitions(Reply<Vec<(String, String, Vec<u8>)>>),
+    Definitions(Reply<Vec<Definition>>),
     Counts(Reply<StoreCounts>),
     Reset(Reply<()>),
 }
@@ -135,7 +135,7 @@ impl EmbeddedStore {
             if options.sync { "FULL" } else { "OFF" },
         )?;
         conn.pragma_update(None, "foreign_keys", "OFF")?;
-        conn.pragma_update(None, "cache_size", -65536)?;
+        conn.pragma_update(None, "cache_size", -16384)?;
         conn.execute_batch(SCHEMA)?;
         let (tx, rx) = mpsc::channel();
         let (notify, _) = broadcast::channel(1024);
@@ -222,7 +222,7 @@ impl Store for EmbeddedStore {
         self.call(|r| Command::Apply(changes, r))
     }
 
-    fn definitions(&self) -> BoxFuture<'_, Result<Vec<(String, String, Vec<u8>)>>> {
+    fn definitions(&self) -> BoxFuture<'_, Result<Vec<Definition>>> {
         self.call(Command::Definitions)
     }
 
@@ -245,10 +245,7 @@ enum Pending {
     Work(Reply<Vec<WorkItem>>, Result<Vec<WorkItem>>),
     Dead(Reply<Vec<DeadLetter>>, Result<Vec<DeadLetter>>),
     Events(Reply<Vec<StoredEvent>>, Result<Vec<StoredEvent>>),
-    Defs(
-        Reply<Vec<(String, String, Vec<u8>)>>,
-        Result<Vec<(String, String, Vec<u8>)>>,
-    ),
+    Defs(Reply<Vec<Definition>>, Result<Vec<Definition>>),
     Counts(Reply<StoreCounts>, Result<StoreCounts>),
 }
 

@@ -161,6 +161,9 @@ impl DefinitionChange {
     }
 }
 
+/// A stored definition: `(kind, key, value)`.
+pub type Definition = (String, String, Vec<u8>);
+
 /// What a watcher of definitions receives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notification {
@@ -229,7 +232,7 @@ pub trait Store: Send + Sync + 'static {
     fn apply(&self, changes: Vec<DefinitionChange>) -> BoxFuture<'_, Result<()>>;
 
     /// Every definition, as `(kind, key, value)`, ordered by kind then key.
-    fn definitions(&self) -> BoxFuture<'_, Result<Vec<(String, String, Vec<u8>)>>>;
+    fn definitions(&self) -> BoxFuture<'_, Result<Vec<Definition>>>;
 
     /// Subscribes to definition changes committed from now on.
     fn watch(&self) -> tokio::sync::broadcast::Receiver<Notification>;
