@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS events (
     body TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS work (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     event_seq INTEGER NOT NULL,
     rule TEXT NOT NULL,
     target TEXT NOT NULL,
@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS work (
 CREATE INDEX IF NOT EXISTS work_by_due ON work (due_ms, id);
 CREATE TABLE IF NOT EXISTS dead (
     id INTEGER PRIMARY KEY,
+    work_id INTEGER NOT NULL,
     event_seq INTEGER NOT NULL,
     rule TEXT NOT NULL,
     target TEXT NOT NULL,
@@ -394,7 +395,7 @@ fn execute(
         } => {
             let r = (|| {
                 tx.prepare_cached(
-                    "INSERT INTO dead (id, event_seq, rule, target, attempts, reason, dead_ms)
+                    "INSERT INTO dead (work_id, event_seq, rule, target, attempts, reason, dead_ms)
                      SELECT id, event_seq, rule, target, attempts, ?2, ?3 FROM work WHERE id = ?1",
                 )?
                 .execute(params![id, reason, now_ms])?;
@@ -515,7 +516,7 @@ fn lease(
 fn dead_letters(tx: &Transaction<'_>, limit: usize) -> Result<Vec<DeadLetter>> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut st = tx.prepare_cached(
-        "SELECT d.id, e.id, e.bus, d.rule, d.target, d.attempts, d.reason, d.dead_ms, e.body
+        "SELECT d.work_id, e.id, e.bus, d.rule, d.target, d.attempts, d.reason, d.dead_ms, e.body
          FROM dead d JOIN events e ON e.seq = d.event_seq ORDER BY d.dead_ms, d.id LIMIT ?1",
     )?;
     let rows = st.query_map([limit], |r| {

@@ -95,7 +95,8 @@ pub struct AppendBatch {
 /// A work item handed out by [`Store::lease`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkItem {
-    /// Store-assigned id, used to ack/nack/dead-letter.
+    /// Store-assigned id, used to ack/nack/dead-letter. Ids are never reused, so an ack from a
+    /// holder whose lease ran out can only ever remove the item it delivered.
     pub id: i64,
     pub event_id: String,
     pub bus: String,
@@ -112,6 +113,7 @@ pub struct WorkItem {
 /// A work item that gave up, with the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadLetter {
+    /// The id the work item had.
     pub id: i64,
     pub event_id: String,
     pub bus: String,
