@@ -302,7 +302,7 @@ pub struct Scratch {
     stamp: u32,
     bstamp: Vec<u32>,
     bmask: Vec<u64>,
-    barr: Vec<bool>,
+    barr: Vec<u64>,
     touched: Vec<u32>,
     fstamp: Vec<u32>,
     rstamp: Vec<u32>,
@@ -310,6 +310,7 @@ pub struct Scratch {
     cand: Vec<Vec<u32>>,
     chosen: Vec<u32>,
     absent: Vec<u32>,
+    order: Vec<u32>,
 }
 
 impl Scratch {
@@ -318,7 +319,7 @@ impl Scratch {
         if self.bstamp.len() < nb {
             self.bstamp.resize(nb, 0);
             self.bmask.resize(nb, 0);
-            self.barr.resize(nb, false);
+            self.barr.resize(nb, 0);
         }
         if self.fstamp.len() < m.fields.len() {
             self.fstamp.resize(m.fields.len(), 0);
@@ -412,13 +413,14 @@ impl Matcher {
                 if bstamp[bi] != stamp {
                     bstamp[bi] = stamp;
                     bmask[bi] = 0;
-                    barr[bi] = false;
+                    barr[bi] = 0;
                     touched.push(b);
                 }
-                if s < 64 {
-                    bmask[bi] |= 1 << s;
+                let bit = if s < 64 { 1u64 << s } else { 1u64 << 63 };
+                bmask[bi] |= bit;
+                if in_array {
+                    barr[bi] |= bit;
                 }
-                barr[bi] |= in_array;
             });
         }
         let n_touched = scratch.touched.len();
@@ -445,14 +447,23 @@ impl Matcher {
         if mask & info.required != info.required {
             return false;
         }
-        let arr = touched && s.barr[bi];
-        if !info.big && !arr {
+        // With at most one slot hit from inside arrays, any choice of leaves is consistent.
+        let arr_slots = if touched { s.barr[bi].count_ones() } else { 0 };
+        if !info.big && arr_slots <= 1 {
+            let mut needs_search = false;
             for (si, &(field, absent_ok)) in info.slots.iter().enumerate() {
                 if absent_ok && mask & (1 << si) == 0 && s.fstamp[field as usize] == s.stamp {
-                    return false;
+                    // The field is present: absence holds only if every leaf of it is in another
+                    // array element than the chosen leaves, which needs chosen leaves in arrays.
+                    if arr_slots == 0 {
+                        return false;
+                    }
+                    needs_search = true;
                 }
             }
-            return true;
+            if !needs_search {
+                return true;
+            }
         }
         self.search(b, info, s)
     }
@@ -481,13 +492,17 @@ impl Matcher {
                 return false;
             }
         }
-        let mut order: Vec<u32> = (0..n as u32).collect();
+        let mut order = std::mem::take(&mut s.order);
+        order.clear();
+        order.extend(0..n as u32);
         order.sort_by_key(|&si| (info.slots[si as usize].1, s.cand[si as usize].len()));
         s.chosen.clear();
         s.absent.clear();
         let mut budget = SEARCH_BUDGET;
         let Scratch { scan, cand, chosen, absent, .. } = s;
-        dfs(0, &order, info, scan, cand, chosen, absent, &mut budget)
+        let r = dfs(0, &order, info, scan, cand, chosen, absent, &mut budget);
+        s.order = order;
+        r
     }
 }
 

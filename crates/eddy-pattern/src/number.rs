@@ -19,27 +19,46 @@ pub fn comparable(text: &[u8]) -> Option<f64> {
     if !v.is_finite() {
         return None;
     }
+    if d.len == 0 {
+        return Some(0.0);
+    }
     // Fast path: up to 15 significant digits in the normal range always round-trip.
-    if d.digits.len() <= 15 && d.exp10 > -290 && d.exp10 < 290 {
-        return Some(if v == 0.0 { 0.0 } else { v });
+    if d.len <= 15 && d.exp10 > -290 && d.exp10 < 290 {
+        return Some(v);
     }
-    if v == 0.0 {
-        // Only a literal zero is exactly zero.
-        return if d.digits.is_empty() { Some(0.0) } else { None };
+    if v == 0.0 || d.len > 17 {
+        // Underflow, or more digits than any shortest double spelling has.
+        return None;
     }
-    let mut buf = String::with_capacity(32);
+    let mut buf = StackBuf { b: [0; 40], n: 0 };
     use std::fmt::Write as _;
-    let _ = write!(buf, "{v:e}");
-    let back = Decimal::parse(buf.as_bytes())?;
+    write!(buf, "{v:e}").ok()?;
+    let back = Decimal::parse(&buf.b[..buf.n])?;
     if back == d { Some(v) } else { None }
 }
 
-/// A decimal as sign, significant digits (no leading/trailing zeros) and the power of ten of the
-/// first digit.
+struct StackBuf {
+    b: [u8; 40],
+    n: usize,
+}
+
+impl std::fmt::Write for StackBuf {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.n + s.len();
+        let dst = self.b.get_mut(self.n..end).ok_or(std::fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.n = end;
+        Ok(())
+    }
+}
+
+/// A decimal as sign, significant digits (no leading/trailing zeros; only the first 18 kept,
+/// `len` counts all) and the power of ten of the first digit.
 #[derive(Debug, PartialEq, Eq)]
 struct Decimal {
     neg: bool,
-    digits: Vec<u8>,
+    digits: [u8; 18],
+    len: usize,
     exp10: i64,
 }
 
@@ -50,8 +69,11 @@ impl Decimal {
         if neg {
             i += 1;
         }
-        let mut digits = Vec::with_capacity(20);
-        // position of the decimal point relative to digits collected (count of integer digits)
+        let mut digits = [0u8; 18];
+        let mut len = 0usize;
+        // Significant digits seen, counting zeros inside the number only once a later non-zero
+        // digit confirms them.
+        let mut pending_zeros = 0usize;
         let mut int_digits: i64 = 0;
         let mut seen_point = false;
         let mut leading_zeros_after_point: i64 = 0;
@@ -59,14 +81,28 @@ impl Decimal {
             let c = t[i];
             match c {
                 b'0'..=b'9' => {
-                    if digits.is_empty() && c == b'0' {
+                    if len == 0 && c == b'0' {
                         if seen_point {
                             leading_zeros_after_point += 1;
                         }
                     } else {
-                        digits.push(c - b'0');
                         if !seen_point {
                             int_digits += 1;
+                        }
+                        if c == b'0' {
+                            pending_zeros += 1;
+                        } else {
+                            for _ in 0..pending_zeros {
+                                if len < digits.len() {
+                                    digits[len] = 0;
+                                }
+                                len += 1;
+                            }
+                            pending_zeros = 0;
+                            if len < digits.len() {
+                                digits[len] = c - b'0';
+                            }
+                            len += 1;
                         }
                     }
                 }
@@ -97,14 +133,15 @@ impl Decimal {
                 exp = -exp;
             }
         }
-        while digits.last() == Some(&0) {
-            digits.pop();
+        if len == 0 {
+            return Some(Decimal { neg: false, digits, len, exp10: 0 });
         }
-        if digits.is_empty() {
-            return Some(Decimal { neg: false, digits, exp10: 0 });
-        }
-        let exp10 = if int_digits > 0 { int_digits - 1 + exp } else { -leading_zeros_after_point - 1 + exp };
-        Some(Decimal { neg, digits, exp10 })
+        let exp10 = if int_digits > 0 {
+            int_digits - 1 + exp
+        } else {
+            -leading_zeros_after_point - 1 + exp
+        };
+        Some(Decimal { neg, digits, len, exp10 })
     }
 }
 

@@ -82,6 +82,77 @@ static CLASS: [u8; 256] = {
     t
 };
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Bit 7 of each byte of `x` that is zero; the lowest set bit is always exact.
+#[inline(always)]
+fn zero_bytes(x: u64) -> u64 {
+    x.wrapping_sub(ONES) & !x & HIGH
+}
+
+#[inline(always)]
+fn word(b: &[u8], i: usize) -> Option<u64> {
+    let chunk: [u8; 8] = b.get(i..i + 8)?.try_into().ok()?;
+    Some(u64::from_le_bytes(chunk))
+}
+
+/// Index of the next `"` or `\\` at or after `i`.
+#[inline]
+fn next_quote_or_backslash(b: &[u8], mut i: usize) -> Option<usize> {
+    while let Some(w) = word(b, i) {
+        let m = zero_bytes(w ^ (ONES * u64::from(b'"'))) | zero_bytes(w ^ (ONES * u64::from(b'\\')));
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if c == b'"' || c == b'\\' {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Index of the next quote or bracket at or after `i`.
+#[inline]
+fn next_structural(b: &[u8], mut i: usize) -> Option<usize> {
+    while let Some(w) = word(b, i) {
+        let lw = w | (ONES * 0x20);
+        let m = zero_bytes(w ^ (ONES * u64::from(b'"')))
+            | zero_bytes(lw ^ (ONES * u64::from(b'{')))
+            | zero_bytes(lw ^ (ONES * u64::from(b'}')));
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if CLASS[c as usize] != 0 {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// With `i` just after an opening quote: the index of the closing quote and whether an escape
+/// was seen.
+#[inline]
+fn string_close(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
+    let mut esc = false;
+    loop {
+        let p = next_quote_or_backslash(b, i)?;
+        if b[p] == b'"' {
+            return Some((p, esc));
+        }
+        esc = true;
+        i = p + 2;
+    }
+}
+
 struct Scanner<'a, 't> {
     b: &'a [u8],
     i: usize,
@@ -101,7 +172,7 @@ pub(crate) fn scan(trie: &Trie, event: &[u8], out: &mut ScanOut) -> Result<(), E
     if s.peek() != Some(b'{') {
         return Err(EventError::new("event is not a JSON object".to_owned()));
     }
-    let done_early = s.object(0, 0)?;
+    let done_early = s.object(0, 0, true)?;
     if !done_early {
         s.ws();
         if s.i != s.b.len() {
@@ -133,27 +204,15 @@ impl Scanner<'_, '_> {
     #[inline]
     fn string_body(&mut self) -> Result<(usize, usize, bool), EventError> {
         let start = self.i;
-        let mut i = start;
-        let b = self.b;
-        let mut esc = false;
-        loop {
-            match b.get(i) {
-                Some(b'"') => break,
-                Some(b'\\') => {
-                    esc = true;
-                    i += 2;
-                }
-                Some(_) => i += 1,
-                None => return Err(bad("unterminated string")),
-            }
-        }
-        self.i = i + 1;
-        Ok((start, i, esc))
+        let (end, esc) = string_close(self.b, start).ok_or_else(|| bad("unterminated string"))?;
+        self.i = end + 1;
+        Ok((start, end, esc))
     }
 
-    /// Scans an object at `self.i` (on `{`) for trie node `node`. Returns true when this is the
-    /// top level and scanning stopped early.
-    fn object(&mut self, node: u32, depth: u32) -> Result<bool, EventError> {
+    /// Scans an object at `self.i` (on `{`) for trie node `node`. `tail` says that once this
+    /// object has all its used members, nothing after it matters (every enclosing object is then
+    /// complete too). Returns true when scanning stopped early for that reason.
+    fn object(&mut self, node: u32, depth: u32, tail: bool) -> Result<bool, EventError> {
         if depth > MAX_DEPTH {
             return Err(EventError::new("event nests too deeply".to_owned()));
         }
@@ -201,10 +260,16 @@ impl Scanner<'_, '_> {
                     } else {
                         seen |= bit;
                         remaining -= 1;
-                        self.value(c, depth + 1)?;
+                        if self.value(c, depth + 1, tail && remaining == 0)? {
+                            return Ok(true);
+                        }
                     }
                 }
-                Some((c, _)) => self.value(c, depth + 1)?,
+                Some((c, _)) => {
+                    if self.value(c, depth + 1, false)? {
+                        return Ok(true);
+                    }
+                }
                 None => self.skip_value()?,
             }
             self.ws();
@@ -217,7 +282,7 @@ impl Scanner<'_, '_> {
                 _ => return Err(bad("expected ',' or '}'")),
             }
             if track && remaining == 0 {
-                if depth == 0 {
+                if tail {
                     return Ok(true);
                 }
                 self.skip_rest(b'}')?;
@@ -244,11 +309,13 @@ impl Scanner<'_, '_> {
             match self.peek() {
                 Some(b'{' | b'[') => {
                     self.out.stack.push((id, idx));
-                    let r = self.value(node, depth + 1);
+                    let r = self.value(node, depth + 1, false);
                     self.out.stack.pop();
                     r?;
                 }
-                _ => self.value(node, depth + 1)?,
+                _ => {
+                    self.value(node, depth + 1, false)?;
+                }
             }
             self.ws();
             match self.peek() {
@@ -283,18 +350,19 @@ impl Scanner<'_, '_> {
         });
     }
 
-    fn value(&mut self, node: u32, depth: u32) -> Result<(), EventError> {
+    /// Reads one value at trie node `node`; true means scanning stopped early (see `object`).
+    fn value(&mut self, node: u32, depth: u32, tail: bool) -> Result<bool, EventError> {
         let trie = self.trie;
         let field = trie.field(node);
         match self.peek() {
             Some(b'{') => {
                 if trie.child_count(node) == 0 {
-                    self.skip_value()
+                    self.skip_value().map(|()| false)
                 } else {
-                    self.object(node, depth).map(|_| ())
+                    self.object(node, depth, tail)
                 }
             }
-            Some(b'[') => self.array(node, depth),
+            Some(b'[') => self.array(node, depth).map(|()| false),
             Some(b'"') => {
                 self.i += 1;
                 let (s, e, esc) = self.string_body()?;
@@ -313,7 +381,7 @@ impl Scanner<'_, '_> {
                         self.emit(field, Kind::Str, s, e, false);
                     }
                 }
-                Ok(())
+                Ok(false)
             }
             Some(c @ (b't' | b'f' | b'n')) => {
                 let (word, kind): (&[u8], Kind) = match c {
@@ -329,7 +397,7 @@ impl Scanner<'_, '_> {
                 if field != NO_FIELD {
                     self.emit(field, kind, s, self.i, false);
                 }
-                Ok(())
+                Ok(false)
             }
             Some(_) => {
                 let s = self.i;
@@ -338,7 +406,7 @@ impl Scanner<'_, '_> {
                 if field != NO_FIELD {
                     self.emit(field, Kind::Num, s, e, false);
                 }
-                Ok(())
+                Ok(false)
             }
             None => Err(bad("unexpected end")),
         }
@@ -383,29 +451,16 @@ impl Scanner<'_, '_> {
         let mut kinds: u128 = u128::from(close == b'}');
         let mut lossy = false;
         loop {
-            // Fast-forward over bytes that are not quotes or brackets.
-            while let Some(&c) = b.get(i) {
-                if CLASS[c as usize] != 0 {
-                    break;
-                }
-                i += 1;
-            }
-            let Some(&c) = b.get(i) else {
+            let Some(p) = next_structural(b, i) else {
                 return Err(bad("unexpected end"));
             };
-            i += 1;
+            let c = b[p];
+            i = p + 1;
             match CLASS[c as usize] {
-                1 => loop {
-                    match b.get(i) {
-                        Some(b'"') => {
-                            i += 1;
-                            break;
-                        }
-                        Some(b'\\') => i += 2,
-                        Some(_) => i += 1,
-                        None => return Err(bad("unterminated string")),
-                    }
-                },
+                1 => {
+                    let (end, _) = string_close(b, i).ok_or_else(|| bad("unterminated string"))?;
+                    i = end + 1;
+                }
                 2 => {
                     depth += 1;
                     lossy |= depth >= 127;
