@@ -71,17 +71,6 @@ impl ScanOut {
     }
 }
 
-/// Byte classes for skipping: 1 = quote, 2 = open bracket, 3 = close bracket.
-static CLASS: [u8; 256] = {
-    let mut t = [0u8; 256];
-    t[b'"' as usize] = 1;
-    t[b'{' as usize] = 2;
-    t[b'[' as usize] = 2;
-    t[b'}' as usize] = 3;
-    t[b']' as usize] = 3;
-    t
-};
-
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
 
@@ -109,28 +98,6 @@ fn next_quote_or_backslash(b: &[u8], mut i: usize) -> Option<usize> {
     }
     while let Some(&c) = b.get(i) {
         if c == b'"' || c == b'\\' {
-            return Some(i);
-        }
-        i += 1;
-    }
-    None
-}
-
-/// Index of the next quote or bracket at or after `i`.
-#[inline]
-fn next_structural(b: &[u8], mut i: usize) -> Option<usize> {
-    while let Some(w) = word(b, i) {
-        let lw = w | (ONES * 0x20);
-        let m = zero_bytes(w ^ (ONES * u64::from(b'"')))
-            | zero_bytes(lw ^ (ONES * u64::from(b'{')))
-            | zero_bytes(lw ^ (ONES * u64::from(b'}')));
-        if m != 0 {
-            return Some(i + (m.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    while let Some(&c) = b.get(i) {
-        if CLASS[c as usize] != 0 {
             return Some(i);
         }
         i += 1;
@@ -441,41 +408,86 @@ impl Scanner<'_, '_> {
         }
     }
 
-    /// Skips to just past the bracket closing the container we are inside (`close` is `}` or
-    /// `]`), checking only that brackets balance and strings end.
-    fn skip_rest(&mut self, close: u8) -> Result<(), EventError> {
-        let b = self.b;
-        let mut i = self.i;
-        // Expected closers as a bit stack (1 = `}`), so `[}` is caught up to 128 levels deep.
-        let mut depth: usize = 0;
-        let mut kinds: u128 = u128::from(close == b'}');
-        let mut lossy = false;
-        loop {
-            let Some(p) = next_structural(b, i) else {
-                return Err(bad("unexpected end"));
-            };
-            let c = b[p];
-            i = p + 1;
-            match CLASS[c as usize] {
-                1 => {
-                    let (end, _) = string_close(b, i).ok_or_else(|| bad("unterminated string"))?;
-                    i = end + 1;
+    /// Skips to just past the bracket closing the container we are inside, checking only that
+    /// brackets balance (by count) and strings end.
+    fn skip_rest(&mut self, _close: u8) -> Result<(), EventError> {
+        match skip_to_close(self.b, self.i) {
+            Some(end) => {
+                self.i = end;
+                Ok(())
+            }
+            None => Err(bad("unbalanced or truncated")),
+        }
+    }
+}
+
+/// Exact per-byte zero test: bit 7 set in each byte of `x` that is zero.
+#[inline(always)]
+fn zero_bytes_exact(x: u64) -> u64 {
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
+}
+
+/// From `i` inside a container (just after its opening bracket), returns the index just past
+/// its closing bracket. Works a word at a time: quotes found in a word give the in-string mask
+/// by prefix XOR, brackets outside strings are counted; words holding a backslash, or closers
+/// that could end the container, are walked byte by byte.
+pub(crate) fn skip_to_close(b: &[u8], mut i: usize) -> Option<usize> {
+    let mut depth: u32 = 0;
+    let mut in_str = false;
+    let mut esc = false;
+    loop {
+        if let (Some(w), false) = (word(b, i), esc) {
+            let bs = zero_bytes_exact(w ^ (ONES * u64::from(b'\\')));
+            if bs == 0 {
+                let lw = w | (ONES * 0x20);
+                let q = zero_bytes_exact(w ^ (ONES * u64::from(b'"'))) >> 7;
+                let mut par = q;
+                par ^= par << 8;
+                par ^= par << 16;
+                par ^= par << 32;
+                if in_str {
+                    par ^= ONES;
                 }
-                2 => {
-                    depth += 1;
-                    lossy |= depth >= 127;
-                    kinds = (kinds << 1) | u128::from(c == b'{');
+                let outside = !par & ONES;
+                let o = (zero_bytes_exact(lw ^ (ONES * u64::from(b'{'))) >> 7) & outside;
+                let c = (zero_bytes_exact(lw ^ (ONES * u64::from(b'}'))) >> 7) & outside;
+                let nc = c.count_ones();
+                if nc <= depth {
+                    depth = depth + o.count_ones() - nc;
+                    in_str = (par >> 56) & 1 == 1;
+                    i += 8;
+                    continue;
                 }
-                _ => {
-                    if !lossy && (kinds & 1 == 1) != (c == b'}') {
-                        return Err(bad("mismatched brackets"));
+            }
+        }
+        // Byte by byte: the tail, words with escapes, or a word that may close the container.
+        let stop = (i + 8).min(b.len());
+        if i >= stop {
+            return None;
+        }
+        while i < stop {
+            let c = b[i];
+            i += 1;
+            if in_str {
+                if esc {
+                    esc = false;
+                } else if c == b'\\' {
+                    esc = true;
+                } else if c == b'"' {
+                    in_str = false;
+                }
+            } else {
+                match c {
+                    b'"' => in_str = true,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        if depth == 0 {
+                            return Some(i);
+                        }
+                        depth -= 1;
                     }
-                    kinds >>= 1;
-                    if depth == 0 {
-                        self.i = i;
-                        return Ok(());
-                    }
-                    depth -= 1;
+                    _ => {}
                 }
             }
         }
