@@ -36,16 +36,24 @@ fn main() {
     let Ok(Json::Object(banks)) = json::parse(&rules_text) else {
         panic!("rules file must be a JSON object");
     };
-    let limits = Limits { max_pattern_len: 4096, ..Limits::default() };
+    let limits = Limits {
+        max_pattern_len: 4096,
+        ..Limits::default()
+    };
     for (key, value) in &banks {
-        let Some(name) = key.strip_suffix("_RULES") else { continue };
+        let Some(name) = key.strip_suffix("_RULES") else {
+            continue;
+        };
         let Json::Array(items) = value else { continue };
         let texts: Vec<String> = items.iter().map(Json::to_json_string).collect();
         let mut eb = MatcherBuilder::new();
         let mut q = quamina::Quamina::<usize>::new();
         let mut q_ok = true;
         for (i, t) in texts.iter().enumerate() {
-            eb.add(i as u32, &Pattern::parse_with(t, &limits).expect("eddy accepts bank"));
+            eb.add(
+                i as u32,
+                &Pattern::parse_with(t, &limits).expect("eddy accepts bank"),
+            );
             if q.add_pattern(i, t).is_err() {
                 q_ok = false;
             }
@@ -61,7 +69,7 @@ fn main() {
             let t = Instant::now();
             for ev in &events {
                 out.clear();
-                let _ = m.matches(ev, &mut out);
+                m.matches(ev, &mut out).ok();
                 if pass == 0 {
                     out.iter().for_each(|&id| e_counts[id as usize] += 1);
                 }
@@ -70,10 +78,10 @@ fn main() {
             if q_ok {
                 let t = Instant::now();
                 for ev in &events {
-                    if let Ok(ids) = q.matches_for_event(ev) {
-                        if pass == 0 {
-                            ids.iter().for_each(|&id| q_counts[id] += 1);
-                        }
+                    if let Ok(ids) = q.matches_for_event(ev)
+                        && pass == 0
+                    {
+                        ids.iter().for_each(|&id| q_counts[id] += 1);
                     }
                 }
                 q_rates.push(events.len() as f64 / t.elapsed().as_secs_f64());

@@ -28,8 +28,15 @@ pub(crate) struct Range {
 
 impl Range {
     pub fn contains(&self, v: f64) -> bool {
-        (if self.lo_open { v > self.lo } else { v >= self.lo })
-            && (if self.hi_open { v < self.hi } else { v <= self.hi })
+        (if self.lo_open {
+            v > self.lo
+        } else {
+            v >= self.lo
+        }) && (if self.hi_open {
+            v < self.hi
+        } else {
+            v <= self.hi
+        })
     }
 }
 
@@ -64,7 +71,10 @@ impl But {
 pub(crate) enum Op {
     Str(Box<[u8]>),
     /// An exact number: matches numerically when comparable, else by spelling.
-    Num { value: Option<f64>, raw: Box<[u8]> },
+    Num {
+        value: Option<f64>,
+        raw: Box<[u8]>,
+    },
     Null,
     Bool(bool),
     Prefix(Box<[u8]>),

@@ -29,7 +29,9 @@ pub enum Anchor {
 
 impl CiPat {
     pub fn new(text: &str) -> CiPat {
-        let ascii_lower = text.is_ascii().then(|| text.to_ascii_lowercase().into_bytes().into());
+        let ascii_lower = text
+            .is_ascii()
+            .then(|| text.to_ascii_lowercase().into_bytes().into());
         let alts = text
             .chars()
             .map(|c| {
@@ -42,7 +44,11 @@ impl CiPat {
                 v
             })
             .collect();
-        CiPat { text: text.to_owned(), ascii_lower, alts }
+        CiPat {
+            text: text.to_owned(),
+            ascii_lower,
+            alts,
+        }
     }
 
     /// Does the operand match `s` under `anchor`?
@@ -59,13 +65,17 @@ impl CiPat {
         let mut next: Vec<usize> = Vec::new();
         let n = self.alts.len();
         for k in 0..n {
-            let alts = if anchor == Anchor::Suffix { &self.alts[n - 1 - k] } else { &self.alts[k] };
+            let alts = if anchor == Anchor::Suffix {
+                &self.alts[n - 1 - k]
+            } else {
+                &self.alts[k]
+            };
             next.clear();
             for &pos in &cur {
                 for a in alts {
                     let np = if anchor == Anchor::Suffix {
                         match pos.checked_sub(a.len()) {
-                            Some(st) if &s[st..pos] == &**a => st,
+                            Some(st) if s[st..pos] == **a => st,
                             _ => continue,
                         }
                     } else {
@@ -109,7 +119,7 @@ mod tests {
         assert!(!p.matches(b"ss", Anchor::Whole));
         let p = CiPat::new("Straße");
         assert!(p.matches("STRASSE".as_bytes(), Anchor::Whole));
-        assert!(p.matches("strasse".as_bytes(), Anchor::Whole) == false);
+        assert!(!p.matches("strasse".as_bytes(), Anchor::Whole));
         assert!(p.matches("straße".as_bytes(), Anchor::Whole));
         let p = CiPat::new("éA");
         assert!(p.matches("xÉa".as_bytes(), Anchor::Suffix));

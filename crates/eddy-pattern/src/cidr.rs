@@ -25,12 +25,18 @@ impl Cidr {
         }
         let host = width - len;
         let mask: u128 = if host == 0 { 0 } else { (1u128 << host) - 1 };
-        Some(Cidr { v6, lo: bits & !mask, hi: bits | mask })
+        Some(Cidr {
+            v6,
+            lo: bits & !mask,
+            hi: bits | mask,
+        })
     }
 
     /// Is `s` an IP address inside the range?
     pub fn contains(&self, s: &[u8]) -> bool {
-        let Ok(s) = std::str::from_utf8(s) else { return false };
+        let Ok(s) = std::str::from_utf8(s) else {
+            return false;
+        };
         match parse_ip(s) {
             Some((v6, bits, _)) => v6 == self.v6 && bits >= self.lo && bits <= self.hi,
             None => false,

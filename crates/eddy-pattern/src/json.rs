@@ -81,7 +81,7 @@ pub fn write_json_string(out: &mut String, s: &str) {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
+                write!(out, "\\u{:04x}", c as u32).ok();
             }
             c => out.push(c),
         }
@@ -122,7 +122,10 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn err(&self, reason: &'static str) -> JsonError {
-        JsonError { offset: self.i, reason }
+        JsonError {
+            offset: self.i,
+            reason,
+        }
     }
 
     fn ws(&mut self) {
@@ -231,7 +234,9 @@ impl Parser<'_> {
             }
             String::from_utf8(out).map_err(|_| self.err("invalid UTF-8"))?
         } else {
-            std::str::from_utf8(raw).map_err(|_| self.err("invalid UTF-8"))?.to_owned()
+            std::str::from_utf8(raw)
+                .map_err(|_| self.err("invalid UTF-8"))?
+                .to_owned()
         };
         self.i = end + 1;
         Ok(s)
@@ -317,7 +322,9 @@ pub(crate) fn unescape_into(raw: &[u8], out: &mut Vec<u8>) -> bool {
             i += 1;
             continue;
         }
-        let Some(&e) = raw.get(i + 1) else { return false };
+        let Some(&e) = raw.get(i + 1) else {
+            return false;
+        };
         i += 2;
         let simple = match e {
             b'"' => b'"',
@@ -335,7 +342,9 @@ pub(crate) fn unescape_into(raw: &[u8], out: &mut Vec<u8>) -> bool {
             out.push(simple);
             continue;
         }
-        let Some(hi) = hex4(&raw[i..]) else { return false };
+        let Some(hi) = hex4(&raw[i..]) else {
+            return false;
+        };
         i += 4;
         let cp = if (0xD800..0xDC00).contains(&hi) {
             if raw.get(i) == Some(&b'\\') && raw.get(i + 1) == Some(&b'u') {

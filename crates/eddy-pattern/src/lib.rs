@@ -75,7 +75,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_pattern_len: 2048, max_or_combinations: 1000, max_wildcard_stars: 100 }
+        Limits {
+            max_pattern_len: 2048,
+            max_or_combinations: 1000,
+            max_wildcard_stars: 100,
+        }
     }
 }
 
@@ -138,7 +142,11 @@ impl Pattern {
         let branches = Arc::new(parse::parse(src, limits)?);
         let mut b = MatcherBuilder::new();
         b.add_branches(0, branches.clone());
-        Ok(Pattern { src: src.into(), branches, single: Arc::new(b.build()) })
+        Ok(Pattern {
+            src: src.into(),
+            branches,
+            single: Arc::new(b.build()),
+        })
     }
 
     /// The pattern text as given.

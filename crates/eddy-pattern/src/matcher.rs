@@ -23,9 +23,12 @@ use std::sync::Arc;
 /// Steps allowed for one array-consistency search before giving up (reports no match).
 const SEARCH_BUDGET: u32 = 1_000_000;
 
+/// Condition ids by key bytes.
+type CondMap = FxMap<Box<[u8]>, Vec<u32>>;
+
 #[derive(Debug, Default, Clone)]
 struct LenMap {
-    by_len: Vec<(usize, FxMap<Box<[u8]>, Vec<u32>>)>,
+    by_len: Vec<(usize, CondMap)>,
 }
 
 impl LenMap {
@@ -35,7 +38,10 @@ impl LenMap {
             None => {
                 self.by_len.push((key.len(), FxMap::default()));
                 self.by_len.sort_by_key(|(l, _)| *l);
-                self.by_len.iter().position(|(l, _)| *l == key.len()).unwrap_or(0)
+                self.by_len
+                    .iter()
+                    .position(|(l, _)| *l == key.len())
+                    .unwrap_or(0)
             }
         };
         if let Some((_, m)) = self.by_len.get_mut(pos) {
@@ -56,7 +62,9 @@ impl LenMap {
     #[inline]
     fn suffixes(&self, s: &[u8], hit: &mut impl FnMut(u32)) {
         for (len, m) in &self.by_len {
-            let Some(start) = s.len().checked_sub(*len) else { break };
+            let Some(start) = s.len().checked_sub(*len) else {
+                break;
+            };
             if let Some(cs) = m.get(&s[start..]) {
                 cs.iter().for_each(|&c| hit(c));
             }
@@ -109,11 +117,13 @@ impl FieldIdx {
             Op::Suffix(p) => self.suffix.insert(p, c),
             Op::PrefixCi(p) if p.ascii_lower.is_some() => {
                 self.has_ci = true;
-                self.prefix_ci.insert(p.ascii_lower.as_deref().unwrap_or_default(), c);
+                self.prefix_ci
+                    .insert(p.ascii_lower.as_deref().unwrap_or_default(), c);
             }
             Op::SuffixCi(p) if p.ascii_lower.is_some() => {
                 self.has_ci = true;
-                self.suffix_ci.insert(p.ascii_lower.as_deref().unwrap_or_default(), c);
+                self.suffix_ci
+                    .insert(p.ascii_lower.as_deref().unwrap_or_default(), c);
             }
             Op::EqCi(p) if p.ascii_lower.is_some() => {
                 self.has_ci = true;
@@ -175,15 +185,15 @@ impl FieldIdx {
                 }
             }
             Value::Num(raw, n) => {
-                if let Some(n) = n {
-                    if let Some(cs) = self.nums.get(&n.to_bits()) {
-                        cs.iter().for_each(|&c| hit(c));
-                    }
+                if let Some(n) = n
+                    && let Some(cs) = self.nums.get(&n.to_bits())
+                {
+                    cs.iter().for_each(|&c| hit(c));
                 }
-                if !self.num_lits.is_empty() {
-                    if let Some(cs) = self.num_lits.get(raw) {
-                        cs.iter().for_each(|&c| hit(c));
-                    }
+                if !self.num_lits.is_empty()
+                    && let Some(cs) = self.num_lits.get(raw)
+                {
+                    cs.iter().for_each(|&c| hit(c));
                 }
                 self.but_strs.iter().for_each(|&c| hit(c));
             }
@@ -192,7 +202,9 @@ impl FieldIdx {
                 self.but_strs.iter().for_each(|&c| hit(c));
             }
             Value::Bool(b) => {
-                (if b { &self.trues } else { &self.falses }).iter().for_each(|&c| hit(c));
+                (if b { &self.trues } else { &self.falses })
+                    .iter()
+                    .for_each(|&c| hit(c));
                 self.but_strs.iter().for_each(|&c| hit(c));
             }
         }
@@ -286,7 +298,12 @@ impl MatcherBuilder {
                 if big || required == 0 {
                     m.always.push(b);
                 }
-                m.branches.push(BranchInfo { rule, required, slots: slots.into(), big });
+                m.branches.push(BranchInfo {
+                    rule,
+                    required,
+                    slots: slots.into(),
+                    big,
+                });
             }
         }
         m.trie.finish();
@@ -389,17 +406,36 @@ impl Matcher {
         }
         scratch.prepare(self);
         scan(&self.trie, event, &mut scratch.scan)?;
-        let Scratch { scan: so, hits, stamp, bstamp, bmask, barr, touched, fstamp, lower, .. } =
-            scratch;
+        let Scratch {
+            scan: so,
+            hits,
+            stamp,
+            bstamp,
+            bmask,
+            barr,
+            touched,
+            fstamp,
+            lower,
+            ..
+        } = scratch;
         let stamp = *stamp;
         for (li, leaf) in so.leaves.iter().enumerate() {
             let f = leaf.field as usize;
-            let (Some(fi), Some(fs)) = (self.fields.get(f), fstamp.get_mut(f)) else { continue };
+            let (Some(fi), Some(fs)) = (self.fields.get(f), fstamp.get_mut(f)) else {
+                continue;
+            };
             *fs = stamp;
             let bytes = so.bytes(event, leaf);
             let v = match leaf.kind {
                 Kind::Str => Value::Str(bytes),
-                Kind::Num => Value::Num(bytes, if fi.needs_num { comparable(bytes) } else { None }),
+                Kind::Num => Value::Num(
+                    bytes,
+                    if fi.needs_num {
+                        comparable(bytes)
+                    } else {
+                        None
+                    },
+                ),
                 Kind::True => Value::Bool(true),
                 Kind::False => Value::Bool(false),
                 Kind::Null => Value::Null,
@@ -407,7 +443,9 @@ impl Matcher {
             let in_array = leaf.mem_len > 0;
             let conds = &self.conds;
             fi.eval(&v, lower, &mut |c| {
-                let Some(&(b, s)) = conds.get(c as usize) else { return };
+                let Some(&(b, s)) = conds.get(c as usize) else {
+                    return;
+                };
                 let bi = b as usize;
                 hits.push((c, li as u32));
                 if bstamp[bi] != stamp {
@@ -425,9 +463,15 @@ impl Matcher {
         }
         let n_touched = scratch.touched.len();
         for k in 0..n_touched + self.always.len() {
-            let b = if k < n_touched { scratch.touched[k] } else { self.always[k - n_touched] };
+            let b = if k < n_touched {
+                scratch.touched[k]
+            } else {
+                self.always[k - n_touched]
+            };
             if self.branch_matches(b, event, scratch) {
-                let Some(info) = self.branches.get(b as usize) else { continue };
+                let Some(info) = self.branches.get(b as usize) else {
+                    continue;
+                };
                 let r = info.rule as usize;
                 if scratch.rstamp[r] != scratch.stamp {
                     scratch.rstamp[r] = scratch.stamp;
@@ -440,7 +484,9 @@ impl Matcher {
 
     fn branch_matches(&self, b: u32, event: &[u8], s: &mut Scratch) -> bool {
         let _ = event;
-        let Some(info) = self.branches.get(b as usize) else { return false };
+        let Some(info) = self.branches.get(b as usize) else {
+            return false;
+        };
         let bi = b as usize;
         let touched = s.bstamp[bi] == s.stamp;
         let mask = if touched { s.bmask[bi] } else { 0 };
@@ -478,12 +524,12 @@ impl Matcher {
             c.clear();
         }
         for &(c, l) in &s.hits {
-            if let Some(&(cb, si)) = self.conds.get(c as usize) {
-                if cb == b {
-                    let v = &mut s.cand[si as usize];
-                    if v.last() != Some(&l) {
-                        v.push(l);
-                    }
+            if let Some(&(cb, si)) = self.conds.get(c as usize)
+                && cb == b
+            {
+                let v = &mut s.cand[si as usize];
+                if v.last() != Some(&l) {
+                    v.push(l);
                 }
             }
         }
@@ -499,7 +545,13 @@ impl Matcher {
         s.chosen.clear();
         s.absent.clear();
         let mut budget = SEARCH_BUDGET;
-        let Scratch { scan, cand, chosen, absent, .. } = s;
+        let Scratch {
+            scan,
+            cand,
+            chosen,
+            absent,
+            ..
+        } = s;
         let r = dfs(0, &order, info, scan, cand, chosen, absent, &mut budget);
         s.order = order;
         r
@@ -522,13 +574,17 @@ fn dfs(
     }
     *budget -= 1;
     let consistent = |l: u32, chosen: &[u32]| {
-        let Some(leaf) = scan.leaves.get(l as usize) else { return false };
+        let Some(leaf) = scan.leaves.get(l as usize) else {
+            return false;
+        };
         let a = scan.membership(leaf);
         if a.is_empty() {
             return true;
         }
         chosen.iter().all(|&c| {
-            scan.leaves.get(c as usize).is_some_and(|o| pair_consistent(a, scan.membership(o)))
+            scan.leaves
+                .get(c as usize)
+                .is_some_and(|o| pair_consistent(a, scan.membership(o)))
         })
     };
     let Some(&si) = order.get(k) else {

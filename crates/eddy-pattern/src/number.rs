@@ -116,11 +116,11 @@ impl Decimal {
         if i < t.len() {
             i += 1;
             let mut eneg = false;
-            if let Some(&s) = t.get(i) {
-                if s == b'-' || s == b'+' {
-                    eneg = s == b'-';
-                    i += 1;
-                }
+            if let Some(&s) = t.get(i)
+                && (s == b'-' || s == b'+')
+            {
+                eneg = s == b'-';
+                i += 1;
             }
             while let Some(&c) = t.get(i) {
                 if !c.is_ascii_digit() {
@@ -134,14 +134,24 @@ impl Decimal {
             }
         }
         if len == 0 {
-            return Some(Decimal { neg: false, digits, len, exp10: 0 });
+            return Some(Decimal {
+                neg: false,
+                digits,
+                len,
+                exp10: 0,
+            });
         }
         let exp10 = if int_digits > 0 {
             int_digits - 1 + exp
         } else {
             -leading_zeros_after_point - 1 + exp
         };
-        Some(Decimal { neg, digits, len, exp10 })
+        Some(Decimal {
+            neg,
+            digits,
+            len,
+            exp10,
+        })
     }
 }
 
@@ -155,7 +165,10 @@ mod tests {
         assert_eq!(comparable(b"3.0e2"), Some(300.0));
         assert_eq!(comparable(b"-0"), Some(0.0));
         assert_eq!(comparable(b"0.1"), Some(0.1));
-        assert_eq!(comparable(b"-122.42916360922355"), Some(-122.42916360922355));
+        assert_eq!(
+            comparable(b"-122.42916360922355"),
+            Some(-122.42916360922355)
+        );
         assert_eq!(comparable(b"0.30000000000000001"), None);
         assert_eq!(comparable(b"1E309"), None);
         assert_eq!(comparable(b"1E-325"), None);

@@ -27,11 +27,17 @@ const RESERVED_IN_OR: &[&str] = &[
 type Res<T> = Result<T, PatternError>;
 
 fn err(reason: impl Into<String>) -> PatternError {
-    PatternError { reason: reason.into(), field: None }
+    PatternError {
+        reason: reason.into(),
+        field: None,
+    }
 }
 
 fn field_err(path: &str, reason: impl Into<String>) -> PatternError {
-    PatternError { reason: reason.into(), field: Some(path.to_owned()) }
+    PatternError {
+        reason: reason.into(),
+        field: Some(path.to_owned()),
+    }
 }
 
 /// Parses and validates a pattern.
@@ -83,7 +89,11 @@ impl Cx<'_> {
                     "{key} is Ruler reserved fieldName which cannot be used inside $or."
                 )));
             }
-            let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+            let path = if prefix.is_empty() {
+                key.clone()
+            } else {
+                format!("{prefix}.{key}")
+            };
             match value {
                 Json::Object(inner) => self.object(inner, &path, branches, in_or)?,
                 Json::Array(items) => {
@@ -109,7 +119,9 @@ impl Cx<'_> {
         let mut out = Vec::new();
         for alt in alts {
             let Json::Object(members) = alt else {
-                return Err(err("Only JSON object is allowed in array of $or relationship."));
+                return Err(err(
+                    "Only JSON object is allowed in array of $or relationship.",
+                ));
             };
             let mut copy = branches.clone();
             self.object(members, prefix, &mut copy, true)?;
@@ -122,7 +134,9 @@ impl Cx<'_> {
             }
         }
         if alts.len() < 2 {
-            return Err(err("There must have at least 2 Objects in $or relationship."));
+            return Err(err(
+                "There must have at least 2 Objects in $or relationship.",
+            ));
         }
         *branches = out;
         Ok(())
@@ -136,9 +150,10 @@ impl Cx<'_> {
         for item in items {
             match item {
                 Json::String(s) => slot.ops.push(Op::Str(s.as_bytes().into())),
-                Json::Number(raw) => slot
-                    .ops
-                    .push(Op::Num { value: comparable(raw.as_bytes()), raw: raw.as_bytes().into() }),
+                Json::Number(raw) => slot.ops.push(Op::Num {
+                    value: comparable(raw.as_bytes()),
+                    raw: raw.as_bytes().into(),
+                }),
                 Json::Bool(b) => slot.ops.push(Op::Bool(*b)),
                 Json::Null => slot.ops.push(Op::Null),
                 Json::Object(m) => match self.expression(path, m)? {
@@ -170,14 +185,22 @@ impl Cx<'_> {
                     Json::String(s) => Op::Suffix(s.as_bytes().into()),
                     Json::Object(inner) => {
                         let s = ignore_case_operand(inner).map_err(fe)?;
-                        if is_prefix { Op::PrefixCi(CiPat::new(s)) } else { Op::SuffixCi(CiPat::new(s)) }
+                        if is_prefix {
+                            Op::PrefixCi(CiPat::new(s))
+                        } else {
+                            Op::SuffixCi(CiPat::new(s))
+                        }
                     }
                     _ => return Err(fe(format!("{name} match pattern must be a string"))),
                 }
             }
             "equals-ignore-case" => match operand {
                 Json::String(s) => Op::EqCi(CiPat::new(s)),
-                _ => return Err(fe("equals-ignore-case match pattern must be a string".into())),
+                _ => {
+                    return Err(fe(
+                        "equals-ignore-case match pattern must be a string".into()
+                    ));
+                }
             },
             "wildcard" => match operand {
                 Json::String(s) => Op::Wildcard(self.wildcard(s).map_err(fe)?),
@@ -191,7 +214,11 @@ impl Cx<'_> {
                     }
                     return Ok(None);
                 }
-                _ => return Err(fe("exists match pattern must be either true or false.".into())),
+                _ => {
+                    return Err(fe(
+                        "exists match pattern must be either true or false.".into()
+                    ));
+                }
             },
             "cidr" => match operand {
                 Json::String(s) => {
@@ -235,7 +262,16 @@ impl Cx<'_> {
                 };
                 if items.iter().all(|v| matches!(v, Json::String(_))) && !items.is_empty() {
                     Ok(But::Strs(
-                        items.iter().filter_map(|v| if let Json::String(s) = v { Some(s.as_bytes().into()) } else { None }).collect(),
+                        items
+                            .iter()
+                            .filter_map(|v| {
+                                if let Json::String(s) = v {
+                                    Some(s.as_bytes().into())
+                                } else {
+                                    None
+                                }
+                            })
+                            .collect(),
                     ))
                 } else if items.iter().all(|v| matches!(v, Json::Number(_))) && !items.is_empty() {
                     let mut nums = Vec::new();
@@ -245,7 +281,10 @@ impl Cx<'_> {
                         }
                     }
                     Ok(But::Nums(nums))
-                } else if items.iter().any(|v| !matches!(v, Json::String(_) | Json::Number(_))) {
+                } else if items
+                    .iter()
+                    .any(|v| !matches!(v, Json::String(_) | Json::Number(_)))
+                {
                     Err("Inside anything but list, start|null|boolean is not supported.".into())
                 } else {
                     Err(mixed())
@@ -283,7 +322,11 @@ impl Cx<'_> {
                             return Err("Null prefix/suffix not allowed".into());
                         }
                         let v = strings.iter().map(|s| s.as_bytes().into()).collect();
-                        Ok(if name == "prefix" { But::Prefix(v) } else { But::Suffix(v) })
+                        Ok(if name == "prefix" {
+                            But::Prefix(v)
+                        } else {
+                            But::Suffix(v)
+                        })
                     }
                     "equals-ignore-case" => {
                         Ok(But::EqCi(strings.iter().map(|s| CiPat::new(s)).collect()))
@@ -298,7 +341,9 @@ impl Cx<'_> {
                     other => Err(format!("Unsupported anything-but pattern: {other}")),
                 }
             }
-            _ => Err("Value of anything-but must be an array or single string/number value.".into()),
+            _ => {
+                Err("Value of anything-but must be an array or single string/number value.".into())
+            }
         }
     }
 }
@@ -334,32 +379,61 @@ fn num_at(items: &[Json], i: usize, op: &str) -> Result<f64, String> {
 fn numeric(items: &[Json]) -> Result<Range, String> {
     let op = match items.first() {
         Some(Json::String(s)) => s.as_str(),
-        Some(other) => return Err(format!("Invalid member in numeric match: {}", other.to_json_string())),
+        Some(other) => {
+            return Err(format!(
+                "Invalid member in numeric match: {}",
+                other.to_json_string()
+            ));
+        }
         None => return Err("Invalid member in numeric match: ]".into()),
     };
     let inf = f64::INFINITY;
     let one_sided = |r: Range| {
-        if items.len() > 2 { Err("Too many elements in numeric expression".to_owned()) } else { Ok(r) }
+        if items.len() > 2 {
+            Err("Too many elements in numeric expression".to_owned())
+        } else {
+            Ok(r)
+        }
     };
     match op {
         "=" => {
             let v = num_at(items, 1, "equals")?;
-            one_sided(Range { lo: v, lo_open: false, hi: v, hi_open: false })
+            one_sided(Range {
+                lo: v,
+                lo_open: false,
+                hi: v,
+                hi_open: false,
+            })
         }
         "<" | "<=" => {
             let v = num_at(items, 1, op)?;
-            one_sided(Range { lo: -inf, lo_open: false, hi: v, hi_open: op == "<" })
+            one_sided(Range {
+                lo: -inf,
+                lo_open: false,
+                hi: v,
+                hi_open: op == "<",
+            })
         }
         ">" | ">=" => {
             let lo = num_at(items, 1, op)?;
             let lo_open = op == ">";
             if items.len() == 2 {
-                return Ok(Range { lo, lo_open, hi: inf, hi_open: false });
+                return Ok(Range {
+                    lo,
+                    lo_open,
+                    hi: inf,
+                    hi_open: false,
+                });
             }
             let top_op = match items.get(2) {
                 Some(Json::String(s)) if s == "<" || s == "<=" => s.as_str(),
                 Some(Json::String(s)) => return Err(format!("Bad numeric range operator: {s}")),
-                Some(other) => return Err(format!("Bad value in numeric range: {}", other.to_json_string())),
+                Some(other) => {
+                    return Err(format!(
+                        "Bad value in numeric range: {}",
+                        other.to_json_string()
+                    ));
+                }
                 None => return Err("Bad value in numeric range".into()),
             };
             let hi = num_at(items, 3, top_op)?;
@@ -369,7 +443,12 @@ fn numeric(items: &[Json]) -> Result<Range, String> {
             if lo >= hi {
                 return Err("Bottom must be less than top".into());
             }
-            Ok(Range { lo, lo_open, hi, hi_open: top_op == "<" })
+            Ok(Range {
+                lo,
+                lo_open,
+                hi,
+                hi_open: top_op == "<",
+            })
         }
         other => Err(format!("Unrecognized numeric range operator: {other}")),
     }

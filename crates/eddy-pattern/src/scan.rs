@@ -67,7 +67,9 @@ impl ScanOut {
 
     #[inline]
     pub fn membership(&self, l: &Leaf) -> &[(u32, u32)] {
-        self.mems.get(l.mem_start as usize..(l.mem_start + l.mem_len) as usize).unwrap_or(&[])
+        self.mems
+            .get(l.mem_start as usize..(l.mem_start + l.mem_len) as usize)
+            .unwrap_or(&[])
     }
 }
 
@@ -90,7 +92,8 @@ fn word(b: &[u8], i: usize) -> Option<u64> {
 #[inline]
 fn next_quote_or_backslash(b: &[u8], mut i: usize) -> Option<usize> {
     while let Some(w) = word(b, i) {
-        let m = zero_bytes(w ^ (ONES * u64::from(b'"'))) | zero_bytes(w ^ (ONES * u64::from(b'\\')));
+        let m =
+            zero_bytes(w ^ (ONES * u64::from(b'"'))) | zero_bytes(w ^ (ONES * u64::from(b'\\')));
         if m != 0 {
             return Some(i + (m.trailing_zeros() / 8) as usize);
         }
@@ -134,7 +137,12 @@ fn bad(what: &str) -> EventError {
 /// Scans `event` (which must be a JSON object) recording the leaves `trie` asks for.
 pub(crate) fn scan(trie: &Trie, event: &[u8], out: &mut ScanOut) -> Result<(), EventError> {
     out.clear();
-    let mut s = Scanner { b: event, i: 0, trie, out };
+    let mut s = Scanner {
+        b: event,
+        i: 0,
+        trie,
+        out,
+    };
     s.ws();
     if s.peek() != Some(b'{') {
         return Err(EventError::new("event is not a JSON object".to_owned()));
@@ -213,7 +221,11 @@ impl Scanner<'_, '_> {
                 let mut kb = std::mem::take(&mut self.out.keybuf);
                 kb.clear();
                 let ok = unescape_into(&self.b[ks..ke], &mut kb);
-                let r = if ok { trie.lookup_dotted(node, &kb) } else { None };
+                let r = if ok {
+                    trie.lookup_dotted(node, &kb)
+                } else {
+                    None
+                };
                 self.out.keybuf = kb;
                 r.map(|c| (c, u32::MAX))
             } else {
@@ -402,7 +414,11 @@ impl Scanner<'_, '_> {
                     }
                     self.i += 1;
                 }
-                if self.i == s { Err(bad("expected a value")) } else { Ok(()) }
+                if self.i == s {
+                    Err(bad("expected a value"))
+                } else {
+                    Ok(())
+                }
             }
             None => Err(bad("unexpected end")),
         }

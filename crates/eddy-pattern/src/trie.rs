@@ -29,7 +29,8 @@ impl Hasher for FxHasher {
         if !rest.is_empty() {
             let mut a = [0u8; 8];
             a[..rest.len()].copy_from_slice(rest);
-            h = (h.rotate_left(5) ^ u64::from_le_bytes(a) ^ (rest.len() as u64) << 59).wrapping_mul(K);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(a) ^ (rest.len() as u64) << 59)
+                .wrapping_mul(K);
         }
         self.0 = h;
     }
@@ -53,12 +54,15 @@ impl Hasher for FxHasher {
 
 pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
+/// Child key to (node, child index).
+type KidMap = FxMap<Box<[u8]>, (u32, u32)>;
+
 #[derive(Debug, Clone, Default)]
 struct Node {
     /// Children in insertion order: key and node id. The position is the child's index.
     kids: Vec<(Box<[u8]>, u32)>,
     /// For nodes with many children.
-    map: Option<FxMap<Box<[u8]>, (u32, u32)>>,
+    map: Option<KidMap>,
     field: u32,
 }
 
@@ -70,7 +74,12 @@ pub(crate) struct Trie {
 
 impl Default for Trie {
     fn default() -> Self {
-        Trie { nodes: vec![Node { field: NO_FIELD, ..Node::default() }] }
+        Trie {
+            nodes: vec![Node {
+                field: NO_FIELD,
+                ..Node::default()
+            }],
+        }
     }
 }
 
@@ -83,7 +92,10 @@ impl Trie {
                 Some(&(_, c)) => c as usize,
                 None => {
                     let c = self.nodes.len();
-                    self.nodes.push(Node { field: NO_FIELD, ..Node::default() });
+                    self.nodes.push(Node {
+                        field: NO_FIELD,
+                        ..Node::default()
+                    });
                     self.nodes[n].kids.push((seg.clone(), c as u32));
                     c
                 }
@@ -96,7 +108,13 @@ impl Trie {
     pub fn finish(&mut self) {
         for n in &mut self.nodes {
             if n.kids.len() > 8 {
-                n.map = Some(n.kids.iter().enumerate().map(|(i, (k, c))| (k.clone(), (*c, i as u32))).collect());
+                n.map = Some(
+                    n.kids
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (k, c))| (k.clone(), (*c, i as u32)))
+                        .collect(),
+                );
             }
         }
     }
@@ -126,7 +144,11 @@ impl Trie {
                 }
             }
         }
-        if key.contains(&b'.') { self.lookup_dotted(node, key).map(|c| (c, u32::MAX)) } else { None }
+        if key.contains(&b'.') {
+            self.lookup_dotted(node, key).map(|c| (c, u32::MAX))
+        } else {
+            None
+        }
     }
 
     /// Walks a key that may contain dots (`a.b` in an event equals `a` then `b`).
@@ -134,7 +156,11 @@ impl Trie {
         let mut n = node;
         for seg in key.split(|&c| c == b'.') {
             let node = self.nodes.get(n as usize)?;
-            n = node.kids.iter().find(|(k, _)| **k == *seg).map(|&(_, c)| c)?;
+            n = node
+                .kids
+                .iter()
+                .find(|(k, _)| **k == *seg)
+                .map(|&(_, c)| c)?;
         }
         Some(n)
     }

@@ -58,7 +58,13 @@ impl Wildcard {
         if !trail_star || b.is_empty() {
             pieces.push(cur.into());
         }
-        Ok(Wildcard { text: text.to_owned(), pieces, lead_star, trail_star, stars })
+        Ok(Wildcard {
+            text: text.to_owned(),
+            pieces,
+            lead_star,
+            trail_star,
+            stars,
+        })
     }
 
     /// Number of `*` in the operand, the unit of the complexity budget.

@@ -53,5 +53,10 @@ fn conformance_cases() {
         }
     }
     assert!(ran > 270, "only {ran} cases ran");
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

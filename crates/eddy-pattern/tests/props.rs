@@ -16,11 +16,21 @@ struct Leaf<'a> {
     mem: Vec<(usize, usize)>,
 }
 
-fn flatten<'a>(v: &'a Value, path: &str, mem: &mut Vec<(usize, usize)>, next: &mut usize, out: &mut Vec<Leaf<'a>>) {
+fn flatten<'a>(
+    v: &'a Value,
+    path: &str,
+    mem: &mut Vec<(usize, usize)>,
+    next: &mut usize,
+    out: &mut Vec<Leaf<'a>>,
+) {
     match v {
         Value::Object(m) => {
             for (k, c) in m {
-                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 flatten(c, &p, mem, next, out);
             }
         }
@@ -37,13 +47,18 @@ fn flatten<'a>(v: &'a Value, path: &str, mem: &mut Vec<(usize, usize)>, next: &m
                 }
             }
         }
-        scalar => out.push(Leaf { path: path.to_owned(), value: scalar, mem: mem.clone() }),
+        scalar => out.push(Leaf {
+            path: path.to_owned(),
+            value: scalar,
+            mem: mem.clone(),
+        }),
     }
 }
 
 fn consistent(a: &[(usize, usize)], b: &[(usize, usize)]) -> bool {
     // Consistent unless some array appears in both with different indexes.
-    a.iter().all(|(arr, i)| b.iter().all(|(arr2, j)| arr != arr2 || i == j))
+    a.iter()
+        .all(|(arr, i)| b.iter().all(|(arr2, j)| arr != arr2 || i == j))
 }
 
 type Field = (String, Vec<Value>);
@@ -60,7 +75,11 @@ fn expand(p: &Value, prefix: &str, branches: Vec<Vec<Field>>) -> Vec<Vec<Field>>
             branches = out;
             continue;
         }
-        let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        let path = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
         match v {
             Value::Object(_) => branches = expand(v, &path, branches),
             Value::Array(ops) => {
@@ -104,21 +123,29 @@ fn op_matches(op: &Value, v: &Value) -> bool {
                     Value::String(a) => s.is_some_and(|s| s.starts_with(a.as_str())),
                     _ => {
                         let a = arg["equals-ignore-case"].as_str().unwrap_or_default();
-                        s.is_some_and(|s| s.len() >= a.len() && s[..a.len()].eq_ignore_ascii_case(a))
+                        s.is_some_and(|s| {
+                            s.len() >= a.len() && s[..a.len()].eq_ignore_ascii_case(a)
+                        })
                     }
                 },
                 "suffix" => match arg {
                     Value::String(a) => s.is_some_and(|s| s.ends_with(a.as_str())),
                     _ => {
                         let a = arg["equals-ignore-case"].as_str().unwrap_or_default();
-                        s.is_some_and(|s| s.len() >= a.len() && s[s.len() - a.len()..].eq_ignore_ascii_case(a))
+                        s.is_some_and(|s| {
+                            s.len() >= a.len() && s[s.len() - a.len()..].eq_ignore_ascii_case(a)
+                        })
                     }
                 },
-                "equals-ignore-case" => s.is_some_and(|s| s.eq_ignore_ascii_case(arg.as_str().unwrap_or_default())),
+                "equals-ignore-case" => {
+                    s.is_some_and(|s| s.eq_ignore_ascii_case(arg.as_str().unwrap_or_default()))
+                }
                 "wildcard" => s.is_some_and(|s| glob(arg.as_str().unwrap_or_default(), s)),
                 "exists" => true,
                 "numeric" => {
-                    let Some(x) = (v.is_number()).then(|| num(v)).flatten() else { return false };
+                    let Some(x) = (v.is_number()).then(|| num(v)).flatten() else {
+                        return false;
+                    };
                     let a = arg.as_array().expect("array");
                     a.chunks(2).all(|c| {
                         let bound = num(&c[1]).unwrap_or_default();
@@ -153,18 +180,27 @@ fn reference(pattern: &Value, event: &Value) -> bool {
     let branches = expand(pattern, "", vec![Vec::new()]);
     branches.iter().any(|b| {
         // Brute force: each field picks a matching leaf, or "absent" when exists:false is there.
-        fn go(b: &[Field], k: usize, leaves: &[Leaf<'_>], chosen: &mut Vec<usize>, absent: &mut Vec<usize>) -> bool {
+        fn go(
+            b: &[Field],
+            k: usize,
+            leaves: &[Leaf<'_>],
+            chosen: &mut Vec<usize>,
+            absent: &mut Vec<usize>,
+        ) -> bool {
             if k == b.len() {
                 return absent.iter().all(|&f| {
                     !leaves.iter().any(|l| {
-                        l.path == b[f].0 && chosen.iter().all(|&c| consistent(&l.mem, &leaves[c].mem))
+                        l.path == b[f].0
+                            && chosen.iter().all(|&c| consistent(&l.mem, &leaves[c].mem))
                     })
                 });
             }
             let (path, ops) = &b[k];
             for (li, l) in leaves.iter().enumerate() {
                 if l.path == *path
-                    && ops.iter().any(|op| op != &json!({"exists": false}) && op_matches(op, l.value))
+                    && ops
+                        .iter()
+                        .any(|op| op != &json!({"exists": false}) && op_matches(op, l.value))
                     && chosen.iter().all(|&c| consistent(&l.mem, &leaves[c].mem))
                 {
                     chosen.push(li);
@@ -195,9 +231,23 @@ fn key() -> impl Strategy<Value = String> {
 
 fn scalar() -> impl Strategy<Value = Value> {
     prop_oneof![
-        prop_oneof![Just(""), Just("a"), Just("ab"), Just("AB"), Just("ba"), Just("abc"), Just("b")]
-            .prop_map(|s| json!(s)),
-        prop_oneof![Just(json!(0)), Just(json!(1)), Just(json!(-1)), Just(json!(2.5)), Just(json!(300))],
+        prop_oneof![
+            Just(""),
+            Just("a"),
+            Just("ab"),
+            Just("AB"),
+            Just("ba"),
+            Just("abc"),
+            Just("b")
+        ]
+        .prop_map(|s| json!(s)),
+        prop_oneof![
+            Just(json!(0)),
+            Just(json!(1)),
+            Just(json!(-1)),
+            Just(json!(2.5)),
+            Just(json!(300))
+        ],
         any::<bool>().prop_map(|b| json!(b)),
         Just(Value::Null),
     ]
@@ -214,11 +264,14 @@ fn event_value() -> impl Strategy<Value = Value> {
 }
 
 fn event() -> impl Strategy<Value = Value> {
-    prop::collection::btree_map(key(), event_value(), 0..4).prop_map(|m| Value::Object(m.into_iter().collect()))
+    prop::collection::btree_map(key(), event_value(), 0..4)
+        .prop_map(|m| Value::Object(m.into_iter().collect()))
 }
 
 fn op() -> impl Strategy<Value = Value> {
-    let s = || prop_oneof![Just("a"), Just("ab"), Just("b"), Just("AB"), Just("")].prop_map(str::to_owned);
+    let s = || {
+        prop_oneof![Just("a"), Just("ab"), Just("b"), Just("AB"), Just("")].prop_map(str::to_owned)
+    };
     let ne = || prop_oneof![Just("a"), Just("ab"), Just("b"), Just("B")].prop_map(str::to_owned);
     prop_oneof![
         scalar(),
@@ -227,7 +280,8 @@ fn op() -> impl Strategy<Value = Value> {
         s().prop_map(|x| json!({"prefix": {"equals-ignore-case": x}})),
         s().prop_map(|x| json!({"suffix": {"equals-ignore-case": x}})),
         s().prop_map(|x| json!({"equals-ignore-case": x})),
-        prop_oneof![Just("a*"), Just("*b"), Just("*"), Just("a*b"), Just("*a*")].prop_map(|x| json!({"wildcard": x})),
+        prop_oneof![Just("a*"), Just("*b"), Just("*"), Just("a*b"), Just("*a*")]
+            .prop_map(|x| json!({"wildcard": x})),
         any::<bool>().prop_map(|b| json!({"exists": b})),
         s().prop_map(|x| json!({"anything-but": x})),
         prop::collection::vec(s(), 1..3).prop_map(|x| json!({"anything-but": x})),
@@ -235,8 +289,13 @@ fn op() -> impl Strategy<Value = Value> {
         ne().prop_map(|x| json!({"anything-but": {"prefix": x}})),
         ne().prop_map(|x| json!({"anything-but": {"suffix": x}})),
         s().prop_map(|x| json!({"anything-but": {"equals-ignore-case": x}})),
-        prop_oneof![Just(json!(["<", 1])), Just(json!([">=", 0])), Just(json!(["=", 300])), Just(json!([">", -1, "<=", 2.5]))]
-            .prop_map(|x| json!({"numeric": x})),
+        prop_oneof![
+            Just(json!(["<", 1])),
+            Just(json!([">=", 0])),
+            Just(json!(["=", 300])),
+            Just(json!([">", -1, "<=", 2.5]))
+        ]
+        .prop_map(|x| json!({"numeric": x})),
     ]
 }
 
@@ -252,7 +311,10 @@ fn pattern_obj(depth: u32) -> BoxedStrategy<Value> {
     if depth == 0 {
         return base.boxed();
     }
-    (base, prop::option::weighted(0.2, prop::collection::vec(pattern_obj(depth - 1), 2..3)))
+    (
+        base,
+        prop::option::weighted(0.2, prop::collection::vec(pattern_obj(depth - 1), 2..3)),
+    )
         .prop_map(|(mut b, or)| {
             if let (Value::Object(m), Some(alts)) = (&mut b, or) {
                 m.insert("$or".to_owned(), Value::Array(alts));
