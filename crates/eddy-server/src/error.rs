@@ -11,6 +11,10 @@ pub struct ApiError {
     pub code: &'static str,
     pub status: StatusCode,
     pub message: String,
+    /// For services that moved from the AWS query protocol (SQS): the old error code, sent in
+    /// `x-amzn-query-error` so SDKs report the code users know
+    /// (`AWS.SimpleQueueService.NonExistentQueue`).
+    pub query_code: Option<&'static str>,
 }
 
 impl ApiError {
@@ -19,10 +23,17 @@ impl ApiError {
             code,
             status,
             message: message.into(),
+            query_code: None,
         }
     }
 
-    fn bad(code: &'static str, message: impl Into<String>) -> Self {
+    /// Adds the query-protocol error code (see [`ApiError::query_code`]).
+    pub fn with_query_code(mut self, code: &'static str) -> Self {
+        self.query_code = Some(code);
+        self
+    }
+
+    pub fn bad(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(code, StatusCode::BAD_REQUEST, message)
     }
 

@@ -8,6 +8,7 @@
 //! * [`catalog`]: bus and rule definitions, persisted in the store, compiled into a matcher per
 //!   bus;
 //! * [`bus`]: PutEvents' path: envelope, match, durable append of the event and its work items;
+//! * [`queues`]: SQS-shaped queues (definitions, send, receive with long polling);
 //! * [`ops`]: health, Prometheus metrics, dev-mode reset;
 //! * [`gateway`]: the HTTP routes listener (user routes arrive with the routes issue).
 //!
@@ -22,6 +23,7 @@ pub mod error;
 pub mod gateway;
 pub mod metrics;
 pub mod ops;
+pub mod queues;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -53,6 +55,7 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub catalog: Arc<Catalog>,
     pub bus: Bus,
+    pub queues: queues::Queues,
     pub metrics: Arc<Metrics>,
 }
 
@@ -84,11 +87,13 @@ impl App {
             .await?,
         );
         let bus = Bus::new(catalog.clone(), store.clone(), metrics.clone());
+        let queues = queues::Queues::load(store.clone()).await?;
         Ok(Arc::new(Self {
             config,
             store,
             catalog,
             bus,
+            queues,
             metrics,
         }))
     }

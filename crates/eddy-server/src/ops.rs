@@ -52,6 +52,7 @@ async fn reset(State(app): State<Arc<App>>) -> Response {
         return crate::aws::error_response(&ApiError::from(e));
     }
     app.catalog.clear(now_ms()).await;
+    app.queues.clear();
     ([("content-type", "application/json")], r#"{"status":"ok"}"#).into_response()
 }
 

@@ -14,6 +14,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::{broadcast, oneshot};
 
+use crate::queue::{self, Message, NewMessage, QueueStats, ReceiveOptions, Sent};
 use crate::{
     AppendBatch, BoxFuture, DeadLetter, Definition, DefinitionChange, NoObserver, Notification,
     Result, Store, StoreCounts, StoreError, StoreObserver, StoredEvent, WorkItem,
@@ -51,6 +52,29 @@ CREATE TABLE IF NOT EXISTS dead (
     reason TEXT NOT NULL,
     dead_ms INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    attributes TEXT NOT NULL,
+    sent_ms INTEGER NOT NULL,
+    visible_ms INTEGER NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    first_receive_ms INTEGER,
+    receipt TEXT,
+    group_id TEXT,
+    dedup_id TEXT
+);
+CREATE INDEX IF NOT EXISTS messages_by_visibility ON messages (queue, visible_ms, id);
+CREATE TABLE IF NOT EXISTS dedup (
+    queue TEXT NOT NULL,
+    dedup_id TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    sent_ms INTEGER NOT NULL,
+    PRIMARY KEY (queue, dedup_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS definitions (
     kind TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -109,7 +133,12 @@ enum Command {
     Definitions(Reply<Vec<Definition>>),
     Counts(Reply<StoreCounts>),
     Reset(Reply<()>),
+    /// Any other operation: runs inside the group-commit transaction; its answer is held until
+    /// the commit is durable.
+    Exec(Exec),
 }
+
+type Exec = Box<dyn FnOnce(&Transaction<'_>) -> Pending + Send>;
 
 /// The SQLite-backed store. Cheap to share behind an `Arc`; dropping the last handle stops the
 /// writer thread after it finishes the commands already queued.
@@ -154,6 +183,17 @@ impl EmbeddedStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Runs `f` inside the writer's next group-commit transaction and answers with its result
+    /// once that transaction is durable.
+    pub(crate) fn exec<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    ) -> BoxFuture<'_, Result<T>> {
+        self.call(move |reply: Reply<T>| {
+            Command::Exec(Box::new(move |tx| Pending::Any(Box::new((reply, f(tx))))))
+        })
     }
 
     fn call<T: Send + 'static>(
@@ -238,6 +278,62 @@ impl Store for EmbeddedStore {
     fn reset(&self) -> BoxFuture<'_, Result<()>> {
         self.call(Command::Reset)
     }
+
+    fn queue_send(
+        &self,
+        queue: String,
+        messages: Vec<NewMessage>,
+        now_ms: i64,
+    ) -> BoxFuture<'_, Result<Vec<Sent>>> {
+        self.exec(move |tx| queue::send(tx, &queue, messages, now_ms))
+    }
+
+    fn queue_receive(
+        &self,
+        queue: String,
+        opts: ReceiveOptions,
+    ) -> BoxFuture<'_, Result<Vec<Message>>> {
+        self.exec(move |tx| queue::receive(tx, &queue, &opts))
+    }
+
+    fn queue_delete(
+        &self,
+        queue: String,
+        receipts: Vec<String>,
+    ) -> BoxFuture<'_, Result<Vec<bool>>> {
+        self.exec(move |tx| {
+            receipts
+                .iter()
+                .map(|r| queue::delete(tx, &queue, r))
+                .collect()
+        })
+    }
+
+    fn queue_change_visibility(
+        &self,
+        queue: String,
+        changes: Vec<(String, i64)>,
+        now_ms: i64,
+    ) -> BoxFuture<'_, Result<Vec<bool>>> {
+        self.exec(move |tx| {
+            changes
+                .iter()
+                .map(|(r, at)| queue::change_visibility(tx, &queue, r, now_ms, *at))
+                .collect()
+        })
+    }
+
+    fn queue_purge(&self, queue: String) -> BoxFuture<'_, Result<()>> {
+        self.exec(move |tx| queue::purge(tx, &queue))
+    }
+
+    fn queue_stats(&self, queue: String, now_ms: i64) -> BoxFuture<'_, Result<QueueStats>> {
+        self.exec(move |tx| queue::stats(tx, &queue, now_ms))
+    }
+
+    fn queue_next_visible(&self, queue: String) -> BoxFuture<'_, Result<Option<i64>>> {
+        self.exec(move |tx| queue::next_visible(tx, &queue))
+    }
 }
 
 /// The answer to one command, held until the transaction that produced it is durable.
@@ -248,11 +344,34 @@ enum Pending {
     Events(Reply<Vec<StoredEvent>>, Result<Vec<StoredEvent>>),
     Defs(Reply<Vec<Definition>>, Result<Vec<Definition>>),
     Counts(Reply<StoreCounts>, Result<StoreCounts>),
+    Any(Box<dyn AnyReply>),
+}
+
+/// A typed answer behind [`Pending::Any`].
+trait AnyReply: Send {
+    fn is_err(&self) -> bool;
+    fn send(self: Box<Self>, failed: Option<&str>);
+}
+
+impl<T: Send> AnyReply for (Reply<T>, Result<T>) {
+    fn is_err(&self) -> bool {
+        self.1.is_err()
+    }
+
+    fn send(self: Box<Self>, failed: Option<&str>) {
+        let (tx, r) = *self;
+        let r = match failed {
+            Some(e) => Err(StoreError::Io(std::io::Error::other(e.to_owned()))),
+            None => r,
+        };
+        let _gone = tx.send(r).is_err();
+    }
 }
 
 impl Pending {
     fn is_err(&self) -> bool {
         match self {
+            Pending::Any(a) => a.is_err(),
             Pending::Unit(_, r) => r.is_err(),
             Pending::Work(_, r) => r.is_err(),
             Pending::Dead(_, r) => r.is_err(),
@@ -272,6 +391,10 @@ impl Pending {
             }
         }
         let _unused = match self {
+            Pending::Any(a) => {
+                a.send(failed);
+                true
+            }
             Pending::Unit(tx, r) => tx.send(pick(r, failed)).is_ok(),
             Pending::Work(tx, r) => tx.send(pick(r, failed)).is_ok(),
             Pending::Dead(tx, r) => tx.send(pick(r, failed)).is_ok(),
@@ -433,10 +556,12 @@ fn execute(
             pending.push(Pending::Defs(reply, r));
         }
         Command::Counts(reply) => pending.push(Pending::Counts(reply, counts(tx))),
+        Command::Exec(f) => pending.push(f(tx)),
         Command::Reset(reply) => {
             let r = tx
                 .execute_batch(
-                    "DELETE FROM events; DELETE FROM work; DELETE FROM dead; DELETE FROM definitions;",
+                    "DELETE FROM events; DELETE FROM work; DELETE FROM dead; DELETE FROM definitions;
+                     DELETE FROM messages; DELETE FROM dedup;",
                 )
                 .map_err(StoreError::from);
             if r.is_ok() {

@@ -38,12 +38,14 @@
 //! lease ran out while eddy was down are simply due.
 
 mod embedded;
+pub mod queue;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
 pub use embedded::{EmbeddedStore, EmbeddedStoreOptions};
+pub use queue::{Message, NewMessage, QueueStats, ReceiveOptions, Sent};
 
 /// A boxed, sendable future: what the [`Store`] methods return, so the trait stays object safe.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -244,4 +246,45 @@ pub trait Store: Send + Sync + 'static {
 
     /// Wipes everything (dev mode's reset).
     fn reset(&self) -> BoxFuture<'_, Result<()>>;
+
+    /// Sends messages to a queue (see [`queue`]); answers in order.
+    fn queue_send(
+        &self,
+        queue: String,
+        messages: Vec<NewMessage>,
+        now_ms: i64,
+    ) -> BoxFuture<'_, Result<Vec<Sent>>>;
+
+    /// Receives up to `opts.max` visible messages, making each invisible for the visibility
+    /// timeout and giving it a new receipt handle.
+    fn queue_receive(
+        &self,
+        queue: String,
+        opts: ReceiveOptions,
+    ) -> BoxFuture<'_, Result<Vec<Message>>>;
+
+    /// Deletes the message a receipt handle names; `false` when no message has that receipt.
+    fn queue_delete(
+        &self,
+        queue: String,
+        receipts: Vec<String>,
+    ) -> BoxFuture<'_, Result<Vec<bool>>>;
+
+    /// Sets when received messages become visible again (`(receipt, visible_ms)`); `false` for a
+    /// receipt that names no message in flight.
+    fn queue_change_visibility(
+        &self,
+        queue: String,
+        changes: Vec<(String, i64)>,
+        now_ms: i64,
+    ) -> BoxFuture<'_, Result<Vec<bool>>>;
+
+    /// Deletes every message of a queue (and its deduplication memory).
+    fn queue_purge(&self, queue: String) -> BoxFuture<'_, Result<()>>;
+
+    /// Message counts of a queue.
+    fn queue_stats(&self, queue: String, now_ms: i64) -> BoxFuture<'_, Result<QueueStats>>;
+
+    /// When the queue's next message becomes visible, if it holds any.
+    fn queue_next_visible(&self, queue: String) -> BoxFuture<'_, Result<Option<i64>>>;
 }

@@ -130,7 +130,10 @@ pub fn test_jsonl_line(line: &str, limits: &Limits) -> String {
 }
 
 fn run_test(args: &TestArgs) -> ExitCode {
-    let limits = Limits { max_pattern_len: args.max_pattern_len, ..Limits::default() };
+    let limits = Limits {
+        max_pattern_len: args.max_pattern_len,
+        ..Limits::default()
+    };
     if args.jsonl {
         let stdin = std::io::stdin();
         let stdout = std::io::stdout();
@@ -147,7 +150,11 @@ fn run_test(args: &TestArgs) -> ExitCode {
                 return ExitCode::from(1);
             }
         }
-        return if out.flush().is_ok() { ExitCode::SUCCESS } else { ExitCode::from(1) };
+        return if out.flush().is_ok() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        };
     }
     let (Some(p), Some(e)) = (&args.pattern, &args.event) else {
         eprintln!("error: --pattern and --event are required without --jsonl");
@@ -180,13 +187,18 @@ pub fn load_banks(text: &str) -> Result<Vec<(String, Vec<Pattern>)>, String> {
     };
     let mut banks = Vec::new();
     for (key, value) in members {
-        let Some(name) = key.strip_suffix("_RULES") else { continue };
+        let Some(name) = key.strip_suffix("_RULES") else {
+            continue;
+        };
         let Json::Array(items) = value else {
             return Err(format!("{key} must be an array of patterns"));
         };
         let mut patterns = Vec::new();
         for (i, item) in items.iter().enumerate() {
-            let limits = Limits { max_pattern_len: 4096, ..Limits::default() };
+            let limits = Limits {
+                max_pattern_len: 4096,
+                ..Limits::default()
+            };
             let p = Pattern::parse_with(&item.to_json_string(), &limits)
                 .map_err(|e| format!("{key}[{i}]: {e}"))?;
             patterns.push(p);
@@ -279,10 +291,22 @@ mod tests {
     #[test]
     fn test_one_outcomes() {
         let l = Limits::default();
-        assert_eq!(test_one(r#"{"a":["b"]}"#, r#"{"a":"b"}"#, &l), TestOutcome::Match(true));
-        assert_eq!(test_one(r#"{"a":["b"]}"#, r#"{"a":"c"}"#, &l), TestOutcome::Match(false));
-        assert!(matches!(test_one(r#"{"a":"b"}"#, "{}", &l), TestOutcome::InvalidPattern(_)));
-        assert!(matches!(test_one(r#"{"a":["b"]}"#, "[1]", &l), TestOutcome::InvalidEvent(_)));
+        assert_eq!(
+            test_one(r#"{"a":["b"]}"#, r#"{"a":"b"}"#, &l),
+            TestOutcome::Match(true)
+        );
+        assert_eq!(
+            test_one(r#"{"a":["b"]}"#, r#"{"a":"c"}"#, &l),
+            TestOutcome::Match(false)
+        );
+        assert!(matches!(
+            test_one(r#"{"a":"b"}"#, "{}", &l),
+            TestOutcome::InvalidPattern(_)
+        ));
+        assert!(matches!(
+            test_one(r#"{"a":["b"]}"#, "[1]", &l),
+            TestOutcome::InvalidEvent(_)
+        ));
     }
 
     #[test]

@@ -6,8 +6,8 @@ use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 struct Server {
@@ -17,7 +17,13 @@ struct Server {
 
 fn start(data_dir: &std::path::Path) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_eddy"))
-        .args(["serve", "--aws-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
+        .args([
+            "serve",
+            "--aws-listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "127.0.0.1:0",
+        ])
         .arg("--data-dir")
         .arg(data_dir)
         .stdout(Stdio::piped())
@@ -25,7 +31,9 @@ fn start(data_dir: &std::path::Path) -> Server {
         .spawn()
         .expect("start eddy");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("ready line");
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("ready line");
     let aws = line
         .split_whitespace()
         .find_map(|w| w.strip_prefix("aws=http://"))
@@ -35,7 +43,11 @@ fn start(data_dir: &std::path::Path) -> Server {
 }
 
 /// One AWS JSON 1.1 call on a keep-alive connection; returns (status, body).
-fn call(conn: &mut BufReader<TcpStream>, target: &str, body: &str) -> std::io::Result<(u16, String)> {
+fn call(
+    conn: &mut BufReader<TcpStream>,
+    target: &str,
+    body: &str,
+) -> std::io::Result<(u16, String)> {
     let req = format!(
         "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: {target}\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
@@ -45,7 +57,11 @@ fn call(conn: &mut BufReader<TcpStream>, target: &str, body: &str) -> std::io::R
     if conn.read_line(&mut line)? == 0 {
         return Err(std::io::ErrorKind::UnexpectedEof.into());
     }
-    let status: u16 = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status: u16 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let mut len = 0;
     loop {
         line.clear();
@@ -76,10 +92,20 @@ fn sigkill_mid_load_loses_no_acknowledged_event() {
     let mut server = start(dir.path());
     let mut c = connect(&server.aws);
     let rule = serde_json::json!({"Name": "all", "EventPattern": r#"{"source":["crash.test"]}"#});
-    assert_eq!(call(&mut c, "AWSEvents.PutRule", &rule.to_string()).expect("put rule").0, 200);
+    assert_eq!(
+        call(&mut c, "AWSEvents.PutRule", &rule.to_string())
+            .expect("put rule")
+            .0,
+        200
+    );
     let targets = serde_json::json!({"Rule": "all", "Targets": [
         {"Id": "q", "Arn": "arn:aws:sqs:us-east-1:123456789012:q"}]});
-    assert_eq!(call(&mut c, "AWSEvents.PutTargets", &targets.to_string()).expect("targets").0, 200);
+    assert_eq!(
+        call(&mut c, "AWSEvents.PutTargets", &targets.to_string())
+            .expect("targets")
+            .0,
+        200
+    );
 
     let stop = Arc::new(AtomicBool::new(false));
     let mut clients = Vec::new();
@@ -101,7 +127,8 @@ fn sigkill_mid_load_loses_no_acknowledged_event() {
                 let body = serde_json::json!({ "Entries": entries }).to_string();
                 match call(&mut conn, "AWSEvents.PutEvents", &body) {
                     Ok((200, reply)) => {
-                        let v: serde_json::Value = serde_json::from_str(&reply).expect("json reply");
+                        let v: serde_json::Value =
+                            serde_json::from_str(&reply).expect("json reply");
                         for e in v["Entries"].as_array().expect("entries") {
                             if let Some(id) = e["EventId"].as_str() {
                                 acked.push(id.to_owned());
@@ -119,8 +146,15 @@ fn sigkill_mid_load_loses_no_acknowledged_event() {
     server.child.kill().expect("SIGKILL eddy");
     server.child.wait().expect("reap");
     stop.store(true, Ordering::Relaxed);
-    let acked: Vec<String> = clients.into_iter().flat_map(|c| c.join().expect("client")).collect();
-    assert!(acked.len() > 100, "the load barely ran: {} events acknowledged", acked.len());
+    let acked: Vec<String> = clients
+        .into_iter()
+        .flat_map(|c| c.join().expect("client"))
+        .collect();
+    assert!(
+        acked.len() > 100,
+        "the load barely ran: {} events acknowledged",
+        acked.len()
+    );
 
     // Restart on the same directory: recovery must succeed and the server must answer.
     let mut server = start(dir.path());
@@ -139,8 +173,11 @@ fn sigkill_mid_load_loses_no_acknowledged_event() {
     let mut st = db
         .prepare("SELECT e.id FROM work w JOIN events e ON e.seq = w.event_seq")
         .expect("query work");
-    let with_work: HashSet<String> =
-        st.query_map([], |r| r.get::<_, String>(0)).expect("rows").map(|r| r.expect("id")).collect();
+    let with_work: HashSet<String> = st
+        .query_map([], |r| r.get::<_, String>(0))
+        .expect("rows")
+        .map(|r| r.expect("id"))
+        .collect();
     let mut missing = 0;
     for id in &acked {
         match counts.get(id) {
@@ -148,9 +185,17 @@ fn sigkill_mid_load_loses_no_acknowledged_event() {
             Some(n) => panic!("event {id} stored {n} times"),
             None => missing += 1,
         }
-        assert!(missing > 0 || with_work.contains(id), "event {id} has no work item");
+        assert!(
+            missing > 0 || with_work.contains(id),
+            "event {id} has no work item"
+        );
     }
-    assert_eq!(missing, 0, "{missing} of {} acknowledged events were lost", acked.len());
+    assert_eq!(
+        missing,
+        0,
+        "{missing} of {} acknowledged events were lost",
+        acked.len()
+    );
     eprintln!(
         "acknowledged {} events; store holds {} (unacknowledged extras: {})",
         acked.len(),

@@ -7,6 +7,7 @@
 
 pub mod events;
 mod pagination;
+pub mod sqs;
 
 use std::sync::Arc;
 
@@ -25,11 +26,14 @@ use crate::metrics::OperationLabels;
 pub use pagination::Page;
 
 const JSON_11: &str = "application/x-amz-json-1.1";
+const JSON_10: &str = "application/x-amz-json-1.0";
 
 /// What every operation knows about its request.
 #[derive(Debug, Clone)]
 pub struct Ctx {
     pub region: String,
+    /// The `Host` the client used, for URLs eddy hands back (SQS queue URLs).
+    pub host: String,
 }
 
 /// The region and signing service named by a SigV4 `Authorization` header's credential scope:
@@ -59,7 +63,12 @@ pub async fn dispatch(State(app): State<Arc<App>>, headers: HeaderMap, body: Byt
     let region = credential_scope(&headers)
         .map(|(r, _)| r)
         .unwrap_or_else(|| app.config.default_region.clone());
-    let ctx = Ctx { region };
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost")
+        .to_owned();
+    let ctx = Ctx { region, host };
     let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) else {
         return error_response(&ApiError::unknown_operation(
             "Missing X-Amz-Target header: the AWS endpoint answers AWS JSON 1.1 requests",
@@ -68,6 +77,7 @@ pub async fn dispatch(State(app): State<Arc<App>>, headers: HeaderMap, body: Byt
     let (service, operation) = target.split_once('.').unwrap_or((target, ""));
     let result = match service {
         "AWSEvents" => events::call(&app, &ctx, operation, &body).await,
+        "AmazonSQS" => sqs::call(&app, &ctx, operation, &body).await,
         _ => Err(ApiError::unknown_operation(format!(
             "Unknown operation {target}"
         ))),
@@ -91,10 +101,18 @@ pub async fn dispatch(State(app): State<Arc<App>>, headers: HeaderMap, body: Byt
             outcome: outcome.to_owned(),
         })
         .inc();
-    match result {
+    let content_type = if service == "AmazonSQS" {
+        JSON_10
+    } else {
+        JSON_11
+    };
+    let mut res = match result {
         Ok(body) => json_response(StatusCode::OK, body),
         Err(e) => error_response(&e),
-    }
+    };
+    res.headers_mut()
+        .insert("content-type", HeaderValue::from_static(content_type));
+    res
 }
 
 /// Adds `x-amzn-RequestId` to every response of the AWS listener.
@@ -125,6 +143,16 @@ pub fn error_response(e: &ApiError) -> Response {
     let mut res = json_response(e.status, body);
     res.headers_mut()
         .insert("x-amzn-errortype", HeaderValue::from_static(e.code));
+    if let Some(q) = e.query_code {
+        let fault = if e.status.is_server_error() {
+            "Receiver"
+        } else {
+            "Sender"
+        };
+        if let Ok(v) = HeaderValue::from_str(&format!("{q};{fault}")) {
+            res.headers_mut().insert("x-amzn-query-error", v);
+        }
+    }
     res
 }
 

@@ -1,0 +1,1201 @@
+//! Amazon SQS (`AmazonSQS.*`, API 2012-11-05) over AWS JSON 1.0: queues and messages with
+//! SQS's attributes, limits, error codes (including the `x-amzn-query-error` codes SDKs report)
+//! and messages. State lives in [`crate::queues`] and the store.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use eddy_model::definitions::Tags;
+use eddy_store::Message;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::{Ctx, empty, parse, reply};
+use crate::error::ApiError;
+use crate::queues::{OutMessage, QueueDef, SETTABLE, StoredAttributes};
+use crate::{App, now_ms};
+
+/// Runs one SQS operation.
+pub async fn call(app: &App, ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    match op {
+        "CreateQueue" => create_queue(app, ctx, parse(body)?).await,
+        "GetQueueUrl" => get_queue_url(app, ctx, parse(body)?),
+        "ListQueues" => list_queues(app, ctx, parse(body)?),
+        "DeleteQueue" => delete_queue(app, ctx, parse(body)?).await,
+        "GetQueueAttributes" => get_queue_attributes(app, ctx, parse(body)?).await,
+        "SetQueueAttributes" => set_queue_attributes(app, ctx, parse(body)?).await,
+        "SendMessage" => send_message(app, ctx, parse(body)?).await,
+        "SendMessageBatch" => send_message_batch(app, ctx, parse(body)?).await,
+        "ReceiveMessage" => receive_message(app, ctx, parse(body)?).await,
+        "DeleteMessage" => delete_message(app, ctx, parse(body)?).await,
+        "DeleteMessageBatch" => delete_message_batch(app, ctx, parse(body)?).await,
+        "ChangeMessageVisibility" => change_visibility(app, ctx, parse(body)?).await,
+        "ChangeMessageVisibilityBatch" => change_visibility_batch(app, ctx, parse(body)?).await,
+        "PurgeQueue" => purge_queue(app, ctx, parse(body)?).await,
+        "TagQueue" => tag_queue(app, ctx, parse(body)?).await,
+        "UntagQueue" => untag_queue(app, ctx, parse(body)?).await,
+        "ListQueueTags" => list_queue_tags(app, ctx, parse(body)?),
+        "ListDeadLetterSourceQueues" => list_dead_letter_sources(app, ctx, parse(body)?),
+        _ => Err(ApiError::bad(
+            "UnsupportedOperation",
+            format!("Unknown operation AmazonSQS.{op}"),
+        )
+        .with_query_code("AWS.SimpleQueueService.UnsupportedOperation")),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors, as SQS words them
+
+fn queue_missing() -> ApiError {
+    ApiError::bad("QueueDoesNotExist", "The specified queue does not exist.")
+        .with_query_code("AWS.SimpleQueueService.NonExistentQueue")
+}
+
+fn invalid_param(message: impl Into<String>) -> ApiError {
+    ApiError::bad("InvalidParameterValueException", message)
+        .with_query_code("InvalidParameterValue")
+}
+
+fn missing_param(name: &str) -> ApiError {
+    ApiError::bad(
+        "MissingRequiredParameterException",
+        format!("The request must contain the parameter {name}."),
+    )
+    .with_query_code("MissingParameter")
+}
+
+fn invalid_attribute_value(name: &str) -> ApiError {
+    ApiError::bad(
+        "InvalidAttributeValue",
+        format!("Invalid value for the parameter {name}."),
+    )
+    .with_query_code("InvalidAttributeValue")
+}
+
+fn bad_value(name: &str, value: impl std::fmt::Display, reason: &str) -> ApiError {
+    invalid_param(format!(
+        "Value {value} for parameter {name} is invalid. Reason: {reason}"
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queue names and URLs
+
+fn valid_queue_name(name: &str, fifo: bool) -> bool {
+    let base = if fifo {
+        name.strip_suffix(".fifo")
+    } else {
+        Some(name)
+    };
+    let Some(base) = base else { return false };
+    !name.is_empty()
+        && name.len() <= 80
+        && !base.is_empty()
+        && base
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn queue_url(app: &App, ctx: &Ctx, q: &QueueDef) -> String {
+    format!("http://{}/{}/{}", ctx.host, app.config.account_id, q.name)
+}
+
+/// The queue a `QueueUrl` names (its last path segment), in the caller's region.
+fn resolve(app: &App, ctx: &Ctx, url: Option<&str>) -> Result<QueueDef, ApiError> {
+    let url = url.ok_or_else(|| missing_param("QueueUrl"))?;
+    let name = url.trim_end_matches('/').rsplit('/').next().unwrap_or(url);
+    app.queues.get(&ctx.region, name).ok_or_else(queue_missing)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct QueueRef {
+    queue_url: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attributes
+
+/// Checks attribute names and values as SQS does (`fifo` says which kind of queue they are for).
+fn check_attributes(attrs: &BTreeMap<String, String>, fifo: bool) -> Result<(), ApiError> {
+    for (name, value) in attrs {
+        if !SETTABLE.iter().any(|(n, _)| n == name) {
+            return Err(ApiError::bad(
+                "InvalidAttributeName",
+                format!("Unknown Attribute {name}."),
+            )
+            .with_query_code("InvalidAttributeName"));
+        }
+        let range = |lo: i64, hi: i64| -> Result<(), ApiError> {
+            match value.parse::<i64>() {
+                Ok(v) if (lo..=hi).contains(&v) => Ok(()),
+                _ => Err(invalid_attribute_value(name)),
+            }
+        };
+        match name.as_str() {
+            "DelaySeconds" => range(0, 900)?,
+            "MaximumMessageSize" => range(1024, 1_048_576)?,
+            "MessageRetentionPeriod" => range(60, 1_209_600)?,
+            "ReceiveMessageWaitTimeSeconds" => range(0, 20)?,
+            "VisibilityTimeout" => range(0, 43_200)?,
+            "KmsDataKeyReusePeriodSeconds" => range(60, 86_400)?,
+            "FifoQueue" | "ContentBasedDeduplication" | "SqsManagedSseEnabled" => {
+                if value != "true" && value != "false" {
+                    return Err(invalid_attribute_value(name));
+                }
+                if name == "ContentBasedDeduplication" && !fifo && value == "true" {
+                    return Err(invalid_attribute_value(name));
+                }
+            }
+            "RedrivePolicy" if !value.is_empty() => {
+                let v: Value = serde_json::from_str(value).map_err(|_| {
+                    invalid_param(format!(
+                        "Value {value} for parameter RedrivePolicy is invalid. Reason: Invalid \
+                         JSON."
+                    ))
+                })?;
+                let arn = v.get("deadLetterTargetArn").and_then(Value::as_str);
+                let max = match v.get("maxReceiveCount") {
+                    Some(Value::Number(n)) => n.as_i64(),
+                    Some(Value::String(s)) => s.parse().ok(),
+                    _ => None,
+                };
+                if arn
+                    .and_then(eddy_model::names::Arn::parse)
+                    .is_none_or(|a| a.service != "sqs")
+                {
+                    return Err(bad_value(
+                        "RedrivePolicy",
+                        value,
+                        "Dead-letter target ARN must be an SQS queue ARN.",
+                    ));
+                }
+                if !max.is_some_and(|m| (1..=1000).contains(&m)) {
+                    return Err(bad_value(
+                        "RedrivePolicy",
+                        value,
+                        "Redrive policy maxReceiveCount must be between 1 and 1000.",
+                    ));
+                }
+            }
+            "FifoThroughputLimit"
+                if !matches!(value.as_str(), "perQueue" | "perMessageGroupId") =>
+            {
+                return Err(invalid_attribute_value(name));
+            }
+            "DeduplicationScope" if !matches!(value.as_str(), "queue" | "messageGroup") => {
+                return Err(invalid_attribute_value(name));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Every attribute a GetQueueAttributes call asked for (`All` or names), defaults applied.
+async fn attributes_of(
+    app: &App,
+    q: &QueueDef,
+    names: &[String],
+) -> Result<Map<String, Value>, ApiError> {
+    let all = names.iter().any(|n| n == "All");
+    let want = |n: &str| all || names.iter().any(|w| w == n);
+    let mut out = Map::new();
+    for (name, _) in SETTABLE {
+        let v = q.attr(name);
+        let fifo_only = matches!(
+            *name,
+            "FifoQueue"
+                | "ContentBasedDeduplication"
+                | "DeduplicationScope"
+                | "FifoThroughputLimit"
+        );
+        if (fifo_only && !q.fifo()) || (v.is_empty()) || !want(name) {
+            continue;
+        }
+        if *name == "KmsDataKeyReusePeriodSeconds" && q.attr("KmsMasterKeyId").is_empty() {
+            continue;
+        }
+        out.insert((*name).to_owned(), json!(v));
+    }
+    if want("QueueArn") {
+        out.insert("QueueArn".into(), json!(q.arn(&app.config.account_id)));
+    }
+    if want("CreatedTimestamp") {
+        out.insert(
+            "CreatedTimestamp".into(),
+            json!((q.created_ms / 1000).to_string()),
+        );
+    }
+    if want("LastModifiedTimestamp") {
+        out.insert(
+            "LastModifiedTimestamp".into(),
+            json!((q.modified_ms / 1000).to_string()),
+        );
+    }
+    if [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    ]
+    .iter()
+    .any(|n| want(n))
+    {
+        let s = app.store.queue_stats(q.key(), now_ms()).await?;
+        for (n, v) in [
+            ("ApproximateNumberOfMessages", s.visible),
+            ("ApproximateNumberOfMessagesNotVisible", s.in_flight),
+            ("ApproximateNumberOfMessagesDelayed", s.delayed),
+        ] {
+            if want(n) {
+                out.insert(n.into(), json!(v.to_string()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queues
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CreateQueueInput {
+    queue_name: Option<String>,
+    attributes: Option<BTreeMap<String, String>>,
+    #[serde(rename = "tags")]
+    tags: Option<BTreeMap<String, String>>,
+}
+
+async fn create_queue(app: &App, ctx: &Ctx, input: CreateQueueInput) -> Result<Vec<u8>, ApiError> {
+    let name = input.queue_name.ok_or_else(|| missing_param("QueueName"))?;
+    let attrs = input.attributes.unwrap_or_default();
+    let fifo = attrs.get("FifoQueue").is_some_and(|v| v == "true");
+    if !valid_queue_name(&name, fifo) {
+        return Err(invalid_param(if fifo || name.ends_with(".fifo") {
+            "The name of a FIFO queue can only include alphanumeric characters, hyphens, or \
+             underscores, must end with .fifo suffix and be 1 to 80 in length."
+        } else {
+            "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"
+        }));
+    }
+    check_attributes(&attrs, fifo)?;
+    let now = now_ms();
+    let region = ctx.region.clone();
+    let def = app
+        .queues
+        .upsert(&region, &name, |current| {
+            if let Some(cur) = current {
+                for (k, v) in &attrs {
+                    if cur.attr(k) != v {
+                        return Err(ApiError::bad(
+                            "QueueNameExists",
+                            format!(
+                                "A queue already exists with the same name and a different value \
+                                 for attribute {k}"
+                            ),
+                        )
+                        .with_query_code("QueueAlreadyExists"));
+                    }
+                }
+                return Ok((cur.clone(), cur.clone()));
+            }
+            let def = QueueDef {
+                region: region.clone(),
+                name: name.clone(),
+                attributes: attrs,
+                tags: input.tags.unwrap_or_default(),
+                created_ms: now,
+                modified_ms: now,
+            };
+            Ok((def.clone(), def))
+        })
+        .await?;
+    reply(&json!({ "QueueUrl": queue_url(app, ctx, &def) }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetQueueUrlInput {
+    queue_name: Option<String>,
+}
+
+fn get_queue_url(app: &App, ctx: &Ctx, input: GetQueueUrlInput) -> Result<Vec<u8>, ApiError> {
+    let name = input.queue_name.ok_or_else(|| missing_param("QueueName"))?;
+    let q = app
+        .queues
+        .get(&ctx.region, &name)
+        .ok_or_else(queue_missing)?;
+    reply(&json!({ "QueueUrl": queue_url(app, ctx, &q) }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListQueuesInput {
+    queue_name_prefix: Option<String>,
+    next_token: Option<String>,
+    max_results: Option<i64>,
+}
+
+fn list_queues(app: &App, ctx: &Ctx, input: ListQueuesInput) -> Result<Vec<u8>, ApiError> {
+    if let Some(m) = input.max_results
+        && !(1..=1000).contains(&m)
+    {
+        return Err(bad_value(
+            "MaxResults",
+            m,
+            "MaxResults must be an integer between 1 and 1000.",
+        ));
+    }
+    let prefix = input.queue_name_prefix.unwrap_or_default();
+    let mut queues = app.queues.list(&ctx.region);
+    queues.retain(|q| q.name.starts_with(&prefix));
+    let start = match &input.next_token {
+        Some(t) => queues
+            .iter()
+            .position(|q| q.name.as_str() > t.as_str())
+            .unwrap_or(queues.len()),
+        None => 0,
+    };
+    let limit = input.max_results.map_or(1000, |m| m as usize);
+    let page: Vec<&QueueDef> = queues[start..].iter().take(limit).collect();
+    let mut out = Map::new();
+    if !page.is_empty() {
+        out.insert(
+            "QueueUrls".into(),
+            json!(
+                page.iter()
+                    .map(|q| queue_url(app, ctx, q))
+                    .collect::<Vec<_>>()
+            ),
+        );
+    }
+    if input.max_results.is_some()
+        && start + page.len() < queues.len()
+        && let Some(last) = page.last()
+    {
+        out.insert("NextToken".into(), json!(last.name));
+    }
+    reply(&Value::Object(out))
+}
+
+async fn delete_queue(app: &App, ctx: &Ctx, input: QueueRef) -> Result<Vec<u8>, ApiError> {
+    let q = resolve(app, ctx, input.queue_url.as_deref())?;
+    app.queues.delete(&q.region, &q.name).await?;
+    empty()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetQueueAttributesInput {
+    queue_url: Option<String>,
+    attribute_names: Option<Vec<String>>,
+}
+
+async fn get_queue_attributes(
+    app: &App,
+    ctx: &Ctx,
+    input: GetQueueAttributesInput,
+) -> Result<Vec<u8>, ApiError> {
+    let q = resolve(app, ctx, input.queue_url.as_deref())?;
+    let names = input.attribute_names.unwrap_or_default();
+    const COMPUTED: [&str; 7] = [
+        "All",
+        "QueueArn",
+        "CreatedTimestamp",
+        "LastModifiedTimestamp",
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    ];
+    for n in &names {
+        if !COMPUTED.contains(&n.as_str()) && !SETTABLE.iter().any(|(s, _)| s == n) {
+            return Err(
+                ApiError::bad("InvalidAttributeName", format!("Unknown Attribute {n}."))
+                    .with_query_code("InvalidAttributeName"),
+            );
+        }
+    }
+    let attrs = attributes_of(app, &q, &names).await?;
+    if attrs.is_empty() {
+        return reply(&json!({}));
+    }
+    reply(&json!({ "Attributes": attrs }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SetQueueAttributesInput {
+    queue_url: Option<String>,
+    attributes: Option<BTreeMap<String, String>>,
+}
+
+async fn set_queue_attributes(
+    app: &App,
+    ctx: &Ctx,
+    input: SetQueueAttributesInput,
+) -> Result<Vec<u8>, ApiError> {
+    let q = resolve(app, ctx, input.queue_url.as_deref())?;
+    let attrs = input
+        .attributes
+        .ok_or_else(|| missing_param("Attributes"))?;
+    if attrs.contains_key("FifoQueue")
+        && attrs.get("FifoQueue").map(String::as_str) != Some(q.attr("FifoQueue"))
+    {
+        return Err(invalid_attribute_value("FifoQueue"));
+    }
+    check_attributes(&attrs, q.fifo())?;
+    let now = now_ms();
+    app.queues
+        .upsert(&q.region, &q.name, |current| {
+            let mut def = current.cloned().ok_or_else(queue_missing)?;
+            def.attributes.extend(attrs);
+            def.modified_ms = now;
+            Ok((def, ()))
+        })
+        .await?;
+    empty()
+}
+
+async fn purge_queue(app: &App, ctx: &Ctx, input: QueueRef) -> Result<Vec<u8>, ApiError> {
+    let q = resolve(app, ctx, input.queue_url.as_deref())?;
+    app.store.queue_purge(q.key()).await?;
+    empty()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tags
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TagQueueInput {
+    queue_url: Option<String>,
+    tags: Option<BTreeMap<String, String>>,
+    tag_keys: Option<Vec<String>>,
+}
+
+async fn edit_tags(
+    app: &App,
+    ctx: &Ctx,
+    url: Option<&str>,
+    edit: impl FnOnce(&mut Tags),
+) -> Result<(), ApiError> {
+    let q = resolve(app, ctx, url)?;
+    app.queues
+        .upsert(&q.region, &q.name, |current| {
+            let mut def = current.cloned().ok_or_else(queue_missing)?;
+            edit(&mut def.tags);
+            Ok((def, ()))
+        })
+        .await
+}
+
+async fn tag_queue(app: &App, ctx: &Ctx, input: TagQueueInput) -> Result<Vec<u8>, ApiError> {
+    let tags = input.tags.ok_or_else(|| missing_param("Tags"))?;
+    edit_tags(app, ctx, input.queue_url.as_deref(), |t| t.extend(tags)).await?;
+    empty()
+}
+
+async fn untag_queue(app: &App, ctx: &Ctx, input: TagQueueInput) -> Result<Vec<u8>, ApiError> {
+    let keys = input.tag_keys.ok_or_else(|| missing_param("TagKeys"))?;
+    edit_tags(app, ctx, input.queue_url.as_deref(), |t| {
+        for k in &keys {
+            t.remove(k);
+        }
+    })
+    .await?;
+    empty()
+}
+
+fn list_queue_tags(app: &App, ctx: &Ctx, input: QueueRef) -> Result<Vec<u8>, ApiError> {
+    let q = resolve(app, ctx, input.queue_url.as_deref())?;
+    if q.tags.is_empty() {
+        return reply(&json!({}));
+    }
+    reply(&json!({ "Tags": q.tags }))
+}
+
+fn list_dead_letter_sources(app: &App, ctx: &Ctx, input: QueueRef) -> Result<Vec<u8>, ApiError> {
+    let q = resolve(app, ctx, input.queue_url.as_deref())?;
+    let key = q.key();
+    let urls: Vec<String> = app
+        .queues
+        .list(&ctx.region)
+        .iter()
+        .filter(|s| s.redrive().is_some_and(|(dlq, _)| dlq == key))
+        .map(|s| queue_url(app, ctx, s))
+        .collect();
+    reply(&json!({ "queueUrls": urls }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sending
+
+#[derive(Deserialize, Clone)]
+#[serde(rename_all = "PascalCase")]
+struct SendEntry {
+    id: Option<String>,
+    message_body: Option<String>,
+    delay_seconds: Option<i64>,
+    message_attributes: Option<BTreeMap<String, Value>>,
+    message_system_attributes: Option<BTreeMap<String, Value>>,
+    message_deduplication_id: Option<String>,
+    message_group_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SendMessageInput {
+    queue_url: Option<String>,
+    #[serde(flatten)]
+    entry: SendEntry,
+}
+
+/// Characters SQS accepts in bodies and string attributes.
+fn valid_sqs_text(s: &str) -> bool {
+    s.chars().all(|c| {
+        matches!(c, '\u{9}' | '\u{A}' | '\u{D}')
+            || ('\u{20}'..='\u{D7FF}').contains(&c)
+            || ('\u{E000}'..='\u{FFFD}').contains(&c)
+            || ('\u{10000}'..='\u{10FFFF}').contains(&c)
+    })
+}
+
+fn check_message_attributes(attrs: &BTreeMap<String, Value>) -> Result<(), ApiError> {
+    if attrs.len() > 10 {
+        return Err(invalid_param(
+            "Number of message attributes [11] exceeds the allowed maximum [10].",
+        ));
+    }
+    for (name, v) in attrs {
+        let ok_name = !name.is_empty()
+            && name.len() <= 256
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+            && !name.starts_with('.')
+            && !name.ends_with('.')
+            && !name.contains("..")
+            && !name.to_ascii_lowercase().starts_with("aws.")
+            && !name.to_ascii_lowercase().starts_with("amazon.");
+        if !ok_name {
+            return Err(invalid_param(format!(
+                "Message attribute name '{name}' is invalid."
+            )));
+        }
+        let data_type = v.get("DataType").and_then(Value::as_str).unwrap_or("");
+        let base = data_type.split('.').next().unwrap_or("");
+        let string = v.get("StringValue").and_then(Value::as_str);
+        let binary = v.get("BinaryValue").and_then(Value::as_str);
+        match base {
+            "String" | "Number" => {
+                let Some(s) = string else {
+                    return Err(invalid_param(format!(
+                        "Message attribute '{name}' must contain a non-empty message attribute \
+                         value for message attribute type '{base}'."
+                    )));
+                };
+                if s.is_empty() || !valid_sqs_text(s) {
+                    return Err(invalid_param(format!(
+                        "Message attribute '{name}' must contain a non-empty message attribute \
+                         value for message attribute type '{base}'."
+                    )));
+                }
+                if base == "Number" && s.parse::<f64>().is_err() {
+                    return Err(invalid_param(format!(
+                        "Can't cast the value of message (user) attribute '{name}' to a number."
+                    )));
+                }
+            }
+            "Binary" => {
+                if binary.is_none_or(str::is_empty) {
+                    return Err(invalid_param(format!(
+                        "Message attribute '{name}' must contain a non-empty message attribute \
+                         value for message attribute type 'Binary'."
+                    )));
+                }
+            }
+            _ => {
+                return Err(invalid_param(format!(
+                    "The type of message (user) attribute '{name}' is invalid. You must use only \
+                     the following supported type prefixes: Binary, Number, String."
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks one entry against its queue and builds the message.
+fn prepare(q: &QueueDef, e: SendEntry) -> Result<OutMessage, ApiError> {
+    let body = e.message_body.ok_or_else(|| missing_param("MessageBody"))?;
+    if body.is_empty() {
+        return Err(missing_param("MessageBody"));
+    }
+    if !valid_sqs_text(&body) {
+        return Err(ApiError::bad(
+            "InvalidMessageContents",
+            "Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to \
+             #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF",
+        )
+        .with_query_code("InvalidMessageContents"));
+    }
+    let attrs = e.message_attributes.unwrap_or_default();
+    check_message_attributes(&attrs)?;
+    let size = body.len()
+        + attrs
+            .iter()
+            .map(|(k, v)| {
+                k.len()
+                    + v.get("DataType")
+                        .and_then(Value::as_str)
+                        .map_or(0, str::len)
+                    + v.get("StringValue")
+                        .and_then(Value::as_str)
+                        .map_or(0, str::len)
+                    + v.get("BinaryValue")
+                        .and_then(Value::as_str)
+                        .map_or(0, |b| b.len() * 3 / 4)
+            })
+            .sum::<usize>();
+    if size > q.max_size() {
+        return Err(invalid_param(format!(
+            "One or more parameters are invalid. Reason: Message must be shorter than {} bytes.",
+            q.max_size()
+        )));
+    }
+    if let Some(d) = e.delay_seconds {
+        if q.fifo() {
+            return Err(bad_value(
+                "DelaySeconds",
+                d,
+                "The request include parameter that is not valid for this queue type.",
+            ));
+        }
+        if !(0..=900).contains(&d) {
+            return Err(bad_value(
+                "DelaySeconds",
+                d,
+                "DelaySeconds must be >= 0 and <= 900.",
+            ));
+        }
+    }
+    if q.fifo() {
+        if e.message_group_id.is_none() {
+            return Err(missing_param("MessageGroupId"));
+        }
+        if e.message_deduplication_id.is_none() && !q.content_based_dedup() {
+            return Err(invalid_param(
+                "The queue should either have ContentBasedDeduplication enabled or \
+                 MessageDeduplicationId provided explicitly",
+            ));
+        }
+    } else if e.message_deduplication_id.is_some() {
+        return Err(bad_value(
+            "MessageDeduplicationId",
+            e.message_deduplication_id.as_deref().unwrap_or(""),
+            "The request includes a parameter that is not valid for this queue type.",
+        ));
+    }
+    for (what, v) in [
+        ("MessageGroupId", &e.message_group_id),
+        ("MessageDeduplicationId", &e.message_deduplication_id),
+    ] {
+        if let Some(v) = v
+            && (v.is_empty() || v.len() > 128 || !v.chars().all(|c| c.is_ascii_graphic()))
+        {
+            return Err(bad_value(
+                what,
+                v,
+                &format!(
+                    "{what} can only include alphanumeric and punctuation characters. 1 to 128 in length."
+                ),
+            ));
+        }
+    }
+    let mut system = BTreeMap::new();
+    if let Some(trace) = e
+        .message_system_attributes
+        .as_ref()
+        .and_then(|s| s.get("AWSTraceHeader"))
+        .and_then(|v| v.get("StringValue"))
+        .and_then(Value::as_str)
+    {
+        system.insert("AWSTraceHeader".to_owned(), trace.to_owned());
+    }
+    Ok(OutMessage {
+        body,
+        message_attributes: attrs,
+        system,
+        delay_secs: e.delay_seconds,
+        group_id: e.message_group_id,
+        dedup_id: e.message_deduplication_id,
+    })
+}
+
+async fn send_message(app: &App, ctx: &Ctx, input: SendMessageInput) -> Result<Vec<u8>, ApiError> {
+    let q = resolve(app, ctx, input.queue_url.as_deref())?;
+    let m = prepare(&q, input.entry)?;
+    let sent = app.queues.send(&q, vec![m]).await?;
+    let s = sent
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::internal("send returned nothing"))?;
+    let mut out = json!({ "MessageId": s.message_id, "MD5OfMessageBody": s.md5_of_body });
+    if let Some(m) = s.md5_of_message_attributes {
+        out["MD5OfMessageAttributes"] = json!(m);
+    }
+    if q.fifo() {
+        out["SequenceNumber"] = json!(format!("{:020}", s.seq));
+    }
+    reply(&out)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct BatchInput<E> {
+    queue_url: Option<String>,
+    entries: Option<Vec<E>>,
+}
+
+/// The checks every `*Batch` call makes on its entry ids.
+fn check_batch<'a>(ids: impl Iterator<Item = Option<&'a str>>, n: usize) -> Result<(), ApiError> {
+    if n == 0 {
+        return Err(ApiError::bad(
+            "EmptyBatchRequest",
+            "There should be at least one SendMessageBatchRequestEntry in the request.",
+        )
+        .with_query_code("AWS.SimpleQueueService.EmptyBatchRequest"));
+    }
+    if n > 10 {
+        return Err(ApiError::bad(
+            "TooManyEntriesInBatchRequest",
+            format!("Maximum number of entries per request are 10. You have sent {n}."),
+        )
+        .with_query_code("AWS.SimpleQueueService.TooManyEntriesInBatchRequest"));
+    }
+    let mut seen = HashSet::new();
+    for id in ids {
+        let Some(id) = id else {
+            return Err(missing_param("Id"));
+        };
+        if id.is_empty()
+            || id.len() > 80
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(ApiError::bad(
+                "InvalidBatchEntryId",
+                "A batch entry id can only contain alphanumeric characters, hyphens and \
+                 underscores. It can be at most 80 letters long.",
+            )
+            .with_query_code("AWS.SimpleQueueService.InvalidBatchEntryId"));
+        }
+        if !seen.insert(id) {
+            return Err(
+                ApiError::bad("BatchEntryIdsNotDistinct", format!("Id {id} repeated."))
+                    .with_query_code("AWS.SimpleQueueService.BatchEntryIdsNotDistinct"),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn failed_entry(id: &str, e: &ApiError) -> Value {
+    json!({
+        "Id": id,
+        "SenderFault": !e.status.is_server_error(),
+        "Code": e.query_code.unwrap_or(e.code),
+        "Message": e.message,
+    })
+}
+
+async fn send_message_batch(
+    app: &App,
+    ctx: &Ctx,
+    input: BatchInput<SendEntry>,
+) -> Result<Vec<u8>, ApiError> {
+    let q = resolve(app, ctx, input.queue_url.as_deref())?;
+    let entries = input.entries.unwrap_or_default();
+    check_batch(entries.iter().map(|e| e.id.as_deref()), entries.len())?;
+    let total: usize = entries
+        .iter()
+        .map(|e| e.message_body.as_ref().map_or(0, String::len))
+        .sum();
+    if total > q.max_size() {
+        return Err(ApiError::bad(
+            "BatchRequestTooLong",
+            format!(
+                "Batch requests cannot be longer than {} bytes.",
+                q.max_size()
+            ),
+        )
+        .with_query_code("AWS.SimpleQueueService.BatchRequestTooLong"));
+    }
+    let mut ok_ids = Vec::new();
+    let mut ok = Vec::new();
+    let mut failed = Vec::new();
+    for e in entries {
+        let id = e.id.clone().unwrap_or_default();
+        match prepare(&q, e) {
+            Ok(m) => {
+                ok_ids.push(id);
+                ok.push(m);
+            }
+            Err(err) => failed.push(failed_entry(&id, &err)),
+        }
+    }
+    let sent = if ok.is_empty() {
+        Vec::new()
+    } else {
+        app.queues.send(&q, ok).await?
+    };
+    let successful: Vec<Value> = ok_ids
+        .into_iter()
+        .zip(sent)
+        .map(|(id, s)| {
+            let mut v =
+                json!({ "Id": id, "MessageId": s.message_id, "MD5OfMessageBody": s.md5_of_body });
+            if let Some(m) = s.md5_of_message_attributes {
+                v["MD5OfMessageAttributes"] = json!(m);
+            }
+            if q.fifo() {
+                v["SequenceNumber"] = json!(format!("{:020}", s.seq));
+            }
+            v
+        })
+        .collect();
+    reply(&json!({ "Successful": successful, "Failed": failed }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Receiving
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ReceiveInput {
+    queue_url: Option<String>,
+    attribute_names: Option<Vec<String>>,
+    message_system_attribute_names: Option<Vec<String>>,
+    message_attribute_names: Option<Vec<String>>,
+    max_number_of_messages: Option<i64>,
+    visibility_timeout: Option<i64>,
+    wait_time_seconds: Option<i64>,
+    #[allow(dead_code)]
+    receive_request_attempt_id: Option<String>,
+}
+
+fn message_wire(
+    app: &App,
+    q: &QueueDef,
+    m: &Message,
+    system_names: &[String],
+    attr_names: &[String],
+) -> Value {
+    let stored: StoredAttributes = serde_json::from_str(&m.attributes).unwrap_or_default();
+    let mut out = json!({
+        "MessageId": m.message_id,
+        "ReceiptHandle": m.receipt,
+        "MD5OfBody": crate::queues::md5_hex(m.body.as_bytes()),
+        "Body": m.body,
+    });
+    let all = system_names.iter().any(|n| n == "All");
+    let want = |n: &str| all || system_names.iter().any(|w| w == n);
+    let mut attrs = Map::new();
+    let mut put = |n: &str, v: String| {
+        if want(n) {
+            attrs.insert(n.to_owned(), json!(v));
+        }
+    };
+    put("SenderId", app.config.account_id.clone());
+    put("SentTimestamp", m.sent_ms.to_string());
+    put("ApproximateReceiveCount", m.receive_count.to_string());
+    put(
+        "ApproximateFirstReceiveTimestamp",
+        m.first_receive_ms.to_string(),
+    );
+    if let Some(t) = stored.system.get("AWSTraceHeader") {
+        put("AWSTraceHeader", t.clone());
+    }
+    if q.fifo() {
+        put("SequenceNumber", format!("{:020}", m.seq));
+        if let Some(g) = &m.group_id {
+            put("MessageGroupId", g.clone());
+        }
+        if let Some(d) = &m.dedup_id {
+            put("MessageDeduplicationId", d.clone());
+        }
+    }
+    if !attrs.is_empty() {
+        out["Attributes"] = Value::Object(attrs);
+    }
+    let selected: Map<String, Value> = stored
+        .message_attributes
+        .iter()
+        .filter(|(name, _)| {
+            attr_names.iter().any(|w| {
+                w == "All"
+                    || w == ".*"
+                    || w == *name
+                    || w.strip_suffix(".*")
+                        .is_some_and(|p| name.starts_with(&format!("{p}.")))
+            })
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if let Some(md5) = &stored.md5_of_message_attributes {
+        out["MD5OfMessageAttributes"] = json!(md5);
+    }
+    if !selected.is_empty() {
+        out["MessageAttributes"] = Value::Object(selected);
+    }
+    out
+}
+
+async fn receive_message(app: &App, ctx: &Ctx, input: ReceiveInput) -> Result<Vec<u8>, ApiError> {
+    let q = resolve(app, ctx, input.queue_url.as_deref())?;
+    let max = input.max_number_of_messages.unwrap_or(1);
+    if !(1..=10).contains(&max) {
+        return Err(bad_value(
+            "MaxNumberOfMessages",
+            max,
+            "Must be between 1 and 10, if provided.",
+        ));
+    }
+    let visibility = input
+        .visibility_timeout
+        .unwrap_or_else(|| q.visibility_secs());
+    if !(0..=43_200).contains(&visibility) {
+        return Err(bad_value(
+            "VisibilityTimeout",
+            visibility,
+            "Must be >= 0 and <= 43200, if provided.",
+        ));
+    }
+    let wait = input.wait_time_seconds.unwrap_or_else(|| q.wait_secs());
+    if !(0..=20).contains(&wait) {
+        return Err(bad_value(
+            "WaitTimeSeconds",
+            wait,
+            "Must be >= 0 and <= 20, if provided.",
+        ));
+    }
+    let got = app
+        .queues
+        .receive(
+            &q,
+            max as usize,
+            visibility,
+            Duration::from_secs(wait as u64),
+        )
+        .await?;
+    let mut system = input.attribute_names.unwrap_or_default();
+    system.extend(input.message_system_attribute_names.unwrap_or_default());
+    let attr_names = input.message_attribute_names.unwrap_or_default();
+    if got.is_empty() {
+        return reply(&json!({}));
+    }
+    let messages: Vec<Value> = got
+        .iter()
+        .map(|m| message_wire(app, &q, m, &system, &attr_names))
+        .collect();
+    reply(&json!({ "Messages": messages }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deleting and visibility
+
+/// Receipt handles eddy issues look like `SEQ.HEX32`.
+fn receipt_ok(r: &str) -> bool {
+    r.split_once('.').is_some_and(|(seq, rand)| {
+        !seq.is_empty()
+            && seq.chars().all(|c| c.is_ascii_digit())
+            && rand.len() == 32
+            && rand.chars().all(|c| c.is_ascii_hexdigit())
+    })
+}
+
+fn receipt_invalid(r: &str) -> ApiError {
+    ApiError::bad(
+        "ReceiptHandleIsInvalid",
+        format!("The input receipt handle \"{r}\" is not a valid receipt handle."),
+    )
+    .with_query_code("ReceiptHandleIsInvalid")
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DeleteMessageInput {
+    queue_url: Option<String>,
+    receipt_handle: Option<String>,
+}
+
+async fn delete_message(
+    app: &App,
+    ctx: &Ctx,
+    input: DeleteMessageInput,
+) -> Result<Vec<u8>, ApiError> {
+    let q = resolve(app, ctx, input.queue_url.as_deref())?;
+    let r = input
+        .receipt_handle
+        .ok_or_else(|| missing_param("ReceiptHandle"))?;
+    if !receipt_ok(&r) {
+        return Err(receipt_invalid(&r));
+    }
+    // A handle of a message already deleted (or received again since) succeeds, as in SQS.
+    app.store.queue_delete(q.key(), vec![r]).await?;
+    empty()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ReceiptEntry {
+    id: Option<String>,
+    receipt_handle: Option<String>,
+    visibility_timeout: Option<i64>,
+}
+
+async fn delete_message_batch(
+    app: &App,
+    ctx: &Ctx,
+    input: BatchInput<ReceiptEntry>,
+) -> Result<Vec<u8>, ApiError> {
+    let q = resolve(app, ctx, input.queue_url.as_deref())?;
+    let entries = input.entries.unwrap_or_default();
+    check_batch(entries.iter().map(|e| e.id.as_deref()), entries.len())?;
+    let mut successful = Vec::new();
+    let mut failed = Vec::new();
+    let mut receipts = Vec::new();
+    for e in &entries {
+        let id = e.id.clone().unwrap_or_default();
+        match e.receipt_handle.as_deref() {
+            Some(r) if receipt_ok(r) => {
+                receipts.push(r.to_owned());
+                successful.push(json!({ "Id": id }));
+            }
+            r => failed.push(failed_entry(&id, &receipt_invalid(r.unwrap_or("")))),
+        }
+    }
+    if !receipts.is_empty() {
+        app.store.queue_delete(q.key(), receipts).await?;
+    }
+    reply(&json!({ "Successful": successful, "Failed": failed }))
+}
+
+fn not_inflight() -> ApiError {
+    ApiError::bad(
+        "MessageNotInflight",
+        "Message does not exist or is not available for visibility timeout change.",
+    )
+    .with_query_code("AWS.SimpleQueueService.MessageNotInflight")
+}
+
+async fn change_visibility(
+    app: &App,
+    ctx: &Ctx,
+    input: ReceiptEntryInput,
+) -> Result<Vec<u8>, ApiError> {
+    let q = resolve(app, ctx, input.queue_url.as_deref())?;
+    let r = input
+        .entry
+        .receipt_handle
+        .ok_or_else(|| missing_param("ReceiptHandle"))?;
+    let v = input
+        .entry
+        .visibility_timeout
+        .ok_or_else(|| missing_param("VisibilityTimeout"))?;
+    if !(0..=43_200).contains(&v) {
+        return Err(bad_value(
+            "VisibilityTimeout",
+            v,
+            "Must be >= 0 and <= 43200.",
+        ));
+    }
+    if !receipt_ok(&r) {
+        return Err(receipt_invalid(&r));
+    }
+    let now = now_ms();
+    let done = app
+        .store
+        .queue_change_visibility(q.key(), vec![(r, now + v * 1000)], now)
+        .await?;
+    if !done.first().copied().unwrap_or(false) {
+        return Err(not_inflight());
+    }
+    if v == 0 {
+        app.queues.send(&q, vec![]).await?;
+    }
+    empty()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ReceiptEntryInput {
+    queue_url: Option<String>,
+    #[serde(flatten)]
+    entry: ReceiptEntry,
+}
+
+async fn change_visibility_batch(
+    app: &App,
+    ctx: &Ctx,
+    input: BatchInput<ReceiptEntry>,
+) -> Result<Vec<u8>, ApiError> {
+    let q = resolve(app, ctx, input.queue_url.as_deref())?;
+    let entries = input.entries.unwrap_or_default();
+    check_batch(entries.iter().map(|e| e.id.as_deref()), entries.len())?;
+    let now = now_ms();
+    let mut successful = Vec::new();
+    let mut failed = Vec::new();
+    for e in &entries {
+        let id = e.id.clone().unwrap_or_default();
+        let r = e.receipt_handle.clone().unwrap_or_default();
+        let v = e.visibility_timeout.unwrap_or(0);
+        if !receipt_ok(&r) {
+            failed.push(failed_entry(&id, &receipt_invalid(&r)));
+            continue;
+        }
+        if !(0..=43_200).contains(&v) {
+            failed.push(failed_entry(
+                &id,
+                &bad_value("VisibilityTimeout", v, "Must be >= 0 and <= 43200."),
+            ));
+            continue;
+        }
+        let done = app
+            .store
+            .queue_change_visibility(q.key(), vec![(r, now + v * 1000)], now)
+            .await?;
+        if done.first().copied().unwrap_or(false) {
+            successful.push(json!({ "Id": id }));
+        } else {
+            failed.push(failed_entry(&id, &not_inflight()));
+        }
+    }
+    app.queues.send(&q, vec![]).await?;
+    reply(&json!({ "Successful": successful, "Failed": failed }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_names() {
+        assert!(valid_queue_name("orders-1_a", false));
+        assert!(!valid_queue_name("orders.fifo", false));
+        assert!(valid_queue_name("orders.fifo", true));
+        assert!(!valid_queue_name("orders", true));
+        assert!(!valid_queue_name(&"a".repeat(81), false));
+        assert!(!valid_queue_name("", false));
+    }
+
+    #[test]
+    fn receipts() {
+        assert!(receipt_ok("12.0123456789abcdef0123456789abcdef"));
+        assert!(!receipt_ok("12.xyz"));
+        assert!(!receipt_ok("garbage"));
+    }
+}
