@@ -2,7 +2,8 @@
 //!
 //! * [`names`]: bus, rule and target names, their validation rules, and ARNs;
 //! * [`event`]: the EventBridge event envelope and how eddy builds it;
-//! * [`definitions`]: buses, rules and targets as the control plane stores them.
+//! * [`definitions`]: buses, rules and targets as the control plane stores them;
+//! * [`transform`]: target input shaping (`Input`, `InputPath`, `InputTransformer`).
 //!
 //! What it is not: the AWS protocol (that lives in `eddy-server`'s protocol layer, which
 //! translates to and from these types) and the pattern language (`eddy-pattern`).
@@ -10,6 +11,7 @@
 pub mod definitions;
 pub mod event;
 pub mod names;
+pub mod transform;
 
 /// The account id eddy uses unless configured otherwise (what moto and most fixtures expect).
 pub const DEFAULT_ACCOUNT_ID: &str = "123456789012";
