@@ -3,15 +3,21 @@
 //!
 //! Matching happens before the append so that the event and its (event, rule, target) work items
 //! are committed together: once a caller holds an event id, its deliveries are durable too.
+//! Events forwarded by a bus target take the same path ([`Bus::forward`]), with the forwarding
+//! work item acknowledged in the same transaction.
 
 use std::sync::Arc;
 
 use eddy_model::event::{EventInput, EventOrigin, envelope};
-use eddy_store::{AppendBatch, NewEvent, NewWork, Store};
+use eddy_store::{AppendBatch, NewEvent, NewWork, Store, WorkItem};
+use tokio::sync::Notify;
 
 use crate::catalog::Catalog;
 use crate::error::ApiError;
-use crate::metrics::{BusLabels, Metrics};
+use crate::metrics::{BusLabels, CodeLabels, Metrics};
+
+/// Most bus-to-bus forwards an event may take; one more is a loop and is stopped.
+pub const MAX_HOPS: u32 = 4;
 
 /// One event, checked and ready to put.
 #[derive(Debug, Clone)]
@@ -33,11 +39,29 @@ pub struct EntryError {
     pub message: String,
 }
 
+/// An envelope on its way into the log.
+struct Routed {
+    id: String,
+    bus: String,
+    time_ms: i64,
+    hops: u32,
+    body: String,
+}
+
 /// Puts events on buses.
 pub struct Bus {
     catalog: Arc<Catalog>,
     store: Arc<dyn Store>,
     metrics: Arc<Metrics>,
+    /// Woken whenever new work items are committed (the delivery engine waits on it).
+    work_ready: Arc<Notify>,
+}
+
+fn bus_missing(bus: &str) -> EntryError {
+    EntryError {
+        code: "ResourceNotFoundException",
+        message: format!("Event bus {bus} does not exist."),
+    }
 }
 
 impl Bus {
@@ -46,7 +70,13 @@ impl Bus {
             catalog,
             store,
             metrics,
+            work_ready: Arc::new(Notify::new()),
         }
+    }
+
+    /// Notified after every append that recorded work items.
+    pub fn work_ready(&self) -> Arc<Notify> {
+        self.work_ready.clone()
     }
 
     /// Puts every event whose bus exists and returns, in order, its id or why it failed. Returns
@@ -57,11 +87,8 @@ impl Bus {
         events: Vec<Result<PreparedEvent, EntryError>>,
         now_ms: i64,
     ) -> Result<Vec<Result<String, EntryError>>, ApiError> {
-        let mut batch = AppendBatch::default();
         let mut results = Vec::with_capacity(events.len());
-        let mut matches = Vec::new();
-        let mut matched_rules = Vec::new();
-        let mut per_bus: Vec<(String, u64)> = Vec::new();
+        let mut routed = Vec::with_capacity(events.len());
         for ev in events {
             let ev = match ev {
                 Ok(ev) => ev,
@@ -70,13 +97,10 @@ impl Bus {
                     continue;
                 }
             };
-            let Some(snapshot) = self.catalog.snapshot(region, &ev.bus) else {
-                results.push(Err(EntryError {
-                    code: "ResourceNotFoundException",
-                    message: format!("Event bus {} does not exist.", ev.bus),
-                }));
+            if self.catalog.snapshot(region, &ev.bus).is_none() {
+                results.push(Err(bus_missing(&ev.bus)));
                 continue;
-            };
+            }
             let id = uuid::Uuid::new_v4().to_string();
             let time_ms = ev.time_ms.unwrap_or(now_ms);
             let body = envelope(
@@ -93,11 +117,89 @@ impl Bus {
                     time_ms,
                 },
             );
+            results.push(Ok(id.clone()));
+            routed.push(Routed {
+                id,
+                bus: ev.bus,
+                time_ms,
+                hops: 0,
+                body,
+            });
+        }
+        for r in &results {
+            if let Err(e) = r {
+                self.metrics
+                    .failed_entries
+                    .get_or_create(&CodeLabels {
+                        code: e.code.to_owned(),
+                    })
+                    .inc();
+            }
+        }
+        self.append(region, routed, Vec::new()).await?;
+        Ok(results)
+    }
+
+    /// Puts the event of work item `item` (a bus target) onto bus `bus` of `region`, unchanged,
+    /// and acknowledges the work item in the same transaction.
+    pub async fn forward(
+        &self,
+        region: &str,
+        bus: &str,
+        item: &WorkItem,
+        now_ms: i64,
+    ) -> Result<Result<(), EntryError>, ApiError> {
+        let (event_id, hops) = (&item.event_id, item.hops);
+        if self.catalog.snapshot(region, bus).is_none() {
+            return Ok(Err(bus_missing(bus)));
+        }
+        if hops >= MAX_HOPS {
+            return Ok(Err(EntryError {
+                code: "EventLoopDetected",
+                message: format!(
+                    "Event {event_id} was forwarded between buses {hops} times; forwarding it to \
+                     {bus} again would be a loop"
+                ),
+            }));
+        }
+        let routed = Routed {
+            id: event_id.to_owned(),
+            bus: bus.to_owned(),
+            time_ms: now_ms,
+            hops: hops + 1,
+            body: item.body.clone(),
+        };
+        self.append(region, vec![routed], vec![item.id]).await?;
+        Ok(Ok(()))
+    }
+
+    /// Matches each envelope against its bus and appends the events with their work items (and
+    /// the acks) in one durable batch.
+    async fn append(
+        &self,
+        region: &str,
+        routed: Vec<Routed>,
+        ack: Vec<i64>,
+    ) -> Result<(), ApiError> {
+        if routed.is_empty() && ack.is_empty() {
+            return Ok(());
+        }
+        let mut batch = AppendBatch {
+            ack,
+            ..AppendBatch::default()
+        };
+        let mut matches = Vec::new();
+        let mut matched_rules = Vec::new();
+        let mut per_bus: Vec<(String, u64)> = Vec::new();
+        for r in routed {
+            let Some(snapshot) = self.catalog.snapshot(region, &r.bus) else {
+                continue;
+            };
             matches.clear();
             if !snapshot.rules.is_empty()
-                && let Err(e) = snapshot.matcher.matches(body.as_bytes(), &mut matches)
+                && let Err(e) = snapshot.matcher.matches(r.body.as_bytes(), &mut matches)
             {
-                // The envelope is ours and always valid JSON; a failure here is a bug.
+                // Envelopes are written by eddy and always valid JSON; a failure here is a bug.
                 return Err(ApiError::internal(format!("cannot match event: {e}")));
             }
             let index = batch.events.len();
@@ -114,45 +216,33 @@ impl Bus {
                     });
                 }
             }
-            match per_bus.iter_mut().find(|(b, _)| *b == ev.bus) {
+            match per_bus.iter_mut().find(|(b, _)| *b == r.bus) {
                 Some((_, n)) => *n += 1,
-                None => per_bus.push((ev.bus.clone(), 1)),
+                None => per_bus.push((r.bus.clone(), 1)),
             }
             batch.events.push(NewEvent {
-                id: id.clone(),
-                bus: format!("{region}:{}", ev.bus),
-                time_ms,
-                body,
+                id: r.id,
+                bus: format!("{region}:{}", r.bus),
+                time_ms: r.time_ms,
+                body: r.body,
+                hops: r.hops,
             });
-            results.push(Ok(id));
         }
-        let (events, work) = (batch.events.len(), batch.work.len());
-        if events > 0 {
-            self.store.append(batch).await?;
+        let work = batch.work.len();
+        self.store.append(batch).await?;
+        if work > 0 {
+            self.work_ready.notify_one();
         }
         for c in matched_rules {
             c.inc();
         }
         self.metrics.work_items.inc_by(work as u64);
-        for r in &results {
-            match r {
-                Ok(_) => {}
-                Err(e) => {
-                    self.metrics
-                        .failed_entries
-                        .get_or_create(&crate::metrics::CodeLabels {
-                            code: e.code.to_owned(),
-                        })
-                        .inc();
-                }
-            }
-        }
         for (bus, n) in per_bus {
             self.metrics
                 .events_put
                 .get_or_create(&BusLabels { bus })
                 .inc_by(n);
         }
-        Ok(results)
+        Ok(())
     }
 }

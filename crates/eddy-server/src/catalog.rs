@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use eddy_model::DEFAULT_BUS;
-use eddy_model::definitions::{BusDef, RuleDef};
+use eddy_model::definitions::{BusDef, RuleDef, TargetDef};
 use eddy_model::names::Scope;
 use eddy_pattern::{Limits, Matcher, MatcherBuilder, Pattern};
 use eddy_store::{DefinitionChange, Store};
@@ -243,6 +243,17 @@ impl Catalog {
     /// A copy of the definitions for reading.
     pub async fn read<T>(&self, f: impl FnOnce(&Defs) -> T) -> T {
         f(&*self.defs.lock().await)
+    }
+
+    /// The rule a rule ARN names and one of its targets, when both still exist.
+    pub async fn target(&self, rule_arn: &str, target_id: &str) -> Option<(RuleDef, TargetDef)> {
+        let arn = eddy_model::names::Arn::parse(rule_arn)?;
+        let rest = arn.resource.strip_prefix("rule/")?;
+        let (bus, name) = rest.rsplit_once('/').unwrap_or((DEFAULT_BUS, rest));
+        let defs = self.defs.lock().await;
+        let rule = defs.rule(arn.region, bus, name)?;
+        let target = rule.targets.iter().find(|t| t.id == target_id)?.clone();
+        Some((rule.clone(), target))
     }
 
     /// The compiled bus, or `None` when the bus does not exist. The `default` bus always exists.

@@ -20,6 +20,8 @@ pub struct ServerConfig {
     pub max_pattern_len: usize,
     /// Largest request body accepted on the AWS endpoint, in bytes.
     pub max_body_bytes: usize,
+    /// Deliveries in flight at once to one target.
+    pub target_concurrency: usize,
     /// Fsync every commit (never turn off outside a benchmark of the fsync's cost).
     pub sync: bool,
 }
@@ -34,6 +36,7 @@ impl ServerConfig {
             max_entries_size: 256 * 1024,
             max_pattern_len: 2048,
             max_body_bytes: 8 * 1024 * 1024,
+            target_concurrency: 64,
             sync: true,
         }
     }

@@ -9,6 +9,7 @@
 //!   bus;
 //! * [`bus`]: PutEvents' path: envelope, match, durable append of the event and its work items;
 //! * [`queues`]: SQS-shaped queues (definitions, send, receive with long polling);
+//! * [`delivery`]: the delivery engine (targets, input shaping, retries, dead letters);
 //! * [`ops`]: health, Prometheus metrics, dev-mode reset;
 //! * [`gateway`]: the HTTP routes listener (user routes arrive with the routes issue).
 //!
@@ -19,6 +20,7 @@ pub mod aws;
 pub mod bus;
 pub mod catalog;
 pub mod config;
+pub mod delivery;
 pub mod error;
 pub mod gateway;
 pub mod metrics;
@@ -149,11 +151,14 @@ pub async fn serve(
     let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _gone = rx.wait_for(|v| *v).await.is_err();
     };
+    let engine = tokio::spawn(delivery::run(app.clone(), stop_rx.clone()));
     let aws =
         axum::serve(listeners.aws, app.aws_router()).with_graceful_shutdown(wait(stop_rx.clone()));
     let http = axum::serve(listeners.http, gateway::router(app.clone()))
         .with_graceful_shutdown(wait(stop_rx));
     let (a, h) = tokio::join!(aws.into_future(), http.into_future());
+    // Deliveries in flight finish or return to the store at the next start.
+    engine.abort();
     a.context("AWS listener failed")?;
     h.context("HTTP listener failed")?;
     Ok(())

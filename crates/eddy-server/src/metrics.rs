@@ -23,6 +23,13 @@ pub struct RuleLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeliveryLabels {
+    pub rule: String,
+    pub target: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CodeLabels {
     pub code: String,
 }
@@ -44,6 +51,11 @@ pub struct Metrics {
     pub matched: Family<RuleLabels, Counter>,
     /// Work items (event, rule, target) recorded for delivery.
     pub work_items: Counter,
+    /// Delivery attempts by rule, target and outcome (delivered, retried, dead_lettered, failed,
+    /// dropped).
+    pub deliveries: Family<DeliveryLabels, Counter>,
+    /// From an event's ingestion to its delivery.
+    pub delivery_latency_seconds: Histogram,
     /// AWS API requests by operation and outcome (`ok` or the error code).
     pub requests: Family<OperationLabels, Counter>,
     /// Time from the start of a store commit to its fsync returning.
@@ -83,6 +95,18 @@ impl Metrics {
             "Deliveries (event, rule, target) recorded",
             work_items.clone(),
         );
+        let deliveries = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "eddy_delivery_attempts",
+            "Delivery attempts by rule, target and outcome",
+            deliveries.clone(),
+        );
+        let delivery_latency_seconds = Histogram::new(exponential_buckets(0.000_1, 2.0, 20));
+        registry.register(
+            "eddy_delivery_latency_seconds",
+            "Time from an event's ingestion to its delivery",
+            delivery_latency_seconds.clone(),
+        );
         let requests = Family::<OperationLabels, Counter>::default();
         registry.register(
             "eddy_aws_requests",
@@ -119,6 +143,8 @@ impl Metrics {
             failed_entries,
             matched,
             work_items,
+            deliveries,
+            delivery_latency_seconds,
             requests,
             store_commit_seconds,
             store_commit_requests,

@@ -306,6 +306,16 @@ impl Queues {
         queue: &QueueDef,
         messages: Vec<OutMessage>,
     ) -> Result<Vec<SentMessage>, ApiError> {
+        self.send_acking(queue, messages, Vec::new()).await
+    }
+
+    /// [`Queues::send`], removing the work items `ack` in the same transaction (a delivery).
+    pub async fn send_acking(
+        &self,
+        queue: &QueueDef,
+        messages: Vec<OutMessage>,
+        ack: Vec<i64>,
+    ) -> Result<Vec<SentMessage>, ApiError> {
         let mut out = Vec::with_capacity(messages.len());
         let mut new = Vec::with_capacity(messages.len());
         for m in messages {
@@ -337,7 +347,10 @@ impl Queues {
                 seq: 0,
             });
         }
-        let sent: Vec<Sent> = self.store.queue_send(queue.key(), new, now_ms()).await?;
+        let sent: Vec<Sent> = self
+            .store
+            .queue_send(queue.key(), new, now_ms(), ack)
+            .await?;
         for (o, s) in out.iter_mut().zip(sent) {
             o.message_id = s.message_id;
             o.seq = s.seq;

@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS events (
     bus TEXT NOT NULL,
     time_ms INTEGER NOT NULL,
     ingested_ms INTEGER NOT NULL,
+    hops INTEGER NOT NULL DEFAULT 0,
     body TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS work (
@@ -39,6 +40,7 @@ CREATE TABLE IF NOT EXISTS work (
     target TEXT NOT NULL,
     due_ms INTEGER NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
+    leased INTEGER NOT NULL DEFAULT 0,
     created_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS work_by_due ON work (due_ms, id);
@@ -284,8 +286,30 @@ impl Store for EmbeddedStore {
         queue: String,
         messages: Vec<NewMessage>,
         now_ms: i64,
+        ack_ids: Vec<i64>,
     ) -> BoxFuture<'_, Result<Vec<Sent>>> {
-        self.exec(move |tx| queue::send(tx, &queue, messages, now_ms))
+        self.exec(move |tx| {
+            let sent = queue::send(tx, &queue, messages, now_ms)?;
+            ack(tx, &ack_ids)?;
+            Ok(sent)
+        })
+    }
+
+    fn release_leases(&self, now_ms: i64) -> BoxFuture<'_, Result<u64>> {
+        self.exec(move |tx| {
+            let n = tx
+                .prepare_cached("UPDATE work SET due_ms = ?1, leased = 0 WHERE leased = 1")?
+                .execute([now_ms])?;
+            Ok(n as u64)
+        })
+    }
+
+    fn next_due(&self) -> BoxFuture<'_, Result<Option<i64>>> {
+        self.exec(|tx| {
+            Ok(tx
+                .prepare_cached("SELECT min(due_ms) FROM work")?
+                .query_row([], |r| r.get::<_, Option<i64>>(0))?)
+        })
     }
 
     fn queue_receive(
@@ -492,19 +516,10 @@ fn execute(
             reply,
             lease(tx, target.as_deref(), now_ms, max, lease_ms),
         )),
-        Command::Ack(ids, reply) => {
-            let r = (|| {
-                let mut st = tx.prepare_cached("DELETE FROM work WHERE id = ?1")?;
-                for id in ids {
-                    st.execute([id])?;
-                }
-                Ok(())
-            })();
-            pending.push(Pending::Unit(reply, r));
-        }
+        Command::Ack(ids, reply) => pending.push(Pending::Unit(reply, ack(tx, &ids))),
         Command::Nack { id, due_ms, reply } => {
             let r = tx
-                .prepare_cached("UPDATE work SET due_ms = ?2 WHERE id = ?1")
+                .prepare_cached("UPDATE work SET due_ms = ?2, leased = 0 WHERE id = ?1")
                 .and_then(|mut st| st.execute(params![id, due_ms]))
                 .map(|_| ())
                 .map_err(StoreError::from);
@@ -577,10 +592,11 @@ fn append(tx: &Transaction<'_>, batch: AppendBatch) -> Result<()> {
     let mut seqs = Vec::with_capacity(batch.events.len());
     {
         let mut st = tx.prepare_cached(
-            "INSERT INTO events (id, bus, time_ms, ingested_ms, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO events (id, bus, time_ms, ingested_ms, hops, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
         for e in &batch.events {
-            st.execute(params![e.id, e.bus, e.time_ms, ingested, e.body])?;
+            st.execute(params![e.id, e.bus, e.time_ms, ingested, e.hops, e.body])?;
             seqs.push(tx.last_insert_rowid());
         }
     }
@@ -598,6 +614,14 @@ fn append(tx: &Transaction<'_>, batch: AppendBatch) -> Result<()> {
             st.execute(params![seq, w.rule, w.target, ingested])?;
         }
     }
+    ack(tx, &batch.ack)
+}
+
+fn ack(tx: &Transaction<'_>, ids: &[i64]) -> Result<()> {
+    let mut st = tx.prepare_cached("DELETE FROM work WHERE id = ?1")?;
+    for id in ids {
+        st.execute([id])?;
+    }
     Ok(())
 }
 
@@ -610,7 +634,7 @@ fn lease(
 ) -> Result<Vec<WorkItem>> {
     let max = i64::try_from(max).unwrap_or(i64::MAX);
     let mut st = tx.prepare_cached(
-        "SELECT w.id, e.id, e.bus, w.rule, w.target, w.attempts, w.created_ms, e.body
+        "SELECT w.id, e.id, e.bus, w.rule, w.target, w.attempts, w.created_ms, e.body, e.hops
          FROM work w JOIN events e ON e.seq = w.event_seq
          WHERE w.due_ms <= ?1 AND (?2 IS NULL OR w.target = ?2)
          ORDER BY w.due_ms, w.id LIMIT ?3",
@@ -626,11 +650,13 @@ fn lease(
                 attempts: r.get(5)?,
                 created_ms: r.get(6)?,
                 body: r.get(7)?,
+                hops: r.get(8)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut up =
-        tx.prepare_cached("UPDATE work SET due_ms = ?2, attempts = attempts + 1 WHERE id = ?1")?;
+    let mut up = tx.prepare_cached(
+        "UPDATE work SET due_ms = ?2, attempts = attempts + 1, leased = 1 WHERE id = ?1",
+    )?;
     for item in &mut items {
         up.execute(params![item.id, now_ms.saturating_add(lease_ms)])?;
         item.attempts += 1;

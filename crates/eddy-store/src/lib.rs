@@ -74,6 +74,8 @@ pub struct NewEvent {
     pub time_ms: i64,
     /// The full event envelope as JSON text.
     pub body: String,
+    /// How many bus-to-bus forwards brought the event here (0 when put by a client).
+    pub hops: u32,
 }
 
 /// A delivery owed for an event of the same [`AppendBatch`].
@@ -92,6 +94,9 @@ pub struct NewWork {
 pub struct AppendBatch {
     pub events: Vec<NewEvent>,
     pub work: Vec<NewWork>,
+    /// Work items this append completes (a bus target forwarding its event), removed in the same
+    /// transaction.
+    pub ack: Vec<i64>,
 }
 
 /// A work item handed out by [`Store::lease`].
@@ -110,6 +115,8 @@ pub struct WorkItem {
     pub created_ms: i64,
     /// The event envelope.
     pub body: String,
+    /// Bus-to-bus forwards so far.
+    pub hops: u32,
 }
 
 /// A work item that gave up, with the reason.
@@ -217,6 +224,14 @@ pub trait Store: Send + Sync + 'static {
         lease_ms: i64,
     ) -> BoxFuture<'_, Result<Vec<WorkItem>>>;
 
+    /// Makes every leased work item due now. Called once at start-up by the only process that
+    /// uses an embedded store: leases held when it stopped died with it, so their items are
+    /// delivered again at once instead of after the lease runs out.
+    fn release_leases(&self, now_ms: i64) -> BoxFuture<'_, Result<u64>>;
+
+    /// When the earliest work item is due, if there is any.
+    fn next_due(&self) -> BoxFuture<'_, Result<Option<i64>>>;
+
     /// Removes delivered work items.
     fn ack(&self, ids: Vec<i64>) -> BoxFuture<'_, Result<()>>;
 
@@ -247,12 +262,15 @@ pub trait Store: Send + Sync + 'static {
     /// Wipes everything (dev mode's reset).
     fn reset(&self) -> BoxFuture<'_, Result<()>>;
 
-    /// Sends messages to a queue (see [`queue`]); answers in order.
+    /// Sends messages to a queue (see [`queue`]); answers in order. `ack` names work items this
+    /// send delivers: they are removed in the same transaction, so a queue target receives each
+    /// event exactly once even across crashes.
     fn queue_send(
         &self,
         queue: String,
         messages: Vec<NewMessage>,
         now_ms: i64,
+        ack: Vec<i64>,
     ) -> BoxFuture<'_, Result<Vec<Sent>>>;
 
     /// Receives up to `opts.max` visible messages, making each invisible for the visibility

@@ -47,6 +47,7 @@ struct ModelItem {
     due: i64,
     attempts: u32,
     order: u64,
+    leased: bool,
 }
 
 type Key = (String, String);
@@ -75,6 +76,7 @@ impl Model {
                 if let Some(it) = self.items.get_mut(&k) {
                     it.due = now + lease_ms;
                     it.attempts += 1;
+                    it.leased = true;
                 }
                 k
             })
@@ -116,6 +118,7 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         bus: "r:default".into(),
                         time_ms: 1,
                         body: format!("{{\"id\":\"{id}\"}}"),
+                        hops: 0,
                     });
                     for t in 0..*n {
                         let target = format!("t{t}");
@@ -128,6 +131,7 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                             due: 0,
                             attempts: 0,
                             order: model.next_order,
+                            leased: false,
                         };
                         model.items.insert((id.clone(), target), item);
                         model.next_order += 1;
@@ -156,6 +160,7 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     store.nack(w.id, now + delay).await.expect("nack");
                     if let Some(m) = model.items.get_mut(&key(w)) {
                         m.due = now + delay;
+                        m.leased = false;
                     }
                 }
             }
@@ -172,8 +177,17 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             }
             Op::Advance(ms) => now += ms,
             Op::Restart => {
+                // A restart hands back every lease the dead process held.
                 drop(store);
                 store = open(dir.path());
+                let released = store.release_leases(now).await.expect("release");
+                let mut want = 0;
+                for m in model.items.values_mut().filter(|m| m.leased) {
+                    m.due = now;
+                    m.leased = false;
+                    want += 1;
+                }
+                prop_assert_eq!(released, want);
             }
         }
         let counts = store.counts().await.expect("counts");
@@ -246,12 +260,14 @@ async fn ids_are_never_reused_after_the_newest_item_is_acked() {
             bus: "b".into(),
             time_ms: 0,
             body: "{}".into(),
+            hops: 0,
         }],
         work: vec![NewWork {
             event: 0,
             rule: "r".into(),
             target: "t".into(),
         }],
+        ack: vec![],
     };
     store.append(one("a")).await.expect("append");
     let first = store.lease(None, T0, 10, 1000).await.expect("lease");

@@ -1,6 +1,6 @@
-//! Crash test: concurrent PutEvents clients, SIGKILL mid-load, restart on the same data
-//! directory, then every event whose PutEvents returned an EventId must be in the store exactly
-//! once, with its matched work item.
+//! Crash tests: concurrent PutEvents clients, SIGKILL mid-load, restart on the same data
+//! directory. Every event whose PutEvents returned an EventId must be in the store exactly once
+//! with its matched work item, and every such event must reach its queue target.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -107,49 +107,7 @@ fn sigkill_mid_load_loses_no_acknowledged_event() {
         200
     );
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut clients = Vec::new();
-    for client in 0..8 {
-        let addr = server.aws.clone();
-        let stop = stop.clone();
-        clients.push(std::thread::spawn(move || {
-            let mut acked = Vec::new();
-            let mut conn = connect(&addr);
-            let mut n = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                let entries: Vec<_> = (0..10)
-                    .map(|i| {
-                        serde_json::json!({"Source": "crash.test", "DetailType": "t",
-                            "Detail": format!("{{\"client\":{client},\"n\":{},\"i\":{i}}}", n)})
-                    })
-                    .collect();
-                n += 1;
-                let body = serde_json::json!({ "Entries": entries }).to_string();
-                match call(&mut conn, "AWSEvents.PutEvents", &body) {
-                    Ok((200, reply)) => {
-                        let v: serde_json::Value =
-                            serde_json::from_str(&reply).expect("json reply");
-                        for e in v["Entries"].as_array().expect("entries") {
-                            if let Some(id) = e["EventId"].as_str() {
-                                acked.push(id.to_owned());
-                            }
-                        }
-                    }
-                    Ok((status, reply)) => panic!("unexpected {status}: {reply}"),
-                    Err(_) => break, // the server died under us
-                }
-            }
-            acked
-        }));
-    }
-    std::thread::sleep(Duration::from_millis(1500));
-    server.child.kill().expect("SIGKILL eddy");
-    server.child.wait().expect("reap");
-    stop.store(true, Ordering::Relaxed);
-    let acked: Vec<String> = clients
-        .into_iter()
-        .flat_map(|c| c.join().expect("client"))
-        .collect();
+    let acked = load_until_killed(&mut server, "crash.test", Duration::from_millis(1500));
     assert!(
         acked.len() > 100,
         "the load barely ran: {} events acknowledged",
@@ -171,7 +129,10 @@ fn sigkill_mid_load_loses_no_acknowledged_event() {
         *counts.entry(id.expect("id")).or_default() += 1;
     }
     let mut st = db
-        .prepare("SELECT e.id FROM work w JOIN events e ON e.seq = w.event_seq")
+        .prepare(
+            "SELECT e.id FROM work w JOIN events e ON e.seq = w.event_seq
+             UNION ALL SELECT e.id FROM dead d JOIN events e ON e.seq = d.event_seq",
+        )
         .expect("query work");
     let with_work: HashSet<String> = st
         .query_map([], |r| r.get::<_, String>(0))
@@ -202,4 +163,133 @@ fn sigkill_mid_load_loses_no_acknowledged_event() {
         counts.len(),
         counts.len() - acked.len()
     );
+}
+
+/// PutEvents load from several clients until the server is killed; returns the acknowledged ids.
+fn load_until_killed(server: &mut Server, source: &str, run_for: Duration) -> Vec<String> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for client in 0..6 {
+        let addr = server.aws.clone();
+        let stop = stop.clone();
+        let source = source.to_owned();
+        clients.push(std::thread::spawn(move || {
+            let mut acked = Vec::new();
+            let mut conn = connect(&addr);
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let entries: Vec<_> = (0..10)
+                    .map(|i| {
+                        serde_json::json!({"Source": source, "DetailType": "t",
+                            "Detail": format!("{{\"client\":{client},\"n\":{n},\"i\":{i}}}")})
+                    })
+                    .collect();
+                n += 1;
+                let body = serde_json::json!({ "Entries": entries }).to_string();
+                match call(&mut conn, "AWSEvents.PutEvents", &body) {
+                    Ok((200, reply)) => {
+                        let v: serde_json::Value = serde_json::from_str(&reply).expect("json");
+                        for e in v["Entries"].as_array().expect("entries") {
+                            if let Some(id) = e["EventId"].as_str() {
+                                acked.push(id.to_owned());
+                            }
+                        }
+                    }
+                    Ok((status, reply)) => panic!("unexpected {status}: {reply}"),
+                    Err(_) => break, // the server died under us
+                }
+            }
+            acked
+        }));
+    }
+    std::thread::sleep(run_for);
+    server.child.kill().expect("SIGKILL eddy");
+    server.child.wait().expect("reap");
+    stop.store(true, Ordering::Relaxed);
+    clients
+        .into_iter()
+        .flat_map(|c| c.join().expect("client"))
+        .collect()
+}
+
+#[test]
+fn sigkill_mid_delivery_still_delivers_every_acknowledged_event_to_the_queue() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = start(dir.path());
+    let mut c = connect(&server.aws);
+    let (status, _) =
+        call(&mut c, "AmazonSQS.CreateQueue", r#"{"QueueName":"sink"}"#).expect("queue");
+    assert_eq!(status, 200);
+    let rule =
+        serde_json::json!({"Name": "all", "EventPattern": r#"{"source":["crash.delivery"]}"#});
+    assert_eq!(
+        call(&mut c, "AWSEvents.PutRule", &rule.to_string())
+            .expect("rule")
+            .0,
+        200
+    );
+    let targets = serde_json::json!({"Rule": "all", "Targets": [
+        {"Id": "q", "Arn": "arn:aws:sqs:us-east-1:123456789012:sink"}]});
+    assert_eq!(
+        call(&mut c, "AWSEvents.PutTargets", &targets.to_string())
+            .expect("targets")
+            .0,
+        200
+    );
+
+    let acked = load_until_killed(&mut server, "crash.delivery", Duration::from_millis(1500));
+    assert!(
+        acked.len() > 100,
+        "the load barely ran: {} events acknowledged",
+        acked.len()
+    );
+
+    // Restart and let the engine finish what was owed.
+    let mut server = start(dir.path());
+    let db_path = dir.path().join("eddy.db");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let db = rusqlite::Connection::open(&db_path).expect("open store");
+        let left: i64 = db
+            .query_row("SELECT count(*) FROM work", [], |r| r.get(0))
+            .expect("count");
+        if left == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{left} deliveries still owed after 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server.child.kill().expect("stop");
+    server.child.wait().expect("reap");
+
+    let db = rusqlite::Connection::open(&db_path).expect("open store");
+    let mut delivered: HashMap<String, u32> = HashMap::new();
+    let mut st = db
+        .prepare("SELECT body FROM messages WHERE queue = 'us-east-1:sink'")
+        .expect("q");
+    for body in st.query_map([], |r| r.get::<_, String>(0)).expect("rows") {
+        let v: serde_json::Value = serde_json::from_str(&body.expect("body")).expect("event json");
+        *delivered
+            .entry(v["id"].as_str().expect("id").to_owned())
+            .or_default() += 1;
+    }
+    let lost = acked
+        .iter()
+        .filter(|id| !delivered.contains_key(*id))
+        .count();
+    let duplicates: u32 = delivered.values().map(|n| n - 1).sum();
+    eprintln!(
+        "acknowledged {}; delivered {} distinct events; duplicates {duplicates}",
+        acked.len(),
+        delivered.len()
+    );
+    assert_eq!(
+        lost, 0,
+        "{lost} acknowledged events never reached the queue"
+    );
+    // Queue targets commit the message and the work item's removal together: no duplicates.
+    assert_eq!(duplicates, 0);
 }

@@ -1,0 +1,347 @@
+//! The delivery engine: takes the durable (event, rule, target) work items from the store and
+//! delivers each to its target at least once, with retries, backoff and dead-letter queues.
+//!
+//! * The engine leases due work items in batches, runs each delivery as its own task, bounded
+//!   by a global in-flight limit and a per-target concurrency limit.
+//! * A delivery shapes the target's input (`Input`, `InputPath`, `InputTransformer`), then hands
+//!   it to the target kind: an eddy queue (the message and the work item's removal commit in one
+//!   transaction, so a queue receives each event once), another bus (the forwarded event and the
+//!   removal commit together; forwarding loops stop after [`crate::bus::MAX_HOPS`]), and, as they
+//!   arrive with their issues, functions, API destinations and log groups.
+//! * A failure is retryable (try again after [`retry::backoff_ms`]) or permanent (a target that
+//!   does not exist, input that cannot be shaped): permanent failures and exhausted retries go
+//!   to the target's dead-letter queue with AWS's attributes, or, without one, to the store's
+//!   dead letters, logged and counted, never silently dropped.
+//! * A crash loses nothing: leased items return at start-up ([`eddy_store::Store::release_leases`]).
+
+pub mod retry;
+pub mod target;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use eddy_model::definitions::{RuleDef, TargetDef};
+use eddy_model::transform::{TransformContext, render_input};
+use eddy_store::WorkItem;
+use serde_json::{Value, json};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::metrics::DeliveryLabels;
+use crate::queues::OutMessage;
+use crate::{App, now_ms};
+use retry::{Policy, Verdict};
+use target::TargetKind;
+
+/// Work items leased per store round trip.
+const LEASE_BATCH: usize = 512;
+/// How long a lease lasts before an unfinished delivery is tried again.
+const LEASE_MS: i64 = 5 * 60 * 1000;
+/// Deliveries in flight at once, across all targets.
+const MAX_IN_FLIGHT: usize = 1024;
+
+/// Why an attempt failed.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub code: String,
+    pub message: String,
+    /// `false`: retrying cannot help (the target does not exist, the input cannot be shaped).
+    pub retryable: bool,
+}
+
+impl Failure {
+    fn permanent(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            message: message.into(),
+            retryable: false,
+        }
+    }
+
+    fn retryable(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            message: message.into(),
+            retryable: true,
+        }
+    }
+}
+
+/// Per-target concurrency limits.
+struct Limits {
+    per_target: usize,
+    targets: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl Limits {
+    fn of(&self, key: &str) -> Arc<Semaphore> {
+        self.targets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.per_target)))
+            .clone()
+    }
+}
+
+/// Runs the engine until `stop` turns true.
+pub async fn run(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    match app.store.release_leases(now_ms()).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            items = n,
+            "resuming deliveries interrupted by the last stop"
+        ),
+        Err(e) => tracing::error!(error = %e, "cannot release leases; deliveries resume later"),
+    }
+    let ready = app.bus.work_ready();
+    let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    let limits = Arc::new(Limits {
+        per_target: app.config.target_concurrency.max(1),
+        targets: Mutex::new(HashMap::new()),
+    });
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let notified = ready.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let free = in_flight.available_permits().min(LEASE_BATCH);
+        let items = if free == 0 {
+            Vec::new()
+        } else {
+            match app.store.lease(None, now_ms(), free, LEASE_MS).await {
+                Ok(items) => items,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot lease work items");
+                    Vec::new()
+                }
+            }
+        };
+        if items.is_empty() {
+            let wait = match app.store.next_due().await {
+                Ok(Some(due)) => Duration::from_millis((due - now_ms()).clamp(1, 1000) as u64),
+                _ => Duration::from_secs(1),
+            };
+            tokio::select! {
+                () = &mut notified => {}
+                () = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => {}
+            }
+            continue;
+        }
+        for item in items {
+            let Ok(permit) = in_flight.clone().acquire_owned().await else {
+                return;
+            };
+            let app = app.clone();
+            let limits = limits.clone();
+            tokio::spawn(async move { deliver(app, limits, item, permit).await });
+        }
+    }
+}
+
+/// Delivers one work item and settles it: removed, retried later, or dead-lettered.
+async fn deliver(
+    app: Arc<App>,
+    limits: Arc<Limits>,
+    item: WorkItem,
+    _permit: OwnedSemaphorePermit,
+) {
+    let Some((rule, target)) = app.catalog.target(&item.rule, &item.target).await else {
+        // The rule or target was removed after the event matched: nothing to deliver to.
+        tracing::info!(event = %item.event_id, rule = %item.rule, target = %item.target,
+            "target removed before delivery; dropping");
+        count(&app, &item, "dropped");
+        settle(&app, app.store.ack(vec![item.id]).await);
+        return;
+    };
+    let key = format!("{}#{}", item.rule, item.target);
+    let gate = limits.of(&key);
+    let Ok(_slot) = gate.acquire().await else {
+        return;
+    };
+    let policy = Policy::of(target.retry_policy.as_ref());
+    let now = now_ms();
+    if now - item.created_ms > policy.max_age_ms {
+        let f = Failure::permanent(
+            "EventAgeExceeded",
+            "the event is older than MaximumEventAgeInSeconds",
+        );
+        give_up(&app, &item, &target, &f, Some("MaximumEventAgeInSeconds")).await;
+        return;
+    }
+    let outcome = attempt(&app, &rule, &target, &item).await;
+    match outcome {
+        Ok(()) => {
+            count(&app, &item, "delivered");
+            let latency = (now_ms() - item.created_ms).max(0) as f64 / 1000.0;
+            app.metrics.delivery_latency_seconds.observe(latency);
+        }
+        Err(f) => {
+            tracing::warn!(event = %item.event_id, rule = %item.rule, target = %target.arn,
+                attempt = item.attempts, code = %f.code, reason = %f.message, "delivery failed");
+            if !f.retryable {
+                give_up(&app, &item, &target, &f, None).await;
+                return;
+            }
+            let rand = (uuid::Uuid::new_v4().as_u128() >> 75) as f64 / (1u64 << 53) as f64;
+            match retry::after_failure(policy, item.attempts, item.created_ms, now_ms(), rand) {
+                Verdict::RetryAt(at) => {
+                    count(&app, &item, "retried");
+                    settle(&app, app.store.nack(item.id, at).await);
+                }
+                Verdict::Exhausted(why) => give_up(&app, &item, &target, &f, Some(why)).await,
+            }
+        }
+    }
+}
+
+/// One attempt. On success the work item is already removed (atomically with the delivery).
+async fn attempt(
+    app: &App,
+    rule: &RuleDef,
+    target: &TargetDef,
+    item: &WorkItem,
+) -> Result<(), Failure> {
+    match TargetKind::of(&target.arn) {
+        TargetKind::Queue { region, name } => {
+            let Some(queue) = app.queues.get(&region, &name) else {
+                return Err(Failure::permanent(
+                    "ResourceNotFoundException",
+                    format!("queue {name} does not exist in {region}"),
+                ));
+            };
+            let cx = TransformContext {
+                rule_arn: &item.rule,
+                rule_name: &rule.name,
+                ingestion_time_ms: item.created_ms,
+            };
+            let body = render_input(target, &item.body, &cx)
+                .map_err(|e| Failure::permanent("InvalidInput", e.to_string()))?;
+            let fifo = queue.fifo();
+            let group_id = fifo.then(|| {
+                target
+                    .other
+                    .get("SqsParameters")
+                    .and_then(|p| p.get("MessageGroupId"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("default")
+                    .to_owned()
+            });
+            let message = OutMessage {
+                body,
+                group_id,
+                dedup_id: fifo.then(|| item.event_id.clone()),
+                ..OutMessage::default()
+            };
+            app.queues
+                .send_acking(&queue, vec![message], vec![item.id])
+                .await
+                .map_err(|e| Failure::retryable("InternalFailure", e.message))?;
+            Ok(())
+        }
+        TargetKind::Bus { region, name } => {
+            match app.bus.forward(&region, &name, item, now_ms()).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(Failure::permanent(e.code, e.message)),
+                Err(e) => Err(Failure::retryable("InternalFailure", e.message)),
+            }
+        }
+        TargetKind::Function { name, .. } => Err(Failure::permanent(
+            "ResourceNotFoundException",
+            format!("Function not found: {name} (eddy has no functions API yet)"),
+        )),
+        TargetKind::ApiDestination { name, .. } => Err(Failure::permanent(
+            "ResourceNotFoundException",
+            format!("API destination {name} does not exist"),
+        )),
+        TargetKind::LogGroup { name, .. } => Err(Failure::permanent(
+            "ResourceNotFoundException",
+            format!("log group {name} does not exist"),
+        )),
+        TargetKind::Unsupported { service } => Err(Failure::permanent(
+            "UnsupportedTarget",
+            format!("eddy does not deliver to `{service}` targets"),
+        )),
+    }
+}
+
+/// Sends an undeliverable event to the target's dead-letter queue with AWS's attributes, or
+/// keeps it in the store's dead letters when there is no usable dead-letter queue.
+async fn give_up(
+    app: &App,
+    item: &WorkItem,
+    target: &TargetDef,
+    f: &Failure,
+    exhausted: Option<&str>,
+) {
+    let dlq = target
+        .dead_letter_config
+        .as_ref()
+        .and_then(|d| d.arn.as_deref())
+        .and_then(|arn| match TargetKind::of(arn) {
+            TargetKind::Queue { region, name } => app.queues.get(&region, &name),
+            _ => None,
+        });
+    if let Some(dlq) = dlq {
+        let attr = |v: String| json!({ "DataType": "String", "StringValue": v });
+        let mut attrs = BTreeMap::new();
+        attrs.insert("ERROR_CODE".to_owned(), attr(f.code.clone()));
+        attrs.insert("ERROR_MESSAGE".to_owned(), attr(f.message.clone()));
+        if let Some(why) = exhausted {
+            attrs.insert("EXHAUSTED_RETRY_CONDITION".to_owned(), attr(why.to_owned()));
+        }
+        attrs.insert(
+            "RETRY_ATTEMPTS".to_owned(),
+            attr(item.attempts.saturating_sub(1).to_string()),
+        );
+        attrs.insert("RULE_ARN".to_owned(), attr(item.rule.clone()));
+        attrs.insert("TARGET_ARN".to_owned(), attr(target.arn.clone()));
+        let message = OutMessage {
+            body: item.body.clone(),
+            message_attributes: attrs,
+            group_id: dlq.fifo().then(|| "eddy-dlq".to_owned()),
+            dedup_id: dlq.fifo().then(|| format!("{}-{}", item.event_id, item.id)),
+            ..OutMessage::default()
+        };
+        match app
+            .queues
+            .send_acking(&dlq, vec![message], vec![item.id])
+            .await
+        {
+            Ok(_) => {
+                count(app, item, "dead_lettered");
+                return;
+            }
+            Err(e) => tracing::error!(error = %e.message, "cannot write to the dead-letter queue"),
+        }
+    }
+    let reason = match exhausted {
+        Some(why) => format!("{}: {} ({why})", f.code, f.message),
+        None => format!("{}: {}", f.code, f.message),
+    };
+    tracing::warn!(event = %item.event_id, rule = %item.rule, target = %target.arn, %reason,
+        "undeliverable event kept in the store's dead letters (the target has no dead-letter queue)");
+    count(app, item, "failed");
+    settle(app, app.store.dead_letter(item.id, reason, now_ms()).await);
+}
+
+fn count(app: &App, item: &WorkItem, outcome: &str) {
+    app.metrics
+        .deliveries
+        .get_or_create(&DeliveryLabels {
+            rule: item.rule.clone(),
+            target: item.target.clone(),
+            outcome: outcome.to_owned(),
+        })
+        .inc();
+}
+
+/// A store failure while settling leaves the item leased: it is delivered again later.
+fn settle(_app: &App, r: eddy_store::Result<()>) {
+    if let Err(e) = r {
+        tracing::error!(error = %e, "cannot settle a delivery; it will be retried after its lease");
+    }
+}
