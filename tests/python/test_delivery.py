@@ -159,3 +159,34 @@ def test_fifo_queue_target(aws):
     # EventBridge does not promise order across events; each arrives once, in its group.
     assert sorted(json.loads(m["Body"])["id"] for m in got) == sorted(ids)
     assert {m["Attributes"]["MessageGroupId"] for m in got} == {"orders"}
+
+
+def test_input_path_that_selects_nothing_sends_nothing(eddy, aws):
+    events, sqs = aws
+    url, arn = queue(sqs, "q")
+    events.put_rule(Name="r", EventPattern=json.dumps({"source": ["shop"]}))
+    events.put_targets(Rule="r", Targets=[{"Id": "t", "Arn": arn, "InputPath": "$.detail.missing"}])
+    put(events, {"order": 1})
+    rule_arn = "arn:aws:events:us-east-1:123456789012:rule/r"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and eddy.metric("eddy_delivery_attempts_total", outcome="skipped", rule=rule_arn) < 1:
+        time.sleep(0.05)
+    assert eddy.metric("eddy_delivery_attempts_total", outcome="skipped", rule=rule_arn) == 1
+    assert drain(sqs, url, 1, timeout=1) == []
+
+
+def test_put_targets_rejects_bad_input_shaping(aws):
+    events, _ = aws
+    from botocore.exceptions import ClientError
+    events.put_rule(Name="r", EventPattern=json.dumps({"source": ["shop"]}))
+    arn = "arn:aws:sqs:us-east-1:123456789012:q"
+    for bad in [
+        {"Input": "{not json"},
+        {"InputPath": "detail"},
+        {"InputTransformer": {"InputPathsMap": {"aws.x": "$.source"}, "InputTemplate": "<aws.x>"}},
+        {"InputTransformer": {"InputPathsMap": {"a": "$.source"}, "InputTemplate": '{"x": <b>}'}},
+    ]:
+        with pytest.raises(ClientError) as ex:
+            events.put_targets(Rule="r", Targets=[{"Id": "t", "Arn": arn, **bad}])
+        assert ex.value.response["Error"]["Code"] == "ValidationException", bad
+    assert events.list_targets_by_rule(Rule="r")["Targets"] == []

@@ -745,52 +745,7 @@ fn check_target_semantics(t: &TargetDef) -> Result<(), ApiError> {
             t.arn
         )));
     }
-    let shapes = [
-        t.input.is_some(),
-        t.input_path.is_some(),
-        t.input_transformer.is_some(),
-    ];
-    if shapes.iter().filter(|s| **s).count() > 1 {
-        return Err(ApiError::validation(format!(
-            "Only one of Input, InputPath, or InputTransformer must be provided for target {}.",
-            t.id
-        )));
-    }
-    if let Some(input) = &t.input
-        && serde_json::from_str::<Value>(input).is_err()
-    {
-        return Err(ApiError::validation(format!(
-            "Parameter Input is not valid for target {}. Reason: Input must be valid JSON.",
-            t.id
-        )));
-    }
-    if let Some(path) = &t.input_path
-        && !path.starts_with('$')
-    {
-        return Err(ApiError::validation(format!(
-            "Parameter InputPath is not valid for target {}. Reason: InputPath must be a valid \
-             JsonPath.",
-            t.id
-        )));
-    }
-    if let Some(tr) = &t.input_transformer {
-        for (name, path) in tr.input_paths_map.iter().flatten() {
-            if name.starts_with("aws.") {
-                return Err(ApiError::validation(format!(
-                    "InputTransformer is not valid for target {}. Reason: Key '{name}' is \
-                     reserved: keys may not start with 'aws.'.",
-                    t.id
-                )));
-            }
-            if !path.starts_with('$') {
-                return Err(ApiError::validation(format!(
-                    "InputTransformer is not valid for target {}. Reason: '{path}' is not a valid \
-                     JsonPath.",
-                    t.id
-                )));
-            }
-        }
-    }
+    eddy_model::transform::check_target(t).map_err(|e| ApiError::validation(e.to_string()))?;
     if let Some(dlq) = t.dead_letter_config.as_ref().and_then(|d| d.arn.as_deref())
         && Arn::parse(dlq).is_none_or(|a| a.service != "sqs")
     {

@@ -40,6 +40,8 @@ const LEASE_MS: i64 = 5 * 60 * 1000;
 /// Deliveries in flight at once, across all targets.
 const MAX_IN_FLIGHT: usize = 1024;
 
+const SKIPPED: &str = "Skipped";
+
 /// Why an attempt failed.
 #[derive(Debug, Clone)]
 pub struct Failure {
@@ -50,6 +52,15 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// Not a failure: the delivery had nothing to send and is already settled.
+    fn skipped() -> Self {
+        Self {
+            code: SKIPPED.into(),
+            message: String::new(),
+            retryable: false,
+        }
+    }
+
     fn permanent(code: &str, message: impl Into<String>) -> Self {
         Self {
             code: code.into(),
@@ -179,6 +190,7 @@ async fn deliver(
             let latency = (now_ms() - item.created_ms).max(0) as f64 / 1000.0;
             app.metrics.delivery_latency_seconds.observe(latency);
         }
+        Err(f) if f.code == SKIPPED => count(&app, &item, "skipped"),
         Err(f) => {
             tracing::warn!(event = %item.event_id, rule = %item.rule, target = %target.arn,
                 attempt = item.attempts, code = %f.code, reason = %f.message, "delivery failed");
@@ -220,6 +232,17 @@ async fn attempt(
             };
             let body = render_input(target, &item.body, &cx)
                 .map_err(|e| Failure::permanent("InvalidInput", e.to_string()))?;
+            if body.is_empty() {
+                // An InputPath that selects nothing: there is nothing to send (as AWS, which
+                // delivers nothing); the work item is done.
+                tracing::info!(event = %item.event_id, target = %target.arn,
+                    "InputPath selected nothing; no message sent");
+                app.store
+                    .ack(vec![item.id])
+                    .await
+                    .map_err(|e| Failure::retryable("InternalFailure", e.to_string()))?;
+                return Err(Failure::skipped());
+            }
             let fifo = queue.fifo();
             let group_id = fifo.then(|| {
                 target
