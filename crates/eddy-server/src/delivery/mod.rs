@@ -142,129 +142,214 @@ pub async fn run(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
             }
             continue;
         }
-        for item in items {
-            let Ok(permit) = in_flight.clone().acquire_owned().await else {
+        for group in by_target(items) {
+            let n = u32::try_from(group.len()).unwrap_or(u32::MAX);
+            let Ok(permits) = in_flight.clone().acquire_many_owned(n).await else {
                 return;
             };
             let app = app.clone();
             let limits = limits.clone();
-            tokio::spawn(async move { deliver(app, limits, item, permit).await });
+            tokio::spawn(async move { deliver_group(app, limits, group, permits).await });
         }
     }
 }
 
-/// Delivers one work item and settles it: removed, retried later, or dead-lettered.
-async fn deliver(
+/// Splits leased items into groups for the same (rule, target), keeping lease order.
+fn by_target(items: Vec<WorkItem>) -> Vec<Vec<WorkItem>> {
+    let mut groups: Vec<Vec<WorkItem>> = Vec::new();
+    let mut index: HashMap<(String, String), usize> = HashMap::new();
+    for item in items {
+        let key = (item.rule.clone(), item.target.clone());
+        match index.get(&key) {
+            Some(&i) => groups[i].push(item),
+            None => {
+                index.insert(key, groups.len());
+                groups.push(vec![item]);
+            }
+        }
+    }
+    groups
+}
+
+/// Delivers a group of work items for one target and settles each: removed, retried later, or
+/// dead-lettered. Queue targets get the whole group in one store transaction.
+async fn deliver_group(
     app: Arc<App>,
     limits: Arc<Limits>,
-    item: WorkItem,
-    _permit: OwnedSemaphorePermit,
+    items: Vec<WorkItem>,
+    _permits: OwnedSemaphorePermit,
 ) {
-    let Some((rule, target)) = app.catalog.target(&item.rule, &item.target).await else {
-        // The rule or target was removed after the event matched: nothing to deliver to.
-        tracing::info!(event = %item.event_id, rule = %item.rule, target = %item.target,
+    let Some(first) = items.first() else { return };
+    let Some((rule, target)) = app.catalog.target(&first.rule, &first.target).await else {
+        // The rule or target was removed after the events matched: nothing to deliver to.
+        tracing::info!(rule = %first.rule, target = %first.target, events = items.len(),
             "target removed before delivery; dropping");
-        count(&app, &item, "dropped");
-        settle(&app, app.store.ack(vec![item.id]).await);
+        count(&app, first, "dropped", items.len());
+        settle(
+            &app,
+            app.store.ack(items.iter().map(|i| i.id).collect()).await,
+        );
         return;
     };
-    let key = format!("{}#{}", item.rule, item.target);
-    let gate = limits.of(&key);
+    let gate = limits.of(&format!("{}#{}", first.rule, first.target));
     let Ok(_slot) = gate.acquire().await else {
         return;
     };
     let policy = Policy::of(target.retry_policy.as_ref());
     let now = now_ms();
-    if now - item.created_ms > policy.max_age_ms {
+    let (expired, live): (Vec<WorkItem>, Vec<WorkItem>) = items
+        .into_iter()
+        .partition(|i| now - i.created_ms > policy.max_age_ms);
+    for item in &expired {
         let f = Failure::permanent(
             "EventAgeExceeded",
             "the event is older than MaximumEventAgeInSeconds",
         );
-        give_up(&app, &item, &target, &f, Some("MaximumEventAgeInSeconds")).await;
-        return;
+        give_up(&app, item, &target, &f, Some("MaximumEventAgeInSeconds")).await;
     }
-    let outcome = attempt(&app, &rule, &target, &item).await;
+    let results = match TargetKind::of(&target.arn) {
+        TargetKind::Queue { region, name } => {
+            to_queue(&app, &rule, &target, &region, &name, &live).await
+        }
+        _ => {
+            let mut out = Vec::with_capacity(live.len());
+            for item in &live {
+                out.push(attempt(&app, &target, item).await);
+            }
+            out
+        }
+    };
+    for (item, outcome) in live.iter().zip(results) {
+        settle_outcome(&app, &target, policy, item, outcome).await;
+    }
+}
+
+/// Records the outcome of one attempt: counted when delivered, retried or dead-lettered when
+/// not.
+async fn settle_outcome(
+    app: &App,
+    target: &TargetDef,
+    policy: Policy,
+    item: &WorkItem,
+    outcome: Result<(), Failure>,
+) {
     match outcome {
         Ok(()) => {
-            count(&app, &item, "delivered");
+            count(app, item, "delivered", 1);
             let latency = (now_ms() - item.created_ms).max(0) as f64 / 1000.0;
             app.metrics.delivery_latency_seconds.observe(latency);
         }
-        Err(f) if f.code == SKIPPED => count(&app, &item, "skipped"),
+        Err(f) if f.code == SKIPPED => count(app, item, "skipped", 1),
         Err(f) => {
             tracing::warn!(event = %item.event_id, rule = %item.rule, target = %target.arn,
                 attempt = item.attempts, code = %f.code, reason = %f.message, "delivery failed");
             if !f.retryable {
-                give_up(&app, &item, &target, &f, None).await;
+                give_up(app, item, target, &f, None).await;
                 return;
             }
             let rand = (uuid::Uuid::new_v4().as_u128() >> 75) as f64 / (1u64 << 53) as f64;
             match retry::after_failure(policy, item.attempts, item.created_ms, now_ms(), rand) {
                 Verdict::RetryAt(at) => {
-                    count(&app, &item, "retried");
-                    settle(&app, app.store.nack(item.id, at).await);
+                    count(app, item, "retried", 1);
+                    settle(app, app.store.nack(item.id, at).await);
                 }
-                Verdict::Exhausted(why) => give_up(&app, &item, &target, &f, Some(why)).await,
+                Verdict::Exhausted(why) => give_up(app, item, target, &f, Some(why)).await,
             }
         }
     }
 }
 
-/// One attempt. On success the work item is already removed (atomically with the delivery).
-async fn attempt(
+/// Most messages written to a queue in one store transaction.
+const QUEUE_CHUNK: usize = 256;
+
+/// Delivers items to an eddy queue: the messages and the work items' removal commit together,
+/// a chunk at a time. Returns one outcome per item.
+async fn to_queue(
     app: &App,
     rule: &RuleDef,
     target: &TargetDef,
-    item: &WorkItem,
-) -> Result<(), Failure> {
-    match TargetKind::of(&target.arn) {
-        TargetKind::Queue { region, name } => {
-            let Some(queue) = app.queues.get(&region, &name) else {
-                return Err(Failure::permanent(
-                    "ResourceNotFoundException",
-                    format!("queue {name} does not exist in {region}"),
-                ));
-            };
-            let cx = TransformContext {
-                rule_arn: &item.rule,
-                rule_name: &rule.name,
-                ingestion_time_ms: item.created_ms,
-            };
-            let body = render_input(target, &item.body, &cx)
-                .map_err(|e| Failure::permanent("InvalidInput", e.to_string()))?;
-            if body.is_empty() {
-                // An InputPath that selects nothing: there is nothing to send (as AWS, which
-                // delivers nothing); the work item is done.
+    region: &str,
+    name: &str,
+    items: &[WorkItem],
+) -> Vec<Result<(), Failure>> {
+    let Some(queue) = app.queues.get(region, name) else {
+        let f = Failure::permanent(
+            "ResourceNotFoundException",
+            format!("queue {name} does not exist in {region}"),
+        );
+        return items.iter().map(|_| Err(f.clone())).collect();
+    };
+    let fifo = queue.fifo();
+    let group_id = fifo.then(|| {
+        target
+            .other
+            .get("SqsParameters")
+            .and_then(|p| p.get("MessageGroupId"))
+            .and_then(Value::as_str)
+            .unwrap_or("default")
+            .to_owned()
+    });
+    let mut outcomes: Vec<Option<Result<(), Failure>>> = vec![None; items.len()];
+    let mut empty = Vec::new();
+    let mut batch: Vec<(usize, OutMessage)> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let cx = TransformContext {
+            rule_arn: &item.rule,
+            rule_name: &rule.name,
+            ingestion_time_ms: item.created_ms,
+        };
+        match render_input(target, &item.body, &cx) {
+            Err(e) => outcomes[i] = Some(Err(Failure::permanent("InvalidInput", e.to_string()))),
+            Ok(body) if body.is_empty() => {
+                // An InputPath that selects nothing: nothing to send (AWS delivers nothing).
                 tracing::info!(event = %item.event_id, target = %target.arn,
                     "InputPath selected nothing; no message sent");
-                app.store
-                    .ack(vec![item.id])
-                    .await
-                    .map_err(|e| Failure::retryable("InternalFailure", e.to_string()))?;
-                return Err(Failure::skipped());
+                empty.push(item.id);
+                outcomes[i] = Some(Err(Failure::skipped()));
             }
-            let fifo = queue.fifo();
-            let group_id = fifo.then(|| {
-                target
-                    .other
-                    .get("SqsParameters")
-                    .and_then(|p| p.get("MessageGroupId"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("default")
-                    .to_owned()
-            });
-            let message = OutMessage {
-                body,
-                group_id,
-                dedup_id: fifo.then(|| item.event_id.clone()),
-                ..OutMessage::default()
-            };
-            app.queues
-                .send_acking(&queue, vec![message], vec![item.id])
-                .await
-                .map_err(|e| Failure::retryable("InternalFailure", e.message))?;
-            Ok(())
+            Ok(body) => batch.push((
+                i,
+                OutMessage {
+                    body,
+                    group_id: group_id.clone(),
+                    dedup_id: fifo.then(|| item.event_id.clone()),
+                    ..OutMessage::default()
+                },
+            )),
         }
+    }
+    if !empty.is_empty()
+        && let Err(e) = app.store.ack(empty).await
+    {
+        tracing::error!(error = %e, "cannot settle skipped deliveries; they repeat after their lease");
+    }
+    while !batch.is_empty() {
+        let rest = batch.split_off(batch.len().min(QUEUE_CHUNK));
+        let (index, messages): (Vec<usize>, Vec<OutMessage>) =
+            std::mem::replace(&mut batch, rest).into_iter().unzip();
+        let ack = index.iter().map(|&i| items[i].id).collect();
+        let r = app.queues.send_acking(&queue, messages, ack).await;
+        for i in index {
+            outcomes[i] = Some(match &r {
+                Ok(_) => Ok(()),
+                Err(e) => Err(Failure::retryable("InternalFailure", e.message.clone())),
+            });
+        }
+    }
+    outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|| Err(Failure::retryable("InternalFailure", "not attempted"))))
+        .collect()
+}
+
+/// One attempt for a target that is not a queue (queues go through [`to_queue`]). On success
+/// the work item is already removed (atomically with the delivery).
+async fn attempt(app: &App, target: &TargetDef, item: &WorkItem) -> Result<(), Failure> {
+    match TargetKind::of(&target.arn) {
+        TargetKind::Queue { .. } => Err(Failure::retryable(
+            "InternalFailure",
+            "queue deliveries go through to_queue",
+        )),
         TargetKind::Bus { region, name } => {
             match app.bus.forward(&region, &name, item, now_ms()).await {
                 Ok(Ok(())) => Ok(()),
@@ -335,7 +420,7 @@ async fn give_up(
             .await
         {
             Ok(_) => {
-                count(app, item, "dead_lettered");
+                count(app, item, "dead_lettered", 1);
                 return;
             }
             Err(e) => tracing::error!(error = %e.message, "cannot write to the dead-letter queue"),
@@ -347,11 +432,11 @@ async fn give_up(
     };
     tracing::warn!(event = %item.event_id, rule = %item.rule, target = %target.arn, %reason,
         "undeliverable event kept in the store's dead letters (the target has no dead-letter queue)");
-    count(app, item, "failed");
+    count(app, item, "failed", 1);
     settle(app, app.store.dead_letter(item.id, reason, now_ms()).await);
 }
 
-fn count(app: &App, item: &WorkItem, outcome: &str) {
+fn count(app: &App, item: &WorkItem, outcome: &str, n: usize) {
     app.metrics
         .deliveries
         .get_or_create(&DeliveryLabels {
@@ -359,7 +444,7 @@ fn count(app: &App, item: &WorkItem, outcome: &str) {
             target: item.target.clone(),
             outcome: outcome.to_owned(),
         })
-        .inc();
+        .inc_by(n as u64);
 }
 
 /// A store failure while settling leaves the item leased: it is delivered again later.
