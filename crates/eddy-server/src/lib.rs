@@ -16,6 +16,7 @@
 //! What it is not: the pattern language (`eddy-pattern`), the storage engine (`eddy-store`), or
 //! the CLI (`eddy`).
 
+pub mod archives;
 pub mod aws;
 pub mod bus;
 pub mod catalog;
@@ -58,6 +59,7 @@ pub struct App {
     pub catalog: Arc<Catalog>,
     pub bus: Bus,
     pub queues: queues::Queues,
+    pub archives: archives::Archives,
     pub metrics: Arc<Metrics>,
 }
 
@@ -90,12 +92,14 @@ impl App {
         );
         let bus = Bus::new(catalog.clone(), store.clone(), metrics.clone());
         let queues = queues::Queues::load(store.clone()).await?;
+        let archives = archives::Archives::load(store.clone()).await?;
         Ok(Arc::new(Self {
             config,
             store,
             catalog,
             bus,
             queues,
+            archives,
             metrics,
         }))
     }

@@ -95,8 +95,18 @@ fn request_body(batch: usize, seq: u64) -> Vec<u8> {
     format!(r#"{{"Entries":[{}]}}"#, entries.join(",")).into_bytes()
 }
 
+/// A rule on the default bus matching every generated event, with an eddy queue as its target
+/// (so the deliveries the events cause are real work too).
 async fn setup_rule(endpoint: &str) -> anyhow::Result<()> {
     let mut c = Conn::connect(endpoint).await?;
+    let r = c
+        .aws_call("AmazonSQS.CreateQueue", br#"{"QueueName":"bench"}"#)
+        .await?;
+    anyhow::ensure!(
+        r.status == 200,
+        "CreateQueue failed: {}",
+        String::from_utf8_lossy(&r.body)
+    );
     let rule = serde_json::json!({
         "Name": "bench-orders",
         "EventPattern": r#"{"source":["bench.orders"],"detail":{"customer":{"tier":["gold"]}}}"#,

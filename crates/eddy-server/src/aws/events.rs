@@ -43,6 +43,10 @@ pub async fn call(app: &App, ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>
         "ListTagsForResource" => list_tags_for_resource(app, ctx, parse(body)?).await,
         "PutPermission" => put_permission(app, ctx, parse(body)?).await,
         "RemovePermission" => remove_permission(app, ctx, parse(body)?).await,
+        "CreateArchive" | "DescribeArchive" | "ListArchives" | "UpdateArchive"
+        | "DeleteArchive" | "StartReplay" | "DescribeReplay" | "ListReplays" | "CancelReplay" => {
+            super::archives::call(app, ctx, op, body).await
+        }
         _ => Err(ApiError::unknown_operation(format!(
             "Unknown operation AWSEvents.{op}: eddy does not implement it"
         ))),

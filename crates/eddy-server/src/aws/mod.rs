@@ -5,6 +5,7 @@
 //! credential scope's service name and the path. The region comes from the credential scope.
 //! Every response carries `x-amzn-RequestId`.
 
+pub mod archives;
 pub mod events;
 mod pagination;
 pub mod sqs;
