@@ -22,6 +22,7 @@ pub mod bus;
 pub mod catalog;
 pub mod config;
 pub mod delivery;
+pub mod destinations;
 pub mod error;
 pub mod gateway;
 pub mod metrics;
@@ -60,6 +61,9 @@ pub struct App {
     pub bus: Bus,
     pub queues: queues::Queues,
     pub archives: archives::Archives,
+    pub destinations: destinations::Destinations,
+    /// The HTTP client API destinations are called with (pooled connections).
+    pub http: delivery::http::HttpClient,
     pub metrics: Arc<Metrics>,
 }
 
@@ -93,6 +97,8 @@ impl App {
         let bus = Bus::new(catalog.clone(), store.clone(), metrics.clone());
         let queues = queues::Queues::load(store.clone()).await?;
         let archives = archives::Archives::load(store.clone()).await?;
+        let destinations = destinations::Destinations::load(store.clone()).await?;
+        let http = delivery::http::HttpClient::new()?;
         Ok(Arc::new(Self {
             config,
             store,
@@ -100,6 +106,8 @@ impl App {
             bus,
             queues,
             archives,
+            destinations,
+            http,
             metrics,
         }))
     }

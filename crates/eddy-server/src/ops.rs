@@ -54,6 +54,7 @@ async fn reset(State(app): State<Arc<App>>) -> Response {
     app.catalog.clear(now_ms()).await;
     app.queues.clear();
     app.archives.clear();
+    app.destinations.clear();
     ([("content-type", "application/json")], r#"{"status":"ok"}"#).into_response()
 }
 

@@ -47,9 +47,12 @@ pub async fn call(app: &App, ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>
         | "DeleteArchive" | "StartReplay" | "DescribeReplay" | "ListReplays" | "CancelReplay" => {
             super::archives::call(app, ctx, op, body).await
         }
-        _ => Err(ApiError::unknown_operation(format!(
-            "Unknown operation AWSEvents.{op}: eddy does not implement it"
-        ))),
+        _ => match super::destinations::call(app, ctx, op, body).await {
+            Some(r) => r,
+            None => Err(ApiError::unknown_operation(format!(
+                "Unknown operation AWSEvents.{op}: eddy does not implement it"
+            ))),
+        },
     }
 }
 

@@ -6,6 +6,7 @@
 //! Every response carries `x-amzn-RequestId`.
 
 pub mod archives;
+pub mod destinations;
 pub mod events;
 mod pagination;
 pub mod sqs;

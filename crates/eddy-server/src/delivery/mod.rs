@@ -14,6 +14,7 @@
 //!   dead letters, logged and counted, never silently dropped.
 //! * A crash loses nothing: leased items return at start-up ([`eddy_store::Store::release_leases`]).
 
+pub mod http;
 pub mod retry;
 pub mod target;
 
@@ -212,9 +213,28 @@ async fn deliver_group(
             to_queue(&app, &rule, &target, &region, &name, &live).await
         }
         _ => {
-            let mut out = Vec::with_capacity(live.len());
-            for item in &live {
-                out.push(attempt(&app, &target, item).await);
+            // Attempts run concurrently, at most `per_target` at a time.
+            let slots = Arc::new(Semaphore::new(limits.per_target));
+            let shared = Arc::new((rule.clone(), target.clone()));
+            let handles: Vec<_> = live
+                .iter()
+                .cloned()
+                .map(|item| {
+                    let (app, slots, shared) = (app.clone(), slots.clone(), shared.clone());
+                    tokio::spawn(async move {
+                        let _slot = slots.acquire().await;
+                        attempt(&app, &shared.0, &shared.1, &item).await
+                    })
+                })
+                .collect();
+            let mut out = Vec::with_capacity(handles.len());
+            for h in handles {
+                out.push(h.await.unwrap_or_else(|e| {
+                    Err(Failure::retryable(
+                        "InternalFailure",
+                        format!("delivery task failed: {e}"),
+                    ))
+                }));
             }
             out
         }
@@ -259,6 +279,18 @@ async fn settle_outcome(
     }
 }
 
+/// The input a target receives for an item (`Input`, `InputPath`, `InputTransformer` or the
+/// event itself).
+fn shape(rule: &RuleDef, target: &TargetDef, item: &WorkItem) -> Result<String, Failure> {
+    let cx = TransformContext {
+        rule_arn: &item.rule,
+        rule_name: &rule.name,
+        ingestion_time_ms: item.created_ms,
+    };
+    render_input(target, &item.body, &cx)
+        .map_err(|e| Failure::permanent("InvalidInput", e.to_string()))
+}
+
 /// Most messages written to a queue in one store transaction.
 const QUEUE_CHUNK: usize = 256;
 
@@ -293,13 +325,8 @@ async fn to_queue(
     let mut empty = Vec::new();
     let mut batch: Vec<(usize, OutMessage)> = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        let cx = TransformContext {
-            rule_arn: &item.rule,
-            rule_name: &rule.name,
-            ingestion_time_ms: item.created_ms,
-        };
-        match render_input(target, &item.body, &cx) {
-            Err(e) => outcomes[i] = Some(Err(Failure::permanent("InvalidInput", e.to_string()))),
+        match shape(rule, target, item) {
+            Err(f) => outcomes[i] = Some(Err(f)),
             Ok(body) if body.is_empty() => {
                 // An InputPath that selects nothing: nothing to send (AWS delivers nothing).
                 tracing::info!(event = %item.event_id, target = %target.arn,
@@ -344,7 +371,12 @@ async fn to_queue(
 
 /// One attempt for a target that is not a queue (queues go through [`to_queue`]). On success
 /// the work item is already removed (atomically with the delivery).
-async fn attempt(app: &App, target: &TargetDef, item: &WorkItem) -> Result<(), Failure> {
+async fn attempt(
+    app: &App,
+    rule: &RuleDef,
+    target: &TargetDef,
+    item: &WorkItem,
+) -> Result<(), Failure> {
     match TargetKind::of(&target.arn) {
         TargetKind::Queue { .. } => Err(Failure::retryable(
             "InternalFailure",
@@ -361,10 +393,22 @@ async fn attempt(app: &App, target: &TargetDef, item: &WorkItem) -> Result<(), F
             "ResourceNotFoundException",
             format!("Function not found: {name} (eddy has no functions API yet)"),
         )),
-        TargetKind::ApiDestination { name, .. } => Err(Failure::permanent(
-            "ResourceNotFoundException",
-            format!("API destination {name} does not exist"),
-        )),
+        TargetKind::ApiDestination { region, name } => {
+            let Some(dest) = app.destinations.destination(&region, &name) else {
+                return Err(Failure::permanent(
+                    "ResourceNotFoundException",
+                    format!("API destination {name} does not exist"),
+                ));
+            };
+            let Some(conn) = app.destinations.connection_by_arn(&dest.connection_arn) else {
+                return Err(Failure::permanent(
+                    "ResourceNotFoundException",
+                    format!("the connection of API destination {name} does not exist"),
+                ));
+            };
+            let body = shape(rule, target, item)?;
+            app.http.invoke(target, &dest, &conn, body).await
+        }
         TargetKind::LogGroup { name, .. } => Err(Failure::permanent(
             "ResourceNotFoundException",
             format!("log group {name} does not exist"),

@@ -1,0 +1,594 @@
+//! EventBridge connections and API destinations over AWS JSON 1.1 (`AWSEvents.CreateConnection`
+//! … `AWSEvents.DeleteApiDestination`).
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::{Ctx, Page, empty, parse, reply};
+use crate::App;
+use crate::destinations::{ApiDestinationDef, ConnectionDef};
+use crate::error::{ApiError, Violations};
+use crate::now_ms;
+use eddy_model::names::RULE_NAME;
+
+const AUTH_TYPES: [&str; 3] = ["BASIC", "OAUTH_CLIENT_CREDENTIALS", "API_KEY"];
+const METHODS: [&str; 7] = ["POST", "GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"];
+
+/// Runs one connection or API destination operation; `None` when `op` is not one of them.
+pub async fn call(
+    app: &App,
+    ctx: &Ctx,
+    op: &str,
+    body: &[u8],
+) -> Option<Result<Vec<u8>, ApiError>> {
+    Some(match op {
+        "CreateConnection" => create_connection(app, ctx, parse_or(body)).await,
+        "DescribeConnection" => describe_connection(app, ctx, parse_or(body)),
+        "ListConnections" => list_connections(app, ctx, parse_or(body)),
+        "UpdateConnection" => update_connection(app, ctx, parse_or(body)).await,
+        "DeleteConnection" => delete_connection(app, ctx, parse_or(body)).await,
+        "DeauthorizeConnection" => deauthorize_connection(app, ctx, parse_or(body)).await,
+        "CreateApiDestination" => create_destination(app, ctx, parse_or(body)).await,
+        "DescribeApiDestination" => describe_destination(app, ctx, parse_or(body)),
+        "ListApiDestinations" => list_destinations(app, ctx, parse_or(body)),
+        "UpdateApiDestination" => update_destination(app, ctx, parse_or(body)).await,
+        "DeleteApiDestination" => delete_destination(app, ctx, parse_or(body)).await,
+        _ => return None,
+    })
+}
+
+/// Parses a request; the error travels inside so each operation reports it.
+fn parse_or<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    parse(body)
+}
+
+fn secs(ms: i64) -> f64 {
+    ms as f64 / 1000.0
+}
+
+fn connection_missing(name: &str) -> ApiError {
+    ApiError::not_found(format!("Connection '{name}' does not exist."))
+}
+
+fn destination_missing(name: &str) -> ApiError {
+    ApiError::not_found(format!("An api-destination '{name}' does not exist."))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connections
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ConnectionInput {
+    name: Option<String>,
+    description: Option<String>,
+    authorization_type: Option<String>,
+    auth_parameters: Option<Value>,
+    #[allow(dead_code)]
+    kms_key_identifier: Option<String>,
+}
+
+/// Checks `AuthParameters` against the authorization type: the matching block must be there
+/// with its required members.
+fn check_auth(auth_type: &str, p: &Value) -> Result<(), ApiError> {
+    let need = |block: &str, members: &[&str]| -> Result<(), ApiError> {
+        let Some(b) = p.get(block).filter(|b| b.is_object()) else {
+            return Err(ApiError::validation(format!(
+                "Parameter AuthParameters.{block} is required for AuthorizationType {auth_type}."
+            )));
+        };
+        for m in members {
+            match b.get(*m) {
+                Some(Value::String(s)) if !s.is_empty() && s.len() <= 2048 => {}
+                Some(Value::Object(_)) => {}
+                _ => {
+                    return Err(ApiError::validation(format!(
+                        "Parameter AuthParameters.{block}.{m} is not valid."
+                    )));
+                }
+            }
+        }
+        Ok(())
+    };
+    match auth_type {
+        "BASIC" => need("BasicAuthParameters", &["Username", "Password"]),
+        "API_KEY" => need("ApiKeyAuthParameters", &["ApiKeyName", "ApiKeyValue"]),
+        _ => {
+            need(
+                "OAuthParameters",
+                &["ClientParameters", "AuthorizationEndpoint", "HttpMethod"],
+            )?;
+            let o = &p["OAuthParameters"];
+            for m in ["ClientID", "ClientSecret"] {
+                if !o["ClientParameters"].get(m).is_some_and(Value::is_string) {
+                    return Err(ApiError::validation(format!(
+                        "Parameter AuthParameters.OAuthParameters.ClientParameters.{m} is not \
+                         valid."
+                    )));
+                }
+            }
+            if !matches!(o["HttpMethod"].as_str(), Some("GET" | "POST" | "PUT")) {
+                return Err(ApiError::validation(
+                    "Parameter AuthParameters.OAuthParameters.HttpMethod is not valid.",
+                ));
+            }
+            check_endpoint(
+                "AuthParameters.OAuthParameters.AuthorizationEndpoint",
+                o["AuthorizationEndpoint"].as_str(),
+            )
+        }
+    }
+}
+
+/// Endpoints must be absolute http(s) URLs (AWS requires https; eddy also takes http for local
+/// endpoints).
+fn check_endpoint(member: &str, v: Option<&str>) -> Result<(), ApiError> {
+    match v {
+        Some(u)
+            if (u.starts_with("https://") || u.starts_with("http://"))
+                && u.len() <= 2048
+                && reqwest::Url::parse(u).is_ok() =>
+        {
+            Ok(())
+        }
+        _ => Err(ApiError::validation(format!(
+            "Parameter {member} is not valid."
+        ))),
+    }
+}
+
+fn connection_summary(app: &App, c: &ConnectionDef) -> Value {
+    json!({
+        "ConnectionArn": c.arn(&app.config.account_id),
+        "Name": c.name,
+        "ConnectionState": c.state,
+        "AuthorizationType": c.authorization_type,
+        "CreationTime": secs(c.created_ms),
+        "LastModifiedTime": secs(c.modified_ms),
+        "LastAuthorizedTime": secs(c.authorized_ms),
+    })
+}
+
+fn state_reply(app: &App, c: &ConnectionDef) -> Result<Vec<u8>, ApiError> {
+    reply(&json!({
+        "ConnectionArn": c.arn(&app.config.account_id),
+        "ConnectionState": c.state,
+        "CreationTime": secs(c.created_ms),
+        "LastModifiedTime": secs(c.modified_ms),
+        "LastAuthorizedTime": secs(c.authorized_ms),
+    }))
+}
+
+async fn create_connection(
+    app: &App,
+    ctx: &Ctx,
+    input: Result<ConnectionInput, ApiError>,
+) -> Result<Vec<u8>, ApiError> {
+    let input = input?;
+    let mut v = Violations::new();
+    v.name("name", input.name.as_deref(), RULE_NAME, true);
+    v.length("description", input.description.as_deref(), 0, 512);
+    if input.authorization_type.is_none() {
+        v.required("authorizationType");
+    }
+    v.one_of(
+        "authorizationType",
+        input.authorization_type.as_deref(),
+        &AUTH_TYPES,
+    );
+    if input.auth_parameters.is_none() {
+        v.required("authParameters");
+    }
+    v.finish()?;
+    let (Some(name), Some(auth_type), Some(params)) =
+        (input.name, input.authorization_type, input.auth_parameters)
+    else {
+        return Err(ApiError::internal("checked above"));
+    };
+    check_auth(&auth_type, &params)?;
+    if app.destinations.connection(&ctx.region, &name).is_some() {
+        return Err(ApiError::already_exists(format!(
+            "Connection {name} already exists."
+        )));
+    }
+    let now = now_ms();
+    let c = ConnectionDef {
+        region: ctx.region.clone(),
+        name,
+        uuid: uuid::Uuid::new_v4().to_string(),
+        description: input.description,
+        authorization_type: auth_type,
+        auth_parameters: params,
+        state: "AUTHORIZED".into(),
+        created_ms: now,
+        modified_ms: now,
+        authorized_ms: now,
+    };
+    app.destinations.put_connection(c.clone()).await?;
+    state_reply(app, &c)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct NameInput {
+    name: Option<String>,
+}
+
+fn named(input: Result<NameInput, ApiError>) -> Result<String, ApiError> {
+    let input = input?;
+    let mut v = Violations::new();
+    v.name("name", input.name.as_deref(), RULE_NAME, true);
+    v.finish()?;
+    Ok(input.name.unwrap_or_default())
+}
+
+fn describe_connection(
+    app: &App,
+    ctx: &Ctx,
+    input: Result<NameInput, ApiError>,
+) -> Result<Vec<u8>, ApiError> {
+    let name = named(input)?;
+    let c = app
+        .destinations
+        .connection(&ctx.region, &name)
+        .ok_or_else(|| connection_missing(&name))?;
+    let mut out = connection_summary(app, &c);
+    if let Some(d) = &c.description {
+        out["Description"] = json!(d);
+    }
+    out["AuthParameters"] = c.public_auth_parameters();
+    out["SecretArn"] = json!(format!(
+        "arn:aws:secretsmanager:{}:{}:secret:events!connection/{}/{}",
+        c.region, app.config.account_id, c.name, c.uuid
+    ));
+    reply(&out)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListConnectionsInput {
+    name_prefix: Option<String>,
+    connection_state: Option<String>,
+    next_token: Option<String>,
+    limit: Option<i64>,
+}
+
+fn list_connections(
+    app: &App,
+    ctx: &Ctx,
+    input: Result<ListConnectionsInput, ApiError>,
+) -> Result<Vec<u8>, ApiError> {
+    let input = input?;
+    let mut v = Violations::new();
+    v.length("namePrefix", input.name_prefix.as_deref(), 1, 64);
+    let page = Page::new(&mut v, input.next_token.as_deref(), input.limit, 100)?;
+    v.finish()?;
+    let prefix = input.name_prefix.unwrap_or_default();
+    let items: Vec<ConnectionDef> = app
+        .destinations
+        .connections_in(&ctx.region)
+        .into_iter()
+        .filter(|c| c.name.starts_with(&prefix))
+        .filter(|c| {
+            input
+                .connection_state
+                .as_ref()
+                .is_none_or(|s| *s == c.state)
+        })
+        .collect();
+    let (items, token) = page.take(items, |c| c.name.as_str());
+    let mut out = json!({ "Connections": items.iter().map(|c| connection_summary(app, c)).collect::<Vec<_>>() });
+    if let Some(t) = token {
+        out["NextToken"] = json!(t);
+    }
+    reply(&out)
+}
+
+/// Merges an update's `AuthParameters` into the stored ones, block by block.
+fn merge(into: &mut Value, update: &Value) {
+    match (into, update) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                merge(a.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (slot, v) => *slot = v.clone(),
+    }
+}
+
+async fn update_connection(
+    app: &App,
+    ctx: &Ctx,
+    input: Result<ConnectionInput, ApiError>,
+) -> Result<Vec<u8>, ApiError> {
+    let input = input?;
+    let mut v = Violations::new();
+    v.name("name", input.name.as_deref(), RULE_NAME, true);
+    v.length("description", input.description.as_deref(), 0, 512);
+    v.one_of(
+        "authorizationType",
+        input.authorization_type.as_deref(),
+        &AUTH_TYPES,
+    );
+    v.finish()?;
+    let name = input.name.unwrap_or_default();
+    let mut c = app
+        .destinations
+        .connection(&ctx.region, &name)
+        .ok_or_else(|| connection_missing(&name))?;
+    if let Some(d) = input.description {
+        c.description = Some(d);
+    }
+    if let Some(t) = input.authorization_type {
+        if t != c.authorization_type {
+            c.auth_parameters = Value::Object(Map::new());
+        }
+        c.authorization_type = t;
+    }
+    if let Some(p) = input.auth_parameters {
+        merge(&mut c.auth_parameters, &p);
+    }
+    check_auth(&c.authorization_type, &c.auth_parameters)?;
+    let now = now_ms();
+    c.modified_ms = now;
+    c.authorized_ms = now;
+    c.state = "AUTHORIZED".into();
+    app.destinations.put_connection(c.clone()).await?;
+    state_reply(app, &c)
+}
+
+async fn delete_connection(
+    app: &App,
+    ctx: &Ctx,
+    input: Result<NameInput, ApiError>,
+) -> Result<Vec<u8>, ApiError> {
+    let name = named(input)?;
+    let mut c = app
+        .destinations
+        .connection(&ctx.region, &name)
+        .ok_or_else(|| connection_missing(&name))?;
+    let arn = c.arn(&app.config.account_id);
+    if app
+        .destinations
+        .destinations_in(&ctx.region)
+        .iter()
+        .any(|d| d.connection_arn == arn)
+    {
+        return Err(ApiError::validation(format!(
+            "Connection '{name}' is in use by API destinations and cannot be deleted."
+        )));
+    }
+    app.destinations
+        .delete_connection(&ctx.region, &name)
+        .await?;
+    c.state = "DELETING".into();
+    state_reply(app, &c)
+}
+
+async fn deauthorize_connection(
+    app: &App,
+    ctx: &Ctx,
+    input: Result<NameInput, ApiError>,
+) -> Result<Vec<u8>, ApiError> {
+    let name = named(input)?;
+    let mut c = app
+        .destinations
+        .connection(&ctx.region, &name)
+        .ok_or_else(|| connection_missing(&name))?;
+    c.state = "DEAUTHORIZED".into();
+    c.modified_ms = now_ms();
+    app.destinations.put_connection(c.clone()).await?;
+    state_reply(app, &c)
+}
+
+// ---------------------------------------------------------------------------------------------
+// API destinations
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DestinationInput {
+    name: Option<String>,
+    description: Option<String>,
+    connection_arn: Option<String>,
+    invocation_endpoint: Option<String>,
+    http_method: Option<String>,
+    invocation_rate_limit_per_second: Option<i64>,
+}
+
+fn destination_wire(app: &App, d: &ApiDestinationDef, full: bool) -> Value {
+    let mut out = json!({
+        "ApiDestinationArn": d.arn(&app.config.account_id),
+        "Name": d.name,
+        "ApiDestinationState": "ACTIVE",
+        "ConnectionArn": d.connection_arn,
+        "InvocationEndpoint": d.invocation_endpoint,
+        "HttpMethod": d.http_method,
+        "InvocationRateLimitPerSecond": d.invocation_rate_limit_per_second,
+        "CreationTime": secs(d.created_ms),
+        "LastModifiedTime": secs(d.modified_ms),
+    });
+    if full && let Some(desc) = &d.description {
+        out["Description"] = json!(desc);
+    }
+    out
+}
+
+fn check_destination(v: &mut Violations, input: &DestinationInput, create: bool) {
+    v.name("name", input.name.as_deref(), RULE_NAME, true);
+    v.length("description", input.description.as_deref(), 0, 512);
+    if create {
+        for (m, x) in [
+            ("connectionArn", &input.connection_arn),
+            ("invocationEndpoint", &input.invocation_endpoint),
+            ("httpMethod", &input.http_method),
+        ] {
+            if x.is_none() {
+                v.required(m);
+            }
+        }
+    }
+    v.one_of("httpMethod", input.http_method.as_deref(), &METHODS);
+    v.range(
+        "invocationRateLimitPerSecond",
+        input.invocation_rate_limit_per_second,
+        1,
+        i64::MAX,
+    );
+}
+
+async fn create_destination(
+    app: &App,
+    ctx: &Ctx,
+    input: Result<DestinationInput, ApiError>,
+) -> Result<Vec<u8>, ApiError> {
+    let input = input?;
+    let mut v = Violations::new();
+    check_destination(&mut v, &input, true);
+    v.finish()?;
+    check_endpoint("InvocationEndpoint", input.invocation_endpoint.as_deref())?;
+    let name = input.name.unwrap_or_default();
+    let connection_arn = input.connection_arn.unwrap_or_default();
+    let Some(c) = app.destinations.connection_by_arn(&connection_arn) else {
+        let name = connection_arn.rsplit('/').nth(1).unwrap_or(&connection_arn);
+        return Err(connection_missing(name));
+    };
+    if app.destinations.destination(&ctx.region, &name).is_some() {
+        return Err(ApiError::already_exists(format!(
+            "An api-destination '{name}' already exists."
+        )));
+    }
+    let now = now_ms();
+    let d = ApiDestinationDef {
+        region: ctx.region.clone(),
+        name,
+        uuid: uuid::Uuid::new_v4().to_string(),
+        description: input.description,
+        connection_arn: c.arn(&app.config.account_id),
+        invocation_endpoint: input.invocation_endpoint.unwrap_or_default(),
+        http_method: input.http_method.unwrap_or_default(),
+        invocation_rate_limit_per_second: input.invocation_rate_limit_per_second.unwrap_or(300),
+        created_ms: now,
+        modified_ms: now,
+    };
+    app.destinations.put_destination(d.clone()).await?;
+    reply(&json!({
+        "ApiDestinationArn": d.arn(&app.config.account_id),
+        "ApiDestinationState": "ACTIVE",
+        "CreationTime": secs(d.created_ms),
+        "LastModifiedTime": secs(d.modified_ms),
+    }))
+}
+
+fn describe_destination(
+    app: &App,
+    ctx: &Ctx,
+    input: Result<NameInput, ApiError>,
+) -> Result<Vec<u8>, ApiError> {
+    let name = named(input)?;
+    let d = app
+        .destinations
+        .destination(&ctx.region, &name)
+        .ok_or_else(|| destination_missing(&name))?;
+    reply(&destination_wire(app, &d, true))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListDestinationsInput {
+    name_prefix: Option<String>,
+    connection_arn: Option<String>,
+    next_token: Option<String>,
+    limit: Option<i64>,
+}
+
+fn list_destinations(
+    app: &App,
+    ctx: &Ctx,
+    input: Result<ListDestinationsInput, ApiError>,
+) -> Result<Vec<u8>, ApiError> {
+    let input = input?;
+    let mut v = Violations::new();
+    v.length("namePrefix", input.name_prefix.as_deref(), 1, 64);
+    let page = Page::new(&mut v, input.next_token.as_deref(), input.limit, 100)?;
+    v.finish()?;
+    let prefix = input.name_prefix.unwrap_or_default();
+    let items: Vec<ApiDestinationDef> = app
+        .destinations
+        .destinations_in(&ctx.region)
+        .into_iter()
+        .filter(|d| d.name.starts_with(&prefix))
+        .filter(|d| {
+            input
+                .connection_arn
+                .as_ref()
+                .is_none_or(|a| *a == d.connection_arn)
+        })
+        .collect();
+    let (items, token) = page.take(items, |d| d.name.as_str());
+    let mut out = json!({ "ApiDestinations": items.iter().map(|d| destination_wire(app, d, false)).collect::<Vec<_>>() });
+    if let Some(t) = token {
+        out["NextToken"] = json!(t);
+    }
+    reply(&out)
+}
+
+async fn update_destination(
+    app: &App,
+    ctx: &Ctx,
+    input: Result<DestinationInput, ApiError>,
+) -> Result<Vec<u8>, ApiError> {
+    let input = input?;
+    let mut v = Violations::new();
+    check_destination(&mut v, &input, false);
+    v.finish()?;
+    if input.invocation_endpoint.is_some() {
+        check_endpoint("InvocationEndpoint", input.invocation_endpoint.as_deref())?;
+    }
+    let name = input.name.unwrap_or_default();
+    let mut d = app
+        .destinations
+        .destination(&ctx.region, &name)
+        .ok_or_else(|| destination_missing(&name))?;
+    if let Some(arn) = input.connection_arn {
+        let c = app
+            .destinations
+            .connection_by_arn(&arn)
+            .ok_or_else(|| connection_missing(arn.rsplit('/').nth(1).unwrap_or(&arn)))?;
+        d.connection_arn = c.arn(&app.config.account_id);
+    }
+    if let Some(x) = input.description {
+        d.description = Some(x);
+    }
+    if let Some(x) = input.invocation_endpoint {
+        d.invocation_endpoint = x;
+    }
+    if let Some(x) = input.http_method {
+        d.http_method = x;
+    }
+    if let Some(x) = input.invocation_rate_limit_per_second {
+        d.invocation_rate_limit_per_second = x;
+    }
+    d.modified_ms = now_ms();
+    app.destinations.put_destination(d.clone()).await?;
+    reply(&json!({
+        "ApiDestinationArn": d.arn(&app.config.account_id),
+        "ApiDestinationState": "ACTIVE",
+        "CreationTime": secs(d.created_ms),
+        "LastModifiedTime": secs(d.modified_ms),
+    }))
+}
+
+async fn delete_destination(
+    app: &App,
+    ctx: &Ctx,
+    input: Result<NameInput, ApiError>,
+) -> Result<Vec<u8>, ApiError> {
+    let name = named(input)?;
+    if app.destinations.destination(&ctx.region, &name).is_none() {
+        return Err(destination_missing(&name));
+    }
+    app.destinations
+        .delete_destination(&ctx.region, &name)
+        .await?;
+    empty()
+}

@@ -1,0 +1,351 @@
+//! HTTP deliveries to API destinations: the request EventBridge sends (method, endpoint with path
+//! parameters, query string, headers, the connection's authorisation), the invocation rate limit,
+//! OAuth client-credentials tokens, and which answers are worth retrying.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use eddy_model::definitions::TargetDef;
+use serde_json::Value;
+
+use super::Failure;
+use crate::destinations::{ApiDestinationDef, ConnectionDef};
+
+/// How long one HTTP invocation may take (EventBridge's limit for API destinations).
+pub const INVOCATION_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A token bucket for one destination's invocation rate limit.
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// The pooled HTTP client, cached OAuth tokens and rate limiters.
+pub struct HttpClient {
+    client: reqwest::Client,
+    tokens: Mutex<HashMap<String, (String, Instant)>>,
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+/// `Key`/`Value` lists of a connection's HTTP parameters.
+fn pairs(params: Option<&Value>, list: &str) -> Vec<(String, String)> {
+    params
+        .and_then(|p| p.get(list))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| {
+            Some((
+                p.get("Key")?.as_str()?.to_owned(),
+                p.get("Value")?.as_str()?.to_owned(),
+            ))
+        })
+        .collect()
+}
+
+/// String maps of a target's `HttpParameters`.
+fn map(params: Option<&Value>, member: &str) -> Vec<(String, String)> {
+    params
+        .and_then(|p| p.get(member))
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+        .collect()
+}
+
+/// The endpoint with each `*` replaced by the next `PathParameterValues` entry.
+pub fn endpoint_url(endpoint: &str, path_values: &[String]) -> String {
+    let mut out = String::with_capacity(endpoint.len());
+    let mut values = path_values.iter();
+    for c in endpoint.chars() {
+        match (c, values.clone().next()) {
+            ('*', Some(v)) => {
+                out.push_str(v);
+                values.next();
+            }
+            (c, _) => out.push(c),
+        }
+    }
+    out
+}
+
+/// Whether an HTTP status is worth retrying: throttling, timeouts and server errors.
+pub fn retryable_status(status: u16) -> bool {
+    status == 408 || status == 429 || status >= 500
+}
+
+impl HttpClient {
+    pub fn new() -> anyhow::Result<Self> {
+        // One process-wide TLS provider; a second install (tests start many servers) is fine.
+        let _already = rustls::crypto::ring::default_provider()
+            .install_default()
+            .is_err();
+        let client = reqwest::Client::builder()
+            .timeout(INVOCATION_TIMEOUT)
+            .pool_max_idle_per_host(256)
+            .user_agent("Amazon/EventBridge/ApiDestinations")
+            .build()?;
+        Ok(Self {
+            client,
+            tokens: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Waits for the destination's rate limit to allow one more invocation.
+    async fn take_token(&self, key: &str, per_second: i64) {
+        let rate = per_second.max(1) as f64;
+        loop {
+            let wait = {
+                let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+                let b = buckets.entry(key.to_owned()).or_insert_with(|| Bucket {
+                    tokens: rate,
+                    at: Instant::now(),
+                });
+                let now = Instant::now();
+                b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate).min(rate);
+                b.at = now;
+                if b.tokens >= 1.0 {
+                    b.tokens -= 1.0;
+                    return;
+                }
+                Duration::from_secs_f64((1.0 - b.tokens) / rate)
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// An OAuth access token for the connection (client-credentials grant), cached until shortly
+    /// before it expires.
+    async fn oauth_token(&self, conn: &ConnectionDef) -> Result<String, Failure> {
+        let key = format!("{}:{}:{}", conn.region, conn.name, conn.modified_ms);
+        if let Some((t, until)) = self
+            .tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            && Instant::now() < *until
+        {
+            return Ok(t.clone());
+        }
+        let o = &conn.auth_parameters["OAuthParameters"];
+        let endpoint = o["AuthorizationEndpoint"].as_str().unwrap_or_default();
+        let method = o["HttpMethod"].as_str().unwrap_or("POST");
+        let id = o["ClientParameters"]["ClientID"]
+            .as_str()
+            .unwrap_or_default();
+        let secret = o["ClientParameters"]["ClientSecret"]
+            .as_str()
+            .unwrap_or_default();
+        let http = o.get("OAuthHttpParameters");
+        let mut form = vec![("grant_type".to_owned(), "client_credentials".to_owned())];
+        form.extend(pairs(http, "BodyParameters"));
+        let method =
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::POST);
+        let endpoint = with_query(endpoint, &pairs(http, "QueryStringParameters"))
+            .map_err(|e| Failure::permanent("OAuthFailed", e))?;
+        let mut req = self
+            .client
+            .request(method, endpoint)
+            .basic_auth(id, Some(secret));
+        for (k, v) in pairs(http, "HeaderParameters") {
+            req = req.header(k, v);
+        }
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        req = req
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        let res = req.send().await.map_err(|e| {
+            Failure::retryable(
+                "OAuthFailed",
+                format!("cannot reach the authorization endpoint: {e}"),
+            )
+        })?;
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap_or_default();
+        if !(200..300).contains(&status) {
+            let f = format!("the authorization endpoint answered {status}");
+            return Err(if retryable_status(status) {
+                Failure::retryable("OAuthFailed", f)
+            } else {
+                Failure::permanent("OAuthFailed", f)
+            });
+        }
+        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let Some(token) = v.get("access_token").and_then(Value::as_str) else {
+            return Err(Failure::permanent(
+                "OAuthFailed",
+                "the authorization endpoint's answer has no access_token",
+            ));
+        };
+        let ttl = v
+            .get("expires_in")
+            .and_then(Value::as_u64)
+            .unwrap_or(3600)
+            .saturating_sub(10);
+        self.tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                key,
+                (token.to_owned(), Instant::now() + Duration::from_secs(ttl)),
+            );
+        Ok(token.to_owned())
+    }
+
+    /// Sends one event to an API destination.
+    pub async fn invoke(
+        &self,
+        target: &TargetDef,
+        dest: &ApiDestinationDef,
+        conn: &ConnectionDef,
+        body: String,
+    ) -> Result<(), Failure> {
+        if conn.state != "AUTHORIZED" {
+            return Err(Failure::permanent(
+                "ConnectionNotAuthorized",
+                format!("connection {} is {}", conn.name, conn.state),
+            ));
+        }
+        self.take_token(
+            &format!("{}:{}", dest.region, dest.name),
+            dest.invocation_rate_limit_per_second,
+        )
+        .await;
+        let params = target.other.get("HttpParameters");
+        let path_values: Vec<String> = params
+            .and_then(|p| p.get("PathParameterValues"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect();
+        let url = endpoint_url(&dest.invocation_endpoint, &path_values);
+        let method = reqwest::Method::from_bytes(dest.http_method.as_bytes())
+            .map_err(|_| Failure::permanent("InvalidMethod", "invalid HTTP method"))?;
+        let invocation = conn.auth_parameters.get("InvocationHttpParameters");
+        let mut query = pairs(invocation, "QueryStringParameters");
+        query.extend(map(params, "QueryStringParameters"));
+        let target_url =
+            with_query(&url, &query).map_err(|e| Failure::permanent("InvalidEndpoint", e))?;
+        let mut req = self
+            .client
+            .request(method.clone(), target_url)
+            .header("content-type", "application/json; charset=utf-8");
+        for (k, v) in pairs(invocation, "HeaderParameters")
+            .into_iter()
+            .chain(map(params, "HeaderParameters"))
+        {
+            req = req.header(k, v);
+        }
+        match conn.authorization_type.as_str() {
+            "API_KEY" => {
+                let k = &conn.auth_parameters["ApiKeyAuthParameters"];
+                req = req.header(
+                    k["ApiKeyName"].as_str().unwrap_or_default(),
+                    k["ApiKeyValue"].as_str().unwrap_or_default(),
+                );
+            }
+            "BASIC" => {
+                let b = &conn.auth_parameters["BasicAuthParameters"];
+                let user = b["Username"].as_str().unwrap_or_default();
+                let pass = b["Password"].as_str().unwrap_or_default();
+                let token =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+                req = req.header("authorization", format!("Basic {token}"));
+            }
+            _ => {
+                let token = self.oauth_token(conn).await?;
+                req = req.header("authorization", format!("Bearer {token}"));
+            }
+        }
+        if !matches!(method, reqwest::Method::GET | reqwest::Method::HEAD) {
+            req = req.body(body);
+        }
+        let res = req.send().await.map_err(|e| {
+            let what = if e.is_timeout() {
+                "timed out"
+            } else {
+                "failed"
+            };
+            Failure::retryable(
+                "HttpConnectionFailed",
+                format!("request to {url} {what}: {e}"),
+            )
+        })?;
+        let status = res.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(());
+        }
+        let text = res.text().await.unwrap_or_default();
+        let excerpt: String = text.chars().take(256).collect();
+        let message = format!("{url} answered {status}: {excerpt}");
+        let code = format!("HTTP_{status}");
+        Err(if retryable_status(status) {
+            Failure::retryable(&code, message)
+        } else {
+            Failure::permanent(&code, message)
+        })
+    }
+}
+
+/// `url` with `pairs` appended to its query string.
+fn with_query(url: &str, pairs: &[(String, String)]) -> Result<reqwest::Url, String> {
+    let mut u = reqwest::Url::parse(url).map_err(|e| format!("invalid endpoint {url}: {e}"))?;
+    if !pairs.is_empty() {
+        let mut q = u.query_pairs_mut();
+        for (k, v) in pairs {
+            q.append_pair(k, v);
+        }
+    }
+    Ok(u)
+}
+
+fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_parameters_fill_the_wildcards_in_order() {
+        assert_eq!(
+            endpoint_url("http://h/a/*/b/*", &["1".into(), "2".into()]),
+            "http://h/a/1/b/2"
+        );
+        assert_eq!(endpoint_url("http://h/a/*", &[]), "http://h/a/*");
+    }
+
+    #[test]
+    fn which_statuses_retry() {
+        for s in [408, 429, 500, 502, 503] {
+            assert!(retryable_status(s), "{s}");
+        }
+        for s in [400, 401, 403, 404, 409, 422] {
+            assert!(!retryable_status(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn form_values_are_encoded() {
+        assert_eq!(urlencode("a b&c=d"), "a%20b%26c%3Dd");
+    }
+}

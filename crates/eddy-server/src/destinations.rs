@@ -1,0 +1,272 @@
+//! Connections and API destinations: the HTTP endpoints rules deliver to (EventBridge
+//! `CreateConnection` / `CreateApiDestination`), persisted in the store.
+//!
+//! A connection holds how to authorise (API key, Basic, OAuth client credentials, plus extra
+//! headers, query parameters and body parameters); an API destination is an endpoint, an HTTP
+//! method and an invocation rate limit, using one connection. Secrets are kept in the store and
+//! never returned by the API. Unlike AWS, endpoints may be plain `http://` (local webhooks).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use eddy_store::{DefinitionChange, Store};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+
+const KIND_CONNECTION: &str = "connection";
+const KIND_DESTINATION: &str = "api-destination";
+
+/// A connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ConnectionDef {
+    pub region: String,
+    pub name: String,
+    pub uuid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub authorization_type: String,
+    /// `AuthParameters` as given, secrets included.
+    pub auth_parameters: Value,
+    pub state: String,
+    pub created_ms: i64,
+    pub modified_ms: i64,
+    pub authorized_ms: i64,
+}
+
+impl ConnectionDef {
+    pub fn arn(&self, account: &str) -> String {
+        format!(
+            "arn:aws:events:{}:{account}:connection/{}/{}",
+            self.region, self.name, self.uuid
+        )
+    }
+
+    /// `AuthParameters` without secrets, as Describe returns them.
+    pub fn public_auth_parameters(&self) -> Value {
+        let p = &self.auth_parameters;
+        let mut out = serde_json::Map::new();
+        if let Some(b) = p.get("BasicAuthParameters") {
+            out.insert(
+                "BasicAuthParameters".into(),
+                json!({ "Username": b.get("Username") }),
+            );
+        }
+        if let Some(k) = p.get("ApiKeyAuthParameters") {
+            out.insert(
+                "ApiKeyAuthParameters".into(),
+                json!({ "ApiKeyName": k.get("ApiKeyName") }),
+            );
+        }
+        if let Some(o) = p.get("OAuthParameters") {
+            let mut oauth = serde_json::Map::new();
+            if let Some(id) = o.get("ClientParameters").and_then(|c| c.get("ClientID")) {
+                oauth.insert("ClientParameters".into(), json!({ "ClientID": id }));
+            }
+            for k in ["AuthorizationEndpoint", "HttpMethod"] {
+                if let Some(v) = o.get(k) {
+                    oauth.insert(k.into(), v.clone());
+                }
+            }
+            if let Some(h) = o.get("OAuthHttpParameters") {
+                oauth.insert("OAuthHttpParameters".into(), public_http_parameters(h));
+            }
+            out.insert("OAuthParameters".into(), Value::Object(oauth));
+        }
+        if let Some(h) = p.get("InvocationHttpParameters") {
+            out.insert("InvocationHttpParameters".into(), public_http_parameters(h));
+        }
+        Value::Object(out)
+    }
+}
+
+/// Connection HTTP parameters with the values marked secret left out.
+fn public_http_parameters(h: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    for list in [
+        "HeaderParameters",
+        "QueryStringParameters",
+        "BodyParameters",
+    ] {
+        if let Some(items) = h.get(list).and_then(Value::as_array) {
+            let items: Vec<Value> = items
+                .iter()
+                .map(|p| {
+                    let secret = p
+                        .get("IsValueSecret")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false);
+                    let mut v = json!({ "Key": p.get("Key"), "IsValueSecret": secret });
+                    if !secret {
+                        v["Value"] = p.get("Value").cloned().unwrap_or(Value::Null);
+                    }
+                    v
+                })
+                .collect();
+            out.insert(list.into(), Value::Array(items));
+        }
+    }
+    Value::Object(out)
+}
+
+/// An API destination.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ApiDestinationDef {
+    pub region: String,
+    pub name: String,
+    pub uuid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub connection_arn: String,
+    pub invocation_endpoint: String,
+    pub http_method: String,
+    /// Invocations per second (AWS's default is 300).
+    pub invocation_rate_limit_per_second: i64,
+    pub created_ms: i64,
+    pub modified_ms: i64,
+}
+
+impl ApiDestinationDef {
+    pub fn arn(&self, account: &str) -> String {
+        format!(
+            "arn:aws:events:{}:{account}:api-destination/{}/{}",
+            self.region, self.name, self.uuid
+        )
+    }
+}
+
+type Map<T> = RwLock<BTreeMap<(String, String), T>>;
+
+/// See the module docs.
+pub struct Destinations {
+    store: Arc<dyn Store>,
+    connections: Map<ConnectionDef>,
+    destinations: Map<ApiDestinationDef>,
+    control: tokio::sync::Mutex<()>,
+}
+
+fn read<T: Clone>(m: &Map<T>) -> std::sync::RwLockReadGuard<'_, BTreeMap<(String, String), T>> {
+    m.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T: Clone>(m: &Map<T>) -> std::sync::RwLockWriteGuard<'_, BTreeMap<(String, String), T>> {
+    m.write().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Destinations {
+    pub async fn load(store: Arc<dyn Store>) -> anyhow::Result<Self> {
+        let mut connections = BTreeMap::new();
+        let mut destinations = BTreeMap::new();
+        for (kind, key, value) in store.definitions().await? {
+            let bad = |e: serde_json::Error| anyhow::anyhow!("{kind} `{key}` is unreadable: {e}");
+            match kind.as_str() {
+                KIND_CONNECTION => {
+                    let c: ConnectionDef = serde_json::from_slice(&value).map_err(bad)?;
+                    connections.insert((c.region.clone(), c.name.clone()), c);
+                }
+                KIND_DESTINATION => {
+                    let d: ApiDestinationDef = serde_json::from_slice(&value).map_err(bad)?;
+                    destinations.insert((d.region.clone(), d.name.clone()), d);
+                }
+                _ => {}
+            }
+        }
+        Ok(Self {
+            store,
+            connections: RwLock::new(connections),
+            destinations: RwLock::new(destinations),
+            control: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    pub fn connection(&self, region: &str, name: &str) -> Option<ConnectionDef> {
+        read(&self.connections)
+            .get(&(region.to_owned(), name.to_owned()))
+            .cloned()
+    }
+
+    pub fn destination(&self, region: &str, name: &str) -> Option<ApiDestinationDef> {
+        read(&self.destinations)
+            .get(&(region.to_owned(), name.to_owned()))
+            .cloned()
+    }
+
+    pub fn connections_in(&self, region: &str) -> Vec<ConnectionDef> {
+        read(&self.connections)
+            .values()
+            .filter(|c| c.region == region)
+            .cloned()
+            .collect()
+    }
+
+    pub fn destinations_in(&self, region: &str) -> Vec<ApiDestinationDef> {
+        read(&self.destinations)
+            .values()
+            .filter(|d| d.region == region)
+            .cloned()
+            .collect()
+    }
+
+    /// The connection a connection ARN names (`…:connection/NAME/UUID`).
+    pub fn connection_by_arn(&self, arn: &str) -> Option<ConnectionDef> {
+        let a = eddy_model::names::Arn::parse(arn)?;
+        let rest = a.resource.strip_prefix("connection/")?;
+        let name = rest.split('/').next()?;
+        self.connection(a.region, name)
+    }
+
+    /// Stores a connection (create or replace).
+    pub async fn put_connection(&self, c: ConnectionDef) -> Result<(), ApiError> {
+        let _g = self.control.lock().await;
+        let value = serde_json::to_vec(&c)
+            .map_err(|e| ApiError::internal(format!("cannot encode connection: {e}")))?;
+        let key = format!("{}:{}", c.region, c.name);
+        self.store
+            .apply(vec![DefinitionChange::put(KIND_CONNECTION, key, value)])
+            .await?;
+        write(&self.connections).insert((c.region.clone(), c.name.clone()), c);
+        Ok(())
+    }
+
+    pub async fn delete_connection(&self, region: &str, name: &str) -> Result<(), ApiError> {
+        let _g = self.control.lock().await;
+        let key = format!("{region}:{name}");
+        self.store
+            .apply(vec![DefinitionChange::delete(KIND_CONNECTION, key)])
+            .await?;
+        write(&self.connections).remove(&(region.to_owned(), name.to_owned()));
+        Ok(())
+    }
+
+    /// Stores an API destination (create or replace).
+    pub async fn put_destination(&self, d: ApiDestinationDef) -> Result<(), ApiError> {
+        let _g = self.control.lock().await;
+        let value = serde_json::to_vec(&d)
+            .map_err(|e| ApiError::internal(format!("cannot encode api destination: {e}")))?;
+        let key = format!("{}:{}", d.region, d.name);
+        self.store
+            .apply(vec![DefinitionChange::put(KIND_DESTINATION, key, value)])
+            .await?;
+        write(&self.destinations).insert((d.region.clone(), d.name.clone()), d);
+        Ok(())
+    }
+
+    pub async fn delete_destination(&self, region: &str, name: &str) -> Result<(), ApiError> {
+        let _g = self.control.lock().await;
+        let key = format!("{region}:{name}");
+        self.store
+            .apply(vec![DefinitionChange::delete(KIND_DESTINATION, key)])
+            .await?;
+        write(&self.destinations).remove(&(region.to_owned(), name.to_owned()));
+        Ok(())
+    }
+
+    /// Forgets everything (after the store was reset).
+    pub fn clear(&self) {
+        write(&self.connections).clear();
+        write(&self.destinations).clear();
+    }
+}

@@ -1,0 +1,224 @@
+"""Connections and API destinations: the control plane through boto3, and HTTP deliveries to a
+local recording server (authorisation, HTTP parameters, retries, dead letters, rate limits)."""
+
+import base64
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from botocore.exceptions import ClientError
+
+
+class Recorder:
+    """A local HTTP endpoint that records every request and answers from a script per path."""
+
+    def __init__(self):
+        self.requests = []
+        self.script = {}  # path -> list of statuses, consumed in order; 200 after
+        self.lock = threading.Lock()
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self):
+                n = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(n).decode() if n else ""
+                u = urlparse(self.path)
+                with recorder.lock:
+                    recorder.requests.append({
+                        "method": self.command, "path": u.path, "query": parse_qs(u.query),
+                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                        "body": body, "at": time.monotonic(),
+                    })
+                    statuses = recorder.script.get(u.path, [])
+                    status = statuses.pop(0) if statuses else 200
+                if u.path == "/token":
+                    payload = json.dumps({"access_token": "tok-123", "expires_in": 3600}).encode()
+                else:
+                    payload = b"{}"
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait(self, path, n, timeout=15):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = [r for r in self.requests if r["path"].startswith(path)]
+            if len(got) >= n:
+                return got
+            time.sleep(0.02)
+        return [r for r in self.requests if r["path"].startswith(path)]
+
+
+@pytest.fixture
+def rec():
+    r = Recorder()
+    yield r
+    r.server.shutdown()
+
+
+@pytest.fixture
+def aws(eddy):
+    eddy.post("/moto-api/reset")
+    return eddy.client("events"), eddy.client("sqs")
+
+
+API_KEY = {"ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": "s3cret"}}
+
+
+def destination(events, name, endpoint, auth_type="API_KEY", auth=API_KEY, method="POST", rate=None):
+    conn = events.create_connection(Name=f"{name}-conn", AuthorizationType=auth_type,
+                                    AuthParameters=auth)["ConnectionArn"]
+    kw = {"InvocationRateLimitPerSecond": rate} if rate else {}
+    return events.create_api_destination(Name=name, ConnectionArn=conn, InvocationEndpoint=endpoint,
+                                         HttpMethod=method, **kw)["ApiDestinationArn"]
+
+
+def route(events, arn, **target):
+    events.put_rule(Name="r", EventPattern=json.dumps({"source": ["shop"]}))
+    events.put_targets(Rule="r", Targets=[{"Id": "t", "Arn": arn, **target}])
+
+
+def put(events, detail):
+    r = events.put_events(Entries=[{"Source": "shop", "DetailType": "Order", "Detail": json.dumps(detail)}])
+    assert r["FailedEntryCount"] == 0
+    return r["Entries"][0]["EventId"]
+
+
+def test_connection_and_destination_lifecycle(aws):
+    events, _ = aws
+    c = events.create_connection(Name="c", AuthorizationType="BASIC", Description="d",
+                                 AuthParameters={"BasicAuthParameters": {"Username": "u", "Password": "p"},
+                                                 "InvocationHttpParameters": {"HeaderParameters": [
+                                                     {"Key": "h", "Value": "hidden", "IsValueSecret": True},
+                                                     {"Key": "v", "Value": "shown", "IsValueSecret": False}]}})
+    assert c["ConnectionState"] == "AUTHORIZED"
+    assert c["ConnectionArn"].startswith("arn:aws:events:us-east-1:123456789012:connection/c/")
+    d = events.describe_connection(Name="c")
+    assert d["AuthParameters"]["BasicAuthParameters"] == {"Username": "u"}
+    headers = d["AuthParameters"]["InvocationHttpParameters"]["HeaderParameters"]
+    assert {"Key": "h", "IsValueSecret": True} in headers
+    assert {"Key": "v", "Value": "shown", "IsValueSecret": False} in headers
+    with pytest.raises(ClientError) as ex:
+        events.create_connection(Name="c", AuthorizationType="BASIC",
+                                 AuthParameters={"BasicAuthParameters": {"Username": "u", "Password": "p"}})
+    assert ex.value.response["Error"]["Code"] == "ResourceAlreadyExistsException"
+    with pytest.raises(ClientError) as ex:
+        events.create_connection(Name="x", AuthorizationType="API_KEY",
+                                 AuthParameters={"BasicAuthParameters": {"Username": "u", "Password": "p"}})
+    assert ex.value.response["Error"]["Code"] == "ValidationException"
+    a = events.create_api_destination(Name="d", ConnectionArn=c["ConnectionArn"],
+                                      InvocationEndpoint="https://example.com/hook", HttpMethod="POST")
+    assert a["ApiDestinationState"] == "ACTIVE"
+    dd = events.describe_api_destination(Name="d")
+    assert dd["InvocationRateLimitPerSecond"] == 300 and dd["HttpMethod"] == "POST"
+    assert [x["Name"] for x in events.list_api_destinations()["ApiDestinations"]] == ["d"]
+    assert [x["Name"] for x in events.list_connections()["Connections"]] == ["c"]
+    events.update_api_destination(Name="d", InvocationRateLimitPerSecond=10)
+    assert events.describe_api_destination(Name="d")["InvocationRateLimitPerSecond"] == 10
+    with pytest.raises(ClientError) as ex:
+        events.delete_connection(Name="c")
+    assert ex.value.response["Error"]["Code"] == "ValidationException"
+    events.delete_api_destination(Name="d")
+    events.delete_connection(Name="c")
+    with pytest.raises(ClientError) as ex:
+        events.describe_connection(Name="c")
+    assert ex.value.response["Error"] == {"Code": "ResourceNotFoundException", "Message": "Connection 'c' does not exist."}
+    with pytest.raises(ClientError) as ex:
+        events.create_api_destination(Name="d", ConnectionArn=c["ConnectionArn"],
+                                      InvocationEndpoint="https://example.com", HttpMethod="POST")
+    assert ex.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_api_key_delivery_with_http_parameters_and_transformer(aws, rec):
+    events, _ = aws
+    arn = destination(events, "hook", rec.url + "/orders/*/items/*")
+    route(events, arn,
+          HttpParameters={"PathParameterValues": ["o1", "i2"], "HeaderParameters": {"x-team": "shop"},
+                          "QueryStringParameters": {"src": "eddy"}},
+          InputTransformer={"InputPathsMap": {"n": "$.detail.n"}, "InputTemplate": '{"number": <n>}'})
+    put(events, {"n": 5})
+    [r] = rec.wait("/orders", 1)
+    assert r["method"] == "POST" and r["path"] == "/orders/o1/items/i2"
+    assert r["query"] == {"src": ["eddy"]}
+    assert r["headers"]["x-api-key"] == "s3cret" and r["headers"]["x-team"] == "shop"
+    assert r["headers"]["content-type"].startswith("application/json")
+    assert json.loads(r["body"]) == {"number": 5}
+
+
+def test_basic_and_oauth_authorization(aws, rec):
+    events, _ = aws
+    basic = destination(events, "b", rec.url + "/basic", auth_type="BASIC",
+                        auth={"BasicAuthParameters": {"Username": "user", "Password": "pw"}})
+    oauth = destination(events, "o", rec.url + "/oauth", auth_type="OAUTH_CLIENT_CREDENTIALS", auth={
+        "OAuthParameters": {"ClientParameters": {"ClientID": "id", "ClientSecret": "sec"},
+                            "AuthorizationEndpoint": rec.url + "/token", "HttpMethod": "POST"}})
+    events.put_rule(Name="r", EventPattern=json.dumps({"source": ["shop"]}))
+    events.put_targets(Rule="r", Targets=[{"Id": "b", "Arn": basic}, {"Id": "o", "Arn": oauth}])
+    event_id = put(events, {"x": 1})
+    [b] = rec.wait("/basic", 1)
+    assert b["headers"]["authorization"] == "Basic " + base64.b64encode(b"user:pw").decode()
+    assert json.loads(b["body"])["id"] == event_id
+    [o] = rec.wait("/oauth", 1)
+    assert o["headers"]["authorization"] == "Bearer tok-123"
+    [t] = rec.wait("/token", 1)
+    assert t["headers"]["authorization"] == "Basic " + base64.b64encode(b"id:sec").decode()
+    assert "grant_type=client_credentials" in t["body"]
+
+
+def test_server_errors_and_throttling_are_retried(aws, rec):
+    events, _ = aws
+    rec.script["/flaky"] = [500, 429]
+    arn = destination(events, "flaky", rec.url + "/flaky")
+    route(events, arn)
+    put(events, {})
+    got = rec.wait("/flaky", 3)
+    assert len(got) == 3
+    time.sleep(0.5)
+    assert len(rec.wait("/flaky", 4, timeout=0.5)) == 3  # delivered on the third try, then done
+
+
+def test_client_errors_go_straight_to_the_dead_letter_queue(aws, rec):
+    events, sqs = aws
+    rec.script["/bad"] = [400, 400, 400]
+    dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    arn = destination(events, "bad", rec.url + "/bad")
+    route(events, arn, DeadLetterConfig={"Arn": dlq_arn})
+    event_id = put(events, {})
+    deadline = time.monotonic() + 10
+    msgs = []
+    while not msgs and time.monotonic() < deadline:
+        msgs = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=1, MessageAttributeNames=["All"]).get("Messages", [])
+    assert json.loads(msgs[0]["Body"])["id"] == event_id
+    assert msgs[0]["MessageAttributes"]["ERROR_CODE"]["StringValue"] == "HTTP_400"
+    assert msgs[0]["MessageAttributes"]["TARGET_ARN"]["StringValue"] == arn
+    assert len(rec.wait("/bad", 1)) == 1
+
+
+def test_invocation_rate_limit_is_honoured(aws, rec):
+    events, _ = aws
+    arn = destination(events, "slow", rec.url + "/slow", rate=5)
+    route(events, arn)
+    events.put_events(Entries=[{"Source": "shop", "DetailType": "o", "Detail": json.dumps({"i": i})}
+                               for i in range(10)])
+    events.put_events(Entries=[{"Source": "shop", "DetailType": "o", "Detail": json.dumps({"i": i})}
+                               for i in range(10, 15)])
+    got = rec.wait("/slow", 15)
+    assert len(got) == 15
+    span = got[-1]["at"] - got[0]["at"]
+    # A burst of 5, then 5 per second: the last of 15 arrives about 2 s after the first.
+    assert span >= 1.5, span
