@@ -143,7 +143,7 @@ def test_connection_and_destination_lifecycle(aws):
     assert ex.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
-def test_api_key_delivery_with_http_parameters_and_transformer(aws, rec):
+def test_api_key_delivery_with_http_parameters_and_transformer(eddy, aws, rec):
     events, _ = aws
     arn = destination(events, "hook", rec.url + "/orders/*/items/*")
     route(events, arn,
@@ -157,6 +157,11 @@ def test_api_key_delivery_with_http_parameters_and_transformer(aws, rec):
     assert r["headers"]["x-api-key"] == "s3cret" and r["headers"]["x-team"] == "shop"
     assert r["headers"]["content-type"].startswith("application/json")
     assert json.loads(r["body"]) == {"number": 5}
+    # Delivered means done: no work item is left to deliver again.
+    deadline = time.monotonic() + 5
+    while eddy.metric("eddy_store_work_items") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert eddy.metric("eddy_store_work_items") == 0
 
 
 def test_basic_and_oauth_authorization(aws, rec):

@@ -14,25 +14,12 @@ pub enum BenchCommand {
     ///
     /// Example: `eddy bench put-events --endpoint 127.0.0.1:4566 --connections 64 --seconds 10`
     PutEvents(PutEventsArgs),
-    /// Delivery throughput to a queue target: puts `--events` events matched by a rule with one
-    /// queue target, then measures how fast the engine delivers them (from the first put until
-    /// the last delivery, read from eddy's metrics). Prints one JSON line.
+    /// Delivery throughput and end-to-end latency to a queue or an HTTP target (an in-process
+    /// receiver behind an API destination). Prints one JSON line.
     ///
-    /// Example: `eddy bench deliveries --endpoint 127.0.0.1:4566 --events 100000`
-    Deliveries(DeliveriesArgs),
-}
-
-#[derive(Debug, clap::Args)]
-pub struct DeliveriesArgs {
-    /// host:port of eddy's AWS endpoint.
-    #[arg(long, default_value = "127.0.0.1:4566")]
-    endpoint: String,
-    /// Events to put (in 10-entry batches).
-    #[arg(long, default_value_t = 100_000)]
-    events: u64,
-    /// Concurrent PutEvents connections.
-    #[arg(long, default_value_t = 32)]
-    connections: usize,
+    /// Examples: `eddy bench deliveries --target queue --events 100000`,
+    /// `eddy bench deliveries --target http --events 20000 --rate 2000 --batch 1`
+    Deliveries(crate::bench_delivery::DeliveriesArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -71,7 +58,7 @@ pub fn run(cmd: BenchCommand) -> ExitCode {
     };
     let result = match cmd {
         BenchCommand::PutEvents(args) => rt.block_on(put_events(args)),
-        BenchCommand::Deliveries(args) => rt.block_on(deliveries(args)),
+        BenchCommand::Deliveries(args) => rt.block_on(crate::bench_delivery::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -82,7 +69,7 @@ pub fn run(cmd: BenchCommand) -> ExitCode {
     }
 }
 
-fn request_body(batch: usize, seq: u64) -> Vec<u8> {
+pub(crate) fn request_body(batch: usize, seq: u64) -> Vec<u8> {
     let entries: Vec<String> = (0..batch)
         .map(|i| {
             format!(
@@ -134,7 +121,7 @@ async fn setup_rule(endpoint: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn percentile(sorted: &[u64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
@@ -225,119 +212,5 @@ async fn put_events(args: PutEventsArgs) -> anyhow::Result<()> {
         },
     });
     println!("{out}");
-    Ok(())
-}
-
-/// Reads one counter from eddy's `/metrics` (sum over label sets that contain `filter`).
-async fn metric(endpoint: &str, name: &str, filter: &str) -> anyhow::Result<f64> {
-    let mut stream = tokio::net::TcpStream::connect(endpoint).await?;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    stream
-        .write_all(
-            format!("GET /metrics HTTP/1.1\r\nHost: {endpoint}\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .await?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text).await?;
-    Ok(text
-        .lines()
-        .filter(|l| l.starts_with(name) && l.contains(filter))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum())
-}
-
-async fn deliveries(args: DeliveriesArgs) -> anyhow::Result<()> {
-    let queue = format!("bench-deliveries-{}", std::process::id());
-    let mut c = Conn::connect(&args.endpoint).await?;
-    let r = c
-        .aws_call(
-            "AmazonSQS.CreateQueue",
-            format!(r#"{{"QueueName":"{queue}"}}"#).as_bytes(),
-        )
-        .await?;
-    anyhow::ensure!(
-        r.status == 200,
-        "CreateQueue failed: {}",
-        String::from_utf8_lossy(&r.body)
-    );
-    let rule = serde_json::json!({
-        "Name": queue,
-        "EventPattern": r#"{"source":["bench.orders"],"detail":{"customer":{"tier":["gold"]}}}"#,
-    });
-    let r = c
-        .aws_call("AWSEvents.PutRule", rule.to_string().as_bytes())
-        .await?;
-    anyhow::ensure!(
-        r.status == 200,
-        "PutRule failed: {}",
-        String::from_utf8_lossy(&r.body)
-    );
-    let targets = serde_json::json!({
-        "Rule": queue,
-        "Targets": [{"Id": "q", "Arn": format!("arn:aws:sqs:us-east-1:123456789012:{queue}")}],
-    });
-    let r = c
-        .aws_call("AWSEvents.PutTargets", targets.to_string().as_bytes())
-        .await?;
-    anyhow::ensure!(
-        r.status == 200,
-        "PutTargets failed: {}",
-        String::from_utf8_lossy(&r.body)
-    );
-    let delivered = |e: String| async move {
-        metric(&e, "eddy_delivery_attempts_total", "outcome=\"delivered\"").await
-    };
-    let before = delivered(args.endpoint.clone()).await?;
-    let started = Instant::now();
-    let requests = args.events.div_ceil(10);
-    let next = Arc::new(AtomicU64::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..args.connections {
-        let endpoint = args.endpoint.clone();
-        let next = next.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut conn = Conn::connect(&endpoint).await?;
-            loop {
-                let seq = next.fetch_add(1, Ordering::Relaxed);
-                if seq >= requests {
-                    return anyhow::Ok(());
-                }
-                let r = conn
-                    .aws_call("AWSEvents.PutEvents", &request_body(10, seq))
-                    .await?;
-                anyhow::ensure!(r.status == 200, "PutEvents failed");
-            }
-        }));
-    }
-    for t in tasks {
-        t.await??;
-    }
-    let put_secs = started.elapsed().as_secs_f64();
-    let want = before + (requests * 10) as f64;
-    loop {
-        if delivered(args.endpoint.clone()).await? >= want {
-            break;
-        }
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(600),
-            "deliveries stalled"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let total_secs = started.elapsed().as_secs_f64();
-    let events = requests * 10;
-    println!(
-        "{}",
-        serde_json::json!({
-            "bench": "deliveries",
-            "target": "queue",
-            "events": events,
-            "put_seconds": (put_secs * 100.0).round() / 100.0,
-            "all_delivered_seconds": (total_secs * 100.0).round() / 100.0,
-            "ingest_events_per_sec": (events as f64 / put_secs).round(),
-            "deliveries_per_sec": (events as f64 / total_secs).round(),
-        })
-    );
     Ok(())
 }

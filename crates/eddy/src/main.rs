@@ -1,6 +1,7 @@
 //! The `eddy` binary: command-line parsing only. Everything it runs lives in the library crates.
 
 mod bench_cmd;
+mod bench_delivery;
 mod http1;
 mod pattern_cmd;
 

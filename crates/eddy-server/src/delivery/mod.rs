@@ -228,13 +228,23 @@ async fn deliver_group(
                 })
                 .collect();
             let mut out = Vec::with_capacity(handles.len());
-            for h in handles {
-                out.push(h.await.unwrap_or_else(|e| {
+            let mut to_ack = Vec::new();
+            for (item, h) in live.iter().zip(handles) {
+                let r = h.await.unwrap_or_else(|e| {
                     Err(Failure::retryable(
                         "InternalFailure",
                         format!("delivery task failed: {e}"),
                     ))
-                }));
+                });
+                if let Ok(Settle::Ack) = r {
+                    to_ack.push(item.id);
+                }
+                out.push(r.map(drop));
+            }
+            // Delivered over HTTP: the work items go in one store transaction. A crash before
+            // it repeats these deliveries (at least once), never loses them.
+            if !to_ack.is_empty() {
+                settle(&app, app.store.ack(to_ack).await);
             }
             out
         }
@@ -369,14 +379,21 @@ async fn to_queue(
         .collect()
 }
 
-/// One attempt for a target that is not a queue (queues go through [`to_queue`]). On success
-/// the work item is already removed (atomically with the delivery).
+/// What is left to do after a successful attempt.
+enum Settle {
+    /// The work item was removed together with the delivery (bus targets).
+    Done,
+    /// The work item still has to be removed (HTTP targets).
+    Ack,
+}
+
+/// One attempt for a target that is not a queue (queues go through [`to_queue`]).
 async fn attempt(
     app: &App,
     rule: &RuleDef,
     target: &TargetDef,
     item: &WorkItem,
-) -> Result<(), Failure> {
+) -> Result<Settle, Failure> {
     match TargetKind::of(&target.arn) {
         TargetKind::Queue { .. } => Err(Failure::retryable(
             "InternalFailure",
@@ -384,7 +401,7 @@ async fn attempt(
         )),
         TargetKind::Bus { region, name } => {
             match app.bus.forward(&region, &name, item, now_ms()).await {
-                Ok(Ok(())) => Ok(()),
+                Ok(Ok(())) => Ok(Settle::Done),
                 Ok(Err(e)) => Err(Failure::permanent(e.code, e.message)),
                 Err(e) => Err(Failure::retryable("InternalFailure", e.message)),
             }
@@ -407,7 +424,10 @@ async fn attempt(
                 ));
             };
             let body = shape(rule, target, item)?;
-            app.http.invoke(target, &dest, &conn, body).await
+            app.http
+                .invoke(target, &dest, &conn, body)
+                .await
+                .map(|()| Settle::Ack)
         }
         TargetKind::LogGroup { name, .. } => Err(Failure::permanent(
             "ResourceNotFoundException",
