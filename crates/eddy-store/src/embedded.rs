@@ -14,6 +14,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::{broadcast, oneshot};
 
+use crate::logs::{self, LogEvent, LogQuery, NewLogEvent};
 use crate::queue::{self, Message, NewMessage, QueueStats, ReceiveOptions, Sent};
 use crate::{
     AppendBatch, BoxFuture, DeadLetter, Definition, DefinitionChange, NoObserver, Notification,
@@ -77,6 +78,15 @@ CREATE TABLE IF NOT EXISTS dedup (
     sent_ms INTEGER NOT NULL,
     PRIMARY KEY (queue, dedup_id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS log_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    grp TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    ingest_ms INTEGER NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS log_events_by_time ON log_events (grp, ts_ms, seq);
 CREATE TABLE IF NOT EXISTS definitions (
     kind TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -358,6 +368,30 @@ impl Store for EmbeddedStore {
     fn queue_next_visible(&self, queue: String) -> BoxFuture<'_, Result<Option<i64>>> {
         self.exec(move |tx| queue::next_visible(tx, &queue))
     }
+
+    fn logs_append(
+        &self,
+        events: Vec<NewLogEvent>,
+        now_ms: i64,
+        ack_ids: Vec<i64>,
+    ) -> BoxFuture<'_, Result<()>> {
+        self.exec(move |tx| {
+            logs::append(tx, &events, now_ms)?;
+            ack(tx, &ack_ids)
+        })
+    }
+
+    fn logs_read(&self, query: LogQuery) -> BoxFuture<'_, Result<Vec<LogEvent>>> {
+        self.exec(move |tx| logs::read(tx, &query))
+    }
+
+    fn logs_streams(&self, group: String) -> BoxFuture<'_, Result<Vec<(String, i64, i64, i64)>>> {
+        self.exec(move |tx| logs::streams(tx, &group))
+    }
+
+    fn logs_delete_group(&self, group: String) -> BoxFuture<'_, Result<()>> {
+        self.exec(move |tx| logs::delete_group(tx, &group))
+    }
 }
 
 /// The answer to one command, held until the transaction that produced it is durable.
@@ -576,7 +610,7 @@ fn execute(
             let r = tx
                 .execute_batch(
                     "DELETE FROM events; DELETE FROM work; DELETE FROM dead; DELETE FROM definitions;
-                     DELETE FROM messages; DELETE FROM dedup;",
+                     DELETE FROM messages; DELETE FROM dedup; DELETE FROM log_events;",
                 )
                 .map_err(StoreError::from);
             if r.is_ok() {

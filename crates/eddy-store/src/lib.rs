@@ -38,6 +38,7 @@
 //! lease ran out while eddy was down are simply due.
 
 mod embedded;
+pub mod logs;
 pub mod queue;
 
 use std::future::Future;
@@ -45,6 +46,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 pub use embedded::{EmbeddedStore, EmbeddedStoreOptions};
+pub use logs::{LogEvent, LogQuery, NewLogEvent};
 pub use queue::{Message, NewMessage, QueueStats, ReceiveOptions, Sent};
 
 /// A boxed, sendable future: what the [`Store`] methods return, so the trait stays object safe.
@@ -305,4 +307,22 @@ pub trait Store: Send + Sync + 'static {
 
     /// When the queue's next message becomes visible, if it holds any.
     fn queue_next_visible(&self, queue: String) -> BoxFuture<'_, Result<Option<i64>>>;
+
+    /// Appends log events (see [`logs`]); `ack` names work items this append delivers, removed
+    /// in the same transaction.
+    fn logs_append(
+        &self,
+        events: Vec<NewLogEvent>,
+        now_ms: i64,
+        ack: Vec<i64>,
+    ) -> BoxFuture<'_, Result<()>>;
+
+    /// Reads log events of one group in time order.
+    fn logs_read(&self, query: LogQuery) -> BoxFuture<'_, Result<Vec<LogEvent>>>;
+
+    /// The streams of a log group: `(name, first event ms, last event ms, stored bytes)`.
+    fn logs_streams(&self, group: String) -> BoxFuture<'_, Result<Vec<(String, i64, i64, i64)>>>;
+
+    /// Deletes every log event of a group.
+    fn logs_delete_group(&self, group: String) -> BoxFuture<'_, Result<()>>;
 }
