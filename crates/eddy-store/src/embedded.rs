@@ -14,7 +14,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::{broadcast, oneshot};
 
-use crate::logs::{self, LogEvent, LogQuery, NewLogEvent};
+use crate::logs::{self, LogEvent, LogQuery, LogStream, NewLogEvent};
 use crate::queue::{self, Message, NewMessage, QueueStats, ReceiveOptions, Sent};
 use crate::{
     AppendBatch, BoxFuture, DeadLetter, Definition, DefinitionChange, NoObserver, Notification,
@@ -385,7 +385,7 @@ impl Store for EmbeddedStore {
         self.exec(move |tx| logs::read(tx, &query))
     }
 
-    fn logs_streams(&self, group: String) -> BoxFuture<'_, Result<Vec<(String, i64, i64, i64)>>> {
+    fn logs_streams(&self, group: String) -> BoxFuture<'_, Result<Vec<LogStream>>> {
         self.exec(move |tx| logs::streams(tx, &group))
     }
 

@@ -46,7 +46,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 pub use embedded::{EmbeddedStore, EmbeddedStoreOptions};
-pub use logs::{LogEvent, LogQuery, NewLogEvent};
+pub use logs::{LogEvent, LogQuery, LogStream, NewLogEvent};
 pub use queue::{Message, NewMessage, QueueStats, ReceiveOptions, Sent};
 
 /// A boxed, sendable future: what the [`Store`] methods return, so the trait stays object safe.
@@ -320,8 +320,8 @@ pub trait Store: Send + Sync + 'static {
     /// Reads log events of one group in time order.
     fn logs_read(&self, query: LogQuery) -> BoxFuture<'_, Result<Vec<LogEvent>>>;
 
-    /// The streams of a log group: `(name, first event ms, last event ms, stored bytes)`.
-    fn logs_streams(&self, group: String) -> BoxFuture<'_, Result<Vec<(String, i64, i64, i64)>>>;
+    /// The streams of a log group.
+    fn logs_streams(&self, group: String) -> BoxFuture<'_, Result<Vec<LogStream>>>;
 
     /// Deletes every log event of a group.
     fn logs_delete_group(&self, group: String) -> BoxFuture<'_, Result<()>>;

@@ -28,6 +28,15 @@ pub struct LogEvent {
     pub message: String,
 }
 
+/// A log stream of a group, as the stored events describe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogStream {
+    pub name: String,
+    pub first_ms: i64,
+    pub last_ms: i64,
+    pub stored_bytes: i64,
+}
+
 /// Which log events to read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LogQuery {
@@ -101,7 +110,7 @@ pub(crate) fn read(tx: &Transaction<'_>, q: &LogQuery) -> Result<Vec<LogEvent>> 
 }
 
 /// Streams of a group with their first/last event times and sizes.
-pub(crate) fn streams(tx: &Transaction<'_>, group: &str) -> Result<Vec<(String, i64, i64, i64)>> {
+pub(crate) fn streams(tx: &Transaction<'_>, group: &str) -> Result<Vec<LogStream>> {
     let mut st = tx.prepare_cached(
         "SELECT stream, min(ts_ms), max(ts_ms), sum(length(message)) FROM log_events
          WHERE grp = ?1 GROUP BY stream ORDER BY stream",
