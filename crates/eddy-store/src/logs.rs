@@ -116,7 +116,12 @@ pub(crate) fn streams(tx: &Transaction<'_>, group: &str) -> Result<Vec<LogStream
          WHERE grp = ?1 GROUP BY stream ORDER BY stream",
     )?;
     let rows = st.query_map([group], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        Ok(LogStream {
+            name: r.get(0)?,
+            first_ms: r.get(1)?,
+            last_ms: r.get(2)?,
+            stored_bytes: r.get(3)?,
+        })
     })?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
