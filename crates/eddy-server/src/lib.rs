@@ -10,6 +10,7 @@
 //! * [`bus`]: PutEvents' path: envelope, match, durable append of the event and its work items;
 //! * [`queues`]: SQS-shaped queues (definitions, send, receive with long polling);
 //! * [`delivery`]: the delivery engine (targets, input shaping, retries, dead letters);
+//! * [`destinations`], [`logs`]: API destinations (HTTP targets) and log groups;
 //! * [`ops`]: health, Prometheus metrics, dev-mode reset;
 //! * [`gateway`]: the HTTP routes listener (user routes arrive with the routes issue).
 //!
@@ -25,6 +26,7 @@ pub mod delivery;
 pub mod destinations;
 pub mod error;
 pub mod gateway;
+pub mod logs;
 pub mod metrics;
 pub mod ops;
 pub mod queues;
@@ -62,6 +64,7 @@ pub struct App {
     pub queues: queues::Queues,
     pub archives: archives::Archives,
     pub destinations: destinations::Destinations,
+    pub log_groups: logs::LogGroups,
     /// The HTTP client API destinations are called with (pooled connections).
     pub http: delivery::http::HttpClient,
     pub metrics: Arc<Metrics>,
@@ -98,6 +101,7 @@ impl App {
         let queues = queues::Queues::load(store.clone()).await?;
         let archives = archives::Archives::load(store.clone()).await?;
         let destinations = destinations::Destinations::load(store.clone()).await?;
+        let log_groups = logs::LogGroups::load(store.clone()).await?;
         let http = delivery::http::HttpClient::new()?;
         Ok(Arc::new(Self {
             config,
@@ -107,6 +111,7 @@ impl App {
             queues,
             archives,
             destinations,
+            log_groups,
             http,
             metrics,
         }))

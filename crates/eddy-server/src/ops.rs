@@ -55,6 +55,7 @@ async fn reset(State(app): State<Arc<App>>) -> Response {
     app.queues.clear();
     app.archives.clear();
     app.destinations.clear();
+    app.log_groups.clear();
     ([("content-type", "application/json")], r#"{"status":"ok"}"#).into_response()
 }
 

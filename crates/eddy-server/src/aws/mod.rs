@@ -8,6 +8,7 @@
 pub mod archives;
 pub mod destinations;
 pub mod events;
+pub mod logs;
 mod pagination;
 pub mod sqs;
 
@@ -80,6 +81,7 @@ pub async fn dispatch(State(app): State<Arc<App>>, headers: HeaderMap, body: Byt
     let result = match service {
         "AWSEvents" => events::call(&app, &ctx, operation, &body).await,
         "AmazonSQS" => sqs::call(&app, &ctx, operation, &body).await,
+        "Logs_20140328" => logs::call(&app, &ctx, operation, &body).await,
         _ => Err(ApiError::unknown_operation(format!(
             "Unknown operation {target}"
         ))),

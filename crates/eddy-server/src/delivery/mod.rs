@@ -429,10 +429,26 @@ async fn attempt(
                 .await
                 .map(|()| Settle::Ack)
         }
-        TargetKind::LogGroup { name, .. } => Err(Failure::permanent(
-            "ResourceNotFoundException",
-            format!("log group {name} does not exist"),
-        )),
+        TargetKind::LogGroup { region, name } => {
+            let Some(group) = app.log_groups.get(&region, &name) else {
+                return Err(Failure::permanent(
+                    "ResourceNotFoundException",
+                    format!("log group {name} does not exist"),
+                ));
+            };
+            // One log stream per event, named by the event id.
+            let event = eddy_store::NewLogEvent {
+                group: group.key(),
+                stream: item.event_id.clone(),
+                timestamp_ms: item.created_ms,
+                message: shape(rule, target, item)?,
+            };
+            app.store
+                .logs_append(vec![event], now_ms(), vec![item.id])
+                .await
+                .map_err(|e| Failure::retryable("InternalFailure", e.to_string()))?;
+            Ok(Settle::Done)
+        }
         TargetKind::Unsupported { service } => Err(Failure::permanent(
             "UnsupportedTarget",
             format!("eddy does not deliver to `{service}` targets"),

@@ -1,0 +1,356 @@
+//! Amazon CloudWatch Logs (`Logs_20140328.*`) over AWS JSON 1.1, the subset that reads what
+//! log-group targets deliver: log groups, log streams, PutLogEvents, GetLogEvents and
+//! FilterLogEvents.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Ctx, empty, parse, reply};
+use crate::App;
+use crate::error::ApiError;
+use crate::logs::{FilterPattern, LogGroupDef};
+use crate::now_ms;
+use eddy_store::{LogQuery, NewLogEvent};
+
+/// Runs one CloudWatch Logs operation.
+pub async fn call(app: &App, ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    match op {
+        "CreateLogGroup" => create_log_group(app, ctx, parse(body)?).await,
+        "DeleteLogGroup" => delete_log_group(app, ctx, parse(body)?).await,
+        "DescribeLogGroups" => describe_log_groups(app, ctx, parse(body)?),
+        "CreateLogStream" => create_log_stream(app, ctx, parse(body)?),
+        "DescribeLogStreams" => describe_log_streams(app, ctx, parse(body)?).await,
+        "PutLogEvents" => put_log_events(app, ctx, parse(body)?).await,
+        "GetLogEvents" => get_log_events(app, ctx, parse(body)?).await,
+        "FilterLogEvents" => filter_log_events(app, ctx, parse(body)?).await,
+        _ => Err(ApiError::unknown_operation(format!(
+            "Unknown operation Logs_20140328.{op}: eddy does not implement it"
+        ))),
+    }
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::bad("InvalidParameterException", message)
+}
+
+fn group_missing() -> ApiError {
+    ApiError::not_found("The specified log group does not exist.")
+}
+
+fn check_group_name(name: Option<&str>) -> Result<String, ApiError> {
+    let Some(n) = name else {
+        return Err(invalid(
+            "1 validation error detected: Value null at 'logGroupName' failed to satisfy constraint: Member must not be null",
+        ));
+    };
+    let ok = !n.is_empty()
+        && n.len() <= 512
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/#".contains(c));
+    if !ok {
+        return Err(invalid(format!(
+            "1 validation error detected: Value '{n}' at 'logGroupName' failed to satisfy \
+             constraint: Member must satisfy regular expression pattern: [\\.\\-_/#A-Za-z0-9]+"
+        )));
+    }
+    Ok(n.to_owned())
+}
+
+fn group(app: &App, ctx: &Ctx, name: Option<&str>) -> Result<LogGroupDef, ApiError> {
+    let name = check_group_name(name)?;
+    app.log_groups
+        .get(&ctx.region, &name)
+        .ok_or_else(group_missing)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupInput {
+    log_group_name: Option<String>,
+    tags: Option<std::collections::BTreeMap<String, String>>,
+}
+
+async fn create_log_group(app: &App, ctx: &Ctx, input: GroupInput) -> Result<Vec<u8>, ApiError> {
+    let name = check_group_name(input.log_group_name.as_deref())?;
+    if app.log_groups.get(&ctx.region, &name).is_some() {
+        return Err(ApiError::already_exists(
+            "The specified log group already exists",
+        ));
+    }
+    app.log_groups
+        .put(LogGroupDef {
+            region: ctx.region.clone(),
+            name,
+            retention_in_days: None,
+            tags: input.tags.unwrap_or_default(),
+            created_ms: now_ms(),
+        })
+        .await?;
+    empty()
+}
+
+async fn delete_log_group(app: &App, ctx: &Ctx, input: GroupInput) -> Result<Vec<u8>, ApiError> {
+    let g = group(app, ctx, input.log_group_name.as_deref())?;
+    app.log_groups.delete(&g).await?;
+    empty()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DescribeGroupsInput {
+    log_group_name_prefix: Option<String>,
+    next_token: Option<String>,
+    limit: Option<i64>,
+}
+
+fn describe_log_groups(
+    app: &App,
+    ctx: &Ctx,
+    input: DescribeGroupsInput,
+) -> Result<Vec<u8>, ApiError> {
+    let limit = input.limit.unwrap_or(50);
+    if !(1..=50).contains(&limit) {
+        return Err(invalid(
+            "1 validation error detected: Value at 'limit' failed to satisfy constraint: Member must have value between 1 and 50",
+        ));
+    }
+    let prefix = input.log_group_name_prefix.unwrap_or_default();
+    let groups: Vec<LogGroupDef> = app
+        .log_groups
+        .list(&ctx.region)
+        .into_iter()
+        .filter(|g| g.name.starts_with(&prefix))
+        .filter(|g| {
+            input
+                .next_token
+                .as_ref()
+                .is_none_or(|t| g.name.as_str() > t.as_str())
+        })
+        .collect();
+    let more = groups.len() > limit as usize;
+    let page: Vec<&LogGroupDef> = groups.iter().take(limit as usize).collect();
+    let account = &app.config.account_id;
+    let mut out = json!({ "logGroups": page.iter().map(|g| json!({
+        "logGroupName": g.name,
+        "creationTime": g.created_ms,
+        "metricFilterCount": 0,
+        "arn": format!("{}:*", g.arn(account)),
+        "logGroupArn": g.arn(account),
+        "storedBytes": 0,
+    })).collect::<Vec<_>>() });
+    if more && let Some(last) = page.last() {
+        out["nextToken"] = json!(last.name);
+    }
+    reply(&out)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StreamInput {
+    log_group_name: Option<String>,
+    log_stream_name: Option<String>,
+}
+
+fn create_log_stream(app: &App, ctx: &Ctx, input: StreamInput) -> Result<Vec<u8>, ApiError> {
+    group(app, ctx, input.log_group_name.as_deref())?;
+    match input.log_stream_name.as_deref() {
+        Some(s) if !s.is_empty() && s.len() <= 512 && !s.contains(':') && !s.contains('*') => {
+            empty()
+        }
+        _ => Err(invalid("Invalid log stream name")),
+    }
+}
+
+async fn describe_log_streams(
+    app: &App,
+    ctx: &Ctx,
+    input: StreamInput,
+) -> Result<Vec<u8>, ApiError> {
+    let g = group(app, ctx, input.log_group_name.as_deref())?;
+    let streams = app.store.logs_streams(g.key()).await?;
+    let arn = g.arn(&app.config.account_id);
+    reply(&json!({ "logStreams": streams.iter().map(|s| json!({
+        "logStreamName": s.name,
+        "creationTime": s.first_ms,
+        "firstEventTimestamp": s.first_ms,
+        "lastEventTimestamp": s.last_ms,
+        "lastIngestionTime": s.last_ms,
+        "arn": format!("{arn}:log-stream:{}", s.name),
+        "storedBytes": s.stored_bytes,
+    })).collect::<Vec<_>>() }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PutInput {
+    log_group_name: Option<String>,
+    log_stream_name: Option<String>,
+    log_events: Option<Vec<InputEvent>>,
+}
+
+#[derive(Deserialize)]
+struct InputEvent {
+    timestamp: Option<i64>,
+    message: Option<String>,
+}
+
+async fn put_log_events(app: &App, ctx: &Ctx, input: PutInput) -> Result<Vec<u8>, ApiError> {
+    let g = group(app, ctx, input.log_group_name.as_deref())?;
+    let stream = input
+        .log_stream_name
+        .ok_or_else(|| invalid("logStreamName is required"))?;
+    let events = input.log_events.unwrap_or_default();
+    if events.is_empty() || events.len() > 10_000 {
+        return Err(invalid("logEvents must hold 1 to 10000 events"));
+    }
+    let mut new = Vec::with_capacity(events.len());
+    for e in events {
+        let (Some(ts), Some(message)) = (e.timestamp, e.message) else {
+            return Err(invalid("each log event needs a timestamp and a message"));
+        };
+        new.push(NewLogEvent {
+            group: g.key(),
+            stream: stream.clone(),
+            timestamp_ms: ts,
+            message,
+        });
+    }
+    app.store.logs_append(new, now_ms(), Vec::new()).await?;
+    reply(&json!({ "nextSequenceToken": uuid::Uuid::new_v4().simple().to_string() }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GetInput {
+    log_group_name: Option<String>,
+    log_stream_name: Option<String>,
+    start_time: Option<i64>,
+    end_time: Option<i64>,
+    next_token: Option<String>,
+    limit: Option<i64>,
+    start_from_head: Option<bool>,
+}
+
+/// `f/SEQ` or `b/SEQ`: where the next page starts, and in which direction.
+fn token(t: &str) -> Result<(bool, i64), ApiError> {
+    let bad = || invalid("The specified nextToken is invalid.");
+    let (dir, seq) = t.split_once('/').ok_or_else(bad)?;
+    let seq: i64 = seq.parse().map_err(|_| bad())?;
+    match dir {
+        "f" => Ok((false, seq)),
+        "b" => Ok((true, seq)),
+        _ => Err(bad()),
+    }
+}
+
+async fn get_log_events(app: &App, ctx: &Ctx, input: GetInput) -> Result<Vec<u8>, ApiError> {
+    let g = group(app, ctx, input.log_group_name.as_deref())?;
+    let stream = input
+        .log_stream_name
+        .ok_or_else(|| invalid("logStreamName is required"))?;
+    let limit = input.limit.unwrap_or(10_000);
+    if !(1..=10_000).contains(&limit) {
+        return Err(invalid("limit must be between 1 and 10000"));
+    }
+    let (backwards, after) = match &input.next_token {
+        Some(t) => {
+            let (b, s) = token(t)?;
+            (b, Some(s))
+        }
+        None => (!input.start_from_head.unwrap_or(false), None),
+    };
+    let mut events = app
+        .store
+        .logs_read(LogQuery {
+            group: g.key(),
+            streams: vec![stream],
+            start_ms: input.start_time,
+            end_ms: input.end_time,
+            after_seq: after,
+            limit: limit as usize,
+            backwards,
+        })
+        .await?;
+    if backwards {
+        events.reverse();
+    }
+    let first = events.first().map_or(after.unwrap_or(0), |e| e.seq);
+    let last = events.last().map_or(after.unwrap_or(0), |e| e.seq);
+    reply(&json!({
+        "events": events.iter().map(|e| json!({
+            "timestamp": e.timestamp_ms, "message": e.message, "ingestionTime": e.ingestion_ms,
+        })).collect::<Vec<_>>(),
+        "nextForwardToken": format!("f/{last}"),
+        "nextBackwardToken": format!("b/{first}"),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FilterInput {
+    log_group_name: Option<String>,
+    log_stream_names: Option<Vec<String>>,
+    start_time: Option<i64>,
+    end_time: Option<i64>,
+    filter_pattern: Option<String>,
+    next_token: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn filter_log_events(app: &App, ctx: &Ctx, input: FilterInput) -> Result<Vec<u8>, ApiError> {
+    let g = group(app, ctx, input.log_group_name.as_deref())?;
+    let pattern = FilterPattern::parse(input.filter_pattern.as_deref().unwrap_or(""))
+        .map_err(|e| invalid(format!("Invalid filter pattern: {e}")))?;
+    let limit = input.limit.unwrap_or(10_000);
+    if !(1..=10_000).contains(&limit) {
+        return Err(invalid("limit must be between 1 and 10000"));
+    }
+    let after = match &input.next_token {
+        Some(t) => Some(token(t)?.1),
+        None => None,
+    };
+    let mut matched = Vec::new();
+    let mut cursor = after;
+    let mut more = false;
+    // Read in pages until the limit of matching events is reached or the group is exhausted.
+    loop {
+        let page = app
+            .store
+            .logs_read(LogQuery {
+                group: g.key(),
+                streams: input.log_stream_names.clone().unwrap_or_default(),
+                start_ms: input.start_time,
+                end_ms: input.end_time,
+                after_seq: cursor,
+                limit: 1000,
+                backwards: false,
+            })
+            .await?;
+        let Some(last) = page.last() else { break };
+        cursor = Some(last.seq);
+        let full = page.len() == 1000;
+        for e in page {
+            if pattern.matches(&e.message) {
+                if matched.len() == limit as usize {
+                    more = true;
+                    break;
+                }
+                matched.push(e);
+            }
+        }
+        if more || !full {
+            break;
+        }
+    }
+    let mut out = json!({
+        "events": matched.iter().map(|e| json!({
+            "logStreamName": e.stream, "timestamp": e.timestamp_ms, "message": e.message,
+            "ingestionTime": e.ingestion_ms, "eventId": e.seq.to_string(),
+        })).collect::<Vec<_>>(),
+        "searchedLogStreams": [],
+    });
+    if more && let Some(last) = matched.last() {
+        out["nextToken"] = Value::String(format!("f/{}", last.seq));
+    }
+    reply(&out)
+}

@@ -1,0 +1,213 @@
+//! Log groups: where log-group targets write delivered events, readable with the CloudWatch Logs
+//! calls. Group definitions live in the store's definitions; log events in its log table.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use eddy_store::{DefinitionChange, Store};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::ApiError;
+
+const KIND_LOG_GROUP: &str = "log-group";
+
+/// A log group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LogGroupDef {
+    pub region: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_in_days: Option<i64>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    pub created_ms: i64,
+}
+
+impl LogGroupDef {
+    pub fn arn(&self, account: &str) -> String {
+        format!(
+            "arn:aws:logs:{}:{account}:log-group:{}",
+            self.region, self.name
+        )
+    }
+
+    /// The key log events are stored under.
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.region, self.name)
+    }
+}
+
+/// See the module docs.
+pub struct LogGroups {
+    store: Arc<dyn Store>,
+    groups: RwLock<BTreeMap<(String, String), LogGroupDef>>,
+    control: tokio::sync::Mutex<()>,
+}
+
+impl LogGroups {
+    pub async fn load(store: Arc<dyn Store>) -> anyhow::Result<Self> {
+        let mut groups = BTreeMap::new();
+        for (kind, key, value) in store.definitions().await? {
+            if kind == KIND_LOG_GROUP {
+                let g: LogGroupDef = serde_json::from_slice(&value)
+                    .map_err(|e| anyhow::anyhow!("log group `{key}` is unreadable: {e}"))?;
+                groups.insert((g.region.clone(), g.name.clone()), g);
+            }
+        }
+        Ok(Self {
+            store,
+            groups: RwLock::new(groups),
+            control: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    pub fn get(&self, region: &str, name: &str) -> Option<LogGroupDef> {
+        self.groups
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(region.to_owned(), name.to_owned()))
+            .cloned()
+    }
+
+    pub fn list(&self, region: &str) -> Vec<LogGroupDef> {
+        self.groups
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter(|g| g.region == region)
+            .cloned()
+            .collect()
+    }
+
+    pub async fn put(&self, g: LogGroupDef) -> Result<(), ApiError> {
+        let _c = self.control.lock().await;
+        let value = serde_json::to_vec(&g)
+            .map_err(|e| ApiError::internal(format!("cannot encode log group: {e}")))?;
+        self.store
+            .apply(vec![DefinitionChange::put(KIND_LOG_GROUP, g.key(), value)])
+            .await?;
+        self.groups
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((g.region.clone(), g.name.clone()), g);
+        Ok(())
+    }
+
+    /// Deletes a group and its log events.
+    pub async fn delete(&self, g: &LogGroupDef) -> Result<(), ApiError> {
+        let _c = self.control.lock().await;
+        self.store
+            .apply(vec![DefinitionChange::delete(KIND_LOG_GROUP, g.key())])
+            .await?;
+        self.store.logs_delete_group(g.key()).await?;
+        self.groups
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(g.region.clone(), g.name.clone()));
+        Ok(())
+    }
+
+    /// Forgets everything (after the store was reset).
+    pub fn clear(&self) {
+        self.groups
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+}
+
+/// A CloudWatch Logs filter pattern, in the subset eddy supports: empty (everything), terms
+/// that must all appear (`ERROR timeout`, `"exact phrase"`), or a JSON condition
+/// `{ $.a.b = "v" }` / `{ $.n = 5 }` / `!=`, joined with `&&`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FilterPattern {
+    All,
+    Terms(Vec<String>),
+    Json(Vec<(Vec<String>, bool, Value)>),
+}
+
+impl FilterPattern {
+    pub fn parse(src: &str) -> Result<Self, String> {
+        let s = src.trim();
+        if s.is_empty() {
+            return Ok(FilterPattern::All);
+        }
+        if let Some(inner) = s.strip_prefix('{').and_then(|r| r.strip_suffix('}')) {
+            let mut conds = Vec::new();
+            for clause in inner.split("&&") {
+                let clause = clause.trim();
+                let (path, eq, value) = if let Some((p, v)) = clause.split_once("!=") {
+                    (p, false, v)
+                } else if let Some((p, v)) = clause.split_once('=') {
+                    (p, true, v)
+                } else {
+                    return Err(format!("unsupported filter clause `{clause}`"));
+                };
+                let path = path
+                    .trim()
+                    .strip_prefix("$.")
+                    .ok_or("a JSON filter path starts with `$.`")?;
+                let value: Value = serde_json::from_str(value.trim())
+                    .map_err(|_| format!("unsupported filter value `{}`", value.trim()))?;
+                conds.push((path.split('.').map(str::to_owned).collect(), eq, value));
+            }
+            return Ok(FilterPattern::Json(conds));
+        }
+        let mut terms = Vec::new();
+        let mut rest = s;
+        while !rest.is_empty() {
+            rest = rest.trim_start();
+            if let Some(r) = rest.strip_prefix('"') {
+                let end = r.find('"').ok_or("unterminated quoted term")?;
+                terms.push(r[..end].to_owned());
+                rest = &r[end + 1..];
+            } else {
+                let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+                terms.push(rest[..end].to_owned());
+                rest = &rest[end..];
+            }
+        }
+        terms.retain(|t| !t.is_empty());
+        Ok(FilterPattern::Terms(terms))
+    }
+
+    pub fn matches(&self, message: &str) -> bool {
+        match self {
+            FilterPattern::All => true,
+            FilterPattern::Terms(t) => t.iter().all(|t| message.contains(t.as_str())),
+            FilterPattern::Json(conds) => {
+                let Ok(v) = serde_json::from_str::<Value>(message) else {
+                    return false;
+                };
+                conds.iter().all(|(path, eq, want)| {
+                    let got = path.iter().try_fold(&v, |v, k| v.get(k));
+                    let same = got.is_some_and(|g| match (g, want) {
+                        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+                        (a, b) => a == b,
+                    });
+                    same == *eq
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_patterns() {
+        assert!(FilterPattern::parse("").unwrap().matches("anything"));
+        let t = FilterPattern::parse(r#"ERROR "disk full""#).unwrap();
+        assert!(t.matches("ERROR: disk full on /"));
+        assert!(!t.matches("ERROR: disk almost full"));
+        let j = FilterPattern::parse(r#"{ $.detail.state = "NEW" && $.detail.n != 3 }"#).unwrap();
+        assert!(j.matches(r#"{"detail":{"state":"NEW","n":4}}"#));
+        assert!(!j.matches(r#"{"detail":{"state":"NEW","n":3.0}}"#));
+        assert!(!j.matches("not json"));
+        assert!(FilterPattern::parse("{ $.a > 1 }").is_err());
+    }
+}
