@@ -111,8 +111,9 @@ async fn serve_conn(sock: tokio::net::TcpStream, arrivals: Times) -> anyhow::Res
     }
 }
 
-/// Reads one counter from eddy's `/metrics` (summed over the label sets containing `filter`).
-async fn metric(endpoint: &str, name: &str, filter: &str) -> anyhow::Result<f64> {
+/// Reads one counter from eddy's `/metrics`, summed over the label sets that contain every one
+/// of `filters`.
+async fn metric(endpoint: &str, name: &str, filters: &[&str]) -> anyhow::Result<f64> {
     let mut stream = tokio::net::TcpStream::connect(endpoint).await?;
     let req = format!("GET /metrics HTTP/1.1\r\nHost: {endpoint}\r\nConnection: close\r\n\r\n");
     stream.write_all(req.as_bytes()).await?;
@@ -120,7 +121,7 @@ async fn metric(endpoint: &str, name: &str, filter: &str) -> anyhow::Result<f64>
     stream.read_to_string(&mut text).await?;
     Ok(text
         .lines()
-        .filter(|l| l.starts_with(name) && l.contains(filter))
+        .filter(|l| l.starts_with(name) && filters.iter().all(|f| l.contains(f)))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum())
 }
@@ -178,11 +179,13 @@ pub async fn run(args: DeliveriesArgs) -> anyhow::Result<()> {
     )
     .await?;
 
-    let delivered_filter = "outcome=\"delivered\"";
+    // Only this run's rule: other rules may match the same events.
+    let rule_label = format!("rule/{name}\"");
+    let delivered_filter = ["outcome=\"delivered\"", rule_label.as_str()];
     let before = metric(
         &args.endpoint,
         "eddy_delivery_attempts_total",
-        delivered_filter,
+        &delivered_filter,
     )
     .await?;
     let acks: Times = Arc::new(Mutex::new(HashMap::new()));
@@ -233,7 +236,7 @@ pub async fn run(args: DeliveriesArgs) -> anyhow::Result<()> {
         let done = metric(
             &args.endpoint,
             "eddy_delivery_attempts_total",
-            delivered_filter,
+            &delivered_filter,
         )
         .await?;
         if done >= want {
