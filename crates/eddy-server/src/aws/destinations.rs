@@ -14,6 +14,21 @@ use eddy_model::names::RULE_NAME;
 const AUTH_TYPES: [&str; 3] = ["BASIC", "OAUTH_CLIENT_CREDENTIALS", "API_KEY"];
 const METHODS: [&str; 7] = ["POST", "GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"];
 
+/// The operations this module answers.
+const OPERATIONS: [&str; 11] = [
+    "CreateConnection",
+    "DescribeConnection",
+    "ListConnections",
+    "UpdateConnection",
+    "DeleteConnection",
+    "DeauthorizeConnection",
+    "CreateApiDestination",
+    "DescribeApiDestination",
+    "ListApiDestinations",
+    "UpdateApiDestination",
+    "DeleteApiDestination",
+];
+
 /// Runs one connection or API destination operation; `None` when `op` is not one of them.
 pub async fn call(
     app: &App,
@@ -21,25 +36,26 @@ pub async fn call(
     op: &str,
     body: &[u8],
 ) -> Option<Result<Vec<u8>, ApiError>> {
-    Some(match op {
-        "CreateConnection" => create_connection(app, ctx, parse_or(body)).await,
-        "DescribeConnection" => describe_connection(app, ctx, parse_or(body)),
-        "ListConnections" => list_connections(app, ctx, parse_or(body)),
-        "UpdateConnection" => update_connection(app, ctx, parse_or(body)).await,
-        "DeleteConnection" => delete_connection(app, ctx, parse_or(body)).await,
-        "DeauthorizeConnection" => deauthorize_connection(app, ctx, parse_or(body)).await,
-        "CreateApiDestination" => create_destination(app, ctx, parse_or(body)).await,
-        "DescribeApiDestination" => describe_destination(app, ctx, parse_or(body)),
-        "ListApiDestinations" => list_destinations(app, ctx, parse_or(body)),
-        "UpdateApiDestination" => update_destination(app, ctx, parse_or(body)).await,
-        "DeleteApiDestination" => delete_destination(app, ctx, parse_or(body)).await,
-        _ => return None,
-    })
+    if !OPERATIONS.contains(&op) {
+        return None;
+    }
+    Some(run(app, ctx, op, body).await)
 }
 
-/// Parses a request; the error travels inside so each operation reports it.
-fn parse_or<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    parse(body)
+async fn run(app: &App, ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    match op {
+        "CreateConnection" => create_connection(app, ctx, parse(body)?).await,
+        "DescribeConnection" => describe_connection(app, ctx, parse(body)?),
+        "ListConnections" => list_connections(app, ctx, parse(body)?),
+        "UpdateConnection" => update_connection(app, ctx, parse(body)?).await,
+        "DeleteConnection" => delete_connection(app, ctx, parse(body)?).await,
+        "DeauthorizeConnection" => deauthorize_connection(app, ctx, parse(body)?).await,
+        "CreateApiDestination" => create_destination(app, ctx, parse(body)?).await,
+        "DescribeApiDestination" => describe_destination(app, ctx, parse(body)?),
+        "ListApiDestinations" => list_destinations(app, ctx, parse(body)?),
+        "UpdateApiDestination" => update_destination(app, ctx, parse(body)?).await,
+        _ => delete_destination(app, ctx, parse(body)?).await,
+    }
 }
 
 fn secs(ms: i64) -> f64 {
@@ -162,9 +178,8 @@ fn state_reply(app: &App, c: &ConnectionDef) -> Result<Vec<u8>, ApiError> {
 async fn create_connection(
     app: &App,
     ctx: &Ctx,
-    input: Result<ConnectionInput, ApiError>,
+    input: ConnectionInput,
 ) -> Result<Vec<u8>, ApiError> {
-    let input = input?;
     let mut v = Violations::new();
     v.name("name", input.name.as_deref(), RULE_NAME, true);
     v.length("description", input.description.as_deref(), 0, 512);
@@ -214,19 +229,14 @@ struct NameInput {
     name: Option<String>,
 }
 
-fn named(input: Result<NameInput, ApiError>) -> Result<String, ApiError> {
-    let input = input?;
+fn named(input: NameInput) -> Result<String, ApiError> {
     let mut v = Violations::new();
     v.name("name", input.name.as_deref(), RULE_NAME, true);
     v.finish()?;
     Ok(input.name.unwrap_or_default())
 }
 
-fn describe_connection(
-    app: &App,
-    ctx: &Ctx,
-    input: Result<NameInput, ApiError>,
-) -> Result<Vec<u8>, ApiError> {
+fn describe_connection(app: &App, ctx: &Ctx, input: NameInput) -> Result<Vec<u8>, ApiError> {
     let name = named(input)?;
     let c = app
         .destinations
@@ -256,9 +266,8 @@ struct ListConnectionsInput {
 fn list_connections(
     app: &App,
     ctx: &Ctx,
-    input: Result<ListConnectionsInput, ApiError>,
+    input: ListConnectionsInput,
 ) -> Result<Vec<u8>, ApiError> {
-    let input = input?;
     let mut v = Violations::new();
     v.length("namePrefix", input.name_prefix.as_deref(), 1, 64);
     let page = Page::new(&mut v, input.next_token.as_deref(), input.limit, 100)?;
@@ -276,12 +285,12 @@ fn list_connections(
                 .is_none_or(|s| *s == c.state)
         })
         .collect();
-    let (items, token) = page.take(items, |c| c.name.as_str());
-    let mut out = json!({ "Connections": items.iter().map(|c| connection_summary(app, c)).collect::<Vec<_>>() });
-    if let Some(t) = token {
-        out["NextToken"] = json!(t);
-    }
-    reply(&out)
+    page.reply(
+        items,
+        |c| c.name.as_str(),
+        "Connections",
+        |c| connection_summary(app, c),
+    )
 }
 
 /// Merges an update's `AuthParameters` into the stored ones, block by block.
@@ -299,9 +308,8 @@ fn merge(into: &mut Value, update: &Value) {
 async fn update_connection(
     app: &App,
     ctx: &Ctx,
-    input: Result<ConnectionInput, ApiError>,
+    input: ConnectionInput,
 ) -> Result<Vec<u8>, ApiError> {
-    let input = input?;
     let mut v = Violations::new();
     v.name("name", input.name.as_deref(), RULE_NAME, true);
     v.length("description", input.description.as_deref(), 0, 512);
@@ -337,11 +345,7 @@ async fn update_connection(
     state_reply(app, &c)
 }
 
-async fn delete_connection(
-    app: &App,
-    ctx: &Ctx,
-    input: Result<NameInput, ApiError>,
-) -> Result<Vec<u8>, ApiError> {
+async fn delete_connection(app: &App, ctx: &Ctx, input: NameInput) -> Result<Vec<u8>, ApiError> {
     let name = named(input)?;
     let mut c = app
         .destinations
@@ -368,7 +372,7 @@ async fn delete_connection(
 async fn deauthorize_connection(
     app: &App,
     ctx: &Ctx,
-    input: Result<NameInput, ApiError>,
+    input: NameInput,
 ) -> Result<Vec<u8>, ApiError> {
     let name = named(input)?;
     let mut c = app
@@ -439,9 +443,8 @@ fn check_destination(v: &mut Violations, input: &DestinationInput, create: bool)
 async fn create_destination(
     app: &App,
     ctx: &Ctx,
-    input: Result<DestinationInput, ApiError>,
+    input: DestinationInput,
 ) -> Result<Vec<u8>, ApiError> {
-    let input = input?;
     let mut v = Violations::new();
     check_destination(&mut v, &input, true);
     v.finish()?;
@@ -479,11 +482,7 @@ async fn create_destination(
     }))
 }
 
-fn describe_destination(
-    app: &App,
-    ctx: &Ctx,
-    input: Result<NameInput, ApiError>,
-) -> Result<Vec<u8>, ApiError> {
+fn describe_destination(app: &App, ctx: &Ctx, input: NameInput) -> Result<Vec<u8>, ApiError> {
     let name = named(input)?;
     let d = app
         .destinations
@@ -504,9 +503,8 @@ struct ListDestinationsInput {
 fn list_destinations(
     app: &App,
     ctx: &Ctx,
-    input: Result<ListDestinationsInput, ApiError>,
+    input: ListDestinationsInput,
 ) -> Result<Vec<u8>, ApiError> {
-    let input = input?;
     let mut v = Violations::new();
     v.length("namePrefix", input.name_prefix.as_deref(), 1, 64);
     let page = Page::new(&mut v, input.next_token.as_deref(), input.limit, 100)?;
@@ -524,20 +522,19 @@ fn list_destinations(
                 .is_none_or(|a| *a == d.connection_arn)
         })
         .collect();
-    let (items, token) = page.take(items, |d| d.name.as_str());
-    let mut out = json!({ "ApiDestinations": items.iter().map(|d| destination_wire(app, d, false)).collect::<Vec<_>>() });
-    if let Some(t) = token {
-        out["NextToken"] = json!(t);
-    }
-    reply(&out)
+    page.reply(
+        items,
+        |d| d.name.as_str(),
+        "ApiDestinations",
+        |d| destination_wire(app, d, false),
+    )
 }
 
 async fn update_destination(
     app: &App,
     ctx: &Ctx,
-    input: Result<DestinationInput, ApiError>,
+    input: DestinationInput,
 ) -> Result<Vec<u8>, ApiError> {
-    let input = input?;
     let mut v = Violations::new();
     check_destination(&mut v, &input, false);
     v.finish()?;
@@ -578,11 +575,7 @@ async fn update_destination(
     }))
 }
 
-async fn delete_destination(
-    app: &App,
-    ctx: &Ctx,
-    input: Result<NameInput, ApiError>,
-) -> Result<Vec<u8>, ApiError> {
+async fn delete_destination(app: &App, ctx: &Ctx, input: NameInput) -> Result<Vec<u8>, ApiError> {
     let name = named(input)?;
     if app.destinations.destination(&ctx.region, &name).is_none() {
         return Err(destination_missing(&name));

@@ -551,13 +551,12 @@ async fn list_rules(app: &App, ctx: &Ctx, input: ListRulesInput) -> Result<Vec<u
                 .collect::<Vec<_>>())
         })
         .await?;
-    let (rules, token) = page.take(rules, |r| r.name.as_str());
-    let mut out =
-        json!({ "Rules": rules.iter().map(|r| rule_wire(app, r, false)).collect::<Vec<_>>() });
-    if let Some(t) = token {
-        out["NextToken"] = json!(t);
-    }
-    reply(&out)
+    page.reply(
+        rules,
+        |r| r.name.as_str(),
+        "Rules",
+        |r| rule_wire(app, r, false),
+    )
 }
 
 async fn delete_rule(app: &App, ctx: &Ctx, input: RuleRef) -> Result<Vec<u8>, ApiError> {
@@ -657,12 +656,7 @@ async fn list_rule_names_by_target(
                 .collect::<Vec<_>>())
         })
         .await?;
-    let (names, token) = page.take(names, String::as_str);
-    let mut out = json!({ "RuleNames": names });
-    if let Some(t) = token {
-        out["NextToken"] = json!(t);
-    }
-    reply(&out)
+    page.reply(names, String::as_str, "RuleNames", |n| json!(n))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -941,12 +935,7 @@ async fn list_targets_by_rule(
         })
         .await?;
     targets.sort_by(|a, b| a.id.cmp(&b.id));
-    let (targets, token) = page.take(targets, |t| t.id.as_str());
-    let mut out = json!({ "Targets": targets });
-    if let Some(t) = token {
-        out["NextToken"] = json!(t);
-    }
-    reply(&out)
+    page.reply(targets, |t| t.id.as_str(), "Targets", |t| json!(t))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1102,13 +1091,12 @@ async fn list_event_buses(
     let mut buses = app.catalog.read(|d| d.buses_in(&ctx.region)).await;
     buses.retain(|b| b.name.starts_with(&prefix));
     buses.sort_by(|a, b| a.name.cmp(&b.name));
-    let (buses, token) = page.take(buses, |b| b.name.as_str());
-    let mut out =
-        json!({ "EventBuses": buses.iter().map(|b| bus_wire(app, b, false)).collect::<Vec<_>>() });
-    if let Some(t) = token {
-        out["NextToken"] = json!(t);
-    }
-    reply(&out)
+    page.reply(
+        buses,
+        |b| b.name.as_str(),
+        "EventBuses",
+        |b| bus_wire(app, b, false),
+    )
 }
 
 #[derive(Deserialize)]

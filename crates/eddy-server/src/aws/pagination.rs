@@ -52,6 +52,23 @@ impl Page {
         };
         (rest, token)
     }
+
+    /// Takes one page and answers `{member: [wire(item)…], "NextToken": …}`.
+    pub fn reply<T>(
+        &self,
+        items: Vec<T>,
+        key: impl Fn(&T) -> &str,
+        member: &str,
+        wire: impl Fn(&T) -> serde_json::Value,
+    ) -> Result<Vec<u8>, ApiError> {
+        let (items, token) = self.take(items, key);
+        let mut out = serde_json::Map::new();
+        out.insert(member.to_owned(), items.iter().map(wire).collect());
+        if let Some(t) = token {
+            out.insert("NextToken".to_owned(), serde_json::Value::String(t));
+        }
+        super::reply(&out)
+    }
 }
 
 fn encode(key: &str) -> String {
