@@ -6,17 +6,14 @@
 //! method and an invocation rate limit, using one connection. Secrets are kept in the store and
 //! never returned by the API. Unlike AWS, endpoints may be plain `http://` (local webhooks).
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
-use eddy_store::{DefinitionChange, Store};
+use eddy_store::{Definition, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
-
-const KIND_CONNECTION: &str = "connection";
-const KIND_DESTINATION: &str = "api-destination";
+use crate::registry::{Named, Registry};
 
 /// A connection.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -138,76 +135,58 @@ impl ApiDestinationDef {
     }
 }
 
-type Map<T> = RwLock<BTreeMap<(String, String), T>>;
+impl Named for ConnectionDef {
+    const KIND: &'static str = "connection";
+
+    fn region(&self) -> &str {
+        &self.region
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Named for ApiDestinationDef {
+    const KIND: &'static str = "api-destination";
+
+    fn region(&self) -> &str {
+        &self.region
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
 
 /// See the module docs.
 pub struct Destinations {
-    store: Arc<dyn Store>,
-    connections: Map<ConnectionDef>,
-    destinations: Map<ApiDestinationDef>,
-    control: tokio::sync::Mutex<()>,
-}
-
-fn read<T: Clone>(m: &Map<T>) -> std::sync::RwLockReadGuard<'_, BTreeMap<(String, String), T>> {
-    m.read().unwrap_or_else(|e| e.into_inner())
-}
-
-fn write<T: Clone>(m: &Map<T>) -> std::sync::RwLockWriteGuard<'_, BTreeMap<(String, String), T>> {
-    m.write().unwrap_or_else(|e| e.into_inner())
+    connections: Registry<ConnectionDef>,
+    destinations: Registry<ApiDestinationDef>,
 }
 
 impl Destinations {
-    pub async fn load(store: Arc<dyn Store>) -> anyhow::Result<Self> {
-        let mut connections = BTreeMap::new();
-        let mut destinations = BTreeMap::new();
-        for (kind, key, value) in store.definitions().await? {
-            let bad = |e: serde_json::Error| anyhow::anyhow!("{kind} `{key}` is unreadable: {e}");
-            match kind.as_str() {
-                KIND_CONNECTION => {
-                    let c: ConnectionDef = serde_json::from_slice(&value).map_err(bad)?;
-                    connections.insert((c.region.clone(), c.name.clone()), c);
-                }
-                KIND_DESTINATION => {
-                    let d: ApiDestinationDef = serde_json::from_slice(&value).map_err(bad)?;
-                    destinations.insert((d.region.clone(), d.name.clone()), d);
-                }
-                _ => {}
-            }
-        }
+    pub fn load(store: Arc<dyn Store>, definitions: &[Definition]) -> anyhow::Result<Self> {
         Ok(Self {
-            store,
-            connections: RwLock::new(connections),
-            destinations: RwLock::new(destinations),
-            control: tokio::sync::Mutex::new(()),
+            connections: Registry::load(store.clone(), definitions)?,
+            destinations: Registry::load(store, definitions)?,
         })
     }
 
     pub fn connection(&self, region: &str, name: &str) -> Option<ConnectionDef> {
-        read(&self.connections)
-            .get(&(region.to_owned(), name.to_owned()))
-            .cloned()
+        self.connections.get(region, name)
     }
 
     pub fn destination(&self, region: &str, name: &str) -> Option<ApiDestinationDef> {
-        read(&self.destinations)
-            .get(&(region.to_owned(), name.to_owned()))
-            .cloned()
+        self.destinations.get(region, name)
     }
 
     pub fn connections_in(&self, region: &str) -> Vec<ConnectionDef> {
-        read(&self.connections)
-            .values()
-            .filter(|c| c.region == region)
-            .cloned()
-            .collect()
+        self.connections.list(region)
     }
 
     pub fn destinations_in(&self, region: &str) -> Vec<ApiDestinationDef> {
-        read(&self.destinations)
-            .values()
-            .filter(|d| d.region == region)
-            .cloned()
-            .collect()
+        self.destinations.list(region)
     }
 
     /// The connection a connection ARN names (`…:connection/NAME/UUID`).
@@ -220,53 +199,25 @@ impl Destinations {
 
     /// Stores a connection (create or replace).
     pub async fn put_connection(&self, c: ConnectionDef) -> Result<(), ApiError> {
-        let _g = self.control.lock().await;
-        let value = serde_json::to_vec(&c)
-            .map_err(|e| ApiError::internal(format!("cannot encode connection: {e}")))?;
-        let key = format!("{}:{}", c.region, c.name);
-        self.store
-            .apply(vec![DefinitionChange::put(KIND_CONNECTION, key, value)])
-            .await?;
-        write(&self.connections).insert((c.region.clone(), c.name.clone()), c);
-        Ok(())
+        self.connections.put(c).await
     }
 
     pub async fn delete_connection(&self, region: &str, name: &str) -> Result<(), ApiError> {
-        let _g = self.control.lock().await;
-        let key = format!("{region}:{name}");
-        self.store
-            .apply(vec![DefinitionChange::delete(KIND_CONNECTION, key)])
-            .await?;
-        write(&self.connections).remove(&(region.to_owned(), name.to_owned()));
-        Ok(())
+        self.connections.delete(region, name).await
     }
 
     /// Stores an API destination (create or replace).
     pub async fn put_destination(&self, d: ApiDestinationDef) -> Result<(), ApiError> {
-        let _g = self.control.lock().await;
-        let value = serde_json::to_vec(&d)
-            .map_err(|e| ApiError::internal(format!("cannot encode api destination: {e}")))?;
-        let key = format!("{}:{}", d.region, d.name);
-        self.store
-            .apply(vec![DefinitionChange::put(KIND_DESTINATION, key, value)])
-            .await?;
-        write(&self.destinations).insert((d.region.clone(), d.name.clone()), d);
-        Ok(())
+        self.destinations.put(d).await
     }
 
     pub async fn delete_destination(&self, region: &str, name: &str) -> Result<(), ApiError> {
-        let _g = self.control.lock().await;
-        let key = format!("{region}:{name}");
-        self.store
-            .apply(vec![DefinitionChange::delete(KIND_DESTINATION, key)])
-            .await?;
-        write(&self.destinations).remove(&(region.to_owned(), name.to_owned()));
-        Ok(())
+        self.destinations.delete(region, name).await
     }
 
     /// Forgets everything (after the store was reset).
     pub fn clear(&self) {
-        write(&self.connections).clear();
-        write(&self.destinations).clear();
+        self.connections.clear();
+        self.destinations.clear();
     }
 }

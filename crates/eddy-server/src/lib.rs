@@ -30,6 +30,7 @@ pub mod logs;
 pub mod metrics;
 pub mod ops;
 pub mod queues;
+pub mod registry;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -98,10 +99,11 @@ impl App {
             .await?,
         );
         let bus = Bus::new(catalog.clone(), store.clone(), metrics.clone());
-        let queues = queues::Queues::load(store.clone()).await?;
+        let definitions = store.definitions().await?;
+        let queues = queues::Queues::load(store.clone(), &definitions)?;
         let archives = archives::Archives::load(store.clone()).await?;
-        let destinations = destinations::Destinations::load(store.clone()).await?;
-        let log_groups = logs::LogGroups::load(store.clone()).await?;
+        let destinations = destinations::Destinations::load(store.clone(), &definitions)?;
+        let log_groups = logs::LogGroups::load(store.clone(), &definitions)?;
         let http = delivery::http::HttpClient::new()?;
         Ok(Arc::new(Self {
             config,

@@ -2,15 +2,14 @@
 //! calls. Group definitions live in the store's definitions; log events in its log table.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
-use eddy_store::{DefinitionChange, Store};
+use eddy_store::{Definition, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::ApiError;
-
-const KIND_LOG_GROUP: &str = "log-group";
+use crate::registry::{self, Named, Registry};
 
 /// A log group.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,86 +34,58 @@ impl LogGroupDef {
 
     /// The key log events are stored under.
     pub fn key(&self) -> String {
-        format!("{}:{}", self.region, self.name)
+        registry::key(&self.region, &self.name)
+    }
+}
+
+impl Named for LogGroupDef {
+    const KIND: &'static str = "log-group";
+
+    fn region(&self) -> &str {
+        &self.region
+    }
+
+    fn name(&self) -> &str {
+        &self.name
     }
 }
 
 /// See the module docs.
 pub struct LogGroups {
     store: Arc<dyn Store>,
-    groups: RwLock<BTreeMap<(String, String), LogGroupDef>>,
-    control: tokio::sync::Mutex<()>,
+    groups: Registry<LogGroupDef>,
 }
 
 impl LogGroups {
-    pub async fn load(store: Arc<dyn Store>) -> anyhow::Result<Self> {
-        let mut groups = BTreeMap::new();
-        for (kind, key, value) in store.definitions().await? {
-            if kind == KIND_LOG_GROUP {
-                let g: LogGroupDef = serde_json::from_slice(&value)
-                    .map_err(|e| anyhow::anyhow!("log group `{key}` is unreadable: {e}"))?;
-                groups.insert((g.region.clone(), g.name.clone()), g);
-            }
-        }
+    pub fn load(store: Arc<dyn Store>, definitions: &[Definition]) -> anyhow::Result<Self> {
         Ok(Self {
+            groups: Registry::load(store.clone(), definitions)?,
             store,
-            groups: RwLock::new(groups),
-            control: tokio::sync::Mutex::new(()),
         })
     }
 
     pub fn get(&self, region: &str, name: &str) -> Option<LogGroupDef> {
-        self.groups
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&(region.to_owned(), name.to_owned()))
-            .cloned()
+        self.groups.get(region, name)
     }
 
     pub fn list(&self, region: &str) -> Vec<LogGroupDef> {
-        self.groups
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .filter(|g| g.region == region)
-            .cloned()
-            .collect()
+        self.groups.list(region)
     }
 
     pub async fn put(&self, g: LogGroupDef) -> Result<(), ApiError> {
-        let _c = self.control.lock().await;
-        let value = serde_json::to_vec(&g)
-            .map_err(|e| ApiError::internal(format!("cannot encode log group: {e}")))?;
-        self.store
-            .apply(vec![DefinitionChange::put(KIND_LOG_GROUP, g.key(), value)])
-            .await?;
-        self.groups
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert((g.region.clone(), g.name.clone()), g);
-        Ok(())
+        self.groups.put(g).await
     }
 
     /// Deletes a group and its log events.
     pub async fn delete(&self, g: &LogGroupDef) -> Result<(), ApiError> {
-        let _c = self.control.lock().await;
-        self.store
-            .apply(vec![DefinitionChange::delete(KIND_LOG_GROUP, g.key())])
-            .await?;
+        self.groups.delete(&g.region, &g.name).await?;
         self.store.logs_delete_group(g.key()).await?;
-        self.groups
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&(g.region.clone(), g.name.clone()));
         Ok(())
     }
 
     /// Forgets everything (after the store was reset).
     pub fn clear(&self) {
-        self.groups
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        self.groups.clear();
     }
 }
 

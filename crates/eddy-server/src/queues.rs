@@ -6,12 +6,12 @@
 //! attributes with AWS's defaults and limits, its ARN and URL, and the wake-ups of long polls.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use eddy_model::definitions::Tags;
 use eddy_model::names::Arn;
-use eddy_store::{DefinitionChange, Message, NewMessage, ReceiveOptions, Sent, Store};
+use eddy_store::{Definition, Message, NewMessage, ReceiveOptions, Sent, Store};
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -19,8 +19,7 @@ use tokio::sync::Notify;
 
 use crate::error::ApiError;
 use crate::now_ms;
-
-const KIND_QUEUE: &str = "queue";
+use crate::registry::{self, Named, Registry};
 
 /// Attributes a user may set, with AWS's defaults.
 pub const SETTABLE: &[(&str, &str)] = &[
@@ -194,100 +193,70 @@ pub fn md5_of_attributes(attrs: &BTreeMap<String, Value>) -> Option<String> {
     Some(md5_hex(&buf))
 }
 
+impl Named for QueueDef {
+    const KIND: &'static str = "queue";
+
+    fn region(&self) -> &str {
+        &self.region
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
 /// See the module docs.
 pub struct Queues {
     store: Arc<dyn Store>,
-    defs: RwLock<BTreeMap<(String, String), QueueDef>>,
+    defs: Registry<QueueDef>,
     wakers: Mutex<HashMap<String, Arc<Notify>>>,
-    /// Serialises definition changes.
-    control: tokio::sync::Mutex<()>,
 }
 
 impl Queues {
-    pub async fn load(store: Arc<dyn Store>) -> anyhow::Result<Self> {
-        let mut defs = BTreeMap::new();
-        for (kind, key, value) in store.definitions().await? {
-            if kind == KIND_QUEUE {
-                let q: QueueDef = serde_json::from_slice(&value)
-                    .map_err(|e| anyhow::anyhow!("queue definition `{key}` is unreadable: {e}"))?;
-                defs.insert((q.region.clone(), q.name.clone()), q);
-            }
-        }
+    pub fn load(store: Arc<dyn Store>, definitions: &[Definition]) -> anyhow::Result<Self> {
         Ok(Self {
+            defs: Registry::load(store.clone(), definitions)?,
             store,
-            defs: RwLock::new(defs),
             wakers: Mutex::new(HashMap::new()),
-            control: tokio::sync::Mutex::new(()),
         })
     }
 
     /// The store key of a queue.
     pub fn key(region: &str, name: &str) -> String {
-        format!("{region}:{name}")
+        registry::key(region, name)
     }
 
     pub fn get(&self, region: &str, name: &str) -> Option<QueueDef> {
-        self.read()
-            .get(&(region.to_owned(), name.to_owned()))
-            .cloned()
+        self.defs.get(region, name)
     }
 
     /// Queues of a region, by name.
     pub fn list(&self, region: &str) -> Vec<QueueDef> {
-        self.read()
-            .values()
-            .filter(|q| q.region == region)
-            .cloned()
-            .collect()
+        self.defs.list(region)
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<(String, String), QueueDef>> {
-        self.defs.read().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<(String, String), QueueDef>> {
-        self.defs.write().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Creates or replaces a queue definition: `decide` sees the current one (if any) and
-    /// returns the new one, or an error that changes nothing.
+    /// Creates or replaces a queue definition (see [`Registry::upsert`]).
     pub async fn upsert<T>(
         &self,
         region: &str,
         name: &str,
         decide: impl FnOnce(Option<&QueueDef>) -> Result<(QueueDef, T), ApiError>,
     ) -> Result<T, ApiError> {
-        let _guard = self.control.lock().await;
-        let current = self.get(region, name);
-        let (def, answer) = decide(current.as_ref())?;
-        if current.as_ref() != Some(&def) {
-            let value = serde_json::to_vec(&def)
-                .map_err(|e| ApiError::internal(format!("cannot encode queue: {e}")))?;
-            self.store
-                .apply(vec![DefinitionChange::put(KIND_QUEUE, def.key(), value)])
-                .await?;
-            self.write()
-                .insert((region.to_owned(), name.to_owned()), def);
-        }
-        Ok(answer)
+        self.defs.upsert(region, name, decide).await
     }
 
     /// Deletes a queue and its messages.
     pub async fn delete(&self, region: &str, name: &str) -> Result<(), ApiError> {
-        let _guard = self.control.lock().await;
+        self.defs.delete(region, name).await?;
         let key = Self::key(region, name);
-        self.store
-            .apply(vec![DefinitionChange::delete(KIND_QUEUE, key.clone())])
-            .await?;
         self.store.queue_purge(key.clone()).await?;
-        self.write().remove(&(region.to_owned(), name.to_owned()));
         self.waker(&key).notify_waiters();
         Ok(())
     }
 
     /// Forgets every queue (after the store was reset).
     pub fn clear(&self) {
-        self.write().clear();
+        self.defs.clear();
     }
 
     fn waker(&self, key: &str) -> Arc<Notify> {
