@@ -36,7 +36,7 @@ impl ServerConfig {
             max_entries_size: 256 * 1024,
             max_pattern_len: 2048,
             max_body_bytes: 8 * 1024 * 1024,
-            target_concurrency: 64,
+            target_concurrency: 256,
             sync: true,
         }
     }

@@ -496,14 +496,14 @@ impl Writer {
             for cmd in batch.drain(..) {
                 // Each command runs in its own savepoint, so one that fails leaves nothing
                 // behind while the others in the batch still commit.
-                tx.execute_batch("SAVEPOINT cmd")?;
+                tx.prepare_cached("SAVEPOINT cmd")?.execute([])?;
                 let before = pending.len();
                 execute(&tx, cmd, &mut pending, &mut notes);
                 let failed = pending.get(before).is_some_and(Pending::is_err);
                 if failed {
-                    tx.execute_batch("ROLLBACK TO cmd")?;
+                    tx.prepare_cached("ROLLBACK TO cmd")?.execute([])?;
                 }
-                tx.execute_batch("RELEASE cmd")?;
+                tx.prepare_cached("RELEASE cmd")?.execute([])?;
             }
             tx.commit()?;
             Ok(())

@@ -232,6 +232,14 @@ pub async fn run(args: DeliveriesArgs) -> anyhow::Result<()> {
     let put_secs = started.elapsed().as_secs_f64();
     let events = requests * args.batch as u64;
     let want = before + events as f64;
+    // What was still owed when the last put returned, drained with no ingest competing.
+    let at_put_end = metric(
+        &args.endpoint,
+        "eddy_delivery_attempts_total",
+        &delivered_filter,
+    )
+    .await?
+        - before;
     loop {
         let done = metric(
             &args.endpoint,
@@ -259,6 +267,9 @@ pub async fn run(args: DeliveriesArgs) -> anyhow::Result<()> {
         "all_delivered_seconds": (total_secs * 100.0).round() / 100.0,
         "ingest_events_per_sec": (events as f64 / put_secs).round(),
         "deliveries_per_sec": (events as f64 / total_secs).round(),
+        "backlog_at_put_end": events as f64 - at_put_end,
+        "drain_deliveries_per_sec":
+            ((events as f64 - at_put_end) / (total_secs - put_secs).max(1e-3)).round(),
     });
     if args.target == TargetKind::Http {
         let acks = acks.lock().unwrap_or_else(|e| e.into_inner());

@@ -192,10 +192,8 @@ async fn deliver_group(
         );
         return;
     };
+    // The target's concurrency limit: one slot per HTTP attempt, one per queue transaction.
     let gate = limits.of(&format!("{}#{}", first.rule, first.target));
-    let Ok(_slot) = gate.acquire().await else {
-        return;
-    };
     let policy = Policy::of(target.retry_policy.as_ref());
     let now = now_ms();
     let (expired, live): (Vec<WorkItem>, Vec<WorkItem>) = items
@@ -210,19 +208,21 @@ async fn deliver_group(
     }
     let results = match TargetKind::of(&target.arn) {
         TargetKind::Queue { region, name } => {
+            let Ok(_slot) = gate.acquire().await else {
+                return;
+            };
             to_queue(&app, &rule, &target, &region, &name, &live).await
         }
         _ => {
             // Attempts run concurrently, at most `per_target` at a time.
-            let slots = Arc::new(Semaphore::new(limits.per_target));
             let shared = Arc::new((rule.clone(), target.clone()));
             let handles: Vec<_> = live
                 .iter()
                 .cloned()
                 .map(|item| {
-                    let (app, slots, shared) = (app.clone(), slots.clone(), shared.clone());
+                    let (app, gate, shared) = (app.clone(), gate.clone(), shared.clone());
                     tokio::spawn(async move {
-                        let _slot = slots.acquire().await;
+                        let _slot = gate.acquire().await;
                         attempt(&app, &shared.0, &shared.1, &item).await
                     })
                 })
