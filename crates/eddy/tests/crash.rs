@@ -293,3 +293,133 @@ fn sigkill_mid_delivery_still_delivers_every_acknowledged_event_to_the_queue() {
     // Queue targets commit the message and the work item's removal together: no duplicates.
     assert_eq!(duplicates, 0);
 }
+
+/// A local HTTP endpoint that counts the requests each event id arrived in.
+fn recording_endpoint() -> (String, Arc<std::sync::Mutex<HashMap<String, u32>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind receiver");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    let seen: Arc<std::sync::Mutex<HashMap<String, u32>>> = Arc::default();
+    let record = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let record = record.clone();
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(stream);
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut len = 0;
+                    loop {
+                        line.clear();
+                        if r.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line.trim().is_empty() {
+                            break;
+                        }
+                        if let Some((k, v)) = line.split_once(':')
+                            && k.eq_ignore_ascii_case("content-length")
+                        {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    if r.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body)
+                        && let Some(id) = v["id"].as_str()
+                    {
+                        let mut seen = record.lock().expect("lock");
+                        *seen.entry(id.to_owned()).or_default() += 1;
+                    }
+                    let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                    if r.get_mut().write_all(ok).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, seen)
+}
+
+#[test]
+fn sigkill_mid_http_delivery_delivers_every_acknowledged_event_at_least_once() {
+    let (url, seen) = recording_endpoint();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = start(dir.path());
+    let mut c = connect(&server.aws);
+    let conn = serde_json::json!({"Name": "c", "AuthorizationType": "API_KEY",
+        "AuthParameters": {"ApiKeyAuthParameters": {"ApiKeyName": "k", "ApiKeyValue": "v"}}});
+    let (status, reply) =
+        call(&mut c, "AWSEvents.CreateConnection", &conn.to_string()).expect("connection");
+    assert_eq!(status, 200, "{reply}");
+    let conn_arn =
+        serde_json::from_str::<serde_json::Value>(&reply).expect("json")["ConnectionArn"].clone();
+    let dest = serde_json::json!({"Name": "d", "ConnectionArn": conn_arn,
+        "InvocationEndpoint": url, "HttpMethod": "POST"});
+    let (status, reply) =
+        call(&mut c, "AWSEvents.CreateApiDestination", &dest.to_string()).expect("destination");
+    assert_eq!(status, 200, "{reply}");
+    let dest_arn =
+        serde_json::from_str::<serde_json::Value>(&reply).expect("json")["ApiDestinationArn"]
+            .clone();
+    let rule = serde_json::json!({"Name": "all", "EventPattern": r#"{"source":["crash.http"]}"#});
+    assert_eq!(
+        call(&mut c, "AWSEvents.PutRule", &rule.to_string())
+            .expect("rule")
+            .0,
+        200
+    );
+    let targets = serde_json::json!({"Rule": "all", "Targets": [{"Id": "h", "Arn": dest_arn}]});
+    assert_eq!(
+        call(&mut c, "AWSEvents.PutTargets", &targets.to_string())
+            .expect("targets")
+            .0,
+        200
+    );
+
+    let acked = load_until_killed(&mut server, "crash.http", Duration::from_millis(1500));
+    assert!(
+        acked.len() > 100,
+        "the load barely ran: {} events acknowledged",
+        acked.len()
+    );
+
+    let mut server = start(dir.path());
+    let db_path = dir.path().join("eddy.db");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let db = rusqlite::Connection::open(&db_path).expect("open store");
+        let left: i64 = db
+            .query_row("SELECT count(*) FROM work", [], |r| r.get(0))
+            .expect("count");
+        if left == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{left} deliveries still owed after 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server.child.kill().expect("stop");
+    server.child.wait().expect("reap");
+
+    let seen = seen.lock().expect("lock");
+    let lost = acked.iter().filter(|id| !seen.contains_key(*id)).count();
+    let duplicates: u32 = seen.values().map(|n| n - 1).sum();
+    eprintln!(
+        "acknowledged {}; delivered {} distinct events over HTTP; duplicates {duplicates}",
+        acked.len(),
+        seen.len()
+    );
+    assert_eq!(
+        lost, 0,
+        "{lost} acknowledged events never reached the HTTP target"
+    );
+}
