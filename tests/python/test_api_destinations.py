@@ -227,3 +227,25 @@ def test_invocation_rate_limit_is_honoured(aws, rec):
     span = got[-1]["at"] - got[0]["at"]
     # A burst of 5, then 5 per second: the last of 15 arrives about 2 s after the first.
     assert span >= 1.5, span
+
+
+def test_exhausted_retries_reach_the_dead_letter_queue_with_the_condition(aws, rec):
+    events, sqs = aws
+    rec.script["/down"] = [503] * 10
+    dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    arn = destination(events, "down", rec.url + "/down")
+    route(events, arn, DeadLetterConfig={"Arn": dlq_arn},
+          RetryPolicy={"MaximumRetryAttempts": 1, "MaximumEventAgeInSeconds": 60})
+    event_id = put(events, {})
+    deadline = time.monotonic() + 15
+    msgs = []
+    while not msgs and time.monotonic() < deadline:
+        msgs = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=1, MessageAttributeNames=["All"]).get("Messages", [])
+    attrs = {k: v["StringValue"] for k, v in msgs[0]["MessageAttributes"].items()}
+    assert json.loads(msgs[0]["Body"])["id"] == event_id
+    assert attrs["ERROR_CODE"] == "HTTP_503"
+    assert attrs["EXHAUSTED_RETRY_CONDITION"] == "MaximumRetryAttempts"
+    assert attrs["RETRY_ATTEMPTS"] == "1"
+    # The first attempt and one retry, nothing more.
+    assert len(rec.wait("/down", 2)) == 2
