@@ -444,37 +444,58 @@ fn zero_bytes_exact(x: u64) -> u64 {
     !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
 }
 
+/// Sum of the bytes of `x` when each byte is at most 8 and they total at most 255.
+#[inline(always)]
+fn byte_sum(x: u64) -> u32 {
+    (x.wrapping_mul(ONES) >> 56) as u32
+}
+
 /// From `i` inside a container (just after its opening bracket), returns the index just past
-/// its closing bracket. Works a word at a time: quotes found in a word give the in-string mask
-/// by prefix XOR, brackets outside strings are counted; words holding a backslash, or closers
-/// that could end the container, are walked byte by byte.
+/// its closing bracket. Works a word (8 bytes) at a time without branches on the bytes: quote
+/// positions give the in-string mask by a prefix sum (a multiply), brackets outside strings are
+/// counted by another multiply. Words holding a backslash, or more closers than the current
+/// depth (so one of them may close the container), are walked byte by byte.
 pub(crate) fn skip_to_close(b: &[u8], mut i: usize) -> Option<usize> {
+    const QUOTE: u64 = ONES * b'"' as u64;
+    const BSLASH: u64 = ONES * b'\\' as u64;
+    const OPEN: u64 = ONES * b'{' as u64;
+    const CLOSE: u64 = ONES * b'}' as u64;
+    const CASE: u64 = ONES * 0x20;
     let mut depth: u32 = 0;
-    let mut in_str = false;
+    // 0 or ONES: whether the previous word ended inside a string.
+    let mut in_str: u64 = 0;
     let mut esc = false;
     loop {
-        if let (Some(w), false) = (word(b, i), esc) {
-            let bs = zero_bytes_exact(w ^ (ONES * u64::from(b'\\')));
-            if bs == 0 {
-                let lw = w | (ONES * 0x20);
-                let q = zero_bytes_exact(w ^ (ONES * u64::from(b'"'))) >> 7;
-                let mut par = q;
-                par ^= par << 8;
-                par ^= par << 16;
-                par ^= par << 32;
-                if in_str {
-                    par ^= ONES;
+        if !esc {
+            while let Some(w) = word(b, i) {
+                // Any backslash sends the word to the byte walk (exact as a yes/no test).
+                if zero_bytes(w ^ BSLASH) != 0 {
+                    break;
                 }
-                let outside = !par & ONES;
-                let o = (zero_bytes_exact(lw ^ (ONES * u64::from(b'{'))) >> 7) & outside;
-                let c = (zero_bytes_exact(lw ^ (ONES * u64::from(b'}'))) >> 7) & outside;
-                let nc = c.count_ones();
-                if nc <= depth {
-                    depth = depth + o.count_ones() - nc;
-                    in_str = (par >> 56) & 1 == 1;
+                let q = zero_bytes_exact(w ^ QUOTE) >> 7;
+                // Byte k of `qsum` counts the quotes at or before k; the top byte, all of them.
+                let qsum = q.wrapping_mul(ONES);
+                // `[`/`]` become `{`/`}` with bit 5 set.
+                let lw = w | CASE;
+                if zero_bytes(lw ^ OPEN) | zero_bytes(lw ^ CLOSE) == 0 {
+                    // No bracket (the common word): only the string state moves on.
+                    in_str ^= ((qsum >> 56) & 1).wrapping_mul(ONES);
                     i += 8;
                     continue;
                 }
+                // Byte k of `par` is 1 when byte k is inside a string (an opening quote counts
+                // as inside, a closing one as outside; neither is a bracket).
+                let par = (qsum & ONES) ^ in_str;
+                let outside = par ^ ONES;
+                let o = (zero_bytes_exact(lw ^ OPEN) >> 7) & outside;
+                let c = (zero_bytes_exact(lw ^ CLOSE) >> 7) & outside;
+                let nc = byte_sum(c);
+                if nc > depth {
+                    break;
+                }
+                depth = depth + byte_sum(o) - nc;
+                in_str = ((par >> 56) & 1).wrapping_mul(ONES);
+                i += 8;
             }
         }
         // Byte by byte: the tail, words with escapes, or a word that may close the container.
@@ -482,8 +503,44 @@ pub(crate) fn skip_to_close(b: &[u8], mut i: usize) -> Option<usize> {
         if i >= stop {
             return None;
         }
+        let mut s = in_str != 0;
         while i < stop {
             let c = b[i];
+            i += 1;
+            if s {
+                if esc {
+                    esc = false;
+                } else if c == b'\\' {
+                    esc = true;
+                } else if c == b'"' {
+                    s = false;
+                }
+            } else {
+                match c {
+                    b'"' => s = true,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        if depth == 0 {
+                            return Some(i);
+                        }
+                        depth -= 1;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        in_str = if s { ONES } else { 0 };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::skip_to_close;
+
+    /// The obvious byte-at-a-time version of [`skip_to_close`].
+    fn reference(b: &[u8], mut i: usize) -> Option<usize> {
+        let (mut depth, mut in_str, mut esc) = (0u32, false, false);
+        while let Some(&c) = b.get(i) {
             i += 1;
             if in_str {
                 if esc {
@@ -505,6 +562,42 @@ pub(crate) fn skip_to_close(b: &[u8], mut i: usize) -> Option<usize> {
                     }
                     _ => {}
                 }
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn word_skipper_agrees_with_byte_walk() {
+        let alphabet = b"[]{}\"\\a1,: |#\x7f";
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..200_000 {
+            let len = (next() % 90) as usize;
+            // Mostly plain text with a few structural bytes, sometimes dense.
+            let dense = round % 3 == 0;
+            let b: Vec<u8> = (0..len)
+                .map(|_| {
+                    let r = next();
+                    if dense || r % 4 == 0 {
+                        alphabet[((r >> 8) % alphabet.len() as u64) as usize]
+                    } else {
+                        b'0' + (r % 10) as u8
+                    }
+                })
+                .collect();
+            for start in 0..b.len().min(10) {
+                assert_eq!(
+                    skip_to_close(&b, start),
+                    reference(&b, start),
+                    "{:?} from {start}",
+                    String::from_utf8_lossy(&b)
+                );
             }
         }
     }
