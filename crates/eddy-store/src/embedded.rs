@@ -17,8 +17,8 @@ use tokio::sync::{broadcast, oneshot};
 use crate::logs::{self, LogEvent, LogQuery, LogStream, NewLogEvent};
 use crate::queue::{self, Message, NewMessage, QueueStats, ReceiveOptions, Sent};
 use crate::{
-    AppendBatch, BoxFuture, DeadLetter, Definition, DefinitionChange, NoObserver, Notification,
-    Result, Store, StoreCounts, StoreError, StoreObserver, StoredEvent, WorkItem,
+    AppendBatch, BoxFuture, DeadLetter, Definition, DefinitionChange, EventRange, NoObserver,
+    Notification, Result, Store, StoreCounts, StoreError, StoreObserver, StoredEvent, WorkItem,
 };
 
 /// Most caller requests folded into one transaction.
@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS events (
     hops INTEGER NOT NULL DEFAULT 0,
     body TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS events_by_bus_time ON events (bus, time_ms);
 CREATE TABLE IF NOT EXISTS work (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     event_seq INTEGER NOT NULL,
@@ -269,6 +270,10 @@ impl Store for EmbeddedStore {
             limit,
             reply,
         })
+    }
+
+    fn events_by_time(&self, range: EventRange) -> BoxFuture<'_, Result<Vec<StoredEvent>>> {
+        self.exec(move |tx| events_by_time(tx, &range))
     }
 
     fn apply(&self, changes: Vec<DefinitionChange>) -> BoxFuture<'_, Result<()>> {
@@ -736,6 +741,42 @@ fn events(tx: &Transaction<'_>, after: i64, limit: usize) -> Result<Vec<StoredEv
             body: r.get(5)?,
         })
     })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+fn events_by_time(tx: &Transaction<'_>, range: &EventRange) -> Result<Vec<StoredEvent>> {
+    let limit = i64::try_from(range.limit).unwrap_or(i64::MAX);
+    let (after_time, after_seq) = range.after.unwrap_or((i64::MIN, i64::MIN));
+    // `events_by_bus_time` (bus, time_ms, then rowid) serves both the range and the order.
+    let mut st = tx.prepare_cached(
+        "SELECT seq, id, bus, time_ms, ingested_ms, body FROM events
+         WHERE bus = ?1 AND time_ms >= max(?2, ?5) AND time_ms < ?3
+           AND (time_ms, seq) > (?5, ?6)
+           AND ingested_ms >= ?4 AND ingested_ms < ?7
+         ORDER BY time_ms, seq LIMIT ?8",
+    )?;
+    let rows = st.query_map(
+        params![
+            range.bus,
+            range.from_ms,
+            range.to_ms,
+            range.ingested_from_ms,
+            after_time,
+            after_seq,
+            range.ingested_to_ms,
+            limit
+        ],
+        |r| {
+            Ok(StoredEvent {
+                seq: r.get(0)?,
+                id: r.get(1)?,
+                bus: r.get(2)?,
+                time_ms: r.get(3)?,
+                ingested_ms: r.get(4)?,
+                body: r.get(5)?,
+            })
+        },
+    )?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 

@@ -148,6 +148,41 @@ pub struct StoredEvent {
     pub body: String,
 }
 
+/// A window of one bus's events by event time, read in event-time order
+/// ([`Store::events_by_time`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRange {
+    /// The bus, as [`NewEvent::bus`] names it.
+    pub bus: String,
+    /// Event time, inclusive (ms since the epoch).
+    pub from_ms: i64,
+    /// Event time, exclusive.
+    pub to_ms: i64,
+    /// Only events ingested at or after this time.
+    pub ingested_from_ms: i64,
+    /// Only events ingested before this time.
+    pub ingested_to_ms: i64,
+    /// Resume after this position `(time_ms, seq)`: the last event of the previous page.
+    pub after: Option<(i64, i64)>,
+    /// Most events to return.
+    pub limit: usize,
+}
+
+impl EventRange {
+    /// Every event of `bus`, whatever its times, from the start.
+    pub fn all(bus: impl Into<String>, limit: usize) -> Self {
+        Self {
+            bus: bus.into(),
+            from_ms: i64::MIN,
+            to_ms: i64::MAX,
+            ingested_from_ms: i64::MIN,
+            ingested_to_ms: i64::MAX,
+            after: None,
+            limit,
+        }
+    }
+}
+
 /// One change to a definition: `value: None` deletes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DefinitionChange {
@@ -248,6 +283,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Reads events from the log with `seq > after`, in order.
     fn events(&self, after: i64, limit: usize) -> BoxFuture<'_, Result<Vec<StoredEvent>>>;
+
+    /// Reads the events of one bus whose event time is in `[from_ms, to_ms)` and whose ingestion
+    /// time is in `[ingested_from_ms, ingested_to_ms)`, ordered by event time then log position,
+    /// starting after `range.after`. Pages never skip or repeat an event: pass the
+    /// `(time_ms, seq)` of the last event returned as the next page's `after`.
+    fn events_by_time(&self, range: EventRange) -> BoxFuture<'_, Result<Vec<StoredEvent>>>;
 
     /// Commits definition changes atomically, then notifies watchers.
     fn apply(&self, changes: Vec<DefinitionChange>) -> BoxFuture<'_, Result<()>>;
