@@ -97,9 +97,7 @@ const WEEKDAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
 impl Cron {
     /// Parses the text between `cron(` and `)`.
     pub(crate) fn parse(inner: &str) -> Result<Cron, ScheduleError> {
-        // Like Quartz, names and the letters `L`, `W` are case-insensitive.
-        let upper = inner.to_ascii_uppercase();
-        let fields: Vec<&str> = upper.split_ascii_whitespace().collect();
+        let fields: Vec<&str> = inner.split_ascii_whitespace().collect();
         if fields.len() != 6 {
             return Err(ScheduleError::CronFieldCount(fields.len()));
         }

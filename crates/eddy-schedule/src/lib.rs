@@ -23,7 +23,8 @@
 //!   unit `minute|hour|day` when N = 1 and `minutes|hours|days` otherwise.
 //! - `cron(...)`: six fields separated by white space. `,` lists, `-` ranges (which may wrap:
 //!   hours `22-2`, days `FRI-MON`), `*`, `a/b` (from `a` every `b` up to the field's maximum),
-//!   `a-b/c`, `*/c`. Names `JAN`-`DEC` and `SUN`-`SAT` (1 = Sunday), case-insensitive like Quartz.
+//!   `a-b/c`, `*/c`. Names `JAN`-`DEC` and `SUN`-`SAT` (1 = Sunday), case-insensitive like Quartz
+//!   (*eddy*: the letters `L`, `W` must be upper case).
 //!   Exactly one of day-of-month and day-of-week is `?`. Day-of-month also takes `L` (last day)
 //!   and `nW` (the weekday nearest day n, within the month); day-of-week takes `L` (Saturday),
 //!   `dL` (the last weekday d of the month) and `d#n` (n = 1..5). `L`, `nW`, `dL` and `d#n`
