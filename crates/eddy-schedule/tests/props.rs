@@ -31,8 +31,9 @@ fn list(lo: u32, hi: u32) -> impl Strategy<Value = String> {
     ]
 }
 
-const MONTHS: [&str; 12] =
-    ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
+const MONTHS: [&str; 12] = [
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+];
 const DAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
 
 fn month() -> impl Strategy<Value = String> {
@@ -84,11 +85,21 @@ fn cron_fields() -> impl Strategy<Value = [String; 6]> {
 /// `*`, and with one day field `*` it matches on the other alone — AWS's rule).
 fn croner_pattern(f: &[String; 6]) -> String {
     let q = |s: &String| if s == "?" { "*".to_string() } else { s.clone() };
-    format!("0 {} {} {} {} {} {}", f[0], f[1], q(&f[2]), f[3], q(&f[4]), f[5])
+    format!(
+        "0 {} {} {} {} {} {}",
+        f[0],
+        f[1],
+        q(&f[2]),
+        f[3],
+        q(&f[4]),
+        f[5]
+    )
 }
 
 fn to_chrono(ts: Timestamp) -> ChronoDateTime<Utc> {
-    Utc.timestamp_opt(ts.as_second(), 0).single().expect("in range")
+    Utc.timestamp_opt(ts.as_second(), 0)
+        .single()
+        .expect("in range")
 }
 
 proptest! {
@@ -131,7 +142,9 @@ proptest! {
 
     #[test]
     fn arbitrary_strings_never_panic(s in ".{0,64}") {
-        let _ = ScheduleExpression::parse(&s);
+        if let Ok(expr) = ScheduleExpression::parse(&s) {
+            prop_assert_eq!(ScheduleExpression::parse(&expr.to_string()), Ok(expr));
+        }
     }
 
     #[test]
@@ -147,6 +160,65 @@ proptest! {
             let _ = expr.next_after(t, &tz, Some(t));
             // Canonical text parses back to the same expression.
             prop_assert_eq!(ScheduleExpression::from_str(&expr.to_string()).ok(), Some(expr));
+        }
+    }
+}
+
+/// The DST oracle: walking every minute from `after`, the first instant whose wall-clock time
+/// matches and is the first occurrence of that wall-clock time (not in a gap by construction).
+fn brute_next(cron: &eddy_schedule::Cron, after: Timestamp, tz: &TimeZone) -> Option<Timestamp> {
+    use jiff::tz::AmbiguousOffset;
+    let first_minute = after.as_second().div_euclid(60) * 60 + 60;
+    (0..3 * 24 * 60)
+        .map(|k| Timestamp::from_second(first_minute + k * 60).unwrap())
+        .find(|t| {
+            let civil = tz.to_datetime(*t);
+            let first = match tz.to_ambiguous_timestamp(civil).offset() {
+                AmbiguousOffset::Fold { before, .. } => before.to_timestamp(civil).unwrap() == *t,
+                _ => true,
+            };
+            cron.matches(civil) && first
+        })
+}
+
+/// Instants around daylight-saving changes in both hemispheres (2024).
+const TRANSITIONS: [(&str, i64); 8] = [
+    ("Europe/Paris", 1_711_846_800), // 2024-03-31T01:00Z spring forward
+    ("Europe/Paris", 1_729_990_800), // 2024-10-27T01:00Z fall back
+    ("America/New_York", 1_710_054_000), // 2024-03-10T07:00Z
+    ("America/New_York", 1_730_613_600), // 2024-11-03T06:00Z
+    ("Australia/Sydney", 1_712_419_200), // 2024-04-06T16:00Z
+    ("Australia/Sydney", 1_728_144_000), // 2024-10-05T16:00Z
+    ("America/Santiago", 1_712_458_800), // 2024-04-07T03:00Z
+    ("America/Santiago", 1_725_768_000), // 2024-09-08T04:00Z
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn dst_next_fire_matches_minute_walk(
+        minutes in list(0, 59),
+        hours in list(0, 23),
+        which in 0..TRANSITIONS.len(),
+        offset in -2 * 86_400i64..86_400,
+    ) {
+        let text = format!("cron({minutes} {hours} * * ? *)");
+        let ScheduleExpression::Cron(cron) = ScheduleExpression::parse(&text).unwrap() else {
+            unreachable!()
+        };
+        let expr = ScheduleExpression::Cron(cron.clone());
+        let (name, at) = TRANSITIONS[which];
+        let tz = TimeZone::get(name).unwrap();
+        let mut cursor = Timestamp::from_second(at + offset).unwrap();
+        for _ in 0..5 {
+            let mine = expr.next_after(cursor, &tz, None);
+            let walked = brute_next(&cron, cursor, &tz);
+            prop_assert_eq!(mine, walked, "{} in {} after {}", text, name, cursor);
+            match mine {
+                Some(m) => cursor = m,
+                None => break,
+            }
         }
     }
 }
