@@ -415,6 +415,14 @@ fn parse_dow(text: &str) -> Result<DowSpec, ScheduleError> {
     if text.contains('?') {
         return Err(ScheduleError::field(field, text, "`?` must stand alone"));
     }
+    if text.contains('/') {
+        // AWS's table lists `, - * ? L #` for day-of-week: no increments.
+        return Err(ScheduleError::field(
+            field,
+            text,
+            "`/` is not allowed in `day-of-week`",
+        ));
+    }
     parse_list(field, text).map(DowSpec::Days)
 }
 

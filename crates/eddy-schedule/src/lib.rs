@@ -23,9 +23,11 @@
 //!   unit `minute|hour|day` when N = 1 and `minutes|hours|days` otherwise.
 //! - `cron(...)`: six fields separated by white space. `,` lists, `-` ranges (which may wrap:
 //!   hours `22-2`, days `FRI-MON`), `*`, `a/b` (from `a` every `b` up to the field's maximum),
-//!   `a-b/c`, `*/c`. Names `JAN`-`DEC` and `SUN`-`SAT` (1 = Sunday), case-insensitive like Quartz
-//!   (*eddy*: the letters `L`, `W` must be upper case).
-//!   Exactly one of day-of-month and day-of-week is `?`. Day-of-month also takes `L` (last day)
+//!   `a-b/c`, `*/c` (not in day-of-week, whose documented specials are `, - * ? L #`). Names
+//!   `JAN`-`DEC` and `SUN`-`SAT` (1 = Sunday), case-insensitive like Quartz (*eddy*: the
+//!   letters `L`, `W` must be upper case; the `W` of nearest-weekday never leaves the month, and
+//!   `31W` does not fire in a 30-day month). A day the month lacks (the 31st, Feb 29 outside
+//!   leap years) is skipped, never moved. Exactly one of day-of-month and day-of-week is `?`. Day-of-month also takes `L` (last day)
 //!   and `nW` (the weekday nearest day n, within the month); day-of-week takes `L` (Saturday),
 //!   `dL` (the last weekday d of the month) and `d#n` (n = 1..5). `L`, `nW`, `dL` and `d#n`
 //!   stand alone in their field (AWS: one `#` expression per field; *eddy*: the same for the

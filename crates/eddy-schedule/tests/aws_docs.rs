@@ -281,9 +281,14 @@ fn cron_field_errors() {
             "increment `13` must be a number from 1 to 12",
         ),
         (
-            "cron(0 0 ? * */8 *)",
+            "cron(0 0 ? * */2 *)",
             DayOfWeek,
-            "increment `8` must be a number from 1 to 7",
+            "`/` is not allowed in `day-of-week`",
+        ),
+        (
+            "cron(0 0 ? * 2/2 *)",
+            DayOfWeek,
+            "`/` is not allowed in `day-of-week`",
         ),
         (
             "cron(0/ * * * ? *)",
