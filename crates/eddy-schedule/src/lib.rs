@@ -28,8 +28,8 @@
 //!   letters `L`, `W` must be upper case; the `W` of nearest-weekday never leaves the month, and
 //!   `31W` does not fire in a 30-day month). A day the month lacks (the 31st, Feb 29 outside
 //!   leap years) is skipped, never moved. Exactly one of day-of-month and day-of-week is `?`.
-//!   Day-of-month also takes `L` (last day) and `nW` (the weekday nearest day n, within the month); day-of-week takes `L` (Saturday),
-//!   `dL` (the last weekday d of the month) and `d#n` (n = 1..5). `L`, `nW`, `dL` and `d#n`
+//!   Day-of-month also takes `L` (last day) and `nW` (the weekday nearest day n, within the
+//!   month); day-of-week takes `L` (Saturday), `dL` (the last weekday d of the month) and `d#n` (n = 1..5). `L`, `nW`, `dL` and `d#n`
 //!   stand alone in their field (AWS: one `#` expression per field; *eddy*: the same for the
 //!   others, as Quartz). Ranges: minutes 0-59, hours 0-23, day-of-month 1-31, month 1-12,
 //!   day-of-week 1-7, year 1970-2199. Increments run from 1 to the field's largest value (so
@@ -41,8 +41,8 @@
 //! The result is the first fire time *strictly after* `after`; call it again with the returned
 //! time to walk the schedule.
 //! - `rate`: fires at `anchor + k × period` for k = 0, 1, 2, … where the anchor is the
-//!   schedule's start (Scheduler's `StartDate`, or the creation time of a rule or of a schedule without
-//!   `StartDate`); without an anchor, the Unix epoch. Periods are exact durations: a day is
+//!   schedule's start (Scheduler's `StartDate`, or the creation time of a rule or of a schedule
+//!   without `StartDate`); without an anchor, the Unix epoch. Periods are exact durations: a day is
 //!   24 hours even across daylight-saving changes (AWS Scheduler's documented behaviour). The
 //!   time zone is ignored.
 //! - `cron`: evaluated on the wall clock of the given zone (UTC for rules); fires at second 0 of
