@@ -29,7 +29,8 @@
 //!   `31W` does not fire in a 30-day month). A day the month lacks (the 31st, Feb 29 outside
 //!   leap years) is skipped, never moved. Exactly one of day-of-month and day-of-week is `?`.
 //!   Day-of-month also takes `L` (last day) and `nW` (the weekday nearest day n, within the
-//!   month); day-of-week takes `L` (Saturday), `dL` (the last weekday d of the month) and `d#n` (n = 1..5). `L`, `nW`, `dL` and `d#n`
+//!   month); day-of-week takes `L` (Saturday), `dL` (the last weekday d of the month) and
+//!   `d#n` (n = 1..5). `L`, `nW`, `dL` and `d#n`
 //!   stand alone in their field (AWS: one `#` expression per field; *eddy*: the same for the
 //!   others, as Quartz). Ranges: minutes 0-59, hours 0-23, day-of-month 1-31, month 1-12,
 //!   day-of-week 1-7, year 1970-2199. Increments run from 1 to the field's largest value (so
