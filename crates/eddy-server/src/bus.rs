@@ -173,6 +173,89 @@ impl Bus {
         Ok(Ok(()))
     }
 
+    /// Another handle on the same bus (same catalog, store, metrics and delivery wake-up), for
+    /// background tasks that outlive a request (replays).
+    pub fn handle(&self) -> Bus {
+        Bus {
+            catalog: self.catalog.clone(),
+            store: self.store.clone(),
+            metrics: self.metrics.clone(),
+            work_ready: self.work_ready.clone(),
+        }
+    }
+
+    /// Appends finished envelopes `(event id, event time ms, body)` to bus `bus` of `region`,
+    /// unchanged, matching each only against the enabled rules whose ARNs are in `rules` (every
+    /// rule of the bus when `None`); one durable batch with the work items. Replays use this:
+    /// their events must reach only the rules a replay names. Answers how many work items were
+    /// recorded.
+    pub async fn put_for_rules(
+        &self,
+        region: &str,
+        bus: &str,
+        events: Vec<(String, i64, String)>,
+        rules: Option<&[String]>,
+    ) -> Result<Result<usize, EntryError>, ApiError> {
+        let Some(snapshot) = self.catalog.snapshot(region, bus) else {
+            return Ok(Err(bus_missing(bus)));
+        };
+        if events.is_empty() {
+            return Ok(Ok(0));
+        }
+        let mut batch = AppendBatch::default();
+        let mut matches = Vec::new();
+        let mut matched_rules = Vec::new();
+        let n = events.len() as u64;
+        for (id, time_ms, body) in events {
+            matches.clear();
+            if !snapshot.rules.is_empty()
+                && let Err(e) = snapshot.matcher.matches(body.as_bytes(), &mut matches)
+            {
+                return Err(ApiError::internal(format!("cannot match event: {e}")));
+            }
+            let index = batch.events.len();
+            for &m in &matches {
+                let Some(rule) = snapshot.rules.get(m as usize) else {
+                    continue;
+                };
+                if rules.is_some_and(|allowed| !allowed.contains(&rule.arn)) {
+                    continue;
+                }
+                matched_rules.push(rule.matched.clone());
+                for target in &rule.targets {
+                    batch.work.push(NewWork {
+                        event: index,
+                        rule: rule.arn.clone(),
+                        target: target.clone(),
+                    });
+                }
+            }
+            batch.events.push(NewEvent {
+                id,
+                bus: format!("{region}:{bus}"),
+                time_ms,
+                body,
+                hops: 0,
+            });
+        }
+        let work = batch.work.len();
+        self.store.append(batch).await?;
+        if work > 0 {
+            self.work_ready.notify_one();
+        }
+        for c in matched_rules {
+            c.inc();
+        }
+        self.metrics.work_items.inc_by(work as u64);
+        self.metrics
+            .events_put
+            .get_or_create(&BusLabels {
+                bus: bus.to_owned(),
+            })
+            .inc_by(n);
+        Ok(Ok(work))
+    }
+
     /// Matches each envelope against its bus and appends the events with their work items (and
     /// the acks) in one durable batch.
     async fn append(
