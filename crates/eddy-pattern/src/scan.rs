@@ -75,6 +75,7 @@ impl ScanOut {
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
+const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
 
 /// Bit 7 of each byte of `x` that is zero; the lowest set bit is always exact.
 #[inline(always)]
@@ -440,7 +441,6 @@ impl Scanner<'_, '_> {
 /// Exact per-byte zero test: bit 7 set in each byte of `x` that is zero.
 #[inline(always)]
 fn zero_bytes_exact(x: u64) -> u64 {
-    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
     !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
 }
 
@@ -468,20 +468,24 @@ pub(crate) fn skip_to_close(b: &[u8], mut i: usize) -> Option<usize> {
     loop {
         if !esc {
             while let Some(w) = word(b, i) {
-                // Any backslash sends the word to the byte walk (exact as a yes/no test).
-                if zero_bytes(w ^ BSLASH) != 0 {
-                    break;
-                }
                 let q = zero_bytes_exact(w ^ QUOTE) >> 7;
                 // Byte k of `qsum` counts the quotes at or before k; the top byte, all of them.
                 let qsum = q.wrapping_mul(ONES);
-                // `[`/`]` become `{`/`}` with bit 5 set.
+                // `[`/`\\`/`]` become `{`/`|`/`}` with bit 5 set: one exact range test
+                // (0x7a < byte < 0x7e, ASCII only) finds words that may hold any of them.
                 let lw = w | CASE;
-                if zero_bytes(lw ^ OPEN) | zero_bytes(lw ^ CLOSE) == 0 {
-                    // No bracket (the common word): only the string state moves on.
+                let low = lw & LOW7;
+                let special =
+                    (ONES * 0xFD).wrapping_sub(low) & !lw & low.wrapping_add(ONES * 0x05) & HIGH;
+                if special == 0 {
+                    // No bracket or backslash (the common word): only the string state moves.
                     in_str ^= ((qsum >> 56) & 1).wrapping_mul(ONES);
                     i += 8;
                     continue;
+                }
+                // Any backslash sends the word to the byte walk (exact as a yes/no test).
+                if zero_bytes(w ^ BSLASH) != 0 {
+                    break;
                 }
                 // Byte k of `par` is 1 when byte k is inside a string (an opening quote counts
                 // as inside, a closing one as outside; neither is a bracket).
