@@ -417,3 +417,19 @@ def test_regions_are_separate(eddy, events):
     assert arn == f"arn:aws:events:us-west-2:{ACCOUNT}:rule/r"
     assert events.list_rules()["Rules"] == []
     assert [r["Name"] for r in west.list_rules()["Rules"]] == ["r"]
+
+
+@pytest.mark.parametrize("expr", ["rate(1 hours)", "rate(0 minutes)", "cron(0 12 * * ?)",
+                                  "cron(0 12 * * * *)", "cron(*/60 * * * ? *)",
+                                  "at(2030-01-01T00:00:00)", "every minute"])
+def test_invalid_schedule_expressions_are_rejected(events, expr):
+    with pytest.raises(ClientError) as ex:
+        events.put_rule(Name="r", ScheduleExpression=expr)
+    assert err(ex) == ("ValidationException", "Parameter ScheduleExpression is not valid.")
+
+
+@pytest.mark.parametrize("expr", ["rate(5 minutes)", "cron(0 12 * * ? *)", "cron(15 10 ? * 6L 2030-2031)",
+                                  "cron(0/15 * ? * MON-FRI *)"])
+def test_valid_schedule_expressions_are_accepted(events, expr):
+    events.put_rule(Name="r", ScheduleExpression=expr)
+    assert events.describe_rule(Name="r")["ScheduleExpression"] == expr

@@ -355,30 +355,6 @@ struct PutRuleInput {
     event_bus_name: Option<String>,
 }
 
-/// A light check of `rate(...)`/`cron(...)` shape; the full grammar belongs to the scheduler.
-fn schedule_expression_ok(s: &str) -> bool {
-    let inner = |p: &str| s.strip_prefix(p).and_then(|r| r.strip_suffix(')'));
-    if let Some(rate) = inner("rate(") {
-        let mut parts = rate.split_whitespace();
-        let (Some(n), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
-            return false;
-        };
-        let Ok(n) = n.parse::<u64>() else {
-            return false;
-        };
-        return n > 0
-            && match unit {
-                "minute" | "hour" | "day" => n == 1,
-                "minutes" | "hours" | "days" => n != 1,
-                _ => false,
-            };
-    }
-    if let Some(cron) = inner("cron(") {
-        return cron.split_whitespace().count() == 6;
-    }
-    false
-}
-
 async fn put_rule(app: &App, ctx: &Ctx, input: PutRuleInput) -> Result<Vec<u8>, ApiError> {
     let mut v = Violations::new();
     v.name("name", input.name.as_deref(), RULE_NAME, true);
@@ -407,10 +383,10 @@ async fn put_rule(app: &App, ctx: &Ctx, input: PutRuleInput) -> Result<Vec<u8>, 
                 "ScheduleExpression is supported only on the default event bus.",
             ));
         }
-        if !schedule_expression_ok(s) {
-            return Err(ApiError::validation(
-                "Parameter ScheduleExpression is not valid.",
-            ));
+        // Rules take rate() and cron() (UTC); at() is for EventBridge Scheduler only.
+        match eddy_schedule::ScheduleExpression::parse(s) {
+            Ok(expr) if expr.allowed_for_rules() => {}
+            _ => return Err(ApiError::validation(eddy_schedule::RULE_INVALID_MESSAGE)),
         }
     }
     if let Some(p) = &input.event_pattern {
@@ -1513,18 +1489,6 @@ async fn remove_permission(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn schedule_expressions_have_the_aws_shape() {
-        assert!(schedule_expression_ok("rate(1 minute)"));
-        assert!(schedule_expression_ok("rate(5 minutes)"));
-        assert!(!schedule_expression_ok("rate(1 minutes)"));
-        assert!(!schedule_expression_ok("rate(5 minute)"));
-        assert!(!schedule_expression_ok("rate(0 minutes)"));
-        assert!(schedule_expression_ok("cron(0 12 * * ? *)"));
-        assert!(!schedule_expression_ok("cron(0 12 * * ?)"));
-        assert!(!schedule_expression_ok("every minute"));
-    }
 
     #[test]
     fn entry_size_counts_like_aws() {
