@@ -170,6 +170,8 @@ pub async fn serve(
     let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _gone = rx.wait_for(|v| *v).await.is_err();
     };
+    // Replays interrupted by the last stop resume now, not at the first archive API call.
+    app.archives.attach(&app.bus, app.catalog.limits());
     let engine = tokio::spawn(delivery::run(app.clone(), stop_rx.clone()));
     let aws =
         axum::serve(listeners.aws, app.aws_router()).with_graceful_shutdown(wait(stop_rx.clone()));

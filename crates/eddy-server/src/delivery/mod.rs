@@ -349,7 +349,9 @@ async fn to_queue(
                 OutMessage {
                     body,
                     group_id: group_id.clone(),
-                    dedup_id: fifo.then(|| item.event_id.clone()),
+                    // Per work item, not per event: a replayed event (same id, new work item)
+                    // must not be dropped as a duplicate of its original delivery.
+                    dedup_id: fifo.then(|| format!("{}-{}", item.event_id, item.id)),
                     ..OutMessage::default()
                 },
             )),
