@@ -245,25 +245,7 @@ fn sigkill_mid_delivery_still_delivers_every_acknowledged_event_to_the_queue() {
     );
 
     // Restart and let the engine finish what was owed.
-    let mut server = start(dir.path());
-    let db_path = dir.path().join("eddy.db");
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let db = rusqlite::Connection::open(&db_path).expect("open store");
-        let left: i64 = db
-            .query_row("SELECT count(*) FROM work", [], |r| r.get(0))
-            .expect("count");
-        if left == 0 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{left} deliveries still owed after 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    server.child.kill().expect("stop");
-    server.child.wait().expect("reap");
+    let db_path = restart_and_drain(dir.path());
 
     let db = rusqlite::Connection::open(&db_path).expect("open store");
     let mut delivered: HashMap<String, u32> = HashMap::new();
@@ -390,8 +372,27 @@ fn sigkill_mid_http_delivery_delivers_every_acknowledged_event_at_least_once() {
         acked.len()
     );
 
-    let mut server = start(dir.path());
-    let db_path = dir.path().join("eddy.db");
+    restart_and_drain(dir.path());
+
+    let seen = seen.lock().expect("lock");
+    let lost = acked.iter().filter(|id| !seen.contains_key(*id)).count();
+    let duplicates: u32 = seen.values().map(|n| n - 1).sum();
+    eprintln!(
+        "acknowledged {}; delivered {} distinct events over HTTP; duplicates {duplicates}",
+        acked.len(),
+        seen.len()
+    );
+    assert_eq!(
+        lost, 0,
+        "{lost} acknowledged events never reached the HTTP target"
+    );
+}
+
+/// Restarts eddy on `dir`, waits until every owed delivery is done, stops it, and returns the
+/// store's path for inspection.
+fn restart_and_drain(dir: &std::path::Path) -> std::path::PathBuf {
+    let mut server = start(dir);
+    let db_path = dir.join("eddy.db");
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         let db = rusqlite::Connection::open(&db_path).expect("open store");
@@ -409,17 +410,5 @@ fn sigkill_mid_http_delivery_delivers_every_acknowledged_event_at_least_once() {
     }
     server.child.kill().expect("stop");
     server.child.wait().expect("reap");
-
-    let seen = seen.lock().expect("lock");
-    let lost = acked.iter().filter(|id| !seen.contains_key(*id)).count();
-    let duplicates: u32 = seen.values().map(|n| n - 1).sum();
-    eprintln!(
-        "acknowledged {}; delivered {} distinct events over HTTP; duplicates {duplicates}",
-        acked.len(),
-        seen.len()
-    );
-    assert_eq!(
-        lost, 0,
-        "{lost} acknowledged events never reached the HTTP target"
-    );
+    db_path
 }

@@ -81,6 +81,14 @@ fn bus_missing(name: &str) -> ApiError {
     ApiError::not_found(format!("Event bus {name} does not exist."))
 }
 
+/// `Ok` when the bus exists (the `default` bus always does).
+fn require_bus(d: &Defs, region: &str, bus: &str) -> Result<(), ApiError> {
+    match d.bus(region, bus) {
+        Some(_) => Ok(()),
+        None => Err(bus_missing(bus)),
+    }
+}
+
 fn rule_missing(name: &str) -> ApiError {
     ApiError::not_found(format!("Rule {name} does not exist."))
 }
@@ -488,9 +496,7 @@ async fn describe_rule(app: &App, ctx: &Ctx, input: RuleRef) -> Result<Vec<u8>, 
     let rule = app
         .catalog
         .read(|d| {
-            if d.bus(&ctx.region, &bus).is_none() {
-                return Err(bus_missing(&bus));
-            }
+            require_bus(d, &ctx.region, &bus)?;
             d.rule(&ctx.region, &bus, &name)
                 .cloned()
                 .ok_or_else(|| rule_missing(&name))
@@ -518,13 +524,13 @@ async fn list_rules(app: &App, ctx: &Ctx, input: ListRulesInput) -> Result<Vec<u
     let rules = app
         .catalog
         .read(|d| {
-            if d.bus(&ctx.region, &bus).is_none() {
-                return Err(bus_missing(&bus));
-            }
-            Ok(d.rules_of(&ctx.region, &bus)
-                .filter(|r| r.name.starts_with(&prefix))
-                .cloned()
-                .collect::<Vec<_>>())
+            require_bus(d, &ctx.region, &bus)?;
+            Ok::<_, ApiError>(
+                d.rules_of(&ctx.region, &bus)
+                    .filter(|r| r.name.starts_with(&prefix))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            )
         })
         .await?;
     page.reply(
@@ -541,9 +547,7 @@ async fn delete_rule(app: &App, ctx: &Ctx, input: RuleRef) -> Result<Vec<u8>, Ap
     let region = ctx.region.clone();
     app.catalog
         .mutate(|d| {
-            if d.bus(&region, &bus).is_none() {
-                return Err(bus_missing(&bus));
-            }
+            require_bus(d, &region, &bus)?;
             let Some(rule) = d.rule(&region, &bus, &name) else {
                 return Ok(((), vec![]));
             };
@@ -580,9 +584,7 @@ async fn set_rule_state(
     let region = ctx.region.clone();
     app.catalog
         .mutate(|d| {
-            if d.bus(&region, &bus).is_none() {
-                return Err(bus_missing(&bus));
-            }
+            require_bus(d, &region, &bus)?;
             let Some(rule) = d.rule(&region, &bus, &name) else {
                 return Err(rule_missing(&name));
             };
@@ -623,13 +625,13 @@ async fn list_rule_names_by_target(
     let names = app
         .catalog
         .read(|d| {
-            if d.bus(&ctx.region, &bus).is_none() {
-                return Err(bus_missing(&bus));
-            }
-            Ok(d.rules_of(&ctx.region, &bus)
-                .filter(|r| r.targets.iter().any(|t| t.arn == arn))
-                .map(|r| r.name.clone())
-                .collect::<Vec<_>>())
+            require_bus(d, &ctx.region, &bus)?;
+            Ok::<_, ApiError>(
+                d.rules_of(&ctx.region, &bus)
+                    .filter(|r| r.targets.iter().any(|t| t.arn == arn))
+                    .map(|r| r.name.clone())
+                    .collect::<Vec<_>>(),
+            )
         })
         .await?;
     page.reply(names, String::as_str, "RuleNames", |n| json!(n))
@@ -777,9 +779,7 @@ async fn put_targets(app: &App, ctx: &Ctx, input: PutTargetsInput) -> Result<Vec
     let region = ctx.region.clone();
     app.catalog
         .mutate(|d| {
-            if d.bus(&region, &bus).is_none() {
-                return Err(bus_missing(&bus));
-            }
+            require_bus(d, &region, &bus)?;
             let Some(rule) = d.rule(&region, &bus, &name) else {
                 return Err(rule_missing_on_bus(&name, &bus));
             };
@@ -843,9 +843,7 @@ async fn remove_targets(
     let failed = app
         .catalog
         .mutate(|d| {
-            if d.bus(&region, &bus).is_none() {
-                return Err(bus_missing(&bus));
-            }
+            require_bus(d, &region, &bus)?;
             let Some(rule) = d.rule(&region, &bus, &name) else {
                 return Err(rule_missing_on_bus(&name, &bus));
             };
@@ -902,9 +900,7 @@ async fn list_targets_by_rule(
     let mut targets = app
         .catalog
         .read(|d| {
-            if d.bus(&ctx.region, &bus).is_none() {
-                return Err(bus_missing(&bus));
-            }
+            require_bus(d, &ctx.region, &bus)?;
             d.rule(&ctx.region, &bus, &name)
                 .map(|r| r.targets.clone())
                 .ok_or_else(|| rule_missing_on_bus(&name, &bus))
