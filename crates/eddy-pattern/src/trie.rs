@@ -64,6 +64,9 @@ struct Node {
     /// For nodes with many children.
     map: Option<KidMap>,
     field: u32,
+    /// Some child has children of its own, so a dotted event key (`a.b`) could lead somewhere
+    /// below this node. When false, the scanner never needs to look for dots in keys here.
+    deep: bool,
 }
 
 /// Trie of used paths.
@@ -106,6 +109,18 @@ impl Trie {
 
     /// Builds lookup maps for wide nodes; call once after all inserts.
     pub fn finish(&mut self) {
+        let deep: Vec<bool> = self
+            .nodes
+            .iter()
+            .map(|n| {
+                n.kids.iter().any(|&(_, c)| {
+                    self.nodes.get(c as usize).is_some_and(|k| !k.kids.is_empty())
+                })
+            })
+            .collect();
+        for (n, d) in self.nodes.iter_mut().zip(deep) {
+            n.deep = d;
+        }
         for n in &mut self.nodes {
             if n.kids.len() > 8 {
                 n.map = Some(
@@ -144,7 +159,7 @@ impl Trie {
                 }
             }
         }
-        if key.contains(&b'.') {
+        if n.deep && key.contains(&b'.') {
             self.lookup_dotted(node, key).map(|c| (c, u32::MAX))
         } else {
             None
