@@ -114,7 +114,9 @@ impl Trie {
             .iter()
             .map(|n| {
                 n.kids.iter().any(|&(_, c)| {
-                    self.nodes.get(c as usize).is_some_and(|k| !k.kids.is_empty())
+                    self.nodes
+                        .get(c as usize)
+                        .is_some_and(|k| !k.kids.is_empty())
                 })
             })
             .collect();
