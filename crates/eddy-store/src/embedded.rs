@@ -724,22 +724,25 @@ fn dead_letters(tx: &Transaction<'_>, limit: usize) -> Result<Vec<DeadLetter>> {
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
+/// An event from a row of `SELECT seq, id, bus, time_ms, ingested_ms, body FROM events`.
+fn stored_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
+    Ok(StoredEvent {
+        seq: r.get(0)?,
+        id: r.get(1)?,
+        bus: r.get(2)?,
+        time_ms: r.get(3)?,
+        ingested_ms: r.get(4)?,
+        body: r.get(5)?,
+    })
+}
+
 fn events(tx: &Transaction<'_>, after: i64, limit: usize) -> Result<Vec<StoredEvent>> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut st = tx.prepare_cached(
         "SELECT seq, id, bus, time_ms, ingested_ms, body FROM events WHERE seq > ?1
          ORDER BY seq LIMIT ?2",
     )?;
-    let rows = st.query_map(params![after, limit], |r| {
-        Ok(StoredEvent {
-            seq: r.get(0)?,
-            id: r.get(1)?,
-            bus: r.get(2)?,
-            time_ms: r.get(3)?,
-            ingested_ms: r.get(4)?,
-            body: r.get(5)?,
-        })
-    })?;
+    let rows = st.query_map(params![after, limit], stored_event)?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
@@ -770,16 +773,7 @@ fn events_by_time(tx: &Transaction<'_>, range: &EventRange) -> Result<Vec<Stored
             range.ingested_to_ms,
             limit
         ],
-        |r| {
-            Ok(StoredEvent {
-                seq: r.get(0)?,
-                id: r.get(1)?,
-                bus: r.get(2)?,
-                time_ms: r.get(3)?,
-                ingested_ms: r.get(4)?,
-                body: r.get(5)?,
-            })
-        },
+        stored_event,
     )?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
