@@ -8,6 +8,8 @@
 //! eddy writes the envelope once, as text, when the event is put; `detail` is copied verbatim
 //! from the request (it was checked to be a JSON object), so it is never re-serialised.
 
+use eddy_pattern::json::write_json_string;
+
 /// What a caller supplies for one event.
 #[derive(Debug, Clone, Copy)]
 pub struct EventInput<'a> {
@@ -34,47 +36,28 @@ pub fn envelope(input: &EventInput<'_>, origin: &EventOrigin<'_>) -> String {
         160 + input.source.len() + input.detail_type.len() + input.detail.len(),
     );
     out.push_str("{\"version\":\"0\",\"id\":");
-    push_json_str(&mut out, origin.id);
+    write_json_string(&mut out, origin.id);
     out.push_str(",\"detail-type\":");
-    push_json_str(&mut out, input.detail_type);
+    write_json_string(&mut out, input.detail_type);
     out.push_str(",\"source\":");
-    push_json_str(&mut out, input.source);
+    write_json_string(&mut out, input.source);
     out.push_str(",\"account\":");
-    push_json_str(&mut out, origin.account);
+    write_json_string(&mut out, origin.account);
     out.push_str(",\"time\":\"");
     out.push_str(&format_time(origin.time_ms));
     out.push_str("\",\"region\":");
-    push_json_str(&mut out, origin.region);
+    write_json_string(&mut out, origin.region);
     out.push_str(",\"resources\":[");
     for (i, r) in input.resources.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        push_json_str(&mut out, r);
+        write_json_string(&mut out, r);
     }
     out.push_str("],\"detail\":");
     out.push_str(input.detail.trim());
     out.push('}');
     out
-}
-
-/// Appends `s` as a JSON string literal.
-pub fn push_json_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` (UTC, whole seconds, as EventBridge writes `time`).
@@ -119,7 +102,7 @@ mod tests {
     #[test]
     fn control_characters_are_escaped() {
         let mut s = String::new();
-        push_json_str(&mut s, "a\u{1}\n");
+        write_json_string(&mut s, "a\u{1}\n");
         assert_eq!(s, "\"a\\u0001\\n\"");
         let back: String = serde_json::from_str(&s).unwrap();
         assert_eq!(back, "a\u{1}\n");

@@ -99,7 +99,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::definitions::{InputTransformer, TargetDef};
-use crate::event::{format_time, push_json_str};
+use eddy_pattern::json::write_json_string;
+
+use crate::event::format_time;
 
 /// Longest `InputPath` or `InputPathsMap` value AWS accepts.
 pub const MAX_PATH_LEN: usize = 256;
@@ -580,7 +582,7 @@ fn write_val(out: &mut String, val: &Val, json_mode: bool, in_string: bool) {
     match (json_mode, in_string) {
         (true, false) => match val {
             Val::Missing => out.push_str("\"\""),
-            Val::Str(s) => push_json_str(out, s),
+            Val::Str(s) => write_json_string(out, s),
             Val::Scalar(t) | Val::Compound { json: t, .. } | Val::RawJson(t) => out.push_str(t),
         },
         (true, true) => match val {
@@ -601,7 +603,7 @@ fn write_val(out: &mut String, val: &Val, json_mode: bool, in_string: bool) {
 /// Appends `s` escaped for the inside of a JSON string literal (no quotes added).
 fn push_escaped(out: &mut String, s: &str) {
     let mut quoted = String::with_capacity(s.len() + 2);
-    push_json_str(&mut quoted, s);
+    write_json_string(&mut quoted, s);
     out.push_str(
         quoted
             .strip_prefix('"')

@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use eddy_model::event::push_json_str;
+use eddy_pattern::json::write_json_string;
 use eddy_pattern::{Limits, Pattern};
 use eddy_store::{EventRange, Store, StoredEvent};
 use serde::{Deserialize, Serialize};
@@ -268,7 +268,7 @@ pub fn with_replay_name(body: &str, name: &str) -> String {
     out.push('"');
     out.push_str(REPLAY_NAME_FIELD);
     out.push_str("\":");
-    push_json_str(&mut out, name);
+    write_json_string(&mut out, name);
     out.push('}');
     out
 }
