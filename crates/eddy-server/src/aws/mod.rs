@@ -1,22 +1,26 @@
 //! The AWS endpoint: one listener for every AWS service eddy speaks.
 //!
 //! Requests with `X-Amz-Target` are AWS JSON 1.1 calls, dispatched on the target's prefix
-//! (`AWSEvents.` is EventBridge). REST services (Lambda, Scheduler, …) will dispatch on the SigV4
-//! credential scope's service name and the path. The region comes from the credential scope.
+//! (`AWSEvents.` is EventBridge, `AmazonSQS.` SQS, `Logs_20140328.` CloudWatch Logs). Requests
+//! without it are rest-json calls ([`rest`]: Lambda, Scheduler, API Gateway v2), dispatched on
+//! the SigV4 credential scope's service name or the path. The region comes from the credential
+//! scope.
 //! Every response carries `x-amzn-RequestId`.
 
 pub mod archives;
 pub mod destinations;
 pub mod events;
+pub mod lambda;
 pub mod logs;
 mod pagination;
+pub mod rest;
 pub mod sqs;
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -62,9 +66,17 @@ pub fn credential_scope(headers: &HeaderMap) -> Option<(String, String)> {
 }
 
 /// Answers every request on `/` of the AWS listener.
-pub async fn dispatch(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
-    let region = credential_scope(&headers)
-        .map(|(r, _)| r)
+pub async fn dispatch(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let scope = credential_scope(&headers);
+    let region = scope
+        .as_ref()
+        .map(|(r, _)| r.clone())
         .unwrap_or_else(|| app.config.default_region.clone());
     let host = headers
         .get("host")
@@ -73,9 +85,14 @@ pub async fn dispatch(State(app): State<Arc<App>>, headers: HeaderMap, body: Byt
         .to_owned();
     let ctx = Ctx { region, host };
     let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) else {
-        return error_response(&ApiError::unknown_operation(
-            "Missing X-Amz-Target header: the AWS endpoint answers AWS JSON 1.1 requests",
-        ));
+        let signing = scope.as_ref().map(|(_, s)| s.as_str());
+        let Some(service) = rest::RestService::of(signing, uri.path()) else {
+            return error_response(&ApiError::unknown_operation(
+                "Missing X-Amz-Target header: the AWS endpoint answers AWS JSON 1.1 requests",
+            ));
+        };
+        let req = rest::RestRequest::new(method, uri.path(), uri.query(), headers, body);
+        return rest_call(&app, &ctx, service, req).await;
     };
     let (service, operation) = target.split_once('.').unwrap_or((target, ""));
     let result = match service {
@@ -117,6 +134,41 @@ pub async fn dispatch(State(app): State<Arc<App>>, headers: HeaderMap, body: Byt
     res.headers_mut()
         .insert("content-type", HeaderValue::from_static(content_type));
     res
+}
+
+/// Answers one rest-json request and counts it.
+async fn rest_call(
+    app: &Arc<App>,
+    ctx: &Ctx,
+    service: rest::RestService,
+    req: rest::RestRequest,
+) -> Response {
+    let (operation, result) = match service {
+        rest::RestService::Lambda => lambda::call(app, ctx, req).await,
+        other => (
+            "unknown",
+            Err(ApiError::new(
+                "UnknownOperationException",
+                StatusCode::NOT_FOUND,
+                format!("eddy does not serve the {} API yet", other.name()),
+            )),
+        ),
+    };
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(e) => e.code,
+    };
+    app.metrics
+        .requests
+        .get_or_create(&OperationLabels {
+            operation: operation.to_owned(),
+            outcome: outcome.to_owned(),
+        })
+        .inc();
+    match result {
+        Ok(res) => res,
+        Err(e) => rest::error_response(&e),
+    }
 }
 
 /// Adds `x-amzn-RequestId` to every response of the AWS listener.
