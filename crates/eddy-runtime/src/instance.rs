@@ -1,0 +1,472 @@
+//! One function instance: a process started from the function's code with its own Runtime API
+//! listener, a task that waits for it to exit (and fails the invocation it was running), a
+//! memory watchdog (MemorySize is enforced on the process's resident set), and the readers
+//! that turn its stdout and stderr into log lines.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::net::TcpListener;
+use tokio::process::Command;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::logs::{LogLine, LogSink, Tail};
+use crate::spec::{FunctionSpec, RuntimeConfig, RuntimeKind, environment};
+
+/// An invocation handed to an instance, waiting for its `/next`.
+pub(crate) struct Pending {
+    pub id: String,
+    pub payload: Bytes,
+    pub invoked_arn: String,
+    pub trace_id: String,
+    pub client_context: Option<String>,
+    pub cognito_identity: Option<String>,
+    pub timeout: Duration,
+    /// Told when the runtime picked the invocation up.
+    pub picked: Option<oneshot::Sender<Instant>>,
+}
+
+/// How an invocation ended on an instance.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    /// The runtime's response body.
+    Response(Bytes),
+    /// The runtime reported a function error (body = the error JSON).
+    Error(Bytes),
+    /// eddy ended the invocation (timeout, crash, init failure): the error JSON, and whether
+    /// the instance can keep serving.
+    Failed { payload: Bytes, reusable: bool },
+}
+
+impl Reply {
+    pub fn failed(kind: &str, message: String, reusable: bool) -> Self {
+        let value = serde_json::json!({"errorType": kind, "errorMessage": message});
+        Self::Failed {
+            payload: Bytes::from(value.to_string()),
+            reusable,
+        }
+    }
+}
+
+struct Running {
+    id: String,
+    reply: oneshot::Sender<Reply>,
+}
+
+/// State shared by the instance's owner, its Runtime API handlers and its monitor.
+pub(crate) struct Shared {
+    pub spec: Arc<FunctionSpec>,
+    pub next_rx: tokio::sync::Mutex<mpsc::Receiver<Pending>>,
+    running: Mutex<Option<Running>>,
+    init_error: Mutex<Option<Bytes>>,
+    pub tail: Mutex<Tail>,
+    ready_at: OnceLock<Instant>,
+    exited: AtomicBool,
+    out_of_memory: AtomicBool,
+    stream: String,
+    sink: Arc<dyn LogSink>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    pub fn mark_ready(&self, at: Instant) {
+        let _already = self.ready_at.set(at).is_err();
+    }
+
+    pub fn is_running(&self, id: &str) -> bool {
+        lock(&self.running).as_ref().is_some_and(|r| r.id == id)
+    }
+
+    /// Ends the running invocation `id` with `reply`; false when `id` is not running.
+    pub fn finish(&self, id: &str, reply: Reply) -> bool {
+        let mut running = lock(&self.running);
+        if running.as_ref().is_some_and(|r| r.id == id) {
+            if let Some(r) = running.take() {
+                let _gone = r.reply.send(reply).is_err();
+            }
+            true
+        } else {
+            false
+        }
+    }
+
+    pub fn set_init_error(&self, payload: Bytes) {
+        *lock(&self.init_error) = Some(payload);
+    }
+
+    /// Writes one log line of this instance (to the sink and the invocation's tail).
+    pub fn log(&self, message: &str) {
+        lock(&self.tail).push(message);
+        self.sink.write(LogLine {
+            group: self.spec.log_group(),
+            stream: self.stream.clone(),
+            time_ms: crate::epoch_ms(),
+            message: message.to_owned(),
+        });
+    }
+
+    /// The process is gone: fails whatever it was running.
+    fn exited(&self, how: String) {
+        self.exited.store(true, Ordering::Release);
+        let Some(r) = lock(&self.running).take() else {
+            return;
+        };
+        let reply = if let Some(init) = lock(&self.init_error).take() {
+            Reply::Failed {
+                payload: init,
+                reusable: false,
+            }
+        } else if self.out_of_memory.load(Ordering::Acquire) {
+            Reply::failed(
+                "Runtime.OutOfMemory",
+                format!(
+                    "RequestId: {} Error: Runtime exited with error: {how}",
+                    r.id
+                ),
+                false,
+            )
+        } else {
+            Reply::failed(
+                "Runtime.ExitError",
+                format!(
+                    "RequestId: {} Error: Runtime exited with error: {how}",
+                    r.id
+                ),
+                false,
+            )
+        };
+        self.log(&format!(
+            "RequestId: {} Error: Runtime exited with error: {how}",
+            r.id
+        ));
+        let _gone = r.reply.send(reply).is_err();
+    }
+}
+
+/// A running instance, owned by its function's pool. Dropping it kills the process.
+pub(crate) struct Instance {
+    shared: Arc<Shared>,
+    next_tx: mpsc::Sender<Pending>,
+    pid: Option<u32>,
+    tasks: Vec<JoinHandle<()>>,
+    spawned_at: Instant,
+    /// Reported once, on the first invocation's `REPORT` line.
+    init_reported: bool,
+    pub last_used: Instant,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.kill();
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Why an instance could not start.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SpawnError {
+    #[error("{0}")]
+    Entrypoint(String),
+    #[error("cannot listen for the Runtime API: {0}")]
+    Listen(std::io::Error),
+    #[error("cannot start {program}: {source}")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+}
+
+impl SpawnError {
+    pub fn reply(&self) -> Reply {
+        match self {
+            Self::Entrypoint(m) => Reply::failed("Runtime.InvalidEntrypoint", m.clone(), false),
+            other => Reply::failed("Runtime.Unavailable", other.to_string(), false),
+        }
+    }
+}
+
+impl Instance {
+    /// Starts an instance of `spec`.
+    pub async fn spawn(
+        spec: Arc<FunctionSpec>,
+        config: &RuntimeConfig,
+        sink: Arc<dyn LogSink>,
+    ) -> Result<Self, SpawnError> {
+        let (program, args) = match &spec.runtime {
+            RuntimeKind::Provided(_) => {
+                let bootstrap = spec.code_dir.join("bootstrap");
+                if !is_executable(&bootstrap) {
+                    return Err(SpawnError::Entrypoint(format!(
+                        "Couldn't find valid bootstrap(s): [{}]",
+                        bootstrap.display()
+                    )));
+                }
+                (bootstrap.display().to_string(), vec![])
+            }
+            RuntimeKind::Python(_) => (
+                config.python.display().to_string(),
+                vec![
+                    "-m".to_owned(),
+                    "awslambdaric".to_owned(),
+                    spec.handler.clone(),
+                ],
+            ),
+        };
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(SpawnError::Listen)?;
+        let addr = listener.local_addr().map_err(SpawnError::Listen)?;
+        let stream = log_stream_name(&spec.version);
+        let (next_tx, next_rx) = mpsc::channel(1);
+        let shared = Arc::new(Shared {
+            spec: spec.clone(),
+            next_rx: tokio::sync::Mutex::new(next_rx),
+            running: Mutex::new(None),
+            init_error: Mutex::new(None),
+            tail: Mutex::new(Tail::default()),
+            ready_at: OnceLock::new(),
+            exited: AtomicBool::new(false),
+            out_of_memory: AtomicBool::new(false),
+            stream: stream.clone(),
+            sink,
+        });
+        let mut tasks = Vec::with_capacity(4);
+        let router = crate::api::router(shared.clone());
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                tracing::warn!(error = %e, "Runtime API listener failed");
+            }
+        }));
+        let mut cmd = Command::new(&program);
+        cmd.args(&args)
+            .env_clear()
+            .envs(environment(&spec, config, &addr.to_string(), &stream))
+            .current_dir(&spec.code_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .process_group(0);
+        if let Some((uid, gid)) = config.run_as {
+            cmd.uid(uid).gid(gid);
+        }
+        let spawned_at = Instant::now();
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(source) => {
+                for t in &tasks {
+                    t.abort();
+                }
+                return Err(SpawnError::Spawn { program, source });
+            }
+        };
+        let pid = child.id();
+        if let Some(out) = child.stdout.take() {
+            tasks.push(tokio::spawn(read_lines(out, shared.clone())));
+        }
+        if let Some(err) = child.stderr.take() {
+            tasks.push(tokio::spawn(read_lines(err, shared.clone())));
+        }
+        let monitor = shared.clone();
+        let limit_kb = u64::from(spec.memory_mb) * 1024;
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            let status = loop {
+                tokio::select! {
+                    status = child.wait() => break status,
+                    _ = tick.tick() => {
+                        if let Some(pid) = pid
+                            && rss_kb(pid, "VmRSS:").is_some_and(|kb| kb > limit_kb)
+                        {
+                            monitor.out_of_memory.store(true, Ordering::Release);
+                            kill_group(pid);
+                        }
+                    }
+                }
+            };
+            let how = match status {
+                Ok(s) => describe_exit(s),
+                Err(e) => format!("wait failed: {e}"),
+            };
+            monitor.exited(how);
+        }));
+        Ok(Self {
+            shared,
+            next_tx,
+            pid,
+            tasks,
+            spawned_at,
+            init_reported: false,
+            last_used: Instant::now(),
+        })
+    }
+
+    pub fn is_alive(&self) -> bool {
+        !self.shared.exited.load(Ordering::Acquire)
+    }
+
+    pub fn revision(&self) -> &str {
+        &self.shared.spec.revision
+    }
+
+    pub fn kill(&self) {
+        if let Some(pid) = self.pid
+            && self.is_alive()
+        {
+            kill_group(pid);
+        }
+    }
+
+    /// Runs one invocation; returns how it ended, the log tail, and the time spent.
+    pub async fn invoke(
+        &mut self,
+        mut pending: Pending,
+        init_timeout: Duration,
+    ) -> (Reply, String, Duration) {
+        let id = pending.id.clone();
+        let timeout = pending.timeout;
+        let (reply_tx, mut reply_rx) = oneshot::channel();
+        let (picked_tx, picked_rx) = oneshot::channel();
+        pending.picked = Some(picked_tx);
+        *lock(&self.shared.running) = Some(Running {
+            id: id.clone(),
+            reply: reply_tx,
+        });
+        if !self.is_alive() {
+            self.shared
+                .exited("the process had already exited".to_owned());
+        }
+        let start = Instant::now();
+        if self.next_tx.send(pending).await.is_err() {
+            return (
+                Reply::failed("Runtime.Unavailable", "instance closed".into(), false),
+                String::new(),
+                start.elapsed(),
+            );
+        }
+        // Phase one: the runtime starts (cold) or is already polling (warm).
+        let picked_at = tokio::select! {
+            r = &mut reply_rx => {
+                let reply = r.unwrap_or_else(|_| Reply::failed("Runtime.Unavailable", "instance closed".into(), false));
+                return (reply, self.take_tail(&id, start.elapsed()), start.elapsed());
+            }
+            p = tokio::time::timeout(init_timeout, picked_rx) => match p {
+                Ok(Ok(at)) => at,
+                _ => {
+                    self.kill();
+                    let reply = Reply::failed(
+                        "Runtime.InitTimeout",
+                        format!("RequestId: {id} Error: Runtime failed to start within {:.2} seconds", init_timeout.as_secs_f64()),
+                        false,
+                    );
+                    self.shared.finish(&id, Reply::failed("", String::new(), false));
+                    return (reply, self.take_tail(&id, start.elapsed()), start.elapsed());
+                }
+            },
+        };
+        // Phase two: the handler runs, bounded by the function's timeout.
+        let reply = match tokio::time::timeout(timeout, &mut reply_rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Reply::failed("Runtime.Unavailable", "instance closed".into(), false),
+            Err(_) => {
+                self.kill();
+                self.shared
+                    .finish(&id, Reply::failed("", String::new(), false));
+                let message = format!(
+                    "RequestId: {id} Error: Task timed out after {:.2} seconds",
+                    timeout.as_secs_f64()
+                );
+                self.shared.log(&format!("{} {message}", crate::iso_now()));
+                Reply::failed("Sandbox.Timedout", message, false)
+            }
+        };
+        let took = picked_at.elapsed();
+        self.last_used = Instant::now();
+        (reply, self.take_tail(&id, took), took)
+    }
+
+    /// Writes `END` and `REPORT` and returns the invocation's log tail.
+    fn take_tail(&mut self, id: &str, took: Duration) -> String {
+        let init = if self.init_reported {
+            None
+        } else {
+            self.init_reported = true;
+            self.shared
+                .ready_at
+                .get()
+                .map(|r| r.duration_since(self.spawned_at))
+        };
+        let max_mb = self
+            .pid
+            .and_then(|p| rss_kb(p, "VmHWM:"))
+            .map_or(0, |kb| kb.div_ceil(1024));
+        self.shared.log(&crate::logs::end_line(id));
+        self.shared.log(&crate::logs::report_line(
+            id,
+            took,
+            self.shared.spec.memory_mb,
+            max_mb,
+            init,
+        ));
+        lock(&self.shared.tail).text()
+    }
+}
+
+async fn read_lines(out: impl AsyncRead + Unpin, shared: Arc<Shared>) {
+    let mut lines = BufReader::new(out).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        shared.log(&line);
+    }
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// A Lambda-style log stream name: `YYYY/MM/DD/[VERSION]<32 hex>`.
+fn log_stream_name(version: &str) -> String {
+    let day = crate::iso_now();
+    let day = day.get(..10).unwrap_or("1970-01-01").replace('-', "/");
+    format!("{day}/[{version}]{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A `/proc/PID/status` memory field in kB.
+fn rss_kb(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line[field.len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn kill_group(pid: u32) {
+    if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+        let _gone =
+            rustix::process::kill_process_group(pid, rustix::process::Signal::KILL).is_err();
+    }
+}
+
+fn describe_exit(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(9)) => "signal: killed".to_owned(),
+        (None, Some(sig)) => format!("signal: {sig}"),
+        (None, None) => "exited".to_owned(),
+    }
+}

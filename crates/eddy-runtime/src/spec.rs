@@ -1,0 +1,245 @@
+//! What a function is, as the runtime needs it: its code, runtime, handler, limits and
+//! environment, and the environment a runtime process is started with.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The language runtime a function's instances are started with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuntimeKind {
+    /// `provided.al2023` / `provided.al2`: an executable `bootstrap` in the code root.
+    Provided(String),
+    /// `python3.x`: the handler runs under the official `awslambdaric` runtime client.
+    Python(String),
+}
+
+/// The runtimes eddy can start, by their Lambda names.
+pub const SUPPORTED_RUNTIMES: &[&str] = &[
+    "provided.al2023",
+    "provided.al2",
+    "provided",
+    "python3.9",
+    "python3.10",
+    "python3.11",
+    "python3.12",
+    "python3.13",
+    "python3.14",
+];
+
+impl RuntimeKind {
+    /// The runtime named `name`, when eddy can start it.
+    pub fn parse(name: &str) -> Option<Self> {
+        if !SUPPORTED_RUNTIMES.contains(&name) {
+            return None;
+        }
+        if name.starts_with("python") {
+            Some(Self::Python(name.to_owned()))
+        } else {
+            Some(Self::Provided(name.to_owned()))
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Provided(n) | Self::Python(n) => n,
+        }
+    }
+}
+
+/// One function version, ready to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionSpec {
+    pub name: String,
+    /// The unqualified function ARN.
+    pub arn: String,
+    pub version: String,
+    pub runtime: RuntimeKind,
+    pub handler: String,
+    /// The unpacked code (`LAMBDA_TASK_ROOT`, the process's working directory).
+    pub code_dir: PathBuf,
+    pub timeout: Duration,
+    pub memory_mb: u32,
+    /// The user's `Environment.Variables` (reserved names were rejected on the API).
+    pub environment: BTreeMap<String, String>,
+    /// The most instances that may run at once (`PutFunctionConcurrency`, or the default).
+    pub concurrency: u32,
+    pub region: String,
+    /// Changes whenever the code or configuration changes; instances of an older revision are
+    /// drained.
+    pub revision: String,
+}
+
+impl FunctionSpec {
+    pub fn log_group(&self) -> String {
+        format!("/aws/lambda/{}", self.name)
+    }
+}
+
+/// Environment variables a user may not set: the runtime owns them.
+pub const RESERVED_VARIABLES: &[&str] = &[
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+];
+
+/// The reserved names among `vars`, in order.
+pub fn reserved_in<'a>(vars: impl IntoIterator<Item = &'a String>) -> Vec<&'a str> {
+    vars.into_iter()
+        .map(String::as_str)
+        .filter(|k| RESERVED_VARIABLES.contains(k))
+        .collect()
+}
+
+/// Settings shared by every function of one eddy.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// What `AWS_ENDPOINT_URL` points at: eddy's AWS endpoint.
+    pub endpoint_url: String,
+    /// The Python interpreter for `python3.x` functions (default `python3` on `PATH`).
+    pub python: PathBuf,
+    /// How long an unused instance stays warm.
+    pub idle_timeout: Duration,
+    /// How long an instance may take to reach its first `/next`.
+    pub init_timeout: Duration,
+    /// Run instances as this user and group id (set when eddy runs as root).
+    pub run_as: Option<(u32, u32)>,
+    /// The `PATH` function processes get.
+    pub path: String,
+}
+
+impl RuntimeConfig {
+    /// Defaults: `python3` from `PATH`, 10 minutes warm, 10 s init, `nobody` when root.
+    pub fn new(endpoint_url: impl Into<String>) -> Self {
+        let run_as = rustix::process::geteuid()
+            .is_root()
+            .then_some((65534, 65534));
+        Self {
+            endpoint_url: endpoint_url.into(),
+            python: PathBuf::from("python3"),
+            idle_timeout: Duration::from_secs(600),
+            init_timeout: Duration::from_secs(10),
+            run_as,
+            path: std::env::var("PATH")
+                .unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".to_owned()),
+        }
+    }
+}
+
+/// The environment of one instance's process: only what a Lambda runtime gets, never eddy's own.
+pub fn environment(
+    spec: &FunctionSpec,
+    config: &RuntimeConfig,
+    runtime_api: &str,
+    log_stream: &str,
+) -> Vec<(String, String)> {
+    let mut env: BTreeMap<String, String> = spec.environment.clone();
+    let code = spec.code_dir.display().to_string();
+    let mut set = |k: &str, v: &str| {
+        env.insert(k.to_owned(), v.to_owned());
+    };
+    set("PATH", &config.path);
+    set("LANG", "en_US.UTF-8");
+    set("TZ", ":UTC");
+    set("TMPDIR", "/tmp");
+    set("AWS_LAMBDA_RUNTIME_API", runtime_api);
+    set("_HANDLER", &spec.handler);
+    set("LAMBDA_TASK_ROOT", &code);
+    set("LAMBDA_RUNTIME_DIR", &code);
+    set("AWS_LAMBDA_FUNCTION_NAME", &spec.name);
+    set("AWS_LAMBDA_FUNCTION_VERSION", &spec.version);
+    set(
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        &spec.memory_mb.to_string(),
+    );
+    set("AWS_LAMBDA_LOG_GROUP_NAME", &spec.log_group());
+    set("AWS_LAMBDA_LOG_STREAM_NAME", log_stream);
+    set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand");
+    set("AWS_REGION", &spec.region);
+    set("AWS_DEFAULT_REGION", &spec.region);
+    set(
+        "AWS_EXECUTION_ENV",
+        &format!("AWS_Lambda_{}", spec.runtime.name()),
+    );
+    set("AWS_ACCESS_KEY_ID", "eddy");
+    set("AWS_SECRET_ACCESS_KEY", "eddy");
+    set("AWS_SESSION_TOKEN", "eddy");
+    if !spec.environment.contains_key("AWS_ENDPOINT_URL") {
+        set("AWS_ENDPOINT_URL", &config.endpoint_url);
+    }
+    if let RuntimeKind::Python(_) = spec.runtime {
+        set("PYTHONUNBUFFERED", "1");
+        let path = match spec.environment.get("PYTHONPATH") {
+            Some(user) => format!("{code}:{user}"),
+            None => code.clone(),
+        };
+        set("PYTHONPATH", &path);
+    }
+    env.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> FunctionSpec {
+        FunctionSpec {
+            name: "f".into(),
+            arn: "arn:aws:lambda:us-east-1:123456789012:function:f".into(),
+            version: "$LATEST".into(),
+            runtime: RuntimeKind::parse("python3.12").unwrap(),
+            handler: "app.handler".into(),
+            code_dir: PathBuf::from("/code"),
+            timeout: Duration::from_secs(3),
+            memory_mb: 128,
+            environment: [
+                ("AWS_REGION".to_owned(), "evil".to_owned()),
+                ("MINE".to_owned(), "1".to_owned()),
+            ]
+            .into_iter()
+            .collect(),
+            concurrency: 10,
+            region: "eu-west-1".into(),
+            revision: "r1".into(),
+        }
+    }
+
+    #[test]
+    fn reserved_variables_win_and_user_ones_pass() {
+        let env: BTreeMap<_, _> =
+            environment(&spec(), &RuntimeConfig::new("http://e"), "127.0.0.1:9", "s")
+                .into_iter()
+                .collect();
+        assert_eq!(env["AWS_REGION"], "eu-west-1");
+        assert_eq!(env["MINE"], "1");
+        assert_eq!(env["AWS_LAMBDA_RUNTIME_API"], "127.0.0.1:9");
+        assert_eq!(env["AWS_ENDPOINT_URL"], "http://e");
+        assert_eq!(env["PYTHONPATH"], "/code");
+        assert_eq!(env["AWS_EXECUTION_ENV"], "AWS_Lambda_python3.12");
+        assert_eq!(reserved_in(spec().environment.keys()), ["AWS_REGION"]);
+    }
+
+    #[test]
+    fn runtimes() {
+        assert_eq!(
+            RuntimeKind::parse("provided.al2023"),
+            Some(RuntimeKind::Provided("provided.al2023".into()))
+        );
+        assert_eq!(RuntimeKind::parse("nodejs22.x"), None);
+    }
+}

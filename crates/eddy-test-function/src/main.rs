@@ -1,0 +1,113 @@
+//! A Lambda function built on the official Rust runtime client (`lambda_runtime`), used by
+//! eddy's tests and benchmarks. What it does is chosen by `_HANDLER`:
+//!
+//! * `echo`: answers `{"event", "context", "env", "uid"}`: the event, what the runtime API told
+//!   it (request id, deadline, invoked ARN, client context), selected environment variables,
+//!   and the user id it runs as;
+//! * `sleep`: sleeps `event.ms` milliseconds, then echoes;
+//! * `fail`: returns an error (`errorType` `TestFailure`);
+//! * `panic`: panics in the handler;
+//! * `exit`: exits the process with status 3 in the middle of the invocation;
+//! * `log`: prints `event.lines` lines to stdout, then echoes;
+//! * `memory`: touches `event.mb` megabytes, then echoes;
+//! * `big`: answers a string of `event.bytes` bytes.
+//!
+//! It exits with an init error when `_HANDLER` names none of these.
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::{Value, json};
+
+const VARS: &[&str] = &[
+    "_HANDLER",
+    "LAMBDA_TASK_ROOT",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_EXECUTION_ENV",
+    "MY_SETTING",
+    "EDDY_SECRET",
+    "HOME",
+];
+
+fn uid() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn echo(event: LambdaEvent<Value>) -> Value {
+    let env: serde_json::Map<String, Value> = VARS
+        .iter()
+        .filter_map(|k| {
+            std::env::var(k)
+                .ok()
+                .map(|v| ((*k).to_owned(), Value::String(v)))
+        })
+        .collect();
+    let ctx = &event.context;
+    json!({
+        "event": event.payload,
+        "context": {
+            "request_id": ctx.request_id,
+            "deadline": ctx.deadline,
+            "invoked_function_arn": ctx.invoked_function_arn,
+            "client_context": ctx.client_context.as_ref().map(|c| json!({"custom": c.custom, "environment": c.environment})),
+            "xray_trace_id": ctx.xray_trace_id,
+        },
+        "env": env,
+        "uid": uid(),
+        "cwd": std::env::current_dir().ok().map(|p| p.display().to_string()),
+    })
+}
+
+async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let handler = std::env::var("_HANDLER").unwrap_or_default();
+    match handler.as_str() {
+        "echo" => Ok(echo(event)),
+        "sleep" => {
+            let ms = event.payload["ms"].as_u64().unwrap_or(0);
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            Ok(echo(event))
+        }
+        "fail" => Err(Error::from(format!(
+            "failed on purpose: {}",
+            event.payload["reason"].as_str().unwrap_or("no reason")
+        ))),
+        "panic" => panic!("panicked on purpose"),
+        "exit" => std::process::exit(3),
+        "log" => {
+            let n = event.payload["lines"].as_u64().unwrap_or(1);
+            for i in 0..n {
+                println!("log line {i}");
+            }
+            Ok(echo(event))
+        }
+        "memory" => {
+            let mb = event.payload["mb"].as_u64().unwrap_or(1) as usize;
+            let mut v = vec![0u8; mb * 1024 * 1024];
+            for i in (0..v.len()).step_by(4096) {
+                v[i] = 1;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            Ok(json!({"touched_mb": mb, "sum": v.iter().map(|b| *b as u64).sum::<u64>()}))
+        }
+        "big" => {
+            let n = event.payload["bytes"].as_u64().unwrap_or(0) as usize;
+            Ok(Value::String("x".repeat(n)))
+        }
+        other => Err(Error::from(format!("unknown handler `{other}`"))),
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    let handler = std::env::var("_HANDLER").unwrap_or_default();
+    if handler == "init-fail" {
+        return Err(Error::from("init failed on purpose"));
+    }
+    lambda_runtime::run(service_fn(handle)).await
+}

@@ -1,0 +1,305 @@
+//! The function runtime with a real `lambda_runtime` function: warm reuse, environment, errors,
+//! panics, crashes, timeouts, concurrency, memory limit, logs, code updates.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use eddy_runtime::{FunctionSpec, Invocation, LogLine, LogSink, Pools, RuntimeConfig, RuntimeKind};
+use serde_json::{Value, json};
+
+struct Collect(Mutex<Vec<LogLine>>);
+
+impl LogSink for Collect {
+    fn write(&self, line: LogLine) {
+        self.0.lock().unwrap().push(line);
+    }
+}
+
+/// A code directory holding the test function as `bootstrap`, readable by anyone (instances run
+/// as `nobody` when the tests run as root).
+fn code_dir() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let code = dir.path().join("code");
+    std::fs::create_dir(&code).unwrap();
+    std::fs::copy(
+        env!("CARGO_BIN_EXE_eddy-test-function"),
+        code.join("bootstrap"),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    for p in [dir.path(), code.as_path()] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    (dir, code)
+}
+
+fn spec(code: &Path, handler: &str) -> FunctionSpec {
+    FunctionSpec {
+        name: format!("fn-{handler}"),
+        arn: format!("arn:aws:lambda:us-east-1:123456789012:function:fn-{handler}"),
+        version: "$LATEST".into(),
+        runtime: RuntimeKind::parse("provided.al2023").unwrap(),
+        handler: handler.into(),
+        code_dir: code.to_owned(),
+        timeout: Duration::from_secs(3),
+        memory_mb: 128,
+        environment: BTreeMap::from([("MY_SETTING".to_owned(), "on".to_owned())]),
+        concurrency: 4,
+        region: "us-east-1".into(),
+        revision: "r1".into(),
+    }
+}
+
+fn pools() -> (Arc<Pools>, Arc<Collect>) {
+    let sink = Arc::new(Collect(Mutex::new(Vec::new())));
+    let pools = Arc::new(Pools::new(
+        RuntimeConfig::new("http://127.0.0.1:4566"),
+        sink.clone(),
+    ));
+    (pools, sink)
+}
+
+fn inv(payload: Value) -> Invocation {
+    Invocation {
+        payload: payload.to_string().into(),
+        ..Invocation::default()
+    }
+}
+
+fn body(o: &eddy_runtime::Outcome) -> Value {
+    serde_json::from_slice(&o.payload).unwrap()
+}
+
+#[tokio::test]
+async fn echo_is_warm_after_the_first_call_and_sees_a_lambda_environment() {
+    let (_d, code) = code_dir();
+    let (pools, _) = pools();
+    let pool = pools.deploy("us-east-1/echo", spec(&code, "echo"));
+    let first = pool.invoke(inv(json!({"n": 1}))).await.unwrap();
+    assert!(first.cold);
+    assert_eq!(first.function_error, None, "{:?}", first.payload);
+    let b = body(&first);
+    assert_eq!(b["event"], json!({"n": 1}));
+    assert_eq!(b["context"]["request_id"], first.request_id.as_str());
+    assert_eq!(
+        b["context"]["invoked_function_arn"],
+        "arn:aws:lambda:us-east-1:123456789012:function:fn-echo"
+    );
+    let deadline = b["context"]["deadline"].as_u64().unwrap() as i64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    assert!(
+        deadline > now + 2000 && deadline <= now + 3100,
+        "{deadline} vs {now}"
+    );
+    assert!(
+        b["context"]["xray_trace_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("Root=1-")
+    );
+    let env = &b["env"];
+    assert_eq!(env["_HANDLER"], "echo");
+    assert_eq!(env["MY_SETTING"], "on");
+    assert_eq!(env["AWS_LAMBDA_FUNCTION_NAME"], "fn-echo");
+    assert_eq!(env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"], "128");
+    assert_eq!(env["AWS_LAMBDA_LOG_GROUP_NAME"], "/aws/lambda/fn-echo");
+    assert_eq!(env["AWS_ENDPOINT_URL"], "http://127.0.0.1:4566");
+    assert_eq!(env["AWS_EXECUTION_ENV"], "AWS_Lambda_provided.al2023");
+    assert_eq!(env["LAMBDA_TASK_ROOT"], code.display().to_string());
+    assert!(
+        env.get("HOME").is_none(),
+        "eddy's environment leaked: {env}"
+    );
+    assert_eq!(b["cwd"], code.display().to_string());
+    if rustix_is_root() {
+        assert_eq!(b["uid"], 65534);
+    }
+    let second = pool.invoke(inv(json!({"n": 2}))).await.unwrap();
+    assert!(!second.cold);
+    assert_eq!(body(&second)["event"], json!({"n": 2}));
+    assert_eq!(pool.idle_count(), 1);
+}
+
+fn rustix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+}
+
+#[tokio::test]
+async fn errors_panics_and_crashes_fail_the_invocation_cleanly() {
+    let (_d, code) = code_dir();
+    let (pools, _) = pools();
+    let fail = pools.deploy("fail", spec(&code, "fail"));
+    let o = fail.invoke(inv(json!({"reason": "bad"}))).await.unwrap();
+    assert_eq!(o.function_error, Some("Unhandled"));
+    let b = body(&o);
+    assert!(
+        b["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("failed on purpose: bad"),
+        "{b}"
+    );
+    // A handled error leaves the instance warm.
+    let o = fail.invoke(inv(json!({}))).await.unwrap();
+    assert!(!o.cold);
+
+    let panic = pools.deploy("panic", spec(&code, "panic"));
+    let o = panic.invoke(inv(json!({}))).await.unwrap();
+    assert_eq!(o.function_error, Some("Unhandled"));
+    assert!(
+        String::from_utf8_lossy(&o.payload).contains("panicked on purpose"),
+        "{:?}",
+        o.payload
+    );
+
+    let exit = pools.deploy("exit", spec(&code, "exit"));
+    let o = exit.invoke(inv(json!({}))).await.unwrap();
+    assert_eq!(o.function_error, Some("Unhandled"));
+    let b = body(&o);
+    assert_eq!(b["errorType"], "Runtime.ExitError");
+    assert!(
+        b["errorMessage"]
+            .as_str()
+            .unwrap()
+            .ends_with("Runtime exited with error: exit status 3"),
+        "{b}"
+    );
+    // The crashed instance is replaced.
+    let o = exit.invoke(inv(json!({}))).await.unwrap();
+    assert!(o.cold);
+}
+
+#[tokio::test]
+async fn a_timeout_kills_the_instance_and_says_so() {
+    let (_d, code) = code_dir();
+    let (pools, _) = pools();
+    let mut s = spec(&code, "sleep");
+    s.timeout = Duration::from_secs(1);
+    let pool = pools.deploy("sleep", s);
+    let o = pool.invoke(inv(json!({"ms": 5000}))).await.unwrap();
+    assert_eq!(o.function_error, Some("Unhandled"));
+    let b = body(&o);
+    assert_eq!(b["errorType"], "Sandbox.Timedout");
+    assert_eq!(
+        b["errorMessage"],
+        format!(
+            "RequestId: {} Error: Task timed out after 1.00 seconds",
+            o.request_id
+        )
+    );
+    let o = pool.invoke(inv(json!({"ms": 1}))).await.unwrap();
+    assert_eq!(o.function_error, None);
+    assert!(o.cold, "the timed-out instance must not be reused");
+}
+
+#[tokio::test]
+async fn concurrency_bounds_the_instances() {
+    let (_d, code) = code_dir();
+    let (pools, _) = pools();
+    let mut s = spec(&code, "sleep");
+    s.concurrency = 1;
+    let pool = pools.deploy("sleep1", s);
+    let p2 = pool.clone();
+    let slow = tokio::spawn(async move { p2.invoke(inv(json!({"ms": 800}))).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let err = pool.invoke(inv(json!({"ms": 1}))).await.unwrap_err();
+    assert_eq!(err, eddy_runtime::InvokeError::TooManyRequests);
+    assert!(slow.await.unwrap().is_ok());
+}
+
+#[tokio::test]
+async fn memory_size_is_enforced() {
+    let (_d, code) = code_dir();
+    let (pools, _) = pools();
+    let pool = pools.deploy("mem", spec(&code, "memory"));
+    let o = pool.invoke(inv(json!({"mb": 8}))).await.unwrap();
+    assert_eq!(o.function_error, None, "{:?}", o.payload);
+    let o = pool.invoke(inv(json!({"mb": 300}))).await.unwrap();
+    assert_eq!(o.function_error, Some("Unhandled"));
+    assert_eq!(body(&o)["errorType"], "Runtime.OutOfMemory");
+}
+
+#[tokio::test]
+async fn logs_are_framed_and_tailed() {
+    let (_d, code) = code_dir();
+    let (pools, sink) = pools();
+    let pool = pools.deploy("log", spec(&code, "log"));
+    let o = pool.invoke(inv(json!({"lines": 3}))).await.unwrap();
+    let tail = &o.log_tail;
+    assert!(
+        tail.starts_with(&format!(
+            "START RequestId: {} Version: $LATEST\n",
+            o.request_id
+        )),
+        "{tail}"
+    );
+    assert!(tail.contains("log line 2\n"), "{tail}");
+    assert!(
+        tail.contains(&format!("END RequestId: {}\n", o.request_id)),
+        "{tail}"
+    );
+    assert!(tail.contains("\tInit Duration: "), "{tail}");
+    let lines = sink.0.lock().unwrap();
+    assert!(lines.iter().all(|l| l.group == "/aws/lambda/fn-log"));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.message.starts_with("REPORT RequestId: "))
+    );
+}
+
+#[tokio::test]
+async fn oversized_responses_fail() {
+    let (_d, code) = code_dir();
+    let (pools, _) = pools();
+    let pool = pools.deploy("big", spec(&code, "big"));
+    let o = pool.invoke(inv(json!({"bytes": 7_000_000}))).await.unwrap();
+    assert_eq!(o.function_error, Some("Unhandled"));
+    assert_eq!(body(&o)["errorType"], "Function.ResponseSizeTooLarge");
+    let o = pool.invoke(inv(json!({"bytes": 10}))).await.unwrap();
+    assert_eq!(o.function_error, None, "{:?} {}", o.payload, o.log_tail);
+}
+
+#[tokio::test]
+async fn a_new_revision_drains_warm_instances() {
+    let (_d, code) = code_dir();
+    let (pools, _) = pools();
+    let pool = pools.deploy("echo", spec(&code, "echo"));
+    assert!(pool.invoke(inv(json!({}))).await.unwrap().cold);
+    assert!(!pool.invoke(inv(json!({}))).await.unwrap().cold);
+    let mut s = spec(&code, "echo");
+    s.revision = "r2".into();
+    s.environment.insert("MY_SETTING".into(), "off".into());
+    pools.deploy("echo", s);
+    let o = pool.invoke(inv(json!({}))).await.unwrap();
+    assert!(o.cold);
+    assert_eq!(body(&o)["env"]["MY_SETTING"], "off");
+}
+
+#[tokio::test]
+async fn a_missing_bootstrap_is_an_invalid_entrypoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pools, _) = pools();
+    let pool = pools.deploy("none", spec(dir.path(), "echo"));
+    let o = pool.invoke(inv(json!({}))).await.unwrap();
+    assert_eq!(o.function_error, Some("Unhandled"));
+    assert_eq!(body(&o)["errorType"], "Runtime.InvalidEntrypoint");
+}
+
+#[tokio::test]
+async fn a_process_that_exits_before_polling_fails_the_invocation() {
+    let (_d, code) = code_dir();
+    let (pools, _) = pools();
+    let pool = pools.deploy("initfail", spec(&code, "init-fail"));
+    let o = pool.invoke(inv(json!({}))).await.unwrap();
+    assert_eq!(o.function_error, Some("Unhandled"));
+    assert_eq!(body(&o)["errorType"], "Runtime.ExitError");
+}
