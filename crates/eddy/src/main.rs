@@ -4,6 +4,7 @@ mod bench_cmd;
 mod bench_delivery;
 mod http1;
 mod pattern_cmd;
+mod validate_cmd;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -32,6 +33,11 @@ enum Command {
     /// Load generators against a running eddy.
     #[command(subcommand)]
     Bench(bench_cmd::BenchCommand),
+    /// Check an app manifest (`eddy.toml`) without a server.
+    ///
+    /// Prints `eddy.toml: ok (…)`, or each mistake as `file:line:column: message` and exits 1.
+    /// Example: `eddy validate examples/orders/eddy.toml`
+    Validate(validate_cmd::ValidateArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -77,6 +83,7 @@ fn main() -> ExitCode {
         },
         Command::Pattern(cmd) => pattern_cmd::run(cmd),
         Command::Bench(cmd) => bench_cmd::run(cmd),
+        Command::Validate(args) => validate_cmd::run(args),
     }
 }
 
