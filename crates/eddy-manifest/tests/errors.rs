@@ -361,3 +361,34 @@ fn columns_count_characters() {
         "eddy.toml:3:64: `redrive.max_receive_count` in queue `q` must be a non-negative integer, not string \"x\""
     );
 }
+
+#[test]
+fn nested_and_whole_resource_shapes() {
+    assert_eq!(
+        one("version = 1\n[queues.q]\nredrive = { dead_letter_queue = \"d\" }\n[queues.d]\n"),
+        "eddy.toml:3:11: missing required key `redrive.max_receive_count` in queue `q`"
+    );
+    assert_eq!(
+        one("version = 1\n[functions]\nnotify = 3\n"),
+        "eddy.toml:3:10: function `notify` must be a table, not integer `3`"
+    );
+    assert_eq!(
+        one("version = 1\n[apis.a]\nroutes = { route = \"GET /\" }\n"),
+        "eddy.toml:3:10: `routes` in api `a` must be an array, not a table"
+    );
+}
+
+#[test]
+fn authorizers_are_checked() {
+    let src = format!(
+        "version = 1\n[functions.f]\n{FN}[apis.a]\n[apis.a.authorizers.both]\nfunction = \"f\"\njwt = {{ issuer = \"https://i/\", jwks_url = \"https://i/jwks\" }}\n[apis.a.authorizers.jwt]\njwt = {{ issuer = \"i\" }}\n"
+    );
+    assert_eq!(
+        errors(&src),
+        [
+            "eddy.toml:6:21: authorizer `both` of api `a` sets both `jwt` and `function`; keep one",
+            "eddy.toml:10:1: the `jwt` of authorizer `jwt` of api `a` needs one of `jwks_file`, `jwks_url`",
+            "eddy.toml:10:18: `jwt.issuer` of authorizer `jwt` of api `a` must be an `https://` URL, not `i`",
+        ]
+    );
+}
