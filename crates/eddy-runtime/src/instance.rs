@@ -107,6 +107,7 @@ impl Shared {
     pub fn log(&self, message: &str) {
         lock(&self.tail).push(message);
         self.sink.write(LogLine {
+            region: self.spec.region.clone(),
             group: self.spec.log_group(),
             stream: self.stream.clone(),
             time_ms: crate::epoch_ms(),

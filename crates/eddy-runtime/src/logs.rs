@@ -8,6 +8,8 @@ use std::time::Duration;
 /// One log line of one function instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogLine {
+    /// The function's region.
+    pub region: String,
     /// The function's log group (`/aws/lambda/NAME`).
     pub group: String,
     /// The instance's log stream.

@@ -87,6 +87,18 @@ impl Bus {
         events: Vec<Result<PreparedEvent, EntryError>>,
         now_ms: i64,
     ) -> Result<Vec<Result<String, EntryError>>, ApiError> {
+        self.put_acking(region, events, Vec::new(), now_ms).await
+    }
+
+    /// [`Bus::put`], also removing the work items `ack` in the same transaction (a delivery
+    /// whose result is these events, like a function's invocation record).
+    pub async fn put_acking(
+        &self,
+        region: &str,
+        events: Vec<Result<PreparedEvent, EntryError>>,
+        ack: Vec<i64>,
+        now_ms: i64,
+    ) -> Result<Vec<Result<String, EntryError>>, ApiError> {
         let mut results = Vec::with_capacity(events.len());
         let mut routed = Vec::with_capacity(events.len());
         for ev in events {
@@ -136,7 +148,7 @@ impl Bus {
                     .inc();
             }
         }
-        self.append(region, routed, Vec::new()).await?;
+        self.append(region, routed, ack).await?;
         Ok(results)
     }
 

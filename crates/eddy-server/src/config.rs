@@ -24,6 +24,48 @@ pub struct ServerConfig {
     pub target_concurrency: usize,
     /// Fsync every commit (never turn off outside a benchmark of the fsync's cost).
     pub sync: bool,
+    /// Instances a function may run at once unless `PutFunctionConcurrency` says otherwise.
+    pub function_concurrency: u32,
+    /// The interpreter `python3.x` functions run under.
+    pub python: PathBuf,
+    /// How long an unused function instance stays warm, in seconds.
+    pub function_idle_secs: u64,
+    /// Which user function processes run as.
+    pub function_user: FunctionUser,
+    /// The AWS endpoint's URL as functions reach it (`AWS_ENDPOINT_URL`); set from the bound
+    /// listener by whoever binds it.
+    pub aws_endpoint: Option<String>,
+}
+
+/// Which user function processes run as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FunctionUser {
+    /// `nobody` (65534) when eddy runs as root, else eddy's own user.
+    Auto,
+    /// eddy's own user, even when it is root.
+    Current,
+    /// This user and group id.
+    Id(u32, u32),
+}
+
+impl std::str::FromStr for FunctionUser {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "current" => Ok(Self::Current),
+            _ => {
+                let (u, g) = s.split_once(':').unwrap_or((s, s));
+                match (u.parse(), g.parse()) {
+                    (Ok(u), Ok(g)) => Ok(Self::Id(u, g)),
+                    _ => Err(format!(
+                        "`{s}` is not a function user: use `auto`, `current`, `UID` or `UID:GID`"
+                    )),
+                }
+            }
+        }
+    }
 }
 
 impl ServerConfig {
@@ -38,6 +80,11 @@ impl ServerConfig {
             max_body_bytes: 8 * 1024 * 1024,
             target_concurrency: 256,
             sync: true,
+            function_concurrency: 32,
+            python: PathBuf::from("python3"),
+            function_idle_secs: 600,
+            function_user: FunctionUser::Auto,
+            aws_endpoint: None,
         }
     }
 }

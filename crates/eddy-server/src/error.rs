@@ -33,6 +33,12 @@ impl ApiError {
         self
     }
 
+    /// The same error with another HTTP status.
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
     pub fn bad(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(code, StatusCode::BAD_REQUEST, message)
     }

@@ -11,6 +11,8 @@
 //! * [`queues`]: SQS-shaped queues (definitions, send, receive with long polling);
 //! * [`delivery`]: the delivery engine (targets, input shaping, retries, dead letters);
 //! * [`destinations`], [`logs`]: API destinations (HTTP targets) and log groups;
+//! * [`functions`]: function definitions, their code on disk, and the runtime pools running
+//!   them (`eddy-runtime`);
 //! * [`ops`]: health, Prometheus metrics, dev-mode reset;
 //! * [`gateway`]: the HTTP routes listener (user routes arrive with the routes issue).
 //!
@@ -25,6 +27,7 @@ pub mod config;
 pub mod delivery;
 pub mod destinations;
 pub mod error;
+pub mod functions;
 pub mod gateway;
 pub mod logs;
 pub mod metrics;
@@ -66,6 +69,7 @@ pub struct App {
     pub archives: archives::Archives,
     pub destinations: destinations::Destinations,
     pub log_groups: logs::LogGroups,
+    pub functions: functions::Functions,
     /// The HTTP client API destinations are called with (pooled connections).
     pub http: delivery::http::HttpClient,
     pub metrics: Arc<Metrics>,
@@ -104,6 +108,11 @@ impl App {
         let archives = archives::Archives::load(store.clone()).await?;
         let destinations = destinations::Destinations::load(store.clone(), &definitions)?;
         let log_groups = logs::LogGroups::load(store.clone(), &definitions)?;
+        let endpoint = config
+            .aws_endpoint
+            .clone()
+            .unwrap_or_else(|| "http://127.0.0.1:4566".to_owned());
+        let functions = functions::Functions::load(store.clone(), &definitions, &config, endpoint)?;
         let http = delivery::http::HttpClient::new()?;
         Ok(Arc::new(Self {
             config,
@@ -114,6 +123,7 @@ impl App {
             archives,
             destinations,
             log_groups,
+            functions,
             http,
             metrics,
         }))
@@ -121,7 +131,12 @@ impl App {
 
     /// The router of the AWS listener.
     pub fn aws_router(self: &Arc<Self>) -> Router {
-        let limit = self.config.max_body_bytes;
+        // Lambda's CreateFunction carries up to 50 MB of zip, base64-encoded; the JSON services
+        // check their own, smaller limit in `aws::dispatch`.
+        let limit = self
+            .config
+            .max_body_bytes
+            .max(aws::lambda::MAX_REQUEST_BYTES);
         Router::new()
             .merge(ops::router())
             .fallback(aws::dispatch)
@@ -152,6 +167,10 @@ pub async fn run(
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let mut config = config;
+    if config.aws_endpoint.is_none() {
+        config.aws_endpoint = Some(format!("http://{}", listeners.aws.local_addr()?));
+    }
     let app = App::open(config).await?;
     serve(app, listeners, shutdown).await
 }

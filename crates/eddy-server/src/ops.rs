@@ -56,12 +56,16 @@ async fn reset(State(app): State<Arc<App>>) -> Response {
     app.archives.clear();
     app.destinations.clear();
     app.log_groups.clear();
+    app.functions.clear();
     ([("content-type", "application/json")], r#"{"status":"ok"}"#).into_response()
 }
 
-/// Gives axum's "body too large" rejection (plain text, 413) the AWS error shape.
+/// Gives axum's "body too large" rejection (plain text, 413) the AWS error shape; 413 answers
+/// an operation already shaped (Lambda's `RequestTooLargeException`) pass unchanged.
 pub async fn body_limit_shape(res: Response) -> Response {
-    if res.status() == StatusCode::PAYLOAD_TOO_LARGE {
+    if res.status() == StatusCode::PAYLOAD_TOO_LARGE
+        && !res.headers().contains_key("x-amzn-errortype")
+    {
         return crate::aws::error_response(&ApiError::new(
             "RequestEntityTooLargeException",
             StatusCode::PAYLOAD_TOO_LARGE,

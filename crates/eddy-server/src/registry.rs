@@ -65,6 +65,11 @@ impl<T: Named> Registry<T> {
             .cloned()
     }
 
+    /// Every definition, of every region.
+    pub fn all(&self) -> Vec<T> {
+        self.read().values().cloned().collect()
+    }
+
     /// Every definition of a region, by name.
     pub fn list(&self, region: &str) -> Vec<T> {
         self.read()

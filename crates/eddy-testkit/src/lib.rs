@@ -42,6 +42,7 @@ impl Sandbox {
             http: tokio::net::TcpListener::bind("127.0.0.1:0").await?,
         };
         let (aws, http) = listeners.addrs()?;
+        config.aws_endpoint = Some(format!("http://{aws}"));
         let app = App::open(config).await?;
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(eddy_server::serve(app, listeners, async move {

@@ -69,6 +69,20 @@ struct ServeArgs {
     /// Largest event pattern, in characters (2048 like EventBridge; at most 4096).
     #[arg(long, default_value_t = 2048, value_parser = clap::value_parser!(u32).range(1..=4096))]
     max_pattern_len: u32,
+    /// Instances one function may run at once, unless PutFunctionConcurrency reserves another
+    /// number.
+    #[arg(long, env = "EDDY_FUNCTION_CONCURRENCY", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    function_concurrency: u32,
+    /// The Python interpreter `python3.x` functions run under (it must have `awslambdaric`).
+    #[arg(long, env = "EDDY_PYTHON", default_value = "python3")]
+    python: PathBuf,
+    /// Seconds an unused function instance stays warm.
+    #[arg(long, env = "EDDY_FUNCTION_IDLE_SECS", default_value_t = 600)]
+    function_idle_secs: u64,
+    /// The user function processes run as: `auto` (nobody when eddy is root), `current`, `UID`
+    /// or `UID:GID`.
+    #[arg(long, env = "EDDY_FUNCTION_USER", default_value = "auto")]
+    function_user: eddy_server::config::FunctionUser,
 }
 
 fn main() -> ExitCode {
@@ -125,6 +139,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config.default_region = args.region;
         config.max_entries_size = args.max_entries_size;
         config.max_pattern_len = args.max_pattern_len as usize;
+        config.aws_endpoint = Some(format!("http://{aws_addr}"));
+        config.function_concurrency = args.function_concurrency;
+        config.python = args.python;
+        config.function_idle_secs = args.function_idle_secs;
+        config.function_user = args.function_user;
         let app = eddy_server::App::open(config).await?;
         println!("eddy ready aws=http://{aws_addr} http=http://{http_addr}");
         eddy_server::serve(app, listeners, shutdown_signal()).await

@@ -94,6 +94,13 @@ pub async fn dispatch(
         let req = rest::RestRequest::new(method, uri.path(), uri.query(), headers, body);
         return rest_call(&app, &ctx, service, req).await;
     };
+    if body.len() > app.config.max_body_bytes {
+        return error_response(&ApiError::new(
+            "RequestEntityTooLargeException",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Request body is larger than the endpoint accepts",
+        ));
+    }
     let (service, operation) = target.split_once('.').unwrap_or((target, ""));
     let result = match service {
         "AWSEvents" => events::call(&app, &ctx, operation, &body).await,
@@ -174,7 +181,10 @@ async fn rest_call(
 /// Adds `x-amzn-RequestId` to every response of the AWS listener.
 pub async fn request_id(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
-    if let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+    // An operation may have set its own (Invoke: the invocation's request id).
+    if !res.headers().contains_key("x-amzn-requestid")
+        && let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+    {
         res.headers_mut().insert("x-amzn-requestid", v);
     }
     res

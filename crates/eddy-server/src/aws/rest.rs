@@ -35,7 +35,9 @@ impl RestService {
         let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
         match first {
             "2015-03-31" | "2019-09-25" | "2017-03-31" | "2016-08-19" | "2021-11-15"
-            | "2018-10-31" | "2020-06-30" | "2021-10-31" => Some(Self::Lambda),
+            | "2018-10-31" | "2020-06-30" | "2021-10-31" | "2017-10-31" | "2019-09-30" => {
+                Some(Self::Lambda)
+            }
             "schedules" | "schedule-groups" => Some(Self::Scheduler),
             "tags" if path.contains(":scheduler:") => Some(Self::Scheduler),
             "v2" => Some(Self::ApiGateway),

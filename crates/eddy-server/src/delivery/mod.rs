@@ -6,14 +6,16 @@
 //! * A delivery shapes the target's input (`Input`, `InputPath`, `InputTransformer`), then hands
 //!   it to the target kind: an eddy queue (the message and the work item's removal commit in one
 //!   transaction, so a queue receives each event once), another bus (the forwarded event and the
-//!   removal commit together; forwarding loops stop after [`crate::bus::MAX_HOPS`]), and, as they
-//!   arrive with their issues, functions, API destinations and log groups.
+//!   removal commit together; forwarding loops stop after [`crate::bus::MAX_HOPS`]), a
+//!   function (the event joins the function's durable asynchronous invocation queue,
+//!   [`function`]), an API destination (HTTP) or a log group.
 //! * A failure is retryable (try again after [`retry::backoff_ms`]) or permanent (a target that
 //!   does not exist, input that cannot be shaped): permanent failures and exhausted retries go
 //!   to the target's dead-letter queue with AWS's attributes, or, without one, to the store's
 //!   dead letters, logged and counted, never silently dropped.
 //! * A crash loses nothing: leased items return at start-up ([`eddy_store::Store::release_leases`]).
 
+pub mod function;
 pub mod http;
 pub mod retry;
 pub mod target;
@@ -181,6 +183,10 @@ async fn deliver_group(
     _permits: OwnedSemaphorePermit,
 ) {
     let Some(first) = items.first() else { return };
+    if first.target == function::ASYNC_TARGET {
+        function::deliver(app, items).await;
+        return;
+    }
     let Some((rule, target)) = app.catalog.target(&first.rule, &first.target).await else {
         // The rule or target was removed after the events matched: nothing to deliver to.
         tracing::info!(rule = %first.rule, target = %first.target, events = items.len(),
@@ -408,10 +414,24 @@ async fn attempt(
                 Err(e) => Err(Failure::retryable("InternalFailure", e.message)),
             }
         }
-        TargetKind::Function { name, .. } => Err(Failure::permanent(
-            "ResourceNotFoundException",
-            format!("Function not found: {name} (eddy has no functions API yet)"),
-        )),
+        TargetKind::Function { region, name } => {
+            // Like EventBridge, hand the event to the function's asynchronous invocation queue;
+            // the function's own retry settings and destinations apply from there.
+            let Some(def) = app.functions.get(&region, &name) else {
+                return Err(Failure::permanent(
+                    "ResourceNotFoundException",
+                    format!(
+                        "Function not found: arn:aws:lambda:{region}:{}:function:{name}",
+                        app.functions.account()
+                    ),
+                ));
+            };
+            let body = shape(rule, target, item)?;
+            function::enqueue(app, &def, body, vec![item.id])
+                .await
+                .map(|_| Settle::Done)
+                .map_err(|e| Failure::retryable("InternalFailure", e.message))
+        }
         TargetKind::ApiDestination { region, name } => {
             let Some(dest) = app.destinations.destination(&region, &name) else {
                 return Err(Failure::permanent(

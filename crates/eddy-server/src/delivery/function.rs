@@ -1,0 +1,250 @@
+//! Asynchronous function invocations (`InvocationType: Event`, and every delivery of a rule or
+//! schedule to a function) as Lambda runs them: accepted into a durable queue (a work item
+//! whose "rule" is the function's ARN and whose target is [`ASYNC_TARGET`]), invoked by the
+//! delivery engine, retried on function errors up to `MaximumRetryAttempts` (default 2, one
+//! then two minutes apart) and on throttling until `MaximumEventAgeInSeconds` (default 6 h),
+//! and finally reported to the on-success or on-failure destination (a queue, a bus or another
+//! function) in the same store transaction that removes the work item.
+
+use std::sync::Arc;
+
+use eddy_runtime::{Invocation, InvokeError, Outcome};
+use eddy_store::{AppendBatch, NewEvent, NewWork, WorkItem};
+use serde_json::{Value, json};
+
+use super::target::TargetKind;
+use crate::bus::PreparedEvent;
+use crate::error::ApiError;
+use crate::functions::{EventInvokeConfig, FunctionDef};
+use crate::queues::OutMessage;
+use crate::{App, now_ms};
+
+/// The target id of asynchronous invocation work items.
+pub const ASYNC_TARGET: &str = "$async-invoke";
+/// The bus name their payloads are stored under (never a real bus: names cannot hold `$`).
+const ASYNC_BUS: &str = "$lambda";
+
+/// Accepts an asynchronous invocation of `def` durably; `ack` names work items completed by
+/// this acceptance (a rule's delivery to the function). Returns the request id.
+pub async fn enqueue(
+    app: &App,
+    def: &FunctionDef,
+    payload: String,
+    ack: Vec<i64>,
+) -> Result<String, ApiError> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let batch = AppendBatch {
+        events: vec![NewEvent {
+            id: id.clone(),
+            bus: format!("{}:{ASYNC_BUS}", def.region),
+            time_ms: now_ms(),
+            body: payload,
+            hops: 0,
+        }],
+        work: vec![NewWork {
+            event: 0,
+            rule: def.arn(app.functions.account()),
+            target: ASYNC_TARGET.to_owned(),
+        }],
+        ack,
+    };
+    app.store.append(batch).await?;
+    app.bus.work_ready().notify_one();
+    Ok(id)
+}
+
+/// Invokes the function of a group of asynchronous invocation items and settles each.
+pub async fn deliver(app: Arc<App>, items: Vec<WorkItem>) {
+    let Some(first) = items.first() else { return };
+    let TargetKind::Function { region, name } = TargetKind::of(&first.rule) else {
+        return;
+    };
+    let Some(def) = app.functions.get(&region, &name) else {
+        tracing::warn!(function = %name, invocations = items.len(),
+            "function deleted before its asynchronous invocations ran; dropping them");
+        settle(
+            &app,
+            app.store.ack(items.iter().map(|i| i.id).collect()).await,
+        );
+        return;
+    };
+    let def = Arc::new(def);
+    let handles: Vec<_> = items
+        .into_iter()
+        .map(|item| {
+            let (app, def) = (app.clone(), def.clone());
+            tokio::spawn(async move { deliver_one(&app, &def, item).await })
+        })
+        .collect();
+    for h in handles {
+        let _finished = h.await.is_ok();
+    }
+}
+
+fn settle(app: &App, r: Result<(), impl std::fmt::Display>) {
+    if let Err(e) = r {
+        tracing::error!(error = %e, "cannot settle asynchronous invocations; they repeat after their lease");
+    }
+    let _ = app;
+}
+
+async fn deliver_one(app: &App, def: &FunctionDef, item: WorkItem) {
+    let config = def.event_invoke.clone().unwrap_or_default();
+    let now = now_ms();
+    let age = now - item.created_ms;
+    if age > config.max_age_ms() {
+        finish(app, def, &config, &item, None, "EventAgeExceeded").await;
+        return;
+    }
+    let Some(pool) = app.functions.pool(&def.region, &def.name) else {
+        settle(app, app.store.ack(vec![item.id]).await);
+        return;
+    };
+    let inv = Invocation {
+        payload: item.body.clone().into(),
+        request_id: item.event_id.clone(),
+        ..Invocation::default()
+    };
+    match pool.invoke(inv).await {
+        Ok(outcome) if outcome.function_error.is_none() => {
+            finish(app, def, &config, &item, Some(&outcome), "Success").await;
+        }
+        Ok(outcome) => {
+            // attempts counts this one; retries so far = attempts - 1.
+            let retries_done = item.attempts.saturating_sub(1);
+            if retries_done >= config.retries() {
+                finish(app, def, &config, &item, Some(&outcome), "RetriesExhausted").await;
+            } else {
+                // Lambda waits one minute before the first retry, two before the second.
+                let wait = 60_000 * i64::from(retries_done + 1);
+                tracing::info!(function = %def.name, request = %item.event_id,
+                    attempt = item.attempts, "asynchronous invocation failed; retrying");
+                settle(app, app.store.nack(item.id, now_ms() + wait).await);
+            }
+        }
+        Err(InvokeError::TooManyRequests) => {
+            // Throttled: back off (1 s doubling to 5 min) until the event is too old.
+            let wait = (1000_i64 << item.attempts.min(9)).min(300_000);
+            settle(app, app.store.nack(item.id, now_ms() + wait).await);
+        }
+    }
+}
+
+/// Lambda's invocation record, sent to destinations.
+fn record(
+    app: &App,
+    def: &FunctionDef,
+    item: &WorkItem,
+    outcome: Option<&Outcome>,
+    condition: &str,
+) -> String {
+    let payload: Value =
+        serde_json::from_str(&item.body).unwrap_or_else(|_| Value::String(item.body.clone()));
+    let mut response_context = json!({"statusCode": 200, "executedVersion": "$LATEST"});
+    let mut response_payload = Value::Null;
+    if let Some(o) = outcome {
+        if let Some(fe) = o.function_error {
+            response_context["functionError"] = json!(fe);
+        }
+        response_payload = serde_json::from_slice(&o.payload)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&o.payload).into_owned()));
+    }
+    let mut rec = json!({
+        "version": "1.0",
+        "timestamp": eddy_model::event::format_time(now_ms()),
+        "requestContext": {
+            "requestId": item.event_id,
+            "functionArn": format!("{}:$LATEST", def.arn(app.functions.account())),
+            "condition": condition,
+            "approximateInvokeCount": item.attempts,
+        },
+        "requestPayload": payload,
+        "responseContext": response_context,
+    });
+    if outcome.is_some() {
+        rec["responsePayload"] = response_payload;
+    }
+    rec.to_string()
+}
+
+/// Settles a finished invocation: the destination for its condition gets the record and the
+/// work item goes in the same transaction.
+async fn finish(
+    app: &App,
+    def: &FunctionDef,
+    config: &EventInvokeConfig,
+    item: &WorkItem,
+    outcome: Option<&Outcome>,
+    condition: &str,
+) {
+    let success = condition == "Success";
+    if !success {
+        tracing::warn!(function = %def.name, request = %item.event_id, %condition,
+            "asynchronous invocation failed for good");
+    }
+    let destination = if success {
+        config.on_success.as_deref()
+    } else {
+        config.on_failure.as_deref()
+    };
+    let Some(dest) = destination else {
+        settle(app, app.store.ack(vec![item.id]).await);
+        return;
+    };
+    let rec = record(app, def, item, outcome, condition);
+    let ack = vec![item.id];
+    let sent = match TargetKind::of(dest) {
+        TargetKind::Queue { region, name } => match app.queues.get(&region, &name) {
+            Some(q) => {
+                let msg = OutMessage {
+                    body: rec,
+                    group_id: q.fifo().then(|| def.name.clone()),
+                    dedup_id: q.fifo().then(|| format!("{}-{}", item.event_id, item.id)),
+                    ..OutMessage::default()
+                };
+                app.queues.send_acking(&q, vec![msg], ack).await.map(drop)
+            }
+            None => Err(ApiError::not_found(format!("queue {name} does not exist"))),
+        },
+        TargetKind::Bus { region, name } => {
+            let detail_type = if success {
+                "Lambda Function Invocation Result - Success"
+            } else {
+                "Lambda Function Invocation Result - Failure"
+            };
+            let ev = PreparedEvent {
+                bus: name,
+                source: "lambda".to_owned(),
+                detail_type: detail_type.to_owned(),
+                detail: rec,
+                resources: vec![def.arn(app.functions.account())],
+                time_ms: None,
+            };
+            match app
+                .bus
+                .put_acking(&region, vec![Ok(ev)], ack, now_ms())
+                .await
+            {
+                Ok(r) => match r.into_iter().next() {
+                    Some(Err(e)) => Err(ApiError::not_found(e.message)),
+                    _ => Ok(()),
+                },
+                Err(e) => Err(e),
+            }
+        }
+        TargetKind::Function { region, name } => match app.functions.get(&region, &name) {
+            Some(target) => enqueue(app, &target, rec, ack).await.map(drop),
+            None => Err(ApiError::not_found(format!(
+                "function {name} does not exist"
+            ))),
+        },
+        _ => Err(ApiError::validation(format!(
+            "destination {dest} is not a queue, bus or function"
+        ))),
+    };
+    if let Err(e) = sent {
+        tracing::warn!(function = %def.name, destination = %dest, error = %e.message,
+            "cannot send the invocation record to its destination; dropping it");
+        settle(app, app.store.ack(vec![item.id]).await);
+    }
+}

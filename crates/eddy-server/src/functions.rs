@@ -1,0 +1,317 @@
+//! Functions as eddy keeps them: definitions (persisted in the store's definitions), their code
+//! on disk (`DATA_DIR/functions/REGION/NAME/REVISION`, or a local directory for development),
+//! and the runtime's warm pools that run them. Function logs go to the store under
+//! `/aws/lambda/NAME`, written in batches.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use eddy_runtime::{FunctionSpec, LogLine, LogSink, Pools, RuntimeConfig, RuntimeKind};
+use eddy_store::{Definition, NewLogEvent, Store};
+use serde::{Deserialize, Serialize};
+
+use crate::config::FunctionUser;
+use crate::error::ApiError;
+use crate::registry::{self, Named, Registry};
+
+/// Where a function's code lives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub enum CodeLocation {
+    /// Unpacked by eddy from an uploaded zip into its revision directory.
+    Unpacked { revision: String },
+    /// A directory on this machine, used in place (`S3Bucket: hot-reload`, `S3Key: PATH`).
+    Local { path: PathBuf },
+}
+
+/// `PutFunctionEventInvokeConfig`: how asynchronous invocations are retried and where their
+/// results go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct EventInvokeConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maximum_retry_attempts: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maximum_event_age_in_seconds: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_success: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<String>,
+    pub last_modified_ms: i64,
+}
+
+impl EventInvokeConfig {
+    /// Lambda's defaults: 2 retries, 6 hours.
+    pub fn retries(&self) -> u32 {
+        self.maximum_retry_attempts.unwrap_or(2)
+    }
+
+    pub fn max_age_ms(&self) -> i64 {
+        i64::from(self.maximum_event_age_in_seconds.unwrap_or(21_600)) * 1000
+    }
+}
+
+/// One function's definition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FunctionDef {
+    pub region: String,
+    pub name: String,
+    pub runtime: String,
+    pub role: String,
+    pub handler: String,
+    #[serde(default)]
+    pub description: String,
+    pub timeout: u32,
+    pub memory_size: u32,
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+    pub code: CodeLocation,
+    pub code_sha256: String,
+    pub code_size: u64,
+    pub last_modified_ms: i64,
+    pub revision_id: String,
+    #[serde(default)]
+    pub reserved_concurrency: Option<u32>,
+    #[serde(default)]
+    pub event_invoke: Option<EventInvokeConfig>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default)]
+    pub architectures: Vec<String>,
+    #[serde(default)]
+    pub ephemeral_storage: Option<u32>,
+}
+
+impl Named for FunctionDef {
+    const KIND: &'static str = "function";
+
+    fn region(&self) -> &str {
+        &self.region
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl FunctionDef {
+    pub fn arn(&self, account: &str) -> String {
+        format!(
+            "arn:aws:lambda:{}:{account}:function:{}",
+            self.region, self.name
+        )
+    }
+}
+
+/// See the module docs.
+pub struct Functions {
+    defs: Registry<FunctionDef>,
+    pools: Arc<Pools>,
+    code_root: PathBuf,
+    account: String,
+    default_concurrency: u32,
+}
+
+/// Function log lines on their way to the store, written in batches by [`spawn_log_writer`].
+pub struct StoreLogs {
+    tx: tokio::sync::mpsc::UnboundedSender<LogLine>,
+}
+
+impl LogSink for StoreLogs {
+    fn write(&self, line: LogLine) {
+        let _closed = self.tx.send(line).is_err();
+    }
+}
+
+/// Writes function log lines to the store every 200 ms (or 2,000 lines).
+fn spawn_log_writer(store: Arc<dyn Store>, mut rx: tokio::sync::mpsc::UnboundedReceiver<LogLine>) {
+    tokio::spawn(async move {
+        let mut buf: Vec<LogLine> = Vec::new();
+        loop {
+            let n = rx.recv_many(&mut buf, 2000).await;
+            if n == 0 {
+                return;
+            }
+            if buf.len() < 2000 {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                while buf.len() < 2000 {
+                    match rx.try_recv() {
+                        Ok(l) => buf.push(l),
+                        Err(_) => break,
+                    }
+                }
+            }
+            let events = buf
+                .drain(..)
+                .map(|l| NewLogEvent {
+                    group: registry::key(&l.region, &l.group),
+                    stream: l.stream,
+                    timestamp_ms: l.time_ms,
+                    message: l.message,
+                })
+                .collect();
+            if let Err(e) = store.logs_append(events, crate::now_ms(), Vec::new()).await {
+                tracing::warn!(error = %e, "cannot store function logs");
+            }
+        }
+    });
+}
+
+impl Functions {
+    /// Loads the definitions and prepares (but does not start) their pools.
+    pub fn load(
+        store: Arc<dyn Store>,
+        definitions: &[Definition],
+        config: &crate::ServerConfig,
+        endpoint_url: String,
+    ) -> anyhow::Result<Self> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        spawn_log_writer(store.clone(), rx);
+        let mut rc = RuntimeConfig::new(endpoint_url);
+        rc.python = config.python.clone();
+        rc.idle_timeout = Duration::from_secs(config.function_idle_secs);
+        rc.run_as = match config.function_user {
+            FunctionUser::Auto => rc.run_as,
+            FunctionUser::Current => None,
+            FunctionUser::Id(u, g) => Some((u, g)),
+        };
+        let pools = Arc::new(Pools::new(rc, Arc::new(StoreLogs { tx })));
+        pools.spawn_reaper();
+        let this = Self {
+            defs: Registry::load(store, definitions)?,
+            pools,
+            code_root: config.data_dir.join("functions"),
+            account: config.account_id.clone(),
+            default_concurrency: config.function_concurrency.max(1),
+        };
+        for def in this.defs.all() {
+            this.deploy(&def);
+        }
+        Ok(this)
+    }
+
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    pub fn get(&self, region: &str, name: &str) -> Option<FunctionDef> {
+        self.defs.get(region, name)
+    }
+
+    pub fn list(&self, region: &str) -> Vec<FunctionDef> {
+        self.defs.list(region)
+    }
+
+    pub fn default_concurrency(&self) -> u32 {
+        self.default_concurrency
+    }
+
+    /// Where uploaded code of `name` is unpacked.
+    pub fn code_root(&self, region: &str, name: &str) -> PathBuf {
+        self.code_root.join(region).join(name)
+    }
+
+    /// The directory a definition's code runs from.
+    pub fn code_dir(&self, def: &FunctionDef) -> PathBuf {
+        match &def.code {
+            CodeLocation::Unpacked { revision } => {
+                self.code_root(&def.region, &def.name).join(revision)
+            }
+            CodeLocation::Local { path } => path.clone(),
+        }
+    }
+
+    fn spec(&self, def: &FunctionDef) -> Option<FunctionSpec> {
+        Some(FunctionSpec {
+            name: def.name.clone(),
+            arn: def.arn(&self.account),
+            version: "$LATEST".to_owned(),
+            runtime: RuntimeKind::parse(&def.runtime)?,
+            handler: def.handler.clone(),
+            code_dir: self.code_dir(def),
+            timeout: Duration::from_secs(u64::from(def.timeout)),
+            memory_mb: def.memory_size,
+            environment: def.environment.clone(),
+            concurrency: def.reserved_concurrency.unwrap_or(self.default_concurrency),
+            region: def.region.clone(),
+            revision: def.revision_id.clone(),
+        })
+    }
+
+    fn deploy(&self, def: &FunctionDef) {
+        if let Some(spec) = self.spec(def) {
+            self.pools
+                .deploy(&registry::key(&def.region, &def.name), spec);
+        }
+    }
+
+    /// Stores a definition and makes its pool run it (instances of an older revision drain).
+    pub async fn put(&self, def: FunctionDef) -> Result<(), ApiError> {
+        let previous = self.defs.get(&def.region, &def.name);
+        self.defs.put(def.clone()).await?;
+        self.deploy(&def);
+        // Keep the previous revision's files for instances still finishing on them.
+        let keep: Vec<&str> = [&def, previous.as_ref().unwrap_or(&def)]
+            .iter()
+            .filter_map(|d| match &d.code {
+                CodeLocation::Unpacked { revision } => Some(revision.as_str()),
+                CodeLocation::Local { .. } => None,
+            })
+            .collect();
+        let keep: Vec<String> = keep.into_iter().map(str::to_owned).collect();
+        let root = self.code_root(&def.region, &def.name);
+        tokio::task::spawn_blocking(move || {
+            let keep: Vec<&str> = keep.iter().map(String::as_str).collect();
+            eddy_runtime::code::prune(&root, &keep);
+        });
+        Ok(())
+    }
+
+    /// Deletes a function: its definition, its instances and its unpacked code.
+    pub async fn delete(&self, def: &FunctionDef) -> Result<(), ApiError> {
+        self.defs.delete(&def.region, &def.name).await?;
+        self.pools.remove(&registry::key(&def.region, &def.name));
+        let root = self.code_root(&def.region, &def.name);
+        tokio::task::spawn_blocking(move || {
+            let _best_effort = std::fs::remove_dir_all(&root).is_err();
+        });
+        Ok(())
+    }
+
+    /// The pool running a function.
+    pub fn pool(&self, region: &str, name: &str) -> Option<Arc<eddy_runtime::Pool>> {
+        self.pools.get(&registry::key(region, name))
+    }
+
+    /// Forgets every function (after the store was reset).
+    pub fn clear(&self) {
+        self.defs.clear();
+        self.pools.clear();
+    }
+}
+
+/// Unpacks a zip for function `name` on a blocking thread; returns the revision directory
+/// name and the unzipped size.
+pub async fn unpack(root: &Path, zip: Vec<u8>) -> Result<String, ApiError> {
+    let root = root.to_owned();
+    let revision = uuid::Uuid::new_v4().simple().to_string();
+    let rev = revision.clone();
+    let r = tokio::task::spawn_blocking(move || eddy_runtime::code::unpack(&zip, &root, &rev))
+        .await
+        .map_err(|e| ApiError::internal(format!("unpacking failed: {e}")))?;
+    match r {
+        Ok(_) => Ok(revision),
+        Err(eddy_runtime::code::CodeError::InvalidZip(m)) => Err(ApiError::new(
+            "InvalidZipFileException",
+            axum::http::StatusCode::BAD_GATEWAY,
+            m,
+        )),
+        Err(eddy_runtime::code::CodeError::TooLarge(m)) => {
+            Err(ApiError::bad("InvalidParameterValueException", m))
+        }
+        Err(e) => Err(ApiError::internal(e.to_string())),
+    }
+}
