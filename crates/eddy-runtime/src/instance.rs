@@ -262,6 +262,7 @@ impl Instance {
         if let Some((uid, gid)) = config.run_as {
             cmd.uid(uid).gid(gid);
         }
+        limit_resources(&mut cmd);
         let spawned_at = Instant::now();
         let mut child = match cmd.spawn() {
             Ok(c) => c,
@@ -453,6 +454,28 @@ fn rss_kb(pid: u32, field: &str) -> Option<u64> {
         .trim()
         .parse()
         .ok()
+}
+
+/// Lambda's per-instance limits, set in the child between fork and exec: 1,024 open files, no
+/// core dumps.
+#[allow(unsafe_code)]
+fn limit_resources(cmd: &mut Command) {
+    use rustix::process::{Resource, Rlimit, setrlimit};
+    // SAFETY: the closure runs in the forked child before exec. It only makes setrlimit system
+    // calls (async-signal-safe), allocates nothing and takes no locks. Lowering limits needs no
+    // privilege, so it works after the child switched to an unprivileged user.
+    unsafe {
+        cmd.pre_exec(|| {
+            for (resource, n) in [(Resource::Nofile, 1024), (Resource::Core, 0)] {
+                let limit = Rlimit {
+                    current: Some(n),
+                    maximum: Some(n),
+                };
+                setrlimit(resource, limit).map_err(std::io::Error::from)?;
+            }
+            Ok(())
+        });
+    }
 }
 
 fn kill_group(pid: u32) {

@@ -39,6 +39,16 @@ fn uid() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// The soft limit of one `/proc/self/limits` line.
+fn limit(name: &str) -> Option<String> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with(name))?;
+    line[name.len()..]
+        .split_whitespace()
+        .next()
+        .map(str::to_owned)
+}
+
 fn echo(event: LambdaEvent<Value>) -> Value {
     let env: serde_json::Map<String, Value> = VARS
         .iter()
@@ -60,6 +70,7 @@ fn echo(event: LambdaEvent<Value>) -> Value {
         },
         "env": env,
         "uid": uid(),
+        "nofile": limit("Max open files"),
         "cwd": std::env::current_dir().ok().map(|p| p.display().to_string()),
     })
 }

@@ -116,6 +116,7 @@ async fn echo_is_warm_after_the_first_call_and_sees_a_lambda_environment() {
         "eddy's environment leaked: {env}"
     );
     assert_eq!(b["cwd"], code.display().to_string());
+    assert_eq!(b["nofile"], "1024");
     if rustix_is_root() {
         assert_eq!(b["uid"], 65534);
     }

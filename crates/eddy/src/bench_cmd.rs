@@ -20,6 +20,12 @@ pub enum BenchCommand {
     /// Examples: `eddy bench deliveries --target queue --events 100000`,
     /// `eddy bench deliveries --target http --events 20000 --rate 2000 --batch 1`
     Deliveries(crate::bench_delivery::DeliveriesArgs),
+    /// Function invocations through the Lambda API: cold starts (new process per Invoke) and
+    /// warm throughput and latency. Prints one JSON line.
+    ///
+    /// Example: `eddy bench invoke --connections 8 --seconds 10` (uses `eddy-test-function`
+    /// next to the eddy binary as the function's bootstrap)
+    Invoke(crate::bench_invoke::InvokeArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -59,6 +65,7 @@ pub fn run(cmd: BenchCommand) -> ExitCode {
     let result = match cmd {
         BenchCommand::PutEvents(args) => rt.block_on(put_events(args)),
         BenchCommand::Deliveries(args) => rt.block_on(crate::bench_delivery::run(args)),
+        BenchCommand::Invoke(args) => rt.block_on(crate::bench_invoke::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

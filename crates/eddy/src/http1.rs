@@ -47,6 +47,33 @@ impl Conn {
         self.read_reply().await
     }
 
+    /// Sends one request with a `Content-Length` body (a rest-json call).
+    pub async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> anyhow::Result<Reply> {
+        self.buf.clear();
+        self.buf.extend_from_slice(
+            format!(
+                "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n",
+                self.host
+            )
+            .as_bytes(),
+        );
+        for (k, v) in headers {
+            self.buf
+                .extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
+        }
+        self.buf
+            .extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+        self.buf.extend_from_slice(body);
+        self.stream.get_mut().write_all(&self.buf).await?;
+        self.read_reply().await
+    }
+
     async fn read_reply(&mut self) -> anyhow::Result<Reply> {
         let mut line = String::new();
         self.stream.read_line(&mut line).await?;

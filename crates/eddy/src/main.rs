@@ -2,6 +2,7 @@
 
 mod bench_cmd;
 mod bench_delivery;
+mod bench_invoke;
 mod http1;
 mod pattern_cmd;
 mod validate_cmd;
