@@ -62,8 +62,8 @@ pub async fn run(args: InvokeArgs) -> anyhow::Result<()> {
         std::fs::set_permissions(&code, std::fs::Permissions::from_mode(0o755))?;
     }
     let mut c = Conn::connect(&args.endpoint).await?;
-    let _ = c
-        .request("DELETE", &format!("/2015-03-31/functions/{NAME}"), &[], b"")
+    // A function left by an earlier run (404 otherwise).
+    c.request("DELETE", &format!("/2015-03-31/functions/{NAME}"), &[], b"")
         .await?;
     let create = serde_json::json!({
         "FunctionName": NAME,
@@ -177,9 +177,10 @@ pub async fn run(args: InvokeArgs) -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     all.sort_unstable();
-    let _ = c
+    let _best_effort = c
         .request("DELETE", &format!("/2015-03-31/functions/{NAME}"), &[], b"")
-        .await;
+        .await
+        .is_err();
     let _cleanup = std::fs::remove_dir_all(&code).is_err();
     let out = serde_json::json!({
         "bench": "invoke",
