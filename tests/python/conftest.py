@@ -27,9 +27,10 @@ def eddy_bin():
 class Eddy:
     """One running `eddy serve` process on a data directory."""
 
-    def __init__(self, data_dir, extra_args=()):
+    def __init__(self, data_dir, extra_args=(), cwd=None):
         self.data_dir = data_dir
         self.extra_args = list(extra_args)
+        self.cwd = cwd
         self.proc = None
         self.aws = None
         self.http = None
@@ -38,7 +39,7 @@ class Eddy:
         self.proc = subprocess.Popen(
             [eddy_bin(), "serve", "--dev", "--data-dir", self.data_dir,
              "--aws-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", *self.extra_args],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=self.cwd,
         )
         line = self.proc.stdout.readline()
         m = re.search(r"aws=(http://\S+) http=(http://\S+)", line)

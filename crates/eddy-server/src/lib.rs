@@ -13,12 +13,14 @@
 //! * [`destinations`], [`logs`]: API destinations (HTTP targets) and log groups;
 //! * [`functions`]: function definitions, their code on disk, and the runtime pools running
 //!   them (`eddy-runtime`);
-//! * [`ops`]: health, Prometheus metrics, dev-mode reset;
+//! * [`ops`]: health, Prometheus metrics, dev-mode reset, `POST /_eddy/apply`;
+//! * [`apply`]: applying an app manifest (`eddy.toml`) through eddy's own operations;
 //! * [`gateway`]: the HTTP routes listener (user routes arrive with the routes issue).
 //!
 //! What it is not: the pattern language (`eddy-pattern`), the storage engine (`eddy-store`), or
 //! the CLI (`eddy`).
 
+pub mod apply;
 pub mod archives;
 pub mod aws;
 pub mod bus;
@@ -70,6 +72,8 @@ pub struct App {
     pub destinations: destinations::Destinations,
     pub log_groups: logs::LogGroups,
     pub functions: functions::Functions,
+    /// Serialises manifest applies.
+    pub apply_lock: tokio::sync::Mutex<()>,
     /// The HTTP client API destinations are called with (pooled connections).
     pub http: delivery::http::HttpClient,
     pub metrics: Arc<Metrics>,
@@ -124,6 +128,7 @@ impl App {
             destinations,
             log_groups,
             functions,
+            apply_lock: tokio::sync::Mutex::new(()),
             http,
             metrics,
         }))

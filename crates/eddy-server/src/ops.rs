@@ -18,6 +18,48 @@ pub fn router() -> Router<Arc<App>> {
         .route("/metrics", get(metrics))
         .route("/_eddy/reset", post(reset))
         .route("/moto-api/reset", post(reset))
+        .route("/_eddy/apply", post(apply))
+}
+
+/// `POST /_eddy/apply`: applies an app manifest's resources (what `eddy apply` sends):
+/// `{"Region": R, "Resources": {...}, "DryRun": bool}` → `{"Changes": [...]}`, or on failure
+/// `{"message", "code", "Changes": [steps done]}` with 400.
+async fn apply(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Response {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Input {
+        region: Option<String>,
+        resources: eddy_manifest::Resources,
+        #[serde(default)]
+        dry_run: bool,
+    }
+    let json = |status: StatusCode, v: serde_json::Value| {
+        (
+            status,
+            [("content-type", "application/json")],
+            v.to_string(),
+        )
+            .into_response()
+    };
+    let input: Input = match serde_json::from_slice(&body) {
+        Ok(i) => i,
+        Err(e) => {
+            return json(
+                StatusCode::BAD_REQUEST,
+                serde_json::json!({"message": format!("not an apply request: {e}")}),
+            );
+        }
+    };
+    let region = input
+        .region
+        .unwrap_or_else(|| app.config.default_region.clone());
+    match crate::apply::apply(&app, &region, &input.resources, input.dry_run).await {
+        Ok(changes) => json(StatusCode::OK, serde_json::json!({"Changes": changes})),
+        Err(e) => json(
+            crate::apply::status(&e),
+            serde_json::json!({"message": e.to_string(), "code": e.code, "Changes": e.done}),
+        ),
+    }
 }
 
 async fn health() -> Response {

@@ -1,5 +1,6 @@
 //! The `eddy` binary: command-line parsing only. Everything it runs lives in the library crates.
 
+mod apply_cmd;
 mod bench_cmd;
 mod bench_delivery;
 mod bench_invoke;
@@ -31,6 +32,11 @@ enum Command {
     /// Test event patterns and benchmark the matcher.
     #[command(subcommand)]
     Pattern(pattern_cmd::PatternCommand),
+    /// Apply an app manifest (`eddy.toml`) to a running eddy: creates, updates and deletes
+    /// what changed since the last apply; a second apply of the same file changes nothing.
+    ///
+    /// Example: `eddy apply` (reads ./eddy.toml), `eddy apply app/eddy.toml --dry-run`
+    Apply(apply_cmd::ApplyArgs),
     /// Load generators against a running eddy.
     #[command(subcommand)]
     Bench(bench_cmd::BenchCommand),
@@ -55,6 +61,10 @@ struct ServeArgs {
     /// The app manifest applied at start-up (default: `eddy.toml` when present).
     #[arg(long, env = "EDDY_CONFIG")]
     config: Option<PathBuf>,
+    /// Re-apply the manifest when it changes, and restart a function's instances when its code
+    /// changes.
+    #[arg(long)]
+    watch: bool,
     /// Development mode: enables `POST /_eddy/reset` (and `/moto-api/reset`).
     #[arg(long, env = "EDDY_DEV")]
     dev: bool,
@@ -98,6 +108,7 @@ fn main() -> ExitCode {
         },
         Command::Pattern(cmd) => pattern_cmd::run(cmd),
         Command::Bench(cmd) => bench_cmd::run(cmd),
+        Command::Apply(args) => apply_cmd::run(args),
         Command::Validate(args) => validate_cmd::run(args),
     }
 }
@@ -110,14 +121,20 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    if let Some(path) = &args.config {
-        anyhow::ensure!(
-            path.exists(),
-            "config file {} does not exist",
-            path.display()
-        );
-        tracing::warn!(config = %path.display(), "app manifests are not applied yet; ignoring");
-    }
+    let manifest = match &args.config {
+        Some(path) => {
+            anyhow::ensure!(
+                path.exists(),
+                "config file {} does not exist",
+                path.display()
+            );
+            Some(path.clone())
+        }
+        None => {
+            let default = PathBuf::from("eddy.toml");
+            default.exists().then_some(default)
+        }
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -146,6 +163,15 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config.function_idle_secs = args.function_idle_secs;
         config.function_user = args.function_user;
         let app = eddy_server::App::open(config).await?;
+        if let Some(file) = &manifest {
+            match apply_cmd::apply_local(&app, file).await {
+                Ok(summary) => eprintln!("{summary}"),
+                Err(e) => anyhow::bail!("{e}"),
+            }
+            if args.watch {
+                apply_cmd::watch(app.clone(), file.clone());
+            }
+        }
         println!("eddy ready aws=http://{aws_addr} http=http://{http_addr}");
         eddy_server::serve(app, listeners, shutdown_signal()).await
     })

@@ -102,14 +102,7 @@ pub async fn dispatch(
         ));
     }
     let (service, operation) = target.split_once('.').unwrap_or((target, ""));
-    let result = match service {
-        "AWSEvents" => events::call(&app, &ctx, operation, &body).await,
-        "AmazonSQS" => sqs::call(&app, &ctx, operation, &body).await,
-        "Logs_20140328" => logs::call(&app, &ctx, operation, &body).await,
-        _ => Err(ApiError::unknown_operation(format!(
-            "Unknown operation {target}"
-        ))),
-    };
+    let result = call_json(&app, &ctx, service, operation, &body).await;
     let outcome = match &result {
         Ok(_) => "ok",
         Err(e) => e.code,
@@ -143,8 +136,27 @@ pub async fn dispatch(
     res
 }
 
+/// Runs one AWS JSON operation (`X-Amz-Target: SERVICE.OPERATION`) and returns its reply body.
+/// Also how eddy calls its own API in-process (applying a manifest).
+pub async fn call_json(
+    app: &Arc<App>,
+    ctx: &Ctx,
+    service: &str,
+    operation: &str,
+    body: &[u8],
+) -> Result<Vec<u8>, ApiError> {
+    match service {
+        "AWSEvents" => events::call(app, ctx, operation, body).await,
+        "AmazonSQS" => sqs::call(app, ctx, operation, body).await,
+        "Logs_20140328" => logs::call(app, ctx, operation, body).await,
+        _ => Err(ApiError::unknown_operation(format!(
+            "Unknown operation {service}.{operation}"
+        ))),
+    }
+}
+
 /// Answers one rest-json request and counts it.
-async fn rest_call(
+pub(crate) async fn rest_call(
     app: &Arc<App>,
     ctx: &Ctx,
     service: rest::RestService,

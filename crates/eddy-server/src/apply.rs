@@ -1,0 +1,579 @@
+//! Applying an app manifest (`eddy.toml`): the desired resources (`eddy_manifest::Resources`)
+//! are compared with what the last apply left (kept in the store), and each difference is
+//! carried out through eddy's own AWS operations, in process, so a manifest can do nothing the
+//! API could not, and gets the API's validation and error messages.
+//!
+//! Idempotent: applying the same manifest twice changes nothing the second time. Resources the
+//! manifest never declared (made through the API) are left alone; resources a previous apply
+//! made and the manifest no longer declares are deleted. The state is saved after every
+//! successful step, so a failed apply can be re-run.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, Method, StatusCode};
+use base64::Engine;
+use eddy_manifest::{Action, Change, Kind, Resources};
+use eddy_store::DefinitionChange;
+use serde_json::{Value, json};
+
+use crate::App;
+use crate::aws::rest::{RestRequest, RestService};
+use crate::aws::{self, Ctx};
+use crate::error::ApiError;
+
+const STATE_KIND: &str = "manifest-state";
+
+/// Why an apply stopped.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind} `{name}`: {code}: {message}")]
+pub struct ApplyError {
+    pub kind: &'static str,
+    pub name: String,
+    pub code: String,
+    pub message: String,
+    /// The steps done before the failure.
+    pub done: Vec<Change>,
+}
+
+/// Makes the manifest's file references absolute (relative to `base_dir`) and adds a digest of
+/// each function's code, so a code change is a change the plan sees.
+pub fn prepare(resources: &mut Resources, base_dir: &Path) {
+    for def in resources.functions.values_mut() {
+        let Some(code) = def.get_mut("Code").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for key in ["ZipFile", "Directory"] {
+            if let Some(p) = code.get(key).and_then(Value::as_str) {
+                let path = base_dir.join(p);
+                let path = path.canonicalize().unwrap_or(path);
+                let digest = digest(&path);
+                code.insert(key.to_owned(), json!(path.display().to_string()));
+                code.insert("Digest".to_owned(), json!(digest));
+            }
+        }
+    }
+}
+
+/// A cheap fingerprint of a file or directory tree: paths, sizes and modification times.
+fn digest(path: &Path) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut stack = vec![path.to_path_buf()];
+    let mut seen = 0;
+    while let Some(p) = stack.pop() {
+        seen += 1;
+        if seen > 100_000 {
+            break;
+        }
+        let Ok(meta) = std::fs::metadata(&p) else {
+            continue;
+        };
+        p.hash(&mut h);
+        meta.len().hash(&mut h);
+        if let Ok(t) = meta.modified() {
+            t.hash(&mut h);
+        }
+        if meta.is_dir()
+            && let Ok(entries) = std::fs::read_dir(&p)
+        {
+            let mut children: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+            children.sort();
+            stack.extend(children);
+        }
+    }
+    format!("{:016x}", h.finish())
+}
+
+async fn load_state(app: &App, region: &str) -> Result<Resources, ApiError> {
+    let defs = app.store.definitions().await?;
+    for (kind, key, value) in defs {
+        if kind == STATE_KIND && key == region {
+            return serde_json::from_slice(&value)
+                .map_err(|e| ApiError::internal(format!("manifest state unreadable: {e}")));
+        }
+    }
+    Ok(Resources::default())
+}
+
+async fn save_state(app: &App, region: &str, state: &Resources) -> Result<(), ApiError> {
+    let value = serde_json::to_vec(state)
+        .map_err(|e| ApiError::internal(format!("cannot encode manifest state: {e}")))?;
+    app.store
+        .apply(vec![DefinitionChange::put(STATE_KIND, region, value)])
+        .await?;
+    Ok(())
+}
+
+/// Applies `desired` in `region`; returns every resource's change (unchanged ones included).
+pub async fn apply(
+    app: &Arc<App>,
+    region: &str,
+    desired: &Resources,
+    dry_run: bool,
+) -> Result<Vec<Change>, ApplyError> {
+    let fail = |kind: &'static str, name: &str, e: ApiError, done: &[Change]| ApplyError {
+        kind,
+        name: name.to_owned(),
+        code: e.code.to_owned(),
+        message: e.message,
+        done: done.to_vec(),
+    };
+    let _serialised = app.apply_lock.lock().await;
+    let mut state = load_state(app, region)
+        .await
+        .map_err(|e| fail("manifest", "state", e, &[]))?;
+    let changes = eddy_manifest::plan(desired, &state);
+    if dry_run {
+        return Ok(changes);
+    }
+    let ctx = Ctx {
+        region: region.to_owned(),
+        host: "localhost".to_owned(),
+    };
+    let mut done = Vec::with_capacity(changes.len());
+    for change in changes {
+        if change.action != Action::Unchanged {
+            let step = Step { app, ctx: &ctx };
+            if let Err(e) = step.run(&change).await {
+                return Err(fail(change.kind.as_str(), &change.name, e, &done));
+            }
+            let map = state.of_mut(change.kind);
+            match (&change.action, &change.definition) {
+                (Action::Delete, _) => {
+                    map.remove(&change.name);
+                }
+                (_, Some(def)) => {
+                    map.insert(change.name.clone(), def.clone());
+                }
+                _ => {}
+            }
+            save_state(app, region, &state)
+                .await
+                .map_err(|e| fail(change.kind.as_str(), &change.name, e, &done))?;
+        }
+        done.push(change);
+    }
+    Ok(done)
+}
+
+struct Step<'a> {
+    app: &'a Arc<App>,
+    ctx: &'a Ctx,
+}
+
+fn s<'v>(v: &'v Value, key: &str) -> &'v str {
+    v.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+impl Step<'_> {
+    async fn json(&self, target: &str, body: Value) -> Result<Value, ApiError> {
+        let (service, op) = target.split_once('.').unwrap_or((target, ""));
+        let reply =
+            aws::call_json(self.app, self.ctx, service, op, body.to_string().as_bytes()).await?;
+        Ok(serde_json::from_slice(&reply).unwrap_or(Value::Null))
+    }
+
+    async fn rest(
+        &self,
+        service: RestService,
+        method: Method,
+        path: &str,
+        query: Option<&str>,
+        body: Option<Value>,
+    ) -> Result<Value, ApiError> {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let req = RestRequest::new(method, path, query, HeaderMap::new(), body.into());
+        let res = aws::rest_call(self.app, self.ctx, service, req).await;
+        let status = res.status();
+        let code = res
+            .headers()
+            .get("x-amzn-errortype")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if status.is_success() {
+            return Ok(value);
+        }
+        let message = value
+            .get("message")
+            .or_else(|| value.get("Message"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let code = code.unwrap_or_else(|| "InternalException".to_owned());
+        Err(ApiError::new(leak(code), status, message))
+    }
+
+    async fn run(&self, change: &Change) -> Result<(), ApiError> {
+        let def = change.definition.clone().unwrap_or(Value::Null);
+        let delete = change.action == Action::Delete;
+        match change.kind {
+            Kind::Queue => self.queue(&change.name, &def, delete).await,
+            Kind::Bus => self.bus(&change.name, &def, delete).await,
+            Kind::ApiDestination => self.api_destination(&change.name, &def, delete).await,
+            Kind::Function => self.function(&change.name, &def, delete).await,
+            Kind::Rule => self.rule(&change.name, &def, delete).await,
+            Kind::Schedule => self.schedule(&change.name, &def, delete).await,
+            Kind::Api => Err(ApiError::bad(
+                "UnsupportedResource",
+                "HTTP APIs in eddy.toml are not applied by this eddy yet",
+            )),
+        }
+    }
+
+    async fn queue(&self, name: &str, def: &Value, delete: bool) -> Result<(), ApiError> {
+        if delete {
+            let url = match self
+                .json("AmazonSQS.GetQueueUrl", json!({"QueueName": name}))
+                .await
+            {
+                Ok(v) => s(&v, "QueueUrl").to_owned(),
+                Err(_) => return Ok(()),
+            };
+            self.json("AmazonSQS.DeleteQueue", json!({"QueueUrl": url}))
+                .await?;
+            return Ok(());
+        }
+        let mut attrs = def.get("Attributes").cloned().unwrap_or_else(|| json!({}));
+        let mut create_attrs = json!({});
+        if let Some(f) = attrs.as_object_mut().and_then(|a| a.remove("FifoQueue")) {
+            create_attrs["FifoQueue"] = f;
+        }
+        let v = self
+            .json(
+                "AmazonSQS.CreateQueue",
+                json!({"QueueName": name, "Attributes": create_attrs}),
+            )
+            .await?;
+        let url = s(&v, "QueueUrl").to_owned();
+        self.json(
+            "AmazonSQS.SetQueueAttributes",
+            json!({"QueueUrl": url, "Attributes": attrs}),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn bus(&self, name: &str, def: &Value, delete: bool) -> Result<(), ApiError> {
+        if delete {
+            return match self
+                .json("AWSEvents.DeleteEventBus", json!({"Name": name}))
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(e) if e.code == "ResourceNotFoundException" => Ok(()),
+                Err(e) => Err(e),
+            };
+        }
+        match self.json("AWSEvents.CreateEventBus", def.clone()).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.code == "ResourceAlreadyExistsException" => {
+                let mut body = json!({"Name": name});
+                if let Some(d) = def.get("Description") {
+                    body["Description"] = d.clone();
+                }
+                self.json("AWSEvents.UpdateEventBus", body).await.map(drop)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn api_destination(&self, name: &str, def: &Value, delete: bool) -> Result<(), ApiError> {
+        let connection = format!("{name}-connection");
+        if delete {
+            let _gone = self
+                .json("AWSEvents.DeleteApiDestination", json!({"Name": name}))
+                .await
+                .is_err();
+            let _gone = self
+                .json("AWSEvents.DeleteConnection", json!({"Name": connection}))
+                .await
+                .is_err();
+            return Ok(());
+        }
+        // The manifest declares no authorization yet: an API-key header naming the destination.
+        let conn = json!({
+            "Name": connection,
+            "AuthorizationType": "API_KEY",
+            "AuthParameters": {"ApiKeyAuthParameters": {"ApiKeyName": "x-eddy-destination", "ApiKeyValue": name}},
+        });
+        let arn = match self.json("AWSEvents.CreateConnection", conn).await {
+            Ok(v) => s(&v, "ConnectionArn").to_owned(),
+            Err(e) if e.code == "ResourceAlreadyExistsException" => {
+                let v = self
+                    .json("AWSEvents.DescribeConnection", json!({"Name": connection}))
+                    .await?;
+                s(&v, "ConnectionArn").to_owned()
+            }
+            Err(e) => return Err(e),
+        };
+        let mut body = def.clone();
+        body["ConnectionArn"] = json!(arn);
+        match self
+            .json("AWSEvents.CreateApiDestination", body.clone())
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.code == "ResourceAlreadyExistsException" => self
+                .json("AWSEvents.UpdateApiDestination", body)
+                .await
+                .map(drop),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn function(&self, name: &str, def: &Value, delete: bool) -> Result<(), ApiError> {
+        let lambda = RestService::Lambda;
+        let base = format!("/2015-03-31/functions/{name}");
+        if delete {
+            return match self.rest(lambda, Method::DELETE, &base, None, None).await {
+                Ok(_) => Ok(()),
+                Err(e) if e.code == "ResourceNotFoundException" => Ok(()),
+                Err(e) => Err(e),
+            };
+        }
+        let code = def.get("Code").cloned().unwrap_or(Value::Null);
+        let code = if let Some(zip) = code.get("ZipFile").and_then(Value::as_str) {
+            let path = zip.to_owned();
+            let bytes = tokio::task::spawn_blocking(move || std::fs::read(path))
+                .await
+                .map_err(|e| ApiError::internal(e.to_string()))?
+                .map_err(|e| {
+                    ApiError::bad(
+                        "InvalidParameterValueException",
+                        format!("cannot read {zip}: {e}"),
+                    )
+                })?;
+            json!({"ZipFile": base64::engine::general_purpose::STANDARD.encode(bytes)})
+        } else {
+            json!({"S3Bucket": "hot-reload", "S3Key": s(&code, "Directory")})
+        };
+        let mut config = json!({
+            "Runtime": def.get("Runtime"),
+            "Environment": def.get("Environment").cloned().unwrap_or_else(|| json!({"Variables": {}})),
+            "Timeout": def.get("Timeout"),
+            "MemorySize": def.get("MemorySize"),
+            "Handler": def.get("Handler").cloned().unwrap_or_else(|| json!("bootstrap")),
+        });
+        let exists = self
+            .rest(lambda, Method::GET, &base, None, None)
+            .await
+            .is_ok();
+        if exists {
+            self.rest(
+                lambda,
+                Method::PUT,
+                &format!("{base}/configuration"),
+                None,
+                Some(config.clone()),
+            )
+            .await?;
+            self.rest(
+                lambda,
+                Method::PUT,
+                &format!("{base}/code"),
+                None,
+                Some(code),
+            )
+            .await?;
+        } else {
+            config["FunctionName"] = json!(name);
+            config["Role"] = json!(format!(
+                "arn:aws:iam::{}:role/eddy-manifest",
+                self.app.config.account_id
+            ));
+            config["Code"] = code;
+            self.rest(
+                lambda,
+                Method::POST,
+                "/2015-03-31/functions",
+                None,
+                Some(config),
+            )
+            .await?;
+        }
+        let concurrency = format!("/2017-10-31/functions/{name}/concurrency");
+        match def.get("ReservedConcurrentExecutions") {
+            Some(n) => {
+                self.rest(
+                    lambda,
+                    Method::PUT,
+                    &concurrency,
+                    None,
+                    Some(json!({"ReservedConcurrentExecutions": n})),
+                )
+                .await?;
+            }
+            None => {
+                self.rest(lambda, Method::DELETE, &concurrency, None, None)
+                    .await?;
+            }
+        }
+        let eic = format!("/2019-09-25/functions/{name}/event-invoke-config");
+        match def.get("EventInvokeConfig") {
+            Some(c) => {
+                self.rest(lambda, Method::PUT, &eic, None, Some(c.clone()))
+                    .await?;
+            }
+            None => {
+                let _none = self
+                    .rest(lambda, Method::DELETE, &eic, None, None)
+                    .await
+                    .is_err();
+            }
+        }
+        Ok(())
+    }
+
+    async fn rule(&self, key: &str, def: &Value, delete: bool) -> Result<(), ApiError> {
+        let (bus, name) = key.split_once('/').unwrap_or(("default", key));
+        let existing: Vec<String> = match self
+            .json(
+                "AWSEvents.ListTargetsByRule",
+                json!({"Rule": name, "EventBusName": bus}),
+            )
+            .await
+        {
+            Ok(v) => v
+                .get("Targets")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().map(|t| s(t, "Id").to_owned()).collect())
+                .unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        let wanted: Vec<String> = def
+            .get("Targets")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().map(|t| s(t, "Id").to_owned()).collect())
+            .unwrap_or_default();
+        let stale: Vec<&String> = existing
+            .iter()
+            .filter(|id| delete || !wanted.contains(id))
+            .collect();
+        if !stale.is_empty() {
+            self.json(
+                "AWSEvents.RemoveTargets",
+                json!({"Rule": name, "EventBusName": bus, "Ids": stale}),
+            )
+            .await?;
+        }
+        if delete {
+            return match self
+                .json(
+                    "AWSEvents.DeleteRule",
+                    json!({"Name": name, "EventBusName": bus}),
+                )
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(e) if e.code == "ResourceNotFoundException" => Ok(()),
+                Err(e) => Err(e),
+            };
+        }
+        let mut rule = def.clone();
+        let targets = rule
+            .as_object_mut()
+            .and_then(|m| m.remove("Targets"))
+            .unwrap_or_else(|| json!([]));
+        self.json("AWSEvents.PutRule", rule).await?;
+        if targets.as_array().is_some_and(|a| !a.is_empty()) {
+            let v = self
+                .json(
+                    "AWSEvents.PutTargets",
+                    json!({"Rule": name, "EventBusName": bus, "Targets": targets}),
+                )
+                .await?;
+            if v.get("FailedEntryCount")
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+                > 0
+            {
+                let first = v
+                    .get("FailedEntries")
+                    .and_then(|f| f.get(0))
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                return Err(ApiError::validation(format!(
+                    "PutTargets failed: {} {}",
+                    s(&first, "ErrorCode"),
+                    s(&first, "ErrorMessage")
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    async fn schedule(&self, key: &str, def: &Value, delete: bool) -> Result<(), ApiError> {
+        let (group, name) = key.split_once('/').unwrap_or(("default", key));
+        let svc = RestService::Scheduler;
+        let path = format!("/schedules/{name}");
+        let query = format!("groupName={group}");
+        if delete {
+            return match self
+                .rest(svc, Method::DELETE, &path, Some(&query), None)
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(e) if e.code == "ResourceNotFoundException" => Ok(()),
+                Err(e) => Err(e),
+            };
+        }
+        if group != "default" {
+            let created = self
+                .rest(
+                    svc,
+                    Method::POST,
+                    &format!("/schedule-groups/{group}"),
+                    None,
+                    Some(json!({})),
+                )
+                .await;
+            if let Err(e) = created
+                && e.code != "ConflictException"
+            {
+                return Err(e);
+            }
+        }
+        let mut body = def.clone();
+        if let Some(m) = body.as_object_mut() {
+            m.remove("Name");
+            m.remove("MissedTicks");
+        }
+        let exists = self
+            .rest(svc, Method::GET, &path, Some(&query), None)
+            .await
+            .is_ok();
+        let method = if exists { Method::PUT } else { Method::POST };
+        self.rest(svc, method, &path, None, Some(body))
+            .await
+            .map(drop)
+    }
+}
+
+/// Error codes are `&'static str` in [`ApiError`]; codes read back from a reply are few and
+/// fixed, so interning them is bounded.
+fn leak(code: String) -> &'static str {
+    static CODES: std::sync::Mutex<BTreeMap<String, &'static str>> =
+        std::sync::Mutex::new(BTreeMap::new());
+    let mut codes = CODES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(c) = codes.get(&code) {
+        return c;
+    }
+    let c: &'static str = Box::leak(code.clone().into_boxed_str());
+    codes.insert(code, c);
+    c
+}
+
+/// `StatusCode` of an apply failure on the admin endpoint.
+pub fn status(e: &ApplyError) -> StatusCode {
+    if e.code.ends_with("Exception") && !e.code.starts_with("Internal") {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+}

@@ -1,0 +1,190 @@
+"""The app manifest on a real server: `eddy serve` applies ./eddy.toml at start, `eddy apply`
+applies changes to a running server idempotently, and mistakes are reported with
+file:line:column."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+
+import pytest
+
+from conftest import Eddy, eddy_bin
+
+MANIFEST = textwrap.dedent("""\
+    version = 1
+
+    [buses.orders]
+    description = "orders"
+
+    [queues.review]
+    visibility_timeout = 60
+    redrive = { dead_letter_queue = "review-dlq", max_receive_count = 3 }
+
+    [queues.review-dlq]
+
+    [queues.all-orders]
+
+    [functions.hello]
+    code = "functions/hello"
+    runtime = "python3.12"
+    handler = "app.handler"
+    environment = { GREETING = "hi" }
+
+    [rules.big-orders]
+    bus = "orders"
+    pattern = { source = ["shop"], detail = { total = [{ numeric = [">", 1000] }] } }
+
+    [[rules.big-orders.targets]]
+    queue = "review"
+    input_path = "$.detail"
+
+    [rules.every-order]
+    bus = "orders"
+    pattern = { source = ["shop"] }
+
+    [[rules.every-order.targets]]
+    queue = "all-orders"
+    """)
+
+APP = "import os\ndef handler(event, context):\n    return {'greeting': os.environ['GREETING'], 'event': event}\n"
+
+
+@pytest.fixture
+def project():
+    d = tempfile.mkdtemp(prefix="eddy-project-")
+    os.makedirs(os.path.join(d, "functions", "hello"))
+    with open(os.path.join(d, "functions", "hello", "app.py"), "w") as f:
+        f.write(APP)
+    with open(os.path.join(d, "eddy.toml"), "w") as f:
+        f.write(MANIFEST)
+    data = os.path.join(d, ".eddy")
+    server = Eddy(data, ["--python", sys.executable, "--function-user", "current"], cwd=d).start()
+    yield d, server
+    server.stop()
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def apply(project_dir, server, *extra):
+    endpoint = server.aws.removeprefix("http://")
+    return subprocess.run([eddy_bin(), "apply", "--endpoint", endpoint, *extra],
+                          cwd=project_dir, capture_output=True, text=True, timeout=60)
+
+
+def test_serve_applies_the_manifest_and_it_works(project):
+    d, server = project
+    events = server.client("events")
+    sqs = server.client("sqs")
+    lam = server.client("lambda")
+    assert "orders" in [b["Name"] for b in events.list_event_buses()["EventBuses"]]
+    rules = [r["Name"] for r in events.list_rules(EventBusName="orders")["Rules"]]
+    assert rules == ["big-orders", "every-order"]
+    attrs = sqs.get_queue_attributes(
+        QueueUrl=sqs.get_queue_url(QueueName="review")["QueueUrl"], AttributeNames=["All"])
+    assert attrs["Attributes"]["VisibilityTimeout"] == "60"
+    assert json.loads(attrs["Attributes"]["RedrivePolicy"])["maxReceiveCount"] == 3
+    events.put_events(Entries=[{"EventBusName": "orders", "Source": "shop",
+                                "DetailType": "OrderPlaced",
+                                "Detail": json.dumps({"id": 1, "total": 5000})}])
+    url = sqs.get_queue_url(QueueName="review")["QueueUrl"]
+    msgs = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5)["Messages"]
+    assert json.loads(msgs[0]["Body"]) == {"id": 1, "total": 5000}
+    r = lam.invoke(FunctionName="hello", Payload=b'{"x": 1}')
+    assert json.loads(r["Payload"].read()) == {"greeting": "hi", "event": {"x": 1}}
+
+
+def test_apply_twice_is_a_no_op_and_removals_delete(project):
+    d, server = project
+    r = apply(d, server)
+    assert r.returncode == 0, r.stderr
+    assert "0 created, 0 updated, 0 deleted, 7 unchanged" in r.stdout, r.stdout
+    # Change one thing, remove another.
+    text = MANIFEST.replace('visibility_timeout = 60', 'visibility_timeout = 90')
+    text = text.replace('[queues.all-orders]\n', '')
+    text = text.split("[rules.every-order]")[0]
+    with open(os.path.join(d, "eddy.toml"), "w") as f:
+        f.write(text)
+    r = apply(d, server, "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert "(dry run)" in r.stdout and "updated queue review" in r.stdout
+    r = apply(d, server)
+    assert r.returncode == 0, r.stderr
+    assert "updated queue review" in r.stdout
+    assert "deleted rule orders/every-order" in r.stdout
+    assert "deleted queue all-orders" in r.stdout
+    sqs = server.client("sqs")
+    assert not [u for u in sqs.list_queues().get("QueueUrls", []) if u.endswith("/all-orders")]
+    url = sqs.get_queue_url(QueueName="review")["QueueUrl"]
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])[
+        "Attributes"]["VisibilityTimeout"] == "90"
+    r = apply(d, server)
+    assert "0 created, 0 updated, 0 deleted" in r.stdout
+
+
+def test_function_code_change_is_picked_up_by_apply(project):
+    d, server = project
+    with open(os.path.join(d, "functions", "hello", "app.py"), "w") as f:
+        f.write("def handler(event, context):\n    return 'v2'\n")
+    r = apply(d, server)
+    assert "updated function hello" in r.stdout, r.stdout
+    lam = server.client("lambda")
+    assert json.loads(lam.invoke(FunctionName="hello")["Payload"].read()) == "v2"
+
+
+def test_mistakes_are_reported_with_positions(project):
+    d, server = project
+    with open(os.path.join(d, "eddy.toml"), "w") as f:
+        f.write(MANIFEST.replace("visibility_timeout = 60", "visibilty_timeout = 60"))
+    r = apply(d, server)
+    assert r.returncode == 1
+    assert "eddy.toml:7:1: unknown key `visibilty_timeout`" in r.stderr, r.stderr
+    assert "did you mean `visibility_timeout`?" in r.stderr
+    # Nothing changed on the server.
+    sqs = server.client("sqs")
+    url = sqs.get_queue_url(QueueName="review")["QueueUrl"]
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])[
+        "Attributes"]["VisibilityTimeout"] == "60"
+
+
+def test_serve_refuses_a_broken_manifest(fresh_dir):
+    with open(os.path.join(fresh_dir, "eddy.toml"), "w") as f:
+        f.write("version = 2\n")
+    p = subprocess.run([eddy_bin(), "serve", "--data-dir", os.path.join(fresh_dir, "data"),
+                        "--aws-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"],
+                       cwd=fresh_dir, capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0
+    assert "eddy.toml:1:11:" in p.stderr and "version" in p.stderr, p.stderr
+
+
+def test_watch_reapplies_on_save(fresh_dir):
+    import time
+    os.makedirs(os.path.join(fresh_dir, "functions", "hello"))
+    with open(os.path.join(fresh_dir, "functions", "hello", "app.py"), "w") as f:
+        f.write(APP)
+    with open(os.path.join(fresh_dir, "eddy.toml"), "w") as f:
+        f.write(MANIFEST)
+    server = Eddy(os.path.join(fresh_dir, ".eddy"),
+                  ["--watch", "--python", sys.executable, "--function-user", "current"],
+                  cwd=fresh_dir).start()
+    try:
+        lam = server.client("lambda")
+        assert json.loads(lam.invoke(FunctionName="hello")["Payload"].read())["greeting"] == "hi"
+        with open(os.path.join(fresh_dir, "functions", "hello", "app.py"), "w") as f:
+            f.write("def handler(event, context):\n    return 'edited'\n")
+        with open(os.path.join(fresh_dir, "eddy.toml"), "a") as f:
+            f.write("\n[queues.added-later]\n")
+        deadline = time.time() + 10
+        got = None
+        while time.time() < deadline:
+            got = json.loads(lam.invoke(FunctionName="hello")["Payload"].read())
+            if got == "edited":
+                break
+            time.sleep(0.2)
+        assert got == "edited"
+        sqs = server.client("sqs")
+        assert sqs.get_queue_url(QueueName="added-later")["QueueUrl"]
+    finally:
+        server.stop()
