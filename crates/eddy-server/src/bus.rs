@@ -55,6 +55,18 @@ pub struct Bus {
     metrics: Arc<Metrics>,
     /// Woken whenever new work items are committed (the delivery engine waits on it).
     work_ready: Arc<Notify>,
+    /// Committed events for `eddy events tail` (only filled while someone listens).
+    tail: tokio::sync::broadcast::Sender<Arc<Tailed>>,
+}
+
+/// A committed event as `eddy events tail` shows it.
+#[derive(Debug, Clone)]
+pub struct Tailed {
+    pub region: String,
+    pub bus: String,
+    /// ARNs of the rules that matched.
+    pub rules: Vec<String>,
+    pub body: String,
 }
 
 fn bus_missing(bus: &str) -> EntryError {
@@ -71,7 +83,14 @@ impl Bus {
             store,
             metrics,
             work_ready: Arc::new(Notify::new()),
+            tail: tokio::sync::broadcast::channel(4096).0,
         }
+    }
+
+    /// Every event committed from now on, with the rules it matched (a lagging listener loses
+    /// the oldest).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<Tailed>> {
+        self.tail.subscribe()
     }
 
     /// Notified after every append that recorded work items.
@@ -193,6 +212,7 @@ impl Bus {
             store: self.store.clone(),
             metrics: self.metrics.clone(),
             work_ready: self.work_ready.clone(),
+            tail: self.tail.clone(),
         }
     }
 
@@ -286,6 +306,8 @@ impl Bus {
         let mut matches = Vec::new();
         let mut matched_rules = Vec::new();
         let mut per_bus: Vec<(String, u64)> = Vec::new();
+        let tailing = self.tail.receiver_count() > 0;
+        let mut tailed = Vec::new();
         for r in routed {
             let Some(snapshot) = self.catalog.snapshot(region, &r.bus) else {
                 continue;
@@ -311,6 +333,18 @@ impl Bus {
                     });
                 }
             }
+            if tailing {
+                tailed.push(Tailed {
+                    region: region.to_owned(),
+                    bus: r.bus.clone(),
+                    rules: matches
+                        .iter()
+                        .filter_map(|&m| snapshot.rules.get(m as usize))
+                        .map(|rule| rule.arn.clone())
+                        .collect(),
+                    body: r.body.clone(),
+                });
+            }
             match per_bus.iter_mut().find(|(b, _)| *b == r.bus) {
                 Some((_, n)) => *n += 1,
                 None => per_bus.push((r.bus.clone(), 1)),
@@ -330,6 +364,9 @@ impl Bus {
         }
         for c in matched_rules {
             c.inc();
+        }
+        for t in tailed {
+            let _nobody = self.tail.send(Arc::new(t)).is_err();
         }
         self.metrics.work_items.inc_by(work as u64);
         for (bus, n) in per_bus {

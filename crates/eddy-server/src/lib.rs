@@ -14,12 +14,14 @@
 //! * [`functions`]: function definitions, their code on disk, and the runtime pools running
 //!   them (`eddy-runtime`);
 //! * [`ops`]: health, Prometheus metrics, dev-mode reset, `POST /_eddy/apply`;
+//! * [`admin`]: endpoints for the eddy CLI (`events tail`, `dlq redrive`);
 //! * [`apply`]: applying an app manifest (`eddy.toml`) through eddy's own operations;
 //! * [`gateway`]: the HTTP routes listener (user routes arrive with the routes issue).
 //!
 //! What it is not: the pattern language (`eddy-pattern`), the storage engine (`eddy-store`), or
 //! the CLI (`eddy`).
 
+pub mod admin;
 pub mod apply;
 pub mod archives;
 pub mod aws;

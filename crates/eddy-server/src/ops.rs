@@ -19,6 +19,8 @@ pub fn router() -> Router<Arc<App>> {
         .route("/_eddy/reset", post(reset))
         .route("/moto-api/reset", post(reset))
         .route("/_eddy/apply", post(apply))
+        .route("/_eddy/tail", get(crate::admin::tail))
+        .route("/_eddy/redrive", post(crate::admin::redrive))
 }
 
 /// `POST /_eddy/apply`: applies an app manifest's resources (what `eddy apply` sends):

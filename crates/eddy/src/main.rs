@@ -4,6 +4,7 @@ mod apply_cmd;
 mod bench_cmd;
 mod bench_delivery;
 mod bench_invoke;
+mod cli;
 mod http1;
 mod pattern_cmd;
 mod validate_cmd;
@@ -37,6 +38,23 @@ enum Command {
     ///
     /// Example: `eddy apply` (reads ./eddy.toml), `eddy apply app/eddy.toml --dry-run`
     Apply(apply_cmd::ApplyArgs),
+    /// Put events on a bus (JSON arguments, or JSON lines on stdin).
+    PutEvents(cli::events::PutEventsArgs),
+    /// Invoke a function and print its response.
+    Invoke(cli::functions::InvokeArgs),
+    /// Print a function's logs (START/END/REPORT and its own output).
+    Logs(cli::functions::LogsArgs),
+    /// List a bus's rules with how many events each matched.
+    Rules(cli::events::RulesArgs),
+    /// Watch events on a bus.
+    #[command(subcommand)]
+    Events(EventsCommand),
+    /// Send to and receive from queues.
+    #[command(subcommand)]
+    Queue(cli::queues::QueueCommand),
+    /// Dead-letter queues.
+    #[command(subcommand)]
+    Dlq(cli::queues::DlqCommand),
     /// Load generators against a running eddy.
     #[command(subcommand)]
     Bench(bench_cmd::BenchCommand),
@@ -45,6 +63,12 @@ enum Command {
     /// Prints `eddy.toml: ok (…)`, or each mistake as `file:line:column: message` and exits 1.
     /// Example: `eddy validate examples/orders/eddy.toml`
     Validate(validate_cmd::ValidateArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum EventsCommand {
+    /// Print every event put on a bus as it is committed, with the rules it matched.
+    Tail(cli::events::TailArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -109,6 +133,13 @@ fn main() -> ExitCode {
         Command::Pattern(cmd) => pattern_cmd::run(cmd),
         Command::Bench(cmd) => bench_cmd::run(cmd),
         Command::Apply(args) => apply_cmd::run(args),
+        Command::PutEvents(args) => cli::events::put_events(args),
+        Command::Invoke(args) => cli::functions::invoke(args),
+        Command::Logs(args) => cli::functions::logs(args),
+        Command::Rules(args) => cli::events::rules(args),
+        Command::Events(EventsCommand::Tail(args)) => cli::events::tail(args),
+        Command::Queue(cmd) => cli::queues::run(cmd),
+        Command::Dlq(cmd) => cli::queues::dlq(cmd),
         Command::Validate(args) => validate_cmd::run(args),
     }
 }

@@ -77,13 +77,19 @@ pub fn retryable_status(status: u16) -> bool {
     status == 408 || status == 429 || status >= 500
 }
 
+/// A reqwest builder with eddy's TLS provider (ring) installed, for every HTTP client eddy
+/// makes (API destinations, the CLI).
+pub fn client_builder() -> reqwest::ClientBuilder {
+    // One process-wide TLS provider; a second install (tests start many servers) is fine.
+    let _already = rustls::crypto::ring::default_provider()
+        .install_default()
+        .is_err();
+    reqwest::Client::builder()
+}
+
 impl HttpClient {
     pub fn new() -> anyhow::Result<Self> {
-        // One process-wide TLS provider; a second install (tests start many servers) is fine.
-        let _already = rustls::crypto::ring::default_provider()
-            .install_default()
-            .is_err();
-        let client = reqwest::Client::builder()
+        let client = client_builder()
             .timeout(INVOCATION_TIMEOUT)
             .pool_max_idle_per_host(256)
             .user_agent("Amazon/EventBridge/ApiDestinations")
