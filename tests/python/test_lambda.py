@@ -353,3 +353,57 @@ def test_aws_cli_invoke(lam, lam_server, tmp_path):
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["StatusCode"] == 200
     assert json.loads(out.read_text())["event"] == {"from": "cli"}
+
+
+def test_async_invocations_survive_sigkill(fresh_dir):
+    """Every Event invocation eddy answered 202 for runs after a SIGKILL and restart."""
+    import threading
+    server = Eddy(fresh_dir, ["--function-user", "current"]).start()
+    lam = server.client("lambda")
+    sqs = server.client("sqs")
+    sqs.create_queue(QueueName="done")
+    create_rust(lam, name="echo", handler="echo")
+    lam.put_function_event_invoke_config(
+        FunctionName="echo",
+        DestinationConfig={"OnSuccess": {"Destination": "arn:aws:sqs:us-east-1:123456789012:done"}})
+    accepted = []
+    stop = threading.Event()
+
+    def load(k):
+        c = server.client("lambda")
+        i = 0
+        while not stop.is_set():
+            try:
+                r = c.invoke(FunctionName="echo", InvocationType="Event",
+                             Payload=json.dumps({"k": k, "i": i}).encode())
+            except Exception:
+                return
+            if r["StatusCode"] == 202:
+                accepted.append((k, i))
+            i += 1
+
+    threads = [threading.Thread(target=load, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(1.5)
+    server.stop(sig_kill=True)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert len(accepted) > 50
+    server = Eddy(fresh_dir, ["--function-user", "current"]).start()
+    try:
+        sqs = server.client("sqs")
+        url = sqs.get_queue_url(QueueName="done")["QueueUrl"]
+        seen = set()
+        deadline = time.time() + 60
+        while time.time() < deadline and not set(accepted) <= seen:
+            for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                         WaitTimeSeconds=1).get("Messages", []):
+                p = json.loads(m["Body"])["requestPayload"]
+                seen.add((p["k"], p["i"]))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        lost = set(accepted) - seen
+        assert not lost, f"{len(lost)} of {len(accepted)} accepted invocations lost"
+    finally:
+        server.stop()
