@@ -186,6 +186,16 @@ pub(crate) enum SpawnError {
         program: String,
         source: std::io::Error,
     },
+    #[error(
+        "cannot start {program} as user {uid}: {source}; make the program and the code \
+         directory readable (and their directories searchable) by that user, or start eddy with \
+         `--function-user current`"
+    )]
+    SpawnAs {
+        program: String,
+        uid: u32,
+        source: std::io::Error,
+    },
 }
 
 impl SpawnError {
@@ -270,7 +280,16 @@ impl Instance {
                 for t in &tasks {
                     t.abort();
                 }
-                return Err(SpawnError::Spawn { program, source });
+                return Err(match config.run_as {
+                    Some((uid, _)) if source.kind() == std::io::ErrorKind::PermissionDenied => {
+                        SpawnError::SpawnAs {
+                            program,
+                            uid,
+                            source,
+                        }
+                    }
+                    _ => SpawnError::Spawn { program, source },
+                });
             }
         };
         let pid = child.id();
