@@ -57,47 +57,10 @@ const API_NAME: NameRule = NameRule {
     class: "[a-zA-Z0-9-_]",
 };
 
-/// Lambda runtimes eddy knows how to start.
-const RUNTIMES: &[&str] = &[
-    "provided.al2023",
-    "provided.al2",
-    "provided",
-    "python3.9",
-    "python3.10",
-    "python3.11",
-    "python3.12",
-    "python3.13",
-    "nodejs18.x",
-    "nodejs20.x",
-    "nodejs22.x",
-    "java11",
-    "java17",
-    "java21",
-    "ruby3.2",
-    "ruby3.3",
-    "dotnet8",
-];
-
 /// Environment variables Lambda sets itself and does not let a function override.
-const RESERVED_ENV: &[&str] = &[
-    "_HANDLER",
-    "_X_AMZN_TRACE_ID",
-    "AWS_REGION",
-    "AWS_EXECUTION_ENV",
-    "AWS_LAMBDA_FUNCTION_NAME",
-    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-    "AWS_LAMBDA_FUNCTION_VERSION",
-    "AWS_LAMBDA_INITIALIZATION_TYPE",
-    "AWS_LAMBDA_LOG_GROUP_NAME",
-    "AWS_LAMBDA_LOG_STREAM_NAME",
-    "AWS_ACCESS_KEY",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_LAMBDA_RUNTIME_API",
-    "LAMBDA_TASK_ROOT",
-    "LAMBDA_RUNTIME_DIR",
-];
+use eddy_model::function::RESERVED_VARIABLES as RESERVED_ENV;
+/// Lambda runtimes eddy knows how to start.
+use eddy_model::function::SUPPORTED_RUNTIMES as RUNTIMES;
 
 const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 

@@ -3,6 +3,7 @@
 //! * [`names`]: bus, rule and target names, their validation rules, and ARNs;
 //! * [`event`]: the EventBridge event envelope and how eddy builds it;
 //! * [`definitions`]: buses, rules and targets as the control plane stores them;
+//! * [`function`]: the runtimes eddy starts and the environment variables it reserves;
 //! * [`transform`]: target input shaping (`Input`, `InputPath`, `InputTransformer`).
 //!
 //! What it is not: the AWS protocol (that lives in `eddy-server`'s protocol layer, which
@@ -10,6 +11,7 @@
 
 pub mod definitions;
 pub mod event;
+pub mod function;
 pub mod names;
 pub mod transform;
 

@@ -14,18 +14,7 @@ pub enum RuntimeKind {
     Python(String),
 }
 
-/// The runtimes eddy can start, by their Lambda names.
-pub const SUPPORTED_RUNTIMES: &[&str] = &[
-    "provided.al2023",
-    "provided.al2",
-    "provided",
-    "python3.9",
-    "python3.10",
-    "python3.11",
-    "python3.12",
-    "python3.13",
-    "python3.14",
-];
+pub use eddy_model::function::SUPPORTED_RUNTIMES;
 
 impl RuntimeKind {
     /// The runtime named `name`, when eddy can start it.
@@ -76,27 +65,7 @@ impl FunctionSpec {
     }
 }
 
-/// Environment variables a user may not set: the runtime owns them.
-pub const RESERVED_VARIABLES: &[&str] = &[
-    "_HANDLER",
-    "_X_AMZN_TRACE_ID",
-    "AWS_DEFAULT_REGION",
-    "AWS_REGION",
-    "AWS_EXECUTION_ENV",
-    "AWS_LAMBDA_FUNCTION_NAME",
-    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-    "AWS_LAMBDA_FUNCTION_VERSION",
-    "AWS_LAMBDA_INITIALIZATION_TYPE",
-    "AWS_LAMBDA_LOG_GROUP_NAME",
-    "AWS_LAMBDA_LOG_STREAM_NAME",
-    "AWS_ACCESS_KEY",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_LAMBDA_RUNTIME_API",
-    "LAMBDA_TASK_ROOT",
-    "LAMBDA_RUNTIME_DIR",
-];
+pub use eddy_model::function::RESERVED_VARIABLES;
 
 /// The reserved names among `vars`, in order.
 pub fn reserved_in<'a>(vars: impl IntoIterator<Item = &'a String>) -> Vec<&'a str> {
