@@ -136,7 +136,7 @@ impl Bus {
                     .inc();
             }
         }
-        self.append(region, routed, Vec::new()).await?;
+        self.append(region, routed, Vec::new(), now_ms).await?;
         Ok(results)
     }
 
@@ -169,7 +169,8 @@ impl Bus {
             hops: hops + 1,
             body: item.body.clone(),
         };
-        self.append(region, vec![routed], vec![item.id]).await?;
+        self.append(region, vec![routed], vec![item.id], now_ms)
+            .await?;
         Ok(Ok(()))
     }
 
@@ -263,12 +264,14 @@ impl Bus {
         region: &str,
         routed: Vec<Routed>,
         ack: Vec<i64>,
+        now_ms: i64,
     ) -> Result<(), ApiError> {
         if routed.is_empty() && ack.is_empty() {
             return Ok(());
         }
         let mut batch = AppendBatch {
             ack,
+            now_ms: Some(now_ms),
             ..AppendBatch::default()
         };
         let mut matches = Vec::new();
