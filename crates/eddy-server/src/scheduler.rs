@@ -110,11 +110,9 @@ enum Source {
         arn: String,
     },
     Schedule {
-        region: String,
-        group: String,
-        name: String,
         arn: String,
-        delete_after: bool,
+        /// The definition as the scheduler last saw it committed.
+        def: Arc<ScheduleDef>,
     },
 }
 
@@ -278,11 +276,8 @@ fn schedule_entry(app: &App, d: &ScheduleDef) -> Option<Entry> {
             window_ms: d.window_ms(),
         },
         source: Source::Schedule {
-            region: d.region.clone(),
-            group: d.group.clone(),
-            name: d.name.clone(),
             arn: d.arn(app.catalog.account()),
-            delete_after: one_time && d.action_after_completion == "DELETE",
+            def: Arc::new(d.clone()),
         },
         floor_ms: floor,
         policy: app.schedules.missed_ticks(&d.region, &d.group),
@@ -460,27 +455,9 @@ async fn load(app: &App) -> State {
     for (k, e) in rules {
         state.upsert(rule_key(&k), e, Some(now), now);
     }
-    let mut spent = Vec::new();
     for d in app.schedules.all() {
-        let key = schedule_key(&d.store_key());
-        let Some(e) = schedule_entry(app, &d) else {
-            continue;
-        };
-        // A one-time schedule that fired before a crash but was not yet deleted.
-        if let Source::Schedule {
-            delete_after: true, ..
-        } = &e.source
-            && state.last.contains_key(&key)
-            && e.next_after(state.last[&key]).is_none()
-        {
-            spent.push(d);
-            continue;
-        }
-        state.upsert(key, e, Some(now), now);
-    }
-    for d in spent {
-        if let Err(e) = app.schedules.delete(&d.region, &d.group, &d.name).await {
-            tracing::warn!(error = %e, schedule = %d.name, "cannot delete a completed schedule");
+        if let Some(e) = schedule_entry(app, &d) {
+            state.upsert(schedule_key(&d.store_key()), e, Some(now), now);
         }
     }
     tracing::info!(schedules = state.entries.len(), "scheduler started");
@@ -602,7 +579,6 @@ async fn fire_due(app: &App, state: &mut State) {
             now_ms: Some(now),
             ..AppendBatch::default()
         };
-        let mut completed = Vec::new();
         let mut lateness = Vec::with_capacity(due.len());
         for (key, source, nominal, due_ms) in &due {
             build(app, &mut batch, source, *nominal).await;
@@ -611,16 +587,6 @@ async fn fire_due(app: &App, state: &mut State) {
                 tick_ms: *nominal,
             });
             lateness.push(*due_ms);
-            if let Source::Schedule {
-                region,
-                group,
-                name,
-                delete_after: true,
-                ..
-            } = source
-            {
-                completed.push((region.clone(), group.clone(), name.clone()));
-            }
         }
         let work = batch.work.len();
         if let Err(e) = append_with_retry(app, batch).await {
@@ -639,11 +605,6 @@ async fn fire_due(app: &App, state: &mut State) {
         if work > 0 {
             app.metrics.work_items.inc_by(work as u64);
             app.bus.work_ready().notify_one();
-        }
-        for (region, group, name) in completed {
-            if let Err(e) = app.schedules.delete(&region, &group, &name).await {
-                tracing::warn!(error = %e, schedule = %name, "cannot delete a completed schedule");
-            }
         }
     }
 }
@@ -718,20 +679,11 @@ async fn build(app: &App, batch: &mut AppendBatch, source: &Source, nominal_ms: 
                 });
             }
         }
-        Source::Schedule {
-            region,
-            group,
-            name,
-            arn,
-            ..
-        } => {
-            let Some(d) = app
-                .schedules
-                .get(region, group, name)
-                .filter(|d| d.enabled())
-            else {
+        Source::Schedule { arn, def: d } => {
+            if !d.enabled() {
                 return;
-            };
+            }
+            let region = &d.region;
             let resources = [arn.clone()];
             let bus_params = match TargetKind::of(&d.target.arn) {
                 TargetKind::Bus { .. } => d.target.event_bridge_parameters.as_ref(),

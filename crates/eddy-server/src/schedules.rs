@@ -4,7 +4,9 @@
 //! Changes to different schedules run concurrently (so their store commits share fsyncs: many
 //! concurrent `CreateSchedule` calls cost a few commits, not one each); changes to the same
 //! schedule are serialised by a lock stripe held across the durable write, so memory and store
-//! never disagree about the order of two updates. Memory changes only after the store commit.
+//! never disagree about the order of two updates. Memory changes just before the store commit
+//! (and is restored if the commit fails): the scheduler may fire a new schedule the moment the
+//! commit is done, and the delivery engine must then find its target here.
 //!
 //! The scheduler ([`crate::scheduler`]) learns about changes from the store's notifications and
 //! reads targets from here when a schedule fires; the delivery engine resolves a schedule's work
@@ -318,25 +320,36 @@ impl Schedules {
         let current = self.read().get(&key).cloned();
         let (def, answer) = decide(current.as_ref())?;
         let change = DefinitionChange::put(KIND_SCHEDULE, def.store_key(), encode(&def)?);
-        self.store.apply(vec![change]).await?;
-        self.write().insert(key, def);
+        // Memory first: the scheduler may fire the schedule as soon as the store commits, and
+        // the delivery engine reads its target from here. Restored if the commit fails.
+        self.write().insert(key.clone(), def);
+        if let Err(e) = self.store.apply(vec![change]).await {
+            self.restore(key, current);
+            return Err(e.into());
+        }
         Ok(answer)
+    }
+
+    fn restore(&self, key: Key, previous: Option<ScheduleDef>) {
+        let mut map = self.write();
+        match previous {
+            Some(p) => map.insert(key, p),
+            None => map.remove(&key),
+        };
     }
 
     /// Deletes a schedule; `false` when there was none.
     pub async fn delete(&self, region: &str, group: &str, name: &str) -> Result<bool, ApiError> {
         let key = (region.to_owned(), group.to_owned(), name.to_owned());
         let _guard = self.stripe(&key).lock().await;
-        if !self.read().contains_key(&key) {
+        let Some(current) = self.write().remove(&key) else {
             return Ok(false);
+        };
+        let change = DefinitionChange::delete(KIND_SCHEDULE, schedule_key(region, group, name));
+        if let Err(e) = self.store.apply(vec![change]).await {
+            self.restore(key, Some(current));
+            return Err(e.into());
         }
-        self.store
-            .apply(vec![DefinitionChange::delete(
-                KIND_SCHEDULE,
-                schedule_key(region, group, name),
-            )])
-            .await?;
-        self.write().remove(&key);
         Ok(true)
     }
 
@@ -458,6 +471,45 @@ impl Schedules {
             other,
         };
         Some((rule, target))
+    }
+
+    /// The invocation of schedule `schedule_arn` is settled: a one-time schedule with
+    /// `ActionAfterCompletion: DELETE` whose time has passed is deleted now.
+    pub async fn completed(&self, schedule_arn: &str, now_ms: i64) {
+        let Some(arn) = eddy_model::names::Arn::parse(schedule_arn) else {
+            return;
+        };
+        let Some((group, name)) = arn
+            .resource
+            .strip_prefix("schedule/")
+            .and_then(|r| r.split_once('/'))
+        else {
+            return;
+        };
+        let Some(d) = self.get(arn.region, group, name) else {
+            return;
+        };
+        if d.action_after_completion != "DELETE" {
+            return;
+        }
+        let Ok(expr) = eddy_schedule::ScheduleExpression::parse(&d.schedule_expression) else {
+            return;
+        };
+        let tz = d
+            .schedule_expression_timezone
+            .as_deref()
+            .and_then(|t| jiff::tz::TimeZone::get(t).ok())
+            .unwrap_or(jiff::tz::TimeZone::UTC);
+        let Ok(now) = jiff::Timestamp::from_millisecond(now_ms) else {
+            return;
+        };
+        // Still to fire (an update moved it later): keep it.
+        if !expr.is_one_time() || expr.next_after(now, &tz, None).is_some() {
+            return;
+        }
+        if let Err(e) = self.delete(arn.region, group, name).await {
+            tracing::warn!(error = %e, schedule = %name, "cannot delete a completed schedule");
+        }
     }
 
     /// Forgets everything (after the store was reset).

@@ -191,7 +191,9 @@ async fn deliver_group(
 ) {
     let Some(first) = items.first() else { return };
     // Work items of EventBridge Scheduler schedules name the schedule ARN as their rule.
-    let resolved = if first.rule.contains(":scheduler:") {
+    let scheduled = first.rule.contains(":scheduler:");
+    let rule_arn = first.rule.clone();
+    let resolved = if scheduled {
         app.schedules.delivery_target(&first.rule)
     } else {
         app.catalog.target(&first.rule, &first.target).await
@@ -264,20 +266,26 @@ async fn deliver_group(
             out
         }
     };
+    let mut finished = !expired.is_empty();
     for (item, outcome) in live.iter().zip(results) {
-        settle_outcome(&app, &target, policy, item, outcome).await;
+        finished |= settle_outcome(&app, &target, policy, item, outcome).await;
+    }
+    // A one-time schedule with `ActionAfterCompletion: DELETE` is deleted once its invocation is
+    // settled (delivered or given up), not when it fires: its target must outlive the delivery.
+    if finished && scheduled {
+        app.schedules.completed(&rule_arn, app.clock.now_ms()).await;
     }
 }
 
 /// Records the outcome of one attempt: counted when delivered, retried or dead-lettered when
-/// not.
+/// not. Answers whether the item is settled for good (not to be retried).
 async fn settle_outcome(
     app: &App,
     target: &TargetDef,
     policy: Policy,
     item: &WorkItem,
     outcome: Result<(), Failure>,
-) {
+) -> bool {
     match outcome {
         Ok(()) => {
             count(app, item, "delivered", 1);
@@ -290,7 +298,7 @@ async fn settle_outcome(
                 attempt = item.attempts, code = %f.code, reason = %f.message, "delivery failed");
             if !f.retryable {
                 give_up(app, item, target, &f, None).await;
-                return;
+                return true;
             }
             let rand = (uuid::Uuid::new_v4().as_u128() >> 75) as f64 / (1u64 << 53) as f64;
             match retry::after_failure(
@@ -303,11 +311,13 @@ async fn settle_outcome(
                 Verdict::RetryAt(at) => {
                     count(app, item, "retried", 1);
                     settle(app, app.store.nack(item.id, at).await);
+                    return false;
                 }
                 Verdict::Exhausted(why) => give_up(app, item, target, &f, Some(why)).await,
             }
         }
     }
+    true
 }
 
 /// The input a target receives for an item (`Input`, `InputPath`, `InputTransformer` or the
