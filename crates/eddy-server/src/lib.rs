@@ -195,7 +195,7 @@ pub async fn serve(
     // Replays interrupted by the last stop resume now, not at the first archive API call.
     app.archives.attach(&app.bus, app.catalog.limits());
     let engine = tokio::spawn(delivery::run(app.clone(), stop_rx.clone()));
-    let scheduler = tokio::spawn(scheduler::run(app.clone(), stop_rx.clone()));
+    let scheduler = scheduler::spawn(app.clone(), stop_rx.clone());
     let aws =
         axum::serve(listeners.aws, app.aws_router()).with_graceful_shutdown(wait(stop_rx.clone()));
     let http = axum::serve(listeners.http, gateway::router(app.clone()))
@@ -203,7 +203,9 @@ pub async fn serve(
     let (a, h) = tokio::join!(aws.into_future(), http.into_future());
     // Deliveries in flight finish or return to the store at the next start.
     engine.abort();
-    scheduler.abort();
+    if let Some(s) = scheduler {
+        s.abort();
+    }
     a.context("AWS listener failed")?;
     h.context("HTTP listener failed")?;
     Ok(())

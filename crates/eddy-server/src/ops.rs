@@ -59,9 +59,12 @@ async fn clock_post(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Res
         Ok(v) => v,
         Err(e) => return bad(format!("the body is not JSON: {e}")),
     };
+    // Changes committed before this call take effect at the time they were made, not at the
+    // new time: let the scheduler see them first.
+    app.scheduler.sync().await;
     let moved = match (v.get("advance_seconds"), v.get("set")) {
         (Some(a), None) => match a.as_f64().filter(|s| s.is_finite()) {
-            Some(s) if s >= 0.0 && s <= 1e12 => app.clock.advance((s * 1000.0).round() as i64),
+            Some(s) if (0.0..=1e12).contains(&s) => app.clock.advance((s * 1000.0).round() as i64),
             Some(_) if a.as_f64().is_some_and(|s| s < 0.0) => {
                 return bad(
                     "`advance_seconds` must not be negative: the clock never moves backwards"

@@ -379,22 +379,32 @@ impl State {
     }
 }
 
-/// Runs the scheduler until `stop` turns true.
-pub async fn run(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let Some(mut requests) = app
+/// Starts the scheduler task, which runs until `stop` turns true. From this call on,
+/// [`Scheduler::sync`] waits for the task (requests made before it has loaded are answered once
+/// it has). `None` when this app's scheduler was already started.
+pub fn spawn(
+    app: Arc<App>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let requests = app
         .scheduler
         .rx
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .take()
-    else {
-        tracing::error!("the scheduler is already running");
-        return;
-    };
-    // Subscribe before loading, so no change committed meanwhile is missed.
-    let mut changes = app.store.watch();
-    let mut state = load(&app).await;
+        .take()?;
     app.scheduler.running.store(true, Ordering::SeqCst);
+    // Subscribe before loading, so no change committed meanwhile is missed.
+    let changes = app.store.watch();
+    Some(tokio::spawn(run(app, stop, requests, changes)))
+}
+
+async fn run(
+    app: Arc<App>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    mut requests: mpsc::UnboundedReceiver<Request>,
+    mut changes: broadcast::Receiver<Notification>,
+) {
+    let mut state = load(&app).await;
     let mut moved = app.clock.moved();
     loop {
         drain(&app, &mut state, &mut changes).await;
