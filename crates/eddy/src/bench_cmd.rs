@@ -20,6 +20,11 @@ pub enum BenchCommand {
     /// Examples: `eddy bench deliveries --target queue --events 100000`,
     /// `eddy bench deliveries --target http --events 20000 --rate 2000 --batch 1`
     Deliveries(crate::bench_delivery::DeliveriesArgs),
+    /// Creates many EventBridge Scheduler schedules (CreateSchedule calls/s), then watches the
+    /// server: CPU from /proc/PID/stat, tick lateness from its metrics. Prints one JSON line.
+    ///
+    /// Example: `eddy bench schedules --count 100000 --pid $(pidof eddy)`
+    Schedules(crate::bench_schedules::SchedulesArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -59,6 +64,7 @@ pub fn run(cmd: BenchCommand) -> ExitCode {
     let result = match cmd {
         BenchCommand::PutEvents(args) => rt.block_on(put_events(args)),
         BenchCommand::Deliveries(args) => rt.block_on(crate::bench_delivery::run(args)),
+        BenchCommand::Schedules(args) => rt.block_on(crate::bench_schedules::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

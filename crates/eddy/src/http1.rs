@@ -47,6 +47,28 @@ impl Conn {
         self.read_reply().await
     }
 
+    /// Sends a rest-json request (`method path` with a JSON body; empty for none).
+    pub async fn rest_call(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> anyhow::Result<Reply> {
+        self.buf.clear();
+        self.buf.extend_from_slice(
+            format!(
+                "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\n\r\n",
+                self.host,
+                body.len()
+            )
+            .as_bytes(),
+        );
+        self.buf.extend_from_slice(body);
+        self.stream.get_mut().write_all(&self.buf).await?;
+        self.read_reply().await
+    }
+
     async fn read_reply(&mut self) -> anyhow::Result<Reply> {
         let mut line = String::new();
         self.stream.read_line(&mut line).await?;

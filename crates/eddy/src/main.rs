@@ -2,6 +2,7 @@
 
 mod bench_cmd;
 mod bench_delivery;
+mod bench_schedules;
 mod http1;
 mod pattern_cmd;
 
