@@ -13,6 +13,7 @@ use eddy_store::{AppendBatch, NewEvent, NewWork, Store, WorkItem};
 use tokio::sync::Notify;
 
 use crate::catalog::Catalog;
+use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::metrics::{BusLabels, CodeLabels, Metrics};
 
@@ -55,6 +56,8 @@ pub struct Bus {
     metrics: Arc<Metrics>,
     /// Woken whenever new work items are committed (the delivery engine waits on it).
     work_ready: Arc<Notify>,
+    /// Ingestion times of events put without a caller's time (replays).
+    clock: Clock,
 }
 
 fn bus_missing(bus: &str) -> EntryError {
@@ -65,12 +68,18 @@ fn bus_missing(bus: &str) -> EntryError {
 }
 
 impl Bus {
-    pub fn new(catalog: Arc<Catalog>, store: Arc<dyn Store>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        catalog: Arc<Catalog>,
+        store: Arc<dyn Store>,
+        metrics: Arc<Metrics>,
+        clock: Clock,
+    ) -> Self {
         Self {
             catalog,
             store,
             metrics,
             work_ready: Arc::new(Notify::new()),
+            clock,
         }
     }
 
@@ -182,6 +191,7 @@ impl Bus {
             store: self.store.clone(),
             metrics: self.metrics.clone(),
             work_ready: self.work_ready.clone(),
+            clock: self.clock.clone(),
         }
     }
 
@@ -203,7 +213,10 @@ impl Bus {
         if events.is_empty() {
             return Ok(Ok(0));
         }
-        let mut batch = AppendBatch::default();
+        let mut batch = AppendBatch {
+            now_ms: Some(self.clock.now_ms()),
+            ..AppendBatch::default()
+        };
         let mut matches = Vec::new();
         let mut matched_rules = Vec::new();
         let n = events.len() as u64;

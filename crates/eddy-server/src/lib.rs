@@ -116,7 +116,12 @@ impl App {
             )
             .await?,
         );
-        let bus = Bus::new(catalog.clone(), store.clone(), metrics.clone());
+        let bus = Bus::new(
+            catalog.clone(),
+            store.clone(),
+            metrics.clone(),
+            clock.clone(),
+        );
         let definitions = store.definitions().await?;
         let queues = queues::Queues::load(store.clone(), &definitions, clock.clone())?;
         let schedules = schedules::Schedules::load(store.clone(), &definitions, clock.now_ms())?;

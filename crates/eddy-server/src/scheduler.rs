@@ -250,7 +250,7 @@ fn rule_entry(app: &App, r: &RuleDef) -> Option<Entry> {
 }
 
 /// The scheduler's view of a Scheduler schedule, when it is enabled.
-fn schedule_entry(app: &App, d: &ScheduleDef) -> Option<Entry> {
+fn schedule_entry(app: &App, d: &Arc<ScheduleDef>) -> Option<Entry> {
     if !d.enabled() {
         return None;
     }
@@ -277,7 +277,7 @@ fn schedule_entry(app: &App, d: &ScheduleDef) -> Option<Entry> {
         },
         source: Source::Schedule {
             arn: d.arn(app.catalog.account()),
-            def: Arc::new(d.clone()),
+            def: d.clone(),
         },
         floor_ms: floor,
         policy: app.schedules.missed_ticks(&d.region, &d.group),
@@ -563,11 +563,14 @@ fn apply_one(app: &App, state: &mut State, c: DefinitionChange, now: i64) {
         }
         schedules::KIND_SCHEDULE => {
             let key = schedule_key(&c.key);
-            let entry = c
-                .value
-                .as_deref()
-                .and_then(|v| serde_json::from_slice::<ScheduleDef>(v).ok())
-                .and_then(|d| schedule_entry(app, &d));
+            // The registry holds the committed definition (it changes memory before the
+            // commit); share it rather than parse another copy.
+            let def = c.value.as_deref().and_then(|v| {
+                app.schedules
+                    .get_by_store_key(&c.key)
+                    .or_else(|| serde_json::from_slice::<ScheduleDef>(v).ok().map(Arc::new))
+            });
+            let entry = def.and_then(|d| schedule_entry(app, &d));
             match entry {
                 Some(e) => state.upsert(key, e, None, now),
                 None => state.remove(&key),

@@ -190,7 +190,7 @@ type Key = (String, String, String);
 /// See the module docs.
 pub struct Schedules {
     store: Arc<dyn Store>,
-    schedules: RwLock<BTreeMap<Key, ScheduleDef>>,
+    schedules: RwLock<BTreeMap<Key, Arc<ScheduleDef>>>,
     groups: RwLock<BTreeMap<(String, String), GroupDef>>,
     stripes: Vec<tokio::sync::Mutex<()>>,
     /// Creation time reported for the implicit `default` group.
@@ -214,7 +214,10 @@ impl Schedules {
                 KIND_SCHEDULE => {
                     let d: ScheduleDef = serde_json::from_slice(value)
                         .map_err(|e| anyhow::anyhow!("schedule `{key}` is unreadable: {e}"))?;
-                    schedules.insert((d.region.clone(), d.group.clone(), d.name.clone()), d);
+                    schedules.insert(
+                        (d.region.clone(), d.group.clone(), d.name.clone()),
+                        Arc::new(d),
+                    );
                 }
                 KIND_GROUP => {
                     let g: GroupDef = serde_json::from_slice(value).map_err(|e| {
@@ -240,11 +243,11 @@ impl Schedules {
         &self.stripes[(h.finish() as usize) % STRIPES]
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<Key, ScheduleDef>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<Key, Arc<ScheduleDef>>> {
         self.schedules.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<Key, ScheduleDef>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<Key, Arc<ScheduleDef>>> {
         self.schedules.write().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -258,21 +261,21 @@ impl Schedules {
         self.groups.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn get(&self, region: &str, group: &str, name: &str) -> Option<ScheduleDef> {
+    pub fn get(&self, region: &str, group: &str, name: &str) -> Option<Arc<ScheduleDef>> {
         self.read()
             .get(&(region.to_owned(), group.to_owned(), name.to_owned()))
             .cloned()
     }
 
     /// The schedule whose store key is `key`.
-    pub fn get_by_store_key(&self, key: &str) -> Option<ScheduleDef> {
+    pub fn get_by_store_key(&self, key: &str) -> Option<Arc<ScheduleDef>> {
         let (region, rest) = key.split_once(':')?;
         let (group, name) = rest.split_once('/')?;
         self.get(region, group, name)
     }
 
     /// Every schedule (the scheduler's rebuild).
-    pub fn all(&self) -> Vec<ScheduleDef> {
+    pub fn all(&self) -> Vec<Arc<ScheduleDef>> {
         self.read().values().cloned().collect()
     }
 
@@ -283,7 +286,7 @@ impl Schedules {
         after: Option<(&str, &str)>,
         mut keep: impl FnMut(&ScheduleDef) -> bool,
         limit: usize,
-    ) -> (Vec<ScheduleDef>, bool) {
+    ) -> (Vec<Arc<ScheduleDef>>, bool) {
         let start = match after {
             Some((g, n)) => {
                 std::ops::Bound::Excluded((region.to_owned(), g.to_owned(), n.to_owned()))
@@ -318,8 +321,9 @@ impl Schedules {
         let key = (region.to_owned(), group.to_owned(), name.to_owned());
         let _guard = self.stripe(&key).lock().await;
         let current = self.read().get(&key).cloned();
-        let (def, answer) = decide(current.as_ref())?;
+        let (def, answer) = decide(current.as_deref())?;
         let change = DefinitionChange::put(KIND_SCHEDULE, def.store_key(), encode(&def)?);
+        let def = Arc::new(def);
         // Memory first: the scheduler may fire the schedule as soon as the store commits, and
         // the delivery engine reads its target from here. Restored if the commit fails.
         self.write().insert(key.clone(), def);
@@ -330,7 +334,7 @@ impl Schedules {
         Ok(answer)
     }
 
-    fn restore(&self, key: Key, previous: Option<ScheduleDef>) {
+    fn restore(&self, key: Key, previous: Option<Arc<ScheduleDef>>) {
         let mut map = self.write();
         match previous {
             Some(p) => map.insert(key, p),

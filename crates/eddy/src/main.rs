@@ -49,7 +49,8 @@ struct ServeArgs {
     /// The app manifest applied at start-up (default: `eddy.toml` when present).
     #[arg(long, env = "EDDY_CONFIG")]
     config: Option<PathBuf>,
-    /// Development mode: enables `POST /_eddy/reset` (and `/moto-api/reset`).
+    /// Development mode: enables `POST /_eddy/reset` (and `/moto-api/reset`) and
+    /// `POST /_eddy/clock` (move eddy's clock forward, firing what falls due).
     #[arg(long, env = "EDDY_DEV")]
     dev: bool,
     /// Account id used in ARNs and event envelopes.

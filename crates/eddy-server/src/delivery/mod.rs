@@ -559,10 +559,18 @@ async fn give_up(
 }
 
 fn count(app: &App, item: &WorkItem, outcome: &str, n: usize) {
+    // Schedules are counted per group, so 100,000 schedules do not make 100,000 series.
+    let rule = match item.rule.split_once(":schedule/") {
+        Some((prefix, rest)) if item.rule.contains(":scheduler:") => {
+            let group = rest.split('/').next().unwrap_or_default();
+            format!("{prefix}:schedule-group/{group}")
+        }
+        _ => item.rule.clone(),
+    };
     app.metrics
         .deliveries
         .get_or_create(&DeliveryLabels {
-            rule: item.rule.clone(),
+            rule,
             target: item.target.clone(),
             outcome: outcome.to_owned(),
         })
