@@ -53,7 +53,9 @@ use crate::delivery::target::TargetKind;
 use crate::schedules::{self, MissedTicks, ScheduleDef};
 
 /// Most ticks fired in one store batch.
-const FIRE_BATCH: usize = 512;
+const FIRE_BATCH: usize = 2048;
+/// Most fired batches queued in the store at once.
+const PIPELINE: usize = 3;
 /// The log's bus name for the events of Scheduler schedules (not a valid bus name, so no bus
 /// can read them by accident).
 pub const SCHEDULER_LOG_BUS: &str = "#scheduler";
@@ -580,60 +582,83 @@ fn apply_one(app: &App, state: &mut State, c: DefinitionChange, now: i64) {
     }
 }
 
-/// Fires everything due now, in due-time order, a store batch at a time.
+/// A store batch of fired ticks on its way to durability.
+struct InFlight<'a> {
+    append: eddy_store::BoxFuture<'a, eddy_store::Result<()>>,
+    /// `(key, nominal ms, due ms)` of each tick.
+    fired: Vec<(Arc<str>, i64, i64)>,
+    work: usize,
+}
+
+/// Fires everything due now, in due-time order, a store batch at a time. Up to [`PIPELINE`]
+/// batches are in the store's queue at once (the store takes them in order), so building the
+/// next batch overlaps with committing the previous one.
 async fn fire_due(app: &App, state: &mut State) {
+    let mut pending: std::collections::VecDeque<InFlight<'_>> = Default::default();
     loop {
         let now = app.clock.now_ms();
         let due = state.take_due(now, FIRE_BATCH);
         if due.is_empty() {
-            return;
+            break;
         }
         let mut batch = AppendBatch {
             now_ms: Some(now),
             ..AppendBatch::default()
         };
-        let mut lateness = Vec::with_capacity(due.len());
-        for (key, source, nominal, due_ms) in &due {
-            build(app, &mut batch, source, *nominal).await;
+        let mut fired = Vec::with_capacity(due.len());
+        for (key, source, nominal, due_ms) in due {
+            build(app, &mut batch, &source, nominal).await;
             batch.ticks.push(Tick {
                 schedule: key.to_string(),
-                tick_ms: *nominal,
+                tick_ms: nominal,
             });
-            lateness.push(*due_ms);
+            fired.push((key, nominal, due_ms));
         }
         let work = batch.work.len();
-        if let Err(e) = append_with_retry(app, batch).await {
-            tracing::error!(error = %e, ticks = due.len(), "cannot record fired ticks; they are lost");
-            continue;
+        // The command is queued in the store when `append` is called, not when awaited.
+        pending.push_back(InFlight {
+            append: app.store.append(batch),
+            fired,
+            work,
+        });
+        if pending.len() >= PIPELINE
+            && let Some(p) = pending.pop_front()
+        {
+            settle(app, state, p).await;
         }
-        let done = app.clock.now_ms();
-        for (key, _, nominal, _) in due {
-            state.last.insert(key, nominal);
-        }
-        app.metrics.scheduler_ticks.inc_by(lateness.len() as u64);
-        for d in lateness {
-            let late = (done - d).max(0) as f64 / 1000.0;
-            app.metrics.scheduler_lateness_seconds.observe(late);
-        }
-        if work > 0 {
-            app.metrics.work_items.inc_by(work as u64);
-            app.bus.work_ready().notify_one();
-        }
+    }
+    while let Some(p) = pending.pop_front() {
+        settle(app, state, p).await;
     }
 }
 
-async fn append_with_retry(app: &App, batch: AppendBatch) -> eddy_store::Result<()> {
-    let mut attempt = 0;
-    loop {
-        match app.store.append(batch.clone()).await {
-            Ok(()) => return Ok(()),
-            Err(e) if attempt >= 3 => return Err(e),
-            Err(e) => {
-                tracing::warn!(error = %e, attempt, "cannot record fired ticks; retrying");
-                attempt += 1;
-                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+/// Waits for one batch: its ticks are recorded, or (the store failed) due again.
+async fn settle(app: &App, state: &mut State, p: InFlight<'_>) {
+    if let Err(e) = p.append.await {
+        tracing::error!(error = %e, ticks = p.fired.len(), "cannot record fired ticks; retrying them");
+        for (key, nominal_ms, due_ms) in p.fired {
+            if let Some(generation) = state.entries.get(&key).map(|e| e.generation) {
+                state.heap.push(Reverse(Due {
+                    due_ms,
+                    nominal_ms,
+                    generation,
+                    key,
+                }));
             }
         }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        return;
+    }
+    let done = app.clock.now_ms();
+    app.metrics.scheduler_ticks.inc_by(p.fired.len() as u64);
+    for (key, nominal, due_ms) in p.fired {
+        let late = (done - due_ms).max(0) as f64 / 1000.0;
+        app.metrics.scheduler_lateness_seconds.observe(late);
+        state.last.insert(key, nominal);
+    }
+    if p.work > 0 {
+        app.metrics.work_items.inc_by(p.work as u64);
+        app.bus.work_ready().notify_one();
     }
 }
 

@@ -29,6 +29,10 @@ pub struct SchedulesArgs {
     /// The eddy server's process id (for its CPU time); 0 skips the CPU measurement.
     #[arg(long, default_value_t = 0)]
     pid: u32,
+    /// One expression for every schedule (e.g. `cron(* * * * ? *)` for a burst at every minute
+    /// mark) instead of the spread daily crons.
+    #[arg(long)]
+    expression: Option<String>,
     /// How long to watch the server after creating the schedules.
     #[arg(long, default_value_t = 65)]
     observe_seconds: u64,
@@ -114,11 +118,12 @@ pub async fn run(args: SchedulesArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..args.connections {
-        let (endpoint, next, failures, count) = (
+        let (endpoint, next, failures, count, fixed) = (
             args.endpoint.clone(),
             next.clone(),
             failures.clone(),
             args.count,
+            args.expression.clone(),
         );
         tasks.push(tokio::spawn(async move {
             let mut conn = Conn::connect(&endpoint).await?;
@@ -129,10 +134,11 @@ pub async fn run(args: SchedulesArgs) -> anyhow::Result<()> {
                     break;
                 }
                 let minute_of_day = i % 1440;
+                let expression = fixed.clone().unwrap_or_else(|| {
+                    format!("cron({} {} * * ? *)", minute_of_day % 60, minute_of_day / 60)
+                });
                 let body = format!(
-                    r#"{{"ScheduleExpression":"cron({} {} * * ? *)","FlexibleTimeWindow":{{"Mode":"OFF"}},"Target":{{"Arn":"arn:aws:sqs:us-east-1:123456789012:bench-schedules","RoleArn":"arn:aws:iam::123456789012:role/bench","Input":"{{\"job\":{i}}}"}}}}"#,
-                    minute_of_day % 60,
-                    minute_of_day / 60
+                    r#"{{"ScheduleExpression":"{expression}","FlexibleTimeWindow":{{"Mode":"OFF"}},"Target":{{"Arn":"arn:aws:sqs:us-east-1:123456789012:bench-schedules","RoleArn":"arn:aws:iam::123456789012:role/bench","Input":"{{\"job\":{i}}}"}}}}"#
                 );
                 let t = Instant::now();
                 let r = conn
