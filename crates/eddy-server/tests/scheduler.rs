@@ -279,3 +279,59 @@ async fn many_schedules_fire_from_a_heap() {
     assert!(fired.windows(2).all(|w| w[0].0 <= w[1].0));
     s.stop().await;
 }
+
+async fn post_clock(app: &Arc<App>, body: &str) -> (u16, serde_json::Value) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let req = axum::http::Request::post("/_eddy/clock")
+        .body(axum::body::Body::from(body.to_owned()))
+        .expect("request");
+    let res = app.aws_router().oneshot(req).await.expect("infallible");
+    let status = res.status().as_u16();
+    let bytes = res.into_body().collect().await.expect("body").to_bytes();
+    (status, serde_json::from_slice(&bytes).expect("json"))
+}
+
+#[tokio::test]
+async fn the_clock_endpoint_moves_forward_only_and_only_in_dev_mode() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = App::open_with_clock(ServerConfig::new(dir.path()), Clock::manual(T0))
+        .await
+        .expect("open");
+    let (status, body) = post_clock(&app, r#"{"advance_seconds": 60}"#).await;
+    assert_eq!(status, 403, "{body}");
+    drop(app);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = ServerConfig::new(dir.path());
+    config.dev = true;
+    let app = App::open_with_clock(config, Clock::manual(T0))
+        .await
+        .expect("open");
+    let (status, body) = post_clock(&app, r#"{"advance_seconds": 90.5}"#).await;
+    assert_eq!(
+        (status, body["now"].as_str()),
+        (200, Some("2027-01-01T00:01:30.500Z"))
+    );
+    let (status, body) = post_clock(&app, r#"{"set": "2027-06-01T00:00:00Z"}"#).await;
+    assert_eq!(
+        (status, body["now"].as_str()),
+        (200, Some("2027-06-01T00:00:00.000Z"))
+    );
+    let (status, body) = post_clock(&app, r#"{"set": "2027-01-01T00:00:00Z"}"#).await;
+    assert_eq!(status, 400);
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("never moves backwards"))
+    );
+    for bad in [
+        r#"{"advance_seconds": -1}"#,
+        r#"{"set": "soon"}"#,
+        "{}",
+        "nope",
+    ] {
+        assert_eq!(post_clock(&app, bad).await.0, 400, "{bad}");
+    }
+    assert_eq!(app.clock.now_ms(), 1_811_808_000_000);
+}
