@@ -248,7 +248,7 @@ async fn back_to_target(
             id,
             // Not the bus itself: archives must not see a redriven event twice.
             bus: format!("{region}:$redrive"),
-            time_ms: crate::now_ms(),
+            time_ms: app.clock.now_ms(),
             body,
             hops: 0,
         }],
@@ -257,7 +257,8 @@ async fn back_to_target(
             rule: rule_arn.to_owned(),
             target: target_id,
         }],
-        ack: Vec::new(),
+        now_ms: Some(app.clock.now_ms()),
+        ..AppendBatch::default()
     };
     app.store.append(batch).await?;
     app.bus.work_ready().notify_one();

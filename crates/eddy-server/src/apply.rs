@@ -539,6 +539,19 @@ impl Step<'_> {
                 return Err(e);
             }
         }
+        // eddy's missed-tick policy is a tag of the schedule group (Scheduler tags only groups).
+        if let Some(policy) = def.get("MissedTicks").and_then(Value::as_str)
+            && policy != "latest"
+        {
+            let arn = format!(
+                "arn:aws:scheduler:{}:{}:schedule-group/{group}",
+                self.ctx.region, self.app.config.account_id
+            );
+            let tags = json!({"Tags": [{"Key": "eddy:missed-ticks", "Value": policy}]});
+            let arn = arn.replace(':', "%3A").replace('/', "%2F");
+            self.rest(svc, Method::POST, &format!("/tags/{arn}"), None, Some(tags))
+                .await?;
+        }
         let mut body = def.clone();
         if let Some(m) = body.as_object_mut() {
             m.remove("Name");

@@ -13,6 +13,7 @@ use eddy_store::{AppendBatch, NewEvent, NewWork, Store, WorkItem};
 use tokio::sync::Notify;
 
 use crate::catalog::Catalog;
+use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::metrics::{BusLabels, CodeLabels, Metrics};
 
@@ -55,6 +56,8 @@ pub struct Bus {
     metrics: Arc<Metrics>,
     /// Woken whenever new work items are committed (the delivery engine waits on it).
     work_ready: Arc<Notify>,
+    /// Ingestion times of events put without a caller's time (replays).
+    clock: Clock,
     /// Committed events for `eddy events tail` (only filled while someone listens).
     tail: tokio::sync::broadcast::Sender<Arc<Tailed>>,
 }
@@ -77,13 +80,19 @@ fn bus_missing(bus: &str) -> EntryError {
 }
 
 impl Bus {
-    pub fn new(catalog: Arc<Catalog>, store: Arc<dyn Store>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        catalog: Arc<Catalog>,
+        store: Arc<dyn Store>,
+        metrics: Arc<Metrics>,
+        clock: Clock,
+    ) -> Self {
         Self {
             catalog,
             store,
             metrics,
             work_ready: Arc::new(Notify::new()),
             tail: tokio::sync::broadcast::channel(4096).0,
+            clock,
         }
     }
 
@@ -167,7 +176,7 @@ impl Bus {
                     .inc();
             }
         }
-        self.append(region, routed, ack).await?;
+        self.append(region, routed, ack, now_ms).await?;
         Ok(results)
     }
 
@@ -200,7 +209,8 @@ impl Bus {
             hops: hops + 1,
             body: item.body.clone(),
         };
-        self.append(region, vec![routed], vec![item.id]).await?;
+        self.append(region, vec![routed], vec![item.id], now_ms)
+            .await?;
         Ok(Ok(()))
     }
 
@@ -213,6 +223,7 @@ impl Bus {
             metrics: self.metrics.clone(),
             work_ready: self.work_ready.clone(),
             tail: self.tail.clone(),
+            clock: self.clock.clone(),
         }
     }
 
@@ -234,7 +245,10 @@ impl Bus {
         if events.is_empty() {
             return Ok(Ok(0));
         }
-        let mut batch = AppendBatch::default();
+        let mut batch = AppendBatch {
+            now_ms: Some(self.clock.now_ms()),
+            ..AppendBatch::default()
+        };
         let mut matches = Vec::new();
         let mut matched_rules = Vec::new();
         let n = events.len() as u64;
@@ -295,12 +309,14 @@ impl Bus {
         region: &str,
         routed: Vec<Routed>,
         ack: Vec<i64>,
+        now_ms: i64,
     ) -> Result<(), ApiError> {
         if routed.is_empty() && ack.is_empty() {
             return Ok(());
         }
         let mut batch = AppendBatch {
             ack,
+            now_ms: Some(now_ms),
             ..AppendBatch::default()
         };
         let mut matches = Vec::new();

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 pub struct ServerConfig {
     /// Where the embedded store lives.
     pub data_dir: PathBuf,
-    /// Development mode: enables `POST /_eddy/reset` and `/moto-api/reset`.
+    /// Development mode: enables `POST /_eddy/reset`, `/moto-api/reset` and `POST /_eddy/clock`.
     pub dev: bool,
     /// The account id in ARNs and envelopes.
     pub account_id: String,

@@ -16,6 +16,10 @@
 //! * [`ops`]: health, Prometheus metrics, dev-mode reset, `POST /_eddy/apply`;
 //! * [`admin`]: endpoints for the eddy CLI (`events tail`, `dlq redrive`);
 //! * [`apply`]: applying an app manifest (`eddy.toml`) through eddy's own operations;
+//! * [`ops`]: health, Prometheus metrics, dev-mode reset and clock;
+//! * [`clock`]: the server's clock (system time plus an offset `--dev` mode can move);
+//! * [`schedules`], [`scheduler`]: EventBridge Scheduler's schedules and the loop that fires
+//!   them and scheduled rules;
 //! * [`gateway`]: the HTTP routes listener (user routes arrive with the routes issue).
 //!
 //! What it is not: the pattern language (`eddy-pattern`), the storage engine (`eddy-store`), or
@@ -27,6 +31,7 @@ pub mod archives;
 pub mod aws;
 pub mod bus;
 pub mod catalog;
+pub mod clock;
 pub mod config;
 pub mod delivery;
 pub mod destinations;
@@ -38,6 +43,8 @@ pub mod metrics;
 pub mod ops;
 pub mod queues;
 pub mod registry;
+pub mod scheduler;
+pub mod schedules;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -79,11 +86,23 @@ pub struct App {
     /// The HTTP client API destinations are called with (pooled connections).
     pub http: delivery::http::HttpClient,
     pub metrics: Arc<Metrics>,
+    /// The time every due time is measured against (movable in `--dev` mode).
+    pub clock: clock::Clock,
+    pub schedules: schedules::Schedules,
+    pub scheduler: scheduler::Scheduler,
 }
 
 impl App {
     /// Opens the store in `config.data_dir` and loads the catalog.
     pub async fn open(config: ServerConfig) -> anyhow::Result<Arc<Self>> {
+        Self::open_with_clock(config, clock::Clock::system()).await
+    }
+
+    /// [`App::open`] on a given clock (tests use [`clock::Clock::manual`]).
+    pub async fn open_with_clock(
+        config: ServerConfig,
+        clock: clock::Clock,
+    ) -> anyhow::Result<Arc<Self>> {
         let metrics = Metrics::new();
         let store = EmbeddedStore::open_with(
             &config.data_dir,
@@ -104,13 +123,19 @@ impl App {
                 metrics.clone(),
                 config.account_id.clone(),
                 limits,
-                now_ms(),
+                clock.now_ms(),
             )
             .await?,
         );
-        let bus = Bus::new(catalog.clone(), store.clone(), metrics.clone());
+        let bus = Bus::new(
+            catalog.clone(),
+            store.clone(),
+            metrics.clone(),
+            clock.clone(),
+        );
         let definitions = store.definitions().await?;
-        let queues = queues::Queues::load(store.clone(), &definitions)?;
+        let queues = queues::Queues::load(store.clone(), &definitions, clock.clone())?;
+        let schedules = schedules::Schedules::load(store.clone(), &definitions, clock.now_ms())?;
         let archives = archives::Archives::load(store.clone()).await?;
         let destinations = destinations::Destinations::load(store.clone(), &definitions)?;
         let log_groups = logs::LogGroups::load(store.clone(), &definitions)?;
@@ -133,6 +158,9 @@ impl App {
             apply_lock: tokio::sync::Mutex::new(()),
             http,
             metrics,
+            clock,
+            schedules,
+            scheduler: scheduler::Scheduler::new(),
         }))
     }
 
@@ -199,6 +227,7 @@ pub async fn serve(
     // Replays interrupted by the last stop resume now, not at the first archive API call.
     app.archives.attach(&app.bus, app.catalog.limits());
     let engine = tokio::spawn(delivery::run(app.clone(), stop_rx.clone()));
+    let scheduler = scheduler::spawn(app.clone(), stop_rx.clone());
     let aws =
         axum::serve(listeners.aws, app.aws_router()).with_graceful_shutdown(wait(stop_rx.clone()));
     let http = axum::serve(listeners.http, gateway::router(app.clone()))
@@ -206,6 +235,9 @@ pub async fn serve(
     let (a, h) = tokio::join!(aws.into_future(), http.into_future());
     // Deliveries in flight finish or return to the store at the next start.
     engine.abort();
+    if let Some(s) = scheduler {
+        s.abort();
+    }
     a.context("AWS listener failed")?;
     h.context("HTTP listener failed")?;
     Ok(())

@@ -66,6 +66,12 @@ pub struct Metrics {
     pub store_work_items: Gauge,
     /// Events in the store's log (sampled at scrape).
     pub store_events: Gauge,
+    /// Schedule ticks fired (rules and Scheduler schedules).
+    pub scheduler_ticks: Counter,
+    /// From a tick's due time (nominal time plus any flexible window) to its durable append.
+    pub scheduler_lateness_seconds: Histogram,
+    /// Schedules and scheduled rules the scheduler keeps (sampled at scrape).
+    pub scheduler_schedules: Gauge,
 }
 
 impl Metrics {
@@ -137,6 +143,24 @@ impl Metrics {
             "Events in the store's log",
             store_events.clone(),
         );
+        let scheduler_ticks = Counter::default();
+        registry.register(
+            "eddy_scheduler_ticks",
+            "Schedule ticks fired",
+            scheduler_ticks.clone(),
+        );
+        let scheduler_lateness_seconds = Histogram::new(exponential_buckets(0.000_1, 2.0, 20));
+        registry.register(
+            "eddy_scheduler_lateness_seconds",
+            "From a tick's due time to its durable append",
+            scheduler_lateness_seconds.clone(),
+        );
+        let scheduler_schedules = Gauge::default();
+        registry.register(
+            "eddy_scheduler_schedules",
+            "Schedules and scheduled rules the scheduler keeps",
+            scheduler_schedules.clone(),
+        );
         Arc::new(Self {
             registry,
             events_put,
@@ -150,6 +174,9 @@ impl Metrics {
             store_commit_requests,
             store_work_items,
             store_events,
+            scheduler_ticks,
+            scheduler_lateness_seconds,
+            scheduler_schedules,
         })
     }
 

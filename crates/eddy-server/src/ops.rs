@@ -1,5 +1,11 @@
-//! Operations endpoints on the AWS listener: health, Prometheus metrics, and the dev-mode reset
-//! that test suites (including moto-style ones) call between tests.
+//! Operations endpoints on the AWS listener: health, Prometheus metrics, the dev-mode reset
+//! that test suites (including moto-style ones) call between tests, and the dev-mode clock.
+//!
+//! `GET /_eddy/clock` answers `{"now": RFC 3339, "offset_ms": N}`. `POST /_eddy/clock` (only with
+//! `--dev`) takes `{"advance_seconds": N}` or `{"set": "2027-01-01T00:00:00Z"}`, moves eddy's
+//! clock forward (never backwards: 400), and answers `{"now": …}` once every schedule tick due up
+//! to the new time has fired, in order, and its events are durable. Retries and queue
+//! visibility timeouts follow the moved clock too.
 
 use std::sync::Arc;
 
@@ -9,8 +15,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
+use crate::App;
 use crate::error::ApiError;
-use crate::{App, now_ms};
 
 pub fn router() -> Router<Arc<App>> {
     Router::new()
@@ -21,6 +27,7 @@ pub fn router() -> Router<Arc<App>> {
         .route("/_eddy/apply", post(apply))
         .route("/_eddy/tail", get(crate::admin::tail))
         .route("/_eddy/redrive", post(crate::admin::redrive))
+        .route("/_eddy/clock", get(clock_get).post(clock_post))
 }
 
 /// `POST /_eddy/apply`: applies an app manifest's resources (what `eddy apply` sends):
@@ -64,6 +71,75 @@ async fn apply(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Response
     }
 }
 
+fn json(status: StatusCode, body: serde_json::Value) -> Response {
+    (
+        status,
+        [("content-type", "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn clock_now(app: &App) -> serde_json::Value {
+    serde_json::json!({
+        "now": crate::clock::fmt_ms(app.clock.now_ms()),
+        "offset_ms": app.clock.offset_ms(),
+    })
+}
+
+async fn clock_get(State(app): State<Arc<App>>) -> Response {
+    json(StatusCode::OK, clock_now(&app))
+}
+
+async fn clock_post(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Response {
+    let bad = |m: String| json(StatusCode::BAD_REQUEST, serde_json::json!({ "message": m }));
+    if !app.config.dev {
+        return json(
+            StatusCode::FORBIDDEN,
+            serde_json::json!({"message": "the clock can only be moved when eddy runs with --dev"}),
+        );
+    }
+    let v: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return bad(format!("the body is not JSON: {e}")),
+    };
+    // Changes committed before this call take effect at the time they were made, not at the
+    // new time: let the scheduler see them first.
+    app.scheduler.sync().await;
+    let moved = match (v.get("advance_seconds"), v.get("set")) {
+        (Some(a), None) => match a.as_f64().filter(|s| s.is_finite()) {
+            Some(s) if (0.0..=1e12).contains(&s) => app.clock.advance((s * 1000.0).round() as i64),
+            Some(_) if a.as_f64().is_some_and(|s| s < 0.0) => {
+                return bad(
+                    "`advance_seconds` must not be negative: the clock never moves backwards"
+                        .into(),
+                );
+            }
+            _ => return bad("`advance_seconds` must be a number of seconds".into()),
+        },
+        (None, Some(t)) => {
+            let Some(ms) = t.as_str().and_then(crate::clock::parse_rfc3339) else {
+                return bad(
+                    "`set` must be an RFC 3339 time with an offset, like `2027-01-01T00:00:00Z`"
+                        .into(),
+                );
+            };
+            app.clock.set(ms)
+        }
+        _ => {
+            return bad(
+                "give exactly one of `advance_seconds` (a number) or `set` (an RFC 3339 time)"
+                    .into(),
+            );
+        }
+    };
+    if let Err(e) = moved {
+        return bad(e.to_string());
+    }
+    app.scheduler.sync().await;
+    json(StatusCode::OK, clock_now(&app))
+}
+
 async fn health() -> Response {
     ([("content-type", "application/json")], r#"{"status":"ok"}"#).into_response()
 }
@@ -95,12 +171,13 @@ async fn reset(State(app): State<Arc<App>>) -> Response {
     if let Err(e) = app.store.reset().await {
         return crate::aws::error_response(&ApiError::from(e));
     }
-    app.catalog.clear(now_ms()).await;
+    app.catalog.clear(app.clock.now_ms()).await;
     app.queues.clear();
     app.archives.clear();
     app.destinations.clear();
     app.log_groups.clear();
     app.functions.clear();
+    app.schedules.clear();
     ([("content-type", "application/json")], r#"{"status":"ok"}"#).into_response()
 }
 

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::Notify;
 
+use crate::clock::Clock;
 use crate::error::ApiError;
-use crate::now_ms;
 use crate::registry::{self, Named, Registry};
 
 /// Attributes a user may set, with AWS's defaults.
@@ -210,14 +210,20 @@ pub struct Queues {
     store: Arc<dyn Store>,
     defs: Registry<QueueDef>,
     wakers: Mutex<HashMap<String, Arc<Notify>>>,
+    clock: Clock,
 }
 
 impl Queues {
-    pub fn load(store: Arc<dyn Store>, definitions: &[Definition]) -> anyhow::Result<Self> {
+    pub fn load(
+        store: Arc<dyn Store>,
+        definitions: &[Definition],
+        clock: Clock,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
             defs: Registry::load(store.clone(), definitions)?,
             store,
             wakers: Mutex::new(HashMap::new()),
+            clock,
         })
     }
 
@@ -318,7 +324,7 @@ impl Queues {
         }
         let sent: Vec<Sent> = self
             .store
-            .queue_send(queue.key(), new, now_ms(), ack)
+            .queue_send(queue.key(), new, self.clock.now_ms(), ack)
             .await?;
         for (o, s) in out.iter_mut().zip(sent) {
             o.message_id = s.message_id;
@@ -341,10 +347,11 @@ impl Queues {
         let waker = self.waker(&key);
         loop {
             let notified = waker.notified();
+            let mut moved = self.clock.moved();
             tokio::pin!(notified);
             notified.as_mut().enable();
             let opts = ReceiveOptions {
-                now_ms: now_ms(),
+                now_ms: self.clock.now_ms(),
                 max,
                 visibility_ms: visibility_secs * 1000,
                 fifo: queue.fifo(),
@@ -365,12 +372,14 @@ impl Queues {
             // Wake when a message is sent, when the next one becomes visible, or at the deadline.
             let mut wake = deadline;
             if let Some(at) = self.store.queue_next_visible(key.clone()).await? {
-                let ms = (at - now_ms()).clamp(1, 20_000);
+                let ms = (at - self.clock.now_ms()).clamp(1, 20_000);
                 wake = wake.min(now + Duration::from_millis(ms as u64));
             }
             tokio::select! {
                 () = &mut notified => {}
                 () = tokio::time::sleep_until(wake) => {}
+                // The dev clock moved: delayed or invisible messages may be visible now.
+                _ = moved.changed() => {}
             }
         }
     }

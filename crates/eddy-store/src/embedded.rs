@@ -87,6 +87,10 @@ CREATE TABLE IF NOT EXISTS log_events (
     message TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS log_events_by_time ON log_events (grp, ts_ms, seq);
+CREATE TABLE IF NOT EXISTS ticks (
+    schedule TEXT PRIMARY KEY,
+    tick_ms INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS definitions (
     kind TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -293,6 +297,24 @@ impl Store for EmbeddedStore {
 
     fn reset(&self) -> BoxFuture<'_, Result<()>> {
         self.call(Command::Reset)
+    }
+
+    fn ticks(&self) -> BoxFuture<'_, Result<Vec<(String, i64)>>> {
+        self.exec(|tx| {
+            let mut st = tx.prepare_cached("SELECT schedule, tick_ms FROM ticks")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn forget_ticks(&self, schedules: Vec<String>) -> BoxFuture<'_, Result<()>> {
+        self.exec(move |tx| {
+            let mut st = tx.prepare_cached("DELETE FROM ticks WHERE schedule = ?1")?;
+            for s in &schedules {
+                st.execute([s])?;
+            }
+            Ok(())
+        })
     }
 
     fn queue_send(
@@ -614,7 +636,8 @@ fn execute(
             let r = tx
                 .execute_batch(
                     "DELETE FROM events; DELETE FROM work; DELETE FROM dead; DELETE FROM definitions;
-                     DELETE FROM messages; DELETE FROM dedup; DELETE FROM log_events;",
+                     DELETE FROM messages; DELETE FROM dedup; DELETE FROM log_events;
+                     DELETE FROM ticks;",
                 )
                 .map_err(StoreError::from);
             if r.is_ok() {
@@ -626,7 +649,7 @@ fn execute(
 }
 
 fn append(tx: &Transaction<'_>, batch: AppendBatch) -> Result<()> {
-    let ingested = now_ms();
+    let ingested = batch.now_ms.unwrap_or_else(now_ms);
     let mut seqs = Vec::with_capacity(batch.events.len());
     {
         let mut st = tx.prepare_cached(
@@ -650,6 +673,15 @@ fn append(tx: &Transaction<'_>, batch: AppendBatch) -> Result<()> {
                 )));
             };
             st.execute(params![seq, w.rule, w.target, ingested])?;
+        }
+    }
+    if !batch.ticks.is_empty() {
+        let mut st = tx.prepare_cached(
+            "INSERT INTO ticks (schedule, tick_ms) VALUES (?1, ?2)
+             ON CONFLICT (schedule) DO UPDATE SET tick_ms = max(tick_ms, excluded.tick_ms)",
+        )?;
+        for t in &batch.ticks {
+            st.execute(params![t.schedule, t.tick_ms])?;
         }
     }
     ack(tx, &batch.ack)

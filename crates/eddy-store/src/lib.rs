@@ -22,6 +22,10 @@
 //!   loses nothing.
 //! * Events and their work items are committed atomically, so there is no window in which an
 //!   acknowledged event exists without the deliveries it owes.
+//! * Schedule ticks ([`AppendBatch::ticks`]) are committed in the same transaction as the events
+//!   they fired: after a crash a tick is either recorded with its events or absent with them, so
+//!   the scheduler neither fires a recorded tick again nor loses an unrecorded one.
+//!   [`Store::ticks`] reads the last recorded tick of every schedule.
 //! * [`Store::lease`] makes a work item invisible until `now + lease`; the change is durable
 //!   before the lease is handed out. If the holder crashes, the item becomes due again when the
 //!   lease expires and is delivered again: **a crash may repeat a delivery, never drop one**.
@@ -99,6 +103,23 @@ pub struct AppendBatch {
     /// Work items this append completes (a bus target forwarding its event), removed in the same
     /// transaction.
     pub ack: Vec<i64>,
+    /// Schedule ticks these events fire, recorded in the same transaction (see [`Tick`]).
+    pub ticks: Vec<Tick>,
+    /// The ingestion time (ms since the epoch) to record for the events and their work items
+    /// (which become due at it); the store's own clock when `None`. Callers with a movable clock
+    /// pass theirs so that due times and event ages follow it.
+    pub now_ms: Option<i64>,
+}
+
+/// The last fired tick of one schedule: the scheduler appends it with the events that tick fired,
+/// so a tick is recorded if and only if its events are, and a restart never fires it twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tick {
+    /// The schedule's key, as the scheduler names schedules.
+    pub schedule: String,
+    /// The nominal time of the tick (ms since the epoch). A later tick of the same schedule
+    /// replaces an earlier one; an earlier one never replaces a later one.
+    pub tick_ms: i64,
 }
 
 /// A work item handed out by [`Store::lease`].
@@ -304,6 +325,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Wipes everything (dev mode's reset).
     fn reset(&self) -> BoxFuture<'_, Result<()>>;
+
+    /// The last recorded tick of every schedule, as `(schedule key, tick ms)`.
+    fn ticks(&self) -> BoxFuture<'_, Result<Vec<(String, i64)>>>;
+
+    /// Forgets the recorded ticks of schedules that no longer exist.
+    fn forget_ticks(&self, schedules: Vec<String>) -> BoxFuture<'_, Result<()>>;
 
     /// Sends messages to a queue (see [`queue`]); answers in order. `ack` names work items this
     /// send delivers: they are removed in the same transaction, so a queue target receives each

@@ -268,6 +268,7 @@ async fn ids_are_never_reused_after_the_newest_item_is_acked() {
             target: "t".into(),
         }],
         ack: vec![],
+        ..AppendBatch::default()
     };
     store.append(one("a")).await.expect("append");
     let first = store.lease(None, T0, 10, 1000).await.expect("lease");

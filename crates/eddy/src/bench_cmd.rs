@@ -26,6 +26,11 @@ pub enum BenchCommand {
     /// Example: `eddy bench invoke --connections 8 --seconds 10` (uses `eddy-test-function`
     /// next to the eddy binary as the function's bootstrap)
     Invoke(crate::bench_invoke::InvokeArgs),
+    /// Creates many EventBridge Scheduler schedules (CreateSchedule calls/s), then watches the
+    /// server: CPU from /proc/PID/stat, tick lateness from its metrics. Prints one JSON line.
+    ///
+    /// Example: `eddy bench schedules --count 100000 --pid $(pidof eddy)`
+    Schedules(crate::bench_schedules::SchedulesArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -66,6 +71,7 @@ pub fn run(cmd: BenchCommand) -> ExitCode {
         BenchCommand::PutEvents(args) => rt.block_on(put_events(args)),
         BenchCommand::Deliveries(args) => rt.block_on(crate::bench_delivery::run(args)),
         BenchCommand::Invoke(args) => rt.block_on(crate::bench_invoke::run(args)),
+        BenchCommand::Schedules(args) => rt.block_on(crate::bench_schedules::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -74,6 +74,16 @@ impl Conn {
         self.read_reply().await
     }
 
+    /// Sends a rest-json request (`method path` with a JSON body; empty for none).
+    pub async fn rest_call(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> anyhow::Result<Reply> {
+        self.request(method, path, &[], body).await
+    }
+
     async fn read_reply(&mut self) -> anyhow::Result<Reply> {
         let mut line = String::new();
         self.stream.read_line(&mut line).await?;

@@ -4,6 +4,7 @@ mod apply_cmd;
 mod bench_cmd;
 mod bench_delivery;
 mod bench_invoke;
+mod bench_schedules;
 mod cli;
 mod http1;
 mod pattern_cmd;
@@ -89,7 +90,8 @@ struct ServeArgs {
     /// changes.
     #[arg(long)]
     watch: bool,
-    /// Development mode: enables `POST /_eddy/reset` (and `/moto-api/reset`).
+    /// Development mode: enables `POST /_eddy/reset` (and `/moto-api/reset`) and
+    /// `POST /_eddy/clock` (move eddy's clock forward, firing what falls due).
     #[arg(long, env = "EDDY_DEV")]
     dev: bool,
     /// Account id used in ARNs and event envelopes.

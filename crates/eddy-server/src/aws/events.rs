@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{Ctx, Page, empty, parse, reply};
+use crate::App;
 use crate::bus::{EntryError, PreparedEvent};
 use crate::catalog::{Change, Defs};
 use crate::error::{ApiError, Violations};
-use crate::{App, now_ms};
 
 /// Most targets a rule may have (EventBridge's quota).
 pub const MAX_TARGETS_PER_RULE: usize = 5;
@@ -236,7 +236,10 @@ async fn put_events(app: &App, ctx: &Ctx, input: PutEventsInput) -> Result<Vec<u
         ));
     }
     let prepared = entries.into_iter().map(prepare_entry).collect();
-    let results = app.bus.put(&ctx.region, prepared, now_ms()).await?;
+    let results = app
+        .bus
+        .put(&ctx.region, prepared, app.clock.now_ms())
+        .await?;
     let failed = results.iter().filter(|r| r.is_err()).count();
     let entries = results
         .into_iter()
@@ -407,7 +410,7 @@ async fn put_rule(app: &App, ctx: &Ctx, input: PutRuleInput) -> Result<Vec<u8>, 
         .unwrap_or(RuleState::Enabled);
     let region = ctx.region.clone();
     let arn = app.catalog.scope(&region).rule_arn(&bus, &name);
-    let now = now_ms();
+    let now = app.clock.now_ms();
     app.catalog
         .mutate(|defs| {
             if defs.bus(&region, &bus).is_none() {
@@ -959,7 +962,7 @@ async fn create_event_bus(
     }
     let region = ctx.region.clone();
     let arn = app.catalog.scope(&region).bus_arn(&name);
-    let now = now_ms();
+    let now = app.clock.now_ms();
     let bus = app
         .catalog
         .mutate(|d| {
@@ -1096,7 +1099,7 @@ async fn update_event_bus(
     );
     v.finish()?;
     let region = ctx.region.clone();
-    let now = now_ms();
+    let now = app.clock.now_ms();
     let bus = app
         .catalog
         .mutate(|d| {
@@ -1194,7 +1197,7 @@ async fn with_tags(
     edit: Option<&(dyn Fn(&mut Tags) + Sync)>,
 ) -> Result<Tags, ApiError> {
     let target = tagged(arn, region)?;
-    let now = now_ms();
+    let now = app.clock.now_ms();
     app.catalog
         .mutate(|d: &Defs| match &target {
             Tagged::Bus(name) => {
@@ -1405,7 +1408,7 @@ async fn put_permission(
     } else {
         None
     };
-    let now = now_ms();
+    let now = app.clock.now_ms();
     app.catalog
         .mutate(|d| {
             let mut b = d.bus(&region, &bus).ok_or_else(|| bus_missing(&bus))?;
@@ -1445,7 +1448,7 @@ async fn remove_permission(
     v.finish()?;
     let all = input.remove_all_permissions.unwrap_or(false);
     let region = ctx.region.clone();
-    let now = now_ms();
+    let now = app.clock.now_ms();
     app.catalog
         .mutate(|d| {
             let mut b = d.bus(&region, &bus).ok_or_else(|| bus_missing(&bus))?;

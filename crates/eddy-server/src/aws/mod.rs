@@ -14,6 +14,7 @@ pub mod lambda;
 pub mod logs;
 mod pagination;
 pub mod rest;
+pub mod scheduler;
 pub mod sqs;
 
 use std::sync::Arc;
@@ -164,6 +165,7 @@ pub(crate) async fn rest_call(
 ) -> Response {
     let (operation, result) = match service {
         rest::RestService::Lambda => lambda::call(app, ctx, req).await,
+        rest::RestService::Scheduler => scheduler::call(app, ctx, req).await,
         other => (
             "unknown",
             Err(ApiError::new(

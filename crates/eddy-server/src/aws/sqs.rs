@@ -11,9 +11,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{Ctx, empty, parse, reply};
+use crate::App;
 use crate::error::ApiError;
 use crate::queues::{OutMessage, QueueDef, SETTABLE, StoredAttributes};
-use crate::{App, now_ms};
 
 /// Runs one SQS operation.
 pub async fn call(app: &App, ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
@@ -242,7 +242,7 @@ async fn attributes_of(
     .iter()
     .any(|n| want(n))
     {
-        let s = app.store.queue_stats(q.key(), now_ms()).await?;
+        let s = app.store.queue_stats(q.key(), app.clock.now_ms()).await?;
         for (n, v) in [
             ("ApproximateNumberOfMessages", s.visible),
             ("ApproximateNumberOfMessagesNotVisible", s.in_flight),
@@ -281,7 +281,7 @@ async fn create_queue(app: &App, ctx: &Ctx, input: CreateQueueInput) -> Result<V
         }));
     }
     check_attributes(&attrs, fifo)?;
-    let now = now_ms();
+    let now = app.clock.now_ms();
     let region = ctx.region.clone();
     let def = app
         .queues
@@ -446,7 +446,7 @@ async fn set_queue_attributes(
         return Err(invalid_attribute_value("FifoQueue"));
     }
     check_attributes(&attrs, q.fifo())?;
-    let now = now_ms();
+    let now = app.clock.now_ms();
     app.queues
         .upsert(&q.region, &q.name, |current| {
             let mut def = current.cloned().ok_or_else(queue_missing)?;
@@ -1116,7 +1116,7 @@ async fn change_visibility(
     if !receipt_ok(&r) {
         return Err(receipt_invalid(&r));
     }
-    let now = now_ms();
+    let now = app.clock.now_ms();
     let done = app
         .store
         .queue_change_visibility(q.key(), vec![(r, now + v * 1000)], now)
@@ -1146,7 +1146,7 @@ async fn change_visibility_batch(
     let q = resolve(app, ctx, input.queue_url.as_deref())?;
     let entries = input.entries.unwrap_or_default();
     check_batch(entries.iter().map(|e| e.id.as_deref()), entries.len())?;
-    let now = now_ms();
+    let now = app.clock.now_ms();
     let mut successful = Vec::new();
     let mut failed = Vec::new();
     for e in &entries {

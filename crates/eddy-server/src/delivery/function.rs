@@ -13,11 +13,11 @@ use eddy_store::{AppendBatch, NewEvent, NewWork, WorkItem};
 use serde_json::{Value, json};
 
 use super::target::TargetKind;
+use crate::App;
 use crate::bus::PreparedEvent;
 use crate::error::ApiError;
 use crate::functions::{EventInvokeConfig, FunctionDef};
 use crate::queues::OutMessage;
-use crate::{App, now_ms};
 
 /// The target id of asynchronous invocation work items.
 pub const ASYNC_TARGET: &str = "$async-invoke";
@@ -33,11 +33,12 @@ pub async fn enqueue(
     ack: Vec<i64>,
 ) -> Result<String, ApiError> {
     let id = uuid::Uuid::new_v4().to_string();
+    let now = app.clock.now_ms();
     let batch = AppendBatch {
         events: vec![NewEvent {
             id: id.clone(),
             bus: format!("{}:{ASYNC_BUS}", def.region),
-            time_ms: now_ms(),
+            time_ms: now,
             body: payload,
             hops: 0,
         }],
@@ -47,6 +48,8 @@ pub async fn enqueue(
             target: ASYNC_TARGET.to_owned(),
         }],
         ack,
+        now_ms: Some(now),
+        ..AppendBatch::default()
     };
     app.store.append(batch).await?;
     app.bus.work_ready().notify_one();
@@ -90,7 +93,7 @@ fn settle(app: &App, r: Result<(), impl std::fmt::Display>) {
 
 async fn deliver_one(app: &App, def: &FunctionDef, item: WorkItem) {
     let config = def.event_invoke.clone().unwrap_or_default();
-    let now = now_ms();
+    let now = app.clock.now_ms();
     let age = now - item.created_ms;
     if age > config.max_age_ms() {
         finish(app, def, &config, &item, None, "EventAgeExceeded").await;
@@ -119,13 +122,19 @@ async fn deliver_one(app: &App, def: &FunctionDef, item: WorkItem) {
                 let wait = 60_000 * i64::from(retries_done + 1);
                 tracing::info!(function = %def.name, request = %item.event_id,
                     attempt = item.attempts, "asynchronous invocation failed; retrying");
-                settle(app, app.store.nack(item.id, now_ms() + wait).await);
+                settle(
+                    app,
+                    app.store.nack(item.id, app.clock.now_ms() + wait).await,
+                );
             }
         }
         Err(InvokeError::TooManyRequests) => {
             // Throttled: back off (1 s doubling to 5 min) until the event is too old.
             let wait = (1000_i64 << item.attempts.min(9)).min(300_000);
-            settle(app, app.store.nack(item.id, now_ms() + wait).await);
+            settle(
+                app,
+                app.store.nack(item.id, app.clock.now_ms() + wait).await,
+            );
         }
     }
 }
@@ -151,7 +160,7 @@ fn record(
     }
     let mut rec = json!({
         "version": "1.0",
-        "timestamp": eddy_model::event::format_time(now_ms()),
+        "timestamp": eddy_model::event::format_time(app.clock.now_ms()),
         "requestContext": {
             "requestId": item.event_id,
             "functionArn": format!("{}:$LATEST", def.arn(app.functions.account())),
@@ -222,7 +231,7 @@ async fn finish(
             };
             match app
                 .bus
-                .put_acking(&region, vec![Ok(ev)], ack, now_ms())
+                .put_acking(&region, vec![Ok(ev)], ack, app.clock.now_ms())
                 .await
             {
                 Ok(r) => match r.into_iter().next() {

@@ -30,9 +30,9 @@ use eddy_store::WorkItem;
 use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::App;
 use crate::metrics::DeliveryLabels;
 use crate::queues::OutMessage;
-use crate::{App, now_ms};
 use retry::{Policy, Verdict};
 use target::TargetKind;
 
@@ -100,7 +100,7 @@ impl Limits {
 
 /// Runs the engine until `stop` turns true.
 pub async fn run(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
-    match app.store.release_leases(now_ms()).await {
+    match app.store.release_leases(app.clock.now_ms()).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(
             items = n,
@@ -114,6 +114,8 @@ pub async fn run(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
         per_target: app.config.target_concurrency.max(1),
         targets: Mutex::new(HashMap::new()),
     });
+    // Retries wait on eddy's clock: when the dev clock moves, look again at once.
+    let mut moved = app.clock.moved();
     loop {
         if *stop.borrow() {
             break;
@@ -125,7 +127,11 @@ pub async fn run(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
         let items = if free == 0 {
             Vec::new()
         } else {
-            match app.store.lease(None, now_ms(), free, LEASE_MS).await {
+            match app
+                .store
+                .lease(None, app.clock.now_ms(), free, LEASE_MS)
+                .await
+            {
                 Ok(items) => items,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot lease work items");
@@ -135,12 +141,15 @@ pub async fn run(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
         };
         if items.is_empty() {
             let wait = match app.store.next_due().await {
-                Ok(Some(due)) => Duration::from_millis((due - now_ms()).clamp(1, 1000) as u64),
+                Ok(Some(due)) => {
+                    Duration::from_millis((due - app.clock.now_ms()).clamp(1, 1000) as u64)
+                }
                 _ => Duration::from_secs(1),
             };
             tokio::select! {
                 () = &mut notified => {}
                 () = tokio::time::sleep(wait) => {}
+                _ = moved.changed() => {}
                 _ = stop.changed() => {}
             }
             continue;
@@ -187,7 +196,15 @@ async fn deliver_group(
         function::deliver(app, items).await;
         return;
     }
-    let Some((rule, target)) = app.catalog.target(&first.rule, &first.target).await else {
+    // Work items of EventBridge Scheduler schedules name the schedule ARN as their rule.
+    let scheduled = first.rule.contains(":scheduler:");
+    let rule_arn = first.rule.clone();
+    let resolved = if scheduled {
+        app.schedules.delivery_target(&first.rule)
+    } else {
+        app.catalog.target(&first.rule, &first.target).await
+    };
+    let Some((rule, target)) = resolved else {
         // The rule or target was removed after the events matched: nothing to deliver to.
         tracing::info!(rule = %first.rule, target = %first.target, events = items.len(),
             "target removed before delivery; dropping");
@@ -201,7 +218,7 @@ async fn deliver_group(
     // The target's concurrency limit: one slot per HTTP attempt, one per queue transaction.
     let gate = limits.of(&format!("{}#{}", first.rule, first.target));
     let policy = Policy::of(target.retry_policy.as_ref());
-    let now = now_ms();
+    let now = app.clock.now_ms();
     let (expired, live): (Vec<WorkItem>, Vec<WorkItem>) = items
         .into_iter()
         .partition(|i| now - i.created_ms > policy.max_age_ms);
@@ -255,24 +272,30 @@ async fn deliver_group(
             out
         }
     };
+    let mut finished = !expired.is_empty();
     for (item, outcome) in live.iter().zip(results) {
-        settle_outcome(&app, &target, policy, item, outcome).await;
+        finished |= settle_outcome(&app, &target, policy, item, outcome).await;
+    }
+    // A one-time schedule with `ActionAfterCompletion: DELETE` is deleted once its invocation is
+    // settled (delivered or given up), not when it fires: its target must outlive the delivery.
+    if finished && scheduled {
+        app.schedules.completed(&rule_arn, app.clock.now_ms()).await;
     }
 }
 
 /// Records the outcome of one attempt: counted when delivered, retried or dead-lettered when
-/// not.
+/// not. Answers whether the item is settled for good (not to be retried).
 async fn settle_outcome(
     app: &App,
     target: &TargetDef,
     policy: Policy,
     item: &WorkItem,
     outcome: Result<(), Failure>,
-) {
+) -> bool {
     match outcome {
         Ok(()) => {
             count(app, item, "delivered", 1);
-            let latency = (now_ms() - item.created_ms).max(0) as f64 / 1000.0;
+            let latency = (app.clock.now_ms() - item.created_ms).max(0) as f64 / 1000.0;
             app.metrics.delivery_latency_seconds.observe(latency);
         }
         Err(f) if f.code == SKIPPED => count(app, item, "skipped", 1),
@@ -281,18 +304,26 @@ async fn settle_outcome(
                 attempt = item.attempts, code = %f.code, reason = %f.message, "delivery failed");
             if !f.retryable {
                 give_up(app, item, target, &f, None).await;
-                return;
+                return true;
             }
             let rand = (uuid::Uuid::new_v4().as_u128() >> 75) as f64 / (1u64 << 53) as f64;
-            match retry::after_failure(policy, item.attempts, item.created_ms, now_ms(), rand) {
+            match retry::after_failure(
+                policy,
+                item.attempts,
+                item.created_ms,
+                app.clock.now_ms(),
+                rand,
+            ) {
                 Verdict::RetryAt(at) => {
                     count(app, item, "retried", 1);
                     settle(app, app.store.nack(item.id, at).await);
+                    return false;
                 }
                 Verdict::Exhausted(why) => give_up(app, item, target, &f, Some(why)).await,
             }
         }
     }
+    true
 }
 
 /// The input a target receives for an item (`Input`, `InputPath`, `InputTransformer` or the
@@ -408,7 +439,11 @@ async fn attempt(
             "queue deliveries go through to_queue",
         )),
         TargetKind::Bus { region, name } => {
-            match app.bus.forward(&region, &name, item, now_ms()).await {
+            match app
+                .bus
+                .forward(&region, &name, item, app.clock.now_ms())
+                .await
+            {
                 Ok(Ok(())) => Ok(Settle::Done),
                 Ok(Err(e)) => Err(Failure::permanent(e.code, e.message)),
                 Err(e) => Err(Failure::retryable("InternalFailure", e.message)),
@@ -466,7 +501,7 @@ async fn attempt(
                 message: shape(rule, target, item)?,
             };
             app.store
-                .logs_append(vec![event], now_ms(), vec![item.id])
+                .logs_append(vec![event], app.clock.now_ms(), vec![item.id])
                 .await
                 .map_err(|e| Failure::retryable("InternalFailure", e.to_string()))?;
             Ok(Settle::Done)
@@ -535,14 +570,27 @@ async fn give_up(
     tracing::warn!(event = %item.event_id, rule = %item.rule, target = %target.arn, %reason,
         "undeliverable event kept in the store's dead letters (the target has no dead-letter queue)");
     count(app, item, "failed", 1);
-    settle(app, app.store.dead_letter(item.id, reason, now_ms()).await);
+    settle(
+        app,
+        app.store
+            .dead_letter(item.id, reason, app.clock.now_ms())
+            .await,
+    );
 }
 
 fn count(app: &App, item: &WorkItem, outcome: &str, n: usize) {
+    // Schedules are counted per group, so 100,000 schedules do not make 100,000 series.
+    let rule = match item.rule.split_once(":schedule/") {
+        Some((prefix, rest)) if item.rule.contains(":scheduler:") => {
+            let group = rest.split('/').next().unwrap_or_default();
+            format!("{prefix}:schedule-group/{group}")
+        }
+        _ => item.rule.clone(),
+    };
     app.metrics
         .deliveries
         .get_or_create(&DeliveryLabels {
-            rule: item.rule.clone(),
+            rule,
             target: item.target.clone(),
             outcome: outcome.to_owned(),
         })

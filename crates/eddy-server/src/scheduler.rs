@@ -1,0 +1,767 @@
+//! The scheduler: fires scheduled rules (EventBridge `ScheduleExpression`) and EventBridge
+//! Scheduler schedules on time, once, across restarts.
+//!
+//! # How it works
+//! * One task ([`run`]) keeps every enabled schedule in a map and its next tick in a min-heap
+//!   (lazy deletion by generation), sleeps on [`Clock::sleep_until`] until the earliest, fires
+//!   everything due in due-time order, computes each schedule's next tick, and sleeps again.
+//!   100,000 schedules cost one heap entry each and no work between ticks.
+//! * It learns about changes from the store's definition notifications (rules, schedules), so a
+//!   change takes effect as soon as it is durable. A change that keeps a schedule's timing (a
+//!   new target, a new description) keeps its place in the heap.
+//! * **Firing** appends, in one durable store batch, the tick's event, its work items (one per
+//!   target; the delivery engine does the rest: retries, dead-letter queues) and the tick itself
+//!   ([`eddy_store::Tick`]). A tick is therefore recorded exactly when its event is: a restart
+//!   never fires a recorded tick again and never loses an unrecorded one.
+//!   - A scheduled rule puts an `aws.events` / `Scheduled Event` event (resources = the rule
+//!     ARN, detail `{}`, `time` = the nominal tick) with work items for that rule's targets only:
+//!     as on AWS, other rules on the bus never see it.
+//!   - A Scheduler schedule records one work item whose "rule" is the schedule ARN and whose
+//!     target is [`schedules::TARGET_ID`]; the delivery engine resolves it through
+//!     [`crate::schedules::Schedules::delivery_target`] (queue targets get `Input` as the body;
+//!     bus targets get a PutEvents entry built here from `EventBridgeParameters`, detail =
+//!     `Input`). One-time schedules with `ActionAfterCompletion: DELETE` are deleted after the
+//!     append.
+//! * **Missed ticks** (while eddy was down) are settled once at start-up, per schedule: `latest`
+//!   (default) fires the most recent missed tick once, `skip` fires none, `all` fires them in
+//!   order, at most [`MissedTicks::ALL_BOUND`] (the most recent ones). Scheduler schedules take
+//!   the policy from their group's `eddy:missed-ticks` tag; rules use `latest`. Ticks that fall
+//!   due while eddy runs (including when the dev clock jumps) all fire, in order.
+//! * **Time** is [`App::clock`](crate::App::clock): `POST /_eddy/clock` moves it and then calls [`Scheduler::sync`],
+//!   which answers once everything due up to the new time is durably appended.
+//! * Rate schedules are anchored at their `StartDate` or creation time (whole seconds): a rule
+//!   first fires one period after its creation, a Scheduler schedule at its start. Flexible time
+//!   windows fire at a random point of the window after the nominal time (the event's `time`
+//!   stays nominal).
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use eddy_model::definitions::RuleDef;
+use eddy_model::event::{EventInput, EventOrigin, envelope};
+use eddy_schedule::ScheduleExpression;
+use eddy_store::{AppendBatch, DefinitionChange, NewEvent, NewWork, Notification, Tick};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::App;
+use crate::delivery::target::TargetKind;
+use crate::schedules::{self, MissedTicks, ScheduleDef};
+
+/// Most ticks fired in one store batch.
+const FIRE_BATCH: usize = 2048;
+/// Most fired batches queued in the store at once.
+const PIPELINE: usize = 3;
+/// The log's bus name for the events of Scheduler schedules (not a valid bus name, so no bus
+/// can read them by accident).
+pub const SCHEDULER_LOG_BUS: &str = "#scheduler";
+
+const KIND_RULE: &str = "rule";
+
+enum Request {
+    Sync(oneshot::Sender<()>),
+}
+
+/// The handle on the scheduler task that [`App`] keeps.
+pub struct Scheduler {
+    tx: mpsc::UnboundedSender<Request>,
+    rx: Mutex<Option<mpsc::UnboundedReceiver<Request>>>,
+    running: AtomicBool,
+}
+
+impl Default for Scheduler {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Scheduler {
+    pub fn new() -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Self {
+            tx,
+            rx: Mutex::new(Some(rx)),
+            running: AtomicBool::new(false),
+        }
+    }
+
+    /// Returns once every tick due at the clock's current time has been durably appended (at
+    /// once when the scheduler is not running).
+    pub async fn sync(&self) {
+        if !self.running.load(Ordering::SeqCst) {
+            return;
+        }
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Request::Sync(done)).is_ok() {
+            let _stopped = wait.await.is_err();
+        }
+    }
+}
+
+/// What fires.
+#[derive(Debug, Clone, PartialEq)]
+enum Source {
+    Rule {
+        region: String,
+        bus: String,
+        name: String,
+        arn: String,
+    },
+    Schedule {
+        arn: String,
+        /// The definition as the scheduler last saw it committed.
+        def: Arc<ScheduleDef>,
+    },
+}
+
+/// The timing of one schedule: two entries with equal timing fire at the same ticks.
+#[derive(Debug, Clone, PartialEq)]
+struct Timing {
+    expression: String,
+    tz: String,
+    anchor_ms: Option<i64>,
+    start_ms: Option<i64>,
+    end_ms: Option<i64>,
+    window_ms: i64,
+}
+
+struct Entry {
+    generation: u64,
+    expr: ScheduleExpression,
+    tz: TimeZone,
+    timing: Timing,
+    source: Source,
+    /// Ticks are sought strictly after this (ms).
+    floor_ms: i64,
+    policy: MissedTicks,
+}
+
+impl Entry {
+    fn next_after(&self, after_ms: i64) -> Option<i64> {
+        let after = Timestamp::from_millisecond(after_ms.max(self.floor_ms)).ok()?;
+        let anchor = self
+            .timing
+            .anchor_ms
+            .and_then(|a| Timestamp::from_millisecond(a).ok());
+        let t = self
+            .expr
+            .next_after(after, &self.tz, anchor)?
+            .as_millisecond();
+        match self.timing.end_ms {
+            Some(end) if !self.expr.is_one_time() && t > end => None,
+            _ => Some(t),
+        }
+    }
+
+    /// Up to `keep` of the most recent ticks in `(after_ms, now_ms]`, in order.
+    fn recent_ticks(&self, after_ms: i64, now_ms: i64, keep: usize) -> Vec<i64> {
+        const HOUR: i64 = 3_600_000;
+        const STEPS: usize = 200_000;
+        for window in [HOUR, 24 * HOUR, 32 * 24 * HOUR, 400 * 24 * HOUR, i64::MAX] {
+            let from = after_ms.max(now_ms.saturating_sub(window));
+            let mut out = std::collections::VecDeque::with_capacity(keep + 1);
+            let mut cursor = from;
+            let mut steps = 0;
+            while let Some(t) = self.next_after(cursor) {
+                if t > now_ms || steps == STEPS {
+                    break;
+                }
+                out.push_back(t);
+                if out.len() > keep {
+                    out.pop_front();
+                }
+                cursor = t;
+                steps += 1;
+            }
+            if out.len() >= keep || from == after_ms {
+                return out.into();
+            }
+        }
+        Vec::new()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Due {
+    due_ms: i64,
+    nominal_ms: i64,
+    generation: u64,
+    key: Arc<str>,
+}
+
+#[derive(Default)]
+struct State {
+    entries: HashMap<Arc<str>, Entry>,
+    last: HashMap<Arc<str>, i64>,
+    heap: BinaryHeap<Reverse<Due>>,
+    next_gen: u64,
+}
+
+fn trunc_s(ms: i64) -> i64 {
+    ms - ms.rem_euclid(1000)
+}
+
+fn jitter(window_ms: i64) -> i64 {
+    if window_ms <= 0 {
+        return 0;
+    }
+    let r = (uuid::Uuid::new_v4().as_u128() >> 64) as u64;
+    (r % window_ms as u64) as i64
+}
+
+fn rule_key(store_key: &str) -> Arc<str> {
+    format!("{KIND_RULE}:{store_key}").into()
+}
+
+fn schedule_key(store_key: &str) -> Arc<str> {
+    format!("{}:{store_key}", schedules::KIND_SCHEDULE).into()
+}
+
+/// The scheduler's view of a rule, when it is an enabled scheduled rule.
+fn rule_entry(app: &App, r: &RuleDef) -> Option<Entry> {
+    let expression = r.schedule_expression.as_ref()?;
+    if !r.state.is_enabled() {
+        return None;
+    }
+    let expr = ScheduleExpression::parse(expression).ok()?;
+    Some(Entry {
+        generation: 0,
+        expr,
+        tz: TimeZone::UTC,
+        timing: Timing {
+            expression: expression.clone(),
+            tz: "UTC".into(),
+            anchor_ms: Some(trunc_s(r.created_ms)),
+            start_ms: None,
+            end_ms: None,
+            window_ms: 0,
+        },
+        source: Source::Rule {
+            region: r.region.clone(),
+            bus: r.bus.clone(),
+            name: r.name.clone(),
+            arn: app.catalog.scope(&r.region).rule_arn(&r.bus, &r.name),
+        },
+        floor_ms: r.created_ms,
+        policy: MissedTicks::Latest,
+    })
+}
+
+/// The scheduler's view of a Scheduler schedule, when it is enabled.
+fn schedule_entry(app: &App, d: &Arc<ScheduleDef>) -> Option<Entry> {
+    if !d.enabled() {
+        return None;
+    }
+    let expr = ScheduleExpression::parse(&d.schedule_expression).ok()?;
+    let tz_name = d.schedule_expression_timezone.as_deref().unwrap_or("UTC");
+    let tz = TimeZone::get(tz_name).ok()?;
+    let one_time = expr.is_one_time();
+    let start = if one_time { None } else { d.start_ms };
+    let mut floor = trunc_s(d.modified_ms) - 1;
+    if let Some(s) = start {
+        floor = floor.max(s - 1);
+    }
+    Some(Entry {
+        generation: 0,
+        expr,
+        tz,
+        timing: Timing {
+            expression: d.schedule_expression.clone(),
+            tz: tz_name.to_owned(),
+            anchor_ms: Some(start.unwrap_or_else(|| trunc_s(d.created_ms))),
+            start_ms: start,
+            end_ms: d.end_ms,
+            window_ms: d.window_ms(),
+        },
+        source: Source::Schedule {
+            arn: d.arn(app.catalog.account()),
+            def: d.clone(),
+        },
+        floor_ms: floor,
+        policy: app.schedules.missed_ticks(&d.region, &d.group),
+    })
+}
+
+impl State {
+    /// Adds or replaces a schedule. `startup_now`: settle missed ticks up to that time with the
+    /// entry's policy. `live_now`: a change seen while running (no tick before it fires).
+    fn upsert(&mut self, key: Arc<str>, mut e: Entry, startup_now: Option<i64>, live_now: i64) {
+        if let Some(old) = self.entries.get_mut(&key)
+            && old.timing == e.timing
+        {
+            // Same ticks: keep its place in the heap, take the new target and policy.
+            old.source = e.source;
+            old.policy = e.policy;
+            return;
+        }
+        self.next_gen += 1;
+        e.generation = self.next_gen;
+        let last = self.last.get(&key).copied();
+        let mut cursor = e.floor_ms;
+        if let Some(l) = last {
+            cursor = cursor.max(l);
+        }
+        // A rule changed while running fires no tick before the change (a schedule's floor is
+        // already its last modification).
+        if startup_now.is_none() && matches!(e.source, Source::Rule { .. }) {
+            cursor = cursor.max(live_now);
+        }
+        let first = match startup_now {
+            Some(now) => match e.next_after(cursor) {
+                Some(t) if t <= now => match e.policy {
+                    MissedTicks::Skip => e.next_after(now),
+                    MissedTicks::Latest => e.recent_ticks(cursor, now, 1).first().copied(),
+                    MissedTicks::All => e
+                        .recent_ticks(cursor, now, MissedTicks::ALL_BOUND)
+                        .first()
+                        .copied(),
+                },
+                other => other,
+            },
+            None => e.next_after(cursor),
+        };
+        if let Some(t) = first {
+            self.heap.push(Reverse(Due {
+                due_ms: t + jitter(e.timing.window_ms),
+                nominal_ms: t,
+                generation: e.generation,
+                key: key.clone(),
+            }));
+        }
+        self.entries.insert(key, e);
+    }
+
+    fn remove(&mut self, key: &str) {
+        self.entries.remove(key);
+    }
+
+    fn next_due(&mut self) -> Option<i64> {
+        while let Some(Reverse(d)) = self.heap.peek() {
+            if self
+                .entries
+                .get(&d.key)
+                .is_some_and(|e| e.generation == d.generation)
+            {
+                return Some(d.due_ms);
+            }
+            self.heap.pop();
+        }
+        None
+    }
+
+    /// Pops up to `max` ticks due at `now_ms`, scheduling each one's successor.
+    fn take_due(&mut self, now_ms: i64, max: usize) -> Vec<(Arc<str>, Source, i64, i64)> {
+        let mut out = Vec::new();
+        while out.len() < max {
+            let Some(due) = self.next_due() else { break };
+            if due > now_ms {
+                break;
+            }
+            let Some(Reverse(d)) = self.heap.pop() else {
+                break;
+            };
+            let Some(e) = self.entries.get(&d.key) else {
+                continue;
+            };
+            if let Some(next) = e.next_after(d.nominal_ms) {
+                self.heap.push(Reverse(Due {
+                    due_ms: next + jitter(e.timing.window_ms),
+                    nominal_ms: next,
+                    generation: e.generation,
+                    key: d.key.clone(),
+                }));
+            }
+            out.push((d.key, e.source.clone(), d.nominal_ms, d.due_ms));
+        }
+        out
+    }
+}
+
+/// Starts the scheduler task, which runs until `stop` turns true. From this call on,
+/// [`Scheduler::sync`] waits for the task (requests made before it has loaded are answered once
+/// it has). `None` when this app's scheduler was already started.
+pub fn spawn(
+    app: Arc<App>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let requests = app
+        .scheduler
+        .rx
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()?;
+    app.scheduler.running.store(true, Ordering::SeqCst);
+    // Subscribe before loading, so no change committed meanwhile is missed.
+    let changes = app.store.watch();
+    Some(tokio::spawn(run(app, stop, requests, changes)))
+}
+
+async fn run(
+    app: Arc<App>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    mut requests: mpsc::UnboundedReceiver<Request>,
+    mut changes: broadcast::Receiver<Notification>,
+) {
+    let mut state = load(&app).await;
+    let mut moved = app.clock.moved();
+    loop {
+        drain(&app, &mut state, &mut changes).await;
+        fire_due(&app, &mut state).await;
+        app.metrics
+            .scheduler_schedules
+            .set(state.entries.len() as i64);
+        let next = state.next_due();
+        moved.borrow_and_update();
+        let sleep = async {
+            match next {
+                Some(at) => app.clock.sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = sleep => {}
+            _ = moved.changed() => {}
+            n = changes.recv() => handle(&app, &mut state, n).await,
+            r = requests.recv() => match r {
+                Some(Request::Sync(done)) => {
+                    drain(&app, &mut state, &mut changes).await;
+                    fire_due(&app, &mut state).await;
+                    let _gone = done.send(()).is_err();
+                }
+                None => break,
+            },
+            _ = stop.changed() => break,
+        }
+    }
+    app.scheduler.running.store(false, Ordering::SeqCst);
+}
+
+/// Loads every scheduled rule and schedule with its last recorded tick, settling missed ticks.
+async fn load(app: &App) -> State {
+    let mut state = State::default();
+    match app.store.ticks().await {
+        Ok(ticks) => {
+            for (k, t) in ticks {
+                state.last.insert(k.into(), t);
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "cannot read recorded ticks"),
+    }
+    let now = app.clock.now_ms();
+    let rules: Vec<(String, Entry)> = app
+        .catalog
+        .read(|defs| {
+            defs.rules
+                .values()
+                .filter_map(|r| {
+                    let key = format!("{}:{}:{}", r.region, r.bus, r.name);
+                    rule_entry(app, r).map(|e| (key, e))
+                })
+                .collect()
+        })
+        .await;
+    for (k, e) in rules {
+        state.upsert(rule_key(&k), e, Some(now), now);
+    }
+    for d in app.schedules.all() {
+        if let Some(e) = schedule_entry(app, &d) {
+            state.upsert(schedule_key(&d.store_key()), e, Some(now), now);
+        }
+    }
+    tracing::info!(schedules = state.entries.len(), "scheduler started");
+    state
+}
+
+/// Applies the definition changes already waiting.
+async fn drain(app: &App, state: &mut State, rx: &mut broadcast::Receiver<Notification>) {
+    loop {
+        match rx.try_recv() {
+            Ok(n) => apply(app, state, n),
+            Err(broadcast::error::TryRecvError::Lagged(_)) => *state = rebuild(app, state).await,
+            Err(_) => return,
+        }
+    }
+}
+
+async fn handle(
+    app: &App,
+    state: &mut State,
+    n: Result<Notification, broadcast::error::RecvError>,
+) {
+    match n {
+        Ok(n) => apply(app, state, n),
+        Err(broadcast::error::RecvError::Lagged(_)) => *state = rebuild(app, state).await,
+        Err(broadcast::error::RecvError::Closed) => {}
+    }
+}
+
+/// After missing notifications: every schedule again from memory, keeping the fired ticks.
+async fn rebuild(app: &App, old: &mut State) -> State {
+    let mut state = State {
+        last: std::mem::take(&mut old.last),
+        entries: std::mem::take(&mut old.entries),
+        heap: std::mem::take(&mut old.heap),
+        next_gen: old.next_gen,
+    };
+    let now = app.clock.now_ms();
+    let mut seen = std::collections::HashSet::new();
+    let rules: Vec<(String, Entry)> = app
+        .catalog
+        .read(|defs| {
+            defs.rules
+                .values()
+                .filter_map(|r| {
+                    let key = format!("{}:{}:{}", r.region, r.bus, r.name);
+                    rule_entry(app, r).map(|e| (key, e))
+                })
+                .collect()
+        })
+        .await;
+    for (k, e) in rules {
+        let key = rule_key(&k);
+        seen.insert(key.clone());
+        state.upsert(key, e, None, now);
+    }
+    for d in app.schedules.all() {
+        if let Some(e) = schedule_entry(app, &d) {
+            let key = schedule_key(&d.store_key());
+            seen.insert(key.clone());
+            state.upsert(key, e, None, now);
+        }
+    }
+    state.entries.retain(|k, _| seen.contains(k));
+    state
+}
+
+fn apply(app: &App, state: &mut State, n: Notification) {
+    let now = app.clock.now_ms();
+    match n {
+        Notification::Reset => *state = State::default(),
+        Notification::Changed(changes) => {
+            for c in changes {
+                apply_one(app, state, c, now);
+            }
+        }
+    }
+}
+
+fn apply_one(app: &App, state: &mut State, c: DefinitionChange, now: i64) {
+    match c.kind.as_str() {
+        KIND_RULE => {
+            let key = rule_key(&c.key);
+            let entry = c
+                .value
+                .as_deref()
+                .and_then(|v| serde_json::from_slice::<RuleDef>(v).ok())
+                .and_then(|r| rule_entry(app, &r));
+            match entry {
+                Some(e) => state.upsert(key, e, None, now),
+                None => state.remove(&key),
+            }
+        }
+        schedules::KIND_SCHEDULE => {
+            let key = schedule_key(&c.key);
+            // The registry holds the committed definition (it changes memory before the
+            // commit); share it rather than parse another copy.
+            let def = c.value.as_deref().and_then(|v| {
+                app.schedules
+                    .get_by_store_key(&c.key)
+                    .or_else(|| serde_json::from_slice::<ScheduleDef>(v).ok().map(Arc::new))
+            });
+            let entry = def.and_then(|d| schedule_entry(app, &d));
+            match entry {
+                Some(e) => state.upsert(key, e, None, now),
+                None => state.remove(&key),
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A store batch of fired ticks on its way to durability.
+struct InFlight<'a> {
+    append: eddy_store::BoxFuture<'a, eddy_store::Result<()>>,
+    /// `(key, nominal ms, due ms)` of each tick.
+    fired: Vec<(Arc<str>, i64, i64)>,
+    work: usize,
+}
+
+/// Fires everything due now, in due-time order, a store batch at a time. Up to [`PIPELINE`]
+/// batches are in the store's queue at once (the store takes them in order), so building the
+/// next batch overlaps with committing the previous one.
+async fn fire_due(app: &App, state: &mut State) {
+    let mut pending: std::collections::VecDeque<InFlight<'_>> = Default::default();
+    loop {
+        let now = app.clock.now_ms();
+        let due = state.take_due(now, FIRE_BATCH);
+        if due.is_empty() {
+            break;
+        }
+        let mut batch = AppendBatch {
+            now_ms: Some(now),
+            ..AppendBatch::default()
+        };
+        let mut fired = Vec::with_capacity(due.len());
+        for (key, source, nominal, due_ms) in due {
+            build(app, &mut batch, &source, nominal).await;
+            batch.ticks.push(Tick {
+                schedule: key.to_string(),
+                tick_ms: nominal,
+            });
+            fired.push((key, nominal, due_ms));
+        }
+        let work = batch.work.len();
+        // The command is queued in the store when `append` is called, not when awaited.
+        pending.push_back(InFlight {
+            append: app.store.append(batch),
+            fired,
+            work,
+        });
+        if pending.len() >= PIPELINE
+            && let Some(p) = pending.pop_front()
+        {
+            settle(app, state, p).await;
+        }
+    }
+    while let Some(p) = pending.pop_front() {
+        settle(app, state, p).await;
+    }
+}
+
+/// Waits for one batch: its ticks are recorded, or (the store failed) due again.
+async fn settle(app: &App, state: &mut State, p: InFlight<'_>) {
+    if let Err(e) = p.append.await {
+        tracing::error!(error = %e, ticks = p.fired.len(), "cannot record fired ticks; retrying them");
+        for (key, nominal_ms, due_ms) in p.fired {
+            if let Some(generation) = state.entries.get(&key).map(|e| e.generation) {
+                state.heap.push(Reverse(Due {
+                    due_ms,
+                    nominal_ms,
+                    generation,
+                    key,
+                }));
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        return;
+    }
+    let done = app.clock.now_ms();
+    app.metrics.scheduler_ticks.inc_by(p.fired.len() as u64);
+    for (key, nominal, due_ms) in p.fired {
+        let late = (done - due_ms).max(0) as f64 / 1000.0;
+        app.metrics.scheduler_lateness_seconds.observe(late);
+        state.last.insert(key, nominal);
+    }
+    if p.work > 0 {
+        app.metrics.work_items.inc_by(p.work as u64);
+        app.bus.work_ready().notify_one();
+    }
+}
+
+/// Adds the event and work items of one tick to `batch` (nothing when its rule or schedule is
+/// gone, disabled, or has no target).
+async fn build(app: &App, batch: &mut AppendBatch, source: &Source, nominal_ms: i64) {
+    let id = uuid::Uuid::new_v4().to_string();
+    let account = app.catalog.account();
+    match source {
+        Source::Rule {
+            region,
+            bus,
+            name,
+            arn,
+        } => {
+            let targets: Vec<String> = app
+                .catalog
+                .read(|defs| {
+                    defs.rule(region, bus, name)
+                        .filter(|r| r.state.is_enabled())
+                        .map(|r| r.targets.iter().map(|t| t.id.clone()).collect())
+                        .unwrap_or_default()
+                })
+                .await;
+            if targets.is_empty() {
+                return;
+            }
+            let resources = [arn.clone()];
+            let body = envelope(
+                &EventInput {
+                    source: "aws.events",
+                    detail_type: "Scheduled Event",
+                    detail: "{}",
+                    resources: &resources,
+                },
+                &EventOrigin {
+                    id: &id,
+                    account,
+                    region,
+                    time_ms: nominal_ms,
+                },
+            );
+            let index = batch.events.len();
+            batch.events.push(NewEvent {
+                id,
+                bus: format!("{region}:{bus}"),
+                time_ms: nominal_ms,
+                body,
+                hops: 0,
+            });
+            for t in targets {
+                batch.work.push(NewWork {
+                    event: index,
+                    rule: arn.clone(),
+                    target: t,
+                });
+            }
+        }
+        Source::Schedule { arn, def: d } => {
+            if !d.enabled() {
+                return;
+            }
+            let region = &d.region;
+            let resources = [arn.clone()];
+            let bus_params = match TargetKind::of(&d.target.arn) {
+                TargetKind::Bus { .. } => d.target.event_bridge_parameters.as_ref(),
+                _ => None,
+            };
+            let (src, detail_type, detail) = match bus_params {
+                Some(p) => (
+                    p.source.as_str(),
+                    p.detail_type.as_str(),
+                    d.target.input.as_deref().unwrap_or("{}"),
+                ),
+                None => ("aws.scheduler", "Scheduled Event", "{}"),
+            };
+            let body = envelope(
+                &EventInput {
+                    source: src,
+                    detail_type,
+                    detail,
+                    resources: &resources,
+                },
+                &EventOrigin {
+                    id: &id,
+                    account,
+                    region,
+                    time_ms: nominal_ms,
+                },
+            );
+            let index = batch.events.len();
+            batch.events.push(NewEvent {
+                id,
+                bus: format!("{region}:{SCHEDULER_LOG_BUS}"),
+                time_ms: nominal_ms,
+                body,
+                hops: 0,
+            });
+            batch.work.push(NewWork {
+                event: index,
+                rule: arn.clone(),
+                target: schedules::TARGET_ID.to_owned(),
+            });
+        }
+    }
+}
