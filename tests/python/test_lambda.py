@@ -407,3 +407,25 @@ def test_async_invocations_survive_sigkill(fresh_dir):
         assert not lost, f"{len(lost)} of {len(accepted)} accepted invocations lost"
     finally:
         server.stop()
+
+
+def test_schedule_invokes_a_function(lam, lam_server):
+    sqs = lam_server.client("sqs")
+    scheduler = lam_server.client("scheduler")
+    url = sqs.create_queue(QueueName="ticks")["QueueUrl"]
+    create_rust(lam, name="echo", handler="echo")
+    lam.put_function_event_invoke_config(
+        FunctionName="echo",
+        DestinationConfig={"OnSuccess": {"Destination": "arn:aws:sqs:us-east-1:123456789012:ticks"}})
+    scheduler.create_schedule(
+        Name="every-minute", ScheduleExpression="rate(1 minute)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"Arn": "arn:aws:lambda:us-east-1:123456789012:function:echo",
+                "RoleArn": "arn:aws:iam::123456789012:role/scheduler",
+                "Input": json.dumps({"job": "tick"})})
+    status, _, raw = lam_server.post("/_eddy/clock", json.dumps({"advance_seconds": 61}).encode())
+    assert status == 200, raw
+    msgs = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=10)["Messages"]
+    rec = json.loads(msgs[0]["Body"])
+    assert rec["requestPayload"] == {"job": "tick"}
+    assert rec["responsePayload"]["event"] == {"job": "tick"}
