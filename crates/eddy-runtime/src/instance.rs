@@ -69,6 +69,8 @@ pub(crate) struct Shared {
     ready_at: OnceLock<Instant>,
     exited: AtomicBool,
     out_of_memory: AtomicBool,
+    /// The largest resident set the watchdog saw, in kB (the REPORT line's Max Memory Used).
+    peak_kb: std::sync::atomic::AtomicU64,
     stream: String,
     sink: Arc<dyn LogSink>,
 }
@@ -249,6 +251,7 @@ impl Instance {
             ready_at: OnceLock::new(),
             exited: AtomicBool::new(false),
             out_of_memory: AtomicBool::new(false),
+            peak_kb: std::sync::atomic::AtomicU64::new(0),
             stream: stream.clone(),
             sink,
         });
@@ -307,11 +310,15 @@ impl Instance {
                 tokio::select! {
                     status = child.wait() => break status,
                     _ = tick.tick() => {
+                        // VmHWM: the peak resident set since the process started.
                         if let Some(pid) = pid
-                            && rss_kb(pid, "VmRSS:").is_some_and(|kb| kb > limit_kb)
+                            && let Some(kb) = rss_kb(pid, "VmHWM:")
                         {
-                            monitor.out_of_memory.store(true, Ordering::Release);
-                            kill_group(pid);
+                            monitor.peak_kb.fetch_max(kb, Ordering::Relaxed);
+                            if kb > limit_kb {
+                                monitor.out_of_memory.store(true, Ordering::Release);
+                                kill_group(pid);
+                            }
                         }
                     }
                 }
@@ -428,10 +435,8 @@ impl Instance {
                 .get()
                 .map(|r| r.duration_since(self.spawned_at))
         };
-        let max_mb = self
-            .pid
-            .and_then(|p| rss_kb(p, "VmHWM:"))
-            .map_or(0, |kb| kb.div_ceil(1024));
+        // Sampled by the watchdog (every 100 ms) rather than read per invocation.
+        let max_mb = self.shared.peak_kb.load(Ordering::Relaxed).div_ceil(1024);
         self.shared.log(&crate::logs::end_line(id));
         self.shared.log(&crate::logs::report_line(
             id,
