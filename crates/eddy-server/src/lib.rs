@@ -14,7 +14,8 @@
 //! * [`functions`]: function definitions, their code on disk, and the runtime pools running
 //!   them (`eddy-runtime`);
 //! * [`ops`]: health, Prometheus metrics, dev-mode reset;
-//! * [`gateway`]: the HTTP routes listener (user routes arrive with the routes issue).
+//! * [`routes`]: HTTP APIs (routes, integrations, authorizers), compiled into the table
+//!   [`gateway`], the HTTP routes listener, serves from.
 //!
 //! What it is not: the pattern language (`eddy-pattern`), the storage engine (`eddy-store`), or
 //! the CLI (`eddy`).
@@ -34,6 +35,7 @@ pub mod metrics;
 pub mod ops;
 pub mod queues;
 pub mod registry;
+pub mod routes;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -70,6 +72,7 @@ pub struct App {
     pub destinations: destinations::Destinations,
     pub log_groups: logs::LogGroups,
     pub functions: functions::Functions,
+    pub routes: routes::Routes,
     /// The HTTP client API destinations are called with (pooled connections).
     pub http: delivery::http::HttpClient,
     pub metrics: Arc<Metrics>,
@@ -114,6 +117,7 @@ impl App {
             .unwrap_or_else(|| "http://127.0.0.1:4566".to_owned());
         let functions = functions::Functions::load(store.clone(), &definitions, &config, endpoint)?;
         let http = delivery::http::HttpClient::new()?;
+        let routes = routes::Routes::load(store.clone(), &definitions)?;
         Ok(Arc::new(Self {
             config,
             store,
@@ -124,6 +128,7 @@ impl App {
             destinations,
             log_groups,
             functions,
+            routes,
             http,
             metrics,
         }))
@@ -171,6 +176,9 @@ pub async fn run(
     if config.aws_endpoint.is_none() {
         config.aws_endpoint = Some(format!("http://{}", listeners.aws.local_addr()?));
     }
+    if config.http_endpoint.is_none() {
+        config.http_endpoint = Some(format!("http://{}", listeners.http.local_addr()?));
+    }
     let app = App::open(config).await?;
     serve(app, listeners, shutdown).await
 }
@@ -194,8 +202,11 @@ pub async fn serve(
     let engine = tokio::spawn(delivery::run(app.clone(), stop_rx.clone()));
     let aws =
         axum::serve(listeners.aws, app.aws_router()).with_graceful_shutdown(wait(stop_rx.clone()));
-    let http = axum::serve(listeners.http, gateway::router(app.clone()))
-        .with_graceful_shutdown(wait(stop_rx));
+    let http = axum::serve(
+        listeners.http,
+        gateway::router(app.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(wait(stop_rx));
     let (a, h) = tokio::join!(aws.into_future(), http.into_future());
     // Deliveries in flight finish or return to the store at the next start.
     engine.abort();

@@ -57,6 +57,7 @@ async fn reset(State(app): State<Arc<App>>) -> Response {
     app.destinations.clear();
     app.log_groups.clear();
     app.functions.clear();
+    app.routes.clear();
     ([("content-type", "application/json")], r#"{"status":"ok"}"#).into_response()
 }
 

@@ -7,6 +7,7 @@
 //! scope.
 //! Every response carries `x-amzn-RequestId`.
 
+pub mod apigateway;
 pub mod archives;
 pub mod destinations;
 pub mod events;
@@ -152,6 +153,7 @@ async fn rest_call(
 ) -> Response {
     let (operation, result) = match service {
         rest::RestService::Lambda => lambda::call(app, ctx, req).await,
+        rest::RestService::ApiGateway => apigateway::call(app, ctx, req).await,
         other => (
             "unknown",
             Err(ApiError::new(
