@@ -246,7 +246,11 @@ async fn invoke(
         Ok(Ok(o)) if o.function_error.is_some() => {
             let timed = serde_json::from_slice::<serde_json::Value>(&o.payload)
                 .ok()
-                .and_then(|v| v.get("errorType")?.as_str().map(|t| t == "Sandbox.Timedout"))
+                .and_then(|v| {
+                    v.get("errorType")?
+                        .as_str()
+                        .map(|t| t == "Sandbox.Timedout")
+                })
                 .unwrap_or(false);
             if timed {
                 timed_out()

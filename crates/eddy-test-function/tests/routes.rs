@@ -75,7 +75,10 @@ impl Env {
             .unwrap();
         let status = r.status().as_u16();
         let bytes = r.bytes().await.unwrap();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     async fn function(&self, name: &str, handler: &str, timeout: u32) {
@@ -158,7 +161,11 @@ impl Env {
     }
 
     async fn sqs(&self, op: &str, body: Value) -> Value {
-        let (s, v) = self.sb.aws_call(&format!("AmazonSQS.{op}"), body).await.unwrap();
+        let (s, v) = self
+            .sb
+            .aws_call(&format!("AmazonSQS.{op}"), body)
+            .await
+            .unwrap();
         assert_eq!(s, 200, "{op}: {v}");
         v
     }
@@ -172,7 +179,8 @@ async fn function_routes_get_proxy_events_and_answer_through_them() {
     let api = env
         .api(json!({"name": "shop", "protocolType": "HTTP"}))
         .await;
-    env.function_route(&api, "ANY /items/{id}", "web", json!({})).await;
+    env.function_route(&api, "ANY /items/{id}", "web", json!({}))
+        .await;
     env.function_route(
         &api,
         "GET /v1/{proxy+}",
@@ -180,8 +188,10 @@ async fn function_routes_get_proxy_events_and_answer_through_them() {
         json!({"integration": {"payloadFormatVersion": "1.0"}}),
     )
     .await;
-    env.function_route(&api, "GET /simple", "plain", json!({})).await;
-    env.function_route(&api, "POST /only-post", "plain", json!({})).await;
+    env.function_route(&api, "GET /simple", "plain", json!({}))
+        .await;
+    env.function_route(&api, "POST /only-post", "plain", json!({}))
+        .await;
 
     // Payload 2.0 through /_api/{apiId}.
     let r = env
@@ -234,7 +244,10 @@ async fn function_routes_get_proxy_events_and_answer_through_them() {
         .http(
             "PUT",
             &format!("/_api/{api}/items/7"),
-            &[("content-type", "application/octet-stream"), ("x-binary", "1")],
+            &[
+                ("content-type", "application/octet-stream"),
+                ("x-binary", "1"),
+            ],
             vec![0, 159, 146, 150],
         )
         .await;
@@ -297,7 +310,9 @@ async fn function_routes_get_proxy_events_and_answer_through_them() {
     assert_eq!(r.status, 200);
 
     // Routes change at run time: deleting the API takes its routes away.
-    let (s, _) = env.aws("DELETE", &format!("/v2/apis/{api}"), Value::Null).await;
+    let (s, _) = env
+        .aws("DELETE", &format!("/v2/apis/{api}"), Value::Null)
+        .await;
     assert_eq!(s, 204);
     let r = env.http("GET", "/simple", &[], Vec::new()).await;
     assert_eq!(r.status, 404);
@@ -379,9 +394,7 @@ async fn jwt_authorizers_check_signature_issuer_audience_expiry_and_scopes() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let claims = |aud: &str, exp: u64| {
-        json!({"iss": "https://issuer.example", "aud": aud, "sub": "u-1", "exp": exp, "scope": "read write"})
-    };
+    let claims = |aud: &str, exp: u64| json!({"iss": "https://issuer.example", "aud": aud, "sub": "u-1", "exp": exp, "scope": "read write"});
     let hs = |c: Value| {
         jwt(json!({"alg": "HS256", "kid": "hs"}), c, |m| {
             let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
@@ -427,7 +440,10 @@ async fn jwt_authorizers_check_signature_issuer_audience_expiry_and_scopes() {
         assert_eq!(a["scopes"], json!(["read", "write"]));
     }
     let r = call(Some(rs(claims("shop", now - 3600))), "/me").await;
-    assert_eq!((r.status, r.json()), (401, json!({"message": "Unauthorized"})));
+    assert_eq!(
+        (r.status, r.json()),
+        (401, json!({"message": "Unauthorized"}))
+    );
     assert!(
         r.headers["www-authenticate"]
             .to_str()
@@ -501,7 +517,10 @@ async fn lambda_authorizers_allow_deny_and_cache() {
         .await;
     assert_eq!((r.status, r.json()), (403, json!({"message": "Forbidden"})));
     let r = env.http("GET", &path, &[], Vec::new()).await;
-    assert_eq!((r.status, r.json()), (401, json!({"message": "Unauthorized"})));
+    assert_eq!(
+        (r.status, r.json()),
+        (401, json!({"message": "Unauthorized"}))
+    );
     env.sb.shutdown().await.unwrap();
 }
 
@@ -525,7 +544,9 @@ async fn cors_api_keys_throttling_body_limit_and_timeouts() {
             },
         }))
         .await;
-    let open = env.function_route(&api, "POST /echo", "web", json!({})).await;
+    let open = env
+        .function_route(&api, "POST /echo", "web", json!({}))
+        .await;
     env.function_route(
         &api,
         "GET /keyed",
@@ -540,7 +561,8 @@ async fn cors_api_keys_throttling_body_limit_and_timeouts() {
         json!({"integration": {"timeoutInMillis": 300}}),
     )
     .await;
-    env.function_route(&api, "GET /slow", "slow", json!({})).await;
+    env.function_route(&api, "GET /slow", "slow", json!({}))
+        .await;
     let _ = open;
 
     // CORS: the preflight never reaches a route; real answers get the headers.
@@ -556,7 +578,10 @@ async fn cors_api_keys_throttling_body_limit_and_timeouts() {
         )
         .await;
     assert_eq!(r.status, 204);
-    assert_eq!(r.headers["access-control-allow-origin"], "https://app.example");
+    assert_eq!(
+        r.headers["access-control-allow-origin"],
+        "https://app.example"
+    );
     assert_eq!(r.headers["access-control-allow-methods"], "GET,POST");
     assert_eq!(r.headers["access-control-allow-headers"], "content-type");
     assert_eq!(r.headers["access-control-max-age"], "600");
@@ -569,7 +594,10 @@ async fn cors_api_keys_throttling_body_limit_and_timeouts() {
         )
         .await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.headers["access-control-allow-origin"], "https://app.example");
+    assert_eq!(
+        r.headers["access-control-allow-origin"],
+        "https://app.example"
+    );
     assert_eq!(r.headers["access-control-expose-headers"], "x-handler");
     assert_eq!(r.json()["rawPath"], "/guarded/echo");
 
@@ -581,15 +609,25 @@ async fn cors_api_keys_throttling_body_limit_and_timeouts() {
         403
     );
     assert_eq!(
-        env.http("GET", "/guarded/keyed", &[("x-api-key", "k-123")], Vec::new())
-            .await
-            .status,
+        env.http(
+            "GET",
+            "/guarded/keyed",
+            &[("x-api-key", "k-123")],
+            Vec::new()
+        )
+        .await
+        .status,
         200
     );
 
     // 413 for bodies over 10 MB.
     let r = env
-        .http("POST", "/guarded/echo", &[], vec![b'x'; 10 * 1024 * 1024 + 1])
+        .http(
+            "POST",
+            "/guarded/echo",
+            &[],
+            vec![b'x'; 10 * 1024 * 1024 + 1],
+        )
         .await;
     assert_eq!(
         (r.status, r.json()),
@@ -622,13 +660,18 @@ async fn cors_api_keys_throttling_body_limit_and_timeouts() {
     .await;
     let mut statuses = Vec::new();
     for _ in 0..3 {
-        let r = env
-            .http("POST", "/guarded/echo", &[], b"{}".to_vec())
-            .await;
+        let r = env.http("POST", "/guarded/echo", &[], b"{}".to_vec()).await;
         statuses.push(r.status);
         if r.status == 429 {
             assert_eq!(r.json(), json!({"message": "Too Many Requests"}));
-            assert!(r.headers["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+            assert!(
+                r.headers["retry-after"]
+                    .to_str()
+                    .unwrap()
+                    .parse::<u64>()
+                    .unwrap()
+                    >= 1
+            );
         }
     }
     assert_eq!(statuses, [200, 200, 429]);
@@ -718,8 +761,7 @@ async fn bus_and_queue_routes() {
             json!({"QueueUrl": url, "WaitTimeSeconds": 5}),
         )
         .await;
-    let event: Value =
-        serde_json::from_str(got["Messages"][0]["Body"].as_str().unwrap()).unwrap();
+    let event: Value = serde_json::from_str(got["Messages"][0]["Body"].as_str().unwrap()).unwrap();
     assert_eq!(event["id"], event_id.as_str());
     assert_eq!(event["source"], "shop");
     assert_eq!(event["detail-type"], "OrderPlaced");
@@ -728,12 +770,22 @@ async fn bus_and_queue_routes() {
         json!({"amount": 12, "orderId": "o-7", "sourceIp": "127.0.0.1"})
     );
     let r = env
-        .http("POST", &format!("/_api/{api}/orders/o-8"), &[], b"not json".to_vec())
+        .http(
+            "POST",
+            &format!("/_api/{api}/orders/o-8"),
+            &[],
+            b"not json".to_vec(),
+        )
         .await;
     assert_eq!(r.status, 400);
 
     let r = env
-        .http("POST", &format!("/_api/{api}/inbox"), &[], b"hello".to_vec())
+        .http(
+            "POST",
+            &format!("/_api/{api}/inbox"),
+            &[],
+            b"hello".to_vec(),
+        )
         .await;
     assert_eq!(r.status, 202);
     assert!(r.json()["messageId"].is_string());

@@ -228,7 +228,11 @@ fn cors_json(c: &Cors) -> Value {
     put_opt(&mut m, "allowHeaders", list(&c.allow_headers));
     put_opt(&mut m, "exposeHeaders", list(&c.expose_headers));
     put_opt(&mut m, "maxAge", c.max_age.map(Value::from));
-    put_opt(&mut m, "allowCredentials", c.allow_credentials.map(Value::from));
+    put_opt(
+        &mut m,
+        "allowCredentials",
+        c.allow_credentials.map(Value::from),
+    );
     Value::Object(m)
 }
 
@@ -255,7 +259,11 @@ fn api_json(app: &App, d: &ApiDef) -> Value {
     m.insert("ipAddressType".into(), "ipv4".into());
     m.insert("tags".into(), json!(d.tags));
     put_opt(&mut m, "corsConfiguration", d.cors.as_ref().map(cors_json));
-    put_opt(&mut m, "description", d.description.clone().map(Value::from));
+    put_opt(
+        &mut m,
+        "description",
+        d.description.clone().map(Value::from),
+    );
     put_opt(&mut m, "version", d.version.clone().map(Value::from));
     // eddy's own members.
     m.insert("basePath".into(), d.base_path.clone().into());
@@ -273,7 +281,11 @@ fn route_json(r: &RouteDef) -> Value {
         r.authorization_type.clone().into(),
     );
     put_opt(&mut m, "target", r.target.clone().map(Value::from));
-    put_opt(&mut m, "authorizerId", r.authorizer_id.clone().map(Value::from));
+    put_opt(
+        &mut m,
+        "authorizerId",
+        r.authorizer_id.clone().map(Value::from),
+    );
     if !r.authorization_scopes.is_empty() {
         m.insert("authorizationScopes".into(), json!(r.authorization_scopes));
     }
@@ -304,7 +316,11 @@ fn integration_json(i: &IntegrationDef) -> Value {
         "integrationUri",
         i.integration_uri.clone().map(Value::from),
     );
-    put_opt(&mut m, "description", i.description.clone().map(Value::from));
+    put_opt(
+        &mut m,
+        "description",
+        i.description.clone().map(Value::from),
+    );
     if !i.request_parameters.is_empty() {
         m.insert("requestParameters".into(), json!(i.request_parameters));
     }
@@ -337,7 +353,11 @@ fn authorizer_json(a: &AuthorizerDef) -> Value {
             "authorizerPayloadFormatVersion",
             a.authorizer_payload_format_version.clone().map(Value::from),
         );
-        put_opt(&mut m, "authorizerUri", a.authorizer_uri.clone().map(Value::from));
+        put_opt(
+            &mut m,
+            "authorizerUri",
+            a.authorizer_uri.clone().map(Value::from),
+        );
     }
     Value::Object(m)
 }
@@ -366,7 +386,11 @@ fn stage_json(s: &StageDef) -> Value {
         .map(|(k, t)| (k.clone(), settings_json(t)))
         .collect();
     m.insert("routeSettings".into(), Value::Object(routes));
-    put_opt(&mut m, "description", s.description.clone().map(Value::from));
+    put_opt(
+        &mut m,
+        "description",
+        s.description.clone().map(Value::from),
+    );
     Value::Object(m)
 }
 
@@ -493,7 +517,9 @@ async fn create_api(app: &App, ctx: &Ctx, req: &RestRequest) -> Result<Response,
             });
         }
         (None, Some(_)) => {
-            return Err(bad("RouteKey is only supported for quick create, with Target"));
+            return Err(bad(
+                "RouteKey is only supported for quick create, with Target",
+            ));
         }
         (None, None) => {}
     }
@@ -505,7 +531,12 @@ async fn create_api(app: &App, ctx: &Ctx, req: &RestRequest) -> Result<Response,
 }
 
 fn get_apis(app: &App, ctx: &Ctx) -> Result<Response, ApiError> {
-    items(app.routes.list(&ctx.region).iter().map(|d| api_json(app, d)))
+    items(
+        app.routes
+            .list(&ctx.region)
+            .iter()
+            .map(|d| api_json(app, d)),
+    )
 }
 
 async fn update_api(
@@ -516,7 +547,11 @@ async fn update_api(
 ) -> Result<Response, ApiError> {
     let input: ApiIn = rest::parse(&req.body)?;
     let cors = input.cors_configuration.map(CorsIn::build).transpose()?;
-    let base = input.base_path.as_deref().map(check_base_path).transpose()?;
+    let base = input
+        .base_path
+        .as_deref()
+        .map(check_base_path)
+        .transpose()?;
     let def = app
         .routes
         .upsert(&ctx.region, id, |cur| {
@@ -817,9 +852,14 @@ async fn create_authorizer(
     }
     let identity_source = input.identity_source.unwrap_or_default();
     for s in &identity_source {
-        let ok = ["$request.header.", "$request.querystring.", "$context.", "$stageVariables."]
-            .iter()
-            .any(|p| s.starts_with(p) && s.len() > p.len());
+        let ok = [
+            "$request.header.",
+            "$request.querystring.",
+            "$context.",
+            "$stageVariables.",
+        ]
+        .iter()
+        .any(|p| s.starts_with(p) && s.len() > p.len());
         if !ok {
             return Err(bad(format!("Invalid identity source {s}")));
         }
@@ -937,7 +977,10 @@ async fn create_stage(
         auto_deploy: input.auto_deploy.unwrap_or(false),
         description: input.description,
         stage_variables: input.stage_variables,
-        default_route_settings: input.default_route_settings.as_ref().and_then(SettingsIn::throttle),
+        default_route_settings: input
+            .default_route_settings
+            .as_ref()
+            .and_then(SettingsIn::throttle),
         route_settings: input
             .route_settings
             .iter()

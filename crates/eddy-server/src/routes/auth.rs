@@ -247,7 +247,11 @@ impl JwtAuthorizer {
     }
 
     /// Checks the request's token; the `requestContext.authorizer` value when it passes.
-    pub async fn authorize(&self, info: &RequestInfo, scopes: &[String]) -> Result<Value, Response> {
+    pub async fn authorize(
+        &self,
+        info: &RequestInfo,
+        scopes: &[String],
+    ) -> Result<Value, Response> {
         let Some(raw) = identity_value(info, &self.identity_source) else {
             return Err(unauthorized(None));
         };
@@ -353,7 +357,10 @@ impl JwtAuthorizer {
             if let Some(c) = claims.get("client_id").and_then(Value::as_str) {
                 auds.push(c);
             }
-            if !auds.iter().any(|a| self.config.audience.iter().any(|x| x == a)) {
+            if !auds
+                .iter()
+                .any(|a| self.config.audience.iter().any(|x| x == a))
+            {
                 return Err("the token's audience is not accepted");
             }
         }
@@ -520,10 +527,13 @@ mod tests {
             &reqwest::Client::new(),
         );
         let sign = |claims: Value| {
-            let enc = |v: &Value| {
-                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
-            };
-            let msg = format!("{}.{}", enc(&json!({"alg": "HS256", "kid": "s"})), enc(&claims));
+            let enc =
+                |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+            let msg = format!(
+                "{}.{}",
+                enc(&json!({"alg": "HS256", "kid": "s"})),
+                enc(&claims)
+            );
             let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
             let sig = ring::hmac::sign(&key, msg.as_bytes());
             format!(

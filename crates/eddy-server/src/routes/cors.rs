@@ -28,7 +28,11 @@ impl CorsPolicy {
     pub fn new(c: &Cors) -> Self {
         Self {
             any_origin: c.allow_origins.iter().any(|o| o == "*"),
-            origins: c.allow_origins.iter().map(|o| o.to_ascii_lowercase()).collect(),
+            origins: c
+                .allow_origins
+                .iter()
+                .map(|o| o.to_ascii_lowercase())
+                .collect(),
             methods: if c.allow_methods.iter().any(|m| m == "*") {
                 "*".to_owned()
             } else {
@@ -46,7 +50,11 @@ impl CorsPolicy {
     fn allow_origin(&self, origin: &str) -> Option<String> {
         if self.any_origin && !self.credentials {
             Some("*".to_owned())
-        } else if self.any_origin || self.origins.iter().any(|o| *o == origin.to_ascii_lowercase())
+        } else if self.any_origin
+            || self
+                .origins
+                .iter()
+                .any(|o| *o == origin.to_ascii_lowercase())
         {
             Some(origin.to_owned())
         } else {

@@ -48,7 +48,11 @@ fn body_json(info: &RequestInfo) -> Option<Value> {
 
 /// Evaluates one parameter value; `Ok(None)` when the expression selects nothing, `Err` when the
 /// body had to be JSON and is not.
-fn evaluate(info: &RequestInfo, expr: &str, body: &mut Option<Option<Value>>) -> Result<Option<Value>, ()> {
+fn evaluate(
+    info: &RequestInfo,
+    expr: &str,
+    body: &mut Option<Option<Value>>,
+) -> Result<Option<Value>, ()> {
     let text = |s: String| Ok(Some(Value::String(s)));
     if let Some(rest) = expr.strip_prefix("$request.body") {
         if rest.is_empty() {
@@ -120,9 +124,7 @@ fn text_param(
 pub async fn bus(app: &App, info: &RequestInfo, params: &BTreeMap<String, String>) -> Response {
     let mut body = None;
     let not_json = || bad_request("The request body must be a JSON object");
-    let detail_expr = params
-        .get("Detail")
-        .map_or("$request.body", String::as_str);
+    let detail_expr = params.get("Detail").map_or("$request.body", String::as_str);
     let mut detail = if detail_expr == "$request.body" {
         match body_json(info) {
             Some(Value::Object(m)) => m,

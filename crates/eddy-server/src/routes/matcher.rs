@@ -186,7 +186,7 @@ impl RouteSet {
     /// trailing empty segment from a trailing slash is ignored).
     pub fn select(&self, method: &str, segments: &[&str]) -> Selected {
         let segments = match segments.split_last() {
-            Some((last, rest)) if last.is_empty() => rest,
+            Some((&"", rest)) => rest,
             _ => segments,
         };
         let mut best: Option<(usize, Vec<(String, String)>)> = None;
@@ -299,7 +299,10 @@ mod tests {
             "GET /",
             "$default",
         ]);
-        assert_eq!(pick(&s, "GET", "/items/special"), Selected::Route(2, vec![]));
+        assert_eq!(
+            pick(&s, "GET", "/items/special"),
+            Selected::Route(2, vec![])
+        );
         assert_eq!(
             pick(&s, "GET", "/items/42"),
             Selected::Route(1, vec![("id".into(), "42".into())])

@@ -175,6 +175,8 @@ impl Named for ApiDef {
         &self.region
     }
 
+    /// The registry key is the API id (names need not be unique).
+    #[allow(clippy::misnamed_getters)]
     fn name(&self) -> &str {
         &self.api_id
     }
@@ -539,7 +541,10 @@ mod tests {
     #[test]
     fn function_references() {
         assert_eq!(
-            function_ref("arn:aws:lambda:eu-west-1:123456789012:function:f", "us-east-1"),
+            function_ref(
+                "arn:aws:lambda:eu-west-1:123456789012:function:f",
+                "us-east-1"
+            ),
             Some(("eu-west-1".into(), "f".into()))
         );
         assert_eq!(

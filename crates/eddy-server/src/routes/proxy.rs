@@ -237,10 +237,7 @@ impl RequestInfo {
             .iter()
             .filter_map(|(k, v)| Some((k.clone(), Value::String(v.last()?.clone()))))
             .collect();
-        let multi: Map<String, Value> = headers
-            .into_iter()
-            .map(|(k, v)| (k, json!(v)))
-            .collect();
+        let multi: Map<String, Value> = headers.into_iter().map(|(k, v)| (k, json!(v))).collect();
         let query = self.query_values();
         let (qs, mqs) = if query.is_empty() {
             (Value::Null, Value::Null)
@@ -321,10 +318,8 @@ pub fn message(status: StatusCode, text: &str) -> Response {
     let body = json!({ "message": text }).to_string();
     let mut res = Response::new(Body::from(body));
     *res.status_mut() = status;
-    res.headers_mut().insert(
-        "content-type",
-        HeaderValue::from_static("application/json"),
-    );
+    res.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
     res
 }
 
@@ -356,10 +351,8 @@ pub fn map_response(format: PayloadFormat, payload: &[u8]) -> Option<Response> {
             _ => payload.to_vec(),
         };
         let mut res = Response::new(Body::from(body));
-        res.headers_mut().insert(
-            "content-type",
-            HeaderValue::from_static("application/json"),
-        );
+        res.headers_mut()
+            .insert("content-type", HeaderValue::from_static("application/json"));
         return Some(res);
     };
     let status = match &obj["statusCode"] {
@@ -396,18 +389,15 @@ pub fn map_response(format: PayloadFormat, payload: &[u8]) -> Option<Response> {
         .unwrap_or(false);
     let body = match obj.get("body") {
         None | Some(Value::Null) => Vec::new(),
-        Some(Value::String(s)) if b64 => base64::engine::general_purpose::STANDARD
-            .decode(s)
-            .ok()?,
+        Some(Value::String(s)) if b64 => {
+            base64::engine::general_purpose::STANDARD.decode(s).ok()?
+        }
         Some(Value::String(s)) => s.clone().into_bytes(),
         // API Gateway passes a non-string body as its JSON text.
         Some(other) => other.to_string().into_bytes(),
     };
     if format == PayloadFormat::V2 && !headers.contains_key("content-type") && !body.is_empty() {
-        headers.insert(
-            "content-type",
-            HeaderValue::from_static("application/json"),
-        );
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
     }
     let mut res = Response::new(Body::from(body));
     *res.status_mut() = status;
@@ -462,7 +452,10 @@ mod tests {
         let v1 = info().event_v1();
         assert_eq!(v1["multiValueHeaders"]["x-multi"], json!(["a", "b"]));
         assert_eq!(v1["headers"]["x-multi"], "b");
-        assert_eq!(v1["multiValueQueryStringParameters"]["a"], json!(["1", "2"]));
+        assert_eq!(
+            v1["multiValueQueryStringParameters"]["a"],
+            json!(["1", "2"])
+        );
         assert_eq!(v1["resource"], "/items/{id}");
     }
 
