@@ -26,6 +26,12 @@ pub enum BenchCommand {
     /// Example: `eddy bench invoke --connections 8 --seconds 10` (uses `eddy-test-function`
     /// next to the eddy binary as the function's bootstrap)
     Invoke(crate::bench_invoke::InvokeArgs),
+    /// HTTP routes: a function route's throughput, the latency eddy adds over a bare hyper
+    /// server at a steady rate, and a bus route's throughput (events durable before each 202).
+    /// Prints one JSON line.
+    ///
+    /// Example: `eddy bench routes --endpoint 127.0.0.1:4566 --http 127.0.0.1:3000`
+    Routes(crate::bench_routes::RoutesArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -66,6 +72,7 @@ pub fn run(cmd: BenchCommand) -> ExitCode {
         BenchCommand::PutEvents(args) => rt.block_on(put_events(args)),
         BenchCommand::Deliveries(args) => rt.block_on(crate::bench_delivery::run(args)),
         BenchCommand::Invoke(args) => rt.block_on(crate::bench_invoke::run(args)),
+        BenchCommand::Routes(args) => rt.block_on(crate::bench_routes::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,6 +3,7 @@
 mod bench_cmd;
 mod bench_delivery;
 mod bench_invoke;
+mod bench_routes;
 mod http1;
 mod pattern_cmd;
 mod validate_cmd;
