@@ -35,7 +35,7 @@ fn not_found() -> Response {
 }
 
 async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
-    let request_id = crate::routes::new_id(8) + &crate::routes::new_id(8)[..6];
+    let request_id = crate::routes::new_id(14);
     let mut res = serve(&app, req, &request_id).await;
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         res.headers_mut().insert("apigw-requestid", v);
