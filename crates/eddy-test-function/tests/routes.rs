@@ -1,7 +1,8 @@
 //! HTTP routes end to end: a real `lambda_runtime` function behind eddy's routes listener,
 //! configured through the API Gateway v2 API: proxy payloads 2.0 and 1.0, response mapping,
 //! cookies, binary bodies, 404/405, Host and `/_api` addressing, JWT (HS256, RS256, ES256) and
-//! Lambda authorizers, API keys, CORS, throttling, body limit, timeouts, bus and queue routes.
+//! Lambda authorizers, API keys, CORS, throttling, body limit, timeouts, bus and queue routes,
+//! and an unmodified `lambda_http` function (axum inside) behind routes.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -82,6 +83,10 @@ impl Env {
     }
 
     async fn function(&self, name: &str, handler: &str, timeout: u32) {
+        self.function_in(name, handler, timeout, &self.code).await;
+    }
+
+    async fn function_in(&self, name: &str, handler: &str, timeout: u32, code: &std::path::Path) {
         let (s, v) = self
             .aws(
                 "POST",
@@ -92,7 +97,7 @@ impl Env {
                     "Role": "arn:aws:iam::123456789012:role/r",
                     "Handler": handler,
                     "Timeout": timeout,
-                    "Code": {"S3Bucket": "hot-reload", "S3Key": self.code.display().to_string()},
+                    "Code": {"S3Bucket": "hot-reload", "S3Key": code.display().to_string()},
                 }),
             )
             .await;
@@ -873,5 +878,106 @@ async fn api_gateway_v2_api_shapes_and_errors() {
     assert_eq!(s, 400);
     let (s, v) = env.aws("GET", "/v2/apis", Value::Null).await;
     assert_eq!((s, v["items"].as_array().map(Vec::len)), (200, Some(1)));
+    env.sb.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unmodified_lambda_http_axum_function_answers_through_routes() {
+    let env = Env::start().await;
+    let app_code = env.dir.path().join("app");
+    std::fs::create_dir(&app_code).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_http-app"), app_code.join("bootstrap")).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&app_code, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    env.function_in("app", "unused", 5, &app_code).await;
+    let v2 = env
+        .api(json!({"name": "app", "protocolType": "HTTP", "target": "arn:aws:lambda:us-east-1:123456789012:function:app"}))
+        .await;
+    let v1 = env
+        .api(json!({"name": "app-v1", "protocolType": "HTTP", "basePath": "/legacy"}))
+        .await;
+    env.function_route(
+        &v1,
+        "$default",
+        "app",
+        json!({"integration": {"payloadFormatVersion": "1.0"}}),
+    )
+    .await;
+
+    let r = env
+        .http(
+            "GET",
+            &format!("/_api/{v2}/hello/ann?x=1&x=2&y=z"),
+            &[
+                ("x-multi", "one"),
+                ("x-multi", "two"),
+                ("cookie", "k=v; k2=v2"),
+                ("user-agent", "routes-test"),
+            ],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let got = r.json();
+    assert_eq!(got["variant"], "apigw_http_v2");
+    assert_eq!(got["name"], "ann");
+    assert_eq!(got["path"], "/hello/ann");
+    let xs: Vec<&str> = got["query"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p[0] == "x")
+        .filter_map(|p| p[1].as_str())
+        .collect();
+    assert_eq!(xs.join(","), "1,2");
+    let multi: Vec<&str> = got["x_multi"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(multi.join(","), "one,two");
+    assert_eq!(got["user_agent"], "routes-test");
+    assert!(got["cookie"].as_str().unwrap().contains("k2=v2"));
+
+    // Binary in, binary out, the status the app chose.
+    let bytes = vec![0u8, 159, 146, 150, 255];
+    let r = env
+        .http(
+            "POST",
+            &format!("/_api/{v2}/echo"),
+            &[
+                ("content-type", "application/octet-stream"),
+                ("x-status", "201"),
+            ],
+            bytes.clone(),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    assert_eq!(r.body, bytes);
+    let r = env
+        .http("GET", &format!("/_api/{v2}/cookies"), &[], Vec::new())
+        .await;
+    assert_eq!(r.status, 200);
+    let cookies: Vec<_> = r.headers.get_all("set-cookie").iter().collect();
+    assert_eq!(cookies, ["a=1; Path=/", "b=2; HttpOnly"]);
+    let r = env
+        .http("GET", &format!("/_api/{v2}/nothing"), &[], Vec::new())
+        .await;
+    assert_eq!(r.status, 404);
+
+    // Payload 1.0 (the REST API shape) through the base path of the second API.
+    let r = env
+        .http("GET", "/legacy/hello/bob?q=1", &[], Vec::new())
+        .await;
+    assert_eq!(r.status, 404, "axum sees the full path under a base path");
+    let r = env
+        .http("GET", &format!("/_api/{v1}/hello/bob?q=1"), &[], Vec::new())
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["variant"], "apigw_rest_v1");
+    assert_eq!(r.json()["name"], "bob");
     env.sb.shutdown().await.unwrap();
 }
