@@ -625,6 +625,15 @@ async fn cors_api_keys_throttling_body_limit_and_timeouts() {
         200
     );
 
+    // Bodies above axum's 2 MB default pass (the gateway's limit is 10 MB).
+    let big = vec![b'y'; 3 * 1024 * 1024];
+    let r = env.http("POST", "/guarded/echo", &[], big).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.json()["body"].as_str().map(str::len),
+        Some(3 * 1024 * 1024)
+    );
+
     // 413 for bodies over 10 MB.
     let r = env
         .http(
