@@ -80,6 +80,8 @@ def test_quick_create_and_call_through_path_prefix_and_host(server, clients):
     assert event["requestContext"]["http"]["method"] == "POST"
     assert event["requestContext"]["apiId"] == api_id
     assert "apigw-requestid" in headers
+    assert server.metric("eddy_http_requests_total", api=api_id, route="ANY /items/{id}",
+                         status="201") == 1
 
     # The Host header form: what a client using ApiEndpoint sends.
     status, _, body = call(server, "GET", "/items/7",

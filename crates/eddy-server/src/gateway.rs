@@ -18,6 +18,7 @@ use axum::response::Response;
 use eddy_runtime::{Invocation, InvokeError};
 
 use crate::App;
+use crate::metrics::RouteLabels;
 use crate::routes::cors::CorsPolicy;
 use crate::routes::matcher::Selected;
 use crate::routes::proxy::{self, RequestInfo};
@@ -34,16 +35,36 @@ fn not_found() -> Response {
     proxy::message(StatusCode::NOT_FOUND, "Not Found")
 }
 
+/// Which API and route answered, for metrics.
+#[derive(Default)]
+struct Tag {
+    api: Option<String>,
+    route: Option<String>,
+}
+
 async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
+    let started = std::time::Instant::now();
     let request_id = crate::routes::new_id(14);
-    let mut res = serve(&app, req, &request_id).await;
+    let mut tag = Tag::default();
+    let mut res = serve(&app, req, &request_id, &mut tag).await;
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         res.headers_mut().insert("apigw-requestid", v);
     }
+    app.metrics
+        .http_requests
+        .get_or_create(&RouteLabels {
+            api: tag.api.unwrap_or_else(|| "-".to_owned()),
+            route: tag.route.unwrap_or_else(|| "-".to_owned()),
+            status: res.status().as_str().to_owned(),
+        })
+        .inc();
+    app.metrics
+        .http_request_seconds
+        .observe(started.elapsed().as_secs_f64());
     res
 }
 
-async fn serve(app: &App, req: Request, request_id: &str) -> Response {
+async fn serve(app: &App, req: Request, request_id: &str, tag: &mut Tag) -> Response {
     let time_ms = crate::now_ms();
     let (parts, body) = req.into_parts();
     let table = app.routes.table();
@@ -84,6 +105,7 @@ async fn serve(app: &App, req: Request, request_id: &str) -> Response {
             None => return not_found(),
         }
     };
+    tag.api = Some(api.def.api_id.clone());
     let method = parts.method.as_str();
     if let Some(cors) = &api.cors
         && CorsPolicy::is_preflight(method, &parts.headers)
@@ -108,6 +130,7 @@ async fn serve(app: &App, req: Request, request_id: &str) -> Response {
     let Some(route) = api.compiled.get(index) else {
         return not_found();
     };
+    tag.route = Some(route.route_key.clone());
     if let Some(bucket) = &route.throttle
         && let Err(secs) = bucket.take()
     {

@@ -3,7 +3,9 @@
 //! `{"hello":"world"}`), an HTTP API with `GET /bench` to it and `POST /events` as a bus route,
 //! then measures, one phase after another:
 //!
-//! 1. function route throughput: `--connections` keep-alive connections as fast as possible;
+//! 1. function route throughput: `--connections` keep-alive connections as fast as possible,
+//!    and, for comparison, the same function through the Lambda API's Invoke (the runtime's
+//!    share of the cost);
 //! 2. latency at a steady `--latency-rate`: first a bare hyper server in this process answering
 //!    the same `{"hello":"world"}` (the function's logic without eddy), then the function route;
 //!    the difference is what eddy (gateway + runtime API + function process) adds;
@@ -317,6 +319,17 @@ pub async fn run(args: RoutesArgs) -> anyhow::Result<()> {
         0,
     )
     .await?;
+    let invoke = load(
+        &args.endpoint,
+        "POST",
+        &format!("/2015-03-31/functions/{NAME}/invocations"),
+        b"{}",
+        200,
+        args.connections,
+        args.seconds,
+        0,
+    )
+    .await?;
     let baseline_addr = baseline_server()?;
     let baseline = load(
         &baseline_addr,
@@ -369,6 +382,7 @@ pub async fn run(args: RoutesArgs) -> anyhow::Result<()> {
         "connections": args.connections,
         "seconds": args.seconds,
         "function_route": function.json(),
+        "lambda_invoke": invoke.json(),
         "latency_rate": args.latency_rate,
         "latency_connections": args.latency_connections,
         "baseline_hyper": baseline.json(),
