@@ -24,7 +24,8 @@ use crate::routes::matcher::Selected;
 use crate::routes::proxy::{self, RequestInfo};
 use crate::routes::{Integration, MAX_BODY_BYTES, PayloadFormat, RouteAuth, auth, integrations};
 
-/// The suffix of the Host names that address one API.
+/// The suffix of the Host names that address one API (`{apiId}.execute-api.localhost`; any
+/// `{apiId}.execute-api.…` name is accepted).
 pub const HOST_SUFFIX: &str = ".execute-api.localhost";
 
 pub fn router(app: Arc<App>) -> Router {
@@ -83,10 +84,12 @@ async fn serve(app: &App, req: Request, request_id: &str, tag: &mut Tag) -> Resp
     let path = parts.uri.path();
     let segments: Vec<&str> = path.split('/').skip(1).collect();
     // The API, the segments its routes see, and the raw path its functions see.
-    let (api, skip, raw_path) = if let Some(id) = host_name
-        .strip_suffix(HOST_SUFFIX)
-        .filter(|id| !id.contains('.'))
-    {
+    // `{apiId}.execute-api.localhost`, or any `{apiId}.execute-api.…` a client kept from AWS.
+    let host_id = host_name
+        .split_once(".execute-api.")
+        .map(|(id, _)| id)
+        .filter(|id| !id.is_empty() && !id.contains('.'));
+    let (api, skip, raw_path) = if let Some(id) = host_id {
         match table.by_id.get(id) {
             Some(api) => (api, 0, path.to_owned()),
             None => return not_found(),

@@ -15,8 +15,9 @@
 //!   the JSON body, two cookies, status `x-status` (default 200); with `x-binary` the body is
 //!   the bytes 0, 1, 2, 255 in base64; `?sleep_ms=N` sleeps first;
 //! * `simple`: for HTTP routes: answers `{"hello": "world"}` (the simplified response form);
-//! * `authorizer`: a Lambda authorizer (simple responses): allows when the first identity
-//!   source is `allow`, with the context `{"user": "u1", "calls": N}` (N counts its calls).
+//! * `authorizer`: a Lambda authorizer: allows when the (first) identity source is `allow`,
+//!   with the context `{"user": "u1", "calls": N}` (N counts its calls); simple responses for
+//!   payload 2.0, an IAM policy for 1.0.
 //!
 //! It exits with an init error when `_HANDLER` names none of these.
 
@@ -153,8 +154,22 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
         "simple" => Ok(json!({"hello": "world"})),
         "authorizer" => {
             let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            let allow = event.payload["identitySource"][0].as_str() == Some("allow");
-            Ok(json!({"isAuthorized": allow, "context": {"user": "u1", "calls": n}}))
+            let e = &event.payload;
+            let context = json!({"user": "u1", "calls": n});
+            if e["version"] == "1.0" {
+                // Payload 1.0: one identity string; answer with an IAM policy.
+                let allow = e["identitySource"].as_str() == Some("allow");
+                let effect = if allow { "Allow" } else { "Deny" };
+                return Ok(json!({
+                    "principalId": "u1",
+                    "policyDocument": {"Version": "2012-10-17", "Statement": [
+                        {"Action": "execute-api:Invoke", "Effect": effect, "Resource": e["methodArn"]}
+                    ]},
+                    "context": context,
+                }));
+            }
+            let allow = e["identitySource"][0].as_str() == Some("allow");
+            Ok(json!({"isAuthorized": allow, "context": context}))
         }
         other => Err(Error::from(format!("unknown handler `{other}`"))),
     }

@@ -12,7 +12,8 @@
 //! `{"message":"Forbidden"}`. Claims reach the function as `requestContext.authorizer.jwt`.
 //!
 //! Lambda (REQUEST) authorizers get the payload 2.0 event with `type`, `routeArn` and
-//! `identitySource`, and answer the simple form `{"isAuthorized": bool, "context": {...}}` (an
+//! `identitySource` (or, with `AuthorizerPayloadFormatVersion` 1.0, the 1.0 event with
+//! `methodArn`), and answer the simple form `{"isAuthorized": bool, "context": {...}}` (an
 //! IAM policy answer is accepted too). A request without its identity sources is 401 without
 //! calling the function; a decision is cached per identity for the authorizer's TTL.
 
@@ -374,6 +375,8 @@ pub struct LambdaAuthorizer {
     function: String,
     identity_source: Vec<String>,
     ttl: Duration,
+    /// Payload format 1.0 (`methodArn`, one identity string) instead of 2.0.
+    v1: bool,
     cache: Mutex<HashMap<String, (Instant, Option<Value>)>>,
 }
 
@@ -384,6 +387,7 @@ impl LambdaAuthorizer {
             function,
             identity_source: def.identity_source.clone(),
             ttl: Duration::from_secs(u64::from(def.authorizer_result_ttl_in_seconds)),
+            v1: def.authorizer_payload_format_version.as_deref() == Some("1.0"),
             cache: Mutex::new(HashMap::new()),
         }
     }
@@ -409,16 +413,25 @@ impl LambdaAuthorizer {
                     .ok_or_else(forbidden);
             }
         }
-        let mut event = info.event_v2();
-        event["type"] = "REQUEST".into();
         let path = info.resource().trim_start_matches('/');
         let method = info.route_key.split(' ').next().unwrap_or("");
-        event["routeArn"] = format!(
+        let arn = format!(
             "arn:aws:execute-api:{}:{}:{}/$default/{}/{}",
             info.region, info.account, info.api_id, method, path
-        )
-        .into();
-        event["identitySource"] = json!(identity);
+        );
+        let event = if self.v1 {
+            let mut e = info.event_v1();
+            e["type"] = "REQUEST".into();
+            e["methodArn"] = arn.into();
+            e["identitySource"] = identity.join(",").into();
+            e
+        } else {
+            let mut e = info.event_v2();
+            e["type"] = "REQUEST".into();
+            e["routeArn"] = arn.into();
+            e["identitySource"] = json!(identity);
+            e
+        };
         let Some(pool) = app.functions.pool(&self.region, &self.function) else {
             tracing::warn!(function = %self.function, "the Lambda authorizer's function does not exist");
             return Err(proxy::internal_error());
