@@ -90,7 +90,15 @@ async fn serve(app: &App, req: Request, request_id: &str, tag: &mut Tag) -> Resp
         .map(|(id, _)| id)
         .filter(|id| !id.is_empty() && !id.contains('.'));
     let (api, skip, raw_path) = if let Some(id) = host_id {
-        match table.by_id.get(id) {
+        // Host names are case-insensitive; API ids from a manifest may have capitals.
+        let found = table.by_id.get(id).or_else(|| {
+            table
+                .by_id
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(id))
+                .map(|(_, v)| v)
+        });
+        match found {
             Some(api) => (api, 0, path.to_owned()),
             None => return not_found(),
         }

@@ -14,6 +14,10 @@
 //!
 //! How APIs share the listener: an API is served at its base path (default `/`, the longest base
 //! path wins), at `Host: {apiId}.execute-api.localhost` and under `/_api/{apiId}`.
+//!
+//! From `eddy.toml`: [`ApiDef::from_manifest`] turns the canonical JSON `eddy-manifest` makes of
+//! an `[apis.NAME]` table into an [`ApiDef`] whose id is the API's name (so it is served at
+//! `/_api/NAME` and `NAME.execute-api.localhost`), with authorizers keyed by their names.
 
 pub mod auth;
 pub mod cors;
@@ -193,6 +197,157 @@ impl ApiDef {
 
     pub fn authorizer(&self, id: &str) -> Option<&AuthorizerDef> {
         self.authorizers.iter().find(|a| a.authorizer_id == id)
+    }
+}
+
+fn strings(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn throttle_of(v: &serde_json::Value) -> Option<Throttle> {
+    Some(Throttle {
+        rate: v.get("Rate")?.as_f64()?,
+        burst: u32::try_from(v.get("Burst")?.as_u64()?).ok()?,
+    })
+}
+
+impl ApiDef {
+    /// Builds an API from the canonical JSON `eddy-manifest` makes of `[apis.NAME]`
+    /// (`Name`, `BasePath`, `Cors`, `Throttle`, `Routes[{RouteKey, Integration: {Function} |
+    /// {Bus, Source, DetailType} | {Queue, MessageGroupId}, Authorizer, Throttle}]`,
+    /// `Authorizers{NAME: {IdentitySource, Jwt{Issuer, Audience, JwksFile, JwksUrl} |
+    /// Function}}`). Relative `JwksFile` paths are resolved against `manifest_dir`. Lambda
+    /// authorizers use simple responses, payload 2.0 and a 300 s cache.
+    pub fn from_manifest(
+        region: &str,
+        value: &serde_json::Value,
+        manifest_dir: &std::path::Path,
+        created_ms: i64,
+    ) -> Result<Self, String> {
+        let name = value["Name"]
+            .as_str()
+            .ok_or("an API without a Name")?
+            .to_owned();
+        let cors = value.get("Cors").filter(|c| c.is_object()).map(|c| Cors {
+            allow_origins: strings(&c["AllowOrigins"]),
+            allow_methods: strings(&c["AllowMethods"]),
+            allow_headers: strings(&c["AllowHeaders"]),
+            expose_headers: strings(&c["ExposeHeaders"]),
+            max_age: c["MaxAge"].as_i64(),
+            allow_credentials: c["AllowCredentials"].as_bool(),
+        });
+        let mut authorizers = Vec::new();
+        if let Some(m) = value["Authorizers"].as_object() {
+            for (aname, a) in m {
+                let identity = a["IdentitySource"]
+                    .as_str()
+                    .unwrap_or("$request.header.Authorization")
+                    .to_owned();
+                let mut def = AuthorizerDef {
+                    authorizer_id: aname.clone(),
+                    name: aname.clone(),
+                    identity_source: vec![identity],
+                    ..AuthorizerDef::default()
+                };
+                if let Some(j) = a.get("Jwt").filter(|j| j.is_object()) {
+                    def.authorizer_type = "JWT".into();
+                    def.jwt_configuration = Some(JwtConfig {
+                        issuer: j["Issuer"].as_str().unwrap_or_default().to_owned(),
+                        audience: strings(&j["Audience"]),
+                        jwks_file: j["JwksFile"]
+                            .as_str()
+                            .map(|f| manifest_dir.join(f).display().to_string()),
+                        jwks_uri: j["JwksUrl"].as_str().map(str::to_owned),
+                    });
+                } else if let Some(f) = a["Function"].as_str() {
+                    def.authorizer_type = "REQUEST".into();
+                    def.authorizer_uri = Some(f.to_owned());
+                    def.enable_simple_responses = true;
+                    def.authorizer_payload_format_version = Some("2.0".into());
+                    def.authorizer_result_ttl_in_seconds = 300;
+                } else {
+                    return Err(format!("authorizer `{aname}` has neither jwt nor function"));
+                }
+                authorizers.push(def);
+            }
+        }
+        let mut routes = Vec::new();
+        let mut integrations = Vec::new();
+        for (i, r) in value["Routes"].as_array().into_iter().flatten().enumerate() {
+            let key = r["RouteKey"].as_str().ok_or("a route without a RouteKey")?;
+            matcher::RouteKey::parse(key)?;
+            let int = &r["Integration"];
+            let mut params = BTreeMap::new();
+            let mut put = |k: &str, v: &serde_json::Value| {
+                if let Some(v) = v.as_str() {
+                    params.insert(k.to_owned(), v.to_owned());
+                }
+            };
+            let (subtype, uri, version) = if let Some(f) = int["Function"].as_str() {
+                (None, Some(f.to_owned()), "2.0")
+            } else if int["Bus"].is_string() {
+                put("EventBusName", &int["Bus"]);
+                put("Source", &int["Source"]);
+                put("DetailType", &int["DetailType"]);
+                (Some("EventBridge-PutEvents".to_owned()), None, "1.0")
+            } else if int["Queue"].is_string() {
+                put("QueueUrl", &int["Queue"]);
+                put("MessageGroupId", &int["MessageGroupId"]);
+                (Some("SQS-SendMessage".to_owned()), None, "1.0")
+            } else {
+                return Err(format!("route `{key}` has no integration"));
+            };
+            let integration = IntegrationDef {
+                integration_id: format!("i{i}"),
+                integration_type: "AWS_PROXY".into(),
+                integration_subtype: subtype,
+                integration_uri: uri,
+                payload_format_version: version.into(),
+                timeout_in_millis: DEFAULT_TIMEOUT_MS,
+                request_parameters: params,
+                description: None,
+            };
+            Integration::build(&integration, region).map_err(|e| format!("route `{key}`: {e}"))?;
+            let authorizer = r["Authorizer"].as_str();
+            let authorization_type =
+                match authorizer.and_then(|a| authorizers.iter().find(|x| x.authorizer_id == a)) {
+                    None if authorizer.is_some() => {
+                        return Err(format!("route `{key}` names an unknown authorizer"));
+                    }
+                    None => "NONE",
+                    Some(a) if a.authorizer_type == "JWT" => "JWT",
+                    Some(_) => "CUSTOM",
+                };
+            routes.push(RouteDef {
+                route_id: format!("r{i}"),
+                route_key: key.to_owned(),
+                target: Some(format!("integrations/i{i}")),
+                authorization_type: authorization_type.into(),
+                authorizer_id: authorizer.map(str::to_owned),
+                throttle: throttle_of(&r["Throttle"]),
+                ..RouteDef::default()
+            });
+            integrations.push(integration);
+        }
+        Ok(ApiDef {
+            region: region.to_owned(),
+            api_id: name.clone(),
+            name,
+            base_path: value["BasePath"].as_str().unwrap_or("/").to_owned(),
+            cors,
+            throttle: throttle_of(&value["Throttle"]),
+            routes,
+            integrations,
+            authorizers,
+            created_ms,
+            ..ApiDef::default()
+        })
     }
 }
 
@@ -537,6 +692,44 @@ impl Routes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn manifest_apis() {
+        let v = serde_json::json!({
+            "Name": "shop", "BasePath": "/shop",
+            "Cors": {"AllowOrigins": ["*"], "AllowMethods": [], "AllowHeaders": [], "ExposeHeaders": [], "MaxAge": 600},
+            "Throttle": {"Rate": 100, "Burst": 200},
+            "Routes": [
+                {"RouteKey": "POST /orders", "Integration": {"Function": "arn:aws:lambda:us-east-1:123456789012:function:place"}, "Authorizer": "users"},
+                {"RouteKey": "POST /events", "Integration": {"Bus": "arn:aws:events:us-east-1:123456789012:event-bus/orders", "Source": "shop", "DetailType": "Placed"}, "Throttle": {"Rate": 1, "Burst": 2}},
+                {"RouteKey": "$default", "Integration": {"Queue": "arn:aws:sqs:us-east-1:123456789012:inbox"}},
+            ],
+            "Authorizers": {"users": {"IdentitySource": "$request.header.Authorization", "Jwt": {"Issuer": "https://i", "Audience": ["shop"], "JwksFile": "jwks.json"}}},
+        });
+        let d = ApiDef::from_manifest("us-east-1", &v, std::path::Path::new("/app"), 1).unwrap();
+        assert_eq!(d.api_id, "shop");
+        assert_eq!(d.routes[0].authorization_type, "JWT");
+        assert_eq!(
+            d.authorizers[0]
+                .jwt_configuration
+                .as_ref()
+                .unwrap()
+                .jwks_file
+                .as_deref(),
+            Some("/app/jwks.json")
+        );
+        assert_eq!(d.integrations[1].request_parameters["Source"], "shop");
+        assert_eq!(d.routes[1].throttle.unwrap().burst, 2);
+        let _already = rustls::crypto::ring::default_provider()
+            .install_default()
+            .is_err();
+        let c = compile(&d, &reqwest::Client::new());
+        assert_eq!(c.compiled.len(), 3);
+        assert!(c.compiled.iter().all(|r| r.integration.is_some()));
+        let bad =
+            serde_json::json!({"Name": "x", "Routes": [{"RouteKey": "GET /a", "Integration": {}}]});
+        assert!(ApiDef::from_manifest("r", &bad, std::path::Path::new("/"), 1).is_err());
+    }
 
     #[test]
     fn function_references() {
