@@ -164,3 +164,23 @@ def test_bus_route_event_reaches_a_queue(server, clients):
     assert event["id"] == event_id and event["detail"] == {"order": 1}
     status, _, _ = call(server, "POST", f"/_api/{api_id}/orders", body=b"not json")
     assert status == 400
+
+
+def test_aws_cli_quick_create_and_curl(server, clients):
+    from test_wire import aws_cli
+    _, lam = clients
+    arn = web_function(lam, "cli-fn", "simple")
+    code, out, err = aws_cli(server, "apigatewayv2", "create-api", "--name", "cli",
+                             "--protocol-type", "HTTP", "--target", arn)
+    assert code == 0, err
+    api = json.loads(out)
+    code, out, err = aws_cli(server, "apigatewayv2", "get-apis")
+    assert code == 0, err
+    assert [a["ApiId"] for a in json.loads(out)["Items"]] == [api["ApiId"]]
+    # Quick create without RouteKey: the $default route answers every path.
+    host = urllib.parse.urlparse(api["ApiEndpoint"]).netloc
+    status, headers, body = call(server, "GET", "/anything/at/all", headers={"Host": host})
+    assert (status, json.loads(body)) == (200, {"hello": "world"})
+    assert headers["content-type"] == "application/json"
+    code, _, err = aws_cli(server, "apigatewayv2", "delete-api", "--api-id", api["ApiId"])
+    assert code == 0, err
