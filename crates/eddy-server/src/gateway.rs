@@ -111,7 +111,32 @@ async fn serve(app: &App, req: Request, request_id: &str, tag: &mut Tag) -> Resp
             None => return not_found(),
         }
     } else {
-        match table.by_path(&segments) {
+        // The first API (longest base path first) with a route for the request; else one that
+        // serves the path under other methods; else the first (its 404, with its CORS headers).
+        let wanted = if CorsPolicy::is_preflight(parts.method.as_str(), &parts.headers) {
+            parts
+                .headers
+                .get("access-control-request-method")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("OPTIONS")
+        } else {
+            parts.method.as_str()
+        };
+        let (mut first, mut other_method, mut chosen) = (None, None, None);
+        for (api, n) in table.by_path(&segments) {
+            first.get_or_insert((api, n));
+            match api.routes.select(wanted, &segments[n..]) {
+                Selected::Route(..) => {
+                    chosen = Some((api, n));
+                    break;
+                }
+                Selected::MethodNotAllowed(_) => {
+                    other_method.get_or_insert((api, n));
+                }
+                Selected::NotFound => {}
+            }
+        }
+        match chosen.or(other_method).or(first) {
             Some((api, n)) => (api, n, path.to_owned()),
             None => return not_found(),
         }

@@ -850,6 +850,25 @@ async fn api_gateway_v2_api_shapes_and_errors() {
         .http("GET", &format!("/_api/{id}/hi"), &[], Vec::new())
         .await;
     assert_eq!(r.status, 200);
+    // A second API on the same base path `/`: each plain path goes to the API with a route.
+    let (_, v) = env
+        .aws(
+            "POST",
+            "/v2/apis",
+            json!({"name": "second", "protocolType": "HTTP", "target": "arn:aws:lambda:us-east-1:123456789012:function:web", "routeKey": "GET /second"}),
+        )
+        .await;
+    let second = v["apiId"].as_str().unwrap().to_owned();
+    let r = env.http("GET", "/hi", &[], Vec::new()).await;
+    assert_eq!(r.json()["requestContext"]["apiId"], id.as_str());
+    let r = env.http("GET", "/second", &[], Vec::new()).await;
+    assert_eq!(r.json()["requestContext"]["apiId"], second.as_str());
+    let r = env.http("POST", "/second", &[], Vec::new()).await;
+    assert_eq!(r.status, 405);
+    let (s, _) = env
+        .aws("DELETE", &format!("/v2/apis/{second}"), Value::Null)
+        .await;
+    assert_eq!(s, 204);
     // Errors.
     let (s, v) = env.aws("GET", "/v2/apis/nope", Value::Null).await;
     assert_eq!(s, 404);

@@ -12,8 +12,9 @@
 //! headers), [`throttle`] (per-route token buckets), [`integrations`] (bus and queue
 //! integrations).
 //!
-//! How APIs share the listener: an API is served at its base path (default `/`, the longest base
-//! path wins), at `Host: {apiId}.execute-api.localhost` and under `/_api/{apiId}`.
+//! How APIs share the listener: an API is served at its base path (default `/`; among the APIs
+//! whose base path prefixes the request's path, the longest base path with a route for the
+//! request wins, so several APIs can share `/`), at `Host: {apiId}.execute-api.localhost` and under `/_api/{apiId}`.
 //!
 //! From `eddy.toml`: [`ApiDef::from_manifest`] turns the canonical JSON `eddy-manifest` makes of
 //! an `[apis.NAME]` table into an [`ApiDef`] whose id is the API's name (so it is served at
@@ -407,9 +408,13 @@ pub struct Table {
 }
 
 impl Table {
-    /// The API serving `segments` by base path, with the segments after the base path.
-    pub fn by_path<'a>(&self, segments: &'a [&'a str]) -> Option<(&Arc<CompiledApi>, usize)> {
-        self.by_base.iter().find_map(|api| {
+    /// The APIs whose base path is a prefix of `segments` (longest base first), each with the
+    /// number of segments its base path takes.
+    pub fn by_path<'a>(
+        &'a self,
+        segments: &'a [&'a str],
+    ) -> impl Iterator<Item = (&'a Arc<CompiledApi>, usize)> + 'a {
+        self.by_base.iter().filter_map(|api| {
             let n = api.base.len();
             (segments.len() >= n && segments[..n].iter().zip(&api.base).all(|(a, b)| a == b))
                 .then_some((api, n))
