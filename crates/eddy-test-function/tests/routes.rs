@@ -896,6 +896,15 @@ async fn api_gateway_v2_api_shapes_and_errors() {
         .aws("POST", "/v2/apis", json!({"protocolType": "HTTP"}))
         .await;
     assert_eq!(s, 400);
+    let r = env
+        .client
+        .post(format!("http://{}/v2/apis", env.sb.aws))
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.headers()["x-amzn-errortype"], "BadRequestException");
     let (s, _) = env
         .aws(
             "POST",

@@ -165,6 +165,11 @@ pub async fn call(app: &Arc<App>, ctx: &Ctx, req: RestRequest) -> Reply {
     }
 }
 
+/// A request body, with API Gateway's error code for malformed JSON.
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    rest::parse(body).map_err(|e| bad(e.message))
+}
+
 fn bad(message: impl Into<String>) -> ApiError {
     ApiError::bad("BadRequestException", message)
 }
@@ -454,7 +459,7 @@ fn check_base_path(p: &str) -> Result<String, ApiError> {
 }
 
 async fn create_api(app: &App, ctx: &Ctx, req: &RestRequest) -> Result<Response, ApiError> {
-    let input: ApiIn = rest::parse(&req.body)?;
+    let input: ApiIn = parse(&req.body)?;
     let name = input
         .name
         .filter(|n| !n.is_empty())
@@ -545,7 +550,7 @@ async fn update_api(
     id: &str,
     req: &RestRequest,
 ) -> Result<Response, ApiError> {
-    let input: ApiIn = rest::parse(&req.body)?;
+    let input: ApiIn = parse(&req.body)?;
     let cors = input.cors_configuration.map(CorsIn::build).transpose()?;
     let base = input
         .base_path
@@ -699,7 +704,7 @@ async fn create_route(
     id: &str,
     req: &RestRequest,
 ) -> Result<Response, ApiError> {
-    let input: RouteIn = rest::parse(&req.body)?;
+    let input: RouteIn = parse(&req.body)?;
     if input.route_key.as_deref().is_none_or(str::is_empty) {
         return Err(bad("Invalid input: routeKey is required"));
     }
@@ -726,7 +731,7 @@ async fn update_route(
     rid: &str,
     req: &RestRequest,
 ) -> Result<Response, ApiError> {
-    let input: RouteIn = rest::parse(&req.body)?;
+    let input: RouteIn = parse(&req.body)?;
     let route = app
         .routes
         .upsert(&ctx.region, id, |cur| {
@@ -763,7 +768,7 @@ async fn create_integration(
     id: &str,
     req: &RestRequest,
 ) -> Result<Response, ApiError> {
-    let input: IntegrationIn = rest::parse(&req.body)?;
+    let input: IntegrationIn = parse(&req.body)?;
     match input.integration_type.as_deref() {
         Some("AWS_PROXY") => {}
         Some(other @ ("HTTP_PROXY" | "AWS" | "HTTP" | "MOCK")) => {
@@ -839,7 +844,7 @@ async fn create_authorizer(
     id: &str,
     req: &RestRequest,
 ) -> Result<Response, ApiError> {
-    let input: AuthorizerIn = rest::parse(&req.body)?;
+    let input: AuthorizerIn = parse(&req.body)?;
     let name = input
         .name
         .filter(|n| !n.is_empty())
@@ -967,7 +972,7 @@ async fn create_stage(
     id: &str,
     req: &RestRequest,
 ) -> Result<Response, ApiError> {
-    let input: StageIn = rest::parse(&req.body)?;
+    let input: StageIn = parse(&req.body)?;
     let name = input
         .stage_name
         .filter(|n| !n.is_empty())
