@@ -40,6 +40,20 @@ pub struct ApplyError {
 /// Makes the manifest's file references absolute (relative to `base_dir`) and adds a digest of
 /// each function's code, so a code change is a change the plan sees.
 pub fn prepare(resources: &mut Resources, base_dir: &Path) {
+    for def in resources.apis.values_mut() {
+        let Some(auths) = def.get_mut("Authorizers").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for a in auths.values_mut() {
+            if let Some(jwt) = a.get_mut("Jwt").and_then(Value::as_object_mut)
+                && let Some(p) = jwt.get("JwksFile").and_then(Value::as_str)
+            {
+                let path = base_dir.join(p);
+                let path = path.canonicalize().unwrap_or(path);
+                jwt.insert("JwksFile".to_owned(), json!(path.display().to_string()));
+            }
+        }
+    }
     for def in resources.functions.values_mut() {
         let Some(code) = def.get_mut("Code").and_then(Value::as_object_mut) else {
             continue;
@@ -219,10 +233,7 @@ impl Step<'_> {
             Kind::Function => self.function(&change.name, &def, delete).await,
             Kind::Rule => self.rule(&change.name, &def, delete).await,
             Kind::Schedule => self.schedule(&change.name, &def, delete).await,
-            Kind::Api => Err(ApiError::bad(
-                "UnsupportedResource",
-                "HTTP APIs in eddy.toml are not applied by this eddy yet",
-            )),
+            Kind::Api => self.api(&change.name, &def, delete).await,
         }
     }
 
@@ -508,6 +519,22 @@ impl Step<'_> {
         Ok(())
     }
 
+    async fn api(&self, name: &str, def: &Value, delete: bool) -> Result<(), ApiError> {
+        let region = &self.ctx.region;
+        if delete {
+            return self.app.routes.delete(region, name).await;
+        }
+        // File paths were made absolute by `prepare`.
+        let api = crate::routes::ApiDef::from_manifest(
+            region,
+            def,
+            Path::new("/"),
+            self.app.clock.now_ms(),
+        )
+        .map_err(|e| ApiError::bad("BadRequestException", e))?;
+        self.app.routes.put(api).await
+    }
+
     async fn schedule(&self, key: &str, def: &Value, delete: bool) -> Result<(), ApiError> {
         let (group, name) = key.split_once('/').unwrap_or(("default", key));
         let svc = RestService::Scheduler;
@@ -556,6 +583,13 @@ impl Step<'_> {
         if let Some(m) = body.as_object_mut() {
             m.remove("Name");
             m.remove("MissedTicks");
+        }
+        // Scheduler requires a role; eddy does not use it.
+        if body["Target"].get("RoleArn").is_none() {
+            body["Target"]["RoleArn"] = json!(format!(
+                "arn:aws:iam::{}:role/eddy-manifest",
+                self.app.config.account_id
+            ));
         }
         let exists = self
             .rest(svc, Method::GET, &path, Some(&query), None)

@@ -35,6 +35,9 @@ pub struct ServerConfig {
     /// The AWS endpoint's URL as functions reach it (`AWS_ENDPOINT_URL`); set from the bound
     /// listener by whoever binds it.
     pub aws_endpoint: Option<String>,
+    /// The HTTP routes listener's URL (`http://HOST:PORT`), for the `ApiEndpoint` of HTTP APIs;
+    /// set from the bound listener by whoever binds it.
+    pub http_endpoint: Option<String>,
 }
 
 /// Which user function processes run as.
@@ -85,6 +88,7 @@ impl ServerConfig {
             function_idle_secs: 600,
             function_user: FunctionUser::Auto,
             aws_endpoint: None,
+            http_endpoint: None,
         }
     }
 }

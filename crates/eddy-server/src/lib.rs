@@ -13,14 +13,14 @@
 //! * [`destinations`], [`logs`]: API destinations (HTTP targets) and log groups;
 //! * [`functions`]: function definitions, their code on disk, and the runtime pools running
 //!   them (`eddy-runtime`);
-//! * [`ops`]: health, Prometheus metrics, dev-mode reset, `POST /_eddy/apply`;
+//! * [`ops`]: health, Prometheus metrics, dev-mode reset and clock, `POST /_eddy/apply`;
 //! * [`admin`]: endpoints for the eddy CLI (`events tail`, `dlq redrive`);
 //! * [`apply`]: applying an app manifest (`eddy.toml`) through eddy's own operations;
-//! * [`ops`]: health, Prometheus metrics, dev-mode reset and clock;
 //! * [`clock`]: the server's clock (system time plus an offset `--dev` mode can move);
 //! * [`schedules`], [`scheduler`]: EventBridge Scheduler's schedules and the loop that fires
 //!   them and scheduled rules;
-//! * [`gateway`]: the HTTP routes listener (user routes arrive with the routes issue).
+//! * [`routes`]: HTTP APIs (routes, integrations, authorizers), compiled into the table
+//!   [`gateway`], the HTTP routes listener, serves from.
 //!
 //! What it is not: the pattern language (`eddy-pattern`), the storage engine (`eddy-store`), or
 //! the CLI (`eddy`).
@@ -43,6 +43,7 @@ pub mod metrics;
 pub mod ops;
 pub mod queues;
 pub mod registry;
+pub mod routes;
 pub mod scheduler;
 pub mod schedules;
 
@@ -83,6 +84,7 @@ pub struct App {
     pub functions: functions::Functions,
     /// Serialises manifest applies.
     pub apply_lock: tokio::sync::Mutex<()>,
+    pub routes: routes::Routes,
     /// The HTTP client API destinations are called with (pooled connections).
     pub http: delivery::http::HttpClient,
     pub metrics: Arc<Metrics>,
@@ -145,6 +147,7 @@ impl App {
             .unwrap_or_else(|| "http://127.0.0.1:4566".to_owned());
         let functions = functions::Functions::load(store.clone(), &definitions, &config, endpoint)?;
         let http = delivery::http::HttpClient::new()?;
+        let routes = routes::Routes::load(store.clone(), &definitions)?;
         Ok(Arc::new(Self {
             config,
             store,
@@ -156,6 +159,7 @@ impl App {
             log_groups,
             functions,
             apply_lock: tokio::sync::Mutex::new(()),
+            routes,
             http,
             metrics,
             clock,
@@ -206,6 +210,9 @@ pub async fn run(
     if config.aws_endpoint.is_none() {
         config.aws_endpoint = Some(format!("http://{}", listeners.aws.local_addr()?));
     }
+    if config.http_endpoint.is_none() {
+        config.http_endpoint = Some(format!("http://{}", listeners.http.local_addr()?));
+    }
     let app = App::open(config).await?;
     serve(app, listeners, shutdown).await
 }
@@ -230,8 +237,11 @@ pub async fn serve(
     let scheduler = scheduler::spawn(app.clone(), stop_rx.clone());
     let aws =
         axum::serve(listeners.aws, app.aws_router()).with_graceful_shutdown(wait(stop_rx.clone()));
-    let http = axum::serve(listeners.http, gateway::router(app.clone()))
-        .with_graceful_shutdown(wait(stop_rx));
+    let http = axum::serve(
+        listeners.http,
+        gateway::router(app.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(wait(stop_rx));
     let (a, h) = tokio::join!(aws.into_future(), http.into_future());
     // Deliveries in flight finish or return to the store at the next start.
     engine.abort();

@@ -40,6 +40,15 @@ pub struct OperationLabels {
     pub outcome: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    /// The API id (`-` when no API matched).
+    pub api: String,
+    /// The route key (`-` when no route matched).
+    pub route: String,
+    pub status: String,
+}
+
 /// The server's metrics and the registry that renders them.
 pub struct Metrics {
     registry: Registry,
@@ -58,6 +67,10 @@ pub struct Metrics {
     pub delivery_latency_seconds: Histogram,
     /// AWS API requests by operation and outcome (`ok` or the error code).
     pub requests: Family<OperationLabels, Counter>,
+    /// Requests on the HTTP routes listener by API, route and status.
+    pub http_requests: Family<RouteLabels, Counter>,
+    /// Time the routes listener took to answer (integration included).
+    pub http_request_seconds: Histogram,
     /// Time from the start of a store commit to its fsync returning.
     pub store_commit_seconds: Histogram,
     /// Caller requests folded into each store commit.
@@ -119,6 +132,18 @@ impl Metrics {
             "AWS API requests by operation and outcome",
             requests.clone(),
         );
+        let http_requests = Family::<RouteLabels, Counter>::default();
+        registry.register(
+            "eddy_http_requests",
+            "Requests on the HTTP routes listener by API, route and status",
+            http_requests.clone(),
+        );
+        let http_request_seconds = Histogram::new(exponential_buckets(0.000_05, 2.0, 20));
+        registry.register(
+            "eddy_http_request_seconds",
+            "Time the HTTP routes listener took to answer, integration included",
+            http_request_seconds.clone(),
+        );
         let store_commit_seconds = Histogram::new(exponential_buckets(0.000_05, 2.0, 16));
         registry.register(
             "eddy_store_commit_seconds",
@@ -170,6 +195,8 @@ impl Metrics {
             deliveries,
             delivery_latency_seconds,
             requests,
+            http_requests,
+            http_request_seconds,
             store_commit_seconds,
             store_commit_requests,
             store_work_items,

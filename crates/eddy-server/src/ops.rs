@@ -178,6 +178,7 @@ async fn reset(State(app): State<Arc<App>>) -> Response {
     app.log_groups.clear();
     app.functions.clear();
     app.schedules.clear();
+    app.routes.clear();
     ([("content-type", "application/json")], r#"{"status":"ok"}"#).into_response()
 }
 

@@ -10,7 +10,14 @@
 //! * `exit`: exits the process with status 3 in the middle of the invocation;
 //! * `log`: prints `event.lines` lines to stdout, then echoes;
 //! * `memory`: touches `event.mb` megabytes, then echoes;
-//! * `big`: answers a string of `event.bytes` bytes.
+//! * `big`: answers a string of `event.bytes` bytes;
+//! * `http`: for HTTP routes: answers the full proxy response form with the received event as
+//!   the JSON body, two cookies, status `x-status` (default 200); with `x-binary` the body is
+//!   the bytes 0, 1, 2, 255 in base64; `?sleep_ms=N` sleeps first;
+//! * `simple`: for HTTP routes: answers `{"hello": "world"}` (the simplified response form);
+//! * `authorizer`: a Lambda authorizer: allows when the (first) identity source is `allow`,
+//!   with the context `{"user": "u1", "calls": N}` (N counts its calls); simple responses for
+//!   payload 2.0, an IAM policy for 1.0.
 //!
 //! It exits with an init error when `_HANDLER` names none of these.
 
@@ -75,6 +82,39 @@ fn echo(event: LambdaEvent<Value>) -> Value {
     })
 }
 
+static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The `http` handler: see the module docs.
+async fn http(event: LambdaEvent<Value>) -> Value {
+    let e = &event.payload;
+    let v1 = e["version"] == "1.0";
+    let header = |name: &str| e["headers"][name].as_str().map(str::to_owned);
+    let query = |name: &str| e["queryStringParameters"][name].as_str().map(str::to_owned);
+    if let Some(ms) = query("sleep_ms").and_then(|m| m.parse().ok()) {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+    let status: u16 = header("x-status")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200);
+    let cookies = json!(["session=abc; Path=/", "theme=dark"]);
+    let mut answer = json!({
+        "statusCode": status,
+        "headers": {"content-type": "application/json", "x-handler": "http"},
+        "body": e.to_string(),
+    });
+    if v1 {
+        answer["multiValueHeaders"] = json!({"set-cookie": cookies});
+    } else {
+        answer["cookies"] = cookies;
+    }
+    if header("x-binary").is_some() {
+        answer["headers"]["content-type"] = "application/octet-stream".into();
+        answer["body"] = "AAEC/w==".into();
+        answer["isBase64Encoded"] = true.into();
+    }
+    answer
+}
+
 async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
     let handler = std::env::var("_HANDLER").unwrap_or_default();
     match handler.as_str() {
@@ -109,6 +149,27 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
         "big" => {
             let n = event.payload["bytes"].as_u64().unwrap_or(0) as usize;
             Ok(Value::String("x".repeat(n)))
+        }
+        "http" => Ok(http(event).await),
+        "simple" => Ok(json!({"hello": "world"})),
+        "authorizer" => {
+            let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            let e = &event.payload;
+            let context = json!({"user": "u1", "calls": n});
+            if e["version"] == "1.0" {
+                // Payload 1.0: one identity string; answer with an IAM policy.
+                let allow = e["identitySource"].as_str() == Some("allow");
+                let effect = if allow { "Allow" } else { "Deny" };
+                return Ok(json!({
+                    "principalId": "u1",
+                    "policyDocument": {"Version": "2012-10-17", "Statement": [
+                        {"Action": "execute-api:Invoke", "Effect": effect, "Resource": e["methodArn"]}
+                    ]},
+                    "context": context,
+                }));
+            }
+            let allow = e["identitySource"][0].as_str() == Some("allow");
+            Ok(json!({"isAuthorized": allow, "context": context}))
         }
         other => Err(Error::from(format!("unknown handler `{other}`"))),
     }

@@ -43,6 +43,7 @@ impl Sandbox {
         };
         let (aws, http) = listeners.addrs()?;
         config.aws_endpoint = Some(format!("http://{aws}"));
+        config.http_endpoint = Some(format!("http://{http}"));
         let app = App::open(config).await?;
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(eddy_server::serve(app, listeners, async move {

@@ -31,6 +31,12 @@ pub enum BenchCommand {
     ///
     /// Example: `eddy bench schedules --count 100000 --pid $(pidof eddy)`
     Schedules(crate::bench_schedules::SchedulesArgs),
+    /// HTTP routes: a function route's throughput, the latency eddy adds over a bare hyper
+    /// server at a steady rate, and a bus route's throughput (events durable before each 202).
+    /// Prints one JSON line.
+    ///
+    /// Example: `eddy bench routes --endpoint 127.0.0.1:4566 --http 127.0.0.1:3000`
+    Routes(crate::bench_routes::RoutesArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -72,6 +78,7 @@ pub fn run(cmd: BenchCommand) -> ExitCode {
         BenchCommand::Deliveries(args) => rt.block_on(crate::bench_delivery::run(args)),
         BenchCommand::Invoke(args) => rt.block_on(crate::bench_invoke::run(args)),
         BenchCommand::Schedules(args) => rt.block_on(crate::bench_schedules::run(args)),
+        BenchCommand::Routes(args) => rt.block_on(crate::bench_routes::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,6 +4,7 @@ mod apply_cmd;
 mod bench_cmd;
 mod bench_delivery;
 mod bench_invoke;
+mod bench_routes;
 mod bench_schedules;
 mod cli;
 mod http1;
@@ -191,6 +192,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config.max_entries_size = args.max_entries_size;
         config.max_pattern_len = args.max_pattern_len as usize;
         config.aws_endpoint = Some(format!("http://{aws_addr}"));
+        config.http_endpoint = Some(format!("http://{http_addr}"));
         config.function_concurrency = args.function_concurrency;
         config.python = args.python;
         config.function_idle_secs = args.function_idle_secs;

@@ -7,6 +7,7 @@
 //! scope.
 //! Every response carries `x-amzn-RequestId`.
 
+pub mod apigateway;
 pub mod archives;
 pub mod destinations;
 pub mod events;
@@ -166,14 +167,7 @@ pub(crate) async fn rest_call(
     let (operation, result) = match service {
         rest::RestService::Lambda => lambda::call(app, ctx, req).await,
         rest::RestService::Scheduler => scheduler::call(app, ctx, req).await,
-        other => (
-            "unknown",
-            Err(ApiError::new(
-                "UnknownOperationException",
-                StatusCode::NOT_FOUND,
-                format!("eddy does not serve the {} API yet", other.name()),
-            )),
-        ),
+        rest::RestService::ApiGateway => apigateway::call(app, ctx, req).await,
     };
     let outcome = match &result {
         Ok(_) => "ok",
