@@ -249,3 +249,47 @@ def test_exhausted_retries_reach_the_dead_letter_queue_with_the_condition(aws, r
     assert attrs["RETRY_ATTEMPTS"] == "1"
     # The first attempt and one retry, nothing more.
     assert len(rec.wait("/down", 2)) == 2
+
+
+def test_retry_schedule_and_event_age_on_the_dev_clock(fresh_dir, rec):
+    """Backoff and MaximumEventAgeInSeconds follow eddy's clock: moving it two minutes forward
+    runs the retries that fall due and then gives up on the event's age, without waiting."""
+    from conftest import Eddy
+    server = Eddy(fresh_dir).start()
+    try:
+        events, sqs = server.client("events"), server.client("sqs")
+        rec.script["/down"] = [503] * 1000
+        dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+        arn = destination(events, "down", rec.url + "/down")
+        route(events, arn, DeadLetterConfig={"Arn": "arn:aws:sqs:us-east-1:123456789012:dlq"},
+              RetryPolicy={"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 120})
+        event_id = put(events, {})
+        assert len(rec.wait("/down", 1)) == 1
+        # Without the clock moving, the retries wait (the first within 1 s, then up to 2, 4, 8 s
+        # of full jitter): far fewer than one a second happen in real time.
+        time.sleep(1.5)
+        before = len(rec.requests)
+        assert before <= 4
+        counts = []
+        for _ in range(13):
+            status, _, _ = server.post("/_eddy/clock", json.dumps({"advance_seconds": 10}).encode())
+            assert status == 200
+            time.sleep(0.25)
+            counts.append(len(rec.requests))
+        # Exponential backoff: retries keep coming as the clock moves, but they thin out.
+        assert counts[-1] > before + 2, counts
+        assert counts[-1] < 40, counts
+        msgs = []
+        deadline = time.monotonic() + 10
+        while not msgs and time.monotonic() < deadline:
+            msgs = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=1,
+                                       MessageAttributeNames=["All"]).get("Messages", [])
+        attrs = {k: v["StringValue"] for k, v in msgs[0]["MessageAttributes"].items()}
+        assert json.loads(msgs[0]["Body"])["id"] == event_id
+        assert attrs["EXHAUSTED_RETRY_CONDITION"] == "MaximumEventAgeInSeconds"
+        attempts = len(rec.requests)
+        assert int(attrs["RETRY_ATTEMPTS"]) in (attempts - 1, attempts)
+        time.sleep(0.5)
+        assert len(rec.requests) == attempts, "no attempts after the event was dead-lettered"
+    finally:
+        server.stop()
