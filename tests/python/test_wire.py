@@ -57,8 +57,10 @@ def test_region_comes_from_the_credential_scope(eddy):
 def test_health_and_metrics(eddy):
     status, body = eddy.get("/_eddy/health")
     assert status == 200 and json.loads(body) == {"status": "ok"}
-    # Some families appear with their first sample: put one event (order-independent test).
-    eddy.client().put_events(Entries=[{"Source": "metrics", "DetailType": "t", "Detail": "{}"}])
+    # Some families appear with their first sample: match one event (order-independent test).
+    c = eddy.client()
+    c.put_rule(Name="metrics-probe", EventPattern=json.dumps({"source": ["metrics"]}))
+    c.put_events(Entries=[{"Source": "metrics", "DetailType": "t", "Detail": "{}"}])
     status, text = eddy.get("/metrics")
     assert status == 200
     for name in ["eddy_events_put", "eddy_rule_matched_events", "eddy_store_commit_seconds",
