@@ -60,7 +60,9 @@ def test_health_and_metrics(eddy):
     # Some families appear with their first sample: match one event (order-independent test).
     c = eddy.client()
     c.put_rule(Name="metrics-probe", EventPattern=json.dumps({"source": ["metrics"]}))
-    c.put_events(Entries=[{"Source": "metrics", "DetailType": "t", "Detail": "{}"}])
+    c.put_events(Entries=[{"Source": "metrics", "DetailType": "t", "Detail": "{}"},
+                          {"Source": "metrics", "DetailType": "t", "Detail": "{}",
+                           "EventBusName": "no-such-bus"}])
     status, text = eddy.get("/metrics")
     assert status == 200
     for name in ["eddy_events_put", "eddy_rule_matched_events", "eddy_store_commit_seconds",
