@@ -128,3 +128,32 @@ def test_unreachable_server_is_explained():
     r = subprocess.run([eddy_bin(), "rules", "--endpoint", "127.0.0.1:1"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 1 and "cannot reach eddy at http://127.0.0.1:1" in r.stderr
+
+
+def test_logs_follow_prints_new_lines(server, lam):  # noqa: F811
+    import threading
+    create_rust(lam, name="talk", handler="log")
+    endpoint = server.aws.removeprefix("http://")
+    p = subprocess.Popen([eddy_bin(), "logs", "talk", "--follow", "--endpoint", endpoint],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+    reader = threading.Thread(target=lambda: seen.extend(l.rstrip("\n") for l in p.stdout),
+                              daemon=True)
+    reader.start()
+    try:
+        time.sleep(0.5)
+        cli(server, "invoke", "talk", '{"lines": 2}')
+        deadline = time.time() + 10
+        while time.time() < deadline and not any(l.startswith("REPORT") for l in list(seen)):
+            time.sleep(0.1)
+        assert "log line 1" in seen, seen
+        assert any(l.startswith("START RequestId:") for l in seen)
+        assert any(l.startswith("REPORT RequestId:") for l in seen)
+        # Each line once, though the follower polls overlapping windows.
+        cli(server, "invoke", "talk", '{"lines": 1}')
+        time.sleep(1.5)
+        assert len([l for l in seen if l == "log line 1"]) == 1, seen
+        assert len([l for l in seen if l == "log line 0"]) == 2, seen
+    finally:
+        p.kill()
+        p.wait()
