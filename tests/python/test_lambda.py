@@ -429,3 +429,24 @@ def test_schedule_invokes_a_function(lam, lam_server):
     rec = json.loads(msgs[0]["Body"])
     assert rec["requestPayload"] == {"job": "tick"}
     assert rec["responsePayload"]["event"] == {"job": "tick"}
+
+
+def test_rule_to_a_failing_function_lands_in_on_failure(lam, lam_server):
+    events = lam_server.client("events")
+    sqs = lam_server.client("sqs")
+    url = sqs.create_queue(QueueName="failures")["QueueUrl"]
+    create_rust(lam, name="fail", handler="fail")
+    lam.put_function_event_invoke_config(
+        FunctionName="fail", MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": "arn:aws:sqs:us-east-1:123456789012:failures"}})
+    events.put_rule(Name="to-fail", EventPattern=json.dumps({"source": ["shop"]}))
+    events.put_targets(Rule="to-fail", Targets=[{
+        "Id": "fn", "Arn": "arn:aws:lambda:us-east-1:123456789012:function:fail",
+        "InputPath": "$.detail"}])
+    events.put_events(Entries=[{"Source": "shop", "DetailType": "OrderPlaced",
+                                "Detail": json.dumps({"reason": "out of stock"})}])
+    msgs = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=10)["Messages"]
+    rec = json.loads(msgs[0]["Body"])
+    assert rec["requestContext"]["condition"] == "RetriesExhausted"
+    assert rec["requestPayload"] == {"reason": "out of stock"}
+    assert "failed on purpose: out of stock" in rec["responsePayload"]["errorMessage"]

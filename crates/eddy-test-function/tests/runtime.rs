@@ -304,3 +304,21 @@ async fn a_process_that_exits_before_polling_fails_the_invocation() {
     assert_eq!(o.function_error, Some("Unhandled"));
     assert_eq!(body(&o)["errorType"], "Runtime.ExitError");
 }
+
+#[tokio::test]
+async fn idle_instances_are_reaped() {
+    let (_d, code) = code_dir();
+    let sink = Arc::new(Collect(Mutex::new(Vec::new())));
+    let mut config = RuntimeConfig::new("http://127.0.0.1:4566");
+    config.idle_timeout = Duration::from_millis(100);
+    let pools = Arc::new(Pools::new(config, sink));
+    let pool = pools.deploy("echo", spec(&code, "echo"));
+    assert!(pool.invoke(inv(json!({}))).await.unwrap().cold);
+    assert_eq!(pool.idle_count(), 1);
+    pool.reap(std::time::Instant::now());
+    assert_eq!(pool.idle_count(), 1, "used just now: kept");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    pool.reap(std::time::Instant::now());
+    assert_eq!(pool.idle_count(), 0);
+    assert!(pool.invoke(inv(json!({}))).await.unwrap().cold);
+}
