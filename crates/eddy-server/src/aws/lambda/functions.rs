@@ -1,0 +1,506 @@
+//! Function definitions through the Lambda API: CreateFunction, GetFunction, ListFunctions,
+//! UpdateFunctionCode, UpdateFunctionConfiguration, DeleteFunction, and the checks their
+//! members get (AWS's constraints and messages).
+
+use std::collections::BTreeMap;
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use base64::Engine;
+use eddy_runtime::{RuntimeKind, spec::SUPPORTED_RUNTIMES};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{config, find, name_error, parse_name};
+use crate::App;
+use crate::aws::Ctx;
+use crate::aws::rest::{self, RestRequest};
+use crate::error::{ApiError, Violations};
+use crate::functions::{self, CodeLocation, FunctionDef};
+
+/// The bucket name that means "a local directory" in `Code.S3Bucket`.
+const LOCAL_BUCKET: &str = "hot-reload";
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+struct CodeInput {
+    zip_file: Option<String>,
+    #[serde(rename = "S3Bucket")]
+    s3_bucket: Option<String>,
+    #[serde(rename = "S3Key")]
+    s3_key: Option<String>,
+    #[serde(rename = "S3ObjectVersion")]
+    _s3_object_version: Option<String>,
+    image_uri: Option<String>,
+    #[serde(default)]
+    publish: Option<bool>,
+    #[serde(default)]
+    dry_run: Option<bool>,
+    #[serde(default)]
+    architectures: Option<Vec<String>>,
+    #[serde(default)]
+    revision_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+struct EnvironmentInput {
+    #[serde(default)]
+    variables: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+struct StorageInput {
+    size: u32,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+struct ConfigInput {
+    function_name: Option<String>,
+    role: Option<String>,
+    runtime: Option<String>,
+    handler: Option<String>,
+    description: Option<String>,
+    timeout: Option<i64>,
+    memory_size: Option<i64>,
+    environment: Option<EnvironmentInput>,
+    code: Option<CodeInput>,
+    package_type: Option<String>,
+    architectures: Option<Vec<String>>,
+    ephemeral_storage: Option<StorageInput>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+    revision_id: Option<String>,
+    #[serde(flatten)]
+    _other: BTreeMap<String, Value>,
+}
+
+/// Checks the members CreateFunction and UpdateFunctionConfiguration share.
+fn validate_config(input: &ConfigInput, mut v: Violations) -> Result<(), ApiError> {
+    v.range("timeout", input.timeout, 1, 900);
+    v.range("memorySize", input.memory_size, 128, 10240);
+    v.length("description", input.description.as_deref(), 0, 256);
+    if let Some(h) = &input.handler
+        && (h.len() > 128 || h.chars().any(char::is_whitespace))
+    {
+        v.add(
+            "handler",
+            Some(h),
+            "Member must satisfy regular expression pattern: [^\\s]+",
+        );
+    }
+    if let Some(r) = &input.role
+        && !valid_role(r)
+    {
+        v.add("role", Some(r), "Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+");
+    }
+    if let Some(a) = &input.architectures {
+        if a.len() != 1 {
+            v.add(
+                "architectures",
+                Some(&a.join(",")),
+                "Member must have length less than or equal to 1",
+            );
+        }
+        for x in a {
+            v.one_of("architectures.member", Some(x), &["x86_64", "arm64"]);
+        }
+    }
+    if let Some(st) = &input.ephemeral_storage {
+        v.range(
+            "ephemeralStorage.size",
+            Some(i64::from(st.size)),
+            512,
+            10240,
+        );
+    }
+    v.finish()?;
+    if let Some(rt) = &input.runtime
+        && RuntimeKind::parse(rt).is_none()
+    {
+        return Err(ApiError::bad(
+            "InvalidParameterValueException",
+            format!(
+                "The runtime parameter of {rt} is not supported by eddy. Supported runtimes: {}",
+                SUPPORTED_RUNTIMES.join(", ")
+            ),
+        ));
+    }
+    if let Some(env) = &input.environment {
+        validate_environment(&env.variables)?;
+    }
+    Ok(())
+}
+
+fn valid_role(r: &str) -> bool {
+    let Some(rest) = r.strip_prefix("arn:") else {
+        return false;
+    };
+    let Some((partition, rest)) = rest.split_once(":iam::") else {
+        return false;
+    };
+    let Some((account, role)) = rest.split_once(":role") else {
+        return false;
+    };
+    (partition.is_empty() || partition.starts_with("aws"))
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && role.len() > 1
+        && role
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@-_/".contains(&b))
+}
+
+fn validate_environment(vars: &BTreeMap<String, String>) -> Result<(), ApiError> {
+    let reserved = eddy_runtime::spec::reserved_in(vars.keys());
+    if !reserved.is_empty() {
+        return Err(ApiError::bad(
+            "InvalidParameterValueException",
+            format!(
+                "Lambda was unable to configure your environment variables because the \
+                 environment variables you have provided contains reserved keys that are \
+                 currently not supported for modification. Reserved keys used in this request: {}",
+                reserved.join(", ")
+            ),
+        ));
+    }
+    for k in vars.keys() {
+        let mut chars = k.chars();
+        let ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            && k.len() >= 2
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            return Err(ApiError::validation(format!(
+                "1 validation error detected: Value at 'environment.variables' failed to \
+                 satisfy constraint: Map keys must satisfy constraint: [Member must satisfy \
+                 regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+] (key `{k}`)"
+            )));
+        }
+    }
+    let measured = serde_json::to_string(vars).unwrap_or_default();
+    if measured.len() > 4096 {
+        return Err(ApiError::bad(
+            "InvalidParameterValueException",
+            format!(
+                "Lambda was unable to configure your environment variables because the \
+                 environment variables you have provided exceeded the 4KB limit. String \
+                 measured: {measured}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The code of a create or update: where it will run from, its hash and size.
+async fn take_code(
+    app: &App,
+    ctx: &Ctx,
+    name: &str,
+    code: &CodeInput,
+) -> Result<(CodeLocation, String, u64), ApiError> {
+    if code.image_uri.is_some() {
+        return Err(ApiError::bad(
+            "InvalidParameterValueException",
+            "eddy runs zip packages and local directories; container images are not supported",
+        ));
+    }
+    if let Some(zip) = &code.zip_file {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(zip.trim())
+            .map_err(|_| {
+                ApiError::bad(
+                    "InvalidParameterValueException",
+                    "Could not decode ZipFile: it must be base64-encoded zip bytes",
+                )
+            })?;
+        let sha = eddy_runtime::code::sha256_base64(&bytes);
+        let size = bytes.len() as u64;
+        let root = app.functions.code_root(&ctx.region, name);
+        let revision = functions::unpack(&root, bytes).await?;
+        return Ok((CodeLocation::Unpacked { revision }, sha, size));
+    }
+    match (&code.s3_bucket, &code.s3_key) {
+        (Some(b), Some(key)) if b == LOCAL_BUCKET => {
+            let path = std::path::PathBuf::from(key);
+            if !path.is_absolute() || !path.is_dir() {
+                return Err(ApiError::bad(
+                    "InvalidParameterValueException",
+                    format!(
+                        "S3Key must be an absolute path to a local code directory when S3Bucket \
+                         is `{LOCAL_BUCKET}`; `{key}` is not a directory"
+                    ),
+                ));
+            }
+            let sha = eddy_runtime::code::sha256_base64(key.as_bytes());
+            Ok((CodeLocation::Local { path }, sha, 0))
+        }
+        (Some(_), _) | (_, Some(_)) => Err(ApiError::bad(
+            "InvalidParameterValueException",
+            format!(
+                "eddy has no S3: pass the code as ZipFile, or a local directory as \
+                 S3Bucket=`{LOCAL_BUCKET}` with S3Key=`/absolute/path`"
+            ),
+        )),
+        _ => Err(ApiError::bad(
+            "InvalidParameterValueException",
+            "Please provide a source for function code.",
+        )),
+    }
+}
+
+pub(super) async fn create(app: &App, ctx: &Ctx, req: &RestRequest) -> Result<Response, ApiError> {
+    let input: ConfigInput = rest::parse(&req.body)?;
+    let mut v = Violations::new();
+    let raw = input.function_name.clone().unwrap_or_default();
+    if input.function_name.is_none() {
+        v.required("functionName");
+    }
+    if input.role.is_none() {
+        v.required("role");
+    }
+    if input.code.is_none() {
+        v.required("code");
+    }
+    validate_config(&input, v)?;
+    let (name, _) = parse_name(&raw).ok_or_else(|| name_error(&raw))?;
+    if input.package_type.as_deref().is_some_and(|p| p != "Zip") {
+        return Err(ApiError::bad(
+            "InvalidParameterValueException",
+            "eddy runs zip packages and local directories; container images are not supported",
+        ));
+    }
+    let Some(runtime) = input.runtime.clone() else {
+        return Err(ApiError::bad(
+            "InvalidParameterValueException",
+            "Runtime and Handler are mandatory parameters for functions created with deployment packages.",
+        ));
+    };
+    let handler = input.handler.clone().unwrap_or_default();
+    if handler.is_empty() && runtime.starts_with("python") {
+        return Err(ApiError::bad(
+            "InvalidParameterValueException",
+            "Runtime and Handler are mandatory parameters for functions created with deployment packages.",
+        ));
+    }
+    if app.functions.get(&ctx.region, &name).is_some() {
+        return Err(ApiError::new(
+            "ResourceConflictException",
+            StatusCode::CONFLICT,
+            format!("Function already exist: {name}"),
+        ));
+    }
+    let code = input.code.as_ref().unwrap_or_else(|| unreachable_code());
+    let (location, sha, size) = take_code(app, ctx, &name, code).await?;
+    let now = crate::now_ms();
+    let def = FunctionDef {
+        region: ctx.region.clone(),
+        name: name.clone(),
+        runtime,
+        role: input.role.clone().unwrap_or_default(),
+        handler,
+        description: input.description.clone().unwrap_or_default(),
+        timeout: input.timeout.unwrap_or(3) as u32,
+        memory_size: input.memory_size.unwrap_or(128) as u32,
+        environment: input.environment.map(|e| e.variables).unwrap_or_default(),
+        code: location,
+        code_sha256: sha,
+        code_size: size,
+        last_modified_ms: now,
+        revision_id: uuid::Uuid::new_v4().to_string(),
+        reserved_concurrency: None,
+        event_invoke: None,
+        tags: input.tags,
+        architectures: input.architectures.unwrap_or_default(),
+        ephemeral_storage: input.ephemeral_storage.map(|s| s.size),
+    };
+    // A second create racing this one loses here rather than overwriting.
+    if app.functions.get(&ctx.region, &name).is_some() {
+        return Err(ApiError::new(
+            "ResourceConflictException",
+            StatusCode::CONFLICT,
+            format!("Function already exist: {name}"),
+        ));
+    }
+    ensure_log_group(app, ctx, &name).await;
+    app.functions.put(def.clone()).await?;
+    rest::json(StatusCode::CREATED, &config(app, &def))
+}
+
+fn unreachable_code() -> &'static CodeInput {
+    static EMPTY: std::sync::OnceLock<CodeInput> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(CodeInput::default)
+}
+
+/// Creates `/aws/lambda/NAME` so the CloudWatch Logs calls can read the function's logs.
+async fn ensure_log_group(app: &App, ctx: &Ctx, name: &str) {
+    let group = format!("/aws/lambda/{name}");
+    if app.log_groups.get(&ctx.region, &group).is_none() {
+        let def = crate::logs::LogGroupDef {
+            region: ctx.region.clone(),
+            name: group,
+            retention_in_days: None,
+            tags: BTreeMap::new(),
+            created_ms: crate::now_ms(),
+        };
+        if let Err(e) = app.log_groups.put(def).await {
+            tracing::warn!(error = %e.message, "cannot create the function's log group");
+        }
+    }
+}
+
+pub(super) fn list(app: &App, ctx: &Ctx, req: &RestRequest) -> Result<Response, ApiError> {
+    let max = match req.query("MaxItems") {
+        None => 50,
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if (1..=10_000).contains(&n) => n,
+            _ => {
+                return Err(ApiError::validation(format!(
+                    "1 validation error detected: Value '{s}' at 'maxItems' failed to satisfy \
+                     constraint: Member must have value between 1 and 10000"
+                )));
+            }
+        },
+    };
+    let mut all = app.functions.list(&ctx.region);
+    all.sort_by(|a, b| a.name.cmp(&b.name));
+    let start = match req.query("Marker") {
+        Some(m) => all
+            .iter()
+            .position(|d| d.name.as_str() > m)
+            .unwrap_or(all.len()),
+        None => 0,
+    };
+    let page: Vec<&FunctionDef> = all[start..].iter().take(max).collect();
+    let mut out = json!({"Functions": page.iter().map(|d| config(app, d)).collect::<Vec<_>>()});
+    if start + page.len() < all.len()
+        && let Some(last) = page.last()
+    {
+        out["NextMarker"] = json!(last.name);
+    }
+    rest::json(StatusCode::OK, &out)
+}
+
+pub(super) fn get(
+    app: &App,
+    ctx: &Ctx,
+    raw: &str,
+    req: &RestRequest,
+) -> Result<Response, ApiError> {
+    let d = find(app, ctx, raw, req)?;
+    let location = match &d.code {
+        CodeLocation::Unpacked { .. } => format!("file://{}", app.functions.code_dir(&d).display()),
+        CodeLocation::Local { path } => format!("file://{}", path.display()),
+    };
+    let mut out = json!({
+        "Configuration": config(app, &d),
+        "Code": {"RepositoryType": "S3", "Location": location},
+        "Tags": d.tags,
+    });
+    if let Some(n) = d.reserved_concurrency {
+        out["Concurrency"] = json!({"ReservedConcurrentExecutions": n});
+    }
+    rest::json(StatusCode::OK, &out)
+}
+
+pub(super) async fn delete(
+    app: &App,
+    ctx: &Ctx,
+    raw: &str,
+    req: &RestRequest,
+) -> Result<Response, ApiError> {
+    let d = find(app, ctx, raw, req)?;
+    app.functions.delete(&d).await?;
+    Ok(rest::empty(StatusCode::NO_CONTENT))
+}
+
+fn check_revision(d: &FunctionDef, revision: Option<&str>) -> Result<(), ApiError> {
+    match revision {
+        Some(r) if r != d.revision_id => Err(ApiError::bad(
+            "PreconditionFailedException",
+            "The Revision Id provided does not match the latest Revision Id. Call the \
+             GetFunction/GetAlias API to retrieve the latest Revision Id",
+        )
+        .with_status(StatusCode::PRECONDITION_FAILED)),
+        _ => Ok(()),
+    }
+}
+
+pub(super) async fn update_config(
+    app: &App,
+    ctx: &Ctx,
+    raw: &str,
+    req: &RestRequest,
+) -> Result<Response, ApiError> {
+    let mut d = find(app, ctx, raw, req)?;
+    let input: ConfigInput = rest::parse(&req.body)?;
+    validate_config(&input, Violations::new())?;
+    check_revision(&d, input.revision_id.as_deref())?;
+    if let Some(r) = input.runtime {
+        d.runtime = r;
+    }
+    if let Some(r) = input.role {
+        d.role = r;
+    }
+    if let Some(h) = input.handler {
+        d.handler = h;
+    }
+    if let Some(x) = input.description {
+        d.description = x;
+    }
+    if let Some(t) = input.timeout {
+        d.timeout = t as u32;
+    }
+    if let Some(m) = input.memory_size {
+        d.memory_size = m as u32;
+    }
+    if let Some(e) = input.environment {
+        d.environment = e.variables;
+    }
+    if let Some(s) = input.ephemeral_storage {
+        d.ephemeral_storage = Some(s.size);
+    }
+    d.last_modified_ms = crate::now_ms();
+    d.revision_id = uuid::Uuid::new_v4().to_string();
+    app.functions.put(d.clone()).await?;
+    rest::json(StatusCode::OK, &config(app, &d))
+}
+
+pub(super) async fn update_code(
+    app: &App,
+    ctx: &Ctx,
+    raw: &str,
+    req: &RestRequest,
+) -> Result<Response, ApiError> {
+    let mut d = find(app, ctx, raw, req)?;
+    let input: CodeInput = rest::parse(&req.body)?;
+    check_revision(&d, input.revision_id.as_deref())?;
+    if let Some(a) = &input.architectures {
+        d.architectures = a.clone();
+    }
+    let _publish = input.publish;
+    if input.dry_run == Some(true) {
+        return rest::json(StatusCode::OK, &config(app, &d));
+    }
+    let (location, sha, size) = take_code(app, ctx, &d.name.clone(), &input).await?;
+    d.code = location;
+    d.code_sha256 = sha;
+    d.code_size = size;
+    d.last_modified_ms = crate::now_ms();
+    d.revision_id = uuid::Uuid::new_v4().to_string();
+    app.functions.put(d.clone()).await?;
+    rest::json(StatusCode::OK, &config(app, &d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles() {
+        assert!(valid_role("arn:aws:iam::123456789012:role/lambda-role"));
+        assert!(!valid_role("role"));
+        assert!(!valid_role("arn:aws:iam::1234:role/x"));
+    }
+}

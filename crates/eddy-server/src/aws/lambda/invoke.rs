@@ -1,0 +1,329 @@
+//! Invocations through the Lambda API (Invoke: RequestResponse, Event, DryRun), reserved
+//! concurrency, and asynchronous invocation settings (PutFunctionEventInvokeConfig and friends).
+
+use axum::body::Bytes;
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use eddy_runtime::{Invocation, InvokeError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{find, not_found};
+use crate::App;
+use crate::aws::Ctx;
+use crate::aws::rest::{self, RestRequest};
+use crate::error::{ApiError, Violations};
+use crate::functions::{EventInvokeConfig, FunctionDef};
+
+/// Invoke payload limits: 6 MB synchronous, 1 MB asynchronous.
+const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;
+const MAX_ASYNC_PAYLOAD: usize = 1024 * 1024;
+
+pub(super) async fn invoke(
+    app: &App,
+    ctx: &Ctx,
+    raw: &str,
+    req: &RestRequest,
+) -> Result<Response, ApiError> {
+    let d = find(app, ctx, raw, req)?;
+    let kind = req
+        .header("x-amz-invocation-type")
+        .unwrap_or("RequestResponse");
+    let log_type = req.header("x-amz-log-type").unwrap_or("None");
+    if !matches!(kind, "RequestResponse" | "Event" | "DryRun") {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{kind}' at 'invocationType' failed to satisfy \
+             constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
+        )));
+    }
+    if !matches!(log_type, "None" | "Tail") {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{log_type}' at 'logType' failed to satisfy \
+             constraint: Member must satisfy enum value set: [Tail, None]"
+        )));
+    }
+    let payload: Bytes = if req.body.iter().all(u8::is_ascii_whitespace) {
+        Bytes::from_static(b"{}")
+    } else {
+        req.body.clone()
+    };
+    let limit = if kind == "Event" {
+        MAX_ASYNC_PAYLOAD
+    } else {
+        MAX_SYNC_PAYLOAD
+    };
+    if payload.len() > limit {
+        return Err(ApiError::new(
+            "RequestTooLargeException",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("Request must be smaller than {limit} bytes for the InvokeFunction operation"),
+        ));
+    }
+    if serde_json::from_slice::<serde::de::IgnoredAny>(&payload).is_err() {
+        return Err(ApiError::bad(
+            "InvalidRequestContentException",
+            "Could not parse request body into json: Could not parse payload into json: \
+             Unexpected character: was expecting a JSON value",
+        ));
+    }
+    match kind {
+        "DryRun" => return Ok(rest::empty(StatusCode::NO_CONTENT)),
+        "Event" => {
+            let text = String::from_utf8_lossy(&payload).into_owned();
+            let id = crate::delivery::function::enqueue(app, &d, text, Vec::new()).await?;
+            let mut res = StatusCode::ACCEPTED.into_response();
+            if let Ok(v) = HeaderValue::from_str(&id) {
+                res.headers_mut().insert("x-amzn-requestid", v);
+            }
+            return Ok(res);
+        }
+        _ => {}
+    }
+    let client_context = match req.header("x-amz-client-context") {
+        Some(b64) => {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .filter(|s| serde_json::from_str::<Value>(s).is_ok_and(|v| v.is_object()));
+            match decoded {
+                Some(s) => Some(s),
+                None => {
+                    return Err(ApiError::bad(
+                        "InvalidRequestContentException",
+                        "Client context must be a valid Base64-encoded JSON object.",
+                    ));
+                }
+            }
+        }
+        None => None,
+    };
+    let pool = app
+        .functions
+        .pool(&d.region, &d.name)
+        .ok_or_else(|| not_found(app, ctx, &d.name))?;
+    let invoked_arn = if raw.starts_with("arn:") {
+        raw.to_owned()
+    } else {
+        d.arn(app.functions.account())
+    };
+    let inv = Invocation {
+        payload,
+        invoked_arn,
+        client_context,
+        ..Invocation::default()
+    };
+    let outcome = pool.invoke(inv).await.map_err(|e| match e {
+        InvokeError::TooManyRequests => ApiError::new(
+            "TooManyRequestsException",
+            StatusCode::TOO_MANY_REQUESTS,
+            "Rate Exceeded.",
+        ),
+    })?;
+    let mut res = (
+        StatusCode::OK,
+        [("content-type", "application/json")],
+        outcome.payload,
+    )
+        .into_response();
+    let h = res.headers_mut();
+    h.insert(
+        "x-amz-executed-version",
+        HeaderValue::from_static("$LATEST"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&outcome.request_id) {
+        h.insert("x-amzn-requestid", v);
+    }
+    if let Some(fe) = outcome.function_error {
+        h.insert("x-amz-function-error", HeaderValue::from_static(fe));
+    }
+    if log_type == "Tail" {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(outcome.log_tail.as_bytes());
+        if let Ok(v) = HeaderValue::from_str(&b64) {
+            h.insert("x-amz-log-result", v);
+        }
+    }
+    Ok(res)
+}
+
+pub(super) async fn put_concurrency(
+    app: &App,
+    ctx: &Ctx,
+    raw: &str,
+    req: &RestRequest,
+) -> Result<Response, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Input {
+        reserved_concurrent_executions: Option<i64>,
+    }
+    let mut d = find(app, ctx, raw, req)?;
+    let input: Input = rest::parse(&req.body)?;
+    let Some(n) = input.reserved_concurrent_executions else {
+        return Err(ApiError::validation(
+            "1 validation error detected: Value null at 'reservedConcurrentExecutions' failed \
+             to satisfy constraint: Member must not be null",
+        ));
+    };
+    if n < 0 {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{n}' at 'reservedConcurrentExecutions' failed \
+             to satisfy constraint: Member must have value greater than or equal to 0"
+        )));
+    }
+    let limit = i64::from(app.functions.default_concurrency()).max(1000);
+    if n > limit {
+        return Err(ApiError::bad(
+            "InvalidParameterValueException",
+            format!(
+                "Specified ReservedConcurrentExecutions for function decreases account's \
+                 UnreservedConcurrentExecution below its minimum value of [100]. ({n} > {limit})"
+            ),
+        ));
+    }
+    d.reserved_concurrency = Some(n as u32);
+    app.functions.put(d).await?;
+    rest::json(StatusCode::OK, &json!({"ReservedConcurrentExecutions": n}))
+}
+
+pub(super) async fn delete_concurrency(
+    app: &App,
+    ctx: &Ctx,
+    raw: &str,
+    req: &RestRequest,
+) -> Result<Response, ApiError> {
+    let mut d = find(app, ctx, raw, req)?;
+    d.reserved_concurrency = None;
+    app.functions.put(d).await?;
+    Ok(rest::empty(StatusCode::NO_CONTENT))
+}
+
+fn event_invoke_shape(app: &App, d: &FunctionDef, c: &EventInvokeConfig) -> Value {
+    let mut dest = json!({});
+    if let Some(s) = &c.on_success {
+        dest["OnSuccess"] = json!({"Destination": s});
+    }
+    if let Some(f) = &c.on_failure {
+        dest["OnFailure"] = json!({"Destination": f});
+    }
+    let mut out = json!({
+        "LastModified": c.last_modified_ms as f64 / 1000.0,
+        "FunctionArn": format!("{}:$LATEST", d.arn(app.functions.account())),
+        "DestinationConfig": dest,
+    });
+    if let Some(n) = c.maximum_retry_attempts {
+        out["MaximumRetryAttempts"] = json!(n);
+    }
+    if let Some(n) = c.maximum_event_age_in_seconds {
+        out["MaximumEventAgeInSeconds"] = json!(n);
+    }
+    out
+}
+
+pub(super) async fn event_invoke_config(
+    app: &App,
+    ctx: &Ctx,
+    raw: &str,
+    req: &RestRequest,
+) -> Result<Response, ApiError> {
+    #[derive(Deserialize, Default)]
+    #[serde(rename_all = "PascalCase")]
+    struct Dest {
+        destination: Option<String>,
+    }
+    #[derive(Deserialize, Default)]
+    #[serde(rename_all = "PascalCase")]
+    struct Dests {
+        on_success: Option<Dest>,
+        on_failure: Option<Dest>,
+    }
+    #[derive(Deserialize, Default)]
+    #[serde(rename_all = "PascalCase")]
+    struct Input {
+        maximum_retry_attempts: Option<i64>,
+        maximum_event_age_in_seconds: Option<i64>,
+        destination_config: Option<Dests>,
+    }
+    let mut d = find(app, ctx, raw, req)?;
+    let arn = d.arn(app.functions.account());
+    match req.method {
+        Method::GET => match &d.event_invoke {
+            Some(c) => rest::json(StatusCode::OK, &event_invoke_shape(app, &d, c)),
+            None => Err(ApiError::new(
+                "ResourceNotFoundException",
+                StatusCode::NOT_FOUND,
+                format!("The function {arn} doesn't have an EventInvokeConfig"),
+            )),
+        },
+        Method::DELETE => {
+            if d.event_invoke.is_none() {
+                return Err(ApiError::new(
+                    "ResourceNotFoundException",
+                    StatusCode::NOT_FOUND,
+                    format!("The function {arn} doesn't have an EventInvokeConfig"),
+                ));
+            }
+            d.event_invoke = None;
+            app.functions.put(d).await?;
+            Ok(rest::empty(StatusCode::NO_CONTENT))
+        }
+        Method::PUT | Method::POST => {
+            let input: Input = rest::parse(&req.body)?;
+            let mut v = Violations::new();
+            v.range("maximumRetryAttempts", input.maximum_retry_attempts, 0, 2);
+            v.range(
+                "maximumEventAgeInSeconds",
+                input.maximum_event_age_in_seconds,
+                60,
+                21_600,
+            );
+            v.finish()?;
+            let dests = input.destination_config.unwrap_or_default();
+            let on_success = dests.on_success.and_then(|x| x.destination);
+            let on_failure = dests.on_failure.and_then(|x| x.destination);
+            for dest in [&on_success, &on_failure].into_iter().flatten() {
+                use crate::delivery::target::TargetKind;
+                if !matches!(
+                    TargetKind::of(dest),
+                    TargetKind::Queue { .. } | TargetKind::Bus { .. } | TargetKind::Function { .. }
+                ) {
+                    return Err(ApiError::bad(
+                        "InvalidParameterValueException",
+                        format!(
+                            "The destination ARN {dest} is invalid: eddy sends invocation records \
+                             to a queue, a bus or a function"
+                        ),
+                    ));
+                }
+            }
+            let base = if req.method == Method::POST {
+                d.event_invoke.clone().unwrap_or_default()
+            } else {
+                EventInvokeConfig::default()
+            };
+            let c = EventInvokeConfig {
+                maximum_retry_attempts: input
+                    .maximum_retry_attempts
+                    .map(|n| n as u32)
+                    .or(base.maximum_retry_attempts),
+                maximum_event_age_in_seconds: input
+                    .maximum_event_age_in_seconds
+                    .map(|n| n as u32)
+                    .or(base.maximum_event_age_in_seconds),
+                on_success: on_success.or(base.on_success),
+                on_failure: on_failure.or(base.on_failure),
+                last_modified_ms: crate::now_ms(),
+            };
+            d.event_invoke = Some(c.clone());
+            let shape = event_invoke_shape(app, &d, &c);
+            app.functions.put(d).await?;
+            rest::json(StatusCode::OK, &shape)
+        }
+        _ => Err(ApiError::new(
+            "UnknownOperationException",
+            StatusCode::NOT_FOUND,
+            "Unknown operation",
+        )),
+    }
+}
