@@ -55,8 +55,11 @@ def shop():
         text = f.read().replace("127.0.0.1:8089", f"127.0.0.1:{webhook.server_port}")
     with open(manifest, "w") as f:
         f.write(text)
+    # A relative --python, as the README's walkthrough gives it (relative to where eddy runs,
+    # not to each function's code directory).
+    python = os.path.relpath(sys.executable, app)
     server = Eddy(os.path.join(app, ".eddy"),
-                  ["--python", sys.executable, "--function-user", "current"], cwd=app).start()
+                  ["--python", python, "--function-user", "current"], cwd=app).start()
     yield app, server
     server.stop()
     webhook.shutdown()

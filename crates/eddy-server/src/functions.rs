@@ -171,7 +171,7 @@ impl Functions {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         spawn_log_writer(store.clone(), rx);
         let mut rc = RuntimeConfig::new(endpoint_url);
-        rc.python = config.python.clone();
+        rc.python = absolute_program(&config.python);
         rc.idle_timeout = Duration::from_secs(config.function_idle_secs);
         rc.run_as = match config.function_user {
             FunctionUser::Auto => rc.run_as,
@@ -293,6 +293,17 @@ impl Functions {
     }
 }
 
+/// A program given as a relative path (`../.venv/bin/python`) made absolute against eddy's
+/// working directory: instances run in their code directory, where the relative path would
+/// mean something else. A bare name (`python3`) is left for `PATH`.
+fn absolute_program(p: &Path) -> PathBuf {
+    if p.is_relative() && p.components().count() > 1 {
+        std::env::current_dir().map_or_else(|_| p.to_owned(), |d| d.join(p))
+    } else {
+        p.to_owned()
+    }
+}
+
 /// Unpacks a zip for function `name` on a blocking thread; returns the revision directory
 /// name and the unzipped size.
 pub async fn unpack(root: &Path, zip: Vec<u8>) -> Result<String, ApiError> {
@@ -313,5 +324,25 @@ pub async fn unpack(root: &Path, zip: Vec<u8>) -> Result<String, ApiError> {
             Err(ApiError::bad("InvalidParameterValueException", m))
         }
         Err(e) => Err(ApiError::internal(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_programs_are_made_absolute_bare_names_are_not() {
+        assert_eq!(
+            absolute_program(Path::new("python3")),
+            PathBuf::from("python3")
+        );
+        let p = absolute_program(Path::new("../venv/bin/python"));
+        assert!(p.is_absolute(), "{}", p.display());
+        assert!(p.ends_with("../venv/bin/python"));
+        assert_eq!(
+            absolute_program(Path::new("/usr/bin/python3")),
+            PathBuf::from("/usr/bin/python3")
+        );
     }
 }
