@@ -157,3 +157,14 @@ def test_logs_follow_prints_new_lines(server, lam):  # noqa: F811
     finally:
         p.kill()
         p.wait()
+
+
+def test_a_closed_pipe_ends_the_cli_quietly(server):
+    events = server.client("events")
+    for i in range(5):
+        events.put_rule(Name=f"pipe-{i}", EventPattern=json.dumps({"source": ["x"]}))
+    endpoint = server.aws.removeprefix("http://")
+    r = subprocess.run(f"{eddy_bin()} rules --endpoint {endpoint} | head -1", shell=True,
+                       capture_output=True, text=True, timeout=30)
+    assert r.stdout.startswith("NAME")
+    assert "panicked" not in r.stderr, r.stderr

@@ -108,7 +108,7 @@ pub fn run(args: ApplyArgs) -> ExitCode {
     };
     let value: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
     if args.json {
-        println!("{value}");
+        say!("{value}");
     }
     let changes: Vec<Change> = value
         .get("Changes")
@@ -129,7 +129,7 @@ pub fn run(args: ApplyArgs) -> ExitCode {
     }
     if !args.json {
         let prefix = if args.dry_run { "(dry run) " } else { "" };
-        println!("{prefix}{}", describe(&file, &changes));
+        say!("{prefix}{}", describe(&file, &changes));
     }
     ExitCode::SUCCESS
 }

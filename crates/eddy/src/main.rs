@@ -1,5 +1,13 @@
 //! The `eddy` binary: command-line parsing only. Everything it runs lives in the library crates.
 
+/// Prints one line to stdout. When stdout is a closed pipe (`eddy rules | head -3`) the program
+/// ends quietly, as Unix tools do, instead of panicking on the write.
+macro_rules! say {
+    ($($t:tt)*) => {
+        $crate::print_line(format_args!($($t)*))
+    };
+}
+
 mod apply_cmd;
 mod bench_cmd;
 mod bench_delivery;
@@ -121,6 +129,15 @@ struct ServeArgs {
     /// or `UID:GID`.
     #[arg(long, env = "EDDY_FUNCTION_USER", default_value = "auto")]
     function_user: eddy_server::config::FunctionUser,
+}
+
+/// See [`say!`].
+pub(crate) fn print_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{args}").is_err() {
+        std::process::exit(0);
+    }
 }
 
 fn main() -> ExitCode {

@@ -169,11 +169,11 @@ fn run_test(args: &TestArgs) -> ExitCode {
     };
     match test_one(&pattern, &event, &limits) {
         TestOutcome::Match(m) => {
-            println!("{m}");
+            say!("{m}");
             ExitCode::SUCCESS
         }
         TestOutcome::InvalidPattern(msg) | TestOutcome::InvalidEvent(msg) => {
-            println!("{msg}");
+            say!("{msg}");
             ExitCode::from(2)
         }
     }
@@ -273,7 +273,7 @@ fn run_bench(args: &BenchArgs) -> ExitCode {
             eprintln!("{name}: {errors} event(s) could not be matched");
         }
         let counts: Vec<String> = counts.iter().map(u64::to_string).collect();
-        println!(
+        say!(
             "{{\"bank\": \"{name}\", \"rules\": {}, \"counts\": [{}], \"best_eps\": {}, \"median_eps\": {}}}",
             patterns.len(),
             counts.join(", "),

@@ -28,10 +28,10 @@ pub fn run(args: ValidateArgs) -> ExitCode {
             Ok(m) => json!({ "file": file, "ok": true, "summary": m.summary(), "errors": [] }),
             Err(e) => json!({ "file": file, "ok": false, "errors": e.0 }),
         };
-        println!("{out}");
+        say!("{out}");
     } else {
         match &result {
-            Ok(m) => println!("{file}: ok ({})", m.summary()),
+            Ok(m) => say!("{file}: ok ({})", m.summary()),
             Err(e) => {
                 for d in &e.0 {
                     eprintln!("{d}");

@@ -116,10 +116,10 @@ pub fn put_events(args: PutEventsArgs) -> ExitCode {
                 .await?;
             for e in r["Entries"].as_array().cloned().unwrap_or_default() {
                 if args.json {
-                    println!("{e}");
+                    say!("{e}");
                 } else if let Some(id) = e["EventId"].as_str() {
                     if !show {
-                        println!("{id}");
+                        say!("{id}");
                     }
                 } else {
                     failed += 1;
@@ -136,7 +136,7 @@ pub fn put_events(args: PutEventsArgs) -> ExitCode {
             }
         }
         if show {
-            println!("{} events put, {failed} failed", entries.len() - failed);
+            say!("{} events put, {failed} failed", entries.len() - failed);
         }
         Ok(if failed == 0 {
             ExitCode::SUCCESS
@@ -211,9 +211,12 @@ pub fn rules(args: RulesArgs) -> ExitCode {
         }
         let counts = match_counts(&client).await;
         if !args.json {
-            println!(
+            say!(
                 "{:<32} {:<9} {:>9} {:>7}  PATTERN / SCHEDULE",
-                "NAME", "STATE", "MATCHED", "TARGETS"
+                "NAME",
+                "STATE",
+                "MATCHED",
+                "TARGETS"
             );
         }
         for r in rules {
@@ -236,13 +239,13 @@ pub fn rules(args: RulesArgs) -> ExitCode {
                 .or(r["ScheduleExpression"].as_str())
                 .unwrap_or("");
             if args.json {
-                println!(
+                say!(
                     "{}",
                     json!({"name": name, "arn": arn, "state": r["State"], "matched": matched,
                            "targets": n, "pattern": r["EventPattern"], "schedule": r["ScheduleExpression"]})
                 );
             } else {
-                println!(
+                say!(
                     "{:<32} {:<9} {:>9} {:>7}  {}",
                     name,
                     r["State"].as_str().unwrap_or(""),
@@ -296,7 +299,7 @@ pub fn tail(args: TailArgs) -> ExitCode {
                 let line: Vec<u8> = buf.drain(..=i).collect();
                 let v: Value = serde_json::from_slice(&line).unwrap_or(Value::Null);
                 if args.json {
-                    println!("{}", String::from_utf8_lossy(&line).trim_end());
+                    say!("{}", String::from_utf8_lossy(&line).trim_end());
                 } else if let Some(n) = v["lagged"].as_u64() {
                     eprintln!("({n} events skipped: the terminal fell behind)");
                 } else {
@@ -310,7 +313,7 @@ pub fn tail(args: TailArgs) -> ExitCode {
                                 .collect()
                         })
                         .unwrap_or_default();
-                    println!(
+                    say!(
                         "{} {} {} {} -> {}",
                         e["time"].as_str().unwrap_or(""),
                         e["source"].as_str().unwrap_or(""),

@@ -73,7 +73,7 @@ pub fn invoke(args: InvokeArgs) -> ExitCode {
         let text = String::from_utf8_lossy(&body).into_owned();
         if args.json {
             let payload: Value = serde_json::from_str(&text).unwrap_or(Value::String(text.clone()));
-            println!(
+            say!(
                 "{}",
                 json!({"StatusCode": status, "FunctionError": function_error, "Payload": payload, "Log": log})
             );
@@ -82,14 +82,14 @@ pub fn invoke(args: InvokeArgs) -> ExitCode {
                 eprint!("{l}");
             }
             if args.asynchronous {
-                println!(
+                say!(
                     "queued (request id {})",
                     h.get("x-amzn-requestid")
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or("?")
                 );
             } else {
-                println!("{text}");
+                say!("{text}");
             }
         }
         Ok(if function_error.is_some() {
@@ -174,12 +174,12 @@ pub fn logs(args: LogsArgs) -> ExitCode {
                         at_newest.push(id);
                     }
                     if args.json {
-                        println!(
+                        say!(
                             "{}",
                             json!({"timestamp": ts, "stream": e["logStreamName"], "message": e["message"]})
                         );
                     } else {
-                        println!("{}", e["message"].as_str().unwrap_or(""));
+                        say!("{}", e["message"].as_str().unwrap_or(""));
                     }
                 }
                 match r["nextToken"].as_str() {

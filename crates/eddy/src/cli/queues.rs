@@ -96,7 +96,7 @@ pub fn run(cmd: QueueCommand) -> ExitCode {
                     .await?;
                 for ok in r["Successful"].as_array().cloned().unwrap_or_default() {
                     if !show {
-                        println!("{}", ok["MessageId"].as_str().unwrap_or(""));
+                        say!("{}", ok["MessageId"].as_str().unwrap_or(""));
                     }
                 }
                 if let Some(failed) = r["Failed"].as_array().filter(|f| !f.is_empty()) {
@@ -132,13 +132,13 @@ pub fn run(cmd: QueueCommand) -> ExitCode {
             let messages = r["Messages"].as_array().cloned().unwrap_or_default();
             for m in &messages {
                 if args.json {
-                    println!(
+                    say!(
                         "{}",
                         json!({"MessageId": m["MessageId"], "Body": m["Body"], "Attributes": m["Attributes"],
                                "MessageAttributes": m["MessageAttributes"]})
                     );
                 } else {
-                    println!("{}", m["Body"].as_str().unwrap_or(""));
+                    say!("{}", m["Body"].as_str().unwrap_or(""));
                     if let Some(attrs) = m["MessageAttributes"].as_object() {
                         for (k, v) in attrs {
                             eprintln!("  {k} = {}", v["StringValue"].as_str().unwrap_or(""));
@@ -200,11 +200,14 @@ pub fn dlq(cmd: DlqCommand) -> ExitCode {
                 )
                 .await?;
             if args.json {
-                println!("{r}");
+                say!("{r}");
             } else {
-                println!(
+                say!(
                     "{}: {} back to their targets, {} back to their source queue, {} left (their rule or target is gone)",
-                    args.queue, r["RedrivenToTargets"], r["RedrivenToQueue"], r["Skipped"]
+                    args.queue,
+                    r["RedrivenToTargets"],
+                    r["RedrivenToQueue"],
+                    r["Skipped"]
                 );
             }
             Ok(ExitCode::SUCCESS)
