@@ -3,7 +3,7 @@
 //! then measures cold starts (a configuration change drains the warm instances, so the next
 //! Invoke starts a new process) and warm Invoke throughput and latency. Prints one JSON line.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -40,10 +40,11 @@ pub struct InvokeArgs {
 
 const NAME: &str = "bench-invoke";
 
-pub async fn run(args: InvokeArgs) -> anyhow::Result<()> {
-    ensure!(args.connections > 0, "--connections must be at least 1");
-    let bootstrap = match args.bootstrap.clone() {
-        Some(p) => p,
+/// A temporary code directory (readable by anyone) holding `bootstrap`, a copy of the given
+/// executable or of `eddy-test-function` next to this binary; for the function benchmarks.
+pub(crate) fn code_dir(bootstrap: Option<&Path>, bench: &str) -> anyhow::Result<PathBuf> {
+    let bootstrap = match bootstrap {
+        Some(p) => p.to_owned(),
         None => std::env::current_exe()?
             .parent()
             .context("no directory for the eddy binary")?
@@ -54,13 +55,17 @@ pub async fn run(args: InvokeArgs) -> anyhow::Result<()> {
         "{} does not exist: build it with `cargo build --release -p eddy-test-function` or pass --bootstrap",
         bootstrap.display()
     );
-    let code = std::env::temp_dir().join(format!("eddy-bench-invoke-{}", std::process::id()));
+    let code = std::env::temp_dir().join(format!("eddy-bench-{bench}-{}", std::process::id()));
     std::fs::create_dir_all(&code)?;
     std::fs::copy(&bootstrap, code.join("bootstrap"))?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&code, std::fs::Permissions::from_mode(0o755))?;
-    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&code, std::fs::Permissions::from_mode(0o755))?;
+    Ok(code)
+}
+
+pub async fn run(args: InvokeArgs) -> anyhow::Result<()> {
+    ensure!(args.connections > 0, "--connections must be at least 1");
+    let code = code_dir(args.bootstrap.as_deref(), "invoke")?;
     let mut c = Conn::connect(&args.endpoint).await?;
     // A function left by an earlier run (404 otherwise).
     c.request("DELETE", &format!("/2015-03-31/functions/{NAME}"), &[], b"")

@@ -228,25 +228,7 @@ pub async fn run(args: RoutesArgs) -> anyhow::Result<()> {
         args.latency_connections > 0,
         "--latency-connections must be at least 1"
     );
-    let bootstrap = match args.bootstrap.clone() {
-        Some(p) => p,
-        None => std::env::current_exe()?
-            .parent()
-            .context("no directory for the eddy binary")?
-            .join("eddy-test-function"),
-    };
-    ensure!(
-        bootstrap.exists(),
-        "{} does not exist: build it with `cargo build --release -p eddy-test-function` or pass --bootstrap",
-        bootstrap.display()
-    );
-    let code = std::env::temp_dir().join(format!("eddy-bench-routes-{}", std::process::id()));
-    std::fs::create_dir_all(&code)?;
-    std::fs::copy(&bootstrap, code.join("bootstrap"))?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&code, std::fs::Permissions::from_mode(0o755))?;
-    }
+    let code = crate::bench_invoke::code_dir(args.bootstrap.as_deref(), "routes")?;
     let mut c = Conn::connect(&args.endpoint).await?;
     // A function left by an earlier run (404 otherwise).
     c.request("DELETE", &format!("/2015-03-31/functions/{NAME}"), &[], b"")
