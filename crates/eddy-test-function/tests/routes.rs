@@ -4,6 +4,8 @@
 //! Lambda authorizers, API keys, CORS, throttling, body limit, timeouts, bus and queue routes,
 //! and an unmodified `lambda_http` function (axum inside) behind routes.
 
+mod common;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -37,18 +39,7 @@ impl Reply {
 impl Env {
     async fn start() -> Self {
         let sb = Sandbox::start().await.unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let code = dir.path().join("code");
-        std::fs::create_dir(&code).unwrap();
-        std::fs::copy(
-            env!("CARGO_BIN_EXE_eddy-test-function"),
-            code.join("bootstrap"),
-        )
-        .unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        for p in [dir.path(), code.as_path()] {
-            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
-        }
+        let (dir, code) = common::code_dir();
         Self {
             sb,
             client: reqwest::Client::new(),

@@ -1,8 +1,10 @@
 //! The function runtime with a real `lambda_runtime` function: warm reuse, environment, errors,
 //! panics, crashes, timeouts, concurrency, memory limit, logs, code updates.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,23 +19,7 @@ impl LogSink for Collect {
     }
 }
 
-/// A code directory holding the test function as `bootstrap`, readable by anyone (instances run
-/// as `nobody` when the tests run as root).
-fn code_dir() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let code = dir.path().join("code");
-    std::fs::create_dir(&code).unwrap();
-    std::fs::copy(
-        env!("CARGO_BIN_EXE_eddy-test-function"),
-        code.join("bootstrap"),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    for p in [dir.path(), code.as_path()] {
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    (dir, code)
-}
+use common::code_dir;
 
 fn spec(code: &Path, handler: &str) -> FunctionSpec {
     FunctionSpec {
