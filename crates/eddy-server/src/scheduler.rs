@@ -665,9 +665,9 @@ async fn settle(app: &App, state: &mut State, p: InFlight<'_>) {
 /// Adds the event and work items of one tick to `batch` (nothing when its rule or schedule is
 /// gone, disabled, or has no target).
 async fn build(app: &App, batch: &mut AppendBatch, source: &Source, nominal_ms: i64) {
-    let id = uuid::Uuid::new_v4().to_string();
-    let account = app.catalog.account();
-    match source {
+    // Per kind: the event's region, the bus it is stored under, its source, detail type and
+    // detail, and the targets (work items) it goes to.
+    let (arn, region, bus, src, detail_type, detail, targets) = match source {
         Source::Rule {
             region,
             bus,
@@ -686,43 +686,21 @@ async fn build(app: &App, batch: &mut AppendBatch, source: &Source, nominal_ms: 
             if targets.is_empty() {
                 return;
             }
-            let resources = [arn.clone()];
-            let body = envelope(
-                &EventInput {
-                    source: "aws.events",
-                    detail_type: "Scheduled Event",
-                    detail: "{}",
-                    resources: &resources,
-                },
-                &EventOrigin {
-                    id: &id,
-                    account,
-                    region,
-                    time_ms: nominal_ms,
-                },
-            );
-            let index = batch.events.len();
-            batch.events.push(NewEvent {
-                id,
-                bus: format!("{region}:{bus}"),
-                time_ms: nominal_ms,
-                body,
-                hops: 0,
-            });
-            for t in targets {
-                batch.work.push(NewWork {
-                    event: index,
-                    rule: arn.clone(),
-                    target: t,
-                });
-            }
+            let bus = bus.clone();
+            (
+                arn,
+                region.as_str(),
+                bus,
+                "aws.events",
+                "Scheduled Event",
+                "{}",
+                targets,
+            )
         }
         Source::Schedule { arn, def: d } => {
             if !d.enabled() {
                 return;
             }
-            let region = &d.region;
-            let resources = [arn.clone()];
             let bus_params = match TargetKind::of(&d.target.arn) {
                 TargetKind::Bus { .. } => d.target.event_bridge_parameters.as_ref(),
                 _ => None,
@@ -735,33 +713,48 @@ async fn build(app: &App, batch: &mut AppendBatch, source: &Source, nominal_ms: 
                 ),
                 None => ("aws.scheduler", "Scheduled Event", "{}"),
             };
-            let body = envelope(
-                &EventInput {
-                    source: src,
-                    detail_type,
-                    detail,
-                    resources: &resources,
-                },
-                &EventOrigin {
-                    id: &id,
-                    account,
-                    region,
-                    time_ms: nominal_ms,
-                },
-            );
-            let index = batch.events.len();
-            batch.events.push(NewEvent {
-                id,
-                bus: format!("{region}:{SCHEDULER_LOG_BUS}"),
-                time_ms: nominal_ms,
-                body,
-                hops: 0,
-            });
-            batch.work.push(NewWork {
-                event: index,
-                rule: arn.clone(),
-                target: schedules::TARGET_ID.to_owned(),
-            });
+            let targets = vec![schedules::TARGET_ID.to_owned()];
+            let bus = SCHEDULER_LOG_BUS.to_owned();
+            (
+                arn,
+                d.region.as_str(),
+                bus,
+                src,
+                detail_type,
+                detail,
+                targets,
+            )
         }
+    };
+    let id = uuid::Uuid::new_v4().to_string();
+    let resources = [arn.clone()];
+    let body = envelope(
+        &EventInput {
+            source: src,
+            detail_type,
+            detail,
+            resources: &resources,
+        },
+        &EventOrigin {
+            id: &id,
+            account: app.catalog.account(),
+            region,
+            time_ms: nominal_ms,
+        },
+    );
+    let index = batch.events.len();
+    batch.events.push(NewEvent {
+        id,
+        bus: format!("{region}:{bus}"),
+        time_ms: nominal_ms,
+        body,
+        hops: 0,
+    });
+    for t in targets {
+        batch.work.push(NewWork {
+            event: index,
+            rule: arn.clone(),
+            target: t,
+        });
     }
 }
