@@ -12,6 +12,7 @@ use eddy_runtime::{Invocation, InvokeError, Outcome};
 use eddy_store::{AppendBatch, NewEvent, NewWork, WorkItem};
 use serde_json::{Value, json};
 
+use super::settle;
 use super::target::TargetKind;
 use crate::App;
 use crate::bus::PreparedEvent;
@@ -65,10 +66,7 @@ pub async fn deliver(app: Arc<App>, items: Vec<WorkItem>) {
     let Some(def) = app.functions.get(&region, &name) else {
         tracing::warn!(function = %name, invocations = items.len(),
             "function deleted before its asynchronous invocations ran; dropping them");
-        settle(
-            &app,
-            app.store.ack(items.iter().map(|i| i.id).collect()).await,
-        );
+        settle(app.store.ack(items.iter().map(|i| i.id).collect()).await);
         return;
     };
     let def = Arc::new(def);
@@ -84,13 +82,6 @@ pub async fn deliver(app: Arc<App>, items: Vec<WorkItem>) {
     }
 }
 
-fn settle(app: &App, r: Result<(), impl std::fmt::Display>) {
-    if let Err(e) = r {
-        tracing::error!(error = %e, "cannot settle asynchronous invocations; they repeat after their lease");
-    }
-    let _ = app;
-}
-
 async fn deliver_one(app: &App, def: &FunctionDef, item: WorkItem) {
     let config = def.event_invoke.clone().unwrap_or_default();
     let now = app.clock.now_ms();
@@ -100,7 +91,7 @@ async fn deliver_one(app: &App, def: &FunctionDef, item: WorkItem) {
         return;
     }
     let Some(pool) = app.functions.pool(&def.region, &def.name) else {
-        settle(app, app.store.ack(vec![item.id]).await);
+        settle(app.store.ack(vec![item.id]).await);
         return;
     };
     let inv = Invocation {
@@ -122,19 +113,13 @@ async fn deliver_one(app: &App, def: &FunctionDef, item: WorkItem) {
                 let wait = 60_000 * i64::from(retries_done + 1);
                 tracing::info!(function = %def.name, request = %item.event_id,
                     attempt = item.attempts, "asynchronous invocation failed; retrying");
-                settle(
-                    app,
-                    app.store.nack(item.id, app.clock.now_ms() + wait).await,
-                );
+                settle(app.store.nack(item.id, app.clock.now_ms() + wait).await);
             }
         }
         Err(InvokeError::TooManyRequests) => {
             // Throttled: back off (1 s doubling to 5 min) until the event is too old.
             let wait = (1000_i64 << item.attempts.min(9)).min(300_000);
-            settle(
-                app,
-                app.store.nack(item.id, app.clock.now_ms() + wait).await,
-            );
+            settle(app.store.nack(item.id, app.clock.now_ms() + wait).await);
         }
     }
 }
@@ -197,7 +182,7 @@ async fn finish(
         config.on_failure.as_deref()
     };
     let Some(dest) = destination else {
-        settle(app, app.store.ack(vec![item.id]).await);
+        settle(app.store.ack(vec![item.id]).await);
         return;
     };
     let rec = record(app, def, item, outcome, condition);
@@ -254,6 +239,6 @@ async fn finish(
     if let Err(e) = sent {
         tracing::warn!(function = %def.name, destination = %dest, error = %e.message,
             "cannot send the invocation record to its destination; dropping it");
-        settle(app, app.store.ack(vec![item.id]).await);
+        settle(app.store.ack(vec![item.id]).await);
     }
 }

@@ -209,10 +209,7 @@ async fn deliver_group(
         tracing::info!(rule = %first.rule, target = %first.target, events = items.len(),
             "target removed before delivery; dropping");
         count(&app, first, "dropped", items.len());
-        settle(
-            &app,
-            app.store.ack(items.iter().map(|i| i.id).collect()).await,
-        );
+        settle(app.store.ack(items.iter().map(|i| i.id).collect()).await);
         return;
     };
     // The target's concurrency limit: one slot per HTTP attempt, one per queue transaction.
@@ -267,7 +264,7 @@ async fn deliver_group(
             // Delivered over HTTP: the work items go in one store transaction. A crash before
             // it repeats these deliveries (at least once), never loses them.
             if !to_ack.is_empty() {
-                settle(&app, app.store.ack(to_ack).await);
+                settle(app.store.ack(to_ack).await);
             }
             out
         }
@@ -316,7 +313,7 @@ async fn settle_outcome(
             ) {
                 Verdict::RetryAt(at) => {
                     count(app, item, "retried", 1);
-                    settle(app, app.store.nack(item.id, at).await);
+                    settle(app.store.nack(item.id, at).await);
                     return false;
                 }
                 Verdict::Exhausted(why) => give_up(app, item, target, &f, Some(why)).await,
@@ -571,7 +568,6 @@ async fn give_up(
         "undeliverable event kept in the store's dead letters (the target has no dead-letter queue)");
     count(app, item, "failed", 1);
     settle(
-        app,
         app.store
             .dead_letter(item.id, reason, app.clock.now_ms())
             .await,
@@ -598,7 +594,7 @@ fn count(app: &App, item: &WorkItem, outcome: &str, n: usize) {
 }
 
 /// A store failure while settling leaves the item leased: it is delivered again later.
-fn settle(_app: &App, r: eddy_store::Result<()>) {
+pub(crate) fn settle(r: eddy_store::Result<()>) {
     if let Err(e) = r {
         tracing::error!(error = %e, "cannot settle a delivery; it will be retried after its lease");
     }
