@@ -8,7 +8,6 @@
 //! made and the manifest no longer declares are deleted. The state is saved after every
 //! successful step, so a failed apply can be re-run.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -199,28 +198,11 @@ impl Step<'_> {
     ) -> Result<Value, ApiError> {
         let body = body.map(|b| b.to_string()).unwrap_or_default();
         let req = RestRequest::new(method, path, query, HeaderMap::new(), body.into());
-        let res = aws::rest_call(self.app, self.ctx, service, req).await;
-        let status = res.status();
-        let code = res
-            .headers()
-            .get("x-amzn-errortype")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+        let (_, result) = aws::rest_operation(self.app, self.ctx, service, req).await;
+        let bytes = axum::body::to_bytes(result?.into_body(), usize::MAX)
             .await
             .map_err(|e| ApiError::internal(e.to_string()))?;
-        let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        if status.is_success() {
-            return Ok(value);
-        }
-        let message = value
-            .get("message")
-            .or_else(|| value.get("Message"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
-        let code = code.unwrap_or_else(|| "InternalException".to_owned());
-        Err(ApiError::new(leak(code), status, message))
+        Ok(serde_json::from_slice(&bytes).unwrap_or(Value::Null))
     }
 
     async fn run(&self, change: &Change) -> Result<(), ApiError> {
@@ -600,20 +582,6 @@ impl Step<'_> {
             .await
             .map(drop)
     }
-}
-
-/// Error codes are `&'static str` in [`ApiError`]; codes read back from a reply are few and
-/// fixed, so interning them is bounded.
-fn leak(code: String) -> &'static str {
-    static CODES: std::sync::Mutex<BTreeMap<String, &'static str>> =
-        std::sync::Mutex::new(BTreeMap::new());
-    let mut codes = CODES.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(c) = codes.get(&code) {
-        return c;
-    }
-    let c: &'static str = Box::leak(code.clone().into_boxed_str());
-    codes.insert(code, c);
-    c
 }
 
 /// `StatusCode` of an apply failure on the admin endpoint.

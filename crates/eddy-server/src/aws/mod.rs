@@ -157,18 +157,29 @@ pub async fn call_json(
     }
 }
 
+/// Runs one rest-json operation: its name (for metrics) and its response, or the error as the
+/// operation raised it. Also how eddy calls its own API in process (applying a manifest).
+pub(crate) async fn rest_operation(
+    app: &Arc<App>,
+    ctx: &Ctx,
+    service: rest::RestService,
+    req: rest::RestRequest,
+) -> (&'static str, Result<Response, ApiError>) {
+    match service {
+        rest::RestService::Lambda => lambda::call(app, ctx, req).await,
+        rest::RestService::Scheduler => scheduler::call(app, ctx, req).await,
+        rest::RestService::ApiGateway => apigateway::call(app, ctx, req).await,
+    }
+}
+
 /// Answers one rest-json request and counts it.
-pub(crate) async fn rest_call(
+async fn rest_call(
     app: &Arc<App>,
     ctx: &Ctx,
     service: rest::RestService,
     req: rest::RestRequest,
 ) -> Response {
-    let (operation, result) = match service {
-        rest::RestService::Lambda => lambda::call(app, ctx, req).await,
-        rest::RestService::Scheduler => scheduler::call(app, ctx, req).await,
-        rest::RestService::ApiGateway => apigateway::call(app, ctx, req).await,
-    };
+    let (operation, result) = rest_operation(app, ctx, service, req).await;
     let outcome = match &result {
         Ok(_) => "ok",
         Err(e) => e.code,
