@@ -291,7 +291,9 @@ pub(super) async fn create(app: &App, ctx: &Ctx, req: &RestRequest) -> Result<Re
             format!("Function already exist: {name}"),
         ));
     }
-    let code = input.code.as_ref().unwrap_or_else(|| unreachable_code());
+    // A missing `Code` was reported above; without one, take_code says a source is needed.
+    let no_code = CodeInput::default();
+    let code = input.code.as_ref().unwrap_or(&no_code);
     let (location, sha, size) = take_code(app, ctx, &name, code).await?;
     let now = crate::now_ms();
     let def = FunctionDef {
@@ -326,11 +328,6 @@ pub(super) async fn create(app: &App, ctx: &Ctx, req: &RestRequest) -> Result<Re
     ensure_log_group(app, ctx, &name).await;
     app.functions.put(def.clone()).await?;
     rest::json(StatusCode::CREATED, &config(app, &def))
-}
-
-fn unreachable_code() -> &'static CodeInput {
-    static EMPTY: std::sync::OnceLock<CodeInput> = std::sync::OnceLock::new();
-    EMPTY.get_or_init(CodeInput::default)
 }
 
 /// Creates `/aws/lambda/NAME` so the CloudWatch Logs calls can read the function's logs.
@@ -389,10 +386,7 @@ pub(super) fn get(
     req: &RestRequest,
 ) -> Result<Response, ApiError> {
     let d = find(app, ctx, raw, req)?;
-    let location = match &d.code {
-        CodeLocation::Unpacked { .. } => format!("file://{}", app.functions.code_dir(&d).display()),
-        CodeLocation::Local { path } => format!("file://{}", path.display()),
-    };
+    let location = format!("file://{}", app.functions.code_dir(&d).display());
     let mut out = json!({
         "Configuration": config(app, &d),
         "Code": {"RepositoryType": "S3", "Location": location},
