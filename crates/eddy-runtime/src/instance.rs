@@ -101,6 +101,12 @@ impl Shared {
         }
     }
 
+    /// Forgets the running invocation `id` (its caller gave up on it), so the Runtime API and
+    /// the exit monitor no longer answer it.
+    pub fn abandon(&self, id: &str) {
+        let _gone = lock(&self.running).take_if(|r| r.id == id);
+    }
+
     pub fn set_init_error(&self, payload: Bytes) {
         *lock(&self.init_error) = Some(payload);
     }
@@ -398,7 +404,7 @@ impl Instance {
                         format!("RequestId: {id} Error: Runtime failed to start within {:.2} seconds", init_timeout.as_secs_f64()),
                         false,
                     );
-                    self.shared.finish(&id, Reply::failed("", String::new(), false));
+                    self.shared.abandon(&id);
                     return (reply, self.take_tail(&id, start.elapsed()), start.elapsed());
                 }
             },
@@ -409,8 +415,7 @@ impl Instance {
             Ok(Err(_)) => Reply::failed("Runtime.Unavailable", "instance closed".into(), false),
             Err(_) => {
                 self.kill();
-                self.shared
-                    .finish(&id, Reply::failed("", String::new(), false));
+                self.shared.abandon(&id);
                 let message = format!(
                     "RequestId: {id} Error: Task timed out after {:.2} seconds",
                     timeout.as_secs_f64()
