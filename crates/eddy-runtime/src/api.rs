@@ -140,14 +140,7 @@ async fn error(
     if !shared.is_running(&id) {
         return invalid_id();
     }
-    let kind = headers
-        .get("lambda-runtime-function-error-type")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let payload = limited(body)
-        .await
-        .unwrap_or_else(|| Bytes::from_static(br#"{"errorMessage":"error payload too large"}"#));
-    let payload = error_payload(payload, kind.as_deref());
+    let payload = error_body(&headers, body, None).await;
     if shared.finish(&id, Reply::Error(payload)) {
         accepted()
     } else {
@@ -156,16 +149,22 @@ async fn error(
 }
 
 async fn init_error(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
+    let payload = error_body(&headers, body, Some("Runtime.InitError")).await;
+    shared.set_init_error(payload);
+    accepted()
+}
+
+/// An `/error` or `/init/error` post as the caller sees it: the body (bounded) with the
+/// `Lambda-Runtime-Function-Error-Type` header, or `default_kind` without one.
+async fn error_body(headers: &HeaderMap, body: Body, default_kind: Option<&str>) -> Bytes {
     let kind = headers
         .get("lambda-runtime-function-error-type")
         .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+        .or(default_kind);
     let payload = limited(body)
         .await
         .unwrap_or_else(|| Bytes::from_static(br#"{"errorMessage":"error payload too large"}"#));
-    let payload = error_payload(payload, kind.as_deref().or(Some("Runtime.InitError")));
-    shared.set_init_error(payload);
-    accepted()
+    error_payload(payload, kind)
 }
 
 /// The error body the caller sees: the runtime's JSON when it is an object, else one made from
