@@ -82,6 +82,25 @@ impl Arns<'_> {
         })
     }
 
+    /// The ARN of a target given as exactly one of an ARN or a queue, function, bus or API
+    /// destination name (validation checked that one is set).
+    fn target(
+        &self,
+        arn: Option<&str>,
+        queue: Option<&str>,
+        function: Option<&str>,
+        bus: Option<&str>,
+        api_destination: Option<&str>,
+    ) -> String {
+        match (arn, queue, function, bus, api_destination) {
+            (Some(a), ..) => a.to_owned(),
+            (_, Some(q), ..) => self.queue(q),
+            (_, _, Some(f), ..) => self.function(f),
+            (_, _, _, Some(b), _) => self.bus(b),
+            (.., d) => self.api_destination(d.unwrap_or_default()),
+        }
+    }
+
     /// `queue:NAME`, `function:NAME`, `bus:NAME` or an ARN.
     fn destination(&self, d: &str) -> String {
         match d.split_once(':') {
@@ -213,17 +232,13 @@ impl Manifest {
                 .iter()
                 .enumerate()
                 .map(|(i, t)| {
-                    let arn = if let Some(a) = &t.arn {
-                        a.clone()
-                    } else if let Some(q) = &t.queue {
-                        arns.queue(q)
-                    } else if let Some(f) = &t.function {
-                        arns.function(f)
-                    } else if let Some(b) = &t.bus {
-                        arns.bus(b)
-                    } else {
-                        arns.api_destination(t.api_destination.as_deref().unwrap_or_default())
-                    };
+                    let arn = arns.target(
+                        t.arn.as_deref(),
+                        t.queue.as_deref(),
+                        t.function.as_deref(),
+                        t.bus.as_deref(),
+                        t.api_destination.as_deref(),
+                    );
                     let mut other = BTreeMap::new();
                     if let Some(g) = &t.message_group_id {
                         other.insert("SqsParameters".into(), json!({ "MessageGroupId": g }));
@@ -272,15 +287,13 @@ impl Manifest {
         }
         for (name, s) in &self.schedules {
             let t = &s.target;
-            let arn = if let Some(a) = &t.arn {
-                a.clone()
-            } else if let Some(q) = &t.queue {
-                arns.queue(q)
-            } else if let Some(f) = &t.function {
-                arns.function(f)
-            } else {
-                arns.bus(t.bus.as_deref().unwrap_or_default())
-            };
+            let arn = arns.target(
+                t.arn.as_deref(),
+                t.queue.as_deref(),
+                t.function.as_deref(),
+                t.bus.as_deref(),
+                None,
+            );
             let mut target = Map::new();
             target.insert("Arn".into(), arn.into());
             insert_opt(
