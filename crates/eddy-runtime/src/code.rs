@@ -125,7 +125,7 @@ fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
 }
 
 /// Removes every revision directory under `root` except those in `keep`. Best effort.
-pub fn prune(root: &Path, keep: &[&str]) {
+pub fn prune(root: &Path, keep: &[String]) {
     let Ok(entries) = std::fs::read_dir(root) else {
         return;
     };
@@ -200,7 +200,7 @@ mod tests {
         for r in ["a", "b", "c"] {
             std::fs::create_dir(dir.path().join(r)).unwrap();
         }
-        prune(dir.path(), &["b"]);
+        prune(dir.path(), &["b".to_owned()]);
         assert!(!dir.path().join("a").exists());
         assert!(dir.path().join("b").exists());
     }

@@ -253,20 +253,20 @@ impl Functions {
         let previous = self.defs.get(&def.region, &def.name);
         self.defs.put(def.clone()).await?;
         self.deploy(&def);
-        // Keep the previous revision's files for instances still finishing on them.
-        let keep: Vec<&str> = [&def, previous.as_ref().unwrap_or(&def)]
-            .iter()
-            .filter_map(|d| match &d.code {
-                CodeLocation::Unpacked { revision } => Some(revision.as_str()),
-                CodeLocation::Local { .. } => None,
-            })
-            .collect();
-        let keep: Vec<String> = keep.into_iter().map(str::to_owned).collect();
-        let root = self.code_root(&def.region, &def.name);
-        tokio::task::spawn_blocking(move || {
-            let keep: Vec<&str> = keep.iter().map(String::as_str).collect();
-            eddy_runtime::code::prune(&root, &keep);
-        });
+        // New code (or a new function): remove other revisions' files, keeping the previous one
+        // for instances still finishing on it. Configuration-only changes touch no files.
+        if previous.as_ref().is_none_or(|p| p.code != def.code) {
+            let keep: Vec<String> = [Some(&def), previous.as_ref()]
+                .into_iter()
+                .flatten()
+                .filter_map(|d| match &d.code {
+                    CodeLocation::Unpacked { revision } => Some(revision.clone()),
+                    CodeLocation::Local { .. } => None,
+                })
+                .collect();
+            let root = self.code_root(&def.region, &def.name);
+            tokio::task::spawn_blocking(move || eddy_runtime::code::prune(&root, &keep));
+        }
         Ok(())
     }
 
