@@ -8,6 +8,10 @@ macro_rules! say {
     };
 }
 
+/// mimalloc instead of glibc's allocator: see BENCHMARKS.md ("Allocator") for what it changes.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod apply_cmd;
 mod bench_cmd;
 mod bench_delivery;
