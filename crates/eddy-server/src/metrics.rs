@@ -1,8 +1,8 @@
 //! Every metric eddy's server exports, declared once. Names are `eddy_<subsystem>_<thing>`;
 //! labels are bounded (bus, rule, outcome), never event ids.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -49,6 +49,9 @@ pub struct RouteLabels {
     pub status: String,
 }
 
+/// How often a scrape recounts the store gauges.
+const STORE_GAUGES_EVERY: Duration = Duration::from_secs(1);
+
 /// The server's metrics and the registry that renders them.
 pub struct Metrics {
     registry: Registry,
@@ -79,6 +82,8 @@ pub struct Metrics {
     pub store_work_items: Gauge,
     /// Events in the store's log (sampled at scrape).
     pub store_events: Gauge,
+    /// When the two store gauges were last refreshed (see [`Metrics::store_gauges_stale`]).
+    store_gauges_at: Mutex<Option<Instant>>,
     /// Schedule ticks fired (rules and Scheduler schedules).
     pub scheduler_ticks: Counter,
     /// From a tick's due time (nominal time plus any flexible window) to its durable append.
@@ -201,10 +206,24 @@ impl Metrics {
             store_commit_requests,
             store_work_items,
             store_events,
+            store_gauges_at: Mutex::new(None),
             scheduler_ticks,
             scheduler_lateness_seconds,
             scheduler_schedules,
         })
+    }
+
+    /// Whether the store gauges (events, work items) should be recounted for this scrape, at
+    /// most once a second: counting runs on the store's writer thread, and a scraper polling
+    /// fast must not hold up appends and deliveries behind it.
+    pub fn store_gauges_stale(&self) -> bool {
+        let mut at = self.store_gauges_at.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if at.is_some_and(|t| now.duration_since(t) < STORE_GAUGES_EVERY) {
+            return false;
+        }
+        *at = Some(now);
+        true
     }
 
     /// The Prometheus text exposition of every metric.

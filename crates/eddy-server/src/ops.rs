@@ -145,7 +145,9 @@ async fn health() -> Response {
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
-    if let Ok(c) = app.store.counts().await {
+    if app.metrics.store_gauges_stale()
+        && let Ok(c) = app.store.counts().await
+    {
         app.metrics.store_work_items.set(c.work_items as i64);
         app.metrics.store_events.set(c.events as i64);
     }
