@@ -217,7 +217,10 @@ impl Metrics {
     /// most once a second: counting runs on the store's writer thread, and a scraper polling
     /// fast must not hold up appends and deliveries behind it.
     pub fn store_gauges_stale(&self) -> bool {
-        let mut at = self.store_gauges_at.lock().unwrap_or_else(|e| e.into_inner());
+        let mut at = self
+            .store_gauges_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         if at.is_some_and(|t| now.duration_since(t) < STORE_GAUGES_EVERY) {
             return false;

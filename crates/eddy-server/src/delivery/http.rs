@@ -1,20 +1,26 @@
 //! HTTP deliveries to API destinations: the request EventBridge sends (method, endpoint with path
 //! parameters, query string, headers, the connection's authorisation), the invocation rate limit,
-//! OAuth client-credentials tokens, and which answers are worth retrying.
+//! OAuth client-credentials tokens, and which answers are worth retrying. `http://` endpoints
+//! are sent through the lean [`super::plain`] client, `https://` ones through reqwest.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use base64::Engine;
 use eddy_model::definitions::TargetDef;
 use serde_json::Value;
 
 use super::Failure;
+use super::plain::{Outgoing, PlainClient};
 use crate::destinations::{ApiDestinationDef, ConnectionDef};
 
 /// How long one HTTP invocation may take (EventBridge's limit for API destinations).
 pub const INVOCATION_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The `User-Agent` of every delivery (EventBridge's).
+const USER_AGENT: &str = "Amazon/EventBridge/ApiDestinations";
 
 /// A token bucket for one destination's invocation rate limit.
 struct Bucket {
@@ -25,6 +31,7 @@ struct Bucket {
 /// The pooled HTTP client, cached OAuth tokens and rate limiters.
 pub struct HttpClient {
     client: reqwest::Client,
+    plain: PlainClient,
     tokens: Mutex<HashMap<String, (String, Instant)>>,
     buckets: Mutex<HashMap<String, Bucket>>,
 }
@@ -92,10 +99,11 @@ impl HttpClient {
         let client = client_builder()
             .timeout(INVOCATION_TIMEOUT)
             .pool_max_idle_per_host(256)
-            .user_agent("Amazon/EventBridge/ApiDestinations")
+            .user_agent(USER_AGENT)
             .build()?;
         Ok(Self {
             client,
+            plain: PlainClient::default(),
             tokens: Mutex::new(HashMap::new()),
             buckets: Mutex::new(HashMap::new()),
         })
@@ -241,23 +249,19 @@ impl HttpClient {
         query.extend(map(params, "QueryStringParameters"));
         let target_url =
             with_query(&url, &query).map_err(|e| Failure::permanent("InvalidEndpoint", e))?;
-        let mut req = self
-            .client
-            .request(method.clone(), target_url)
-            .header("content-type", "application/json; charset=utf-8");
-        for (k, v) in pairs(invocation, "HeaderParameters")
-            .into_iter()
-            .chain(map(params, "HeaderParameters"))
-        {
-            req = req.header(k, v);
-        }
+        let mut headers = vec![(
+            "content-type".to_owned(),
+            "application/json; charset=utf-8".to_owned(),
+        )];
+        headers.extend(pairs(invocation, "HeaderParameters"));
+        headers.extend(map(params, "HeaderParameters"));
         match conn.authorization_type.as_str() {
             "API_KEY" => {
                 let k = &conn.auth_parameters["ApiKeyAuthParameters"];
-                req = req.header(
-                    k["ApiKeyName"].as_str().unwrap_or_default(),
-                    k["ApiKeyValue"].as_str().unwrap_or_default(),
-                );
+                headers.push((
+                    k["ApiKeyName"].as_str().unwrap_or_default().to_owned(),
+                    k["ApiKeyValue"].as_str().unwrap_or_default().to_owned(),
+                ));
             }
             "BASIC" => {
                 let b = &conn.auth_parameters["BasicAuthParameters"];
@@ -265,32 +269,26 @@ impl HttpClient {
                 let pass = b["Password"].as_str().unwrap_or_default();
                 let token =
                     base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
-                req = req.header("authorization", format!("Basic {token}"));
+                headers.push(("authorization".to_owned(), format!("Basic {token}")));
             }
             _ => {
                 let token = self.oauth_token(conn).await?;
-                req = req.header("authorization", format!("Bearer {token}"));
+                headers.push(("authorization".to_owned(), format!("Bearer {token}")));
             }
         }
-        if !matches!(method, reqwest::Method::GET | reqwest::Method::HEAD) {
-            req = req.body(body);
+        let body =
+            (!matches!(method, reqwest::Method::GET | reqwest::Method::HEAD)).then_some(body);
+        let (status, text) = if target_url.scheme() == "http" {
+            self.send_plain(&target_url, method, headers, body).await
+        } else {
+            self.send_tls(target_url, method, headers, body).await
         }
-        let res = req.send().await.map_err(|e| {
-            let what = if e.is_timeout() {
-                "timed out"
-            } else {
-                "failed"
-            };
-            Failure::retryable(
-                "HttpConnectionFailed",
-                format!("request to {url} {what}: {e}"),
-            )
+        .map_err(|what| {
+            Failure::retryable("HttpConnectionFailed", format!("request to {url} {what}"))
         })?;
-        let status = res.status().as_u16();
         if (200..300).contains(&status) {
             return Ok(());
         }
-        let text = res.text().await.unwrap_or_default();
         let excerpt: String = text.chars().take(256).collect();
         let message = format!("{url} answered {status}: {excerpt}");
         let code = format!("HTTP_{status}");
@@ -299,6 +297,92 @@ impl HttpClient {
         } else {
             Failure::permanent(&code, message)
         })
+    }
+
+    /// Sends a delivery to an `https://` endpoint through reqwest. Answers the status and body,
+    /// or why no answer came (`"failed: …"`, `"timed out: …"`).
+    async fn send_tls(
+        &self,
+        url: reqwest::Url,
+        method: reqwest::Method,
+        headers: Vec<(String, String)>,
+        body: Option<String>,
+    ) -> Result<(u16, String), String> {
+        let mut req = self.client.request(method, url);
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        if let Some(body) = body {
+            req = req.body(body);
+        }
+        let res = req.send().await.map_err(|e| {
+            let what = if e.is_timeout() {
+                "timed out"
+            } else {
+                "failed"
+            };
+            format!("{what}: {e}")
+        })?;
+        let status = res.status().as_u16();
+        let text = if (200..300).contains(&status) {
+            String::new()
+        } else {
+            res.text().await.unwrap_or_default()
+        };
+        Ok((status, text))
+    }
+
+    /// Sends a delivery to an `http://` endpoint through the lean client ([`PlainClient`]),
+    /// with the same headers reqwest would add (`user-agent`, `accept` unless given) and the
+    /// same timeout.
+    async fn send_plain(
+        &self,
+        url: &reqwest::Url,
+        method: reqwest::Method,
+        headers: Vec<(String, String)>,
+        body: Option<String>,
+    ) -> Result<(u16, String), String> {
+        let host = url.host_str().unwrap_or_default();
+        let port = url.port_or_known_default().unwrap_or(80);
+        let authority = format!("{host}:{port}");
+        let mut map = reqwest::header::HeaderMap::with_capacity(headers.len() + 3);
+        let host_header = match url.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_owned(),
+        };
+        let value =
+            |v: &str| reqwest::header::HeaderValue::from_str(v).map_err(|e| format!("failed: {e}"));
+        map.insert(reqwest::header::HOST, value(&host_header)?);
+        for (k, v) in &headers {
+            let name = reqwest::header::HeaderName::from_bytes(k.as_bytes())
+                .map_err(|e| format!("failed: {e}"))?;
+            map.append(name, value(v)?);
+        }
+        map.entry(reqwest::header::USER_AGENT)
+            .or_insert(reqwest::header::HeaderValue::from_static(USER_AGENT));
+        map.entry(reqwest::header::ACCEPT)
+            .or_insert(reqwest::header::HeaderValue::from_static("*/*"));
+        let target = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        };
+        let out = Outgoing {
+            method,
+            target,
+            headers: map,
+            body: body.map(Bytes::from).unwrap_or_default(),
+        };
+        match tokio::time::timeout(INVOCATION_TIMEOUT, self.plain.send(&authority, &out)).await {
+            Ok(Ok(answer)) => Ok((
+                answer.status,
+                String::from_utf8_lossy(&answer.body).into_owned(),
+            )),
+            Ok(Err(e)) => Err(format!("failed: {e}")),
+            Err(_) => Err(format!(
+                "timed out: no answer within {} s",
+                INVOCATION_TIMEOUT.as_secs()
+            )),
+        }
     }
 }
 

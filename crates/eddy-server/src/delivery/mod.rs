@@ -17,6 +17,7 @@
 
 pub mod function;
 pub mod http;
+pub mod plain;
 pub mod retry;
 pub mod target;
 
