@@ -271,8 +271,14 @@ async fn deliver_group(
         }
     };
     let mut finished = !expired.is_empty();
+    // All items of a group share their labels: the delivered ones are counted once.
+    let mut delivered = 0;
     for (item, outcome) in live.iter().zip(results) {
+        delivered += usize::from(outcome.is_ok());
         finished |= settle_outcome(&app, &target, policy, item, outcome).await;
+    }
+    if let Some(item) = live.first().filter(|_| delivered > 0) {
+        count(&app, item, "delivered", delivered);
     }
     // A one-time schedule with `ActionAfterCompletion: DELETE` is deleted once its invocation is
     // settled (delivered or given up), not when it fires: its target must outlive the delivery.
@@ -281,8 +287,9 @@ async fn deliver_group(
     }
 }
 
-/// Records the outcome of one attempt: counted when delivered, retried or dead-lettered when
-/// not. Answers whether the item is settled for good (not to be retried).
+/// Records the outcome of one attempt: its latency when delivered (the caller counts the
+/// delivered ones), retried or dead-lettered when not. Answers whether the item is settled for
+/// good (not to be retried).
 async fn settle_outcome(
     app: &App,
     target: &TargetDef,
@@ -292,7 +299,6 @@ async fn settle_outcome(
 ) -> bool {
     match outcome {
         Ok(()) => {
-            count(app, item, "delivered", 1);
             let latency = (app.clock.now_ms() - item.created_ms).max(0) as f64 / 1000.0;
             app.metrics.delivery_latency_seconds.observe(latency);
         }
