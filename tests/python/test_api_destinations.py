@@ -229,6 +229,22 @@ def test_invocation_rate_limit_is_honoured(aws, rec):
     assert span >= 1.5, span
 
 
+def test_a_raised_rate_limit_applies_to_deliveries_already_waiting(aws, rec):
+    events, _ = aws
+    arn = destination(events, "held", rec.url + "/held", rate=1)
+    route(events, arn)
+    events.put_events(Entries=[{"Source": "shop", "DetailType": "o", "Detail": json.dumps({"i": i})}
+                               for i in range(10)])
+    # At 1 per second, 10 events take about 9 s; the first one goes at once.
+    assert len(rec.wait("/held", 1)) >= 1
+    events.update_api_destination(Name="held", InvocationRateLimitPerSecond=300)
+    raised = time.monotonic()
+    got = rec.wait("/held", 10, timeout=8)
+    assert len(got) == 10
+    # The waiting deliveries pick the new limit up after their current wait (at most 1 s).
+    assert got[-1]["at"] - raised < 3, got[-1]["at"] - raised
+
+
 def test_exhausted_retries_reach_the_dead_letter_queue_with_the_condition(aws, rec):
     events, sqs = aws
     rec.script["/down"] = [503] * 10

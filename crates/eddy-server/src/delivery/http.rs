@@ -110,9 +110,13 @@ impl HttpClient {
     }
 
     /// Waits for the destination's rate limit to allow one more invocation.
-    async fn take_token(&self, key: &str, per_second: i64) {
-        let rate = per_second.max(1) as f64;
+    /// The limit is `per_second`, asked again from `current` after each wait, so a changed
+    /// limit (UpdateApiDestination) applies to deliveries already waiting, within one token's
+    /// wait.
+    async fn take_token(&self, key: &str, per_second: i64, current: impl Fn() -> i64) {
+        let mut per_second = per_second;
         loop {
+            let rate = per_second.max(1) as f64;
             let wait = {
                 let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
                 let b = buckets.entry(key.to_owned()).or_insert_with(|| Bucket {
@@ -129,6 +133,7 @@ impl HttpClient {
                 Duration::from_secs_f64((1.0 - b.tokens) / rate)
             };
             tokio::time::sleep(wait).await;
+            per_second = current();
         }
     }
 
@@ -214,13 +219,15 @@ impl HttpClient {
         Ok(token.to_owned())
     }
 
-    /// Sends one event to an API destination.
+    /// Sends one event to an API destination. `rate_limit` answers the destination's current
+    /// invocation rate limit when the delivery had to wait for its turn (it may have changed).
     pub async fn invoke(
         &self,
         target: &TargetDef,
         dest: &ApiDestinationDef,
         conn: &ConnectionDef,
         body: String,
+        rate_limit: impl Fn() -> i64,
     ) -> Result<(), Failure> {
         if conn.state != "AUTHORIZED" {
             return Err(Failure::permanent(
@@ -231,6 +238,7 @@ impl HttpClient {
         self.take_token(
             &format!("{}:{}", dest.region, dest.name),
             dest.invocation_rate_limit_per_second,
+            rate_limit,
         )
         .await;
         let params = target.other.get("HttpParameters");

@@ -485,8 +485,14 @@ async fn attempt(
                 ));
             };
             let body = shape(rule, target, item)?;
+            let limit = dest.invocation_rate_limit_per_second;
+            let rate_limit = || {
+                app.destinations
+                    .destination(&region, &name)
+                    .map_or(limit, |d| d.invocation_rate_limit_per_second)
+            };
             app.http
-                .invoke(target, &dest, &conn, body)
+                .invoke(target, &dest, &conn, body, rate_limit)
                 .await
                 .map(|()| Settle::Ack)
         }
