@@ -4,6 +4,8 @@
 //! (behind a connection and an API destination), puts `--events` events (as fast as possible, or
 //! at `--rate` events/s), and measures:
 //! * throughput: events delivered per second, from the first put to the last delivery;
+//! * with `--backlog` (HTTP): deliveries held back (rate limit 1/s) while the events are put,
+//!   then released: the rate at which eddy delivers a backlog with no ingest competing;
 //! * for HTTP targets, end-to-end latency per event: from the PutEvents response that returned
 //!   its id to the receiver reading the request (negative when the delivery won the race; counted
 //!   as zero).
@@ -45,6 +47,11 @@ pub struct DeliveriesArgs {
     /// Events/s across all connections (0 = as fast as possible).
     #[arg(long, default_value_t = 0)]
     rate: u64,
+    /// HTTP target only: hold deliveries back while the events are put (the API destination's
+    /// invocation rate limit is 1/s), then lift the limit and measure how fast eddy delivers
+    /// the backlog with nothing else running (`backlog_deliveries_per_sec`).
+    #[arg(long)]
+    backlog: bool,
 }
 
 type Times = Arc<Mutex<HashMap<String, Instant>>>;
@@ -136,6 +143,10 @@ async fn metric(endpoint: &str, name: &str, filters: &[&str]) -> anyhow::Result<
 
 pub async fn run(args: DeliveriesArgs) -> anyhow::Result<()> {
     anyhow::ensure!((1..=10).contains(&args.batch), "--batch must be 1-10");
+    anyhow::ensure!(
+        !args.backlog || args.target == TargetKind::Http,
+        "--backlog needs --target http"
+    );
     let name = format!("bench-deliveries-{}", std::process::id());
     let mut c = Conn::connect(&args.endpoint).await?;
     let arrivals: Times = Arc::new(Mutex::new(HashMap::new()));
@@ -162,7 +173,8 @@ pub async fn run(args: DeliveriesArgs) -> anyhow::Result<()> {
                 "AWSEvents.CreateApiDestination",
                 serde_json::json!({
                     "Name": name, "ConnectionArn": conn["ConnectionArn"], "InvocationEndpoint": url,
-                    "HttpMethod": "POST", "InvocationRateLimitPerSecond": 1_000_000,
+                    "HttpMethod": "POST",
+                    "InvocationRateLimitPerSecond": if args.backlog { 1 } else { 1_000_000 },
                 }),
             )
             .await?;
@@ -248,6 +260,24 @@ pub async fn run(args: DeliveriesArgs) -> anyhow::Result<()> {
     )
     .await?
         - before;
+    // With --backlog: lift the rate limit now; the backlog is delivered with nothing else running.
+    let released = if args.backlog {
+        call(
+            &mut c,
+            "AWSEvents.UpdateApiDestination",
+            serde_json::json!({"Name": name, "InvocationRateLimitPerSecond": 1_000_000}),
+        )
+        .await?;
+        let done = metric(
+            &args.endpoint,
+            "eddy_delivery_attempts_total",
+            &delivered_filter,
+        )
+        .await?;
+        Some((Instant::now(), done))
+    } else {
+        None
+    };
     loop {
         let done = metric(
             &args.endpoint,
@@ -265,6 +295,10 @@ pub async fn run(args: DeliveriesArgs) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let total_secs = started.elapsed().as_secs_f64();
+    let backlog_per_sec = released.map(|(at, done)| {
+        let owed = want - done;
+        (owed / at.elapsed().as_secs_f64().max(1e-3)).round()
+    });
     let mut out = serde_json::json!({
         "bench": "deliveries",
         "target": format!("{:?}", args.target).to_lowercase(),
@@ -279,6 +313,9 @@ pub async fn run(args: DeliveriesArgs) -> anyhow::Result<()> {
         "drain_deliveries_per_sec":
             ((events as f64 - at_put_end) / (total_secs - put_secs).max(1e-3)).round(),
     });
+    if let Some(rate) = backlog_per_sec {
+        out["backlog_deliveries_per_sec"] = serde_json::json!(rate);
+    }
     if args.target == TargetKind::Http {
         let acks = acks.lock().unwrap_or_else(|e| e.into_inner());
         let arrivals = arrivals.lock().unwrap_or_else(|e| e.into_inner());
