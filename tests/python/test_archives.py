@@ -118,6 +118,52 @@ def test_archive_lifecycle(aws):
         "ResourceNotFoundException", "Archive orders does not exist.")
 
 
+def test_an_archive_has_its_managed_rule(aws, eddy):
+    events, _ = aws
+    events.create_archive(ArchiveName="orders", EventSourceArn=BUS_ARN,
+                          EventPattern=json.dumps({"source": ["shop"]}))
+    rules = events.list_rules()["Rules"]
+    assert [r["Name"] for r in rules] == ["Events-Archive-orders"]
+    rule = events.describe_rule(Name="Events-Archive-orders")
+    assert rule["ManagedBy"] == "prod.vhs.events.aws.internal" and rule["State"] == "ENABLED"
+    assert json.loads(rule["EventPattern"]) == {
+        "source": ["shop"], "replay-name": [{"exists": False}]}
+    [target] = events.list_targets_by_rule(Rule="Events-Archive-orders")["Targets"]
+    assert target["Id"] == "Events-Archive-orders"
+    assert target["Arn"] == f"arn:aws:events:{REGION}:::"
+    template = target["InputTransformer"]["InputTemplate"]
+    assert f"arn:aws:events:{REGION}:{ACCOUNT}:archive/orders" in template
+    assert "<aws.events.event.json>" in template and "<aws.events.event.ingestion-time>" in template
+
+    # Managed: users cannot change or delete it without Force.
+    code, _ = error(events.delete_rule, Name="Events-Archive-orders")
+    assert code == "ManagedRuleException"
+    code, _ = error(events.put_rule, Name="Events-Archive-orders",
+                    EventPattern=json.dumps({"source": ["x"]}))
+    assert code == "ManagedRuleException"
+    code, _ = error(events.put_targets, Rule="Events-Archive-orders",
+                    Targets=[{"Id": "mine", "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:q"}])
+    assert code == "ManagedRuleException"
+    code, _ = error(events.disable_rule, Name="Events-Archive-orders")
+    assert code == "ManagedRuleException"
+
+    # Its target is the archive itself: matching events are archived, never delivered or
+    # dead-lettered.
+    put(events, 1)
+    assert events.describe_archive(ArchiveName="orders")["EventCount"] == 1
+    time.sleep(0.3)
+    assert eddy.metric("eddy_store_work_items") == 0
+    assert eddy.metric("eddy_delivery_attempts_total") == 0
+
+    # The rule follows the archive's pattern, and goes with the archive.
+    events.update_archive(ArchiveName="orders", EventPattern=json.dumps({"source": ["other"]}))
+    rule = events.describe_rule(Name="Events-Archive-orders")
+    assert json.loads(rule["EventPattern"]) == {
+        "source": ["other"], "replay-name": [{"exists": False}]}
+    events.delete_archive(ArchiveName="orders")
+    assert events.list_rules()["Rules"] == []
+
+
 def test_archive_on_a_custom_bus_and_list_filters(aws):
     events, _ = aws
     bus_arn = events.create_event_bus(Name="b")["EventBusArn"]

@@ -7,7 +7,9 @@
 //! archive's pattern. As in AWS, where the archive is a managed rule whose pattern adds
 //! `"replay-name": [{"exists": false}]`, events re-delivered by a replay are never archived
 //! again. An `UpdateArchive` that changes the pattern applies to events ingested from then on:
-//! each definition keeps the patterns it had with the time each took effect.
+//! each definition keeps the patterns it had with the time each took effect. AWS's managed rule
+//! (`Events-Archive-NAME`) is kept in the catalog for users to see; its target makes no work
+//! items ([`crate::catalog::is_archive_target`]).
 //!
 //! **Replays** run as background tasks. A replay reads its archive's events whose event time is
 //! in `[EventStartTime, EventEndTime)` in event-time order (unlike AWS, which only orders by the

@@ -28,6 +28,20 @@ pub type BusKey = (String, String);
 /// `(region, bus, rule)`.
 pub type RuleKey = (String, String, String);
 
+/// The ARN of the target of an archive's managed rule (`arn:aws:events:REGION:::`, as AWS
+/// shows it).
+pub fn archive_target_arn(region: &str) -> String {
+    format!("arn:aws:events:{region}:::")
+}
+
+/// Whether a target is an archive's (see [`archive_target_arn`]): archives read the durable log
+/// themselves, so no work item is made for it.
+pub fn is_archive_target(arn: &str) -> bool {
+    arn.strip_prefix("arn:aws:events:")
+        .and_then(|rest| rest.strip_suffix(":::"))
+        .is_some_and(|region| !region.is_empty() && !region.contains(':'))
+}
+
 /// One rule as the matcher path sees it.
 pub struct SnapRule {
     pub name: String,
@@ -374,7 +388,12 @@ impl Catalog {
             rules.push(SnapRule {
                 name: rule.name.clone(),
                 arn: scope.rule_arn(bus, &rule.name),
-                targets: rule.targets.iter().map(|t| t.id.clone()).collect(),
+                targets: rule
+                    .targets
+                    .iter()
+                    .filter(|t| !is_archive_target(&t.arn))
+                    .map(|t| t.id.clone())
+                    .collect(),
                 matched: self
                     .metrics
                     .matched
@@ -392,5 +411,23 @@ impl Catalog {
                 rules,
             }),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_archive_target_is_one() {
+        assert!(is_archive_target(&archive_target_arn("eu-west-1")));
+        for arn in [
+            "arn:aws:events:eu-west-1:123456789012:event-bus/default",
+            "arn:aws:events::::",
+            "arn:aws:events:a:b:::",
+            "arn:aws:sqs:eu-west-1:::",
+        ] {
+            assert!(!is_archive_target(arn), "{arn}");
+        }
     }
 }

@@ -12,8 +12,10 @@ use crate::App;
 use crate::archives::{
     ArchiveDef, ArchiveStats, PatternEpoch, ReplayDef, ReplayDestination, ReplayState,
 };
+use crate::catalog::Change;
 use crate::error::{ApiError, Violations};
 use crate::now_ms;
+use eddy_model::definitions::{InputTransformer, RuleDef, RuleState, TargetDef};
 
 /// Archive names: 1–48 of `[\.\-_A-Za-z0-9]`.
 const ARCHIVE_NAME: NameRule = NameRule {
@@ -162,6 +164,9 @@ fn compile_pattern(app: &App, src: &str) -> Result<(), ApiError> {
         .map_err(|e| ApiError::invalid_pattern(e.to_string()))
 }
 
+/// Who manages an archive's rule (AWS's value).
+const ARCHIVE_RULE_MANAGER: &str = "prod.vhs.events.aws.internal";
+
 fn archive_arn(app: &App, a: &ArchiveDef) -> String {
     format!(
         "arn:aws:events:{}:{}:archive/{}",
@@ -169,6 +174,82 @@ fn archive_arn(app: &App, a: &ArchiveDef) -> String {
         app.catalog.account(),
         a.name
     )
+}
+
+/// The name of an archive's managed rule.
+fn archive_rule_name(archive: &str) -> String {
+    format!("Events-Archive-{archive}")
+}
+
+/// Creates or updates the rule AWS manages for an archive, as users see it in ListRules,
+/// DescribeRule and ListTargetsByRule: `Events-Archive-NAME` on the archive's bus, managed by
+/// `prod.vhs.events.aws.internal`, whose pattern is the archive's plus
+/// `"replay-name": [{"exists": false}]`, with one target whose ARN is
+/// `arn:aws:events:REGION:::`. eddy's archives read the durable log directly, so that target is
+/// never delivered to ([`crate::catalog::is_archive_target`]).
+async fn put_archive_rule(app: &App, def: &ArchiveDef) -> Result<(), ApiError> {
+    let mut pattern = match def.event_pattern() {
+        Some(p) => match serde_json::from_str::<Value>(p) {
+            Ok(Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        },
+        None => serde_json::Map::new(),
+    };
+    pattern.insert("replay-name".into(), json!([{"exists": false}]));
+    let name = archive_rule_name(&def.name);
+    let archive_arn = archive_arn(app, def);
+    let target = TargetDef {
+        id: name.clone(),
+        arn: crate::catalog::archive_target_arn(&def.region),
+        role_arn: None,
+        input: None,
+        input_path: None,
+        input_transformer: Some(InputTransformer {
+            input_paths_map: Some(Default::default()),
+            input_template: format!(
+                "{{\"archive-arn\": \"{archive_arn}\", \"event\": <aws.events.event.json>, \
+                 \"ingestion-time\": <aws.events.event.ingestion-time>}}"
+            ),
+        }),
+        retry_policy: None,
+        dead_letter_config: None,
+        other: Default::default(),
+    };
+    let rule = RuleDef {
+        region: def.region.clone(),
+        bus: def.bus.clone(),
+        name,
+        event_pattern: Some(Value::Object(pattern).to_string()),
+        schedule_expression: None,
+        state: RuleState::Enabled,
+        description: None,
+        role_arn: None,
+        managed_by: Some(ARCHIVE_RULE_MANAGER.into()),
+        tags: Default::default(),
+        targets: vec![target],
+        created_ms: def.created_ms,
+    };
+    app.catalog
+        .mutate(|_| Ok(((), vec![Change::PutRule(rule)])))
+        .await
+}
+
+/// Removes an archive's managed rule (when the archive is deleted).
+async fn delete_archive_rule(app: &App, def: &ArchiveDef) -> Result<(), ApiError> {
+    let name = archive_rule_name(&def.name);
+    app.catalog
+        .mutate(|defs| {
+            let changes = match defs.rule(&def.region, &def.bus, &name) {
+                Some(_) => vec![Change::DeleteRule {
+                    region: def.region.clone(),
+                    bus: def.bus.clone(),
+                    name: name.clone(),
+                }],
+                None => Vec::new(),
+            };
+            Ok(((), changes))
+        })
+        .await
 }
 
 fn replay_arn(app: &App, r: &ReplayDef) -> String {
@@ -305,6 +386,7 @@ async fn create_archive(
             Ok((def.clone(), def))
         })
         .await?;
+    put_archive_rule(app, &def).await?;
     reply(&json!({
         "ArchiveArn": archive_arn(app, &def),
         "State": "ENABLED",
@@ -469,6 +551,7 @@ async fn update_archive(
             Ok((d.clone(), d))
         })
         .await?;
+    put_archive_rule(app, &def).await?;
     reply(&json!({
         "ArchiveArn": archive_arn(app, &def),
         "State": "ENABLED",
@@ -478,10 +561,11 @@ async fn update_archive(
 
 async fn delete_archive(app: &App, ctx: &Ctx, input: ArchiveRef) -> Result<Vec<u8>, ApiError> {
     let name = check_archive_ref(&input)?;
-    if app.archives.archive(&ctx.region, &name).is_none() {
+    let Some(def) = app.archives.archive(&ctx.region, &name) else {
         return Err(archive_missing(&name));
-    }
+    };
     app.archives.delete_archive(&ctx.region, &name).await?;
+    delete_archive_rule(app, &def).await?;
     empty()
 }
 

@@ -420,9 +420,7 @@ async fn put_rule(app: &App, ctx: &Ctx, input: PutRuleInput) -> Result<Vec<u8>, 
             if let Some(old) = old
                 && old.managed_by.is_some()
             {
-                return Err(ApiError::managed_rule(format!(
-                    "Rule {name} is managed by an AWS service and cannot be modified."
-                )));
+                return Err(managed(&name));
             }
             let rule = RuleDef {
                 region: region.clone(),
@@ -577,6 +575,14 @@ async fn delete_rule(app: &App, ctx: &Ctx, input: RuleRef) -> Result<Vec<u8>, Ap
     empty()
 }
 
+/// A managed rule (an archive's) refused a change: PutRule, PutTargets, EnableRule and
+/// DisableRule always, DeleteRule and RemoveTargets without `Force`.
+fn managed(name: &str) -> ApiError {
+    ApiError::managed_rule(format!(
+        "Rule {name} is managed by an AWS service and cannot be modified."
+    ))
+}
+
 async fn set_rule_state(
     app: &App,
     ctx: &Ctx,
@@ -591,6 +597,9 @@ async fn set_rule_state(
             let Some(rule) = d.rule(&region, &bus, &name) else {
                 return Err(rule_missing(&name));
             };
+            if rule.managed_by.is_some() {
+                return Err(managed(&name));
+            }
             if rule.state == state {
                 return Ok(((), vec![]));
             }
@@ -786,6 +795,9 @@ async fn put_targets(app: &App, ctx: &Ctx, input: PutTargetsInput) -> Result<Vec
             let Some(rule) = d.rule(&region, &bus, &name) else {
                 return Err(rule_missing_on_bus(&name, &bus));
             };
+            if rule.managed_by.is_some() {
+                return Err(managed(&name));
+            }
             let mut rule = rule.clone();
             for t in targets {
                 match rule.targets.iter_mut().find(|old| old.id == t.id) {
