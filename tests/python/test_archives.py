@@ -151,9 +151,10 @@ def test_an_archive_has_its_managed_rule(aws, eddy):
     # dead-lettered.
     put(events, 1)
     assert events.describe_archive(ArchiveName="orders")["EventCount"] == 1
-    time.sleep(0.3)
-    assert eddy.metric("eddy_store_work_items") == 0
-    assert eddy.metric("eddy_delivery_attempts_total") == 0
+    rule_arn = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/Events-Archive-orders"
+    assert eddy.metric("eddy_rule_matched_events_total", rule="Events-Archive-orders") >= 1
+    time.sleep(1)
+    assert eddy.metric("eddy_delivery_attempts_total", rule=rule_arn) == 0
 
     # The rule follows the archive's pattern, and goes with the archive.
     events.update_archive(ArchiveName="orders", EventPattern=json.dumps({"source": ["other"]}))
