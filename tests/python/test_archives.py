@@ -165,6 +165,17 @@ def test_an_archive_has_its_managed_rule(aws, eddy):
     assert events.list_rules()["Rules"] == []
 
 
+def test_a_users_rule_with_the_archive_rules_name_is_left_alone(aws):
+    events, _ = aws
+    pattern = json.dumps({"source": ["mine"]})
+    events.put_rule(Name="Events-Archive-orders", EventPattern=pattern)
+    events.create_archive(ArchiveName="orders", EventSourceArn=BUS_ARN)
+    rule = events.describe_rule(Name="Events-Archive-orders")
+    assert "ManagedBy" not in rule and rule["EventPattern"] == pattern
+    events.delete_archive(ArchiveName="orders")
+    assert events.describe_rule(Name="Events-Archive-orders")["EventPattern"] == pattern
+
+
 def test_archive_on_a_custom_bus_and_list_filters(aws):
     events, _ = aws
     bus_arn = events.create_event_bus(Name="b")["EventBusArn"]

@@ -230,8 +230,20 @@ async fn put_archive_rule(app: &App, def: &ArchiveDef) -> Result<(), ApiError> {
         created_ms: def.created_ms,
     };
     app.catalog
-        .mutate(|_| Ok(((), vec![Change::PutRule(rule)])))
+        .mutate(|defs| {
+            // A rule of the user's that happens to have this name is left alone.
+            let changes = match defs.rule(&rule.region, &rule.bus, &rule.name) {
+                Some(r) if !is_archive_rule(r) => Vec::new(),
+                _ => vec![Change::PutRule(rule)],
+            };
+            Ok(((), changes))
+        })
         .await
+}
+
+/// Whether a rule is one an archive manages.
+fn is_archive_rule(rule: &RuleDef) -> bool {
+    rule.managed_by.as_deref() == Some(ARCHIVE_RULE_MANAGER)
 }
 
 /// Removes an archive's managed rule (when the archive is deleted).
@@ -240,12 +252,12 @@ async fn delete_archive_rule(app: &App, def: &ArchiveDef) -> Result<(), ApiError
     app.catalog
         .mutate(|defs| {
             let changes = match defs.rule(&def.region, &def.bus, &name) {
-                Some(_) => vec![Change::DeleteRule {
+                Some(r) if is_archive_rule(r) => vec![Change::DeleteRule {
                     region: def.region.clone(),
                     bus: def.bus.clone(),
                     name: name.clone(),
                 }],
-                None => Vec::new(),
+                _ => Vec::new(),
             };
             Ok(((), changes))
         })
