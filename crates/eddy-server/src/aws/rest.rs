@@ -102,6 +102,20 @@ impl RestRequest {
         }
     }
 
+    /// The answer to a method and path no operation of the service has: AWS's
+    /// `UnknownOperationException`, 404.
+    pub fn unknown_operation(&self) -> ApiError {
+        ApiError::new(
+            "UnknownOperationException",
+            StatusCode::NOT_FOUND,
+            format!(
+                "Unknown operation {} /{}",
+                self.method,
+                self.segments.join("/")
+            ),
+        )
+    }
+
     /// The path segments as `&str`s, for matching.
     pub fn path(&self) -> Vec<&str> {
         self.segments.iter().map(String::as_str).collect()

@@ -64,14 +64,7 @@ pub async fn call(
         (&Method::POST, ["tags", arn]) => ("TagResource", tag(app, arn, &req).await),
         (&Method::DELETE, ["tags", arn]) => ("UntagResource", untag(app, arn, &req).await),
         (&Method::GET, ["tags", arn]) => ("ListTagsForResource", list_tags(app, arn)),
-        _ => (
-            "unknown",
-            Err(ApiError::new(
-                "UnknownOperationException",
-                StatusCode::NOT_FOUND,
-                format!("Unknown operation {} /{}", req.method, path.join("/")),
-            )),
-        ),
+        _ => ("unknown", Err(req.unknown_operation())),
     }
 }
 

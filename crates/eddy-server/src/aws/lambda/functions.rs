@@ -421,6 +421,15 @@ fn check_revision(d: &FunctionDef, revision: Option<&str>) -> Result<(), ApiErro
     }
 }
 
+/// Stores a changed function as a new revision (new `LastModified` and `RevisionId`) and
+/// answers its configuration, as both update operations do.
+async fn save_revision(app: &App, mut d: FunctionDef) -> Result<Response, ApiError> {
+    d.last_modified_ms = crate::now_ms();
+    d.revision_id = uuid::Uuid::new_v4().to_string();
+    app.functions.put(d.clone()).await?;
+    rest::json(StatusCode::OK, &config(app, &d))
+}
+
 pub(super) async fn update_config(
     app: &App,
     ctx: &Ctx,
@@ -455,10 +464,7 @@ pub(super) async fn update_config(
     if let Some(s) = input.ephemeral_storage {
         d.ephemeral_storage = Some(s.size);
     }
-    d.last_modified_ms = crate::now_ms();
-    d.revision_id = uuid::Uuid::new_v4().to_string();
-    app.functions.put(d.clone()).await?;
-    rest::json(StatusCode::OK, &config(app, &d))
+    save_revision(app, d).await
 }
 
 pub(super) async fn update_code(
@@ -481,10 +487,7 @@ pub(super) async fn update_code(
     d.code = location;
     d.code_sha256 = sha;
     d.code_size = size;
-    d.last_modified_ms = crate::now_ms();
-    d.revision_id = uuid::Uuid::new_v4().to_string();
-    app.functions.put(d.clone()).await?;
-    rest::json(StatusCode::OK, &config(app, &d))
+    save_revision(app, d).await
 }
 
 #[cfg(test)]

@@ -103,14 +103,7 @@ pub async fn call(app: &Arc<App>, ctx: &Ctx, req: RestRequest) -> Reply {
                 }),
             ),
         ),
-        _ => (
-            "unknown",
-            Err(ApiError::new(
-                "UnknownOperationException",
-                StatusCode::NOT_FOUND,
-                format!("Unknown operation {} /{}", req.method, path.join("/")),
-            )),
-        ),
+        _ => ("unknown", Err(req.unknown_operation())),
     }
 }
 
