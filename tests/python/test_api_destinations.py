@@ -87,6 +87,13 @@ def destination(events, name, endpoint, auth_type="API_KEY", auth=API_KEY, metho
                                          HttpMethod=method, **kw)["ApiDestinationArn"]
 
 
+def put_many(events, numbers):
+    """One PutEvents call with an entry `{"i": n}` for each n (at most 10)."""
+    r = events.put_events(Entries=[{"Source": "shop", "DetailType": "o", "Detail": json.dumps({"i": i})}
+                                   for i in numbers])
+    assert r["FailedEntryCount"] == 0
+
+
 def route(events, arn, **target):
     events.put_rule(Name="r", EventPattern=json.dumps({"source": ["shop"]}))
     events.put_targets(Rule="r", Targets=[{"Id": "t", "Arn": arn, **target}])
@@ -218,10 +225,8 @@ def test_invocation_rate_limit_is_honoured(aws, rec):
     events, _ = aws
     arn = destination(events, "slow", rec.url + "/slow", rate=5)
     route(events, arn)
-    events.put_events(Entries=[{"Source": "shop", "DetailType": "o", "Detail": json.dumps({"i": i})}
-                               for i in range(10)])
-    events.put_events(Entries=[{"Source": "shop", "DetailType": "o", "Detail": json.dumps({"i": i})}
-                               for i in range(10, 15)])
+    put_many(events, range(10))
+    put_many(events, range(10, 15))
     got = rec.wait("/slow", 15)
     assert len(got) == 15
     span = got[-1]["at"] - got[0]["at"]
@@ -233,8 +238,7 @@ def test_a_raised_rate_limit_applies_to_deliveries_already_waiting(aws, rec):
     events, _ = aws
     arn = destination(events, "held", rec.url + "/held", rate=1)
     route(events, arn)
-    events.put_events(Entries=[{"Source": "shop", "DetailType": "o", "Detail": json.dumps({"i": i})}
-                               for i in range(10)])
+    put_many(events, range(10))
     # At 1 per second, 10 events take about 9 s; the first one goes at once.
     assert len(rec.wait("/held", 1)) >= 1
     events.update_api_destination(Name="held", InvocationRateLimitPerSecond=300)
