@@ -57,11 +57,12 @@ class Eddy:
                 self.proc.terminate()
             self.proc.wait(timeout=20)
 
-    def client(self, service="events", region="us-east-1"):
+    def client(self, service="events", region="us-east-1", config=None):
+        base = Config(retries={"max_attempts": 1})
         return boto3.client(
             service, endpoint_url=self.aws, region_name=region,
             aws_access_key_id="test", aws_secret_access_key="test",
-            config=Config(retries={"max_attempts": 1}),
+            config=base.merge(config) if config else base,
         )
 
     def post(self, path, body=b"", headers=None):

@@ -219,6 +219,60 @@ def test_reserved_concurrency_throttles(lam):
     t.join()
 
 
+CAPACITY_PROVIDER = "arn:aws:lambda:us-east-1:123456789012:capacity-provider:fleet"
+
+
+def test_managed_instances_run_several_invocations_per_process(lam, lam_server):
+    cfg = {"LambdaManagedInstancesCapacityProviderConfig": {
+        "CapacityProviderArn": CAPACITY_PROVIDER, "PerExecutionEnvironmentMaxConcurrency": 4}}
+    r = create_rust(lam, name="lmi", handler="sleep", CapacityProviderConfig=cfg)
+    assert r["CapacityProviderConfig"] == cfg
+    assert lam.get_function_configuration(FunctionName="lmi")["CapacityProviderConfig"] == cfg
+    import concurrent.futures
+    t0 = time.time()
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        bodies = [b for _, b in pool.map(lambda n: invoke(lam, "lmi", {"ms": 700, "n": n}),
+                                         range(4))]
+    took = time.time() - t0
+    assert {b["event"]["n"] for b in bodies} == {0, 1, 2, 3}
+    assert {b["env"]["AWS_LAMBDA_MAX_CONCURRENCY"] for b in bodies} == {"4"}
+    assert len({b["pid"] for b in bodies}) == 1, "four invocations, one process"
+    assert took < 2.5, took
+    # Back to classic Lambda: one invocation per process again, no AWS_LAMBDA_MAX_CONCURRENCY.
+    # (AWS needs the field present to change it; eddy takes a config without the
+    # concurrency as the default of 16.)
+    c = lam.update_function_configuration(FunctionName="lmi", CapacityProviderConfig={
+        "LambdaManagedInstancesCapacityProviderConfig": {"CapacityProviderArn": CAPACITY_PROVIDER}})
+    assert c["CapacityProviderConfig"] == {"LambdaManagedInstancesCapacityProviderConfig": {
+        "CapacityProviderArn": CAPACITY_PROVIDER}}
+    _, body = invoke(lam, "lmi", {"ms": 1})
+    assert body["env"]["AWS_LAMBDA_MAX_CONCURRENCY"] == "16"
+
+
+def test_managed_instances_config_is_validated(lam, lam_server):
+    from botocore.config import Config
+    raw = lam_server.client("lambda", config=Config(parameter_validation=False))
+    bad = [
+        ({"CapacityProviderArn": "arn:aws:lambda:us-east-1:123456789012:function:f"},
+         "capacityProviderConfig.lambdaManagedInstancesCapacityProviderConfig.capacityProviderArn"),
+        ({"CapacityProviderArn": CAPACITY_PROVIDER, "PerExecutionEnvironmentMaxConcurrency": 0},
+         "Member must have value greater than or equal to 1"),
+        ({"CapacityProviderArn": CAPACITY_PROVIDER, "PerExecutionEnvironmentMaxConcurrency": 1601},
+         "Member must have value less than or equal to 1600"),
+        ({"CapacityProviderArn": CAPACITY_PROVIDER, "ExecutionEnvironmentMemoryGiBPerVCpu": 1.0},
+         "executionEnvironmentMemoryGiBPerVCpu"),
+    ]
+    for config, message in bad:
+        with pytest.raises(ClientError) as e:
+            raw.create_function(FunctionName="lmi-bad", Runtime="provided.al2023", Role=ROLE,
+                                Handler="echo", Code={"ZipFile": rust_zip()},
+                                CapacityProviderConfig={
+                                    "LambdaManagedInstancesCapacityProviderConfig": config})
+        assert e.value.response["Error"]["Code"] == "ValidationException", config
+        assert message in e.value.response["Error"]["Message"], e.value.response["Error"]
+    assert lam.list_functions()["Functions"] == [], "failed creates must change nothing"
+
+
 def test_update_code_replaces_instances(lam, tmp_path):
     lam.create_function(FunctionName="py", Runtime="python3.12", Role=ROLE, Handler="app.handler",
                         Code={"ZipFile": py_zip()})

@@ -66,7 +66,9 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
     let now = Instant::now();
     shared.mark_ready(now);
     let deadline_ms = crate::epoch_ms() + p.timeout.as_millis() as i64;
-    {
+    if shared.spec.instance_concurrency <= 1 {
+        // One invocation at a time: its tail starts here. With several at once the tail is
+        // the instance's latest output, whichever invocation wrote it.
         let mut tail = shared.tail.lock().unwrap_or_else(|e| e.into_inner());
         tail.clear();
     }

@@ -63,7 +63,9 @@ struct Running {
 pub(crate) struct Shared {
     pub spec: Arc<FunctionSpec>,
     pub next_rx: tokio::sync::Mutex<mpsc::Receiver<Pending>>,
-    running: Mutex<Option<Running>>,
+    /// The invocations handed to the process and not yet answered (at most the spec's
+    /// `instance_concurrency`).
+    running: Mutex<Vec<Running>>,
     init_error: Mutex<Option<Bytes>>,
     pub tail: Mutex<Tail>,
     ready_at: OnceLock<Instant>,
@@ -85,26 +87,31 @@ impl Shared {
     }
 
     pub fn is_running(&self, id: &str) -> bool {
-        lock(&self.running).as_ref().is_some_and(|r| r.id == id)
+        lock(&self.running).iter().any(|r| r.id == id)
     }
 
     /// Ends the running invocation `id` with `reply`; false when `id` is not running.
     pub fn finish(&self, id: &str, reply: Reply) -> bool {
-        let mut running = lock(&self.running);
-        if running.as_ref().is_some_and(|r| r.id == id) {
-            if let Some(r) = running.take() {
+        let taken = {
+            let mut running = lock(&self.running);
+            running
+                .iter()
+                .position(|r| r.id == id)
+                .map(|i| running.swap_remove(i))
+        };
+        match taken {
+            Some(r) => {
                 let _gone = r.reply.send(reply).is_err();
+                true
             }
-            true
-        } else {
-            false
+            None => false,
         }
     }
 
     /// Forgets the running invocation `id` (its caller gave up on it), so the Runtime API and
     /// the exit monitor no longer answer it.
     pub fn abandon(&self, id: &str) {
-        let _gone = lock(&self.running).take_if(|r| r.id == id);
+        lock(&self.running).retain(|r| r.id != id);
     }
 
     pub fn set_init_error(&self, payload: Bytes) {
@@ -126,10 +133,15 @@ impl Shared {
     /// The process is gone: fails whatever it was running.
     fn exited(&self, how: String) {
         self.exited.store(true, Ordering::Release);
-        let Some(r) = lock(&self.running).take() else {
-            return;
-        };
-        let reply = if let Some(init) = lock(&self.init_error).take() {
+        let running = std::mem::take(&mut *lock(&self.running));
+        let init = lock(&self.init_error).take();
+        for r in running {
+            self.fail_exited(r, &how, init.clone());
+        }
+    }
+
+    fn fail_exited(&self, r: Running, how: &str, init: Option<Bytes>) {
+        let reply = if let Some(init) = init {
             Reply::Failed {
                 payload: init,
                 reusable: false,
@@ -169,8 +181,8 @@ pub(crate) struct Instance {
     tasks: Vec<JoinHandle<()>>,
     spawned_at: Instant,
     /// Reported once, on the first invocation's `REPORT` line.
-    init_reported: bool,
-    pub last_used: Instant,
+    init_reported: AtomicBool,
+    last_used: Mutex<Instant>,
 }
 
 impl Drop for Instance {
@@ -216,8 +228,8 @@ impl SpawnError {
 }
 
 impl Instance {
-    /// Starts an instance of `spec`.
-    pub async fn spawn(
+    /// Starts an instance of `spec` (without waiting: the pool holds its lock across this).
+    pub fn spawn(
         spec: Arc<FunctionSpec>,
         config: &RuntimeConfig,
         sink: Arc<dyn LogSink>,
@@ -242,16 +254,18 @@ impl Instance {
                 ],
             ),
         };
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
+            .and_then(TcpListener::from_std)
             .map_err(SpawnError::Listen)?;
         let addr = listener.local_addr().map_err(SpawnError::Listen)?;
         let stream = log_stream_name(&spec.version);
-        let (next_tx, next_rx) = mpsc::channel(1);
+        let slots = spec.instance_concurrency.max(1) as usize;
+        let (next_tx, next_rx) = mpsc::channel(slots);
         let shared = Arc::new(Shared {
             spec: spec.clone(),
             next_rx: tokio::sync::Mutex::new(next_rx),
-            running: Mutex::new(None),
+            running: Mutex::new(Vec::with_capacity(slots)),
             init_error: Mutex::new(None),
             tail: Mutex::new(Tail::default()),
             ready_at: OnceLock::new(),
@@ -341,9 +355,14 @@ impl Instance {
             pid,
             tasks,
             spawned_at,
-            init_reported: false,
-            last_used: Instant::now(),
+            init_reported: AtomicBool::new(false),
+            last_used: Mutex::new(Instant::now()),
         })
+    }
+
+    /// When the instance last finished an invocation (or started).
+    pub fn last_used(&self) -> Instant {
+        *lock(&self.last_used)
     }
 
     pub fn is_alive(&self) -> bool {
@@ -364,16 +383,17 @@ impl Instance {
 
     /// Runs one invocation; returns how it ended, the log tail, and the time spent.
     pub async fn invoke(
-        &mut self,
+        &self,
         mut pending: Pending,
         init_timeout: Duration,
+        want_tail: bool,
     ) -> (Reply, String, Duration) {
         let id = pending.id.clone();
         let timeout = pending.timeout;
         let (reply_tx, mut reply_rx) = oneshot::channel();
         let (picked_tx, picked_rx) = oneshot::channel();
         pending.picked = Some(picked_tx);
-        *lock(&self.shared.running) = Some(Running {
+        lock(&self.shared.running).push(Running {
             id: id.clone(),
             reply: reply_tx,
         });
@@ -393,7 +413,7 @@ impl Instance {
         let picked_at = tokio::select! {
             r = &mut reply_rx => {
                 let reply = r.unwrap_or_else(|_| Reply::failed("Runtime.Unavailable", "instance closed".into(), false));
-                return (reply, self.take_tail(&id, start.elapsed()), start.elapsed());
+                return (reply, self.take_tail(&id, start.elapsed(), want_tail), start.elapsed());
             }
             p = tokio::time::timeout(init_timeout, picked_rx) => match p {
                 Ok(Ok(at)) => at,
@@ -405,7 +425,7 @@ impl Instance {
                         false,
                     );
                     self.shared.abandon(&id);
-                    return (reply, self.take_tail(&id, start.elapsed()), start.elapsed());
+                    return (reply, self.take_tail(&id, start.elapsed(), want_tail), start.elapsed());
                 }
             },
         };
@@ -425,16 +445,15 @@ impl Instance {
             }
         };
         let took = picked_at.elapsed();
-        self.last_used = Instant::now();
-        (reply, self.take_tail(&id, took), took)
+        *lock(&self.last_used) = Instant::now();
+        (reply, self.take_tail(&id, took, want_tail), took)
     }
 
-    /// Writes `END` and `REPORT` and returns the invocation's log tail.
-    fn take_tail(&mut self, id: &str, took: Duration) -> String {
-        let init = if self.init_reported {
+    /// Writes `END` and `REPORT` and returns the invocation's log tail (empty unless wanted).
+    fn take_tail(&self, id: &str, took: Duration, want_tail: bool) -> String {
+        let init = if self.init_reported.swap(true, Ordering::Relaxed) {
             None
         } else {
-            self.init_reported = true;
             self.shared
                 .ready_at
                 .get()
@@ -450,7 +469,11 @@ impl Instance {
             max_mb,
             init,
         ));
-        lock(&self.shared.tail).text()
+        if want_tail {
+            lock(&self.shared.tail).text()
+        } else {
+            String::new()
+        }
     }
 }
 
@@ -486,15 +509,25 @@ fn rss_kb(pid: u32, field: &str) -> Option<u64> {
 }
 
 /// Lambda's per-instance limits, set in the child between fork and exec: 1,024 open files, no
-/// core dumps.
+/// core dumps. The child is also killed when eddy dies (even by SIGKILL), so no instance
+/// outlives the server that owns it.
 #[allow(unsafe_code)]
 fn limit_resources(cmd: &mut Command) {
-    use rustix::process::{Resource, Rlimit, setrlimit};
-    // SAFETY: the closure runs in the forked child before exec. It only makes setrlimit system
-    // calls (async-signal-safe), allocates nothing and takes no locks. Lowering limits needs no
-    // privilege, so it works after the child switched to an unprivileged user.
+    use rustix::process::{Resource, Rlimit, Signal, setrlimit};
+    let eddy = rustix::process::getpid();
+    // SAFETY: the closure runs in the forked child before exec. It only makes system calls
+    // (setrlimit, prctl, getppid: async-signal-safe), allocates nothing and takes no locks.
+    // Lowering limits needs no privilege, so it works after the child switched to an
+    // unprivileged user; std applies the user switch before this closure, so the death signal
+    // set here survives it.
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
+            rustix::process::set_parent_process_death_signal(Some(Signal::KILL))
+                .map_err(std::io::Error::from)?;
+            // eddy died between the fork and the prctl: the signal will never come.
+            if rustix::process::getppid() != Some(eddy) {
+                return Err(std::io::Error::other("eddy exited"));
+            }
             for (resource, n) in [(Resource::Nofile, 1024), (Resource::Core, 0)] {
                 let limit = Rlimit {
                     current: Some(n),

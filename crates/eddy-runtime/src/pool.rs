@@ -1,6 +1,10 @@
 //! The warm pool of one function: idle instances are reused (most recently used first), new
 //! ones start on demand up to the function's concurrency, instances of an older revision are
 //! drained, and idle ones are reaped after the configured time.
+//!
+//! The pool hands out slots: an instance has `instance_concurrency` of them (1 for classic
+//! Lambda, more for a function configured like a Lambda Managed Instance), and a free slot of a
+//! running instance is used before a new instance starts.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,6 +26,9 @@ pub struct Invocation {
     pub cognito_identity: Option<String>,
     /// The request id; a new uuid when empty.
     pub request_id: String,
+    /// Whether the caller wants the log tail (`LogType: Tail`); [`Outcome::log_tail`] is empty
+    /// otherwise.
+    pub tail: bool,
 }
 
 /// How an invocation ended.
@@ -32,7 +39,7 @@ pub struct Outcome {
     pub payload: Bytes,
     /// `Unhandled` when the function failed (AWS's `X-Amz-Function-Error`).
     pub function_error: Option<&'static str>,
-    /// The last 4 KB of the invocation's log output.
+    /// The last 4 KB of the invocation's log output, when [`Invocation::tail`] asked for it.
     pub log_tail: String,
     /// Whether a new instance was started for this invocation.
     pub cold: bool,
@@ -49,7 +56,9 @@ pub enum InvokeError {
 pub struct Pool {
     spec: Mutex<Arc<FunctionSpec>>,
     permits: Mutex<Arc<Semaphore>>,
-    idle: Mutex<Vec<Instance>>,
+    /// Free slots, one entry per slot (an instance with two free slots is here twice); the
+    /// most recently used last.
+    idle: Mutex<Vec<Arc<Instance>>>,
     config: Arc<RuntimeConfig>,
     sink: Arc<dyn LogSink>,
     python_checked: crate::PythonCheck,
@@ -107,7 +116,7 @@ impl Pool {
     /// Kills idle instances unused for the configured idle time.
     pub fn reap(&self, now: Instant) {
         let keep = self.config.idle_timeout;
-        lock(&self.idle).retain(|i| now.duration_since(i.last_used) < keep);
+        lock(&self.idle).retain(|i| now.duration_since(i.last_used()) < keep);
     }
 
     /// Runs one invocation on a warm instance or a new one.
@@ -122,37 +131,44 @@ impl Pool {
         } else {
             inv.request_id.clone()
         };
-        let warm = {
+        if let RuntimeKind::Python(_) = spec.runtime
+            && lock(&self.idle).is_empty()
+            && let Err(message) = self.python_checked.check(&self.config.python).await
+        {
+            return Ok(failed_outcome(
+                request_id,
+                "Runtime.ImportModuleError",
+                message,
+            ));
+        }
+        let (instance, cold) = {
             let mut idle = lock(&self.idle);
-            loop {
+            let warm = loop {
                 match idle.pop() {
                     Some(i) if i.is_alive() && i.revision() == spec.revision => break Some(i),
                     Some(_stale) => continue,
                     None => break None,
                 }
-            }
-        };
-        let cold = warm.is_none();
-        let mut instance = match warm {
-            Some(i) => i,
-            None => {
-                if let RuntimeKind::Python(_) = spec.runtime
-                    && let Err(message) = self.python_checked.check(&self.config.python).await
-                {
-                    return Ok(failed_outcome(
-                        request_id,
-                        "Runtime.ImportModuleError",
-                        message,
-                    ));
-                }
-                match Instance::spawn(spec.clone(), &self.config, self.sink.clone()).await {
-                    Ok(i) => i,
+            };
+            match warm {
+                Some(i) => (i, false),
+                // Started under the lock, so that callers arriving together share a new
+                // instance's slots instead of each starting one.
+                None => match Instance::spawn(spec.clone(), &self.config, self.sink.clone()) {
+                    Ok(i) => {
+                        let i = Arc::new(i);
+                        for _ in 1..spec.instance_concurrency {
+                            idle.push(i.clone());
+                        }
+                        (i, true)
+                    }
                     Err(e) => {
+                        drop(idle);
                         tracing::warn!(function = %spec.name, error = %e, "cannot start a function instance");
                         let reply = e.reply();
                         return Ok(outcome(request_id, reply, String::new(), true));
                     }
-                }
+                },
             }
         };
         let pending = Pending {
@@ -169,7 +185,9 @@ impl Pool {
             timeout: spec.timeout,
             picked: None,
         };
-        let (reply, tail, _took) = instance.invoke(pending, self.config.init_timeout).await;
+        let (reply, tail, _took) = instance
+            .invoke(pending, self.config.init_timeout, inv.tail)
+            .await;
         let reusable = match &reply {
             Reply::Response(_) | Reply::Error(_) => true,
             Reply::Failed { reusable, .. } => *reusable,

@@ -53,6 +53,10 @@ pub struct FunctionSpec {
     pub environment: BTreeMap<String, String>,
     /// The most instances that may run at once (`PutFunctionConcurrency`, or the default).
     pub concurrency: u32,
+    /// How many invocations one instance runs at once (Lambda Managed Instances'
+    /// `PerExecutionEnvironmentMaxConcurrency`; 1 is classic Lambda). Above 1 the process gets
+    /// `AWS_LAMBDA_MAX_CONCURRENCY` and may hold that many `/next` polls open.
+    pub instance_concurrency: u32,
     pub region: String,
     /// Changes whenever the code or configuration changes; instances of an older revision are
     /// drained.
@@ -139,6 +143,12 @@ pub fn environment(
     set("AWS_LAMBDA_LOG_GROUP_NAME", &spec.log_group());
     set("AWS_LAMBDA_LOG_STREAM_NAME", log_stream);
     set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand");
+    if spec.instance_concurrency > 1 {
+        set(
+            "AWS_LAMBDA_MAX_CONCURRENCY",
+            &spec.instance_concurrency.to_string(),
+        );
+    }
     set("AWS_REGION", &spec.region);
     set("AWS_DEFAULT_REGION", &spec.region);
     set(
@@ -183,6 +193,7 @@ mod tests {
             .into_iter()
             .collect(),
             concurrency: 10,
+            instance_concurrency: 1,
             region: "eu-west-1".into(),
             revision: "r1".into(),
         }

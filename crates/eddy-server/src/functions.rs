@@ -83,6 +83,38 @@ pub struct FunctionDef {
     pub architectures: Vec<String>,
     #[serde(default)]
     pub ephemeral_storage: Option<u32>,
+    /// `CapacityProviderConfig`: the function runs like a Lambda Managed Instance, several
+    /// invocations per instance.
+    #[serde(default)]
+    pub capacity_provider: Option<CapacityProvider>,
+}
+
+/// A function's `LambdaManagedInstancesCapacityProviderConfig`. eddy has no fleet to manage:
+/// the provider's ARN is kept as given, and what it changes is how many invocations one
+/// instance (one process) runs at once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CapacityProvider {
+    pub arn: String,
+    /// `PerExecutionEnvironmentMaxConcurrency` as given (1-1600).
+    #[serde(default)]
+    pub max_concurrency: Option<u32>,
+    /// `ExecutionEnvironmentMemoryGiBPerVCpu` as given (2-8); kept, not applied.
+    #[serde(default)]
+    pub memory_gib_per_vcpu: Option<f64>,
+}
+
+/// Invocations per instance of a function with a capacity provider and no
+/// `PerExecutionEnvironmentMaxConcurrency` (eddy's choice: AWS documents no default).
+pub const DEFAULT_INSTANCE_CONCURRENCY: u32 = 16;
+
+impl CapacityProvider {
+    /// How many invocations one instance runs at once.
+    pub fn instance_concurrency(&self) -> u32 {
+        self.max_concurrency
+            .unwrap_or(DEFAULT_INSTANCE_CONCURRENCY)
+            .max(1)
+    }
 }
 
 impl Named for FunctionDef {
@@ -236,6 +268,10 @@ impl Functions {
             memory_mb: def.memory_size,
             environment: def.environment.clone(),
             concurrency: def.reserved_concurrency.unwrap_or(self.default_concurrency),
+            instance_concurrency: def
+                .capacity_provider
+                .as_ref()
+                .map_or(1, CapacityProvider::instance_concurrency),
             region: def.region.clone(),
             revision: def.revision_id.clone(),
         })

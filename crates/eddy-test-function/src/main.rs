@@ -35,6 +35,7 @@ const VARS: &[&str] = &[
     "AWS_REGION",
     "AWS_ENDPOINT_URL",
     "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_MAX_CONCURRENCY",
     "MY_SETTING",
     "EDDY_SECRET",
     "HOME",
@@ -77,6 +78,7 @@ fn echo(event: LambdaEvent<Value>) -> Value {
         },
         "env": env,
         "uid": uid(),
+        "pid": std::process::id(),
         "nofile": limit("Max open files"),
         "cwd": std::env::current_dir().ok().map(|p| p.display().to_string()),
     })
@@ -180,6 +182,10 @@ async fn main() -> Result<(), Error> {
     let handler = std::env::var("_HANDLER").unwrap_or_default();
     if handler == "init-fail" {
         return Err(Error::from("init failed on purpose"));
+    }
+    if std::env::var_os("AWS_LAMBDA_MAX_CONCURRENCY").is_some() {
+        // A Lambda Managed Instances configuration: several invocations at once.
+        return lambda_runtime::run_concurrent(service_fn(handle)).await;
     }
     lambda_runtime::run(service_fn(handle)).await
 }

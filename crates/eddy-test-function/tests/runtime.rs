@@ -33,6 +33,7 @@ fn spec(code: &Path, handler: &str) -> FunctionSpec {
         memory_mb: 128,
         environment: BTreeMap::from([("MY_SETTING".to_owned(), "on".to_owned())]),
         concurrency: 4,
+        instance_concurrency: 1,
         region: "us-east-1".into(),
         revision: "r1".into(),
     }
@@ -50,6 +51,7 @@ fn pools() -> (Arc<Pools>, Arc<Collect>) {
 fn inv(payload: Value) -> Invocation {
     Invocation {
         payload: payload.to_string().into(),
+        tail: true,
         ..Invocation::default()
     }
 }
@@ -200,6 +202,61 @@ async fn concurrency_bounds_the_instances() {
     let err = pool.invoke(inv(json!({"ms": 1}))).await.unwrap_err();
     assert_eq!(err, eddy_runtime::InvokeError::TooManyRequests);
     assert!(slow.await.unwrap().is_ok());
+}
+
+#[tokio::test]
+async fn a_managed_instance_runs_several_invocations_in_one_process() {
+    let (_d, code) = code_dir();
+    let (pools, sink) = pools();
+    let mut s = spec(&code, "sleep");
+    s.concurrency = 6;
+    s.instance_concurrency = 3;
+    let pool = pools.deploy("lmi", s);
+    let started = std::time::Instant::now();
+    let calls: Vec<_> = (0..6)
+        .map(|i| {
+            let p = pool.clone();
+            tokio::spawn(async move { p.invoke(inv(json!({"ms": 600, "n": i}))).await })
+        })
+        .collect();
+    let mut pids = std::collections::BTreeSet::new();
+    let mut ids = std::collections::BTreeSet::new();
+    for c in calls {
+        let o = c.await.unwrap().unwrap();
+        assert_eq!(o.function_error, None, "{:?}", o.payload);
+        let b = body(&o);
+        assert_eq!(b["env"]["AWS_LAMBDA_MAX_CONCURRENCY"], "3");
+        assert_eq!(b["context"]["request_id"], o.request_id.as_str());
+        pids.insert(b["pid"].as_u64().unwrap());
+        ids.insert(o.request_id);
+    }
+    // Six 600 ms calls at once: two processes of three, all running together.
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    assert_eq!(ids.len(), 6);
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+    // Every invocation has its own START, END and REPORT.
+    let lines = sink.0.lock().unwrap().clone();
+    for id in &ids {
+        for kind in ["START", "END", "REPORT"] {
+            let prefix = format!("{kind} RequestId: {id}");
+            assert_eq!(
+                lines
+                    .iter()
+                    .filter(|l| l.message.starts_with(&prefix))
+                    .count(),
+                1,
+                "{prefix}"
+            );
+        }
+    }
+    // Warm again: a seventh call reuses a free slot, no new process.
+    let o = pool.invoke(inv(json!({"ms": 1}))).await.unwrap();
+    assert!(!o.cold);
+    assert!(pids.contains(&body(&o)["pid"].as_u64().unwrap()));
 }
 
 #[tokio::test]

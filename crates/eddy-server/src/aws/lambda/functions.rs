@@ -16,7 +16,7 @@ use crate::App;
 use crate::aws::Ctx;
 use crate::aws::rest::{self, RestRequest};
 use crate::error::{ApiError, Violations};
-use crate::functions::{self, CodeLocation, FunctionDef};
+use crate::functions::{self, CapacityProvider, CodeLocation, FunctionDef};
 
 /// The bucket name that means "a local directory" in `Code.S3Bucket`.
 const LOCAL_BUCKET: &str = "hot-reload";
@@ -55,6 +55,73 @@ struct StorageInput {
     size: u32,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CapacityProviderInput {
+    lambda_managed_instances_capacity_provider_config: Option<ManagedInstancesInput>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ManagedInstancesInput {
+    capacity_provider_arn: Option<String>,
+    per_execution_environment_max_concurrency: Option<i64>,
+    #[serde(rename = "ExecutionEnvironmentMemoryGiBPerVCpu")]
+    memory_gib_per_vcpu: Option<f64>,
+}
+
+impl CapacityProviderInput {
+    /// The stored form; `None` when a required member is missing (reported by validation).
+    fn to_def(&self) -> Option<CapacityProvider> {
+        let m = self
+            .lambda_managed_instances_capacity_provider_config
+            .as_ref()?;
+        Some(CapacityProvider {
+            arn: m.capacity_provider_arn.clone()?,
+            max_concurrency: m
+                .per_execution_environment_max_concurrency
+                .map(|n| n as u32),
+            memory_gib_per_vcpu: m.memory_gib_per_vcpu,
+        })
+    }
+}
+
+/// `arn:aws[a-zA-Z-]*:lambda:REGION:ACCOUNT:capacity-provider:[a-zA-Z0-9-_]+`, as AWS checks it.
+fn valid_capacity_provider_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(7, ':').collect();
+    let [arn_, partition, service, region, account, kind, name] = parts[..] else {
+        return false;
+    };
+    let region_ok = {
+        let r = region.strip_prefix("eusc-").unwrap_or(region);
+        let mut pieces = r.split('-');
+        let first = pieces.next().unwrap_or("");
+        let rest: Vec<&str> = pieces.collect();
+        first.len() == 2
+            && first.bytes().all(|b| b.is_ascii_lowercase())
+            && rest.len() >= 2
+            && rest[rest.len() - 1].len() == 1
+            && rest[rest.len() - 1].bytes().all(|b| b.is_ascii_digit())
+            && rest[..rest.len() - 1]
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+    };
+    arn.len() <= 140
+        && arn_ == "arn"
+        && partition
+            .strip_prefix("aws")
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-'))
+        && service == "lambda"
+        && region_ok
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && kind == "capacity-provider"
+        && !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 #[derive(Debug, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
 struct ConfigInput {
@@ -70,6 +137,7 @@ struct ConfigInput {
     package_type: Option<String>,
     architectures: Option<Vec<String>>,
     ephemeral_storage: Option<StorageInput>,
+    capacity_provider_config: Option<CapacityProviderInput>,
     #[serde(default)]
     tags: BTreeMap<String, String>,
     revision_id: Option<String>,
@@ -115,6 +183,42 @@ fn validate_config(input: &ConfigInput, mut v: Violations) -> Result<(), ApiErro
             512,
             10240,
         );
+    }
+    if let Some(cp) = &input.capacity_provider_config {
+        match &cp.lambda_managed_instances_capacity_provider_config {
+            None => {
+                v.required("capacityProviderConfig.lambdaManagedInstancesCapacityProviderConfig")
+            }
+            Some(m) => {
+                let member = "capacityProviderConfig.lambdaManagedInstancesCapacityProviderConfig";
+                match &m.capacity_provider_arn {
+                    None => v.required(&format!("{member}.capacityProviderArn")),
+                    Some(arn) if !valid_capacity_provider_arn(arn) => v.add(
+                        &format!("{member}.capacityProviderArn"),
+                        Some(arn),
+                        "Member must satisfy regular expression pattern: \
+                         arn:aws[a-zA-Z-]*:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:capacity-provider:[a-zA-Z0-9-_]+",
+                    ),
+                    Some(_) => {}
+                }
+                v.range(
+                    &format!("{member}.perExecutionEnvironmentMaxConcurrency"),
+                    m.per_execution_environment_max_concurrency,
+                    1,
+                    1600,
+                );
+                if let Some(g) = m.memory_gib_per_vcpu
+                    && !(2.0..=8.0).contains(&g)
+                {
+                    let shown = g.to_string();
+                    v.add(
+                        &format!("{member}.executionEnvironmentMemoryGiBPerVCpu"),
+                        Some(&shown),
+                        "Member must have value less than or equal to 8.0 and greater than or equal to 2.0",
+                    );
+                }
+            }
+        }
     }
     v.finish()?;
     if let Some(rt) = &input.runtime
@@ -316,6 +420,10 @@ pub(super) async fn create(app: &App, ctx: &Ctx, req: &RestRequest) -> Result<Re
         tags: input.tags,
         architectures: input.architectures.unwrap_or_default(),
         ephemeral_storage: input.ephemeral_storage.map(|s| s.size),
+        capacity_provider: input
+            .capacity_provider_config
+            .as_ref()
+            .and_then(CapacityProviderInput::to_def),
     };
     // A second create racing this one loses here rather than overwriting.
     if app.functions.get(&ctx.region, &name).is_some() {
@@ -464,6 +572,9 @@ pub(super) async fn update_config(
     if let Some(s) = input.ephemeral_storage {
         d.ephemeral_storage = Some(s.size);
     }
+    if let Some(cp) = &input.capacity_provider_config {
+        d.capacity_provider = cp.to_def();
+    }
     save_revision(app, d).await
 }
 
@@ -493,6 +604,27 @@ pub(super) async fn update_code(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn capacity_provider_arns() {
+        for ok in [
+            "arn:aws:lambda:us-east-1:123456789012:capacity-provider:fleet-1",
+            "arn:aws-us-gov:lambda:us-gov-west-1:123456789012:capacity-provider:f_2",
+            "arn:aws:lambda:eusc-de-east-1:123456789012:capacity-provider:x",
+        ] {
+            assert!(valid_capacity_provider_arn(ok), "{ok}");
+        }
+        for bad in [
+            "arn:aws:lambda:us-east-1:123456789012:function:f",
+            "arn:aws:lambda:us-east-1:1234:capacity-provider:x",
+            "arn:aws:lambda:useast1:123456789012:capacity-provider:x",
+            "arn:aws:lambda:us-east-1:123456789012:capacity-provider:",
+            "arn:aws:lambda:us-east-1:123456789012:capacity-provider:a:b",
+            "capacity-provider",
+        ] {
+            assert!(!valid_capacity_provider_arn(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn roles() {

@@ -112,6 +112,7 @@ pub(super) async fn invoke(
         payload,
         invoked_arn,
         client_context,
+        tail: log_type == "Tail",
         ..Invocation::default()
     };
     let outcome = pool.invoke(inv).await.map_err(|e| match e {

@@ -193,7 +193,7 @@ pub(super) fn last_modified(ms: i64) -> String {
 
 /// The `FunctionConfiguration` shape.
 pub(super) fn config(app: &App, d: &FunctionDef) -> Value {
-    json!({
+    let mut out = json!({
         "FunctionName": d.name,
         "FunctionArn": d.arn(app.functions.account()),
         "Runtime": d.runtime,
@@ -216,7 +216,18 @@ pub(super) fn config(app: &App, d: &FunctionDef) -> Value {
         "EphemeralStorage": {"Size": d.ephemeral_storage.unwrap_or(512)},
         "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
         "LoggingConfig": {"LogFormat": "Text", "LogGroup": format!("/aws/lambda/{}", d.name)},
-    })
+    });
+    if let Some(cp) = &d.capacity_provider {
+        let mut m = json!({"CapacityProviderArn": cp.arn});
+        if let Some(n) = cp.max_concurrency {
+            m["PerExecutionEnvironmentMaxConcurrency"] = json!(n);
+        }
+        if let Some(g) = cp.memory_gib_per_vcpu {
+            m["ExecutionEnvironmentMemoryGiBPerVCpu"] = json!(g);
+        }
+        out["CapacityProviderConfig"] = json!({"LambdaManagedInstancesCapacityProviderConfig": m});
+    }
+    out
 }
 
 async fn tags(app: &App, ctx: &Ctx, arn: &str, req: &RestRequest) -> Result<Response, ApiError> {
