@@ -238,9 +238,8 @@ def test_managed_instances_run_several_invocations_per_process(lam, lam_server):
     assert {b["env"]["AWS_LAMBDA_MAX_CONCURRENCY"] for b in bodies} == {"4"}
     assert len({b["pid"] for b in bodies}) == 1, "four invocations, one process"
     assert took < 2.5, took
-    # Back to classic Lambda: one invocation per process again, no AWS_LAMBDA_MAX_CONCURRENCY.
-    # (AWS needs the field present to change it; eddy takes a config without the
-    # concurrency as the default of 16.)
+    # An update without PerExecutionEnvironmentMaxConcurrency: the configuration shows it
+    # absent, and the new instances run eddy's default of 16 per process.
     c = lam.update_function_configuration(FunctionName="lmi", CapacityProviderConfig={
         "LambdaManagedInstancesCapacityProviderConfig": {"CapacityProviderArn": CAPACITY_PROVIDER}})
     assert c["CapacityProviderConfig"] == {"LambdaManagedInstancesCapacityProviderConfig": {
