@@ -88,8 +88,8 @@ pub struct RedriveInput {
     region: Option<String>,
 }
 
-pub async fn redrive(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Response {
-    let input: RedriveInput = match serde_json::from_slice(&body) {
+pub async fn redrive(State(app): State<Arc<App>>, body: crate::aws::LimitedBody) -> Response {
+    let input: RedriveInput = match serde_json::from_slice(&body.bytes) {
         Ok(i) => i,
         Err(e) => {
             return json_response(

@@ -1,6 +1,7 @@
 //! Server configuration: what `eddy serve` and the test sandbox set.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Everything [`crate::run`] needs besides its listeners and shutdown signal.
 #[derive(Debug, Clone)]
@@ -38,6 +39,16 @@ pub struct ServerConfig {
     /// The HTTP routes listener's URL (`http://HOST:PORT`), for the `ApiEndpoint` of HTTP APIs;
     /// set from the bound listener by whoever binds it.
     pub http_endpoint: Option<String>,
+    /// The browser boundary of the AWS listener (and `/_eddy/*`): the web origins and host names
+    /// allowed besides eddy's own.
+    pub boundary: Arc<eddy_net::Boundary>,
+    /// Connection limits and timeouts of both listeners.
+    pub limits: eddy_net::Limits,
+    /// Memory that large request bodies in flight may hold together, in bytes.
+    pub max_body_memory: usize,
+    /// Why the AWS listener is reachable from other machines without authentication, when an
+    /// operator chose that (`--allow-unauthenticated-remote`): reported by `/_eddy/health`.
+    pub exposed: Option<String>,
 }
 
 /// Which user function processes run as.
@@ -89,6 +100,10 @@ impl ServerConfig {
             function_user: FunctionUser::Auto,
             aws_endpoint: None,
             http_endpoint: None,
+            boundary: Arc::new(eddy_net::Boundary::default()),
+            limits: eddy_net::Limits::default(),
+            max_body_memory: 128 * 1024 * 1024,
+            exposed: None,
         }
     }
 }

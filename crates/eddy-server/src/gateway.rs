@@ -175,19 +175,22 @@ async fn serve(app: &App, req: Request, request_id: &str, tag: &mut Tag) -> Resp
             .insert("retry-after", HeaderValue::from(secs));
         return decorate(api, &parts.headers, res);
     }
-    let too_large = || proxy::message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
-    if parts
-        .headers
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-        .is_some_and(|n| n > MAX_BODY_BYTES)
-    {
-        return decorate(api, &parts.headers, too_large());
-    }
-    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
-        return decorate(api, &parts.headers, too_large());
-    };
+    let (body, _held) =
+        match eddy_net::read_body(&parts.headers, body, MAX_BODY_BYTES, &app.bodies).await {
+            Ok(read) => read,
+            Err(eddy_net::BodyError::TooLarge { .. }) => {
+                let res = proxy::message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
+                return decorate(api, &parts.headers, res);
+            }
+            Err(eddy_net::BodyError::TimedOut) => {
+                let res = proxy::message(StatusCode::REQUEST_TIMEOUT, "Request Timeout");
+                return decorate(api, &parts.headers, res);
+            }
+            Err(eddy_net::BodyError::Failed(_)) => {
+                let res = proxy::message(StatusCode::BAD_REQUEST, "Bad Request");
+                return decorate(api, &parts.headers, res);
+            }
+        };
     let source_ip = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()

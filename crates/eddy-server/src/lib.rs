@@ -54,7 +54,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use eddy_store::{EmbeddedStore, EmbeddedStoreOptions, Store};
 use tokio::net::TcpListener;
 
@@ -92,6 +91,8 @@ pub struct App {
     pub clock: clock::Clock,
     pub schedules: schedules::Schedules,
     pub scheduler: scheduler::Scheduler,
+    /// The memory large request bodies in flight may hold together, on both listeners.
+    pub bodies: eddy_net::BodyBudget,
 }
 
 impl App {
@@ -149,7 +150,6 @@ impl App {
         let http = delivery::http::HttpClient::new()?;
         let routes = routes::Routes::load(store.clone(), &definitions)?;
         Ok(Arc::new(Self {
-            config,
             store,
             catalog,
             bus,
@@ -165,23 +165,25 @@ impl App {
             clock,
             schedules,
             scheduler: scheduler::Scheduler::new(),
+            bodies: eddy_net::BodyBudget::new(config.max_body_memory),
+            config,
         }))
     }
 
-    /// The router of the AWS listener.
+    /// The router of the AWS listener: the browser boundary first, then credentials for
+    /// everything but health, metrics and the dev-mode endpoints (see [`aws::require_credentials`]),
+    /// then eddy's own endpoints and every AWS service.
     pub fn aws_router(self: &Arc<Self>) -> Router {
-        // Lambda's CreateFunction carries up to 50 MB of zip, base64-encoded; the JSON services
-        // check their own, smaller limit in `aws::dispatch`.
-        let limit = self
-            .config
-            .max_body_bytes
-            .max(aws::lambda::MAX_REQUEST_BYTES);
+        let guard = eddy_net::Guard::new(self.config.boundary.clone(), aws::refuse_at_boundary);
         Router::new()
             .merge(ops::router())
             .fallback(aws::dispatch)
+            .layer(axum::middleware::from_fn(aws::require_credentials))
             .layer(axum::middleware::from_fn(aws::request_id))
-            .layer(axum::middleware::map_response(ops::body_limit_shape))
-            .layer(DefaultBodyLimit::max(limit))
+            .layer(axum::middleware::from_fn_with_state(
+                guard,
+                eddy_net::enforce,
+            ))
             .with_state(self.clone())
     }
 }
@@ -235,14 +237,20 @@ pub async fn serve(
     app.archives.attach(&app.bus, app.catalog.limits());
     let engine = tokio::spawn(delivery::run(app.clone(), stop_rx.clone()));
     let scheduler = scheduler::spawn(app.clone(), stop_rx.clone());
-    let aws =
-        axum::serve(listeners.aws, app.aws_router()).with_graceful_shutdown(wait(stop_rx.clone()));
-    let http = axum::serve(
+    let limits = app.config.limits.clone();
+    let aws = eddy_net::serve(
+        listeners.aws,
+        app.aws_router(),
+        limits.clone(),
+        wait(stop_rx.clone()),
+    );
+    let http = eddy_net::serve(
         listeners.http,
-        gateway::router(app.clone()).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(wait(stop_rx));
-    let (a, h) = tokio::join!(aws.into_future(), http.into_future());
+        gateway::router(app.clone()),
+        limits,
+        wait(stop_rx),
+    );
+    let (a, h) = tokio::join!(aws, http);
     // Deliveries in flight finish or return to the store at the next start.
     engine.abort();
     if let Some(s) = scheduler {

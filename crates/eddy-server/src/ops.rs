@@ -33,7 +33,7 @@ pub fn router() -> Router<Arc<App>> {
 /// `POST /_eddy/apply`: applies an app manifest's resources (what `eddy apply` sends):
 /// `{"Region": R, "Resources": {...}, "DryRun": bool}` → `{"Changes": [...]}`, or on failure
 /// `{"message", "code", "Changes": [steps done]}` with 400.
-async fn apply(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Response {
+async fn apply(State(app): State<Arc<App>>, body: crate::aws::LimitedBody) -> Response {
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "PascalCase")]
     struct Input {
@@ -50,7 +50,7 @@ async fn apply(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Response
         )
             .into_response()
     };
-    let input: Input = match serde_json::from_slice(&body) {
+    let input: Input = match serde_json::from_slice(&body.bytes) {
         Ok(i) => i,
         Err(e) => {
             return json(
@@ -91,7 +91,7 @@ async fn clock_get(State(app): State<Arc<App>>) -> Response {
     json(StatusCode::OK, clock_now(&app))
 }
 
-async fn clock_post(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Response {
+async fn clock_post(State(app): State<Arc<App>>, body: crate::aws::LimitedBody) -> Response {
     let bad = |m: String| json(StatusCode::BAD_REQUEST, serde_json::json!({ "message": m }));
     if !app.config.dev {
         return json(
@@ -99,7 +99,7 @@ async fn clock_post(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Res
             serde_json::json!({"message": "the clock can only be moved when eddy runs with --dev"}),
         );
     }
-    let v: serde_json::Value = match serde_json::from_slice(&body) {
+    let v: serde_json::Value = match serde_json::from_slice(&body.bytes) {
         Ok(v) => v,
         Err(e) => return bad(format!("the body is not JSON: {e}")),
     };
@@ -140,8 +140,14 @@ async fn clock_post(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Res
     json(StatusCode::OK, clock_now(&app))
 }
 
-async fn health() -> Response {
-    ([("content-type", "application/json")], r#"{"status":"ok"}"#).into_response()
+/// `{"status": "ok"}`, with `warnings` when eddy runs in a way its operator should know is
+/// unsafe (an unauthenticated AWS endpoint reachable from other machines).
+async fn health(State(app): State<Arc<App>>) -> Response {
+    let mut body = serde_json::json!({"status": "ok"});
+    if let Some(w) = &app.config.exposed {
+        body["warnings"] = serde_json::json!([w]);
+    }
+    json(StatusCode::OK, body)
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
@@ -182,19 +188,4 @@ async fn reset(State(app): State<Arc<App>>) -> Response {
     app.schedules.clear();
     app.routes.clear();
     ([("content-type", "application/json")], r#"{"status":"ok"}"#).into_response()
-}
-
-/// Gives axum's "body too large" rejection (plain text, 413) the AWS error shape; 413 answers
-/// an operation already shaped (Lambda's `RequestTooLargeException`) pass unchanged.
-pub async fn body_limit_shape(res: Response) -> Response {
-    if res.status() == StatusCode::PAYLOAD_TOO_LARGE
-        && !res.headers().contains_key("x-amzn-errortype")
-    {
-        return crate::aws::error_response(&ApiError::new(
-            "RequestEntityTooLargeException",
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "Request body is larger than the endpoint accepts",
-        ));
-    }
-    res
 }

@@ -179,6 +179,11 @@ proptest! {
             for (op, body) in ops {
                 let req = Request::post("/")
                     .header("x-amz-target", format!("AWSEvents.{op}"))
+                    .header(
+                        "authorization",
+                        "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/events/aws4_request, \
+                         SignedHeaders=host, Signature=0",
+                    )
                     .header("content-type", "application/x-amz-json-1.1")
                     .body(Body::from(body.clone()))
                     .expect("request");

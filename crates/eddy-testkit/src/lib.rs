@@ -14,6 +14,11 @@ use eddy_server::{App, Listeners, ServerConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
 
+/// The `Authorization` header raw AWS requests carry (eddy does not check signatures yet, but
+/// refuses AWS requests without one): the credential scope names `us-east-1` and `events`.
+pub const AUTHORIZATION: &str = "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/events/\
+                                 aws4_request, SignedHeaders=host, Signature=0";
+
 /// A running eddy server on free ports with its own data directory.
 pub struct Sandbox {
     /// The AWS-compatible endpoint.
@@ -74,7 +79,8 @@ impl Sandbox {
         let mut s = tokio::net::TcpStream::connect(self.aws).await?;
         let req = format!(
             "POST / HTTP/1.1\r\nHost: {}\r\nX-Amz-Target: {target}\r\nContent-Type: \
-             application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+             application/x-amz-json-1.1\r\nAuthorization: {AUTHORIZATION}\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             self.aws,
             body.len()
         );

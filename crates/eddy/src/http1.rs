@@ -6,6 +6,11 @@ use anyhow::{Context, bail};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
+/// An AWS-shaped `Authorization` header without a signature (eddy does not check signatures
+/// yet, but refuses AWS requests without one, as a web page could send those) and without a
+/// credential scope, so the server uses its default region.
+pub const AUTHORIZATION: &str = "AWS4-HMAC-SHA256 Credential=eddy, SignedHeaders=host, Signature=0";
+
 pub struct Conn {
     stream: BufReader<TcpStream>,
     host: String,
@@ -36,7 +41,8 @@ impl Conn {
         self.buf.extend_from_slice(
             format!(
                 "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-amz-json-1.1\r\n\
-                 X-Amz-Target: {target}\r\nContent-Length: {}\r\n\r\n",
+                 Authorization: {AUTHORIZATION}\r\nX-Amz-Target: {target}\r\n\
+                 Content-Length: {}\r\n\r\n",
                 self.host,
                 body.len()
             )
@@ -58,7 +64,8 @@ impl Conn {
         self.buf.clear();
         self.buf.extend_from_slice(
             format!(
-                "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n",
+                "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+                 Authorization: {AUTHORIZATION}\r\n",
                 self.host
             )
             .as_bytes(),

@@ -26,6 +26,7 @@ mod validate_cmd;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
@@ -133,6 +134,35 @@ struct ServeArgs {
     /// or `UID:GID`.
     #[arg(long, env = "EDDY_FUNCTION_USER", default_value = "auto")]
     function_user: eddy_server::config::FunctionUser,
+    /// A web origin (`http://localhost:5173`) whose pages may call the AWS endpoint; repeatable.
+    /// Requests from any other web page are refused.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    allow_origins: Vec<String>,
+    /// A host name clients use to reach the AWS endpoint besides loopback names and addresses
+    /// (`eddy.internal`, or `.internal` for every name under it); repeatable. Requests naming any
+    /// other host are refused (DNS rebinding).
+    #[arg(long = "allow-host", value_name = "NAME")]
+    allow_hosts: Vec<String>,
+    /// Let `--aws-listen` bind an address other machines can reach, although eddy does not
+    /// authenticate requests yet: anyone who reaches it controls eddy and runs code as its
+    /// function user.
+    #[arg(long)]
+    allow_unauthenticated_remote: bool,
+    /// Connections each listener serves at once (more wait to be accepted).
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_connections: u32,
+    /// Seconds a client may take to send a request's headers.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout_secs: u64,
+    /// Seconds a client may take to send a request's body.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    body_timeout_secs: u64,
+    /// Seconds a kept-alive connection may wait for its next request.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    idle_timeout_secs: u64,
+    /// MiB of memory large request bodies in flight may hold together (more wait their turn).
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(80..=65536))]
+    max_body_memory_mb: u64,
 }
 
 /// See [`say!`].
@@ -190,6 +220,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             default.exists().then_some(default)
         }
     };
+    let exposed = exposure(&args)?;
+    let boundary = eddy_net::Boundary::new(args.allow_origins.clone(), args.allow_hosts.clone())
+        .map_err(|e| anyhow::anyhow!("--allow-origin/--allow-host: {e}"))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -218,6 +251,19 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config.python = args.python;
         config.function_idle_secs = args.function_idle_secs;
         config.function_user = args.function_user;
+        config.boundary = std::sync::Arc::new(boundary);
+        config.limits = eddy_net::Limits {
+            max_connections: args.max_connections as usize,
+            header_timeout: Duration::from_secs(args.header_timeout_secs),
+            body_timeout: Duration::from_secs(args.body_timeout_secs),
+            idle_timeout: Duration::from_secs(args.idle_timeout_secs),
+            ..eddy_net::Limits::default()
+        };
+        config.max_body_memory = (args.max_body_memory_mb as usize) * 1024 * 1024;
+        if let Some(warning) = &exposed {
+            tracing::warn!("{warning}");
+        }
+        config.exposed = exposed;
         let app = eddy_server::App::open(config).await?;
         if let Some(file) = &manifest {
             match apply_cmd::apply_local(&app, file).await {
@@ -231,6 +277,27 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         println!("eddy ready aws=http://{aws_addr} http=http://{http_addr}");
         eddy_server::serve(app, listeners, shutdown_signal()).await
     })
+}
+
+/// Refuses a non-loopback `--aws-listen` unless the operator said they accept that it is
+/// unauthenticated; then the warning `/_eddy/health` and the log repeat.
+fn exposure(args: &ServeArgs) -> anyhow::Result<Option<String>> {
+    let ip = args.aws_listen.ip();
+    if ip.is_loopback() {
+        return Ok(None);
+    }
+    anyhow::ensure!(
+        args.allow_unauthenticated_remote,
+        "--aws-listen {} is reachable from other machines, and eddy does not authenticate \
+         requests yet: whoever reaches it can run code on this machine. Listen on a loopback \
+         address (127.0.0.1), or pass --allow-unauthenticated-remote if this network is trusted",
+        args.aws_listen
+    );
+    Ok(Some(format!(
+        "the AWS endpoint listens on {} without authentication (--allow-unauthenticated-remote): \
+         anyone who can reach it controls eddy",
+        args.aws_listen
+    )))
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -49,7 +49,9 @@ fn call(
     body: &str,
 ) -> std::io::Result<(u16, String)> {
     let req = format!(
-        "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: {target}\r\nContent-Length: {}\r\n\r\n{body}",
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: {target}\r\nAuthorization: \
+         AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/events/aws4_request, \
+         SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     conn.get_mut().write_all(req.as_bytes())?;

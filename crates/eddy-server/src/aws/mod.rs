@@ -20,13 +20,15 @@ pub mod sqs;
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+use eddy_net::{BodyError, BodyGuard};
 
 use crate::App;
 use crate::error::ApiError;
@@ -68,13 +70,9 @@ pub fn credential_scope(headers: &HeaderMap) -> Option<(String, String)> {
 }
 
 /// Answers every request on `/` of the AWS listener.
-pub async fn dispatch(
-    State(app): State<Arc<App>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
     let scope = credential_scope(&headers);
     let region = scope
         .as_ref()
@@ -93,17 +91,20 @@ pub async fn dispatch(
                 "Missing X-Amz-Target header: the AWS endpoint answers AWS JSON 1.1 requests",
             ));
         };
+        let limit = service.body_limit(&method, uri.path(), app.config.max_body_bytes);
+        let (body, _held) = match read_body(&app, &headers, body, limit).await {
+            Ok(read) => read,
+            Err(e) => return rest::error_response(&service.body_error(e)),
+        };
         let req = rest::RestRequest::new(method, uri.path(), uri.query(), headers, body);
         return rest_call(&app, &ctx, service, req).await;
     };
-    if body.len() > app.config.max_body_bytes {
-        return error_response(&ApiError::new(
-            "RequestEntityTooLargeException",
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "Request body is larger than the endpoint accepts",
-        ));
-    }
-    let (service, operation) = target.split_once('.').unwrap_or((target, ""));
+    let target = target.to_owned();
+    let (body, _held) = match read_body(&app, &headers, body, app.config.max_body_bytes).await {
+        Ok(read) => read,
+        Err(e) => return error_response(&body_error(e)),
+    };
+    let (service, operation) = target.split_once('.').unwrap_or((&target, ""));
     let result = call_json(&app, &ctx, service, operation, &body).await;
     let outcome = match &result {
         Ok(_) => "ok",
@@ -136,6 +137,119 @@ pub async fn dispatch(
     res.headers_mut()
         .insert("content-type", HeaderValue::from_static(content_type));
     res
+}
+
+/// Reads a request body of at most `limit` bytes within the server's body budget; keep the
+/// guard until the request is answered.
+pub async fn read_body(
+    app: &App,
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<(Bytes, BodyGuard), BodyError> {
+    eddy_net::read_body(headers, body, limit, &app.bodies).await
+}
+
+/// How the AWS endpoint answers a body it could not read.
+pub fn body_error(e: BodyError) -> ApiError {
+    match e {
+        BodyError::TooLarge { limit } => ApiError::new(
+            "RequestEntityTooLargeException",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("Request body is larger than the endpoint accepts ({limit} bytes)"),
+        ),
+        BodyError::TimedOut => ApiError::new(
+            "RequestTimeoutException",
+            StatusCode::REQUEST_TIMEOUT,
+            "The request body did not arrive in time",
+        ),
+        BodyError::Failed(m) => ApiError::bad("IncompleteBody", m),
+    }
+}
+
+/// A request body read within the server's limit for requests without a more specific one
+/// (`max_body_bytes`) and its body budget, for eddy's own endpoints. Refusals have the AWS error
+/// shape.
+pub struct LimitedBody {
+    pub bytes: Bytes,
+    _held: BodyGuard,
+}
+
+impl FromRequest<Arc<App>> for LimitedBody {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, app: &Arc<App>) -> Result<Self, Response> {
+        let (parts, body) = req.into_parts();
+        read_body(app, &parts.headers, body, app.config.max_body_bytes)
+            .await
+            .map(|(bytes, _held)| Self { bytes, _held })
+            .map_err(|e| error_response(&body_error(e)))
+    }
+}
+
+/// Whether a request carries AWS credentials: an `Authorization` header of an AWS signature
+/// scheme (`AWS4-HMAC-SHA256 …`, SigV4a, SigV2's `AWS …`) or a presigned query string. A web
+/// page cannot make a browser send either to another origin without a CORS preflight, which
+/// eddy grants only to origins the operator allowed.
+pub fn has_credentials(headers: &HeaderMap, query: Option<&str>) -> bool {
+    if headers
+        .get("authorization")
+        .is_some_and(|v| v.as_bytes().starts_with(b"AWS"))
+    {
+        return true;
+    }
+    query.is_some_and(|q| {
+        q.split('&').any(|pair| {
+            let key = pair.split('=').next().unwrap_or("");
+            key.eq_ignore_ascii_case("X-Amz-Signature") || key == "Signature"
+        })
+    })
+}
+
+/// eddy's endpoints on the AWS listener that need no credentials: health and metrics (for
+/// probes and scrapers), and the dev-mode reset and clock that moto-style test suites call with
+/// plain HTTP. The browser boundary still guards them.
+const OPEN_PATHS: &[&str] = &[
+    "/_eddy/health",
+    "/metrics",
+    "/_eddy/reset",
+    "/moto-api/reset",
+    "/_eddy/clock",
+];
+
+/// Middleware: AWS requests (and eddy's `/_eddy/*` endpoints that act on state) must carry
+/// credentials (see [`has_credentials`]).
+pub async fn require_credentials(req: Request, next: Next) -> Response {
+    if OPEN_PATHS.contains(&req.uri().path()) || has_credentials(req.headers(), req.uri().query()) {
+        return next.run(req).await;
+    }
+    let service = credential_scope(req.headers())
+        .map(|(_, s)| s)
+        .or_else(|| rest::RestService::of(None, req.uri().path()).map(|s| s.name().to_owned()))
+        .unwrap_or_else(|| "events".to_owned());
+    let mut res = error_response(&ApiError::new(
+        "MissingAuthenticationTokenException",
+        StatusCode::FORBIDDEN,
+        format!(
+            "Missing Authentication Token: eddy answers AWS requests only when they carry an \
+             AWS `Authorization` header (as the AWS SDKs and the aws CLI send) or a presigned \
+             URL, so that no web page can send them; with curl, add `--user test:test \
+             --aws-sigv4 aws:amz:us-east-1:{service}`"
+        ),
+    ));
+    if let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+        res.headers_mut().insert("x-amzn-requestid", v);
+    }
+    res
+}
+
+/// How the AWS listener words a request refused at the browser boundary.
+pub fn refuse_at_boundary(refusal: &eddy_net::Refusal) -> Response {
+    error_response(&ApiError::new(
+        "AccessDeniedException",
+        StatusCode::FORBIDDEN,
+        refusal.to_string(),
+    ))
 }
 
 /// Runs one AWS JSON operation (`X-Amz-Target: SERVICE.OPERATION`) and returns its reply body.

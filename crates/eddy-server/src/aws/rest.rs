@@ -45,6 +45,34 @@ impl RestService {
         }
     }
 
+    /// The largest request body a call to `path` may carry: Lambda's code uploads take a 50 MB
+    /// zip (base64-encoded, in JSON); everything else `default`.
+    pub fn body_limit(self, method: &Method, path: &str, default: usize) -> usize {
+        if self != Self::Lambda {
+            return default;
+        }
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        match segments.as_slice() {
+            [_, "functions"] if method == Method::POST => super::lambda::MAX_REQUEST_BYTES,
+            [_, "functions", _, "code"] if method == Method::PUT => {
+                super::lambda::MAX_REQUEST_BYTES
+            }
+            _ => default,
+        }
+    }
+
+    /// How the service answers a request body it could not read.
+    pub fn body_error(self, e: eddy_net::BodyError) -> ApiError {
+        match (self, e) {
+            (Self::Lambda, eddy_net::BodyError::TooLarge { limit }) => ApiError::new(
+                "RequestTooLargeException",
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("Request must be smaller than {limit} bytes"),
+            ),
+            (_, e) => super::body_error(e),
+        }
+    }
+
     /// The label used in metrics.
     pub fn name(self) -> &'static str {
         match self {

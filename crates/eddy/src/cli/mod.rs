@@ -140,6 +140,7 @@ impl Client {
         let r = self
             .http
             .post(format!("{}{path}", self.base))
+            .header("authorization", self.auth("events"))
             .header("content-type", "application/json")
             .body(body.to_string())
             .send()
@@ -160,6 +161,7 @@ impl Client {
         let r = self
             .http
             .get(format!("{}{path}", self.base))
+            .header("authorization", self.auth("events"))
             .send()
             .await
             .map_err(|e| self.unreachable(e))?;
