@@ -43,7 +43,7 @@ async fn start(limits: Limits) -> (SocketAddr, tokio::sync::oneshot::Sender<()>)
         .route("/", get(|| async { "hello" }));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(eddy_net::serve(listener, router, limits, async move {
-        let _ = stopped.await;
+        let _gone = stopped.await.is_err();
     }));
     (addr, stop)
 }
@@ -231,7 +231,7 @@ async fn shutdown_closes_idle_connections_and_returns() {
         Router::new().route("/", get(|| async { "hello" })),
         Limits::default(),
         async move {
-            let _ = stopped.await;
+            let _gone = stopped.await.is_err();
         },
     ));
     let mut s = TcpStream::connect(addr).await.unwrap();
@@ -239,7 +239,7 @@ async fn shutdown_closes_idle_connections_and_returns() {
         .await
         .unwrap();
     let mut buf = [0u8; 256];
-    let _ = s.read(&mut buf).await.unwrap();
+    let _read = s.read(&mut buf).await.unwrap();
     stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(3), server)
         .await
