@@ -11,12 +11,12 @@ set -uo pipefail
 eddy=${EDDY:-target/release/eddy}; conns=${1:-8}; secs=${2:-6}
 pkill -9 -f "serve --data-dir" 2>/dev/null; sleep 0.3
 dir=$(mktemp -d); chmod 755 "$dir"
-env ${EDDYENV:-X=1} "$eddy" serve --data-dir "$dir" --aws-listen 127.0.0.1:4599 --http-listen 127.0.0.1:3099 >"$dir/serve.log" 2>&1 &
+env ${EDDYENV:-X=1} "$eddy" serve --data-dir "$dir" --code-root "$dir" --aws-listen 127.0.0.1:4599 --http-listen 127.0.0.1:3099 >"$dir/serve.log" 2>&1 &
 server=$!
 sleep 0.5
 mkdir -p $dir/fn && cp -f ${FN:-$(dirname $eddy)/eddy-test-function} $dir/fn/bootstrap
-curl -s -XPOST http://127.0.0.1:4599/2015-03-31/functions -d '{"FunctionName":"f","Runtime":"provided.al2023","Role":"arn:aws:iam::123456789012:role/x","Handler":"'${HANDLER:-simple}'","Code":{"S3Bucket":"hot-reload","S3Key":"'"$dir"'/fn"}'${CONC:+,\"CapacityProviderConfig\":{\"LambdaManagedInstancesCapacityProviderConfig\":{\"CapacityProviderArn\":\"arn:aws:lambda:us-east-1:123456789012:capacity-provider:eddy\",\"PerExecutionEnvironmentMaxConcurrency\":$CONC\}\}}'}' | head -c 300; echo
-api=$(curl -s -XPOST http://127.0.0.1:4599/v2/apis -d '{"name":"b","protocolType":"HTTP","target":"arn:aws:lambda:us-east-1:123456789012:function:f","routeKey":"GET /bench"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["apiId"])')
+curl -s --user test:test --aws-sigv4 aws:amz:us-east-1:lambda -XPOST http://127.0.0.1:4599/2015-03-31/functions -d '{"FunctionName":"f","Runtime":"provided.al2023","Role":"arn:aws:iam::123456789012:role/x","Handler":"'${HANDLER:-simple}'","Code":{"S3Bucket":"hot-reload","S3Key":"'"$dir"'/fn"}'${CONC:+,\"CapacityProviderConfig\":{\"LambdaManagedInstancesCapacityProviderConfig\":{\"CapacityProviderArn\":\"arn:aws:lambda:us-east-1:123456789012:capacity-provider:eddy\",\"PerExecutionEnvironmentMaxConcurrency\":$CONC\}\}}'}' | head -c 300; echo
+api=$(curl -s --user test:test --aws-sigv4 aws:amz:us-east-1:apigateway -XPOST http://127.0.0.1:4599/v2/apis -d '{"name":"b","protocolType":"HTTP","target":"arn:aws:lambda:us-east-1:123456789012:function:f","routeKey":"GET /bench"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["apiId"])')
 ticks() { local t=0; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat))); done; echo $t; }
 sys() { awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat; }
 wrk -t1 -c$conns -d2s http://127.0.0.1:3099/_api/$api/bench >/dev/null

@@ -43,7 +43,9 @@ class Eddy:
     def start(self):
         self.proc = subprocess.Popen(
             [eddy_bin(), "serve", "--dev", "--data-dir", self.data_dir,
-             "--aws-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", *self.extra_args],
+             "--aws-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+             # Tests keep function code in temporary directories.
+             "--code-root", tempfile.gettempdir(), *self.extra_args],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=self.cwd,
         )
         line = self.proc.stdout.readline()

@@ -1,6 +1,6 @@
 //! Server configuration: what `eddy serve` and the test sandbox set.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Everything [`crate::run`] needs besides its listeners and shutdown signal.
@@ -49,6 +49,63 @@ pub struct ServerConfig {
     /// Why the AWS listener is reachable from other machines without authentication, when an
     /// operator chose that (`--allow-unauthenticated-remote`): reported by `/_eddy/health`.
     pub exposed: Option<String>,
+    /// The directories API requests may name files and directories under (hot-reload code,
+    /// JWKS files).
+    pub code_roots: CodeRoots,
+    /// Which addresses eddy's own fetches (JWKS documents, OpenID discovery) may reach.
+    pub egress: crate::egress::Egress,
+}
+
+/// The directories under which API requests may name paths on this machine: a function's
+/// hot-reload code directory, an authorizer's JWKS file. Anything else is refused, so that no
+/// request can make eddy run or read an arbitrary file (`/`, `/etc`, another user's home).
+#[derive(Debug, Clone, Default)]
+pub struct CodeRoots(Vec<PathBuf>);
+
+impl CodeRoots {
+    /// Roots from directories that must exist; each is resolved (symbolic links, `..`).
+    pub fn new(dirs: impl IntoIterator<Item = PathBuf>) -> Result<Self, String> {
+        let mut roots = Vec::new();
+        for d in dirs {
+            let canonical = std::fs::canonicalize(&d)
+                .map_err(|e| format!("code root `{}`: {e}", d.display()))?;
+            if !canonical.is_dir() {
+                return Err(format!("code root `{}` is not a directory", d.display()));
+            }
+            if !roots.contains(&canonical) {
+                roots.push(canonical);
+            }
+        }
+        Ok(Self(roots))
+    }
+
+    /// The roots, resolved.
+    pub fn dirs(&self) -> &[PathBuf] {
+        &self.0
+    }
+
+    /// `path` resolved, when it exists and lies under a root; else why not.
+    pub fn check(&self, path: &Path) -> Result<PathBuf, String> {
+        let canonical = std::fs::canonicalize(path)
+            .map_err(|e| format!("`{}` cannot be used: {e}", path.display()))?;
+        if self.0.iter().any(|root| canonical.starts_with(root)) {
+            return Ok(canonical);
+        }
+        let roots = if self.0.is_empty() {
+            "none".to_owned()
+        } else {
+            self.0
+                .iter()
+                .map(|r| format!("`{}`", r.display()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        Err(format!(
+            "`{}` is outside eddy's code roots ({roots}): start eddy with `--code-root DIR` \
+             naming a directory that contains it",
+            path.display()
+        ))
+    }
 }
 
 /// Which user function processes run as.
@@ -104,6 +161,8 @@ impl ServerConfig {
             limits: eddy_net::Limits::default(),
             max_body_memory: 128 * 1024 * 1024,
             exposed: None,
+            code_roots: CodeRoots::default(),
+            egress: crate::egress::Egress::default(),
         }
     }
 }

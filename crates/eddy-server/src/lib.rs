@@ -35,6 +35,7 @@ pub mod clock;
 pub mod config;
 pub mod delivery;
 pub mod destinations;
+pub mod egress;
 pub mod error;
 pub mod functions;
 pub mod gateway;
@@ -148,7 +149,12 @@ impl App {
             .unwrap_or_else(|| "http://127.0.0.1:4566".to_owned());
         let functions = functions::Functions::load(store.clone(), &definitions, &config, endpoint)?;
         let http = delivery::http::HttpClient::new()?;
-        let routes = routes::Routes::load(store.clone(), &definitions)?;
+        // One process-wide TLS provider (a second install is fine).
+        let _already = rustls::crypto::ring::default_provider()
+            .install_default()
+            .is_err();
+        let keys = routes::auth::KeySources::new(config.code_roots.clone(), config.egress.clone())?;
+        let routes = routes::Routes::load(store.clone(), &definitions, keys)?;
         Ok(Arc::new(Self {
             store,
             catalog,

@@ -30,6 +30,7 @@ fn fixture() -> Fixture {
     .unwrap();
     let mut config = ServerConfig::new(dir.path());
     config.sync = false;
+    config.code_roots = eddy_server::config::CodeRoots::new([dir.path().to_owned()]).unwrap();
     let app = rt.block_on(App::open(config)).unwrap();
     let bus = |id: &str, detail: &str| IntegrationDef {
         integration_id: id.into(),

@@ -56,6 +56,7 @@ impl Env {
                 method.parse().unwrap(),
                 format!("http://{}{path}", self.sb.aws),
             )
+            .header("authorization", eddy_testkit::AUTHORIZATION)
             .header("content-type", "application/json")
             .body(if body.is_null() {
                 String::new()
@@ -890,6 +891,7 @@ async fn api_gateway_v2_api_shapes_and_errors() {
     let r = env
         .client
         .post(format!("http://{}/v2/apis", env.sb.aws))
+        .header("authorization", eddy_testkit::AUTHORIZATION)
         .body("{not json")
         .send()
         .await

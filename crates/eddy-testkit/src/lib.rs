@@ -41,6 +41,9 @@ impl Sandbox {
         let dir = tempfile::tempdir().context("temporary data directory")?;
         let mut config = ServerConfig::new(dir.path());
         config.dev = true;
+        // Tests keep their function code in temporary directories.
+        config.code_roots = eddy_server::config::CodeRoots::new([std::env::temp_dir()])
+            .map_err(anyhow::Error::msg)?;
         configure(&mut config);
         let listeners = Listeners {
             aws: tokio::net::TcpListener::bind("127.0.0.1:0").await?,

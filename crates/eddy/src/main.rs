@@ -160,6 +160,15 @@ struct ServeArgs {
     /// Seconds a kept-alive connection may wait for its next request.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
     idle_timeout_secs: u64,
+    /// A directory under which API requests may name code directories (`S3Bucket=hot-reload`)
+    /// and JWKS files; repeatable. The manifest's directory (the working directory when there
+    /// is no `--config`) is one unless it is `/`.
+    #[arg(long = "code-root", value_name = "DIR")]
+    code_roots: Vec<PathBuf>,
+    /// An address range JWT authorizers may fetch keys from although it is link-local or a
+    /// cloud metadata address (refused by default); repeatable.
+    #[arg(long = "allow-fetch", value_name = "CIDR")]
+    allow_fetch: Vec<String>,
     /// MiB of memory large request bodies in flight may hold together (more wait their turn).
     #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(80..=65536))]
     max_body_memory_mb: u64,
@@ -220,7 +229,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             default.exists().then_some(default)
         }
     };
+    // Absolute, so that the start-up line says which manifest was applied.
+    let manifest = manifest.map(|m| std::fs::canonicalize(&m).unwrap_or(m));
     let exposed = exposure(&args)?;
+    let code_roots = code_roots(&args, manifest.as_deref())?;
+    let egress = eddy_server::egress::Egress::new(args.allow_fetch.clone())
+        .map_err(|e| anyhow::anyhow!("--allow-fetch: {e}"))?;
     let boundary = eddy_net::Boundary::new(args.allow_origins.clone(), args.allow_hosts.clone())
         .map_err(|e| anyhow::anyhow!("--allow-origin/--allow-host: {e}"))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -260,6 +274,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             ..eddy_net::Limits::default()
         };
         config.max_body_memory = (args.max_body_memory_mb as usize) * 1024 * 1024;
+        config.code_roots = code_roots;
+        config.egress = egress;
         if let Some(warning) = &exposed {
             tracing::warn!("{warning}");
         }
@@ -277,6 +293,28 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         println!("eddy ready aws=http://{aws_addr} http=http://{http_addr}");
         eddy_server::serve(app, listeners, shutdown_signal()).await
     })
+}
+
+/// The code roots: `--code-root` directories and the manifest's directory (the working
+/// directory without `--config`), except `/`, which would allow every path.
+fn code_roots(
+    args: &ServeArgs,
+    manifest: Option<&std::path::Path>,
+) -> anyhow::Result<eddy_server::config::CodeRoots> {
+    let mut dirs = args.code_roots.clone();
+    let home = match manifest.and_then(std::path::Path::parent) {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => std::env::current_dir()?,
+    };
+    match std::fs::canonicalize(&home) {
+        Ok(h) if h.parent().is_none() => tracing::warn!(
+            "the working directory `/` is not made a code root (it would allow every path); \
+             pass --code-root DIR for function code directories"
+        ),
+        Ok(h) => dirs.push(h),
+        Err(_) => {}
+    }
+    eddy_server::config::CodeRoots::new(dirs).map_err(|e| anyhow::anyhow!("--code-root: {e}"))
 }
 
 /// Refuses a non-loopback `--aws-listen` unless the operator said they accept that it is

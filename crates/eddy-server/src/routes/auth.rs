@@ -32,6 +32,8 @@ use serde_json::{Map, Value, json};
 use super::proxy::{self, RequestInfo};
 use super::{AuthorizerDef, JwtConfig};
 use crate::App;
+use crate::config::CodeRoots;
+use crate::egress::Egress;
 
 /// How long fetched keys are used before they are fetched again.
 const JWKS_TTL: Duration = Duration::from_secs(300);
@@ -162,11 +164,85 @@ impl Jwk {
     }
 }
 
+/// Where JWT authorizers may get their keys: files under the code roots, and URLs whose
+/// addresses the egress policy allows (see [`crate::egress`]).
+#[derive(Clone)]
+pub struct KeySources {
+    http: reqwest::Client,
+    roots: CodeRoots,
+    egress: Egress,
+}
+
+impl KeySources {
+    pub fn new(roots: CodeRoots, egress: Egress) -> anyhow::Result<Self> {
+        Ok(Self {
+            http: egress.client(Duration::from_secs(5))?,
+            roots,
+            egress,
+        })
+    }
+
+    /// Why `def`'s JWKS file or URL may not be used, if it may not.
+    pub fn check(&self, config: &JwtConfig) -> Result<(), String> {
+        if let Some(f) = &config.jwks_file {
+            self.roots
+                .check(std::path::Path::new(f))
+                .map_err(|e| format!("jwksFile {e}"))?;
+        }
+        for url in config
+            .jwks_uri
+            .iter()
+            .chain(std::iter::once(&config.issuer))
+        {
+            if let Ok(u) = reqwest::Url::parse(url) {
+                self.egress
+                    .check_url(&u)
+                    .map_err(|e| format!("`{url}`: {e}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn fetch_json(&self, url: &str) -> Option<Value> {
+        let parsed = reqwest::Url::parse(url).ok()?;
+        if let Err(e) = self.egress.check_url(&parsed) {
+            tracing::warn!(%url, error = %e, "not fetching a JWT authorizer's document");
+            return None;
+        }
+        let res = match self.http.get(parsed).send().await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(%url, error = %e, "cannot fetch a JWT authorizer's document");
+                return None;
+            }
+        };
+        if !res.status().is_success() {
+            return None;
+        }
+        serde_json::from_slice(&res.bytes().await.ok()?).ok()
+    }
+
+    async fn read_json(&self, file: &str) -> Option<Value> {
+        let path = match self.roots.check(std::path::Path::new(file)) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "not reading a JWT authorizer's jwksFile");
+                return None;
+            }
+        };
+        let bytes = tokio::task::spawn_blocking(move || std::fs::read(path))
+            .await
+            .ok()?
+            .ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+}
+
 /// A JWT authorizer with its cached keys.
 pub struct JwtAuthorizer {
     identity_source: String,
     config: JwtConfig,
-    http: reqwest::Client,
+    sources: KeySources,
     keys: tokio::sync::Mutex<Option<(Instant, Arc<Vec<Jwk>>)>>,
 }
 
@@ -174,7 +250,7 @@ pub struct JwtAuthorizer {
 type Refusal = &'static str;
 
 impl JwtAuthorizer {
-    pub fn new(def: &AuthorizerDef, config: &JwtConfig, http: &reqwest::Client) -> Self {
+    pub fn new(def: &AuthorizerDef, config: &JwtConfig, sources: &KeySources) -> Self {
         Self {
             identity_source: def
                 .identity_source
@@ -182,27 +258,14 @@ impl JwtAuthorizer {
                 .cloned()
                 .unwrap_or_else(|| "$request.header.Authorization".to_owned()),
             config: config.clone(),
-            http: http.clone(),
+            sources: sources.clone(),
             keys: tokio::sync::Mutex::new(None),
         }
     }
 
-    async fn fetch_json(&self, url: &str) -> Option<Value> {
-        let res = self.http.get(url).send().await.ok()?;
-        if !res.status().is_success() {
-            return None;
-        }
-        serde_json::from_slice(&res.bytes().await.ok()?).ok()
-    }
-
     async fn load_keys(&self) -> Option<Vec<Jwk>> {
         let doc: Value = if let Some(f) = &self.config.jwks_file {
-            let f = f.clone();
-            let bytes = tokio::task::spawn_blocking(move || std::fs::read(f))
-                .await
-                .ok()?
-                .ok()?;
-            serde_json::from_slice(&bytes).ok()?
+            self.sources.read_json(f).await?
         } else {
             let url = match &self.config.jwks_uri {
                 Some(u) => u.clone(),
@@ -211,14 +274,15 @@ impl JwtAuthorizer {
                         "{}/.well-known/openid-configuration",
                         self.config.issuer.trim_end_matches('/')
                     );
-                    self.fetch_json(&discovery)
+                    self.sources
+                        .fetch_json(&discovery)
                         .await?
                         .get("jwks_uri")?
                         .as_str()?
                         .to_owned()
                 }
             };
-            self.fetch_json(&url).await?
+            self.sources.fetch_json(&url).await?
         };
         let jwks: Jwks = serde_json::from_value(doc).ok()?;
         Some(jwks.keys)
@@ -537,7 +601,11 @@ mod tests {
                 jwks_file: Some(jwks.display().to_string()),
                 jwks_uri: None,
             },
-            &reqwest::Client::new(),
+            &KeySources::new(
+                CodeRoots::new([dir.path().to_owned()]).unwrap(),
+                Egress::default(),
+            )
+            .unwrap(),
         );
         let sign = |claims: Value| {
             let enc =

@@ -395,8 +395,8 @@ fn valid_function_name(n: &str) -> bool {
 pub struct Routes {
     defs: Registry<ApiDef>,
     table: RwLock<Arc<Table>>,
-    /// Fetches JWKS documents.
-    http: reqwest::Client,
+    /// Where JWT authorizers get their keys.
+    keys: auth::KeySources,
 }
 
 /// The compiled table: every API by id and by base path.
@@ -538,14 +538,14 @@ fn base_segments(base: &str) -> Vec<String> {
 
 /// Compiles one API. Routes whose key does not parse are skipped (the API refuses them when
 /// they are created).
-pub fn compile(def: &ApiDef, http: &reqwest::Client) -> CompiledApi {
+pub fn compile(def: &ApiDef, keys: &auth::KeySources) -> CompiledApi {
     let mut authorizers: HashMap<&str, RouteAuthSource> = HashMap::new();
     for a in &def.authorizers {
         let src = match a.authorizer_type.as_str() {
             "JWT" => a
                 .jwt_configuration
                 .as_ref()
-                .map(|j| RouteAuthSource::Jwt(Arc::new(auth::JwtAuthorizer::new(a, j, http)))),
+                .map(|j| RouteAuthSource::Jwt(Arc::new(auth::JwtAuthorizer::new(a, j, keys)))),
             _ => a
                 .authorizer_uri
                 .as_deref()
@@ -613,18 +613,15 @@ enum RouteAuthSource {
 }
 
 impl Routes {
-    pub fn load(store: Arc<dyn Store>, definitions: &[Definition]) -> anyhow::Result<Self> {
-        // One process-wide TLS provider (a second install is fine).
-        let _already = rustls::crypto::ring::default_provider()
-            .install_default()
-            .is_err();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .build()?;
+    pub fn load(
+        store: Arc<dyn Store>,
+        definitions: &[Definition],
+        keys: auth::KeySources,
+    ) -> anyhow::Result<Self> {
         let this = Self {
             defs: Registry::load(store, definitions)?,
             table: RwLock::new(Arc::new(Table::default())),
-            http,
+            keys,
         };
         this.rebuild();
         Ok(this)
@@ -638,7 +635,7 @@ impl Routes {
     fn rebuild(&self) {
         let mut table = Table::default();
         for def in self.defs.all() {
-            let api = Arc::new(compile(&def, &self.http));
+            let api = Arc::new(compile(&def, &self.keys));
             table.by_id.insert(def.api_id.clone(), api.clone());
             table.by_base.push(api);
         }
@@ -670,7 +667,20 @@ impl Routes {
         id: &str,
         decide: impl FnOnce(Option<&ApiDef>) -> Result<(ApiDef, A), ApiError>,
     ) -> Result<A, ApiError> {
-        let r = self.defs.upsert(region, id, decide).await;
+        let keys = &self.keys;
+        let r = self
+            .defs
+            .upsert(region, id, |old| {
+                let (def, a) = decide(old)?;
+                for a in &def.authorizers {
+                    if let Some(j) = &a.jwt_configuration {
+                        keys.check(j)
+                            .map_err(|e| ApiError::bad("BadRequestException", e))?;
+                    }
+                }
+                Ok((def, a))
+            })
+            .await;
         self.rebuild();
         r
     }
@@ -728,7 +738,12 @@ mod tests {
         let _already = rustls::crypto::ring::default_provider()
             .install_default()
             .is_err();
-        let c = compile(&d, &reqwest::Client::new());
+        let keys = auth::KeySources::new(
+            crate::config::CodeRoots::default(),
+            crate::egress::Egress::default(),
+        )
+        .unwrap();
+        let c = compile(&d, &keys);
         assert_eq!(c.compiled.len(), 3);
         assert!(c.compiled.iter().all(|r| r.integration.is_some()));
         let bad =

@@ -337,6 +337,10 @@ async fn take_code(
                     ),
                 ));
             }
+            app.config
+                .code_roots
+                .check(&path)
+                .map_err(|e| ApiError::bad("InvalidParameterValueException", e))?;
             let sha = eddy_runtime::code::sha256_base64(key.as_bytes());
             Ok((CodeLocation::Local { path }, sha, 0))
         }
