@@ -44,7 +44,7 @@ enum Command {
     ///
     /// Example: `eddy serve --dev` then
     /// `aws --endpoint-url http://127.0.0.1:4566 events list-event-buses`
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Test event patterns and benchmark the matcher.
     #[command(subcommand)]
     Pattern(pattern_cmd::PatternCommand),
@@ -186,7 +186,7 @@ pub(crate) fn print_line(args: std::fmt::Arguments<'_>) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => match serve(args) {
+        Command::Serve(args) => match serve(*args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("eddy: {e:#}");
