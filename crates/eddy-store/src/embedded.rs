@@ -8,9 +8,9 @@
 //!
 //! A batch that fails for lack of space (`SQLITE_FULL`, or an I/O error while the file system
 //! has no room left) is rolled back whole and every caller in it gets [`StoreError::Full`]. The
-//! writer then remembers that the store is full ([`Store::health`]) and, while nothing else
-//! arrives, tries a one-row write of its own every [`PROBE_INTERVAL`]; the first write that
-//! commits, whoever made it, clears the state.
+//! writer then remembers that the store is full ([`Store::health`]) and tries a one-row write of
+//! its own every [`PROBE_INTERVAL`]; the first write that commits, whoever made it, clears the
+//! state.
 //!
 //! The store's files are private (see the crate docs): [`EmbeddedStore::open_with`] creates the
 //! directory `0700` and `eddy.db` `0600` before SQLite opens it (SQLite gives the `-wal` and
@@ -32,8 +32,8 @@ use crate::logs::{self, LogEvent, LogQuery, LogStream, NewLogEvent};
 use crate::queue::{self, Message, NewMessage, QueueStats, ReceiveOptions, Sent};
 use crate::{
     AppendBatch, BoxFuture, DeadLetter, Definition, DefinitionChange, EventRange, NoObserver,
-    Notification, Result, Store, StoreCounts, StoreError, StoreHealth, StoreObserver,
-    StoredEvent, WorkItem,
+    Notification, Result, Store, StoreCounts, StoreError, StoreHealth, StoreObserver, StoredEvent,
+    WorkItem,
 };
 
 /// Most caller requests folded into one transaction.
@@ -517,7 +517,10 @@ fn create_private_dir(dir: &Path) -> Result<()> {
     }
     match DirBuilder::new().mode(0o700).create(dir) {
         // The umask may have taken bits away; the owner needs all three.
-        Ok(()) => Ok(std::fs::set_permissions(dir, Permissions::from_mode(0o700))?),
+        Ok(()) => Ok(std::fs::set_permissions(
+            dir,
+            Permissions::from_mode(0o700),
+        )?),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
         Err(e) => Err(e.into()),
     }
@@ -724,20 +727,31 @@ struct Writer {
 impl Writer {
     fn run(mut self, rx: mpsc::Receiver<Command>) {
         let mut batch = Vec::with_capacity(64);
+        // While the store is full: when the writer last tried a write of its own. Callers' reads
+        // keep coming without telling whether space returned, so the probe runs on time however
+        // busy the writer is.
+        let mut probed = Instant::now();
         loop {
-            let first = if self.space.full() {
-                match rx.recv_timeout(PROBE_INTERVAL) {
-                    Ok(cmd) => cmd,
-                    Err(RecvTimeoutError::Timeout) => Command::Probe(oneshot::channel().0),
+            if self.space.full() {
+                match rx.recv_timeout(PROBE_INTERVAL.saturating_sub(probed.elapsed())) {
+                    Ok(cmd) => batch.push(cmd),
+                    Err(RecvTimeoutError::Timeout) => {}
                     Err(RecvTimeoutError::Disconnected) => break,
+                }
+                if probed.elapsed() >= PROBE_INTERVAL {
+                    batch.push(Command::Probe(oneshot::channel().0));
+                    probed = Instant::now();
                 }
             } else {
                 match rx.recv() {
-                    Ok(cmd) => cmd,
+                    Ok(cmd) => batch.push(cmd),
                     Err(_) => break,
                 }
-            };
-            batch.push(first);
+                probed = Instant::now();
+            }
+            if batch.is_empty() {
+                continue;
+            }
             while batch.len() < MAX_BATCH {
                 match rx.try_recv() {
                     Ok(cmd) => batch.push(cmd),
@@ -762,9 +776,14 @@ impl Writer {
                 tracing::error!(error = %e, "cannot roll back a failed store transaction");
             }
         }
-        let errors = || pending.iter().filter_map(Pending::error).chain(result.as_ref().err());
-        let full = errors().any(is_full)
-            || (errors().any(is_io_failure) && space_exhausted(&self.dir));
+        let errors = || {
+            pending
+                .iter()
+                .filter_map(Pending::error)
+                .chain(result.as_ref().err())
+        };
+        let full =
+            errors().any(is_full) || (errors().any(is_io_failure) && space_exhausted(&self.dir));
         let wrote = result.is_ok() && self.conn.total_changes() > changes_before;
         if full {
             if !self.space.full.swap(true, Ordering::AcqRel) {
@@ -822,7 +841,10 @@ fn run_batch(
             pending.push(Pending::abandoned(cmd));
             continue;
         }
-        if let Err(e) = tx.prepare_cached("SAVEPOINT cmd").and_then(|mut st| st.execute([])) {
+        if let Err(e) = tx
+            .prepare_cached("SAVEPOINT cmd")
+            .and_then(|mut st| st.execute([]))
+        {
             pending.push(Pending::abandoned(cmd));
             broken = Some(e.into());
             continue;

@@ -23,7 +23,11 @@ fn mode(path: &Path) -> u32 {
 async fn open_and_check(dir: &Path, dir_mode: u32) {
     let store = EmbeddedStore::open(dir).expect("open");
     store
-        .apply(vec![DefinitionChange::put("k", "secret", b"api key".to_vec())])
+        .apply(vec![DefinitionChange::put(
+            "k",
+            "secret",
+            b"api key".to_vec(),
+        )])
         .await
         .expect("apply");
     assert_eq!(
@@ -33,7 +37,11 @@ async fn open_and_check(dir: &Path, dir_mode: u32) {
         dir.display()
     );
     for name in ["eddy.db", "eddy.db-wal", "eddy.db-shm"] {
-        assert_eq!(format!("{:o}", mode(&dir.join(name))), "600", "mode of {name}");
+        assert_eq!(
+            format!("{:o}", mode(&dir.join(name))),
+            "600",
+            "mode of {name}"
+        );
     }
     // Nothing else is left beside them (the space check removes its scratch file).
     let mut names: Vec<_> = std::fs::read_dir(dir)
@@ -70,11 +78,8 @@ async fn store_files_are_private_whatever_the_umask() {
         old.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
             .expect("write");
         for name in ["eddy.db", "eddy.db-wal", "eddy.db-shm"] {
-            std::fs::set_permissions(
-                existing.join(name),
-                std::fs::Permissions::from_mode(0o644),
-            )
-            .expect("chmod");
+            std::fs::set_permissions(existing.join(name), std::fs::Permissions::from_mode(0o644))
+                .expect("chmod");
         }
         open_and_check(&existing, 0o751).await;
     }

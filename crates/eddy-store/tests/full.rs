@@ -11,8 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use eddy_store::{
-    AppendBatch, DefinitionChange, EmbeddedStore, NewEvent, NewWork, Store, StoreError,
-    StoreHealth,
+    AppendBatch, DefinitionChange, EmbeddedStore, NewEvent, NewWork, Store, StoreError, StoreHealth,
 };
 
 /// A tmpfs mounted on a fresh temporary directory, unmounted on drop (also when a test fails).
@@ -24,7 +23,13 @@ impl Tmpfs {
     fn mount(size: &str) -> Result<Self, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0755"), "tmpfs"])
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0755"),
+                "tmpfs",
+            ])
             .arg(dir.path())
             .output()
             .map_err(|e| format!("mount: {e}"))?;
@@ -182,7 +187,8 @@ async fn full_then_resume(root: PathBuf) {
     assert!(store.definitions().await.expect("definitions").is_empty());
     eprintln!("{} events acknowledged before the disk filled", acked.len());
 
-    // Space returns: the store notices by itself (its own probe), without any write from us.
+    // Space returns: the store notices by itself (its own probe), without any write from us,
+    // also while reads keep it busy.
     std::fs::remove_file(&filler).expect("remove filler");
     let started = Instant::now();
     while store.health() != StoreHealth::Ok {
@@ -190,19 +196,27 @@ async fn full_then_resume(root: PathBuf) {
             started.elapsed() < Duration::from_secs(5),
             "health still says full 5 s after space returned"
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        store.counts().await.expect("counts");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     eprintln!("healthy again after {:?}", started.elapsed());
     for i in 0..8 {
         let id = format!("after-{i}");
-        store.append(event(&id, 16 * 1024)).await.expect("append after space returned");
+        store
+            .append(event(&id, 16 * 1024))
+            .await
+            .expect("append after space returned");
         acked.push(id);
     }
     store
         .apply(vec![DefinitionChange::put("k", "v", vec![7; 1024])])
         .await
         .expect("apply after space returned");
-    assert_eq!(ids(&store).await, acked, "every acknowledged event, nothing refused");
+    assert_eq!(
+        ids(&store).await,
+        acked,
+        "every acknowledged event, nothing refused"
+    );
     let counts = store.counts().await.expect("counts");
     assert_eq!(counts.work_items, acked.len() as u64);
     drop(store);
