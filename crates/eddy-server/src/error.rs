@@ -85,7 +85,19 @@ impl ApiError {
 }
 
 impl From<eddy_store::StoreError> for ApiError {
+    /// A full store is a 503 `ServiceUnavailable` (SDKs retry it, and it clears by itself when
+    /// space returns) whose message says the store is full; any other store failure is a 500
+    /// that reveals nothing (it is logged).
     fn from(e: eddy_store::StoreError) -> Self {
+        if let eddy_store::StoreError::Full(_) = e {
+            tracing::debug!(error = %e, "store full");
+            return ApiError::new(
+                "ServiceUnavailable",
+                StatusCode::SERVICE_UNAVAILABLE,
+                e.to_string(),
+            )
+            .with_query_code("ServiceUnavailable");
+        }
         tracing::error!(error = %e, "store failure");
         ApiError::internal("An internal error occurred.")
     }
@@ -222,6 +234,23 @@ impl Violations {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_store_is_a_503_that_says_so() {
+        let e = ApiError::from(eddy_store::StoreError::Full(
+            "no space left on the file system of `/d`".into(),
+        ));
+        assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(e.code, "ServiceUnavailable");
+        assert_eq!(e.query_code, Some("ServiceUnavailable"));
+        assert_eq!(
+            e.message,
+            "the store is full: no space left on the file system of `/d`"
+        );
+        let e = ApiError::from(eddy_store::StoreError::Closed);
+        assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(e.query_code, None);
+    }
 
     #[test]
     fn violations_read_like_aws() {

@@ -1,5 +1,6 @@
-//! Operations endpoints on the AWS listener: health, Prometheus metrics, the dev-mode reset
-//! that test suites (including moto-style ones) call between tests, and the dev-mode clock.
+//! Operations endpoints on the AWS listener: health (which reports a full store), Prometheus
+//! metrics, the dev-mode reset that test suites (including moto-style ones) call between tests,
+//! and the dev-mode clock.
 //!
 //! `GET /_eddy/clock` answers `{"now": RFC 3339, "offset_ms": N}`. `POST /_eddy/clock` (only with
 //! `--dev`) takes `{"advance_seconds": N}` or `{"set": "2027-01-01T00:00:00Z"}`, moves eddy's
@@ -140,14 +141,24 @@ async fn clock_post(State(app): State<Arc<App>>, body: crate::aws::LimitedBody) 
     json(StatusCode::OK, clock_now(&app))
 }
 
-/// `{"status": "ok"}`, with `warnings` when eddy runs in a way its operator should know is
-/// unsafe (an unauthenticated AWS endpoint reachable from other machines).
+/// `GET /_eddy/health`: 200 `{"status":"ok"}` while eddy can serve, 503
+/// `{"status":"unavailable","store":"full","message":…}` while the store is full (it turns ok
+/// again by itself when space returns). Conditions that deserve the operator's attention without
+/// making eddy unavailable are listed in `"warnings"` (absent when there are none): an
+/// unauthenticated AWS endpoint reachable from other machines.
 async fn health(State(app): State<Arc<App>>) -> Response {
-    let mut body = serde_json::json!({"status": "ok"});
-    if let Some(w) = &app.config.exposed {
-        body["warnings"] = serde_json::json!([w]);
+    let warnings: Vec<&str> = app.config.exposed.iter().map(String::as_str).collect();
+    let (status, mut body) = match app.store.health() {
+        eddy_store::StoreHealth::Ok => (StatusCode::OK, serde_json::json!({"status": "ok"})),
+        eddy_store::StoreHealth::Full { message } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({"status": "unavailable", "store": "full", "message": message}),
+        ),
+    };
+    if !warnings.is_empty() {
+        body["warnings"] = serde_json::json!(warnings);
     }
-    json(StatusCode::OK, body)
+    json(status, body)
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {

@@ -5,11 +5,25 @@
 //! transaction, commits (which fsyncs the WAL), and only then answers each caller. Concurrent
 //! callers therefore share one fsync. Reads go through the same thread, so they see every
 //! acknowledged write.
+//!
+//! A batch that fails for lack of space (`SQLITE_FULL`, or an I/O error while the file system
+//! has no room left) is rolled back whole and every caller in it gets [`StoreError::Full`]. The
+//! writer then remembers that the store is full ([`Store::health`]) and tries a one-row write of
+//! its own every [`PROBE_INTERVAL`]; the first write that commits, whoever made it, clears the
+//! state.
+//!
+//! The store's files are private (see the crate docs): [`EmbeddedStore::open_with`] creates the
+//! directory `0700` and `eddy.db` `0600` before SQLite opens it (SQLite gives the `-wal` and
+//! `-shm` files it creates the mode of the database file), and tightens looser files it finds.
 
+use std::fs::{DirBuilder, OpenOptions, Permissions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::{broadcast, oneshot};
@@ -18,11 +32,22 @@ use crate::logs::{self, LogEvent, LogQuery, LogStream, NewLogEvent};
 use crate::queue::{self, Message, NewMessage, QueueStats, ReceiveOptions, Sent};
 use crate::{
     AppendBatch, BoxFuture, DeadLetter, Definition, DefinitionChange, EventRange, NoObserver,
-    Notification, Result, Store, StoreCounts, StoreError, StoreObserver, StoredEvent, WorkItem,
+    Notification, Result, Store, StoreCounts, StoreError, StoreHealth, StoreObserver, StoredEvent,
+    WorkItem,
 };
 
 /// Most caller requests folded into one transaction.
 const MAX_BATCH: usize = 4096;
+
+/// How often a full store, left alone, tries a write of its own to learn that space returned.
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What the space check writes after an ambiguous I/O error: a file system that cannot take
+/// this much more is full.
+const SPACE_CHECK_BYTES: usize = 64 * 1024;
+
+/// The database file and the files SQLite keeps beside it.
+const DB_FILES: [&str; 4] = ["eddy.db", "eddy.db-wal", "eddy.db-shm", "eddy.db-journal"];
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -97,6 +122,10 @@ CREATE TABLE IF NOT EXISTS definitions (
     value BLOB NOT NULL,
     PRIMARY KEY (kind, key)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS probe (
+    id INTEGER PRIMARY KEY,
+    at_ms INTEGER NOT NULL
+);
 ";
 
 /// Options for [`EmbeddedStore::open_with`].
@@ -149,12 +178,15 @@ enum Command {
     Definitions(Reply<Vec<Definition>>),
     Counts(Reply<StoreCounts>),
     Reset(Reply<()>),
+    /// The full store's own one-row write (see the module docs); nobody waits for its answer.
+    Probe(Reply<()>),
     /// Any other operation: runs inside the group-commit transaction; its answer is held until
-    /// the commit is durable.
+    /// the commit is durable. Called with `None` when the transaction failed before its turn:
+    /// it then only hands back its reply, to carry the batch's error.
     Exec(Exec),
 }
 
-type Exec = Box<dyn FnOnce(&Transaction<'_>) -> Pending + Send>;
+type Exec = Box<dyn FnOnce(Option<&Transaction<'_>>) -> Pending + Send>;
 
 /// The SQLite-backed store. Cheap to share behind an `Arc`; dropping the last handle stops the
 /// writer thread after it finishes the commands already queued.
@@ -162,6 +194,24 @@ pub struct EmbeddedStore {
     tx: mpsc::Sender<Command>,
     notify: broadcast::Sender<Notification>,
     path: PathBuf,
+    space: Arc<Space>,
+}
+
+/// Whether the store is full, shared by the handles and the writer thread.
+struct Space {
+    full: AtomicBool,
+    /// Where there is no space, as [`StoreError::Full`] says it.
+    detail: String,
+}
+
+impl Space {
+    fn full(&self) -> bool {
+        self.full.load(Ordering::Acquire)
+    }
+
+    fn error(&self) -> StoreError {
+        StoreError::Full(self.detail.clone())
+    }
 }
 
 impl EmbeddedStore {
@@ -170,30 +220,49 @@ impl EmbeddedStore {
         Self::open_with(dir, EmbeddedStoreOptions::default())
     }
 
+    /// Opens (creating if needed) the store in `dir`. A directory it creates is `0700`; the
+    /// store's files are `0600`, and an existing store's looser files are tightened (and a
+    /// warning says so). An existing directory keeps its mode: that is its owner's choice.
     pub fn open_with(dir: &Path, options: EmbeddedStoreOptions) -> Result<Self> {
-        std::fs::create_dir_all(dir)?;
+        let space = Arc::new(Space {
+            full: AtomicBool::new(false),
+            detail: format!("no space left on the file system of `{}`", dir.display()),
+        });
         let path = dir.join("eddy.db");
-        let conn = Connection::open(&path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(
-            None,
-            "synchronous",
-            if options.sync { "FULL" } else { "OFF" },
-        )?;
-        conn.pragma_update(None, "foreign_keys", "OFF")?;
-        conn.pragma_update(None, "cache_size", -16384)?;
-        conn.execute_batch(SCHEMA)?;
+        let conn = (|| -> Result<Connection> {
+            create_private_dir(dir)?;
+            private_files(dir)?;
+            let conn = Connection::open(&path)?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(
+                None,
+                "synchronous",
+                if options.sync { "FULL" } else { "OFF" },
+            )?;
+            conn.pragma_update(None, "foreign_keys", "OFF")?;
+            conn.pragma_update(None, "cache_size", -16384)?;
+            conn.execute_batch(SCHEMA)?;
+            Ok(conn)
+        })()
+        .map_err(|e| if is_full(&e) { space.error() } else { e })?;
         let (tx, rx) = mpsc::channel();
         let (notify, _) = broadcast::channel(1024);
         let writer = Writer {
             conn,
             observer: options.observer,
             notify: notify.clone(),
+            space: space.clone(),
+            dir: dir.to_owned(),
         };
         std::thread::Builder::new()
             .name("eddy-store-writer".into())
             .spawn(move || writer.run(rx))?;
-        Ok(Self { tx, notify, path })
+        Ok(Self {
+            tx,
+            notify,
+            path,
+            space,
+        })
     }
 
     /// The database file.
@@ -208,7 +277,13 @@ impl EmbeddedStore {
         f: impl FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
     ) -> BoxFuture<'_, Result<T>> {
         self.call(move |reply: Reply<T>| {
-            Command::Exec(Box::new(move |tx| Pending::Any(Box::new((reply, f(tx))))))
+            Command::Exec(Box::new(move |tx| {
+                let r = match tx {
+                    Some(tx) => f(tx),
+                    None => Err(StoreError::Closed),
+                };
+                Pending::Any(Box::new((reply, r)))
+            }))
         })
     }
 
@@ -418,6 +493,119 @@ impl Store for EmbeddedStore {
     fn logs_delete_group(&self, group: String) -> BoxFuture<'_, Result<()>> {
         self.exec(move |tx| logs::delete_group(tx, &group))
     }
+
+    fn health(&self) -> StoreHealth {
+        if self.space.full() {
+            StoreHealth::Full {
+                message: self.space.error().to_string(),
+            }
+        } else {
+            StoreHealth::Ok
+        }
+    }
+}
+
+/// Creates `dir` with mode `0700` (its missing parents as the umask says) unless it exists.
+fn create_private_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)?;
+    }
+    match DirBuilder::new().mode(0o700).create(dir) {
+        // The umask may have taken bits away; the owner needs all three.
+        Ok(()) => Ok(std::fs::set_permissions(
+            dir,
+            Permissions::from_mode(0o700),
+        )?),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Creates `eddy.db` with mode `0600` before SQLite opens it, and tightens to `0600` every
+/// store file that others may read or write.
+fn private_files(dir: &Path) -> Result<()> {
+    match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(dir.join(DB_FILES[0]))
+    {
+        Ok(file) => file.set_permissions(Permissions::from_mode(0o600))?,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e.into()),
+    }
+    let mut tightened = Vec::new();
+    for name in DB_FILES {
+        let path = dir.join(name);
+        let mode = match std::fs::metadata(&path) {
+            Ok(meta) => meta.permissions().mode(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(&path, Permissions::from_mode(0o600))?;
+            tightened.push(format!("{name} ({:o})", mode & 0o7777));
+        }
+    }
+    if !tightened.is_empty() {
+        tracing::warn!(
+            dir = %dir.display(),
+            files = %tightened.join(", "),
+            "other users could read the store's files: made them private (0600)"
+        );
+    }
+    Ok(())
+}
+
+/// Whether an error says there is no space left (SQLite's `SQLITE_FULL`, `ENOSPC`, `EDQUOT`).
+fn is_full(e: &StoreError) -> bool {
+    match e {
+        StoreError::Full(_) => true,
+        StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => {
+            f.code == rusqlite::ErrorCode::DiskFull
+        }
+        StoreError::Io(e) => matches!(
+            e.kind(),
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+        ),
+        _ => false,
+    }
+}
+
+/// Whether an error is an I/O failure whose cause SQLite does not report: SQLite answers
+/// `SQLITE_FULL` for `ENOSPC` on most writes, but a plain `SQLITE_IOERR` for `EDQUOT` and for
+/// failures to grow the `-shm` file or to sync. [`space_exhausted`] decides those.
+fn is_io_failure(e: &StoreError) -> bool {
+    match e {
+        StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => {
+            f.code == rusqlite::ErrorCode::SystemIoFailure
+        }
+        StoreError::Io(e) => e.raw_os_error().is_some(),
+        _ => false,
+    }
+}
+
+/// Whether the file system of `dir` cannot take [`SPACE_CHECK_BYTES`] more, found by writing
+/// (and syncing) that much to a private scratch file, removed again.
+fn space_exhausted(dir: &Path) -> bool {
+    let path = dir.join(".eddy-space-check");
+    let written = (|| -> std::io::Result<()> {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)?;
+        file.write_all(&[0; SPACE_CHECK_BYTES])?;
+        file.sync_data()
+    })();
+    let _gone = std::fs::remove_file(&path).is_ok();
+    written.is_err_and(|e| is_full(&StoreError::Io(e)))
 }
 
 /// The answer to one command, held until the transaction that produced it is durable.
@@ -433,58 +621,97 @@ enum Pending {
 
 /// A typed answer behind [`Pending::Any`].
 trait AnyReply: Send {
-    fn is_err(&self) -> bool;
-    fn send(self: Box<Self>, failed: Option<&str>);
+    fn error(&self) -> Option<&StoreError>;
+    fn send(self: Box<Self>, outcome: &Outcome<'_>);
 }
 
 impl<T: Send> AnyReply for (Reply<T>, Result<T>) {
-    fn is_err(&self) -> bool {
-        self.1.is_err()
+    fn error(&self) -> Option<&StoreError> {
+        self.1.as_ref().err()
     }
 
-    fn send(self: Box<Self>, failed: Option<&str>) {
+    fn send(self: Box<Self>, outcome: &Outcome<'_>) {
         let (tx, r) = *self;
-        let r = match failed {
-            Some(e) => Err(StoreError::Io(std::io::Error::other(e.to_owned()))),
+        let _gone = tx.send(outcome.finish(r)).is_err();
+    }
+}
+
+/// How a batch ended, which decides what its callers are told.
+struct Outcome<'a> {
+    /// The transaction failed (nothing of the batch was committed), with this message.
+    failed: Option<String>,
+    /// The batch ran out of space: [`StoreError::Full`] replaces its I/O errors.
+    full: Option<&'a Space>,
+}
+
+impl Outcome<'_> {
+    fn finish<T>(&self, r: Result<T>) -> Result<T> {
+        if let Some(space) = self.full
+            && (self.failed.is_some() || r.as_ref().is_err_and(|e| is_full(e) || is_io_failure(e)))
+        {
+            return Err(space.error());
+        }
+        match &self.failed {
+            Some(e) => Err(StoreError::Io(std::io::Error::other(e.clone()))),
             None => r,
-        };
-        let _gone = tx.send(r).is_err();
+        }
     }
 }
 
 impl Pending {
-    fn is_err(&self) -> bool {
+    fn error(&self) -> Option<&StoreError> {
         match self {
-            Pending::Any(a) => a.is_err(),
-            Pending::Unit(_, r) => r.is_err(),
-            Pending::Work(_, r) => r.is_err(),
-            Pending::Dead(_, r) => r.is_err(),
-            Pending::Events(_, r) => r.is_err(),
-            Pending::Defs(_, r) => r.is_err(),
-            Pending::Counts(_, r) => r.is_err(),
+            Pending::Any(a) => a.error(),
+            Pending::Unit(_, r) => r.as_ref().err(),
+            Pending::Work(_, r) => r.as_ref().err(),
+            Pending::Dead(_, r) => r.as_ref().err(),
+            Pending::Events(_, r) => r.as_ref().err(),
+            Pending::Defs(_, r) => r.as_ref().err(),
+            Pending::Counts(_, r) => r.as_ref().err(),
         }
     }
 
-    /// Sends the answer, or `err` instead when the commit failed. A caller that went away is not
-    /// an error: its change is durable all the same.
-    fn send(self, failed: Option<&str>) {
-        fn pick<T>(r: Result<T>, failed: Option<&str>) -> Result<T> {
-            match failed {
-                Some(e) => Err(StoreError::Io(std::io::Error::other(e.to_owned()))),
-                None => r,
-            }
+    fn is_err(&self) -> bool {
+        self.error().is_some()
+    }
+
+    /// The reply of a command that never ran because the transaction failed first; its answer
+    /// is the batch's error ([`Outcome::failed`]).
+    fn abandoned(cmd: Command) -> Pending {
+        fn never<T>() -> Result<T> {
+            Err(StoreError::Closed)
         }
+        match cmd {
+            Command::Append(_, reply)
+            | Command::Ack(_, reply)
+            | Command::Apply(_, reply)
+            | Command::Reset(reply)
+            | Command::Probe(reply)
+            | Command::Nack { reply, .. }
+            | Command::DeadLetter { reply, .. } => Pending::Unit(reply, never()),
+            Command::Lease { reply, .. } => Pending::Work(reply, never()),
+            Command::DeadLetters(_, reply) => Pending::Dead(reply, never()),
+            Command::Events { reply, .. } => Pending::Events(reply, never()),
+            Command::Definitions(reply) => Pending::Defs(reply, never()),
+            Command::Counts(reply) => Pending::Counts(reply, never()),
+            Command::Exec(f) => f(None),
+        }
+    }
+
+    /// Sends the answer as the batch's `outcome` decides. A caller that went away is not an
+    /// error: its change is durable all the same.
+    fn send(self, outcome: &Outcome<'_>) {
         let _unused = match self {
             Pending::Any(a) => {
-                a.send(failed);
+                a.send(outcome);
                 true
             }
-            Pending::Unit(tx, r) => tx.send(pick(r, failed)).is_ok(),
-            Pending::Work(tx, r) => tx.send(pick(r, failed)).is_ok(),
-            Pending::Dead(tx, r) => tx.send(pick(r, failed)).is_ok(),
-            Pending::Events(tx, r) => tx.send(pick(r, failed)).is_ok(),
-            Pending::Defs(tx, r) => tx.send(pick(r, failed)).is_ok(),
-            Pending::Counts(tx, r) => tx.send(pick(r, failed)).is_ok(),
+            Pending::Unit(tx, r) => tx.send(outcome.finish(r)).is_ok(),
+            Pending::Work(tx, r) => tx.send(outcome.finish(r)).is_ok(),
+            Pending::Dead(tx, r) => tx.send(outcome.finish(r)).is_ok(),
+            Pending::Events(tx, r) => tx.send(outcome.finish(r)).is_ok(),
+            Pending::Defs(tx, r) => tx.send(outcome.finish(r)).is_ok(),
+            Pending::Counts(tx, r) => tx.send(outcome.finish(r)).is_ok(),
         };
     }
 }
@@ -493,13 +720,38 @@ struct Writer {
     conn: Connection,
     observer: Arc<dyn StoreObserver>,
     notify: broadcast::Sender<Notification>,
+    space: Arc<Space>,
+    dir: PathBuf,
 }
 
 impl Writer {
     fn run(mut self, rx: mpsc::Receiver<Command>) {
         let mut batch = Vec::with_capacity(64);
-        while let Ok(first) = rx.recv() {
-            batch.push(first);
+        // While the store is full: when the writer last tried a write of its own. Callers' reads
+        // keep coming without telling whether space returned, so the probe runs on time however
+        // busy the writer is.
+        let mut probed = Instant::now();
+        loop {
+            if self.space.full() {
+                match rx.recv_timeout(PROBE_INTERVAL.saturating_sub(probed.elapsed())) {
+                    Ok(cmd) => batch.push(cmd),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+                if probed.elapsed() >= PROBE_INTERVAL {
+                    batch.push(Command::Probe(oneshot::channel().0));
+                    probed = Instant::now();
+                }
+            } else {
+                match rx.recv() {
+                    Ok(cmd) => batch.push(cmd),
+                    Err(_) => break,
+                }
+                probed = Instant::now();
+            }
+            if batch.is_empty() {
+                continue;
+            }
             while batch.len() < MAX_BATCH {
                 match rx.try_recv() {
                     Ok(cmd) => batch.push(cmd),
@@ -515,29 +767,40 @@ impl Writer {
         let requests = batch.len();
         let mut pending = Vec::with_capacity(requests);
         let mut notes = Vec::new();
-        let result = (|| -> Result<()> {
-            let tx = self
-                .conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            for cmd in batch.drain(..) {
-                // Each command runs in its own savepoint, so one that fails leaves nothing
-                // behind while the others in the batch still commit.
-                tx.prepare_cached("SAVEPOINT cmd")?.execute([])?;
-                let before = pending.len();
-                execute(&tx, cmd, &mut pending, &mut notes);
-                let failed = pending.get(before).is_some_and(Pending::is_err);
-                if failed {
-                    tx.prepare_cached("ROLLBACK TO cmd")?.execute([])?;
-                }
-                tx.prepare_cached("RELEASE cmd")?.execute([])?;
+        let changes_before = self.conn.total_changes();
+        let result = run_batch(&mut self.conn, batch, &mut pending, &mut notes);
+        if !self.conn.is_autocommit() {
+            // A failed COMMIT can leave the transaction open: end it, so that the next batch
+            // starts from the last committed state.
+            if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+                tracing::error!(error = %e, "cannot roll back a failed store transaction");
             }
-            tx.commit()?;
-            Ok(())
-        })();
+        }
+        let errors = || {
+            pending
+                .iter()
+                .filter_map(Pending::error)
+                .chain(result.as_ref().err())
+        };
+        let full =
+            errors().any(is_full) || (errors().any(is_io_failure) && space_exhausted(&self.dir));
+        let wrote = result.is_ok() && self.conn.total_changes() > changes_before;
+        if full {
+            if !self.space.full.swap(true, Ordering::AcqRel) {
+                tracing::error!(
+                    dir = %self.dir.display(),
+                    "the store is full: writes fail until space is freed"
+                );
+            }
+        } else if wrote && self.space.full.swap(false, Ordering::AcqRel) {
+            tracing::info!(dir = %self.dir.display(), "the store has space again: writes resume");
+        }
         let failed = match &result {
             Ok(()) => None,
             Err(e) => {
-                tracing::error!(error = %e, "store commit failed");
+                if !full {
+                    tracing::error!(error = %e, "store commit failed");
+                }
                 notes.clear();
                 Some(e.to_string())
             }
@@ -546,9 +809,71 @@ impl Writer {
         for note in notes {
             let _receivers = self.notify.send(note).unwrap_or(0);
         }
+        let outcome = Outcome {
+            failed,
+            full: full.then_some(&*self.space),
+        };
         for p in pending {
-            p.send(failed.as_deref());
+            p.send(&outcome);
         }
+    }
+}
+
+/// Runs every command of `batch` in one transaction, each in its own savepoint so that one that
+/// fails leaves nothing behind while the others still commit, then commits. Every command leaves
+/// exactly one answer in `pending`, also when the transaction fails before or after its turn.
+fn run_batch(
+    conn: &mut Connection,
+    batch: &mut Vec<Command>,
+    pending: &mut Vec<Pending>,
+    notes: &mut Vec<Notification>,
+) -> Result<()> {
+    let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            pending.extend(batch.drain(..).map(Pending::abandoned));
+            return Err(e.into());
+        }
+    };
+    let mut broken = None;
+    for cmd in batch.drain(..) {
+        if broken.is_some() {
+            pending.push(Pending::abandoned(cmd));
+            continue;
+        }
+        if let Err(e) = tx
+            .prepare_cached("SAVEPOINT cmd")
+            .and_then(|mut st| st.execute([]))
+        {
+            pending.push(Pending::abandoned(cmd));
+            broken = Some(e.into());
+            continue;
+        }
+        let before = pending.len();
+        execute(&tx, cmd, pending, notes);
+        let failed = pending.get(before).is_some_and(Pending::is_err);
+        let settled = (|| -> Result<()> {
+            // SQLite may roll the whole transaction back on its own after some errors
+            // (`SQLITE_FULL`, `SQLITE_IOERR`): then nothing of this batch can commit.
+            if tx.is_autocommit() {
+                return Err(StoreError::Io(std::io::Error::other(
+                    "sqlite rolled the transaction back",
+                )));
+            }
+            if failed {
+                tx.prepare_cached("ROLLBACK TO cmd")?.execute([])?;
+            }
+            tx.prepare_cached("RELEASE cmd")?.execute([])?;
+            Ok(())
+        })();
+        if let Err(e) = settled {
+            broken = Some(e);
+        }
+    }
+    match broken {
+        // Dropping the transaction rolls it back.
+        Some(e) => Err(e),
+        None => Ok(tx.commit()?),
     }
 }
 
@@ -631,7 +956,18 @@ fn execute(
             pending.push(Pending::Defs(reply, r));
         }
         Command::Counts(reply) => pending.push(Pending::Counts(reply, counts(tx))),
-        Command::Exec(f) => pending.push(f(tx)),
+        Command::Exec(f) => pending.push(f(Some(tx))),
+        Command::Probe(reply) => {
+            let r = tx
+                .prepare_cached(
+                    "INSERT INTO probe (id, at_ms) VALUES (1, ?1)
+                     ON CONFLICT (id) DO UPDATE SET at_ms = excluded.at_ms",
+                )
+                .and_then(|mut st| st.execute([now_ms()]))
+                .map(|_| ())
+                .map_err(StoreError::from);
+            pending.push(Pending::Unit(reply, r));
+        }
         Command::Reset(reply) => {
             let r = tx
                 .execute_batch(

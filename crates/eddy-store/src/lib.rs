@@ -35,11 +35,25 @@
 //! * [`Store::apply`] commits a group of definition changes atomically and durably, then
 //!   notifies watchers ([`Store::watch`]). A watcher that lags re-reads [`Store::definitions`].
 //!
+//! * **A full disk loses nothing acknowledged.** A change that cannot be written for lack of
+//!   space (SQLite's `SQLITE_FULL`, or `ENOSPC`/`EDQUOT` from the file system) is rolled back
+//!   whole and its caller gets [`StoreError::Full`]: it was never acknowledged. Everything
+//!   acknowledged before stays durable. From that moment [`Store::health`] reports
+//!   [`StoreHealth::Full`], until a later write succeeds (a caller's, or the store's own probe,
+//!   about once a second while it is full): when space returns, writes resume without a restart.
+//!
 //! # Recovery
 //!
 //! Opening a store runs SQLite's own WAL recovery; there is no eddy-specific recovery step,
 //! because every state change above is a single committed transaction. Leased items whose
 //! lease ran out while eddy was down are simply due.
+//!
+//! # Files
+//!
+//! The embedded store's files hold events, definitions (API keys, function environments) and
+//! messages, so only the user that runs eddy may read them: a directory the store creates is
+//! `0700`, and `eddy.db`, `eddy.db-wal` and `eddy.db-shm` are `0600` whatever the umask. Files
+//! of an existing store that are readable by others are tightened to `0600` when it opens.
 
 mod embedded;
 pub mod logs;
@@ -65,6 +79,21 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
     #[error("the store is closed")]
     Closed,
+    /// No space left where the store writes: the change was not made (and so never
+    /// acknowledged). Retrying once space returns succeeds; [`Store::health`] says when. The
+    /// text says where, e.g. "no space left on the file system of `/var/lib/eddy`".
+    #[error("the store is full: {0}")]
+    Full(String),
+}
+
+/// Whether the store can take writes (see [`Store::health`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreHealth {
+    /// Writes succeed.
+    Ok,
+    /// The last write failed for lack of space; writes fail with [`StoreError::Full`] until
+    /// space returns. `message` is that error's text.
+    Full { message: String },
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -393,4 +422,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes every log event of a group.
     fn logs_delete_group(&self, group: String) -> BoxFuture<'_, Result<()>>;
+
+    /// Whether writes succeed right now: [`StoreHealth::Full`] from the moment a write fails for
+    /// lack of space until a write succeeds again. Cheap (no I/O): health checks may call it as
+    /// often as they like.
+    fn health(&self) -> StoreHealth;
 }

@@ -125,6 +125,7 @@ pub async fn run(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
         tokio::pin!(notified);
         notified.as_mut().enable();
         let free = in_flight.available_permits().min(LEASE_BATCH);
+        let mut lease_failed = false;
         let items = if free == 0 {
             Vec::new()
         } else {
@@ -136,16 +137,24 @@ pub async fn run(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
                 Ok(items) => items,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot lease work items");
+                    lease_failed = true;
                     Vec::new()
                 }
             }
         };
         if items.is_empty() {
-            let wait = match app.store.next_due().await {
-                Ok(Some(due)) => {
+            // Due items that cannot be leased (a full store): try again in a second, not in a
+            // tight loop.
+            let next_due = if lease_failed {
+                None
+            } else {
+                app.store.next_due().await.ok().flatten()
+            };
+            let wait = match next_due {
+                Some(due) => {
                     Duration::from_millis((due - app.clock.now_ms()).clamp(1, 1000) as u64)
                 }
-                _ => Duration::from_secs(1),
+                None => Duration::from_secs(1),
             };
             tokio::select! {
                 () = &mut notified => {}
