@@ -644,9 +644,10 @@ fn valid_sqs_text(s: &str) -> bool {
 
 fn check_message_attributes(attrs: &BTreeMap<String, Value>) -> Result<(), ApiError> {
     if attrs.len() > 10 {
-        return Err(invalid_param(
-            "Number of message attributes [11] exceeds the allowed maximum [10].",
-        ));
+        return Err(invalid_param(format!(
+            "Number of message attributes [{}] exceeds the allowed maximum [10].",
+            attrs.len()
+        )));
     }
     for (name, v) in attrs {
         let ok_name = !name.is_empty()
