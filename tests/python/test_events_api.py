@@ -1,10 +1,12 @@
 """EventBridge API through boto3 against the real eddy binary: every operation, its errors,
 pagination, and that bad input changes nothing."""
 
+import http.client
 import json
 import os
 import re
 import subprocess
+import urllib.parse
 import uuid
 
 import pytest
@@ -612,3 +614,32 @@ def test_a_search_that_gives_up_is_counted_logged_once_and_does_not_match(fresh_
         warnings = [l for l in f if "array-consistency search ran out of steps" in l]
     assert len(warnings) == 1, warnings
     assert "combinatorial" in warnings[0] and "WARN" in warnings[0]
+
+
+def test_a_bus_route_answers_400_for_a_body_nested_too_deeply(eddy, events):
+    """An HTTP route integrated with PutEvents puts the request body as the Detail: a body nested
+    past the limit is the client's mistake (400 with the reason), never a 500."""
+    apigw = eddy.client("apigatewayv2")
+    api_id = apigw.create_api(Name="events", ProtocolType="HTTP")["ApiId"]
+    integ = apigw.create_integration(
+        ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationSubtype="EventBridge-PutEvents",
+        PayloadFormatVersion="1.0",
+        RequestParameters={"Source": "shop", "DetailType": "OrderPlaced", "Detail": "$request.body"})
+    apigw.create_route(ApiId=api_id, RouteKey="POST /orders",
+                       Target=f"integrations/{integ['IntegrationId']}")
+
+    def post(body):
+        u = urllib.parse.urlparse(eddy.http)
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=20)
+        conn.request("POST", f"/_api/{api_id}/orders", body=body,
+                     headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        out = r.status, r.read()
+        conn.close()
+        return out
+
+    status, body = post(('{"a":%s}' % nested_arrays(99)).encode())
+    assert status == 202, body
+    status, body = post(('{"a":%s}' % nested_arrays(110)).encode())
+    assert status == 400, body
+    assert b"Detail is malformed. Reason: it is nested deeper than 100 levels." in body

@@ -14,6 +14,7 @@ use tower::ServiceExt;
 
 struct Server {
     rt: tokio::runtime::Runtime,
+    app: Arc<App>,
     router: axum::Router,
     _dir: tempfile::TempDir,
 }
@@ -32,6 +33,7 @@ impl Server {
         Server {
             rt,
             router: app.aws_router(),
+            app,
             _dir: dir,
         }
     }
@@ -142,6 +144,66 @@ fn a_detail_nested_too_deeply_is_refused_per_entry_not_a_500() {
     );
     assert!(
         m.contains(r#"eddy_events_failed_entries_total{code="MalformedDetail"} 3"#),
+        "{m}"
+    );
+}
+
+/// Events already in the store are not trusted: one stored before today's checks (too deep for
+/// the matcher, or with a lone surrogate) is refused on its own when a bus target forwards it
+/// (its work item is not acknowledged), and replayed to no rule, never an error for the batch.
+#[test]
+fn stored_events_the_matcher_cannot_read_fail_alone() {
+    let s = Server::start();
+    s.ok(
+        "AWSEvents.PutRule",
+        json!({"Name": "deep", "EventPattern": r#"{"detail":{"a":[{"exists":true}]}}"#}),
+    );
+    let body = |detail: &str| {
+        format!(
+            r#"{{"version":"0","id":"e","detail-type":"t","source":"app","account":"123456789012","time":"2026-01-01T00:00:00Z","region":"us-east-1","resources":[],"detail":{detail}}}"#
+        )
+    };
+    let deep = body(&format!(r#"{{"a":{}}}"#, nested_arrays(600)));
+    let lone = body(r#"{"a":"\ud800"}"#);
+    for stored in [&deep, &lone] {
+        let item = eddy_store::WorkItem {
+            id: 424_242,
+            event_id: "e".into(),
+            bus: "us-east-1:other".into(),
+            rule: "arn:aws:events:us-east-1:123456789012:rule/other/fwd".into(),
+            target: "t".into(),
+            attempts: 1,
+            created_ms: 0,
+            body: stored.clone(),
+            hops: 0,
+        };
+        let r =
+            s.rt.block_on(s.app.bus.forward("us-east-1", "default", &item, 0))
+                .expect("no server error");
+        let e = r.expect_err("refused");
+        assert_eq!(e.code, "MalformedDetail", "{}", e.message);
+    }
+    let replayed =
+        s.rt.block_on(s.app.bus.put_for_rules(
+            "us-east-1",
+            "default",
+            vec![
+                ("r1".into(), 0, deep.clone()),
+                ("r2".into(), 0, body(r#"{"a":1}"#)),
+            ],
+            None,
+        ))
+        .expect("no server error");
+    // Both events are replayed; only the readable one matched (the rule has no targets, so no
+    // work items either way).
+    assert_eq!(replayed, Ok(0));
+    let m = s.metrics();
+    assert!(
+        m.contains(r#"eddy_rule_matched_events_total{bus="default",rule="deep"} 1"#),
+        "{m}"
+    );
+    assert!(
+        m.contains(r#"eddy_events_put_total{bus="default"} 2"#),
         "{m}"
     );
 }

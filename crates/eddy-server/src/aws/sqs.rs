@@ -44,7 +44,7 @@ pub async fn call(app: &App, ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>
     }
 }
 
-/// Parses a SendMessage(Batch) request. JSON with a `\\u` escape of a lone UTF-16 surrogate is
+/// Parses a SendMessage(Batch) request. JSON with a `\u` escape of a lone UTF-16 surrogate is
 /// no request any Rust string can hold; SQS's JSON reader keeps such a string, and its character
 /// check then refuses the message, so it is answered as SQS does: `InvalidMessageContents`.
 fn parse_send<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
