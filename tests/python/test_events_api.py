@@ -1,11 +1,18 @@
 """EventBridge API through boto3 against the real eddy binary: every operation, its errors,
 pagination, and that bad input changes nothing."""
 
+import http.client
 import json
+import os
+import re
+import subprocess
+import urllib.parse
 import uuid
 
 import pytest
 from botocore.exceptions import ClientError
+
+from conftest import Eddy, eddy_bin
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -433,3 +440,206 @@ def test_invalid_schedule_expressions_are_rejected(events, expr):
 def test_valid_schedule_expressions_are_accepted(events, expr):
     events.put_rule(Name="r", ScheduleExpression=expr)
     assert events.describe_rule(Name="r")["ScheduleExpression"] == expr
+
+
+# --- Hostile input: one clear answer each (issue 14) -----------------------------------------
+
+# Raw HTTP requests carry what AWS SDKs send (the endpoint requires an AWS Authorization header).
+RAW_EVENTS_HEADERS = {
+    "X-Amz-Target": "AWSEvents.PutEvents",
+    "Content-Type": "application/x-amz-json-1.1",
+    "Authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/events/aws4_request, "
+                     "SignedHeaders=host, Signature=0",
+}
+
+TOO_DEEP = {"ErrorCode": "MalformedDetail",
+            "ErrorMessage": "Detail is malformed. Reason: it is nested deeper than 100 levels."}
+
+
+def nested_arrays(depth):
+    return "[" * depth + "1" + "]" * depth
+
+
+def test_put_events_refuses_a_detail_nested_too_deeply_per_entry(eddy, events):
+    # A rule on a path inside the deep value, so matching walks into it: this used to answer 500
+    # for the whole batch.
+    events.put_rule(Name="deep", EventPattern=json.dumps({"detail": {"a": [{"exists": True}]}}))
+    before = eddy.metric("eddy_events_put_total", bus="default")
+    matched = eddy.metric("eddy_rule_matched_events_total", bus="default", rule="deep")
+    resp = events.put_events(Entries=[
+        {"Source": "app", "DetailType": "t", "Detail": json.dumps({"a": 1})},
+        {"Source": "app", "DetailType": "t", "Detail": '{"a":%s}' % nested_arrays(600)},
+        # 100 levels (the Detail object and 99 arrays) is the limit.
+        {"Source": "app", "DetailType": "t", "Detail": '{"a":%s}' % nested_arrays(99)},
+        {"Source": "app", "DetailType": "t", "Detail": '{"a":%s}' % nested_arrays(100)},
+        {"Source": "app", "DetailType": "t", "Detail": '{"a":%s}' % nested_arrays(100000)},
+    ])
+    assert resp["FailedEntryCount"] == 3
+    e = resp["Entries"]
+    assert uuid.UUID(e[0]["EventId"]) and uuid.UUID(e[2]["EventId"])
+    assert e[1] == e[3] == e[4] == TOO_DEEP
+    assert eddy.metric("eddy_events_put_total", bus="default") == before + 2
+    assert eddy.metric("eddy_rule_matched_events_total", bus="default", rule="deep") == matched + 2
+
+
+def test_lone_surrogates_are_refused_wherever_they_are(eddy, events):
+    # In the request itself (boto3 writes "\ud800" as that escape): no Rust string holds it, so the
+    # request is not one eddy can read.
+    with pytest.raises(ClientError) as ex:
+        events.put_events(Entries=[{"Source": "a\ud800", "DetailType": "t", "Detail": "{}"}])
+    assert err(ex)[0] == "SerializationException"
+    assert ex.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    # Inside the Detail text: that entry is refused, the others are put.
+    resp = events.put_events(Entries=[
+        {"Source": "app", "DetailType": "t", "Detail": '{"a":"\\ud800"}'},
+        {"Source": "app", "DetailType": "t", "Detail": '{"a":"x\\udfffy"}'},
+        {"Source": "app", "DetailType": "t", "Detail": '{"a":"\\ud83d\\ude00"}'},
+    ])
+    assert resp["FailedEntryCount"] == 2
+    lone = {"ErrorCode": "MalformedDetail",
+            "ErrorMessage": "Detail is malformed. Reason: it contains a \\u escape of a lone "
+                            "UTF-16 surrogate."}
+    assert resp["Entries"][0] == resp["Entries"][1] == lone
+    assert uuid.UUID(resp["Entries"][2]["EventId"])
+    # In a pattern: refused, not decoded to U+FFFD.
+    with pytest.raises(ClientError) as ex:
+        events.put_rule(Name="r", EventPattern='{"source":["\\ud800"]}')
+    assert err(ex) == ("InvalidEventPatternException",
+                       "Event pattern is not valid. Reason: Invalid JSON: a \\u escape names a "
+                       "lone UTF-16 surrogate")
+    # In a target's constant Input.
+    events.put_rule(Name="r", EventPattern=json.dumps({"source": ["app"]}))
+    with pytest.raises(ClientError) as ex:
+        events.put_targets(Rule="r", Targets=[{
+            "Id": "t", "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:q", "Input": '{"a":"\\udc00"}'}])
+    assert err(ex) == ("ValidationException", "Input for target t is not valid JSON text.")
+
+
+def test_put_events_refuses_a_source_with_control_characters(events):
+    resp = events.put_events(Entries=[
+        {"Source": "my\x00app", "DetailType": "t", "Detail": "{}"},
+        {"Source": "my\napp", "DetailType": "t", "Detail": "{}"},
+        {"Source": "my\x7fapp", "DetailType": "t", "Detail": "{}"},
+        {"Source": "my.app", "DetailType": "t", "Detail": "{}"},
+    ])
+    assert resp["FailedEntryCount"] == 3
+    bad = {"ErrorCode": "InvalidArgument",
+           "ErrorMessage": "Parameter Source is not valid. Reason: Source must not contain control "
+                           "characters."}
+    assert resp["Entries"][:3] == [bad, bad, bad]
+    assert uuid.UUID(resp["Entries"][3]["EventId"])
+
+
+def test_test_event_pattern_refuses_events_nested_too_deeply(events):
+    def event(detail):
+        return ('{"id":"1","account":"1","source":"a","time":"2026-01-01T00:00:00Z","region":"r",'
+                '"resources":[],"detail-type":"d","detail":%s}' % detail)
+    ok = events.test_event_pattern(EventPattern=json.dumps({"source": ["a"]}),
+                                   Event=event('{"a":%s}' % nested_arrays(99)))
+    assert ok["Result"] is True
+    for depth in (100, 110, 5000):
+        with pytest.raises(ClientError) as ex:
+            events.test_event_pattern(EventPattern=json.dumps({"source": ["a"]}),
+                                      Event=event('{"a":%s}' % nested_arrays(depth)))
+        assert err(ex) == ("ValidationException", "Parameter Event is not valid. Reason: Event is "
+                                                  "nested deeper than 101 levels.")
+
+
+def test_put_events_answers_the_whole_batch_over_raw_http(eddy, events):
+    """The same per-entry answer for a client that is not boto3; the batch is never a 500."""
+    body = json.dumps({"Entries": [
+        {"Source": "app", "DetailType": "t", "Detail": '{"a":%s}' % nested_arrays(2000)},
+        {"Source": "app", "DetailType": "t", "Detail": "{}"},
+    ]}).encode()
+    status, _, raw = eddy.post("/", body, RAW_EVENTS_HEADERS)
+    assert status == 200, raw
+    resp = json.loads(raw)
+    assert resp["FailedEntryCount"] == 1
+    assert resp["Entries"][0] == TOO_DEEP
+
+
+def budget_detail(n):
+    """A Detail on which the `combinatorial` rule's array-consistency search needs about n⁴ steps:
+    `a.x` has n candidates, every element of `a` but the last also holds the forbidden `a.z`,
+    and `b`, `c`, `d` multiply the choices by n³ before each candidate is refused."""
+    elems = [{"x": 1, "z": 1}] * (n - 1) + [{"x": 1}]
+    ones = [1] * n
+    return json.dumps({"a": elems, "b": ones, "c": ones, "d": ones})
+
+
+COMBINATORIAL = {"detail": {"a": {"x": [1], "z": [{"exists": False}]},
+                            "b": [1], "c": [1], "d": [1]}}
+
+
+def test_a_search_that_gives_up_is_counted_logged_once_and_does_not_match(fresh_dir):
+    """A full search would match the large event (the last element of `a` has no `z`), but it
+    needs millions of steps: the matcher gives up, the rule does not match that event, and eddy
+    counts it per rule in /metrics and warns once per rule."""
+    log_path = os.path.join(fresh_dir, "stderr.log")
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [eddy_bin(), "serve", "--dev", "--data-dir", os.path.join(fresh_dir, "data"),
+             "--aws-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"],
+            stdout=subprocess.PIPE, stderr=log, text=True)
+        try:
+            line = proc.stdout.readline()
+            m = re.search(r"aws=(http://\S+) http=(http://\S+)", line)
+            assert m, line
+            server = Eddy(fresh_dir)
+            server.proc, server.aws, server.http = proc, m.group(1), m.group(2)
+            ev = server.client("events")
+            ev.put_rule(Name="combinatorial", EventPattern=json.dumps(COMBINATORIAL))
+            ev.put_rule(Name="plain", EventPattern=json.dumps({"source": ["app"]}))
+            exhausted = ("eddy_pattern_search_budget_exhausted_total",
+                         {"bus": "default", "rule": "combinatorial"})
+            matched = ("eddy_rule_matched_events_total", {"bus": "default", "rule": "combinatorial"})
+            # Small enough to decide exactly: it matches, nothing is counted.
+            resp = ev.put_events(Entries=[{"Source": "app", "DetailType": "t",
+                                           "Detail": budget_detail(8)}])
+            assert resp["FailedEntryCount"] == 0
+            assert server.metric(matched[0], **matched[1]) == 1
+            assert server.metric(exhausted[0], **exhausted[1]) == 0
+            # Too large: accepted, not matched by `combinatorial`, counted each time.
+            for _ in range(3):
+                resp = ev.put_events(Entries=[{"Source": "app", "DetailType": "t",
+                                               "Detail": budget_detail(40)}])
+                assert resp["FailedEntryCount"] == 0
+            assert server.metric(exhausted[0], **exhausted[1]) == 3
+            assert server.metric(matched[0], **matched[1]) == 1
+            assert server.metric("eddy_rule_matched_events_total", bus="default", rule="plain") == 4
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+    with open(log_path) as f:
+        warnings = [l for l in f if "array-consistency search ran out of steps" in l]
+    assert len(warnings) == 1, warnings
+    assert "combinatorial" in warnings[0] and "WARN" in warnings[0]
+
+
+def test_a_bus_route_answers_400_for_a_body_nested_too_deeply(eddy, events):
+    """An HTTP route integrated with PutEvents puts the request body as the Detail: a body nested
+    past the limit is the client's mistake (400 with the reason), never a 500."""
+    apigw = eddy.client("apigatewayv2")
+    api_id = apigw.create_api(Name="events", ProtocolType="HTTP")["ApiId"]
+    integ = apigw.create_integration(
+        ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationSubtype="EventBridge-PutEvents",
+        PayloadFormatVersion="1.0",
+        RequestParameters={"Source": "shop", "DetailType": "OrderPlaced", "Detail": "$request.body"})
+    apigw.create_route(ApiId=api_id, RouteKey="POST /orders",
+                       Target=f"integrations/{integ['IntegrationId']}")
+
+    def post(body):
+        u = urllib.parse.urlparse(eddy.http)
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=20)
+        conn.request("POST", f"/_api/{api_id}/orders", body=body,
+                     headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        out = r.status, r.read()
+        conn.close()
+        return out
+
+    status, body = post(('{"a":%s}' % nested_arrays(99)).encode())
+    assert status == 202, body
+    status, body = post(('{"a":%s}' % nested_arrays(110)).encode())
+    assert status == 400, body
+    assert b"Detail is malformed. Reason: it is nested deeper than 100 levels." in body

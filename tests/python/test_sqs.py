@@ -252,3 +252,108 @@ def test_tags(sqs):
     sqs.tag_queue(QueueUrl=url, Tags={"b": "2"})
     sqs.untag_queue(QueueUrl=url, TagKeys=["a"])
     assert sqs.list_queue_tags(QueueUrl=url)["Tags"] == {"b": "2"}
+
+
+# --- Hostile input: one clear answer each (issue 14) -----------------------------------------
+
+RAW_SQS_HEADERS = {
+    "Content-Type": "application/x-amz-json-1.0",
+    "Authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sqs/aws4_request, "
+                     "SignedHeaders=host, Signature=0",
+}
+
+
+def raw_sqs(eddy, operation, body):
+    headers = dict(RAW_SQS_HEADERS, **{"X-Amz-Target": f"AmazonSQS.{operation}"})
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    status, headers, raw = eddy.post("/", data, headers)
+    return status, headers, json.loads(raw) if raw else None
+
+
+@pytest.mark.parametrize("value", ["xyz", "YmxvYg=", "-_==", "not base64!", "Zm9v\n", 5])
+def test_invalid_base64_binary_attributes_are_refused(eddy, sqs, value):
+    """SDKs always send BinaryValue as base64; a raw client that does not gets AWS JSON's answer
+    for a malformed blob (a 400 SerializationException), in SendMessage and SendMessageBatch."""
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    attrs = {"a": {"DataType": "Binary", "BinaryValue": value}}
+    status, _, resp = raw_sqs(eddy, "SendMessage",
+                              {"QueueUrl": url, "MessageBody": "m", "MessageAttributes": attrs})
+    assert status == 400, resp
+    assert resp == {"__type": "SerializationException",
+                    "message": "Value for message attribute 'a' member BinaryValue is not valid base64"}
+    status, _, resp = raw_sqs(eddy, "SendMessageBatch", {"QueueUrl": url, "Entries": [
+        {"Id": "1", "MessageBody": "m"},
+        {"Id": "2", "MessageBody": "m", "MessageAttributes": attrs}]})
+    assert status == 400, resp
+    assert resp["__type"] == "SerializationException"
+    # Nothing was sent.
+    assert "Messages" not in sqs.receive_message(QueueUrl=url)
+
+
+def test_message_bodies_outside_the_sqs_character_set_are_invalid_message_contents(sqs):
+    """Control characters, U+FFFE/U+FFFF and lone surrogates (boto3 sends "\ud800" as that JSON
+    escape, which SQS's reader keeps and its character check refuses) are all refused alike."""
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    message = ("Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to "
+               "#xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF")
+    for body in ["a\x00b", "bell\x07", "\ufffe", "\uffff", "lone \ud800", "\udc00"]:
+        with pytest.raises(ClientError) as ex:
+            sqs.send_message(QueueUrl=url, MessageBody=body)
+        assert code(ex) == "InvalidMessageContents", repr(body)
+        assert ex.value.response["Error"]["Message"] == message
+        assert ex.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    with pytest.raises(ClientError) as ex:
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": "1", "MessageBody": "x\udfffy"}])
+    assert code(ex) == "InvalidMessageContents"
+    assert "Messages" not in sqs.receive_message(QueueUrl=url)
+    # Tabs, newlines and emoji (a surrogate pair on the wire) are fine.
+    sqs.send_message(QueueUrl=url, MessageBody="a\tb\r\nc \U0001F600")
+    got = sqs.receive_message(QueueUrl=url)["Messages"]
+    assert got[0]["Body"] == "a\tb\r\nc \U0001F600"
+
+
+def redrive(arn, max_receive=3):
+    return {"RedrivePolicy": json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": max_receive})}
+
+
+def test_a_queue_cannot_redrive_to_itself(sqs):
+    arn = "arn:aws:sqs:us-east-1:123456789012:loop"
+    reason = "Dead-letter target must not be the source queue itself."
+    with pytest.raises(ClientError) as ex:
+        sqs.create_queue(QueueName="loop", Attributes=redrive(arn))
+    assert code(ex) == "InvalidParameterValue"
+    assert ex.value.response["Error"]["Message"] == (
+        f"Value {redrive(arn)['RedrivePolicy']} for parameter RedrivePolicy is invalid. "
+        f"Reason: {reason}")
+    assert "QueueUrls" not in sqs.list_queues()
+    url = sqs.create_queue(QueueName="loop")["QueueUrl"]
+    with pytest.raises(ClientError) as ex:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes=redrive(arn))
+    assert code(ex) == "InvalidParameterValue"
+    assert ex.value.response["Error"]["Message"].endswith(f"Reason: {reason}")
+    a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert "RedrivePolicy" not in a
+
+
+def test_a_dead_letter_queue_must_exist_be_of_the_same_kind_and_region(sqs):
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    sqs.create_queue(QueueName="dlq.fifo", Attributes={"FifoQueue": "true"})
+    for arn, reason in [
+        ("arn:aws:sqs:us-east-1:123456789012:missing", "Dead letter target does not exist."),
+        ("arn:aws:sqs:us-east-1:123456789012:dlq.fifo",
+         "Dead-letter queue must be same type of queue as the source.."),
+        ("arn:aws:sqs:eu-west-1:123456789012:dlq",
+         "Dead-letter target must be in same region as the source."),
+    ]:
+        with pytest.raises(ClientError) as ex:
+            sqs.set_queue_attributes(QueueUrl=url, Attributes=redrive(arn))
+        assert code(ex) == "InvalidParameterValue", arn
+        assert ex.value.response["Error"]["Message"] == (
+            f"Value {redrive(arn)['RedrivePolicy']} for parameter RedrivePolicy is invalid. "
+            f"Reason: {reason}")
+        with pytest.raises(ClientError) as ex:
+            sqs.create_queue(QueueName="q2", Attributes=redrive(arn))
+        assert code(ex) == "InvalidParameterValue", arn
+    dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes=redrive("arn:aws:sqs:us-east-1:123456789012:dlq"))
+    assert sqs.list_dead_letter_source_queues(QueueUrl=dlq)["queueUrls"] == [url]

@@ -6,9 +6,77 @@
 //! ```
 //!
 //! eddy writes the envelope once, as text, when the event is put; `detail` is copied verbatim
-//! from the request (it was checked to be a JSON object), so it is never re-serialised.
+//! from the request (it was checked by [`check_detail`]), so it is never re-serialised.
+//!
+//! ## How deep an event may nest
+//! [`check_detail`] refuses a `Detail` nested deeper than [`MAX_DETAIL_DEPTH`] levels (its own
+//! object is level 1), so an envelope is at most `MAX_DETAIL_DEPTH + 1` levels deep. Every reader
+//! an event meets after it is put accepts that: serde_json's DOM parser (127 levels; the
+//! delivery path and function destinations read events with it), eddy-pattern's tree parser
+//! (256) and event scanner (512), and the input transformer's reader (512). So a stored event
+//! can always be matched, transformed and delivered; nothing downstream refuses it for its depth.
+//! EventBridge documents "nested JSON up to 1000 levels deep"; eddy accepts less, and says so
+//! in the error.
+//!
+//! `Detail` must also be free of `\u` escapes of lone UTF-16 surrogates (`"\ud800"`): EventBridge
+//! (Java) would keep them, but no Rust string can, and matching them as U+FFFD would be wrong.
 
-use eddy_pattern::json::write_json_string;
+use eddy_pattern::json::{self, LONE_SURROGATE, TOO_DEEP, TopLevel, write_json_string};
+
+/// Deepest nesting of `Detail` accepted; see the module docs.
+pub const MAX_DETAIL_DEPTH: usize = 100;
+
+/// Why a `Detail` was refused (PutEvents answers `MalformedDetail`). `Display` gives the
+/// `ErrorMessage`, which starts with EventBridge's "Detail is malformed.".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DetailError {
+    /// Not JSON, or JSON that is not an object.
+    Malformed,
+    /// Nested deeper than [`MAX_DETAIL_DEPTH`].
+    TooDeep,
+    /// A `\u` escape of a lone UTF-16 surrogate.
+    LoneSurrogate,
+}
+
+impl std::fmt::Display for DetailError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DetailError::Malformed => f.write_str("Detail is malformed."),
+            DetailError::TooDeep => write!(
+                f,
+                "Detail is malformed. Reason: it is nested deeper than {MAX_DETAIL_DEPTH} levels."
+            ),
+            DetailError::LoneSurrogate => f.write_str(
+                "Detail is malformed. Reason: it contains a \\u escape of a lone UTF-16 surrogate.",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for DetailError {}
+
+/// Checks a `Detail`: a JSON object, at most [`MAX_DETAIL_DEPTH`] levels deep, without lone
+/// surrogate escapes. One pass, no allocation but a byte per level.
+pub fn check_detail(detail: &str) -> Result<(), DetailError> {
+    match json::validate(detail, MAX_DETAIL_DEPTH) {
+        Ok(TopLevel::Object) => Ok(()),
+        Ok(_) => Err(DetailError::Malformed),
+        Err(e) if e.reason == TOO_DEEP => Err(DetailError::TooDeep),
+        Err(e) if e.reason == LONE_SURROGATE => Err(DetailError::LoneSurrogate),
+        Err(_) => Err(DetailError::Malformed),
+    }
+}
+
+/// Checks a whole event as `TestEventPattern` receives it: any JSON, at most one level deeper
+/// than a `Detail` may be (the envelope's own), without lone surrogate escapes.
+pub fn check_event(event: &str) -> Result<TopLevel, DetailError> {
+    match json::validate(event, MAX_DETAIL_DEPTH + 1) {
+        Ok(top) => Ok(top),
+        Err(e) if e.reason == TOO_DEEP => Err(DetailError::TooDeep),
+        Err(e) if e.reason == LONE_SURROGATE => Err(DetailError::LoneSurrogate),
+        Err(_) => Err(DetailError::Malformed),
+    }
+}
 
 /// What a caller supplies for one event.
 #[derive(Debug, Clone, Copy)]
@@ -106,6 +174,91 @@ mod tests {
         assert_eq!(s, "\"a\\u0001\\n\"");
         let back: String = serde_json::from_str(&s).unwrap();
         assert_eq!(back, "a\u{1}\n");
+    }
+
+    fn nested_detail(depth: usize) -> String {
+        // `depth` objects: `{"a":{"a":...{"a":1}...}}`.
+        format!("{}1{}", "{\"a\":".repeat(depth), "}".repeat(depth))
+    }
+
+    fn envelope_of(detail: &str) -> String {
+        envelope(
+            &EventInput {
+                source: "s",
+                detail_type: "t",
+                detail,
+                resources: &[],
+            },
+            &EventOrigin {
+                id: "1",
+                account: "123456789012",
+                region: "us-east-1",
+                time_ms: 0,
+            },
+        )
+    }
+
+    #[test]
+    fn detail_depth_limit_is_exact() {
+        assert_eq!(check_detail(&nested_detail(1)), Ok(()));
+        assert_eq!(check_detail(&nested_detail(MAX_DETAIL_DEPTH)), Ok(()));
+        assert_eq!(
+            check_detail(&nested_detail(MAX_DETAIL_DEPTH + 1)),
+            Err(DetailError::TooDeep)
+        );
+        let arrays = format!(
+            "{{\"a\":{}{}}}",
+            "[".repeat(MAX_DETAIL_DEPTH - 1),
+            "]".repeat(MAX_DETAIL_DEPTH - 1)
+        );
+        assert_eq!(check_detail(&arrays), Ok(()));
+        let arrays = format!(
+            "{{\"a\":{}{}}}",
+            "[".repeat(MAX_DETAIL_DEPTH),
+            "]".repeat(MAX_DETAIL_DEPTH)
+        );
+        assert_eq!(check_detail(&arrays), Err(DetailError::TooDeep));
+        // Far past any stack: refused, not a crash.
+        assert_eq!(
+            check_detail(&nested_detail(1_000_000)),
+            Err(DetailError::TooDeep)
+        );
+    }
+
+    /// Every reader downstream of PutEvents accepts an envelope whose Detail is at the limit
+    /// (see the module docs), so a stored event never fails to match or deliver for its depth.
+    #[test]
+    fn an_event_at_the_limit_is_readable_everywhere() {
+        let detail = nested_detail(MAX_DETAIL_DEPTH);
+        assert_eq!(check_detail(&detail), Ok(()));
+        let text = envelope_of(&detail);
+        assert!(matches!(check_event(&text), Ok(TopLevel::Object)));
+        assert!(serde_json::from_str::<serde_json::Value>(&text).is_ok());
+        assert!(eddy_pattern::json::parse(&text).is_ok());
+        let path = format!("detail{}", ".a".repeat(MAX_DETAIL_DEPTH));
+        let pattern = eddy_pattern::Pattern::parse(&format!("{{\"{path}\":[1]}}")).unwrap();
+        assert_eq!(pattern.matches(&text), Ok(true));
+        // One level more is refused before it can reach any of them.
+        let deeper = envelope_of(&nested_detail(MAX_DETAIL_DEPTH + 1));
+        assert_eq!(check_event(&deeper), Err(DetailError::TooDeep));
+    }
+
+    #[test]
+    fn detail_must_be_an_object_without_lone_surrogates() {
+        for bad in ["", "[1]", "1", "\"x\"", "{", "{} x", "{\"a\":\u{1}}"] {
+            assert_eq!(check_detail(bad), Err(DetailError::Malformed), "{bad:?}");
+        }
+        assert_eq!(check_detail(" {\"a\": [1, 2]} "), Ok(()));
+        assert_eq!(check_detail(r#"{"a":"\ud83d\ude00"}"#), Ok(()));
+        assert_eq!(
+            check_detail(r#"{"a":"\ud800"}"#),
+            Err(DetailError::LoneSurrogate)
+        );
+        assert_eq!(
+            DetailError::TooDeep.to_string(),
+            "Detail is malformed. Reason: it is nested deeper than 100 levels."
+        );
+        assert_eq!(DetailError::Malformed.to_string(), "Detail is malformed.");
     }
 
     #[test]

@@ -234,8 +234,13 @@ pub fn check_target(target: &TargetDef) -> Result<(), TransformError> {
             "Only one of Input, InputPath, or InputTransformer must be provided for target {id}."
         )));
     }
+    // A `\u` escape of a lone UTF-16 surrogate is refused too: the JSON readers downstream
+    // (serde_json, in function destinations' records) refuse it, so it could not be delivered
+    // as the same JSON.
     if let Some(input) = &target.input
-        && parse_json(input).is_err()
+        && (parse_json(input).is_err()
+            || eddy_pattern::json::validate(input, usize::MAX)
+                .is_err_and(|e| e.reason == eddy_pattern::json::LONE_SURROGATE))
     {
         return Err(TransformError::new(format!(
             "Input for target {id} is not valid JSON text."
@@ -1909,6 +1914,13 @@ mod tests {
                 .to_string()
                 .contains("not valid JSON")
         );
+        t.input = Some(r#"{"a":"\ud800"}"#.into());
+        assert_eq!(
+            check_target(&t).unwrap_err().to_string(),
+            "Input for target t1 is not valid JSON text."
+        );
+        t.input = Some(r#"{"a":"\ud83d\ude00"}"#.into());
+        assert_eq!(check_target(&t), Ok(()));
     }
 
     // --- the JSON reader -------------------------------------------------------------------------

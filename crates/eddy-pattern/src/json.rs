@@ -2,7 +2,12 @@
 //! keeps object members in order (duplicates included), and never panics on any input.
 //!
 //! Patterns are tiny (at most a few KiB), so this builds a tree; events never go through here on
-//! the hot path (see `scan`).
+//! the hot path (see `scan`). [`validate`] checks a text without building anything (the API
+//! layer uses it on every event's `Detail`).
+//!
+//! Both are strict where JSON parsers differ: a `\u` escape of a lone UTF-16 surrogate
+//! (`"\ud800"`) is refused, because no Rust string, and no UTF-8 text, can hold it (serde_json
+//! refuses it too; decoding it to U+FFFD would match a value nobody sent).
 
 use std::fmt::Write as _;
 
@@ -98,6 +103,95 @@ pub struct JsonError {
     pub reason: &'static str,
 }
 
+/// What a JSON text is at its top level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopLevel {
+    Object,
+    Array,
+    /// A string, number, boolean or `null`.
+    Scalar,
+}
+
+/// [`JsonError::reason`] when nesting goes past the limit ([`MAX_DEPTH`] or [`validate`]'s).
+pub const TOO_DEEP: &str = "nesting too deep";
+
+/// [`JsonError::reason`] for a `\u` escape of a lone UTF-16 surrogate.
+pub const LONE_SURROGATE: &str = "lone surrogate in \\u escape";
+
+/// Checks that `src` is one JSON value (surrounding white space allowed) without building it:
+/// the grammar, strings (no raw control characters, valid escapes, no lone surrogate escapes),
+/// and no container nested deeper than `max_depth` (the outermost object or array is depth 1).
+/// It keeps no recursion and at most `max_depth` bytes of state, so any input is safe.
+pub fn validate(src: &str, max_depth: usize) -> Result<TopLevel, JsonError> {
+    let mut p = Parser {
+        b: src.as_bytes(),
+        i: 0,
+    };
+    // One byte per open container: `{` or `[`.
+    let mut open: Vec<u8> = Vec::new();
+    p.ws();
+    let top = match p.b.get(p.i) {
+        Some(b'{') => TopLevel::Object,
+        Some(b'[') => TopLevel::Array,
+        _ => TopLevel::Scalar,
+    };
+    loop {
+        // A value is expected here.
+        p.ws();
+        match p.b.get(p.i) {
+            Some(&c @ (b'{' | b'[')) => {
+                if open.len() >= max_depth {
+                    return Err(p.err(TOO_DEEP));
+                }
+                p.i += 1;
+                p.ws();
+                let close = if c == b'{' { b'}' } else { b']' };
+                if p.b.get(p.i) == Some(&close) {
+                    p.i += 1;
+                } else {
+                    open.push(c);
+                    if c == b'{' {
+                        p.key()?;
+                    }
+                    continue;
+                }
+            }
+            Some(b'"') => p.skip_string()?,
+            Some(b't') => p.skip_lit(b"true")?,
+            Some(b'f') => p.skip_lit(b"false")?,
+            Some(b'n') => p.skip_lit(b"null")?,
+            Some(_) => p.i = number_end(p.b, p.i).ok_or_else(|| p.err("invalid number"))?,
+            None => return Err(p.err("unexpected end")),
+        }
+        // A value ended: close containers until one has another member.
+        loop {
+            p.ws();
+            let Some(&c) = open.last() else {
+                if p.i != p.b.len() {
+                    return Err(p.err("trailing characters"));
+                }
+                return Ok(top);
+            };
+            match (c, p.b.get(p.i)) {
+                (_, Some(b',')) => {
+                    p.i += 1;
+                    if c == b'{' {
+                        p.ws();
+                        p.key()?;
+                    }
+                    break;
+                }
+                (b'{', Some(b'}')) | (b'[', Some(b']')) => {
+                    p.i += 1;
+                    open.pop();
+                }
+                (b'{', _) => return Err(p.err("expected ',' or '}'")),
+                _ => return Err(p.err("expected ',' or ']'")),
+            }
+        }
+    }
+}
+
 /// Parses one JSON value filling the whole text (surrounding whitespace allowed).
 pub fn parse(src: &str) -> Result<Json, JsonError> {
     parse_bytes(src.as_bytes())
@@ -149,7 +243,7 @@ impl Parser<'_> {
 
     fn value(&mut self, depth: usize) -> Result<Json, JsonError> {
         if depth > MAX_DEPTH {
-            return Err(self.err("nesting too deep"));
+            return Err(self.err(TOO_DEEP));
         }
         match self.b.get(self.i) {
             None => Err(self.err("unexpected end")),
@@ -229,8 +323,10 @@ impl Parser<'_> {
         let raw = &self.b[start..end];
         let s = if has_escape {
             let mut out = Vec::with_capacity(raw.len());
-            if !unescape_into(raw, &mut out) {
-                return Err(self.err("bad escape"));
+            match unescape(raw, &mut out, Lone::Refuse) {
+                Unescaped::Ok => {}
+                Unescaped::Bad => return Err(self.err("bad escape")),
+                Unescaped::Lone => return Err(self.err(LONE_SURROGATE)),
             }
             String::from_utf8(out).map_err(|_| self.err("invalid UTF-8"))?
         } else {
@@ -240,6 +336,85 @@ impl Parser<'_> {
         };
         self.i = end + 1;
         Ok(s)
+    }
+
+    /// With `self.i` on an opening quote: checks one string and moves past it.
+    fn skip_string(&mut self) -> Result<(), JsonError> {
+        let start = self.i + 1;
+        let mut i = start;
+        loop {
+            match self.b.get(i) {
+                None => {
+                    self.i = i;
+                    return Err(self.err("unterminated string"));
+                }
+                Some(b'"') => break,
+                Some(b'\\') => {
+                    i = match escape_end(self.b, i) {
+                        Ok(end) => end,
+                        Err(reason) => {
+                            self.i = i;
+                            return Err(self.err(reason));
+                        }
+                    }
+                }
+                Some(0..=0x1f) => {
+                    self.i = i;
+                    return Err(self.err("control character in string"));
+                }
+                Some(_) => i += 1,
+            }
+        }
+        self.i = i + 1;
+        Ok(())
+    }
+
+    /// An object key and its `:`, with `self.i` on the key's opening quote.
+    fn key(&mut self) -> Result<(), JsonError> {
+        if self.b.get(self.i) != Some(&b'"') {
+            return Err(self.err("expected a key"));
+        }
+        self.skip_string()?;
+        self.ws();
+        if self.b.get(self.i) != Some(&b':') {
+            return Err(self.err("expected ':'"));
+        }
+        self.i += 1;
+        Ok(())
+    }
+
+    fn skip_lit(&mut self, word: &[u8]) -> Result<(), JsonError> {
+        if self.b.get(self.i..self.i + word.len()) == Some(word) {
+            self.i += word.len();
+            Ok(())
+        } else {
+            Err(self.err("invalid literal"))
+        }
+    }
+}
+
+/// With `b[i]` a backslash inside a string: the index just past its escape, or why it is bad.
+fn escape_end(b: &[u8], i: usize) -> Result<usize, &'static str> {
+    match b.get(i + 1) {
+        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(i + 2),
+        Some(b'u') => {
+            let hi = b.get(i + 2..).and_then(hex4).ok_or("bad escape")?;
+            if (0xDC00..0xE000).contains(&hi) {
+                return Err(LONE_SURROGATE);
+            }
+            if !(0xD800..0xDC00).contains(&hi) {
+                return Ok(i + 6);
+            }
+            if b.get(i + 6) != Some(&b'\\') || b.get(i + 7) != Some(&b'u') {
+                return Err(LONE_SURROGATE);
+            }
+            match b.get(i + 8..).and_then(hex4) {
+                Some(lo) if (0xDC00..0xE000).contains(&lo) => Ok(i + 12),
+                Some(_) => Err(LONE_SURROGATE),
+                None => Err("bad escape"),
+            }
+        }
+        _ => Err("bad escape"),
     }
 }
 
@@ -311,9 +486,34 @@ fn hex4(b: &[u8]) -> Option<u32> {
     Some(v)
 }
 
+/// What to do with a `\u` escape of a lone UTF-16 surrogate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lone {
+    /// Decode it as U+FFFD (the event scanner: events were validated when they were put).
+    Replace,
+    /// Refuse the string.
+    Refuse,
+}
+
+/// How [`unescape`] went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unescaped {
+    Ok,
+    /// A malformed escape.
+    Bad,
+    /// A lone surrogate, with [`Lone::Refuse`].
+    Lone,
+}
+
 /// Decodes the body of a JSON string (between the quotes) into `out`. Returns false on a bad
 /// escape. Lone surrogates become U+FFFD.
 pub(crate) fn unescape_into(raw: &[u8], out: &mut Vec<u8>) -> bool {
+    unescape(raw, out, Lone::Replace) == Unescaped::Ok
+}
+
+/// Decodes the body of a JSON string (between the quotes) into `out`, lone surrogates as `lone`
+/// says.
+pub(crate) fn unescape(raw: &[u8], out: &mut Vec<u8>, lone: Lone) -> Unescaped {
     let mut i = 0;
     while i < raw.len() {
         let c = raw[i];
@@ -323,7 +523,7 @@ pub(crate) fn unescape_into(raw: &[u8], out: &mut Vec<u8>) -> bool {
             continue;
         }
         let Some(&e) = raw.get(i + 1) else {
-            return false;
+            return Unescaped::Bad;
         };
         i += 2;
         let simple = match e {
@@ -336,25 +536,25 @@ pub(crate) fn unescape_into(raw: &[u8], out: &mut Vec<u8>) -> bool {
             b'r' => b'\r',
             b't' => b'\t',
             b'u' => 0,
-            _ => return false,
+            _ => return Unescaped::Bad,
         };
         if e != b'u' {
             out.push(simple);
             continue;
         }
-        let Some(hi) = hex4(&raw[i..]) else {
-            return false;
+        let Some(hi) = raw.get(i..).and_then(hex4) else {
+            return Unescaped::Bad;
         };
         i += 4;
         let cp = if (0xD800..0xDC00).contains(&hi) {
             if raw.get(i) == Some(&b'\\') && raw.get(i + 1) == Some(&b'u') {
-                match hex4(&raw[i + 2..]) {
+                match raw.get(i + 2..).and_then(hex4) {
                     Some(lo) if (0xDC00..0xE000).contains(&lo) => {
                         i += 6;
                         0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
                     }
                     Some(_) => 0xFFFD,
-                    None => return false,
+                    None => return Unescaped::Bad,
                 }
             } else {
                 0xFFFD
@@ -364,9 +564,12 @@ pub(crate) fn unescape_into(raw: &[u8], out: &mut Vec<u8>) -> bool {
         } else {
             hi
         };
+        if cp == 0xFFFD && lone == Lone::Refuse && hi != 0xFFFD {
+            return Unescaped::Lone;
+        }
         let ch = char::from_u32(cp).unwrap_or('\u{FFFD}');
         let mut buf = [0u8; 4];
         out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
     }
-    true
+    Unescaped::Ok
 }

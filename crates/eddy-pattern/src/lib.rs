@@ -13,7 +13,11 @@
 //! - [`Pattern`]: one validated pattern ([`Pattern::parse`], [`Pattern::matches`] for one-off
 //!   `TestEventPattern` checks, which also validate the whole event).
 //! - [`MatcherBuilder`] → [`Matcher`]: many patterns by `u32` id; [`Matcher::matches`] appends
-//!   the ids of matching rules. Rebuild and swap (an `Arc<Matcher>`) to change rules.
+//!   the ids of matching rules ([`Matcher::matches_reporting`] also names the rules whose
+//!   array-consistency search gave up, see [`SEARCH_BUDGET`]). Rebuild and swap (an
+//!   `Arc<Matcher>`) to change rules.
+//! - [`json::validate`]: checks JSON text (grammar, nesting depth, lone surrogates) without
+//!   building it.
 //! - [`PatternError`], [`EventError`], [`Limits`].
 //!
 //! ## Semantics (AWS documentation first, aws/event-ruler where the docs are silent)
@@ -57,7 +61,7 @@ mod wildcard;
 
 use std::sync::Arc;
 
-pub use matcher::{Matcher, MatcherBuilder, Scratch};
+pub use matcher::{Matcher, MatcherBuilder, SEARCH_BUDGET, Scratch};
 use thiserror::Error;
 
 /// Limits applied when parsing a pattern.

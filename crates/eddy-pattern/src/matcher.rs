@@ -12,6 +12,15 @@
 //! array of objects, the branch is re-checked with array consistency: the chosen leaves must come
 //! from the same element of every array they share, and an `exists: false` field must have no
 //! leaf in those elements.
+//!
+//! ## When the search gives up
+//! That re-check is a depth-first search over the candidate leaves of each field, which events
+//! with many array elements can make exponential. Each search (one branch of one rule, for one
+//! event) may take [`SEARCH_BUDGET`] steps; when it runs out, the branch is decided as *not
+//! matching*, even if a later choice of leaves would have matched (the rule still matches
+//! through any other branch of its pattern that does). The ids of rules whose search gave up
+//! are reported ([`Matcher::matches_reporting`], [`Scratch::gave_up`]) so the server can count
+//! and log them; the matcher itself does no I/O.
 
 use crate::EventError;
 use crate::ast::{Branch, But, Op, Path, Value};
@@ -20,8 +29,9 @@ use crate::scan::{Kind, ScanOut, scan};
 use crate::trie::{FxMap, Trie};
 use std::sync::Arc;
 
-/// Steps allowed for one array-consistency search before giving up (reports no match).
-const SEARCH_BUDGET: u32 = 1_000_000;
+/// Steps allowed for one array-consistency search before giving up (the branch is then decided
+/// as not matching; see the module docs).
+pub const SEARCH_BUDGET: u32 = 1_000_000;
 
 /// Condition ids by key bytes.
 type CondMap = FxMap<Box<[u8]>, Vec<u32>>;
@@ -328,9 +338,18 @@ pub struct Scratch {
     chosen: Vec<u32>,
     absent: Vec<u32>,
     order: Vec<u32>,
+    /// Ids of the rules whose array-consistency search gave up during the last call.
+    gave_up: Vec<u32>,
 }
 
 impl Scratch {
+    /// The ids of the rules (each once) whose array-consistency search ran out of its
+    /// [`SEARCH_BUDGET`] during the last [`Matcher::matches_with`] call; such a rule was
+    /// reported as matching only if another branch of its pattern matched.
+    pub fn gave_up(&self) -> &[u32] {
+        &self.gave_up
+    }
+
     fn prepare(&mut self, m: &Matcher) {
         let nb = m.branches.len();
         if self.bstamp.len() < nb {
@@ -389,6 +408,26 @@ impl Matcher {
         })
     }
 
+    /// [`Matcher::matches`], also appending to `gave_up` the id of every rule whose
+    /// array-consistency search ran out of its [`SEARCH_BUDGET`] for this event (see the module
+    /// docs: such a rule is in `out` only if another branch of its pattern matched).
+    pub fn matches_reporting(
+        &self,
+        event: &[u8],
+        out: &mut Vec<u32>,
+        gave_up: &mut Vec<u32>,
+    ) -> Result<(), EventError> {
+        let mut run = |s: &mut Scratch| {
+            let r = self.matches_with(event, s, out);
+            gave_up.extend_from_slice(&s.gave_up);
+            r
+        };
+        SCRATCH.with(|s| match s.try_borrow_mut() {
+            Ok(mut s) => run(&mut s),
+            Err(_) => run(&mut Scratch::default()),
+        })
+    }
+
     /// [`Matcher::matches`] with caller-owned working memory.
     pub fn matches_with(
         &self,
@@ -396,6 +435,7 @@ impl Matcher {
         scratch: &mut Scratch,
         out: &mut Vec<u32>,
     ) -> Result<(), EventError> {
+        scratch.gave_up.clear();
         if self.ids.is_empty() {
             // Still reject what is obviously not an object.
             let first = event.iter().find(|c| !c.is_ascii_whitespace());
@@ -468,30 +508,48 @@ impl Matcher {
             } else {
                 self.always[k - n_touched]
             };
-            if self.branch_matches(b, event, scratch) {
-                let Some(info) = self.branches.get(b as usize) else {
-                    continue;
-                };
-                let r = info.rule as usize;
-                if scratch.rstamp[r] != scratch.stamp {
-                    scratch.rstamp[r] = scratch.stamp;
-                    out.push(self.ids[r]);
+            let Some(info) = self.branches.get(b as usize) else {
+                continue;
+            };
+            let r = info.rule as usize;
+            match self.branch_matches(b, scratch) {
+                Decision::Match => {
+                    if scratch.rstamp[r] != scratch.stamp {
+                        scratch.rstamp[r] = scratch.stamp;
+                        out.push(self.ids[r]);
+                    }
+                }
+                Decision::NoMatch => {}
+                Decision::GaveUp => {
+                    if !scratch.gave_up.contains(&self.ids[r]) {
+                        scratch.gave_up.push(self.ids[r]);
+                    }
                 }
             }
+        }
+        if !scratch.gave_up.is_empty() {
+            // A rule that matched through another branch did not lose anything.
+            let rstamp = &scratch.rstamp;
+            let stamp = scratch.stamp;
+            let ids = &self.ids;
+            scratch.gave_up.retain(|id| {
+                ids.iter()
+                    .position(|x| x == id)
+                    .is_none_or(|r| rstamp[r] != stamp)
+            });
         }
         Ok(())
     }
 
-    fn branch_matches(&self, b: u32, event: &[u8], s: &mut Scratch) -> bool {
-        let _ = event;
+    fn branch_matches(&self, b: u32, s: &mut Scratch) -> Decision {
         let Some(info) = self.branches.get(b as usize) else {
-            return false;
+            return Decision::NoMatch;
         };
         let bi = b as usize;
         let touched = s.bstamp[bi] == s.stamp;
         let mask = if touched { s.bmask[bi] } else { 0 };
         if mask & info.required != info.required {
-            return false;
+            return Decision::NoMatch;
         }
         // With at most one slot hit from inside arrays, any choice of leaves is consistent.
         let arr_slots = if touched { s.barr[bi].count_ones() } else { 0 };
@@ -502,20 +560,20 @@ impl Matcher {
                     // The field is present: absence holds only if every leaf of it is in another
                     // array element than the chosen leaves, which needs chosen leaves in arrays.
                     if arr_slots == 0 {
-                        return false;
+                        return Decision::NoMatch;
                     }
                     needs_search = true;
                 }
             }
             if !needs_search {
-                return true;
+                return Decision::Match;
             }
         }
         self.search(b, info, s)
     }
 
     /// Full decision with array consistency.
-    fn search(&self, b: u32, info: &BranchInfo, s: &mut Scratch) -> bool {
+    fn search(&self, b: u32, info: &BranchInfo, s: &mut Scratch) -> Decision {
         let n = info.slots.len();
         if s.cand.len() < n {
             s.cand.resize_with(n, Vec::new);
@@ -535,7 +593,7 @@ impl Matcher {
         }
         for (si, &(_, absent_ok)) in info.slots.iter().enumerate() {
             if !absent_ok && s.cand[si].is_empty() {
-                return false;
+                return Decision::NoMatch;
             }
         }
         let mut order = std::mem::take(&mut s.order);
@@ -544,7 +602,10 @@ impl Matcher {
         order.sort_by_key(|&si| (info.slots[si as usize].1, s.cand[si as usize].len()));
         s.chosen.clear();
         s.absent.clear();
-        let mut budget = SEARCH_BUDGET;
+        let mut budget = Budget {
+            left: SEARCH_BUDGET,
+            gave_up: false,
+        };
         let Scratch {
             scan,
             cand,
@@ -554,8 +615,27 @@ impl Matcher {
         } = s;
         let r = dfs(0, &order, info, scan, cand, chosen, absent, &mut budget);
         s.order = order;
-        r
+        match (r, budget.gave_up) {
+            (true, _) => Decision::Match,
+            (false, false) => Decision::NoMatch,
+            (false, true) => Decision::GaveUp,
+        }
     }
+}
+
+/// How one branch was decided for one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    Match,
+    NoMatch,
+    /// The array-consistency search ran out of steps (decided as not matching).
+    GaveUp,
+}
+
+/// Steps left to one search, and whether it ran out.
+struct Budget {
+    left: u32,
+    gave_up: bool,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -567,12 +647,13 @@ fn dfs(
     cand: &[Vec<u32>],
     chosen: &mut Vec<u32>,
     absent: &mut Vec<u32>,
-    budget: &mut u32,
+    budget: &mut Budget,
 ) -> bool {
-    if *budget == 0 {
+    if budget.left == 0 {
+        budget.gave_up = true;
         return false;
     }
-    *budget -= 1;
+    budget.left -= 1;
     let consistent = |l: u32, chosen: &[u32]| {
         let Some(leaf) = scan.leaves.get(l as usize) else {
             return false;

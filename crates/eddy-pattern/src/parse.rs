@@ -49,7 +49,11 @@ pub(crate) fn parse(src: &str, limits: &Limits) -> Res<Vec<Branch>> {
             limits.max_pattern_len
         )));
     }
-    let root = json::parse(src).map_err(|_| err("Invalid JSON"))?;
+    let root = json::parse(src).map_err(|e| match e.reason {
+        json::LONE_SURROGATE => err("Invalid JSON: a \\u escape names a lone UTF-16 surrogate"),
+        json::TOO_DEEP => err("Invalid JSON: nested too deeply"),
+        _ => err("Invalid JSON"),
+    })?;
     let Json::Object(members) = &root else {
         return Err(err("Filter is not an object"));
     };

@@ -5,14 +5,26 @@
 //! are committed together: once a caller holds an event id, its deliveries are durable too.
 //! Events forwarded by a bus target take the same path ([`Bus::forward`]), with the forwarding
 //! work item acknowledged in the same transaction.
+//!
+//! Every event is checked before it is matched ([`eddy_model::event::check_detail`]: a JSON
+//! object, nested at most `MAX_DETAIL_DEPTH` levels, without lone surrogate escapes), and a
+//! problem with one event is that entry's answer (`MalformedDetail`), never an error for the
+//! whole batch. Events already in the store (forwards, replays) are not trusted either: one the
+//! matcher cannot read is refused on its own (a forward) or matches no rule (a replay).
+//!
+//! When a rule's array-consistency search gives up on an event (see
+//! [`eddy_pattern::SEARCH_BUDGET`]), the rule does not match that event (unless another branch
+//! of its pattern does); each time is counted in `eddy_pattern_search_budget_exhausted_total`
+//! (per bus and rule) and the first time per rule is logged as a warning.
 
 use std::sync::Arc;
 
-use eddy_model::event::{EventInput, EventOrigin, envelope};
+use eddy_model::event::{EventInput, EventOrigin, MAX_DETAIL_DEPTH, check_detail, envelope};
 use eddy_store::{AppendBatch, NewEvent, NewWork, Store, WorkItem};
+use prometheus_client::metrics::counter::Counter;
 use tokio::sync::Notify;
 
-use crate::catalog::Catalog;
+use crate::catalog::{BusSnapshot, Catalog};
 use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::metrics::{BusLabels, CodeLabels, Metrics};
@@ -47,6 +59,62 @@ struct Routed {
     time_ms: i64,
     hops: u32,
     body: String,
+    /// Its position in the caller's batch.
+    slot: usize,
+}
+
+/// A batch of envelopes matched and ready to commit.
+struct Matched {
+    batch: AppendBatch,
+    /// Entries refused by matching: (slot, why).
+    refused: Vec<(usize, EntryError)>,
+    matched_rules: Vec<Counter>,
+    per_bus: Vec<(String, u64)>,
+    tailed: Vec<Tailed>,
+}
+
+/// The entry error for an event the matcher cannot read.
+fn unreadable(e: &eddy_pattern::EventError) -> EntryError {
+    EntryError {
+        code: "MalformedDetail",
+        message: format!("Detail is malformed. Reason: {e}."),
+    }
+}
+
+/// Matches one envelope against a bus's rules: the ids of the matching rules are left in
+/// `matches`. Rules whose array-consistency search gave up are counted, and logged the first
+/// time (the counter's first increment), so the hot path only pays when it happens.
+fn match_event(
+    snapshot: &BusSnapshot,
+    bus: &str,
+    body: &str,
+    matches: &mut Vec<u32>,
+    gave_up: &mut Vec<u32>,
+) -> Result<(), eddy_pattern::EventError> {
+    matches.clear();
+    if snapshot.rules.is_empty() {
+        return Ok(());
+    }
+    gave_up.clear();
+    snapshot
+        .matcher
+        .matches_reporting(body.as_bytes(), matches, gave_up)?;
+    for &id in gave_up.iter() {
+        let Some(rule) = snapshot.rules.get(id as usize) else {
+            continue;
+        };
+        if rule.search_gave_up.inc() == 0 {
+            tracing::warn!(
+                bus = %bus,
+                rule = %rule.name,
+                budget = eddy_pattern::SEARCH_BUDGET,
+                "the rule's array-consistency search ran out of steps on an event, so the rule \
+                 did not match it; the pattern needs too many combinations of array elements \
+                 (counted in eddy_pattern_search_budget_exhausted_total, logged once per rule)"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Puts events on buses.
@@ -137,6 +205,13 @@ impl Bus {
                     continue;
                 }
             };
+            if let Err(e) = check_detail(&ev.detail) {
+                results.push(Err(EntryError {
+                    code: "MalformedDetail",
+                    message: e.to_string(),
+                }));
+                continue;
+            }
             if self.catalog.snapshot(region, &ev.bus).is_none() {
                 results.push(Err(bus_missing(&ev.bus)));
                 continue;
@@ -157,15 +232,23 @@ impl Bus {
                     time_ms,
                 },
             );
-            results.push(Ok(id.clone()));
             routed.push(Routed {
-                id,
+                id: id.clone(),
                 bus: ev.bus,
                 time_ms,
                 hops: 0,
                 body,
+                slot: results.len(),
             });
+            results.push(Ok(id));
         }
+        let matched = self.match_batch(region, routed, ack, now_ms);
+        for (slot, e) in &matched.refused {
+            if let Some(r) = results.get_mut(*slot) {
+                *r = Err(e.clone());
+            }
+        }
+        self.commit(matched).await?;
         for r in &results {
             if let Err(e) = r {
                 self.metrics
@@ -176,7 +259,6 @@ impl Bus {
                     .inc();
             }
         }
-        self.append(region, routed, ack, now_ms).await?;
         Ok(results)
     }
 
@@ -202,15 +284,32 @@ impl Bus {
                 ),
             }));
         }
+        // A stored event is not trusted: one eddy would not accept today (stored by an older
+        // version) is refused here, and its work item is left to the delivery engine's failure
+        // handling rather than acknowledged.
+        if let Err(e) = eddy_pattern::json::validate(&item.body, MAX_DETAIL_DEPTH + 1) {
+            return Ok(Err(EntryError {
+                code: "MalformedDetail",
+                message: format!(
+                    "Detail is malformed. Reason: the event cannot be read: {} at byte {}.",
+                    e.reason, e.offset
+                ),
+            }));
+        }
         let routed = Routed {
             id: event_id.to_owned(),
             bus: bus.to_owned(),
             time_ms: now_ms,
             hops: hops + 1,
             body: item.body.clone(),
+            slot: 0,
         };
-        self.append(region, vec![routed], vec![item.id], now_ms)
-            .await?;
+        let matched = self.match_batch(region, vec![routed], vec![item.id], now_ms);
+        if let Some((_, e)) = matched.refused.first() {
+            // Nothing is committed: the work item stays unacknowledged.
+            return Ok(Err(e.clone()));
+        }
+        self.commit(matched).await?;
         Ok(Ok(()))
     }
 
@@ -249,15 +348,16 @@ impl Bus {
             now_ms: Some(self.clock.now_ms()),
             ..AppendBatch::default()
         };
-        let mut matches = Vec::new();
+        let (mut matches, mut gave_up) = (Vec::new(), Vec::new());
         let mut matched_rules = Vec::new();
         let n = events.len() as u64;
         for (id, time_ms, body) in events {
-            matches.clear();
-            if !snapshot.rules.is_empty()
-                && let Err(e) = snapshot.matcher.matches(body.as_bytes(), &mut matches)
-            {
-                return Err(ApiError::internal(format!("cannot match event: {e}")));
+            if let Err(e) = match_event(&snapshot, bus, &body, &mut matches, &mut gave_up) {
+                // An archived event eddy cannot read (stored by an older version) is replayed
+                // to no rule rather than failing the whole replay.
+                tracing::warn!(event = %id, bus = %bus, error = %e,
+                    "a replayed event cannot be matched; it is replayed to no rule");
+                matches.clear();
             }
             let index = batch.events.len();
             for &m in &matches {
@@ -302,45 +402,44 @@ impl Bus {
         Ok(Ok(work))
     }
 
-    /// Matches each envelope against its bus and appends the events with their work items (and
-    /// the acks) in one durable batch.
-    async fn append(
+    /// Matches each envelope against its bus, building one batch with the events, their work
+    /// items and the acks. An envelope the matcher cannot read is left out and reported in
+    /// [`Matched::refused`].
+    fn match_batch(
         &self,
         region: &str,
         routed: Vec<Routed>,
         ack: Vec<i64>,
         now_ms: i64,
-    ) -> Result<(), ApiError> {
-        if routed.is_empty() && ack.is_empty() {
-            return Ok(());
-        }
-        let mut batch = AppendBatch {
-            ack,
-            now_ms: Some(now_ms),
-            ..AppendBatch::default()
+    ) -> Matched {
+        let mut out = Matched {
+            batch: AppendBatch {
+                ack,
+                now_ms: Some(now_ms),
+                ..AppendBatch::default()
+            },
+            refused: Vec::new(),
+            matched_rules: Vec::new(),
+            per_bus: Vec::new(),
+            tailed: Vec::new(),
         };
-        let mut matches = Vec::new();
-        let mut matched_rules = Vec::new();
-        let mut per_bus: Vec<(String, u64)> = Vec::new();
+        let (mut matches, mut gave_up) = (Vec::new(), Vec::new());
         let tailing = self.tail.receiver_count() > 0;
-        let mut tailed = Vec::new();
         for r in routed {
             let Some(snapshot) = self.catalog.snapshot(region, &r.bus) else {
                 continue;
             };
-            matches.clear();
-            if !snapshot.rules.is_empty()
-                && let Err(e) = snapshot.matcher.matches(r.body.as_bytes(), &mut matches)
-            {
-                // Envelopes are written by eddy and always valid JSON; a failure here is a bug.
-                return Err(ApiError::internal(format!("cannot match event: {e}")));
+            if let Err(e) = match_event(&snapshot, &r.bus, &r.body, &mut matches, &mut gave_up) {
+                out.refused.push((r.slot, unreadable(&e)));
+                continue;
             }
+            let batch = &mut out.batch;
             let index = batch.events.len();
             for &m in &matches {
                 let Some(rule) = snapshot.rules.get(m as usize) else {
                     continue;
                 };
-                matched_rules.push(rule.matched.clone());
+                out.matched_rules.push(rule.matched.clone());
                 for target in &rule.targets {
                     batch.work.push(NewWork {
                         event: index,
@@ -350,7 +449,7 @@ impl Bus {
                 }
             }
             if tailing {
-                tailed.push(Tailed {
+                out.tailed.push(Tailed {
                     region: region.to_owned(),
                     bus: r.bus.clone(),
                     rules: matches
@@ -361,9 +460,9 @@ impl Bus {
                     body: r.body.clone(),
                 });
             }
-            match per_bus.iter_mut().find(|(b, _)| *b == r.bus) {
+            match out.per_bus.iter_mut().find(|(b, _)| *b == r.bus) {
                 Some((_, n)) => *n += 1,
-                None => per_bus.push((r.bus.clone(), 1)),
+                None => out.per_bus.push((r.bus.clone(), 1)),
             }
             batch.events.push(NewEvent {
                 id: r.id,
@@ -372,6 +471,21 @@ impl Bus {
                 body: r.body,
                 hops: r.hops,
             });
+        }
+        out
+    }
+
+    /// Appends a matched batch in one durable transaction, then counts and announces it.
+    async fn commit(&self, matched: Matched) -> Result<(), ApiError> {
+        let Matched {
+            batch,
+            matched_rules,
+            per_bus,
+            tailed,
+            ..
+        } = matched;
+        if batch.events.is_empty() && batch.ack.is_empty() {
+            return Ok(());
         }
         let work = batch.work.len();
         self.store.append(batch).await?;

@@ -49,6 +49,8 @@ pub struct SnapRule {
     /// Target ids, in order.
     pub targets: Vec<String>,
     pub matched: Counter,
+    /// Events on which this rule's array-consistency search gave up (see `bus`).
+    pub search_gave_up: Counter,
 }
 
 /// The compiled form of one bus: its matcher and the enabled rules the matcher's ids refer to.
@@ -385,6 +387,10 @@ impl Catalog {
                 break;
             };
             builder.add(id, &pattern);
+            let labels = RuleLabels {
+                bus: bus.clone(),
+                rule: rule.name.clone(),
+            };
             rules.push(SnapRule {
                 name: rule.name.clone(),
                 arn: scope.rule_arn(bus, &rule.name),
@@ -394,13 +400,11 @@ impl Catalog {
                     .filter(|t| !is_archive_target(&t.arn))
                     .map(|t| t.id.clone())
                     .collect(),
-                matched: self
+                matched: self.metrics.matched.get_or_create(&labels).clone(),
+                search_gave_up: self
                     .metrics
-                    .matched
-                    .get_or_create(&RuleLabels {
-                        bus: bus.clone(),
-                        rule: rule.name.clone(),
-                    })
+                    .search_budget_exhausted
+                    .get_or_create(&labels)
                     .clone(),
             });
         }

@@ -61,6 +61,9 @@ pub struct Metrics {
     pub failed_entries: Family<CodeLabels, Counter>,
     /// Events matched, per rule.
     pub matched: Family<RuleLabels, Counter>,
+    /// Events on which a rule's array-consistency search ran out of steps (the rule did not
+    /// match them), per rule.
+    pub search_budget_exhausted: Family<RuleLabels, Counter>,
     /// Work items (event, rule, target) recorded for delivery.
     pub work_items: Counter,
     /// Delivery attempts by rule, target and outcome (delivered, retried, dead_lettered, failed,
@@ -112,6 +115,13 @@ impl Metrics {
             "eddy_rule_matched_events",
             "Events matched by a rule",
             matched.clone(),
+        );
+        let search_budget_exhausted = Family::<RuleLabels, Counter>::default();
+        registry.register(
+            "eddy_pattern_search_budget_exhausted",
+            "Events on which a rule's array-consistency search ran out of steps, so the rule \
+             did not match them",
+            search_budget_exhausted.clone(),
         );
         let work_items = Counter::default();
         registry.register(
@@ -196,6 +206,7 @@ impl Metrics {
             events_put,
             failed_entries,
             matched,
+            search_budget_exhausted,
             work_items,
             deliveries,
             delivery_latency_seconds,

@@ -4,6 +4,7 @@
 
 use eddy_model::DEFAULT_BUS;
 use eddy_model::definitions::{BusDef, RuleDef, RuleState, Tags, TargetDef};
+use eddy_model::event::DetailError;
 use eddy_model::names::{Arn, BUS_NAME, RULE_NAME, TARGET_ID};
 use eddy_pattern::Pattern;
 use serde::{Deserialize, Serialize};
@@ -177,14 +178,16 @@ fn prepare_entry(e: PutEventsEntry) -> Result<PreparedEvent, EntryError> {
         .detail
         .filter(|s| !s.is_empty())
         .ok_or_else(|| invalid_argument("Detail"))?;
-    let malformed = || EntryError {
-        code: "MalformedDetail",
-        message: "Detail is malformed.".into(),
-    };
-    match serde_json::from_str::<&serde_json::value::RawValue>(&detail) {
-        Ok(raw) if raw.get().starts_with('{') => {}
-        _ => return Err(malformed()),
+    if source.chars().any(char::is_control) {
+        return Err(EntryError {
+            code: "InvalidArgument",
+            message: "Parameter Source is not valid. Reason: Source must not contain control \
+                      characters."
+                .to_owned(),
+        });
     }
+    // The Detail itself (a JSON object, its depth, its escapes) is checked by the bus, for every
+    // event put, with `MalformedDetail` as that entry's answer.
     let mut v = Violations::new();
     let bus = bus_name(&mut v, "eventBusName", e.event_bus_name.as_deref());
     if !v.is_empty() {
@@ -296,9 +299,26 @@ fn test_event_pattern(app: &App, input: TestEventPatternInput) -> Result<Vec<u8>
         return Err(ApiError::internal("checked above"));
     };
     let pattern = compile_pattern(app, &pattern)?;
-    let parsed: Value = serde_json::from_str(&event).map_err(|_| {
-        ApiError::validation("Parameter Event is not valid. Reason: Event is not valid JSON.")
-    })?;
+    let not_json =
+        || ApiError::validation("Parameter Event is not valid. Reason: Event is not valid JSON.");
+    // The same limits as an event put on a bus: an envelope one level deeper than a Detail.
+    match eddy_model::event::check_event(&event) {
+        Ok(_) => {}
+        Err(DetailError::TooDeep) => {
+            return Err(ApiError::validation(format!(
+                "Parameter Event is not valid. Reason: Event is nested deeper than {} levels.",
+                eddy_model::event::MAX_DETAIL_DEPTH + 1
+            )));
+        }
+        Err(DetailError::LoneSurrogate) => {
+            return Err(ApiError::validation(
+                "Parameter Event is not valid. Reason: Event contains a \\u escape of a lone \
+                 UTF-16 surrogate.",
+            ));
+        }
+        Err(DetailError::Malformed) => return Err(not_json()),
+    }
+    let parsed: Value = serde_json::from_str(&event).map_err(|_| not_json())?;
     let Some(obj) = parsed.as_object() else {
         return Err(ApiError::validation(
             "Parameter Event is not valid. Reason: Event must be a JSON object.",

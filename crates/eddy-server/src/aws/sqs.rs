@@ -24,8 +24,8 @@ pub async fn call(app: &App, ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>
         "DeleteQueue" => delete_queue(app, ctx, parse(body)?).await,
         "GetQueueAttributes" => get_queue_attributes(app, ctx, parse(body)?).await,
         "SetQueueAttributes" => set_queue_attributes(app, ctx, parse(body)?).await,
-        "SendMessage" => send_message(app, ctx, parse(body)?).await,
-        "SendMessageBatch" => send_message_batch(app, ctx, parse(body)?).await,
+        "SendMessage" => send_message(app, ctx, parse_send(body)?).await,
+        "SendMessageBatch" => send_message_batch(app, ctx, parse_send(body)?).await,
         "ReceiveMessage" => receive_message(app, ctx, parse(body)?).await,
         "DeleteMessage" => delete_message(app, ctx, parse(body)?).await,
         "DeleteMessageBatch" => delete_message_batch(app, ctx, parse(body)?).await,
@@ -44,8 +44,30 @@ pub async fn call(app: &App, ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>
     }
 }
 
+/// Parses a SendMessage(Batch) request. JSON with a `\u` escape of a lone UTF-16 surrogate is
+/// no request any Rust string can hold; SQS's JSON reader keeps such a string, and its character
+/// check then refuses the message, so it is answered as SQS does: `InvalidMessageContents`.
+fn parse_send<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    parse(body).map_err(|e| {
+        let lone = std::str::from_utf8(body).is_ok_and(|text| {
+            eddy_pattern::json::validate(text, usize::MAX)
+                .is_err_and(|j| j.reason == eddy_pattern::json::LONE_SURROGATE)
+        });
+        if lone { invalid_contents() } else { e }
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 // Errors, as SQS words them
+
+fn invalid_contents() -> ApiError {
+    ApiError::bad(
+        "InvalidMessageContents",
+        "Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to \
+         #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF",
+    )
+    .with_query_code("InvalidMessageContents")
+}
 
 fn queue_missing() -> ApiError {
     ApiError::bad("QueueDoesNotExist", "The specified queue does not exist.")
@@ -193,6 +215,62 @@ fn check_attributes(attrs: &BTreeMap<String, String>, fifo: bool) -> Result<(), 
     Ok(())
 }
 
+/// Checks the queue a `RedrivePolicy` names, for queue `name` of `region` (`fifo` says which
+/// kind it is or will be), as SQS does: in the same region, not the queue itself, existing, and
+/// of the same kind. A queue that redrove to itself would move a message that reached
+/// `maxReceiveCount` back onto itself with its receive count reset, forever; SQS's own wording
+/// for that case could not be found, so its message follows SQS's other `RedrivePolicy` reasons.
+fn check_redrive_target(
+    app: &App,
+    region: &str,
+    name: &str,
+    fifo: bool,
+    attrs: &BTreeMap<String, String>,
+) -> Result<(), ApiError> {
+    let Some(value) = attrs.get("RedrivePolicy").filter(|v| !v.is_empty()) else {
+        return Ok(());
+    };
+    let policy: Value = serde_json::from_str(value).unwrap_or(Value::Null);
+    let Some(arn) = policy
+        .get("deadLetterTargetArn")
+        .and_then(Value::as_str)
+        .and_then(eddy_model::names::Arn::parse)
+    else {
+        // `check_attributes` refused what is not an SQS ARN already.
+        return Ok(());
+    };
+    if arn.region != region {
+        return Err(bad_value(
+            "RedrivePolicy",
+            value,
+            "Dead-letter target must be in same region as the source.",
+        ));
+    }
+    if arn.resource == name {
+        return Err(bad_value(
+            "RedrivePolicy",
+            value,
+            "Dead-letter target must not be the source queue itself.",
+        ));
+    }
+    let Some(dlq) = app.queues.get(region, arn.resource) else {
+        return Err(bad_value(
+            "RedrivePolicy",
+            value,
+            "Dead letter target does not exist.",
+        ));
+    };
+    if dlq.fifo() != fifo {
+        // SQS's message ends with two periods.
+        return Err(bad_value(
+            "RedrivePolicy",
+            value,
+            "Dead-letter queue must be same type of queue as the source..",
+        ));
+    }
+    Ok(())
+}
+
 /// Every attribute a GetQueueAttributes call asked for (`All` or names), defaults applied.
 async fn attributes_of(
     app: &App,
@@ -281,6 +359,7 @@ async fn create_queue(app: &App, ctx: &Ctx, input: CreateQueueInput) -> Result<V
         }));
     }
     check_attributes(&attrs, fifo)?;
+    check_redrive_target(app, &ctx.region, &name, fifo, &attrs)?;
     let now = app.clock.now_ms();
     let region = ctx.region.clone();
     let def = app
@@ -446,6 +525,7 @@ async fn set_queue_attributes(
         return Err(invalid_attribute_value("FifoQueue"));
     }
     check_attributes(&attrs, q.fifo())?;
+    check_redrive_target(app, &q.region, &q.name, q.fifo(), &attrs)?;
     let now = app.clock.now_ms();
     app.queues
         .upsert(&q.region, &q.name, |current| {
@@ -564,9 +644,10 @@ fn valid_sqs_text(s: &str) -> bool {
 
 fn check_message_attributes(attrs: &BTreeMap<String, Value>) -> Result<(), ApiError> {
     if attrs.len() > 10 {
-        return Err(invalid_param(
-            "Number of message attributes [11] exceeds the allowed maximum [10].",
-        ));
+        return Err(invalid_param(format!(
+            "Number of message attributes [{}] exceeds the allowed maximum [10].",
+            attrs.len()
+        )));
     }
     for (name, v) in attrs {
         let ok_name = !name.is_empty()
@@ -627,6 +708,32 @@ fn check_message_attributes(attrs: &BTreeMap<String, Value>) -> Result<(), ApiEr
     Ok(())
 }
 
+/// Checks that every `BinaryValue` is base64, as the AWS JSON protocol reads a blob member
+/// before SQS sees the request: one that is not answers `SerializationException` for the whole
+/// request (Smithy's protocol tests: "When a blob member is not properly base64 encoded, or not
+/// encoded at all, the response should be a 400 SerializationException"). Without this check a
+/// bad value was stored as given and its attributes' MD5 computed over nothing.
+fn check_binary_values<'a>(entries: impl Iterator<Item = &'a SendEntry>) -> Result<(), ApiError> {
+    use base64::Engine;
+    for e in entries {
+        for (name, v) in e.message_attributes.iter().flatten() {
+            let valid = match v.get("BinaryValue") {
+                None | Some(Value::Null) => true,
+                Some(Value::String(b)) => {
+                    base64::engine::general_purpose::STANDARD.decode(b).is_ok()
+                }
+                Some(_) => false,
+            };
+            if !valid {
+                return Err(ApiError::serialization(format!(
+                    "Value for message attribute '{name}' member BinaryValue is not valid base64"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Checks one entry against its queue and builds the message.
 fn prepare(q: &QueueDef, e: SendEntry) -> Result<OutMessage, ApiError> {
     let body = e.message_body.ok_or_else(|| missing_param("MessageBody"))?;
@@ -634,12 +741,7 @@ fn prepare(q: &QueueDef, e: SendEntry) -> Result<OutMessage, ApiError> {
         return Err(missing_param("MessageBody"));
     }
     if !valid_sqs_text(&body) {
-        return Err(ApiError::bad(
-            "InvalidMessageContents",
-            "Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to \
-             #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF",
-        )
-        .with_query_code("InvalidMessageContents"));
+        return Err(invalid_contents());
     }
     let attrs = e.message_attributes.unwrap_or_default();
     check_message_attributes(&attrs)?;
@@ -735,6 +837,7 @@ fn prepare(q: &QueueDef, e: SendEntry) -> Result<OutMessage, ApiError> {
 }
 
 async fn send_message(app: &App, ctx: &Ctx, input: SendMessageInput) -> Result<Vec<u8>, ApiError> {
+    check_binary_values(std::iter::once(&input.entry))?;
     let q = resolve(app, ctx, input.queue_url.as_deref())?;
     let m = prepare(&q, input.entry)?;
     let sent = app.queues.send(&q, vec![m]).await?;
@@ -817,8 +920,9 @@ async fn send_message_batch(
     ctx: &Ctx,
     input: BatchInput<SendEntry>,
 ) -> Result<Vec<u8>, ApiError> {
-    let q = resolve(app, ctx, input.queue_url.as_deref())?;
     let entries = input.entries.unwrap_or_default();
+    check_binary_values(entries.iter())?;
+    let q = resolve(app, ctx, input.queue_url.as_deref())?;
     check_batch(entries.iter().map(|e| e.id.as_deref()), entries.len())?;
     let total: usize = entries
         .iter()

@@ -186,6 +186,9 @@ pub async fn bus(app: &App, info: &RequestInfo, params: &BTreeMap<String, String
     {
         Ok(mut results) => match results.pop() {
             Some(Ok(id)) => accepted(json!({ "eventId": id })),
+            // The request's own content was refused (a Detail nested too deeply): the client's
+            // mistake, not the server's.
+            Some(Err(e)) if e.code == "MalformedDetail" => bad_request(&e.message),
             Some(Err(e)) => {
                 tracing::warn!(code = e.code, message = %e.message, "a bus route's event was not put");
                 proxy::internal_error()
