@@ -2,6 +2,12 @@
 //! on disk (`DATA_DIR/functions/REGION/NAME/REVISION`, or a local directory for development),
 //! and the runtime's warm pools that run them. Function logs go to the store under
 //! `/aws/lambda/NAME`, written in batches.
+//!
+//! Who may read the code: the `functions`, region and name directories are 0711 when functions
+//! run as other users than eddy (each function passes through them to its own revision
+//! directory, and can list none of them), else 0700; a revision directory is private to eddy
+//! until the runtime gives it to the function's user before an instance starts
+//! (`eddy_runtime::code`). Which user that is, is `--function-user` ([`FunctionUser`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -143,6 +149,8 @@ pub struct Functions {
     defs: Registry<FunctionDef>,
     pools: Arc<Pools>,
     code_root: PathBuf,
+    /// The mode of the `functions`, region and name directories: see the module docs.
+    tree_mode: u32,
     account: String,
     default_concurrency: u32,
 }
@@ -205,17 +213,24 @@ impl Functions {
         let mut rc = RuntimeConfig::new(endpoint_url);
         rc.python = absolute_program(&config.python);
         rc.idle_timeout = Duration::from_secs(config.function_idle_secs);
-        rc.run_as = match config.function_user {
-            FunctionUser::Auto => rc.run_as,
-            FunctionUser::Current => None,
-            FunctionUser::Id(u, g) => Some((u, g)),
-        };
+        rc.users = config.function_user.users();
+        let tree_mode = code_tree_mode(config.function_user);
         let pools = Arc::new(Pools::new(rc, Arc::new(StoreLogs { tx })));
         pools.spawn_reaper();
+        let code_root = config.data_dir.join("functions");
+        // Code unpacked by an earlier eddy, or under another `--function-user`: the directories
+        // get this one's modes (revision directories are given before their first instance).
+        let existing = code_root.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = set_tree_modes(&existing, tree_mode) {
+                tracing::warn!(error = %e, dir = %existing.display(), "cannot set the modes of function code directories");
+            }
+        });
         let this = Self {
             defs: Registry::load(store, definitions)?,
             pools,
-            code_root: config.data_dir.join("functions"),
+            code_root,
+            tree_mode,
             account: config.account_id.clone(),
             default_concurrency: config.function_concurrency.max(1),
         };
@@ -264,6 +279,7 @@ impl Functions {
             runtime: RuntimeKind::parse(&def.runtime)?,
             handler: def.handler.clone(),
             code_dir: self.code_dir(def),
+            private_code: matches!(def.code, CodeLocation::Unpacked { .. }),
             timeout: Duration::from_secs(u64::from(def.timeout)),
             memory_mb: def.memory_size,
             environment: def.environment.clone(),
@@ -327,6 +343,81 @@ impl Functions {
         self.defs.clear();
         self.pools.clear();
     }
+
+    /// Unpacks a zip for function `name` on a blocking thread (see [`eddy_runtime::code`]);
+    /// returns the new revision directory's name.
+    pub async fn unpack(&self, region: &str, name: &str, zip: Vec<u8>) -> Result<String, ApiError> {
+        let base = self.code_root.clone();
+        let (region, name) = (region.to_owned(), name.to_owned());
+        let mode = self.tree_mode;
+        let revision = uuid::Uuid::new_v4().simple().to_string();
+        let rev = revision.clone();
+        let r = tokio::task::spawn_blocking(move || {
+            let root = base.join(&region).join(&name);
+            for dir in [base.clone(), base.join(&region), root.clone()] {
+                make_dir(&dir, mode)?;
+            }
+            eddy_runtime::code::unpack(&zip, &root, &rev)
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("unpacking failed: {e}")))?;
+        match r {
+            Ok(_) => Ok(revision),
+            Err(e @ eddy_runtime::code::CodeError::InvalidZip(_)) => Err(ApiError::new(
+                "InvalidZipFileException",
+                axum::http::StatusCode::BAD_GATEWAY,
+                e.to_string(),
+            )),
+            Err(e @ eddy_runtime::code::CodeError::TooLarge(_)) => Err(ApiError::bad(
+                "InvalidParameterValueException",
+                e.to_string(),
+            )),
+            Err(e) => Err(ApiError::internal(e.to_string())),
+        }
+    }
+}
+
+/// The mode of the directories above revision directories (see the module docs).
+pub fn code_tree_mode(user: FunctionUser) -> u32 {
+    if user.users().other_than_eddy() {
+        0o711
+    } else {
+        0o700
+    }
+}
+
+/// Creates `dir` (its parent exists) or leaves it, and gives it `mode`.
+fn make_dir(dir: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    match std::fs::DirBuilder::new().mode(mode).create(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
+        _ => {}
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
+}
+
+/// Gives `functions` and its region and name directories `mode`, when they exist.
+fn set_tree_modes(functions: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let set = |p: &Path| std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode));
+    if !functions.is_dir() {
+        return Ok(());
+    }
+    set(functions)?;
+    for region in std::fs::read_dir(functions)? {
+        let region = region?;
+        if !region.file_type()?.is_dir() {
+            continue;
+        }
+        set(&region.path())?;
+        for name in std::fs::read_dir(region.path())? {
+            let name = name?;
+            if name.file_type()?.is_dir() {
+                set(&name.path())?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A program given as a relative path (`../.venv/bin/python`) made absolute against eddy's
@@ -337,29 +428,6 @@ fn absolute_program(p: &Path) -> PathBuf {
         std::env::current_dir().map_or_else(|_| p.to_owned(), |d| d.join(p))
     } else {
         p.to_owned()
-    }
-}
-
-/// Unpacks a zip for function `name` on a blocking thread; returns the revision directory
-/// name and the unzipped size.
-pub async fn unpack(root: &Path, zip: Vec<u8>) -> Result<String, ApiError> {
-    let root = root.to_owned();
-    let revision = uuid::Uuid::new_v4().simple().to_string();
-    let rev = revision.clone();
-    let r = tokio::task::spawn_blocking(move || eddy_runtime::code::unpack(&zip, &root, &rev))
-        .await
-        .map_err(|e| ApiError::internal(format!("unpacking failed: {e}")))?;
-    match r {
-        Ok(_) => Ok(revision),
-        Err(eddy_runtime::code::CodeError::InvalidZip(m)) => Err(ApiError::new(
-            "InvalidZipFileException",
-            axum::http::StatusCode::BAD_GATEWAY,
-            m,
-        )),
-        Err(eddy_runtime::code::CodeError::TooLarge(m)) => {
-            Err(ApiError::bad("InvalidParameterValueException", m))
-        }
-        Err(e) => Err(ApiError::internal(e.to_string())),
     }
 }
 

@@ -106,6 +106,20 @@ impl App {
         clock: clock::Clock,
     ) -> anyhow::Result<Arc<Self>> {
         let metrics = Metrics::new();
+        // The data directory is eddy's alone: 0700, or 0711 when functions run as other users
+        // (they may pass through it to their own code, not list it).
+        std::fs::create_dir_all(&config.data_dir)
+            .and_then(|()| {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = functions::code_tree_mode(config.function_user);
+                std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(mode))
+            })
+            .with_context(|| {
+                format!(
+                    "cannot make the data directory {} private",
+                    config.data_dir.display()
+                )
+            })?;
         let store = EmbeddedStore::open_with(
             &config.data_dir,
             EmbeddedStoreOptions {
