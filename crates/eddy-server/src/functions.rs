@@ -218,14 +218,6 @@ impl Functions {
         let pools = Arc::new(Pools::new(rc, Arc::new(StoreLogs { tx })));
         pools.spawn_reaper();
         let code_root = config.data_dir.join("functions");
-        // Code unpacked by an earlier eddy, or under another `--function-user`: the directories
-        // get this one's modes (revision directories are given before their first instance).
-        let existing = code_root.clone();
-        tokio::task::spawn_blocking(move || {
-            if let Err(e) = set_tree_modes(&existing, tree_mode) {
-                tracing::warn!(error = %e, dir = %existing.display(), "cannot set the modes of function code directories");
-            }
-        });
         let this = Self {
             defs: Registry::load(store, definitions)?,
             pools,
@@ -386,6 +378,27 @@ pub fn code_tree_mode(user: FunctionUser) -> u32 {
     }
 }
 
+/// Creates the data directory when needed and gives it, and the `functions`, region and name
+/// directories under it, the mode [`code_tree_mode`] says (code unpacked by an earlier eddy, or
+/// under another `--function-user`, gets this one's modes; revision directories are given to
+/// their function's user before its first instance). Blocking.
+/// A shared directory (`/`, or one with the sticky bit such as `/tmp`) is refused rather than
+/// made private.
+pub fn make_data_dir_private(data_dir: &Path, user: FunctionUser) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = code_tree_mode(user);
+    std::fs::create_dir_all(data_dir)?;
+    let sticky = std::fs::metadata(data_dir)?.permissions().mode() & 0o1000 != 0;
+    if sticky || data_dir.canonicalize()?.parent().is_none() {
+        return Err(std::io::Error::other(
+            "it is a shared directory (the root or one with the sticky bit, like /tmp); give \
+             eddy a directory of its own with `--data-dir`",
+        ));
+    }
+    std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(mode))?;
+    set_tree_modes(&data_dir.join("functions"), mode)
+}
+
 /// Creates `dir` (its parent exists) or leaves it, and gives it `mode`.
 fn make_dir(dir: &Path, mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
@@ -434,6 +447,61 @@ fn absolute_program(p: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+    }
+
+    #[test]
+    fn the_data_directory_and_the_code_tree_are_made_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let name = data.join("functions/us-east-1/f");
+        std::fs::create_dir_all(&name).unwrap();
+        for d in [&data, &data.join("functions"), &name] {
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        make_data_dir_private(&data, FunctionUser::Current).unwrap();
+        for d in [
+            &data,
+            &data.join("functions"),
+            &data.join("functions/us-east-1"),
+            &name,
+        ] {
+            assert_eq!(mode(d), 0o700, "{}", d.display());
+        }
+        // Functions as another user than eddy's: they may pass through, not list.
+        make_data_dir_private(&data, FunctionUser::Id(65534, 65534)).unwrap();
+        let other = euid() != 65534;
+        for d in [&data, &data.join("functions"), &name] {
+            assert_eq!(mode(d), if other { 0o711 } else { 0o700 });
+        }
+        // A data directory that does not exist yet is created private.
+        let fresh = dir.path().join("fresh/data");
+        make_data_dir_private(&fresh, FunctionUser::Current).unwrap();
+        assert_eq!(mode(&fresh), 0o700);
+    }
+
+    #[test]
+    fn shared_directories_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+        let e = make_data_dir_private(dir.path(), FunctionUser::Current).unwrap_err();
+        assert!(e.to_string().contains("shared directory"), "{e}");
+        assert_eq!(mode(dir.path()), 0o1777);
+        assert!(make_data_dir_private(Path::new("/"), FunctionUser::Current).is_err());
+    }
+
+    fn euid() -> u32 {
+        std::fs::read_to_string("/proc/self/status")
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|u| u.parse().ok())
+            .unwrap()
+    }
 
     #[test]
     fn relative_programs_are_made_absolute_bare_names_are_not() {

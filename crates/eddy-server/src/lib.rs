@@ -108,12 +108,9 @@ impl App {
         let metrics = Metrics::new();
         // The data directory is eddy's alone: 0700, or 0711 when functions run as other users
         // (they may pass through it to their own code, not list it).
-        std::fs::create_dir_all(&config.data_dir)
-            .and_then(|()| {
-                use std::os::unix::fs::PermissionsExt;
-                let mode = functions::code_tree_mode(config.function_user);
-                std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(mode))
-            })
+        let (dir, user) = (config.data_dir.clone(), config.function_user);
+        tokio::task::spawn_blocking(move || functions::make_data_dir_private(&dir, user))
+            .await?
             .with_context(|| {
                 format!(
                     "cannot make the data directory {} private",
