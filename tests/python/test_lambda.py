@@ -147,6 +147,54 @@ def test_create_errors(lam):
     assert names == ["echo"], "failed creates must change nothing"
 
 
+def zip_entries(*entries):
+    """A zip of (name, bytes, unix mode) entries."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data, mode in entries:
+            info = zipfile.ZipInfo(name)
+            info.create_system = 3
+            info.external_attr = mode << 16
+            z.writestr(info, data)
+    return buf.getvalue()
+
+
+def test_a_refused_zip_says_which_entry_and_why(lam):
+    """InvalidZipFileException keeps AWS's status (502) and AWS's sentence, and adds the entry
+    and the reason, on CreateFunction and UpdateFunctionCode alike."""
+    aws = "Could not unzip uploaded file. Please check your file, then try to upload again."
+
+    def refused(call, **kw):
+        with pytest.raises(ClientError) as e:
+            call(**kw)
+        r = e.value.response
+        assert r["Error"]["Code"] == "InvalidZipFileException"
+        assert r["ResponseMetadata"]["HTTPStatusCode"] == 502
+        assert r["Error"]["Message"].startswith(aws + " (")
+        return r["Error"]["Message"][len(aws) + 2:-1]
+
+    def create(code):
+        return lam.create_function(FunctionName="z", Runtime="provided.al2023", Role=ROLE,
+                                   Handler="echo", Code={"ZipFile": code})
+
+    reason = refused(create, code=zip_entries(("ok.txt", b"x", 0o100644),
+                                              ("../../etc/evil", b"x", 0o100644)))
+    assert reason.startswith("entry `../../etc/evil` has an unsafe path"), reason
+    reason = refused(create, code=zip_entries(("link", b"/etc/passwd", 0o120777)))
+    assert reason == "entry `link` is a symbolic link; function code cannot hold links"
+    reason = refused(create, code=b"PK\x03\x04 not really a zip")
+    assert reason.startswith("the file is not a zip archive: "), reason
+    assert lam.list_functions()["Functions"] == [], "refused code must create nothing"
+
+    create_rust(lam, name="z")
+    reason = refused(lam.update_function_code, FunctionName="z",
+                     ZipFile=zip_entries(("a", b"x", 0o100644), ("a/b", b"y", 0o100644)))
+    assert reason.startswith("entry `a/b` cannot be unpacked: another entry is in its way"), reason
+    # The function still runs its previous code.
+    _, body = invoke(lam, "z", {"still": "here"})
+    assert body["event"] == {"still": "here"}
+
+
 def test_invoke_sync_headers_and_log_tail(lam):
     create_rust(lam)
     ctx = base64.b64encode(json.dumps({"custom": {"k": "v"}, "env": {}}).encode()).decode()

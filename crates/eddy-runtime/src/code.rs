@@ -1,6 +1,13 @@
 //! Function code on disk: zip archives unpacked safely (no entry escapes the code directory, no
-//! links, bounded size and entry count, as Lambda's 250 MB unzipped limit) into a fresh
-//! directory that replaces the old one only once complete.
+//! links or special files, bounded size and entry count, as Lambda's 250 MB unzipped limit)
+//! into a fresh directory that replaces the old one only once complete, and who may read it.
+//!
+//! Unpacked code is private: it is written readable by eddy's own user only (directories 0700,
+//! files 0600, or 0700 when archived with an executable bit). Before an instance of a function
+//! that runs as another user starts, [`grant`] gives that user's group read access (directories
+//! 0750, files 0640 or 0750, group = the function's group), so the function reads its code and
+//! cannot change it, and no other function or user can read it. A refused archive names the
+//! entry and the reason ([`Refusal`]).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -13,17 +20,50 @@ pub const MAX_UNZIPPED_BYTES: u64 = 250 * 1024 * 1024;
 /// The most entries an archive may hold.
 pub const MAX_ENTRIES: usize = 50_000;
 
+/// AWS's text for a zip it cannot unzip; eddy adds the reason after it.
+const COULD_NOT_UNZIP: &str =
+    "Could not unzip uploaded file. Please check your file, then try to upload again.";
+
 /// Why code could not be unpacked.
 #[derive(Debug, thiserror::Error)]
 pub enum CodeError {
-    /// The archive is not a zip eddy will unpack (corrupt, escaping paths, links).
-    #[error("{0}")]
-    InvalidZip(String),
-    /// Unzipped, it would exceed [`MAX_UNZIPPED_BYTES`] or [`MAX_ENTRIES`].
-    #[error("{0}")]
-    TooLarge(String),
+    /// The archive is not a zip eddy will unpack: AWS's sentence, then which entry and why.
+    #[error("{COULD_NOT_UNZIP} ({0})")]
+    InvalidZip(Refusal),
+    /// Unzipped, it would exceed [`MAX_UNZIPPED_BYTES`] (AWS's message).
+    #[error("Unzipped size must be smaller than {0} bytes")]
+    TooLarge(u64),
     #[error("cannot write function code: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// What eddy refused in an archive.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("the file is not a zip archive: {0}")]
+    NotAZip(String),
+    #[error("the archive has {count} entries; the most eddy unpacks is {max}")]
+    TooManyEntries { count: usize, max: usize },
+    #[error(
+        "entry {0} has an unsafe path: it leaves the code directory through `..` or holds a NUL \
+         byte"
+    )]
+    UnsafePath(String),
+    #[error("entry {0} is a symbolic link; function code cannot hold links")]
+    Link(String),
+    #[error("entry {0} is a device, pipe or socket; function code holds files and directories")]
+    Special(String),
+    #[error("entry {0} is encrypted")]
+    Encrypted(String),
+    #[error(
+        "entry {entry} is compressed with {method}, which eddy cannot read; use deflate or no \
+         compression"
+    )]
+    Compression { entry: String, method: String },
+    #[error("entry {entry} is corrupt: {reason}")]
+    Corrupt { entry: String, reason: String },
+    #[error("entry {entry} cannot be unpacked: {reason}")]
+    Conflict { entry: String, reason: String },
 }
 
 /// `CodeSha256`: base64 of the SHA-256 of the bytes.
@@ -33,19 +73,27 @@ pub fn sha256_base64(bytes: &[u8]) -> String {
 
 /// Unpacks `zip` into `root/<revision>` (which must not exist) through a temporary directory,
 /// so the directory appears complete or not at all. Returns the directory and the unzipped
-/// size. Blocking: call it from a blocking thread.
+/// size. `root` must exist. Blocking: call it from a blocking thread.
 pub fn unpack(zip: &[u8], root: &Path, revision: &str) -> Result<(PathBuf, u64), CodeError> {
-    std::fs::create_dir_all(root)?;
+    unpack_within(zip, root, revision, MAX_ENTRIES, MAX_UNZIPPED_BYTES)
+}
+
+fn unpack_within(
+    zip: &[u8],
+    root: &Path,
+    revision: &str,
+    max_entries: usize,
+    max_bytes: u64,
+) -> Result<(PathBuf, u64), CodeError> {
     let tmp = root.join(format!(".{revision}.partial"));
     let dest = root.join(revision);
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp)?;
     }
-    std::fs::create_dir(&tmp)?;
-    let result = extract(zip, &tmp);
+    private_dir().create(&tmp)?;
+    let result = extract(zip, &tmp, max_entries, max_bytes);
     match result {
         Ok(size) => {
-            set_mode(&tmp, 0o755)?;
             std::fs::rename(&tmp, &dest)?;
             Ok((dest, size))
         }
@@ -56,65 +104,128 @@ pub fn unpack(zip: &[u8], root: &Path, revision: &str) -> Result<(PathBuf, u64),
     }
 }
 
-fn invalid(msg: impl std::fmt::Display) -> CodeError {
-    CodeError::InvalidZip(format!(
-        "Could not unzip uploaded file. Please check your file, then try to upload again. ({msg})"
-    ))
+fn private_dir() -> std::fs::DirBuilder {
+    use std::os::unix::fs::DirBuilderExt;
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true).mode(0o700);
+    b
 }
 
-fn extract(zip: &[u8], dest: &Path) -> Result<u64, CodeError> {
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).map_err(invalid)?;
-    if archive.len() > MAX_ENTRIES {
-        return Err(CodeError::TooLarge(format!(
-            "Unzipped code has {} entries; the limit is {MAX_ENTRIES}",
-            archive.len()
-        )));
+/// An entry's name as messages show it: in backticks, control characters escaped, at most 200
+/// characters.
+fn shown(name: &str) -> String {
+    let mut s: String = name
+        .chars()
+        .take(200)
+        .flat_map(char::escape_debug)
+        .collect();
+    if name.chars().nth(200).is_some() {
+        s.push('…');
+    }
+    format!("`{s}`")
+}
+
+fn extract(zip: &[u8], dest: &Path, max_entries: usize, max_bytes: u64) -> Result<u64, CodeError> {
+    let refuse = |r: Refusal| CodeError::InvalidZip(r);
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip))
+        .map_err(|e| refuse(Refusal::NotAZip(e.to_string())))?;
+    if archive.len() > max_entries {
+        return Err(refuse(Refusal::TooManyEntries {
+            count: archive.len(),
+            max: max_entries,
+        }));
     }
     let mut total: u64 = 0;
     let mut buf = vec![0u8; 64 * 1024];
     for i in 0..archive.len() {
-        let mut entry = archive.by_index(i).map_err(invalid)?;
+        let name = match archive.name_for_index(i) {
+            Some(Ok(n)) => shown(&n),
+            _ => format!("number {}", i + 1),
+        };
+        let mut entry = archive.by_index(i).map_err(|e| {
+            refuse(match e {
+                zip::result::ZipError::UnsupportedArchive(m)
+                    if m == zip::result::ZipError::PASSWORD_REQUIRED =>
+                {
+                    Refusal::Encrypted(name.clone())
+                }
+                zip::result::ZipError::CompressionMethodNotSupported(m) => Refusal::Compression {
+                    entry: name.clone(),
+                    method: format!("method {m}"),
+                },
+                other => Refusal::Corrupt {
+                    entry: name.clone(),
+                    reason: other.to_string(),
+                },
+            })
+        })?;
+        let method = entry.compression();
+        if !matches!(
+            method,
+            zip::CompressionMethod::Stored | zip::CompressionMethod::Deflated
+        ) {
+            return Err(refuse(Refusal::Compression {
+                entry: name,
+                method: format!("{method:?}"),
+            }));
+        }
         let Some(rel) = entry.enclosed_name() else {
-            return Err(invalid(format!(
-                "entry `{}` escapes the code directory",
-                entry.name().unwrap_or_default()
-            )));
+            return Err(refuse(Refusal::UnsafePath(name)));
         };
         let mode = entry.unix_mode();
-        if mode.is_some_and(|m| m & 0o170000 == 0o120000) {
-            return Err(invalid(format!(
-                "entry `{}` is a symbolic link",
-                entry.name().unwrap_or_default()
-            )));
+        match mode.map(|m| m & 0o170000) {
+            Some(0o120000) => return Err(refuse(Refusal::Link(name))),
+            None | Some(0) | Some(0o100000) | Some(0o040000) => {}
+            Some(_) => return Err(refuse(Refusal::Special(name))),
         }
+        let conflict = |e: std::io::Error| -> CodeError {
+            use std::io::ErrorKind as K;
+            match e.kind() {
+                K::AlreadyExists | K::NotADirectory | K::IsADirectory => {
+                    refuse(Refusal::Conflict {
+                        entry: name.clone(),
+                        reason: format!("another entry is in its way ({e})"),
+                    })
+                }
+                _ => CodeError::Io(e),
+            }
+        };
         let path = dest.join(&rel);
         if entry.is_dir() {
-            std::fs::create_dir_all(&path)?;
-            set_mode(&path, 0o755)?;
+            private_dir().create(&path).map_err(conflict)?;
             continue;
         }
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-            set_mode(parent, 0o755)?;
+            private_dir().create(parent).map_err(conflict)?;
         }
-        let mut out = std::fs::File::create(&path)?;
+        let exec = mode.is_some_and(|m| m & 0o111 != 0);
+        let mut out = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(conflict)?
+        };
         loop {
-            let n = entry.read(&mut buf).map_err(invalid)?;
+            let n = entry.read(&mut buf).map_err(|e| {
+                refuse(Refusal::Corrupt {
+                    entry: name.clone(),
+                    reason: e.to_string(),
+                })
+            })?;
             if n == 0 {
                 break;
             }
             total += n as u64;
-            if total > MAX_UNZIPPED_BYTES {
-                return Err(CodeError::TooLarge(format!(
-                    "Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes"
-                )));
+            if total > max_bytes {
+                return Err(CodeError::TooLarge(max_bytes));
             }
             out.write_all(&buf[..n])?;
         }
-        // Readable by anyone (instances may run as an unprivileged user); executable bits as
-        // archived.
-        let exec = mode.map_or(0, |m| m & 0o111);
-        set_mode(&path, 0o644 | exec)?;
+        set_mode(&path, if exec { 0o700 } else { 0o600 })?;
     }
     Ok(total)
 }
@@ -122,6 +233,44 @@ fn extract(zip: &[u8], dest: &Path) -> Result<u64, CodeError> {
 fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+/// Makes the code tree `dir` (a directory [`unpack`] made) readable by the group `gid` and
+/// nobody else, or, with `None`, by eddy's own user only: see the module docs. Entries keep
+/// eddy as their owner; files keep whether they are executable. Links and special files (which
+/// [`unpack`] never makes) are left alone. Blocking: call it from a blocking thread.
+pub fn grant(dir: &Path, gid: Option<u32>) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir_mode, file_mode, exec_mode) = match gid {
+        Some(_) => (0o750, 0o640, 0o750),
+        None => (0o700, 0o600, 0o700),
+    };
+    let mut todo = vec![dir.to_owned()];
+    while let Some(d) = todo.pop() {
+        let meta = std::fs::symlink_metadata(&d)?;
+        if !meta.is_dir() {
+            continue;
+        }
+        for e in std::fs::read_dir(&d)? {
+            let e = e?;
+            let path = e.path();
+            let meta = std::fs::symlink_metadata(&path)?;
+            if meta.is_dir() {
+                todo.push(path);
+            } else if meta.is_file() {
+                if gid.is_some() {
+                    std::os::unix::fs::lchown(&path, None, gid)?;
+                }
+                let exec = meta.permissions().mode() & 0o111 != 0;
+                set_mode(&path, if exec { exec_mode } else { file_mode })?;
+            }
+        }
+        if gid.is_some() {
+            std::os::unix::fs::lchown(&d, None, gid)?;
+        }
+        set_mode(&d, dir_mode)?;
+    }
+    Ok(())
 }
 
 /// Removes every revision directory under `root` except those in `keep`. Best effort.
@@ -141,6 +290,7 @@ pub fn prune(root: &Path, keep: &[String]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     use zip::write::SimpleFileOptions;
 
     fn zip_of(entries: &[(&str, &[u8], u32)]) -> Vec<u8> {
@@ -153,45 +303,187 @@ mod tests {
         w.finish().unwrap().into_inner()
     }
 
-    #[test]
-    fn unpacks_with_modes() {
-        let dir = tempfile::tempdir().unwrap();
-        let z = zip_of(&[
-            ("bootstrap", b"#!/bin/sh\n", 0o755),
-            ("lib/a.txt", b"hi", 0o600),
-        ]);
-        let (d, size) = unpack(&z, dir.path(), "r1").unwrap();
-        assert_eq!(size, 12);
-        use std::os::unix::fs::PermissionsExt;
-        let m = std::fs::metadata(d.join("bootstrap"))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(m & 0o777, 0o755);
-        let m = std::fs::metadata(d.join("lib/a.txt"))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(m & 0o777, 0o644);
-        assert_eq!(std::fs::read(d.join("lib/a.txt")).unwrap(), b"hi");
+    fn mode(p: &Path) -> u32 {
+        std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
     }
 
     #[test]
-    fn rejects_escapes_and_garbage() {
+    fn unpacks_private_to_eddy_keeping_executable_bits() {
         let dir = tempfile::tempdir().unwrap();
-        let z = zip_of(&[("../evil", b"x", 0o644)]);
-        let e = unpack(&z, dir.path(), "r1").unwrap_err();
-        assert!(matches!(e, CodeError::InvalidZip(_)), "{e}");
-        assert!(!dir.path().join("r1").exists());
-        assert!(!dir.path().parent().unwrap().join("evil").exists());
-        let e = unpack(b"not a zip", dir.path(), "r2").unwrap_err();
-        assert!(matches!(e, CodeError::InvalidZip(_)));
-        // An absolute name stays inside the code directory.
-        let z = zip_of(&[("/abs", b"x", 0o644)]);
-        if let Ok((d, _)) = unpack(&z, dir.path(), "r3") {
-            assert!(d.join("abs").exists());
+        let z = zip_of(&[
+            ("bootstrap", b"#!/bin/sh\n", 0o755),
+            ("lib/a.txt", b"hi", 0o644),
+            ("lib/run", b"x", 0o744),
+        ]);
+        let (d, size) = unpack(&z, dir.path(), "r1").unwrap();
+        assert_eq!(size, 13);
+        assert_eq!(mode(&d), 0o700);
+        assert_eq!(mode(&d.join("bootstrap")), 0o700);
+        assert_eq!(mode(&d.join("lib")), 0o700);
+        assert_eq!(mode(&d.join("lib/a.txt")), 0o600);
+        assert_eq!(mode(&d.join("lib/run")), 0o700);
+        assert_eq!(std::fs::read(d.join("lib/a.txt")).unwrap(), b"hi");
+        assert!(!dir.path().join(".r1.partial").exists());
+    }
+
+    #[test]
+    fn grant_gives_one_group_read_access_and_takes_it_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let z = zip_of(&[
+            ("bootstrap", b"#!/bin/sh\n", 0o755),
+            ("lib/a.txt", b"hi", 0o644),
+        ]);
+        let (d, _) = unpack(&z, dir.path(), "r1").unwrap();
+        // Our own group: changing a file's group to it needs no privilege.
+        let gid = rustix::process::getegid().as_raw();
+        grant(&d, Some(gid)).unwrap();
+        assert_eq!(mode(&d), 0o750);
+        assert_eq!(mode(&d.join("lib")), 0o750);
+        assert_eq!(mode(&d.join("bootstrap")), 0o750);
+        assert_eq!(mode(&d.join("lib/a.txt")), 0o640);
+        for p in [d.clone(), d.join("lib"), d.join("lib/a.txt")] {
+            assert_eq!(std::fs::metadata(&p).unwrap().gid(), gid);
         }
-        assert!(!Path::new("/abs").exists());
+        grant(&d, None).unwrap();
+        assert_eq!(mode(&d), 0o700);
+        assert_eq!(mode(&d.join("bootstrap")), 0o700);
+        assert_eq!(mode(&d.join("lib/a.txt")), 0o600);
+    }
+
+    #[test]
+    fn grant_to_another_group_when_root() {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: giving files to another group needs root");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let z = zip_of(&[("lib/a.txt", b"hi", 0o644)]);
+        let (d, _) = unpack(&z, dir.path(), "r1").unwrap();
+        grant(&d, Some(2_000_000_123)).unwrap();
+        let m = std::fs::metadata(d.join("lib/a.txt")).unwrap();
+        assert_eq!((m.uid(), m.gid()), (0, 2_000_000_123));
+        assert_eq!(m.permissions().mode() & 0o777, 0o640);
+    }
+
+    fn refusal(zip: &[u8]) -> (Refusal, String) {
+        refusal_within(zip, MAX_ENTRIES)
+    }
+
+    fn refusal_within(zip: &[u8], max_entries: usize) -> (Refusal, String) {
+        let dir = tempfile::tempdir().unwrap();
+        match unpack_within(zip, dir.path(), "r1", max_entries, MAX_UNZIPPED_BYTES) {
+            Err(e @ CodeError::InvalidZip(_)) => {
+                let text = e.to_string();
+                let CodeError::InvalidZip(r) = e else {
+                    unreachable!()
+                };
+                assert!(!dir.path().join("r1").exists());
+                assert!(!dir.path().join(".r1.partial").exists());
+                (r, text)
+            }
+            other => panic!("not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn refusals_name_the_entry_and_the_reason() {
+        let (r, text) = refusal(&zip_of(&[("ok", b"x", 0o644), ("../evil", b"x", 0o644)]));
+        assert_eq!(r, Refusal::UnsafePath("`../evil`".into()));
+        assert_eq!(
+            text,
+            "Could not unzip uploaded file. Please check your file, then try to upload again. \
+             (entry `../evil` has an unsafe path: it leaves the code directory through `..` or \
+             holds a NUL byte)"
+        );
+        let (r, text) = refusal(&zip_of(&[("a/../../b", b"x", 0o644)]));
+        assert_eq!(r, Refusal::UnsafePath("`a/../../b`".into()), "{text}");
+
+        let (r, _) = refusal(b"not a zip");
+        assert!(matches!(r, Refusal::NotAZip(_)), "{r}");
+
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        w.add_symlink("link", "/etc/passwd", SimpleFileOptions::default())
+            .unwrap();
+        let (r, text) = refusal(&w.finish().unwrap().into_inner());
+        assert_eq!(r, Refusal::Link("`link`".into()));
+        assert!(
+            text.ends_with("(entry `link` is a symbolic link; function code cannot hold links)")
+        );
+
+        // A FIFO (mode 010644) in the external attributes of the central directory.
+        let mut z = zip_of(&[("fifo", b"", 0o644)]);
+        let i = z.windows(4).position(|w| w == b"PK\x01\x02").unwrap();
+        z[i + 38..i + 42].copy_from_slice(&(0o010644u32 << 16).to_le_bytes());
+        let (r, _) = refusal(&z);
+        assert_eq!(r, Refusal::Special("`fifo`".into()));
+
+        // A file, then a path that needs it to be a directory.
+        let (r, text) = refusal(&zip_of(&[("a", b"x", 0o644), ("a/b", b"y", 0o644)]));
+        assert!(
+            matches!(&r, Refusal::Conflict { entry, .. } if entry == "`a/b`"),
+            "{text}"
+        );
+
+        // Control characters in a name are shown escaped.
+        let (r, _) = refusal(&zip_of(&[("../\u{1b}[31mred", b"x", 0o644)]));
+        assert_eq!(r, Refusal::UnsafePath("`../\\u{1b}[31mred`".into()));
+    }
+
+    #[test]
+    fn corrupt_and_unsupported_entries_are_named() {
+        // Flip bytes in the compressed data: the CRC (or the deflate stream) fails on `data`.
+        let body = vec![b'a'; 4096];
+        let mut z = zip_of(&[("data", &body, 0o644)]);
+        let at = 30 + "data".len() + 5;
+        for b in &mut z[at..at + 8] {
+            *b ^= 0x55;
+        }
+        let (r, text) = refusal(&z);
+        assert!(
+            matches!(&r, Refusal::Corrupt { entry, .. } if entry == "`data`"),
+            "{text}"
+        );
+
+        // Compression method 12 (bzip2), which eddy is built without.
+        let mut z = zip_of(&[("packed", b"hello", 0o644)]);
+        for sig in [&b"PK\x03\x04"[..], &b"PK\x01\x02"[..]] {
+            let i = z.windows(4).position(|w| w == sig).unwrap();
+            let off = if sig[2] == 3 { 8 } else { 10 };
+            z[i + off] = 12;
+            z[i + off + 1] = 0;
+        }
+        let (r, text) = refusal(&z);
+        assert!(
+            matches!(&r, Refusal::Compression { entry, .. } if entry == "`packed`"),
+            "{text}"
+        );
+        assert!(text.contains("use deflate or no compression"), "{text}");
+    }
+
+    #[test]
+    fn too_many_entries_and_too_large() {
+        let entries = [("a", &b""[..], 0o644), ("b", b"", 0o644), ("c", b"", 0o644)];
+        let (r, text) = refusal_within(&zip_of(&entries), 2);
+        assert_eq!(r, Refusal::TooManyEntries { count: 3, max: 2 });
+        assert!(text.ends_with("(the archive has 3 entries; the most eddy unpacks is 2)"));
+
+        let z = zip_of(&[("big", &[7u8; 5000], 0o644)]);
+        let dir = tempfile::tempdir().unwrap();
+        let e = unpack_within(&z, dir.path(), "r1", MAX_ENTRIES, 4096).unwrap_err();
+        assert!(matches!(e, CodeError::TooLarge(4096)), "{e}");
+        assert!(!dir.path().join("r1").exists());
+        assert_eq!(
+            CodeError::TooLarge(MAX_UNZIPPED_BYTES).to_string(),
+            "Unzipped size must be smaller than 262144000 bytes"
+        );
+    }
+
+    #[test]
+    fn absolute_names_stay_inside() {
+        let dir = tempfile::tempdir().unwrap();
+        let z = zip_of(&[("/abs", b"x", 0o644)]);
+        let (d, _) = unpack(&z, dir.path(), "r3").unwrap();
+        assert!(d.join("abs").exists());
     }
 
     #[test]

@@ -10,13 +10,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::AsyncRead;
 use tokio::net::TcpListener;
 use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::logs::{LogLine, LogSink, Tail};
+use crate::logs::{LineReader, LogLine, LogSink, Tail};
 use crate::spec::{FunctionSpec, RuntimeConfig, RuntimeKind, environment};
 
 /// An invocation handed to an instance, waiting for its `/next`.
@@ -228,11 +228,13 @@ impl SpawnError {
 }
 
 impl Instance {
-    /// Starts an instance of `spec` (without waiting: the pool holds its lock across this).
+    /// Starts an instance of `spec` as `run_as` (user and group id; eddy's own user when
+    /// `None`), without waiting: the pool holds its lock across this.
     pub fn spawn(
         spec: Arc<FunctionSpec>,
         config: &RuntimeConfig,
         sink: Arc<dyn LogSink>,
+        run_as: Option<(u32, u32)>,
     ) -> Result<Self, SpawnError> {
         let (program, args) = match &spec.runtime {
             RuntimeKind::Provided(_) => {
@@ -292,7 +294,7 @@ impl Instance {
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .process_group(0);
-        if let Some((uid, gid)) = config.run_as {
+        if let Some((uid, gid)) = run_as {
             cmd.uid(uid).gid(gid);
         }
         limit_resources(&mut cmd);
@@ -303,7 +305,7 @@ impl Instance {
                 for t in &tasks {
                     t.abort();
                 }
-                return Err(match config.run_as {
+                return Err(match run_as {
                     Some((uid, _)) if source.kind() == std::io::ErrorKind::PermissionDenied => {
                         SpawnError::SpawnAs {
                             program,
@@ -477,9 +479,10 @@ impl Instance {
     }
 }
 
+/// Logs every line the process writes to `out` until it closes it (see [`crate::logs`]).
 async fn read_lines(out: impl AsyncRead + Unpin, shared: Arc<Shared>) {
-    let mut lines = BufReader::new(out).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
+    let mut lines = LineReader::new(out);
+    while let Some(line) = lines.next_line().await {
         shared.log(&line);
     }
 }

@@ -4,7 +4,13 @@
 //! the function's code ([`spec`]: `bootstrap` for `provided.*`, the official `awslambdaric` for
 //! `python3.x`) with an environment like Lambda's, and its own loopback Runtime API listener
 //! ([`api`]) through which it long-polls for invocations and posts results. [`Pools`] holds
-//! every function's pool and reaps idle instances. [`code`] unpacks zip archives safely.
+//! every function's pool and reaps idle instances. [`code`] unpacks zip archives safely and
+//! keeps unpacked code private to the function that runs it.
+//!
+//! Which user instances run as is the [`FunctionUsers`] policy, applied where functions are
+//! deployed ([`Pools::deploy`]): when eddy runs as root each function gets its own user and
+//! group id from [`FUNCTION_IDS`], so that functions cannot read each other's code or signal
+//! each other's processes.
 //!
 //! What it guarantees: an invocation either gets the function's response, the function's
 //! error, or an error eddy made (timeout, crash, out of memory, start failure) in Lambda's
@@ -28,7 +34,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 pub use logs::{DiscardLogs, LogLine, LogSink};
 pub use pool::{Invocation, InvokeError, Outcome, Pool};
-pub use spec::{FunctionSpec, RuntimeConfig, RuntimeKind};
+pub use spec::{FUNCTION_IDS, FunctionSpec, FunctionUsers, RuntimeConfig, RuntimeKind};
 
 pub(crate) fn epoch_ms() -> i64 {
     SystemTime::now()
@@ -110,6 +116,7 @@ pub struct Pools {
     config: Arc<RuntimeConfig>,
     sink: Arc<dyn LogSink>,
     python: PythonCheck,
+    ids: Arc<pool::Ids>,
 }
 
 impl Pools {
@@ -119,6 +126,7 @@ impl Pools {
             config: Arc::new(config),
             sink,
             python: PythonCheck::default(),
+            ids: Arc::new(pool::Ids::default()),
         }
     }
 
@@ -126,7 +134,8 @@ impl Pools {
         &self.config
     }
 
-    /// Adds a function or updates its definition (keyed by `key`, e.g. region and name).
+    /// Adds a function or updates its definition (keyed by `key`, e.g. region and name). A new
+    /// function gets its user here (see [`FunctionUsers`]); an update keeps it.
     pub fn deploy(&self, key: &str, spec: FunctionSpec) -> Arc<Pool> {
         let mut pools = self.pools.write().unwrap_or_else(|e| e.into_inner());
         if let Some(p) = pools.get(key) {
@@ -138,6 +147,7 @@ impl Pools {
             self.config.clone(),
             self.sink.clone(),
             self.python.clone(),
+            pool::RunAs::for_function(self.config.users, &self.ids, key),
         ));
         pools.insert(key.to_owned(), pool.clone());
         pool

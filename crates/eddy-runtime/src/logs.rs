@@ -1,9 +1,19 @@
 //! Function logs: every line an instance writes to stdout or stderr, framed by the `START`,
 //! `END` and `REPORT` lines Lambda writes per invocation, handed to a [`LogSink`] (eddy stores
 //! them under `/aws/lambda/NAME`), and the tail of each invocation for `LogType: Tail`.
+//!
+//! Output is read as bytes, never as text: a line is everything up to a `\n` (a `\r` before it is
+//! dropped), converted with invalid UTF-8 replaced by U+FFFD, so a function that prints binary
+//! data still has every later line logged. A line longer than [`MAX_LINE_BYTES`] (what one
+//! CloudWatch Logs event may hold) becomes several consecutive log lines of at most that size,
+//! cut at character boundaries, as Lambda splits long lines into several events; so reading a
+//! process that writes one endless line takes bounded memory, and the process is never left
+//! blocked on a full pipe while it lives.
 
 use std::collections::VecDeque;
 use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 /// One log line of one function instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +38,123 @@ pub struct DiscardLogs;
 
 impl LogSink for DiscardLogs {
     fn write(&self, _line: LogLine) {}
+}
+
+/// The longest log line, in bytes: CloudWatch Logs' event size limit (256 KiB) less the 26 bytes
+/// it counts per event. Longer output lines are split into several log lines.
+pub const MAX_LINE_BYTES: usize = 256 * 1024 - 26;
+
+/// Reads a function's stdout or stderr as log lines: see the module docs.
+pub(crate) struct LineReader<R> {
+    reader: BufReader<R>,
+    /// The bytes of the line being read (at most `max`).
+    line: Vec<u8>,
+    /// Lines ready to hand out (a line whose lossy conversion outgrew `max`).
+    ready: VecDeque<String>,
+    max: usize,
+    eof: bool,
+}
+
+impl<R: AsyncRead + Unpin> LineReader<R> {
+    pub fn new(reader: R) -> Self {
+        Self::with_max(reader, MAX_LINE_BYTES)
+    }
+
+    /// A reader that splits lines at `max` bytes (at least 4, one character).
+    pub fn with_max(reader: R, max: usize) -> Self {
+        Self {
+            reader: BufReader::with_capacity(64 * 1024, reader),
+            line: Vec::new(),
+            ready: VecDeque::new(),
+            max: max.max(4),
+            eof: false,
+        }
+    }
+
+    /// The next line; `None` at the end of the output (or when reading fails: the pipe is
+    /// gone).
+    pub async fn next_line(&mut self) -> Option<String> {
+        loop {
+            if let Some(l) = self.ready.pop_front() {
+                return Some(l);
+            }
+            if self.eof {
+                return None;
+            }
+            let buf = match self.reader.fill_buf().await {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => &[],
+            };
+            if buf.is_empty() {
+                self.eof = true;
+                if !self.line.is_empty() {
+                    let rest = std::mem::take(&mut self.line);
+                    self.emit(&rest);
+                }
+                continue;
+            }
+            let room = self.max - self.line.len();
+            let window = &buf[..buf.len().min(room)];
+            if let Some(i) = window.iter().position(|b| *b == b'\n') {
+                self.line.extend_from_slice(&window[..i]);
+                self.reader.consume(i + 1);
+                let mut line = std::mem::take(&mut self.line);
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                self.emit(&line);
+                self.line = line;
+                self.line.clear();
+            } else {
+                let n = window.len();
+                self.line.extend_from_slice(window);
+                self.reader.consume(n);
+                if self.line.len() >= self.max {
+                    // Too long: hand out what fits, keeping a character cut in two for the next
+                    // part.
+                    let cut = char_start(&self.line);
+                    let rest = self.line.split_off(cut);
+                    let part = std::mem::replace(&mut self.line, rest);
+                    self.emit(&part);
+                }
+            }
+        }
+    }
+
+    /// Queues `bytes` as one line, or several when replacing invalid UTF-8 made it too long.
+    fn emit(&mut self, bytes: &[u8]) {
+        let mut text = String::from_utf8_lossy(bytes).into_owned();
+        while text.len() > self.max {
+            let mut at = self.max;
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            let rest = text.split_off(at);
+            self.ready.push_back(std::mem::replace(&mut text, rest));
+        }
+        self.ready.push_back(text);
+    }
+}
+
+/// Where the last character of `bytes` starts when it is incomplete (a UTF-8 sequence cut by
+/// the length cap), else `bytes.len()`.
+fn char_start(bytes: &[u8]) -> usize {
+    let n = bytes.len();
+    for back in 1..=3.min(n) {
+        let b = bytes[n - back];
+        if b & 0b1100_0000 == 0b1000_0000 {
+            continue; // a continuation byte: look further back
+        }
+        let len = match b {
+            0xC0..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xF7 => 4,
+            _ => 1,
+        };
+        return if len > back { n - back } else { n };
+    }
+    n
 }
 
 /// The most bytes of log output `LogType: Tail` returns.
@@ -108,6 +235,69 @@ pub fn report_line(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn lines_of(input: &[u8], max: usize) -> Vec<String> {
+        let mut r = LineReader::with_max(input, max);
+        let mut out = Vec::new();
+        while let Some(l) = r.next_line().await {
+            out.push(l);
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn lines_are_read_lossily_and_never_stop() {
+        let out = lines_of(b"one\r\ntwo \xff\xfe bad\n\nthree\nlast", 1024).await;
+        assert_eq!(
+            out,
+            ["one", "two \u{FFFD}\u{FFFD} bad", "", "three", "last"]
+        );
+    }
+
+    #[tokio::test]
+    async fn long_lines_are_split_at_the_cap_and_at_character_boundaries() {
+        let mut input = vec![b'x'; 25];
+        input.push(b'\n');
+        input.extend_from_slice(b"after\n");
+        let out = lines_of(&input, 10).await;
+        assert_eq!(
+            out,
+            [
+                "x".repeat(10),
+                "x".repeat(10),
+                "x".repeat(5),
+                "after".into()
+            ]
+        );
+        // A two-byte character straddling the cap moves whole to the next part.
+        let out = lines_of("abcdefghié1\n".as_bytes(), 10).await;
+        assert_eq!(out, ["abcdefghi", "é1"]);
+        // Invalid bytes grow three times when replaced; the parts still respect the cap.
+        let out = lines_of(&[0xffu8; 8], 10).await;
+        assert!(out.iter().all(|l| l.len() <= 10), "{out:?}");
+        assert_eq!(out.concat(), "\u{FFFD}".repeat(8));
+    }
+
+    #[tokio::test]
+    async fn the_default_cap_is_cloudwatch_s_event_size() {
+        let mut input = vec![b'y'; MAX_LINE_BYTES * 2 + 7];
+        input.push(b'\n');
+        let out = lines_of(&input, MAX_LINE_BYTES).await;
+        let lens: Vec<usize> = out.iter().map(String::len).collect();
+        assert_eq!(lens, [MAX_LINE_BYTES, MAX_LINE_BYTES, 7]);
+        assert_eq!(MAX_LINE_BYTES, 262_118);
+    }
+
+    #[test]
+    fn char_start_finds_cut_characters() {
+        assert_eq!(char_start(b"abc"), 3);
+        assert_eq!(char_start("aé".as_bytes()), 3);
+        assert_eq!(char_start(&"aé".as_bytes()[..2]), 1);
+        assert_eq!(char_start(&"a€".as_bytes()[..3]), 1);
+        assert_eq!(char_start(&"a😀".as_bytes()[..4]), 1);
+        assert_eq!(char_start("a😀".as_bytes()), 5);
+        assert_eq!(char_start(&[0xff, 0xff]), 2);
+    }
 
     #[test]
     fn tail_keeps_the_last_4k() {

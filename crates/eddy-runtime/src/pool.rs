@@ -5,7 +5,15 @@
 //! The pool hands out slots: an instance has `instance_concurrency` of them (1 for classic
 //! Lambda, more for a function configured like a Lambda Managed Instance), and a free slot of a
 //! running instance is used before a new instance starts.
+//!
+//! A pool runs its instances as one user for its whole life ([`RunAs`]); with
+//! [`FunctionUsers::PerFunction`] that is an id leased from [`Ids`] when the function is
+//! deployed and given back only when the pool is dropped, that is once no instance of it can be
+//! running. Before the first instance of a revision with private code starts, the pool gives
+//! that user access to the code ([`crate::code::grant`], on a blocking thread).
 
+use std::collections::HashSet;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,7 +22,92 @@ use tokio::sync::Semaphore;
 
 use crate::instance::{Instance, Pending, Reply};
 use crate::logs::LogSink;
-use crate::spec::{FunctionSpec, RuntimeConfig, RuntimeKind};
+use crate::spec::{FUNCTION_IDS, FunctionSpec, FunctionUsers, RuntimeConfig, RuntimeKind};
+
+/// The ids of [`FUNCTION_IDS`] leased to deployed functions.
+#[derive(Default)]
+pub(crate) struct Ids(Mutex<HashSet<u32>>);
+
+/// One function's id, given back when dropped.
+pub(crate) struct IdLease {
+    id: u32,
+    ids: Arc<Ids>,
+}
+
+impl Drop for IdLease {
+    fn drop(&mut self) {
+        lock(&self.ids.0).remove(&self.id);
+    }
+}
+
+impl Ids {
+    /// A free id for the function `key`: the same one as last time when it is free (the
+    /// search starts at a hash of the key), else the next free one; `None` when all are taken.
+    pub fn lease(self: &Arc<Self>, key: &str) -> Option<IdLease> {
+        let first = *FUNCTION_IDS.start();
+        let count = u64::from(FUNCTION_IDS.end() - first) + 1;
+        // FNV-1a: stable across runs and builds, unlike std's hasher.
+        let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let mut used = lock(&self.0);
+        (0..count)
+            .map(|i| first + ((hash + i) % count) as u32)
+            .find(|id| used.insert(*id))
+            .map(|id| IdLease {
+                id,
+                ids: self.clone(),
+            })
+    }
+
+    #[cfg(test)]
+    fn in_use(&self) -> usize {
+        lock(&self.0).len()
+    }
+}
+
+/// The user a pool's instances run as.
+pub(crate) enum RunAs {
+    /// eddy's own user.
+    Eddy,
+    /// This user and group id (the lease, when the function has its own id).
+    User {
+        uid: u32,
+        gid: u32,
+        _lease: Option<IdLease>,
+    },
+    /// The function should have its own id, and every one is taken.
+    NoFreeId,
+}
+
+impl RunAs {
+    /// How a function deployed under the key `key` runs.
+    pub fn for_function(users: FunctionUsers, ids: &Arc<Ids>, key: &str) -> Self {
+        match users {
+            FunctionUsers::Current => Self::Eddy,
+            FunctionUsers::Shared { uid, gid } => Self::User {
+                uid,
+                gid,
+                _lease: None,
+            },
+            FunctionUsers::PerFunction => match ids.lease(key) {
+                Some(lease) => Self::User {
+                    uid: lease.id,
+                    gid: lease.id,
+                    _lease: Some(lease),
+                },
+                None => Self::NoFreeId,
+            },
+        }
+    }
+
+    fn ids(&self) -> Option<(u32, u32)> {
+        match self {
+            Self::User { uid, gid, .. } => Some((*uid, *gid)),
+            Self::Eddy | Self::NoFreeId => None,
+        }
+    }
+}
 
 /// One invocation as a caller asks for it.
 #[derive(Debug, Clone, Default)]
@@ -62,6 +155,11 @@ pub struct Pool {
     config: Arc<RuntimeConfig>,
     sink: Arc<dyn LogSink>,
     python_checked: crate::PythonCheck,
+    run_as: RunAs,
+    /// The private code directory last given to `run_as` (see [`Pool::grant_code`]).
+    granted: Mutex<Option<PathBuf>>,
+    /// Held while giving code, so that concurrent cold starts give it once.
+    granting: tokio::sync::Mutex<()>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -74,6 +172,7 @@ impl Pool {
         config: Arc<RuntimeConfig>,
         sink: Arc<dyn LogSink>,
         python_checked: crate::PythonCheck,
+        run_as: RunAs,
     ) -> Self {
         let permits = Arc::new(Semaphore::new(spec.concurrency as usize));
         Self {
@@ -83,11 +182,52 @@ impl Pool {
             config,
             sink,
             python_checked,
+            run_as,
+            granted: Mutex::new(None),
+            granting: tokio::sync::Mutex::new(()),
         }
     }
 
     pub fn spec(&self) -> Arc<FunctionSpec> {
         lock(&self.spec).clone()
+    }
+
+    /// The user and group id the function's instances run as; `None` for eddy's own user.
+    pub fn user(&self) -> Option<(u32, u32)> {
+        self.run_as.ids()
+    }
+
+    /// Gives the instances' user read access to the private code of `spec` (and only that
+    /// user: see [`crate::code::grant`]), once per code directory. Code that is not there is
+    /// left for the start of the instance to report.
+    async fn grant_code(&self, spec: &FunctionSpec) -> Result<(), String> {
+        let done = |dir: &PathBuf| lock(&self.granted).as_ref() == Some(dir);
+        if done(&spec.code_dir) {
+            return Ok(());
+        }
+        let _one = self.granting.lock().await;
+        if done(&spec.code_dir) {
+            return Ok(());
+        }
+        let eddy = rustix::process::geteuid().as_raw();
+        let gid = match self.run_as {
+            RunAs::User { uid, gid, .. } if uid != eddy => Some(gid),
+            _ => None,
+        };
+        let dir = spec.code_dir.clone();
+        let result = tokio::task::spawn_blocking(move || crate::code::grant(&dir, gid)).await;
+        match result {
+            Ok(Ok(())) => {
+                *lock(&self.granted) = Some(spec.code_dir.clone());
+                Ok(())
+            }
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Ok(Err(e)) => Err(format!(
+                "cannot give the function's user access to its code in `{}`: {e}",
+                spec.code_dir.display()
+            )),
+            Err(e) => Err(format!("giving the function's code failed: {e}")),
+        }
     }
 
     /// Replaces the function's definition. A new revision drains the idle instances (busy ones
@@ -131,6 +271,23 @@ impl Pool {
         } else {
             inv.request_id.clone()
         };
+        if let RunAs::NoFreeId = self.run_as {
+            let (first, last) = (FUNCTION_IDS.start(), FUNCTION_IDS.end());
+            return Ok(failed_outcome(
+                request_id,
+                "Runtime.Unavailable",
+                format!(
+                    "every user id for functions ({first}-{last}) is taken by another deployed \
+                     function; delete functions or start eddy with `--function-user current`"
+                ),
+            ));
+        }
+        if spec.private_code
+            && let Err(message) = self.grant_code(&spec).await
+        {
+            tracing::warn!(function = %spec.name, error = %message, "cannot start a function instance");
+            return Ok(failed_outcome(request_id, "Runtime.Unavailable", message));
+        }
         if let RuntimeKind::Python(_) = spec.runtime
             && lock(&self.idle).is_empty()
             && let Err(message) = self.python_checked.check(&self.config.python).await
@@ -154,7 +311,12 @@ impl Pool {
                 Some(i) => (i, false),
                 // Started under the lock, so that callers arriving together share a new
                 // instance's slots instead of each starting one.
-                None => match Instance::spawn(spec.clone(), &self.config, self.sink.clone()) {
+                None => match Instance::spawn(
+                    spec.clone(),
+                    &self.config,
+                    self.sink.clone(),
+                    self.run_as.ids(),
+                ) {
                     Ok(i) => {
                         let i = Arc::new(i);
                         for _ in 1..spec.instance_concurrency {
@@ -236,3 +398,44 @@ fn trace_id() -> String {
 
 /// How long an idle reaper waits between passes.
 pub const REAP_EVERY: Duration = Duration::from_secs(5);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_stable_per_key_and_given_back() {
+        let ids = Arc::new(Ids::default());
+        let a = ids.lease("us-east-1/a").unwrap();
+        let b = ids.lease("us-east-1/b").unwrap();
+        assert_ne!(a.id, b.id);
+        assert!(FUNCTION_IDS.contains(&a.id) && FUNCTION_IDS.contains(&b.id));
+        // While `a` holds its id, the same key gets another one.
+        let a2 = ids.lease("us-east-1/a").unwrap();
+        assert_ne!(a2.id, a.id);
+        let first = a.id;
+        drop(a);
+        drop(a2);
+        assert_eq!(ids.in_use(), 1);
+        // Free again: the same key finds the same id.
+        assert_eq!(ids.lease("us-east-1/a").unwrap().id, first);
+    }
+
+    #[test]
+    fn ids_run_out_without_sharing() {
+        let ids = Arc::new(Ids::default());
+        let count = (FUNCTION_IDS.end() - FUNCTION_IDS.start() + 1) as usize;
+        let leases: Vec<_> = (0..count)
+            .map(|i| ids.lease(&format!("f{i}")).unwrap())
+            .collect();
+        let distinct: HashSet<u32> = leases.iter().map(|l| l.id).collect();
+        assert_eq!(distinct.len(), count);
+        assert!(ids.lease("one-too-many").is_none());
+        assert!(matches!(
+            RunAs::for_function(FunctionUsers::PerFunction, &ids, "x"),
+            RunAs::NoFreeId
+        ));
+        drop(leases);
+        assert_eq!(ids.in_use(), 0);
+    }
+}

@@ -47,6 +47,11 @@ pub struct FunctionSpec {
     pub handler: String,
     /// The unpacked code (`LAMBDA_TASK_ROOT`, the process's working directory).
     pub code_dir: PathBuf,
+    /// `code_dir` is eddy's own copy of the code (unpacked from a zip): before an instance
+    /// starts, it is made readable by the function's user and nobody else (see
+    /// [`crate::code::grant`]). False for a developer's directory used in place, which eddy never
+    /// changes.
+    pub private_code: bool,
     pub timeout: Duration,
     pub memory_mb: u32,
     /// The user's `Environment.Variables` (reserved names were rejected on the API).
@@ -90,24 +95,66 @@ pub struct RuntimeConfig {
     pub idle_timeout: Duration,
     /// How long an instance may take to reach its first `/next`.
     pub init_timeout: Duration,
-    /// Run instances as this user and group id (set when eddy runs as root).
-    pub run_as: Option<(u32, u32)>,
+    /// Which user instances run as.
+    pub users: FunctionUsers,
     /// The `PATH` function processes get.
     pub path: String,
 }
 
+/// The user and group ids functions get when each runs as its own user: 65,536 ids from
+/// 2,000,000,000 (0x77359400). The range is above the ids of people and system users
+/// (below 60,000), `nobody` (65,534), systemd's dynamic users (61,184-65,519), the subordinate
+/// ids `useradd` hands out for rootless containers (from 100,000, 65,536 per user, up to
+/// 600,100,000 by default) and systemd-nspawn's container ranges (524,288-1,879,048,191), and
+/// below systemd's foreign range (from 2,147,352,576) and the ids at 2^31 and up that some
+/// programs mistake for negative numbers. No passwd entry is needed.
+pub const FUNCTION_IDS: std::ops::RangeInclusive<u32> = 2_000_000_000..=2_000_065_535;
+
+/// Which user function processes run as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FunctionUsers {
+    /// eddy's own user.
+    Current,
+    /// One user and group for every function. Functions are not isolated from each other: each
+    /// can read the others' code and signal their processes.
+    Shared { uid: u32, gid: u32 },
+    /// Each deployed function its own user and group id (the same number), from
+    /// [`FUNCTION_IDS`], unique among the functions deployed at once (needs root). The ids are
+    /// held in memory only: after a restart a function may get another one, and its code is
+    /// given to the new one before its first instance starts.
+    PerFunction,
+}
+
+impl FunctionUsers {
+    /// The default: [`Self::PerFunction`] when eddy runs as root, else [`Self::Current`].
+    pub fn auto() -> Self {
+        if rustix::process::geteuid().is_root() {
+            Self::PerFunction
+        } else {
+            Self::Current
+        }
+    }
+
+    /// Whether function processes run as another user than eddy (and so need the data
+    /// directory to be searchable, though not readable, by others).
+    pub fn other_than_eddy(&self) -> bool {
+        match self {
+            Self::Current => false,
+            Self::Shared { uid, .. } => *uid != rustix::process::geteuid().as_raw(),
+            Self::PerFunction => true,
+        }
+    }
+}
+
 impl RuntimeConfig {
-    /// Defaults: `python3` from `PATH`, 10 minutes warm, 10 s init, `nobody` when root.
+    /// Defaults: `python3` from `PATH`, 10 minutes warm, 10 s init, [`FunctionUsers::auto`].
     pub fn new(endpoint_url: impl Into<String>) -> Self {
-        let run_as = rustix::process::geteuid()
-            .is_root()
-            .then_some((65534, 65534));
         Self {
             endpoint_url: endpoint_url.into(),
             python: PathBuf::from("python3"),
             idle_timeout: Duration::from_secs(600),
             init_timeout: Duration::from_secs(10),
-            run_as,
+            users: FunctionUsers::auto(),
             path: std::env::var("PATH")
                 .unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".to_owned()),
         }
@@ -184,6 +231,7 @@ mod tests {
             runtime: RuntimeKind::parse("python3.12").unwrap(),
             handler: "app.handler".into(),
             code_dir: PathBuf::from("/code"),
+            private_code: false,
             timeout: Duration::from_secs(3),
             memory_mb: 128,
             environment: [

@@ -108,15 +108,36 @@ impl CodeRoots {
     }
 }
 
-/// Which user function processes run as.
+/// Which user function processes run as (`--function-user`).
+///
+/// Function code that eddy unpacked from a zip is readable only by the function's user: owned
+/// by eddy, with the function's group and no access for others (see `eddy_runtime::code`); a
+/// hot-reload directory is used as it is. The data directory is 0700, or 0711 when functions
+/// run as another user than eddy (they may pass through it to their code, not list it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FunctionUser {
-    /// `nobody` (65534) when eddy runs as root, else eddy's own user.
+    /// When eddy runs as root, each function runs as its own unprivileged user and group id,
+    /// allocated from `eddy_runtime::FUNCTION_IDS` (2,000,000,000-2,000,065,535, no passwd entry
+    /// needed) and unique among the deployed functions, so that functions cannot read each
+    /// other's code or the store, or signal each other's processes; the ids are not kept across
+    /// restarts. Otherwise eddy's own user.
     Auto,
-    /// eddy's own user, even when it is root.
+    /// eddy's own user, even when it is root. Functions can read everything eddy can.
     Current,
-    /// This user and group id.
+    /// This user and group id for every function. It isolates functions from eddy, not from
+    /// each other.
     Id(u32, u32),
+}
+
+impl FunctionUser {
+    /// The runtime's policy for this setting.
+    pub fn users(self) -> eddy_runtime::FunctionUsers {
+        match self {
+            Self::Auto => eddy_runtime::FunctionUsers::auto(),
+            Self::Current => eddy_runtime::FunctionUsers::Current,
+            Self::Id(uid, gid) => eddy_runtime::FunctionUsers::Shared { uid, gid },
+        }
+    }
 }
 
 impl std::str::FromStr for FunctionUser {

@@ -2,6 +2,12 @@
 //! on disk (`DATA_DIR/functions/REGION/NAME/REVISION`, or a local directory for development),
 //! and the runtime's warm pools that run them. Function logs go to the store under
 //! `/aws/lambda/NAME`, written in batches.
+//!
+//! Who may read the code: the `functions`, region and name directories are 0711 when functions
+//! run as other users than eddy (each function passes through them to its own revision
+//! directory, and can list none of them), else 0700; a revision directory is private to eddy
+//! until the runtime gives it to the function's user before an instance starts
+//! (`eddy_runtime::code`). Which user that is, is `--function-user` ([`FunctionUser`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -143,6 +149,8 @@ pub struct Functions {
     defs: Registry<FunctionDef>,
     pools: Arc<Pools>,
     code_root: PathBuf,
+    /// The mode of the `functions`, region and name directories: see the module docs.
+    tree_mode: u32,
     account: String,
     default_concurrency: u32,
 }
@@ -205,17 +213,16 @@ impl Functions {
         let mut rc = RuntimeConfig::new(endpoint_url);
         rc.python = absolute_program(&config.python);
         rc.idle_timeout = Duration::from_secs(config.function_idle_secs);
-        rc.run_as = match config.function_user {
-            FunctionUser::Auto => rc.run_as,
-            FunctionUser::Current => None,
-            FunctionUser::Id(u, g) => Some((u, g)),
-        };
+        rc.users = config.function_user.users();
+        let tree_mode = code_tree_mode(config.function_user);
         let pools = Arc::new(Pools::new(rc, Arc::new(StoreLogs { tx })));
         pools.spawn_reaper();
+        let code_root = config.data_dir.join("functions");
         let this = Self {
             defs: Registry::load(store, definitions)?,
             pools,
-            code_root: config.data_dir.join("functions"),
+            code_root,
+            tree_mode,
             account: config.account_id.clone(),
             default_concurrency: config.function_concurrency.max(1),
         };
@@ -264,6 +271,7 @@ impl Functions {
             runtime: RuntimeKind::parse(&def.runtime)?,
             handler: def.handler.clone(),
             code_dir: self.code_dir(def),
+            private_code: matches!(def.code, CodeLocation::Unpacked { .. }),
             timeout: Duration::from_secs(u64::from(def.timeout)),
             memory_mb: def.memory_size,
             environment: def.environment.clone(),
@@ -327,6 +335,102 @@ impl Functions {
         self.defs.clear();
         self.pools.clear();
     }
+
+    /// Unpacks a zip for function `name` on a blocking thread (see [`eddy_runtime::code`]);
+    /// returns the new revision directory's name.
+    pub async fn unpack(&self, region: &str, name: &str, zip: Vec<u8>) -> Result<String, ApiError> {
+        let base = self.code_root.clone();
+        let (region, name) = (region.to_owned(), name.to_owned());
+        let mode = self.tree_mode;
+        let revision = uuid::Uuid::new_v4().simple().to_string();
+        let rev = revision.clone();
+        let r = tokio::task::spawn_blocking(move || {
+            let root = base.join(&region).join(&name);
+            for dir in [base.clone(), base.join(&region), root.clone()] {
+                make_dir(&dir, mode)?;
+            }
+            eddy_runtime::code::unpack(&zip, &root, &rev)
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("unpacking failed: {e}")))?;
+        match r {
+            Ok(_) => Ok(revision),
+            Err(e @ eddy_runtime::code::CodeError::InvalidZip(_)) => Err(ApiError::new(
+                "InvalidZipFileException",
+                axum::http::StatusCode::BAD_GATEWAY,
+                e.to_string(),
+            )),
+            Err(e @ eddy_runtime::code::CodeError::TooLarge(_)) => Err(ApiError::bad(
+                "InvalidParameterValueException",
+                e.to_string(),
+            )),
+            Err(e) => Err(ApiError::internal(e.to_string())),
+        }
+    }
+}
+
+/// The mode of the directories above revision directories (see the module docs).
+pub fn code_tree_mode(user: FunctionUser) -> u32 {
+    if user.users().other_than_eddy() {
+        0o711
+    } else {
+        0o700
+    }
+}
+
+/// Creates the data directory when needed and gives it, and the `functions`, region and name
+/// directories under it, the mode [`code_tree_mode`] says (code unpacked by an earlier eddy, or
+/// under another `--function-user`, gets this one's modes; revision directories are given to
+/// their function's user before its first instance). Blocking.
+/// A shared directory (`/`, or one with the sticky bit such as `/tmp`) is refused rather than
+/// made private.
+pub fn make_data_dir_private(data_dir: &Path, user: FunctionUser) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = code_tree_mode(user);
+    std::fs::create_dir_all(data_dir)?;
+    let sticky = std::fs::metadata(data_dir)?.permissions().mode() & 0o1000 != 0;
+    if sticky || data_dir.canonicalize()?.parent().is_none() {
+        return Err(std::io::Error::other(
+            "it is a shared directory (the root or one with the sticky bit, like /tmp); give \
+             eddy a directory of its own with `--data-dir`",
+        ));
+    }
+    std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(mode))?;
+    set_tree_modes(&data_dir.join("functions"), mode)
+}
+
+/// Creates `dir` (its parent exists) or leaves it, and gives it `mode`.
+fn make_dir(dir: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    match std::fs::DirBuilder::new().mode(mode).create(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
+        _ => {}
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
+}
+
+/// Gives `functions` and its region and name directories `mode`, when they exist.
+fn set_tree_modes(functions: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let set = |p: &Path| std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode));
+    if !functions.is_dir() {
+        return Ok(());
+    }
+    set(functions)?;
+    for region in std::fs::read_dir(functions)? {
+        let region = region?;
+        if !region.file_type()?.is_dir() {
+            continue;
+        }
+        set(&region.path())?;
+        for name in std::fs::read_dir(region.path())? {
+            let name = name?;
+            if name.file_type()?.is_dir() {
+                set(&name.path())?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A program given as a relative path (`../.venv/bin/python`) made absolute against eddy's
@@ -340,32 +444,64 @@ fn absolute_program(p: &Path) -> PathBuf {
     }
 }
 
-/// Unpacks a zip for function `name` on a blocking thread; returns the revision directory
-/// name and the unzipped size.
-pub async fn unpack(root: &Path, zip: Vec<u8>) -> Result<String, ApiError> {
-    let root = root.to_owned();
-    let revision = uuid::Uuid::new_v4().simple().to_string();
-    let rev = revision.clone();
-    let r = tokio::task::spawn_blocking(move || eddy_runtime::code::unpack(&zip, &root, &rev))
-        .await
-        .map_err(|e| ApiError::internal(format!("unpacking failed: {e}")))?;
-    match r {
-        Ok(_) => Ok(revision),
-        Err(eddy_runtime::code::CodeError::InvalidZip(m)) => Err(ApiError::new(
-            "InvalidZipFileException",
-            axum::http::StatusCode::BAD_GATEWAY,
-            m,
-        )),
-        Err(eddy_runtime::code::CodeError::TooLarge(m)) => {
-            Err(ApiError::bad("InvalidParameterValueException", m))
-        }
-        Err(e) => Err(ApiError::internal(e.to_string())),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+    }
+
+    #[test]
+    fn the_data_directory_and_the_code_tree_are_made_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let name = data.join("functions/us-east-1/f");
+        std::fs::create_dir_all(&name).unwrap();
+        for d in [&data, &data.join("functions"), &name] {
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        make_data_dir_private(&data, FunctionUser::Current).unwrap();
+        for d in [
+            &data,
+            &data.join("functions"),
+            &data.join("functions/us-east-1"),
+            &name,
+        ] {
+            assert_eq!(mode(d), 0o700, "{}", d.display());
+        }
+        // Functions as another user than eddy's: they may pass through, not list.
+        make_data_dir_private(&data, FunctionUser::Id(65534, 65534)).unwrap();
+        let other = euid() != 65534;
+        for d in [&data, &data.join("functions"), &name] {
+            assert_eq!(mode(d), if other { 0o711 } else { 0o700 });
+        }
+        // A data directory that does not exist yet is created private.
+        let fresh = dir.path().join("fresh/data");
+        make_data_dir_private(&fresh, FunctionUser::Current).unwrap();
+        assert_eq!(mode(&fresh), 0o700);
+    }
+
+    #[test]
+    fn shared_directories_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+        let e = make_data_dir_private(dir.path(), FunctionUser::Current).unwrap_err();
+        assert!(e.to_string().contains("shared directory"), "{e}");
+        assert_eq!(mode(dir.path()), 0o1777);
+        assert!(make_data_dir_private(Path::new("/"), FunctionUser::Current).is_err());
+    }
+
+    fn euid() -> u32 {
+        std::fs::read_to_string("/proc/self/status")
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|u| u.parse().ok())
+            .unwrap()
+    }
 
     #[test]
     fn relative_programs_are_made_absolute_bare_names_are_not() {

@@ -108,6 +108,17 @@ impl App {
         clock: clock::Clock,
     ) -> anyhow::Result<Arc<Self>> {
         let metrics = Metrics::new();
+        // The data directory is eddy's alone: 0700, or 0711 when functions run as other users
+        // (they may pass through it to their own code, not list it).
+        let (dir, user) = (config.data_dir.clone(), config.function_user);
+        tokio::task::spawn_blocking(move || functions::make_data_dir_private(&dir, user))
+            .await?
+            .with_context(|| {
+                format!(
+                    "cannot make the data directory {} private",
+                    config.data_dir.display()
+                )
+            })?;
         let store = EmbeddedStore::open_with(
             &config.data_dir,
             EmbeddedStoreOptions {

@@ -9,6 +9,13 @@
 //! * `panic`: panics in the handler;
 //! * `exit`: exits the process with status 3 in the middle of the invocation;
 //! * `log`: prints `event.lines` lines to stdout, then echoes;
+//! * `invalid-utf8`: prints a line holding bytes that are not UTF-8, then `event.lines` lines
+//!   (`log line N`), then echoes;
+//! * `long-line`: prints one line of `event.bytes` bytes (`x`), then the line `after the long
+//!   line`, then echoes;
+//! * `fs`: tries to read each file of `event.read` and list each directory of `event.list`;
+//!   answers `{"read": {PATH: OUTCOME}, "list": {PATH: OUTCOME}, "uid", "gid"}` where OUTCOME is
+//!   `ok`, `denied` (permission denied), `missing` or the error's text;
 //! * `memory`: touches `event.mb` megabytes, then echoes;
 //! * `big`: answers a string of `event.bytes` bytes;
 //! * `http`: for HTTP routes: answers the full proxy response form with the received event as
@@ -41,10 +48,52 @@ const VARS: &[&str] = &[
     "HOME",
 ];
 
-fn uid() -> Option<u64> {
+/// The real user (`Uid:`) or group (`Gid:`) id of this process.
+fn id(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn uid() -> Option<u64> {
+    id("Uid:")
+}
+
+/// The `fs` handler: see the module docs.
+fn probe_files(event: &Value) -> Value {
+    fn outcome<T>(r: std::io::Result<T>) -> Value {
+        match r {
+            Ok(_) => "ok".into(),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => "denied".into(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => "missing".into(),
+            Err(e) => e.to_string().into(),
+        }
+    }
+    let paths = |key: &str| -> Vec<String> {
+        event[key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| p.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let read: serde_json::Map<String, Value> = paths("read")
+        .into_iter()
+        .map(|p| {
+            let r = outcome(std::fs::read(&p));
+            (p, r)
+        })
+        .collect();
+    let list: serde_json::Map<String, Value> = paths("list")
+        .into_iter()
+        .map(|p| {
+            let r = outcome(std::fs::read_dir(&p).and_then(|d| d.collect::<Result<Vec<_>, _>>()));
+            (p, r)
+        })
+        .collect();
+    json!({"read": read, "list": list, "uid": uid(), "gid": id("Gid:")})
 }
 
 /// The soft limit of one `/proc/self/limits` line.
@@ -139,6 +188,26 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
             }
             Ok(echo(event))
         }
+        "invalid-utf8" => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            out.write_all(b"not utf-8: \xff\xfe\xc3(\n")?;
+            for i in 0..event.payload["lines"].as_u64().unwrap_or(1) {
+                writeln!(out, "log line {i}")?;
+            }
+            out.flush()?;
+            Ok(echo(event))
+        }
+        "long-line" => {
+            use std::io::Write;
+            let n = event.payload["bytes"].as_u64().unwrap_or(0) as usize;
+            let mut out = std::io::stdout().lock();
+            out.write_all(&vec![b'x'; n])?;
+            out.write_all(b"\nafter the long line\n")?;
+            out.flush()?;
+            Ok(echo(event))
+        }
+        "fs" => Ok(probe_files(&event.payload)),
         "memory" => {
             let mb = event.payload["mb"].as_u64().unwrap_or(1) as usize;
             let mut v = vec![0u8; mb * 1024 * 1024];

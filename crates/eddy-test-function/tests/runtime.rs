@@ -1,5 +1,6 @@
 //! The function runtime with a real `lambda_runtime` function: warm reuse, environment, errors,
-//! panics, crashes, timeouts, concurrency, memory limit, logs, code updates.
+//! panics, crashes, timeouts, concurrency, memory limit, logs (invalid UTF-8, huge lines), code
+//! updates, and (as root) each function as its own user, reading only its own code.
 
 mod common;
 
@@ -8,7 +9,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use eddy_runtime::{FunctionSpec, Invocation, LogLine, LogSink, Pools, RuntimeConfig, RuntimeKind};
+use eddy_runtime::{
+    FUNCTION_IDS, FunctionSpec, FunctionUsers, Invocation, LogLine, LogSink, Pools, RuntimeConfig,
+    RuntimeKind,
+};
 use serde_json::{Value, json};
 
 struct Collect(Mutex<Vec<LogLine>>);
@@ -29,6 +33,7 @@ fn spec(code: &Path, handler: &str) -> FunctionSpec {
         runtime: RuntimeKind::parse("provided.al2023").unwrap(),
         handler: handler.into(),
         code_dir: code.to_owned(),
+        private_code: false,
         timeout: Duration::from_secs(3),
         memory_mb: 128,
         environment: BTreeMap::from([("MY_SETTING".to_owned(), "on".to_owned())]),
@@ -105,8 +110,15 @@ async fn echo_is_warm_after_the_first_call_and_sees_a_lambda_environment() {
     );
     assert_eq!(b["cwd"], code.display().to_string());
     assert_eq!(b["nofile"], "1024");
-    if rustix_is_root() {
-        assert_eq!(b["uid"], 65534);
+    // As root, the function runs as its own user (see `functions_run_as_their_own_users`).
+    let uid = b["uid"].as_u64().unwrap() as u32;
+    match pool.user() {
+        Some((u, _)) => {
+            assert!(rustix_is_root());
+            assert!(FUNCTION_IDS.contains(&u));
+            assert_eq!(uid, u);
+        }
+        None => assert!(!rustix_is_root()),
     }
     let second = pool.invoke(inv(json!({"n": 2}))).await.unwrap();
     assert!(!second.cold);
@@ -364,4 +376,198 @@ async fn idle_instances_are_reaped() {
     pool.reap(std::time::Instant::now());
     assert_eq!(pool.idle_count(), 0);
     assert!(pool.invoke(inv(json!({}))).await.unwrap().cold);
+}
+
+fn lines_of(sink: &Collect) -> Vec<String> {
+    sink.0
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|l| l.message.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn output_that_is_not_utf8_keeps_the_logs_flowing() {
+    let (_d, code) = code_dir();
+    let (pools, sink) = pools();
+    let pool = pools.deploy("bytes", spec(&code, "invalid-utf8"));
+    let o = pool.invoke(inv(json!({"lines": 3}))).await.unwrap();
+    assert_eq!(o.function_error, None, "{:?}", o.payload);
+    assert!(
+        o.log_tail
+            .contains("not utf-8: \u{FFFD}\u{FFFD}\u{FFFD}(\n"),
+        "{}",
+        o.log_tail
+    );
+    assert!(o.log_tail.contains("log line 2\n"), "{}", o.log_tail);
+    // The same process again, writing far more than a pipe holds (64 KiB) after the bad bytes:
+    // it would block, and time out, if its output were no longer read.
+    let o = pool.invoke(inv(json!({"lines": 20_000}))).await.unwrap();
+    assert!(!o.cold);
+    assert_eq!(o.function_error, None, "{:?}", o.payload);
+    let lines = lines_of(&sink);
+    assert!(lines.iter().any(|l| l == "log line 19999"));
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with("not utf-8: "))
+            .count(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_huge_line_is_split_and_later_lines_still_come() {
+    let (_d, code) = code_dir();
+    let (pools, sink) = pools();
+    let pool = pools.deploy("long", spec(&code, "long-line"));
+    let o = pool.invoke(inv(json!({"bytes": 600_000}))).await.unwrap();
+    assert_eq!(o.function_error, None, "{:?}", o.payload);
+    let lines = lines_of(&sink);
+    let max = eddy_runtime::logs::MAX_LINE_BYTES;
+    let xs: Vec<usize> = lines
+        .iter()
+        .filter(|l| l.starts_with('x'))
+        .map(String::len)
+        .collect();
+    assert_eq!(xs, [max, max, 600_000 - 2 * max]);
+    assert!(lines.iter().all(|l| l.len() <= max));
+    let after = lines
+        .iter()
+        .position(|l| l == "after the long line")
+        .unwrap();
+    let last_x = lines.iter().rposition(|l| l.starts_with('x')).unwrap();
+    assert!(after > last_x);
+    let o = pool.invoke(inv(json!({"bytes": 10}))).await.unwrap();
+    assert!(!o.cold);
+    assert!(
+        o.log_tail.contains("xxxxxxxxxx\nafter the long line\n"),
+        "{}",
+        o.log_tail
+    );
+}
+
+/// A private code directory like eddy's own: `root/NAME` holding the test function, readable by
+/// eddy only, under a directory others may pass through but not list.
+fn private_code(root: &Path, name: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o711)).unwrap();
+    let code = root.join(name);
+    std::fs::create_dir(&code).unwrap();
+    std::fs::copy(
+        env!("CARGO_BIN_EXE_eddy-test-function"),
+        code.join("bootstrap"),
+    )
+    .unwrap();
+    std::fs::write(code.join("secret.txt"), name).unwrap();
+    std::fs::set_permissions(
+        code.join("bootstrap"),
+        std::fs::Permissions::from_mode(0o700),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        code.join("secret.txt"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    std::fs::set_permissions(&code, std::fs::Permissions::from_mode(0o700)).unwrap();
+    code
+}
+
+#[tokio::test]
+async fn functions_run_as_their_own_users_and_read_only_their_own_code() {
+    if !rustix_is_root() {
+        eprintln!("skipped: running functions as other users needs root");
+        return;
+    }
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = tempfile::tempdir().unwrap();
+    let code_a = private_code(dir.path(), "a");
+    let code_b = private_code(dir.path(), "b");
+    let mut config = RuntimeConfig::new("http://127.0.0.1:4566");
+    config.users = FunctionUsers::PerFunction;
+    let sink = Arc::new(Collect(Mutex::new(Vec::new())));
+    let pools = Arc::new(Pools::new(config, sink));
+    let mut a = spec(&code_a, "fs");
+    a.private_code = true;
+    let mut b = spec(&code_b, "fs");
+    b.private_code = true;
+    let pool_a = pools.deploy("us-east-1/a", a);
+    let pool_b = pools.deploy("us-east-1/b", b);
+    let (uid_a, gid_a) = pool_a.user().unwrap();
+    let (uid_b, _) = pool_b.user().unwrap();
+    assert_ne!(uid_a, uid_b);
+    assert!(FUNCTION_IDS.contains(&uid_a) && FUNCTION_IDS.contains(&uid_b));
+    // B has started once, so its code is given to B's user.
+    let o = pool_b.invoke(inv(json!({}))).await.unwrap();
+    assert_eq!(body(&o)["uid"], uid_b);
+    let s = |p: &Path| p.display().to_string();
+    let probe = json!({
+        "read": [s(&code_a.join("secret.txt")), s(&code_a.join("bootstrap")),
+                 s(&code_b.join("secret.txt")), s(&code_b.join("bootstrap"))],
+        "list": [s(&code_a), s(&code_b), s(dir.path())],
+    });
+    let o = pool_a.invoke(inv(probe)).await.unwrap();
+    assert_eq!(o.function_error, None, "{:?}", o.payload);
+    let r = body(&o);
+    assert_eq!(
+        (r["uid"].as_u64(), r["gid"].as_u64()),
+        (Some(uid_a.into()), Some(gid_a.into()))
+    );
+    assert_eq!(r["read"][s(&code_a.join("secret.txt"))], "ok", "{r}");
+    assert_eq!(r["read"][s(&code_a.join("bootstrap"))], "ok", "{r}");
+    assert_eq!(r["read"][s(&code_b.join("secret.txt"))], "denied", "{r}");
+    assert_eq!(r["read"][s(&code_b.join("bootstrap"))], "denied", "{r}");
+    assert_eq!(r["list"][s(&code_a)], "ok", "{r}");
+    assert_eq!(r["list"][s(&code_b)], "denied", "{r}");
+    assert_eq!(r["list"][s(dir.path())], "denied", "{r}");
+    // A's code: eddy's, A's group, nothing for others; A cannot change it.
+    for (p, mode) in [
+        (code_a.clone(), 0o750),
+        (code_a.join("bootstrap"), 0o750),
+        (code_a.join("secret.txt"), 0o640),
+    ] {
+        let m = std::fs::metadata(&p).unwrap();
+        assert_eq!(
+            (m.uid(), m.gid(), m.permissions().mode() & 0o777),
+            (0, gid_a, mode),
+            "{}",
+            p.display()
+        );
+    }
+    // A new function under a removed one's key gets an id of its own while the old pool lives.
+    pools.remove("us-east-1/a");
+    let again = pools.deploy("us-east-1/a", spec(&code_a, "echo"));
+    assert_ne!(again.user().unwrap().0, uid_a);
+    drop(pool_a);
+}
+
+#[tokio::test]
+async fn one_shared_user_or_eddy_s_own_keep_their_meaning() {
+    if !rustix_is_root() {
+        eprintln!("skipped: running functions as other users needs root");
+        return;
+    }
+    let (_d, code) = code_dir();
+    for (users, want) in [
+        (
+            FunctionUsers::Shared {
+                uid: 65534,
+                gid: 65534,
+            },
+            65534,
+        ),
+        (FunctionUsers::Current, 0),
+    ] {
+        let mut config = RuntimeConfig::new("http://127.0.0.1:4566");
+        config.users = users;
+        let pools = Arc::new(Pools::new(config, Arc::new(eddy_runtime::DiscardLogs)));
+        let a = pools.deploy("a", spec(&code, "echo"));
+        let b = pools.deploy("b", spec(&code, "echo"));
+        for p in [a, b] {
+            let o = p.invoke(inv(json!({}))).await.unwrap();
+            assert_eq!(body(&o)["uid"], want, "{users:?}");
+        }
+    }
 }

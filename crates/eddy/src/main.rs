@@ -130,8 +130,8 @@ struct ServeArgs {
     /// Seconds an unused function instance stays warm.
     #[arg(long, env = "EDDY_FUNCTION_IDLE_SECS", default_value_t = 600)]
     function_idle_secs: u64,
-    /// The user function processes run as: `auto` (nobody when eddy is root), `current`, `UID`
-    /// or `UID:GID`.
+    /// The user function processes run as: `auto` (as root, each function its own user id from
+    /// 2000000000-2000065535), `current`, `UID` or `UID:GID` (one user for all functions).
     #[arg(long, env = "EDDY_FUNCTION_USER", default_value = "auto")]
     function_user: eddy_server::config::FunctionUser,
     /// A web origin (`http://localhost:5173`) whose pages may call the AWS endpoint; repeatable.

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 /// A code directory holding the test function as `bootstrap`, readable by anyone (instances run
-/// as `nobody` when the tests run as root). Keep the `TempDir` alive while it is used.
+/// as other users when the tests run as root), like a developer's hot-reload directory. Keep the
+/// `TempDir` alive while it is used.
 pub fn code_dir() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let code = dir.path().join("code");

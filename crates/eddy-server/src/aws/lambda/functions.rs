@@ -16,7 +16,7 @@ use crate::App;
 use crate::aws::Ctx;
 use crate::aws::rest::{self, RestRequest};
 use crate::error::{ApiError, Violations};
-use crate::functions::{self, CapacityProvider, CodeLocation, FunctionDef};
+use crate::functions::{CapacityProvider, CodeLocation, FunctionDef};
 
 /// The bucket name that means "a local directory" in `Code.S3Bucket`.
 const LOCAL_BUCKET: &str = "hot-reload";
@@ -321,8 +321,7 @@ async fn take_code(
             })?;
         let sha = eddy_runtime::code::sha256_base64(&bytes);
         let size = bytes.len() as u64;
-        let root = app.functions.code_root(&ctx.region, name);
-        let revision = functions::unpack(&root, bytes).await?;
+        let revision = app.functions.unpack(&ctx.region, name, bytes).await?;
         return Ok((CodeLocation::Unpacked { revision }, sha, size));
     }
     match (&code.s3_bucket, &code.s3_key) {
