@@ -58,7 +58,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/2018-06-01/runtime/init/error", post(init_error))
         .layer(DefaultBodyLimit::disable())
         .with_state(shared)
-        .layer(axum::middleware::from_fn_with_state(guard, eddy_net::enforce))
+        .layer(axum::middleware::from_fn_with_state(
+            guard,
+            eddy_net::enforce,
+        ))
 }
 
 fn status(code: StatusCode, body: &'static str) -> Response {

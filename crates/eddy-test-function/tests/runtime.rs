@@ -579,10 +579,16 @@ async fn raw(addr: &str, request: String) -> (String, String) {
     s.write_all(request.as_bytes()).await.unwrap();
     let mut out = Vec::new();
     let read = tokio::time::timeout(Duration::from_secs(2), s.read_to_end(&mut out)).await;
-    assert!(read.is_ok(), "the Runtime API kept a refused request waiting");
+    assert!(
+        read.is_ok(),
+        "the Runtime API kept a refused request waiting"
+    );
     let text = String::from_utf8_lossy(&out).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    (head.lines().next().unwrap_or("").to_owned(), body.to_owned())
+    (
+        head.lines().next().unwrap_or("").to_owned(),
+        body.to_owned(),
+    )
 }
 
 #[tokio::test]
