@@ -1,12 +1,14 @@
 //! Request bodies: read against a limit the caller decides before the first byte (a declared
 //! `Content-Length` over it is refused without reading anything), within the listener's body
 //! timeout, and within a [`BodyBudget`]: the memory every large body in flight may hold together.
-//! A request whose body would not fit waits for others to finish, so a burst of big uploads
-//! costs time, not memory.
+//! A request whose body would not fit waits for others to finish (first come, first served, for
+//! at most [`BUDGET_WAIT`]), so a burst of big uploads costs time, not memory; and while some wait,
+//! a body that stops sending is cut ([`STALL`]), so slow clients cannot keep the budget.
 
 use std::error::Error as StdError;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -34,6 +36,8 @@ pub enum BodyError {
     TimedOut,
     /// The client broke off or sent a malformed body.
     Failed(String),
+    /// Large bodies in flight hold the whole [`BodyBudget`]; this one waited [`BUDGET_WAIT`].
+    Busy,
 }
 
 impl std::fmt::Display for BodyError {
@@ -42,6 +46,10 @@ impl std::fmt::Display for BodyError {
             Self::TooLarge { limit } => write!(f, "the request body is larger than {limit} bytes"),
             Self::TimedOut => f.write_str("the request body did not arrive in time"),
             Self::Failed(e) => write!(f, "cannot read the request body: {e}"),
+            Self::Busy => f.write_str(
+                "eddy is reading other large request bodies and has no memory left for this \
+                 one; retry shortly",
+            ),
         }
     }
 }
@@ -66,6 +74,8 @@ impl StdError for BodyTimedOut {}
 pub struct BodyBudget {
     kib: Arc<Semaphore>,
     capacity_kib: u32,
+    /// Bodies waiting for their share.
+    waiting: Arc<AtomicUsize>,
 }
 
 impl BodyBudget {
@@ -75,6 +85,7 @@ impl BodyBudget {
         Self {
             kib: Arc::new(Semaphore::new(capacity_kib as usize)),
             capacity_kib,
+            waiting: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -83,28 +94,54 @@ impl BodyBudget {
         self.capacity_kib as usize * 1024
     }
 
-    /// Waits until `bytes` (at most the whole budget) are free, and holds them until the guard
-    /// is dropped.
-    async fn reserve(&self, bytes: usize) -> BodyGuard {
+    /// Waits (first come, first served; at most [`BUDGET_WAIT`]) until `bytes` (at most the
+    /// whole budget) are free, and holds them until the guard is dropped.
+    async fn reserve(&self, bytes: usize) -> Result<BodyGuard, BodyError> {
         let kib = u32::try_from(bytes.div_ceil(1024))
             .unwrap_or(u32::MAX)
             .clamp(1, self.capacity_kib);
-        // The semaphore is never closed, so acquiring only fails if it were.
-        BodyGuard {
-            _permit: self.kib.clone().acquire_many_owned(kib).await.ok(),
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let got = tokio::time::timeout(BUDGET_WAIT, self.kib.clone().acquire_many_owned(kib)).await;
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        match got {
+            Ok(Ok(permit)) => Ok(BodyGuard {
+                _permit: Some(permit),
+            }),
+            // Timed out (the semaphore is never closed).
+            _ => Err(BodyError::Busy),
+        }
+    }
+
+    /// Completes once no frame came for [`STALL`] while another body waited for the budget.
+    async fn stalled(&self) {
+        loop {
+            tokio::time::sleep(STALL).await;
+            if self.waiting.load(Ordering::Relaxed) > 0 {
+                return;
+            }
         }
     }
 }
 
+/// While other bodies wait for the budget, a body holding its share that sends nothing for this
+/// long is cut, so that clients declaring large bodies and sending them slowly cannot keep the
+/// budget from others for a whole body timeout.
+pub const STALL: Duration = Duration::from_secs(2);
+
+/// How long a body waits for its share of the [`BodyBudget`] before it is refused
+/// ([`BodyError::Busy`]).
+pub const BUDGET_WAIT: Duration = Duration::from_secs(30);
+
 /// Holds a body's share of the [`BodyBudget`] while its bytes are in use: keep it until the
 /// request is answered.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct BodyGuard {
     _permit: Option<OwnedSemaphorePermit>,
 }
 
 /// Reads a request's whole body, refusing it when it is longer than `limit` (before reading
-/// anything when its `Content-Length` says so).
+/// anything when its `Content-Length` says so). A body longer than [`SMALL_BODY`] (or of unknown
+/// length) first takes its share of `budget`: its declared length, or `limit`.
 pub async fn read_body(
     headers: &HeaderMap,
     body: Body,
@@ -125,13 +162,13 @@ pub async fn read_body(
         }
         return Err(BodyError::TooLarge { limit });
     }
-    let guard = match declared {
-        Some(n) if n <= SMALL_BODY => BodyGuard { _permit: None },
-        Some(n) => budget.reserve(n).await,
-        None => budget.reserve(limit).await,
+    let (guard, held) = match declared {
+        Some(n) if n <= SMALL_BODY => (BodyGuard::default(), None),
+        Some(n) => (budget.reserve(n).await?, Some(budget)),
+        None => (budget.reserve(limit).await?, Some(budget)),
     };
     let mut body = body;
-    match collect(&mut body, limit, declared.unwrap_or(0)).await {
+    match collect(&mut body, limit, declared.unwrap_or(0), held).await {
         Ok(bytes) => Ok((bytes, guard)),
         Err(e @ BodyError::TooLarge { .. }) => {
             drop(guard);
@@ -160,14 +197,26 @@ async fn discard(mut body: Body) {
     }
 }
 
-async fn collect(body: &mut Body, limit: usize, expected: usize) -> Result<Bytes, BodyError> {
+/// Reads `body` whole; `held` is the budget it holds a share of, if any (see [`STALL`]).
+async fn collect(
+    body: &mut Body,
+    limit: usize,
+    expected: usize,
+    held: Option<&BodyBudget>,
+) -> Result<Bytes, BodyError> {
     // One frame (the usual case for a small body) is kept as it came, without a copy.
     let mut first: Option<Bytes> = None;
     let mut rest: Vec<u8> = Vec::new();
     let mut len = 0usize;
     loop {
-        let frame =
-            std::future::poll_fn(|cx| http_body::Body::poll_frame(Pin::new(&mut *body), cx)).await;
+        let next = std::future::poll_fn(|cx| http_body::Body::poll_frame(Pin::new(&mut *body), cx));
+        let frame = match held {
+            None => next.await,
+            Some(budget) => tokio::select! {
+                frame = next => frame,
+                () = budget.stalled() => return Err(BodyError::TimedOut),
+            },
+        };
         let Some(frame) = frame else { break };
         let Ok(data) = frame.map_err(classify)?.into_data() else {
             continue;

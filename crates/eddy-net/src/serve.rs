@@ -9,8 +9,10 @@
 //! [`crate::body`]). A connection cut in the idle or head phase has no request in flight, so
 //! nothing is lost but the socket.
 //!
-//! At most [`Limits::max_connections`] connections are served at once: at the cap the loop stops
-//! accepting (further clients wait in the kernel's backlog) until one closes.
+//! At most [`Limits::max_connections`] connections are served at once. When a client connects at
+//! the cap, the connections that have waited at least a second for a request (no byte of one
+//! received) close to make room, as their clients would reconnect anyway; while every connection
+//! is busy the new client waits for a slot (further ones in the kernel's backlog).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -68,6 +70,10 @@ impl Default for Limits {
     }
 }
 
+/// How long a connection must have waited for a request before it may be closed to make room
+/// for a new one at the connection cap (a client between two quick requests keeps its own).
+const EVICT_AFTER: Duration = Duration::from_secs(1);
+
 /// The address a request arrived on (the accepting socket's local address), in every request's
 /// extensions; beside it, axum's `ConnectInfo<SocketAddr>` carries the peer's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,30 +94,41 @@ pub async fn serve(
     });
     let limits = Arc::new(limits);
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    // Bumped when a client waits for a slot: connections waiting idle for a request close.
+    let (pressure, pressure_rx) = watch::channel(0u64);
     let mut conns = JoinSet::new();
     let mut stop = stop_rx.clone();
+    let mut waiting: Option<(TcpStream, SocketAddr)> = None;
     loop {
-        let accept = async {
-            let permit = slots.clone().acquire_owned().await;
-            let (stream, peer) = listener.accept().await?;
-            Ok::<_, io::Error>((stream, peer, permit))
-        };
         tokio::select! {
             biased;
             () = stopped(&mut stop) => break,
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
-            accepted = accept => match accepted {
-                Ok((stream, peer, Ok(permit))) => {
-                    let local = stream.local_addr().unwrap_or(peer);
-                    let (router, limits, stop) = (router.clone(), limits.clone(), stop_rx.clone());
-                    conns.spawn(async move {
-                        connection(stream, peer, local, router, &limits, stop).await;
-                        drop(permit);
-                    });
+            accepted = listener.accept(), if waiting.is_none() => match accepted {
+                Ok(client) => {
+                    if slots.available_permits() == 0 {
+                        pressure.send_modify(|p| *p += 1);
+                    }
+                    waiting = Some(client);
                 }
-                Ok((_, _, Err(_closed))) => break,
                 Err(e) => accept_failed(&e).await,
             },
+            // Still no slot: ask again (connections may have waited long enough by now).
+            () = tokio::time::sleep(EVICT_AFTER), if waiting.is_some() => {
+                pressure.send_modify(|p| *p += 1);
+            }
+            permit = slots.clone().acquire_owned(), if waiting.is_some() => {
+                let (Ok(permit), Some((stream, peer))) = (permit, waiting.take()) else {
+                    break;
+                };
+                let local = stream.local_addr().unwrap_or(peer);
+                let (router, limits) = (router.clone(), limits.clone());
+                let (stop, pressure) = (stop_rx.clone(), pressure_rx.clone());
+                conns.spawn(async move {
+                    connection(stream, peer, local, router, &limits, stop, pressure).await;
+                    drop(permit);
+                });
+            }
         }
     }
     drop(listener);
@@ -152,6 +169,7 @@ async fn connection(
     router: Router,
     limits: &Limits,
     mut stop: watch::Receiver<bool>,
+    mut pressure: watch::Receiver<u64>,
 ) {
     let activity = Arc::new(Activity::new());
     let io = TokioIo::new(Watched {
@@ -199,6 +217,12 @@ async fn connection(
                 }
             }
             () = activity.changed.notified() => {}
+            Ok(()) = pressure.changed() => {
+                if activity.evictable() {
+                    tracing::debug!(%peer, "idle connection closed to make room for a new one");
+                    return;
+                }
+            }
             () = stopped(&mut stop), if !draining => {
                 draining = true;
                 conn.as_mut().graceful_shutdown();
@@ -222,8 +246,11 @@ async fn sleep_until(deadline: Option<Instant>) {
 /// Where a connection is between requests (see the module's documentation).
 #[derive(Debug, Clone, Copy)]
 enum Phase {
-    Idle(Instant),
+    /// No byte of a request yet, since `since`: a new connection (`first`), or a kept-alive one.
+    Waiting { since: Instant, first: bool },
+    /// Part of a request's head arrived; its time runs from `since`.
     Head(Instant),
+    /// Requests are being answered.
     Busy(usize),
 }
 
@@ -236,8 +263,10 @@ struct Activity {
 impl Activity {
     fn new() -> Self {
         Self {
-            // A new connection owes its first request's head as soon as it is open.
-            phase: Mutex::new(Phase::Head(Instant::now())),
+            phase: Mutex::new(Phase::Waiting {
+                since: Instant::now(),
+                first: true,
+            }),
             changed: Notify::new(),
         }
     }
@@ -253,14 +282,24 @@ impl Activity {
         }
     }
 
-    /// Bytes arrived: an idle connection starts a request head.
+    /// Bytes arrived: a waiting connection starts a request head (a new connection's first
+    /// head is timed from the connection's opening).
     fn read(&self) {
         let mut phase = self.phase.lock().unwrap_or_else(|e| e.into_inner());
-        if let Phase::Idle(_) = *phase {
-            *phase = Phase::Head(Instant::now());
+        if let Phase::Waiting { since, first } = *phase {
+            *phase = Phase::Head(if first { since } else { Instant::now() });
             drop(phase);
             self.changed.notify_one();
         }
+    }
+
+    /// Whether no byte of a request has arrived for [`EVICT_AFTER`] since the last answer (or
+    /// the opening): such a connection can be closed to make room without losing anything.
+    fn evictable(&self) -> bool {
+        matches!(
+            *self.phase.lock().unwrap_or_else(|e| e.into_inner()),
+            Phase::Waiting { since, .. } if since.elapsed() >= EVICT_AFTER
+        )
     }
 
     /// A request's head is complete and its handler runs.
@@ -275,15 +314,20 @@ impl Activity {
     fn end(&self) {
         self.set(|p| match p {
             Phase::Busy(n) if n > 1 => Phase::Busy(n - 1),
-            Phase::Busy(_) => Phase::Idle(Instant::now()),
+            Phase::Busy(_) => Phase::Waiting {
+                since: Instant::now(),
+                first: false,
+            },
             other => other,
         });
     }
 
     fn deadline(&self, limits: &Limits) -> Option<Instant> {
         match *self.phase.lock().unwrap_or_else(|e| e.into_inner()) {
-            Phase::Idle(since) => Some(since + limits.idle_timeout),
-            Phase::Head(since) => Some(since + limits.header_timeout),
+            Phase::Waiting { since, first: true } | Phase::Head(since) => {
+                Some(since + limits.header_timeout)
+            }
+            Phase::Waiting { since, .. } => Some(since + limits.idle_timeout),
             Phase::Busy(_) => None,
         }
     }

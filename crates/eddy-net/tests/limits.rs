@@ -13,16 +13,26 @@ use tokio::net::TcpStream;
 
 const LIMIT: usize = 1024;
 
-/// Echoes the body's length, or why it could not be read.
-async fn echo(req: Request) -> String {
+/// The body budget the test server's `/big` shares: 100 KiB.
+fn budget() -> &'static BodyBudget {
+    static BUDGET: std::sync::OnceLock<BodyBudget> = std::sync::OnceLock::new();
+    BUDGET.get_or_init(|| BodyBudget::new(100 * 1024))
+}
+
+/// Reads the body within `limit` and says its length, or why it could not be read.
+async fn read(req: Request, limit: usize, budget: &BodyBudget) -> String {
     let (parts, body) = req.into_parts();
-    let budget = BodyBudget::new(1024 * 1024);
-    match eddy_net::read_body(&parts.headers, body, LIMIT, &budget).await {
+    match eddy_net::read_body(&parts.headers, body, limit, budget).await {
         Ok((b, _guard)) => format!("ok {}", b.len()),
         Err(BodyError::TooLarge { .. }) => "too large".to_owned(),
         Err(BodyError::TimedOut) => "timed out".to_owned(),
         Err(BodyError::Failed(_)) => "failed".to_owned(),
+        Err(BodyError::Busy) => "busy".to_owned(),
     }
+}
+
+async fn echo(req: Request) -> String {
+    read(req, LIMIT, &BodyBudget::new(1024 * 1024)).await
 }
 
 fn limits() -> Limits {
@@ -40,6 +50,14 @@ async fn start(limits: Limits) -> (SocketAddr, tokio::sync::oneshot::Sender<()>)
     let addr = listener.local_addr().unwrap();
     let router = Router::new()
         .route("/echo", post(echo))
+        .route("/big", post(|req| read(req, 1024 * 1024, budget())))
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                "slow"
+            }),
+        )
         .route("/", get(|| async { "hello" }));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(eddy_net::serve(listener, router, limits, async move {
@@ -184,41 +202,114 @@ async fn a_chunked_body_over_the_limit_is_refused() {
     assert!(String::from_utf8_lossy(&buf[..n]).contains("too large"));
 }
 
+/// Sends `GET path` and reads the answer (or `None` when nothing came within `within`).
+async fn get_on(s: &mut TcpStream, path: &str, within: Duration) -> Option<String> {
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut buf = [0u8; 512];
+    match tokio::time::timeout(within, s.read(&mut buf)).await {
+        Ok(Ok(n)) => Some(String::from_utf8_lossy(&buf[..n]).into_owned()),
+        _ => None,
+    }
+}
+
 #[tokio::test]
-async fn connections_beyond_the_cap_wait_for_a_free_slot() {
+async fn idle_connections_make_room_for_new_ones_at_the_cap() {
     let (addr, _stop) = start(Limits {
         max_connections: 2,
         header_timeout: Duration::from_secs(30),
-        idle_timeout: Duration::from_millis(500),
+        idle_timeout: Duration::from_secs(30),
         ..limits()
     })
     .await;
     let mut held = Vec::new();
     for _ in 0..2 {
         let mut s = TcpStream::connect(addr).await.unwrap();
-        s.write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
-            .await
-            .unwrap();
-        let mut buf = [0u8; 256];
-        let n = s.read(&mut buf).await.unwrap();
-        assert!(String::from_utf8_lossy(&buf[..n]).contains("hello"));
+        let got = get_on(&mut s, "/", Duration::from_secs(2)).await.unwrap();
+        assert!(got.contains("hello"));
         held.push(s);
     }
-    // A third connects (the kernel's backlog) but is not served while both slots are taken...
+    // Both slots are taken by kept-alive connections waiting for a request: a new client gets
+    // one of them long before the idle timeout.
+    let started = Instant::now();
     let mut third = TcpStream::connect(addr).await.unwrap();
-    third
-        .write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+    let got = get_on(&mut third, "/", Duration::from_secs(5)).await;
+    assert!(got.is_some_and(|g| g.contains("hello")), "not served");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    let mut closed = 0;
+    for s in &mut held {
+        let mut buf = [0u8; 16];
+        if let Ok(Ok(0)) = tokio::time::timeout(Duration::from_millis(500), s.read(&mut buf)).await
+        {
+            closed += 1;
+        }
+    }
+    assert!(closed >= 1, "no idle connection was closed");
+}
+
+#[tokio::test]
+async fn busy_connections_keep_their_slots_at_the_cap() {
+    let (addr, _stop) = start(Limits {
+        max_connections: 1,
+        ..limits()
+    })
+    .await;
+    let mut busy = TcpStream::connect(addr).await.unwrap();
+    busy.write_all(b"GET /slow HTTP/1.1\r\nHost: h\r\n\r\n")
         .await
         .unwrap();
-    let mut buf = [0u8; 256];
-    let early = tokio::time::timeout(Duration::from_millis(200), third.read(&mut buf)).await;
-    assert!(early.is_err(), "served beyond the cap");
-    // ...until the held ones idle out and free their slots.
-    let n = tokio::time::timeout(Duration::from_secs(3), third.read(&mut buf))
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut second = TcpStream::connect(addr).await.unwrap();
+    let early = get_on(&mut second, "/", Duration::from_millis(1000)).await;
+    assert!(early.is_none(), "served beyond the cap: {early:?}");
+    let mut buf = [0u8; 512];
+    let n = busy.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).contains("slow"));
+    // The slow request is answered; its connection now waits and gives its slot up.
+    let n = tokio::time::timeout(Duration::from_secs(4), second.read(&mut buf))
         .await
         .expect("never served")
         .unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).contains("hello"));
+}
+
+#[tokio::test]
+async fn a_stalled_body_is_cut_when_another_waits_for_the_budget() {
+    let (addr, _stop) = start(Limits {
+        body_timeout: Duration::from_secs(30),
+        ..limits()
+    })
+    .await;
+    let declare =
+        |n: usize| format!("POST /big HTTP/1.1\r\nHost: h\r\nContent-Length: {n}\r\n\r\n");
+    // A declares 90 KiB of the 100 KiB budget and stops after a few bytes.
+    let mut a = TcpStream::connect(addr).await.unwrap();
+    a.write_all(declare(90 * 1024).as_bytes()).await.unwrap();
+    a.write_all(b"just a few").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // B sends all of its 90 KiB and must wait for A's share.
+    let started = Instant::now();
+    let mut b = TcpStream::connect(addr).await.unwrap();
+    b.write_all(declare(90 * 1024).as_bytes()).await.unwrap();
+    b.write_all(&vec![b'b'; 90 * 1024]).await.unwrap();
+    let mut buf = [0u8; 512];
+    let n = tokio::time::timeout(Duration::from_secs(10), b.read(&mut buf))
+        .await
+        .expect("B waited for the whole body timeout")
+        .unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).contains("ok 92160"));
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+    let (_, got) = read_until_closed(&mut a, Duration::from_secs(2)).await;
+    assert!(got.contains("timed out"), "{got}");
 }
 
 #[tokio::test]

@@ -190,6 +190,10 @@ async fn serve(app: &App, req: Request, request_id: &str, tag: &mut Tag) -> Resp
                 let res = proxy::message(StatusCode::BAD_REQUEST, "Bad Request");
                 return decorate(api, &parts.headers, res);
             }
+            Err(eddy_net::BodyError::Busy) => {
+                let res = proxy::message(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+                return decorate(api, &parts.headers, res);
+            }
         };
     let source_ip = parts
         .extensions

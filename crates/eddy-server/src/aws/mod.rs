@@ -164,6 +164,11 @@ pub fn body_error(e: BodyError) -> ApiError {
             "The request body did not arrive in time",
         ),
         BodyError::Failed(m) => ApiError::bad("IncompleteBody", m),
+        e @ BodyError::Busy => ApiError::new(
+            "ServiceUnavailable",
+            StatusCode::SERVICE_UNAVAILABLE,
+            e.to_string(),
+        ),
     }
 }
 
