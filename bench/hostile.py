@@ -7,6 +7,7 @@ port 0, the flags after `--` added), runs one scenario against the AWS endpoint,
 
     cargo build --release -p eddy
     python3 bench/hostile.py startup --runs 20
+    python3 bench/hostile.py startup --runs 20 --against /tmp/old/target/release/eddy
     python3 bench/hostile.py idle --connections 10000 --hold 30
     python3 bench/hostile.py idle --connections 10000 --hold 30 --request
     python3 bench/hostile.py slow-header --clients 320 --every 3
@@ -175,16 +176,21 @@ def summary(values):
 # Scenarios.
 
 def startup(args):
-    ready, rss_ready, rss_idle = [], [], []
+    """Runs alternate between `--bin` and the `--against` binaries, so that a machine whose load
+    drifts during the runs treats them alike."""
+    bins = [args.bin, *args.against]
+    got = {b: {"ready": [], "rss_ready": [], "rss_idle": []} for b in bins}
     for _ in range(args.runs):
-        e = Eddy(args.bin, args.extra)
-        ready.append(e.ready_ms)
-        rss_ready.append(e.status()["VmRSS"] / 1024)
-        time.sleep(1)
-        rss_idle.append(e.status()["VmRSS"] / 1024)
-        e.stop()
-    return {"runs": args.runs, "ready_ms": summary(ready),
-            "rss_at_ready_mib": summary(rss_ready), "rss_after_1s_mib": summary(rss_idle)}
+        for b in bins:
+            e = Eddy(b, args.extra)
+            got[b]["ready"].append(e.ready_ms)
+            got[b]["rss_ready"].append(e.status()["VmRSS"] / 1024)
+            time.sleep(1)
+            got[b]["rss_idle"].append(e.status()["VmRSS"] / 1024)
+            e.stop()
+    out = {b: {"ready_ms": summary(g["ready"]), "rss_at_ready_mib": summary(g["rss_ready"]),
+               "rss_after_1s_mib": summary(g["rss_idle"])} for b, g in got.items()}
+    return {"runs": args.runs, **(out[args.bin] if not args.against else {"by_bin": out})}
 
 
 def idle(args, e):
@@ -480,6 +486,8 @@ def main():
     sub = ap.add_subparsers(dest="scenario", required=True)
     p = sub.add_parser("startup")
     p.add_argument("--runs", type=int, default=20)
+    p.add_argument("--against", action="append", default=[], metavar="BIN",
+                   help="another eddy binary to start alternately with --bin (repeatable)")
     p = sub.add_parser("idle")
     p.add_argument("--connections", type=int, default=10_000)
     p.add_argument("--hold", type=float, default=30)
