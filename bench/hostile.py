@@ -12,6 +12,7 @@ port 0, the flags after `--` added), runs one scenario against the AWS endpoint,
     python3 bench/hostile.py idle --connections 10000 --hold 30 --request
     python3 bench/hostile.py slow-header --clients 320 --every 3
     python3 bench/hostile.py slow-body --clients 320 --every 3
+    python3 bench/hostile.py slow-body --clients 16 --every 1 --length 8388608 --probe-bytes 100000
     python3 bench/hostile.py bodies --kind put-events --clients 8 --mb 70
     python3 bench/hostile.py bodies --kind put-events-chunked --clients 8 --mb 70
     python3 bench/hostile.py bodies --kind create-function --clients 8 --zip-mb 39
@@ -27,9 +28,10 @@ Scenarios:
   connections the client saw established, answered, and closed by eddy, and how long a separate
   well-behaved client (one health request a second, on a new connection) waits meanwhile.
 * `slow-header`: N clients each send a request head one byte every E seconds.
-* `slow-body`: N clients each send a complete PutEvents head (Content-Length 100000), then the
-  body one byte every E seconds. Both report when eddy cut each client (seconds after it
-  connected) and what it answered.
+* `slow-body`: N clients each send a complete PutEvents head (Content-Length L, default
+  100000), then the body one byte every E seconds. Both report when eddy cut each client
+  (seconds after it connected) and what it answered; with `--probe-bytes B`, how long a
+  well-behaved PutEvents of B bytes (on a new connection, once a second) waits meanwhile.
 * `bodies`: N clients at once each send one large body: `put-events` (a declared length over
   PutEvents' 8 MiB limit), `put-events-chunked` (the same without a declared length), or
   `create-function` (a valid CreateFunction whose Code.ZipFile is a real zip of Z MB of random
@@ -198,7 +200,6 @@ def idle(args, e):
     sel = selectors.DefaultSelector()
     counts = {"established": 0, "answered": 0, "closed_by_eddy": 0, "refused": 0}
     closed_at = []
-    probe_waits, probe_status = [], {}
     msg = health(e.addr)
     t0 = time.monotonic()
     for _ in range(args.connections):
@@ -213,23 +214,7 @@ def idle(args, e):
         sel.register(s, selectors.EVENT_WRITE)
     opened_in = time.monotonic() - t0
 
-    stop_probe = threading.Event()
-    in_flight = {}
-
-    def probe():
-        while not stop_probe.is_set():
-            in_flight["since"] = time.monotonic()
-            wait, status = request(e.addr, msg, timeout=args.hold + 30)
-            in_flight.clear()
-            if stop_probe.is_set():
-                # Answered only once the flood was gone: counted as unanswered below.
-                break
-            probe_waits.append(wait)
-            probe_status[status] = probe_status.get(status, 0) + 1
-            stop_probe.wait(max(0.0, 1.0 - wait))
-
-    prober = threading.Thread(target=probe, daemon=True)
-    prober.start()
+    prober = Prober(e.addr, msg)
     timeline = []
     next_mark = 0.0
     while time.monotonic() - t0 < args.hold:
@@ -273,32 +258,23 @@ def idle(args, e):
             timeline.append({"t": round(now, 1), **counts,
                              "eddy_fds": st.get("fds"), "rss_mib": mib(st.get("VmRSS"))})
             next_mark += 5.0
-    stop_probe.set()
-    unanswered = time.monotonic() - in_flight["since"] if "since" in in_flight else None
+    probe = prober.stop()
     for c in conns.values():
         if c["state"] != "dead":
             c["sock"].close()
-    prober.join(timeout=5)
     return {"connections": args.connections, "request": args.request, "hold_s": args.hold,
             "opened_in_s": round(opened_in, 2), **counts,
             "still_connecting": sum(1 for c in conns.values() if c["state"] == "connecting"),
             "closed_after_s": summary(closed_at),
-            "probe_wait_s": summary(probe_waits), "probe_status": probe_status,
-            "probe_unanswered_at_end_s": None if unanswered is None else round(unanswered, 2),
+            "probe": probe,
             "timeline": timeline}
 
 
 def slow(args, e, body):
     host = f"{e.addr[0]}:{e.addr[1]}"
     if body:
-        payload = json.dumps({"Entries": [{"Source": "s", "DetailType": "d",
-                                           "Detail": json.dumps({"p": "x" * 99_900})}]})
-        head = (f"POST / HTTP/1.1\r\nHost: {host}\r\n"
-                f"Authorization: {AUTH.format(service='events')}\r\n"
-                "X-Amz-Target: AWSEvents.PutEvents\r\n"
-                "Content-Type: application/x-amz-json-1.1\r\n"
-                f"Content-Length: {len(payload)}\r\n\r\n").encode()
-        trickle = payload.encode()
+        head = put_events_head(host, args.length)
+        trickle = put_events_body(args.length)
     else:
         head = b""
         trickle = (f"POST / HTTP/1.1\r\nHost: {host}\r\nX-Pad: " + "a" * 10_000).encode()
@@ -315,6 +291,8 @@ def slow(args, e, body):
         clients.append(c)
         sel.register(s, selectors.EVENT_READ, c)
     open_now = len(clients)
+    prober = Prober(e.addr, put_events_head(host, args.probe_bytes) +
+                    put_events_body(args.probe_bytes)) if args.probe_bytes else None
     while open_now and time.monotonic() - t0 < args.max_seconds:
         now = time.monotonic()
         for c in clients:
@@ -339,6 +317,7 @@ def slow(args, e, body):
             sel.unregister(c["sock"])
             c["sock"].close()
             open_now -= 1
+    probe = prober.stop() if prober else None
     for c in clients:
         if c["cut"] is None:
             c["sock"].close()
@@ -350,7 +329,55 @@ def slow(args, e, body):
             "still_open_after_s": None if not open_now else round(time.monotonic() - t0, 1),
             "cut_after_s": summary([c["cut"] for c in clients if c["cut"] is not None]),
             "bytes_sent_each": summary([c["pos"] + len(head) for c in clients]),
-            "answers": answers}
+            "answers": answers, **({"probe": probe} if probe else {})}
+
+
+def put_events_head(host, length):
+    return (f"POST / HTTP/1.1\r\nHost: {host}\r\n"
+            f"Authorization: {AUTH.format(service='events')}\r\n"
+            "X-Amz-Target: AWSEvents.PutEvents\r\n"
+            "Content-Type: application/x-amz-json-1.1\r\n"
+            f"Content-Length: {length}\r\n\r\n").encode()
+
+
+def put_events_body(length):
+    """A valid PutEvents body of exactly `length` bytes (at least 80)."""
+    shell = json.dumps({"Entries": [{"Source": "s", "DetailType": "d",
+                                     "Detail": json.dumps({"p": ""})}]})
+    pad = length - len(shell)
+    body = json.dumps({"Entries": [{"Source": "s", "DetailType": "d",
+                                    "Detail": json.dumps({"p": "x" * pad})}]})
+    assert len(body) == length, (len(body), length)
+    return body.encode()
+
+
+class Prober:
+    """A well-behaved client: `raw` on a new connection once a second, timing each answer."""
+
+    def __init__(self, addr, raw):
+        self.addr, self.raw = addr, raw
+        self.waits, self.status, self.since = [], {}, None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.since = time.monotonic()
+            wait, status = request(self.addr, self.raw, timeout=600)
+            self.since = None
+            if self._stop.is_set():
+                break
+            self.waits.append(wait)
+            self.status[status] = self.status.get(status, 0) + 1
+            self._stop.wait(max(0.0, 1.0 - wait))
+
+    def stop(self):
+        since = self.since
+        self._stop.set()
+        return {"wait_s": summary(self.waits), "status": self.status,
+                "unanswered_at_end_s": None if since is None else
+                round(time.monotonic() - since, 2)}
 
 
 def real_zip(megabytes):
@@ -497,6 +524,11 @@ def main():
         p.add_argument("--clients", type=int, default=320)
         p.add_argument("--every", type=float, default=3)
         p.add_argument("--max-seconds", type=float, default=120)
+        p.add_argument("--probe-bytes", type=int, default=0,
+                       help="meanwhile, a PutEvents of this many bytes once a second; its waits")
+        if name == "slow-body":
+            p.add_argument("--length", type=int, default=100_000,
+                           help="the Content-Length each slow client declares")
     p = sub.add_parser("bodies")
     p.add_argument("--kind", choices=["put-events", "put-events-chunked", "create-function"],
                    default="put-events")
