@@ -32,10 +32,13 @@ def eddy_bin():
 class Eddy:
     """One running `eddy serve` process on a data directory."""
 
-    def __init__(self, data_dir, extra_args=(), cwd=None):
+    def __init__(self, data_dir, extra_args=(), cwd=None, code_roots=(tempfile.gettempdir(),)):
         self.data_dir = data_dir
         self.extra_args = list(extra_args)
         self.cwd = cwd
+        # Tests keep function code in temporary directories; tests of the code roots themselves
+        # pass `code_roots=()` (the working directory is then the only root).
+        self.code_roots = list(code_roots)
         self.proc = None
         self.aws = None
         self.http = None
@@ -44,8 +47,7 @@ class Eddy:
         self.proc = subprocess.Popen(
             [eddy_bin(), "serve", "--dev", "--data-dir", self.data_dir,
              "--aws-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
-             # Tests keep function code in temporary directories.
-             "--code-root", tempfile.gettempdir(), *self.extra_args],
+             *[a for d in self.code_roots for a in ("--code-root", d)], *self.extra_args],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=self.cwd,
         )
         line = self.proc.stdout.readline()
