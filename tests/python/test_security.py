@@ -234,10 +234,6 @@ def test_the_attack_works_with_credentials(server, lam, marker):
     assert wait_for(marker, 5) and read_json(marker) == {"raw": 1}
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "any `X-Amz-Signature` (or `Signature`) query parameter counts as credentials "
-    "(aws::has_credentials), and a page can put one in a simple request's URL: only the "
-    "Origin check is left to refuse it"))
 def test_a_fake_presigned_query_is_not_credentials(server, lam, marker):
     """A page cannot add an `Authorization` header without a preflight, but it can add any query
     string. Browsers send `Origin` with every cross-origin POST, so the Origin check still
@@ -483,9 +479,6 @@ def test_apply_code_directory_outside_the_code_roots_is_refused(server, lam):
     assert not function_exists(lam, "pwn")
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "/_eddy/apply reads a function's Code.ZipFile from any path "
-    "(crate::apply::Applier::function, std::fs::read without the code roots)"))
 def test_apply_zip_file_outside_the_code_roots_is_refused(server, lam, marker):
     """`eddy apply` sends `Code.ZipFile` as a path that eddy reads: any file eddy can read
     (another user's zip, `/etc/shadow`, `/dev/zero`) must be refused like a code directory."""
@@ -739,35 +732,31 @@ def test_idle_kept_alive_connection_is_cut_at_the_idle_timeout(limited):
     assert 2.0 - 0.1 <= idle <= 2.0 + LATE, idle
 
 
-def test_connections_over_the_cap_wait_until_one_is_cut(tmp_path_factory):
-    s = start(tmp_path_factory, "--max-connections", "2", "--header-timeout-secs", "1",
+def test_silent_connections_at_the_cap_make_room_for_a_new_client(tmp_path_factory):
+    """Connections that never send a request hold their slots at most until the head timeout,
+    and sooner when a new client needs one: at the cap, those that waited a quarter of a second
+    are closed for it."""
+    s = start(tmp_path_factory, "--max-connections", "2", "--header-timeout-secs", "5",
               code_roots=())
     try:
         host, port = address(s)
         holders = [socket.create_connection((host, port)) for _ in range(2)]
-        time.sleep(0.2)
-        t = time.monotonic()
+        time.sleep(0.3)
         with socket.create_connection((host, port)) as third:
             third.sendall(f"GET /_eddy/health HTTP/1.1\r\nHost: {host}:{port}\r\n"
                           "Connection: close\r\n\r\n".encode())
             _, got = watch(third)
         answered = got[0][0]
         assert received(got).startswith(b"HTTP/1.1 200"), got
-        # Answered only once a holder was cut (1 s after it opened), not at once.
-        assert 0.6 <= answered <= TIMEOUT + LATE, answered
+        assert answered < 1.0, answered
+        closed = [watch(h)[0] for h in holders]
         for h in holders:
-            closed, _ = watch(h)
-            assert closed < 1.0
             h.close()
-        assert time.monotonic() - t < 5
+        assert min(closed) < 1.0, closed
     finally:
         s.stop()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "at the connection cap, connections idle between requests keep their slots until the idle"
-    " timeout (eddy_net::serve): clients that made one request each lock every other client "
-    "out for 60 s by default"))
 def test_idle_kept_alive_connections_do_not_lock_out_new_clients(tmp_path_factory):
     s = start(tmp_path_factory, "--max-connections", "4", "--idle-timeout-secs", "3",
               code_roots=())
@@ -792,10 +781,6 @@ def test_idle_kept_alive_connections_do_not_lock_out_new_clients(tmp_path_factor
         s.stop()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "a body over 64 KiB reserves its declared length of the body budget before its first byte"
-    " arrives (eddy_net::body::read_body): slow clients that declare the limit hold the whole"
-    " budget until the body timeout"))
 def test_slow_bodies_do_not_hold_the_body_budget(tmp_path_factory):
     """80 MiB of budget, PutEvents' 8 MiB limit: 10 clients declare 8 MiB and send a byte a
     second; a 100 KB PutEvents from someone else should not wait for them."""

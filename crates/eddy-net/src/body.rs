@@ -3,7 +3,7 @@
 //! timeout, and within a [`BodyBudget`]: the memory every large body in flight may hold together.
 //! A request whose body would not fit waits for others to finish (first come, first served, for
 //! at most [`BUDGET_WAIT`]), so a burst of big uploads costs time, not memory; and while some wait,
-//! a body that stops sending is cut ([`STALL`]), so slow clients cannot keep the budget.
+//! a body arriving slower than [`MIN_RATE`] is cut, so slow clients cannot keep the budget.
 
 use std::error::Error as StdError;
 use std::pin::Pin;
@@ -112,21 +112,30 @@ impl BodyBudget {
         }
     }
 
-    /// Completes once no frame came for [`STALL`] while another body waited for the budget.
-    async fn stalled(&self) {
+    /// Completes once `received` bytes, read since `started`, lag behind [`MIN_RATE`] (after
+    /// [`GRACE`]) while another body waits for the budget.
+    async fn lagging(&self, started: tokio::time::Instant, received: usize) {
         loop {
-            tokio::time::sleep(STALL).await;
-            if self.waiting.load(Ordering::Relaxed) > 0 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if self.waiting.load(Ordering::Relaxed) == 0 {
+                continue;
+            }
+            let due = started.elapsed().saturating_sub(GRACE).as_secs_f64() * MIN_RATE as f64;
+            if (received as f64) < due {
                 return;
             }
         }
     }
 }
 
-/// While other bodies wait for the budget, a body holding its share that sends nothing for this
-/// long is cut, so that clients declaring large bodies and sending them slowly cannot keep the
-/// budget from others for a whole body timeout.
-pub const STALL: Duration = Duration::from_secs(2);
+/// While other bodies wait for the budget, a body holding a share must arrive at least this
+/// fast, in bytes per second (after [`GRACE`]), or it is cut: clients that declare large bodies
+/// and send them slowly cannot keep the budget from others. Loopback and local networks are
+/// hundreds of times faster.
+pub const MIN_RATE: usize = 256 * 1024;
+
+/// How long a body may take to start arriving before [`MIN_RATE`] applies.
+pub const GRACE: Duration = Duration::from_millis(250);
 
 /// How long a body waits for its share of the [`BodyBudget`] before it is refused
 /// ([`BodyError::Busy`]).
@@ -197,7 +206,7 @@ async fn discard(mut body: Body) {
     }
 }
 
-/// Reads `body` whole; `held` is the budget it holds a share of, if any (see [`STALL`]).
+/// Reads `body` whole; `held` is the budget it holds a share of, if any (see [`MIN_RATE`]).
 async fn collect(
     body: &mut Body,
     limit: usize,
@@ -208,13 +217,14 @@ async fn collect(
     let mut first: Option<Bytes> = None;
     let mut rest: Vec<u8> = Vec::new();
     let mut len = 0usize;
+    let started = tokio::time::Instant::now();
     loop {
         let next = std::future::poll_fn(|cx| http_body::Body::poll_frame(Pin::new(&mut *body), cx));
         let frame = match held {
             None => next.await,
             Some(budget) => tokio::select! {
                 frame = next => frame,
-                () = budget.stalled() => return Err(BodyError::TimedOut),
+                () = budget.lagging(started, len) => return Err(BodyError::TimedOut),
             },
         };
         let Some(frame) = frame else { break };

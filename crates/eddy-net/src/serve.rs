@@ -10,7 +10,7 @@
 //! nothing is lost but the socket.
 //!
 //! At most [`Limits::max_connections`] connections are served at once. When a client connects at
-//! the cap, the connections that have waited at least a second for a request (no byte of one
+//! the cap, the connections that have waited at least a quarter of a second for a request (no byte of one
 //! received) close to make room, as their clients would reconnect anyway; while every connection
 //! is busy the new client waits for a slot (further ones in the kernel's backlog).
 
@@ -72,7 +72,7 @@ impl Default for Limits {
 
 /// How long a connection must have waited for a request before it may be closed to make room
 /// for a new one at the connection cap (a client between two quick requests keeps its own).
-const EVICT_AFTER: Duration = Duration::from_secs(1);
+const EVICT_AFTER: Duration = Duration::from_millis(250);
 
 /// The address a request arrived on (the accepting socket's local address), in every request's
 /// extensions; beside it, axum's `ConnectInfo<SocketAddr>` carries the peer's.
