@@ -318,9 +318,8 @@ fn no_request_panics_or_answers_5xx() {
             check_reply(Shape::Eddy, &call, &reply)?;
             let open = OPEN.contains(&case.path);
             let refused = match case.sender {
-                Sender::Sdk => false,
                 Sender::Unsigned => !open,
-                _ => true,
+                other => other.refused(),
             };
             if refused && reply.status != StatusCode::FORBIDDEN {
                 return Err(format!(

@@ -140,6 +140,12 @@ impl Reply {
     }
 }
 
+/// A running scheduler task ([`Fixture::start_scheduler`]).
+pub struct Scheduler {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
 /// One server for a whole test, driven through the AWS listener's router without a socket.
 pub struct Fixture {
     pub rt: tokio::runtime::Runtime,
@@ -163,6 +169,11 @@ impl Default for Fixture {
 
 impl Fixture {
     pub fn new() -> Self {
+        Self::with_clock(eddy_server::clock::Clock::system())
+    }
+
+    /// A fixture whose clock stands still until moved (`app.clock`).
+    pub fn with_clock(clock: eddy_server::clock::Clock) -> Self {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -180,7 +191,9 @@ impl Fixture {
         // No function can run: `provided` functions find no `bootstrap` in the code root, and
         // Python functions no interpreter.
         config.python = dir.path().join("no-python-here");
-        let app: Arc<App> = rt.block_on(App::open(config)).expect("open app");
+        let app: Arc<App> = rt
+            .block_on(App::open_with_clock(config, clock))
+            .expect("open app");
         let router = app.aws_router();
         let code_root = std::fs::canonicalize(&code_root).expect("canonical code root");
         Self {
@@ -311,6 +324,27 @@ impl Fixture {
             headers: parts.headers,
             body,
         })
+    }
+
+    /// Starts the scheduler, so that what the requests define also fires (on the real clock:
+    /// one-time schedules in the past at once). It runs while a request is being answered.
+    pub fn start_scheduler(&self) -> Scheduler {
+        let (stop, rx) = tokio::sync::watch::channel(false);
+        let _guard = self.rt.enter();
+        let task = eddy_server::scheduler::spawn(self.app.clone(), rx).expect("scheduler spawned");
+        Scheduler { stop, task }
+    }
+
+    /// Fails if the scheduler stopped (it panicked) and otherwise stops it.
+    pub fn stop_scheduler(&self, s: Scheduler) {
+        assert!(
+            !s.task.is_finished(),
+            "the scheduler stopped during the run"
+        );
+        let _sent = s.stop.send(true);
+        if let Err(e) = self.rt.block_on(s.task) {
+            panic!("the scheduler failed: {e}");
+        }
     }
 
     /// Counts an answer to an operation (`label`).
@@ -866,23 +900,45 @@ pub fn body(v: &Vocab) -> BoxedStrategy<Vec<u8>> {
 /// sometimes as a browser or a bare `curl` would.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sender {
+    /// Signed for `us-east-1`, no `Host` (the router sees none).
     Sdk,
+    /// Signed for another region (or a credential scope eddy cannot read).
+    Region(&'static str),
+    /// With a `Host` that names eddy on this machine.
+    LocalHost(&'static str),
     /// No `Authorization` header.
     Unsigned,
     /// A web page on another origin.
-    ForeignOrigin,
+    ForeignOrigin(&'static str),
     /// A `Host` that is not eddy's (DNS rebinding).
-    ForeignHost,
+    ForeignHost(&'static [u8]),
     /// `Sec-Fetch-Site: cross-site` without an `Origin`.
     CrossSite,
 }
 
+/// `Host` values that do not name eddy.
+const FOREIGN_HOSTS: &[&[u8]] = &[
+    b"evil.example:4566",
+    b"localhost.evil.example",
+    b"127.0.0.1.nip.io",
+    b"\xff\xfe",
+];
+
 pub fn sender() -> impl Strategy<Value = Sender> {
     prop_oneof![
-        30 => Just(Sender::Sdk),
+        40 => Just(Sender::Sdk),
+        2 => prop::sample::select(&["eu-west-1", "ap-southeast-2", "x", "", "bad region!"][..])
+            .prop_map(Sender::Region),
+        2 => prop::sample::select(
+            &["localhost:4566", "127.0.0.1:4566", "[::1]:4566", "sqs.localhost", "LOCALHOST."][..]
+        )
+        .prop_map(Sender::LocalHost),
         1 => Just(Sender::Unsigned),
-        1 => Just(Sender::ForeignOrigin),
-        1 => Just(Sender::ForeignHost),
+        1 => prop::sample::select(
+            &["http://evil.example", "null", "http://localhost.evil.example", "file://"][..]
+        )
+        .prop_map(Sender::ForeignOrigin),
+        1 => prop::sample::select(FOREIGN_HOSTS).prop_map(Sender::ForeignHost),
         1 => Just(Sender::CrossSite),
     ]
 }
@@ -892,16 +948,27 @@ impl Sender {
     pub fn prepare(self, call: Call, service: &str) -> Call {
         match self {
             Self::Sdk => call.signed(service),
+            Self::Region(region) => call.header(
+                "authorization",
+                format!(
+                    "AWS4-HMAC-SHA256 Credential=test/20260101/{region}/{service}/aws4_request, \
+                     SignedHeaders=host, Signature=0"
+                ),
+            ),
+            Self::LocalHost(host) => call.signed(service).header("host", host),
             Self::Unsigned => call,
-            Self::ForeignOrigin => call.signed(service).header("origin", "http://evil.example"),
-            Self::ForeignHost => call.signed(service).header("host", "evil.example:4566"),
+            Self::ForeignOrigin(origin) => call.signed(service).header("origin", origin),
+            Self::ForeignHost(host) => call.signed(service).header("host", host),
             Self::CrossSite => call.signed(service).header("sec-fetch-site", "cross-site"),
         }
     }
 
     /// Whether eddy must refuse what this sender sends (with 403) whatever it is.
     pub fn refused(self) -> bool {
-        self != Self::Sdk
+        matches!(
+            self,
+            Self::Unsigned | Self::ForeignOrigin(_) | Self::ForeignHost(_) | Self::CrossSite
+        )
     }
 }
 

@@ -1,5 +1,6 @@
 //! EventBridge Scheduler (rest-json): every operation of botocore's `scheduler/2021-06-30`
-//! model, with schedule expressions, time zones and dates at their edges.
+//! model, with schedule expressions, time zones and dates at their edges, while the scheduler
+//! runs (it must survive whatever the API accepted).
 
 use super::{Call, Fixture, RestCase, RestVocab, Vocab, rest_case, run_rest_case};
 
@@ -234,7 +235,9 @@ const CAPTURES: &[&str] = &["Name", "GroupName", "ScheduleGroupArn", "Arn"];
 #[test]
 fn no_request_panics_or_answers_5xx() {
     use axum::http::Method;
-    let fx = Fixture::new();
+    // 2027-01-01T00:00:00Z, moved forward between cases so that schedules fire.
+    let fx = Fixture::with_clock(eddy_server::clock::Clock::manual(1_798_761_600_000));
+    let scheduler = fx.start_scheduler();
     let group = fx.setup(call(Method::POST, "/schedule-groups/grp", "{}"));
     fx.capture(&group, CAPTURES);
     fx.setup(call(
@@ -254,13 +257,29 @@ fn no_request_panics_or_answers_5xx() {
                       "RoleArn":"arn:aws:iam::123456789012:role/r",
                       "EventBridgeParameters":{"DetailType":"t","Source":"my.app"}}}"#,
     ));
-    let cases = proptest::collection::vec(rest_case(&VOCAB), 1..6);
-    fx.check(256, cases, |fx, cases: Vec<RestCase>| {
+    let cases = (proptest::collection::vec(rest_case(&VOCAB), 1..6), 0..30i64);
+    fx.check(256, cases, |fx, (cases, minutes): (Vec<RestCase>, i64)| {
         for case in cases {
             let reply = run_rest_case(fx, &case)?;
             fx.capture(&reply, CAPTURES);
         }
-        Ok(())
+        // What `POST /_eddy/clock` does: every tick due by the new time fires.
+        fx.rt.block_on(async {
+            fx.app.scheduler.sync().await;
+            fx.app
+                .clock
+                .advance(minutes * 60_000)
+                .map_err(|e| e.to_string())?;
+            fx.app.scheduler.sync().await;
+            Ok::<_, String>(())
+        })
     });
+    let fired = fx
+        .rt
+        .block_on(fx.app.store.counts())
+        .expect("store counts")
+        .events;
+    assert!(fired > 0, "no schedule fired");
     fx.assert_reached(REACHED);
+    fx.stop_scheduler(scheduler);
 }
