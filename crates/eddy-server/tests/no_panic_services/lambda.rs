@@ -1,5 +1,6 @@
 //! Lambda (rest-json): the operations eddy serves and a sample of the others in botocore's
-//! `lambda/2015-03-31` model, with their path parameters, query strings and headers.
+//! `lambda/2015-03-31` model, with their path parameters, query strings and headers, while the
+//! delivery engine runs asynchronous invocations (none can start a process).
 
 use super::{
     CODE_ROOT, Call, Fixture, RestCase, RestVocab, Vocab, ZIP_ESCAPING, ZIP_NOTHING_RUNNABLE,
@@ -330,7 +331,10 @@ const CAPTURES: &[&str] = &["FunctionName", "FunctionArn", "RevisionId"];
 
 #[test]
 fn no_request_panics_or_answers_5xx() {
-    let fx = Fixture::new();
+    // 2027-01-01T00:00:00Z, moved forward between cases so that retries of asynchronous
+    // invocations fall due.
+    let fx = Fixture::with_clock(eddy_server::clock::Clock::manual(1_798_761_600_000));
+    let background = fx.start_background();
     let created = fx.setup(
         Call::new(axum::http::Method::POST, "/2015-03-31/functions")
             .header("content-type", "application/json")
@@ -353,15 +357,19 @@ fn no_request_panics_or_answers_5xx() {
             .signed("lambda"),
     );
     fx.capture(&created, CAPTURES);
-    let cases = proptest::collection::vec(rest_case(&VOCAB), 1..6);
-    fx.check(256, cases, |fx, cases: Vec<RestCase>| {
+    let cases = (
+        proptest::collection::vec(rest_case(&VOCAB), 1..6),
+        0..600i64,
+    );
+    fx.check(256, cases, |fx, (cases, seconds): (Vec<RestCase>, i64)| {
         for case in cases {
             let reply = run_rest_case(fx, &case)?;
             fx.capture(&reply, CAPTURES);
         }
-        Ok(())
+        fx.advance(seconds * 1000)
     });
     fx.assert_reached(REACHED);
+    fx.stop_background(background);
     // Nothing was runnable, so nothing ran: eddy has no child process left.
     let children = child_processes();
     assert!(children.is_empty(), "processes left behind: {children:?}");

@@ -140,10 +140,10 @@ impl Reply {
     }
 }
 
-/// A running scheduler task ([`Fixture::start_scheduler`]).
-pub struct Scheduler {
+/// The scheduler and the delivery engine, running ([`Fixture::start_background`]).
+pub struct Background {
     stop: tokio::sync::watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    tasks: Vec<(&'static str, tokio::task::JoinHandle<()>)>,
 }
 
 /// One server for a whole test, driven through the AWS listener's router without a socket.
@@ -326,25 +326,44 @@ impl Fixture {
         })
     }
 
-    /// Starts the scheduler, so that what the requests define also fires (on the real clock:
-    /// one-time schedules in the past at once). It runs while a request is being answered.
-    pub fn start_scheduler(&self) -> Scheduler {
+    /// Starts the scheduler and the delivery engine, so that what the requests define also
+    /// fires and is delivered (retries and destinations included, as the clock moves). They
+    /// run while a request is being answered.
+    pub fn start_background(&self) -> Background {
         let (stop, rx) = tokio::sync::watch::channel(false);
         let _guard = self.rt.enter();
-        let task = eddy_server::scheduler::spawn(self.app.clone(), rx).expect("scheduler spawned");
-        Scheduler { stop, task }
+        let scheduler =
+            eddy_server::scheduler::spawn(self.app.clone(), rx.clone()).expect("scheduler spawned");
+        let delivery = tokio::spawn(eddy_server::delivery::run(self.app.clone(), rx));
+        Background {
+            stop,
+            tasks: vec![("scheduler", scheduler), ("delivery engine", delivery)],
+        }
     }
 
-    /// Fails if the scheduler stopped (it panicked) and otherwise stops it.
-    pub fn stop_scheduler(&self, s: Scheduler) {
-        assert!(
-            !s.task.is_finished(),
-            "the scheduler stopped during the run"
-        );
-        let _sent = s.stop.send(true);
-        if let Err(e) = self.rt.block_on(s.task) {
-            panic!("the scheduler failed: {e}");
+    /// Fails if a background task stopped (it panicked), and otherwise stops them.
+    pub fn stop_background(&self, b: Background) {
+        for (name, task) in &b.tasks {
+            assert!(!task.is_finished(), "the {name} stopped during the run");
         }
+        let _sent = b.stop.send(true);
+        for (name, task) in b.tasks {
+            if let Err(e) = self.rt.block_on(task) {
+                panic!("the {name} failed: {e}");
+            }
+        }
+    }
+
+    /// Moves the clock forward as `POST /_eddy/clock` does: what falls due fires first.
+    pub fn advance(&self, ms: i64) -> Result<(), String> {
+        self.rt.block_on(async {
+            self.app.scheduler.sync().await;
+            self.app.clock.advance(ms).map_err(|e| e.to_string())?;
+            self.app.scheduler.sync().await;
+            // Let the delivery engine take what fell due.
+            tokio::task::yield_now().await;
+            Ok(())
+        })
     }
 
     /// Counts an answer to an operation (`label`).

@@ -1,6 +1,6 @@
 //! EventBridge Scheduler (rest-json): every operation of botocore's `scheduler/2021-06-30`
 //! model, with schedule expressions, time zones and dates at their edges, while the scheduler
-//! runs (it must survive whatever the API accepted).
+//! and the delivery engine run (they must survive whatever the API accepted).
 
 use super::{Call, Fixture, RestCase, RestVocab, Vocab, rest_case, run_rest_case};
 
@@ -237,7 +237,7 @@ fn no_request_panics_or_answers_5xx() {
     use axum::http::Method;
     // 2027-01-01T00:00:00Z, moved forward between cases so that schedules fire.
     let fx = Fixture::with_clock(eddy_server::clock::Clock::manual(1_798_761_600_000));
-    let scheduler = fx.start_scheduler();
+    let background = fx.start_background();
     let group = fx.setup(call(Method::POST, "/schedule-groups/grp", "{}"));
     fx.capture(&group, CAPTURES);
     fx.setup(call(
@@ -281,5 +281,5 @@ fn no_request_panics_or_answers_5xx() {
         .events;
     assert!(fired > 0, "no schedule fired");
     fx.assert_reached(REACHED);
-    fx.stop_scheduler(scheduler);
+    fx.stop_background(background);
 }
