@@ -188,3 +188,19 @@ def test_watch_reapplies_on_save(fresh_dir):
         assert sqs.get_queue_url(QueueName="added-later")["QueueUrl"]
     finally:
         server.stop()
+
+
+def test_apply_reads_and_runs_code_only_under_the_code_roots(eddy):
+    """`/_eddy/apply` takes function code by path: a zip or a directory outside eddy's code
+    roots is refused, so no request can make eddy read (or run) an arbitrary file."""
+    for code in ({"ZipFile": "/etc/passwd"}, {"Directory": "/etc"}, {"Directory": "/"}):
+        body = {"Resources": {"functions": {"stolen": {
+            "Runtime": "provided.al2023", "Handler": "bootstrap", "Code": code}}}}
+        status, _, raw = eddy.post("/_eddy/apply", json.dumps(body).encode(),
+                                   {"Content-Type": "application/json"})
+        reply = json.loads(raw)
+        assert status == 400, reply
+        assert "outside eddy's code roots" in reply["message"], reply
+        assert "root:" not in raw.decode()
+    lam = eddy.client("lambda")
+    assert all(f["FunctionName"] != "stolen" for f in lam.list_functions()["Functions"])

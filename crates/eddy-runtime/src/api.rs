@@ -3,6 +3,10 @@
 //! invocation the pool assigned to this instance; `…/{id}/response` and `…/{id}/error` answer
 //! it; `…/init/error` reports a failed start.
 //!
+//! The port is behind the browser boundary (`eddy_net::boundary`): a web page cannot read an
+//! invocation's payload from `next` through DNS rebinding, nor post a response, and only a
+//! few connections at a time are served (a runtime needs one per invocation it runs at once).
+//!
 //! Status codes: `202` with `{"status":"OK"}` when accepted; `400` with `InvalidRequestID` for an
 //! id that is not the running invocation (unknown, or already answered); `413` for a response
 //! over 6 MB (the invocation then fails with `Function.ResponseSizeTooLarge`).
@@ -23,7 +27,27 @@ use crate::logs;
 /// The largest response or error body a function may return.
 pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
 
+/// The connection limits of one instance's Runtime API port.
+pub(crate) fn limits() -> eddy_net::Limits {
+    eddy_net::Limits {
+        max_connections: 64,
+        ..eddy_net::Limits::default()
+    }
+}
+
+/// How the Runtime API words a request refused at the browser boundary.
+fn refuse(refusal: &eddy_net::Refusal) -> Response {
+    let body = serde_json::json!({"errorMessage": refusal.to_string(), "errorType": "Forbidden"});
+    (
+        StatusCode::FORBIDDEN,
+        [("content-type", "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    let guard = eddy_net::Guard::new(Arc::new(eddy_net::Boundary::default()), refuse);
     Router::new()
         .route("/2018-06-01/runtime/invocation/next", get(next))
         .route(
@@ -34,6 +58,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/2018-06-01/runtime/init/error", post(init_error))
         .layer(DefaultBodyLimit::disable())
         .with_state(shared)
+        .layer(axum::middleware::from_fn_with_state(
+            guard,
+            eddy_net::enforce,
+        ))
 }
 
 fn status(code: StatusCode, body: &'static str) -> Response {

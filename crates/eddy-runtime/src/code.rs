@@ -33,6 +33,9 @@ pub enum CodeError {
     /// Unzipped, it would exceed [`MAX_UNZIPPED_BYTES`] (AWS's message).
     #[error("Unzipped size must be smaller than {0} bytes")]
     TooLarge(u64),
+    /// `ZipFile` is not base64 text.
+    #[error("Could not decode ZipFile: it must be base64-encoded zip bytes")]
+    Base64,
     #[error("cannot write function code: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -71,15 +74,84 @@ pub fn sha256_base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes))
 }
 
+/// A zip upload decoded from base64 into a private file (`0600`) beside the code it becomes,
+/// with its `CodeSha256` and size: an upload of tens of megabytes is never held decoded in
+/// memory. The file is removed when this is dropped.
+#[derive(Debug)]
+pub struct Spooled {
+    path: PathBuf,
+    /// `CodeSha256` of the decoded bytes.
+    pub sha256: String,
+    /// The decoded size in bytes.
+    pub size: u64,
+}
+
+impl Drop for Spooled {
+    fn drop(&mut self) {
+        let _gone = std::fs::remove_file(&self.path).is_err();
+    }
+}
+
+/// Decodes base64 `text` (surrounding whitespace allowed) into a new private file in `dir`,
+/// a chunk at a time. Blocking: call it from a blocking thread.
+pub fn spool_base64(text: &[u8], dir: &Path) -> Result<Spooled, CodeError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let text = text.trim_ascii();
+    let path = dir.join(format!(".upload-{}.zip", uuid::Uuid::new_v4().simple()));
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)?;
+    // Removes the file on every error below.
+    let mut spooled = Spooled {
+        path,
+        sha256: String::new(),
+        size: 0,
+    };
+    let mut out = std::io::BufWriter::new(file);
+    let mut hash = Sha256::new();
+    // Whole groups of four characters: padding can only be in the last one.
+    const CHUNK: usize = 64 * 1024;
+    let mut decoded = vec![0u8; CHUNK / 4 * 3];
+    for chunk in text.chunks(CHUNK) {
+        let n = base64::engine::general_purpose::STANDARD
+            .decode_slice(chunk, &mut decoded)
+            .map_err(|_| CodeError::Base64)?;
+        hash.update(&decoded[..n]);
+        out.write_all(&decoded[..n])?;
+        spooled.size += n as u64;
+    }
+    out.into_inner().map_err(|e| e.into_error())?.sync_data()?;
+    spooled.sha256 = base64::engine::general_purpose::STANDARD.encode(hash.finalize());
+    Ok(spooled)
+}
+
 /// Unpacks `zip` into `root/<revision>` (which must not exist) through a temporary directory,
 /// so the directory appears complete or not at all. Returns the directory and the unzipped
 /// size. `root` must exist. Blocking: call it from a blocking thread.
 pub fn unpack(zip: &[u8], root: &Path, revision: &str) -> Result<(PathBuf, u64), CodeError> {
-    unpack_within(zip, root, revision, MAX_ENTRIES, MAX_UNZIPPED_BYTES)
+    unpack_within(
+        std::io::Cursor::new(zip),
+        root,
+        revision,
+        MAX_ENTRIES,
+        MAX_UNZIPPED_BYTES,
+    )
+}
+
+/// [`unpack`] of a spooled upload, read from its file.
+pub fn unpack_spooled(
+    zip: &Spooled,
+    root: &Path,
+    revision: &str,
+) -> Result<(PathBuf, u64), CodeError> {
+    let file = std::io::BufReader::new(std::fs::File::open(&zip.path)?);
+    unpack_within(file, root, revision, MAX_ENTRIES, MAX_UNZIPPED_BYTES)
 }
 
 fn unpack_within(
-    zip: &[u8],
+    zip: impl Read + std::io::Seek,
     root: &Path,
     revision: &str,
     max_entries: usize,
@@ -125,10 +197,15 @@ fn shown(name: &str) -> String {
     format!("`{s}`")
 }
 
-fn extract(zip: &[u8], dest: &Path, max_entries: usize, max_bytes: u64) -> Result<u64, CodeError> {
+fn extract(
+    zip: impl Read + std::io::Seek,
+    dest: &Path,
+    max_entries: usize,
+    max_bytes: u64,
+) -> Result<u64, CodeError> {
     let refuse = |r: Refusal| CodeError::InvalidZip(r);
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip))
-        .map_err(|e| refuse(Refusal::NotAZip(e.to_string())))?;
+    let mut archive =
+        zip::ZipArchive::new(zip).map_err(|e| refuse(Refusal::NotAZip(e.to_string())))?;
     if archive.len() > max_entries {
         return Err(refuse(Refusal::TooManyEntries {
             count: archive.len(),
@@ -308,6 +385,36 @@ mod tests {
     }
 
     #[test]
+    fn a_spooled_upload_is_decoded_a_chunk_at_a_time_hashed_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        // Larger than one decoding chunk, with data that is not a multiple of three bytes.
+        let data: Vec<u8> = (0..200_001u32).map(|i| (i * 7 % 251) as u8).collect();
+        let z = zip_of(&[("bootstrap", &data, 0o755)]);
+        let text = format!(
+            " {}\n",
+            base64::engine::general_purpose::STANDARD.encode(&z)
+        );
+        let spooled = spool_base64(text.as_bytes(), dir.path()).unwrap();
+        assert_eq!(spooled.size, z.len() as u64);
+        assert_eq!(spooled.sha256, sha256_base64(&z));
+        assert_eq!(mode(&spooled.path), 0o600);
+        let (d, _) = unpack_spooled(&spooled, dir.path(), "r1").unwrap();
+        assert_eq!(std::fs::read(d.join("bootstrap")).unwrap(), data);
+        let path = spooled.path.clone();
+        drop(spooled);
+        assert!(!path.exists());
+        // Not base64: refused, and nothing is left behind.
+        let e = spool_base64(b"UEsDBA==not base64!", dir.path()).unwrap_err();
+        assert!(matches!(e, CodeError::Base64), "{e}");
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".upload-"))
+            .collect();
+        assert!(left.is_empty());
+    }
+
+    #[test]
     fn unpacks_private_to_eddy_keeping_executable_bits() {
         let dir = tempfile::tempdir().unwrap();
         let z = zip_of(&[
@@ -371,7 +478,13 @@ mod tests {
 
     fn refusal_within(zip: &[u8], max_entries: usize) -> (Refusal, String) {
         let dir = tempfile::tempdir().unwrap();
-        match unpack_within(zip, dir.path(), "r1", max_entries, MAX_UNZIPPED_BYTES) {
+        match unpack_within(
+            std::io::Cursor::new(zip),
+            dir.path(),
+            "r1",
+            max_entries,
+            MAX_UNZIPPED_BYTES,
+        ) {
             Err(e @ CodeError::InvalidZip(_)) => {
                 let text = e.to_string();
                 let CodeError::InvalidZip(r) = e else {
@@ -469,7 +582,14 @@ mod tests {
 
         let z = zip_of(&[("big", &[7u8; 5000], 0o644)]);
         let dir = tempfile::tempdir().unwrap();
-        let e = unpack_within(&z, dir.path(), "r1", MAX_ENTRIES, 4096).unwrap_err();
+        let e = unpack_within(
+            std::io::Cursor::new(&z),
+            dir.path(),
+            "r1",
+            MAX_ENTRIES,
+            4096,
+        )
+        .unwrap_err();
         assert!(matches!(e, CodeError::TooLarge(4096)), "{e}");
         assert!(!dir.path().join("r1").exists());
         assert_eq!(

@@ -280,7 +280,13 @@ impl Instance {
         let mut tasks = Vec::with_capacity(4);
         let router = crate::api::router(shared.clone());
         tasks.push(tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, router).await {
+            let served = eddy_net::serve(
+                listener,
+                router,
+                crate::api::limits(),
+                std::future::pending(),
+            );
+            if let Err(e) = served.await {
                 tracing::warn!(error = %e, "Runtime API listener failed");
             }
         }));

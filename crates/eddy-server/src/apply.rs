@@ -343,7 +343,13 @@ impl Step<'_> {
         }
         let code = def.get("Code").cloned().unwrap_or(Value::Null);
         let code = if let Some(zip) = code.get("ZipFile").and_then(Value::as_str) {
-            let path = zip.to_owned();
+            // A path on this machine, read only under a code root.
+            let path = self
+                .app
+                .config
+                .code_roots
+                .check(Path::new(zip))
+                .map_err(|e| ApiError::bad("InvalidParameterValueException", e))?;
             let bytes = tokio::task::spawn_blocking(move || std::fs::read(path))
                 .await
                 .map_err(|e| ApiError::internal(e.to_string()))?

@@ -336,9 +336,17 @@ impl Functions {
         self.pools.clear();
     }
 
-    /// Unpacks a zip for function `name` on a blocking thread (see [`eddy_runtime::code`]);
-    /// returns the new revision directory's name.
-    pub async fn unpack(&self, region: &str, name: &str, zip: Vec<u8>) -> Result<String, ApiError> {
+    /// Unpacks a zip upload for function `name`, given as the base64 text of Lambda's
+    /// `ZipFile`, on a blocking thread (see [`eddy_runtime::code`]): the text is decoded into a
+    /// private file beside the code (never held decoded in memory), then unpacked. Returns the
+    /// new revision directory's name, the upload's `CodeSha256` and its size.
+    pub async fn unpack_base64(
+        &self,
+        region: &str,
+        name: &str,
+        zip_base64: axum::body::Bytes,
+    ) -> Result<(String, String, u64), ApiError> {
+        use eddy_runtime::code::{self, CodeError};
         let base = self.code_root.clone();
         let (region, name) = (region.to_owned(), name.to_owned());
         let mode = self.tree_mode;
@@ -349,18 +357,21 @@ impl Functions {
             for dir in [base.clone(), base.join(&region), root.clone()] {
                 make_dir(&dir, mode)?;
             }
-            eddy_runtime::code::unpack(&zip, &root, &rev)
+            let zip = code::spool_base64(&zip_base64, &root)?;
+            drop(zip_base64);
+            code::unpack_spooled(&zip, &root, &rev)?;
+            Ok::<_, CodeError>((zip.sha256.clone(), zip.size))
         })
         .await
         .map_err(|e| ApiError::internal(format!("unpacking failed: {e}")))?;
         match r {
-            Ok(_) => Ok(revision),
-            Err(e @ eddy_runtime::code::CodeError::InvalidZip(_)) => Err(ApiError::new(
+            Ok((sha, size)) => Ok((revision, sha, size)),
+            Err(e @ CodeError::InvalidZip(_)) => Err(ApiError::new(
                 "InvalidZipFileException",
                 axum::http::StatusCode::BAD_GATEWAY,
                 e.to_string(),
             )),
-            Err(e @ eddy_runtime::code::CodeError::TooLarge(_)) => Err(ApiError::bad(
+            Err(e @ (CodeError::TooLarge(_) | CodeError::Base64)) => Err(ApiError::bad(
                 "InvalidParameterValueException",
                 e.to_string(),
             )),

@@ -190,6 +190,10 @@ impl App {
     /// The router of the AWS listener: the browser boundary first, then credentials for
     /// everything but health, metrics and the dev-mode endpoints (see [`aws::require_credentials`]),
     /// then eddy's own endpoints and every AWS service.
+    ///
+    /// What browsers may call legitimately once eddy serves it (S3 presigned URLs under a
+    /// bucket's CORS configuration, function URLs under theirs) is answered by that resource's
+    /// own CORS rules, as AWS does: it must be routed before this guard, not through it.
     pub fn aws_router(self: &Arc<Self>) -> Router {
         let guard = eddy_net::Guard::new(self.config.boundary.clone(), aws::refuse_at_boundary);
         Router::new()

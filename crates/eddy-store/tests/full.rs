@@ -7,90 +7,17 @@
 //! (`unshare --user --map-root-user --mount`), or says why it skipped.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
 use std::time::{Duration, Instant};
 
 use eddy_store::{
     AppendBatch, DefinitionChange, EmbeddedStore, NewEvent, NewWork, Store, StoreError, StoreHealth,
 };
 
-/// A tmpfs mounted on a fresh temporary directory, unmounted on drop (also when a test fails).
-struct Tmpfs {
-    dir: tempfile::TempDir,
-}
-
-impl Tmpfs {
-    fn mount(size: &str) -> Result<Self, String> {
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let out = Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={size},mode=0755"),
-                "tmpfs",
-            ])
-            .arg(dir.path())
-            .output()
-            .map_err(|e| format!("mount: {e}"))?;
-        if !out.status.success() {
-            return Err(String::from_utf8_lossy(&out.stderr).trim().to_owned());
-        }
-        Ok(Self { dir })
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        // The store's writer thread closes its files shortly after the last handle goes.
-        for _ in 0..40 {
-            let done = Command::new("umount")
-                .arg(self.path())
-                .stderr(std::process::Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-            if done {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _detached = Command::new("umount").arg("-l").arg(self.path()).status();
-    }
-}
-
-/// Runs `test` with a tmpfs of `size`: here when this process may mount one, else in a fresh
-/// user and mount namespace (this test binary again, running only test `name`).
-fn on_tmpfs(name: &str, size: &str, test: impl FnOnce(&Tmpfs)) {
-    let why = match Tmpfs::mount(size) {
-        Ok(fs) => return test(&fs),
-        Err(why) => why,
-    };
-    assert!(
-        std::env::var_os("EDDY_TEST_IN_USERNS").is_none(),
-        "cannot mount a tmpfs even in a user namespace: {why}"
-    );
-    let userns = Command::new("unshare")
-        .args(["--user", "--map-root-user", "--mount", "true"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !userns {
-        eprintln!("skipped: cannot mount a tmpfs ({why}) and cannot create a user namespace");
-        return;
-    }
-    let exe = std::env::current_exe().expect("test binary");
-    let status = Command::new("unshare")
-        .args(["--user", "--map-root-user", "--mount"])
-        .arg(exe)
-        .args(["--exact", name, "--nocapture"])
-        .env("EDDY_TEST_IN_USERNS", "1")
-        .status()
-        .expect("run unshare");
-    assert!(status.success(), "the test failed in a user namespace");
-}
+// Shared with eddy's black-box disk-full test (this crate cannot depend on eddy-testkit).
+#[path = "../../eddy-testkit/src/tmpfs.rs"]
+mod tmpfs;
+use tmpfs::on_tmpfs;
 
 fn event(id: &str, size: usize) -> AppendBatch {
     AppendBatch {

@@ -43,6 +43,7 @@ const VARS: &[&str] = &[
     "AWS_ENDPOINT_URL",
     "AWS_EXECUTION_ENV",
     "AWS_LAMBDA_MAX_CONCURRENCY",
+    "AWS_LAMBDA_RUNTIME_API",
     "MY_SETTING",
     "EDDY_SECRET",
     "HOME",

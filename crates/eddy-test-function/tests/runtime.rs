@@ -571,3 +571,60 @@ async fn one_shared_user_or_eddy_s_own_keep_their_meaning() {
         }
     }
 }
+
+/// Sends one raw request to a Runtime API port and returns the status line and the body.
+async fn raw(addr: &str, request: String) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(2), s.read_to_end(&mut out)).await;
+    assert!(
+        read.is_ok(),
+        "the Runtime API kept a refused request waiting"
+    );
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (
+        head.lines().next().unwrap_or("").to_owned(),
+        body.to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_runtime_api_refuses_web_pages_and_rebinding_names() {
+    let (_d, code) = code_dir();
+    let (pools, _) = pools();
+    let pool = pools.deploy("us-east-1/echo", spec(&code, "echo"));
+    let first = pool.invoke(inv(json!({}))).await.unwrap();
+    let api = body(&first)["env"]["AWS_LAMBDA_RUNTIME_API"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A page whose name resolved to 127.0.0.1 (DNS rebinding) trying to read the next event.
+    let (status, body_text) = raw(
+        &api,
+        format!(
+            "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: evil.example:{}\r\n\
+             Connection: close\r\n\r\n",
+            api.rsplit(':').next().unwrap()
+        ),
+    )
+    .await;
+    assert!(status.contains("403"), "{status} {body_text}");
+    assert!(body_text.contains("evil.example"), "{body_text}");
+    // A page posting an answer ("simple request": no preflight).
+    let (status, _) = raw(
+        &api,
+        format!(
+            "POST /2018-06-01/runtime/invocation/x/response HTTP/1.1\r\nHost: {api}\r\n\
+             Origin: http://evil.example\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\
+             Connection: close\r\n\r\n{{}}"
+        ),
+    )
+    .await;
+    assert!(status.contains("403"), "{status}");
+    // The runtime client itself still works.
+    let again = pool.invoke(inv(json!({"n": 2}))).await.unwrap();
+    assert_eq!(body(&again)["event"], json!({"n": 2}));
+}

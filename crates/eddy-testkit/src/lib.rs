@@ -7,6 +7,8 @@
 //! What it is not: a mock. Everything behind the listeners is the production code path, with
 //! the store's fsyncs on.
 
+pub mod tmpfs;
+
 use std::net::SocketAddr;
 
 use anyhow::Context;

@@ -5,41 +5,16 @@
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-struct Server {
-    child: Child,
-    aws: String,
-}
+mod common;
+use common::Server;
 
 fn start(data_dir: &std::path::Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_eddy"))
-        .args([
-            "serve",
-            "--aws-listen",
-            "127.0.0.1:0",
-            "--http-listen",
-            "127.0.0.1:0",
-        ])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start eddy");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("ready line");
-    let aws = line
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("aws=http://"))
-        .unwrap_or_else(|| panic!("no aws address in {line:?}"))
-        .to_owned();
-    Server { child, aws }
+    Server::start(data_dir, Stdio::null())
 }
 
 /// One AWS JSON 1.1 call on a keep-alive connection; returns (status, body).

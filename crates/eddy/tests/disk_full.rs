@@ -12,133 +12,14 @@ use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-/// A tmpfs mounted on a fresh temporary directory, unmounted on drop (also when a test fails).
-struct Tmpfs {
-    dir: tempfile::TempDir,
-}
-
-impl Tmpfs {
-    fn mount(size: &str) -> Result<Self, String> {
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let out = Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={size},mode=0755"),
-                "tmpfs",
-            ])
-            .arg(dir.path())
-            .output()
-            .map_err(|e| format!("mount: {e}"))?;
-        if !out.status.success() {
-            return Err(String::from_utf8_lossy(&out.stderr).trim().to_owned());
-        }
-        Ok(Self { dir })
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        for _ in 0..40 {
-            let done = Command::new("umount")
-                .arg(self.path())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-            if done {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _detached = Command::new("umount").arg("-l").arg(self.path()).status();
-    }
-}
-
-/// Runs `test` with a tmpfs of `size`: here when this process may mount one, else in a fresh
-/// user and mount namespace (this test binary again, running only test `name`).
-fn on_tmpfs(name: &str, size: &str, test: impl FnOnce(&Tmpfs)) {
-    let why = match Tmpfs::mount(size) {
-        Ok(fs) => return test(&fs),
-        Err(why) => why,
-    };
-    assert!(
-        std::env::var_os("EDDY_TEST_IN_USERNS").is_none(),
-        "cannot mount a tmpfs even in a user namespace: {why}"
-    );
-    let userns = Command::new("unshare")
-        .args(["--user", "--map-root-user", "--mount", "true"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !userns {
-        eprintln!("skipped: cannot mount a tmpfs ({why}) and cannot create a user namespace");
-        return;
-    }
-    let exe = std::env::current_exe().expect("test binary");
-    let status = Command::new("unshare")
-        .args(["--user", "--map-root-user", "--mount"])
-        .arg(exe)
-        .args(["--exact", name, "--nocapture"])
-        .env("EDDY_TEST_IN_USERNS", "1")
-        .status()
-        .expect("run unshare");
-    assert!(status.success(), "the test failed in a user namespace");
-}
-
-/// `eddy serve`, killed on drop (before the tmpfs under it is unmounted).
-struct Server {
-    child: Child,
-    aws: String,
-}
-
-impl Server {
-    fn start(data_dir: &Path, log: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_eddy"))
-            .args([
-                "serve",
-                "--aws-listen",
-                "127.0.0.1:0",
-                "--http-listen",
-                "127.0.0.1:0",
-            ])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(log).expect("log file"))
-            .spawn()
-            .expect("start eddy");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("ready line");
-        let aws = line
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("aws=http://"))
-            .unwrap_or_else(|| panic!("no aws address in {line:?}"))
-            .to_owned();
-        Self { child, aws }
-    }
-
-    fn stop(&mut self) {
-        let _gone = self.child.kill();
-        let _reaped = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
+mod common;
+use common::Server;
+use eddy_testkit::tmpfs::on_tmpfs;
 
 #[derive(Debug)]
 struct Reply {
@@ -273,7 +154,10 @@ fn full_then_resume(root: &Path) {
     let data_dir = root.join("data");
     let logs = tempfile::tempdir().expect("log dir");
     let log = logs.path().join("eddy.log");
-    let mut server = Server::start(&data_dir, &log);
+    let mut server = Server::start(
+        &data_dir,
+        Stdio::from(std::fs::File::create(&log).expect("log file")),
+    );
     let addr = server.aws.clone();
 
     let r = aws(

@@ -188,22 +188,18 @@ impl FromRequest<Arc<App>> for LimitedBody {
 }
 
 /// Whether a request carries AWS credentials: an `Authorization` header of an AWS signature
-/// scheme (`AWS4-HMAC-SHA256 …`, SigV4a, SigV2's `AWS …`) or a presigned query string. A web
-/// page cannot make a browser send either to another origin without a CORS preflight, which
-/// eddy grants only to origins the operator allowed.
-pub fn has_credentials(headers: &HeaderMap, query: Option<&str>) -> bool {
-    if headers
+/// scheme (`AWS4-HMAC-SHA256 …`, SigV4a, SigV2's `AWS …`). A web page cannot make a browser send
+/// one to another origin without a CORS preflight, which eddy grants only to origins the
+/// operator allowed.
+///
+/// A presigned query string (`X-Amz-Signature=…`) is not enough: it is part of a URL, which any
+/// page can make a browser request, and until signatures are verified a made-up one cannot be
+/// told from a real one. None of the services eddy serves is called with presigned URLs by the
+/// SDKs; S3, which is, will verify them under its buckets' CORS rules.
+pub fn has_credentials(headers: &HeaderMap) -> bool {
+    headers
         .get("authorization")
         .is_some_and(|v| v.as_bytes().starts_with(b"AWS"))
-    {
-        return true;
-    }
-    query.is_some_and(|q| {
-        q.split('&').any(|pair| {
-            let key = pair.split('=').next().unwrap_or("");
-            key.eq_ignore_ascii_case("X-Amz-Signature") || key == "Signature"
-        })
-    })
 }
 
 /// eddy's endpoints on the AWS listener that need no credentials: health and metrics (for
@@ -220,7 +216,7 @@ const OPEN_PATHS: &[&str] = &[
 /// Middleware: AWS requests (and eddy's `/_eddy/*` endpoints that act on state) must carry
 /// credentials (see [`has_credentials`]).
 pub async fn require_credentials(req: Request, next: Next) -> Response {
-    if OPEN_PATHS.contains(&req.uri().path()) || has_credentials(req.headers(), req.uri().query()) {
+    if OPEN_PATHS.contains(&req.uri().path()) || has_credentials(req.headers()) {
         return next.run(req).await;
     }
     let service = credential_scope(req.headers())
@@ -232,9 +228,9 @@ pub async fn require_credentials(req: Request, next: Next) -> Response {
         StatusCode::FORBIDDEN,
         format!(
             "Missing Authentication Token: eddy answers AWS requests only when they carry an \
-             AWS `Authorization` header (as the AWS SDKs and the aws CLI send) or a presigned \
-             URL, so that no web page can send them; with curl, add `--user test:test \
-             --aws-sigv4 aws:amz:us-east-1:{service}`"
+             AWS `Authorization` header (as the AWS SDKs and the aws CLI send), so that no web \
+             page can send them; with curl, add `--user test:test --aws-sigv4 \
+             aws:amz:us-east-1:{service}`"
         ),
     ));
     if let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {

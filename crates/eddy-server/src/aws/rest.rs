@@ -219,9 +219,9 @@ pub fn error_response(e: &ApiError) -> Response {
     res
 }
 
-/// Parses a rest-json request body; an empty body is `{}`. Malformed JSON is AWS's
-/// `InvalidRequestContentException`.
-pub fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+/// Parses a rest-json request body (values may borrow from it); an empty body is `{}`.
+/// Malformed JSON is AWS's `InvalidRequestContentException`.
+pub fn parse<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}".as_slice()
     } else {

@@ -2,11 +2,12 @@
 //! UpdateFunctionCode, UpdateFunctionConfiguration, DeleteFunction, and the checks their
 //! members get (AWS's constraints and messages).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::response::Response;
-use base64::Engine;
 use eddy_runtime::{RuntimeKind, spec::SUPPORTED_RUNTIMES};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -21,10 +22,16 @@ use crate::functions::{CapacityProvider, CodeLocation, FunctionDef};
 /// The bucket name that means "a local directory" in `Code.S3Bucket`.
 const LOCAL_BUCKET: &str = "hot-reload";
 
+/// `ZipFile`'s base64 text, borrowed from the request body when it has no escapes (it may be
+/// tens of megabytes). A newtype, because serde borrows a `Cow` only as a field of its own.
+#[derive(Debug, Deserialize)]
+struct ZipText<'a>(#[serde(borrow)] Cow<'a, str>);
+
 #[derive(Debug, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
-struct CodeInput {
-    zip_file: Option<String>,
+struct CodeInput<'a> {
+    #[serde(borrow)]
+    zip_file: Option<ZipText<'a>>,
     #[serde(rename = "S3Bucket")]
     s3_bucket: Option<String>,
     #[serde(rename = "S3Key")]
@@ -124,7 +131,7 @@ fn valid_capacity_provider_arn(arn: &str) -> bool {
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
-struct ConfigInput {
+struct ConfigInput<'a> {
     function_name: Option<String>,
     role: Option<String>,
     runtime: Option<String>,
@@ -133,7 +140,8 @@ struct ConfigInput {
     timeout: Option<i64>,
     memory_size: Option<i64>,
     environment: Option<EnvironmentInput>,
-    code: Option<CodeInput>,
+    #[serde(borrow)]
+    code: Option<CodeInput<'a>>,
     package_type: Option<String>,
     architectures: Option<Vec<String>>,
     ephemeral_storage: Option<StorageInput>,
@@ -146,7 +154,7 @@ struct ConfigInput {
 }
 
 /// Checks the members CreateFunction and UpdateFunctionConfiguration share.
-fn validate_config(input: &ConfigInput, mut v: Violations) -> Result<(), ApiError> {
+fn validate_config(input: &ConfigInput<'_>, mut v: Violations) -> Result<(), ApiError> {
     v.range("timeout", input.timeout, 1, 900);
     v.range("memorySize", input.memory_size, 128, 10240);
     v.length("description", input.description.as_deref(), 0, 256);
@@ -297,12 +305,20 @@ fn validate_environment(vars: &BTreeMap<String, String>) -> Result<(), ApiError>
     Ok(())
 }
 
-/// The code of a create or update: where it will run from, its hash and size.
+/// Whether `part` lies inside `whole`'s memory.
+fn contains(whole: &[u8], part: &[u8]) -> bool {
+    let (w, p) = (whole.as_ptr() as usize, part.as_ptr() as usize);
+    p >= w && p + part.len() <= w + whole.len()
+}
+
+/// The code of a create or update (`body` is the request's, which `code` borrows from): where
+/// it will run from, its hash and size.
 async fn take_code(
     app: &App,
     ctx: &Ctx,
     name: &str,
-    code: &CodeInput,
+    code: &CodeInput<'_>,
+    body: &Bytes,
 ) -> Result<(CodeLocation, String, u64), ApiError> {
     if code.image_uri.is_some() {
         return Err(ApiError::bad(
@@ -311,17 +327,13 @@ async fn take_code(
         ));
     }
     if let Some(zip) = &code.zip_file {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(zip.trim())
-            .map_err(|_| {
-                ApiError::bad(
-                    "InvalidParameterValueException",
-                    "Could not decode ZipFile: it must be base64-encoded zip bytes",
-                )
-            })?;
-        let sha = eddy_runtime::code::sha256_base64(&bytes);
-        let size = bytes.len() as u64;
-        let revision = app.functions.unpack(&ctx.region, name, bytes).await?;
+        // The text as a slice of the request body when it is one (no escapes in it), so a
+        // 50 MB upload is not copied.
+        let text = match &zip.0 {
+            Cow::Borrowed(s) if contains(body, s.as_bytes()) => body.slice_ref(s.as_bytes()),
+            other => Bytes::copy_from_slice(other.as_bytes()),
+        };
+        let (revision, sha, size) = app.functions.unpack_base64(&ctx.region, name, text).await?;
         return Ok((CodeLocation::Unpacked { revision }, sha, size));
     }
     match (&code.s3_bucket, &code.s3_key) {
@@ -401,7 +413,7 @@ pub(super) async fn create(app: &App, ctx: &Ctx, req: &RestRequest) -> Result<Re
     // A missing `Code` was reported above; without one, take_code says a source is needed.
     let no_code = CodeInput::default();
     let code = input.code.as_ref().unwrap_or(&no_code);
-    let (location, sha, size) = take_code(app, ctx, &name, code).await?;
+    let (location, sha, size) = take_code(app, ctx, &name, code, &req.body).await?;
     let now = crate::now_ms();
     let def = FunctionDef {
         region: ctx.region.clone(),
@@ -597,7 +609,7 @@ pub(super) async fn update_code(
     if input.dry_run == Some(true) {
         return rest::json(StatusCode::OK, &config(app, &d));
     }
-    let (location, sha, size) = take_code(app, ctx, &d.name.clone(), &input).await?;
+    let (location, sha, size) = take_code(app, ctx, &d.name.clone(), &input, &req.body).await?;
     d.code = location;
     d.code_sha256 = sha;
     d.code_size = size;
@@ -607,6 +619,22 @@ pub(super) async fn update_code(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_uploaded_zip_is_borrowed_from_the_request_body_not_copied() {
+        let body = Bytes::from(
+            r#"{"FunctionName":"f","Role":"r","Code":{"ZipFile":"UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA=="},"Extra":1}"#,
+        );
+        let input: ConfigInput = rest::parse(&body).unwrap();
+        let zip = input.code.unwrap().zip_file.unwrap().0;
+        assert!(matches!(zip, Cow::Borrowed(_)));
+        assert!(contains(&body, zip.as_bytes()));
+        // With an escape the text is unescaped into a copy.
+        let update: CodeInput = rest::parse(br#"{"ZipFile":"UEs\u0046"}"#).unwrap();
+        let zip = update.zip_file.unwrap().0;
+        assert!(matches!(zip, Cow::Owned(_)));
+        assert_eq!(zip, "UEsF");
+    }
 
     #[test]
     fn capacity_provider_arns() {
