@@ -32,6 +32,9 @@ pub struct ApplyError {
     pub name: String,
     pub code: String,
     pub message: String,
+    /// The status of the operation that failed: a client error for a definition the API
+    /// refused, 503 for a full store.
+    pub status: StatusCode,
     /// The steps done before the failure.
     pub done: Vec<Change>,
 }
@@ -131,6 +134,7 @@ pub async fn apply(
         name: name.to_owned(),
         code: e.code.to_owned(),
         message: e.message,
+        status: e.status,
         done: done.to_vec(),
     };
     let _serialised = app.apply_lock.lock().await;
@@ -208,6 +212,13 @@ impl Step<'_> {
     async fn run(&self, change: &Change) -> Result<(), ApiError> {
         let def = change.definition.clone().unwrap_or(Value::Null);
         let delete = change.action == Action::Delete;
+        if !delete && !def.is_object() {
+            return Err(ApiError::validation(format!(
+                "the definition of {} `{}` must be a JSON object",
+                change.kind.as_str(),
+                change.name
+            )));
+        }
         match change.kind {
             Kind::Queue => self.queue(&change.name, &def, delete).await,
             Kind::Bus => self.bus(&change.name, &def, delete).await,
@@ -572,12 +583,18 @@ impl Step<'_> {
             m.remove("Name");
             m.remove("MissedTicks");
         }
-        // Scheduler requires a role; eddy does not use it.
-        if body["Target"].get("RoleArn").is_none() {
-            body["Target"]["RoleArn"] = json!(format!(
-                "arn:aws:iam::{}:role/eddy-manifest",
-                self.app.config.account_id
-            ));
+        // Scheduler requires a role; eddy does not use it. (A `Target` that is not an object is
+        // the Scheduler API's to refuse.)
+        if let Some(target) = body.get_mut("Target").and_then(Value::as_object_mut)
+            && !target.contains_key("RoleArn")
+        {
+            target.insert(
+                "RoleArn".to_owned(),
+                json!(format!(
+                    "arn:aws:iam::{}:role/eddy-manifest",
+                    self.app.config.account_id
+                )),
+            );
         }
         let exists = self
             .rest(svc, Method::GET, &path, Some(&query), None)
@@ -590,11 +607,8 @@ impl Step<'_> {
     }
 }
 
-/// `StatusCode` of an apply failure on the admin endpoint.
+/// `StatusCode` of an apply failure on the admin endpoint: the failed operation's (a code's
+/// name said too little: SQS's `InvalidAttributeName` is a client error too).
 pub fn status(e: &ApplyError) -> StatusCode {
-    if e.code.ends_with("Exception") && !e.code.starts_with("Internal") {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::INTERNAL_SERVER_ERROR
-    }
+    e.status
 }

@@ -29,6 +29,18 @@ pub fn router() -> Router<Arc<App>> {
         .route("/_eddy/tail", get(crate::admin::tail))
         .route("/_eddy/redrive", post(crate::admin::redrive))
         .route("/_eddy/clock", get(clock_get).post(clock_post))
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// A method an endpoint does not take: 405 with a `message`, like every other refusal of
+/// eddy's own endpoints (axum's default has no body).
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    json(
+        StatusCode::METHOD_NOT_ALLOWED,
+        serde_json::json!({
+            "message": format!("`{}` does not take `{method}`", uri.path())
+        }),
+    )
 }
 
 /// `POST /_eddy/apply`: applies an app manifest's resources (what `eddy apply` sends):

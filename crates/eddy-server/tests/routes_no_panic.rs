@@ -281,6 +281,12 @@ proptest! {
             .method(method)
             .uri(path)
             .header("content-type", "application/json")
+            // Without credentials every call is refused before it reaches the API.
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/apigateway/aws4_request, \
+                 SignedHeaders=host, Signature=0",
+            )
             .body(Body::from(body.to_string()))
             .unwrap();
         let (status, bytes) = f.rt.block_on(async {
