@@ -22,7 +22,12 @@ use tokio::sync::watch;
 pub enum ClockError {
     #[error("the clock never moves backwards: it is {now} and {requested} is earlier")]
     Backwards { now: String, requested: String },
+    #[error("the clock does not move past 9999-12-31T23:59:59Z")]
+    TooFar,
 }
+
+/// The latest time the clock may read: the end of year 9999, the last an RFC 3339 time names.
+pub const LATEST_MS: i64 = 253_402_300_799_000;
 
 struct Inner {
     /// `Some(t)`: a manual clock frozen at `t` (plus the offset).
@@ -94,6 +99,9 @@ impl Clock {
                 now: fmt_ms(now),
                 requested: fmt_ms(now.saturating_add(ms)),
             });
+        }
+        if self.now_ms().saturating_add(ms) > LATEST_MS {
+            return Err(ClockError::TooFar);
         }
         self.inner.offset.fetch_add(ms, Ordering::SeqCst);
         self.inner.moved.send_modify(|v| *v = v.wrapping_add(1));
@@ -174,6 +182,11 @@ mod tests {
         assert!(c.set(1_999).is_err());
         assert!(c.advance(-1).is_err());
         assert_eq!(c.clone().now_ms(), 2_000);
+        // Never past the end of year 9999, however it is asked: the offset cannot wrap.
+        assert_eq!(c.advance(i64::MAX), Err(ClockError::TooFar));
+        assert_eq!(c.set(LATEST_MS), Ok(LATEST_MS));
+        assert_eq!(c.advance(1), Err(ClockError::TooFar));
+        assert_eq!(c.now_ms(), LATEST_MS);
     }
 
     #[tokio::test]
