@@ -6,6 +6,7 @@
 #
 #   bench/ab_put_events.sh A_BINARY B_BINARY [ROUNDS] [SECONDS]
 #   bench/ab_put_events.sh /work/wt-old/target/release/eddy target/release/eddy 4 10
+#   RATE=40000 bench/ab_put_events.sh ...   # a fixed load (events/s): compare the CPU it costs
 set -euo pipefail
 a=$1; b=$2; rounds=${3:-3}; secs=${4:-10}
 run() {
@@ -18,7 +19,7 @@ run() {
   local before after out
   before=$(awk '{print $14 + $15}' "/proc/$pid/stat")
   out=$("$b" bench put-events --endpoint 127.0.0.1:4599 --connections 64 --seconds "$secs" \
-    --setup-rule | tail -1)
+    --setup-rule ${RATE:+--rate "$RATE"} | tail -1)
   after=$(awk '{print $14 + $15}' "/proc/$pid/stat")
   printf '%s cpu_ms=%s %s\n' "$label" "$(( (after - before) * 1000 / $(getconf CLK_TCK) ))" "$out"
   kill "$pid"; wait "$pid" 2>/dev/null || true

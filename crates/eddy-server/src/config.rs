@@ -180,7 +180,7 @@ impl ServerConfig {
             http_endpoint: None,
             boundary: Arc::new(eddy_net::Boundary::default()),
             limits: eddy_net::Limits::default(),
-            max_body_memory: 128 * 1024 * 1024,
+            max_body_memory: 80 * 1024 * 1024,
             exposed: None,
             code_roots: CodeRoots::default(),
             egress: crate::egress::Egress::default(),
