@@ -226,27 +226,10 @@ fn an_event_too_deep_for_the_scanner_is_an_error_not_a_panic() {
 
 // ---------------------------------------------------------------- the search budget
 
-/// A rule whose array-consistency search needs millions of steps on `event(n)`: the field
-/// `a.x` has `n` candidates, each element of `a` but the last also holds the forbidden `a.z`,
-/// and `b`, `c`, `d` multiply the choices by `n³` before each `a.x` candidate is refused.
-const BUDGET_PATTERN: &str = r#"{"a":{"x":[1],"z":[{"exists":false}]},"b":[1],"c":[1],"d":[1]}"#;
-
-fn budget_event(n: usize) -> String {
-    let elems: Vec<&str> = (0..n)
-        .map(|i| {
-            if i + 1 == n {
-                r#"{"x":1}"#
-            } else {
-                r#"{"x":1,"z":1}"#
-            }
-        })
-        .collect();
-    let ones = vec!["1"; n].join(",");
-    format!(
-        r#"{{"a":[{}],"b":[{ones}],"c":[{ones}],"d":[{ones}]}}"#,
-        elems.join(",")
-    )
-}
+// The pattern and events that exhaust the search budget, shared with eddy-server's test.
+#[path = "support/budget.rs"]
+mod budget;
+use budget::{BUDGET_PATTERN, budget_event};
 
 #[test]
 fn a_search_within_its_budget_decides_exactly() {

@@ -290,32 +290,18 @@ fn a_source_with_control_characters_is_an_invalid_argument() {
     assert!(v["Entries"][3]["EventId"].is_string());
 }
 
-/// The pattern and event of eddy-pattern's budget test, under `detail`: a full search would
-/// match, but it needs millions of steps, so the matcher gives up.
-fn budget_event_detail(n: usize) -> String {
-    let elems: Vec<&str> = (0..n)
-        .map(|i| {
-            if i + 1 == n {
-                r#"{"x":1}"#
-            } else {
-                r#"{"x":1,"z":1}"#
-            }
-        })
-        .collect();
-    let ones = vec!["1"; n].join(",");
-    format!(
-        r#"{{"a":[{}],"b":[{ones}],"c":[{ones}],"d":[{ones}]}}"#,
-        elems.join(",")
-    )
-}
+// The pattern and event of eddy-pattern's budget test (under `detail` here): a full search
+// would match, but it needs millions of steps, so the matcher gives up.
+#[path = "../../eddy-pattern/tests/support/budget.rs"]
+mod budget;
 
 #[test]
 fn a_search_that_gives_up_is_counted_per_rule_and_the_event_does_not_match() {
     let s = Server::start();
     s.ok(
         "AWSEvents.PutRule",
-        json!({"Name": "combinatorial", "EventPattern":
-            r#"{"detail":{"a":{"x":[1],"z":[{"exists":false}]},"b":[1],"c":[1],"d":[1]}}"#}),
+        json!({"Name": "combinatorial",
+               "EventPattern": format!(r#"{{"detail":{}}}"#, budget::BUDGET_PATTERN)}),
     );
     s.ok(
         "AWSEvents.PutRule",
@@ -327,7 +313,7 @@ fn a_search_that_gives_up_is_counted_per_rule_and_the_event_does_not_match() {
     // Small: decided exactly (a match), nothing counted.
     s.ok(
         "AWSEvents.PutEvents",
-        json!({"Entries": [entry(&budget_event_detail(8))]}),
+        json!({"Entries": [entry(&budget::budget_event(8))]}),
     );
     let m = s.metrics();
     assert!(m.contains(&format!("{metric} 0")), "{m}");
@@ -336,7 +322,7 @@ fn a_search_that_gives_up_is_counted_per_rule_and_the_event_does_not_match() {
     for _ in 0..2 {
         let v = s.ok(
             "AWSEvents.PutEvents",
-            json!({"Entries": [entry(&budget_event_detail(40))]}),
+            json!({"Entries": [entry(&budget::budget_event(40))]}),
         );
         assert_eq!(v["FailedEntryCount"], 0);
     }
