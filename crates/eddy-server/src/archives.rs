@@ -38,8 +38,8 @@ use serde_json::Value;
 use tokio::sync::{Notify, watch};
 
 use crate::bus::Bus;
+use crate::clock::Clock;
 use crate::error::ApiError;
-use crate::now_ms;
 use crate::registry::{self, Named, Registry};
 
 /// Events read from the log per page (and appended per replay batch).
@@ -299,6 +299,7 @@ struct Inner {
     store: Arc<dyn Store>,
     archives: Registry<ArchiveDef>,
     replays: Registry<ReplayDef>,
+    clock: Clock,
     running: Mutex<HashMap<(String, String), Arc<Running>>>,
     engine: OnceLock<Engine>,
     /// Bumped by [`Archives::clear`]: tasks of an older generation write nothing more.
@@ -322,7 +323,7 @@ enum Ended {
 }
 
 impl Archives {
-    pub async fn load(store: Arc<dyn Store>) -> anyhow::Result<Self> {
+    pub async fn load(store: Arc<dyn Store>, clock: Clock) -> anyhow::Result<Self> {
         let definitions = store.definitions().await?;
         let replays: Vec<ReplayDef> = definitions
             .iter()
@@ -332,6 +333,7 @@ impl Archives {
         let inner = Inner {
             archives: Registry::load(store.clone(), &definitions)?,
             replays: Registry::load(store.clone(), &definitions)?,
+            clock,
             store,
             running: Mutex::new(HashMap::new()),
             engine: OnceLock::new(),
@@ -345,7 +347,7 @@ impl Archives {
             ),
         };
         // A cancel that was in progress when eddy stopped is finished now.
-        let now = now_ms();
+        let now = inner.clock.now_ms();
         for r in replays {
             if r.state == ReplayState::Cancelling {
                 inner
@@ -442,7 +444,7 @@ impl Archives {
         archives: &[ArchiveDef],
         limits: &Limits,
     ) -> Result<Vec<ArchiveStats>, ApiError> {
-        let now = now_ms();
+        let now = self.inner.clock.now_ms();
         let mut out = vec![ArchiveStats::default(); archives.len()];
         let mut buses: Vec<(&str, &str)> = archives
             .iter()
@@ -644,7 +646,7 @@ impl Inner {
             Ended::Cancelled => (ReplayState::Cancelled, None),
             Ended::Failed(r) => (ReplayState::Failed, Some(r)),
         };
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let r = self
             .update(region, name, generation, |d| {
                 d.state = state;

@@ -82,7 +82,7 @@ impl Clock {
 
     /// Milliseconds since the Unix epoch, now, on this clock.
     pub fn now_ms(&self) -> i64 {
-        let base = self.inner.base.unwrap_or_else(crate::now_ms);
+        let base = self.inner.base.unwrap_or_else(system_ms);
         base.saturating_add(self.offset_ms())
     }
 
@@ -160,6 +160,14 @@ pub fn fmt_ms(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms)
         .map(|t| format!("{t:.3}"))
         .unwrap_or_else(|_| ms.to_string())
+}
+
+/// Milliseconds since the Unix epoch on the system clock: the base of [`Clock::system`], and read
+/// nowhere else, so that every time eddy uses follows the one clock.
+fn system_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Parses an RFC 3339 time with an offset (`2027-01-01T00:00:00Z`) into epoch milliseconds.

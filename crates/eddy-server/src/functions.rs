@@ -167,7 +167,11 @@ impl LogSink for StoreLogs {
 }
 
 /// Writes function log lines to the store every 200 ms (or 2,000 lines).
-fn spawn_log_writer(store: Arc<dyn Store>, mut rx: tokio::sync::mpsc::UnboundedReceiver<LogLine>) {
+fn spawn_log_writer(
+    store: Arc<dyn Store>,
+    clock: crate::clock::Clock,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<LogLine>,
+) {
     tokio::spawn(async move {
         let mut buf: Vec<LogLine> = Vec::new();
         loop {
@@ -193,7 +197,7 @@ fn spawn_log_writer(store: Arc<dyn Store>, mut rx: tokio::sync::mpsc::UnboundedR
                     message: l.message,
                 })
                 .collect();
-            if let Err(e) = store.logs_append(events, crate::now_ms(), Vec::new()).await {
+            if let Err(e) = store.logs_append(events, clock.now_ms(), Vec::new()).await {
                 tracing::warn!(error = %e, "cannot store function logs");
             }
         }
@@ -207,9 +211,10 @@ impl Functions {
         definitions: &[Definition],
         config: &crate::ServerConfig,
         endpoint_url: String,
+        clock: crate::clock::Clock,
     ) -> anyhow::Result<Self> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        spawn_log_writer(store.clone(), rx);
+        spawn_log_writer(store.clone(), clock, rx);
         let mut rc = RuntimeConfig::new(endpoint_url);
         rc.python = absolute_program(&config.python);
         rc.idle_timeout = Duration::from_secs(config.function_idle_secs);

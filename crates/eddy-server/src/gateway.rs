@@ -66,7 +66,7 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
 }
 
 async fn serve(app: &App, req: Request, request_id: &str, tag: &mut Tag) -> Response {
-    let time_ms = crate::now_ms();
+    let time_ms = app.clock.now_ms();
     let (parts, body) = req.into_parts();
     let table = app.routes.table();
     let host = parts

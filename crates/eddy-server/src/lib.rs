@@ -51,7 +51,6 @@ pub mod schedules;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use axum::Router;
@@ -63,13 +62,6 @@ pub use config::ServerConfig;
 use crate::bus::Bus;
 use crate::catalog::Catalog;
 use crate::metrics::{Metrics, StoreMetrics};
-
-/// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
 
 /// Everything a request handler can reach.
 pub struct App {
@@ -151,14 +143,20 @@ impl App {
         let definitions = store.definitions().await?;
         let queues = queues::Queues::load(store.clone(), &definitions, clock.clone())?;
         let schedules = schedules::Schedules::load(store.clone(), &definitions, clock.now_ms())?;
-        let archives = archives::Archives::load(store.clone()).await?;
+        let archives = archives::Archives::load(store.clone(), clock.clone()).await?;
         let destinations = destinations::Destinations::load(store.clone(), &definitions)?;
         let log_groups = logs::LogGroups::load(store.clone(), &definitions)?;
         let endpoint = config
             .aws_endpoint
             .clone()
             .unwrap_or_else(|| "http://127.0.0.1:4566".to_owned());
-        let functions = functions::Functions::load(store.clone(), &definitions, &config, endpoint)?;
+        let functions = functions::Functions::load(
+            store.clone(),
+            &definitions,
+            &config,
+            endpoint,
+            clock.clone(),
+        )?;
         let http = delivery::http::HttpClient::new()?;
         // One process-wide TLS provider (a second install is fine).
         let _already = rustls::crypto::ring::default_provider()

@@ -473,7 +473,7 @@ async fn create_api(app: &App, ctx: &Ctx, req: &RestRequest) -> Result<Response,
         Some(other) => return Err(bad(format!("Invalid protocolType {other}"))),
         None => return Err(bad("Invalid input: protocolType is required")),
     }
-    let now = crate::now_ms();
+    let now = app.clock.now_ms();
     let id = new_id(10);
     let mut def = ApiDef {
         region: ctx.region.clone(),
@@ -991,7 +991,7 @@ async fn create_stage(
             .iter()
             .filter_map(|(k, s)| Some((k.clone(), s.throttle()?)))
             .collect(),
-        created_ms: crate::now_ms(),
+        created_ms: app.clock.now_ms(),
     };
     let out = stage_json(&stage);
     app.routes

@@ -14,7 +14,6 @@ use crate::archives::{
 };
 use crate::catalog::Change;
 use crate::error::{ApiError, Violations};
-use crate::now_ms;
 use eddy_model::definitions::{InputTransformer, RuleDef, RuleState, TargetDef};
 
 /// Archive names: 1–48 of `[\.\-_A-Za-z0-9]`.
@@ -373,7 +372,7 @@ async fn create_archive(
     if let Some(p) = &input.event_pattern {
         compile_pattern(app, p)?;
     }
-    let now = now_ms();
+    let now = app.clock.now_ms();
     let def = ArchiveDef {
         region: ctx.region.clone(),
         name: name.clone(),
@@ -537,7 +536,7 @@ async fn update_archive(
     if let Some(p) = &input.event_pattern {
         compile_pattern(app, p)?;
     }
-    let now = now_ms();
+    let now = app.clock.now_ms();
     let def = app
         .archives
         .upsert_archive(&ctx.region, &name, |cur| {
@@ -707,7 +706,7 @@ async fn start_replay(app: &App, ctx: &Ctx, input: StartReplayInput) -> Result<V
              EventEndTime.",
         ));
     }
-    let now = now_ms();
+    let now = app.clock.now_ms();
     let def = ReplayDef {
         region: ctx.region.clone(),
         name: name.clone(),

@@ -8,7 +8,6 @@ use super::{Ctx, Page, empty, parse, reply};
 use crate::App;
 use crate::destinations::{ApiDestinationDef, ConnectionDef};
 use crate::error::{ApiError, Violations};
-use crate::now_ms;
 use eddy_model::names::RULE_NAME;
 
 const AUTH_TYPES: [&str; 3] = ["BASIC", "OAUTH_CLIENT_CREDENTIALS", "API_KEY"];
@@ -206,7 +205,7 @@ async fn create_connection(
             "Connection {name} already exists."
         )));
     }
-    let now = now_ms();
+    let now = app.clock.now_ms();
     let c = ConnectionDef {
         region: ctx.region.clone(),
         name,
@@ -337,7 +336,7 @@ async fn update_connection(
         merge(&mut c.auth_parameters, &p);
     }
     check_auth(&c.authorization_type, &c.auth_parameters)?;
-    let now = now_ms();
+    let now = app.clock.now_ms();
     c.modified_ms = now;
     c.authorized_ms = now;
     c.state = "AUTHORIZED".into();
@@ -380,7 +379,7 @@ async fn deauthorize_connection(
         .connection(&ctx.region, &name)
         .ok_or_else(|| connection_missing(&name))?;
     c.state = "DEAUTHORIZED".into();
-    c.modified_ms = now_ms();
+    c.modified_ms = app.clock.now_ms();
     app.destinations.put_connection(c.clone()).await?;
     state_reply(app, &c)
 }
@@ -460,7 +459,7 @@ async fn create_destination(
             "An api-destination '{name}' already exists."
         )));
     }
-    let now = now_ms();
+    let now = app.clock.now_ms();
     let d = ApiDestinationDef {
         region: ctx.region.clone(),
         name,
@@ -565,7 +564,7 @@ async fn update_destination(
     if let Some(x) = input.invocation_rate_limit_per_second {
         d.invocation_rate_limit_per_second = x;
     }
-    d.modified_ms = now_ms();
+    d.modified_ms = app.clock.now_ms();
     app.destinations.put_destination(d.clone()).await?;
     reply(&json!({
         "ApiDestinationArn": d.arn(&app.config.account_id),

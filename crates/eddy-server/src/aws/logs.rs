@@ -9,7 +9,6 @@ use super::{Ctx, empty, parse, reply};
 use crate::App;
 use crate::error::ApiError;
 use crate::logs::{FilterPattern, LogGroupDef};
-use crate::now_ms;
 use eddy_store::{LogQuery, NewLogEvent};
 
 /// Runs one CloudWatch Logs operation.
@@ -83,7 +82,7 @@ async fn create_log_group(app: &App, ctx: &Ctx, input: GroupInput) -> Result<Vec
             name,
             retention_in_days: None,
             tags: input.tags.unwrap_or_default(),
-            created_ms: now_ms(),
+            created_ms: app.clock.now_ms(),
         })
         .await?;
     empty()
@@ -215,7 +214,9 @@ async fn put_log_events(app: &App, ctx: &Ctx, input: PutInput) -> Result<Vec<u8>
             message,
         });
     }
-    app.store.logs_append(new, now_ms(), Vec::new()).await?;
+    app.store
+        .logs_append(new, app.clock.now_ms(), Vec::new())
+        .await?;
     reply(&json!({ "nextSequenceToken": uuid::Uuid::new_v4().simple().to_string() }))
 }
 

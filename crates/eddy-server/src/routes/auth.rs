@@ -325,7 +325,7 @@ impl JwtAuthorizer {
             .or_else(|| raw.strip_prefix("bearer "))
             .unwrap_or(&raw)
             .trim();
-        let claims = match self.verify(token, crate::now_ms() / 1000).await {
+        let claims = match self.verify(token, info.time_ms / 1000).await {
             Ok(c) => c,
             Err(why) => return Err(unauthorized(Some(why))),
         };

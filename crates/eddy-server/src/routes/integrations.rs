@@ -181,7 +181,7 @@ pub async fn bus(app: &App, info: &RequestInfo, params: &BTreeMap<String, String
     };
     match app
         .bus
-        .put(&info.region, vec![Ok(event)], crate::now_ms())
+        .put(&info.region, vec![Ok(event)], app.clock.now_ms())
         .await
     {
         Ok(mut results) => match results.pop() {

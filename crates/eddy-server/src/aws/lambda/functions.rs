@@ -414,7 +414,7 @@ pub(super) async fn create(app: &App, ctx: &Ctx, req: &RestRequest) -> Result<Re
     let no_code = CodeInput::default();
     let code = input.code.as_ref().unwrap_or(&no_code);
     let (location, sha, size) = take_code(app, ctx, &name, code, &req.body).await?;
-    let now = crate::now_ms();
+    let now = app.clock.now_ms();
     let def = FunctionDef {
         region: ctx.region.clone(),
         name: name.clone(),
@@ -462,7 +462,7 @@ async fn ensure_log_group(app: &App, ctx: &Ctx, name: &str) {
             name: group,
             retention_in_days: None,
             tags: BTreeMap::new(),
-            created_ms: crate::now_ms(),
+            created_ms: app.clock.now_ms(),
         };
         if let Err(e) = app.log_groups.put(def).await {
             tracing::warn!(error = %e.message, "cannot create the function's log group");
@@ -547,7 +547,7 @@ fn check_revision(d: &FunctionDef, revision: Option<&str>) -> Result<(), ApiErro
 /// Stores a changed function as a new revision (new `LastModified` and `RevisionId`) and
 /// answers its configuration, as both update operations do.
 async fn save_revision(app: &App, mut d: FunctionDef) -> Result<Response, ApiError> {
-    d.last_modified_ms = crate::now_ms();
+    d.last_modified_ms = app.clock.now_ms();
     d.revision_id = uuid::Uuid::new_v4().to_string();
     app.functions.put(d.clone()).await?;
     rest::json(StatusCode::OK, &config(app, &d))

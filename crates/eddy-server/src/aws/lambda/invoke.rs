@@ -314,7 +314,7 @@ pub(super) async fn event_invoke_config(
                     .or(base.maximum_event_age_in_seconds),
                 on_success: on_success.or(base.on_success),
                 on_failure: on_failure.or(base.on_failure),
-                last_modified_ms: crate::now_ms(),
+                last_modified_ms: app.clock.now_ms(),
             };
             d.event_invoke = Some(c.clone());
             let shape = event_invoke_shape(app, &d, &c);
