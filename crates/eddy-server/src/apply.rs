@@ -521,7 +521,7 @@ impl Step<'_> {
     async fn api(&self, name: &str, def: &Value, delete: bool) -> Result<(), ApiError> {
         let region = &self.ctx.region;
         if delete {
-            return self.app.routes.delete(region, name).await;
+            return Ok(self.app.routes.delete(region, name).await?);
         }
         // File paths were made absolute by `prepare`.
         let api = crate::routes::ApiDef::from_manifest(
@@ -531,7 +531,7 @@ impl Step<'_> {
             self.app.clock.now_ms(),
         )
         .map_err(|e| ApiError::bad("BadRequestException", e))?;
-        self.app.routes.put(api).await
+        Ok(self.app.routes.put(api).await?)
     }
 
     async fn schedule(&self, key: &str, def: &Value, delete: bool) -> Result<(), ApiError> {

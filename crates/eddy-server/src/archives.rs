@@ -39,7 +39,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::bus::Bus;
 use crate::clock::Clock;
-use crate::error::ApiError;
+use crate::core_error::CoreError;
 use crate::registry::{self, Named, Registry};
 
 /// Events read from the log per page (and appended per replay batch).
@@ -192,16 +192,41 @@ impl Named for ReplayDef {
     }
 }
 
+/// Why an archive or replay operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// An archive's event pattern is not valid (the reason, as EventBridge words it).
+    #[error("{0}")]
+    InvalidPattern(String),
+    #[error("Replay {0} does not exist.")]
+    ReplayMissing(String),
+    /// The replay is neither starting nor running.
+    #[error("Replay {0} is not in a valid state for this operation.")]
+    ReplayNotActive(String),
+}
+
+impl ArchiveError {
+    /// What a failed replay's `StateReason` says: the error, or nothing of eddy's internals.
+    fn reason(&self) -> String {
+        match self {
+            Self::Core(_) => "An internal error occurred.".to_owned(),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// The archive's effective pattern, as AWS's managed archive rule has it: the archive's pattern
 /// (every event when none) and `"replay-name": [{"exists": false}]`.
-pub fn effective_pattern(pattern: Option<&str>) -> Result<String, ApiError> {
+pub fn effective_pattern(pattern: Option<&str>) -> Result<String, ArchiveError> {
     let mut obj = match pattern {
         None => serde_json::Map::new(),
         Some(p) => match serde_json::from_str::<Value>(p) {
             Ok(Value::Object(m)) => m,
             _ => {
-                return Err(ApiError::invalid_pattern(
-                    "Event pattern is not valid. Reason: Invalid JSON",
+                return Err(ArchiveError::InvalidPattern(
+                    "Event pattern is not valid. Reason: Invalid JSON".to_owned(),
                 ));
             }
         },
@@ -210,8 +235,7 @@ pub fn effective_pattern(pattern: Option<&str>) -> Result<String, ApiError> {
         REPLAY_NAME_FIELD.to_owned(),
         serde_json::json!([{ "exists": false }]),
     );
-    serde_json::to_string(&Value::Object(obj))
-        .map_err(|e| ApiError::internal(format!("cannot encode pattern: {e}")))
+    serde_json::to_string(&Value::Object(obj)).map_err(|e| CoreError::from(e).into())
 }
 
 /// Decides which log events belong to an archive.
@@ -222,7 +246,7 @@ pub struct Membership {
 }
 
 impl Membership {
-    pub fn new(archive: &ArchiveDef, limits: &Limits, now_ms: i64) -> Result<Self, ApiError> {
+    pub fn new(archive: &ArchiveDef, limits: &Limits, now_ms: i64) -> Result<Self, ArchiveError> {
         // The added `replay-name` clause may take a valid pattern past the length limit.
         let limits = Limits {
             max_pattern_len: limits.max_pattern_len.saturating_add(64),
@@ -232,7 +256,7 @@ impl Membership {
         for e in &archive.epochs {
             let src = effective_pattern(e.event_pattern.as_deref())?;
             let p = Pattern::parse_with(&src, &limits)
-                .map_err(|e| ApiError::invalid_pattern(e.to_string()))?;
+                .map_err(|e| ArchiveError::InvalidPattern(e.to_string()))?;
             epochs.push((e.since_ms, p));
         }
         Ok(Self {
@@ -356,7 +380,7 @@ impl Archives {
                         let mut d = cur.cloned().unwrap_or_else(|| r.clone());
                         d.state = ReplayState::Cancelled;
                         d.replay_end_ms = Some(now);
-                        Ok((d, ()))
+                        Ok::<_, CoreError>((d, ()))
                     })
                     .await
                     .map_err(|e| anyhow::anyhow!("cannot finish cancelled replay: {e}"))?;
@@ -425,16 +449,16 @@ impl Archives {
     }
 
     /// Creates or changes an archive (see [`Registry::upsert`]).
-    pub async fn upsert_archive<T>(
+    pub async fn upsert_archive<T, E: From<CoreError>>(
         &self,
         region: &str,
         name: &str,
-        decide: impl FnOnce(Option<&ArchiveDef>) -> Result<(ArchiveDef, T), ApiError>,
-    ) -> Result<T, ApiError> {
+        decide: impl FnOnce(Option<&ArchiveDef>) -> Result<(ArchiveDef, T), E>,
+    ) -> Result<T, E> {
         self.inner.archives.upsert(region, name, decide).await
     }
 
-    pub async fn delete_archive(&self, region: &str, name: &str) -> Result<(), ApiError> {
+    pub async fn delete_archive(&self, region: &str, name: &str) -> Result<(), CoreError> {
         self.inner.archives.delete(region, name).await
     }
 
@@ -443,7 +467,7 @@ impl Archives {
         &self,
         archives: &[ArchiveDef],
         limits: &Limits,
-    ) -> Result<Vec<ArchiveStats>, ApiError> {
+    ) -> Result<Vec<ArchiveStats>, ArchiveError> {
         let now = self.inner.clock.now_ms();
         let mut out = vec![ArchiveStats::default(); archives.len()];
         let mut buses: Vec<(&str, &str)> = archives
@@ -469,7 +493,12 @@ impl Archives {
                 ..EventRange::all(registry::key(region, bus), PAGE * 4)
             };
             loop {
-                let page = self.inner.store.events_by_time(range.clone()).await?;
+                let page = self
+                    .inner
+                    .store
+                    .events_by_time(range.clone())
+                    .await
+                    .map_err(CoreError::from)?;
                 let Some(last) = page.last() else { break };
                 range.after = Some((last.time_ms, last.seq));
                 for e in &page {
@@ -495,18 +524,18 @@ impl Archives {
     }
 
     /// Records a new replay (`decide` checks that none has the name) and starts it.
-    pub async fn start_replay(
+    pub async fn start_replay<E: From<CoreError>>(
         &self,
         region: &str,
         name: &str,
-        decide: impl FnOnce(Option<&ReplayDef>) -> Result<ReplayDef, ApiError>,
-    ) -> Result<ReplayDef, ApiError> {
+        decide: impl FnOnce(Option<&ReplayDef>) -> Result<ReplayDef, E>,
+    ) -> Result<ReplayDef, E> {
         let def = self
             .inner
             .replays
             .upsert(region, name, |cur| {
                 let d = decide(cur)?;
-                Ok((d.clone(), d))
+                Ok::<_, E>((d.clone(), d))
             })
             .await?;
         self.spawn(region, name);
@@ -515,19 +544,16 @@ impl Archives {
 
     /// Cancels a replay that is starting or running: `Ok(state before)` once the task stopped
     /// (or after [`CANCEL_WAIT_MS`]); the `IllegalStatusException` when it is in another state.
-    pub async fn cancel_replay(&self, region: &str, name: &str) -> Result<ReplayDef, ApiError> {
+    pub async fn cancel_replay(&self, region: &str, name: &str) -> Result<ReplayDef, ArchiveError> {
         let def = self
             .inner
             .replays
             .upsert(region, name, |cur| {
                 let Some(cur) = cur else {
-                    return Err(replay_missing(name));
+                    return Err(ArchiveError::ReplayMissing(name.to_owned()));
                 };
                 if !cur.state.is_active() {
-                    return Err(ApiError::bad(
-                        "IllegalStatusException",
-                        format!("Replay {name} is not in a valid state for this operation."),
-                    ));
+                    return Err(ArchiveError::ReplayNotActive(name.to_owned()));
                 }
                 let mut d = cur.clone();
                 d.state = ReplayState::Cancelling;
@@ -595,10 +621,6 @@ impl Archives {
     }
 }
 
-fn replay_missing(name: &str) -> ApiError {
-    ApiError::not_found(format!("Replay {name} does not exist."))
-}
-
 impl Inner {
     fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Arc<Running>>> {
         self.running.lock().unwrap_or_else(|e| e.into_inner())
@@ -615,13 +637,13 @@ impl Inner {
         name: &str,
         generation: u64,
         change: impl FnOnce(&mut ReplayDef),
-    ) -> Result<bool, ApiError> {
+    ) -> Result<bool, ArchiveError> {
         if !self.current(generation) {
             return Ok(false);
         }
         self.replays
             .upsert(region, name, |cur| match cur {
-                None => Err(replay_missing(name)),
+                None => Err(ArchiveError::ReplayMissing(name.to_owned())),
                 Some(c) => {
                     let mut d = c.clone();
                     change(&mut d);
@@ -629,12 +651,9 @@ impl Inner {
                 }
             })
             .await
-            .or_else(|e| {
-                if e.code == "ResourceNotFoundException" {
-                    Ok(false)
-                } else {
-                    Err(e)
-                }
+            .or_else(|e| match e {
+                ArchiveError::ReplayMissing(_) => Ok(false),
+                e => Err(e),
             })
     }
 
@@ -696,11 +715,11 @@ impl Inner {
         {
             Ok(true) => {}
             Ok(false) => return Ended::Gone,
-            Err(e) => return Ended::Failed(e.message),
+            Err(e) => return Ended::Failed(e.reason()),
         }
         let membership = match Membership::new(&def.archive, &engine.limits, def.replay_start_ms) {
             Ok(m) => m,
-            Err(e) => return Ended::Failed(e.message),
+            Err(e) => return Ended::Failed(e.reason()),
         };
         let bus = def.archive.bus.clone();
         let mut range = EventRange {
@@ -748,7 +767,7 @@ impl Inner {
                 {
                     Ok(Ok(_)) => {}
                     Ok(Err(e)) => return Ended::Failed(e.message),
-                    Err(e) => return Ended::Failed(e.message),
+                    Err(e) => return Ended::Failed(ArchiveError::from(e).reason()),
                 }
             }
             let cursor = range.after;
@@ -763,7 +782,7 @@ impl Inner {
             {
                 Ok(true) => {}
                 Ok(false) => return Ended::Gone,
-                Err(e) => return Ended::Failed(e.message),
+                Err(e) => return Ended::Failed(e.reason()),
             }
             tokio::task::yield_now().await;
         }

@@ -26,7 +26,7 @@ use tokio::sync::Notify;
 
 use crate::catalog::{BusSnapshot, Catalog};
 use crate::clock::Clock;
-use crate::error::ApiError;
+use crate::core_error::CoreError;
 use crate::metrics::{BusLabels, CodeLabels, Metrics};
 
 /// Most bus-to-bus forwards an event may take; one more is a loop and is stopped.
@@ -182,7 +182,7 @@ impl Bus {
         region: &str,
         events: Vec<Result<PreparedEvent, EntryError>>,
         now_ms: i64,
-    ) -> Result<Vec<Result<String, EntryError>>, ApiError> {
+    ) -> Result<Vec<Result<String, EntryError>>, CoreError> {
         self.put_acking(region, events, Vec::new(), now_ms).await
     }
 
@@ -194,7 +194,7 @@ impl Bus {
         events: Vec<Result<PreparedEvent, EntryError>>,
         ack: Vec<i64>,
         now_ms: i64,
-    ) -> Result<Vec<Result<String, EntryError>>, ApiError> {
+    ) -> Result<Vec<Result<String, EntryError>>, CoreError> {
         let mut results = Vec::with_capacity(events.len());
         let mut routed = Vec::with_capacity(events.len());
         for ev in events {
@@ -270,7 +270,7 @@ impl Bus {
         bus: &str,
         item: &WorkItem,
         now_ms: i64,
-    ) -> Result<Result<(), EntryError>, ApiError> {
+    ) -> Result<Result<(), EntryError>, CoreError> {
         let (event_id, hops) = (&item.event_id, item.hops);
         if self.catalog.snapshot(region, bus).is_none() {
             return Ok(Err(bus_missing(bus)));
@@ -337,7 +337,7 @@ impl Bus {
         bus: &str,
         events: Vec<(String, i64, String)>,
         rules: Option<&[String]>,
-    ) -> Result<Result<usize, EntryError>, ApiError> {
+    ) -> Result<Result<usize, EntryError>, CoreError> {
         let Some(snapshot) = self.catalog.snapshot(region, bus) else {
             return Ok(Err(bus_missing(bus)));
         };
@@ -476,7 +476,7 @@ impl Bus {
     }
 
     /// Appends a matched batch in one durable transaction, then counts and announces it.
-    async fn commit(&self, matched: Matched) -> Result<(), ApiError> {
+    async fn commit(&self, matched: Matched) -> Result<(), CoreError> {
         let Matched {
             batch,
             matched_rules,

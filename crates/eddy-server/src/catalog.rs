@@ -17,7 +17,7 @@ use eddy_pattern::{Limits, Matcher, MatcherBuilder, Pattern};
 use eddy_store::{DefinitionChange, Store};
 use prometheus_client::metrics::counter::Counter;
 
-use crate::error::ApiError;
+use crate::core_error::CoreError;
 use crate::metrics::{Metrics, RuleLabels};
 
 const KIND_BUS: &str = "bus";
@@ -145,10 +145,8 @@ fn rule_key(region: &str, bus: &str, name: &str) -> String {
 }
 
 impl Change {
-    fn to_store(&self) -> Result<DefinitionChange, ApiError> {
-        let encode = |v: serde_json::Result<Vec<u8>>| {
-            v.map_err(|e| ApiError::internal(format!("cannot encode definition: {e}")))
-        };
+    fn to_store(&self) -> Result<DefinitionChange, CoreError> {
+        let encode = |v: serde_json::Result<Vec<u8>>| v.map_err(CoreError::from);
         Ok(match self {
             Change::PutBus(b) => DefinitionChange::put(
                 KIND_BUS,
@@ -289,10 +287,10 @@ impl Catalog {
     /// Runs one control-plane change: `decide` looks at the current definitions and returns the
     /// answer and the changes to make (or an error, which changes nothing). The changes are made
     /// durable, then applied in memory and compiled into the affected buses' matchers.
-    pub async fn mutate<T>(
+    pub async fn mutate<T, E: From<CoreError>>(
         &self,
-        decide: impl FnOnce(&Defs) -> Result<(T, Vec<Change>), ApiError>,
-    ) -> Result<T, ApiError> {
+        decide: impl FnOnce(&Defs) -> Result<(T, Vec<Change>), E>,
+    ) -> Result<T, E> {
         let mut defs = self.defs.lock().await;
         let (answer, changes) = decide(&defs)?;
         if changes.is_empty() {
@@ -302,7 +300,7 @@ impl Catalog {
             .iter()
             .map(Change::to_store)
             .collect::<Result<Vec<_>, _>>()?;
-        self.store.apply(stored).await?;
+        self.store.apply(stored).await.map_err(CoreError::from)?;
         let mut touched = HashSet::new();
         for change in changes {
             touched.insert(change.bus());

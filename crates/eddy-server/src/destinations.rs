@@ -12,7 +12,7 @@ use eddy_store::{Definition, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::error::ApiError;
+use crate::core_error::CoreError;
 use crate::registry::{Named, Registry};
 
 /// A connection.
@@ -198,20 +198,20 @@ impl Destinations {
     }
 
     /// Stores a connection (create or replace).
-    pub async fn put_connection(&self, c: ConnectionDef) -> Result<(), ApiError> {
+    pub async fn put_connection(&self, c: ConnectionDef) -> Result<(), CoreError> {
         self.connections.put(c).await
     }
 
-    pub async fn delete_connection(&self, region: &str, name: &str) -> Result<(), ApiError> {
+    pub async fn delete_connection(&self, region: &str, name: &str) -> Result<(), CoreError> {
         self.connections.delete(region, name).await
     }
 
     /// Stores an API destination (create or replace).
-    pub async fn put_destination(&self, d: ApiDestinationDef) -> Result<(), ApiError> {
+    pub async fn put_destination(&self, d: ApiDestinationDef) -> Result<(), CoreError> {
         self.destinations.put(d).await
     }
 
-    pub async fn delete_destination(&self, region: &str, name: &str) -> Result<(), ApiError> {
+    pub async fn delete_destination(&self, region: &str, name: &str) -> Result<(), CoreError> {
         self.destinations.delete(region, name).await
     }
 

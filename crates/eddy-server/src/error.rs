@@ -84,6 +84,63 @@ impl ApiError {
     }
 }
 
+impl From<crate::core_error::CoreError> for ApiError {
+    fn from(e: crate::core_error::CoreError) -> Self {
+        match e {
+            crate::core_error::CoreError::Store(e) => e.into(),
+            crate::core_error::CoreError::Encode(e) => {
+                tracing::error!(error = %e, "cannot encode a definition");
+                ApiError::internal("An internal error occurred.")
+            }
+        }
+    }
+}
+
+impl From<crate::archives::ArchiveError> for ApiError {
+    fn from(e: crate::archives::ArchiveError) -> Self {
+        use crate::archives::ArchiveError::*;
+        match e {
+            Core(e) => e.into(),
+            InvalidPattern(m) => ApiError::invalid_pattern(m),
+            e @ ReplayMissing(_) => ApiError::not_found(e.to_string()),
+            e @ ReplayNotActive(_) => ApiError::bad("IllegalStatusException", e.to_string()),
+        }
+    }
+}
+
+impl From<eddy_runtime::code::CodeError> for ApiError {
+    /// Lambda's answers for uploaded code it cannot use.
+    fn from(e: eddy_runtime::code::CodeError) -> Self {
+        use eddy_runtime::code::CodeError::*;
+        match e {
+            e @ InvalidZip(_) => ApiError::new(
+                "InvalidZipFileException",
+                StatusCode::BAD_GATEWAY,
+                e.to_string(),
+            ),
+            e @ (TooLarge(_) | Base64) => {
+                ApiError::bad("InvalidParameterValueException", e.to_string())
+            }
+            e @ Io(_) => ApiError::internal(e.to_string()),
+        }
+    }
+}
+
+impl From<crate::routes::KeySourceRefused> for ApiError {
+    fn from(e: crate::routes::KeySourceRefused) -> Self {
+        ApiError::bad("BadRequestException", e.0)
+    }
+}
+
+impl From<crate::routes::RoutesError> for ApiError {
+    fn from(e: crate::routes::RoutesError) -> Self {
+        match e {
+            crate::routes::RoutesError::Core(e) => e.into(),
+            crate::routes::RoutesError::KeySource(e) => e.into(),
+        }
+    }
+}
+
 impl From<eddy_store::StoreError> for ApiError {
     /// A full store is a 503 `ServiceUnavailable` (SDKs retry it, and it clears by itself when
     /// space returns) whose message says the store is full; any other store failure is a 500

@@ -19,7 +19,7 @@ use eddy_store::{Definition, NewLogEvent, Store};
 use serde::{Deserialize, Serialize};
 
 use crate::config::FunctionUser;
-use crate::error::ApiError;
+use crate::core_error::CoreError;
 use crate::registry::{self, Named, Registry};
 
 /// Where a function's code lives.
@@ -298,7 +298,7 @@ impl Functions {
     }
 
     /// Stores a definition and makes its pool run it (instances of an older revision drain).
-    pub async fn put(&self, def: FunctionDef) -> Result<(), ApiError> {
+    pub async fn put(&self, def: FunctionDef) -> Result<(), CoreError> {
         let previous = self.defs.get(&def.region, &def.name);
         self.defs.put(def.clone()).await?;
         self.deploy(&def);
@@ -320,7 +320,7 @@ impl Functions {
     }
 
     /// Deletes a function: its definition, its instances and its unpacked code.
-    pub async fn delete(&self, def: &FunctionDef) -> Result<(), ApiError> {
+    pub async fn delete(&self, def: &FunctionDef) -> Result<(), CoreError> {
         self.defs.delete(&def.region, &def.name).await?;
         self.pools.remove(&registry::key(&def.region, &def.name));
         let root = self.code_root(&def.region, &def.name);
@@ -350,14 +350,14 @@ impl Functions {
         region: &str,
         name: &str,
         zip_base64: axum::body::Bytes,
-    ) -> Result<(String, String, u64), ApiError> {
+    ) -> Result<(String, String, u64), eddy_runtime::code::CodeError> {
         use eddy_runtime::code::{self, CodeError};
         let base = self.code_root.clone();
         let (region, name) = (region.to_owned(), name.to_owned());
         let mode = self.tree_mode;
         let revision = uuid::Uuid::new_v4().simple().to_string();
         let rev = revision.clone();
-        let r = tokio::task::spawn_blocking(move || {
+        let (sha, size) = tokio::task::spawn_blocking(move || {
             let root = base.join(&region).join(&name);
             for dir in [base.clone(), base.join(&region), root.clone()] {
                 make_dir(&dir, mode)?;
@@ -368,20 +368,8 @@ impl Functions {
             Ok::<_, CodeError>((zip.sha256.clone(), zip.size))
         })
         .await
-        .map_err(|e| ApiError::internal(format!("unpacking failed: {e}")))?;
-        match r {
-            Ok((sha, size)) => Ok((revision, sha, size)),
-            Err(e @ CodeError::InvalidZip(_)) => Err(ApiError::new(
-                "InvalidZipFileException",
-                axum::http::StatusCode::BAD_GATEWAY,
-                e.to_string(),
-            )),
-            Err(e @ (CodeError::TooLarge(_) | CodeError::Base64)) => Err(ApiError::bad(
-                "InvalidParameterValueException",
-                e.to_string(),
-            )),
-            Err(e) => Err(ApiError::internal(e.to_string())),
-        }
+        .map_err(|e| CodeError::Io(std::io::Error::other(format!("unpacking failed: {e}"))))??;
+        Ok((revision, sha, size))
     }
 }
 

@@ -33,6 +33,7 @@ pub mod bus;
 pub mod catalog;
 pub mod clock;
 pub mod config;
+pub mod core_error;
 pub mod delivery;
 pub mod destinations;
 pub mod egress;

@@ -8,7 +8,7 @@ use eddy_store::{Definition, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::ApiError;
+use crate::core_error::CoreError;
 use crate::registry::{self, Named, Registry};
 
 /// A log group.
@@ -72,12 +72,12 @@ impl LogGroups {
         self.groups.list(region)
     }
 
-    pub async fn put(&self, g: LogGroupDef) -> Result<(), ApiError> {
+    pub async fn put(&self, g: LogGroupDef) -> Result<(), CoreError> {
         self.groups.put(g).await
     }
 
     /// Deletes a group and its log events.
-    pub async fn delete(&self, g: &LogGroupDef) -> Result<(), ApiError> {
+    pub async fn delete(&self, g: &LogGroupDef) -> Result<(), CoreError> {
         self.groups.delete(&g.region, &g.name).await?;
         self.store.logs_delete_group(g.key()).await?;
         Ok(())

@@ -18,7 +18,7 @@ use serde_json::Value;
 use tokio::sync::Notify;
 
 use crate::clock::Clock;
-use crate::error::ApiError;
+use crate::core_error::CoreError;
 use crate::registry::{self, Named, Registry};
 
 /// Attributes a user may set, with AWS's defaults.
@@ -242,17 +242,17 @@ impl Queues {
     }
 
     /// Creates or replaces a queue definition (see [`Registry::upsert`]).
-    pub async fn upsert<T>(
+    pub async fn upsert<T, E: From<CoreError>>(
         &self,
         region: &str,
         name: &str,
-        decide: impl FnOnce(Option<&QueueDef>) -> Result<(QueueDef, T), ApiError>,
-    ) -> Result<T, ApiError> {
+        decide: impl FnOnce(Option<&QueueDef>) -> Result<(QueueDef, T), E>,
+    ) -> Result<T, E> {
         self.defs.upsert(region, name, decide).await
     }
 
     /// Deletes a queue and its messages.
-    pub async fn delete(&self, region: &str, name: &str) -> Result<(), ApiError> {
+    pub async fn delete(&self, region: &str, name: &str) -> Result<(), CoreError> {
         self.defs.delete(region, name).await?;
         let key = Self::key(region, name);
         self.store.queue_purge(key.clone()).await?;
@@ -280,7 +280,7 @@ impl Queues {
         &self,
         queue: &QueueDef,
         messages: Vec<OutMessage>,
-    ) -> Result<Vec<SentMessage>, ApiError> {
+    ) -> Result<Vec<SentMessage>, CoreError> {
         self.send_acking(queue, messages, Vec::new()).await
     }
 
@@ -290,7 +290,7 @@ impl Queues {
         queue: &QueueDef,
         messages: Vec<OutMessage>,
         ack: Vec<i64>,
-    ) -> Result<Vec<SentMessage>, ApiError> {
+    ) -> Result<Vec<SentMessage>, CoreError> {
         let mut out = Vec::with_capacity(messages.len());
         let mut new = Vec::with_capacity(messages.len());
         for m in messages {
@@ -341,7 +341,7 @@ impl Queues {
         max: usize,
         visibility_secs: i64,
         wait: Duration,
-    ) -> Result<Vec<Message>, ApiError> {
+    ) -> Result<Vec<Message>, CoreError> {
         let key = queue.key();
         let deadline = tokio::time::Instant::now() + wait;
         let waker = self.waker(&key);

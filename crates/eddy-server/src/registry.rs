@@ -11,7 +11,7 @@ use eddy_store::{Definition, DefinitionChange, Store};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use crate::core_error::CoreError;
 
 /// A definition a [`Registry`] can hold: named within a region.
 pub trait Named: Serialize + DeserializeOwned + Clone + PartialEq + Send + Sync + 'static {
@@ -80,21 +80,23 @@ impl<T: Named> Registry<T> {
     }
 
     /// Creates or replaces a definition: `decide` sees the current one (if any) and returns the
-    /// new one with an answer, or an error that changes nothing.
-    pub async fn upsert<A>(
+    /// new one with an answer, or an error (the caller's own type) that changes nothing.
+    pub async fn upsert<A, E: From<CoreError>>(
         &self,
         region: &str,
         name: &str,
-        decide: impl FnOnce(Option<&T>) -> Result<(T, A), ApiError>,
-    ) -> Result<A, ApiError> {
+        decide: impl FnOnce(Option<&T>) -> Result<(T, A), E>,
+    ) -> Result<A, E> {
         let _guard = self.control.lock().await;
         let current = self.get(region, name);
         let (def, answer) = decide(current.as_ref())?;
         if current.as_ref() != Some(&def) {
-            let value = serde_json::to_vec(&def)
-                .map_err(|e| ApiError::internal(format!("cannot encode {}: {e}", T::KIND)))?;
+            let value = serde_json::to_vec(&def).map_err(CoreError::from)?;
             let change = DefinitionChange::put(T::KIND, key(def.region(), def.name()), value);
-            self.store.apply(vec![change]).await?;
+            self.store
+                .apply(vec![change])
+                .await
+                .map_err(CoreError::from)?;
             self.write()
                 .insert((def.region().to_owned(), def.name().to_owned()), def);
         }
@@ -102,13 +104,13 @@ impl<T: Named> Registry<T> {
     }
 
     /// Stores a definition, replacing any of the same name.
-    pub async fn put(&self, def: T) -> Result<(), ApiError> {
+    pub async fn put(&self, def: T) -> Result<(), CoreError> {
         let (region, name) = (def.region().to_owned(), def.name().to_owned());
         self.upsert(&region, &name, |_| Ok((def, ()))).await
     }
 
     /// Deletes a definition (nothing when there is none).
-    pub async fn delete(&self, region: &str, name: &str) -> Result<(), ApiError> {
+    pub async fn delete(&self, region: &str, name: &str) -> Result<(), CoreError> {
         let _guard = self.control.lock().await;
         self.store
             .apply(vec![DefinitionChange::delete(T::KIND, key(region, name))])

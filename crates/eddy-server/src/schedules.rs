@@ -25,7 +25,7 @@ use eddy_store::{Definition, DefinitionChange, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::ApiError;
+use crate::core_error::CoreError;
 
 pub const KIND_SCHEDULE: &str = "schedule";
 pub const KIND_GROUP: &str = "schedule-group";
@@ -197,8 +197,8 @@ pub struct Schedules {
     started_ms: i64,
 }
 
-fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, ApiError> {
-    serde_json::to_vec(v).map_err(|e| ApiError::internal(format!("cannot encode definition: {e}")))
+fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, CoreError> {
+    Ok(serde_json::to_vec(v)?)
 }
 
 impl Schedules {
@@ -311,13 +311,13 @@ impl Schedules {
 
     /// Creates or replaces a schedule: `decide` sees the current one and returns the new one
     /// and an answer, or an error that changes nothing.
-    pub async fn upsert<A>(
+    pub async fn upsert<A, E: From<CoreError>>(
         &self,
         region: &str,
         group: &str,
         name: &str,
-        decide: impl FnOnce(Option<&ScheduleDef>) -> Result<(ScheduleDef, A), ApiError>,
-    ) -> Result<A, ApiError> {
+        decide: impl FnOnce(Option<&ScheduleDef>) -> Result<(ScheduleDef, A), E>,
+    ) -> Result<A, E> {
         let key = (region.to_owned(), group.to_owned(), name.to_owned());
         let _guard = self.stripe(&key).lock().await;
         let current = self.read().get(&key).cloned();
@@ -329,7 +329,7 @@ impl Schedules {
         self.write().insert(key.clone(), def);
         if let Err(e) = self.store.apply(vec![change]).await {
             self.restore(key, current);
-            return Err(e.into());
+            return Err(CoreError::from(e).into());
         }
         Ok(answer)
     }
@@ -343,7 +343,7 @@ impl Schedules {
     }
 
     /// Deletes a schedule; `false` when there was none.
-    pub async fn delete(&self, region: &str, group: &str, name: &str) -> Result<bool, ApiError> {
+    pub async fn delete(&self, region: &str, group: &str, name: &str) -> Result<bool, CoreError> {
         let key = (region.to_owned(), group.to_owned(), name.to_owned());
         let _guard = self.stripe(&key).lock().await;
         let Some(current) = self.write().remove(&key) else {
@@ -389,7 +389,7 @@ impl Schedules {
     }
 
     /// Stores a group (creation or tag change).
-    pub async fn put_group(&self, g: GroupDef) -> Result<(), ApiError> {
+    pub async fn put_group(&self, g: GroupDef) -> Result<(), CoreError> {
         let change = DefinitionChange::put(KIND_GROUP, group_key(&g.region, &g.name), encode(&g)?);
         self.store.apply(vec![change]).await?;
         self.groups_write()
@@ -398,7 +398,7 @@ impl Schedules {
     }
 
     /// Deletes a group and every schedule in it, in one durable change.
-    pub async fn delete_group(&self, region: &str, name: &str) -> Result<(), ApiError> {
+    pub async fn delete_group(&self, region: &str, name: &str) -> Result<(), CoreError> {
         // Every stripe, in order: no schedule of the group changes meanwhile.
         let mut guards = Vec::with_capacity(STRIPES);
         for s in &self.stripes {

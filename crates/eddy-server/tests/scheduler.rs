@@ -96,7 +96,7 @@ async fn put_rule(app: &App, name: &str, expression: &str, created_ms: i64) {
         created_ms,
     };
     app.catalog
-        .mutate(|_| Ok(((), vec![Change::PutRule(rule)])))
+        .mutate(|_| Ok::<_, eddy_server::core_error::CoreError>(((), vec![Change::PutRule(rule)])))
         .await
         .expect("put rule");
 }
@@ -131,7 +131,9 @@ async fn put_schedule(app: &App, group: &str, name: &str, expression: &str, now:
         modified_ms: now,
     };
     app.schedules
-        .upsert("us-east-1", group, name, |_| Ok((def, ())))
+        .upsert("us-east-1", group, name, |_| {
+            Ok::<_, eddy_server::core_error::CoreError>((def, ()))
+        })
         .await
         .expect("put schedule");
 }

@@ -530,7 +530,7 @@ async fn create_api(app: &App, ctx: &Ctx, req: &RestRequest) -> Result<Response,
     }
     let body = api_json(app, &def);
     app.routes
-        .upsert(&ctx.region, &id, |_| Ok((def, ())))
+        .upsert(&ctx.region, &id, |_| Ok::<_, ApiError>((def, ())))
         .await?;
     rest::json(StatusCode::CREATED, &body)
 }
@@ -582,7 +582,7 @@ async fn update_api(
             if let Some(x) = input.disable_execute_api_endpoint {
                 d.disable_execute_api_endpoint = x;
             }
-            Ok((d.clone(), d))
+            Ok::<_, ApiError>((d.clone(), d))
         })
         .await?;
     rest::json(StatusCode::OK, &api_json(app, &def))
@@ -718,7 +718,7 @@ async fn create_route(
             };
             apply_route(&d, &mut r, input)?;
             d.routes.push(r.clone());
-            Ok((d, r))
+            Ok::<_, ApiError>((d, r))
         })
         .await?;
     rest::json(StatusCode::CREATED, &route_json(&route))
@@ -744,7 +744,7 @@ async fn update_route(
             if let Some(slot) = d.routes.iter_mut().find(|x| x.route_id == rid) {
                 *slot = r.clone();
             }
-            Ok((d, r))
+            Ok::<_, ApiError>((d, r))
         })
         .await?;
     rest::json(StatusCode::OK, &route_json(&route))
@@ -810,7 +810,7 @@ async fn create_integration(
         .upsert(&ctx.region, id, |cur| {
             let mut d = cur.cloned().ok_or_else(|| missing(app, "API", id))?;
             d.integrations.push(def);
-            Ok((d, ()))
+            Ok::<_, ApiError>((d, ()))
         })
         .await?;
     rest::json(StatusCode::CREATED, &out)
@@ -930,7 +930,7 @@ async fn create_authorizer(
         .upsert(&ctx.region, id, |cur| {
             let mut d = cur.cloned().ok_or_else(|| missing(app, "API", id))?;
             d.authorizers.push(def);
-            Ok((d, ()))
+            Ok::<_, ApiError>((d, ()))
         })
         .await?;
     rest::json(StatusCode::CREATED, &out)

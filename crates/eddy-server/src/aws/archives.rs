@@ -559,7 +559,7 @@ async fn update_archive(
                     event_pattern: Some(p),
                 });
             }
-            Ok((d.clone(), d))
+            Ok::<_, ApiError>((d.clone(), d))
         })
         .await?;
     put_archive_rule(app, &def).await?;

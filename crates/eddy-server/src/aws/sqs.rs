@@ -532,7 +532,7 @@ async fn set_queue_attributes(
             let mut def = current.cloned().ok_or_else(queue_missing)?;
             def.attributes.extend(attrs);
             def.modified_ms = now;
-            Ok((def, ()))
+            Ok::<_, ApiError>((def, ()))
         })
         .await?;
     empty()

@@ -16,7 +16,7 @@ use super::settle;
 use super::target::TargetKind;
 use crate::App;
 use crate::bus::PreparedEvent;
-use crate::error::ApiError;
+use crate::core_error::CoreError;
 use crate::functions::{EventInvokeConfig, FunctionDef};
 use crate::queues::OutMessage;
 
@@ -32,7 +32,7 @@ pub async fn enqueue(
     def: &FunctionDef,
     payload: String,
     ack: Vec<i64>,
-) -> Result<String, ApiError> {
+) -> Result<String, CoreError> {
     let id = uuid::Uuid::new_v4().to_string();
     let now = app.clock.now_ms();
     let batch = AppendBatch {
@@ -52,7 +52,7 @@ pub async fn enqueue(
         now_ms: Some(now),
         ..AppendBatch::default()
     };
-    app.store.append(batch).await?;
+    app.store.append(batch).await.map_err(CoreError::from)?;
     app.bus.work_ready().notify_one();
     Ok(id)
 }
@@ -196,9 +196,13 @@ async fn finish(
                     dedup_id: q.fifo().then(|| format!("{}-{}", item.event_id, item.id)),
                     ..OutMessage::default()
                 };
-                app.queues.send_acking(&q, vec![msg], ack).await.map(drop)
+                app.queues
+                    .send_acking(&q, vec![msg], ack)
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string())
             }
-            None => Err(ApiError::not_found(format!("queue {name} does not exist"))),
+            None => Err(format!("queue {name} does not exist")),
         },
         TargetKind::Bus { region, name } => {
             let detail_type = if success {
@@ -220,24 +224,25 @@ async fn finish(
                 .await
             {
                 Ok(r) => match r.into_iter().next() {
-                    Some(Err(e)) => Err(ApiError::not_found(e.message)),
+                    Some(Err(e)) => Err(e.message),
                     _ => Ok(()),
                 },
-                Err(e) => Err(e),
+                Err(e) => Err(e.to_string()),
             }
         }
         TargetKind::Function { region, name } => match app.functions.get(&region, &name) {
-            Some(target) => enqueue(app, &target, rec, ack).await.map(drop),
-            None => Err(ApiError::not_found(format!(
-                "function {name} does not exist"
-            ))),
+            Some(target) => enqueue(app, &target, rec, ack)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            None => Err(format!("function {name} does not exist")),
         },
-        _ => Err(ApiError::validation(format!(
+        _ => Err(format!(
             "destination {dest} is not a queue, bus or function"
-        ))),
+        )),
     };
     if let Err(e) = sent {
-        tracing::warn!(function = %def.name, destination = %dest, error = %e.message,
+        tracing::warn!(function = %def.name, destination = %dest, error = %e,
             "cannot send the invocation record to its destination; dropping it");
         settle(app.store.ack(vec![item.id]).await);
     }

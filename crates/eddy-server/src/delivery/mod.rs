@@ -421,7 +421,7 @@ async fn to_queue(
         for i in index {
             outcomes[i] = Some(match &r {
                 Ok(_) => Ok(()),
-                Err(e) => Err(Failure::retryable("InternalFailure", e.message.clone())),
+                Err(e) => Err(Failure::retryable("InternalFailure", e.to_string())),
             });
         }
     }
@@ -459,7 +459,7 @@ async fn attempt(
             {
                 Ok(Ok(())) => Ok(Settle::Done),
                 Ok(Err(e)) => Err(Failure::permanent(e.code, e.message)),
-                Err(e) => Err(Failure::retryable("InternalFailure", e.message)),
+                Err(e) => Err(Failure::retryable("InternalFailure", e.to_string())),
             }
         }
         TargetKind::Function { region, name } => {
@@ -478,7 +478,7 @@ async fn attempt(
             function::enqueue(app, &def, body, vec![item.id])
                 .await
                 .map(|_| Settle::Done)
-                .map_err(|e| Failure::retryable("InternalFailure", e.message))
+                .map_err(|e| Failure::retryable("InternalFailure", e.to_string()))
         }
         TargetKind::ApiDestination { region, name } => {
             let Some(dest) = app.destinations.destination(&region, &name) else {
@@ -579,7 +579,7 @@ async fn give_up(
                 count(app, item, "dead_lettered", 1);
                 return;
             }
-            Err(e) => tracing::error!(error = %e.message, "cannot write to the dead-letter queue"),
+            Err(e) => tracing::error!(error = %e, "cannot write to the dead-letter queue"),
         }
     }
     let reason = match exhausted {

@@ -34,7 +34,7 @@ use std::time::Duration;
 use eddy_store::{Definition, Store};
 use serde::{Deserialize, Serialize};
 
-use crate::error::ApiError;
+use crate::core_error::CoreError;
 use crate::registry::{Named, Registry};
 
 /// The integration timeout when an integration sets none (API Gateway's maximum, 30 s).
@@ -391,6 +391,20 @@ fn valid_function_name(n: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// A JWT authorizer's key source that eddy may not use (the reason).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct KeySourceRefused(pub String);
+
+/// Why storing an API failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RoutesError {
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    #[error(transparent)]
+    KeySource(#[from] KeySourceRefused),
+}
+
 /// Every API, persisted, with the compiled table the gateway serves from.
 pub struct Routes {
     defs: Registry<ApiDef>,
@@ -660,13 +674,15 @@ impl Routes {
         v
     }
 
-    /// Changes an API (see [`Registry::upsert`]) and recompiles the table.
-    pub async fn upsert<A>(
+    /// Changes an API (see [`Registry::upsert`]) and recompiles the table. An API whose JWT
+    /// authorizer names a key source eddy may not use (a file outside the code roots, an address
+    /// the egress policy refuses) is refused and changes nothing.
+    pub async fn upsert<A, E: From<CoreError> + From<KeySourceRefused>>(
         &self,
         region: &str,
         id: &str,
-        decide: impl FnOnce(Option<&ApiDef>) -> Result<(ApiDef, A), ApiError>,
-    ) -> Result<A, ApiError> {
+        decide: impl FnOnce(Option<&ApiDef>) -> Result<(ApiDef, A), E>,
+    ) -> Result<A, E> {
         let keys = &self.keys;
         let r = self
             .defs
@@ -674,8 +690,7 @@ impl Routes {
                 let (def, a) = decide(old)?;
                 for a in &def.authorizers {
                     if let Some(j) = &a.jwt_configuration {
-                        keys.check(j)
-                            .map_err(|e| ApiError::bad("BadRequestException", e))?;
+                        keys.check(j).map_err(KeySourceRefused)?;
                     }
                 }
                 Ok((def, a))
@@ -686,12 +701,12 @@ impl Routes {
     }
 
     /// Stores an API as given (the manifest's path), replacing any of the same id.
-    pub async fn put(&self, def: ApiDef) -> Result<(), ApiError> {
+    pub async fn put(&self, def: ApiDef) -> Result<(), RoutesError> {
         let (region, id) = (def.region.clone(), def.api_id.clone());
         self.upsert(&region, &id, |_| Ok((def, ()))).await
     }
 
-    pub async fn delete(&self, region: &str, id: &str) -> Result<(), ApiError> {
+    pub async fn delete(&self, region: &str, id: &str) -> Result<(), CoreError> {
         let r = self.defs.delete(region, id).await;
         self.rebuild();
         r

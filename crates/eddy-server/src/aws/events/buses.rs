@@ -204,7 +204,7 @@ pub(super) async fn update_event_bus(
                 bus.dead_letter_config = input.dead_letter_config;
             }
             bus.modified_ms = now;
-            Ok((bus.clone(), vec![Change::PutBus(bus)]))
+            Ok::<_, ApiError>((bus.clone(), vec![Change::PutBus(bus)]))
         })
         .await?;
     reply(&bus_wire(app, &bus, true))
@@ -228,7 +228,7 @@ pub(super) async fn delete_event_bus(
     app.catalog
         .mutate(|d| {
             if d.bus(&region, &name).is_none() {
-                return Ok(((), vec![]));
+                return Ok::<_, ApiError>(((), vec![]));
             }
             let mut changes: Vec<Change> = d
                 .rules_of(&region, &name)

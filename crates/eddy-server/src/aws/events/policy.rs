@@ -117,7 +117,7 @@ pub(super) async fn put_permission(
                 (None, None) => {}
             }
             b.modified_ms = now;
-            Ok(((), vec![Change::PutBus(b)]))
+            Ok::<_, ApiError>(((), vec![Change::PutBus(b)]))
         })
         .await?;
     empty()

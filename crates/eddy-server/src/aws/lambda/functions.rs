@@ -465,7 +465,7 @@ async fn ensure_log_group(app: &App, ctx: &Ctx, name: &str) {
             created_ms: app.clock.now_ms(),
         };
         if let Err(e) = app.log_groups.put(def).await {
-            tracing::warn!(error = %e.message, "cannot create the function's log group");
+            tracing::warn!(error = %e, "cannot create the function's log group");
         }
     }
 }
