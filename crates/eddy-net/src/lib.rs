@@ -13,6 +13,7 @@
 //!   `Origin`, `Sec-Fetch-Site: cross-site`) or that reached eddy through a name that is not
 //!   eddy's (DNS rebinding) are refused, and CORS preflights get permission only for origins the
 //!   operator allowed.
+//! * [`url`]: percent-decoding of paths and query strings.
 //!
 //! What it is not: any AWS or eddy semantics. Callers decide the limits per request and how a
 //! refusal is worded on their wire.
@@ -20,6 +21,7 @@
 pub mod body;
 pub mod boundary;
 mod serve;
+pub mod url;
 
 pub use body::{BodyBudget, BodyError, BodyGuard, read_body};
 pub use boundary::{Boundary, Guard, Refusal, enforce};

@@ -157,14 +157,14 @@ fn match_path(route: &[Segment], path: &[&str]) -> Option<Vec<(String, String)>>
             }
             Segment::Param(n) => {
                 let p = path.get(i).filter(|p| !p.is_empty())?;
-                params.push((n.clone(), crate::aws::rest::percent_decode(p)));
+                params.push((n.clone(), eddy_net::url::percent_decode(p)));
             }
             Segment::Greedy(n) => {
                 if i >= path.len() {
                     return None;
                 }
                 let rest = path[i..].join("/");
-                params.push((n.clone(), crate::aws::rest::percent_decode(&rest)));
+                params.push((n.clone(), eddy_net::url::percent_decode(&rest)));
                 return Some(params);
             }
         }

@@ -120,7 +120,7 @@ impl RequestInfo {
         let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for pair in self.raw_query.split('&').filter(|s| !s.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let dec = |s: &str| crate::aws::rest::percent_decode(&s.replace('+', " "));
+            let dec = |s: &str| eddy_net::url::percent_decode(&s.replace('+', " "));
             out.entry(dec(k)).or_default().push(dec(v));
         }
         out
