@@ -3,11 +3,15 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use eddy_store::StoreUri;
+
 /// Everything [`crate::run`] needs besides its listeners and shutdown signal.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// Where the embedded store lives.
+    /// eddy's own files: function code, and the embedded store unless `store` names another.
     pub data_dir: PathBuf,
+    /// The store (`--store`): `None` is the embedded store in `data_dir`.
+    pub store: Option<StoreUri>,
     /// Development mode: enables `POST /_eddy/reset`, `/moto-api/reset` and `POST /_eddy/clock`.
     pub dev: bool,
     /// The account id in ARNs and envelopes.
@@ -164,6 +168,7 @@ impl ServerConfig {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             data_dir: data_dir.into(),
+            store: None,
             dev: false,
             account_id: eddy_model::DEFAULT_ACCOUNT_ID.to_owned(),
             default_region: eddy_model::DEFAULT_REGION.to_owned(),

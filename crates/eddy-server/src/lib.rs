@@ -55,7 +55,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use eddy_store::{EmbeddedStore, EmbeddedStoreOptions, Store};
+use eddy_store::{Store, StoreOptions, StoreUri};
 use tokio::net::TcpListener;
 
 pub use config::ServerConfig;
@@ -90,7 +90,8 @@ pub struct App {
 }
 
 impl App {
-    /// Opens the store in `config.data_dir` and loads the catalog.
+    /// Opens the store `config.store` names (the embedded store in `config.data_dir` when it
+    /// names none) and loads everything it holds.
     pub async fn open(config: ServerConfig) -> anyhow::Result<Arc<Self>> {
         Self::open_with_clock(config, clock::Clock::system()).await
     }
@@ -101,26 +102,37 @@ impl App {
         clock: clock::Clock,
     ) -> anyhow::Result<Arc<Self>> {
         let metrics = Metrics::new();
-        // The data directory is eddy's alone: 0700, or 0711 when functions run as other users
-        // (they may pass through it to their own code, not list it).
-        let (dir, user) = (config.data_dir.clone(), config.function_user);
-        tokio::task::spawn_blocking(move || functions::make_data_dir_private(&dir, user))
-            .await?
-            .with_context(|| {
-                format!(
-                    "cannot make the data directory {} private",
-                    config.data_dir.display()
-                )
-            })?;
-        let store = EmbeddedStore::open_with(
-            &config.data_dir,
-            EmbeddedStoreOptions {
-                sync: config.sync,
-                observer: Arc::new(StoreMetrics(metrics.clone())),
-            },
-        )
-        .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
-        let store: Arc<dyn Store> = Arc::new(store);
+        private_data_dir(&config).await?;
+        let uri = config
+            .store
+            .clone()
+            .unwrap_or_else(|| StoreUri::embedded(&config.data_dir));
+        let options = StoreOptions {
+            sync: config.sync,
+            observer: Arc::new(StoreMetrics(metrics.clone())),
+        };
+        let store = tokio::task::spawn_blocking(move || eddy_store::open(&uri, options)).await??;
+        Self::assemble(config, clock, store, metrics).await
+    }
+
+    /// [`App::open_with_clock`] on a store opened elsewhere (a test's, or one a caller chose
+    /// itself); `config.store` is not looked at.
+    pub async fn open_with_store(
+        config: ServerConfig,
+        clock: clock::Clock,
+        store: Arc<dyn Store>,
+    ) -> anyhow::Result<Arc<Self>> {
+        private_data_dir(&config).await?;
+        Self::assemble(config, clock, store, Metrics::new()).await
+    }
+
+    /// Loads everything the store holds into the parts of the app.
+    async fn assemble(
+        config: ServerConfig,
+        clock: clock::Clock,
+        store: Arc<dyn Store>,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Arc<Self>> {
         let limits = eddy_pattern::Limits {
             max_pattern_len: config.max_pattern_len,
             ..eddy_pattern::Limits::default()
@@ -206,6 +218,20 @@ impl App {
             ))
             .with_state(self.clone())
     }
+}
+
+/// Makes the data directory eddy's alone: 0700, or 0711 when functions run as other users (they
+/// may pass through it to their own code, not list it).
+async fn private_data_dir(config: &ServerConfig) -> anyhow::Result<()> {
+    let (dir, user) = (config.data_dir.clone(), config.function_user);
+    tokio::task::spawn_blocking(move || functions::make_data_dir_private(&dir, user))
+        .await?
+        .with_context(|| {
+            format!(
+                "cannot make the data directory {} private",
+                config.data_dir.display()
+            )
+        })
 }
 
 /// The listeners [`run`] serves.

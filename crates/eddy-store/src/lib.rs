@@ -1,63 +1,97 @@
 //! The store: the durable log and state behind everything eddy acknowledges.
 //!
-//! This crate owns three kinds of durable data and nothing else (it knows no HTTP and no AWS
-//! wire format):
+//! This crate is the store **contract** and its embedded backend. It knows no HTTP and no AWS
+//! wire format. The contract is six traits, one per concern, that every backend implements:
 //!
-//! * the **event log**: every event a bus accepted, in append order;
-//! * **work items**: one per (event, rule, target) that still has to be delivered, with a due
-//!   time, an attempt count and a lease; and the **dead letters** that gave up;
-//! * **definitions**: buses, rules, targets and whatever else the control plane keeps, as opaque
-//!   values under a `(kind, key)` pair, with change notification.
+//! | trait | what it keeps |
+//! | --- | --- |
+//! | [`EventLog`] | every event a bus accepted, in append order, appended with the work it owes |
+//! | [`WorkStore`] | work items (one per event, rule and target still to deliver) with leases, and the dead letters that gave up |
+//! | [`QueueStore`] | SQS-shaped queues: messages, visibility, receipts, FIFO groups, deduplication |
+//! | [`DefinitionStore`] | definitions (buses, rules, queues, functions...) as opaque values under `(kind, key)`, with a change feed |
+//! | [`LogStore`] | log events by group and stream (function logs, log-group targets) |
+//! | [`TickStore`] | the last fired tick of every schedule |
 //!
-//! The [`Store`] trait is the narrow contract a backend implements. [`EmbeddedStore`] is the
-//! single-node backend on SQLite; a NATS JetStream backend implements the same trait later.
+//! [`Store`] bundles the six (plus [`Store::reset`] and [`Store::health`]), so a server holds one
+//! `Arc<dyn Store>` and hands narrower views (`Arc<dyn QueueStore>`, ...) to the parts that need
+//! only one concern. [`open`] resolves a store URI ([`StoreUri`]: `sqlite:DIR`, later
+//! `postgres://...`) to a backend; [`EmbeddedStore`] is the single-node backend on SQLite. Errors
+//! ([`StoreError`]) name no backend.
 //!
 //! # Durability contract
 //!
-//! * [`Store::append`] returns `Ok` only after the events **and** their work items are durable:
-//!   they are written in one SQLite transaction and the write-ahead log is fsynced
-//!   (`journal_mode = WAL`, `synchronous = FULL`) before any caller in that commit is answered.
-//!   Concurrent callers share one transaction and one fsync (group commit). A crash before the
-//!   fsync loses the whole batch, and none of its callers has been acknowledged; a crash after it
-//!   loses nothing.
-//! * Events and their work items are committed atomically, so there is no window in which an
-//!   acknowledged event exists without the deliveries it owes.
-//! * Schedule ticks ([`AppendBatch::ticks`]) are committed in the same transaction as the events
-//!   they fired: after a crash a tick is either recorded with its events or absent with them, so
-//!   the scheduler neither fires a recorded tick again nor loses an unrecorded one.
-//!   [`Store::ticks`] reads the last recorded tick of every schedule.
-//! * [`Store::lease`] makes a work item invisible until `now + lease`; the change is durable
-//!   before the lease is handed out. If the holder crashes, the item becomes due again when the
-//!   lease expires and is delivered again: **a crash may repeat a delivery, never drop one**.
-//! * [`Store::ack`] (delivered), [`Store::nack`] (retry later) and [`Store::dead_letter`] (give
-//!   up, keep the reason) are durable when they return. An ack lost in a crash means one more
-//!   delivery of that item, never a lost one.
-//! * [`Store::apply`] commits a group of definition changes atomically and durably, then
-//!   notifies watchers ([`Store::watch`]). A watcher that lags re-reads [`Store::definitions`].
+//! What a backend must guarantee, whatever it is built on. "Durable" means: it survives a crash
+//! of the process and a loss of power of the machine once the call returned `Ok`. Every method
+//! that changes state returns only after the change is durable; a call that fails changed
+//! nothing (a backend rolls the whole change back).
 //!
-//! * **A full disk loses nothing acknowledged.** A change that cannot be written for lack of
-//!   space (SQLite's `SQLITE_FULL`, or `ENOSPC`/`EDQUOT` from the file system) is rolled back
-//!   whole and its caller gets [`StoreError::Full`]: it was never acknowledged. Everything
-//!   acknowledged before stays durable. From that moment [`Store::health`] reports
-//!   [`StoreHealth::Full`], until a later write succeeds (a caller's, or the store's own probe,
-//!   about once a second while it is full): when space returns, writes resume without a restart.
+//! **Event log** ([`EventLog`]).
+//! * [`EventLog::append`] returns `Ok` only after the events, the work items they owe, the work
+//!   items the batch completes ([`AppendBatch::ack`]) and the schedule ticks it records
+//!   ([`AppendBatch::ticks`]) are durable, **atomically**: after a crash all of them are there or
+//!   none. There is no window in which an acknowledged event exists without the deliveries it
+//!   owes, and no window in which a tick is recorded without the events it fired (so the
+//!   scheduler neither fires a recorded tick again nor loses an unrecorded one).
+//! * Log positions (`seq`) increase in append order and are never reused.
+//! * A backend may share one commit among concurrent callers (group commit); it answers none of
+//!   them before that commit is durable.
 //!
-//! # Recovery
+//! **Work items and leases** ([`WorkStore`]).
+//! * [`WorkStore::lease`] hands out due items and makes each invisible until the lease ends; the
+//!   lease is durable before it is handed out. A holder that crashes loses its lease when it
+//!   ends and the item is handed out again: **a crash may repeat a delivery, never drop one**.
+//! * [`WorkStore::ack`] (delivered), [`WorkStore::nack`] (retry at a time) and
+//!   [`WorkStore::dead_letter`] (give up, keep the reason) are durable when they return. An ack
+//!   lost in a crash means one more delivery of that item, never a lost one.
+//! * Work item ids are never reused, so a late ack of an item that was delivered and removed
+//!   can never remove another item.
+//! * [`WorkStore::release_leases`] ends every lease at once: a single process that restarts
+//!   knows that every lease it finds died with its previous life.
 //!
-//! Opening a store runs SQLite's own WAL recovery; there is no eddy-specific recovery step,
-//! because every state change above is a single committed transaction. Leased items whose
-//! lease ran out while eddy was down are simply due.
+//! **Queues** ([`QueueStore`]).
+//! * A sent message is durable when [`QueueStore::queue_send`] returns; a received message that
+//!   is not deleted becomes visible again when its visibility timeout runs out, after a crash
+//!   too. Only the latest receipt handle of a message deletes it or changes its visibility.
+//! * A send that names work items ([`QueueStore::queue_send`]'s `ack`) removes them in the same
+//!   atomic change: a queue target receives each event once even across crashes.
 //!
-//! # Files
+//! **Definitions** ([`DefinitionStore`]).
+//! * [`DefinitionStore::apply`] commits a group of changes atomically and durably, then
+//!   announces them to every watcher ([`DefinitionStore::watch`]) in commit order. The feed is a
+//!   hint for caches, not a log: a watcher that lags (its receiver reports it) re-reads
+//!   [`DefinitionStore::definitions`], which always reflects every acknowledged change.
 //!
-//! The embedded store's files hold events, definitions (API keys, function environments) and
-//! messages, so only the user that runs eddy may read them: a directory the store creates is
-//! `0700`, and `eddy.db`, `eddy.db-wal` and `eddy.db-shm` are `0600` whatever the umask. Files
-//! of an existing store that are readable by others are tightened to `0600` when it opens.
+//! **Logs** ([`LogStore`]).
+//! * Appended log events are durable when [`LogStore::logs_append`] returns, atomically with the
+//!   work items it names (a log-group target's delivery).
+//!
+//! **Ticks** ([`TickStore`]).
+//! * A tick is recorded only with the events it fired ([`AppendBatch::ticks`]); a later tick of a
+//!   schedule replaces an earlier one, never the reverse. [`TickStore::ticks`] reads what was
+//!   recorded.
+//!
+//! **A full disk loses nothing acknowledged.** A change that cannot be written for lack of
+//! space is rolled back whole and its caller gets [`StoreError::Full`]: it was never
+//! acknowledged. Everything acknowledged before stays durable. From that moment
+//! [`Store::health`] reports [`StoreHealth::Full`], until a later write succeeds: when space
+//! returns, writes resume without a restart. Reads keep working while the store is full.
+//!
+//! **Failures name no backend.** A backend reports its own failures as [`StoreError::Backend`]
+//! (the cause kept as the error's source), lack of space as [`StoreError::Full`], and a store
+//! that was shut down as [`StoreError::Closed`]. No store error is a caller's mistake.
+//!
+//! # The embedded backend
+//!
+//! [`EmbeddedStore`] keeps everything in one SQLite database in WAL mode with
+//! `synchronous = FULL`: the write-ahead log is fsynced before a commit returns. One writer
+//! thread does group commit. Opening it runs SQLite's own WAL recovery; there is no
+//! eddy-specific recovery step, because every state change above is a single committed
+//! transaction. See the `embedded` module for its files and their modes.
 
 mod embedded;
 pub mod logs;
 pub mod queue;
+mod uri;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -66,17 +100,19 @@ use std::time::Duration;
 pub use embedded::{EmbeddedStore, EmbeddedStoreOptions};
 pub use logs::{LogEvent, LogQuery, LogStream, NewLogEvent};
 pub use queue::{Message, NewMessage, QueueStats, ReceiveOptions, Sent};
+pub use uri::{OpenError, StoreOptions, StoreUri, open};
 
-/// A boxed, sendable future: what the [`Store`] methods return, so the trait stays object safe.
+/// A boxed, sendable future: what the store traits' methods return, so the traits stay object
+/// safe.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Errors of the store. A store error is never the caller's fault.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The backend failed to read or write (an I/O error, a damaged file, a lost connection).
+    /// The backend's own error is the source.
     #[error("store i/o failed: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("store i/o failed: {0}")]
-    Io(#[from] std::io::Error),
+    Backend(#[source] BackendError),
     #[error("the store is closed")]
     Closed,
     /// No space left where the store writes: the change was not made (and so never
@@ -84,6 +120,29 @@ pub enum StoreError {
     /// text says where, e.g. "no space left on the file system of `/var/lib/eddy`".
     #[error("the store is full: {0}")]
     Full(String),
+}
+
+impl StoreError {
+    /// A backend failure, keeping `cause` as the source.
+    pub fn backend(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Backend(BackendError(cause.into()))
+    }
+}
+
+/// A backend's own error, opaque to callers: its text is the backend's message.
+#[derive(Debug)]
+pub struct BackendError(Box<dyn std::error::Error + Send + Sync>);
+
+impl std::fmt::Display for BackendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for BackendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
 }
 
 /// Whether the store can take writes (see [`Store::health`]).
@@ -151,7 +210,7 @@ pub struct Tick {
     pub tick_ms: i64,
 }
 
-/// A work item handed out by [`Store::lease`].
+/// A work item handed out by [`WorkStore::lease`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkItem {
     /// Store-assigned id, used to ack/nack/dead-letter. Ids are never reused, so an ack from a
@@ -199,7 +258,7 @@ pub struct StoredEvent {
 }
 
 /// A window of one bus's events by event time, read in event-time order
-/// ([`Store::events_by_time`]).
+/// ([`EventLog::events_by_time`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventRange {
     /// The bus, as [`NewEvent::bus`] names it.
@@ -294,14 +353,30 @@ impl StoreObserver for NoObserver {
     fn committed(&self, _: Duration, _: usize) {}
 }
 
-/// The durability contract (see the crate docs). Every method that changes state returns only
-/// after the change is durable.
-pub trait Store: Send + Sync + 'static {
-    /// Appends events and the work items they owe, atomically.
+/// The event log: events in append order, appended atomically with the work they owe (see the
+/// crate docs, "Event log").
+pub trait EventLog: Send + Sync {
+    /// Appends events, the work items they owe and the ticks they fire, and removes the work
+    /// items they complete, atomically.
     fn append(&self, batch: AppendBatch) -> BoxFuture<'_, Result<()>>;
 
-    /// Leases up to `max` due work items (`due <= now_ms`), oldest first, optionally only for one
-    /// `target`; each becomes invisible until `now_ms + lease_ms` and has its attempt count
+    /// Reads events from the log with `seq > after`, in order.
+    fn events(&self, after: i64, limit: usize) -> BoxFuture<'_, Result<Vec<StoredEvent>>>;
+
+    /// Reads the events of one bus whose event time is in `[from_ms, to_ms)` and whose ingestion
+    /// time is in `[ingested_from_ms, ingested_to_ms)`, ordered by event time then log position,
+    /// starting after `range.after`. Pages never skip or repeat an event: pass the
+    /// `(time_ms, seq)` of the last event returned as the next page's `after`.
+    fn events_by_time(&self, range: EventRange) -> BoxFuture<'_, Result<Vec<StoredEvent>>>;
+
+    /// Counts what the store holds (events, work items, dead letters, definitions).
+    fn counts(&self) -> BoxFuture<'_, Result<StoreCounts>>;
+}
+
+/// Work items with leases, and dead letters (see the crate docs, "Work items and leases").
+pub trait WorkStore: Send + Sync {
+    /// Leases up to `max` due work items (`due <= now_ms`), oldest due first, optionally only for
+    /// one `target`; each becomes invisible until `now_ms + lease_ms` and has its attempt count
     /// incremented.
     fn lease(
         &self,
@@ -330,40 +405,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Reads dead letters, oldest first.
     fn dead_letters(&self, limit: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>>>;
+}
 
-    /// Reads events from the log with `seq > after`, in order.
-    fn events(&self, after: i64, limit: usize) -> BoxFuture<'_, Result<Vec<StoredEvent>>>;
-
-    /// Reads the events of one bus whose event time is in `[from_ms, to_ms)` and whose ingestion
-    /// time is in `[ingested_from_ms, ingested_to_ms)`, ordered by event time then log position,
-    /// starting after `range.after`. Pages never skip or repeat an event: pass the
-    /// `(time_ms, seq)` of the last event returned as the next page's `after`.
-    fn events_by_time(&self, range: EventRange) -> BoxFuture<'_, Result<Vec<StoredEvent>>>;
-
-    /// Commits definition changes atomically, then notifies watchers.
-    fn apply(&self, changes: Vec<DefinitionChange>) -> BoxFuture<'_, Result<()>>;
-
-    /// Every definition, as `(kind, key, value)`, ordered by kind then key.
-    fn definitions(&self) -> BoxFuture<'_, Result<Vec<Definition>>>;
-
-    /// Subscribes to definition changes committed from now on.
-    fn watch(&self) -> tokio::sync::broadcast::Receiver<Notification>;
-
-    /// Counts what the store holds.
-    fn counts(&self) -> BoxFuture<'_, Result<StoreCounts>>;
-
-    /// Wipes everything (dev mode's reset).
-    fn reset(&self) -> BoxFuture<'_, Result<()>>;
-
-    /// The last recorded tick of every schedule, as `(schedule key, tick ms)`.
-    fn ticks(&self) -> BoxFuture<'_, Result<Vec<(String, i64)>>>;
-
-    /// Forgets the recorded ticks of schedules that no longer exist.
-    fn forget_ticks(&self, schedules: Vec<String>) -> BoxFuture<'_, Result<()>>;
-
-    /// Sends messages to a queue (see [`queue`]); answers in order. `ack` names work items this
-    /// send delivers: they are removed in the same transaction, so a queue target receives each
-    /// event exactly once even across crashes.
+/// SQS-shaped queues (see [`queue`] and the crate docs, "Queues").
+pub trait QueueStore: Send + Sync {
+    /// Sends messages to a queue; answers in order. `ack` names work items this send delivers:
+    /// they are removed in the same atomic change, so a queue target receives each event exactly
+    /// once even across crashes.
     fn queue_send(
         &self,
         queue: String,
@@ -404,9 +452,24 @@ pub trait Store: Send + Sync + 'static {
 
     /// When the queue's next message becomes visible, if it holds any.
     fn queue_next_visible(&self, queue: String) -> BoxFuture<'_, Result<Option<i64>>>;
+}
 
-    /// Appends log events (see [`logs`]); `ack` names work items this append delivers, removed
-    /// in the same transaction.
+/// Definitions with a change feed (see the crate docs, "Definitions").
+pub trait DefinitionStore: Send + Sync {
+    /// Commits definition changes atomically, then notifies watchers.
+    fn apply(&self, changes: Vec<DefinitionChange>) -> BoxFuture<'_, Result<()>>;
+
+    /// Every definition, as `(kind, key, value)`, ordered by kind then key.
+    fn definitions(&self) -> BoxFuture<'_, Result<Vec<Definition>>>;
+
+    /// Subscribes to definition changes committed from now on.
+    fn watch(&self) -> tokio::sync::broadcast::Receiver<Notification>;
+}
+
+/// Log events by group and stream (see [`logs`] and the crate docs, "Logs").
+pub trait LogStore: Send + Sync {
+    /// Appends log events; `ack` names work items this append delivers, removed in the same
+    /// atomic change.
     fn logs_append(
         &self,
         events: Vec<NewLogEvent>,
@@ -422,6 +485,24 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes every log event of a group.
     fn logs_delete_group(&self, group: String) -> BoxFuture<'_, Result<()>>;
+}
+
+/// Schedule ticks (see the crate docs, "Ticks"). Ticks are recorded by [`EventLog::append`].
+pub trait TickStore: Send + Sync {
+    /// The last recorded tick of every schedule, as `(schedule key, tick ms)`.
+    fn ticks(&self) -> BoxFuture<'_, Result<Vec<(String, i64)>>>;
+
+    /// Forgets the recorded ticks of schedules that no longer exist.
+    fn forget_ticks(&self, schedules: Vec<String>) -> BoxFuture<'_, Result<()>>;
+}
+
+/// A whole store: every concern, plus what concerns them all. What a server holds; it hands
+/// each part the narrower trait it needs (`Arc<dyn Store>` converts to `Arc<dyn QueueStore>`).
+pub trait Store:
+    EventLog + WorkStore + QueueStore + DefinitionStore + LogStore + TickStore + 'static
+{
+    /// Wipes everything (dev mode's reset); watchers get [`Notification::Reset`].
+    fn reset(&self) -> BoxFuture<'_, Result<()>>;
 
     /// Whether writes succeed right now: [`StoreHealth::Full`] from the moment a write fails for
     /// lack of space until a write succeeds again. Cheap (no I/O): health checks may call it as

@@ -1,7 +1,7 @@
 //! `Store::events_by_time`: one bus's events in an event-time window, in event-time order, paged
 //! without gaps or repeats, filtered by ingestion time.
 
-use eddy_store::{AppendBatch, EmbeddedStore, EventRange, NewEvent, Store};
+use eddy_store::{AppendBatch, EmbeddedStore, EventLog, EventRange, NewEvent};
 
 fn event(id: &str, bus: &str, time_ms: i64) -> NewEvent {
     NewEvent {

@@ -7,7 +7,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use eddy_store::{DefinitionChange, EmbeddedStore, Store};
+use eddy_store::{DefinitionChange, DefinitionStore, EmbeddedStore};
 use rustix::fs::Mode;
 
 fn mode(path: &Path) -> u32 {

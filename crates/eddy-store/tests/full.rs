@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use eddy_store::{
-    AppendBatch, DefinitionChange, EmbeddedStore, NewEvent, NewWork, Store, StoreError, StoreHealth,
+    AppendBatch, DefinitionChange, DefinitionStore, EmbeddedStore, EventLog, LogStore, NewEvent,
+    NewWork, Store, StoreError, StoreHealth,
 };
 
 // Shared with eddy's black-box disk-full test (this crate cannot depend on eddy-testkit).

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use eddy_store::{
-    AppendBatch, DefinitionChange, EmbeddedStore, EmbeddedStoreOptions, NewEvent, NewWork,
-    Notification, Store, WorkItem,
+    AppendBatch, DefinitionChange, DefinitionStore, EmbeddedStore, EmbeddedStoreOptions, EventLog,
+    NewEvent, NewWork, Notification, Store, WorkItem, WorkStore,
 };
 use proptest::prelude::*;
 

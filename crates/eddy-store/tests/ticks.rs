@@ -1,7 +1,9 @@
 //! Schedule ticks: recorded atomically with the events they fire, kept across a reopen, never
 //! moved backwards, wiped by reset.
 
-use eddy_store::{AppendBatch, EmbeddedStore, NewEvent, NewWork, Store, Tick};
+use eddy_store::{
+    AppendBatch, EmbeddedStore, EventLog, NewEvent, NewWork, Store, Tick, TickStore, WorkStore,
+};
 
 fn fired(schedule: &str, tick_ms: i64) -> AppendBatch {
     AppendBatch {

@@ -105,9 +105,13 @@ enum EventsCommand {
 
 #[derive(Debug, clap::Args)]
 struct ServeArgs {
-    /// Where the embedded store keeps its data.
+    /// eddy's own files (function code) and, unless `--store` names another, the embedded store.
     #[arg(long, env = "EDDY_DATA_DIR", default_value = ".eddy")]
     data_dir: PathBuf,
+    /// The store: `sqlite:DIR` (the embedded store with its database in DIR; the default is the
+    /// embedded store in `--data-dir`) or `postgres://USER@HOST/DATABASE` (not yet: issue 16).
+    #[arg(long, env = "EDDY_STORE", value_name = "URI")]
+    store: Option<eddy_server::config::StoreUri>,
     /// Address of the AWS-compatible endpoint (port 0 picks a free port).
     #[arg(long, env = "EDDY_AWS_LISTEN", default_value = "127.0.0.1:4566")]
     aws_listen: SocketAddr,
@@ -272,6 +276,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let listeners = eddy_server::Listeners { aws, http };
         let (aws_addr, http_addr) = listeners.addrs()?;
         let mut config = eddy_server::ServerConfig::new(args.data_dir);
+        config.store = args.store;
         config.dev = args.dev;
         config.account_id = args.account_id;
         config.default_region = args.region;

@@ -12,9 +12,14 @@
 //! its own every [`PROBE_INTERVAL`]; the first write that commits, whoever made it, clears the
 //! state.
 //!
-//! The store's files are private (see the crate docs): [`EmbeddedStore::open_with`] creates the
+//! # Files
+//!
+//! The store's files hold events, definitions (API keys, function environments) and messages,
+//! so only the user that runs eddy may read them: [`EmbeddedStore::open_with`] creates the
 //! directory `0700` and `eddy.db` `0600` before SQLite opens it (SQLite gives the `-wal` and
-//! `-shm` files it creates the mode of the database file), and tightens looser files it finds.
+//! `-shm` files it creates the mode of the database file), and tightens to `0600` the files of
+//! an existing store that others may read. An existing directory keeps its mode: that is its
+//! owner's choice.
 
 use std::fs::{DirBuilder, OpenOptions, Permissions};
 use std::io::Write;
@@ -28,13 +33,43 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::{broadcast, oneshot};
 
-use crate::logs::{self, LogEvent, LogQuery, LogStream, NewLogEvent};
-use crate::queue::{self, Message, NewMessage, QueueStats, ReceiveOptions, Sent};
+use crate::logs::{LogEvent, LogQuery, LogStream, NewLogEvent};
+use crate::queue::{Message, NewMessage, QueueStats, ReceiveOptions, Sent};
 use crate::{
-    AppendBatch, BoxFuture, DeadLetter, Definition, DefinitionChange, EventRange, NoObserver,
-    Notification, Result, Store, StoreCounts, StoreError, StoreHealth, StoreObserver, StoredEvent,
-    WorkItem,
+    AppendBatch, BoxFuture, DeadLetter, Definition, DefinitionChange, DefinitionStore, EventLog,
+    EventRange, LogStore, NoObserver, Notification, QueueStore, Result, Store, StoreCounts,
+    StoreError, StoreHealth, StoreObserver, StoredEvent, TickStore, WorkItem, WorkStore,
 };
+
+mod logs;
+mod queue;
+
+/// The embedded backend's own errors, turned into [`StoreError`] (which names no backend) when
+/// they reach a caller.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DbError {
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error("the store is closed")]
+    Closed,
+    #[error("the store is full: {0}")]
+    Full(String),
+}
+
+impl From<DbError> for StoreError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::Sqlite(e) => StoreError::backend(e),
+            DbError::Io(e) => StoreError::backend(e),
+            DbError::Closed => StoreError::Closed,
+            DbError::Full(where_) => StoreError::Full(where_),
+        }
+    }
+}
+
+pub(crate) type DbResult<T> = std::result::Result<T, DbError>;
 
 /// Most caller requests folded into one transaction.
 const MAX_BATCH: usize = 4096;
@@ -209,8 +244,8 @@ impl Space {
         self.full.load(Ordering::Acquire)
     }
 
-    fn error(&self) -> StoreError {
-        StoreError::Full(self.detail.clone())
+    fn error(&self) -> DbError {
+        DbError::Full(self.detail.clone())
     }
 }
 
@@ -229,7 +264,7 @@ impl EmbeddedStore {
             detail: format!("no space left on the file system of `{}`", dir.display()),
         });
         let path = dir.join("eddy.db");
-        let conn = (|| -> Result<Connection> {
+        let conn = (|| -> DbResult<Connection> {
             create_private_dir(dir)?;
             private_files(dir)?;
             let conn = Connection::open(&path)?;
@@ -244,7 +279,7 @@ impl EmbeddedStore {
             conn.execute_batch(SCHEMA)?;
             Ok(conn)
         })()
-        .map_err(|e| if is_full(&e) { space.error() } else { e })?;
+        .map_err(|e| StoreError::from(if is_full(&e) { space.error() } else { e }))?;
         let (tx, rx) = mpsc::channel();
         let (notify, _) = broadcast::channel(1024);
         let writer = Writer {
@@ -256,7 +291,8 @@ impl EmbeddedStore {
         };
         std::thread::Builder::new()
             .name("eddy-store-writer".into())
-            .spawn(move || writer.run(rx))?;
+            .spawn(move || writer.run(rx))
+            .map_err(StoreError::backend)?;
         Ok(Self {
             tx,
             notify,
@@ -274,13 +310,13 @@ impl EmbeddedStore {
     /// once that transaction is durable.
     pub(crate) fn exec<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+        f: impl FnOnce(&Transaction<'_>) -> DbResult<T> + Send + 'static,
     ) -> BoxFuture<'_, Result<T>> {
         self.call(move |reply: Reply<T>| {
             Command::Exec(Box::new(move |tx| {
                 let r = match tx {
                     Some(tx) => f(tx),
-                    None => Err(StoreError::Closed),
+                    None => Err(DbError::Closed),
                 };
                 Pending::Any(Box::new((reply, r)))
             }))
@@ -300,11 +336,29 @@ impl EmbeddedStore {
     }
 }
 
-impl Store for EmbeddedStore {
+impl EventLog for EmbeddedStore {
     fn append(&self, batch: AppendBatch) -> BoxFuture<'_, Result<()>> {
         self.call(|r| Command::Append(batch, r))
     }
 
+    fn events(&self, after: i64, limit: usize) -> BoxFuture<'_, Result<Vec<StoredEvent>>> {
+        self.call(|reply| Command::Events {
+            after,
+            limit,
+            reply,
+        })
+    }
+
+    fn events_by_time(&self, range: EventRange) -> BoxFuture<'_, Result<Vec<StoredEvent>>> {
+        self.exec(move |tx| events_by_time(tx, &range))
+    }
+
+    fn counts(&self) -> BoxFuture<'_, Result<StoreCounts>> {
+        self.call(Command::Counts)
+    }
+}
+
+impl WorkStore for EmbeddedStore {
     fn lease(
         &self,
         target: Option<String>,
@@ -318,6 +372,23 @@ impl Store for EmbeddedStore {
             max,
             lease_ms,
             reply,
+        })
+    }
+
+    fn release_leases(&self, now_ms: i64) -> BoxFuture<'_, Result<u64>> {
+        self.exec(move |tx| {
+            let n = tx
+                .prepare_cached("UPDATE work SET due_ms = ?1, leased = 0 WHERE leased = 1")?
+                .execute([now_ms])?;
+            Ok(n as u64)
+        })
+    }
+
+    fn next_due(&self) -> BoxFuture<'_, Result<Option<i64>>> {
+        self.exec(|tx| {
+            Ok(tx
+                .prepare_cached("SELECT min(due_ms) FROM work")?
+                .query_row([], |r| r.get::<_, Option<i64>>(0))?)
         })
     }
 
@@ -341,57 +412,9 @@ impl Store for EmbeddedStore {
     fn dead_letters(&self, limit: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>>> {
         self.call(|r| Command::DeadLetters(limit, r))
     }
+}
 
-    fn events(&self, after: i64, limit: usize) -> BoxFuture<'_, Result<Vec<StoredEvent>>> {
-        self.call(|reply| Command::Events {
-            after,
-            limit,
-            reply,
-        })
-    }
-
-    fn events_by_time(&self, range: EventRange) -> BoxFuture<'_, Result<Vec<StoredEvent>>> {
-        self.exec(move |tx| events_by_time(tx, &range))
-    }
-
-    fn apply(&self, changes: Vec<DefinitionChange>) -> BoxFuture<'_, Result<()>> {
-        self.call(|r| Command::Apply(changes, r))
-    }
-
-    fn definitions(&self) -> BoxFuture<'_, Result<Vec<Definition>>> {
-        self.call(Command::Definitions)
-    }
-
-    fn watch(&self) -> broadcast::Receiver<Notification> {
-        self.notify.subscribe()
-    }
-
-    fn counts(&self) -> BoxFuture<'_, Result<StoreCounts>> {
-        self.call(Command::Counts)
-    }
-
-    fn reset(&self) -> BoxFuture<'_, Result<()>> {
-        self.call(Command::Reset)
-    }
-
-    fn ticks(&self) -> BoxFuture<'_, Result<Vec<(String, i64)>>> {
-        self.exec(|tx| {
-            let mut st = tx.prepare_cached("SELECT schedule, tick_ms FROM ticks")?;
-            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-        })
-    }
-
-    fn forget_ticks(&self, schedules: Vec<String>) -> BoxFuture<'_, Result<()>> {
-        self.exec(move |tx| {
-            let mut st = tx.prepare_cached("DELETE FROM ticks WHERE schedule = ?1")?;
-            for s in &schedules {
-                st.execute([s])?;
-            }
-            Ok(())
-        })
-    }
-
+impl QueueStore for EmbeddedStore {
     fn queue_send(
         &self,
         queue: String,
@@ -403,23 +426,6 @@ impl Store for EmbeddedStore {
             let sent = queue::send(tx, &queue, messages, now_ms)?;
             ack(tx, &ack_ids)?;
             Ok(sent)
-        })
-    }
-
-    fn release_leases(&self, now_ms: i64) -> BoxFuture<'_, Result<u64>> {
-        self.exec(move |tx| {
-            let n = tx
-                .prepare_cached("UPDATE work SET due_ms = ?1, leased = 0 WHERE leased = 1")?
-                .execute([now_ms])?;
-            Ok(n as u64)
-        })
-    }
-
-    fn next_due(&self) -> BoxFuture<'_, Result<Option<i64>>> {
-        self.exec(|tx| {
-            Ok(tx
-                .prepare_cached("SELECT min(due_ms) FROM work")?
-                .query_row([], |r| r.get::<_, Option<i64>>(0))?)
         })
     }
 
@@ -469,7 +475,23 @@ impl Store for EmbeddedStore {
     fn queue_next_visible(&self, queue: String) -> BoxFuture<'_, Result<Option<i64>>> {
         self.exec(move |tx| queue::next_visible(tx, &queue))
     }
+}
 
+impl DefinitionStore for EmbeddedStore {
+    fn apply(&self, changes: Vec<DefinitionChange>) -> BoxFuture<'_, Result<()>> {
+        self.call(|r| Command::Apply(changes, r))
+    }
+
+    fn definitions(&self) -> BoxFuture<'_, Result<Vec<Definition>>> {
+        self.call(Command::Definitions)
+    }
+
+    fn watch(&self) -> broadcast::Receiver<Notification> {
+        self.notify.subscribe()
+    }
+}
+
+impl LogStore for EmbeddedStore {
     fn logs_append(
         &self,
         events: Vec<NewLogEvent>,
@@ -493,6 +515,32 @@ impl Store for EmbeddedStore {
     fn logs_delete_group(&self, group: String) -> BoxFuture<'_, Result<()>> {
         self.exec(move |tx| logs::delete_group(tx, &group))
     }
+}
+
+impl TickStore for EmbeddedStore {
+    fn ticks(&self) -> BoxFuture<'_, Result<Vec<(String, i64)>>> {
+        self.exec(|tx| {
+            let mut st = tx.prepare_cached("SELECT schedule, tick_ms FROM ticks")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn forget_ticks(&self, schedules: Vec<String>) -> BoxFuture<'_, Result<()>> {
+        self.exec(move |tx| {
+            let mut st = tx.prepare_cached("DELETE FROM ticks WHERE schedule = ?1")?;
+            for s in &schedules {
+                st.execute([s])?;
+            }
+            Ok(())
+        })
+    }
+}
+
+impl Store for EmbeddedStore {
+    fn reset(&self) -> BoxFuture<'_, Result<()>> {
+        self.call(Command::Reset)
+    }
 
     fn health(&self) -> StoreHealth {
         if self.space.full() {
@@ -506,7 +554,7 @@ impl Store for EmbeddedStore {
 }
 
 /// Creates `dir` with mode `0700` (its missing parents as the umask says) unless it exists.
-fn create_private_dir(dir: &Path) -> Result<()> {
+fn create_private_dir(dir: &Path) -> DbResult<()> {
     if dir.is_dir() {
         return Ok(());
     }
@@ -528,7 +576,7 @@ fn create_private_dir(dir: &Path) -> Result<()> {
 
 /// Creates `eddy.db` with mode `0600` before SQLite opens it, and tightens to `0600` every
 /// store file that others may read or write.
-fn private_files(dir: &Path) -> Result<()> {
+fn private_files(dir: &Path) -> DbResult<()> {
     match OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -563,13 +611,13 @@ fn private_files(dir: &Path) -> Result<()> {
 }
 
 /// Whether an error says there is no space left (SQLite's `SQLITE_FULL`, `ENOSPC`, `EDQUOT`).
-fn is_full(e: &StoreError) -> bool {
+fn is_full(e: &DbError) -> bool {
     match e {
-        StoreError::Full(_) => true,
-        StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => {
+        DbError::Full(_) => true,
+        DbError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => {
             f.code == rusqlite::ErrorCode::DiskFull
         }
-        StoreError::Io(e) => matches!(
+        DbError::Io(e) => matches!(
             e.kind(),
             std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
         ),
@@ -580,12 +628,12 @@ fn is_full(e: &StoreError) -> bool {
 /// Whether an error is an I/O failure whose cause SQLite does not report: SQLite answers
 /// `SQLITE_FULL` for `ENOSPC` on most writes, but a plain `SQLITE_IOERR` for `EDQUOT` and for
 /// failures to grow the `-shm` file or to sync. [`space_exhausted`] decides those.
-fn is_io_failure(e: &StoreError) -> bool {
+fn is_io_failure(e: &DbError) -> bool {
     match e {
-        StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => {
+        DbError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => {
             f.code == rusqlite::ErrorCode::SystemIoFailure
         }
-        StoreError::Io(e) => e.raw_os_error().is_some(),
+        DbError::Io(e) => e.raw_os_error().is_some(),
         _ => false,
     }
 }
@@ -605,28 +653,28 @@ fn space_exhausted(dir: &Path) -> bool {
         file.sync_data()
     })();
     let _gone = std::fs::remove_file(&path).is_ok();
-    written.is_err_and(|e| is_full(&StoreError::Io(e)))
+    written.is_err_and(|e| is_full(&DbError::Io(e)))
 }
 
 /// The answer to one command, held until the transaction that produced it is durable.
 enum Pending {
-    Unit(Reply<()>, Result<()>),
-    Work(Reply<Vec<WorkItem>>, Result<Vec<WorkItem>>),
-    Dead(Reply<Vec<DeadLetter>>, Result<Vec<DeadLetter>>),
-    Events(Reply<Vec<StoredEvent>>, Result<Vec<StoredEvent>>),
-    Defs(Reply<Vec<Definition>>, Result<Vec<Definition>>),
-    Counts(Reply<StoreCounts>, Result<StoreCounts>),
+    Unit(Reply<()>, DbResult<()>),
+    Work(Reply<Vec<WorkItem>>, DbResult<Vec<WorkItem>>),
+    Dead(Reply<Vec<DeadLetter>>, DbResult<Vec<DeadLetter>>),
+    Events(Reply<Vec<StoredEvent>>, DbResult<Vec<StoredEvent>>),
+    Defs(Reply<Vec<Definition>>, DbResult<Vec<Definition>>),
+    Counts(Reply<StoreCounts>, DbResult<StoreCounts>),
     Any(Box<dyn AnyReply>),
 }
 
 /// A typed answer behind [`Pending::Any`].
 trait AnyReply: Send {
-    fn error(&self) -> Option<&StoreError>;
+    fn error(&self) -> Option<&DbError>;
     fn send(self: Box<Self>, outcome: &Outcome<'_>);
 }
 
-impl<T: Send> AnyReply for (Reply<T>, Result<T>) {
-    fn error(&self) -> Option<&StoreError> {
+impl<T: Send> AnyReply for (Reply<T>, DbResult<T>) {
+    fn error(&self) -> Option<&DbError> {
         self.1.as_ref().err()
     }
 
@@ -645,21 +693,21 @@ struct Outcome<'a> {
 }
 
 impl Outcome<'_> {
-    fn finish<T>(&self, r: Result<T>) -> Result<T> {
+    fn finish<T>(&self, r: DbResult<T>) -> Result<T> {
         if let Some(space) = self.full
             && (self.failed.is_some() || r.as_ref().is_err_and(|e| is_full(e) || is_io_failure(e)))
         {
-            return Err(space.error());
+            return Err(space.error().into());
         }
         match &self.failed {
-            Some(e) => Err(StoreError::Io(std::io::Error::other(e.clone()))),
-            None => r,
+            Some(e) => Err(StoreError::backend(e.clone())),
+            None => r.map_err(StoreError::from),
         }
     }
 }
 
 impl Pending {
-    fn error(&self) -> Option<&StoreError> {
+    fn error(&self) -> Option<&DbError> {
         match self {
             Pending::Any(a) => a.error(),
             Pending::Unit(_, r) => r.as_ref().err(),
@@ -678,8 +726,8 @@ impl Pending {
     /// The reply of a command that never ran because the transaction failed first; its answer
     /// is the batch's error ([`Outcome::failed`]).
     fn abandoned(cmd: Command) -> Pending {
-        fn never<T>() -> Result<T> {
-            Err(StoreError::Closed)
+        fn never<T>() -> DbResult<T> {
+            Err(DbError::Closed)
         }
         match cmd {
             Command::Append(_, reply)
@@ -827,7 +875,7 @@ fn run_batch(
     batch: &mut Vec<Command>,
     pending: &mut Vec<Pending>,
     notes: &mut Vec<Notification>,
-) -> Result<()> {
+) -> DbResult<()> {
     let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
@@ -852,11 +900,11 @@ fn run_batch(
         let before = pending.len();
         execute(&tx, cmd, pending, notes);
         let failed = pending.get(before).is_some_and(Pending::is_err);
-        let settled = (|| -> Result<()> {
+        let settled = (|| -> DbResult<()> {
             // SQLite may roll the whole transaction back on its own after some errors
             // (`SQLITE_FULL`, `SQLITE_IOERR`): then nothing of this batch can commit.
             if tx.is_autocommit() {
-                return Err(StoreError::Io(std::io::Error::other(
+                return Err(DbError::Io(std::io::Error::other(
                     "sqlite rolled the transaction back",
                 )));
             }
@@ -907,7 +955,7 @@ fn execute(
                 .prepare_cached("UPDATE work SET due_ms = ?2, leased = 0 WHERE id = ?1")
                 .and_then(|mut st| st.execute(params![id, due_ms]))
                 .map(|_| ())
-                .map_err(StoreError::from);
+                .map_err(DbError::from);
             pending.push(Pending::Unit(reply, r));
         }
         Command::DeadLetter {
@@ -965,7 +1013,7 @@ fn execute(
                 )
                 .and_then(|mut st| st.execute([now_ms()]))
                 .map(|_| ())
-                .map_err(StoreError::from);
+                .map_err(DbError::from);
             pending.push(Pending::Unit(reply, r));
         }
         Command::Reset(reply) => {
@@ -975,7 +1023,7 @@ fn execute(
                      DELETE FROM messages; DELETE FROM dedup; DELETE FROM log_events;
                      DELETE FROM ticks;",
                 )
-                .map_err(StoreError::from);
+                .map_err(DbError::from);
             if r.is_ok() {
                 notes.push(Notification::Reset);
             }
@@ -984,7 +1032,7 @@ fn execute(
     }
 }
 
-fn append(tx: &Transaction<'_>, batch: AppendBatch) -> Result<()> {
+fn append(tx: &Transaction<'_>, batch: AppendBatch) -> DbResult<()> {
     let ingested = batch.now_ms.unwrap_or_else(now_ms);
     let mut seqs = Vec::with_capacity(batch.events.len());
     {
@@ -1004,7 +1052,7 @@ fn append(tx: &Transaction<'_>, batch: AppendBatch) -> Result<()> {
         )?;
         for w in &batch.work {
             let Some(seq) = seqs.get(w.event) else {
-                return Err(StoreError::Io(std::io::Error::other(
+                return Err(DbError::Io(std::io::Error::other(
                     "work item names no event",
                 )));
             };
@@ -1023,7 +1071,7 @@ fn append(tx: &Transaction<'_>, batch: AppendBatch) -> Result<()> {
     ack(tx, &batch.ack)
 }
 
-fn ack(tx: &Transaction<'_>, ids: &[i64]) -> Result<()> {
+fn ack(tx: &Transaction<'_>, ids: &[i64]) -> DbResult<()> {
     let mut st = tx.prepare_cached("DELETE FROM work WHERE id = ?1")?;
     for id in ids {
         st.execute([id])?;
@@ -1037,7 +1085,7 @@ fn lease(
     now_ms: i64,
     max: usize,
     lease_ms: i64,
-) -> Result<Vec<WorkItem>> {
+) -> DbResult<Vec<WorkItem>> {
     let max = i64::try_from(max).unwrap_or(i64::MAX);
     let mut st = tx.prepare_cached(
         "SELECT w.id, e.id, e.bus, w.rule, w.target, w.attempts, w.created_ms, e.body, e.hops
@@ -1070,7 +1118,7 @@ fn lease(
     Ok(items)
 }
 
-fn dead_letters(tx: &Transaction<'_>, limit: usize) -> Result<Vec<DeadLetter>> {
+fn dead_letters(tx: &Transaction<'_>, limit: usize) -> DbResult<Vec<DeadLetter>> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut st = tx.prepare_cached(
         "SELECT d.work_id, e.id, e.bus, d.rule, d.target, d.attempts, d.reason, d.dead_ms, e.body
@@ -1104,7 +1152,7 @@ fn stored_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
     })
 }
 
-fn events(tx: &Transaction<'_>, after: i64, limit: usize) -> Result<Vec<StoredEvent>> {
+fn events(tx: &Transaction<'_>, after: i64, limit: usize) -> DbResult<Vec<StoredEvent>> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut st = tx.prepare_cached(
         "SELECT seq, id, bus, time_ms, ingested_ms, body FROM events WHERE seq > ?1
@@ -1114,7 +1162,7 @@ fn events(tx: &Transaction<'_>, after: i64, limit: usize) -> Result<Vec<StoredEv
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-fn events_by_time(tx: &Transaction<'_>, range: &EventRange) -> Result<Vec<StoredEvent>> {
+fn events_by_time(tx: &Transaction<'_>, range: &EventRange) -> DbResult<Vec<StoredEvent>> {
     let limit = i64::try_from(range.limit).unwrap_or(i64::MAX);
     let (after_time, after_seq) = range.after.unwrap_or((i64::MIN, i64::MIN));
     // `events_by_bus_time` (bus, time_ms, then rowid) serves both the range and the order. It is
@@ -1146,7 +1194,7 @@ fn events_by_time(tx: &Transaction<'_>, range: &EventRange) -> Result<Vec<Stored
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-fn apply(tx: &Transaction<'_>, changes: &[DefinitionChange]) -> Result<()> {
+fn apply(tx: &Transaction<'_>, changes: &[DefinitionChange]) -> DbResult<()> {
     let mut put = tx.prepare_cached(
         "INSERT INTO definitions (kind, key, value) VALUES (?1, ?2, ?3)
          ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value",
@@ -1165,8 +1213,8 @@ fn apply(tx: &Transaction<'_>, changes: &[DefinitionChange]) -> Result<()> {
 /// event log grows: the log is counted from its first and last `seq` (it is append-only and
 /// `seq` has no gaps: rows are only ever removed all at once, by [`Store::reset`]), the other
 /// tables (backlog, dead letters, definitions) by scanning them.
-fn counts(tx: &Transaction<'_>) -> Result<StoreCounts> {
-    let query = |sql: &str| -> Result<u64> {
+fn counts(tx: &Transaction<'_>) -> DbResult<StoreCounts> {
+    let query = |sql: &str| -> DbResult<u64> {
         let n: Option<i64> = tx.query_row(sql, [], |r| r.get(0)).optional()?.flatten();
         Ok(n.unwrap_or(0).max(0) as u64)
     };
