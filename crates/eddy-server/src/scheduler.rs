@@ -62,8 +62,50 @@ pub const SCHEDULER_LOG_BUS: &str = "#scheduler";
 
 const KIND_RULE: &str = "rule";
 
+/// Most ticks one move of the dev clock may fire: a move that would fire more is refused, and
+/// the clock stays where it was (a 73-year jump over a `rate(5 minutes)` rule is 7.7 million
+/// ticks, each an event and a delivery).
+pub const MAX_TICKS_PER_MOVE: u64 = 100_000;
+
 enum Request {
     Sync(oneshot::Sender<()>),
+    /// Would moving the clock to this time fire more than [`MAX_TICKS_PER_MOVE`] ticks?
+    Check(i64, oneshot::Sender<Result<(), TooManyTicks>>),
+}
+
+/// A clock move refused because it would fire too many ticks: the schedules that would fire
+/// most in the first [`MAX_TICKS_PER_MOVE`] ticks after now, most first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TooManyTicks {
+    /// `(what, ticks)`: `rule `BUS/NAME`` or `schedule `GROUP/NAME``, and how many of the first
+    /// ticks it would fire (at least that many in the whole move).
+    pub heaviest: Vec<(String, u64)>,
+    /// How many schedules would fire in all among the first ticks.
+    pub schedules: usize,
+}
+
+impl std::fmt::Display for TooManyTicks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "moving the clock that far would fire more than {MAX_TICKS_PER_MOVE} scheduled ticks at once, \
+             so the clock was not moved; "
+        )?;
+        let named: Vec<String> = self
+            .heaviest
+            .iter()
+            .map(|(what, n)| format!("{what} (at least {n} ticks)"))
+            .collect();
+        write!(f, "{}", named.join(", "))?;
+        let more = self.schedules.saturating_sub(self.heaviest.len());
+        if more > 0 {
+            write!(f, " and {more} more")?;
+        }
+        write!(
+            f,
+            " would fire; move the clock in smaller steps, or disable or delete those schedules first"
+        )
+    }
 }
 
 /// The handle on the scheduler task that [`App`] keeps.
@@ -100,6 +142,19 @@ impl Scheduler {
             let _stopped = wait.await.is_err();
         }
     }
+
+    /// Refuses a move of the clock to `to_ms` that would fire more than [`MAX_TICKS_PER_MOVE`]
+    /// ticks (allowed at once when the scheduler is not running). Call after [`Self::sync`].
+    pub async fn check_move(&self, to_ms: i64) -> Result<(), TooManyTicks> {
+        if !self.running.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Request::Check(to_ms, done)).is_err() {
+            return Ok(());
+        }
+        wait.await.unwrap_or(Ok(()))
+    }
 }
 
 /// What fires.
@@ -116,6 +171,16 @@ enum Source {
         /// The definition as the scheduler last saw it committed.
         def: Arc<ScheduleDef>,
     },
+}
+
+impl Source {
+    /// How an error names it: ``rule `BUS/NAME` `` or ``schedule `GROUP/NAME` ``.
+    fn describe(&self) -> String {
+        match self {
+            Source::Rule { bus, name, .. } => format!("rule `{bus}/{name}`"),
+            Source::Schedule { def, .. } => format!("schedule `{}/{}`", def.group, def.name),
+        }
+    }
 }
 
 /// The timing of one schedule: two entries with equal timing fire at the same ticks.
@@ -339,6 +404,43 @@ impl State {
         self.entries.remove(key);
     }
 
+    /// The ticks that moving the clock from `now_ms` to `to_ms` would fire, walked in time
+    /// order across all schedules but no further than `bound + 1` of them: `None` when there
+    /// are at most `bound`, else the schedules that fire among the first ticks, most first.
+    fn too_many_ticks(&self, now_ms: i64, to_ms: i64, bound: u64) -> Option<TooManyTicks> {
+        let mut next: BinaryHeap<Reverse<(i64, &Arc<str>)>> = self
+            .entries
+            .iter()
+            .filter_map(|(k, e)| e.next_after(now_ms).map(|t| Reverse((t, k))))
+            .filter(|Reverse((t, _))| *t <= to_ms)
+            .collect();
+        let mut fired: HashMap<&Arc<str>, u64> = HashMap::new();
+        let mut total = 0u64;
+        while let Some(Reverse((t, key))) = next.pop() {
+            *fired.entry(key).or_default() += 1;
+            total += 1;
+            if total > bound {
+                let mut heaviest: Vec<(String, u64)> = fired
+                    .iter()
+                    .filter_map(|(k, n)| Some((self.entries.get(*k)?.source.describe(), *n)))
+                    .collect();
+                heaviest.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                let schedules = heaviest.len();
+                heaviest.truncate(5);
+                return Some(TooManyTicks {
+                    heaviest,
+                    schedules,
+                });
+            }
+            if let Some(after) = self.entries.get(key).and_then(|e| e.next_after(t))
+                && after <= to_ms
+            {
+                next.push(Reverse((after, key)));
+            }
+        }
+        None
+    }
+
     fn next_due(&mut self) -> Option<i64> {
         while let Some(Reverse(d)) = self.heap.peek() {
             if self
@@ -431,6 +533,15 @@ async fn run(
                     drain(&app, &mut state, &mut changes).await;
                     fire_due(&app, &mut state).await;
                     let _gone = done.send(()).is_err();
+                }
+                Some(Request::Check(to_ms, done)) => {
+                    drain(&app, &mut state, &mut changes).await;
+                    let now = app.clock.now_ms();
+                    let verdict = match state.too_many_ticks(now, to_ms, MAX_TICKS_PER_MOVE) {
+                        Some(refused) => Err(refused),
+                        None => Ok(()),
+                    };
+                    let _gone = done.send(verdict).is_err();
                 }
                 None => break,
             },
