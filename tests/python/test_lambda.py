@@ -257,9 +257,12 @@ def test_reserved_concurrency_throttles(lam):
     lam.put_function_concurrency(FunctionName="slow", ReservedConcurrentExecutions=1)
     assert lam.get_function_concurrency(FunctionName="slow")["ReservedConcurrentExecutions"] == 1
     import threading
-    t = threading.Thread(target=lambda: invoke(lam, "slow", {"ms": 1500}))
+    # Warm first, so the long invocation holds the one slot at once (a cold start on a busy
+    # machine can take longer than the wait below).
+    invoke(lam, "slow", {"ms": 1})
+    t = threading.Thread(target=lambda: invoke(lam, "slow", {"ms": 3000}))
     t.start()
-    time.sleep(0.5)
+    time.sleep(1.0)
     with pytest.raises(ClientError) as e:
         invoke(lam, "slow", {"ms": 1})
     assert e.value.response["Error"]["Code"] == "TooManyRequestsException"
