@@ -444,6 +444,18 @@ def test_function_logs_in_cloudwatch_logs(lam, lam_server):
     assert any(m.startswith("START RequestId:") for m in messages)
 
 
+def test_every_line_printed_before_the_response_comes_before_end_and_in_the_tail(lam):
+    """The runtime prints, then posts its response: the printed lines must be logged before the
+    invocation's END line and be in its LogType=Tail, however the pipe reader was scheduled."""
+    create_rust(lam, name="chatty", handler="log")
+    for attempt in range(30):
+        r, _ = invoke(lam, "chatty", {"lines": 60}, LogType="Tail")
+        tail = base64.b64decode(r["LogResult"]).decode()
+        lines = tail.splitlines()
+        end = next(i for i, line in enumerate(lines) if line.startswith("END RequestId:"))
+        assert lines[end - 1] == "log line 59", (attempt, lines[max(0, end - 3):end + 1])
+
+
 def test_aws_cli_invoke(lam, lam_server, tmp_path):
     create_rust(lam)
     out = tmp_path / "out.json"
