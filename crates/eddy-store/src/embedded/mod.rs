@@ -169,6 +169,9 @@ pub struct EmbeddedStoreOptions {
     /// only to measure what the fsync costs.
     pub sync: bool,
     pub observer: Arc<dyn StoreObserver>,
+    /// The SQLite VFS to open the database through (SQLite's default when `None`): the
+    /// power-loss test opens it through a VFS that forgets unsynced writes.
+    pub vfs: Option<String>,
 }
 
 impl Default for EmbeddedStoreOptions {
@@ -176,6 +179,7 @@ impl Default for EmbeddedStoreOptions {
         Self {
             sync: true,
             observer: Arc::new(NoObserver),
+            vfs: None,
         }
     }
 }
@@ -267,7 +271,14 @@ impl EmbeddedStore {
         let conn = (|| -> DbResult<Connection> {
             create_private_dir(dir)?;
             private_files(dir)?;
-            let conn = Connection::open(&path)?;
+            let conn = match &options.vfs {
+                None => Connection::open(&path)?,
+                Some(vfs) => Connection::open_with_flags_and_vfs(
+                    &path,
+                    rusqlite::OpenFlags::default(),
+                    vfs.as_str(),
+                )?,
+            };
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.pragma_update(
                 None,
