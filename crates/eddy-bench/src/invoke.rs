@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
 
-use crate::percentile;
 use crate::http1::Conn;
+use crate::percentile;
 
 #[derive(Debug, clap::Args)]
 pub struct InvokeArgs {

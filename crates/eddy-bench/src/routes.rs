@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, ensure};
 use serde_json::{Value, json};
 
-use crate::percentile;
 use crate::http1::Conn;
+use crate::percentile;
 
 #[derive(Debug, clap::Args)]
 pub struct RoutesArgs {

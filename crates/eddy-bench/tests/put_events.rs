@@ -85,7 +85,10 @@ fn put_events_reports_a_nonzero_throughput() {
     let report: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
     assert_eq!(report["bench"], "put-events", "{report}");
     assert_eq!(report["failed_requests"], 0, "{report}");
-    assert!(report["requests"].as_u64().is_some_and(|r| r > 0), "{report}");
+    assert!(
+        report["requests"].as_u64().is_some_and(|r| r > 0),
+        "{report}"
+    );
     assert!(
         report["events_per_sec"].as_f64().is_some_and(|r| r > 0.0),
         "{report}"
