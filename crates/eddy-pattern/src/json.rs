@@ -1,14 +1,27 @@
-//! A small strict JSON reader for patterns (and the CLI): keeps numbers as their original text,
-//! keeps object members in order (duplicates included), and never panics on any input.
+//! eddy's one JSON reader: the grammar (white space, literals, numbers, strings and their
+//! escapes) written once, and the ways of walking a text with it.
 //!
-//! Patterns are tiny (at most a few KiB), so this builds a tree; events never go through here on
-//! the hot path (see `scan`). [`validate`] checks a text without building anything (the API
-//! layer uses it on every event's `Detail`).
+//! * [`validate`] checks a text without building anything, without recursion (the API layer runs
+//!   it on every event's `Detail`, so it is on the PutEvents path);
+//! * [`read`] builds a borrowed tree ([`Value`]) that keeps every number and string literal as it
+//!   is spelled in the text and object members in order (duplicates included); strings are
+//!   decoded only when asked ([`Str::decode`]). Its caller picks the depth limit and whether a
+//!   lone surrogate escape is refused ([`ReadLimits`]). Target input shaping
+//!   (`eddy-model`'s `transform`) reads events with it;
+//! * [`parse`] builds an owned tree ([`Json`], strings decoded) for patterns and the CLI, on top
+//!   of [`read`];
+//! * the event scanner (the crate's `scan` module, the matcher's hot path) reads events lazily with
+//!   the same number grammar and string decoding, recording only the values some pattern uses.
 //!
-//! Both are strict where JSON parsers differ: a `\u` escape of a lone UTF-16 surrogate
+//! None of them panics on any input, and each bounds its nesting depth.
+//!
+//! All are strict where JSON parsers differ: a `\u` escape of a lone UTF-16 surrogate
 //! (`"\ud800"`) is refused, because no Rust string, and no UTF-8 text, can hold it (serde_json
-//! refuses it too; decoding it to U+FFFD would match a value nobody sent).
+//! refuses it too; decoding it to U+FFFD would match a value nobody sent). [`read`] can be told
+//! to keep such a literal as it is spelled instead ([`LoneSurrogates::Keep`]), for a reader that
+//! only passes text through.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// Maximum nesting depth accepted; deeper input is rejected rather than risking the stack.
@@ -156,7 +169,7 @@ pub fn validate(src: &str, max_depth: usize) -> Result<TopLevel, JsonError> {
                     continue;
                 }
             }
-            Some(b'"') => p.skip_string()?,
+            Some(b'"') => p.skip_string(LoneSurrogates::Refuse).map(drop)?,
             Some(b't') => p.skip_lit(b"true")?,
             Some(b'f') => p.skip_lit(b"false")?,
             Some(b'n') => p.skip_lit(b"null")?,
@@ -192,21 +205,272 @@ pub fn validate(src: &str, max_depth: usize) -> Result<TopLevel, JsonError> {
     }
 }
 
-/// Parses one JSON value filling the whole text (surrounding whitespace allowed).
+/// Parses one JSON value filling the whole text (surrounding whitespace allowed), nested at most
+/// [`MAX_DEPTH`] deep, refusing lone surrogate escapes.
 pub fn parse(src: &str) -> Result<Json, JsonError> {
-    parse_bytes(src.as_bytes())
+    Ok(read(src, ReadLimits::default())?.to_json())
 }
 
-/// Like [`parse`] on bytes; strings must be valid UTF-8.
+/// Like [`parse`] on bytes, which must be UTF-8.
 pub fn parse_bytes(src: &[u8]) -> Result<Json, JsonError> {
-    let mut p = Parser { b: src, i: 0 };
-    p.ws();
-    let v = p.value(0)?;
-    p.ws();
-    if p.i != p.b.len() {
-        return Err(p.err("trailing characters"));
+    let text = std::str::from_utf8(src).map_err(|e| JsonError {
+        offset: e.valid_up_to(),
+        reason: "invalid UTF-8",
+    })?;
+    parse(text)
+}
+
+/// What [`read`] does with a `\u` escape of a lone UTF-16 surrogate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoneSurrogates {
+    /// Refuse the text ([`LONE_SURROGATE`]).
+    Refuse,
+    /// Accept it: the literal keeps its spelling, and [`Str::decode`] gives `None` for it.
+    Keep,
+}
+
+/// How deep [`read`] goes and how strict it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// A value nested inside more than this many containers is refused ([`TOO_DEEP`]): the
+    /// top-level value is at depth 0, so `max_depth + 1` nested arrays holding a number are
+    /// refused while the same arrays empty are not.
+    pub max_depth: usize,
+    pub lone_surrogates: LoneSurrogates,
+}
+
+impl Default for ReadLimits {
+    /// [`MAX_DEPTH`], lone surrogates refused: what [`parse`] uses.
+    fn default() -> Self {
+        ReadLimits {
+            max_depth: MAX_DEPTH,
+            lone_surrogates: LoneSurrogates::Refuse,
+        }
+    }
+}
+
+/// A string literal as it is spelled in the text read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Str<'a> {
+    /// The literal, quotes included.
+    literal: &'a str,
+    escaped: bool,
+}
+
+impl<'a> Str<'a> {
+    /// A literal that holds no escape, quote, backslash or control character, such as
+    /// `"\"detailType\""`; `None` for anything else.
+    pub fn unescaped(literal: &'a str) -> Option<Str<'a>> {
+        let body = literal.strip_prefix('"')?.strip_suffix('"')?;
+        body.bytes()
+            .all(|c| c >= 0x20 && c != b'"' && c != b'\\')
+            .then_some(Str {
+                literal,
+                escaped: false,
+            })
+    }
+
+    /// The literal as written, quotes included.
+    pub fn literal(&self) -> &'a str {
+        self.literal
+    }
+
+    /// The text between the quotes, escapes as written.
+    pub fn body(&self) -> &'a str {
+        self.literal
+            .get(1..self.literal.len().saturating_sub(1))
+            .unwrap_or("")
+    }
+
+    /// Whether the literal holds any escape.
+    pub fn has_escapes(&self) -> bool {
+        self.escaped
+    }
+
+    /// The decoded string (borrowed when there is no escape); `None` when the literal holds a
+    /// lone surrogate escape, which only [`LoneSurrogates::Keep`] lets through.
+    pub fn decode(&self) -> Option<Cow<'a, str>> {
+        let body = self.body();
+        if !self.escaped {
+            return Some(Cow::Borrowed(body));
+        }
+        let mut out = Vec::with_capacity(body.len());
+        match unescape(body.as_bytes(), &mut out, Lone::Refuse) {
+            Unescaped::Ok => String::from_utf8(out).ok().map(Cow::Owned),
+            Unescaped::Bad | Unescaped::Lone => None,
+        }
+    }
+
+    /// Whether the decoded string is `s` (without allocating when there is no escape).
+    pub fn decodes_to(&self, s: &str) -> bool {
+        if self.escaped {
+            self.decode().is_some_and(|d| d == s)
+        } else {
+            self.body() == s
+        }
+    }
+}
+
+/// A JSON value read by [`read`], borrowing from the text: numbers and strings as spelled,
+/// object members in order with duplicates kept.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value<'a> {
+    Null,
+    Bool(bool),
+    /// The number as written (already checked against the JSON grammar).
+    Number(&'a str),
+    String(Str<'a>),
+    Array(Vec<Value<'a>>),
+    Object(Vec<(Str<'a>, Value<'a>)>),
+}
+
+impl Value<'_> {
+    /// The owned tree, strings decoded (a lone surrogate read with [`LoneSurrogates::Keep`]
+    /// becomes U+FFFD).
+    pub fn to_json(&self) -> Json {
+        fn text(s: &Str<'_>) -> String {
+            match s.decode() {
+                Some(d) => d.into_owned(),
+                None => {
+                    let mut out = Vec::new();
+                    unescape(s.body().as_bytes(), &mut out, Lone::Replace);
+                    String::from_utf8_lossy(&out).into_owned()
+                }
+            }
+        }
+        match self {
+            Value::Null => Json::Null,
+            Value::Bool(b) => Json::Bool(*b),
+            Value::Number(n) => Json::Number((*n).to_owned()),
+            Value::String(s) => Json::String(text(s)),
+            Value::Array(items) => Json::Array(items.iter().map(Value::to_json).collect()),
+            Value::Object(members) => Json::Object(
+                members
+                    .iter()
+                    .map(|(k, v)| (text(k), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// Reads one JSON value filling the whole text (surrounding white space allowed) into a
+/// borrowed tree, within `limits`.
+pub fn read(src: &str, limits: ReadLimits) -> Result<Value<'_>, JsonError> {
+    let mut r = Reader {
+        p: Parser {
+            b: src.as_bytes(),
+            i: 0,
+        },
+        src,
+        limits,
+    };
+    r.p.ws();
+    let v = r.value(0)?;
+    r.p.ws();
+    if r.p.i != r.p.b.len() {
+        return Err(r.p.err("trailing characters"));
     }
     Ok(v)
+}
+
+/// The tree builder behind [`read`]: recursive, at most `limits.max_depth + 1` frames deep.
+struct Reader<'a> {
+    p: Parser<'a>,
+    src: &'a str,
+    limits: ReadLimits,
+}
+
+impl<'a> Reader<'a> {
+    fn slice(&self, from: usize) -> Result<&'a str, JsonError> {
+        self.src
+            .get(from..self.p.i)
+            .ok_or_else(|| self.p.err("invalid UTF-8"))
+    }
+
+    /// With the reader on an opening quote: the literal, moved past.
+    fn string(&mut self) -> Result<Str<'a>, JsonError> {
+        let start = self.p.i;
+        let escaped = self.p.skip_string(self.limits.lone_surrogates)?;
+        Ok(Str {
+            literal: self.slice(start)?,
+            escaped,
+        })
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Value<'a>, JsonError> {
+        if depth > self.limits.max_depth {
+            return Err(self.p.err(TOO_DEEP));
+        }
+        match self.p.b.get(self.p.i) {
+            None => Err(self.p.err("unexpected end")),
+            Some(b'{') => {
+                self.p.i += 1;
+                let mut members = Vec::new();
+                self.p.ws();
+                if self.p.b.get(self.p.i) == Some(&b'}') {
+                    self.p.i += 1;
+                    return Ok(Value::Object(members));
+                }
+                loop {
+                    self.p.ws();
+                    if self.p.b.get(self.p.i) != Some(&b'"') {
+                        return Err(self.p.err("expected a key"));
+                    }
+                    let k = self.string()?;
+                    self.p.ws();
+                    if self.p.b.get(self.p.i) != Some(&b':') {
+                        return Err(self.p.err("expected ':'"));
+                    }
+                    self.p.i += 1;
+                    self.p.ws();
+                    let v = self.value(depth + 1)?;
+                    members.push((k, v));
+                    self.p.ws();
+                    match self.p.b.get(self.p.i) {
+                        Some(b',') => self.p.i += 1,
+                        Some(b'}') => {
+                            self.p.i += 1;
+                            return Ok(Value::Object(members));
+                        }
+                        _ => return Err(self.p.err("expected ',' or '}'")),
+                    }
+                }
+            }
+            Some(b'[') => {
+                self.p.i += 1;
+                let mut items = Vec::new();
+                self.p.ws();
+                if self.p.b.get(self.p.i) == Some(&b']') {
+                    self.p.i += 1;
+                    return Ok(Value::Array(items));
+                }
+                loop {
+                    self.p.ws();
+                    items.push(self.value(depth + 1)?);
+                    self.p.ws();
+                    match self.p.b.get(self.p.i) {
+                        Some(b',') => self.p.i += 1,
+                        Some(b']') => {
+                            self.p.i += 1;
+                            return Ok(Value::Array(items));
+                        }
+                        _ => return Err(self.p.err("expected ',' or ']'")),
+                    }
+                }
+            }
+            Some(b'"') => Ok(Value::String(self.string()?)),
+            Some(b't') => self.p.skip_lit(b"true").map(|()| Value::Bool(true)),
+            Some(b'f') => self.p.skip_lit(b"false").map(|()| Value::Bool(false)),
+            Some(b'n') => self.p.skip_lit(b"null").map(|()| Value::Null),
+            Some(_) => {
+                let start = self.p.i;
+                self.p.i =
+                    number_end(self.p.b, start).ok_or_else(|| self.p.err("invalid number"))?;
+                Ok(Value::Number(self.slice(start)?))
+            }
+        }
+    }
 }
 
 struct Parser<'a> {
@@ -232,116 +496,13 @@ impl Parser<'_> {
         }
     }
 
-    fn lit(&mut self, word: &[u8], v: Json) -> Result<Json, JsonError> {
-        if self.b.get(self.i..self.i + word.len()) == Some(word) {
-            self.i += word.len();
-            Ok(v)
-        } else {
-            Err(self.err("invalid literal"))
-        }
-    }
-
-    fn value(&mut self, depth: usize) -> Result<Json, JsonError> {
-        if depth > MAX_DEPTH {
-            return Err(self.err(TOO_DEEP));
-        }
-        match self.b.get(self.i) {
-            None => Err(self.err("unexpected end")),
-            Some(b'{') => {
-                self.i += 1;
-                let mut members = Vec::new();
-                self.ws();
-                if self.b.get(self.i) == Some(&b'}') {
-                    self.i += 1;
-                    return Ok(Json::Object(members));
-                }
-                loop {
-                    self.ws();
-                    if self.b.get(self.i) != Some(&b'"') {
-                        return Err(self.err("expected a key"));
-                    }
-                    let k = self.string()?;
-                    self.ws();
-                    if self.b.get(self.i) != Some(&b':') {
-                        return Err(self.err("expected ':'"));
-                    }
-                    self.i += 1;
-                    self.ws();
-                    let v = self.value(depth + 1)?;
-                    members.push((k, v));
-                    self.ws();
-                    match self.b.get(self.i) {
-                        Some(b',') => self.i += 1,
-                        Some(b'}') => {
-                            self.i += 1;
-                            return Ok(Json::Object(members));
-                        }
-                        _ => return Err(self.err("expected ',' or '}'")),
-                    }
-                }
-            }
-            Some(b'[') => {
-                self.i += 1;
-                let mut items = Vec::new();
-                self.ws();
-                if self.b.get(self.i) == Some(&b']') {
-                    self.i += 1;
-                    return Ok(Json::Array(items));
-                }
-                loop {
-                    self.ws();
-                    items.push(self.value(depth + 1)?);
-                    self.ws();
-                    match self.b.get(self.i) {
-                        Some(b',') => self.i += 1,
-                        Some(b']') => {
-                            self.i += 1;
-                            return Ok(Json::Array(items));
-                        }
-                        _ => return Err(self.err("expected ',' or ']'")),
-                    }
-                }
-            }
-            Some(b'"') => Ok(Json::String(self.string()?)),
-            Some(b't') => self.lit(b"true", Json::Bool(true)),
-            Some(b'f') => self.lit(b"false", Json::Bool(false)),
-            Some(b'n') => self.lit(b"null", Json::Null),
-            Some(_) => {
-                let end = number_end(self.b, self.i).ok_or_else(|| self.err("invalid number"))?;
-                let text = std::str::from_utf8(&self.b[self.i..end])
-                    .map_err(|_| self.err("invalid number"))?
-                    .to_owned();
-                self.i = end;
-                Ok(Json::Number(text))
-            }
-        }
-    }
-
-    fn string(&mut self) -> Result<String, JsonError> {
-        let start = self.i + 1;
-        let (end, has_escape) = string_end(self.b, start).ok_or_else(|| self.err("bad string"))?;
-        let raw = &self.b[start..end];
-        let s = if has_escape {
-            let mut out = Vec::with_capacity(raw.len());
-            match unescape(raw, &mut out, Lone::Refuse) {
-                Unescaped::Ok => {}
-                Unescaped::Bad => return Err(self.err("bad escape")),
-                Unescaped::Lone => return Err(self.err(LONE_SURROGATE)),
-            }
-            String::from_utf8(out).map_err(|_| self.err("invalid UTF-8"))?
-        } else {
-            std::str::from_utf8(raw)
-                .map_err(|_| self.err("invalid UTF-8"))?
-                .to_owned()
-        };
-        self.i = end + 1;
-        Ok(s)
-    }
-
-    /// With `self.i` on an opening quote: checks one string and moves past it.
-    fn skip_string(&mut self) -> Result<(), JsonError> {
+    /// With `self.i` on an opening quote: checks one string and moves past it. Returns whether
+    /// it holds any escape; a lone surrogate escape is accepted only with
+    /// [`LoneSurrogates::Keep`].
+    fn skip_string(&mut self, lone: LoneSurrogates) -> Result<bool, JsonError> {
         let start = self.i + 1;
         let mut i = start;
+        let mut escaped = false;
         loop {
             match self.b.get(i) {
                 None => {
@@ -350,8 +511,11 @@ impl Parser<'_> {
                 }
                 Some(b'"') => break,
                 Some(b'\\') => {
+                    escaped = true;
                     i = match escape_end(self.b, i) {
                         Ok(end) => end,
+                        // The lone escape alone; what follows is read on its own.
+                        Err(LONE_SURROGATE) if lone == LoneSurrogates::Keep => i + 6,
                         Err(reason) => {
                             self.i = i;
                             return Err(self.err(reason));
@@ -366,7 +530,7 @@ impl Parser<'_> {
             }
         }
         self.i = i + 1;
-        Ok(())
+        Ok(escaped)
     }
 
     /// An object key and its `:`, with `self.i` on the key's opening quote.
@@ -374,7 +538,7 @@ impl Parser<'_> {
         if self.b.get(self.i) != Some(&b'"') {
             return Err(self.err("expected a key"));
         }
-        self.skip_string()?;
+        self.skip_string(LoneSurrogates::Refuse)?;
         self.ws();
         if self.b.get(self.i) != Some(&b':') {
             return Err(self.err("expected ':'"));
@@ -416,25 +580,6 @@ fn escape_end(b: &[u8], i: usize) -> Result<usize, &'static str> {
         }
         _ => Err("bad escape"),
     }
-}
-
-/// Given `start` just after an opening quote, finds the closing quote. Returns its index and
-/// whether any escape was seen. Rejects raw control characters.
-pub(crate) fn string_end(b: &[u8], start: usize) -> Option<(usize, bool)> {
-    let mut i = start;
-    let mut esc = false;
-    while let Some(&c) = b.get(i) {
-        match c {
-            b'"' => return Some((i, esc)),
-            b'\\' => {
-                esc = true;
-                i += 2;
-            }
-            0..=0x1f => return None,
-            _ => i += 1,
-        }
-    }
-    None
 }
 
 /// Returns the end of a JSON number starting at `i`, or `None` if it does not follow the grammar.
