@@ -94,7 +94,10 @@ fn template_json_guide(bencher: divan::Bencher) {
 fn template_text_guide(bencher: divan::Bencher) {
     let t = target(
         None,
-        Some((GUIDE_PATHS, "instance <instance> is in <state> since <timestamp>")),
+        Some((
+            GUIDE_PATHS,
+            "instance <instance> is in <state> since <timestamp>",
+        )),
     );
     bencher.bench(|| render_input(&t, divan::black_box(EC2_EVENT), &cx()).unwrap_or_default());
 }
