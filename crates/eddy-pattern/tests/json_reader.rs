@@ -212,11 +212,11 @@ proptest! {
     #[test]
     fn never_panics_on_any_text(text in any::<String>(), bytes in any::<Vec<u8>>()) {
         for lone in [LoneSurrogates::Refuse, LoneSurrogates::Keep] {
-            let _ = json::read(&text, limits(64, lone));
+            json::read(&text, limits(64, lone)).ok();
         }
-        let _ = json::parse(&text);
-        let _ = json::parse_bytes(&bytes);
-        let _ = json::validate(&text, 64);
+        json::parse(&text).ok();
+        json::parse_bytes(&bytes).ok();
+        json::validate(&text, 64).ok();
     }
 
     #[test]
