@@ -208,7 +208,7 @@ pub fn validate(src: &str, max_depth: usize) -> Result<TopLevel, JsonError> {
 /// Parses one JSON value filling the whole text (surrounding whitespace allowed), nested at most
 /// [`MAX_DEPTH`] deep, refusing lone surrogate escapes.
 pub fn parse(src: &str) -> Result<Json, JsonError> {
-    Ok(read(src, ReadLimits::default())?.to_json())
+    build::<Owned>(src, ReadLimits::default())
 }
 
 /// Like [`parse`] on bytes, which must be UTF-8.
@@ -328,42 +328,121 @@ impl Value<'_> {
     /// The owned tree, strings decoded (a lone surrogate read with [`LoneSurrogates::Keep`]
     /// becomes U+FFFD).
     pub fn to_json(&self) -> Json {
-        fn text(s: &Str<'_>) -> String {
-            match s.decode() {
-                Some(d) => d.into_owned(),
-                None => {
-                    let mut out = Vec::new();
-                    unescape(s.body().as_bytes(), &mut out, Lone::Replace);
-                    String::from_utf8_lossy(&out).into_owned()
-                }
-            }
-        }
         match self {
             Value::Null => Json::Null,
             Value::Bool(b) => Json::Bool(*b),
             Value::Number(n) => Json::Number((*n).to_owned()),
-            Value::String(s) => Json::String(text(s)),
+            Value::String(s) => Json::String(owned_text(s)),
             Value::Array(items) => Json::Array(items.iter().map(Value::to_json).collect()),
             Value::Object(members) => Json::Object(
                 members
                     .iter()
-                    .map(|(k, v)| (text(k), v.to_json()))
+                    .map(|(k, v)| (owned_text(k), v.to_json()))
                     .collect(),
             ),
         }
     }
 }
 
+/// A literal decoded, a lone surrogate as U+FFFD.
+fn owned_text(s: &Str<'_>) -> String {
+    match s.decode() {
+        Some(d) => d.into_owned(),
+        None => {
+            let mut out = Vec::new();
+            unescape(s.body().as_bytes(), &mut out, Lone::Replace);
+            String::from_utf8_lossy(&out).into_owned()
+        }
+    }
+}
+
+/// What the tree reader builds: the borrowed [`Value`] ([`read`]) or the owned [`Json`]
+/// ([`parse`]), each node made as it is read.
+trait Build<'a> {
+    type Node;
+    type Key;
+    fn null() -> Self::Node;
+    fn bool(b: bool) -> Self::Node;
+    fn number(text: &'a str) -> Self::Node;
+    fn string(s: Str<'a>) -> Self::Node;
+    fn key(s: Str<'a>) -> Self::Key;
+    fn array(items: Vec<Self::Node>) -> Self::Node;
+    fn object(members: Vec<(Self::Key, Self::Node)>) -> Self::Node;
+}
+
+/// Builds [`Value`].
+enum Borrowed {}
+
+impl<'a> Build<'a> for Borrowed {
+    type Node = Value<'a>;
+    type Key = Str<'a>;
+    fn null() -> Value<'a> {
+        Value::Null
+    }
+    fn bool(b: bool) -> Value<'a> {
+        Value::Bool(b)
+    }
+    fn number(text: &'a str) -> Value<'a> {
+        Value::Number(text)
+    }
+    fn string(s: Str<'a>) -> Value<'a> {
+        Value::String(s)
+    }
+    fn key(s: Str<'a>) -> Str<'a> {
+        s
+    }
+    fn array(items: Vec<Value<'a>>) -> Value<'a> {
+        Value::Array(items)
+    }
+    fn object(members: Vec<(Str<'a>, Value<'a>)>) -> Value<'a> {
+        Value::Object(members)
+    }
+}
+
+/// Builds [`Json`].
+enum Owned {}
+
+impl<'a> Build<'a> for Owned {
+    type Node = Json;
+    type Key = String;
+    fn null() -> Json {
+        Json::Null
+    }
+    fn bool(b: bool) -> Json {
+        Json::Bool(b)
+    }
+    fn number(text: &'a str) -> Json {
+        Json::Number(text.to_owned())
+    }
+    fn string(s: Str<'a>) -> Json {
+        Json::String(owned_text(&s))
+    }
+    fn key(s: Str<'a>) -> String {
+        owned_text(&s)
+    }
+    fn array(items: Vec<Json>) -> Json {
+        Json::Array(items)
+    }
+    fn object(members: Vec<(String, Json)>) -> Json {
+        Json::Object(members)
+    }
+}
+
 /// Reads one JSON value filling the whole text (surrounding white space allowed) into a
 /// borrowed tree, within `limits`.
 pub fn read(src: &str, limits: ReadLimits) -> Result<Value<'_>, JsonError> {
-    let mut r = Reader {
+    build::<Borrowed>(src, limits)
+}
+
+fn build<'a, B: Build<'a>>(src: &'a str, limits: ReadLimits) -> Result<B::Node, JsonError> {
+    let mut r = Reader::<B> {
         p: Parser {
             b: src.as_bytes(),
             i: 0,
         },
         src,
         limits,
+        build: std::marker::PhantomData,
     };
     r.p.ws();
     let v = r.value(0)?;
@@ -374,14 +453,16 @@ pub fn read(src: &str, limits: ReadLimits) -> Result<Value<'_>, JsonError> {
     Ok(v)
 }
 
-/// The tree builder behind [`read`]: recursive, at most `limits.max_depth + 1` frames deep.
-struct Reader<'a> {
+/// The tree reader behind [`read`] and [`parse`]: recursive, at most `limits.max_depth + 1`
+/// frames deep.
+struct Reader<'a, B> {
     p: Parser<'a>,
     src: &'a str,
     limits: ReadLimits,
+    build: std::marker::PhantomData<B>,
 }
 
-impl<'a> Reader<'a> {
+impl<'a, B: Build<'a>> Reader<'a, B> {
     fn slice(&self, from: usize) -> Result<&'a str, JsonError> {
         self.src
             .get(from..self.p.i)
@@ -398,7 +479,7 @@ impl<'a> Reader<'a> {
         })
     }
 
-    fn value(&mut self, depth: usize) -> Result<Value<'a>, JsonError> {
+    fn value(&mut self, depth: usize) -> Result<B::Node, JsonError> {
         if depth > self.limits.max_depth {
             return Err(self.p.err(TOO_DEEP));
         }
@@ -410,7 +491,7 @@ impl<'a> Reader<'a> {
                 self.p.ws();
                 if self.p.b.get(self.p.i) == Some(&b'}') {
                     self.p.i += 1;
-                    return Ok(Value::Object(members));
+                    return Ok(B::object(members));
                 }
                 loop {
                     self.p.ws();
@@ -425,13 +506,13 @@ impl<'a> Reader<'a> {
                     self.p.i += 1;
                     self.p.ws();
                     let v = self.value(depth + 1)?;
-                    members.push((k, v));
+                    members.push((B::key(k), v));
                     self.p.ws();
                     match self.p.b.get(self.p.i) {
                         Some(b',') => self.p.i += 1,
                         Some(b'}') => {
                             self.p.i += 1;
-                            return Ok(Value::Object(members));
+                            return Ok(B::object(members));
                         }
                         _ => return Err(self.p.err("expected ',' or '}'")),
                     }
@@ -443,7 +524,7 @@ impl<'a> Reader<'a> {
                 self.p.ws();
                 if self.p.b.get(self.p.i) == Some(&b']') {
                     self.p.i += 1;
-                    return Ok(Value::Array(items));
+                    return Ok(B::array(items));
                 }
                 loop {
                     self.p.ws();
@@ -453,21 +534,21 @@ impl<'a> Reader<'a> {
                         Some(b',') => self.p.i += 1,
                         Some(b']') => {
                             self.p.i += 1;
-                            return Ok(Value::Array(items));
+                            return Ok(B::array(items));
                         }
                         _ => return Err(self.p.err("expected ',' or ']'")),
                     }
                 }
             }
-            Some(b'"') => Ok(Value::String(self.string()?)),
-            Some(b't') => self.p.skip_lit(b"true").map(|()| Value::Bool(true)),
-            Some(b'f') => self.p.skip_lit(b"false").map(|()| Value::Bool(false)),
-            Some(b'n') => self.p.skip_lit(b"null").map(|()| Value::Null),
+            Some(b'"') => Ok(B::string(self.string()?)),
+            Some(b't') => self.p.skip_lit(b"true").map(|()| B::bool(true)),
+            Some(b'f') => self.p.skip_lit(b"false").map(|()| B::bool(false)),
+            Some(b'n') => self.p.skip_lit(b"null").map(|()| B::null()),
             Some(_) => {
                 let start = self.p.i;
                 self.p.i =
                     number_end(self.p.b, start).ok_or_else(|| self.p.err("invalid number"))?;
-                Ok(Value::Number(self.slice(start)?))
+                Ok(B::number(self.slice(start)?))
             }
         }
     }
