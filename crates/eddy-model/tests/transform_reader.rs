@@ -491,7 +491,11 @@ proptest! {
     }
 
     #[test]
-    fn depth_is_bounded_as_before(depth in 500usize..530, objects in any::<bool>(), empty in any::<bool>()) {
+    fn depth_is_bounded_as_before(
+        depth in 500usize..530,
+        objects in any::<bool>(),
+        empty in any::<bool>(),
+    ) {
         let text = nested(depth, objects && !empty, if empty { "" } else { "1" });
         let old = old_input_path_root(&text);
         let new = new_input_path_root(&text);

@@ -220,7 +220,12 @@ proptest! {
     }
 
     #[test]
-    fn depth_is_bounded(depth in 1usize..300, max in 0usize..300, objects in any::<bool>(), empty in any::<bool>()) {
+    fn depth_is_bounded(
+        depth in 1usize..300,
+        max in 0usize..300,
+        objects in any::<bool>(),
+        empty in any::<bool>(),
+    ) {
         // The top-level value is at depth 0: `depth` containers around a number put it at
         // `depth`; empty innermost containers stop one level short.
         let text = nested(depth, objects && !empty, if empty { "" } else { "1" });

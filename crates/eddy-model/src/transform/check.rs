@@ -3,8 +3,8 @@
 //!
 //! [`check_target`] (and the pieces it uses) enforce: only one of `Input`/`InputPath`/
 //! `InputTransformer` (AWS's exact message); `Input` is JSON; paths ≤ 256 characters and in the
-//! subset [`path`](super::path) describes; `InputTemplate` 1–8192 characters; ≤ 100 `InputPathsMap` entries whose keys
-//! match `[A-Za-z0-9_-]{1,256}` and do not start with `aws.`; every `<name>` placeholder defined
+//! subset [`path`](super::path) describes; `InputTemplate` 1–8192 characters; ≤ 100
+//! `InputPathsMap` entries whose keys match `[A-Za-z0-9_-]{1,256}` and do not start with `aws.`; every `<name>` placeholder defined
 //! (AWS's exact message); no bare placeholder as an object key of a template that is a JSON
 //! object. The wording of messages other than the two AWS-recorded ones is eddy's.
 
@@ -20,7 +20,7 @@ use super::{
 use crate::definitions::{InputTransformer, TargetDef};
 
 /// Validates a JSON path as EventBridge accepts it in InputPath / InputPathsMap values (for
-/// PutTargets): at most 256 characters, in the subset [`path`](super::path) describes.
+/// PutTargets): at most 256 characters, in the subset the `path` module describes.
 pub fn check_path(path: &str) -> Result<(), TransformError> {
     if path.chars().count() > MAX_PATH_LEN {
         return Err(TransformError::new(format!(

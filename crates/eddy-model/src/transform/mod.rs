@@ -20,12 +20,12 @@
 //!
 //! # Layout
 //!
-//! * [`path`]: JSON paths (`InputPath`, `InputPathsMap` values): the subset EventBridge takes,
+//! * `path`: JSON paths (`InputPath`, `InputPathsMap` values): the subset EventBridge takes,
 //!   and what a path selects;
-//! * [`template`]: `InputTemplate` placeholders, the predefined variables, and how each value is
+//! * `template`: `InputTemplate` placeholders, the predefined variables, and how each value is
 //!   written where it stands (JSON templates and text templates);
-//! * [`check`]: validation at `PutTargets`, with AWS's messages;
-//! * [`tree`]: the event as a JSON tree, read with eddy's one JSON reader
+//! * `check`: validation at `PutTargets`, with AWS's messages;
+//! * `tree`: the event as a JSON tree, read with eddy's one JSON reader
 //!   ([`eddy_pattern::json::read`]) and written back.
 
 mod check;
@@ -109,7 +109,7 @@ impl std::error::Error for TransformError {}
 /// The payload a target receives for `event_json` (the full envelope as JSON text): the event
 /// itself when the target sets none of Input/InputPath/InputTransformer; the constant `Input`;
 /// the value at `InputPath` (empty when the path selects nothing); or the rendered
-/// `InputTemplate`. See [`path`] and [`template`] for the exact rules.
+/// `InputTemplate`. See the `path` and `template` modules for the exact rules.
 pub fn render_input(
     target: &TargetDef,
     event_json: &str,

@@ -18,8 +18,9 @@
 //! The target receives the JSON text of the selected value, minified with member order kept:
 //! `$.detail` gives the detail object, `$.detail.state` gives `"RUNNING"` *with* the quotes
 //! (AWS-recorded: an SQS body of `"baz"`). When the path selects nothing,
-//! [`render_input`](super::render_input) returns the empty string. A selected value is never empty text, so callers can tell; what
-//! AWS does there is not documented (LocalStack sends nothing), so the dispatcher decides.
+//! [`render_input`](super::render_input) returns the empty string. A selected value is never
+//! empty text, so callers can tell; what AWS does there is not documented (LocalStack sends
+//! nothing), so the dispatcher decides.
 
 use eddy_pattern::json::Value;
 

@@ -2,11 +2,11 @@
 //! resolving each placeholder to a value (an `InputPathsMap` path or a predefined variable), and
 //! writing the values where they stand with the JSON-string escaping rules below.
 //!
-//!
 //! `InputPathsMap` binds variables to paths; `<name>` in `InputTemplate` is a placeholder when
 //! `name` is a map key or one of the predefined variables (which take precedence, being
-//! reserved). Any other `<…>` text is left as it is ([`check_transformer`](super::check_transformer) rejects a `<name>`
-//! that looks like a variable but is not defined, with AWS's message).
+//! reserved). Any other `<…>` text is left as it is
+//! ([`check_transformer`](super::check_transformer) rejects a `<name>` that looks like a variable
+//! but is not defined, with AWS's message).
 //!
 //! Predefined variables:
 //! * `aws.events.rule-arn`, `aws.events.rule-name`: strings from [`TransformContext`];
