@@ -1,17 +1,19 @@
 //! eddy's one JSON reader: the grammar (white space, literals, numbers, strings and their
 //! escapes) written once, and the ways of walking a text with it.
 //!
-//! * [`validate()`] checks a text without building anything, without recursion (the API layer runs
-//!   it on every event's `Detail`, so it is on the PutEvents path);
+//! * [`validate()`] checks a text without building anything, without recursion (the API layer
+//!   runs it on every event's `Detail`, so it is on the PutEvents path);
 //! * [`read`] builds a borrowed tree ([`Value`]) that keeps every number and string literal as it
 //!   is spelled in the text and object members in order (duplicates included); strings are
 //!   decoded only when asked ([`Str::decode`]). Its caller picks the depth limit and whether a
 //!   lone surrogate escape is refused ([`ReadLimits`]). Target input shaping
 //!   (`eddy-model`'s `transform`) reads events with it;
-//! * [`parse`] builds an owned tree ([`Json`], strings decoded) for patterns and the CLI, on top
-//!   of [`read`];
-//! * the event scanner (the crate's `scan` module, the matcher's hot path) reads events lazily with
-//!   the same number grammar and string decoding, recording only the values some pattern uses.
+//! * [`parse`] builds an owned tree ([`Json`], strings decoded) for patterns and the CLI, with
+//!   the same tree reader as [`read`] (at [`MAX_DEPTH`], lone surrogates refused);
+//! * the event scanner (the crate's `scan` module, the matcher's hot path) reads events lazily
+//!   with the same number grammar and string decoding, recording only the values some pattern
+//!   uses and skipping the rest a word at a time (its own string and bracket skipping, tuned for
+//!   that path; `Pattern::matches` validates an event with [`read`] before scanning it).
 //!
 //! None of them panics on any input, and each bounds its nesting depth.
 //!
