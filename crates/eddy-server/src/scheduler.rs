@@ -157,37 +157,36 @@ impl Scheduler {
     }
 }
 
-/// What fires.
+/// What fires. Kept small: 100,000 schedules hold one each.
 #[derive(Debug, Clone, PartialEq)]
 enum Source {
-    Rule {
-        region: String,
-        bus: String,
-        name: String,
-        arn: String,
-    },
-    Schedule {
-        arn: String,
-        /// The definition as the scheduler last saw it committed.
-        def: Arc<ScheduleDef>,
-    },
+    Rule(Box<RuleSource>),
+    /// The definition as the scheduler last saw it committed (its ARN is built when it fires).
+    Schedule(Arc<ScheduleDef>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct RuleSource {
+    region: String,
+    bus: String,
+    name: String,
+    arn: String,
 }
 
 impl Source {
     /// How an error names it: ``rule `BUS/NAME` `` or ``schedule `GROUP/NAME` ``.
     fn describe(&self) -> String {
         match self {
-            Source::Rule { bus, name, .. } => format!("rule `{bus}/{name}`"),
-            Source::Schedule { def, .. } => format!("schedule `{}/{}`", def.group, def.name),
+            Source::Rule(r) => format!("rule `{}/{}`", r.bus, r.name),
+            Source::Schedule(def) => format!("schedule `{}/{}`", def.group, def.name),
         }
     }
 }
 
-/// The timing of one schedule: two entries with equal timing fire at the same ticks.
+/// The timing of one schedule besides its expression and zone: two entries with equal
+/// expressions, zones and timings fire at the same ticks.
 #[derive(Debug, Clone, PartialEq)]
 struct Timing {
-    expression: String,
-    tz: String,
     anchor_ms: Option<i64>,
     start_ms: Option<i64>,
     end_ms: Option<i64>,
@@ -196,7 +195,8 @@ struct Timing {
 
 struct Entry {
     generation: u64,
-    expr: ScheduleExpression,
+    /// Shared by every schedule with the same expression (see [`parsed`]).
+    expr: Arc<ScheduleExpression>,
     tz: TimeZone,
     timing: Timing,
     source: Source,
@@ -286,31 +286,47 @@ fn schedule_key(store_key: &str) -> Arc<str> {
     format!("{}:{store_key}", schedules::KIND_SCHEDULE).into()
 }
 
+/// The parsed form of a schedule expression, shared by all the schedules that use the same
+/// text (100,000 schedules commonly use a handful of expressions; a parsed cron is ~250 bytes).
+fn parsed(text: &str) -> Option<Arc<ScheduleExpression>> {
+    use std::sync::{LazyLock, Weak};
+    static PARSED: LazyLock<Mutex<HashMap<String, Weak<ScheduleExpression>>>> =
+        LazyLock::new(Default::default);
+    let mut cache = PARSED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(e) = cache.get(text).and_then(Weak::upgrade) {
+        return Some(e);
+    }
+    let e = Arc::new(ScheduleExpression::parse(text).ok()?);
+    if cache.len() >= 1024 && cache.len().is_power_of_two() {
+        cache.retain(|_, w| w.strong_count() > 0);
+    }
+    cache.insert(text.to_owned(), Arc::downgrade(&e));
+    Some(e)
+}
+
 /// The scheduler's view of a rule, when it is an enabled scheduled rule.
 fn rule_entry(app: &App, r: &RuleDef) -> Option<Entry> {
     let expression = r.schedule_expression.as_ref()?;
     if !r.state.is_enabled() {
         return None;
     }
-    let expr = ScheduleExpression::parse(expression).ok()?;
+    let expr = parsed(expression)?;
     Some(Entry {
         generation: 0,
         expr,
         tz: TimeZone::UTC,
         timing: Timing {
-            expression: expression.clone(),
-            tz: "UTC".into(),
             anchor_ms: Some(trunc_s(r.created_ms)),
             start_ms: None,
             end_ms: None,
             window_ms: 0,
         },
-        source: Source::Rule {
+        source: Source::Rule(Box::new(RuleSource {
             region: r.region.clone(),
             bus: r.bus.clone(),
             name: r.name.clone(),
             arn: app.catalog.scope(&r.region).rule_arn(&r.bus, &r.name),
-        },
+        })),
         floor_ms: r.created_ms,
         policy: MissedTicks::Latest,
     })
@@ -321,7 +337,7 @@ fn schedule_entry(app: &App, d: &Arc<ScheduleDef>) -> Option<Entry> {
     if !d.enabled() {
         return None;
     }
-    let expr = ScheduleExpression::parse(&d.schedule_expression).ok()?;
+    let expr = parsed(&d.schedule_expression)?;
     let tz_name = d.schedule_expression_timezone.as_deref().unwrap_or("UTC");
     let tz = TimeZone::get(tz_name).ok()?;
     let one_time = expr.is_one_time();
@@ -335,17 +351,12 @@ fn schedule_entry(app: &App, d: &Arc<ScheduleDef>) -> Option<Entry> {
         expr,
         tz,
         timing: Timing {
-            expression: d.schedule_expression.clone(),
-            tz: tz_name.to_owned(),
             anchor_ms: Some(start.unwrap_or_else(|| trunc_s(d.created_ms))),
             start_ms: start,
             end_ms: d.end_ms,
             window_ms: d.window_ms(),
         },
-        source: Source::Schedule {
-            arn: d.arn(app.catalog.account()),
-            def: d.clone(),
-        },
+        source: Source::Schedule(d.clone()),
         floor_ms: floor,
         policy: app.schedules.missed_ticks(&d.region, &d.group),
     })
@@ -357,6 +368,8 @@ impl State {
     fn upsert(&mut self, key: Arc<str>, mut e: Entry, startup_now: Option<i64>, live_now: i64) {
         if let Some(old) = self.entries.get_mut(&key)
             && old.timing == e.timing
+            && old.expr == e.expr
+            && old.tz == e.tz
         {
             // Same ticks: keep its place in the heap, take the new target and policy.
             old.source = e.source;
@@ -372,7 +385,7 @@ impl State {
         }
         // A rule changed while running fires no tick before the change (a schedule's floor is
         // already its last modification).
-        if startup_now.is_none() && matches!(e.source, Source::Rule { .. }) {
+        if startup_now.is_none() && matches!(e.source, Source::Rule(_)) {
             cursor = cursor.max(live_now);
         }
         let first = match startup_now {
@@ -779,12 +792,13 @@ async fn build(app: &App, batch: &mut AppendBatch, source: &Source, nominal_ms: 
     // Per kind: the event's region, the bus it is stored under, its source, detail type and
     // detail, and the targets (work items) it goes to.
     let (arn, region, bus, src, detail_type, detail, targets) = match source {
-        Source::Rule {
-            region,
-            bus,
-            name,
-            arn,
-        } => {
+        Source::Rule(rule) => {
+            let RuleSource {
+                region,
+                bus,
+                name,
+                arn,
+            } = &**rule;
             let targets: Vec<String> = app
                 .catalog
                 .read(|defs| {
@@ -799,7 +813,7 @@ async fn build(app: &App, batch: &mut AppendBatch, source: &Source, nominal_ms: 
             }
             let bus = bus.clone();
             (
-                arn,
+                arn.clone(),
                 region.as_str(),
                 bus,
                 "aws.events",
@@ -808,7 +822,7 @@ async fn build(app: &App, batch: &mut AppendBatch, source: &Source, nominal_ms: 
                 targets,
             )
         }
-        Source::Schedule { arn, def: d } => {
+        Source::Schedule(d) => {
             if !d.enabled() {
                 return;
             }
@@ -827,7 +841,7 @@ async fn build(app: &App, batch: &mut AppendBatch, source: &Source, nominal_ms: 
             let targets = vec![schedules::TARGET_ID.to_owned()];
             let bus = SCHEDULER_LOG_BUS.to_owned();
             (
-                arn,
+                d.arn(app.catalog.account()),
                 d.region.as_str(),
                 bus,
                 src,
