@@ -4,15 +4,23 @@
 //! HTTP routes listener on `127.0.0.1:0`, and serves them until [`Sandbox::shutdown`] (or drop).
 //! Tests talk to it over real HTTP: [`Sandbox::aws_call`] sends one AWS JSON 1.1 request.
 //!
+//! [`Sandbox::start_on_store`] serves a store the test opened itself (the power-loss test opens
+//! one through [`powerloss::PowerLossDisk`]'s VFS).
+//!
 //! What it is not: a mock. Everything behind the listeners is the production code path, with
 //! the store's fsyncs on.
 
+pub mod powerloss;
 pub mod tmpfs;
 
 use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context;
+use eddy_server::clock::Clock;
 use eddy_server::{App, Listeners, ServerConfig};
+use eddy_store::Store;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
 
@@ -29,7 +37,8 @@ pub struct Sandbox {
     pub http: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    _dir: tempfile::TempDir,
+    /// The data directory, when the sandbox made it (removed on drop).
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Sandbox {
@@ -41,7 +50,27 @@ impl Sandbox {
     /// Starts a server after `configure` adjusted its configuration.
     pub async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir().context("temporary data directory")?;
-        let mut config = ServerConfig::new(dir.path());
+        let mut sandbox = Self::serve(dir.path(), None, configure).await?;
+        sandbox._dir = Some(dir);
+        Ok(sandbox)
+    }
+
+    /// Starts a server (development mode, system clock) on `store`, with `data_dir` as its data
+    /// directory (the test keeps both; `config.store` is not looked at).
+    pub async fn start_on_store(
+        data_dir: &Path,
+        store: Arc<dyn Store>,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> anyhow::Result<Self> {
+        Self::serve(data_dir, Some(store), configure).await
+    }
+
+    async fn serve(
+        data_dir: &Path,
+        store: Option<Arc<dyn Store>>,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> anyhow::Result<Self> {
+        let mut config = ServerConfig::new(data_dir);
         config.dev = true;
         // Tests keep their function code in temporary directories.
         config.code_roots = eddy_server::config::CodeRoots::new([std::env::temp_dir()])
@@ -54,7 +83,10 @@ impl Sandbox {
         let (aws, http) = listeners.addrs()?;
         config.aws_endpoint = Some(format!("http://{aws}"));
         config.http_endpoint = Some(format!("http://{http}"));
-        let app = App::open(config).await?;
+        let app = match store {
+            Some(store) => App::open_with_store(config, Clock::system(), store).await?,
+            None => App::open(config).await?,
+        };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(eddy_server::serve(app, listeners, async move {
             let _dropped = stopped.await.is_err();
@@ -64,7 +96,7 @@ impl Sandbox {
             http,
             stop: Some(stop),
             task: Some(task),
-            _dir: dir,
+            _dir: None,
         })
     }
 
