@@ -112,11 +112,32 @@ impl Sandbox {
         target: &str,
         body: serde_json::Value,
     ) -> anyhow::Result<(u16, serde_json::Value)> {
+        let headers =
+            format!("X-Amz-Target: {target}\r\nContent-Type: application/x-amz-json-1.1\r\n");
+        self.post("/", &headers, body).await
+    }
+
+    /// Sends `POST path` with a JSON body to one of eddy's own endpoints on the AWS listener
+    /// (`/_eddy/clock`, ...) and returns the status and the parsed JSON answer.
+    pub async fn eddy_post(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+    ) -> anyhow::Result<(u16, serde_json::Value)> {
+        self.post(path, "Content-Type: application/json\r\n", body)
+            .await
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        headers: &str,
+        body: serde_json::Value,
+    ) -> anyhow::Result<(u16, serde_json::Value)> {
         let body = body.to_string();
         let mut s = tokio::net::TcpStream::connect(self.aws).await?;
         let req = format!(
-            "POST / HTTP/1.1\r\nHost: {}\r\nX-Amz-Target: {target}\r\nContent-Type: \
-             application/x-amz-json-1.1\r\nAuthorization: {AUTHORIZATION}\r\n\
+            "POST {path} HTTP/1.1\r\nHost: {}\r\n{headers}Authorization: {AUTHORIZATION}\r\n\
              Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             self.aws,
             body.len()

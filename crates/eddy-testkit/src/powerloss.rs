@@ -15,8 +15,9 @@
 //! file's last successful `xSync` (the bytes and the length each one replaced). A sync empties
 //! the log: what it covered is durable.
 //!
-//! [`PowerLossDisk::cut_power`] stops the machine: from then on every write, truncate, sync,
-//! delete and open fails with an I/O error, so nothing more reaches the disk (reads, locks and
+//! [`PowerLossDisk::cut_power`] (now) or [`PowerLossDisk::cut_power_after`] (just before the
+//! n-th next write, truncate or sync, which may fall inside a commit, between its writes and
+//! its sync) stops the machine: from then on every write, truncate, sync, delete and open fails with an I/O error, so nothing more reaches the disk (reads, locks and
 //! shared memory keep working, so SQLite can shut down). Once every file is closed (the store
 //! was dropped), [`PowerLossDisk::reboot`] rolls each file back to its state at its last sync by
 //! applying its undo log in reverse, and deletes what a reboot does not keep. Then the directory
@@ -116,6 +117,7 @@ impl PowerLossDisk {
             real: Vfs(real),
             state: Mutex::new(State {
                 powered: true,
+                countdown: None,
                 open: 0,
                 files: HashMap::new(),
             }),
@@ -176,6 +178,12 @@ impl PowerLossDisk {
         self.disk.lock().powered = false;
     }
 
+    /// Cuts the power just before the write, truncate or sync that comes after `ops` more of
+    /// them (`0`: the very next one fails).
+    pub fn cut_power_after(&self, ops: u64) {
+        self.disk.lock().countdown = Some(ops);
+    }
+
     /// Files open through the VFS now.
     pub fn open_files(&self) -> usize {
         self.disk.lock().open
@@ -205,6 +213,7 @@ impl PowerLossDisk {
         };
         // Nothing reaches the disk while the files are rolled back.
         state.powered = false;
+        state.countdown = None;
         let mut report = Reboot::default();
         let files = std::mem::take(&mut state.files);
         for (path, log) in files {
@@ -291,10 +300,28 @@ impl Disk {
 
 struct State {
     powered: bool,
+    /// Writes, truncates and syncs still allowed before the power goes (see
+    /// [`PowerLossDisk::cut_power_after`]).
+    countdown: Option<u64>,
     /// Files open through the VFS.
     open: usize,
     /// Every named file opened since the last reboot, by path.
     files: HashMap<PathBuf, FileLog>,
+}
+
+impl State {
+    /// Whether a write, truncate or sync may reach the disk (counting it down towards a cut).
+    fn io(&mut self) -> bool {
+        match self.countdown {
+            Some(0) => {
+                self.countdown = None;
+                self.powered = false;
+            }
+            Some(n) => self.countdown = Some(n - 1),
+            None => {}
+        }
+        self.powered
+    }
 }
 
 /// What a reboot must undo in one file.
@@ -408,7 +435,10 @@ unsafe extern "C" fn vfs_open(
     unsafe {
         let disk = disk_of(vfs);
         (*file).pMethods = ptr::null();
-        let real = file.cast::<u8>().add(REAL_OFFSET).cast::<ffi::sqlite3_file>();
+        let real = file
+            .cast::<u8>()
+            .add(REAL_OFFSET)
+            .cast::<ffi::sqlite3_file>();
         (*real).pMethods = ptr::null();
         let mut state = disk.lock();
         if !state.powered {
@@ -443,9 +473,7 @@ unsafe extern "C" fn vfs_open(
         ptr::write(
             file.cast::<ShimFile>(),
             ShimFile {
-                base: ffi::sqlite3_file {
-                    pMethods: &METHODS,
-                },
+                base: ffi::sqlite3_file { pMethods: &METHODS },
                 disk,
                 path,
                 real,
@@ -563,7 +591,11 @@ unsafe extern "C" fn vfs_dl_close(vfs: *mut ffi::sqlite3_vfs, handle: *mut c_voi
     }
 }
 
-unsafe extern "C" fn vfs_randomness(vfs: *mut ffi::sqlite3_vfs, n: c_int, out: *mut c_char) -> c_int {
+unsafe extern "C" fn vfs_randomness(
+    vfs: *mut ffi::sqlite3_vfs,
+    n: c_int,
+    out: *mut c_char,
+) -> c_int {
     // SAFETY: forwards SQLite's arguments unchanged to the real VFS.
     unsafe {
         let real = disk_of(vfs).real();
@@ -683,7 +715,11 @@ unsafe fn real_len(real: *mut ffi::sqlite3_file) -> Result<u64, c_int> {
 ///
 /// # Safety
 /// `real` must be an open real file.
-unsafe fn real_bytes(real: *mut ffi::sqlite3_file, offset: u64, len: u64) -> Result<Vec<u8>, c_int> {
+unsafe fn real_bytes(
+    real: *mut ffi::sqlite3_file,
+    offset: u64,
+    len: u64,
+) -> Result<Vec<u8>, c_int> {
     let n = c_int::try_from(len).map_err(|_| ffi::SQLITE_IOERR_READ)?;
     let at = ffi::sqlite3_int64::try_from(offset).map_err(|_| ffi::SQLITE_IOERR_READ)?;
     let mut buf = vec![0u8; n as usize];
@@ -749,7 +785,7 @@ unsafe extern "C" fn file_write(
     unsafe {
         let f = shim(file);
         let mut state = f.disk.lock();
-        if !state.powered {
+        if !state.io() {
             return ffi::SQLITE_IOERR_WRITE;
         }
         let (Ok(at), Ok(len)) = (u64::try_from(offset), u64::try_from(amount)) else {
@@ -765,12 +801,15 @@ unsafe extern "C" fn file_write(
     }
 }
 
-unsafe extern "C" fn file_truncate(file: *mut ffi::sqlite3_file, size: ffi::sqlite3_int64) -> c_int {
+unsafe extern "C" fn file_truncate(
+    file: *mut ffi::sqlite3_file,
+    size: ffi::sqlite3_int64,
+) -> c_int {
     // SAFETY: `file` is open (SQLite's promise); the real truncate gets SQLite's arguments.
     unsafe {
         let f = shim(file);
         let mut state = f.disk.lock();
-        if !state.powered {
+        if !state.io() {
             return ffi::SQLITE_IOERR_TRUNCATE;
         }
         let Ok(at) = u64::try_from(size) else {
@@ -791,7 +830,7 @@ unsafe extern "C" fn file_sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_
     unsafe {
         let f = shim(file);
         let mut state = f.disk.lock();
-        if !state.powered {
+        if !state.io() {
             return ffi::SQLITE_IOERR_FSYNC;
         }
         let rc = match methods(f.real).xSync {
@@ -809,7 +848,10 @@ unsafe extern "C" fn file_sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_
     }
 }
 
-unsafe extern "C" fn file_size(file: *mut ffi::sqlite3_file, out: *mut ffi::sqlite3_int64) -> c_int {
+unsafe extern "C" fn file_size(
+    file: *mut ffi::sqlite3_file,
+    out: *mut ffi::sqlite3_int64,
+) -> c_int {
     // SAFETY: forwards SQLite's arguments unchanged to the real file.
     unsafe {
         let real = shim(file).real;
@@ -842,7 +884,10 @@ unsafe extern "C" fn file_unlock(file: *mut ffi::sqlite3_file, level: c_int) -> 
     }
 }
 
-unsafe extern "C" fn file_check_reserved_lock(file: *mut ffi::sqlite3_file, out: *mut c_int) -> c_int {
+unsafe extern "C" fn file_check_reserved_lock(
+    file: *mut ffi::sqlite3_file,
+    out: *mut c_int,
+) -> c_int {
     // SAFETY: forwards SQLite's arguments unchanged to the real file.
     unsafe {
         let real = shim(file).real;
@@ -853,7 +898,11 @@ unsafe extern "C" fn file_check_reserved_lock(file: *mut ffi::sqlite3_file, out:
     }
 }
 
-unsafe extern "C" fn file_control(file: *mut ffi::sqlite3_file, op: c_int, arg: *mut c_void) -> c_int {
+unsafe extern "C" fn file_control(
+    file: *mut ffi::sqlite3_file,
+    op: c_int,
+    arg: *mut c_void,
+) -> c_int {
     // A chunk size makes the unix VFS grow files inside file-control calls, behind `xWrite`:
     // refused, so every size change is a recorded write or truncate.
     if op == ffi::SQLITE_FCNTL_CHUNK_SIZE {
@@ -960,9 +1009,8 @@ mod tests {
     const WAIT: Duration = Duration::from_secs(5);
 
     fn open(disk: &PowerLossDisk, path: &Path, sync: &str) -> Connection {
-        let conn =
-            Connection::open_with_flags_and_vfs(path, OpenFlags::default(), disk.vfs_name())
-                .unwrap();
+        let conn = Connection::open_with_flags_and_vfs(path, OpenFlags::default(), disk.vfs_name())
+            .unwrap();
         // `synchronous` first: switching a new database to WAL commits (and syncs, unless off).
         conn.pragma_update(None, "synchronous", sync).unwrap();
         conn.pragma_update(None, "journal_mode", "WAL").unwrap();
@@ -988,19 +1036,25 @@ mod tests {
             .unwrap();
         assert_eq!(disk.unsynced(), 0, "a FULL commit leaves nothing unsynced");
         conn.pragma_update(None, "synchronous", "OFF").unwrap();
-        conn.execute("INSERT INTO t VALUES ('unsynced')", []).unwrap();
+        conn.execute("INSERT INTO t VALUES ('unsynced')", [])
+            .unwrap();
         assert!(disk.unsynced() > 0, "the OFF commit wrote without a sync");
         // Before the power loss, the unsynced commit is there: a killed process would keep it.
         assert_eq!(rows(&path), ["synced", "unsynced"]);
 
         disk.cut_power();
-        let err = conn.execute("INSERT INTO t VALUES ('after')", []).unwrap_err();
+        let err = conn
+            .execute("INSERT INTO t VALUES ('after')", [])
+            .unwrap_err();
         assert!(err.to_string().contains("disk I/O error"), "{err}");
         drop(conn);
         let report = disk.reboot(WAIT).unwrap();
         assert!(report.undone > 0 && report.bytes > 0, "{report:?}");
         assert!(report.deleted.is_empty(), "{report:?}");
-        assert!(!dir.path().join("t.db-shm").exists(), "the reboot clears shared memory");
+        assert!(
+            !dir.path().join("t.db-shm").exists(),
+            "the reboot clears shared memory"
+        );
         assert_eq!(rows(&path), ["synced"]);
     }
 
@@ -1059,6 +1113,23 @@ mod tests {
         assert_eq!(disk.open_files(), 0);
         disk.reboot(WAIT).unwrap();
         assert!(disk.powered());
+    }
+
+    #[test]
+    fn the_power_goes_at_the_counted_operation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let disk = PowerLossDisk::register().unwrap();
+        let conn = open(&disk, &path, "FULL");
+        conn.execute_batch("CREATE TABLE t (v TEXT)").unwrap();
+        // A commit writes its frame (one page here), then syncs: the power goes at the sync.
+        disk.cut_power_after(1);
+        assert!(conn.execute("INSERT INTO t VALUES ('x')", []).is_err());
+        assert!(!disk.powered());
+        assert!(disk.unsynced() > 0, "the commit's frame got through, unsynced");
+        drop(conn);
+        disk.reboot(WAIT).unwrap();
+        assert!(rows(&path).is_empty());
     }
 
     #[test]
