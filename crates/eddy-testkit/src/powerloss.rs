@@ -17,8 +17,9 @@
 //!
 //! [`PowerLossDisk::cut_power`] (now) or [`PowerLossDisk::cut_power_after`] (just before the
 //! n-th next write, truncate or sync, which may fall inside a commit, between its writes and
-//! its sync) stops the machine: from then on every write, truncate, sync, delete and open fails with an I/O error, so nothing more reaches the disk (reads, locks and
-//! shared memory keep working, so SQLite can shut down). Once every file is closed (the store
+//! its sync) stops the machine: from then on every write, truncate, sync, delete and open fails
+//! with an I/O error, so nothing more reaches the disk (reads, locks and shared memory keep
+//! working, so SQLite can shut down). Once every file is closed (the store
 //! was dropped), [`PowerLossDisk::reboot`] rolls each file back to its state at its last sync by
 //! applying its undo log in reverse, and deletes what a reboot does not keep. Then the directory
 //! holds exactly what a machine that lost power would find, and the store can be opened again
@@ -1126,7 +1127,10 @@ mod tests {
         disk.cut_power_after(1);
         assert!(conn.execute("INSERT INTO t VALUES ('x')", []).is_err());
         assert!(!disk.powered());
-        assert!(disk.unsynced() > 0, "the commit's frame got through, unsynced");
+        assert!(
+            disk.unsynced() > 0,
+            "the commit's frame got through, unsynced"
+        );
         drop(conn);
         disk.reboot(WAIT).unwrap();
         assert!(rows(&path).is_empty());

@@ -60,6 +60,8 @@ struct Outcome {
     acked_messages: usize,
     acked_clock_ms: Option<i64>,
     acked_clock_before_cut_ms: Option<i64>,
+    /// Queues and rules (created and acknowledged before the load) the fresh app does not know.
+    lost_definitions: Vec<String>,
     /// Acknowledged events not in the event log.
     lost_events: Vec<String>,
     /// Acknowledged events in the log that are neither delivered to their queue nor still owed.
@@ -77,7 +79,8 @@ struct Outcome {
 
 impl Outcome {
     fn lost(&self) -> usize {
-        self.lost_events.len()
+        self.lost_definitions.len()
+            + self.lost_events.len()
             + self.lost_deliveries.len()
             + self.lost_messages.len()
             + self.lost_ticks.len()
@@ -85,14 +88,15 @@ impl Outcome {
 
     fn summary(&self) -> String {
         format!(
-            "acknowledged {} events, {} messages, clock up to {:?} ({:?} before the cut); lost {} \
-             events, {} deliveries, {} messages, ticks of {:?} ({:?} counting moves answered \
+            "acknowledged {} events, {} messages, clock up to {:?} ({:?} before the cut); lost \
+             definitions {:?}, {} events, {} deliveries, {} messages, ticks of {:?} ({:?} counting moves answered \
              after the cut); the reboot undid {} writes ({} bytes) and deleted {:?}",
             self.acked_events,
             self.acked_messages,
             self.acked_clock_ms.map(eddy_server::clock::fmt_ms),
             self.acked_clock_before_cut_ms
                 .map(eddy_server::clock::fmt_ms),
+            self.lost_definitions,
             self.lost_events.len(),
             self.lost_deliveries.len(),
             self.lost_messages.len(),
@@ -163,13 +167,13 @@ async fn set_up(eddy: &Sandbox) -> String {
 }
 
 /// Runs the clients until `stop`, recording what eddy acknowledged. Failures (after the power
-/// is cut) are expected and not recorded. `cutting` turns true just before the power is cut.
+/// is cut) are expected and not recorded.
 async fn drive(
     eddy: Arc<Sandbox>,
     direct: String,
     acked: Arc<Mutex<Acked>>,
     stop: Arc<AtomicBool>,
-    cutting: Arc<AtomicBool>,
+    disk: Arc<PowerLossDisk>,
 ) {
     let mut clients = tokio::task::JoinSet::new();
     for c in 0..EVENT_CLIENTS {
@@ -214,8 +218,7 @@ async fn drive(
         });
     }
     {
-        let (eddy, acked, stop, cutting) =
-            (eddy.clone(), acked.clone(), stop.clone(), cutting.clone());
+        let (eddy, acked, stop, disk) = (eddy.clone(), acked.clone(), stop.clone(), disk.clone());
         clients.spawn(async move {
             while !stop.load(Ordering::SeqCst) {
                 let moved = eddy
@@ -227,7 +230,7 @@ async fn drive(
                     let mut acked = acked.lock().unwrap();
                     acked.clock_ms = acked.clock_ms.max(now);
                     // Answered before the power was cut, so its ticks were recorded before.
-                    if !cutting.load(Ordering::SeqCst) {
+                    if disk.powered() {
                         acked.clock_before_cut_ms = acked.clock_before_cut_ms.max(now);
                     }
                 }
@@ -286,6 +289,25 @@ async fn check(dir: &Path, acked: &Acked, reboot: Reboot) -> Outcome {
         .await
         .expect("a fresh app loads the store");
 
+    let mut lost_definitions = Vec::new();
+    for queue in [EVENTS_QUEUE, DIRECT_QUEUE, TICKS_QUEUE] {
+        if app.queues.get(REGION, queue).is_none() {
+            lost_definitions.push(format!("queue {queue}"));
+        }
+    }
+    let rules = (0..TICK_RULES)
+        .map(tick_rule)
+        .chain(["to-queue".to_owned()]);
+    for rule in rules {
+        let known = app
+            .catalog
+            .read(|defs| defs.rule(REGION, "default", &rule).is_some())
+            .await;
+        if !known {
+            lost_definitions.push(format!("rule {rule}"));
+        }
+    }
+
     let mut logged: HashMap<String, Value> = HashMap::new();
     let mut after = 0;
     loop {
@@ -320,6 +342,7 @@ async fn check(dir: &Path, acked: &Acked, reboot: Reboot) -> Outcome {
         acked_messages: acked.messages.len(),
         acked_clock_ms: acked.clock_ms,
         acked_clock_before_cut_ms: acked.clock_before_cut_ms,
+        lost_definitions,
         reboot,
         ..Outcome::default()
     };
@@ -350,7 +373,8 @@ async fn check(dir: &Path, acked: &Acked, reboot: Reboot) -> Outcome {
                     && e["resources"][0] == arn.as_str()
                     && e["time"].as_str().and_then(parse_rfc3339) == recorded
             });
-            if !recorded.is_some_and(|t| t > clock_ms - TICK_MS) || !fired {
+            let current = recorded.is_some_and(|t| t > clock_ms - TICK_MS);
+            if !(current && fired) {
                 lost.push(format!(
                     "{rule} (recorded {:?}, its event logged: {fired})",
                     recorded.map(eddy_server::clock::fmt_ms)
@@ -364,8 +388,28 @@ async fn check(dir: &Path, acked: &Acked, reboot: Reboot) -> Outcome {
     outcome
 }
 
+/// When the power goes, once the clients run.
+#[derive(Debug, Clone, Copy)]
+enum Cut {
+    /// After this long.
+    After(Duration),
+    /// Just before this many more writes, truncates or syncs of the store's files reached the
+    /// disk: often inside a commit, between its writes and its sync.
+    AtOperation(u64),
+}
+
+impl Cut {
+    fn random_time() -> Self {
+        Self::After(Duration::from_millis(300 + random(900)))
+    }
+
+    fn random_operation() -> Self {
+        Self::AtOperation(200 + random(2000))
+    }
+}
+
 /// One power loss under load, on a store that syncs its commits or not.
-async fn scenario(sync: bool, cut_after: Duration) -> Outcome {
+async fn scenario(sync: bool, cut: Cut) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let disk = PowerLossDisk::register().expect("register the VFS");
     let options = EmbeddedStoreOptions {
@@ -380,6 +424,7 @@ async fn scenario(sync: bool, cut_after: Duration) -> Outcome {
             .unwrap()
             .expect("open the store through the VFS"),
     );
+    let disk = Arc::new(disk);
     let eddy = Arc::new(
         Sandbox::start_on_store(dir.path(), store.clone(), |_| {})
             .await
@@ -389,17 +434,30 @@ async fn scenario(sync: bool, cut_after: Duration) -> Outcome {
 
     let acked = Arc::new(Mutex::new(Acked::default()));
     let stop = Arc::new(AtomicBool::new(false));
-    let cutting = Arc::new(AtomicBool::new(false));
     let clients = tokio::spawn(drive(
         eddy.clone(),
         direct,
         acked.clone(),
         stop.clone(),
-        cutting.clone(),
+        disk.clone(),
     ));
-    tokio::time::sleep(cut_after).await;
-    cutting.store(true, Ordering::SeqCst);
-    disk.cut_power();
+    match cut {
+        Cut::After(after) => {
+            tokio::time::sleep(after).await;
+            disk.cut_power();
+        }
+        Cut::AtOperation(ops) => {
+            disk.cut_power_after(ops);
+            let started = tokio::time::Instant::now();
+            while disk.powered() {
+                if started.elapsed() > Duration::from_secs(10) {
+                    // The load is slower than ever measured: cut now rather than never.
+                    disk.cut_power();
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    }
     tokio::time::sleep(AFTER_CUT).await;
     stop.store(true, Ordering::SeqCst);
     tokio::time::timeout(Duration::from_secs(30), clients)
@@ -410,25 +468,25 @@ async fn scenario(sync: bool, cut_after: Duration) -> Outcome {
     let eddy = Arc::into_inner(eddy).expect("no client holds the sandbox");
     eddy.shutdown().await.expect("shut eddy down");
     drop(store);
-    let reboot = {
-        let disk = &disk;
-        // The store's writer thread closes the database once the last handle is gone.
-        tokio::task::block_in_place(|| disk.reboot(Duration::from_secs(20)))
-            .expect("every file closed, and rolled back")
-    };
+    // The store's writer thread closes the database once the last handle is gone.
+    let reboot = tokio::task::block_in_place(|| disk.reboot(Duration::from_secs(20)))
+        .expect("every file closed, and rolled back");
     let acked = std::mem::take(&mut *acked.lock().unwrap());
     check(dir.path(), &acked, reboot).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_write_survives_a_power_loss() {
-    for round in 0..2 {
-        let cut_after = Duration::from_millis(300 + random(900));
-        let outcome = scenario(true, cut_after).await;
-        eprintln!(
-            "round {round}, power cut after {cut_after:?}: {}",
-            outcome.summary()
-        );
+    for (round, cut) in [
+        Cut::random_time(),
+        Cut::random_operation(),
+        Cut::random_operation(),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let outcome = scenario(true, cut).await;
+        eprintln!("round {round}, power cut {cut:?}: {}", outcome.summary());
         assert!(
             outcome.acked_events > 0 && outcome.acked_messages > 0,
             "nothing acknowledged before the power loss: the round proves nothing; {}",
@@ -454,9 +512,9 @@ async fn every_acknowledged_write_survives_a_power_loss() {
             the ticks the move fired (`fire_due` returns after a failed append and `Scheduler::sync` \
             answers); un-ignore when fixed"]
 async fn a_clock_move_is_answered_only_once_its_ticks_are_durable() {
-    let cut_after = Duration::from_millis(300 + random(900));
-    let outcome = scenario(true, cut_after).await;
-    eprintln!("power cut after {cut_after:?}: {}", outcome.summary());
+    let cut = Cut::random_time();
+    let outcome = scenario(true, cut).await;
+    eprintln!("power cut {cut:?}: {}", outcome.summary());
     assert!(outcome.acked_clock_ms.is_some(), "{}", outcome.summary());
     assert!(
         outcome.lost_ticks_any_ack.is_empty(),
@@ -469,9 +527,9 @@ async fn a_clock_move_is_answered_only_once_its_ticks_are_durable() {
 async fn without_synchronous_commits_a_power_loss_loses_acknowledged_writes() {
     // With `synchronous = OFF` SQLite never syncs, so the power loss takes everything the store
     // wrote; the test must see that (it is what catches a store that forgot to sync).
-    let cut_after = Duration::from_millis(300 + random(900));
-    let outcome = scenario(false, cut_after).await;
-    eprintln!("power cut after {cut_after:?}: {}", outcome.summary());
+    let cut = Cut::random_time();
+    let outcome = scenario(false, cut).await;
+    eprintln!("power cut {cut:?}: {}", outcome.summary());
     assert!(
         outcome.acked_events > 0 && outcome.acked_messages > 0,
         "nothing acknowledged: {}",
