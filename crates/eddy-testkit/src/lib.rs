@@ -14,7 +14,7 @@ pub mod powerloss;
 pub mod tmpfs;
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -50,9 +50,7 @@ impl Sandbox {
     /// Starts a server after `configure` adjusted its configuration.
     pub async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir().context("temporary data directory")?;
-        let mut sandbox = Self::serve(dir.path(), None, configure).await?;
-        sandbox._dir = Some(dir);
-        Ok(sandbox)
+        Self::serve(dir.path().to_owned(), None, Some(dir), configure).await
     }
 
     /// Starts a server (development mode, system clock) on `store`, with `data_dir` as its data
@@ -62,15 +60,18 @@ impl Sandbox {
         store: Arc<dyn Store>,
         configure: impl FnOnce(&mut ServerConfig),
     ) -> anyhow::Result<Self> {
-        Self::serve(data_dir, Some(store), configure).await
+        Self::serve(data_dir.to_owned(), Some(store), None, configure).await
     }
 
+    /// Serves the store in `data_dir` (`store`, or the one `App::open` opens); `owned` is the
+    /// data directory when the sandbox made it.
     async fn serve(
-        data_dir: &Path,
+        data_dir: PathBuf,
         store: Option<Arc<dyn Store>>,
+        owned: Option<tempfile::TempDir>,
         configure: impl FnOnce(&mut ServerConfig),
     ) -> anyhow::Result<Self> {
-        let mut config = ServerConfig::new(data_dir);
+        let mut config = ServerConfig::new(&data_dir);
         config.dev = true;
         // Tests keep their function code in temporary directories.
         config.code_roots = eddy_server::config::CodeRoots::new([std::env::temp_dir()])
@@ -96,7 +97,7 @@ impl Sandbox {
             http,
             stop: Some(stop),
             task: Some(task),
-            _dir: None,
+            _dir: owned,
         })
     }
 

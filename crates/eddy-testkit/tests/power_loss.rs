@@ -6,9 +6,17 @@
 //! The store is opened through [`PowerLossDisk`]'s VFS and served over real HTTP; clients put
 //! events (matched by a rule whose target is a queue), send messages and move the dev clock
 //! (which fires scheduled rules), recording every id and time eddy acknowledged. The power is
-//! cut at a random moment while they run; the clients keep going a little (nothing answered
-//! after the cut may count as acknowledged unless it survives too); the server is stopped, every
-//! file is rolled back to its last sync, and the store is opened again, normally, to look.
+//! cut while they run, at a random time or just before a random write or sync of the store's
+//! files (which lands inside commits and checkpoints); the clients keep going a little (whatever
+//! eddy answers after the cut counts as acknowledged too, and must survive as well); the server
+//! is stopped, every file is rolled back to its last sync, and the store is opened again,
+//! normally, in a fresh app, to look: the queues and rules, every acknowledged event in the log
+//! and either delivered to its queue or still owed, every acknowledged message in its queue, and
+//! for every scheduled rule the tick due at the last clock move answered before the cut, with
+//! its event.
+//!
+//! Clock moves answered *after* the cut are checked by an ignored test: eddy answers them
+//! although the ticks they fired could not be recorded (a scheduler bug, named there).
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
@@ -404,7 +412,7 @@ impl Cut {
     }
 
     fn random_operation() -> Self {
-        Self::AtOperation(200 + random(2000))
+        Self::AtOperation(400 + random(2000))
     }
 }
 
