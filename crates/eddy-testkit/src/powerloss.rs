@@ -1137,6 +1137,34 @@ mod tests {
     }
 
     #[test]
+    fn a_checkpoint_cut_short_leaves_the_database_as_it_was_synced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let disk = PowerLossDisk::register().unwrap();
+        let conn = open(&disk, &path, "FULL");
+        conn.execute_batch("CREATE TABLE t (v TEXT)").unwrap();
+        for i in 0..20 {
+            let v = format!("{i:02}{}", "x".repeat(3000));
+            conn.execute("INSERT INTO t VALUES (?1)", [v]).unwrap();
+        }
+        let before = std::fs::read(&path).unwrap();
+        // The checkpoint syncs the WAL, copies pages into the database, then syncs it: the power
+        // goes after the first page writes.
+        disk.cut_power_after(3);
+        let checkpoint = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        assert!(checkpoint.is_err(), "the checkpoint failed at the cut");
+        drop(conn);
+        let report = disk.reboot(WAIT).unwrap();
+        assert!(report.undone > 0, "{report:?}");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "the database as last synced"
+        );
+        assert_eq!(rows(&path).len(), 20, "the WAL still has every commit");
+    }
+
+    #[test]
     fn two_disks_lose_power_independently() {
         let dir = tempfile::tempdir().unwrap();
         let (a, b) = (
