@@ -127,7 +127,7 @@ async fn clock_post(State(app): State<Arc<App>>, body: crate::aws::LimitedBody) 
     };
     // Changes committed before this call take effect at the time they were made, not at the
     // new time: let the scheduler see them first.
-    app.scheduler.sync().await;
+    let _recorded_before = app.scheduler.sync().await;
     let target = match (v.get("advance_seconds"), v.get("set")) {
         (Some(a), None) => match a.as_f64().filter(|s| s.is_finite()) {
             Some(s) if (0.0..=1e12).contains(&s) => Target::Advance((s * 1000.0).round() as i64),
@@ -169,7 +169,16 @@ async fn clock_post(State(app): State<Arc<App>>, body: crate::aws::LimitedBody) 
     if let Err(e) = moved {
         return bad(e.to_string());
     }
-    app.scheduler.sync().await;
+    if !app.scheduler.sync().await {
+        return json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({
+                "message": "the clock moved, but the store could not record every tick it fired; \
+                            they fire again once the store takes writes",
+                "now": crate::clock::fmt_ms(app.clock.now_ms()),
+            }),
+        );
+    }
     json(StatusCode::OK, clock_now(&app))
 }
 

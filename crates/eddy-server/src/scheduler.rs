@@ -68,7 +68,7 @@ const KIND_RULE: &str = "rule";
 pub const MAX_TICKS_PER_MOVE: u64 = 100_000;
 
 enum Request {
-    Sync(oneshot::Sender<()>),
+    Sync(oneshot::Sender<bool>),
     /// Would moving the clock to this time fire more than [`MAX_TICKS_PER_MOVE`] ticks?
     Check(i64, oneshot::Sender<Result<(), TooManyTicks>>),
 }
@@ -113,6 +113,8 @@ pub struct Scheduler {
     tx: mpsc::UnboundedSender<Request>,
     rx: Mutex<Option<mpsc::UnboundedReceiver<Request>>>,
     running: AtomicBool,
+    /// True while a burst of ticks (more than one store batch) is being recorded.
+    bursting: tokio::sync::watch::Sender<bool>,
 }
 
 impl Default for Scheduler {
@@ -128,19 +130,30 @@ impl Scheduler {
             tx,
             rx: Mutex::new(Some(rx)),
             running: AtomicBool::new(false),
+            bursting: tokio::sync::watch::channel(false).0,
         }
     }
 
-    /// Returns once every tick due at the clock's current time has been durably appended (at
-    /// once when the scheduler is not running).
-    pub async fn sync(&self) {
+    /// Returns once every tick due at the clock's current time has been fired: true when all of
+    /// them are durably recorded, false when the store refused some (they stay due and are fired
+    /// again). At once (true) when the scheduler is not running.
+    pub async fn sync(&self) -> bool {
         if !self.running.load(Ordering::SeqCst) {
-            return;
+            return true;
         }
         let (done, wait) = oneshot::channel();
-        if self.tx.send(Request::Sync(done)).is_ok() {
-            let _stopped = wait.await.is_err();
+        if self.tx.send(Request::Sync(done)).is_err() {
+            return true;
         }
+        wait.await.unwrap_or(true)
+    }
+
+    /// Returns when no burst of ticks is being recorded. The delivery engine waits on it before
+    /// leasing, so that 100,000 ticks due in the same second are committed first (the store has
+    /// one writer) and delivered right after.
+    pub async fn quiet(&self) {
+        let mut rx = self.bursting.subscribe();
+        let _closed = rx.wait_for(|b| !*b).await.is_err();
     }
 
     /// Refuses a move of the clock to `to_ms` that would fire more than [`MAX_TICKS_PER_MOVE`]
@@ -544,8 +557,8 @@ async fn run(
             r = requests.recv() => match r {
                 Some(Request::Sync(done)) => {
                     drain(&app, &mut state, &mut changes).await;
-                    fire_due(&app, &mut state).await;
-                    let _gone = done.send(()).is_err();
+                    let recorded = fire_due(&app, &mut state).await;
+                    let _gone = done.send(recorded).is_err();
                 }
                 Some(Request::Check(to_ms, done)) => {
                     drain(&app, &mut state, &mut changes).await;
@@ -716,14 +729,21 @@ struct InFlight<'a> {
 
 /// Fires everything due now, in due-time order, a store batch at a time. Up to [`PIPELINE`]
 /// batches are in the store's queue at once (the store takes them in order), so building the
-/// next batch overlaps with committing the previous one.
-async fn fire_due(app: &App, state: &mut State) {
+/// next batch overlaps with committing the previous one. False when the store refused a batch:
+/// its ticks are due again, and firing stops until the next wake-up.
+async fn fire_due(app: &App, state: &mut State) -> bool {
+    let mut recorded = true;
     let mut pending: std::collections::VecDeque<InFlight<'_>> = Default::default();
+    let mut batches = 0;
     loop {
         let now = app.clock.now_ms();
         let due = state.take_due(now, FIRE_BATCH);
         if due.is_empty() {
             break;
+        }
+        batches += 1;
+        if batches == 2 {
+            app.scheduler.bursting.send_replace(true);
         }
         let mut batch = AppendBatch {
             now_ms: Some(now),
@@ -747,17 +767,23 @@ async fn fire_due(app: &App, state: &mut State) {
         });
         if pending.len() >= PIPELINE
             && let Some(p) = pending.pop_front()
+            && !settle(app, state, p).await
         {
-            settle(app, state, p).await;
+            recorded = false;
+            break;
         }
     }
     while let Some(p) = pending.pop_front() {
-        settle(app, state, p).await;
+        recorded &= settle(app, state, p).await;
     }
+    if batches >= 2 {
+        app.scheduler.bursting.send_replace(false);
+    }
+    recorded
 }
 
-/// Waits for one batch: its ticks are recorded, or (the store failed) due again.
-async fn settle(app: &App, state: &mut State, p: InFlight<'_>) {
+/// Waits for one batch: its ticks are recorded (true), or (the store failed) due again.
+async fn settle(app: &App, state: &mut State, p: InFlight<'_>) -> bool {
     if let Err(e) = p.append.await {
         tracing::error!(error = %e, ticks = p.fired.len(), "cannot record fired ticks; retrying them");
         for (key, nominal_ms, due_ms) in p.fired {
@@ -771,7 +797,7 @@ async fn settle(app: &App, state: &mut State, p: InFlight<'_>) {
             }
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
-        return;
+        return false;
     }
     let done = app.clock.now_ms();
     app.metrics.scheduler_ticks.inc_by(p.fired.len() as u64);
@@ -784,6 +810,7 @@ async fn settle(app: &App, state: &mut State, p: InFlight<'_>) {
         app.metrics.work_items.inc_by(p.work as u64);
         app.bus.work_ready().notify_one();
     }
+    true
 }
 
 /// Adds the event and work items of one tick to `batch` (nothing when its rule or schedule is

@@ -15,8 +15,8 @@
 //! for every scheduled rule the tick due at the last clock move answered before the cut, with
 //! its event.
 //!
-//! Clock moves answered *after* the cut are checked by an ignored test: eddy answers them
-//! although the ticks they fired could not be recorded (a scheduler bug, named there).
+//! Clock moves answered *after* the cut are checked too: a move whose ticks the store could not
+//! record is answered 503, never 200 (it was answered 200 before the scheduler reported it).
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
@@ -516,9 +516,6 @@ async fn every_acknowledged_write_survives_a_power_loss() {
 /// A dev-clock move answers once the ticks it fired are durable, so every tick it acknowledged
 /// survives, also when the power is cut while (or before) it is answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "eddy-server bug: POST /_eddy/clock answers 200 when the scheduler could not record \
-            the ticks the move fired (`fire_due` returns after a failed append and `Scheduler::sync` \
-            answers); un-ignore when fixed"]
 async fn a_clock_move_is_answered_only_once_its_ticks_are_durable() {
     let cut = Cut::random_time();
     let outcome = scenario(true, cut).await;
