@@ -130,6 +130,8 @@ CREATE TABLE IF NOT EXISTS messages (
     dedup_id TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_by_visibility ON messages (queue, visible_ms, id);
+CREATE INDEX IF NOT EXISTS messages_by_age ON messages (queue, sent_ms);
+CREATE INDEX IF NOT EXISTS messages_in_order ON messages (queue, id);
 CREATE TABLE IF NOT EXISTS dedup (
     queue TEXT NOT NULL,
     dedup_id TEXT NOT NULL,
@@ -138,6 +140,7 @@ CREATE TABLE IF NOT EXISTS dedup (
     sent_ms INTEGER NOT NULL,
     PRIMARY KEY (queue, dedup_id)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS dedup_by_age ON dedup (queue, sent_ms);
 CREATE TABLE IF NOT EXISTS log_events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     grp TEXT NOT NULL,

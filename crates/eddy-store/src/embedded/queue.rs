@@ -72,35 +72,45 @@ struct Candidate {
     receive_count: u32,
 }
 
-/// Candidate messages in queue order.
-fn candidates(tx: &Transaction<'_>, queue: &str, opts: &ReceiveOptions) -> Result<Vec<Candidate>> {
-    let row = |r: &rusqlite::Row<'_>| {
-        Ok(Candidate {
-            seq: r.get(0)?,
-            group: r.get(1)?,
-            visible_ms: r.get(2)?,
-            receive_count: r.get(3)?,
-        })
-    };
-    let rows = if opts.fifo {
-        // Every message of the queue: a group is blocked by any earlier message in flight.
-        tx.prepare_cached(
-            "SELECT id, group_id, visible_ms, receive_count FROM messages
-             WHERE queue = ?1 ORDER BY id",
-        )?
-        .query_map(params![queue], row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?
-    } else {
-        // Extra rows leave room for messages that move to the dead-letter queue instead.
-        let limit = i64::try_from(opts.max.saturating_mul(4).max(16)).unwrap_or(i64::MAX);
-        tx.prepare_cached(
+/// How many FIFO candidates one query reads: a receive reads pages in queue order until it has
+/// picked enough, so its cost follows the messages in flight ahead of it, not the queue's depth.
+const FIFO_PAGE: i64 = 64;
+
+fn candidate(r: &rusqlite::Row<'_>) -> rusqlite::Result<Candidate> {
+    Ok(Candidate {
+        seq: r.get(0)?,
+        group: r.get(1)?,
+        visible_ms: r.get(2)?,
+        receive_count: r.get(3)?,
+    })
+}
+
+/// Visible messages of a standard queue, in visibility order (the index's order).
+fn standard_candidates(
+    tx: &Transaction<'_>,
+    queue: &str,
+    opts: &ReceiveOptions,
+) -> Result<Vec<Candidate>> {
+    // Extra rows leave room for messages that move to the dead-letter queue instead.
+    let limit = i64::try_from(opts.max.saturating_mul(4).max(16)).unwrap_or(i64::MAX);
+    Ok(tx
+        .prepare_cached(
             "SELECT id, group_id, visible_ms, receive_count FROM messages
              WHERE queue = ?1 AND visible_ms <= ?2 ORDER BY visible_ms, id LIMIT ?3",
         )?
-        .query_map(params![queue, opts.now_ms, limit], row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?
-    };
-    Ok(rows)
+        .query_map(params![queue, opts.now_ms, limit], candidate)?
+        .collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// A page of a FIFO queue's messages after `after`, in queue order.
+fn fifo_page(tx: &Transaction<'_>, queue: &str, after: i64) -> Result<Vec<Candidate>> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT id, group_id, visible_ms, receive_count FROM messages
+             WHERE queue = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+        )?
+        .query_map(params![queue, after, FIFO_PAGE], candidate)?
+        .collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
 pub(crate) fn receive(
@@ -111,34 +121,42 @@ pub(crate) fn receive(
     tx.prepare_cached("DELETE FROM messages WHERE queue = ?1 AND sent_ms < ?2")?
         .execute(params![queue, opts.now_ms - opts.retention_ms])?;
     let mut picked = Vec::new();
-    let mut blocked: Vec<Option<String>> = Vec::new();
-    for Candidate {
-        seq,
-        group,
-        visible_ms,
-        receive_count,
-    } in candidates(tx, queue, opts)?
-    {
-        if picked.len() >= opts.max {
-            break;
-        }
-        if opts.fifo {
-            if blocked.contains(&group) {
-                continue;
+    if opts.fifo {
+        // A group is blocked by any earlier message of it in flight or delayed.
+        let mut blocked: Vec<Option<String>> = Vec::new();
+        let mut after = 0;
+        'pages: loop {
+            let page = fifo_page(tx, queue, after)?;
+            let full = page.len() as i64 == FIFO_PAGE;
+            for c in page {
+                after = c.seq;
+                if picked.len() >= opts.max {
+                    break 'pages;
+                }
+                if blocked.contains(&c.group) {
+                    continue;
+                }
+                if c.visible_ms > opts.now_ms {
+                    blocked.push(c.group);
+                    continue;
+                }
+                if !redriven(tx, &c, opts)? {
+                    picked.push(c.seq);
+                }
             }
-            if visible_ms > opts.now_ms {
-                // In flight or delayed: the rest of its group waits.
-                blocked.push(group);
-                continue;
+            if !full {
+                break;
             }
         }
-        if let Some((dlq, max_receives)) = &opts.redrive
-            && receive_count >= *max_receives
-        {
-            move_to(tx, seq, dlq)?;
-            continue;
+    } else {
+        for c in standard_candidates(tx, queue, opts)? {
+            if picked.len() >= opts.max {
+                break;
+            }
+            if !redriven(tx, &c, opts)? {
+                picked.push(c.seq);
+            }
         }
-        picked.push(seq);
     }
     let mut out = Vec::with_capacity(picked.len());
     for seq in picked {
@@ -179,6 +197,17 @@ pub(crate) fn receive(
     Ok(out)
 }
 
+/// Moves a message received too often to the dead-letter queue; true when it did.
+fn redriven(tx: &Transaction<'_>, c: &Candidate, opts: &ReceiveOptions) -> Result<bool> {
+    match &opts.redrive {
+        Some((dlq, max_receives)) if c.receive_count >= *max_receives => {
+            move_to(tx, c.seq, dlq)?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
 /// A receipt suffix unique per receive: random enough that a stale handle never matches.
 fn uuid_like(seq: i64, now_ms: i64) -> String {
     use std::collections::hash_map::RandomState;
@@ -205,11 +234,18 @@ fn move_to(tx: &Transaction<'_>, seq: i64, queue: &str) -> Result<()> {
     Ok(())
 }
 
-/// The message a receipt handle names, when the handle is the latest for it.
+/// The message a receipt handle names, when the handle is the latest for it. A handle starts
+/// with the message's row id (`SEQ.RANDOM`), so this is one primary-key lookup.
 fn by_receipt(tx: &Transaction<'_>, queue: &str, receipt: &str) -> Result<Option<i64>> {
+    let Some(seq) = receipt
+        .split_once('.')
+        .and_then(|(seq, _)| seq.parse::<i64>().ok())
+    else {
+        return Ok(None);
+    };
     Ok(tx
-        .prepare_cached("SELECT id FROM messages WHERE queue = ?1 AND receipt = ?2")?
-        .query_row(params![queue, receipt], |r| r.get(0))
+        .prepare_cached("SELECT id FROM messages WHERE id = ?1 AND queue = ?2 AND receipt = ?3")?
+        .query_row(params![seq, queue, receipt], |r| r.get(0))
         .optional()?)
 }
 
