@@ -477,12 +477,8 @@ pub trait WorkStore: Send + Sync {
 
     /// Moves a leased work item to the dead letters with a reason. `false` when the lease is no
     /// longer current (nothing changed).
-    fn dead_letter(
-        &self,
-        lease: Lease,
-        reason: String,
-        now_ms: i64,
-    ) -> BoxFuture<'_, Result<bool>>;
+    fn dead_letter(&self, lease: Lease, reason: String, now_ms: i64)
+    -> BoxFuture<'_, Result<bool>>;
 
     /// Reads dead letters, oldest first.
     fn dead_letters(&self, limit: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>>>;

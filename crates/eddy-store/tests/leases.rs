@@ -242,8 +242,18 @@ async fn a_stale_holders_delivery_with_its_ack_is_refused_whole() {
         .queue_send("q".into(), vec![message("late")], T0, vec![stale.lease()])
         .await
         .expect_err("stale");
-    assert!(matches!(&e, StoreError::LeaseLost(l) if l == &vec![stale.lease()]), "{e:?}");
-    assert_eq!(store.queue_stats("q".into(), T0).await.expect("stats").visible, 0);
+    assert!(
+        matches!(&e, StoreError::LeaseLost(l) if l == &vec![stale.lease()]),
+        "{e:?}"
+    );
+    assert_eq!(
+        store
+            .queue_stats("q".into(), T0)
+            .await
+            .expect("stats")
+            .visible,
+        0
+    );
     // A forward (an append completing the item) is fenced the same way.
     let forward = |lease: Lease| AppendBatch {
         events: vec![NewEvent {
@@ -264,10 +274,22 @@ async fn a_stale_holders_delivery_with_its_ack_is_refused_whole() {
     assert_eq!(store.counts().await.expect("counts").events, 1);
     // The current holder's delivery lands and settles the item.
     store
-        .queue_send("q".into(), vec![message("on time")], T0, vec![current.lease()])
+        .queue_send(
+            "q".into(),
+            vec![message("on time")],
+            T0,
+            vec![current.lease()],
+        )
         .await
         .expect("send");
-    assert_eq!(store.queue_stats("q".into(), T0).await.expect("stats").visible, 1);
+    assert_eq!(
+        store
+            .queue_stats("q".into(), T0)
+            .await
+            .expect("stats")
+            .visible,
+        1
+    );
     assert_eq!(store.counts().await.expect("counts").work_items, 0);
 }
 

@@ -445,9 +445,7 @@ impl WorkStore for EmbeddedStore {
     fn next_due(&self) -> BoxFuture<'_, Result<Option<i64>>> {
         self.exec(|tx| {
             Ok(tx
-                .prepare_cached(
-                    "SELECT due_ms FROM work WHERE leased = 0 ORDER BY due_ms LIMIT 1",
-                )?
+                .prepare_cached("SELECT due_ms FROM work WHERE leased = 0 ORDER BY due_ms LIMIT 1")?
                 .query_row([], |r| r.get::<_, i64>(0))
                 .optional()?)
         })
@@ -1024,13 +1022,7 @@ fn execute(
             reply,
         } => pending.push(Pending::Work(
             reply,
-            lease(
-                tx,
-                target.as_deref(),
-                (now_ms, store_now_ms),
-                max,
-                lease_ms,
-            ),
+            lease(tx, target.as_deref(), (now_ms, store_now_ms), max, lease_ms),
         )),
         Command::Ack(leases, reply) => pending.push(Pending::Leases(reply, ack(tx, &leases))),
         Command::Nack {
