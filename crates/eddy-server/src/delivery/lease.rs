@@ -101,13 +101,12 @@ impl Held {
             if *stop.borrow() {
                 return;
             }
-            self.renew_due().await;
+            self.renew(Instant::now()).await;
         }
     }
 
-    /// One round of renewals.
-    async fn renew_due(&self) {
-        let now = Instant::now();
+    /// One round of renewals, at `now`: the leases held for a third of a lease or more.
+    async fn renew(&self, now: Instant) {
         let due: Vec<Lease> = self
             .map()
             .iter()
@@ -142,5 +141,83 @@ impl Held {
                     "cannot renew delivery leases; retrying at the next round");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eddy_store::{AppendBatch, EmbeddedStore, NewEvent, NewWork};
+
+    async fn setup() -> (tempfile::TempDir, Arc<Held>, Arc<dyn Store>, WorkItem) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dir.path()).expect("store"));
+        store
+            .append(AppendBatch {
+                events: vec![NewEvent {
+                    id: "e".into(),
+                    bus: "r:b".into(),
+                    time_ms: 0,
+                    body: "{}".into(),
+                    hops: 0,
+                }],
+                work: vec![NewWork {
+                    event: 0,
+                    rule: "r".into(),
+                    target: "t".into(),
+                }],
+                ..AppendBatch::default()
+            })
+            .await
+            .expect("append");
+        let held = Held::new(store.clone(), Metrics::new(), 3_000);
+        let mut items = store
+            .lease(None, i64::MAX, 1, held.lease_ms())
+            .await
+            .expect("lease");
+        let item = items.pop().expect("an item");
+        held.hold(std::slice::from_ref(&item));
+        (dir, held, store, item)
+    }
+
+    fn renewals(held: &Held) -> u64 {
+        held.metrics.lease_renewals.get()
+    }
+
+    #[tokio::test]
+    async fn only_leases_held_for_a_third_of_a_lease_are_renewed() {
+        let (_dir, held, _store, _item) = setup().await;
+        let start = Instant::now();
+        held.renew(start).await;
+        assert_eq!(renewals(&held), 0, "fresh leases cost no store write");
+        held.renew(start + Duration::from_millis(1_000)).await;
+        assert_eq!(renewals(&held), 1);
+        // Renewed at +1 s: not again before +2 s.
+        held.renew(start + Duration::from_millis(1_500)).await;
+        assert_eq!(renewals(&held), 1);
+        held.renew(start + Duration::from_millis(2_000)).await;
+        assert_eq!(renewals(&held), 2);
+    }
+
+    #[tokio::test]
+    async fn a_settled_lease_is_dropped_at_its_next_renewal() {
+        let (_dir, held, store, item) = setup().await;
+        assert!(store.ack(vec![item.lease()]).await.expect("ack").is_empty());
+        held.renew(Instant::now() + Duration::from_secs(2)).await;
+        assert_eq!(renewals(&held), 0);
+        assert!(held.map().is_empty());
+    }
+
+    #[tokio::test]
+    async fn releasing_an_older_lease_keeps_the_newer_one() {
+        let (_dir, held, _store, item) = setup().await;
+        let older = Lease {
+            id: item.id,
+            token: item.token - 1,
+        };
+        held.release(&[older]);
+        assert_eq!(held.map().len(), 1);
+        held.release(&[item.lease()]);
+        assert!(held.map().is_empty());
     }
 }
