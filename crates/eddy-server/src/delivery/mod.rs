@@ -427,6 +427,14 @@ async fn to_queue(
             .unwrap_or("default")
             .to_owned()
     });
+    let message = |item: &WorkItem, body: String| OutMessage {
+        body,
+        group_id: group_id.clone(),
+        // Per work item, not per event: a replayed event (same id, new work item) must not be
+        // dropped as a duplicate of its original delivery.
+        dedup_id: fifo.then(|| format!("{}-{}", item.event_id, item.id)),
+        ..OutMessage::default()
+    };
     let mut outcomes: Vec<Option<Result<(), Failure>>> = vec![None; items.len()];
     let mut empty = Vec::new();
     let mut batch: Vec<(usize, OutMessage)> = Vec::new();
@@ -440,17 +448,7 @@ async fn to_queue(
                 empty.push(item.lease());
                 outcomes[i] = Some(Err(Failure::skipped()));
             }
-            Ok(body) => batch.push((
-                i,
-                OutMessage {
-                    body,
-                    group_id: group_id.clone(),
-                    // Per work item, not per event: a replayed event (same id, new work item)
-                    // must not be dropped as a duplicate of its original delivery.
-                    dedup_id: fifo.then(|| format!("{}-{}", item.event_id, item.id)),
-                    ..OutMessage::default()
-                },
-            )),
+            Ok(body) => batch.push((i, message(item, body))),
         }
     }
     if !empty.is_empty() {
@@ -458,32 +456,36 @@ async fn to_queue(
     }
     while !batch.is_empty() {
         let rest = batch.split_off(batch.len().min(QUEUE_CHUNK));
-        let mut chunk = std::mem::replace(&mut batch, rest);
-        // A chunk naming a lost lease is refused whole: it is sent again without the items
-        // whose leases were lost (those are another attempt's now).
-        loop {
-            let (index, messages): (Vec<usize>, Vec<OutMessage>) = chunk.iter().cloned().unzip();
-            let leases = index.iter().map(|&i| items[i].lease()).collect();
-            let r = app.queues.send_acking(&queue, messages, leases).await;
-            if let Err(CoreError::Store(StoreError::LeaseLost(lost))) = &r {
-                let lost_ids: Vec<i64> = lost.iter().map(|l| l.id).collect();
-                let (gone, kept): (Vec<_>, Vec<_>) = chunk
-                    .into_iter()
-                    .partition(|(i, _)| lost_ids.contains(&items[*i].id));
-                for (i, _) in &gone {
-                    outcomes[*i] = Some(Err(Failure::lease_lost()));
-                }
-                chunk = kept;
-                if !gone.is_empty() && !chunk.is_empty() {
-                    continue;
-                }
+        let (mut index, messages): (Vec<usize>, Vec<OutMessage>) =
+            std::mem::replace(&mut batch, rest).into_iter().unzip();
+        let leases = index.iter().map(|&i| items[i].lease()).collect();
+        let mut r = app.queues.send_acking(&queue, messages, leases).await;
+        // A chunk naming a lost lease is refused whole: the others are sent once more without
+        // the items whose leases were lost (those are another attempt's now).
+        if let Err(CoreError::Store(StoreError::LeaseLost(lost))) = &r {
+            let (gone, kept): (Vec<usize>, Vec<usize>) = index
+                .iter()
+                .partition(|&&i| lost.iter().any(|l| l.id == items[i].id));
+            for &i in &gone {
+                outcomes[i] = Some(Err(Failure::lease_lost()));
             }
-            for &i in &index {
-                if outcomes[i].is_none() {
-                    outcomes[i] = Some(r.as_ref().map(drop).map_err(Failure::core));
-                }
+            if !gone.is_empty() && !kept.is_empty() {
+                let messages = kept
+                    .iter()
+                    .map(|&i| {
+                        let body = shape(rule, target, &items[i]).unwrap_or_default();
+                        message(&items[i], body)
+                    })
+                    .collect();
+                let leases = kept.iter().map(|&i| items[i].lease()).collect();
+                r = app.queues.send_acking(&queue, messages, leases).await;
+                index = kept;
             }
-            break;
+        }
+        for i in index {
+            if outcomes[i].is_none() {
+                outcomes[i] = Some(r.as_ref().map(drop).map_err(Failure::core));
+            }
         }
     }
     outcomes
