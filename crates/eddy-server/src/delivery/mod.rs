@@ -728,3 +728,62 @@ pub(crate) fn lost(app: &App, e: &CoreError) -> bool {
 fn settle_failed(e: &StoreError) {
     tracing::error!(error = %e, "cannot settle a delivery; it will be retried after its lease");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eddy_store::{AppendBatch, NewEvent, NewWork};
+
+    /// An item whose first lease ran out (a zero-length lease) and went to a second holder:
+    /// (the stale lease, the current one).
+    async fn taken_over(app: &App) -> (Lease, Lease) {
+        app.store
+            .append(AppendBatch {
+                events: vec![NewEvent {
+                    id: "e".into(),
+                    bus: "us-east-1:default".into(),
+                    time_ms: 0,
+                    body: "{}".into(),
+                    hops: 0,
+                }],
+                work: vec![NewWork {
+                    event: 0,
+                    rule: "r".into(),
+                    target: "t".into(),
+                }],
+                now_ms: Some(0),
+                ..AppendBatch::default()
+            })
+            .await
+            .expect("append");
+        let first = app.store.lease(None, 0, 1, 0).await.expect("lease");
+        let second = app.store.lease(None, 0, 1, 60_000).await.expect("lease");
+        assert_eq!(first[0].id, second[0].id);
+        (first[0].lease(), second[0].lease())
+    }
+
+    #[tokio::test]
+    async fn a_stale_attempts_settlements_are_refused_and_counted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let app = App::open(crate::ServerConfig::new(dir.path()))
+            .await
+            .expect("open");
+        let (stale_lease, current) = taken_over(&app).await;
+        let counted = || app.metrics.stale_lease_acks.get();
+        ack(&app, vec![stale_lease]).await;
+        assert_eq!(counted(), 1);
+        nack(&app, stale_lease, 0).await;
+        assert_eq!(counted(), 2);
+        let e = app
+            .store
+            .queue_send("q".into(), Vec::new(), 0, vec![stale_lease])
+            .await
+            .expect_err("refused");
+        assert!(lost(&app, &CoreError::Store(e)));
+        assert_eq!(counted(), 3);
+        // The current holder settles the item.
+        ack(&app, vec![current]).await;
+        assert_eq!(counted(), 3);
+        assert_eq!(app.store.counts().await.expect("counts").work_items, 0);
+    }
+}
