@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# CPU time per event of `eddy bench deliveries`: starts a fresh eddy server, runs the benchmark
-# against it, and prints the benchmark's JSON line followed by the server's and the benchmark's
-# CPU time (user + system) per event, in microseconds.
+# CPU time per event of `eddy-bench deliveries`: starts a fresh eddy server, runs the benchmark
+# (the `eddy-bench` next to EDDY_BINARY, or the one EDDY_BENCH names) against it, and prints the
+# benchmark's JSON line followed by the server's and the benchmark's CPU time (user + system) per
+# event, in microseconds.
 #
-#   bench/delivery_cpu.sh [EDDY_BINARY] [-- extra `eddy bench deliveries` arguments]
+#   bench/delivery_cpu.sh [EDDY_BINARY] [-- extra `eddy-bench deliveries` arguments]
 #   bench/delivery_cpu.sh target/release/eddy -- --target http --events 100000
 set -euo pipefail
 eddy=${1:-target/release/eddy}
 shift || true
 [ "${1:-}" = "--" ] && shift
+gen=${EDDY_BENCH:-$(dirname "$eddy")/eddy-bench}
 args=("$@")
 [ ${#args[@]} -eq 0 ] && args=(--target http --events 100000)
 events=100000
@@ -25,7 +27,7 @@ ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 before=$(ticks $server)
 start=$(date +%s.%N)
-times=$( { TIMEFORMAT='%U %S'; time "$eddy" bench deliveries --endpoint 127.0.0.1:$port "${args[@]}" >"$dir/out.json"; } 2>&1 )
+times=$( { TIMEFORMAT='%U %S'; time "$gen" deliveries --endpoint 127.0.0.1:$port "${args[@]}" >"$dir/out.json"; } 2>&1 )
 after=$(ticks $server)
 cat "$dir/out.json"
 python3 - "$before" "$after" "$hz" "$events" $times <<'PY'

@@ -257,9 +257,12 @@ def test_reserved_concurrency_throttles(lam):
     lam.put_function_concurrency(FunctionName="slow", ReservedConcurrentExecutions=1)
     assert lam.get_function_concurrency(FunctionName="slow")["ReservedConcurrentExecutions"] == 1
     import threading
-    t = threading.Thread(target=lambda: invoke(lam, "slow", {"ms": 1500}))
+    # Warm first, so the long invocation holds the one slot at once (a cold start on a busy
+    # machine can take longer than the wait below).
+    invoke(lam, "slow", {"ms": 1})
+    t = threading.Thread(target=lambda: invoke(lam, "slow", {"ms": 3000}))
     t.start()
-    time.sleep(0.5)
+    time.sleep(1.0)
     with pytest.raises(ClientError) as e:
         invoke(lam, "slow", {"ms": 1})
     assert e.value.response["Error"]["Code"] == "TooManyRequestsException"
@@ -439,6 +442,18 @@ def test_function_logs_in_cloudwatch_logs(lam, lam_server):
         time.sleep(0.2)
     assert "log line 1" in messages
     assert any(m.startswith("START RequestId:") for m in messages)
+
+
+def test_every_line_printed_before_the_response_comes_before_end_and_in_the_tail(lam):
+    """The runtime prints, then posts its response: the printed lines must be logged before the
+    invocation's END line and be in its LogType=Tail, however the pipe reader was scheduled."""
+    create_rust(lam, name="chatty", handler="log")
+    for attempt in range(30):
+        r, _ = invoke(lam, "chatty", {"lines": 60}, LogType="Tail")
+        tail = base64.b64decode(r["LogResult"]).decode()
+        lines = tail.splitlines()
+        end = next(i for i, line in enumerate(lines) if line.startswith("END RequestId:"))
+        assert lines[end - 1] == "log line 59", (attempt, lines[max(0, end - 3):end + 1])
 
 
 def test_aws_cli_invoke(lam, lam_server, tmp_path):

@@ -54,3 +54,49 @@ def test_rule_delivers_events_to_a_log_group(aws):
     new = logs.filter_log_events(logGroupName="/aws/events/shop",
                                  filterPattern='{ $.detail.state = "NEW" }')["events"]
     assert sorted(json.loads(e["message"])["detail"]["n"] for e in new) == [1, 3]
+
+
+def test_filter_log_events_pages_through_every_event_when_streams_interleave_in_time(aws):
+    """Events are returned in timestamp order; a page boundary must not skip an event written
+    earlier with a later timestamp (pagination once followed the write order instead)."""
+    _, logs = aws
+    logs.create_log_group(logGroupName="/app/paging")
+    for s in ("late", "early"):
+        logs.create_log_stream(logGroupName="/app/paging", logStreamName=s)
+    # Written first, stamped later; then written later, stamped earlier.
+    logs.put_log_events(logGroupName="/app/paging", logStreamName="late", logEvents=[
+        {"timestamp": 10_000 + i, "message": f"late {i}"} for i in range(5)])
+    logs.put_log_events(logGroupName="/app/paging", logStreamName="early", logEvents=[
+        {"timestamp": 1_000 + i, "message": f"early {i}"} for i in range(5)])
+    want = [f"early {i}" for i in range(5)] + [f"late {i}" for i in range(5)]
+    for page_size in (1, 2, 3, 7):
+        got, token = [], None
+        while True:
+            kw = {"nextToken": token} if token else {}
+            r = logs.filter_log_events(logGroupName="/app/paging", limit=page_size, **kw)
+            got += [e["message"] for e in r["events"]]
+            token = r.get("nextToken")
+            if not token:
+                break
+        assert got == want, page_size
+    # GetLogEvents pages the same way in both directions.
+    logs.put_log_events(logGroupName="/app/paging", logStreamName="early", logEvents=[
+        {"timestamp": 500, "message": "earliest"}])
+    got, token = [], None
+    while True:
+        kw = {"nextToken": token} if token else {"startFromHead": True}
+        r = logs.get_log_events(logGroupName="/app/paging", logStreamName="early", limit=2, **kw)
+        if not r["events"]:
+            break
+        got += [e["message"] for e in r["events"]]
+        token = r["nextForwardToken"]
+    assert got == ["earliest"] + [f"early {i}" for i in range(5)]
+    got, token = [], None
+    while True:
+        kw = {"nextToken": token} if token else {}
+        r = logs.get_log_events(logGroupName="/app/paging", logStreamName="early", limit=2, **kw)
+        if not r["events"]:
+            break
+        got = [e["message"] for e in r["events"]] + got
+        token = r["nextBackwardToken"]
+    assert got == ["earliest"] + [f"early {i}" for i in range(5)]

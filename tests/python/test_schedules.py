@@ -304,3 +304,36 @@ def test_realtime_rules_fire_within_a_second_of_their_minute_mark(server):
     rate_mark = created // 1000 * 1000 + 60_000
     # The rule was created up to a few ms after `created`: its anchor is that second or the next.
     assert -1000 <= got["rate"][1] - rate_mark < 2000
+
+
+def test_a_clock_move_that_would_fire_millions_of_ticks_is_refused_and_changes_nothing(server):
+    sqs, url, arn = queue(server, "flood")
+    events = server.client("events")
+    events.put_rule(Name="every5", ScheduleExpression="rate(5 minutes)")
+    events.put_targets(Rule="every5", Targets=[{"Id": "q", "Arn": arn}])
+    sched = server.client("scheduler")
+    sched.create_schedule(
+        Name="daily", ScheduleExpression="rate(1 day)", FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"Arn": arn, "RoleArn": ROLE},
+    )
+    assert len(drain(sqs, url, 1)) == 1, "a rate schedule fires at its start"
+    before = clock(server)
+    # 73 years of a 5-minute rule: 7.7 million ticks.
+    status, body = move(server, advance_seconds=73 * 365 * 86400)
+    assert status == 400, body
+    message = body["message"]
+    assert "more than 100000" in message
+    assert "rule `default/every5`" in message and "schedule `default/daily`" in message
+    assert message.index("every5") < message.index("daily"), "the heaviest schedule comes first"
+    assert "the clock was not moved" in message
+    after = clock(server)
+    assert after["offset_ms"] == before["offset_ms"]
+    assert drain(sqs, url, 1, timeout=1) == []
+    # The same through `set`; and a move within the bound still fires every tick, in order.
+    status, body = move(server, set="2099-01-01T00:00:00Z")
+    assert status == 400 and "every5" in body["message"]
+    events.remove_targets(Rule="every5", Ids=["q"])
+    events.delete_rule(Name="every5")
+    status, _ = move(server, advance_seconds=3 * 86400)
+    assert status == 200
+    assert len(drain(sqs, url, 3)) == 3

@@ -16,8 +16,9 @@
 //!   the ids of matching rules ([`Matcher::matches_reporting`] also names the rules whose
 //!   array-consistency search gave up, see [`SEARCH_BUDGET`]). Rebuild and swap (an
 //!   `Arc<Matcher>`) to change rules.
-//! - [`json::validate`]: checks JSON text (grammar, nesting depth, lone surrogates) without
-//!   building it.
+//! - [`json`]: eddy's one JSON reader. [`json::validate`] checks JSON text (grammar, nesting
+//!   depth, lone surrogates) without building it; [`json::read`] builds a borrowed tree that
+//!   keeps every literal's spelling (target input shaping uses it); [`json::parse`] an owned one.
 //! - [`PatternError`], [`EventError`], [`Limits`].
 //!
 //! ## Semantics (AWS documentation first, aws/event-ruler where the docs are silent)
@@ -160,8 +161,8 @@ impl Pattern {
 
     /// Matches one event (any JSON object). The whole event is validated as JSON first.
     pub fn matches(&self, event_json: &str) -> Result<bool, EventError> {
-        match json::parse(event_json) {
-            Ok(json::Json::Object(_)) => {}
+        match json::read(event_json, json::ReadLimits::default()) {
+            Ok(json::Value::Object(_)) => {}
             Ok(_) => return Err(EventError::new("event is not a JSON object".to_owned())),
             Err(e) => {
                 return Err(EventError::new(format!(

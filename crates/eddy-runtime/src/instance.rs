@@ -16,7 +16,7 @@ use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::logs::{LineReader, LogLine, LogSink, Tail};
+use crate::logs::{Intake, LineReader, LogLine, LogSink, Tail, Watched};
 use crate::spec::{FunctionSpec, RuntimeConfig, RuntimeKind, environment};
 
 /// An invocation handed to an instance, waiting for its `/next`.
@@ -75,6 +75,9 @@ pub(crate) struct Shared {
     peak_kb: std::sync::atomic::AtomicU64,
     stream: String,
     sink: Arc<dyn LogSink>,
+    /// The process's stdout and stderr: a duplicate of each pipe's read end (to count the bytes
+    /// not read yet) and its reader's intake.
+    outputs: Mutex<Vec<(std::os::fd::OwnedFd, Arc<Intake>)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -116,6 +119,25 @@ impl Shared {
 
     pub fn set_init_error(&self, payload: Bytes) {
         *lock(&self.init_error) = Some(payload);
+    }
+
+    /// Waits (at most [`SETTLE_OUTPUT`]) until everything the process wrote to stdout and stderr
+    /// so far is logged: called when an invocation ends, so that the lines it printed come
+    /// before its `END` line and are in its tail (the runtime writes them before it posts the
+    /// response, but their reader may not have run yet).
+    pub async fn settle_output(&self) {
+        let start = Instant::now();
+        loop {
+            let pending = lock(&self.outputs).iter().any(|(fd, intake)| {
+                // The pipe first, then the reader: bytes a read took after the count were
+                // marked held before it.
+                rustix::io::ioctl_fionread(fd).unwrap_or(0) > 0 || intake.holding()
+            });
+            if !pending || start.elapsed() >= SETTLE_OUTPUT {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 
     /// Writes one log line of this instance (to the sink and the invocation's tail).
@@ -276,6 +298,7 @@ impl Instance {
             peak_kb: std::sync::atomic::AtomicU64::new(0),
             stream: stream.clone(),
             sink,
+            outputs: Mutex::new(Vec::with_capacity(2)),
         });
         let mut tasks = Vec::with_capacity(4);
         let router = crate::api::router(shared.clone());
@@ -325,10 +348,16 @@ impl Instance {
         };
         let pid = child.id();
         if let Some(out) = child.stdout.take() {
-            tasks.push(tokio::spawn(read_lines(out, shared.clone())));
+            tasks.push(tokio::spawn(read_lines(
+                watch_output(&shared, out),
+                shared.clone(),
+            )));
         }
         if let Some(err) = child.stderr.take() {
-            tasks.push(tokio::spawn(read_lines(err, shared.clone())));
+            tasks.push(tokio::spawn(read_lines(
+                watch_output(&shared, err),
+                shared.clone(),
+            )));
         }
         let monitor = shared.clone();
         let limit_kb = u64::from(spec.memory_mb) * 1024;
@@ -421,7 +450,7 @@ impl Instance {
         let picked_at = tokio::select! {
             r = &mut reply_rx => {
                 let reply = r.unwrap_or_else(|_| Reply::failed("Runtime.Unavailable", "instance closed".into(), false));
-                return (reply, self.take_tail(&id, start.elapsed(), want_tail), start.elapsed());
+                return (reply, self.take_tail(&id, start.elapsed(), want_tail).await, start.elapsed());
             }
             p = tokio::time::timeout(init_timeout, picked_rx) => match p {
                 Ok(Ok(at)) => at,
@@ -433,7 +462,7 @@ impl Instance {
                         false,
                     );
                     self.shared.abandon(&id);
-                    return (reply, self.take_tail(&id, start.elapsed(), want_tail), start.elapsed());
+                    return (reply, self.take_tail(&id, start.elapsed(), want_tail).await, start.elapsed());
                 }
             },
         };
@@ -454,11 +483,12 @@ impl Instance {
         };
         let took = picked_at.elapsed();
         *lock(&self.last_used) = Instant::now();
-        (reply, self.take_tail(&id, took, want_tail), took)
+        (reply, self.take_tail(&id, took, want_tail).await, took)
     }
 
     /// Writes `END` and `REPORT` and returns the invocation's log tail (empty unless wanted).
-    fn take_tail(&self, id: &str, took: Duration, want_tail: bool) -> String {
+    async fn take_tail(&self, id: &str, took: Duration, want_tail: bool) -> String {
+        self.shared.settle_output().await;
         let init = if self.init_reported.swap(true, Ordering::Relaxed) {
             None
         } else {
@@ -485,12 +515,35 @@ impl Instance {
     }
 }
 
+/// How long an ending invocation waits at most for the lines its process printed to be logged.
+const SETTLE_OUTPUT: Duration = Duration::from_millis(200);
+
+/// Registers an output pipe with [`Shared::settle_output`] and wraps it to report its intake.
+fn watch_output<R: AsyncRead + Unpin + std::os::fd::AsFd>(
+    shared: &Shared,
+    pipe: R,
+) -> (Watched<R>, Arc<Intake>) {
+    let intake = Arc::new(Intake::default());
+    match rustix::io::dup(pipe.as_fd()) {
+        Ok(fd) => lock(&shared.outputs).push((fd, intake.clone())),
+        Err(e) => tracing::debug!(error = %e, "cannot watch an output pipe"),
+    }
+    (Watched::new(pipe, intake.clone()), intake)
+}
+
 /// Logs every line the process writes to `out` until it closes it (see [`crate::logs`]).
-async fn read_lines(out: impl AsyncRead + Unpin, shared: Arc<Shared>) {
+async fn read_lines<R: AsyncRead + Unpin>(
+    (out, intake): (Watched<R>, Arc<Intake>),
+    shared: Arc<Shared>,
+) {
     let mut lines = LineReader::new(out);
     while let Some(line) = lines.next_line().await {
         shared.log(&line);
+        if lines.idle() {
+            intake.logged();
+        }
     }
+    intake.logged();
 }
 
 fn is_executable(path: &Path) -> bool {

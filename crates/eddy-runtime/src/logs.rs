@@ -11,9 +11,13 @@
 //! blocked on a full pipe while it lives.
 
 use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader, ReadBuf};
 
 /// One log line of one function instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +48,55 @@ impl LogSink for DiscardLogs {
 /// it counts per event. Longer output lines are split into several log lines.
 pub const MAX_LINE_BYTES: usize = 256 * 1024 - 26;
 
+/// Whether the reader of one output pipe holds bytes it took from the pipe and has not logged
+/// yet. Together with the pipe's unread byte count it tells when everything a process wrote
+/// before answering an invocation is logged (see `Shared::settle_output`), so that its lines
+/// come before the invocation's `END` and in its tail.
+#[derive(Debug, Default)]
+pub(crate) struct Intake {
+    holding: AtomicBool,
+}
+
+impl Intake {
+    pub fn holding(&self) -> bool {
+        self.holding.load(Ordering::SeqCst)
+    }
+
+    pub fn logged(&self) {
+        self.holding.store(false, Ordering::SeqCst);
+    }
+}
+
+/// An output pipe that marks its [`Intake`] holding before each read, and clears it again when
+/// the read took nothing.
+pub(crate) struct Watched<R> {
+    inner: R,
+    intake: Arc<Intake>,
+}
+
+impl<R> Watched<R> {
+    pub fn new(inner: R, intake: Arc<Intake>) -> Self {
+        Self { inner, intake }
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for Watched<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        self.intake.holding.store(true, Ordering::SeqCst);
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let took = matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before;
+        if !took {
+            self.intake.logged();
+        }
+        polled
+    }
+}
+
 /// Reads a function's stdout or stderr as log lines: see the module docs.
 pub(crate) struct LineReader<R> {
     reader: BufReader<R>,
@@ -69,6 +122,12 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
             max: max.max(4),
             eof: false,
         }
+    }
+
+    /// Whether every complete line taken from the output has been handed out (a partial line
+    /// may be pending).
+    pub fn idle(&self) -> bool {
+        self.ready.is_empty() && !self.reader.buffer().contains(&b'\n')
     }
 
     /// The next line; `None` at the end of the output (or when reading fails: the pipe is

@@ -347,16 +347,19 @@ enum Ended {
 }
 
 impl Archives {
-    pub async fn load(store: Arc<dyn Store>, clock: Clock) -> anyhow::Result<Self> {
-        let definitions = store.definitions().await?;
+    pub async fn load(
+        store: Arc<dyn Store>,
+        definitions: &[eddy_store::Definition],
+        clock: Clock,
+    ) -> anyhow::Result<Self> {
         let replays: Vec<ReplayDef> = definitions
             .iter()
             .filter(|(kind, _, _)| kind == ReplayDef::KIND)
             .filter_map(|(_, _, v)| serde_json::from_slice(v).ok())
             .collect();
         let inner = Inner {
-            archives: Registry::load(store.clone(), &definitions)?,
-            replays: Registry::load(store.clone(), &definitions)?,
+            archives: Registry::load(store.clone(), definitions)?,
+            replays: Registry::load(store.clone(), definitions)?,
             clock,
             store,
             running: Mutex::new(HashMap::new()),

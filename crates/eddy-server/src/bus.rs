@@ -56,6 +56,9 @@ pub struct EntryError {
 struct Routed {
     id: String,
     bus: String,
+    /// The bus as it was when the event was accepted: looked up once, so that an event
+    /// acknowledged for a bus is matched and stored even if the bus is deleted meanwhile.
+    snapshot: Arc<BusSnapshot>,
     time_ms: i64,
     hops: u32,
     body: String,
@@ -212,10 +215,10 @@ impl Bus {
                 }));
                 continue;
             }
-            if self.catalog.snapshot(region, &ev.bus).is_none() {
+            let Some(snapshot) = self.catalog.snapshot(region, &ev.bus) else {
                 results.push(Err(bus_missing(&ev.bus)));
                 continue;
-            }
+            };
             let id = uuid::Uuid::new_v4().to_string();
             let time_ms = ev.time_ms.unwrap_or(now_ms);
             let body = envelope(
@@ -235,6 +238,7 @@ impl Bus {
             routed.push(Routed {
                 id: id.clone(),
                 bus: ev.bus,
+                snapshot,
                 time_ms,
                 hops: 0,
                 body,
@@ -272,9 +276,9 @@ impl Bus {
         now_ms: i64,
     ) -> Result<Result<(), EntryError>, CoreError> {
         let (event_id, hops) = (&item.event_id, item.hops);
-        if self.catalog.snapshot(region, bus).is_none() {
+        let Some(snapshot) = self.catalog.snapshot(region, bus) else {
             return Ok(Err(bus_missing(bus)));
-        }
+        };
         if hops >= MAX_HOPS {
             return Ok(Err(EntryError {
                 code: "EventLoopDetected",
@@ -299,6 +303,7 @@ impl Bus {
         let routed = Routed {
             id: event_id.to_owned(),
             bus: bus.to_owned(),
+            snapshot,
             time_ms: now_ms,
             hops: hops + 1,
             body: item.body.clone(),
@@ -426,10 +431,8 @@ impl Bus {
         let (mut matches, mut gave_up) = (Vec::new(), Vec::new());
         let tailing = self.tail.receiver_count() > 0;
         for r in routed {
-            let Some(snapshot) = self.catalog.snapshot(region, &r.bus) else {
-                continue;
-            };
-            if let Err(e) = match_event(&snapshot, &r.bus, &r.body, &mut matches, &mut gave_up) {
+            let snapshot = &r.snapshot;
+            if let Err(e) = match_event(snapshot, &r.bus, &r.body, &mut matches, &mut gave_up) {
                 out.refused.push((r.slot, unreadable(&e)));
                 continue;
             }

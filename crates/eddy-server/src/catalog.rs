@@ -190,9 +190,10 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Loads every definition from the store and compiles the matchers.
+    /// Loads the buses and rules among the store's `definitions` and compiles the matchers.
     pub async fn load(
         store: Arc<dyn Store>,
+        definitions: &[eddy_store::Definition],
         metrics: Arc<Metrics>,
         account: String,
         limits: Limits,
@@ -202,16 +203,16 @@ impl Catalog {
             created_ms: now_ms,
             ..Defs::default()
         };
-        for (kind, key, value) in store.definitions().await? {
+        for (kind, key, value) in definitions {
             match kind.as_str() {
                 KIND_BUS => {
-                    let b: BusDef = serde_json::from_slice(&value).map_err(|e| {
+                    let b: BusDef = serde_json::from_slice(value).map_err(|e| {
                         anyhow::anyhow!("bus definition `{key}` is unreadable: {e}")
                     })?;
                     defs.buses.insert((b.region.clone(), b.name.clone()), b);
                 }
                 KIND_RULE => {
-                    let r: RuleDef = serde_json::from_slice(&value).map_err(|e| {
+                    let r: RuleDef = serde_json::from_slice(value).map_err(|e| {
                         anyhow::anyhow!("rule definition `{key}` is unreadable: {e}")
                     })?;
                     defs.rules

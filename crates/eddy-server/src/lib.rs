@@ -137,9 +137,12 @@ impl App {
             max_pattern_len: config.max_pattern_len,
             ..eddy_pattern::Limits::default()
         };
+        // Every definition, read once for all the parts, and dropped once they are loaded.
+        let definitions = store.definitions().await?;
         let catalog = Arc::new(
             Catalog::load(
                 store.clone(),
+                &definitions,
                 metrics.clone(),
                 config.account_id.clone(),
                 limits,
@@ -153,10 +156,9 @@ impl App {
             metrics.clone(),
             clock.clone(),
         );
-        let definitions = store.definitions().await?;
         let queues = queues::Queues::load(store.clone(), &definitions, clock.clone())?;
         let schedules = schedules::Schedules::load(store.clone(), &definitions, clock.now_ms())?;
-        let archives = archives::Archives::load(store.clone(), clock.clone()).await?;
+        let archives = archives::Archives::load(store.clone(), &definitions, clock.clone()).await?;
         let destinations = destinations::Destinations::load(store.clone(), &definitions)?;
         let log_groups = logs::LogGroups::load(store.clone(), &definitions)?;
         let endpoint = config
@@ -177,6 +179,7 @@ impl App {
             .is_err();
         let keys = routes::auth::KeySources::new(config.code_roots.clone(), config.egress.clone())?;
         let routes = routes::Routes::load(store.clone(), &definitions, keys)?;
+        drop(definitions);
         Ok(Arc::new(Self {
             store,
             catalog,

@@ -5,8 +5,10 @@
 //! `GET /_eddy/clock` answers `{"now": RFC 3339, "offset_ms": N}`. `POST /_eddy/clock` (only with
 //! `--dev`) takes `{"advance_seconds": N}` or `{"set": "2027-01-01T00:00:00Z"}`, moves eddy's
 //! clock forward (never backwards: 400), and answers `{"now": …}` once every schedule tick due up
-//! to the new time has fired, in order, and its events are durable. Retries and queue
-//! visibility timeouts follow the moved clock too.
+//! to the new time has fired, in order, and its events are durable. A move that would fire more
+//! than [`crate::scheduler::MAX_TICKS_PER_MOVE`] ticks is refused with a 400 naming the schedules
+//! that fire most, and the clock stays put. Retries and queue visibility timeouts follow the
+//! moved clock too.
 
 use std::sync::Arc;
 
@@ -104,6 +106,13 @@ async fn clock_get(State(app): State<Arc<App>>) -> Response {
     json(StatusCode::OK, clock_now(&app))
 }
 
+/// Where `POST /_eddy/clock` moves the clock.
+#[derive(Clone, Copy)]
+enum Target {
+    Advance(i64),
+    At(i64),
+}
+
 async fn clock_post(State(app): State<Arc<App>>, body: crate::aws::LimitedBody) -> Response {
     let bad = |m: String| json(StatusCode::BAD_REQUEST, serde_json::json!({ "message": m }));
     if !app.config.dev {
@@ -118,10 +127,10 @@ async fn clock_post(State(app): State<Arc<App>>, body: crate::aws::LimitedBody) 
     };
     // Changes committed before this call take effect at the time they were made, not at the
     // new time: let the scheduler see them first.
-    app.scheduler.sync().await;
-    let moved = match (v.get("advance_seconds"), v.get("set")) {
+    let _recorded_before = app.scheduler.sync().await;
+    let target = match (v.get("advance_seconds"), v.get("set")) {
         (Some(a), None) => match a.as_f64().filter(|s| s.is_finite()) {
-            Some(s) if (0.0..=1e12).contains(&s) => app.clock.advance((s * 1000.0).round() as i64),
+            Some(s) if (0.0..=1e12).contains(&s) => Target::Advance((s * 1000.0).round() as i64),
             Some(_) if a.as_f64().is_some_and(|s| s < 0.0) => {
                 return bad(
                     "`advance_seconds` must not be negative: the clock never moves backwards"
@@ -137,7 +146,7 @@ async fn clock_post(State(app): State<Arc<App>>, body: crate::aws::LimitedBody) 
                         .into(),
                 );
             };
-            app.clock.set(ms)
+            Target::At(ms)
         }
         _ => {
             return bad(
@@ -146,10 +155,30 @@ async fn clock_post(State(app): State<Arc<App>>, body: crate::aws::LimitedBody) 
             );
         }
     };
+    let to_ms = match target {
+        Target::Advance(ms) => app.clock.now_ms().saturating_add(ms),
+        Target::At(ms) => ms,
+    };
+    if let Err(refused) = app.scheduler.check_move(to_ms).await {
+        return bad(refused.to_string());
+    }
+    let moved = match target {
+        Target::Advance(ms) => app.clock.advance(ms),
+        Target::At(ms) => app.clock.set(ms),
+    };
     if let Err(e) = moved {
         return bad(e.to_string());
     }
-    app.scheduler.sync().await;
+    if !app.scheduler.sync().await {
+        return json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({
+                "message": "the clock moved, but the store could not record every tick it fired; \
+                            they fire again once the store takes writes",
+                "now": crate::clock::fmt_ms(app.clock.now_ms()),
+            }),
+        );
+    }
     json(StatusCode::OK, clock_now(&app))
 }
 

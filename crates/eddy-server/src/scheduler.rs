@@ -62,8 +62,50 @@ pub const SCHEDULER_LOG_BUS: &str = "#scheduler";
 
 const KIND_RULE: &str = "rule";
 
+/// Most ticks one move of the dev clock may fire: a move that would fire more is refused, and
+/// the clock stays where it was (a 73-year jump over a `rate(5 minutes)` rule is 7.7 million
+/// ticks, each an event and a delivery).
+pub const MAX_TICKS_PER_MOVE: u64 = 100_000;
+
 enum Request {
-    Sync(oneshot::Sender<()>),
+    Sync(oneshot::Sender<bool>),
+    /// Would moving the clock to this time fire more than [`MAX_TICKS_PER_MOVE`] ticks?
+    Check(i64, oneshot::Sender<Result<(), TooManyTicks>>),
+}
+
+/// A clock move refused because it would fire too many ticks: the schedules that would fire
+/// most in the first [`MAX_TICKS_PER_MOVE`] ticks after now, most first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TooManyTicks {
+    /// `(what, ticks)`: `rule `BUS/NAME`` or `schedule `GROUP/NAME``, and how many of the first
+    /// ticks it would fire (at least that many in the whole move).
+    pub heaviest: Vec<(String, u64)>,
+    /// How many schedules would fire in all among the first ticks.
+    pub schedules: usize,
+}
+
+impl std::fmt::Display for TooManyTicks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "moving the clock that far would fire more than {MAX_TICKS_PER_MOVE} scheduled ticks at once, \
+             so the clock was not moved; "
+        )?;
+        let named: Vec<String> = self
+            .heaviest
+            .iter()
+            .map(|(what, n)| format!("{what} (at least {n} ticks)"))
+            .collect();
+        write!(f, "{}", named.join(", "))?;
+        let more = self.schedules.saturating_sub(self.heaviest.len());
+        if more > 0 {
+            write!(f, " and {more} more")?;
+        }
+        write!(
+            f,
+            " would fire; move the clock in smaller steps, or disable or delete those schedules first"
+        )
+    }
 }
 
 /// The handle on the scheduler task that [`App`] keeps.
@@ -71,6 +113,8 @@ pub struct Scheduler {
     tx: mpsc::UnboundedSender<Request>,
     rx: Mutex<Option<mpsc::UnboundedReceiver<Request>>>,
     running: AtomicBool,
+    /// True while a burst of ticks (more than one store batch) is being recorded.
+    bursting: tokio::sync::watch::Sender<bool>,
 }
 
 impl Default for Scheduler {
@@ -86,43 +130,76 @@ impl Scheduler {
             tx,
             rx: Mutex::new(Some(rx)),
             running: AtomicBool::new(false),
+            bursting: tokio::sync::watch::channel(false).0,
         }
     }
 
-    /// Returns once every tick due at the clock's current time has been durably appended (at
-    /// once when the scheduler is not running).
-    pub async fn sync(&self) {
+    /// Returns once every tick due at the clock's current time has been fired: true when all of
+    /// them are durably recorded, false when the store refused some (they stay due and are fired
+    /// again). At once (true) when the scheduler is not running.
+    pub async fn sync(&self) -> bool {
         if !self.running.load(Ordering::SeqCst) {
-            return;
+            return true;
         }
         let (done, wait) = oneshot::channel();
-        if self.tx.send(Request::Sync(done)).is_ok() {
-            let _stopped = wait.await.is_err();
+        if self.tx.send(Request::Sync(done)).is_err() {
+            return true;
+        }
+        wait.await.unwrap_or(true)
+    }
+
+    /// Returns when no burst of ticks is being recorded. The delivery engine waits on it before
+    /// leasing, so that 100,000 ticks due in the same second are committed first (the store has
+    /// one writer) and delivered right after.
+    pub async fn quiet(&self) {
+        let mut rx = self.bursting.subscribe();
+        let _closed = rx.wait_for(|b| !*b).await.is_err();
+    }
+
+    /// Refuses a move of the clock to `to_ms` that would fire more than [`MAX_TICKS_PER_MOVE`]
+    /// ticks (allowed at once when the scheduler is not running). Call after [`Self::sync`].
+    pub async fn check_move(&self, to_ms: i64) -> Result<(), TooManyTicks> {
+        if !self.running.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Request::Check(to_ms, done)).is_err() {
+            return Ok(());
+        }
+        wait.await.unwrap_or(Ok(()))
+    }
+}
+
+/// What fires. Kept small: 100,000 schedules hold one each.
+#[derive(Debug, Clone, PartialEq)]
+enum Source {
+    Rule(Box<RuleSource>),
+    /// The definition as the scheduler last saw it committed (its ARN is built when it fires).
+    Schedule(Arc<ScheduleDef>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct RuleSource {
+    region: String,
+    bus: String,
+    name: String,
+    arn: String,
+}
+
+impl Source {
+    /// How an error names it: ``rule `BUS/NAME` `` or ``schedule `GROUP/NAME` ``.
+    fn describe(&self) -> String {
+        match self {
+            Source::Rule(r) => format!("rule `{}/{}`", r.bus, r.name),
+            Source::Schedule(def) => format!("schedule `{}/{}`", def.group, def.name),
         }
     }
 }
 
-/// What fires.
-#[derive(Debug, Clone, PartialEq)]
-enum Source {
-    Rule {
-        region: String,
-        bus: String,
-        name: String,
-        arn: String,
-    },
-    Schedule {
-        arn: String,
-        /// The definition as the scheduler last saw it committed.
-        def: Arc<ScheduleDef>,
-    },
-}
-
-/// The timing of one schedule: two entries with equal timing fire at the same ticks.
+/// The timing of one schedule besides its expression and zone: two entries with equal
+/// expressions, zones and timings fire at the same ticks.
 #[derive(Debug, Clone, PartialEq)]
 struct Timing {
-    expression: String,
-    tz: String,
     anchor_ms: Option<i64>,
     start_ms: Option<i64>,
     end_ms: Option<i64>,
@@ -131,7 +208,8 @@ struct Timing {
 
 struct Entry {
     generation: u64,
-    expr: ScheduleExpression,
+    /// Shared by every schedule with the same expression (see [`parsed`]).
+    expr: Arc<ScheduleExpression>,
     tz: TimeZone,
     timing: Timing,
     source: Source,
@@ -221,31 +299,47 @@ fn schedule_key(store_key: &str) -> Arc<str> {
     format!("{}:{store_key}", schedules::KIND_SCHEDULE).into()
 }
 
+/// The parsed form of a schedule expression, shared by all the schedules that use the same
+/// text (100,000 schedules commonly use a handful of expressions; a parsed cron is ~250 bytes).
+fn parsed(text: &str) -> Option<Arc<ScheduleExpression>> {
+    use std::sync::{LazyLock, Weak};
+    static PARSED: LazyLock<Mutex<HashMap<String, Weak<ScheduleExpression>>>> =
+        LazyLock::new(Default::default);
+    let mut cache = PARSED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(e) = cache.get(text).and_then(Weak::upgrade) {
+        return Some(e);
+    }
+    let e = Arc::new(ScheduleExpression::parse(text).ok()?);
+    if cache.len() >= 1024 && cache.len().is_power_of_two() {
+        cache.retain(|_, w| w.strong_count() > 0);
+    }
+    cache.insert(text.to_owned(), Arc::downgrade(&e));
+    Some(e)
+}
+
 /// The scheduler's view of a rule, when it is an enabled scheduled rule.
 fn rule_entry(app: &App, r: &RuleDef) -> Option<Entry> {
     let expression = r.schedule_expression.as_ref()?;
     if !r.state.is_enabled() {
         return None;
     }
-    let expr = ScheduleExpression::parse(expression).ok()?;
+    let expr = parsed(expression)?;
     Some(Entry {
         generation: 0,
         expr,
         tz: TimeZone::UTC,
         timing: Timing {
-            expression: expression.clone(),
-            tz: "UTC".into(),
             anchor_ms: Some(trunc_s(r.created_ms)),
             start_ms: None,
             end_ms: None,
             window_ms: 0,
         },
-        source: Source::Rule {
+        source: Source::Rule(Box::new(RuleSource {
             region: r.region.clone(),
             bus: r.bus.clone(),
             name: r.name.clone(),
             arn: app.catalog.scope(&r.region).rule_arn(&r.bus, &r.name),
-        },
+        })),
         floor_ms: r.created_ms,
         policy: MissedTicks::Latest,
     })
@@ -256,7 +350,7 @@ fn schedule_entry(app: &App, d: &Arc<ScheduleDef>) -> Option<Entry> {
     if !d.enabled() {
         return None;
     }
-    let expr = ScheduleExpression::parse(&d.schedule_expression).ok()?;
+    let expr = parsed(&d.schedule_expression)?;
     let tz_name = d.schedule_expression_timezone.as_deref().unwrap_or("UTC");
     let tz = TimeZone::get(tz_name).ok()?;
     let one_time = expr.is_one_time();
@@ -270,17 +364,12 @@ fn schedule_entry(app: &App, d: &Arc<ScheduleDef>) -> Option<Entry> {
         expr,
         tz,
         timing: Timing {
-            expression: d.schedule_expression.clone(),
-            tz: tz_name.to_owned(),
             anchor_ms: Some(start.unwrap_or_else(|| trunc_s(d.created_ms))),
             start_ms: start,
             end_ms: d.end_ms,
             window_ms: d.window_ms(),
         },
-        source: Source::Schedule {
-            arn: d.arn(app.catalog.account()),
-            def: d.clone(),
-        },
+        source: Source::Schedule(d.clone()),
         floor_ms: floor,
         policy: app.schedules.missed_ticks(&d.region, &d.group),
     })
@@ -292,6 +381,8 @@ impl State {
     fn upsert(&mut self, key: Arc<str>, mut e: Entry, startup_now: Option<i64>, live_now: i64) {
         if let Some(old) = self.entries.get_mut(&key)
             && old.timing == e.timing
+            && old.expr == e.expr
+            && old.tz == e.tz
         {
             // Same ticks: keep its place in the heap, take the new target and policy.
             old.source = e.source;
@@ -307,7 +398,7 @@ impl State {
         }
         // A rule changed while running fires no tick before the change (a schedule's floor is
         // already its last modification).
-        if startup_now.is_none() && matches!(e.source, Source::Rule { .. }) {
+        if startup_now.is_none() && matches!(e.source, Source::Rule(_)) {
             cursor = cursor.max(live_now);
         }
         let first = match startup_now {
@@ -337,6 +428,43 @@ impl State {
 
     fn remove(&mut self, key: &str) {
         self.entries.remove(key);
+    }
+
+    /// The ticks that moving the clock from `now_ms` to `to_ms` would fire, walked in time
+    /// order across all schedules but no further than `bound + 1` of them: `None` when there
+    /// are at most `bound`, else the schedules that fire among the first ticks, most first.
+    fn too_many_ticks(&self, now_ms: i64, to_ms: i64, bound: u64) -> Option<TooManyTicks> {
+        let mut next: BinaryHeap<Reverse<(i64, &Arc<str>)>> = self
+            .entries
+            .iter()
+            .filter_map(|(k, e)| e.next_after(now_ms).map(|t| Reverse((t, k))))
+            .filter(|Reverse((t, _))| *t <= to_ms)
+            .collect();
+        let mut fired: HashMap<&Arc<str>, u64> = HashMap::new();
+        let mut total = 0u64;
+        while let Some(Reverse((t, key))) = next.pop() {
+            *fired.entry(key).or_default() += 1;
+            total += 1;
+            if total > bound {
+                let mut heaviest: Vec<(String, u64)> = fired
+                    .iter()
+                    .filter_map(|(k, n)| Some((self.entries.get(*k)?.source.describe(), *n)))
+                    .collect();
+                heaviest.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                let schedules = heaviest.len();
+                heaviest.truncate(5);
+                return Some(TooManyTicks {
+                    heaviest,
+                    schedules,
+                });
+            }
+            if let Some(after) = self.entries.get(key).and_then(|e| e.next_after(t))
+                && after <= to_ms
+            {
+                next.push(Reverse((after, key)));
+            }
+        }
+        None
     }
 
     fn next_due(&mut self) -> Option<i64> {
@@ -429,8 +557,17 @@ async fn run(
             r = requests.recv() => match r {
                 Some(Request::Sync(done)) => {
                     drain(&app, &mut state, &mut changes).await;
-                    fire_due(&app, &mut state).await;
-                    let _gone = done.send(()).is_err();
+                    let recorded = fire_due(&app, &mut state).await;
+                    let _gone = done.send(recorded).is_err();
+                }
+                Some(Request::Check(to_ms, done)) => {
+                    drain(&app, &mut state, &mut changes).await;
+                    let now = app.clock.now_ms();
+                    let verdict = match state.too_many_ticks(now, to_ms, MAX_TICKS_PER_MOVE) {
+                        Some(refused) => Err(refused),
+                        None => Ok(()),
+                    };
+                    let _gone = done.send(verdict).is_err();
                 }
                 None => break,
             },
@@ -592,14 +729,21 @@ struct InFlight<'a> {
 
 /// Fires everything due now, in due-time order, a store batch at a time. Up to [`PIPELINE`]
 /// batches are in the store's queue at once (the store takes them in order), so building the
-/// next batch overlaps with committing the previous one.
-async fn fire_due(app: &App, state: &mut State) {
+/// next batch overlaps with committing the previous one. False when the store refused a batch:
+/// its ticks are due again, and firing stops until the next wake-up.
+async fn fire_due(app: &App, state: &mut State) -> bool {
+    let mut recorded = true;
     let mut pending: std::collections::VecDeque<InFlight<'_>> = Default::default();
+    let mut batches = 0;
     loop {
         let now = app.clock.now_ms();
         let due = state.take_due(now, FIRE_BATCH);
         if due.is_empty() {
             break;
+        }
+        batches += 1;
+        if batches == 2 {
+            app.scheduler.bursting.send_replace(true);
         }
         let mut batch = AppendBatch {
             now_ms: Some(now),
@@ -623,17 +767,23 @@ async fn fire_due(app: &App, state: &mut State) {
         });
         if pending.len() >= PIPELINE
             && let Some(p) = pending.pop_front()
+            && !settle(app, state, p).await
         {
-            settle(app, state, p).await;
+            recorded = false;
+            break;
         }
     }
     while let Some(p) = pending.pop_front() {
-        settle(app, state, p).await;
+        recorded &= settle(app, state, p).await;
     }
+    if batches >= 2 {
+        app.scheduler.bursting.send_replace(false);
+    }
+    recorded
 }
 
-/// Waits for one batch: its ticks are recorded, or (the store failed) due again.
-async fn settle(app: &App, state: &mut State, p: InFlight<'_>) {
+/// Waits for one batch: its ticks are recorded (true), or (the store failed) due again.
+async fn settle(app: &App, state: &mut State, p: InFlight<'_>) -> bool {
     if let Err(e) = p.append.await {
         tracing::error!(error = %e, ticks = p.fired.len(), "cannot record fired ticks; retrying them");
         for (key, nominal_ms, due_ms) in p.fired {
@@ -647,7 +797,7 @@ async fn settle(app: &App, state: &mut State, p: InFlight<'_>) {
             }
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
-        return;
+        return false;
     }
     let done = app.clock.now_ms();
     app.metrics.scheduler_ticks.inc_by(p.fired.len() as u64);
@@ -660,6 +810,7 @@ async fn settle(app: &App, state: &mut State, p: InFlight<'_>) {
         app.metrics.work_items.inc_by(p.work as u64);
         app.bus.work_ready().notify_one();
     }
+    true
 }
 
 /// Adds the event and work items of one tick to `batch` (nothing when its rule or schedule is
@@ -668,12 +819,13 @@ async fn build(app: &App, batch: &mut AppendBatch, source: &Source, nominal_ms: 
     // Per kind: the event's region, the bus it is stored under, its source, detail type and
     // detail, and the targets (work items) it goes to.
     let (arn, region, bus, src, detail_type, detail, targets) = match source {
-        Source::Rule {
-            region,
-            bus,
-            name,
-            arn,
-        } => {
+        Source::Rule(rule) => {
+            let RuleSource {
+                region,
+                bus,
+                name,
+                arn,
+            } = &**rule;
             let targets: Vec<String> = app
                 .catalog
                 .read(|defs| {
@@ -688,7 +840,7 @@ async fn build(app: &App, batch: &mut AppendBatch, source: &Source, nominal_ms: 
             }
             let bus = bus.clone();
             (
-                arn,
+                arn.clone(),
                 region.as_str(),
                 bus,
                 "aws.events",
@@ -697,7 +849,7 @@ async fn build(app: &App, batch: &mut AppendBatch, source: &Source, nominal_ms: 
                 targets,
             )
         }
-        Source::Schedule { arn, def: d } => {
+        Source::Schedule(d) => {
             if !d.enabled() {
                 return;
             }
@@ -716,7 +868,7 @@ async fn build(app: &App, batch: &mut AppendBatch, source: &Source, nominal_ms: 
             let targets = vec![schedules::TARGET_ID.to_owned()];
             let bus = SCHEDULER_LOG_BUS.to_owned();
             (
-                arn,
+                d.arn(app.catalog.account()),
                 d.region.as_str(),
                 bus,
                 src,

@@ -185,7 +185,24 @@ fn group_key(region: &str, name: &str) -> String {
     format!("{region}:{name}")
 }
 
-type Key = (String, String, String);
+/// A schedule's place in the registry: `REGION\0GROUP\0NAME` in one allocation (names hold no
+/// NUL), which sorts as the `(region, group, name)` tuple does.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Key(Box<str>);
+
+impl Key {
+    fn new(region: &str, group: &str, name: &str) -> Self {
+        Self(format!("{region}\0{group}\0{name}").into_boxed_str())
+    }
+
+    fn parts(&self) -> (&str, &str, &str) {
+        let mut it = self.0.splitn(3, '\0');
+        let region = it.next().unwrap_or_default();
+        let group = it.next().unwrap_or_default();
+        let name = it.next().unwrap_or_default();
+        (region, group, name)
+    }
+}
 
 /// See the module docs.
 pub struct Schedules {
@@ -214,10 +231,7 @@ impl Schedules {
                 KIND_SCHEDULE => {
                     let d: ScheduleDef = serde_json::from_slice(value)
                         .map_err(|e| anyhow::anyhow!("schedule `{key}` is unreadable: {e}"))?;
-                    schedules.insert(
-                        (d.region.clone(), d.group.clone(), d.name.clone()),
-                        Arc::new(d),
-                    );
+                    schedules.insert(Key::new(&d.region, &d.group, &d.name), Arc::new(d));
                 }
                 KIND_GROUP => {
                     let g: GroupDef = serde_json::from_slice(value).map_err(|e| {
@@ -262,9 +276,7 @@ impl Schedules {
     }
 
     pub fn get(&self, region: &str, group: &str, name: &str) -> Option<Arc<ScheduleDef>> {
-        self.read()
-            .get(&(region.to_owned(), group.to_owned(), name.to_owned()))
-            .cloned()
+        self.read().get(&Key::new(region, group, name)).cloned()
     }
 
     /// The schedule whose store key is `key`.
@@ -288,16 +300,14 @@ impl Schedules {
         limit: usize,
     ) -> (Vec<Arc<ScheduleDef>>, bool) {
         let start = match after {
-            Some((g, n)) => {
-                std::ops::Bound::Excluded((region.to_owned(), g.to_owned(), n.to_owned()))
-            }
-            None => std::ops::Bound::Included((region.to_owned(), String::new(), String::new())),
+            Some((g, n)) => std::ops::Bound::Excluded(Key::new(region, g, n)),
+            None => std::ops::Bound::Included(Key::new(region, "", "")),
         };
         let map = self.read();
         let mut out = Vec::new();
         for (_, d) in map
             .range((start, std::ops::Bound::Unbounded))
-            .take_while(|((r, _, _), _)| r == region)
+            .take_while(|(k, _)| k.parts().0 == region)
         {
             if keep(d) {
                 if out.len() == limit {
@@ -318,7 +328,7 @@ impl Schedules {
         name: &str,
         decide: impl FnOnce(Option<&ScheduleDef>) -> Result<(ScheduleDef, A), E>,
     ) -> Result<A, E> {
-        let key = (region.to_owned(), group.to_owned(), name.to_owned());
+        let key = Key::new(region, group, name);
         let _guard = self.stripe(&key).lock().await;
         let current = self.read().get(&key).cloned();
         let (def, answer) = decide(current.as_deref())?;
@@ -344,7 +354,7 @@ impl Schedules {
 
     /// Deletes a schedule; `false` when there was none.
     pub async fn delete(&self, region: &str, group: &str, name: &str) -> Result<bool, CoreError> {
-        let key = (region.to_owned(), group.to_owned(), name.to_owned());
+        let key = Key::new(region, group, name);
         let _guard = self.stripe(&key).lock().await;
         let Some(current) = self.write().remove(&key) else {
             return Ok(false);
@@ -407,12 +417,18 @@ impl Schedules {
         let doomed: Vec<Key> = self
             .read()
             .keys()
-            .filter(|(r, g, _)| r == region && g == name)
+            .filter(|k| {
+                let (r, g, _) = k.parts();
+                r == region && g == name
+            })
             .cloned()
             .collect();
         let mut changes: Vec<DefinitionChange> = doomed
             .iter()
-            .map(|(r, g, n)| DefinitionChange::delete(KIND_SCHEDULE, schedule_key(r, g, n)))
+            .map(|k| {
+                let (r, g, n) = k.parts();
+                DefinitionChange::delete(KIND_SCHEDULE, schedule_key(r, g, n))
+            })
             .collect();
         changes.push(DefinitionChange::delete(
             KIND_GROUP,

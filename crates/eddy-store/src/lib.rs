@@ -120,7 +120,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 pub use embedded::{EmbeddedStore, EmbeddedStoreOptions};
-pub use logs::{LogEvent, LogQuery, LogStream, NewLogEvent};
+pub use logs::{LogEvent, LogPosition, LogQuery, LogStream, NewLogEvent};
 pub use queue::{Message, NewMessage, QueueStats, ReceiveOptions, Sent};
 pub use uri::{OpenError, StoreOptions, StoreUri, open};
 

@@ -33,6 +33,24 @@ pub struct LogStream {
     pub stored_bytes: i64,
 }
 
+/// Where a log event sits in a group's order: by timestamp, then by position in the log. Pages
+/// continue from the last event's position (its `seq` alone would skip events written later
+/// with earlier timestamps).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LogPosition {
+    pub timestamp_ms: i64,
+    pub seq: i64,
+}
+
+impl LogEvent {
+    pub fn position(&self) -> LogPosition {
+        LogPosition {
+            timestamp_ms: self.timestamp_ms,
+            seq: self.seq,
+        }
+    }
+}
+
 /// Which log events to read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LogQuery {
@@ -42,7 +60,7 @@ pub struct LogQuery {
     pub start_ms: Option<i64>,
     pub end_ms: Option<i64>,
     /// Read after this position (pagination), in the query's direction.
-    pub after_seq: Option<i64>,
+    pub after: Option<LogPosition>,
     pub limit: usize,
     /// Newest first.
     pub backwards: bool,

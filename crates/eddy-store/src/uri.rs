@@ -113,6 +113,7 @@ pub fn open(uri: &StoreUri, options: StoreOptions) -> Result<Arc<dyn Store>, Ope
                 EmbeddedStoreOptions {
                     sync: options.sync,
                     observer: options.observer,
+                    vfs: None,
                     ..EmbeddedStoreOptions::default()
                 },
             )

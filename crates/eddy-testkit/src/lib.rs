@@ -4,15 +4,23 @@
 //! HTTP routes listener on `127.0.0.1:0`, and serves them until [`Sandbox::shutdown`] (or drop).
 //! Tests talk to it over real HTTP: [`Sandbox::aws_call`] sends one AWS JSON 1.1 request.
 //!
+//! [`Sandbox::start_on_store`] serves a store the test opened itself (the power-loss test opens
+//! one through [`powerloss::PowerLossDisk`]'s VFS).
+//!
 //! What it is not: a mock. Everything behind the listeners is the production code path, with
 //! the store's fsyncs on.
 
+pub mod powerloss;
 pub mod tmpfs;
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
+use eddy_server::clock::Clock;
 use eddy_server::{App, Listeners, ServerConfig};
+use eddy_store::Store;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
 
@@ -29,7 +37,8 @@ pub struct Sandbox {
     pub http: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    _dir: tempfile::TempDir,
+    /// The data directory, when the sandbox made it (removed on drop).
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Sandbox {
@@ -41,7 +50,28 @@ impl Sandbox {
     /// Starts a server after `configure` adjusted its configuration.
     pub async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir().context("temporary data directory")?;
-        let mut config = ServerConfig::new(dir.path());
+        Self::serve(dir.path().to_owned(), None, Some(dir), configure).await
+    }
+
+    /// Starts a server (development mode, system clock) on `store`, with `data_dir` as its data
+    /// directory (the test keeps both; `config.store` is not looked at).
+    pub async fn start_on_store(
+        data_dir: &Path,
+        store: Arc<dyn Store>,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> anyhow::Result<Self> {
+        Self::serve(data_dir.to_owned(), Some(store), None, configure).await
+    }
+
+    /// Serves the store in `data_dir` (`store`, or the one `App::open` opens); `owned` is the
+    /// data directory when the sandbox made it.
+    async fn serve(
+        data_dir: PathBuf,
+        store: Option<Arc<dyn Store>>,
+        owned: Option<tempfile::TempDir>,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> anyhow::Result<Self> {
+        let mut config = ServerConfig::new(&data_dir);
         config.dev = true;
         // Tests keep their function code in temporary directories.
         config.code_roots = eddy_server::config::CodeRoots::new([std::env::temp_dir()])
@@ -54,7 +84,10 @@ impl Sandbox {
         let (aws, http) = listeners.addrs()?;
         config.aws_endpoint = Some(format!("http://{aws}"));
         config.http_endpoint = Some(format!("http://{http}"));
-        let app = App::open(config).await?;
+        let app = match store {
+            Some(store) => App::open_with_store(config, Clock::system(), store).await?,
+            None => App::open(config).await?,
+        };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(eddy_server::serve(app, listeners, async move {
             let _dropped = stopped.await.is_err();
@@ -64,7 +97,7 @@ impl Sandbox {
             http,
             stop: Some(stop),
             task: Some(task),
-            _dir: dir,
+            _dir: owned,
         })
     }
 
@@ -80,11 +113,32 @@ impl Sandbox {
         target: &str,
         body: serde_json::Value,
     ) -> anyhow::Result<(u16, serde_json::Value)> {
+        let headers =
+            format!("X-Amz-Target: {target}\r\nContent-Type: application/x-amz-json-1.1\r\n");
+        self.post("/", &headers, body).await
+    }
+
+    /// Sends `POST path` with a JSON body to one of eddy's own endpoints on the AWS listener
+    /// (`/_eddy/clock`, ...) and returns the status and the parsed JSON answer.
+    pub async fn eddy_post(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+    ) -> anyhow::Result<(u16, serde_json::Value)> {
+        self.post(path, "Content-Type: application/json\r\n", body)
+            .await
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        headers: &str,
+        body: serde_json::Value,
+    ) -> anyhow::Result<(u16, serde_json::Value)> {
         let body = body.to_string();
         let mut s = tokio::net::TcpStream::connect(self.aws).await?;
         let req = format!(
-            "POST / HTTP/1.1\r\nHost: {}\r\nX-Amz-Target: {target}\r\nContent-Type: \
-             application/x-amz-json-1.1\r\nAuthorization: {AUTHORIZATION}\r\n\
+            "POST {path} HTTP/1.1\r\nHost: {}\r\n{headers}Authorization: {AUTHORIZATION}\r\n\
              Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             self.aws,
             body.len()

@@ -1,6 +1,6 @@
-//! A minimal HTTP/1.1 keep-alive client for the load generators: one request at a time on one
-//! connection, `Content-Length` bodies only. Small on purpose, so the generator costs the machine
-//! as little as possible and measures the server, not a client library.
+//! A minimal HTTP/1.1 client for `eddy apply`'s one request to `/_eddy/apply`: one request at a
+//! time on one connection, `Content-Length` bodies only. (The load generators, in `eddy-bench`,
+//! carry their own copy with the AWS JSON calls they need.)
 
 use anyhow::{Context, bail};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -35,24 +35,6 @@ impl Conn {
         })
     }
 
-    /// POSTs `body` to `/` with an `X-Amz-Target` header (an AWS JSON 1.1 call).
-    pub async fn aws_call(&mut self, target: &str, body: &[u8]) -> anyhow::Result<Reply> {
-        self.buf.clear();
-        self.buf.extend_from_slice(
-            format!(
-                "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-amz-json-1.1\r\n\
-                 Authorization: {AUTHORIZATION}\r\nX-Amz-Target: {target}\r\n\
-                 Content-Length: {}\r\n\r\n",
-                self.host,
-                body.len()
-            )
-            .as_bytes(),
-        );
-        self.buf.extend_from_slice(body);
-        self.stream.get_mut().write_all(&self.buf).await?;
-        self.read_reply().await
-    }
-
     /// Sends one request with a `Content-Length` body (a rest-json call).
     pub async fn request(
         &mut self,
@@ -79,16 +61,6 @@ impl Conn {
         self.buf.extend_from_slice(body);
         self.stream.get_mut().write_all(&self.buf).await?;
         self.read_reply().await
-    }
-
-    /// Sends a rest-json request (`method path` with a JSON body; empty for none).
-    pub async fn rest_call(
-        &mut self,
-        method: &str,
-        path: &str,
-        body: &[u8],
-    ) -> anyhow::Result<Reply> {
-        self.request(method, path, &[], body).await
     }
 
     async fn read_reply(&mut self) -> anyhow::Result<Reply> {

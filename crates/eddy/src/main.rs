@@ -30,11 +30,6 @@ fn tune_allocator() {
 }
 
 mod apply_cmd;
-mod bench_cmd;
-mod bench_delivery;
-mod bench_invoke;
-mod bench_routes;
-mod bench_schedules;
 mod cli;
 mod http1;
 mod pattern_cmd;
@@ -87,9 +82,6 @@ enum Command {
     /// Dead-letter queues.
     #[command(subcommand)]
     Dlq(cli::queues::DlqCommand),
-    /// Load generators against a running eddy.
-    #[command(subcommand)]
-    Bench(bench_cmd::BenchCommand),
     /// Check an app manifest (`eddy.toml`) without a server.
     ///
     /// Prints `eddy.toml: ok (…)`, or each mistake as `file:line:column: message` and exits 1.
@@ -220,7 +212,6 @@ fn main() -> ExitCode {
             }
         },
         Command::Pattern(cmd) => pattern_cmd::run(cmd),
-        Command::Bench(cmd) => bench_cmd::run(cmd),
         Command::Apply(args) => apply_cmd::run(args),
         Command::PutEvents(args) => cli::events::put_events(args),
         Command::Invoke(args) => cli::functions::invoke(args),

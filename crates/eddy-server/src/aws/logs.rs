@@ -9,7 +9,7 @@ use super::{Ctx, empty, parse, reply};
 use crate::App;
 use crate::error::ApiError;
 use crate::logs::{FilterPattern, LogGroupDef};
-use eddy_store::{LogQuery, NewLogEvent};
+use eddy_store::{LogEvent, LogPosition, LogQuery, NewLogEvent};
 
 /// Runs one CloudWatch Logs operation.
 pub async fn call(app: &App, ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
@@ -232,17 +232,41 @@ struct GetInput {
     start_from_head: Option<bool>,
 }
 
-/// `f/SEQ` or `b/SEQ`: where the next page starts, and in which direction.
-fn token(t: &str) -> Result<(bool, i64), ApiError> {
+/// `f/TIME/SEQ` or `b/TIME/SEQ`: the position the next page continues from, and in which
+/// direction.
+fn token(t: &str) -> Result<(bool, LogPosition), ApiError> {
     let bad = || invalid("The specified nextToken is invalid.");
-    let (dir, seq) = t.split_once('/').ok_or_else(bad)?;
-    let seq: i64 = seq.parse().map_err(|_| bad())?;
+    let mut parts = t.split('/');
+    let (Some(dir), Some(time), Some(seq), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    let position = LogPosition {
+        timestamp_ms: time.parse().map_err(|_| bad())?,
+        seq: seq.parse().map_err(|_| bad())?,
+    };
     match dir {
-        "f" => Ok((false, seq)),
-        "b" => Ok((true, seq)),
+        "f" => Ok((false, position)),
+        "b" => Ok((true, position)),
         _ => Err(bad()),
     }
 }
+
+fn format_token(backwards: bool, p: LogPosition) -> String {
+    let dir = if backwards { 'b' } else { 'f' };
+    format!("{dir}/{}/{}", p.timestamp_ms, p.seq)
+}
+
+/// Before every event (the forward start) and after every event (the backward start).
+const HEAD: LogPosition = LogPosition {
+    timestamp_ms: i64::MIN,
+    seq: i64::MIN,
+};
+const TAIL: LogPosition = LogPosition {
+    timestamp_ms: i64::MAX,
+    seq: i64::MAX,
+};
 
 async fn get_log_events(app: &App, ctx: &Ctx, input: GetInput) -> Result<Vec<u8>, ApiError> {
     let g = group(app, ctx, input.log_group_name.as_deref())?;
@@ -267,7 +291,7 @@ async fn get_log_events(app: &App, ctx: &Ctx, input: GetInput) -> Result<Vec<u8>
             streams: vec![stream],
             start_ms: input.start_time,
             end_ms: input.end_time,
-            after_seq: after,
+            after,
             limit: limit as usize,
             backwards,
         })
@@ -275,14 +299,18 @@ async fn get_log_events(app: &App, ctx: &Ctx, input: GetInput) -> Result<Vec<u8>
     if backwards {
         events.reverse();
     }
-    let first = events.first().map_or(after.unwrap_or(0), |e| e.seq);
-    let last = events.last().map_or(after.unwrap_or(0), |e| e.seq);
+    let first = events
+        .first()
+        .map_or(after.unwrap_or(TAIL), LogEvent::position);
+    let last = events
+        .last()
+        .map_or(after.unwrap_or(HEAD), LogEvent::position);
     reply(&json!({
         "events": events.iter().map(|e| json!({
             "timestamp": e.timestamp_ms, "message": e.message, "ingestionTime": e.ingestion_ms,
         })).collect::<Vec<_>>(),
-        "nextForwardToken": format!("f/{last}"),
-        "nextBackwardToken": format!("b/{first}"),
+        "nextForwardToken": format_token(false, last),
+        "nextBackwardToken": format_token(true, first),
     }))
 }
 
@@ -307,7 +335,10 @@ async fn filter_log_events(app: &App, ctx: &Ctx, input: FilterInput) -> Result<V
         return Err(invalid("limit must be between 1 and 10000"));
     }
     let after = match &input.next_token {
-        Some(t) => Some(token(t)?.1),
+        Some(t) => match token(t)? {
+            (false, position) => Some(position),
+            (true, _) => return Err(invalid("The specified nextToken is invalid.")),
+        },
         None => None,
     };
     let mut matched = Vec::new();
@@ -322,13 +353,13 @@ async fn filter_log_events(app: &App, ctx: &Ctx, input: FilterInput) -> Result<V
                 streams: input.log_stream_names.clone().unwrap_or_default(),
                 start_ms: input.start_time,
                 end_ms: input.end_time,
-                after_seq: cursor,
+                after: cursor,
                 limit: 1000,
                 backwards: false,
             })
             .await?;
         let Some(last) = page.last() else { break };
-        cursor = Some(last.seq);
+        cursor = Some(last.position());
         let full = page.len() == 1000;
         for e in page {
             if pattern.matches(&e.message) {
@@ -351,7 +382,7 @@ async fn filter_log_events(app: &App, ctx: &Ctx, input: FilterInput) -> Result<V
         "searchedLogStreams": [],
     });
     if more && let Some(last) = matched.last() {
-        out["nextToken"] = Value::String(format!("f/{}", last.seq));
+        out["nextToken"] = Value::String(format_token(false, last.position()));
     }
     reply(&out)
 }

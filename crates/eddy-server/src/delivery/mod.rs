@@ -159,6 +159,7 @@ pub async fn run(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
         let notified = ready.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
+        app.scheduler.quiet().await;
         let free = in_flight.available_permits().min(LEASE_BATCH);
         let mut lease_failed = false;
         let items = if free == 0 {

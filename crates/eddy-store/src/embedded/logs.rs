@@ -24,7 +24,11 @@ pub(crate) fn append(tx: &Transaction<'_>, events: &[NewLogEvent], now_ms: i64) 
 
 pub(crate) fn read(tx: &Transaction<'_>, q: &LogQuery) -> Result<Vec<LogEvent>> {
     let order = if q.backwards { "DESC" } else { "ASC" };
-    let after = if q.backwards { "seq < ?4" } else { "seq > ?4" };
+    let after = if q.backwards {
+        "(ts_ms < ?4 OR (ts_ms = ?4 AND seq < ?5))"
+    } else {
+        "(ts_ms > ?4 OR (ts_ms = ?4 AND seq > ?5))"
+    };
     let sql = format!(
         "SELECT seq, grp, stream, ts_ms, ingest_ms, message FROM log_events
          WHERE grp = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 AND (?4 IS NULL OR {after})
@@ -36,7 +40,8 @@ pub(crate) fn read(tx: &Transaction<'_>, q: &LogQuery) -> Result<Vec<LogEvent>> 
             q.group,
             q.start_ms.unwrap_or(i64::MIN),
             q.end_ms.unwrap_or(i64::MAX),
-            q.after_seq
+            q.after.map(|p| p.timestamp_ms),
+            q.after.map(|p| p.seq)
         ],
         |r| {
             Ok(LogEvent {

@@ -1,4 +1,4 @@
-//! `eddy bench invoke`: function invocations through the Lambda API of a running eddy. Creates a
+//! `eddy-bench invoke`: function invocations through the Lambda API of a running eddy. Creates a
 //! function from a `bootstrap` executable (the Rust test function, built on `lambda_runtime`),
 //! then measures cold starts (a configuration change drains the warm instances, so the next
 //! Invoke starts a new process) and warm Invoke throughput and latency. Prints one JSON line.
@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
 
-use crate::bench_cmd::percentile;
 use crate::http1::Conn;
+use crate::percentile;
 
 #[derive(Debug, clap::Args)]
 pub struct InvokeArgs {
@@ -47,7 +47,7 @@ pub(crate) fn code_dir(bootstrap: Option<&Path>, bench: &str) -> anyhow::Result<
         Some(p) => p.to_owned(),
         None => std::env::current_exe()?
             .parent()
-            .context("no directory for the eddy binary")?
+            .context("no directory for the eddy-bench binary")?
             .join("eddy-test-function"),
     };
     ensure!(

@@ -1,4 +1,4 @@
-//! `eddy bench routes`: HTTP routes of a running eddy under load. Creates a function from a
+//! `eddy-bench routes`: HTTP routes of a running eddy under load. Creates a function from a
 //! `bootstrap` executable (the Rust test function's `simple` handler: answers
 //! `{"hello":"world"}`), an HTTP API with `GET /bench` to it and `POST /events` as a bus route,
 //! then measures, one phase after another:
@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, ensure};
 use serde_json::{Value, json};
 
-use crate::bench_cmd::percentile;
 use crate::http1::Conn;
+use crate::percentile;
 
 #[derive(Debug, clap::Args)]
 pub struct RoutesArgs {
@@ -228,7 +228,7 @@ pub async fn run(args: RoutesArgs) -> anyhow::Result<()> {
         args.latency_connections > 0,
         "--latency-connections must be at least 1"
     );
-    let code = crate::bench_invoke::code_dir(args.bootstrap.as_deref(), "routes")?;
+    let code = crate::invoke::code_dir(args.bootstrap.as_deref(), "routes")?;
     let mut c = Conn::connect(&args.endpoint).await?;
     // A function left by an earlier run (404 otherwise).
     c.request("DELETE", &format!("/2015-03-31/functions/{NAME}"), &[], b"")

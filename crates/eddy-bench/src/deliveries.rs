@@ -1,4 +1,4 @@
-//! `eddy bench deliveries`: how fast and how soon matched events reach their target.
+//! `eddy-bench deliveries`: how fast and how soon matched events reach their target.
 //!
 //! Sets up a rule whose one target is an eddy queue or an HTTP endpoint served by this process
 //! (behind a connection and an API destination), puts `--events` events (as fast as possible, or
@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
-use crate::bench_cmd::{percentile, request_body};
 use crate::http1::Conn;
+use crate::percentile;
+use crate::put_events::request_body;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum TargetKind {

@@ -1,4 +1,4 @@
-//! `eddy bench schedules`: how fast a running eddy accepts CreateSchedule calls, and how it
+//! `eddy-bench schedules`: how fast a running eddy accepts CreateSchedule calls, and how it
 //! behaves holding that many schedules: tick lateness (from `eddy_scheduler_lateness_seconds`)
 //! and the server process's CPU (from `/proc/PID/stat`) while no API calls arrive.
 //!
@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::bench_cmd::percentile;
 use crate::http1::Conn;
+use crate::percentile;
 
 #[derive(Debug, clap::Args)]
 pub struct SchedulesArgs {

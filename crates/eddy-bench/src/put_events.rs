@@ -1,43 +1,12 @@
-//! `eddy bench ...`: load generators that drive a running eddy over real HTTP.
+//! `eddy-bench put-events`: PutEvents load on a running eddy: many connections, batches of
+//! entries, every event durable before its response; events/s and latency percentiles.
 
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::http1::Conn;
-
-#[derive(Debug, clap::Subcommand)]
-pub enum BenchCommand {
-    /// PutEvents load: many connections, batches of entries, every event durable before its
-    /// response. Prints one JSON line with events/s and latency percentiles.
-    ///
-    /// Example: `eddy bench put-events --endpoint 127.0.0.1:4566 --connections 64 --seconds 10`
-    PutEvents(PutEventsArgs),
-    /// Delivery throughput and end-to-end latency to a queue or an HTTP target (an in-process
-    /// receiver behind an API destination). Prints one JSON line.
-    ///
-    /// Examples: `eddy bench deliveries --target queue --events 100000`,
-    /// `eddy bench deliveries --target http --events 20000 --rate 2000 --batch 1`
-    Deliveries(crate::bench_delivery::DeliveriesArgs),
-    /// Function invocations through the Lambda API: cold starts (new process per Invoke) and
-    /// warm throughput and latency. Prints one JSON line.
-    ///
-    /// Example: `eddy bench invoke --connections 8 --seconds 10` (uses `eddy-test-function`
-    /// next to the eddy binary as the function's bootstrap)
-    Invoke(crate::bench_invoke::InvokeArgs),
-    /// Creates many EventBridge Scheduler schedules (CreateSchedule calls/s), then watches the
-    /// server: CPU from /proc/PID/stat, tick lateness from its metrics. Prints one JSON line.
-    ///
-    /// Example: `eddy bench schedules --count 100000 --pid $(pidof eddy)`
-    Schedules(crate::bench_schedules::SchedulesArgs),
-    /// HTTP routes: a function route's throughput, the latency eddy adds over a bare hyper
-    /// server at a steady rate, and a bus route's throughput (events durable before each 202).
-    /// Prints one JSON line.
-    ///
-    /// Example: `eddy bench routes --endpoint 127.0.0.1:4566 --http 127.0.0.1:3000`
-    Routes(crate::bench_routes::RoutesArgs),
-}
+use crate::percentile;
 
 #[derive(Debug, clap::Args)]
 pub struct PutEventsArgs {
@@ -62,33 +31,7 @@ pub struct PutEventsArgs {
     setup_rule: bool,
 }
 
-pub fn run(cmd: BenchCommand) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("eddy bench: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = match cmd {
-        BenchCommand::PutEvents(args) => rt.block_on(put_events(args)),
-        BenchCommand::Deliveries(args) => rt.block_on(crate::bench_delivery::run(args)),
-        BenchCommand::Invoke(args) => rt.block_on(crate::bench_invoke::run(args)),
-        BenchCommand::Schedules(args) => rt.block_on(crate::bench_schedules::run(args)),
-        BenchCommand::Routes(args) => rt.block_on(crate::bench_routes::run(args)),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("eddy bench: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
+/// The body of one PutEvents request: `batch` order events numbered from `seq * 10`.
 pub(crate) fn request_body(batch: usize, seq: u64) -> Vec<u8> {
     let entries: Vec<String> = (0..batch)
         .map(|i| {
@@ -141,15 +84,7 @@ async fn setup_rule(endpoint: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(crate) fn percentile(sorted: &[u64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)] as f64 / 1000.0
-}
-
-async fn put_events(args: PutEventsArgs) -> anyhow::Result<()> {
+pub async fn run(args: PutEventsArgs) -> anyhow::Result<()> {
     anyhow::ensure!((1..=10).contains(&args.batch), "--batch must be 1-10");
     anyhow::ensure!(args.connections > 0, "--connections must be at least 1");
     if args.setup_rule {

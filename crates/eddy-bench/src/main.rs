@@ -1,0 +1,89 @@
+//! The `eddy-bench` binary: load generators that drive a running eddy over real HTTP. They live
+//! here rather than in the production `eddy` binary, and talk to eddy only over its endpoints.
+
+/// mimalloc, as the `eddy` binary: the generators' own CPU cost stays comparable with the numbers
+/// recorded while they were `eddy bench` (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+mod deliveries;
+mod http1;
+mod invoke;
+mod put_events;
+mod routes;
+mod schedules;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Load generators against a running eddy. Each prints one JSON line.
+#[derive(Debug, Parser)]
+#[command(name = "eddy-bench", version, about)]
+enum Command {
+    /// PutEvents load: many connections, batches of entries, every event durable before its
+    /// response. Prints one JSON line with events/s and latency percentiles.
+    ///
+    /// Example: `eddy-bench put-events --endpoint 127.0.0.1:4566 --connections 64 --seconds 10`
+    PutEvents(put_events::PutEventsArgs),
+    /// Delivery throughput and end-to-end latency to a queue or an HTTP target (an in-process
+    /// receiver behind an API destination). Prints one JSON line.
+    ///
+    /// Examples: `eddy-bench deliveries --target queue --events 100000`,
+    /// `eddy-bench deliveries --target http --events 20000 --rate 2000 --batch 1`
+    Deliveries(deliveries::DeliveriesArgs),
+    /// Function invocations through the Lambda API: cold starts (new process per Invoke) and
+    /// warm throughput and latency. Prints one JSON line.
+    ///
+    /// Example: `eddy-bench invoke --connections 8 --seconds 10` (uses `eddy-test-function`
+    /// next to the eddy-bench binary as the function's bootstrap)
+    Invoke(invoke::InvokeArgs),
+    /// Creates many EventBridge Scheduler schedules (CreateSchedule calls/s), then watches the
+    /// server: CPU from /proc/PID/stat, tick lateness from its metrics. Prints one JSON line.
+    ///
+    /// Example: `eddy-bench schedules --count 100000 --pid $(pidof eddy)`
+    Schedules(schedules::SchedulesArgs),
+    /// HTTP routes: a function route's throughput, the latency eddy adds over a bare hyper
+    /// server at a steady rate, and a bus route's throughput (events durable before each 202).
+    /// Prints one JSON line.
+    ///
+    /// Example: `eddy-bench routes --endpoint 127.0.0.1:4566 --http 127.0.0.1:3000`
+    Routes(routes::RoutesArgs),
+}
+
+fn main() -> ExitCode {
+    let command = Command::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("eddy-bench: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match command {
+        Command::PutEvents(args) => rt.block_on(put_events::run(args)),
+        Command::Deliveries(args) => rt.block_on(deliveries::run(args)),
+        Command::Invoke(args) => rt.block_on(invoke::run(args)),
+        Command::Schedules(args) => rt.block_on(schedules::run(args)),
+        Command::Routes(args) => rt.block_on(routes::run(args)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("eddy-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The `p` quantile (0.0-1.0) of sorted microseconds, in milliseconds (0 when there are none).
+pub(crate) fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)] as f64 / 1000.0
+}
