@@ -20,7 +20,7 @@
 use std::sync::Arc;
 
 use eddy_model::event::{EventInput, EventOrigin, MAX_DETAIL_DEPTH, check_detail, envelope};
-use eddy_store::{AppendBatch, NewEvent, NewWork, Store, WorkItem};
+use eddy_store::{AppendBatch, Lease, NewEvent, NewWork, Store, WorkItem};
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::Notify;
 
@@ -195,7 +195,7 @@ impl Bus {
         &self,
         region: &str,
         events: Vec<Result<PreparedEvent, EntryError>>,
-        ack: Vec<i64>,
+        ack: Vec<Lease>,
         now_ms: i64,
     ) -> Result<Vec<Result<String, EntryError>>, CoreError> {
         let mut results = Vec::with_capacity(events.len());
@@ -309,7 +309,7 @@ impl Bus {
             body: item.body.clone(),
             slot: 0,
         };
-        let matched = self.match_batch(region, vec![routed], vec![item.id], now_ms);
+        let matched = self.match_batch(region, vec![routed], vec![item.lease()], now_ms);
         if let Some((_, e)) = matched.refused.first() {
             // Nothing is committed: the work item stays unacknowledged.
             return Ok(Err(e.clone()));
@@ -414,7 +414,7 @@ impl Bus {
         &self,
         region: &str,
         routed: Vec<Routed>,
-        ack: Vec<i64>,
+        ack: Vec<Lease>,
         now_ms: i64,
     ) -> Matched {
         let mut out = Matched {

@@ -27,6 +27,10 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Deliveries in flight at once to one target.
     pub target_concurrency: usize,
+    /// How long a delivery's lease on its work item lasts, in milliseconds, before another
+    /// attempt may take the item over; a running attempt renews it every third of this (see
+    /// [`crate::delivery::lease`]). Only tests shorten it.
+    pub lease_ms: i64,
     /// Fsync every commit (never turn off outside a benchmark of the fsync's cost).
     pub sync: bool,
     /// Instances a function may run at once unless `PutFunctionConcurrency` says otherwise.
@@ -176,6 +180,7 @@ impl ServerConfig {
             max_pattern_len: 2048,
             max_body_bytes: 8 * 1024 * 1024,
             target_concurrency: 256,
+            lease_ms: crate::delivery::lease::LEASE_MS,
             sync: true,
             function_concurrency: 32,
             python: PathBuf::from("python3"),

@@ -71,6 +71,11 @@ pub struct Metrics {
     pub deliveries: Family<DeliveryLabels, Counter>,
     /// From an event's ingestion to its delivery.
     pub delivery_latency_seconds: Histogram,
+    /// Settlements (ack, nack, dead-letter, a delivery that acks in the same write) refused
+    /// because the delivery's lease was no longer current: its item was not settled by it.
+    pub stale_lease_acks: Counter,
+    /// Leases renewed because their delivery was still running.
+    pub lease_renewals: Counter,
     /// AWS API requests by operation and outcome (`ok` or the error code).
     pub requests: Family<OperationLabels, Counter>,
     /// Requests on the HTTP routes listener by API, route and status.
@@ -141,6 +146,18 @@ impl Metrics {
             "Time from an event's ingestion to its delivery",
             delivery_latency_seconds.clone(),
         );
+        let stale_lease_acks = Counter::default();
+        registry.register(
+            "eddy_delivery_stale_lease_acks",
+            "Settlements of deliveries refused because their lease was no longer current",
+            stale_lease_acks.clone(),
+        );
+        let lease_renewals = Counter::default();
+        registry.register(
+            "eddy_delivery_lease_renewals",
+            "Leases renewed because their delivery was still running",
+            lease_renewals.clone(),
+        );
         let requests = Family::<OperationLabels, Counter>::default();
         registry.register(
             "eddy_aws_requests",
@@ -210,6 +227,8 @@ impl Metrics {
             work_items,
             deliveries,
             delivery_latency_seconds,
+            stale_lease_acks,
+            lease_renewals,
             requests,
             http_requests,
             http_request_seconds,

@@ -289,7 +289,7 @@ impl Queues {
         &self,
         queue: &QueueDef,
         messages: Vec<OutMessage>,
-        ack: Vec<i64>,
+        ack: Vec<eddy_store::Lease>,
     ) -> Result<Vec<SentMessage>, CoreError> {
         let mut out = Vec::with_capacity(messages.len());
         let mut new = Vec::with_capacity(messages.len());

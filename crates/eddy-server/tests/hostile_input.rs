@@ -168,6 +168,7 @@ fn stored_events_the_matcher_cannot_read_fail_alone() {
     for stored in [&deep, &lone] {
         let item = eddy_store::WorkItem {
             id: 424_242,
+            token: 1,
             event_id: "e".into(),
             bus: "us-east-1:other".into(),
             rule: "arn:aws:events:us-east-1:123456789012:rule/other/fwd".into(),

@@ -40,13 +40,34 @@
 //! * [`WorkStore::lease`] hands out due items and makes each invisible until the lease ends; the
 //!   lease is durable before it is handed out. A holder that crashes loses its lease when it
 //!   ends and the item is handed out again: **a crash may repeat a delivery, never drop one**.
-//! * [`WorkStore::ack`] (delivered), [`WorkStore::nack`] (retry at a time) and
-//!   [`WorkStore::dead_letter`] (give up, keep the reason) are durable when they return. An ack
-//!   lost in a crash means one more delivery of that item, never a lost one.
+//! * **Every lease is fenced.** Each time an item is leased it gets a new fencing token (a
+//!   counter kept with the item, which only grows), carried by [`WorkItem::token`]; the holder
+//!   names its lease as [`Lease`] (item id and token). [`WorkStore::ack`] (delivered),
+//!   [`WorkStore::nack`] (retry at a time), [`WorkStore::dead_letter`] (give up, keep the
+//!   reason) and [`WorkStore::extend`] (renew) change the item only while that lease is the
+//!   current one: the item is still leased, under the same token. A **stale holder** (whose
+//!   lease ran out, and perhaps went to another holder who got a new token) is refused: the
+//!   call answers which leases it refused, changes nothing for them, and still settles the
+//!   others. A stale holder can therefore never remove, reschedule or dead-letter an item that
+//!   someone else now delivers, nor renew a lease it lost.
+//! * The writes that complete work items together with their delivery (the work items named
+//!   by [`AppendBatch::ack`], [`QueueStore::queue_send`]'s and [`LogStore::logs_append`]'s
+//!   `ack`) are fenced the same way, and atomically: if any lease they name is no longer
+//!   current, **nothing** is written and the call fails with [`StoreError::LeaseLost`] naming
+//!   those leases, so a stale holder's late delivery neither lands nor removes the item.
+//! * **Lease deadlines are kept on the store's own clock**, never on the caller's `now_ms`:
+//!   `now_ms` says which items are *due* (callers with a movable dev clock pass theirs, so
+//!   retries and delays follow it), while a lease of `lease_ms` ends `lease_ms` later by the
+//!   store's clock (the system clock for the embedded store, [`StoreClock`]). A caller's clock
+//!   moved forward by hours therefore makes waiting items due, but never ends a lease that a
+//!   live holder keeps renewing, and so never duplicates work in flight.
+//! * These are durable when they return. An ack lost in a crash means one more delivery of that
+//!   item, never a lost one.
 //! * Work item ids are never reused, so a late ack of an item that was delivered and removed
 //!   can never remove another item.
 //! * [`WorkStore::release_leases`] ends every lease at once: a single process that restarts
-//!   knows that every lease it finds died with its previous life.
+//!   knows that every lease it finds died with its previous life, so items held by a process
+//!   that was killed are due again at once, without waiting for their deadlines.
 //!
 //! **Queues** ([`QueueStore`]).
 //! * A sent message is durable when [`QueueStore::queue_send`] returns; a received message that
@@ -77,8 +98,9 @@
 //! returns, writes resume without a restart. Reads keep working while the store is full.
 //!
 //! **Failures name no backend.** A backend reports its own failures as [`StoreError::Backend`]
-//! (the cause kept as the error's source), lack of space as [`StoreError::Full`], and a store
-//! that was shut down as [`StoreError::Closed`]. No store error is a caller's mistake.
+//! (the cause kept as the error's source), lack of space as [`StoreError::Full`], a store
+//! that was shut down as [`StoreError::Closed`], and a fenced write whose leases were lost as
+//! [`StoreError::LeaseLost`]. No store error is a caller's mistake.
 //!
 //! # The embedded backend
 //!
@@ -120,6 +142,11 @@ pub enum StoreError {
     /// text says where, e.g. "no space left on the file system of `/var/lib/eddy`".
     #[error("the store is full: {0}")]
     Full(String),
+    /// A write that completes work items named leases that are no longer current (they ran out,
+    /// or another holder leased the items since): nothing of the write was made. These are the
+    /// leases refused.
+    #[error("the lease of {} work item(s) was lost: nothing was written", .0.len())]
+    LeaseLost(Vec<Lease>),
 }
 
 impl StoreError {
@@ -189,8 +216,9 @@ pub struct AppendBatch {
     pub events: Vec<NewEvent>,
     pub work: Vec<NewWork>,
     /// Work items this append completes (a bus target forwarding its event), removed in the same
-    /// transaction.
-    pub ack: Vec<i64>,
+    /// transaction; fenced: if one of these leases is no longer current, nothing is appended
+    /// ([`StoreError::LeaseLost`]).
+    pub ack: Vec<Lease>,
     /// Schedule ticks these events fire, recorded in the same transaction (see [`Tick`]).
     pub ticks: Vec<Tick>,
     /// The ingestion time (ms since the epoch) to record for the events and their work items
@@ -210,12 +238,25 @@ pub struct Tick {
     pub tick_ms: i64,
 }
 
+/// One lease of one work item: what its holder names to settle or renew it. Only the current
+/// lease of an item (the item still leased, under this token) is honoured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Lease {
+    /// The work item's id.
+    pub id: i64,
+    /// The fencing token this lease was handed out with.
+    pub token: i64,
+}
+
 /// A work item handed out by [`WorkStore::lease`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkItem {
-    /// Store-assigned id, used to ack/nack/dead-letter. Ids are never reused, so an ack from a
-    /// holder whose lease ran out can only ever remove the item it delivered.
+    /// Store-assigned id. Ids are never reused, so an ack from a holder whose lease ran out can
+    /// only ever name the item it delivered.
     pub id: i64,
+    /// The fencing token of this lease: it grows each time the item is leased, so a holder
+    /// whose lease ran out and went to another holder is told apart from the current one.
+    pub token: i64,
     pub event_id: String,
     pub bus: String,
     pub rule: String,
@@ -228,6 +269,16 @@ pub struct WorkItem {
     pub body: String,
     /// Bus-to-bus forwards so far.
     pub hops: u32,
+}
+
+impl WorkItem {
+    /// The lease this item was handed out under.
+    pub fn lease(&self) -> Lease {
+        Lease {
+            id: self.id,
+            token: self.token,
+        }
+    }
 }
 
 /// A work item that gave up, with the reason.
@@ -346,6 +397,23 @@ pub trait StoreObserver: Send + Sync + 'static {
     fn committed(&self, duration: Duration, requests: usize);
 }
 
+/// The store's own clock, which lease deadlines are measured on (milliseconds since the epoch).
+/// Not the callers' clock: see the crate docs, "Work items and leases".
+pub trait StoreClock: Send + Sync + 'static {
+    fn now_ms(&self) -> i64;
+}
+
+/// The system clock.
+pub struct SystemClock;
+
+impl StoreClock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64)
+    }
+}
+
 /// An observer that ignores everything.
 pub struct NoObserver;
 
@@ -375,9 +443,10 @@ pub trait EventLog: Send + Sync {
 
 /// Work items with leases, and dead letters (see the crate docs, "Work items and leases").
 pub trait WorkStore: Send + Sync {
-    /// Leases up to `max` due work items (`due <= now_ms`), oldest due first, optionally only for
-    /// one `target`; each becomes invisible until `now_ms + lease_ms` and has its attempt count
-    /// incremented.
+    /// Leases up to `max` work items, optionally only for one `target`: first those whose lease
+    /// ran out (by the store's clock), oldest deadline first, then those due by the caller's
+    /// clock (`due <= now_ms`), oldest due first. Each gets a new fencing token, has its attempt
+    /// count incremented, and stays invisible until `lease_ms` from now by the store's clock.
     fn lease(
         &self,
         target: Option<String>,
@@ -386,22 +455,30 @@ pub trait WorkStore: Send + Sync {
         lease_ms: i64,
     ) -> BoxFuture<'_, Result<Vec<WorkItem>>>;
 
+    /// Renews leases: each that is still current now ends `lease_ms` from now by the store's
+    /// clock. Answers the leases refused (no longer current); the others are renewed.
+    fn extend(&self, leases: Vec<Lease>, lease_ms: i64) -> BoxFuture<'_, Result<Vec<Lease>>>;
+
     /// Makes every leased work item due now. Called once at start-up by the only process that
     /// uses an embedded store: leases held when it stopped died with it, so their items are
     /// delivered again at once instead of after the lease runs out.
     fn release_leases(&self, now_ms: i64) -> BoxFuture<'_, Result<u64>>;
 
-    /// When the earliest work item is due, if there is any.
+    /// When the earliest work item that is not leased is due, if there is any.
     fn next_due(&self) -> BoxFuture<'_, Result<Option<i64>>>;
 
-    /// Removes delivered work items.
-    fn ack(&self, ids: Vec<i64>) -> BoxFuture<'_, Result<()>>;
+    /// Removes delivered work items whose lease is current. Answers the leases refused (no
+    /// longer current: their items are left alone).
+    fn ack(&self, leases: Vec<Lease>) -> BoxFuture<'_, Result<Vec<Lease>>>;
 
-    /// Makes a leased item due again at `due_ms`.
-    fn nack(&self, id: i64, due_ms: i64) -> BoxFuture<'_, Result<()>>;
+    /// Makes a leased item due again at `due_ms` (the caller's clock), ending the lease. `false`
+    /// when the lease is no longer current (nothing changed).
+    fn nack(&self, lease: Lease, due_ms: i64) -> BoxFuture<'_, Result<bool>>;
 
-    /// Moves a work item to the dead letters with a reason.
-    fn dead_letter(&self, id: i64, reason: String, now_ms: i64) -> BoxFuture<'_, Result<()>>;
+    /// Moves a leased work item to the dead letters with a reason. `false` when the lease is no
+    /// longer current (nothing changed).
+    fn dead_letter(&self, lease: Lease, reason: String, now_ms: i64)
+    -> BoxFuture<'_, Result<bool>>;
 
     /// Reads dead letters, oldest first.
     fn dead_letters(&self, limit: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>>>;
@@ -409,15 +486,16 @@ pub trait WorkStore: Send + Sync {
 
 /// SQS-shaped queues (see [`queue`] and the crate docs, "Queues").
 pub trait QueueStore: Send + Sync {
-    /// Sends messages to a queue; answers in order. `ack` names work items this send delivers:
-    /// they are removed in the same atomic change, so a queue target receives each event exactly
-    /// once even across crashes.
+    /// Sends messages to a queue; answers in order. `ack` names the leases of work items this
+    /// send delivers: they are removed in the same atomic change, so a queue target receives
+    /// each event exactly once even across crashes. Fenced: if one of the leases is no longer
+    /// current, nothing is sent ([`StoreError::LeaseLost`]).
     fn queue_send(
         &self,
         queue: String,
         messages: Vec<NewMessage>,
         now_ms: i64,
-        ack: Vec<i64>,
+        ack: Vec<Lease>,
     ) -> BoxFuture<'_, Result<Vec<Sent>>>;
 
     /// Receives up to `opts.max` visible messages, making each invisible for the visibility
@@ -468,13 +546,13 @@ pub trait DefinitionStore: Send + Sync {
 
 /// Log events by group and stream (see [`logs`] and the crate docs, "Logs").
 pub trait LogStore: Send + Sync {
-    /// Appends log events; `ack` names work items this append delivers, removed in the same
-    /// atomic change.
+    /// Appends log events; `ack` names the leases of work items this append delivers, removed
+    /// in the same atomic change (fenced like [`QueueStore::queue_send`]'s).
     fn logs_append(
         &self,
         events: Vec<NewLogEvent>,
         now_ms: i64,
-        ack: Vec<i64>,
+        ack: Vec<Lease>,
     ) -> BoxFuture<'_, Result<()>>;
 
     /// Reads log events of one group in time order.

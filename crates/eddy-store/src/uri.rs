@@ -114,6 +114,7 @@ pub fn open(uri: &StoreUri, options: StoreOptions) -> Result<Arc<dyn Store>, Ope
                     sync: options.sync,
                     observer: options.observer,
                     vfs: None,
+                    ..EmbeddedStoreOptions::default()
                 },
             )
             .map_err(|source| OpenError::Store {

@@ -185,6 +185,10 @@ struct ServeArgs {
     /// MiB of memory large request bodies in flight may hold together (more wait their turn).
     #[arg(long, default_value_t = 80, value_parser = clap::value_parser!(u64).range(80..=65536))]
     max_body_memory_mb: u64,
+    /// Milliseconds a delivery's lease lasts between renewals (tests shorten it to show that
+    /// long work is renewed, not repeated).
+    #[arg(long, hide = true, default_value_t = eddy_server::delivery::lease::LEASE_MS, value_parser = clap::value_parser!(i64).range(300..=3_600_000))]
+    lease_ms: i64,
 }
 
 /// See [`say!`].
@@ -288,6 +292,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             ..eddy_net::Limits::default()
         };
         config.max_body_memory = (args.max_body_memory_mb as usize) * 1024 * 1024;
+        config.lease_ms = args.lease_ms;
         config.code_roots = code_roots;
         config.egress = egress;
         if let Some(warning) = &exposed {

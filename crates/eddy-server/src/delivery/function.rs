@@ -9,11 +9,11 @@
 use std::sync::Arc;
 
 use eddy_runtime::{Invocation, InvokeError, Outcome};
-use eddy_store::{AppendBatch, NewEvent, NewWork, WorkItem};
+use eddy_store::{AppendBatch, Lease, NewEvent, NewWork, WorkItem};
 use serde_json::{Value, json};
 
-use super::settle;
 use super::target::TargetKind;
+use super::{ack, lost, nack};
 use crate::App;
 use crate::bus::PreparedEvent;
 use crate::core_error::CoreError;
@@ -25,13 +25,13 @@ pub const ASYNC_TARGET: &str = "$async-invoke";
 /// The bus name their payloads are stored under (never a real bus: names cannot hold `$`).
 const ASYNC_BUS: &str = "$lambda";
 
-/// Accepts an asynchronous invocation of `def` durably; `ack` names work items completed by
-/// this acceptance (a rule's delivery to the function). Returns the request id.
+/// Accepts an asynchronous invocation of `def` durably; `ack` names the leases of work items
+/// completed by this acceptance (a rule's delivery to the function). Returns the request id.
 pub async fn enqueue(
     app: &App,
     def: &FunctionDef,
     payload: String,
-    ack: Vec<i64>,
+    ack: Vec<Lease>,
 ) -> Result<String, CoreError> {
     let id = uuid::Uuid::new_v4().to_string();
     let now = app.clock.now_ms();
@@ -66,7 +66,7 @@ pub async fn deliver(app: Arc<App>, items: Vec<WorkItem>) {
     let Some(def) = app.functions.get(&region, &name) else {
         tracing::warn!(function = %name, invocations = items.len(),
             "function deleted before its asynchronous invocations ran; dropping them");
-        settle(app.store.ack(items.iter().map(|i| i.id).collect()).await);
+        ack(&app, items.iter().map(WorkItem::lease).collect()).await;
         return;
     };
     let def = Arc::new(def);
@@ -91,7 +91,7 @@ async fn deliver_one(app: &App, def: &FunctionDef, item: WorkItem) {
         return;
     }
     let Some(pool) = app.functions.pool(&def.region, &def.name) else {
-        settle(app.store.ack(vec![item.id]).await);
+        ack(app, vec![item.lease()]).await;
         return;
     };
     let inv = Invocation {
@@ -113,13 +113,13 @@ async fn deliver_one(app: &App, def: &FunctionDef, item: WorkItem) {
                 let wait = 60_000 * i64::from(retries_done + 1);
                 tracing::info!(function = %def.name, request = %item.event_id,
                     attempt = item.attempts, "asynchronous invocation failed; retrying");
-                settle(app.store.nack(item.id, app.clock.now_ms() + wait).await);
+                nack(app, item.lease(), app.clock.now_ms() + wait).await;
             }
         }
         Err(InvokeError::TooManyRequests) => {
             // Throttled: back off (1 s doubling to 5 min) until the event is too old.
             let wait = (1000_i64 << item.attempts.min(9)).min(300_000);
-            settle(app.store.nack(item.id, app.clock.now_ms() + wait).await);
+            nack(app, item.lease(), app.clock.now_ms() + wait).await;
         }
     }
 }
@@ -182,11 +182,13 @@ async fn finish(
         config.on_failure.as_deref()
     };
     let Some(dest) = destination else {
-        settle(app.store.ack(vec![item.id]).await);
+        ack(app, vec![item.lease()]).await;
         return;
     };
     let rec = record(app, def, item, outcome, condition);
-    let ack = vec![item.id];
+    let leases = vec![item.lease()];
+    // `None`: the lease was lost (counted), nothing was sent.
+    let failed = |e: CoreError| (!lost(app, &e)).then(|| e.to_string());
     let sent = match TargetKind::of(dest) {
         TargetKind::Queue { region, name } => match app.queues.get(&region, &name) {
             Some(q) => {
@@ -197,12 +199,12 @@ async fn finish(
                     ..OutMessage::default()
                 };
                 app.queues
-                    .send_acking(&q, vec![msg], ack)
+                    .send_acking(&q, vec![msg], leases)
                     .await
                     .map(drop)
-                    .map_err(|e| e.to_string())
+                    .map_err(failed)
             }
-            None => Err(format!("queue {name} does not exist")),
+            None => Err(Some(format!("queue {name} does not exist"))),
         },
         TargetKind::Bus { region, name } => {
             let detail_type = if success {
@@ -220,30 +222,30 @@ async fn finish(
             };
             match app
                 .bus
-                .put_acking(&region, vec![Ok(ev)], ack, app.clock.now_ms())
+                .put_acking(&region, vec![Ok(ev)], leases, app.clock.now_ms())
                 .await
             {
                 Ok(r) => match r.into_iter().next() {
-                    Some(Err(e)) => Err(e.message),
+                    Some(Err(e)) => Err(Some(e.message)),
                     _ => Ok(()),
                 },
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(failed(e)),
             }
         }
         TargetKind::Function { region, name } => match app.functions.get(&region, &name) {
-            Some(target) => enqueue(app, &target, rec, ack)
+            Some(target) => enqueue(app, &target, rec, leases)
                 .await
                 .map(drop)
-                .map_err(|e| e.to_string()),
-            None => Err(format!("function {name} does not exist")),
+                .map_err(failed),
+            None => Err(Some(format!("function {name} does not exist"))),
         },
-        _ => Err(format!(
+        _ => Err(Some(format!(
             "destination {dest} is not a queue, bus or function"
-        )),
+        ))),
     };
-    if let Err(e) = sent {
+    if let Err(Some(e)) = sent {
         tracing::warn!(function = %def.name, destination = %dest, error = %e,
             "cannot send the invocation record to its destination; dropping it");
-        settle(app.store.ack(vec![item.id]).await);
+        ack(app, vec![item.lease()]).await;
     }
 }

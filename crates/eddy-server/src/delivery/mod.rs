@@ -13,10 +13,16 @@
 //!   does not exist, input that cannot be shaped): permanent failures and exhausted retries go
 //!   to the target's dead-letter queue with AWS's attributes, or, without one, to the store's
 //!   dead letters, logged and counted, never silently dropped.
-//! * A crash loses nothing: leased items return at start-up ([`eddy_store::Store::release_leases`]).
+//! * Every attempt holds its work item under a fenced lease, renewed while the attempt runs
+//!   ([`lease`]): long work (a 15-minute function, a rate-limited API destination) is never
+//!   handed to a second attempt, and the dev clock moving forward never ends a lease. A
+//!   delivery whose lease was lost all the same cannot settle its item: the store refuses it,
+//!   and it is counted (`eddy_delivery_stale_lease_acks_total`).
+//! * A crash loses nothing: leased items return at start-up ([`eddy_store::WorkStore::release_leases`]).
 
 pub mod function;
 pub mod http;
+pub mod lease;
 pub mod plain;
 pub mod retry;
 pub mod target;
@@ -27,11 +33,12 @@ use std::time::Duration;
 
 use eddy_model::definitions::{RuleDef, TargetDef};
 use eddy_model::transform::{TransformContext, render_input};
-use eddy_store::WorkItem;
+use eddy_store::{Lease, StoreError, WorkItem};
 use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::App;
+use crate::core_error::CoreError;
 use crate::metrics::DeliveryLabels;
 use crate::queues::OutMessage;
 use retry::{Policy, Verdict};
@@ -39,12 +46,13 @@ use target::TargetKind;
 
 /// Work items leased per store round trip.
 const LEASE_BATCH: usize = 512;
-/// How long a lease lasts before an unfinished delivery is tried again.
-const LEASE_MS: i64 = 5 * 60 * 1000;
 /// Deliveries in flight at once, across all targets.
 const MAX_IN_FLIGHT: usize = 1024;
 
 const SKIPPED: &str = "Skipped";
+/// Not a failure of the target: the attempt's lease was lost, so its item is another attempt's
+/// to settle (see [`lease`]).
+const LEASE_LOST: &str = "LeaseLost";
 
 /// Why an attempt failed.
 #[derive(Debug, Clone)]
@@ -62,6 +70,31 @@ impl Failure {
             code: SKIPPED.into(),
             message: String::new(),
             retryable: false,
+        }
+    }
+
+    fn lease_lost() -> Self {
+        Self {
+            code: LEASE_LOST.into(),
+            message: String::new(),
+            retryable: false,
+        }
+    }
+
+    /// A store write that was to deliver and settle an item failed: lost its lease, or
+    /// retryable.
+    fn store(e: &StoreError) -> Self {
+        match e {
+            StoreError::LeaseLost(_) => Self::lease_lost(),
+            e => Self::retryable("InternalFailure", e.to_string()),
+        }
+    }
+
+    /// [`Failure::store`] for an operation of the core.
+    fn core(e: &CoreError) -> Self {
+        match e {
+            CoreError::Store(e) => Self::store(e),
+            e => Self::retryable("InternalFailure", e.to_string()),
         }
     }
 
@@ -110,6 +143,8 @@ pub async fn run(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
         Err(e) => tracing::error!(error = %e, "cannot release leases; deliveries resume later"),
     }
     let ready = app.bus.work_ready();
+    let held = lease::Held::new(app.store.clone(), app.metrics.clone(), app.config.lease_ms);
+    tokio::spawn(held.clone().run(stop.clone()));
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let limits = Arc::new(Limits {
         per_target: app.config.target_concurrency.max(1),
@@ -132,10 +167,13 @@ pub async fn run(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
         } else {
             match app
                 .store
-                .lease(None, app.clock.now_ms(), free, LEASE_MS)
+                .lease(None, app.clock.now_ms(), free, held.lease_ms())
                 .await
             {
-                Ok(items) => items,
+                Ok(items) => {
+                    held.hold(&items);
+                    items
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "cannot lease work items");
                     lease_failed = true;
@@ -170,9 +208,12 @@ pub async fn run(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
             let Ok(permits) = in_flight.clone().acquire_many_owned(n).await else {
                 return;
             };
-            let app = app.clone();
-            let limits = limits.clone();
-            tokio::spawn(async move { deliver_group(app, limits, group, permits).await });
+            let (app, limits, held) = (app.clone(), limits.clone(), held.clone());
+            let leases: Vec<Lease> = group.iter().map(WorkItem::lease).collect();
+            tokio::spawn(async move {
+                deliver_group(app, limits, group, permits).await;
+                held.release(&leases);
+            });
         }
     }
 }
@@ -220,7 +261,7 @@ async fn deliver_group(
         tracing::info!(rule = %first.rule, target = %first.target, events = items.len(),
             "target removed before delivery; dropping");
         count(&app, first, "dropped", items.len());
-        settle(app.store.ack(items.iter().map(|i| i.id).collect()).await);
+        ack(&app, items.iter().map(WorkItem::lease).collect()).await;
         return;
     };
     // The target's concurrency limit: one slot per HTTP attempt, one per queue transaction.
@@ -268,14 +309,14 @@ async fn deliver_group(
                     ))
                 });
                 if let Ok(Settle::Ack) = r {
-                    to_ack.push(item.id);
+                    to_ack.push(item.lease());
                 }
                 out.push(r.map(drop));
             }
             // Delivered over HTTP: the work items go in one store transaction. A crash before
             // it repeats these deliveries (at least once), never loses them.
             if !to_ack.is_empty() {
-                settle(app.store.ack(to_ack).await);
+                ack(&app, to_ack).await;
             }
             out
         }
@@ -313,6 +354,11 @@ async fn settle_outcome(
             app.metrics.delivery_latency_seconds.observe(latency);
         }
         Err(f) if f.code == SKIPPED => count(app, item, "skipped", 1),
+        Err(f) if f.code == LEASE_LOST => {
+            // Another attempt holds the item now: it settles it, not this one.
+            stale(app, 1);
+            return false;
+        }
         Err(f) => {
             tracing::warn!(event = %item.event_id, rule = %item.rule, target = %target.arn,
                 attempt = item.attempts, code = %f.code, reason = %f.message, "delivery failed");
@@ -330,7 +376,7 @@ async fn settle_outcome(
             ) {
                 Verdict::RetryAt(at) => {
                     count(app, item, "retried", 1);
-                    settle(app.store.nack(item.id, at).await);
+                    nack(app, item.lease(), at).await;
                     return false;
                 }
                 Verdict::Exhausted(why) => give_up(app, item, target, &f, Some(why)).await,
@@ -382,6 +428,14 @@ async fn to_queue(
             .unwrap_or("default")
             .to_owned()
     });
+    let message = |item: &WorkItem, body: String| OutMessage {
+        body,
+        group_id: group_id.clone(),
+        // Per work item, not per event: a replayed event (same id, new work item) must not be
+        // dropped as a duplicate of its original delivery.
+        dedup_id: fifo.then(|| format!("{}-{}", item.event_id, item.id)),
+        ..OutMessage::default()
+    };
     let mut outcomes: Vec<Option<Result<(), Failure>>> = vec![None; items.len()];
     let mut empty = Vec::new();
     let mut batch: Vec<(usize, OutMessage)> = Vec::new();
@@ -392,38 +446,47 @@ async fn to_queue(
                 // An InputPath that selects nothing: nothing to send (AWS delivers nothing).
                 tracing::info!(event = %item.event_id, target = %target.arn,
                     "InputPath selected nothing; no message sent");
-                empty.push(item.id);
+                empty.push(item.lease());
                 outcomes[i] = Some(Err(Failure::skipped()));
             }
-            Ok(body) => batch.push((
-                i,
-                OutMessage {
-                    body,
-                    group_id: group_id.clone(),
-                    // Per work item, not per event: a replayed event (same id, new work item)
-                    // must not be dropped as a duplicate of its original delivery.
-                    dedup_id: fifo.then(|| format!("{}-{}", item.event_id, item.id)),
-                    ..OutMessage::default()
-                },
-            )),
+            Ok(body) => batch.push((i, message(item, body))),
         }
     }
-    if !empty.is_empty()
-        && let Err(e) = app.store.ack(empty).await
-    {
-        tracing::error!(error = %e, "cannot settle skipped deliveries; they repeat after their lease");
+    if !empty.is_empty() {
+        ack(app, empty).await;
     }
     while !batch.is_empty() {
         let rest = batch.split_off(batch.len().min(QUEUE_CHUNK));
-        let (index, messages): (Vec<usize>, Vec<OutMessage>) =
+        let (mut index, messages): (Vec<usize>, Vec<OutMessage>) =
             std::mem::replace(&mut batch, rest).into_iter().unzip();
-        let ack = index.iter().map(|&i| items[i].id).collect();
-        let r = app.queues.send_acking(&queue, messages, ack).await;
+        let leases = index.iter().map(|&i| items[i].lease()).collect();
+        let mut r = app.queues.send_acking(&queue, messages, leases).await;
+        // A chunk naming a lost lease is refused whole: the others are sent once more without
+        // the items whose leases were lost (those are another attempt's now).
+        if let Err(CoreError::Store(StoreError::LeaseLost(lost))) = &r {
+            let (gone, kept): (Vec<usize>, Vec<usize>) = index
+                .iter()
+                .partition(|&&i| lost.iter().any(|l| l.id == items[i].id));
+            for &i in &gone {
+                outcomes[i] = Some(Err(Failure::lease_lost()));
+            }
+            if !gone.is_empty() && !kept.is_empty() {
+                let messages = kept
+                    .iter()
+                    .map(|&i| {
+                        let body = shape(rule, target, &items[i]).unwrap_or_default();
+                        message(&items[i], body)
+                    })
+                    .collect();
+                let leases = kept.iter().map(|&i| items[i].lease()).collect();
+                r = app.queues.send_acking(&queue, messages, leases).await;
+                index = kept;
+            }
+        }
         for i in index {
-            outcomes[i] = Some(match &r {
-                Ok(_) => Ok(()),
-                Err(e) => Err(Failure::retryable("InternalFailure", e.to_string())),
-            });
+            if outcomes[i].is_none() {
+                outcomes[i] = Some(r.as_ref().map(drop).map_err(Failure::core));
+            }
         }
     }
     outcomes
@@ -460,7 +523,7 @@ async fn attempt(
             {
                 Ok(Ok(())) => Ok(Settle::Done),
                 Ok(Err(e)) => Err(Failure::permanent(e.code, e.message)),
-                Err(e) => Err(Failure::retryable("InternalFailure", e.to_string())),
+                Err(e) => Err(Failure::core(&e)),
             }
         }
         TargetKind::Function { region, name } => {
@@ -476,10 +539,10 @@ async fn attempt(
                 ));
             };
             let body = shape(rule, target, item)?;
-            function::enqueue(app, &def, body, vec![item.id])
+            function::enqueue(app, &def, body, vec![item.lease()])
                 .await
                 .map(|_| Settle::Done)
-                .map_err(|e| Failure::retryable("InternalFailure", e.to_string()))
+                .map_err(|e| Failure::core(&e))
         }
         TargetKind::ApiDestination { region, name } => {
             let Some(dest) = app.destinations.destination(&region, &name) else {
@@ -521,9 +584,9 @@ async fn attempt(
                 message: shape(rule, target, item)?,
             };
             app.store
-                .logs_append(vec![event], app.clock.now_ms(), vec![item.id])
+                .logs_append(vec![event], app.clock.now_ms(), vec![item.lease()])
                 .await
-                .map_err(|e| Failure::retryable("InternalFailure", e.to_string()))?;
+                .map_err(|e| Failure::store(&e))?;
             Ok(Settle::Done)
         }
         TargetKind::Unsupported { service } => Err(Failure::permanent(
@@ -573,13 +636,14 @@ async fn give_up(
         };
         match app
             .queues
-            .send_acking(&dlq, vec![message], vec![item.id])
+            .send_acking(&dlq, vec![message], vec![item.lease()])
             .await
         {
             Ok(_) => {
                 count(app, item, "dead_lettered", 1);
                 return;
             }
+            Err(e) if lost(app, &e) => return,
             Err(e) => tracing::error!(error = %e, "cannot write to the dead-letter queue"),
         }
     }
@@ -589,12 +653,15 @@ async fn give_up(
     };
     tracing::warn!(event = %item.event_id, rule = %item.rule, target = %target.arn, %reason,
         "undeliverable event kept in the store's dead letters (the target has no dead-letter queue)");
-    count(app, item, "failed", 1);
-    settle(
-        app.store
-            .dead_letter(item.id, reason, app.clock.now_ms())
-            .await,
-    );
+    match app
+        .store
+        .dead_letter(item.lease(), reason, app.clock.now_ms())
+        .await
+    {
+        Ok(true) => count(app, item, "failed", 1),
+        Ok(false) => stale(app, 1),
+        Err(e) => settle_failed(&e),
+    }
 }
 
 fn count(app: &App, item: &WorkItem, outcome: &str, n: usize) {
@@ -616,9 +683,108 @@ fn count(app: &App, item: &WorkItem, outcome: &str, n: usize) {
         .inc_by(n as u64);
 }
 
-/// A store failure while settling leaves the item leased: it is delivered again later.
-pub(crate) fn settle(r: eddy_store::Result<()>) {
-    if let Err(e) = r {
-        tracing::error!(error = %e, "cannot settle a delivery; it will be retried after its lease");
+/// Removes delivered work items. Leases refused (lost: their items are another attempt's now)
+/// are counted.
+pub(crate) async fn ack(app: &App, leases: Vec<Lease>) {
+    match app.store.ack(leases).await {
+        Ok(refused) => stale(app, refused.len()),
+        Err(e) => settle_failed(&e),
+    }
+}
+
+/// Makes a leased item due again at `due_ms`, unless its lease was lost (counted).
+pub(crate) async fn nack(app: &App, lease: Lease, due_ms: i64) {
+    match app.store.nack(lease, due_ms).await {
+        Ok(true) => {}
+        Ok(false) => stale(app, 1),
+        Err(e) => settle_failed(&e),
+    }
+}
+
+/// Counts settlements the store refused because their leases were lost. See [`lease`].
+pub(crate) fn stale(app: &App, n: usize) {
+    if n > 0 {
+        tracing::warn!(
+            items = n,
+            "a delivery lost its lease before settling; the item's current attempt settles it"
+        );
+        app.metrics.stale_lease_acks.inc_by(n as u64);
+    }
+}
+
+/// Whether a write that was to deliver and settle work items was refused because their leases
+/// were lost (counted): nothing was written, and the items are another attempt's now.
+pub(crate) fn lost(app: &App, e: &CoreError) -> bool {
+    match e {
+        CoreError::Store(StoreError::LeaseLost(leases)) => {
+            stale(app, leases.len());
+            true
+        }
+        _ => false,
+    }
+}
+
+/// A store failure while settling leaves the item leased: it is delivered again once the lease
+/// ends (at the next start, or when this process stops renewing it).
+fn settle_failed(e: &StoreError) {
+    tracing::error!(error = %e, "cannot settle a delivery; it will be retried after its lease");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eddy_store::{AppendBatch, NewEvent, NewWork};
+
+    /// An item whose first lease ran out (a zero-length lease) and went to a second holder:
+    /// (the stale lease, the current one).
+    async fn taken_over(app: &App) -> (Lease, Lease) {
+        app.store
+            .append(AppendBatch {
+                events: vec![NewEvent {
+                    id: "e".into(),
+                    bus: "us-east-1:default".into(),
+                    time_ms: 0,
+                    body: "{}".into(),
+                    hops: 0,
+                }],
+                work: vec![NewWork {
+                    event: 0,
+                    rule: "r".into(),
+                    target: "t".into(),
+                }],
+                now_ms: Some(0),
+                ..AppendBatch::default()
+            })
+            .await
+            .expect("append");
+        let first = app.store.lease(None, 0, 1, 0).await.expect("lease");
+        let second = app.store.lease(None, 0, 1, 60_000).await.expect("lease");
+        assert_eq!(first[0].id, second[0].id);
+        (first[0].lease(), second[0].lease())
+    }
+
+    #[tokio::test]
+    async fn a_stale_attempts_settlements_are_refused_and_counted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let app = App::open(crate::ServerConfig::new(dir.path()))
+            .await
+            .expect("open");
+        let (stale_lease, current) = taken_over(&app).await;
+        let counted = || app.metrics.stale_lease_acks.get();
+        ack(&app, vec![stale_lease]).await;
+        assert_eq!(counted(), 1);
+        nack(&app, stale_lease, 0).await;
+        assert_eq!(counted(), 2);
+        let e = app
+            .store
+            .queue_send("q".into(), Vec::new(), 0, vec![stale_lease])
+            .await
+            .expect_err("refused");
+        assert!(lost(&app, &CoreError::Store(e)));
+        assert_eq!(counted(), 3);
+        // The current holder settles the item.
+        ack(&app, vec![current]).await;
+        assert_eq!(counted(), 3);
+        assert_eq!(app.store.counts().await.expect("counts").work_items, 0);
     }
 }

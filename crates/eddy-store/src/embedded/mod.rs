@@ -12,6 +12,17 @@
 //! its own every [`PROBE_INTERVAL`]; the first write that commits, whoever made it, clears the
 //! state.
 //!
+//! # Leases
+//!
+//! A work item's row says whether it is `leased`, and holds its fencing `token` (incremented by
+//! every lease) and one deadline, `due_ms`, read on two clocks: while the item waits it is when
+//! the item is due by the callers' clock; while it is leased it is when the lease ends by the
+//! store's own clock ([`crate::StoreClock`]). The index `work_by_state (leased, due_ms, id)`
+//! serves both questions ("due by the callers' clock", "lease ended by the store's clock")
+//! with a range scan each, so leases cost no index beyond the one a plain due-time queue needs.
+//! Leasing, renewing and settling compare `(id, token, leased = 1)` in the same statement that
+//! changes the row, inside the writer's transaction: two holders can never both pass.
+//!
 //! # Files
 //!
 //! The store's files hold events, definitions (API keys, function environments) and messages,
@@ -37,8 +48,9 @@ use crate::logs::{LogEvent, LogQuery, LogStream, NewLogEvent};
 use crate::queue::{Message, NewMessage, QueueStats, ReceiveOptions, Sent};
 use crate::{
     AppendBatch, BoxFuture, DeadLetter, Definition, DefinitionChange, DefinitionStore, EventLog,
-    EventRange, LogStore, NoObserver, Notification, QueueStore, Result, Store, StoreCounts,
-    StoreError, StoreHealth, StoreObserver, StoredEvent, TickStore, WorkItem, WorkStore,
+    EventRange, Lease, LogStore, NoObserver, Notification, QueueStore, Result, Store, StoreClock,
+    StoreCounts, StoreError, StoreHealth, StoreObserver, StoredEvent, SystemClock, TickStore,
+    WorkItem, WorkStore,
 };
 
 mod logs;
@@ -56,6 +68,8 @@ pub(crate) enum DbError {
     Closed,
     #[error("the store is full: {0}")]
     Full(String),
+    #[error("the lease of {} work item(s) was lost", .0.len())]
+    LeaseLost(Vec<Lease>),
 }
 
 impl From<DbError> for StoreError {
@@ -65,6 +79,7 @@ impl From<DbError> for StoreError {
             DbError::Io(e) => StoreError::backend(e),
             DbError::Closed => StoreError::Closed,
             DbError::Full(where_) => StoreError::Full(where_),
+            DbError::LeaseLost(leases) => StoreError::LeaseLost(leases),
         }
     }
 }
@@ -102,9 +117,9 @@ CREATE TABLE IF NOT EXISTS work (
     due_ms INTEGER NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     leased INTEGER NOT NULL DEFAULT 0,
-    created_ms INTEGER NOT NULL
+    created_ms INTEGER NOT NULL,
+    token INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS work_by_due ON work (due_ms, id);
 CREATE TABLE IF NOT EXISTS dead (
     id INTEGER PRIMARY KEY,
     work_id INTEGER NOT NULL,
@@ -166,12 +181,30 @@ CREATE TABLE IF NOT EXISTS probe (
 );
 ";
 
+/// Brings a store made by an earlier eddy to this schema: the work items' fencing token, and the
+/// index by lease state that replaces the one by due time alone.
+fn migrate(conn: &Connection) -> DbResult<()> {
+    let has_token = conn
+        .prepare("SELECT 1 FROM pragma_table_info('work') WHERE name = 'token'")?
+        .exists([])?;
+    if !has_token {
+        conn.execute_batch("ALTER TABLE work ADD COLUMN token INTEGER NOT NULL DEFAULT 0")?;
+    }
+    conn.execute_batch(
+        "DROP INDEX IF EXISTS work_by_due;
+         CREATE INDEX IF NOT EXISTS work_by_state ON work (leased, due_ms, id);",
+    )?;
+    Ok(())
+}
+
 /// Options for [`EmbeddedStore::open_with`].
 pub struct EmbeddedStoreOptions {
     /// Fsync the WAL on every commit. Turning this off breaks the durability contract; it exists
     /// only to measure what the fsync costs.
     pub sync: bool,
     pub observer: Arc<dyn StoreObserver>,
+    /// The clock lease deadlines are measured on: the system clock, except in tests.
+    pub clock: Arc<dyn StoreClock>,
     /// The SQLite VFS to open the database through (SQLite's default when `None`): the
     /// power-loss test opens it through a VFS that forgets unsynced writes.
     pub vfs: Option<String>,
@@ -182,6 +215,7 @@ impl Default for EmbeddedStoreOptions {
         Self {
             sync: true,
             observer: Arc::new(NoObserver),
+            clock: Arc::new(SystemClock),
             vfs: None,
         }
     }
@@ -194,21 +228,24 @@ enum Command {
     Lease {
         target: Option<String>,
         now_ms: i64,
+        /// Now by the store's clock, when the command was sent.
+        store_now_ms: i64,
         max: usize,
         lease_ms: i64,
         reply: Reply<Vec<WorkItem>>,
     },
-    Ack(Vec<i64>, Reply<()>),
+    /// Answers the refused leases.
+    Ack(Vec<Lease>, Reply<Vec<Lease>>),
     Nack {
-        id: i64,
+        lease: Lease,
         due_ms: i64,
-        reply: Reply<()>,
+        reply: Reply<bool>,
     },
     DeadLetter {
-        id: i64,
+        lease: Lease,
         reason: String,
         now_ms: i64,
-        reply: Reply<()>,
+        reply: Reply<bool>,
     },
     DeadLetters(usize, Reply<Vec<DeadLetter>>),
     Events {
@@ -237,6 +274,7 @@ pub struct EmbeddedStore {
     notify: broadcast::Sender<Notification>,
     path: PathBuf,
     space: Arc<Space>,
+    clock: Arc<dyn StoreClock>,
 }
 
 /// Whether the store is full, shared by the handles and the writer thread.
@@ -291,6 +329,7 @@ impl EmbeddedStore {
             conn.pragma_update(None, "foreign_keys", "OFF")?;
             conn.pragma_update(None, "cache_size", -16384)?;
             conn.execute_batch(SCHEMA)?;
+            migrate(&conn)?;
             Ok(conn)
         })()
         .map_err(|e| StoreError::from(if is_full(&e) { space.error() } else { e }))?;
@@ -312,6 +351,7 @@ impl EmbeddedStore {
             notify,
             path,
             space,
+            clock: options.clock,
         })
     }
 
@@ -380,12 +420,30 @@ impl WorkStore for EmbeddedStore {
         max: usize,
         lease_ms: i64,
     ) -> BoxFuture<'_, Result<Vec<WorkItem>>> {
+        let store_now_ms = self.clock.now_ms();
         self.call(|reply| Command::Lease {
             target,
             now_ms,
+            store_now_ms,
             max,
             lease_ms,
             reply,
+        })
+    }
+
+    fn extend(&self, leases: Vec<Lease>, lease_ms: i64) -> BoxFuture<'_, Result<Vec<Lease>>> {
+        let until = self.clock.now_ms().saturating_add(lease_ms);
+        self.exec(move |tx| {
+            let mut st = tx.prepare_cached(
+                "UPDATE work SET due_ms = ?3 WHERE id = ?1 AND token = ?2 AND leased = 1",
+            )?;
+            let mut refused = Vec::new();
+            for l in leases {
+                if st.execute(params![l.id, l.token, until])? == 0 {
+                    refused.push(l);
+                }
+            }
+            Ok(refused)
         })
     }
 
@@ -401,22 +459,32 @@ impl WorkStore for EmbeddedStore {
     fn next_due(&self) -> BoxFuture<'_, Result<Option<i64>>> {
         self.exec(|tx| {
             Ok(tx
-                .prepare_cached("SELECT min(due_ms) FROM work")?
-                .query_row([], |r| r.get::<_, Option<i64>>(0))?)
+                .prepare_cached("SELECT due_ms FROM work WHERE leased = 0 ORDER BY due_ms LIMIT 1")?
+                .query_row([], |r| r.get::<_, i64>(0))
+                .optional()?)
         })
     }
 
-    fn ack(&self, ids: Vec<i64>) -> BoxFuture<'_, Result<()>> {
-        self.call(|r| Command::Ack(ids, r))
+    fn ack(&self, leases: Vec<Lease>) -> BoxFuture<'_, Result<Vec<Lease>>> {
+        self.call(|r| Command::Ack(leases, r))
     }
 
-    fn nack(&self, id: i64, due_ms: i64) -> BoxFuture<'_, Result<()>> {
-        self.call(|reply| Command::Nack { id, due_ms, reply })
+    fn nack(&self, lease: Lease, due_ms: i64) -> BoxFuture<'_, Result<bool>> {
+        self.call(|reply| Command::Nack {
+            lease,
+            due_ms,
+            reply,
+        })
     }
 
-    fn dead_letter(&self, id: i64, reason: String, now_ms: i64) -> BoxFuture<'_, Result<()>> {
+    fn dead_letter(
+        &self,
+        lease: Lease,
+        reason: String,
+        now_ms: i64,
+    ) -> BoxFuture<'_, Result<bool>> {
         self.call(|reply| Command::DeadLetter {
-            id,
+            lease,
             reason,
             now_ms,
             reply,
@@ -434,12 +502,11 @@ impl QueueStore for EmbeddedStore {
         queue: String,
         messages: Vec<NewMessage>,
         now_ms: i64,
-        ack_ids: Vec<i64>,
+        ack: Vec<Lease>,
     ) -> BoxFuture<'_, Result<Vec<Sent>>> {
         self.exec(move |tx| {
-            let sent = queue::send(tx, &queue, messages, now_ms)?;
-            ack(tx, &ack_ids)?;
-            Ok(sent)
+            fenced_ack(tx, &ack)?;
+            queue::send(tx, &queue, messages, now_ms)
         })
     }
 
@@ -510,11 +577,11 @@ impl LogStore for EmbeddedStore {
         &self,
         events: Vec<NewLogEvent>,
         now_ms: i64,
-        ack_ids: Vec<i64>,
+        ack: Vec<Lease>,
     ) -> BoxFuture<'_, Result<()>> {
         self.exec(move |tx| {
-            logs::append(tx, &events, now_ms)?;
-            ack(tx, &ack_ids)
+            fenced_ack(tx, &ack)?;
+            logs::append(tx, &events, now_ms)
         })
     }
 
@@ -673,6 +740,8 @@ fn space_exhausted(dir: &Path) -> bool {
 /// The answer to one command, held until the transaction that produced it is durable.
 enum Pending {
     Unit(Reply<()>, DbResult<()>),
+    Flag(Reply<bool>, DbResult<bool>),
+    Leases(Reply<Vec<Lease>>, DbResult<Vec<Lease>>),
     Work(Reply<Vec<WorkItem>>, DbResult<Vec<WorkItem>>),
     Dead(Reply<Vec<DeadLetter>>, DbResult<Vec<DeadLetter>>),
     Events(Reply<Vec<StoredEvent>>, DbResult<Vec<StoredEvent>>),
@@ -725,6 +794,8 @@ impl Pending {
         match self {
             Pending::Any(a) => a.error(),
             Pending::Unit(_, r) => r.as_ref().err(),
+            Pending::Flag(_, r) => r.as_ref().err(),
+            Pending::Leases(_, r) => r.as_ref().err(),
             Pending::Work(_, r) => r.as_ref().err(),
             Pending::Dead(_, r) => r.as_ref().err(),
             Pending::Events(_, r) => r.as_ref().err(),
@@ -745,12 +816,13 @@ impl Pending {
         }
         match cmd {
             Command::Append(_, reply)
-            | Command::Ack(_, reply)
             | Command::Apply(_, reply)
             | Command::Reset(reply)
-            | Command::Probe(reply)
-            | Command::Nack { reply, .. }
-            | Command::DeadLetter { reply, .. } => Pending::Unit(reply, never()),
+            | Command::Probe(reply) => Pending::Unit(reply, never()),
+            Command::Ack(_, reply) => Pending::Leases(reply, never()),
+            Command::Nack { reply, .. } | Command::DeadLetter { reply, .. } => {
+                Pending::Flag(reply, never())
+            }
             Command::Lease { reply, .. } => Pending::Work(reply, never()),
             Command::DeadLetters(_, reply) => Pending::Dead(reply, never()),
             Command::Events { reply, .. } => Pending::Events(reply, never()),
@@ -769,6 +841,8 @@ impl Pending {
                 true
             }
             Pending::Unit(tx, r) => tx.send(outcome.finish(r)).is_ok(),
+            Pending::Flag(tx, r) => tx.send(outcome.finish(r)).is_ok(),
+            Pending::Leases(tx, r) => tx.send(outcome.finish(r)).is_ok(),
             Pending::Work(tx, r) => tx.send(outcome.finish(r)).is_ok(),
             Pending::Dead(tx, r) => tx.send(outcome.finish(r)).is_ok(),
             Pending::Events(tx, r) => tx.send(outcome.finish(r)).is_ok(),
@@ -956,39 +1030,51 @@ fn execute(
         Command::Lease {
             target,
             now_ms,
+            store_now_ms,
             max,
             lease_ms,
             reply,
         } => pending.push(Pending::Work(
             reply,
-            lease(tx, target.as_deref(), now_ms, max, lease_ms),
+            lease(tx, target.as_deref(), (now_ms, store_now_ms), max, lease_ms),
         )),
-        Command::Ack(ids, reply) => pending.push(Pending::Unit(reply, ack(tx, &ids))),
-        Command::Nack { id, due_ms, reply } => {
+        Command::Ack(leases, reply) => pending.push(Pending::Leases(reply, ack(tx, &leases))),
+        Command::Nack {
+            lease,
+            due_ms,
+            reply,
+        } => {
             let r = tx
-                .prepare_cached("UPDATE work SET due_ms = ?2, leased = 0 WHERE id = ?1")
-                .and_then(|mut st| st.execute(params![id, due_ms]))
-                .map(|_| ())
+                .prepare_cached(
+                    "UPDATE work SET due_ms = ?3, leased = 0
+                     WHERE id = ?1 AND token = ?2 AND leased = 1",
+                )
+                .and_then(|mut st| st.execute(params![lease.id, lease.token, due_ms]))
+                .map(|n| n > 0)
                 .map_err(DbError::from);
-            pending.push(Pending::Unit(reply, r));
+            pending.push(Pending::Flag(reply, r));
         }
         Command::DeadLetter {
-            id,
+            lease,
             reason,
             now_ms,
             reply,
         } => {
             let r = (|| {
-                tx.prepare_cached(
-                    "INSERT INTO dead (work_id, event_seq, rule, target, attempts, reason, dead_ms)
-                     SELECT id, event_seq, rule, target, attempts, ?2, ?3 FROM work WHERE id = ?1",
-                )?
-                .execute(params![id, reason, now_ms])?;
-                tx.prepare_cached("DELETE FROM work WHERE id = ?1")?
-                    .execute([id])?;
-                Ok(())
+                let n = tx
+                    .prepare_cached(
+                        "INSERT INTO dead (work_id, event_seq, rule, target, attempts, reason, dead_ms)
+                         SELECT id, event_seq, rule, target, attempts, ?3, ?4 FROM work
+                         WHERE id = ?1 AND token = ?2 AND leased = 1",
+                    )?
+                    .execute(params![lease.id, lease.token, reason, now_ms])?;
+                if n > 0 {
+                    tx.prepare_cached("DELETE FROM work WHERE id = ?1")?
+                        .execute([lease.id])?;
+                }
+                Ok(n > 0)
             })();
-            pending.push(Pending::Unit(reply, r));
+            pending.push(Pending::Flag(reply, r));
         }
         Command::DeadLetters(limit, reply) => {
             pending.push(Pending::Dead(reply, dead_letters(tx, limit)));
@@ -1086,52 +1172,83 @@ fn append(tx: &Transaction<'_>, batch: AppendBatch) -> DbResult<()> {
             st.execute(params![t.schedule, t.tick_ms])?;
         }
     }
-    ack(tx, &batch.ack)
+    fenced_ack(tx, &batch.ack)
 }
 
-fn ack(tx: &Transaction<'_>, ids: &[i64]) -> DbResult<()> {
-    let mut st = tx.prepare_cached("DELETE FROM work WHERE id = ?1")?;
-    for id in ids {
-        st.execute([id])?;
+/// Removes the work items of the current leases among `leases`; answers the others (refused).
+fn ack(tx: &Transaction<'_>, leases: &[Lease]) -> DbResult<Vec<Lease>> {
+    let mut st =
+        tx.prepare_cached("DELETE FROM work WHERE id = ?1 AND token = ?2 AND leased = 1")?;
+    let mut refused = Vec::new();
+    for l in leases {
+        if st.execute(params![l.id, l.token])? == 0 {
+            refused.push(*l);
+        }
     }
-    Ok(())
+    Ok(refused)
 }
 
+/// [`ack`] for a write that completes work items: fails with [`DbError::LeaseLost`] when a lease
+/// is refused, so that the command's savepoint rolls the whole write back.
+fn fenced_ack(tx: &Transaction<'_>, leases: &[Lease]) -> DbResult<()> {
+    let refused = ack(tx, leases)?;
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(DbError::LeaseLost(refused))
+    }
+}
+
+/// Leases up to `max` items: those whose lease ended by the store's clock (`store_now`), then
+/// those due by the caller's (`now`). See the module docs, "Leases".
 fn lease(
     tx: &Transaction<'_>,
     target: Option<&str>,
-    now_ms: i64,
+    (now, store_now): (i64, i64),
     max: usize,
     lease_ms: i64,
 ) -> DbResult<Vec<WorkItem>> {
-    let max = i64::try_from(max).unwrap_or(i64::MAX);
+    let mut items = Vec::new();
+    // `?1` the lease state, `?2` the deadline on that state's clock.
     let mut st = tx.prepare_cached(
-        "SELECT w.id, e.id, e.bus, w.rule, w.target, w.attempts, w.created_ms, e.body, e.hops
+        "SELECT w.id, w.token, e.id, e.bus, w.rule, w.target, w.attempts, w.created_ms, e.body,
+                e.hops
          FROM work w JOIN events e ON e.seq = w.event_seq
-         WHERE w.due_ms <= ?1 AND (?2 IS NULL OR w.target = ?2)
-         ORDER BY w.due_ms, w.id LIMIT ?3",
+         WHERE w.leased = ?1 AND w.due_ms <= ?2 AND (?3 IS NULL OR w.target = ?3)
+         ORDER BY w.due_ms, w.id LIMIT ?4",
     )?;
-    let mut items = st
-        .query_map(params![now_ms, target, max], |r| {
+    for (leased, by) in [(1, store_now), (0, now)] {
+        let left = i64::try_from(max - items.len()).unwrap_or(i64::MAX);
+        if left == 0 {
+            break;
+        }
+        let rows = st.query_map(params![leased, by, target, left], |r| {
             Ok(WorkItem {
                 id: r.get(0)?,
-                event_id: r.get(1)?,
-                bus: r.get(2)?,
-                rule: r.get(3)?,
-                target: r.get(4)?,
-                attempts: r.get(5)?,
-                created_ms: r.get(6)?,
-                body: r.get(7)?,
-                hops: r.get(8)?,
+                token: r.get(1)?,
+                event_id: r.get(2)?,
+                bus: r.get(3)?,
+                rule: r.get(4)?,
+                target: r.get(5)?,
+                attempts: r.get(6)?,
+                created_ms: r.get(7)?,
+                body: r.get(8)?,
+                hops: r.get(9)?,
             })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        })?;
+        for row in rows {
+            items.push(row?);
+        }
+    }
     let mut up = tx.prepare_cached(
-        "UPDATE work SET due_ms = ?2, attempts = attempts + 1, leased = 1 WHERE id = ?1",
+        "UPDATE work SET due_ms = ?2, attempts = attempts + 1, leased = 1, token = token + 1
+         WHERE id = ?1",
     )?;
+    let until = store_now.saturating_add(lease_ms);
     for item in &mut items {
-        up.execute(params![item.id, now_ms.saturating_add(lease_ms)])?;
+        up.execute(params![item.id, until])?;
         item.attempts += 1;
+        item.token += 1;
     }
     Ok(items)
 }
