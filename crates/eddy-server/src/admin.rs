@@ -15,7 +15,7 @@ use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use eddy_store::{AppendBatch, NewEvent, NewWork};
+use eddy_store::{AppendBatch, NewEvent};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -252,11 +252,8 @@ async fn back_to_target(
             body,
             hops: 0,
         }],
-        work: vec![NewWork {
-            event: 0,
-            rule: rule_arn.to_owned(),
-            target: target_id,
-        }],
+        // The dead letter's work, whatever its kind, again.
+        work: vec![crate::work::Work::of(rule_arn, &target_id).new_work(0)],
         now_ms: Some(app.clock.now_ms()),
         ..AppendBatch::default()
     };

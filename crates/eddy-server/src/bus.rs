@@ -20,7 +20,7 @@
 use std::sync::Arc;
 
 use eddy_model::event::{EventInput, EventOrigin, MAX_DETAIL_DEPTH, check_detail, envelope};
-use eddy_store::{AppendBatch, Lease, NewEvent, NewWork, Store, WorkItem};
+use eddy_store::{AppendBatch, Lease, NewEvent, Store, WorkItem};
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::Notify;
 
@@ -28,6 +28,7 @@ use crate::catalog::{BusSnapshot, Catalog};
 use crate::clock::Clock;
 use crate::core_error::CoreError;
 use crate::metrics::{BusLabels, CodeLabels, Metrics};
+use crate::work::Work;
 
 /// Most bus-to-bus forwards an event may take; one more is a loop and is stopped.
 pub const MAX_HOPS: u32 = 4;
@@ -374,11 +375,13 @@ impl Bus {
                 }
                 matched_rules.push(rule.matched.clone());
                 for target in &rule.targets {
-                    batch.work.push(NewWork {
-                        event: index,
-                        rule: rule.arn.clone(),
-                        target: target.clone(),
-                    });
+                    batch.work.push(
+                        Work::RuleTarget {
+                            rule_arn: &rule.arn,
+                            target_id: target,
+                        }
+                        .new_work(index),
+                    );
                 }
             }
             batch.events.push(NewEvent {
@@ -444,11 +447,13 @@ impl Bus {
                 };
                 out.matched_rules.push(rule.matched.clone());
                 for target in &rule.targets {
-                    batch.work.push(NewWork {
-                        event: index,
-                        rule: rule.arn.clone(),
-                        target: target.clone(),
-                    });
+                    batch.work.push(
+                        Work::RuleTarget {
+                            rule_arn: &rule.arn,
+                            target_id: target,
+                        }
+                        .new_work(index),
+                    );
                 }
             }
             if tailing {

@@ -48,6 +48,7 @@ pub mod registry;
 pub mod routes;
 pub mod scheduler;
 pub mod schedules;
+pub mod work;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -17,7 +17,7 @@
 //!     ARN, detail `{}`, `time` = the nominal tick) with work items for that rule's targets only:
 //!     as on AWS, other rules on the bus never see it.
 //!   - A Scheduler schedule records one work item whose "rule" is the schedule ARN and whose
-//!     target is [`schedules::TARGET_ID`]; the delivery engine resolves it through
+//!     target is [`crate::work::SCHEDULE_TARGET`] ([`Work::ScheduleTick`]); the delivery engine resolves it through
 //!     [`crate::schedules::Schedules::delivery_target`] (queue targets get `Input` as the body;
 //!     bus targets get a PutEvents entry built here from `EventBridgeParameters`, detail =
 //!     `Input`). One-time schedules with `ActionAfterCompletion: DELETE` are deleted after the
@@ -43,7 +43,7 @@ use std::time::Duration;
 use eddy_model::definitions::RuleDef;
 use eddy_model::event::{EventInput, EventOrigin, envelope};
 use eddy_schedule::ScheduleExpression;
-use eddy_store::{AppendBatch, DefinitionChange, NewEvent, NewWork, Notification, Tick};
+use eddy_store::{AppendBatch, DefinitionChange, NewEvent, Notification, Tick};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -51,6 +51,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use crate::App;
 use crate::delivery::target::TargetKind;
 use crate::schedules::{self, MissedTicks, ScheduleDef};
+use crate::work::Work;
 
 /// Most ticks fired in one store batch.
 const FIRE_BATCH: usize = 2048;
@@ -865,7 +866,8 @@ async fn build(app: &App, batch: &mut AppendBatch, source: &Source, nominal_ms: 
                 ),
                 None => ("aws.scheduler", "Scheduled Event", "{}"),
             };
-            let targets = vec![schedules::TARGET_ID.to_owned()];
+            // No rule targets: the schedule's one target is its tick's work item.
+            let targets = Vec::new();
             let bus = SCHEDULER_LOG_BUS.to_owned();
             (
                 d.arn(app.catalog.account()),
@@ -902,11 +904,18 @@ async fn build(app: &App, batch: &mut AppendBatch, source: &Source, nominal_ms: 
         body,
         hops: 0,
     });
-    for t in targets {
-        batch.work.push(NewWork {
-            event: index,
-            rule: arn.clone(),
-            target: t,
-        });
+    if matches!(source, Source::Schedule(_)) {
+        batch
+            .work
+            .push(Work::ScheduleTick { schedule_arn: &arn }.new_work(index));
+    }
+    for t in &targets {
+        batch.work.push(
+            Work::RuleTarget {
+                rule_arn: &arn,
+                target_id: t,
+            }
+            .new_work(index),
+        );
     }
 }

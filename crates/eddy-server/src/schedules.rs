@@ -33,7 +33,7 @@ pub const DEFAULT_GROUP: &str = "default";
 /// The group tag that sets the missed-tick policy (see the module docs).
 pub const MISSED_TICKS_TAG: &str = "eddy:missed-ticks";
 /// The target id of a schedule's work items (a schedule has exactly one target).
-pub const TARGET_ID: &str = "schedule-target";
+pub use crate::work::SCHEDULE_TARGET as TARGET_ID;
 
 const STRIPES: usize = 64;
 

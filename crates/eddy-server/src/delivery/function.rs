@@ -1,6 +1,6 @@
 //! Asynchronous function invocations (`InvocationType: Event`, and every delivery of a rule or
 //! schedule to a function) as Lambda runs them: accepted into a durable queue (a work item
-//! whose "rule" is the function's ARN and whose target is [`ASYNC_TARGET`]), invoked by the
+//! of kind [`Work::AsyncInvoke`]), invoked by the
 //! delivery engine, retried on function errors up to `MaximumRetryAttempts` (default 2, one
 //! then two minutes apart) and on throttling until `MaximumEventAgeInSeconds` (default 6 h),
 //! and finally reported to the on-success or on-failure destination (a queue, a bus or another
@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use eddy_runtime::{Invocation, InvokeError, Outcome};
-use eddy_store::{AppendBatch, Lease, NewEvent, NewWork, WorkItem};
+use eddy_store::{AppendBatch, Lease, NewEvent, WorkItem};
 use serde_json::{Value, json};
 
 use super::target::TargetKind;
@@ -19,9 +19,8 @@ use crate::bus::PreparedEvent;
 use crate::core_error::CoreError;
 use crate::functions::{EventInvokeConfig, FunctionDef};
 use crate::queues::OutMessage;
+use crate::work::Work;
 
-/// The target id of asynchronous invocation work items.
-pub const ASYNC_TARGET: &str = "$async-invoke";
 /// The bus name their payloads are stored under (never a real bus: names cannot hold `$`).
 const ASYNC_BUS: &str = "$lambda";
 
@@ -43,11 +42,12 @@ pub async fn enqueue(
             body: payload,
             hops: 0,
         }],
-        work: vec![NewWork {
-            event: 0,
-            rule: def.arn(app.functions.account()),
-            target: ASYNC_TARGET.to_owned(),
-        }],
+        work: vec![
+            Work::AsyncInvoke {
+                function_arn: &def.arn(app.functions.account()),
+            }
+            .new_work(0),
+        ],
         ack,
         now_ms: Some(now),
         ..AppendBatch::default()

@@ -41,6 +41,7 @@ use crate::App;
 use crate::core_error::CoreError;
 use crate::metrics::DeliveryLabels;
 use crate::queues::OutMessage;
+use crate::work::Work;
 use retry::{Policy, Verdict};
 use target::TargetKind;
 
@@ -244,17 +245,19 @@ async fn deliver_group(
     _permits: OwnedSemaphorePermit,
 ) {
     let Some(first) = items.first() else { return };
-    if first.target == function::ASYNC_TARGET {
-        function::deliver(app, items).await;
-        return;
-    }
-    // Work items of EventBridge Scheduler schedules name the schedule ARN as their rule.
-    let scheduled = first.rule.contains(":scheduler:");
+    let kind = Work::of_item(first);
+    let scheduled = matches!(kind, Work::ScheduleTick { .. });
     let rule_arn = first.rule.clone();
-    let resolved = if scheduled {
-        app.schedules.delivery_target(&first.rule)
-    } else {
-        app.catalog.target(&first.rule, &first.target).await
+    let resolved = match kind {
+        Work::AsyncInvoke { .. } => {
+            function::deliver(app, items).await;
+            return;
+        }
+        Work::ScheduleTick { schedule_arn } => app.schedules.delivery_target(schedule_arn),
+        Work::RuleTarget {
+            rule_arn,
+            target_id,
+        } => app.catalog.target(rule_arn, target_id).await,
     };
     let Some((rule, target)) = resolved else {
         // The rule or target was removed after the events matched: nothing to deliver to.
@@ -665,14 +668,7 @@ async fn give_up(
 }
 
 fn count(app: &App, item: &WorkItem, outcome: &str, n: usize) {
-    // Schedules are counted per group, so 100,000 schedules do not make 100,000 series.
-    let rule = match item.rule.split_once(":schedule/") {
-        Some((prefix, rest)) if item.rule.contains(":scheduler:") => {
-            let group = rest.split('/').next().unwrap_or_default();
-            format!("{prefix}:schedule-group/{group}")
-        }
-        _ => item.rule.clone(),
-    };
+    let rule = Work::of_item(item).metrics_rule();
     app.metrics
         .deliveries
         .get_or_create(&DeliveryLabels {
