@@ -664,7 +664,12 @@ fn private_files(dir: &Path) -> DbResult<()> {
         .mode(0o600)
         .open(dir.join(DB_FILES[0]))
     {
-        Ok(file) => file.set_permissions(Permissions::from_mode(0o600))?,
+        Ok(file) => {
+            file.set_permissions(Permissions::from_mode(0o600))?;
+            // The new file's name is durable once its directory is synced (SQLite syncs the
+            // directory of the WAL it creates, not of the database file it is handed).
+            std::fs::File::open(dir)?.sync_all()?;
+        }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(e.into()),
     }
