@@ -22,7 +22,7 @@ pub(crate) fn append(tx: &Transaction<'_>, events: &[NewLogEvent], now_ms: i64) 
     Ok(())
 }
 
-pub(crate) fn read(tx: &Transaction<'_>, q: &LogQuery) -> Result<Vec<LogEvent>> {
+pub(crate) fn read(tx: &rusqlite::Connection, q: &LogQuery) -> Result<Vec<LogEvent>> {
     let order = if q.backwards { "DESC" } else { "ASC" };
     let after = if q.backwards {
         "(ts_ms < ?4 OR (ts_ms = ?4 AND seq < ?5))"
@@ -69,7 +69,7 @@ pub(crate) fn read(tx: &Transaction<'_>, q: &LogQuery) -> Result<Vec<LogEvent>> 
 }
 
 /// Streams of a group with their first/last event times and sizes.
-pub(crate) fn streams(tx: &Transaction<'_>, group: &str) -> Result<Vec<LogStream>> {
+pub(crate) fn streams(tx: &rusqlite::Connection, group: &str) -> Result<Vec<LogStream>> {
     let mut st = tx.prepare_cached(
         "SELECT stream, min(ts_ms), max(ts_ms), sum(length(message)) FROM log_events
          WHERE grp = ?1 GROUP BY stream ORDER BY stream",

@@ -223,6 +223,51 @@ impl Default for EmbeddedStoreOptions {
 
 type Reply<T> = oneshot::Sender<Result<T>>;
 
+/// Most read connections open at once (and reads running at once).
+const READERS: usize = 2;
+
+/// The read-only connections [`EmbeddedStore::read`] uses, opened on first need and kept.
+struct Readers {
+    path: PathBuf,
+    vfs: Option<String>,
+    idle: std::sync::Mutex<Vec<Connection>>,
+    permits: tokio::sync::Semaphore,
+}
+
+impl Readers {
+    fn open(&self) -> DbResult<Connection> {
+        let flags =
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = match &self.vfs {
+            None => Connection::open_with_flags(&self.path, flags)?,
+            Some(vfs) => Connection::open_with_flags_and_vfs(&self.path, flags, vfs.as_str())?,
+        };
+        conn.pragma_update(None, "cache_size", -4096)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(conn)
+    }
+
+    /// Runs `f` in a read transaction (one consistent snapshot) on an idle connection.
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> DbResult<T>) -> DbResult<T> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let conn = match idle {
+            Some(c) => c,
+            None => self.open()?,
+        };
+        let r = (|| {
+            let tx = conn.unchecked_transaction()?;
+            let r = f(&tx)?;
+            tx.finish()?;
+            Ok(r)
+        })();
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < READERS {
+            idle.push(conn);
+        }
+        r
+    }
+}
+
 enum Command {
     Append(AppendBatch, Reply<()>),
     Lease {
@@ -247,15 +292,8 @@ enum Command {
         now_ms: i64,
         reply: Reply<bool>,
     },
-    DeadLetters(usize, Reply<Vec<DeadLetter>>),
-    Events {
-        after: i64,
-        limit: usize,
-        reply: Reply<Vec<StoredEvent>>,
-    },
     Apply(Vec<DefinitionChange>, Reply<()>),
     Definitions(Reply<Vec<Definition>>),
-    Counts(Reply<StoreCounts>),
     Reset(Reply<()>),
     /// The full store's own one-row write (see the module docs); nobody waits for its answer.
     Probe(Reply<()>),
@@ -271,6 +309,7 @@ type Exec = Box<dyn FnOnce(Option<&Transaction<'_>>) -> Pending + Send>;
 /// writer thread after it finishes the commands already queued.
 pub struct EmbeddedStore {
     tx: mpsc::Sender<Command>,
+    readers: Arc<Readers>,
     notify: broadcast::Sender<Notification>,
     path: PathBuf,
     space: Arc<Space>,
@@ -346,8 +385,15 @@ impl EmbeddedStore {
             .name("eddy-store-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(StoreError::backend)?;
+        let readers = Arc::new(Readers {
+            path: path.clone(),
+            vfs: options.vfs.clone(),
+            idle: std::sync::Mutex::new(Vec::new()),
+            permits: tokio::sync::Semaphore::new(READERS),
+        });
         Ok(Self {
             tx,
+            readers,
             notify,
             path,
             space,
@@ -377,6 +423,28 @@ impl EmbeddedStore {
         })
     }
 
+    /// Runs the read `f` on one of the read connections, beside the writer rather than behind
+    /// it. In WAL mode a reader sees every transaction committed before it began, so a read
+    /// never misses a write that was answered before it was asked.
+    pub(crate) fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> DbResult<T> + Send + 'static,
+    ) -> BoxFuture<'_, Result<T>> {
+        let readers = self.readers.clone();
+        Box::pin(async move {
+            let _permit = readers
+                .permits
+                .acquire()
+                .await
+                .map_err(|_| StoreError::Closed)?;
+            let on_thread = readers.clone();
+            let r = tokio::task::spawn_blocking(move || on_thread.with(f))
+                .await
+                .map_err(StoreError::backend)?;
+            r.map_err(StoreError::from)
+        })
+    }
+
     fn call<T: Send + 'static>(
         &self,
         make: impl FnOnce(Reply<T>) -> Command,
@@ -396,11 +464,7 @@ impl EventLog for EmbeddedStore {
     }
 
     fn events(&self, after: i64, limit: usize) -> BoxFuture<'_, Result<Vec<StoredEvent>>> {
-        self.call(|reply| Command::Events {
-            after,
-            limit,
-            reply,
-        })
+        self.read(move |c| events(c, after, limit))
     }
 
     fn events_by_time(&self, range: EventRange) -> BoxFuture<'_, Result<Vec<StoredEvent>>> {
@@ -408,7 +472,7 @@ impl EventLog for EmbeddedStore {
     }
 
     fn counts(&self) -> BoxFuture<'_, Result<StoreCounts>> {
-        self.call(Command::Counts)
+        self.read(counts)
     }
 }
 
@@ -492,7 +556,7 @@ impl WorkStore for EmbeddedStore {
     }
 
     fn dead_letters(&self, limit: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>>> {
-        self.call(|r| Command::DeadLetters(limit, r))
+        self.read(move |c| dead_letters(c, limit))
     }
 }
 
@@ -550,7 +614,7 @@ impl QueueStore for EmbeddedStore {
     }
 
     fn queue_stats(&self, queue: String, now_ms: i64) -> BoxFuture<'_, Result<QueueStats>> {
-        self.exec(move |tx| queue::stats(tx, &queue, now_ms))
+        self.read(move |c| queue::stats(c, &queue, now_ms))
     }
 
     fn queue_next_visible(&self, queue: String) -> BoxFuture<'_, Result<Option<i64>>> {
@@ -586,11 +650,11 @@ impl LogStore for EmbeddedStore {
     }
 
     fn logs_read(&self, query: LogQuery) -> BoxFuture<'_, Result<Vec<LogEvent>>> {
-        self.exec(move |tx| logs::read(tx, &query))
+        self.read(move |c| logs::read(c, &query))
     }
 
     fn logs_streams(&self, group: String) -> BoxFuture<'_, Result<Vec<LogStream>>> {
-        self.exec(move |tx| logs::streams(tx, &group))
+        self.read(move |c| logs::streams(c, &group))
     }
 
     fn logs_delete_group(&self, group: String) -> BoxFuture<'_, Result<()>> {
@@ -748,10 +812,7 @@ enum Pending {
     Flag(Reply<bool>, DbResult<bool>),
     Leases(Reply<Vec<Lease>>, DbResult<Vec<Lease>>),
     Work(Reply<Vec<WorkItem>>, DbResult<Vec<WorkItem>>),
-    Dead(Reply<Vec<DeadLetter>>, DbResult<Vec<DeadLetter>>),
-    Events(Reply<Vec<StoredEvent>>, DbResult<Vec<StoredEvent>>),
     Defs(Reply<Vec<Definition>>, DbResult<Vec<Definition>>),
-    Counts(Reply<StoreCounts>, DbResult<StoreCounts>),
     Any(Box<dyn AnyReply>),
 }
 
@@ -802,10 +863,7 @@ impl Pending {
             Pending::Flag(_, r) => r.as_ref().err(),
             Pending::Leases(_, r) => r.as_ref().err(),
             Pending::Work(_, r) => r.as_ref().err(),
-            Pending::Dead(_, r) => r.as_ref().err(),
-            Pending::Events(_, r) => r.as_ref().err(),
             Pending::Defs(_, r) => r.as_ref().err(),
-            Pending::Counts(_, r) => r.as_ref().err(),
         }
     }
 
@@ -829,10 +887,7 @@ impl Pending {
                 Pending::Flag(reply, never())
             }
             Command::Lease { reply, .. } => Pending::Work(reply, never()),
-            Command::DeadLetters(_, reply) => Pending::Dead(reply, never()),
-            Command::Events { reply, .. } => Pending::Events(reply, never()),
             Command::Definitions(reply) => Pending::Defs(reply, never()),
-            Command::Counts(reply) => Pending::Counts(reply, never()),
             Command::Exec(f) => f(None),
         }
     }
@@ -849,10 +904,7 @@ impl Pending {
             Pending::Flag(tx, r) => tx.send(outcome.finish(r)).is_ok(),
             Pending::Leases(tx, r) => tx.send(outcome.finish(r)).is_ok(),
             Pending::Work(tx, r) => tx.send(outcome.finish(r)).is_ok(),
-            Pending::Dead(tx, r) => tx.send(outcome.finish(r)).is_ok(),
-            Pending::Events(tx, r) => tx.send(outcome.finish(r)).is_ok(),
             Pending::Defs(tx, r) => tx.send(outcome.finish(r)).is_ok(),
-            Pending::Counts(tx, r) => tx.send(outcome.finish(r)).is_ok(),
         };
     }
 }
@@ -1081,16 +1133,6 @@ fn execute(
             })();
             pending.push(Pending::Flag(reply, r));
         }
-        Command::DeadLetters(limit, reply) => {
-            pending.push(Pending::Dead(reply, dead_letters(tx, limit)));
-        }
-        Command::Events {
-            after,
-            limit,
-            reply,
-        } => {
-            pending.push(Pending::Events(reply, events(tx, after, limit)));
-        }
         Command::Apply(changes, reply) => {
             let r = apply(tx, &changes);
             if r.is_ok() {
@@ -1112,7 +1154,6 @@ fn execute(
             })();
             pending.push(Pending::Defs(reply, r));
         }
-        Command::Counts(reply) => pending.push(Pending::Counts(reply, counts(tx))),
         Command::Exec(f) => pending.push(f(Some(tx))),
         Command::Probe(reply) => {
             let r = tx
@@ -1258,7 +1299,7 @@ fn lease(
     Ok(items)
 }
 
-fn dead_letters(tx: &Transaction<'_>, limit: usize) -> DbResult<Vec<DeadLetter>> {
+fn dead_letters(tx: &Connection, limit: usize) -> DbResult<Vec<DeadLetter>> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut st = tx.prepare_cached(
         "SELECT d.work_id, e.id, e.bus, d.rule, d.target, d.attempts, d.reason, d.dead_ms, e.body
@@ -1292,7 +1333,7 @@ fn stored_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
     })
 }
 
-fn events(tx: &Transaction<'_>, after: i64, limit: usize) -> DbResult<Vec<StoredEvent>> {
+fn events(tx: &Connection, after: i64, limit: usize) -> DbResult<Vec<StoredEvent>> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut st = tx.prepare_cached(
         "SELECT seq, id, bus, time_ms, ingested_ms, body FROM events WHERE seq > ?1
@@ -1353,7 +1394,7 @@ fn apply(tx: &Transaction<'_>, changes: &[DefinitionChange]) -> DbResult<()> {
 /// event log grows: the log is counted from its first and last `seq` (it is append-only and
 /// `seq` has no gaps: rows are only ever removed all at once, by [`Store::reset`]), the other
 /// tables (backlog, dead letters, definitions) by scanning them.
-fn counts(tx: &Transaction<'_>) -> DbResult<StoreCounts> {
+fn counts(tx: &Connection) -> DbResult<StoreCounts> {
     let query = |sql: &str| -> DbResult<u64> {
         let n: Option<i64> = tx.query_row(sql, [], |r| r.get(0)).optional()?.flatten();
         Ok(n.unwrap_or(0).max(0) as u64)
@@ -1365,4 +1406,50 @@ fn counts(tx: &Transaction<'_>) -> DbResult<StoreCounts> {
         dead_letters: count("dead")?,
         definitions: count("definitions")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads run on their own connections: they answer while the writer is busy, and they see
+    /// every write answered before them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_do_not_wait_behind_the_writer() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = EmbeddedStore::open(dir.path()).expect("open");
+        let message = NewMessage {
+            message_id: "m".into(),
+            body: "b".into(),
+            attributes: "{}".into(),
+            delay_ms: 0,
+            group_id: None,
+            dedup_id: None,
+        };
+        store
+            .queue_send("q".into(), vec![message], 0, Vec::new())
+            .await
+            .expect("send");
+        // Hold the writer until the reads below have answered.
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let busy = store.exec(move |_| {
+            let _released = held.recv_timeout(std::time::Duration::from_secs(30));
+            Ok(())
+        });
+        // The command is queued when `exec` is called: the writer is held from here on.
+        let reads = async {
+            let reads = async {
+                let stats = store.queue_stats("q".into(), 1).await.expect("stats");
+                let counts = store.counts().await.expect("counts");
+                (stats, counts)
+            };
+            let answered = tokio::time::timeout(std::time::Duration::from_secs(20), reads).await;
+            release.send(()).expect("release");
+            answered
+        };
+        let (held_writer, answered) = tokio::join!(busy, reads);
+        held_writer.expect("writer");
+        let (stats, _counts) = answered.expect("reads waited for the busy writer");
+        assert_eq!(stats.visible, 1, "the read saw the answered send");
+    }
 }

@@ -285,7 +285,7 @@ pub(crate) fn purge(tx: &Transaction<'_>, queue: &str) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn stats(tx: &Transaction<'_>, queue: &str, now_ms: i64) -> Result<QueueStats> {
+pub(crate) fn stats(tx: &rusqlite::Connection, queue: &str, now_ms: i64) -> Result<QueueStats> {
     let (visible, in_flight, delayed): (i64, i64, i64) = tx
         .prepare_cached(
             "SELECT coalesce(sum(visible_ms <= ?2), 0),
