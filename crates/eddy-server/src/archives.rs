@@ -347,6 +347,19 @@ enum Ended {
 }
 
 impl Archives {
+    /// Per log bus (`REGION:BUS`), the ingestion time from which its archives need its events
+    /// (the earliest of its archives'); for [`crate::retention`].
+    pub fn kept_from(&self, now_ms: i64) -> Vec<(String, i64)> {
+        let mut kept: HashMap<String, i64> = HashMap::new();
+        for a in self.inner.archives.all() {
+            let from = a.ingested_from(now_ms);
+            kept.entry(registry::key(&a.region, &a.bus))
+                .and_modify(|t| *t = (*t).min(from))
+                .or_insert(from);
+        }
+        kept.into_iter().collect()
+    }
+
     pub async fn load(
         store: Arc<dyn Store>,
         definitions: &[eddy_store::Definition],

@@ -31,6 +31,11 @@ pub struct ServerConfig {
     /// attempt may take the item over; a running attempt renews it every third of this (see
     /// [`crate::delivery::lease`]). Only tests shorten it.
     pub lease_ms: i64,
+    /// How long the event log keeps events nothing needs any more (no pending work, no dead
+    /// letter, no archive); `None` keeps them for ever. See [`crate::retention`].
+    pub event_retention_ms: Option<i64>,
+    /// How long dead letters are kept unless redriven; `None` keeps them for ever.
+    pub dead_letter_retention_ms: Option<i64>,
     /// Fsync every commit (never turn off outside a benchmark of the fsync's cost).
     pub sync: bool,
     /// Instances a function may run at once unless `PutFunctionConcurrency` says otherwise.
@@ -181,6 +186,8 @@ impl ServerConfig {
             max_body_bytes: 8 * 1024 * 1024,
             target_concurrency: 256,
             lease_ms: crate::delivery::lease::LEASE_MS,
+            event_retention_ms: Some(DEFAULT_EVENT_RETENTION_MS),
+            dead_letter_retention_ms: Some(DEFAULT_DEAD_LETTER_RETENTION_MS),
             sync: true,
             function_concurrency: 32,
             python: PathBuf::from("python3"),
@@ -197,3 +204,8 @@ impl ServerConfig {
         }
     }
 }
+
+/// The event log's default retention: 24 hours.
+pub const DEFAULT_EVENT_RETENTION_MS: i64 = 24 * 3_600_000;
+/// Dead letters' default retention: 14 days (SQS's longest message retention).
+pub const DEFAULT_DEAD_LETTER_RETENTION_MS: i64 = 14 * 86_400_000;

@@ -45,6 +45,7 @@ pub mod metrics;
 pub mod ops;
 pub mod queues;
 pub mod registry;
+pub mod retention;
 pub mod routes;
 pub mod scheduler;
 pub mod schedules;
@@ -287,6 +288,7 @@ pub async fn serve(
     app.archives.attach(&app.bus, app.catalog.limits());
     let engine = tokio::spawn(delivery::run(app.clone(), stop_rx.clone()));
     let scheduler = scheduler::spawn(app.clone(), stop_rx.clone());
+    let retention = tokio::spawn(retention::run(app.clone(), stop_rx.clone()));
     let limits = app.config.limits.clone();
     let aws = eddy_net::serve(
         listeners.aws,
@@ -303,6 +305,7 @@ pub async fn serve(
     let (a, h) = tokio::join!(aws, http);
     // Deliveries in flight finish or return to the store at the next start.
     engine.abort();
+    retention.abort();
     if let Some(s) = scheduler {
         s.abort();
     }

@@ -76,6 +76,10 @@ pub struct Metrics {
     pub stale_lease_acks: Counter,
     /// Leases renewed because their delivery was still running.
     pub lease_renewals: Counter,
+    /// Events the retention sweep deleted from the log.
+    pub expired_events: Counter,
+    /// Dead letters the retention sweep deleted.
+    pub expired_dead_letters: Counter,
     /// AWS API requests by operation and outcome (`ok` or the error code).
     pub requests: Family<OperationLabels, Counter>,
     /// Requests on the HTTP routes listener by API, route and status.
@@ -151,6 +155,18 @@ impl Metrics {
             "eddy_delivery_stale_lease_acks",
             "Settlements of deliveries refused because their lease was no longer current",
             stale_lease_acks.clone(),
+        );
+        let expired_events = Counter::default();
+        registry.register(
+            "eddy_retention_expired_events",
+            "Events deleted from the event log because nothing needed them any more",
+            expired_events.clone(),
+        );
+        let expired_dead_letters = Counter::default();
+        registry.register(
+            "eddy_retention_expired_dead_letters",
+            "Dead letters deleted because they outlived their retention",
+            expired_dead_letters.clone(),
         );
         let lease_renewals = Counter::default();
         registry.register(
@@ -229,6 +245,8 @@ impl Metrics {
             delivery_latency_seconds,
             stale_lease_acks,
             lease_renewals,
+            expired_events,
+            expired_dead_letters,
             requests,
             http_requests,
             http_request_seconds,

@@ -390,6 +390,27 @@ pub struct StoreCounts {
     pub definitions: u64,
 }
 
+/// What [`EventLog::expire`] deletes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Expiry {
+    /// Events ingested before this may go (`None`: none go).
+    pub events_before_ms: Option<i64>,
+    /// Per log bus (`REGION:BUS`, as [`NewEvent::bus`]), events ingested at or after this time
+    /// stay whatever `events_before_ms` says (an archive's retention; `i64::MIN` keeps them all).
+    pub keep: Vec<(String, i64)>,
+    /// Dead letters that died before this go (`None`: none go).
+    pub dead_before_ms: Option<i64>,
+    /// Most events deleted in one call.
+    pub max_events: usize,
+}
+
+/// What one [`EventLog::expire`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Expired {
+    pub events: u64,
+    pub dead_letters: u64,
+}
+
 /// Observes store internals (commit latency, batch sizes) without the store knowing about any
 /// metrics library.
 pub trait StoreObserver: Send + Sync + 'static {
@@ -439,6 +460,12 @@ pub trait EventLog: Send + Sync {
 
     /// Counts what the store holds (events, work items, dead letters, definitions).
     fn counts(&self) -> BoxFuture<'_, Result<StoreCounts>>;
+
+    /// Deletes what the log no longer needs (see [`Expiry`]): dead letters that died before
+    /// `dead_before_ms`, then up to `max_events` events ingested before `events_before_ms`
+    /// that no work item and no dead letter refers to and that `keep` does not hold. Answers
+    /// how many of each were deleted; call again while it deletes `max_events`.
+    fn expire(&self, expiry: Expiry) -> BoxFuture<'_, Result<Expired>>;
 }
 
 /// Work items with leases, and dead letters (see the crate docs, "Work items and leases").

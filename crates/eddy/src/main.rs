@@ -189,6 +189,13 @@ struct ServeArgs {
     /// long work is renewed, not repeated).
     #[arg(long, hide = true, default_value_t = eddy_server::delivery::lease::LEASE_MS, value_parser = clap::value_parser!(i64).range(300..=3_600_000))]
     lease_ms: i64,
+    /// Hours the event log keeps events that nothing needs any more (no pending delivery, no
+    /// dead letter, no archive covering them); 0 keeps them for ever.
+    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u64).range(0..=876_000))]
+    event_retention_hours: u64,
+    /// Days dead letters are kept unless redriven; 0 keeps them for ever.
+    #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u64).range(0..=36_500))]
+    dead_letter_retention_days: u64,
 }
 
 /// See [`say!`].
@@ -293,6 +300,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         };
         config.max_body_memory = (args.max_body_memory_mb as usize) * 1024 * 1024;
         config.lease_ms = args.lease_ms;
+        config.event_retention_ms =
+            (args.event_retention_hours > 0).then(|| args.event_retention_hours as i64 * 3_600_000);
+        config.dead_letter_retention_ms = (args.dead_letter_retention_days > 0)
+            .then(|| args.dead_letter_retention_days as i64 * 86_400_000);
         config.code_roots = code_roots;
         config.egress = egress;
         if let Some(warning) = &exposed {

@@ -48,9 +48,9 @@ use crate::logs::{LogEvent, LogQuery, LogStream, NewLogEvent};
 use crate::queue::{Message, NewMessage, QueueStats, ReceiveOptions, Sent};
 use crate::{
     AppendBatch, BoxFuture, DeadLetter, Definition, DefinitionChange, DefinitionStore, EventLog,
-    EventRange, Lease, LogStore, NoObserver, Notification, QueueStore, Result, Store, StoreClock,
-    StoreCounts, StoreError, StoreHealth, StoreObserver, StoredEvent, SystemClock, TickStore,
-    WorkItem, WorkStore,
+    EventRange, Expired, Expiry, Lease, LogStore, NoObserver, Notification, QueueStore, Result,
+    Store, StoreClock, StoreCounts, StoreError, StoreHealth, StoreObserver, StoredEvent,
+    SystemClock, TickStore, WorkItem, WorkStore,
 };
 
 mod logs;
@@ -473,6 +473,44 @@ impl EventLog for EmbeddedStore {
 
     fn counts(&self) -> BoxFuture<'_, Result<StoreCounts>> {
         self.read(counts)
+    }
+
+    fn expire(&self, expiry: Expiry) -> BoxFuture<'_, Result<Expired>> {
+        Box::pin(async move {
+            let mut expired = Expired::default();
+            if let Some(before) = expiry.dead_before_ms {
+                expired.dead_letters = self
+                    .exec(move |tx| {
+                        Ok(tx
+                            .prepare_cached("DELETE FROM dead WHERE dead_ms < ?1")?
+                            .execute([before])? as u64)
+                    })
+                    .await?;
+            }
+            let Some(before) = expiry.events_before_ms else {
+                return Ok(expired);
+            };
+            // Found on a reader (a scan past kept events must not hold the writer), deleted by
+            // the writer. No event found here can gain a work item or a dead letter meanwhile:
+            // new work comes with new events, and dead letters come from existing work.
+            let keep = expiry.keep;
+            let max = i64::try_from(expiry.max_events).unwrap_or(i64::MAX);
+            let doomed = self.read(move |c| expirable(c, before, &keep, max)).await?;
+            if doomed.is_empty() {
+                return Ok(expired);
+            }
+            expired.events = self
+                .exec(move |tx| {
+                    let mut st = tx.prepare_cached("DELETE FROM events WHERE seq = ?1")?;
+                    let mut n = 0;
+                    for seq in doomed {
+                        n += st.execute([seq])? as u64;
+                    }
+                    Ok(n)
+                })
+                .await?;
+            Ok(expired)
+        })
     }
 }
 
@@ -1394,6 +1432,34 @@ fn apply(tx: &Transaction<'_>, changes: &[DefinitionChange]) -> DbResult<()> {
 /// event log grows: the log is counted from its first and last `seq` (it is append-only and
 /// `seq` has no gaps: rows are only ever removed all at once, by [`Store::reset`]), the other
 /// tables (backlog, dead letters, definitions) by scanning them.
+/// The events [`EventLog::expire`] may delete, oldest first: ingested before `before`, older
+/// than every event a work item or dead letter refers to, and not kept for their bus.
+fn expirable(c: &Connection, before: i64, keep: &[(String, i64)], max: i64) -> DbResult<Vec<i64>> {
+    let floor: i64 = c.query_row(
+        "SELECT min(coalesce((SELECT min(event_seq) FROM work), 9223372036854775807),
+                    coalesce((SELECT min(event_seq) FROM dead), 9223372036854775807))",
+        [],
+        |r| r.get(0),
+    )?;
+    let mut sql = String::from("SELECT seq FROM events WHERE seq < ?1 AND ingested_ms < ?2");
+    let mut args: Vec<rusqlite::types::Value> = vec![floor.into(), before.into()];
+    for (bus, from) in keep {
+        let n = args.len();
+        sql.push_str(&format!(
+            " AND NOT (bus = ?{} AND ingested_ms >= ?{})",
+            n + 1,
+            n + 2
+        ));
+        args.push(bus.clone().into());
+        args.push((*from).into());
+    }
+    sql.push_str(&format!(" ORDER BY seq LIMIT ?{}", args.len() + 1));
+    args.push(max.into());
+    let mut st = c.prepare(&sql)?;
+    let rows = st.query_map(rusqlite::params_from_iter(args), |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<Vec<i64>>>()?)
+}
+
 fn counts(tx: &Connection) -> DbResult<StoreCounts> {
     let query = |sql: &str| -> DbResult<u64> {
         let n: Option<i64> = tx.query_row(sql, [], |r| r.get(0)).optional()?.flatten();

@@ -1,0 +1,83 @@
+//! Retention: the event log and the dead letters do not grow without end.
+//!
+//! A sweep runs every minute (and whenever the dev clock moves) and asks the store to expire
+//! ([`eddy_store::EventLog::expire`]):
+//! * **dead letters** older than [`ServerConfig::dead_letter_retention_ms`] (default 14 days,
+//!   SQS's longest message retention), unless redriven before;
+//! * **events** ingested longer ago than [`ServerConfig::event_retention_ms`] (default 24 hours)
+//!   that nothing needs any more: no work item (pending delivery, retry, asynchronous
+//!   invocation) and no dead letter refers to them, and no archive of their bus covers them.
+//!   An archive with `RetentionDays` 0 keeps its bus's events for ever; one with N days keeps
+//!   the last N days of them.
+//!
+//! Times are eddy's clock, so moving the dev clock forward expires what that much time would.
+//! The store finds expired events on a read connection and deletes them in batches of
+//! [`BATCH`], so a sweep never holds the writer for long. Freed pages are reused by new writes
+//! (the file stops growing once retention holds); they are not returned to the file system.
+//!
+//! [`ServerConfig::dead_letter_retention_ms`]: crate::ServerConfig::dead_letter_retention_ms
+//! [`ServerConfig::event_retention_ms`]: crate::ServerConfig::event_retention_ms
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use eddy_store::Expiry;
+
+use crate::App;
+
+/// Events deleted per store call.
+const BATCH: usize = 5_000;
+/// Most store calls per sweep (the rest waits for the next sweep).
+const MAX_CALLS: usize = 40;
+/// How often a sweep runs.
+const EVERY: Duration = Duration::from_secs(60);
+
+/// Sweeps until `stop` turns true.
+pub async fn run(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut moved = app.clock.moved();
+    loop {
+        sweep(&app).await;
+        tokio::select! {
+            () = tokio::time::sleep(EVERY) => {}
+            _ = moved.changed() => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// One sweep: answers how many events and dead letters it deleted.
+pub async fn sweep(app: &App) -> (u64, u64) {
+    let now = app.clock.now_ms();
+    let mut expiry = Expiry {
+        events_before_ms: app.config.event_retention_ms.map(|r| now.saturating_sub(r)),
+        keep: app.archives.kept_from(now),
+        dead_before_ms: app
+            .config
+            .dead_letter_retention_ms
+            .map(|r| now.saturating_sub(r)),
+        max_events: BATCH,
+    };
+    let (mut events, mut dead) = (0, 0);
+    for _ in 0..MAX_CALLS {
+        match app.store.expire(expiry.clone()).await {
+            Ok(e) => {
+                events += e.events;
+                dead += e.dead_letters;
+                if (e.events as usize) < BATCH {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot expire old events; trying again at the next sweep");
+                break;
+            }
+        }
+        expiry.dead_before_ms = None;
+    }
+    if events > 0 || dead > 0 {
+        app.metrics.expired_events.inc_by(events);
+        app.metrics.expired_dead_letters.inc_by(dead);
+        tracing::debug!(events, dead_letters = dead, "expired");
+    }
+    (events, dead)
+}
