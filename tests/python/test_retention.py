@@ -1,5 +1,5 @@
 """Retention: the event log forgets events nothing needs once they are older than
-`--event-retention-hours`, keeps what an archive covers, and never drops an event whose
+`--event-retention`, keeps what an archive covers, and never drops an event whose
 delivery is still owed."""
 
 import json
@@ -12,7 +12,7 @@ from conftest import Eddy
 
 @pytest.fixture
 def server(fresh_dir):
-    s = Eddy(fresh_dir, extra_args=["--event-retention-hours", "1"]).start()
+    s = Eddy(fresh_dir, extra_args=["--event-retention", "1h"]).start()
     yield s
     s.stop()
 
@@ -65,3 +65,17 @@ def test_old_events_go_archived_and_owed_ones_stay(server):
     # (The gauge is refreshed at most once a second.)
     assert wait_for(lambda: stored_events(server) == 6), stored_events(server)
     assert server.metric("eddy_retention_expired_events_total") == 20
+
+
+@pytest.mark.parametrize("value,message", [
+    ("5", "needs a unit"), ("5w", "needs a unit"), ("-1h", "is not a duration"),
+    ("0s", "between 1s and 100 years"), ("999999999d", "between 1s and 100 years"),
+])
+def test_a_bad_retention_is_refused_at_start(fresh_dir, value, message):
+    import subprocess
+    from conftest import eddy_bin
+    p = subprocess.run([eddy_bin(), "serve", "--data-dir", fresh_dir, "--aws-listen", "127.0.0.1:0",
+                        "--http-listen", "127.0.0.1:0", f"--event-retention={value}"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0
+    assert message in p.stderr, p.stderr

@@ -189,13 +189,47 @@ struct ServeArgs {
     /// long work is renewed, not repeated).
     #[arg(long, hide = true, default_value_t = eddy_server::delivery::lease::LEASE_MS, value_parser = clap::value_parser!(i64).range(300..=3_600_000))]
     lease_ms: i64,
-    /// Hours the event log keeps events that nothing needs any more (no pending delivery, no
-    /// dead letter, no archive covering them); 0 keeps them for ever.
-    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u64).range(0..=876_000))]
-    event_retention_hours: u64,
+    /// How long the event log keeps events that nothing needs any more (no pending delivery, no
+    /// dead letter, no archive covering them): a number with a unit, `90s`, `5m`, `24h`, `7d`;
+    /// `0` keeps them for ever.
+    #[arg(long, default_value = "24h", value_parser = parse_retention)]
+    event_retention: Retention,
     /// Days dead letters are kept unless redriven; 0 keeps them for ever.
     #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u64).range(0..=36_500))]
     dead_letter_retention_days: u64,
+}
+
+/// A retention period in milliseconds; `None` keeps for ever.
+#[derive(Debug, Clone, Copy)]
+struct Retention(Option<i64>);
+
+/// `90s`, `5m`, `24h`, `7d` (at least one second, at most 100 years), or `0` (for ever).
+fn parse_retention(s: &str) -> Result<Retention, String> {
+    if s == "0" {
+        return Ok(Retention(None));
+    }
+    let unit_at = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(unit_at);
+    let n: i64 = n
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration like `90s`, `5m`, `24h`, `7d` or `0`"))?;
+    let ms = match unit {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => {
+            return Err(format!(
+                "`{s}` needs a unit: `s`, `m`, `h` or `d` (or `0` for ever)"
+            ));
+        }
+    };
+    match n.checked_mul(ms) {
+        Some(total) if n > 0 && total <= 100 * 365 * 86_400_000 => Ok(Retention(Some(total))),
+        _ => Err(format!(
+            "`{s}` must be between 1s and 100 years (or `0` for ever)"
+        )),
+    }
 }
 
 /// See [`say!`].
@@ -300,8 +334,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         };
         config.max_body_memory = (args.max_body_memory_mb as usize) * 1024 * 1024;
         config.lease_ms = args.lease_ms;
-        config.event_retention_ms =
-            (args.event_retention_hours > 0).then(|| args.event_retention_hours as i64 * 3_600_000);
+        config.event_retention_ms = args.event_retention.0;
         config.dead_letter_retention_ms = (args.dead_letter_retention_days > 0)
             .then(|| args.dead_letter_retention_days as i64 * 86_400_000);
         config.code_roots = code_roots;
