@@ -3,9 +3,9 @@
 //!
 //! Retention: a group's events older than its retention (by event time, as CloudWatch counts)
 //! are deleted by the retention sweep ([`crate::retention`]), once a minute and whenever eddy's
-//! clock is moved. A group
-//! with no retention policy keeps its events forever, except a function's own group
-//! (`/aws/lambda/NAME`), which keeps them [`crate::ServerConfig::function_log_retention_days`].
+//! clock is moved. A group with no retention policy keeps its events forever, except a
+//! function's own group (`/aws/lambda/NAME`), which keeps them
+//! [`crate::ServerConfig::function_log_retention_days`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
