@@ -6,6 +6,8 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
+from conftest import Eddy
+
 
 @pytest.fixture
 def aws(eddy):
@@ -100,3 +102,100 @@ def test_filter_log_events_pages_through_every_event_when_streams_interleave_in_
         got = [e["message"] for e in r["events"]] + got
         token = r["nextBackwardToken"]
     assert got == ["earliest"] + [f"early {i}" for i in range(5)]
+
+
+RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
+                  2192, 2557, 2922, 3288, 3653]
+
+
+def test_retention_policies_and_their_errors(aws):
+    _, logs = aws
+    logs.create_log_group(logGroupName="/app/kept")
+    assert "retentionInDays" not in logs.describe_log_groups(logGroupNamePrefix="/app/kept")["logGroups"][0]
+    for days in (1, 3653):
+        assert logs.put_retention_policy(logGroupName="/app/kept", retentionInDays=days)
+        group = logs.describe_log_groups(logGroupNamePrefix="/app/kept")["logGroups"][0]
+        assert group["retentionInDays"] == days
+    with pytest.raises(ClientError) as ex:
+        logs.put_retention_policy(logGroupName="/app/kept", retentionInDays=2)
+    err = ex.value.response["Error"]
+    assert err["Code"] == "InvalidParameterException"
+    assert err["Message"] == (
+        "1 validation error detected: Value '2' at 'retentionInDays' failed to satisfy "
+        f"constraint: Member must satisfy enum value set: [{', '.join(map(str, RETENTION_DAYS))}]")
+    assert logs.describe_log_groups(logGroupNamePrefix="/app/kept")["logGroups"][0]["retentionInDays"] == 3653
+    for call in (lambda: logs.put_retention_policy(logGroupName="/app/none", retentionInDays=7),
+                 lambda: logs.delete_retention_policy(logGroupName="/app/none")):
+        with pytest.raises(ClientError) as ex:
+            call()
+        assert ex.value.response["Error"]["Code"] == "ResourceNotFoundException"
+        assert ex.value.response["Error"]["Message"] == "The specified log group does not exist."
+        assert ex.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    logs.delete_retention_policy(logGroupName="/app/kept")
+    assert "retentionInDays" not in logs.describe_log_groups(logGroupNamePrefix="/app/kept")["logGroups"][0]
+    logs.delete_retention_policy(logGroupName="/app/kept")  # none to delete: still fine
+
+
+def _messages(logs, group):
+    return sorted(e["message"] for e in logs.filter_log_events(logGroupName=group)["events"])
+
+
+def _advance_days(server, days):
+    status, _, _ = server.post("/_eddy/clock", json.dumps({"advance_seconds": int(days * 86400)}).encode())
+    assert status == 200
+
+
+def _wait_for(check, what):
+    deadline = time.monotonic() + 10
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def test_log_events_older_than_the_retention_expire_when_the_clock_moves(fresh_dir):
+    """Retention counts by event time on eddy's clock; a function's group (by its name) keeps 7
+    days unless it has its own policy; a group without a policy keeps everything."""
+    server = Eddy(fresh_dir).start()
+    try:
+        logs = server.client("logs")
+        now = int(time.time() * 1000)
+        groups = {"/app/day": 1, "/app/forever": None, "/aws/lambda/f": None, "/aws/lambda/g": 30}
+        for name, days in groups.items():
+            logs.create_log_group(logGroupName=name)
+            if days:
+                logs.put_retention_policy(logGroupName=name, retentionInDays=days)
+            logs.put_log_events(logGroupName=name, logStreamName="s", logEvents=[
+                {"timestamp": now - 12 * 3600 * 1000, "message": "12 hours old"},
+                {"timestamp": now, "message": "new"}])
+        both = ["12 hours old", "new"]
+        assert all(_messages(logs, name) == both for name in groups)
+
+        _advance_days(server, 0.75)  # 30 and 18 hours old
+        _wait_for(lambda: _messages(logs, "/app/day") == ["new"], "1-day retention")
+        assert _messages(logs, "/app/forever") == both
+        assert _messages(logs, "/aws/lambda/f") == both
+        assert _messages(logs, "/aws/lambda/g") == both
+
+        _advance_days(server, 6)  # 7.25 and 6.75 days old
+        _wait_for(lambda: _messages(logs, "/aws/lambda/f") == ["new"], "a function's default 7 days")
+        assert _messages(logs, "/app/day") == []
+        assert _messages(logs, "/app/forever") == both
+        assert _messages(logs, "/aws/lambda/g") == both, "the group's own policy wins"
+    finally:
+        server.stop()
+
+
+def test_metrics_report_store_size_and_oldest_event_age(fresh_dir):
+    server = Eddy(fresh_dir).start()
+    try:
+        assert server.metric("eddy_store_bytes") > 0
+        assert server.metric("eddy_event_log_oldest_age_seconds") == 0
+        events = server.client("events")
+        events.put_events(Entries=[{"Source": "s", "DetailType": "d", "Detail": "{}"}])
+        _advance_days(server, 1 / 24)  # an hour: well within the event log's retention
+        # The store gauges are recounted at most once a second.
+        _wait_for(lambda: server.metric("eddy_event_log_oldest_age_seconds") >= 3600,
+                  "oldest event age")
+        assert server.metric("eddy_event_log_oldest_age_seconds") < 3600 + 60
+    finally:
+        server.stop()

@@ -67,6 +67,9 @@ pub struct ServerConfig {
     pub code_roots: CodeRoots,
     /// Which addresses eddy's own fetches (JWKS documents, OpenID discovery) may reach.
     pub egress: crate::egress::Egress,
+    /// How many days a function's log group (`/aws/lambda/NAME`) keeps its events when it has
+    /// no retention policy of its own; `None` is forever (Lambda's default).
+    pub function_log_retention_days: Option<u32>,
 }
 
 /// The directories under which API requests may name paths on this machine: a function's
@@ -173,6 +176,10 @@ impl std::str::FromStr for FunctionUser {
     }
 }
 
+/// See [`ServerConfig::function_log_retention_days`]: a week, so that a server left running
+/// stays bounded while yesterday's invocations are still there to read.
+pub const DEFAULT_FUNCTION_LOG_RETENTION_DAYS: u32 = 7;
+
 impl ServerConfig {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
@@ -201,6 +208,7 @@ impl ServerConfig {
             exposed: None,
             code_roots: CodeRoots::default(),
             egress: crate::egress::Egress::default(),
+            function_log_retention_days: Some(DEFAULT_FUNCTION_LOG_RETENTION_DAYS),
         }
     }
 }

@@ -1,5 +1,11 @@
 //! Log groups: where log-group targets write delivered events, readable with the CloudWatch Logs
 //! calls. Group definitions live in the store's definitions; log events in its log table.
+//!
+//! Retention: a group's events older than its retention (by event time, as CloudWatch counts)
+//! are deleted by the retention sweep ([`crate::retention`]), once a minute and whenever eddy's
+//! clock is moved. A group with no retention policy keeps its events forever, except a
+//! function's own group (`/aws/lambda/NAME`), which keeps them
+//! [`crate::ServerConfig::function_log_retention_days`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -8,8 +14,27 @@ use eddy_store::{Definition, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::App;
 use crate::core_error::CoreError;
 use crate::registry::{self, Named, Registry};
+
+/// The retention periods CloudWatch Logs accepts, in days.
+pub const RETENTION_DAYS: [i64; 22] = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+/// The prefix of the log groups eddy's functions write to.
+pub const FUNCTION_GROUP_PREFIX: &str = "/aws/lambda/";
+
+/// Log events one store call deletes at most: each call is one short write, so appends queued
+/// behind a large expiry wait for one chunk, not for all of it (see BENCHMARKS.md, "log
+/// retention at depth").
+const SWEEP_CHUNK: usize = 2000;
+/// Most store calls per sweep, over every group (the rest waits for the next sweep).
+const SWEEP_CALLS: usize = 100;
+
+const DAY_MS: i64 = 86_400_000;
 
 /// A log group.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,6 +60,17 @@ impl LogGroupDef {
     /// The key log events are stored under.
     pub fn key(&self) -> String {
         registry::key(&self.region, &self.name)
+    }
+
+    /// How many days this group keeps its events: its policy, else `function_default` for a
+    /// function's own group; `None` is forever.
+    pub fn retention_days(&self, function_default: Option<u32>) -> Option<i64> {
+        self.retention_in_days.or_else(|| {
+            self.name
+                .starts_with(FUNCTION_GROUP_PREFIX)
+                .then_some(function_default.map(i64::from))
+                .flatten()
+        })
     }
 }
 
@@ -86,6 +122,47 @@ impl LogGroups {
     /// Forgets everything (after the store was reset).
     pub fn clear(&self) {
         self.groups.clear();
+    }
+
+    /// Every group, of every region.
+    pub fn all(&self) -> Vec<LogGroupDef> {
+        self.groups.all()
+    }
+}
+
+/// Deletes log events older than their group's retention, [`SWEEP_CHUNK`] at a time and at most
+/// [`SWEEP_CALLS`] chunks; returns how many it deleted.
+pub async fn expire(app: &App) -> Result<usize, CoreError> {
+    let now = app.clock.now_ms();
+    let (mut deleted, mut calls) = (0, 0);
+    for g in app.log_groups.all() {
+        let Some(days) = g.retention_days(app.config.function_log_retention_days) else {
+            continue;
+        };
+        let before = now.saturating_sub(days.saturating_mul(DAY_MS));
+        loop {
+            if calls == SWEEP_CALLS {
+                return Ok(deleted);
+            }
+            calls += 1;
+            let n = app.store.logs_expire(g.key(), before, SWEEP_CHUNK).await?;
+            deleted += n;
+            if n < SWEEP_CHUNK {
+                break;
+            }
+        }
+    }
+    Ok(deleted)
+}
+
+/// Runs [`expire`] once, as part of a retention sweep (see [`crate::retention`]).
+pub async fn sweep(app: &App) {
+    match expire(app).await {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(deleted = n, "expired log events"),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot expire log events; trying again at the next sweep");
+        }
     }
 }
 

@@ -94,7 +94,12 @@ pub struct Metrics {
     pub store_work_items: Gauge,
     /// Events in the store's log (sampled at scrape).
     pub store_events: Gauge,
-    /// When the two store gauges were last refreshed (see [`Metrics::store_gauges_stale`]).
+    /// The store's files' size on disk, in bytes (sampled at scrape).
+    pub store_bytes: Gauge,
+    /// Age of the oldest event in the store's log, by eddy's clock, in seconds; 0 when the log
+    /// is empty (sampled at scrape).
+    pub event_log_oldest_age_seconds: Gauge,
+    /// When the store gauges were last refreshed (see [`Metrics::store_gauges_stale`]).
     store_gauges_at: Mutex<Option<Instant>>,
     /// Schedule ticks fired (rules and Scheduler schedules).
     pub scheduler_ticks: Counter,
@@ -216,6 +221,18 @@ impl Metrics {
             "Events in the store's log",
             store_events.clone(),
         );
+        let store_bytes = Gauge::default();
+        registry.register(
+            "eddy_store_bytes",
+            "Size of the store's files on disk (database and write-ahead log), in bytes",
+            store_bytes.clone(),
+        );
+        let event_log_oldest_age_seconds = Gauge::default();
+        registry.register(
+            "eddy_event_log_oldest_age_seconds",
+            "Age of the oldest event in the store's log by eddy's clock (0 when empty)",
+            event_log_oldest_age_seconds.clone(),
+        );
         let scheduler_ticks = Counter::default();
         registry.register(
             "eddy_scheduler_ticks",
@@ -254,6 +271,8 @@ impl Metrics {
             store_commit_requests,
             store_work_items,
             store_events,
+            store_bytes,
+            event_log_oldest_age_seconds,
             store_gauges_at: Mutex::new(None),
             scheduler_ticks,
             scheduler_lateness_seconds,

@@ -208,6 +208,11 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
     {
         app.metrics.store_work_items.set(c.work_items as i64);
         app.metrics.store_events.set(c.events as i64);
+        app.metrics.store_bytes.set(c.bytes as i64);
+        let age_ms = c
+            .oldest_event_ms
+            .map_or(0, |t| app.clock.now_ms().saturating_sub(t).max(0));
+        app.metrics.event_log_oldest_age_seconds.set(age_ms / 1000);
     }
     (
         [(

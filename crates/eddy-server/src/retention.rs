@@ -1,4 +1,4 @@
-//! Retention: the event log and the dead letters do not grow without end.
+//! Retention: the event log, the dead letters and the log groups do not grow without end.
 //!
 //! A sweep runs every minute (and whenever the dev clock moves) and asks the store to expire
 //! ([`eddy_store::EventLog::expire`]):
@@ -8,7 +8,8 @@
 //!   that nothing needs any more: no work item (pending delivery, retry, asynchronous
 //!   invocation) and no dead letter refers to them, and no archive of their bus covers them.
 //!   An archive with `RetentionDays` 0 keeps its bus's events for ever; one with N days keeps
-//!   the last N days of them.
+//!   the last N days of them;
+//! * **log events** older than their group's retention (see [`crate::logs::expire`]).
 //!
 //! Times are eddy's clock, so moving the dev clock forward expires what that much time would.
 //! The store finds expired events on a read connection and deletes them in batches of
@@ -37,6 +38,7 @@ pub async fn run(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
     let mut moved = app.clock.moved();
     loop {
         sweep(&app).await;
+        crate::logs::sweep(&app).await;
         tokio::select! {
             () = tokio::time::sleep(EVERY) => {}
             _ = moved.changed() => {}

@@ -388,6 +388,10 @@ pub struct StoreCounts {
     pub work_items: u64,
     pub dead_letters: u64,
     pub definitions: u64,
+    /// When the oldest event still in the log was ingested (`None`: the log is empty).
+    pub oldest_event_ms: Option<i64>,
+    /// The store's size on disk, in bytes (the database file and its write-ahead log).
+    pub bytes: u64,
 }
 
 /// What [`EventLog::expire`] deletes.
@@ -590,6 +594,17 @@ pub trait LogStore: Send + Sync {
 
     /// Deletes every log event of a group.
     fn logs_delete_group(&self, group: String) -> BoxFuture<'_, Result<()>>;
+
+    /// Deletes at most `max` of a group's log events whose event time is before `before_ms`
+    /// (oldest first) and returns how many it deleted: retention, in bounded steps, so that a
+    /// caller expiring a large backlog never holds the writer for long. Fewer than `max` means
+    /// none are left.
+    fn logs_expire(
+        &self,
+        group: String,
+        before_ms: i64,
+        max: usize,
+    ) -> BoxFuture<'_, Result<usize>>;
 }
 
 /// Schedule ticks (see the crate docs, "Ticks"). Ticks are recorded by [`EventLog::append`].

@@ -185,6 +185,10 @@ struct ServeArgs {
     /// MiB of memory large request bodies in flight may hold together (more wait their turn).
     #[arg(long, default_value_t = 80, value_parser = clap::value_parser!(u64).range(80..=65536))]
     max_body_memory_mb: u64,
+    /// Days a function's log group (`/aws/lambda/NAME`) keeps log events when it has no
+    /// retention policy of its own (`PutRetentionPolicy` wins); 0 keeps them forever.
+    #[arg(long, env = "EDDY_FUNCTION_LOG_RETENTION_DAYS", default_value_t = eddy_server::config::DEFAULT_FUNCTION_LOG_RETENTION_DAYS, value_parser = clap::value_parser!(u32).range(0..=3653))]
+    function_log_retention_days: u32,
     /// Milliseconds a delivery's lease lasts between renewals (tests shorten it to show that
     /// long work is renewed, not repeated).
     #[arg(long, hide = true, default_value_t = eddy_server::delivery::lease::LEASE_MS, value_parser = clap::value_parser!(i64).range(300..=3_600_000))]
@@ -337,6 +341,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config.event_retention_ms = args.event_retention.0;
         config.dead_letter_retention_ms = (args.dead_letter_retention_days > 0)
             .then(|| args.dead_letter_retention_days as i64 * 86_400_000);
+        config.function_log_retention_days =
+            (args.function_log_retention_days > 0).then_some(args.function_log_retention_days);
         config.code_roots = code_roots;
         config.egress = egress;
         if let Some(warning) = &exposed {

@@ -1,6 +1,6 @@
 //! Amazon CloudWatch Logs (`Logs_20140328.*`) over AWS JSON 1.1, the subset that reads what
-//! log-group targets deliver: log groups, log streams, PutLogEvents, GetLogEvents and
-//! FilterLogEvents.
+//! log-group targets deliver: log groups and their retention policies, log streams,
+//! PutLogEvents, GetLogEvents and FilterLogEvents.
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::{Ctx, empty, parse, reply};
 use crate::App;
 use crate::error::ApiError;
-use crate::logs::{FilterPattern, LogGroupDef};
+use crate::logs::{FilterPattern, LogGroupDef, RETENTION_DAYS};
 use eddy_store::{LogEvent, LogPosition, LogQuery, NewLogEvent};
 
 /// Runs one CloudWatch Logs operation.
@@ -17,6 +17,8 @@ pub async fn call(app: &App, ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>
         "CreateLogGroup" => create_log_group(app, ctx, parse(body)?).await,
         "DeleteLogGroup" => delete_log_group(app, ctx, parse(body)?).await,
         "DescribeLogGroups" => describe_log_groups(app, ctx, parse(body)?),
+        "PutRetentionPolicy" => put_retention_policy(app, ctx, parse(body)?).await,
+        "DeleteRetentionPolicy" => delete_retention_policy(app, ctx, parse(body)?).await,
         "CreateLogStream" => create_log_stream(app, ctx, parse(body)?),
         "DescribeLogStreams" => describe_log_streams(app, ctx, parse(body)?).await,
         "PutLogEvents" => put_log_events(app, ctx, parse(body)?).await,
@@ -96,6 +98,60 @@ async fn delete_log_group(app: &App, ctx: &Ctx, input: GroupInput) -> Result<Vec
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
+struct RetentionInput {
+    log_group_name: Option<String>,
+    retention_in_days: Option<i64>,
+}
+
+async fn put_retention_policy(
+    app: &App,
+    ctx: &Ctx,
+    input: RetentionInput,
+) -> Result<Vec<u8>, ApiError> {
+    let days = match input.retention_in_days {
+        Some(d) if RETENTION_DAYS.contains(&d) => d,
+        Some(d) => {
+            let allowed = RETENTION_DAYS.map(|d| d.to_string()).join(", ");
+            return Err(invalid(format!(
+                "1 validation error detected: Value '{d}' at 'retentionInDays' failed to \
+                 satisfy constraint: Member must satisfy enum value set: [{allowed}]"
+            )));
+        }
+        None => {
+            return Err(invalid(
+                "1 validation error detected: Value null at 'retentionInDays' failed to satisfy constraint: Member must not be null",
+            ));
+        }
+    };
+    let g = group(app, ctx, input.log_group_name.as_deref())?;
+    app.log_groups
+        .put(LogGroupDef {
+            retention_in_days: Some(days),
+            ..g
+        })
+        .await?;
+    empty()
+}
+
+async fn delete_retention_policy(
+    app: &App,
+    ctx: &Ctx,
+    input: RetentionInput,
+) -> Result<Vec<u8>, ApiError> {
+    let g = group(app, ctx, input.log_group_name.as_deref())?;
+    if g.retention_in_days.is_some() {
+        app.log_groups
+            .put(LogGroupDef {
+                retention_in_days: None,
+                ..g
+            })
+            .await?;
+    }
+    empty()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct DescribeGroupsInput {
     log_group_name_prefix: Option<String>,
     next_token: Option<String>,
@@ -129,14 +185,20 @@ fn describe_log_groups(
     let more = groups.len() > limit as usize;
     let page: Vec<&LogGroupDef> = groups.iter().take(limit as usize).collect();
     let account = &app.config.account_id;
-    let mut out = json!({ "logGroups": page.iter().map(|g| json!({
-        "logGroupName": g.name,
-        "creationTime": g.created_ms,
-        "metricFilterCount": 0,
-        "arn": format!("{}:*", g.arn(account)),
-        "logGroupArn": g.arn(account),
-        "storedBytes": 0,
-    })).collect::<Vec<_>>() });
+    let mut out = json!({ "logGroups": page.iter().map(|g| {
+        let mut out = json!({
+            "logGroupName": g.name,
+            "creationTime": g.created_ms,
+            "metricFilterCount": 0,
+            "arn": format!("{}:*", g.arn(account)),
+            "logGroupArn": g.arn(account),
+            "storedBytes": 0,
+        });
+        if let Some(days) = g.retention_in_days {
+            out["retentionInDays"] = json!(days);
+        }
+        out
+    }).collect::<Vec<_>>() });
     if more && let Some(last) = page.last() {
         out["nextToken"] = json!(last.name);
     }

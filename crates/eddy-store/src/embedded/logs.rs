@@ -90,3 +90,22 @@ pub(crate) fn delete_group(tx: &Transaction<'_>, group: &str) -> Result<()> {
         .execute([group])?;
     Ok(())
 }
+
+/// Deletes the oldest of a group's events before `before_ms`, at most `max`, walking
+/// `log_events_by_time` from the group's start: the cost is the rows deleted, however many
+/// remain.
+pub(crate) fn expire(
+    tx: &Transaction<'_>,
+    group: &str,
+    before_ms: i64,
+    max: usize,
+) -> Result<usize> {
+    let n = tx
+        .prepare_cached(
+            "DELETE FROM log_events WHERE seq IN (
+                 SELECT seq FROM log_events WHERE grp = ?1 AND ts_ms < ?2
+                 ORDER BY ts_ms, seq LIMIT ?3)",
+        )?
+        .execute(params![group, before_ms, max as i64])?;
+    Ok(n)
+}

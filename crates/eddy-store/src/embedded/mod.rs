@@ -472,7 +472,11 @@ impl EventLog for EmbeddedStore {
     }
 
     fn counts(&self) -> BoxFuture<'_, Result<StoreCounts>> {
-        self.read(counts)
+        Box::pin(async move {
+            let mut c = self.read(counts).await?;
+            c.bytes = files_size(&self.path);
+            Ok(c)
+        })
     }
 
     fn expire(&self, expiry: Expiry) -> BoxFuture<'_, Result<Expired>> {
@@ -697,6 +701,15 @@ impl LogStore for EmbeddedStore {
 
     fn logs_delete_group(&self, group: String) -> BoxFuture<'_, Result<()>> {
         self.exec(move |tx| logs::delete_group(tx, &group))
+    }
+
+    fn logs_expire(
+        &self,
+        group: String,
+        before_ms: i64,
+        max: usize,
+    ) -> BoxFuture<'_, Result<usize>> {
+        self.exec(move |tx| logs::expire(tx, &group, before_ms, max))
     }
 }
 
@@ -1471,7 +1484,27 @@ fn counts(tx: &Connection) -> DbResult<StoreCounts> {
         work_items: count("work")?,
         dead_letters: count("dead")?,
         definitions: count("definitions")?,
+        oldest_event_ms: tx
+            .query_row(
+                "SELECT ingested_ms FROM events ORDER BY seq LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?,
+        bytes: 0,
     })
+}
+
+/// The size of the database file and its write-ahead log (`-shm` is a memory map of the
+/// log's index, not data); a file that is missing counts 0.
+fn files_size(db: &Path) -> u64 {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    [db.as_os_str(), wal.as_os_str()]
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum()
 }
 
 #[cfg(test)]
