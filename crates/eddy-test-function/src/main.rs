@@ -107,6 +107,12 @@ fn limit(name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+fn epoch_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis())
+}
+
 fn echo(event: LambdaEvent<Value>) -> Value {
     let env: serde_json::Map<String, Value> = VARS
         .iter()
@@ -173,8 +179,13 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
         "echo" => Ok(echo(event)),
         "sleep" => {
             let ms = event.payload["ms"].as_u64().unwrap_or(0);
+            let from = epoch_ms();
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-            Ok(echo(event))
+            let until = epoch_ms();
+            let mut out = echo(event);
+            // When it slept (ms since the epoch): tests see whether invocations overlapped.
+            out["slept"] = json!([from, until]);
+            Ok(out)
         }
         "fail" => Err(Error::from(format!(
             "failed on purpose: {}",
