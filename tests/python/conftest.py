@@ -110,6 +110,16 @@ class Eddy:
         return 0.0
 
 
+def wait_for(predicate, timeout=15):
+    """Polls `predicate` every 0.1 s until it holds (True) or `timeout` seconds pass (False)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
 @pytest.fixture(scope="session")
 def eddy():
     d = tempfile.mkdtemp(prefix="eddy-test-")

@@ -6,7 +6,7 @@ each invocation writes a `START` line to its log group, which is how the tests c
 import json
 import time
 
-from conftest import Eddy
+from conftest import Eddy, wait_for
 from test_lambda import create_rust
 
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:slow"
@@ -42,15 +42,6 @@ def starts(server):
     except logs.exceptions.ResourceNotFoundException:
         return 0
     return sum(1 for e in got if e["message"].startswith("START RequestId:"))
-
-
-def wait_for(predicate, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def records(sqs, queue, wait_seconds):

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import Eddy
+from conftest import Eddy, wait_for
 
 
 @pytest.fixture
@@ -19,15 +19,6 @@ def server(fresh_dir):
 
 def stored_events(server):
     return server.metric("eddy_store_events")
-
-
-def wait_for(check, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def move(server, seconds):

@@ -26,14 +26,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::core_error::CoreError;
+use crate::work::SCHEDULE_TARGET;
 
 pub const KIND_SCHEDULE: &str = "schedule";
 pub const KIND_GROUP: &str = "schedule-group";
 pub const DEFAULT_GROUP: &str = "default";
 /// The group tag that sets the missed-tick policy (see the module docs).
 pub const MISSED_TICKS_TAG: &str = "eddy:missed-ticks";
-/// The target id of a schedule's work items (a schedule has exactly one target).
-pub use crate::work::SCHEDULE_TARGET as TARGET_ID;
 
 const STRIPES: usize = 64;
 
@@ -455,7 +454,7 @@ impl Schedules {
     }
 
     /// The rule-shaped view of a schedule's target for the delivery engine: the schedule ARN
-    /// names the "rule", [`TARGET_ID`] the target.
+    /// names the "rule", [`SCHEDULE_TARGET`] the target.
     pub fn delivery_target(&self, schedule_arn: &str) -> Option<(RuleDef, TargetDef)> {
         let arn = eddy_model::names::Arn::parse(schedule_arn)?;
         let rest = arn.resource.strip_prefix("schedule/")?;
@@ -480,7 +479,7 @@ impl Schedules {
             other.insert("SqsParameters".to_owned(), sqs.clone());
         }
         let target = TargetDef {
-            id: TARGET_ID.to_owned(),
+            id: SCHEDULE_TARGET.to_owned(),
             arn: d.target.arn.clone(),
             role_arn: Some(d.target.role_arn.clone()),
             input: d.target.input.clone(),
