@@ -104,7 +104,7 @@ fn digest(path: &Path) -> String {
 
 async fn load_state(app: &App, region: &str) -> Result<Resources, ApiError> {
     let defs = app.store.definitions().await?;
-    for (kind, key, value) in defs {
+    for (kind, key, value) in defs.items {
         if kind == STATE_KIND && key == region {
             return serde_json::from_slice(&value)
                 .map_err(|e| ApiError::internal(format!("manifest state unreadable: {e}")));

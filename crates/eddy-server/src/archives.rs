@@ -40,6 +40,7 @@ use tokio::sync::{Notify, watch};
 use crate::bus::Bus;
 use crate::clock::Clock;
 use crate::core_error::CoreError;
+use crate::follow::{Feed, Follow};
 use crate::registry::{self, Named, Registry};
 
 /// Events read from the log per page (and appended per replay batch).
@@ -360,8 +361,9 @@ impl Archives {
         kept.into_iter().collect()
     }
 
-    pub async fn load(
+    pub fn load(
         store: Arc<dyn Store>,
+        feed: Arc<Feed>,
         definitions: &[eddy_store::Definition],
         clock: Clock,
     ) -> anyhow::Result<Self> {
@@ -371,8 +373,8 @@ impl Archives {
             .filter_map(|(_, _, v)| serde_json::from_slice(v).ok())
             .collect();
         let inner = Inner {
-            archives: Registry::load(store.clone(), definitions)?,
-            replays: Registry::load(store.clone(), definitions)?,
+            archives: Registry::load(store.clone(), feed.clone(), definitions)?,
+            replays: Registry::load(store.clone(), feed, definitions)?,
             clock,
             store,
             running: Mutex::new(HashMap::new()),
@@ -386,29 +388,41 @@ impl Archives {
                     .collect(),
             ),
         };
-        // A cancel that was in progress when eddy stopped is finished now.
-        let now = inner.clock.now_ms();
-        for r in replays {
-            if r.state == ReplayState::Cancelling {
-                inner
-                    .replays
-                    .upsert(&r.region, &r.name, |cur| {
-                        let mut d = cur.cloned().unwrap_or_else(|| r.clone());
-                        d.state = ReplayState::Cancelled;
-                        d.replay_end_ms = Some(now);
-                        Ok::<_, CoreError>((d, ()))
-                    })
-                    .await
-                    .map_err(|e| anyhow::anyhow!("cannot finish cancelled replay: {e}"))?;
-            }
-        }
         Ok(Self {
             inner: Arc::new(inner),
         })
     }
 
-    /// Gives the archives the bus replays put events on, and resumes the replays that were
-    /// running when eddy stopped. Only the first call does anything.
+    /// Finishes the cancels that were in progress when eddy stopped.
+    async fn finish_cancels(&self) {
+        let now = self.inner.clock.now_ms();
+        let cancelling: Vec<ReplayDef> = self
+            .inner
+            .replays
+            .all()
+            .into_iter()
+            .filter(|r| r.state == ReplayState::Cancelling)
+            .collect();
+        for r in cancelling {
+            let done = self
+                .inner
+                .replays
+                .upsert(&r.region, &r.name, |cur| {
+                    let mut d = cur.cloned().unwrap_or_else(|| r.clone());
+                    d.state = ReplayState::Cancelled;
+                    d.replay_end_ms = Some(now);
+                    Ok::<_, CoreError>((d, ()))
+                })
+                .await;
+            if let Err(e) = done {
+                tracing::error!(replay = %r.name, error = %e, "cannot finish a cancelled replay");
+            }
+        }
+    }
+
+    /// Gives the archives the bus replays put events on, resumes the replays that were running
+    /// when eddy stopped, and finishes those that were being cancelled. Only the first call does
+    /// anything.
     pub fn attach(&self, bus: &Bus, limits: &Limits) {
         let engine = Engine {
             bus: bus.handle(),
@@ -417,6 +431,11 @@ impl Archives {
         if self.inner.engine.set(engine).is_err() {
             return;
         }
+        // A cancel that was in progress when eddy stopped is finished now.
+        let this = Archives {
+            inner: self.inner.clone(),
+        };
+        tokio::spawn(async move { this.finish_cancels().await });
         let pending = std::mem::take(
             &mut *self
                 .inner
@@ -437,8 +456,8 @@ impl Archives {
         }
     }
 
-    /// Forgets everything (after the store was reset) and stops running replays.
-    pub fn clear(&self) {
+    /// Stops running replays (the store was reset).
+    fn stop_all(&self) {
         self.inner.generation.fetch_add(1, Ordering::SeqCst);
         self.inner
             .to_resume
@@ -451,8 +470,6 @@ impl Archives {
             r.cancel.store(true, Ordering::SeqCst);
             r.wake.notify_waiters();
         }
-        self.inner.archives.clear();
-        self.inner.replays.clear();
     }
 
     pub fn archive(&self, region: &str, name: &str) -> Option<ArchiveDef> {
@@ -802,6 +819,23 @@ impl Inner {
             }
             tokio::task::yield_now().await;
         }
+    }
+}
+
+impl Follow for Archives {
+    fn follow(&self, changes: &[eddy_store::DefinitionChange]) {
+        self.inner.archives.follow(changes);
+        self.inner.replays.follow(changes);
+    }
+
+    fn reload(&self, definitions: &[eddy_store::Definition]) {
+        self.inner.archives.reload(definitions);
+        self.inner.replays.reload(definitions);
+    }
+
+    fn reset(&self) {
+        self.stop_all();
+        self.reload(&[]);
     }
 }
 

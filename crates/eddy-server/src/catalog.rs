@@ -3,9 +3,10 @@
 //!
 //! Reads of the matchers ([`Catalog::snapshot`]) never wait for the control plane: each bus has
 //! an immutable [`BusSnapshot`] behind an `Arc`, and a change builds a new snapshot and swaps it
-//! in. Changes ([`Catalog::mutate`]) are serialised by one async mutex; a change is written to the
-//! store (durably) before memory and snapshots are updated, so what a caller was told succeeded
-//! survives a restart.
+//! in. Changes ([`Catalog::mutate`]) are serialised by one async mutex and committed to the store
+//! (durably); memory and snapshots change only when the change comes back through the store's
+//! change feed ([`crate::follow`]), which the writer waits for: what a caller was told succeeded
+//! survives a restart, and another process sharing the store sees it too.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
@@ -14,10 +15,12 @@ use eddy_model::DEFAULT_BUS;
 use eddy_model::definitions::{BusDef, RuleDef, TargetDef};
 use eddy_model::names::Scope;
 use eddy_pattern::{Limits, Matcher, MatcherBuilder, Pattern};
-use eddy_store::{DefinitionChange, Store};
+use eddy_store::{Definition, DefinitionChange, Store};
 use prometheus_client::metrics::counter::Counter;
 
+use crate::clock::Clock;
 use crate::core_error::CoreError;
+use crate::follow::{Feed, Follow};
 use crate::metrics::{Metrics, RuleLabels};
 
 const KIND_BUS: &str = "bus";
@@ -166,24 +169,19 @@ impl Change {
             }
         })
     }
-
-    fn bus(&self) -> BusKey {
-        match self {
-            Change::PutBus(b) => (b.region.clone(), b.name.clone()),
-            Change::DeleteBus { region, name } => (region.clone(), name.clone()),
-            Change::PutRule(r) => (r.region.clone(), r.bus.clone()),
-            Change::DeleteRule { region, bus, .. } => (region.clone(), bus.clone()),
-        }
-    }
 }
 
 /// See the module docs.
 pub struct Catalog {
     store: Arc<dyn Store>,
+    feed: Arc<Feed>,
+    clock: Clock,
     metrics: Arc<Metrics>,
     account: String,
     limits: Limits,
-    defs: tokio::sync::Mutex<Defs>,
+    /// Serialises changes (held until the change is in memory).
+    control: tokio::sync::Mutex<()>,
+    defs: RwLock<Defs>,
     /// Compiled patterns by rule, kept so a snapshot rebuild does not re-parse every rule.
     patterns: std::sync::Mutex<HashMap<RuleKey, Pattern>>,
     snapshots: RwLock<HashMap<BusKey, Arc<BusSnapshot>>>,
@@ -191,16 +189,17 @@ pub struct Catalog {
 
 impl Catalog {
     /// Loads the buses and rules among the store's `definitions` and compiles the matchers.
-    pub async fn load(
+    pub fn load(
         store: Arc<dyn Store>,
-        definitions: &[eddy_store::Definition],
+        feed: Arc<Feed>,
+        definitions: &[Definition],
         metrics: Arc<Metrics>,
         account: String,
         limits: Limits,
-        now_ms: i64,
+        clock: Clock,
     ) -> anyhow::Result<Self> {
         let mut defs = Defs {
-            created_ms: now_ms,
+            created_ms: clock.now_ms(),
             ..Defs::default()
         };
         for (kind, key, value) in definitions {
@@ -223,24 +222,46 @@ impl Catalog {
         }
         let catalog = Self {
             store,
+            feed,
+            clock,
             metrics,
             account,
             limits,
-            defs: tokio::sync::Mutex::new(Defs::default()),
+            control: tokio::sync::Mutex::new(()),
+            defs: RwLock::new(Defs::default()),
             patterns: std::sync::Mutex::new(HashMap::new()),
             snapshots: RwLock::new(HashMap::new()),
         };
-        let buses: HashSet<BusKey> = defs
+        catalog.replace(defs);
+        Ok(catalog)
+    }
+
+    /// Replaces every definition and recompiles every bus.
+    fn replace(&self, defs: Defs) {
+        let mut current = self.write_defs();
+        *current = defs;
+        self.lock_patterns().clear();
+        self.snapshots
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        let buses: HashSet<BusKey> = current
             .buses
             .keys()
             .cloned()
-            .chain(defs.rules.keys().map(|(r, b, _)| (r.clone(), b.clone())))
+            .chain(current.rules.keys().map(|(r, b, _)| (r.clone(), b.clone())))
             .collect();
         for key in &buses {
-            catalog.rebuild(&defs, key);
+            self.rebuild(&current, key);
         }
-        *catalog.defs.lock().await = defs;
-        Ok(catalog)
+    }
+
+    fn read_defs(&self) -> std::sync::RwLockReadGuard<'_, Defs> {
+        self.defs.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_defs(&self) -> std::sync::RwLockWriteGuard<'_, Defs> {
+        self.defs.write().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn account(&self) -> &str {
@@ -255,9 +276,9 @@ impl Catalog {
         &self.limits
     }
 
-    /// A copy of the definitions for reading.
+    /// Reads the definitions (`f` must not block: changes wait for it).
     pub async fn read<T>(&self, f: impl FnOnce(&Defs) -> T) -> T {
-        f(&*self.defs.lock().await)
+        f(&self.read_defs())
     }
 
     /// The rule a rule ARN names and one of its targets, when both still exist.
@@ -265,7 +286,7 @@ impl Catalog {
         let arn = eddy_model::names::Arn::parse(rule_arn)?;
         let rest = arn.resource.strip_prefix("rule/")?;
         let (bus, name) = rest.rsplit_once('/').unwrap_or((DEFAULT_BUS, rest));
-        let defs = self.defs.lock().await;
+        let defs = self.read_defs();
         let rule = defs.rule(arn.region, bus, name)?;
         let target = rule.targets.iter().find(|t| t.id == target_id)?.clone();
         Some((rule.clone(), target))
@@ -287,13 +308,14 @@ impl Catalog {
 
     /// Runs one control-plane change: `decide` looks at the current definitions and returns the
     /// answer and the changes to make (or an error, which changes nothing). The changes are made
-    /// durable, then applied in memory and compiled into the affected buses' matchers.
+    /// durable, and the call returns once they are in memory and compiled into the affected
+    /// buses' matchers (see the module docs).
     pub async fn mutate<T, E: From<CoreError>>(
         &self,
         decide: impl FnOnce(&Defs) -> Result<(T, Vec<Change>), E>,
     ) -> Result<T, E> {
-        let mut defs = self.defs.lock().await;
-        let (answer, changes) = decide(&defs)?;
+        let _control = self.control.lock().await;
+        let (answer, changes) = decide(&self.read_defs())?;
         if changes.is_empty() {
             return Ok(answer);
         }
@@ -301,47 +323,53 @@ impl Catalog {
             .iter()
             .map(Change::to_store)
             .collect::<Result<Vec<_>, _>>()?;
-        self.store.apply(stored).await.map_err(CoreError::from)?;
-        let mut touched = HashSet::new();
-        for change in changes {
-            touched.insert(change.bus());
-            match change {
-                Change::PutBus(b) => {
-                    defs.buses.insert((b.region.clone(), b.name.clone()), b);
-                }
-                Change::DeleteBus { region, name } => {
-                    defs.buses.remove(&(region, name));
-                }
-                Change::PutRule(r) => {
-                    let key = (r.region.clone(), r.bus.clone(), r.name.clone());
-                    self.lock_patterns().remove(&key);
-                    defs.rules.insert(key, r);
-                }
-                Change::DeleteRule { region, bus, name } => {
-                    let key = (region, bus, name);
-                    self.lock_patterns().remove(&key);
-                    defs.rules.remove(&key);
-                }
-            }
-        }
-        for key in &touched {
-            self.rebuild(&defs, key);
-        }
+        let version = self.store.apply(stored).await.map_err(CoreError::from)?;
+        self.feed.caught_up(version).await;
         Ok(answer)
     }
 
-    /// Forgets everything (after the store was reset).
-    pub async fn clear(&self, now_ms: i64) {
-        let mut defs = self.defs.lock().await;
-        *defs = Defs {
-            created_ms: now_ms,
-            ..Defs::default()
-        };
-        self.lock_patterns().clear();
-        self.snapshots
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+    /// Applies one committed change of a bus or rule; answers the bus it touched.
+    fn follow_one(&self, defs: &mut Defs, c: &DefinitionChange) -> Option<BusKey> {
+        match c.kind.as_str() {
+            KIND_BUS => {
+                let (region, name) = c.key.split_once(':')?;
+                let key = (region.to_owned(), name.to_owned());
+                match c.value.as_deref().map(serde_json::from_slice::<BusDef>) {
+                    Some(Ok(b)) => {
+                        defs.buses.insert(key.clone(), b);
+                    }
+                    None => {
+                        defs.buses.remove(&key);
+                    }
+                    Some(Err(e)) => {
+                        tracing::warn!(key = %c.key, error = %e, "stored bus is unreadable; ignored");
+                        return None;
+                    }
+                }
+                Some(key)
+            }
+            KIND_RULE => {
+                let (region, rest) = c.key.split_once(':')?;
+                let (bus, name) = rest.split_once(':')?;
+                let key = (region.to_owned(), bus.to_owned(), name.to_owned());
+                match c.value.as_deref().map(serde_json::from_slice::<RuleDef>) {
+                    Some(Ok(r)) => {
+                        self.lock_patterns().remove(&key);
+                        defs.rules.insert(key, r);
+                    }
+                    None => {
+                        self.lock_patterns().remove(&key);
+                        defs.rules.remove(&key);
+                    }
+                    Some(Err(e)) => {
+                        tracing::warn!(key = %c.key, error = %e, "stored rule is unreadable; ignored");
+                        return None;
+                    }
+                }
+                Some((region.to_owned(), bus.to_owned()))
+            }
+            _ => None,
+        }
     }
 
     fn lock_patterns(&self) -> std::sync::MutexGuard<'_, HashMap<RuleKey, Pattern>> {
@@ -414,6 +442,38 @@ impl Catalog {
                 rules,
             }),
         );
+    }
+}
+
+impl Follow for Catalog {
+    fn follow(&self, changes: &[DefinitionChange]) {
+        let mut defs = self.write_defs();
+        let touched: HashSet<BusKey> = changes
+            .iter()
+            .filter_map(|c| self.follow_one(&mut defs, c))
+            .collect();
+        for key in &touched {
+            self.rebuild(&defs, key);
+        }
+    }
+
+    fn reload(&self, definitions: &[Definition]) {
+        let mut defs = Defs {
+            created_ms: self.read_defs().created_ms,
+            ..Defs::default()
+        };
+        for c in definitions {
+            let change = DefinitionChange::put(&c.0, c.1.clone(), c.2.clone());
+            let _bus = self.follow_one(&mut defs, &change);
+        }
+        self.replace(defs);
+    }
+
+    fn reset(&self) {
+        self.replace(Defs {
+            created_ms: self.clock.now_ms(),
+            ..Defs::default()
+        });
     }
 }
 

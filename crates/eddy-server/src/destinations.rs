@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::core_error::CoreError;
+use crate::follow::{Feed, Follow};
 use crate::registry::{Named, Registry};
 
 /// A connection.
@@ -166,10 +167,14 @@ pub struct Destinations {
 }
 
 impl Destinations {
-    pub fn load(store: Arc<dyn Store>, definitions: &[Definition]) -> anyhow::Result<Self> {
+    pub fn load(
+        store: Arc<dyn Store>,
+        feed: Arc<Feed>,
+        definitions: &[Definition],
+    ) -> anyhow::Result<Self> {
         Ok(Self {
-            connections: Registry::load(store.clone(), definitions)?,
-            destinations: Registry::load(store, definitions)?,
+            connections: Registry::load(store.clone(), feed.clone(), definitions)?,
+            destinations: Registry::load(store, feed, definitions)?,
         })
     }
 
@@ -214,10 +219,16 @@ impl Destinations {
     pub async fn delete_destination(&self, region: &str, name: &str) -> Result<(), CoreError> {
         self.destinations.delete(region, name).await
     }
+}
 
-    /// Forgets everything (after the store was reset).
-    pub fn clear(&self) {
-        self.connections.clear();
-        self.destinations.clear();
+impl Follow for Destinations {
+    fn follow(&self, changes: &[eddy_store::DefinitionChange]) {
+        self.connections.follow(changes);
+        self.destinations.follow(changes);
+    }
+
+    fn reload(&self, definitions: &[Definition]) {
+        self.connections.reload(definitions);
+        self.destinations.reload(definitions);
     }
 }

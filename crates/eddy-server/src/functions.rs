@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::FunctionUser;
 use crate::core_error::CoreError;
-use crate::registry::{self, Named, Registry};
+use crate::follow::{Feed, Follow};
+use crate::registry::{self, Changed, Named, Registry};
 
 /// Where a function's code lives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -208,6 +209,7 @@ impl Functions {
     /// Loads the definitions and prepares (but does not start) their pools.
     pub fn load(
         store: Arc<dyn Store>,
+        feed: Arc<Feed>,
         definitions: &[Definition],
         config: &crate::ServerConfig,
         endpoint_url: String,
@@ -224,7 +226,7 @@ impl Functions {
         pools.spawn_reaper();
         let code_root = config.data_dir.join("functions");
         let this = Self {
-            defs: Registry::load(store, definitions)?,
+            defs: Registry::load(store, feed, definitions)?,
             pools,
             code_root,
             tree_mode,
@@ -297,48 +299,52 @@ impl Functions {
         }
     }
 
-    /// Stores a definition and makes its pool run it (instances of an older revision drain).
+    /// Stores a definition; once it is committed its pool runs it (instances of an older
+    /// revision drain).
     pub async fn put(&self, def: FunctionDef) -> Result<(), CoreError> {
-        let previous = self.defs.get(&def.region, &def.name);
-        self.defs.put(def.clone()).await?;
-        self.deploy(&def);
-        // New code (or a new function): remove other revisions' files, keeping the previous one
-        // for instances still finishing on it. Configuration-only changes touch no files.
-        if previous.as_ref().is_none_or(|p| p.code != def.code) {
-            let keep: Vec<String> = [Some(&def), previous.as_ref()]
-                .into_iter()
-                .flatten()
-                .filter_map(|d| match &d.code {
-                    CodeLocation::Unpacked { revision } => Some(revision.clone()),
-                    CodeLocation::Local { .. } => None,
-                })
-                .collect();
-            let root = self.code_root(&def.region, &def.name);
-            tokio::task::spawn_blocking(move || eddy_runtime::code::prune(&root, &keep));
-        }
-        Ok(())
+        self.defs.put(def).await
     }
 
-    /// Deletes a function: its definition, its instances and its unpacked code.
+    /// Deletes a function: its definition, then its instances and its unpacked code.
     pub async fn delete(&self, def: &FunctionDef) -> Result<(), CoreError> {
-        self.defs.delete(&def.region, &def.name).await?;
-        self.pools.remove(&registry::key(&def.region, &def.name));
-        let root = self.code_root(&def.region, &def.name);
-        tokio::task::spawn_blocking(move || {
-            let _best_effort = std::fs::remove_dir_all(&root).is_err();
-        });
-        Ok(())
+        self.defs.delete(&def.region, &def.name).await
+    }
+
+    /// Makes the pools follow a committed change of a definition.
+    fn changed(&self, change: Changed<FunctionDef>) {
+        match (change.before, change.after) {
+            (previous, Some(def)) => {
+                self.deploy(&def);
+                // New code (or a new function): remove other revisions' files, keeping the
+                // previous one for instances still finishing on it. Configuration-only changes
+                // touch no files.
+                if previous.as_ref().is_none_or(|p| p.code != def.code) {
+                    let keep: Vec<String> = [Some(&def), previous.as_ref()]
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|d| match &d.code {
+                            CodeLocation::Unpacked { revision } => Some(revision.clone()),
+                            CodeLocation::Local { .. } => None,
+                        })
+                        .collect();
+                    let root = self.code_root(&def.region, &def.name);
+                    tokio::task::spawn_blocking(move || eddy_runtime::code::prune(&root, &keep));
+                }
+            }
+            (Some(gone), None) => {
+                self.pools.remove(&registry::key(&gone.region, &gone.name));
+                let root = self.code_root(&gone.region, &gone.name);
+                tokio::task::spawn_blocking(move || {
+                    let _best_effort = std::fs::remove_dir_all(&root).is_err();
+                });
+            }
+            (None, None) => {}
+        }
     }
 
     /// The pool running a function.
     pub fn pool(&self, region: &str, name: &str) -> Option<Arc<eddy_runtime::Pool>> {
         self.pools.get(&registry::key(region, name))
-    }
-
-    /// Forgets every function (after the store was reset).
-    pub fn clear(&self) {
-        self.defs.clear();
-        self.pools.clear();
     }
 
     /// Unpacks a zip upload for function `name`, given as the base64 text of Lambda's
@@ -445,6 +451,20 @@ fn absolute_program(p: &Path) -> PathBuf {
         std::env::current_dir().map_or_else(|_| p.to_owned(), |d| d.join(p))
     } else {
         p.to_owned()
+    }
+}
+
+impl Follow for Functions {
+    fn follow(&self, changes: &[eddy_store::DefinitionChange]) {
+        for c in self.defs.follow(changes) {
+            self.changed(c);
+        }
+    }
+
+    fn reload(&self, definitions: &[Definition]) {
+        for c in self.defs.reload(definitions) {
+            self.changed(c);
+        }
     }
 }
 

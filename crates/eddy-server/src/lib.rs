@@ -7,6 +7,7 @@
 //! * [`aws`]: the AWS endpoint (JSON 1.1 dispatch, EventBridge operations, error shapes);
 //! * [`catalog`]: bus and rule definitions, persisted in the store, compiled into a matcher per
 //!   bus;
+//! * [`follow`]: keeps every cache of definitions in step with the store's change feed;
 //! * [`bus`]: PutEvents' path: envelope, match, durable append of the event and its work items;
 //! * [`queues`]: SQS-shaped queues (definitions, send, receive with long polling);
 //! * [`delivery`]: the delivery engine (targets, input shaping, retries, dead letters);
@@ -38,6 +39,7 @@ pub mod delivery;
 pub mod destinations;
 pub mod egress;
 pub mod error;
+pub mod follow;
 pub mod functions;
 pub mod gateway;
 pub mod logs;
@@ -87,6 +89,8 @@ pub struct App {
     pub clock: clock::Clock,
     pub schedules: schedules::Schedules,
     pub scheduler: scheduler::Scheduler,
+    /// The version of the definitions the caches reflect, and their changes as applied.
+    pub feed: Arc<follow::Feed>,
     /// The memory large request bodies in flight may hold together, on both listeners.
     pub bodies: eddy_net::BodyBudget,
 }
@@ -139,36 +143,45 @@ impl App {
             max_pattern_len: config.max_pattern_len,
             ..eddy_pattern::Limits::default()
         };
+        // Subscribe before reading, so that no change committed meanwhile is missed.
+        let changes = store.watch();
         // Every definition, read once for all the parts, and dropped once they are loaded.
-        let definitions = store.definitions().await?;
-        let catalog = Arc::new(
-            Catalog::load(
-                store.clone(),
-                &definitions,
-                metrics.clone(),
-                config.account_id.clone(),
-                limits,
-                clock.now_ms(),
-            )
-            .await?,
-        );
+        let eddy_store::Definitions {
+            version,
+            items: definitions,
+        } = store.definitions().await?;
+        let feed = follow::Feed::new(version);
+        let catalog = Arc::new(Catalog::load(
+            store.clone(),
+            feed.clone(),
+            &definitions,
+            metrics.clone(),
+            config.account_id.clone(),
+            limits,
+            clock.clone(),
+        )?);
         let bus = Bus::new(
             catalog.clone(),
             store.clone(),
             metrics.clone(),
             clock.clone(),
         );
-        let queues = queues::Queues::load(store.clone(), &definitions, clock.clone())?;
-        let schedules = schedules::Schedules::load(store.clone(), &definitions, clock.now_ms())?;
-        let archives = archives::Archives::load(store.clone(), &definitions, clock.clone()).await?;
-        let destinations = destinations::Destinations::load(store.clone(), &definitions)?;
-        let log_groups = logs::LogGroups::load(store.clone(), &definitions)?;
+        let queues =
+            queues::Queues::load(store.clone(), feed.clone(), &definitions, clock.clone())?;
+        let schedules =
+            schedules::Schedules::load(store.clone(), feed.clone(), &definitions, clock.now_ms())?;
+        let archives =
+            archives::Archives::load(store.clone(), feed.clone(), &definitions, clock.clone())?;
+        let destinations =
+            destinations::Destinations::load(store.clone(), feed.clone(), &definitions)?;
+        let log_groups = logs::LogGroups::load(store.clone(), feed.clone(), &definitions)?;
         let endpoint = config
             .aws_endpoint
             .clone()
             .unwrap_or_else(|| "http://127.0.0.1:4566".to_owned());
         let functions = functions::Functions::load(
             store.clone(),
+            feed.clone(),
             &definitions,
             &config,
             endpoint,
@@ -180,9 +193,9 @@ impl App {
             .install_default()
             .is_err();
         let keys = routes::auth::KeySources::new(config.code_roots.clone(), config.egress.clone())?;
-        let routes = routes::Routes::load(store.clone(), &definitions, keys)?;
+        let routes = routes::Routes::load(store.clone(), feed.clone(), &definitions, keys)?;
         drop(definitions);
-        Ok(Arc::new(Self {
+        let app = Arc::new(Self {
             store,
             catalog,
             bus,
@@ -198,9 +211,12 @@ impl App {
             clock,
             schedules,
             scheduler: scheduler::Scheduler::new(),
+            feed,
             bodies: eddy_net::BodyBudget::new(config.max_body_memory),
             config,
-        }))
+        });
+        follow::spawn(Arc::downgrade(&app), changes);
+        Ok(app)
     }
 
     /// The router of the AWS listener: the browser boundary first, then credentials for

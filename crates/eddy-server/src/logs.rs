@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use crate::App;
 use crate::core_error::CoreError;
+use crate::follow::{Feed, Follow};
 use crate::registry::{self, Named, Registry};
 
 /// The retention periods CloudWatch Logs accepts, in days.
@@ -93,9 +94,13 @@ pub struct LogGroups {
 }
 
 impl LogGroups {
-    pub fn load(store: Arc<dyn Store>, definitions: &[Definition]) -> anyhow::Result<Self> {
+    pub fn load(
+        store: Arc<dyn Store>,
+        feed: Arc<Feed>,
+        definitions: &[Definition],
+    ) -> anyhow::Result<Self> {
         Ok(Self {
-            groups: Registry::load(store.clone(), definitions)?,
+            groups: Registry::load(store.clone(), feed, definitions)?,
             store,
         })
     }
@@ -117,11 +122,6 @@ impl LogGroups {
         self.groups.delete(&g.region, &g.name).await?;
         self.store.logs_delete_group(g.key()).await?;
         Ok(())
-    }
-
-    /// Forgets everything (after the store was reset).
-    pub fn clear(&self) {
-        self.groups.clear();
     }
 
     /// Every group, of every region.
@@ -239,6 +239,16 @@ impl FilterPattern {
                 })
             }
         }
+    }
+}
+
+impl Follow for LogGroups {
+    fn follow(&self, changes: &[eddy_store::DefinitionChange]) {
+        self.groups.follow(changes);
+    }
+
+    fn reload(&self, definitions: &[Definition]) {
+        self.groups.reload(definitions);
     }
 }
 

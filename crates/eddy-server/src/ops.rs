@@ -233,16 +233,10 @@ async fn reset(State(app): State<Arc<App>>) -> Response {
         )
             .into_response();
     }
-    if let Err(e) = app.store.reset().await {
-        return crate::aws::error_response(&ApiError::from(e));
+    match app.store.reset().await {
+        // The caches empty themselves as they follow the store's feed.
+        Ok(version) => app.feed.caught_up(version).await,
+        Err(e) => return crate::aws::error_response(&ApiError::from(e)),
     }
-    app.catalog.clear(app.clock.now_ms()).await;
-    app.queues.clear();
-    app.archives.clear();
-    app.destinations.clear();
-    app.log_groups.clear();
-    app.functions.clear();
-    app.schedules.clear();
-    app.routes.clear();
     ([("content-type", "application/json")], r#"{"status":"ok"}"#).into_response()
 }

@@ -19,6 +19,7 @@ use tokio::sync::Notify;
 
 use crate::clock::Clock;
 use crate::core_error::CoreError;
+use crate::follow::{Feed, Follow};
 use crate::registry::{self, Named, Registry};
 
 /// Attributes a user may set, with AWS's defaults.
@@ -216,11 +217,12 @@ pub struct Queues {
 impl Queues {
     pub fn load(
         store: Arc<dyn Store>,
+        feed: Arc<Feed>,
         definitions: &[Definition],
         clock: Clock,
     ) -> anyhow::Result<Self> {
         Ok(Self {
-            defs: Registry::load(store.clone(), definitions)?,
+            defs: Registry::load(store.clone(), feed, definitions)?,
             store,
             wakers: Mutex::new(HashMap::new()),
             clock,
@@ -258,11 +260,6 @@ impl Queues {
         self.store.queue_purge(key.clone()).await?;
         self.waker(&key).notify_waiters();
         Ok(())
-    }
-
-    /// Forgets every queue (after the store was reset).
-    pub fn clear(&self) {
-        self.defs.clear();
     }
 
     fn waker(&self, key: &str) -> Arc<Notify> {
@@ -382,5 +379,15 @@ impl Queues {
                 _ = moved.changed() => {}
             }
         }
+    }
+}
+
+impl Follow for Queues {
+    fn follow(&self, changes: &[eddy_store::DefinitionChange]) {
+        self.defs.follow(changes);
+    }
+
+    fn reload(&self, definitions: &[Definition]) {
+        self.defs.reload(definitions);
     }
 }

@@ -1,8 +1,11 @@
 //! A registry of named definitions of one kind (queues, connections, API destinations, log
-//! groups): held in memory for reads, persisted in the store's definitions for restarts.
+//! groups, functions, APIs, archives, replays): held in memory for reads, persisted in the
+//! store's definitions.
 //!
-//! Changes are serialised by one async mutex and written to the store (durably) before memory
-//! changes, so what a caller was told succeeded survives a crash.
+//! Changes are serialised by one async mutex and committed to the store (durably); memory
+//! changes only when the change comes back through the store's change feed
+//! ([`crate::follow`]), which the writer waits for, so what a caller was told succeeded
+//! survives a crash, and another process sharing the store sees it too.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -12,6 +15,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::core_error::CoreError;
+use crate::follow::Feed;
 
 /// A definition a [`Registry`] can hold: named within a region.
 pub trait Named: Serialize + DeserializeOwned + Clone + PartialEq + Send + Sync + 'static {
@@ -29,13 +33,18 @@ pub fn key(region: &str, name: &str) -> String {
 /// See the module docs.
 pub struct Registry<T> {
     store: Arc<dyn Store>,
+    feed: Arc<Feed>,
     items: RwLock<BTreeMap<(String, String), T>>,
     control: tokio::sync::Mutex<()>,
 }
 
 impl<T: Named> Registry<T> {
     /// Builds the registry from the store's definitions of kind `T::KIND`.
-    pub fn load(store: Arc<dyn Store>, definitions: &[Definition]) -> anyhow::Result<Self> {
+    pub fn load(
+        store: Arc<dyn Store>,
+        feed: Arc<Feed>,
+        definitions: &[Definition],
+    ) -> anyhow::Result<Self> {
         let mut items = BTreeMap::new();
         for (kind, key, value) in definitions {
             if kind == T::KIND {
@@ -46,6 +55,7 @@ impl<T: Named> Registry<T> {
         }
         Ok(Self {
             store,
+            feed,
             items: RwLock::new(items),
             control: tokio::sync::Mutex::new(()),
         })
@@ -93,12 +103,12 @@ impl<T: Named> Registry<T> {
         if current.as_ref() != Some(&def) {
             let value = serde_json::to_vec(&def).map_err(CoreError::from)?;
             let change = DefinitionChange::put(T::KIND, key(def.region(), def.name()), value);
-            self.store
+            let version = self
+                .store
                 .apply(vec![change])
                 .await
                 .map_err(CoreError::from)?;
-            self.write()
-                .insert((def.region().to_owned(), def.name().to_owned()), def);
+            self.feed.caught_up(version).await;
         }
         Ok(answer)
     }
@@ -112,15 +122,83 @@ impl<T: Named> Registry<T> {
     /// Deletes a definition (nothing when there is none).
     pub async fn delete(&self, region: &str, name: &str) -> Result<(), CoreError> {
         let _guard = self.control.lock().await;
-        self.store
+        let version = self
+            .store
             .apply(vec![DefinitionChange::delete(T::KIND, key(region, name))])
             .await?;
-        self.write().remove(&(region.to_owned(), name.to_owned()));
+        self.feed.caught_up(version).await;
         Ok(())
     }
 
-    /// Forgets everything (after the store was reset).
-    pub fn clear(&self) {
-        self.write().clear();
+    /// Applies the committed changes of this registry's kind (see [`crate::follow`]) and
+    /// answers each as `(before, after)`. A stored value that no longer reads is skipped, with
+    /// a warning.
+    pub fn follow(&self, changes: &[DefinitionChange]) -> Vec<Changed<T>> {
+        let mut out = Vec::new();
+        for c in changes.iter().filter(|c| c.kind == T::KIND) {
+            let Some((region, name)) = c.key.split_once(':') else {
+                continue;
+            };
+            let id = (region.to_owned(), name.to_owned());
+            let after = match c.value.as_deref().map(serde_json::from_slice::<T>) {
+                None => None,
+                Some(Ok(d)) => Some(d),
+                Some(Err(e)) => {
+                    tracing::warn!(kind = T::KIND, key = %c.key, error = %e, "stored definition is unreadable; ignored");
+                    continue;
+                }
+            };
+            let mut items = self.write();
+            let before = match &after {
+                Some(d) => items.insert(id, d.clone()),
+                None => items.remove(&id),
+            };
+            drop(items);
+            out.push(Changed { before, after });
+        }
+        out
     }
+
+    /// Replaces everything with the definitions of this kind among `definitions` and answers
+    /// what changed, as [`Registry::follow`] does.
+    pub fn reload(&self, definitions: &[Definition]) -> Vec<Changed<T>> {
+        let mut fresh = BTreeMap::new();
+        for (kind, key, value) in definitions.iter().filter(|(k, _, _)| k == T::KIND) {
+            match serde_json::from_slice::<T>(value) {
+                Ok(d) => {
+                    fresh.insert((d.region().to_owned(), d.name().to_owned()), d);
+                }
+                Err(e) => {
+                    tracing::warn!(kind = %kind, key = %key, error = %e, "stored definition is unreadable; ignored");
+                }
+            }
+        }
+        let old = std::mem::replace(&mut *self.write(), fresh.clone());
+        let mut out = Vec::new();
+        for (id, before) in &old {
+            match fresh.get(id) {
+                Some(after) if after == before => {}
+                after => out.push(Changed {
+                    before: Some(before.clone()),
+                    after: after.cloned(),
+                }),
+            }
+        }
+        for (id, after) in fresh {
+            if !old.contains_key(&id) {
+                out.push(Changed {
+                    before: None,
+                    after: Some(after),
+                });
+            }
+        }
+        out
+    }
+}
+
+/// One definition as a change left it: `before` and `after` (`None`: absent).
+#[derive(Debug, Clone)]
+pub struct Changed<T> {
+    pub before: Option<T>,
+    pub after: Option<T>,
 }

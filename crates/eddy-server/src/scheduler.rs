@@ -43,13 +43,14 @@ use std::time::Duration;
 use eddy_model::definitions::RuleDef;
 use eddy_model::event::{EventInput, EventOrigin, envelope};
 use eddy_schedule::ScheduleExpression;
-use eddy_store::{AppendBatch, DefinitionChange, NewEvent, Notification, Tick};
+use eddy_store::{AppendBatch, DefinitionChange, NewEvent, Tick};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::App;
 use crate::delivery::target::TargetKind;
+use crate::follow::Followed;
 use crate::schedules::{self, MissedTicks, ScheduleDef};
 use crate::work::Work;
 
@@ -524,8 +525,8 @@ pub fn spawn(
         .unwrap_or_else(|e| e.into_inner())
         .take()?;
     app.scheduler.running.store(true, Ordering::SeqCst);
-    // Subscribe before loading, so no change committed meanwhile is missed.
-    let changes = app.store.watch();
+    // Subscribe before loading, so no change applied meanwhile is missed.
+    let changes = app.feed.subscribe();
     Some(tokio::spawn(run(app, stop, requests, changes)))
 }
 
@@ -533,7 +534,7 @@ async fn run(
     app: Arc<App>,
     mut stop: tokio::sync::watch::Receiver<bool>,
     mut requests: mpsc::UnboundedReceiver<Request>,
-    mut changes: broadcast::Receiver<Notification>,
+    mut changes: broadcast::Receiver<Followed>,
 ) {
     let mut state = load(&app).await;
     let mut moved = app.clock.moved();
@@ -615,23 +616,19 @@ async fn load(app: &App) -> State {
 }
 
 /// Applies the definition changes already waiting.
-async fn drain(app: &App, state: &mut State, rx: &mut broadcast::Receiver<Notification>) {
+async fn drain(app: &App, state: &mut State, rx: &mut broadcast::Receiver<Followed>) {
     loop {
         match rx.try_recv() {
-            Ok(n) => apply(app, state, n),
+            Ok(n) => apply(app, state, n).await,
             Err(broadcast::error::TryRecvError::Lagged(_)) => *state = rebuild(app, state).await,
             Err(_) => return,
         }
     }
 }
 
-async fn handle(
-    app: &App,
-    state: &mut State,
-    n: Result<Notification, broadcast::error::RecvError>,
-) {
+async fn handle(app: &App, state: &mut State, n: Result<Followed, broadcast::error::RecvError>) {
     match n {
-        Ok(n) => apply(app, state, n),
+        Ok(n) => apply(app, state, n).await,
         Err(broadcast::error::RecvError::Lagged(_)) => *state = rebuild(app, state).await,
         Err(broadcast::error::RecvError::Closed) => {}
     }
@@ -675,19 +672,20 @@ async fn rebuild(app: &App, old: &mut State) -> State {
     state
 }
 
-fn apply(app: &App, state: &mut State, n: Notification) {
+async fn apply(app: &App, state: &mut State, n: Followed) {
     let now = app.clock.now_ms();
     match n {
-        Notification::Reset => *state = State::default(),
-        Notification::Changed(changes) => {
-            for c in changes {
+        Followed::Reset => *state = State::default(),
+        Followed::Reloaded => *state = rebuild(app, state).await,
+        Followed::Changed(changes) => {
+            for c in changes.iter() {
                 apply_one(app, state, c, now);
             }
         }
     }
 }
 
-fn apply_one(app: &App, state: &mut State, c: DefinitionChange, now: i64) {
+fn apply_one(app: &App, state: &mut State, c: &DefinitionChange, now: i64) {
     match c.kind.as_str() {
         KIND_RULE => {
             let key = rule_key(&c.key);
@@ -703,8 +701,8 @@ fn apply_one(app: &App, state: &mut State, c: DefinitionChange, now: i64) {
         }
         schedules::KIND_SCHEDULE => {
             let key = schedule_key(&c.key);
-            // The registry holds the committed definition (it changes memory before the
-            // commit); share it rather than parse another copy.
+            // The registry already holds the committed definition (the follower applied it
+            // before relaying the change): share it rather than parse another copy.
             let def = c.value.as_deref().and_then(|v| {
                 app.schedules
                     .get_by_store_key(&c.key)

@@ -3,14 +3,12 @@
 //!
 //! Changes to different schedules run concurrently (so their store commits share fsyncs: many
 //! concurrent `CreateSchedule` calls cost a few commits, not one each); changes to the same
-//! schedule are serialised by a lock stripe held across the durable write, so memory and store
-//! never disagree about the order of two updates. Memory changes just before the store commit
-//! (and is restored if the commit fails): the scheduler may fire a new schedule the moment the
-//! commit is done, and the delivery engine must then find its target here.
+//! schedule are serialised by a lock stripe held until the change is in memory. Memory changes
+//! only from the store's change feed ([`crate::follow`]), which a writer waits for.
 //!
-//! The scheduler ([`crate::scheduler`]) learns about changes from the store's notifications and
-//! reads targets from here when a schedule fires; the delivery engine resolves a schedule's work
-//! items through [`Schedules::delivery_target`].
+//! The scheduler ([`crate::scheduler`]) learns about changes from the follower once they are
+//! here, and reads targets from here when a schedule fires; the delivery engine resolves a
+//! schedule's work items through [`Schedules::delivery_target`].
 //!
 //! eddy extension: the tag `eddy:missed-ticks` on a schedule *group* (`latest`, the default;
 //! `skip`; or `all`) chooses what its schedules do with ticks missed while eddy was down
@@ -26,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::core_error::CoreError;
+use crate::follow::{Feed, Follow};
 use crate::work::SCHEDULE_TARGET;
 
 pub const KIND_SCHEDULE: &str = "schedule";
@@ -206,6 +205,7 @@ impl Key {
 /// See the module docs.
 pub struct Schedules {
     store: Arc<dyn Store>,
+    feed: Arc<Feed>,
     schedules: RwLock<BTreeMap<Key, Arc<ScheduleDef>>>,
     groups: RwLock<BTreeMap<(String, String), GroupDef>>,
     stripes: Vec<tokio::sync::Mutex<()>>,
@@ -220,6 +220,7 @@ fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, CoreError> {
 impl Schedules {
     pub fn load(
         store: Arc<dyn Store>,
+        feed: Arc<Feed>,
         definitions: &[Definition],
         now_ms: i64,
     ) -> anyhow::Result<Self> {
@@ -243,6 +244,7 @@ impl Schedules {
         }
         Ok(Self {
             store,
+            feed,
             schedules: RwLock::new(schedules),
             groups: RwLock::new(groups),
             stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
@@ -332,37 +334,26 @@ impl Schedules {
         let current = self.read().get(&key).cloned();
         let (def, answer) = decide(current.as_deref())?;
         let change = DefinitionChange::put(KIND_SCHEDULE, def.store_key(), encode(&def)?);
-        let def = Arc::new(def);
-        // Memory first: the scheduler may fire the schedule as soon as the store commits, and
-        // the delivery engine reads its target from here. Restored if the commit fails.
-        self.write().insert(key.clone(), def);
-        if let Err(e) = self.store.apply(vec![change]).await {
-            self.restore(key, current);
-            return Err(CoreError::from(e).into());
-        }
+        self.commit(vec![change]).await?;
         Ok(answer)
     }
 
-    fn restore(&self, key: Key, previous: Option<Arc<ScheduleDef>>) {
-        let mut map = self.write();
-        match previous {
-            Some(p) => map.insert(key, p),
-            None => map.remove(&key),
-        };
+    /// Commits changes and waits until they are in memory (see the module docs).
+    async fn commit(&self, changes: Vec<DefinitionChange>) -> Result<(), CoreError> {
+        let version = self.store.apply(changes).await?;
+        self.feed.caught_up(version).await;
+        Ok(())
     }
 
     /// Deletes a schedule; `false` when there was none.
     pub async fn delete(&self, region: &str, group: &str, name: &str) -> Result<bool, CoreError> {
         let key = Key::new(region, group, name);
         let _guard = self.stripe(&key).lock().await;
-        let Some(current) = self.write().remove(&key) else {
+        if !self.read().contains_key(&key) {
             return Ok(false);
-        };
-        let change = DefinitionChange::delete(KIND_SCHEDULE, schedule_key(region, group, name));
-        if let Err(e) = self.store.apply(vec![change]).await {
-            self.restore(key, Some(current));
-            return Err(e.into());
         }
+        let change = DefinitionChange::delete(KIND_SCHEDULE, schedule_key(region, group, name));
+        self.commit(vec![change]).await?;
         Ok(true)
     }
 
@@ -400,10 +391,7 @@ impl Schedules {
     /// Stores a group (creation or tag change).
     pub async fn put_group(&self, g: GroupDef) -> Result<(), CoreError> {
         let change = DefinitionChange::put(KIND_GROUP, group_key(&g.region, &g.name), encode(&g)?);
-        self.store.apply(vec![change]).await?;
-        self.groups_write()
-            .insert((g.region.clone(), g.name.clone()), g);
-        Ok(())
+        self.commit(vec![change]).await
     }
 
     /// Deletes a group and every schedule in it, in one durable change.
@@ -433,15 +421,7 @@ impl Schedules {
             KIND_GROUP,
             group_key(region, name),
         ));
-        self.store.apply(changes).await?;
-        let mut map = self.write();
-        for k in &doomed {
-            map.remove(k);
-        }
-        drop(map);
-        self.groups_write()
-            .remove(&(region.to_owned(), name.to_owned()));
-        Ok(())
+        self.commit(changes).await
     }
 
     /// The missed-tick policy of a group (its `eddy:missed-ticks` tag).
@@ -530,10 +510,83 @@ impl Schedules {
             tracing::warn!(error = %e, schedule = %name, "cannot delete a completed schedule");
         }
     }
+}
 
-    /// Forgets everything (after the store was reset).
-    pub fn clear(&self) {
-        self.write().clear();
-        self.groups_write().clear();
+impl Follow for Schedules {
+    fn follow(&self, changes: &[DefinitionChange]) {
+        for c in changes {
+            match c.kind.as_str() {
+                KIND_SCHEDULE => {
+                    let Some((region, rest)) = c.key.split_once(':') else {
+                        continue;
+                    };
+                    let Some((group, name)) = rest.split_once('/') else {
+                        continue;
+                    };
+                    let key = Key::new(region, group, name);
+                    match c
+                        .value
+                        .as_deref()
+                        .map(serde_json::from_slice::<ScheduleDef>)
+                    {
+                        Some(Ok(d)) => {
+                            self.write().insert(key, Arc::new(d));
+                        }
+                        None => {
+                            self.write().remove(&key);
+                        }
+                        Some(Err(e)) => {
+                            tracing::warn!(key = %c.key, error = %e, "stored schedule is unreadable; ignored");
+                        }
+                    }
+                }
+                KIND_GROUP => {
+                    let Some((region, name)) = c.key.split_once(':') else {
+                        continue;
+                    };
+                    let key = (region.to_owned(), name.to_owned());
+                    match c.value.as_deref().map(serde_json::from_slice::<GroupDef>) {
+                        Some(Ok(g)) => {
+                            self.groups_write().insert(key, g);
+                        }
+                        None => {
+                            self.groups_write().remove(&key);
+                        }
+                        Some(Err(e)) => {
+                            tracing::warn!(key = %c.key, error = %e, "stored schedule group is unreadable; ignored");
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn reload(&self, definitions: &[Definition]) {
+        let mut schedules = BTreeMap::new();
+        let mut groups = BTreeMap::new();
+        for (kind, key, value) in definitions {
+            match kind.as_str() {
+                KIND_SCHEDULE => match serde_json::from_slice::<ScheduleDef>(value) {
+                    Ok(d) => {
+                        schedules.insert(Key::new(&d.region, &d.group, &d.name), Arc::new(d));
+                    }
+                    Err(e) => {
+                        tracing::warn!(key = %key, error = %e, "stored schedule is unreadable; ignored");
+                    }
+                },
+                KIND_GROUP => match serde_json::from_slice::<GroupDef>(value) {
+                    Ok(g) => {
+                        groups.insert((g.region.clone(), g.name.clone()), g);
+                    }
+                    Err(e) => {
+                        tracing::warn!(key = %key, error = %e, "stored schedule group is unreadable; ignored");
+                    }
+                },
+                _ => {}
+            }
+        }
+        *self.write() = schedules;
+        *self.groups_write() = groups;
     }
 }

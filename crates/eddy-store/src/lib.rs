@@ -78,9 +78,13 @@
 //!
 //! **Definitions** ([`DefinitionStore`]).
 //! * [`DefinitionStore::apply`] commits a group of changes atomically and durably, then
-//!   announces them to every watcher ([`DefinitionStore::watch`]) in commit order. The feed is a
-//!   hint for caches, not a log: a watcher that lags (its receiver reports it) re-reads
-//!   [`DefinitionStore::definitions`], which always reflects every acknowledged change.
+//!   announces them to every watcher ([`DefinitionStore::watch`]) in commit order, each commit
+//!   with its **version** (growing, never reused, kept across restarts). Caches of definitions
+//!   follow this feed, their own process's writes included, so that processes sharing a store
+//!   see each other's changes; a writer waits until its cache has applied the version its
+//!   `apply` answered. A watcher that lags (its receiver reports it) re-reads
+//!   [`DefinitionStore::definitions`], which always reflects every acknowledged change and
+//!   says which version it is.
 //!
 //! **Logs** ([`LogStore`]).
 //! * Appended log events are durable when [`LogStore::logs_append`] returns, atomically with the
@@ -90,6 +94,10 @@
 //! * A tick is recorded only with the events it fired ([`AppendBatch::ticks`]); a later tick of a
 //!   schedule replaces an earlier one, never the reverse. [`TickStore::ticks`] reads what was
 //!   recorded.
+//!
+//! **Space.** Deleting (retention, acks, queue deletes) frees space inside the store;
+//! [`Store::reclaim`] gives it back to the file system in bounded steps, so a store that shrank
+//! also shrinks on disk without a stop-the-world compaction.
 //!
 //! **A full disk loses nothing acknowledged.** A change that cannot be written for lack of
 //! space is rolled back whole and its caller gets [`StoreError::Full`]: it was never
@@ -372,13 +380,36 @@ impl DefinitionChange {
 /// A stored definition: `(kind, key, value)`.
 pub type Definition = (String, String, Vec<u8>);
 
-/// What a watcher of definitions receives.
+/// Every definition as of one version of the definitions ([`DefinitionStore::definitions`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Definitions {
+    /// The version of the last change these reflect (0: none was ever committed).
+    pub version: u64,
+    /// `(kind, key, value)`, ordered by kind then key.
+    pub items: Vec<Definition>,
+}
+
+/// What a watcher of definitions receives. Every commit that changes definitions has a
+/// **version**: versions grow by commit order and are never reused, also across restarts and
+/// resets, so a cache that applied version `v` knows it reflects every change up to `v`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notification {
-    /// These changes were committed, in this order.
-    Changed(Vec<DefinitionChange>),
-    /// Everything was wiped ([`Store::reset`]).
-    Reset,
+    /// These changes were committed, in this order, as `version`.
+    Changed {
+        version: u64,
+        changes: Vec<DefinitionChange>,
+    },
+    /// Everything was wiped ([`Store::reset`]), as `version`.
+    Reset { version: u64 },
+}
+
+impl Notification {
+    /// The version of the commit this announces.
+    pub fn version(&self) -> u64 {
+        match self {
+            Notification::Changed { version, .. } | Notification::Reset { version } => *version,
+        }
+    }
 }
 
 /// Counts of what the store holds, for metrics and tests.
@@ -565,13 +596,15 @@ pub trait QueueStore: Send + Sync {
 
 /// Definitions with a change feed (see the crate docs, "Definitions").
 pub trait DefinitionStore: Send + Sync {
-    /// Commits definition changes atomically, then notifies watchers.
-    fn apply(&self, changes: Vec<DefinitionChange>) -> BoxFuture<'_, Result<()>>;
+    /// Commits definition changes atomically, then notifies watchers; answers the version of
+    /// this commit. The notification is sent before the call returns, so a watcher that has
+    /// seen this version has seen the change.
+    fn apply(&self, changes: Vec<DefinitionChange>) -> BoxFuture<'_, Result<u64>>;
 
-    /// Every definition, as `(kind, key, value)`, ordered by kind then key.
-    fn definitions(&self) -> BoxFuture<'_, Result<Vec<Definition>>>;
+    /// Every definition, with the version they reflect (read in one consistent snapshot).
+    fn definitions(&self) -> BoxFuture<'_, Result<Definitions>>;
 
-    /// Subscribes to definition changes committed from now on.
+    /// Subscribes to definition changes committed from now on, in version order.
     fn watch(&self) -> tokio::sync::broadcast::Receiver<Notification>;
 }
 
@@ -621,8 +654,16 @@ pub trait TickStore: Send + Sync {
 pub trait Store:
     EventLog + WorkStore + QueueStore + DefinitionStore + LogStore + TickStore + 'static
 {
-    /// Wipes everything (dev mode's reset); watchers get [`Notification::Reset`].
-    fn reset(&self) -> BoxFuture<'_, Result<()>>;
+    /// Wipes everything (dev mode's reset); watchers get [`Notification::Reset`]. Answers its
+    /// version (see [`Notification`]).
+    fn reset(&self) -> BoxFuture<'_, Result<u64>>;
+
+    /// Gives space that deleted data left behind back to the file system, at most `max_bytes`
+    /// of it in this call, so that one call holds the store's writes up only briefly; answers
+    /// how many bytes it gave back (0: nothing left to give, or a backend whose engine does
+    /// this by itself). Changes nothing that any read sees. Callers repeat it while it answers
+    /// `max_bytes`.
+    fn reclaim(&self, max_bytes: u64) -> BoxFuture<'_, Result<u64>>;
 
     /// Whether writes succeed right now: [`StoreHealth::Full`] from the moment a write fails for
     /// lack of space until a write succeeds again. Cheap (no I/O): health checks may call it as

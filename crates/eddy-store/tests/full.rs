@@ -112,7 +112,14 @@ async fn full_then_resume(root: PathBuf) {
         .expect_err("64 KiB of logs cannot fit");
     assert!(matches!(e, StoreError::Full(_)), "{e:?}");
     assert_eq!(ids(&store).await, acked, "reads while full");
-    assert!(store.definitions().await.expect("definitions").is_empty());
+    assert!(
+        store
+            .definitions()
+            .await
+            .expect("definitions")
+            .items
+            .is_empty()
+    );
     eprintln!("{} events acknowledged before the disk filled", acked.len());
 
     // Space returns: the store notices by itself (its own probe), without any write from us,

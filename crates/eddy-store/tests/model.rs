@@ -305,27 +305,42 @@ async fn definitions_persist_and_notify() {
     let clock = Arc::new(TestClock(AtomicI64::new(T0)));
     let store = open(dir.path(), &clock);
     let mut watch = store.watch();
-    store
+    assert_eq!(store.definitions().await.expect("definitions").version, 0);
+    let v1 = store
         .apply(vec![
             DefinitionChange::put("bus", "r:a", b"1".to_vec()),
             DefinitionChange::put("rule", "r:a:x", b"2".to_vec()),
         ])
         .await
         .expect("apply");
-    store
+    let v2 = store
         .apply(vec![DefinitionChange::delete("bus", "r:a")])
         .await
         .expect("apply");
+    assert!(v2 > v1, "versions grow by commit order: {v1}, {v2}");
     let first = watch.recv().await.expect("notification");
-    assert!(matches!(first, Notification::Changed(ref c) if c.len() == 2));
+    assert!(
+        matches!(first, Notification::Changed { version, ref changes } if changes.len() == 2 && version == v1)
+    );
+    assert_eq!(watch.recv().await.expect("notification").version(), v2);
     drop(store);
     let store = open(dir.path(), &clock);
+    let after = store.definitions().await.expect("definitions");
     assert_eq!(
-        store.definitions().await.expect("definitions"),
+        after.items,
         vec![("rule".to_owned(), "r:a:x".to_owned(), b"2".to_vec())]
     );
-    store.reset().await.expect("reset");
-    assert!(store.definitions().await.expect("definitions").is_empty());
+    assert_eq!(after.version, v2, "the version survives a restart");
+    let mut watch = store.watch();
+    let v3 = store.reset().await.expect("reset");
+    assert!(v3 > v2, "a reset has a later version: {v2}, {v3}");
+    assert_eq!(
+        watch.recv().await.expect("notification"),
+        Notification::Reset { version: v3 }
+    );
+    let wiped = store.definitions().await.expect("definitions");
+    assert!(wiped.items.is_empty());
+    assert_eq!(wiped.version, v3);
 }
 
 #[tokio::test]

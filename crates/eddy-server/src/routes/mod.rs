@@ -35,6 +35,7 @@ use eddy_store::{Definition, Store};
 use serde::{Deserialize, Serialize};
 
 use crate::core_error::CoreError;
+use crate::follow::{Feed, Follow};
 use crate::registry::{Named, Registry};
 
 /// The integration timeout when an integration sets none (API Gateway's maximum, 30 s).
@@ -629,11 +630,12 @@ enum RouteAuthSource {
 impl Routes {
     pub fn load(
         store: Arc<dyn Store>,
+        feed: Arc<Feed>,
         definitions: &[Definition],
         keys: auth::KeySources,
     ) -> anyhow::Result<Self> {
         let this = Self {
-            defs: Registry::load(store, definitions)?,
+            defs: Registry::load(store, feed, definitions)?,
             table: RwLock::new(Arc::new(Table::default())),
             keys,
         };
@@ -674,7 +676,7 @@ impl Routes {
         v
     }
 
-    /// Changes an API (see [`Registry::upsert`]) and recompiles the table. An API whose JWT
+    /// Changes an API (see [`Registry::upsert`]); the table is recompiled once it is committed. An API whose JWT
     /// authorizer names a key source eddy may not use (a file outside the code roots, an address
     /// the egress policy refuses) is refused and changes nothing.
     pub async fn upsert<A, E: From<CoreError> + From<KeySourceRefused>>(
@@ -684,8 +686,7 @@ impl Routes {
         decide: impl FnOnce(Option<&ApiDef>) -> Result<(ApiDef, A), E>,
     ) -> Result<A, E> {
         let keys = &self.keys;
-        let r = self
-            .defs
+        self.defs
             .upsert(region, id, |old| {
                 let (def, a) = decide(old)?;
                 for a in &def.authorizers {
@@ -695,9 +696,7 @@ impl Routes {
                 }
                 Ok((def, a))
             })
-            .await;
-        self.rebuild();
-        r
+            .await
     }
 
     /// Stores an API as given (the manifest's path), replacing any of the same id.
@@ -707,15 +706,21 @@ impl Routes {
     }
 
     pub async fn delete(&self, region: &str, id: &str) -> Result<(), CoreError> {
-        let r = self.defs.delete(region, id).await;
-        self.rebuild();
-        r
+        self.defs.delete(region, id).await
+    }
+}
+
+impl Follow for Routes {
+    fn follow(&self, changes: &[eddy_store::DefinitionChange]) {
+        if !self.defs.follow(changes).is_empty() {
+            self.rebuild();
+        }
     }
 
-    /// Forgets every API (after the store was reset).
-    pub fn clear(&self) {
-        self.defs.clear();
-        *self.table.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Table::default());
+    fn reload(&self, definitions: &[Definition]) {
+        if !self.defs.reload(definitions).is_empty() {
+            self.rebuild();
+        }
     }
 }
 

@@ -47,7 +47,7 @@ use tokio::sync::{broadcast, oneshot};
 use crate::logs::{LogEvent, LogQuery, LogStream, NewLogEvent};
 use crate::queue::{Message, NewMessage, QueueStats, ReceiveOptions, Sent};
 use crate::{
-    AppendBatch, BoxFuture, DeadLetter, Definition, DefinitionChange, DefinitionStore, EventLog,
+    AppendBatch, BoxFuture, DeadLetter, DefinitionChange, DefinitionStore, Definitions, EventLog,
     EventRange, Expired, Expiry, Lease, LogStore, NoObserver, Notification, QueueStore, Result,
     Store, StoreClock, StoreCounts, StoreError, StoreHealth, StoreObserver, StoredEvent,
     SystemClock, TickStore, WorkItem, WorkStore,
@@ -175,11 +175,52 @@ CREATE TABLE IF NOT EXISTS definitions (
     value BLOB NOT NULL,
     PRIMARY KEY (kind, key)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS definitions_version (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS probe (
     id INTEGER PRIMARY KEY,
     at_ms INTEGER NOT NULL
 );
 ";
+
+/// What the write-ahead log is truncated to after a checkpoint (bytes).
+const JOURNAL_SIZE_LIMIT: i64 = 64 << 20;
+/// A store made without incremental vacuum is converted when it is opened if it is smaller than
+/// this (converting rewrites the whole file once); a larger one keeps its free pages for reuse.
+const CONVERT_BELOW_BYTES: u64 = 1 << 30;
+
+/// Makes the database keep its free pages in a list that [`Store::reclaim`] can hand back to
+/// the file system (`auto_vacuum = INCREMENTAL`). A new database gets it before its first table;
+/// an older store is converted once, when small enough (see [`CONVERT_BELOW_BYTES`]).
+fn incremental_vacuum(conn: &Connection, path: &Path) -> DbResult<()> {
+    const INCREMENTAL: i64 = 2;
+    let mode: i64 = conn.pragma_query_value(None, "auto_vacuum", |r| r.get(0))?;
+    if mode == INCREMENTAL {
+        return Ok(());
+    }
+    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
+    conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+    if tables == 0 {
+        return Ok(());
+    }
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    if size < CONVERT_BELOW_BYTES {
+        tracing::info!(
+            bytes = size,
+            "converting the store to incremental vacuum (once)"
+        );
+        conn.execute_batch("VACUUM")?;
+    } else {
+        tracing::warn!(
+            bytes = size,
+            "the store predates incremental vacuum and is too large to convert at start-up: \
+             its free space is reused but not given back to the file system"
+        );
+    }
+    Ok(())
+}
 
 /// Brings a store made by an earlier eddy to this schema: the work items' fencing token, and the
 /// index by lease state that replaces the one by due time alone.
@@ -292,9 +333,9 @@ enum Command {
         now_ms: i64,
         reply: Reply<bool>,
     },
-    Apply(Vec<DefinitionChange>, Reply<()>),
-    Definitions(Reply<Vec<Definition>>),
-    Reset(Reply<()>),
+    Apply(Vec<DefinitionChange>, Reply<u64>),
+    Definitions(Reply<Definitions>),
+    Reset(Reply<u64>),
     /// The full store's own one-row write (see the module docs); nobody waits for its answer.
     Probe(Reply<()>),
     /// Any other operation: runs inside the group-commit transaction; its answer is held until
@@ -359,7 +400,10 @@ impl EmbeddedStore {
                     vfs.as_str(),
                 )?,
             };
+            incremental_vacuum(&conn, &path)?;
             conn.pragma_update(None, "journal_mode", "WAL")?;
+            // The write-ahead log shrinks back to this after a checkpoint that emptied it.
+            conn.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)?;
             conn.pragma_update(
                 None,
                 "synchronous",
@@ -665,11 +709,11 @@ impl QueueStore for EmbeddedStore {
 }
 
 impl DefinitionStore for EmbeddedStore {
-    fn apply(&self, changes: Vec<DefinitionChange>) -> BoxFuture<'_, Result<()>> {
+    fn apply(&self, changes: Vec<DefinitionChange>) -> BoxFuture<'_, Result<u64>> {
         self.call(|r| Command::Apply(changes, r))
     }
 
-    fn definitions(&self) -> BoxFuture<'_, Result<Vec<Definition>>> {
+    fn definitions(&self) -> BoxFuture<'_, Result<Definitions>> {
         self.call(Command::Definitions)
     }
 
@@ -734,8 +778,27 @@ impl TickStore for EmbeddedStore {
 }
 
 impl Store for EmbeddedStore {
-    fn reset(&self) -> BoxFuture<'_, Result<()>> {
+    fn reset(&self) -> BoxFuture<'_, Result<u64>> {
         self.call(Command::Reset)
+    }
+
+    fn reclaim(&self, max_bytes: u64) -> BoxFuture<'_, Result<u64>> {
+        self.exec(move |tx| {
+            let page: i64 = tx.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+            let free = |tx: &Transaction<'_>| -> rusqlite::Result<i64> {
+                tx.query_row("PRAGMA freelist_count", [], |r| r.get(0))
+            };
+            let before = free(tx)?;
+            let pages = (max_bytes / page.max(1) as u64).max(1);
+            // Each step of the statement frees one page: run it to the end.
+            let mut st = tx.prepare(&format!("PRAGMA incremental_vacuum({pages})"))?;
+            let mut rows = st.query([])?;
+            while rows.next()?.is_some() {}
+            drop(rows);
+            drop(st);
+            let given = before.saturating_sub(free(tx)?);
+            Ok(given as u64 * page as u64)
+        })
     }
 
     fn health(&self) -> StoreHealth {
@@ -863,7 +926,8 @@ enum Pending {
     Flag(Reply<bool>, DbResult<bool>),
     Leases(Reply<Vec<Lease>>, DbResult<Vec<Lease>>),
     Work(Reply<Vec<WorkItem>>, DbResult<Vec<WorkItem>>),
-    Defs(Reply<Vec<Definition>>, DbResult<Vec<Definition>>),
+    Defs(Reply<Definitions>, DbResult<Definitions>),
+    Version(Reply<u64>, DbResult<u64>),
     Any(Box<dyn AnyReply>),
 }
 
@@ -915,6 +979,7 @@ impl Pending {
             Pending::Leases(_, r) => r.as_ref().err(),
             Pending::Work(_, r) => r.as_ref().err(),
             Pending::Defs(_, r) => r.as_ref().err(),
+            Pending::Version(_, r) => r.as_ref().err(),
         }
     }
 
@@ -929,10 +994,8 @@ impl Pending {
             Err(DbError::Closed)
         }
         match cmd {
-            Command::Append(_, reply)
-            | Command::Apply(_, reply)
-            | Command::Reset(reply)
-            | Command::Probe(reply) => Pending::Unit(reply, never()),
+            Command::Append(_, reply) | Command::Probe(reply) => Pending::Unit(reply, never()),
+            Command::Apply(_, reply) | Command::Reset(reply) => Pending::Version(reply, never()),
             Command::Ack(_, reply) => Pending::Leases(reply, never()),
             Command::Nack { reply, .. } | Command::DeadLetter { reply, .. } => {
                 Pending::Flag(reply, never())
@@ -956,6 +1019,7 @@ impl Pending {
             Pending::Leases(tx, r) => tx.send(outcome.finish(r)).is_ok(),
             Pending::Work(tx, r) => tx.send(outcome.finish(r)).is_ok(),
             Pending::Defs(tx, r) => tx.send(outcome.finish(r)).is_ok(),
+            Pending::Version(tx, r) => tx.send(outcome.finish(r)).is_ok(),
         };
     }
 }
@@ -1185,11 +1249,11 @@ fn execute(
             pending.push(Pending::Flag(reply, r));
         }
         Command::Apply(changes, reply) => {
-            let r = apply(tx, &changes);
-            if r.is_ok() {
-                notes.push(Notification::Changed(changes));
+            let r = apply(tx, &changes).and_then(|()| next_version(tx));
+            if let Ok(version) = r {
+                notes.push(Notification::Changed { version, changes });
             }
-            pending.push(Pending::Unit(reply, r));
+            pending.push(Pending::Version(reply, r));
         }
         Command::Definitions(reply) => {
             let r = (|| {
@@ -1197,11 +1261,16 @@ fn execute(
                     "SELECT kind, key, value FROM definitions ORDER BY kind, key",
                 )?;
                 let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-                let all = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+                let items = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+                let version = tx
+                    .prepare_cached("SELECT version FROM definitions_version WHERE id = 1")?
+                    .query_row([], |r| r.get::<_, i64>(0))
+                    .optional()?
+                    .unwrap_or(0) as u64;
                 // Read at start-up (and by manifest applies): the pages it pulled into the
                 // cache are not the hot ones; give them back (16 MiB with 100,000 schedules).
                 tx.execute_batch("PRAGMA shrink_memory")?;
-                Ok(all)
+                Ok(Definitions { version, items })
             })();
             pending.push(Pending::Defs(reply, r));
         }
@@ -1224,11 +1293,12 @@ fn execute(
                      DELETE FROM messages; DELETE FROM dedup; DELETE FROM log_events;
                      DELETE FROM ticks;",
                 )
-                .map_err(DbError::from);
-            if r.is_ok() {
-                notes.push(Notification::Reset);
+                .map_err(DbError::from)
+                .and_then(|()| next_version(tx));
+            if let Ok(version) = r {
+                notes.push(Notification::Reset { version });
             }
-            pending.push(Pending::Unit(reply, r));
+            pending.push(Pending::Version(reply, r));
         }
     }
 }
@@ -1424,6 +1494,19 @@ fn events_by_time(tx: &Transaction<'_>, range: &EventRange) -> DbResult<Vec<Stor
         stored_event,
     )?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Takes the next version of the definitions (see [`Notification`]), in the committing
+/// transaction: a change that rolls back gives its version back.
+fn next_version(tx: &Transaction<'_>) -> DbResult<u64> {
+    let v: i64 = tx
+        .prepare_cached(
+            "INSERT INTO definitions_version (id, version) VALUES (1, 1)
+             ON CONFLICT (id) DO UPDATE SET version = version + 1
+             RETURNING version",
+        )?
+        .query_row([], |r| r.get(0))?;
+    Ok(v as u64)
 }
 
 fn apply(tx: &Transaction<'_>, changes: &[DefinitionChange]) -> DbResult<()> {

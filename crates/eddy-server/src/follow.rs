@@ -1,0 +1,155 @@
+//! The definitions follower: keeps every in-memory cache of definitions (the catalog, the
+//! registries, schedules, routes, functions) in step with the store's change feed.
+//!
+//! Caches change only here, from committed changes, this process's own writes included, so
+//! that processes sharing one store see each other's changes the same way they see their own.
+//! A writer commits through the store, which answers the commit's version, then waits with
+//! [`Feed::caught_up`] until the follower has applied that version: a caller that was told
+//! "done" reads its own write. The scheduler, which compiles what the caches hold, hears of each
+//! change after the caches applied it ([`Feed::subscribe`]).
+//!
+//! When the feed lags (more changes than its channel holds), the follower reads every
+//! definition again and reloads the caches from them.
+
+use std::sync::{Arc, Weak};
+
+use eddy_store::{Definition, DefinitionChange, Notification};
+use tokio::sync::{broadcast, watch};
+
+use crate::App;
+
+/// A cache of definitions that follows the feed. Implementations must not block or panic: they
+/// run on the follower task, between a commit and the writer's answer.
+pub trait Follow: Send + Sync {
+    /// Applies committed changes, in commit order; changes of other kinds are ignored.
+    fn follow(&self, changes: &[DefinitionChange]);
+
+    /// Replaces everything with `definitions` (every definition of every kind), after the feed
+    /// lagged.
+    fn reload(&self, definitions: &[Definition]);
+
+    /// Everything was wiped ([`eddy_store::Store::reset`]).
+    fn reset(&self) {
+        self.reload(&[]);
+    }
+}
+
+/// What the scheduler hears from the follower, once the caches applied it.
+#[derive(Debug, Clone)]
+pub enum Followed {
+    /// These committed changes are in the caches.
+    Changed(Arc<Vec<DefinitionChange>>),
+    /// Everything was wiped.
+    Reset,
+    /// The caches were reloaded from the store (changes were missed): rebuild from them.
+    Reloaded,
+}
+
+/// The version the caches reflect, and the relay of applied changes (see the module docs).
+pub struct Feed {
+    applied: watch::Sender<u64>,
+    relay: broadcast::Sender<Followed>,
+}
+
+impl Feed {
+    /// A feed whose caches were loaded from definitions of `version`.
+    pub fn new(version: u64) -> Arc<Self> {
+        Arc::new(Self {
+            applied: watch::Sender::new(version),
+            relay: broadcast::channel(1024).0,
+        })
+    }
+
+    /// The version the caches reflect.
+    pub fn version(&self) -> u64 {
+        *self.applied.borrow()
+    }
+
+    /// Waits until the caches reflect `version` (a commit's answer).
+    pub async fn caught_up(&self, version: u64) {
+        let mut rx = self.applied.subscribe();
+        // The sender lives in `self`: the wait ends when the follower gets there.
+        let _ended = rx.wait_for(|v| *v >= version).await.is_err();
+    }
+
+    /// Changes as the caches applied them, from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Followed> {
+        self.relay.subscribe()
+    }
+
+    fn applied(&self, version: u64, followed: Followed) {
+        // Relay first: whoever waits for this version may expect the scheduler to know.
+        let _listeners = self.relay.send(followed).unwrap_or(0);
+        self.applied.send_if_modified(|v| {
+            let newer = version > *v;
+            if newer {
+                *v = version;
+            }
+            newer
+        });
+    }
+}
+
+/// The caches of an app, in the order they apply changes.
+fn caches(app: &App) -> [&dyn Follow; 8] {
+    [
+        &*app.catalog,
+        &app.queues,
+        &app.archives,
+        &app.destinations,
+        &app.log_groups,
+        &app.functions,
+        &app.schedules,
+        &app.routes,
+    ]
+}
+
+/// Follows `changes` (subscribed before the caches were loaded) for as long as the app lives.
+pub fn spawn(app: Weak<App>, mut changes: broadcast::Receiver<Notification>) {
+    tokio::spawn(async move {
+        loop {
+            let n = changes.recv().await;
+            let Some(app) = app.upgrade() else { return };
+            let feed = &app.feed;
+            match n {
+                Ok(n) if n.version() <= feed.version() => {}
+                Ok(Notification::Changed { version, changes }) => {
+                    for c in caches(&app) {
+                        c.follow(&changes);
+                    }
+                    feed.applied(version, Followed::Changed(Arc::new(changes)));
+                }
+                Ok(Notification::Reset { version }) => {
+                    for c in caches(&app) {
+                        c.reset();
+                    }
+                    feed.applied(version, Followed::Reset);
+                }
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "definition changes missed: reloading the caches");
+                    reload(&app).await;
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+}
+
+/// Reloads every cache from the store's definitions, retrying until the store answers.
+async fn reload(app: &App) {
+    loop {
+        match app.store.definitions().await {
+            Ok(d) => {
+                for c in caches(app) {
+                    c.reload(&d.items);
+                }
+                app.feed.applied(d.version, Followed::Reloaded);
+                return;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read definitions to reload the caches");
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
