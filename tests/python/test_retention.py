@@ -70,3 +70,19 @@ def test_a_bad_retention_is_refused_at_start(fresh_dir, value, message):
                        capture_output=True, text=True, timeout=30)
     assert p.returncode != 0
     assert message in p.stderr, p.stderr
+
+
+def test_expired_space_is_given_back_to_the_file_system(server):
+    """Once retention deleted them, the events' space goes back to the file system (the store
+    shrinks on disk in bounded steps), not only into the store's free list."""
+    events = server.client("events")
+    detail = json.dumps({"pad": "x" * 60_000})
+    for _ in range(80):
+        r = events.put_events(Entries=[{"Source": "big", "DetailType": "t", "Detail": detail}] * 4)
+        assert r["FailedEntryCount"] == 0
+    assert wait_for(lambda: stored_events(server) == 320), stored_events(server)
+    move(server, 2 * 60 * 60)
+    assert wait_for(lambda: server.metric("eddy_retention_expired_events_total") == 320)
+    # 320 events of 60 KB: about 19 MB freed, and given back.
+    assert wait_for(lambda: server.metric("eddy_store_reclaimed_bytes_total") > 15_000_000), \
+        server.metric("eddy_store_reclaimed_bytes_total")

@@ -80,6 +80,8 @@ pub struct Metrics {
     pub expired_events: Counter,
     /// Dead letters the retention sweep deleted.
     pub expired_dead_letters: Counter,
+    /// Bytes the store gave back to the file system (see `retention`).
+    pub reclaimed_bytes: Counter,
     /// AWS API requests by operation and outcome (`ok` or the error code).
     pub requests: Family<OperationLabels, Counter>,
     /// Requests on the HTTP routes listener by API, route and status.
@@ -173,6 +175,12 @@ impl Metrics {
             "Dead letters deleted because they outlived their retention",
             expired_dead_letters.clone(),
         );
+        let reclaimed_bytes = Counter::default();
+        registry.register(
+            "eddy_store_reclaimed_bytes",
+            "Bytes of deleted data the store gave back to the file system",
+            reclaimed_bytes.clone(),
+        );
         let lease_renewals = Counter::default();
         registry.register(
             "eddy_delivery_lease_renewals",
@@ -264,6 +272,7 @@ impl Metrics {
             lease_renewals,
             expired_events,
             expired_dead_letters,
+            reclaimed_bytes,
             requests,
             http_requests,
             http_request_seconds,

@@ -13,8 +13,10 @@
 //!
 //! Times are eddy's clock, so moving the dev clock forward expires what that much time would.
 //! The store finds expired events on a read connection and deletes them in batches of
-//! [`BATCH`], so a sweep never holds the writer for long. Freed pages are reused by new writes
-//! (the file stops growing once retention holds); they are not returned to the file system.
+//! [`BATCH`], so a sweep never holds the writer for long. Freed space is reused by new writes,
+//! and each sweep then gives what is left over back to the file system
+//! ([`eddy_store::Store::reclaim`]) in steps of [`RECLAIM_STEP`] bytes, each its own short
+//! store call, so ingest goes on between them.
 //!
 //! [`ServerConfig::dead_letter_retention_ms`]: crate::ServerConfig::dead_letter_retention_ms
 //! [`ServerConfig::event_retention_ms`]: crate::ServerConfig::event_retention_ms
@@ -30,6 +32,10 @@ use crate::App;
 const BATCH: usize = 5_000;
 /// Most store calls per sweep (the rest waits for the next sweep).
 const MAX_CALLS: usize = 40;
+/// Bytes given back to the file system per store call.
+pub const RECLAIM_STEP: u64 = 8 << 20;
+/// Most reclaim calls per sweep (1 GiB).
+const MAX_RECLAIMS: usize = 128;
 /// How often a sweep runs.
 const EVERY: Duration = Duration::from_secs(60);
 
@@ -39,6 +45,7 @@ pub async fn run(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {
         sweep(&app).await;
         crate::logs::sweep(&app).await;
+        reclaim(&app).await;
         tokio::select! {
             () = tokio::time::sleep(EVERY) => {}
             _ = moved.changed() => {}
@@ -82,4 +89,29 @@ pub async fn sweep(app: &App) -> (u64, u64) {
         tracing::debug!(events, dead_letters = dead, "expired");
     }
     (events, dead)
+}
+
+/// Gives the space deletes left behind back to the file system, a step at a time: answers the
+/// bytes given back.
+pub async fn reclaim(app: &App) -> u64 {
+    let mut given = 0;
+    for _ in 0..MAX_RECLAIMS {
+        match app.store.reclaim(RECLAIM_STEP).await {
+            Ok(n) => {
+                given += n;
+                if n < RECLAIM_STEP {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot give free space back; trying again at the next sweep");
+                break;
+            }
+        }
+    }
+    if given > 0 {
+        app.metrics.reclaimed_bytes.inc_by(given);
+        tracing::debug!(bytes = given, "gave free space back to the file system");
+    }
+    given
 }
