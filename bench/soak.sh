@@ -17,8 +17,9 @@ while kill -0 $LOAD 2>/dev/null; do
   SIZE=$(( $(stat -c %s "$DIR/eddy.db") + $(stat -c %s "$DIR/eddy.db-wal" 2>/dev/null || echo 0) ))
   EV=$(curl -s http://127.0.0.1:4611/metrics | awk '/^eddy_store_events /{print $2}')
   EXP=$(curl -s http://127.0.0.1:4611/metrics | awk '/^eddy_retention_expired_events_total /{print $2}')
+  RECL=$(curl -s http://127.0.0.1:4611/metrics | awk '/^eddy_store_reclaimed_bytes_total /{print $2}')
   RSS=$(awk '/VmRSS/{print $2}' /proc/$PID/status)
-  echo "t=${T}s store_bytes=$SIZE events=$EV expired=$EXP rss_kb=$RSS"
+  echo "t=${T}s store_bytes=$SIZE events=$EV expired=$EXP reclaimed=$RECL rss_kb=$RSS"
 done
 cat /tmp/soak-load.json
 kill $PID

@@ -199,3 +199,27 @@ def test_metrics_report_store_size_and_oldest_event_age(fresh_dir):
         assert server.metric("eddy_event_log_oldest_age_seconds") < 3600 + 60
     finally:
         server.stop()
+
+
+def test_a_functions_logs_expire_after_its_group_was_deleted(fresh_dir):
+    """A function keeps logging after someone deleted its `/aws/lambda/NAME` group (as Lambda
+    recreates it); those log events still expire with a function group's default 7 days."""
+    from test_lambda import create_rust, invoke
+    server = Eddy(fresh_dir, ["--function-user", "current"]).start()
+    try:
+        lam, logs = server.client("lambda"), server.client("logs")
+        create_rust(lam, name="orphan")
+        logs.delete_log_group(logGroupName="/aws/lambda/orphan")
+        r, _ = invoke(lam, "orphan", {"n": 1})
+        assert r["StatusCode"] == 200
+        time.sleep(1)  # the log writer flushes every 200 ms
+        _advance_days(server, 8)
+
+        def expired():
+            _advance_days(server, 1 / 1440)  # each move runs another sweep
+            return server.metric("eddy_retention_expired_log_events_total") >= 3
+        _wait_for(expired, "the orphaned function log events (START, END, REPORT) expire")
+        logs.create_log_group(logGroupName="/aws/lambda/orphan")
+        assert _messages(logs, "/aws/lambda/orphan") == []
+    finally:
+        server.stop()

@@ -1,98 +1,66 @@
-//! The eddy server: the AWS endpoint, the HTTP routes listener, and the pieces between them and
-//! the store.
+//! The eddy server: the protocol adapters over the core (`eddy-core`), and [`run`], which
+//! serves them.
 //!
 //! [`run`] takes already-bound listeners, a [`ServerConfig`] and a shutdown future (so tests bind
-//! port 0 and stop the server when they like). Inside:
+//! port 0 and stop the server when they like). The adapters parse and validate their wire's
+//! requests, call the core and map its errors to their wire's:
 //!
-//! * [`aws`]: the AWS endpoint (JSON 1.1 dispatch, EventBridge operations, error shapes);
-//! * [`catalog`]: bus and rule definitions, persisted in the store, compiled into a matcher per
-//!   bus;
-//! * [`follow`]: keeps every cache of definitions in step with the store's change feed;
-//! * [`bus`]: PutEvents' path: envelope, match, durable append of the event and its work items;
-//! * [`queues`]: SQS-shaped queues (definitions, send, receive with long polling);
-//! * [`delivery`]: the delivery engine (targets, input shaping, retries, dead letters);
-//! * [`destinations`], [`logs`]: API destinations (HTTP targets) and log groups;
-//! * [`functions`]: function definitions, their code on disk, and the runtime pools running
-//!   them (`eddy-runtime`);
+//! * [`aws`]: the AWS endpoint (one module per service, JSON 1.1 / REST dispatch, error shapes);
+//! * [`gateway`], [`routes`]: HTTP APIs (routes, integrations, authorizers), compiled into the
+//!   table the HTTP routes listener serves from;
 //! * [`ops`]: health, Prometheus metrics, dev-mode reset and clock, `POST /_eddy/apply`;
 //! * [`admin`]: endpoints for the eddy CLI (`events tail`, `dlq redrive`);
-//! * [`apply`]: applying an app manifest (`eddy.toml`) through eddy's own operations;
-//! * [`clock`]: the server's clock (system time plus an offset `--dev` mode can move);
-//! * [`schedules`], [`scheduler`]: EventBridge Scheduler's schedules and the loop that fires
-//!   them and scheduled rules;
-//! * [`routes`]: HTTP APIs (routes, integrations, authorizers), compiled into the table
-//!   [`gateway`], the HTTP routes listener, serves from.
+//! * [`apply`]: applying an app manifest (`eddy.toml`);
+//! * [`error`]: AWS's error shapes, and the mapping of the core's errors to them.
 //!
-//! What it is not: the pattern language (`eddy-pattern`), the storage engine (`eddy-store`), or
-//! the CLI (`eddy`).
+//! The core's modules are re-exported under their own names (`eddy_server::bus` is
+//! `eddy_core::bus`) for the adapters and the CLI.
+//!
+//! What it is not: the domain (`eddy-core`), the pattern language (`eddy-pattern`), the storage
+//! engine (`eddy-store`), or the CLI (`eddy`).
 
 pub mod admin;
 pub mod apply;
-pub mod archives;
 pub mod aws;
-pub mod bus;
-pub mod catalog;
-pub mod clock;
-pub mod config;
-pub mod core_error;
-pub mod delivery;
-pub mod destinations;
-pub mod egress;
 pub mod error;
-pub mod follow;
-pub mod functions;
 pub mod gateway;
-pub mod logs;
-pub mod metrics;
 pub mod ops;
-pub mod queues;
-pub mod registry;
-pub mod retention;
 pub mod routes;
-pub mod scheduler;
-pub mod schedules;
-pub mod work;
+
+pub use eddy_core::{
+    Core, ServerConfig, archives, bus, catalog, clock, config, core_error, delivery, destinations,
+    egress, follow, functions, logs, metrics, queues, registry, retention, scheduler, schedules,
+    work,
+};
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::ops::Deref;
 use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use eddy_store::{Store, StoreOptions, StoreUri};
+use eddy_core::follow::Follow;
+use eddy_store::Store;
 use tokio::net::TcpListener;
 
-pub use config::ServerConfig;
-
-use crate::bus::Bus;
-use crate::catalog::Catalog;
-use crate::metrics::{Metrics, StoreMetrics};
-
-/// Everything a request handler can reach.
+/// Everything a request handler can reach: the core, and what only the adapters keep.
 pub struct App {
-    pub config: ServerConfig,
-    pub store: Arc<dyn Store>,
-    pub catalog: Arc<Catalog>,
-    pub bus: Bus,
-    pub queues: queues::Queues,
-    pub archives: archives::Archives,
-    pub destinations: destinations::Destinations,
-    pub log_groups: logs::LogGroups,
-    pub functions: functions::Functions,
+    pub core: Arc<Core>,
     /// Serialises manifest applies.
     pub apply_lock: tokio::sync::Mutex<()>,
-    pub routes: routes::Routes,
-    /// The HTTP client API destinations are called with (pooled connections).
-    pub http: delivery::http::HttpClient,
-    pub metrics: Arc<Metrics>,
-    /// The time every due time is measured against (movable in `--dev` mode).
-    pub clock: clock::Clock,
-    pub schedules: schedules::Schedules,
-    pub scheduler: scheduler::Scheduler,
-    /// The version of the definitions the caches reflect, and their changes as applied.
-    pub feed: Arc<follow::Feed>,
+    /// HTTP APIs, compiled for the gateway; they follow the store's feed with the core's caches.
+    pub routes: Arc<routes::Routes>,
     /// The memory large request bodies in flight may hold together, on both listeners.
     pub bodies: eddy_net::BodyBudget,
+}
+
+impl Deref for App {
+    type Target = Core;
+
+    fn deref(&self) -> &Core {
+        &self.core
+    }
 }
 
 impl App {
@@ -107,18 +75,9 @@ impl App {
         config: ServerConfig,
         clock: clock::Clock,
     ) -> anyhow::Result<Arc<Self>> {
-        let metrics = Metrics::new();
-        private_data_dir(&config).await?;
-        let uri = config
-            .store
-            .clone()
-            .unwrap_or_else(|| StoreUri::embedded(&config.data_dir));
-        let options = StoreOptions {
-            sync: config.sync,
-            observer: Arc::new(StoreMetrics(metrics.clone())),
-        };
-        let store = tokio::task::spawn_blocking(move || eddy_store::open(&uri, options)).await??;
-        Self::assemble(config, clock, store, metrics).await
+        let mut routes = None;
+        let core = Core::open(config, clock, Self::routes(&mut routes)).await?;
+        Self::assemble(core, routes)
     }
 
     /// [`App::open_with_clock`] on a store opened elsewhere (a test's, or one a caller chose
@@ -128,95 +87,37 @@ impl App {
         clock: clock::Clock,
         store: Arc<dyn Store>,
     ) -> anyhow::Result<Arc<Self>> {
-        private_data_dir(&config).await?;
-        Self::assemble(config, clock, store, Metrics::new()).await
+        let mut routes = None;
+        let core = Core::open_with_store(config, clock, store, Self::routes(&mut routes)).await?;
+        Self::assemble(core, routes)
     }
 
-    /// Loads everything the store holds into the parts of the app.
-    async fn assemble(
-        config: ServerConfig,
-        clock: clock::Clock,
-        store: Arc<dyn Store>,
-        metrics: Arc<Metrics>,
-    ) -> anyhow::Result<Arc<Self>> {
-        let limits = eddy_pattern::Limits {
-            max_pattern_len: config.max_pattern_len,
-            ..eddy_pattern::Limits::default()
-        };
-        // Subscribe before reading, so that no change committed meanwhile is missed.
-        let changes = store.watch();
-        // Every definition, read once for all the parts, and dropped once they are loaded.
-        let eddy_store::Definitions {
-            version,
-            items: definitions,
-        } = store.definitions().await?;
-        let feed = follow::Feed::new(version);
-        let catalog = Arc::new(Catalog::load(
-            store.clone(),
-            feed.clone(),
-            &definitions,
-            metrics.clone(),
-            config.account_id.clone(),
-            limits,
-            clock.clone(),
-        )?);
-        let bus = Bus::new(
-            catalog.clone(),
-            store.clone(),
-            metrics.clone(),
-            clock.clone(),
-        );
-        let queues =
-            queues::Queues::load(store.clone(), feed.clone(), &definitions, clock.clone())?;
-        let schedules =
-            schedules::Schedules::load(store.clone(), feed.clone(), &definitions, clock.now_ms())?;
-        let archives =
-            archives::Archives::load(store.clone(), feed.clone(), &definitions, clock.clone())?;
-        let destinations =
-            destinations::Destinations::load(store.clone(), feed.clone(), &definitions)?;
-        let log_groups = logs::LogGroups::load(store.clone(), feed.clone(), &definitions)?;
-        let endpoint = config
-            .aws_endpoint
-            .clone()
-            .unwrap_or_else(|| "http://127.0.0.1:4566".to_owned());
-        let functions = functions::Functions::load(
-            store.clone(),
-            feed.clone(),
-            &definitions,
-            &config,
-            endpoint,
-            clock.clone(),
-        )?;
-        let http = delivery::http::HttpClient::new()?;
-        // One process-wide TLS provider (a second install is fine).
-        let _already = rustls::crypto::ring::default_provider()
-            .install_default()
-            .is_err();
-        let keys = routes::auth::KeySources::new(config.code_roots.clone(), config.egress.clone())?;
-        let routes = routes::Routes::load(store.clone(), feed.clone(), &definitions, keys)?;
-        drop(definitions);
-        let app = Arc::new(Self {
-            store,
-            catalog,
-            bus,
-            queues,
-            archives,
-            destinations,
-            log_groups,
-            functions,
+    /// Loads the HTTP APIs while the core is assembled, into `slot`.
+    fn routes(slot: &mut Option<Arc<routes::Routes>>) -> eddy_core::Extra<'_> {
+        Box::new(move |l| {
+            let keys = routes::auth::KeySources::new(
+                l.config.code_roots.clone(),
+                l.config.egress.clone(),
+            )?;
+            let routes = Arc::new(routes::Routes::load(
+                l.store.clone(),
+                l.feed.clone(),
+                l.definitions,
+                keys,
+            )?);
+            *slot = Some(routes.clone());
+            Ok(vec![routes as Arc<dyn Follow>])
+        })
+    }
+
+    fn assemble(core: Arc<Core>, routes: Option<Arc<routes::Routes>>) -> anyhow::Result<Arc<Self>> {
+        let routes = routes.context("the HTTP APIs were not loaded")?;
+        Ok(Arc::new(Self {
+            bodies: eddy_net::BodyBudget::new(core.config.max_body_memory),
+            core,
             apply_lock: tokio::sync::Mutex::new(()),
             routes,
-            http,
-            metrics,
-            clock,
-            schedules,
-            scheduler: scheduler::Scheduler::new(),
-            feed,
-            bodies: eddy_net::BodyBudget::new(config.max_body_memory),
-            config,
-        });
-        follow::spawn(Arc::downgrade(&app), changes);
-        Ok(app)
+        }))
     }
 
     /// The router of the AWS listener: the browser boundary first, then credentials for
@@ -239,20 +140,6 @@ impl App {
             ))
             .with_state(self.clone())
     }
-}
-
-/// Makes the data directory eddy's alone: 0700, or 0711 when functions run as other users (they
-/// may pass through it to their own code, not list it).
-async fn private_data_dir(config: &ServerConfig) -> anyhow::Result<()> {
-    let (dir, user) = (config.data_dir.clone(), config.function_user);
-    tokio::task::spawn_blocking(move || functions::make_data_dir_private(&dir, user))
-        .await?
-        .with_context(|| {
-            format!(
-                "cannot make the data directory {} private",
-                config.data_dir.display()
-            )
-        })
 }
 
 /// The listeners [`run`] serves.
@@ -302,9 +189,9 @@ pub async fn serve(
     };
     // Replays interrupted by the last stop resume now, not at the first archive API call.
     app.archives.attach(&app.bus, app.catalog.limits());
-    let engine = tokio::spawn(delivery::run(app.clone(), stop_rx.clone()));
-    let scheduler = scheduler::spawn(app.clone(), stop_rx.clone());
-    let retention = tokio::spawn(retention::run(app.clone(), stop_rx.clone()));
+    let engine = tokio::spawn(delivery::run(app.core.clone(), stop_rx.clone()));
+    let scheduler = scheduler::spawn(app.core.clone(), stop_rx.clone());
+    let retention = tokio::spawn(retention::run(app.core.clone(), stop_rx.clone()));
     let limits = app.config.limits.clone();
     let aws = eddy_net::serve(
         listeners.aws,

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
 use base64::Engine;
+use bytes::Bytes;
 use eddy_model::definitions::TargetDef;
 use serde_json::Value;
 

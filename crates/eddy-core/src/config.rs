@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 pub use eddy_store::StoreUri;
 
-/// Everything [`crate::run`] needs besides its listeners and shutdown signal.
+/// How eddy runs: everything the core needs, and the listeners' limits the server applies.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// eddy's own files: function code, and the embedded store unless `store` names another.

@@ -27,7 +27,7 @@
 //!   order, at most [`MissedTicks::ALL_BOUND`] (the most recent ones). Scheduler schedules take
 //!   the policy from their group's `eddy:missed-ticks` tag; rules use `latest`. Ticks that fall
 //!   due while eddy runs (including when the dev clock jumps) all fire, in order.
-//! * **Time** is [`App::clock`](crate::App::clock): `POST /_eddy/clock` moves it and then calls [`Scheduler::sync`],
+//! * **Time** is [`Core::clock`](crate::Core::clock): `POST /_eddy/clock` moves it and then calls [`Scheduler::sync`],
 //!   which answers once everything due up to the new time is durably appended.
 //! * Rate schedules are anchored at their `StartDate` or creation time (whole seconds): a rule
 //!   first fires one period after its creation, a Scheduler schedule at its start. Flexible time
@@ -48,7 +48,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::App;
+use crate::Core;
 use crate::delivery::target::TargetKind;
 use crate::follow::Followed;
 use crate::schedules::{self, MissedTicks, ScheduleDef};
@@ -110,7 +110,7 @@ impl std::fmt::Display for TooManyTicks {
     }
 }
 
-/// The handle on the scheduler task that [`App`] keeps.
+/// The handle on the scheduler task that [`Core`] keeps.
 pub struct Scheduler {
     tx: mpsc::UnboundedSender<Request>,
     rx: Mutex<Option<mpsc::UnboundedReceiver<Request>>>,
@@ -320,7 +320,7 @@ fn parsed(text: &str) -> Option<Arc<ScheduleExpression>> {
 }
 
 /// The scheduler's view of a rule, when it is an enabled scheduled rule.
-fn rule_entry(app: &App, r: &RuleDef) -> Option<Entry> {
+fn rule_entry(app: &Core, r: &RuleDef) -> Option<Entry> {
     let expression = r.schedule_expression.as_ref()?;
     if !r.state.is_enabled() {
         return None;
@@ -348,7 +348,7 @@ fn rule_entry(app: &App, r: &RuleDef) -> Option<Entry> {
 }
 
 /// The scheduler's view of a Scheduler schedule, when it is enabled.
-fn schedule_entry(app: &App, d: &Arc<ScheduleDef>) -> Option<Entry> {
+fn schedule_entry(app: &Core, d: &Arc<ScheduleDef>) -> Option<Entry> {
     if !d.enabled() {
         return None;
     }
@@ -515,7 +515,7 @@ impl State {
 /// [`Scheduler::sync`] waits for the task (requests made before it has loaded are answered once
 /// it has). `None` when this app's scheduler was already started.
 pub fn spawn(
-    app: Arc<App>,
+    app: Arc<Core>,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Option<tokio::task::JoinHandle<()>> {
     let requests = app
@@ -531,7 +531,7 @@ pub fn spawn(
 }
 
 async fn run(
-    app: Arc<App>,
+    app: Arc<Core>,
     mut stop: tokio::sync::watch::Receiver<bool>,
     mut requests: mpsc::UnboundedReceiver<Request>,
     mut changes: broadcast::Receiver<Followed>,
@@ -580,7 +580,7 @@ async fn run(
 }
 
 /// Loads every scheduled rule and schedule with its last recorded tick, settling missed ticks.
-async fn load(app: &App) -> State {
+async fn load(app: &Core) -> State {
     let mut state = State::default();
     match app.store.ticks().await {
         Ok(ticks) => {
@@ -616,7 +616,7 @@ async fn load(app: &App) -> State {
 }
 
 /// Applies the definition changes already waiting.
-async fn drain(app: &App, state: &mut State, rx: &mut broadcast::Receiver<Followed>) {
+async fn drain(app: &Core, state: &mut State, rx: &mut broadcast::Receiver<Followed>) {
     loop {
         match rx.try_recv() {
             Ok(n) => apply(app, state, n).await,
@@ -626,7 +626,7 @@ async fn drain(app: &App, state: &mut State, rx: &mut broadcast::Receiver<Follow
     }
 }
 
-async fn handle(app: &App, state: &mut State, n: Result<Followed, broadcast::error::RecvError>) {
+async fn handle(app: &Core, state: &mut State, n: Result<Followed, broadcast::error::RecvError>) {
     match n {
         Ok(n) => apply(app, state, n).await,
         Err(broadcast::error::RecvError::Lagged(_)) => *state = rebuild(app, state).await,
@@ -635,7 +635,7 @@ async fn handle(app: &App, state: &mut State, n: Result<Followed, broadcast::err
 }
 
 /// After missing notifications: every schedule again from memory, keeping the fired ticks.
-async fn rebuild(app: &App, old: &mut State) -> State {
+async fn rebuild(app: &Core, old: &mut State) -> State {
     let mut state = State {
         last: std::mem::take(&mut old.last),
         entries: std::mem::take(&mut old.entries),
@@ -672,7 +672,7 @@ async fn rebuild(app: &App, old: &mut State) -> State {
     state
 }
 
-async fn apply(app: &App, state: &mut State, n: Followed) {
+async fn apply(app: &Core, state: &mut State, n: Followed) {
     let now = app.clock.now_ms();
     match n {
         Followed::Reset => *state = State::default(),
@@ -685,7 +685,7 @@ async fn apply(app: &App, state: &mut State, n: Followed) {
     }
 }
 
-fn apply_one(app: &App, state: &mut State, c: &DefinitionChange, now: i64) {
+fn apply_one(app: &Core, state: &mut State, c: &DefinitionChange, now: i64) {
     match c.kind.as_str() {
         KIND_RULE => {
             let key = rule_key(&c.key);
@@ -730,7 +730,7 @@ struct InFlight<'a> {
 /// batches are in the store's queue at once (the store takes them in order), so building the
 /// next batch overlaps with committing the previous one. False when the store refused a batch:
 /// its ticks are due again, and firing stops until the next wake-up.
-async fn fire_due(app: &App, state: &mut State) -> bool {
+async fn fire_due(app: &Core, state: &mut State) -> bool {
     let mut recorded = true;
     let mut pending: std::collections::VecDeque<InFlight<'_>> = Default::default();
     let mut batches = 0;
@@ -782,7 +782,7 @@ async fn fire_due(app: &App, state: &mut State) -> bool {
 }
 
 /// Waits for one batch: its ticks are recorded (true), or (the store failed) due again.
-async fn settle(app: &App, state: &mut State, p: InFlight<'_>) -> bool {
+async fn settle(app: &Core, state: &mut State, p: InFlight<'_>) -> bool {
     if let Err(e) = p.append.await {
         tracing::error!(error = %e, ticks = p.fired.len(), "cannot record fired ticks; retrying them");
         for (key, nominal_ms, due_ms) in p.fired {
@@ -814,7 +814,7 @@ async fn settle(app: &App, state: &mut State, p: InFlight<'_>) -> bool {
 
 /// Adds the event and work items of one tick to `batch` (nothing when its rule or schedule is
 /// gone, disabled, or has no target).
-async fn build(app: &App, batch: &mut AppendBatch, source: &Source, nominal_ms: i64) {
+async fn build(app: &Core, batch: &mut AppendBatch, source: &Source, nominal_ms: i64) {
     // Per kind: the event's region, the bus it is stored under, its source, detail type and
     // detail, and the targets (work items) it goes to.
     let (arn, region, bus, src, detail_type, detail, targets) = match source {

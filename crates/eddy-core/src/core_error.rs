@@ -1,6 +1,6 @@
 //! The errors of eddy's domain (the core): what went wrong in the core's own words, never an AWS
 //! error code or an HTTP status. The protocol adapters map them to their wire's errors
-//! (`crate::error::ApiError` for the AWS endpoint, once, in its `From` impls).
+//! (`eddy_server::error::ApiError` for the AWS endpoint, once, in its `From` impls).
 //!
 //! Operations whose caller decides what is acceptable (a registry's `upsert` runs the adapter's
 //! `decide`) are generic over the caller's error type, which must take a [`CoreError`].

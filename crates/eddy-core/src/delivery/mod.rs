@@ -37,7 +37,7 @@ use eddy_store::{Lease, StoreError, WorkItem};
 use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::App;
+use crate::Core;
 use crate::core_error::CoreError;
 use crate::metrics::DeliveryLabels;
 use crate::queues::OutMessage;
@@ -134,7 +134,7 @@ impl Limits {
 }
 
 /// Runs the engine until `stop` turns true.
-pub async fn run(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
+pub async fn run(app: Arc<Core>, mut stop: tokio::sync::watch::Receiver<bool>) {
     match app.store.release_leases(app.clock.now_ms()).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(
@@ -239,7 +239,7 @@ fn by_target(items: Vec<WorkItem>) -> Vec<Vec<WorkItem>> {
 /// Delivers a group of work items for one target and settles each: removed, retried later, or
 /// dead-lettered. Queue targets get the whole group in one store transaction.
 async fn deliver_group(
-    app: Arc<App>,
+    app: Arc<Core>,
     limits: Arc<Limits>,
     items: Vec<WorkItem>,
     _permits: OwnedSemaphorePermit,
@@ -345,7 +345,7 @@ async fn deliver_group(
 /// delivered ones), retried or dead-lettered when not. Answers whether the item is settled for
 /// good (not to be retried).
 async fn settle_outcome(
-    app: &App,
+    app: &Core,
     target: &TargetDef,
     policy: Policy,
     item: &WorkItem,
@@ -407,7 +407,7 @@ const QUEUE_CHUNK: usize = 256;
 /// Delivers items to an eddy queue: the messages and the work items' removal commit together,
 /// a chunk at a time. Returns one outcome per item.
 async fn to_queue(
-    app: &App,
+    app: &Core,
     rule: &RuleDef,
     target: &TargetDef,
     region: &str,
@@ -508,7 +508,7 @@ enum Settle {
 
 /// One attempt for a target that is not a queue (queues go through [`to_queue`]).
 async fn attempt(
-    app: &App,
+    app: &Core,
     rule: &RuleDef,
     target: &TargetDef,
     item: &WorkItem,
@@ -602,7 +602,7 @@ async fn attempt(
 /// Sends an undeliverable event to the target's dead-letter queue with AWS's attributes, or
 /// keeps it in the store's dead letters when there is no usable dead-letter queue.
 async fn give_up(
-    app: &App,
+    app: &Core,
     item: &WorkItem,
     target: &TargetDef,
     f: &Failure,
@@ -667,7 +667,7 @@ async fn give_up(
     }
 }
 
-fn count(app: &App, item: &WorkItem, outcome: &str, n: usize) {
+fn count(app: &Core, item: &WorkItem, outcome: &str, n: usize) {
     let rule = Work::of_item(item).metrics_rule();
     app.metrics
         .deliveries
@@ -681,7 +681,7 @@ fn count(app: &App, item: &WorkItem, outcome: &str, n: usize) {
 
 /// Removes delivered work items. Leases refused (lost: their items are another attempt's now)
 /// are counted.
-pub(crate) async fn ack(app: &App, leases: Vec<Lease>) {
+pub(crate) async fn ack(app: &Core, leases: Vec<Lease>) {
     match app.store.ack(leases).await {
         Ok(refused) => stale(app, refused.len()),
         Err(e) => settle_failed(&e),
@@ -689,7 +689,7 @@ pub(crate) async fn ack(app: &App, leases: Vec<Lease>) {
 }
 
 /// Makes a leased item due again at `due_ms`, unless its lease was lost (counted).
-pub(crate) async fn nack(app: &App, lease: Lease, due_ms: i64) {
+pub(crate) async fn nack(app: &Core, lease: Lease, due_ms: i64) {
     match app.store.nack(lease, due_ms).await {
         Ok(true) => {}
         Ok(false) => stale(app, 1),
@@ -698,7 +698,7 @@ pub(crate) async fn nack(app: &App, lease: Lease, due_ms: i64) {
 }
 
 /// Counts settlements the store refused because their leases were lost. See [`lease`].
-pub(crate) fn stale(app: &App, n: usize) {
+pub(crate) fn stale(app: &Core, n: usize) {
     if n > 0 {
         tracing::warn!(
             items = n,
@@ -710,7 +710,7 @@ pub(crate) fn stale(app: &App, n: usize) {
 
 /// Whether a write that was to deliver and settle work items was refused because their leases
 /// were lost (counted): nothing was written, and the items are another attempt's now.
-pub(crate) fn lost(app: &App, e: &CoreError) -> bool {
+pub(crate) fn lost(app: &Core, e: &CoreError) -> bool {
     match e {
         CoreError::Store(StoreError::LeaseLost(leases)) => {
             stale(app, leases.len());
@@ -733,7 +733,7 @@ mod tests {
 
     /// An item whose first lease ran out (a zero-length lease) and went to a second holder:
     /// (the stale lease, the current one).
-    async fn taken_over(app: &App) -> (Lease, Lease) {
+    async fn taken_over(app: &Core) -> (Lease, Lease) {
         app.store
             .append(AppendBatch {
                 events: vec![NewEvent {
@@ -762,9 +762,13 @@ mod tests {
     #[tokio::test]
     async fn a_stale_attempts_settlements_are_refused_and_counted() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let app = App::open(crate::ServerConfig::new(dir.path()))
-            .await
-            .expect("open");
+        let app = Core::open(
+            crate::config::ServerConfig::new(dir.path()),
+            crate::clock::Clock::system(),
+            Box::new(|_| Ok(Vec::new())),
+        )
+        .await
+        .expect("open");
         let (stale_lease, current) = taken_over(&app).await;
         let counted = || app.metrics.stale_lease_acks.get();
         ack(&app, vec![stale_lease]).await;

@@ -29,7 +29,7 @@ use tokio::time::Instant;
 use crate::metrics::Metrics;
 
 /// How long a delivery's lease lasts unless renewed (the default of
-/// [`crate::ServerConfig::lease_ms`]). A running delivery renews it every third of this.
+/// [`crate::config::ServerConfig::lease_ms`]). A running delivery renews it every third of this.
 pub const LEASE_MS: i64 = 60_000;
 
 /// The shortest lease the engine uses: renewals run every third of it.

@@ -18,15 +18,15 @@
 //! ([`eddy_store::Store::reclaim`]) in steps of [`RECLAIM_STEP`] bytes, each its own short
 //! store call, so ingest goes on between them.
 //!
-//! [`ServerConfig::dead_letter_retention_ms`]: crate::ServerConfig::dead_letter_retention_ms
-//! [`ServerConfig::event_retention_ms`]: crate::ServerConfig::event_retention_ms
+//! [`ServerConfig::dead_letter_retention_ms`]: crate::config::ServerConfig::dead_letter_retention_ms
+//! [`ServerConfig::event_retention_ms`]: crate::config::ServerConfig::event_retention_ms
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use eddy_store::Expiry;
 
-use crate::App;
+use crate::Core;
 
 /// Events deleted per store call.
 const BATCH: usize = 5_000;
@@ -40,7 +40,7 @@ const MAX_RECLAIMS: usize = 128;
 const EVERY: Duration = Duration::from_secs(60);
 
 /// Sweeps until `stop` turns true.
-pub async fn run(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
+pub async fn run(app: Arc<Core>, mut stop: tokio::sync::watch::Receiver<bool>) {
     let mut moved = app.clock.moved();
     loop {
         sweep(&app).await;
@@ -55,7 +55,7 @@ pub async fn run(app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
 }
 
 /// One sweep: answers how many events and dead letters it deleted.
-pub async fn sweep(app: &App) -> (u64, u64) {
+pub async fn sweep(app: &Core) -> (u64, u64) {
     let now = app.clock.now_ms();
     let mut expiry = Expiry {
         events_before_ms: app.config.event_retention_ms.map(|r| now.saturating_sub(r)),
@@ -93,7 +93,7 @@ pub async fn sweep(app: &App) -> (u64, u64) {
 
 /// Gives the space deletes left behind back to the file system, a step at a time: answers the
 /// bytes given back.
-pub async fn reclaim(app: &App) -> u64 {
+pub async fn reclaim(app: &Core) -> u64 {
     let mut given = 0;
     for _ in 0..MAX_RECLAIMS {
         match app.store.reclaim(RECLAIM_STEP).await {

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::target::TargetKind;
 use super::{ack, lost, nack};
-use crate::App;
+use crate::Core;
 use crate::bus::PreparedEvent;
 use crate::core_error::CoreError;
 use crate::functions::{EventInvokeConfig, FunctionDef};
@@ -27,7 +27,7 @@ const ASYNC_BUS: &str = "$lambda";
 /// Accepts an asynchronous invocation of `def` durably; `ack` names the leases of work items
 /// completed by this acceptance (a rule's delivery to the function). Returns the request id.
 pub async fn enqueue(
-    app: &App,
+    app: &Core,
     def: &FunctionDef,
     payload: String,
     ack: Vec<Lease>,
@@ -58,7 +58,7 @@ pub async fn enqueue(
 }
 
 /// Invokes the function of a group of asynchronous invocation items and settles each.
-pub async fn deliver(app: Arc<App>, items: Vec<WorkItem>) {
+pub async fn deliver(app: Arc<Core>, items: Vec<WorkItem>) {
     let Some(first) = items.first() else { return };
     let TargetKind::Function { region, name } = TargetKind::of(&first.rule) else {
         return;
@@ -82,7 +82,7 @@ pub async fn deliver(app: Arc<App>, items: Vec<WorkItem>) {
     }
 }
 
-async fn deliver_one(app: &App, def: &FunctionDef, item: WorkItem) {
+async fn deliver_one(app: &Core, def: &FunctionDef, item: WorkItem) {
     let config = def.event_invoke.clone().unwrap_or_default();
     let now = app.clock.now_ms();
     let age = now - item.created_ms;
@@ -126,7 +126,7 @@ async fn deliver_one(app: &App, def: &FunctionDef, item: WorkItem) {
 
 /// Lambda's invocation record, sent to destinations.
 fn record(
-    app: &App,
+    app: &Core,
     def: &FunctionDef,
     item: &WorkItem,
     outcome: Option<&Outcome>,
@@ -164,7 +164,7 @@ fn record(
 /// Settles a finished invocation: the destination for its condition gets the record and the
 /// work item goes in the same transaction.
 async fn finish(
-    app: &App,
+    app: &Core,
     def: &FunctionDef,
     config: &EventInvokeConfig,
     item: &WorkItem,

@@ -5,7 +5,7 @@
 //! are deleted by the retention sweep ([`crate::retention`]), once a minute and whenever eddy's
 //! clock is moved. A group with no retention policy keeps its events forever, except a
 //! function's own group (`/aws/lambda/NAME`), which keeps them
-//! [`crate::ServerConfig::function_log_retention_days`].
+//! [`crate::config::ServerConfig::function_log_retention_days`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use eddy_store::{Definition, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::App;
+use crate::Core;
 use crate::core_error::CoreError;
 use crate::follow::{Feed, Follow};
 use crate::registry::{self, Named, Registry};
@@ -131,21 +131,38 @@ impl LogGroups {
 }
 
 /// Deletes log events older than their group's retention, [`SWEEP_CHUNK`] at a time and at most
-/// [`SWEEP_CALLS`] chunks; returns how many it deleted.
-pub async fn expire(app: &App) -> Result<usize, CoreError> {
+/// [`SWEEP_CALLS`] chunks; returns how many it deleted. A function whose group was deleted
+/// still writes its logs under the group's name (Lambda recreates the group; eddy keeps writing
+/// where it would be): those keep a function group's default retention.
+pub async fn expire(app: &Core) -> Result<usize, CoreError> {
     let now = app.clock.now_ms();
+    let function_default = app.config.function_log_retention_days;
+    let mut groups: Vec<(String, i64)> = app
+        .log_groups
+        .all()
+        .iter()
+        .filter_map(|g| Some((g.key(), g.retention_days(function_default)?)))
+        .collect();
+    if let Some(days) = function_default {
+        for f in app.functions.all() {
+            let name = format!("{FUNCTION_GROUP_PREFIX}{}", f.name);
+            if app.log_groups.get(&f.region, &name).is_none() {
+                groups.push((registry::key(&f.region, &name), i64::from(days)));
+            }
+        }
+    }
     let (mut deleted, mut calls) = (0, 0);
-    for g in app.log_groups.all() {
-        let Some(days) = g.retention_days(app.config.function_log_retention_days) else {
-            continue;
-        };
+    for (key, days) in groups {
         let before = now.saturating_sub(days.saturating_mul(DAY_MS));
         loop {
             if calls == SWEEP_CALLS {
                 return Ok(deleted);
             }
             calls += 1;
-            let n = app.store.logs_expire(g.key(), before, SWEEP_CHUNK).await?;
+            let n = app
+                .store
+                .logs_expire(key.clone(), before, SWEEP_CHUNK)
+                .await?;
             deleted += n;
             if n < SWEEP_CHUNK {
                 break;
@@ -156,10 +173,13 @@ pub async fn expire(app: &App) -> Result<usize, CoreError> {
 }
 
 /// Runs [`expire`] once, as part of a retention sweep (see [`crate::retention`]).
-pub async fn sweep(app: &App) {
+pub async fn sweep(app: &Core) {
     match expire(app).await {
         Ok(0) => {}
-        Ok(n) => tracing::debug!(deleted = n, "expired log events"),
+        Ok(n) => {
+            app.metrics.expired_log_events.inc_by(n as u64);
+            tracing::debug!(deleted = n, "expired log events");
+        }
         Err(e) => {
             tracing::warn!(error = %e, "cannot expire log events; trying again at the next sweep");
         }

@@ -16,7 +16,7 @@ use std::sync::{Arc, Weak};
 use eddy_store::{Definition, DefinitionChange, Notification};
 use tokio::sync::{broadcast, watch};
 
-use crate::App;
+use crate::Core;
 
 /// A cache of definitions that follows the feed. Implementations must not block or panic: they
 /// run on the follower task, between a commit and the writer's answer.
@@ -90,44 +90,49 @@ impl Feed {
     }
 }
 
-/// The caches of an app, in the order they apply changes.
-fn caches(app: &App) -> [&dyn Follow; 8] {
-    [
-        &*app.catalog,
-        &app.queues,
-        &app.archives,
-        &app.destinations,
-        &app.log_groups,
-        &app.functions,
-        &app.schedules,
-        &app.routes,
-    ]
+/// The caches of the core and an adapter's own (`extra`), in the order they apply changes.
+fn caches<'a>(core: &'a Core, extra: &'a [Arc<dyn Follow>]) -> Vec<&'a dyn Follow> {
+    let mut all: Vec<&dyn Follow> = vec![
+        &*core.catalog,
+        &core.queues,
+        &core.archives,
+        &core.destinations,
+        &core.log_groups,
+        &core.functions,
+        &core.schedules,
+    ];
+    all.extend(extra.iter().map(|c| &**c));
+    all
 }
 
-/// Follows `changes` (subscribed before the caches were loaded) for as long as the app lives.
-pub fn spawn(app: Weak<App>, mut changes: broadcast::Receiver<Notification>) {
+/// Follows `changes` (subscribed before the caches were loaded) for as long as the core lives.
+pub fn spawn(
+    core: Weak<Core>,
+    extra: Vec<Arc<dyn Follow>>,
+    mut changes: broadcast::Receiver<Notification>,
+) {
     tokio::spawn(async move {
         loop {
             let n = changes.recv().await;
-            let Some(app) = app.upgrade() else { return };
-            let feed = &app.feed;
+            let Some(core) = core.upgrade() else { return };
+            let feed = &core.feed;
             match n {
                 Ok(n) if n.version() <= feed.version() => {}
                 Ok(Notification::Changed { version, changes }) => {
-                    for c in caches(&app) {
+                    for c in caches(&core, &extra) {
                         c.follow(&changes);
                     }
                     feed.applied(version, Followed::Changed(Arc::new(changes)));
                 }
                 Ok(Notification::Reset { version }) => {
-                    for c in caches(&app) {
+                    for c in caches(&core, &extra) {
                         c.reset();
                     }
                     feed.applied(version, Followed::Reset);
                 }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "definition changes missed: reloading the caches");
-                    reload(&app).await;
+                    reload(&core, &extra).await;
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             }
@@ -136,14 +141,14 @@ pub fn spawn(app: Weak<App>, mut changes: broadcast::Receiver<Notification>) {
 }
 
 /// Reloads every cache from the store's definitions, retrying until the store answers.
-async fn reload(app: &App) {
+async fn reload(core: &Core, extra: &[Arc<dyn Follow>]) {
     loop {
-        match app.store.definitions().await {
+        match core.store.definitions().await {
             Ok(d) => {
-                for c in caches(app) {
+                for c in caches(core, extra) {
                     c.reload(&d.items);
                 }
-                app.feed.applied(d.version, Followed::Reloaded);
+                core.feed.applied(d.version, Followed::Reloaded);
                 return;
             }
             Err(e) => {

@@ -80,6 +80,8 @@ pub struct Metrics {
     pub expired_events: Counter,
     /// Dead letters the retention sweep deleted.
     pub expired_dead_letters: Counter,
+    /// Log events deleted because they outlived their group's retention.
+    pub expired_log_events: Counter,
     /// Bytes the store gave back to the file system (see `retention`).
     pub reclaimed_bytes: Counter,
     /// AWS API requests by operation and outcome (`ok` or the error code).
@@ -174,6 +176,12 @@ impl Metrics {
             "eddy_retention_expired_dead_letters",
             "Dead letters deleted because they outlived their retention",
             expired_dead_letters.clone(),
+        );
+        let expired_log_events = Counter::default();
+        registry.register(
+            "eddy_retention_expired_log_events",
+            "Log events deleted because they outlived their log group's retention",
+            expired_log_events.clone(),
         );
         let reclaimed_bytes = Counter::default();
         registry.register(
@@ -272,6 +280,7 @@ impl Metrics {
             lease_renewals,
             expired_events,
             expired_dead_letters,
+            expired_log_events,
             reclaimed_bytes,
             requests,
             http_requests,

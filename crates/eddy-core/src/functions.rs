@@ -211,7 +211,7 @@ impl Functions {
         store: Arc<dyn Store>,
         feed: Arc<Feed>,
         definitions: &[Definition],
-        config: &crate::ServerConfig,
+        config: &crate::config::ServerConfig,
         endpoint_url: String,
         clock: crate::clock::Clock,
     ) -> anyhow::Result<Self> {
@@ -249,6 +249,11 @@ impl Functions {
 
     pub fn list(&self, region: &str) -> Vec<FunctionDef> {
         self.defs.list(region)
+    }
+
+    /// Every function, of every region.
+    pub fn all(&self) -> Vec<FunctionDef> {
+        self.defs.all()
     }
 
     pub fn default_concurrency(&self) -> u32 {
@@ -355,7 +360,7 @@ impl Functions {
         &self,
         region: &str,
         name: &str,
-        zip_base64: axum::body::Bytes,
+        zip_base64: bytes::Bytes,
     ) -> Result<(String, String, u64), eddy_runtime::code::CodeError> {
         use eddy_runtime::code::{self, CodeError};
         let base = self.code_root.clone();

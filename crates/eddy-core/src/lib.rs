@@ -1,0 +1,232 @@
+//! eddy's domain core: what eddy does, in its own words, over the store. No listener, no AWS
+//! wire shapes: the protocol adapters (`eddy-server`: the AWS endpoint, the HTTP routes gateway,
+//! the admin endpoints) parse requests, call the core and map [`core_error::CoreError`] to their
+//! wire's errors.
+//!
+//! One PutEvents, in one direction: the adapter hands prepared entries to [`bus::Bus::put`],
+//! which matches them against the bus's compiled rules ([`catalog`]) and appends each event with
+//! the work items it owes ([`work::Work`]) to the store, durably; the delivery engine
+//! ([`delivery`]) leases those work items and delivers each to its target (a queue in
+//! [`queues`], a function in [`functions`], an HTTP endpoint in [`destinations`], a log group
+//! in [`logs`], another bus), with retries and dead letters.
+//!
+//! * [`Core`]: the parts, assembled from one store; [`Core::open`] loads what the store holds;
+//! * [`catalog`]: bus and rule definitions, compiled into a matcher per bus;
+//! * [`bus`]: PutEvents' path: envelope, match, durable append of the event and its work items;
+//! * [`work`]: the kinds of work items (rule targets, schedule ticks, asynchronous invokes);
+//! * [`delivery`]: the delivery engine (targets, input shaping, retries, dead letters, leases);
+//! * [`queues`], [`functions`], [`destinations`], [`logs`]: what targets deliver to;
+//! * [`schedules`], [`scheduler`]: EventBridge Scheduler's schedules and the loop that fires
+//!   them and scheduled rules;
+//! * [`archives`]: archives and replays;
+//! * [`registry`], [`follow`]: definitions held in memory, following the store's change feed;
+//! * [`retention`]: what the event log, dead letters and log groups forget, and when;
+//! * [`clock`]: eddy's one clock (system time plus an offset `--dev` mode can move);
+//! * [`config`], [`egress`], [`metrics`], [`core_error`]: settings, the egress policy, the
+//!   Prometheus metrics, the core's errors.
+
+pub mod archives;
+pub mod bus;
+pub mod catalog;
+pub mod clock;
+pub mod config;
+pub mod core_error;
+pub mod delivery;
+pub mod destinations;
+pub mod egress;
+pub mod follow;
+pub mod functions;
+pub mod logs;
+pub mod metrics;
+pub mod queues;
+pub mod registry;
+pub mod retention;
+pub mod scheduler;
+pub mod schedules;
+pub mod work;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use eddy_store::{Definition, Store, StoreOptions, StoreUri};
+
+pub use config::ServerConfig;
+
+use crate::bus::Bus;
+use crate::catalog::Catalog;
+use crate::follow::{Feed, Follow};
+use crate::metrics::{Metrics, StoreMetrics};
+
+/// The parts of the core, assembled over one store.
+pub struct Core {
+    pub config: ServerConfig,
+    pub store: Arc<dyn Store>,
+    pub catalog: Arc<Catalog>,
+    pub bus: Bus,
+    pub queues: queues::Queues,
+    pub archives: archives::Archives,
+    pub destinations: destinations::Destinations,
+    pub log_groups: logs::LogGroups,
+    pub functions: functions::Functions,
+    /// The HTTP client API destinations are called with (pooled connections).
+    pub http: delivery::http::HttpClient,
+    pub metrics: Arc<Metrics>,
+    /// The time every due time is measured against (movable in `--dev` mode).
+    pub clock: clock::Clock,
+    pub schedules: schedules::Schedules,
+    pub scheduler: scheduler::Scheduler,
+    /// The version of the definitions the caches reflect, and their changes as applied.
+    pub feed: Arc<Feed>,
+}
+
+/// What an adapter's own caches of definitions load from, while the core is assembled (see
+/// [`Core::open_with_store`]).
+pub struct Loading<'a> {
+    pub config: &'a ServerConfig,
+    pub store: &'a Arc<dyn Store>,
+    pub feed: &'a Arc<Feed>,
+    pub definitions: &'a [Definition],
+}
+
+/// Builds an adapter's own caches of definitions, which then follow the feed with the core's.
+pub type Extra<'a> =
+    Box<dyn FnOnce(&Loading<'_>) -> anyhow::Result<Vec<Arc<dyn Follow>>> + Send + 'a>;
+
+impl Core {
+    /// Opens the store `config.store` names (the embedded store in `config.data_dir` when it
+    /// names none) and loads everything it holds.
+    pub async fn open(
+        config: ServerConfig,
+        clock: clock::Clock,
+        extra: Extra<'_>,
+    ) -> anyhow::Result<Arc<Self>> {
+        let metrics = Metrics::new();
+        private_data_dir(&config).await?;
+        let uri = config
+            .store
+            .clone()
+            .unwrap_or_else(|| StoreUri::embedded(&config.data_dir));
+        let options = StoreOptions {
+            sync: config.sync,
+            observer: Arc::new(StoreMetrics(metrics.clone())),
+        };
+        let store = tokio::task::spawn_blocking(move || eddy_store::open(&uri, options)).await??;
+        Self::assemble(config, clock, store, metrics, extra).await
+    }
+
+    /// [`Core::open`] on a store opened elsewhere (a test's, or one a caller chose itself);
+    /// `config.store` is not looked at.
+    pub async fn open_with_store(
+        config: ServerConfig,
+        clock: clock::Clock,
+        store: Arc<dyn Store>,
+        extra: Extra<'_>,
+    ) -> anyhow::Result<Arc<Self>> {
+        private_data_dir(&config).await?;
+        Self::assemble(config, clock, store, Metrics::new(), extra).await
+    }
+
+    /// Loads everything the store holds into the parts of the core (and `extra`'s), then
+    /// starts following the store's change feed.
+    async fn assemble(
+        config: ServerConfig,
+        clock: clock::Clock,
+        store: Arc<dyn Store>,
+        metrics: Arc<Metrics>,
+        extra: Extra<'_>,
+    ) -> anyhow::Result<Arc<Self>> {
+        let limits = eddy_pattern::Limits {
+            max_pattern_len: config.max_pattern_len,
+            ..eddy_pattern::Limits::default()
+        };
+        // Subscribe before reading, so that no change committed meanwhile is missed.
+        let changes = store.watch();
+        // Every definition, read once for all the parts, and dropped once they are loaded.
+        let eddy_store::Definitions {
+            version,
+            items: definitions,
+        } = store.definitions().await?;
+        let feed = Feed::new(version);
+        let catalog = Arc::new(Catalog::load(
+            store.clone(),
+            feed.clone(),
+            &definitions,
+            metrics.clone(),
+            config.account_id.clone(),
+            limits,
+            clock.clone(),
+        )?);
+        let bus = Bus::new(
+            catalog.clone(),
+            store.clone(),
+            metrics.clone(),
+            clock.clone(),
+        );
+        let queues =
+            queues::Queues::load(store.clone(), feed.clone(), &definitions, clock.clone())?;
+        let schedules =
+            schedules::Schedules::load(store.clone(), feed.clone(), &definitions, clock.now_ms())?;
+        let archives =
+            archives::Archives::load(store.clone(), feed.clone(), &definitions, clock.clone())?;
+        let destinations =
+            destinations::Destinations::load(store.clone(), feed.clone(), &definitions)?;
+        let log_groups = logs::LogGroups::load(store.clone(), feed.clone(), &definitions)?;
+        let endpoint = config
+            .aws_endpoint
+            .clone()
+            .unwrap_or_else(|| "http://127.0.0.1:4566".to_owned());
+        let functions = functions::Functions::load(
+            store.clone(),
+            feed.clone(),
+            &definitions,
+            &config,
+            endpoint,
+            clock.clone(),
+        )?;
+        // One process-wide TLS provider for outgoing HTTPS (a second install is fine).
+        let _already = rustls::crypto::ring::default_provider()
+            .install_default()
+            .is_err();
+        let http = delivery::http::HttpClient::new()?;
+        let extra = extra(&Loading {
+            config: &config,
+            store: &store,
+            feed: &feed,
+            definitions: &definitions,
+        })?;
+        drop(definitions);
+        let core = Arc::new(Self {
+            store,
+            catalog,
+            bus,
+            queues,
+            archives,
+            destinations,
+            log_groups,
+            functions,
+            http,
+            metrics,
+            clock,
+            schedules,
+            scheduler: scheduler::Scheduler::new(),
+            feed,
+            config,
+        });
+        follow::spawn(Arc::downgrade(&core), extra, changes);
+        Ok(core)
+    }
+}
+
+/// Makes the data directory eddy's alone: 0700, or 0711 when functions run as other users (they
+/// may pass through it to their own code, not list it).
+async fn private_data_dir(config: &ServerConfig) -> anyhow::Result<()> {
+    let (dir, user) = (config.data_dir.clone(), config.function_user);
+    tokio::task::spawn_blocking(move || functions::make_data_dir_private(&dir, user))
+        .await?
+        .with_context(|| {
+            format!(
+                "cannot make the data directory {} private",
+                config.data_dir.display()
+            )
+        })
+}
