@@ -14,8 +14,7 @@ use eddy_store::{
 };
 use proptest::prelude::*;
 
-/// Far enough in the future that every appended item (due at its wall-clock ingestion time) is
-/// due from the model's first instant.
+/// Where both clocks start (appends give the callers' clock as their time, as eddy does).
 const T0: i64 = 4_000_000_000_000;
 
 #[derive(Debug, Clone)]
@@ -155,7 +154,10 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
         let store_now = clock.now_ms();
         match op {
             Op::Append(targets) => {
-                let mut batch = AppendBatch::default();
+                let mut batch = AppendBatch {
+                    now_ms: Some(now),
+                    ..AppendBatch::default()
+                };
                 for (i, n) in targets.iter().enumerate() {
                     let id = format!("e{}", model.events);
                     model.events += 1;
@@ -174,7 +176,7 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                             target: target.clone(),
                         });
                         let item = ModelItem {
-                            due: 0,
+                            due: now,
                             until: 0,
                             token: 0,
                             attempts: 0,
