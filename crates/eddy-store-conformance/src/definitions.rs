@@ -1,14 +1,13 @@
 //! Definitions ([`DefinitionStore`](eddy_store::DefinitionStore)): an apply commits its group of
 //! changes at once and is announced whole to every watcher, in commit order; `definitions` reads
-//! them ordered by kind then key and reflects every acknowledged change; reset wipes everything
-//! and says so.
+//! them ordered by kind then key and reflects every acknowledged change, never half of one.
 
 use std::collections::BTreeMap;
 
-use eddy_store::{DefinitionChange, Notification, Store};
+use eddy_store::{DefinitionChange, Notification};
 use tokio::sync::broadcast::error::TryRecvError;
 
-use crate::{Backend, Harness, T0, log, message, whole_group, with_work};
+use crate::{Backend, Harness};
 
 /// An apply's changes are there together (also after a restart) and announced as one
 /// notification, as applied; a put replaces the value; a delete removes it (deleting what is not
@@ -122,65 +121,42 @@ pub async fn the_feed_follows_commit_order<B: Backend>() {
     assert_eq!(read, replayed);
 }
 
-/// Reset wipes every concern (events, work, dead letters, definitions, queues, logs, ticks) and
-/// tells watchers.
-pub async fn reset_wipes_everything_and_says_so<B: Backend>() {
+/// A reader never sees half of an apply: while applies each set two definitions to the same
+/// value, every read finds the two equal.
+pub async fn a_reader_never_sees_half_an_apply<B: Backend>() {
     let h = Harness::<B>::open().await;
-    let s: &dyn Store = h.store();
-    let mut batch = with_work("e", 2, T0);
-    batch.ticks = vec![eddy_store::Tick {
-        schedule: "s".into(),
-        tick_ms: 60_000,
-    }];
-    s.append(batch).await.expect("append");
-    let items = s.lease(None, T0, 1, 60_000).await.expect("lease");
-    assert!(
-        s.dead_letter(items[0].lease(), "x".into(), T0)
-            .await
-            .expect("dead letter")
-    );
-    s.apply(vec![DefinitionChange::put("bus", "b", b"1".to_vec())])
-        .await
-        .expect("apply");
-    s.queue_send("q".into(), vec![message("m")], T0, Vec::new())
-        .await
-        .expect("send");
-    s.logs_append(vec![log("g", "s", 1)], T0, Vec::new())
-        .await
-        .expect("logs");
-    let mut watch = s.watch();
-    s.reset().await.expect("reset");
+    let s = h.store();
+    let pair = |v: u8| {
+        vec![
+            DefinitionChange::put("k", "a", vec![v]),
+            DefinitionChange::put("k", "b", vec![v]),
+        ]
+    };
+    s.apply(pair(0)).await.expect("apply");
+    let writes = async {
+        for v in 1..=20 {
+            s.apply(pair(v)).await.expect("apply");
+        }
+    };
+    let reads = async {
+        let mut seen = Vec::new();
+        for _ in 0..20 {
+            let defs = s.definitions().await.expect("definitions");
+            let values: Vec<&Vec<u8>> = defs.iter().map(|(_, _, v)| v).collect();
+            assert_eq!(values.len(), 2, "{defs:?}");
+            assert_eq!(values[0], values[1], "half an apply: {defs:?}");
+            seen.push(values[0][0]);
+            tokio::task::yield_now().await;
+        }
+        seen
+    };
+    let ((), seen) = tokio::join!(writes, reads);
+    assert_eq!(seen.len(), 20);
     assert_eq!(
-        watch.recv().await.expect("notification"),
-        Notification::Reset
+        s.definitions().await.expect("definitions"),
+        [
+            ("k".to_owned(), "a".to_owned(), vec![20]),
+            ("k".to_owned(), "b".to_owned(), vec![20])
+        ]
     );
-    let c = s.counts().await.expect("counts");
-    assert_eq!(
-        (
-            c.events,
-            c.work_items,
-            c.dead_letters,
-            c.definitions,
-            c.oldest_event_ms
-        ),
-        (0, 0, 0, 0, None)
-    );
-    assert!(s.events(0, 10).await.expect("events").is_empty());
-    assert!(s.dead_letters(10).await.expect("dead").is_empty());
-    assert!(s.definitions().await.expect("definitions").is_empty());
-    assert_eq!(s.next_due().await.expect("next due"), None);
-    assert_eq!(
-        s.queue_stats("q".into(), T0).await.expect("stats").visible,
-        0
-    );
-    assert!(
-        s.logs_read(whole_group("g"))
-            .await
-            .expect("logs")
-            .is_empty()
-    );
-    assert!(s.ticks().await.expect("ticks").is_empty());
-    // The store works on after a reset.
-    s.append(with_work("after", 1, T0)).await.expect("append");
-    assert_eq!(s.counts().await.expect("counts").work_items, 1);
 }

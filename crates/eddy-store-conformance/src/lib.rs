@@ -45,9 +45,10 @@
 //! | [`events`] | [`EventLog`](eddy_store::EventLog): append atomicity (with work, acks and ticks), positions in order and never reused, reads by position and by event time, counts, expiry |
 //! | [`work`] | [`WorkStore`](eddy_store::WorkStore): leases, renewals, acks, nacks, dead letters; fencing (stale holders refused, fenced writes refused whole with [`LeaseLost`](eddy_store::StoreError::LeaseLost)); the store's clock against the callers' |
 //! | [`queues`] | [`QueueStore`](eddy_store::QueueStore): send, receive, visibility, receipt handles, FIFO groups and deduplication, redrive, retention, purge, stats |
-//! | [`definitions`] | [`DefinitionStore`](eddy_store::DefinitionStore): atomic applies, order, the change feed, reset |
+//! | [`definitions`] | [`DefinitionStore`](eddy_store::DefinitionStore): atomic applies (never seen half done), order, the change feed |
 //! | [`logs`] | [`LogStore`](eddy_store::LogStore): append, read (filters, paging both ways), streams, delete, expiry, fencing |
-//! | [`ticks`] | [`TickStore`](eddy_store::TickStore): recorded with their events, later replaces earlier, forget, reset |
+//! | [`ticks`] | [`TickStore`](eddy_store::TickStore): recorded with their events, later replaces earlier, forget |
+//! | [`store`] | [`Store`] itself: reset wipes every concern and tells watchers; health |
 //! | [`crash`] | crash points: everything acknowledged before a restart (and, where the backend can simulate it, a power loss) is there after it, and nothing half-done is |
 //! | [`model`] | a model-based property test: random sequences of appends, leases, settles, renewals, clock moves, queue operations and restarts, checked against an in-memory model of the contract; sequences that once failed are kept as a check of their own |
 //!
@@ -64,6 +65,7 @@ pub mod events;
 pub mod logs;
 pub mod model;
 pub mod queues;
+pub mod store;
 pub mod ticks;
 pub mod work;
 
@@ -101,8 +103,10 @@ pub trait Backend: Sized + 'static {
     }
 }
 
-/// How [`Backend::open`] opens a store.
+/// How [`Backend::open`] opens a store. (More may come: backends read it, only the suite makes
+/// one.)
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct Options {
     /// The store's own clock (the one lease deadlines follow).
     pub clock: Arc<dyn StoreClock>,
@@ -253,7 +257,7 @@ macro_rules! suite {
                 apply_commits_a_group_and_announces_it,
                 definitions_are_ordered_by_kind_then_key,
                 the_feed_follows_commit_order,
-                reset_wipes_everything_and_says_so,
+                a_reader_never_sees_half_an_apply,
             }
             logs {
                 logs_read_in_time_order_with_filters,
@@ -267,6 +271,10 @@ macro_rules! suite {
                 a_later_tick_replaces_an_earlier_one_never_the_reverse,
                 a_failed_append_records_no_tick,
                 forget_ticks_forgets_only_those_named,
+            }
+            store {
+                reset_wipes_everything_and_says_so,
+                health_is_ok_while_writes_succeed,
             }
             crash {
                 acknowledged_state_survives_a_restart,
