@@ -284,6 +284,7 @@ macro_rules! suite {
             }
             model {
                 store_agrees_with_the_model,
+                power_losses_agree_with_the_model,
                 known_sequences_agree_with_the_model,
             }
         }

@@ -1,7 +1,8 @@
 //! The model-based property test: random sequences of appends, leases, acks, nacks,
 //! dead-letters, renewals, clock moves, queue sends, receives, deletes and visibility changes,
 //! and restarts (crash points: with or without `release_leases`), checked after every step
-//! against an in-memory model of the contract.
+//! against an in-memory model of the contract. On a backend that can simulate one, a second
+//! property puts power losses among the steps.
 //!
 //! Settling calls act on any lease ever handed out, and queue calls on any receipt ever handed
 //! out, so stale holders (whose lease ran out, or went to another holder with a new token) and
@@ -46,6 +47,8 @@ pub enum Op {
     Restart {
         release: bool,
     },
+    /// A power loss and a reboot (only in sequences run on a store that can lose power).
+    PowerLoss,
     /// Messages with these delays.
     Send(Vec<i64>),
     Receive {
@@ -56,6 +59,11 @@ pub enum Op {
     Delete(usize),
     /// Makes the message visible `ms` from now.
     Visibility(usize, i64),
+}
+
+/// The steps of a sequence on a store that can lose power: the same, and power losses.
+fn op_or_power_loss() -> impl Strategy<Value = Op> {
+    prop_oneof![9 => op(), 1 => Just(Op::PowerLoss)]
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -177,9 +185,14 @@ fn key(w: &WorkItem) -> Key {
     (w.event_id.clone(), w.target.clone())
 }
 
-/// Runs one sequence against a fresh store and the model.
-async fn run<B: Backend>(ops: Vec<Op>) -> Result<(), TestCaseError> {
-    let mut h = Harness::<B>::open().await;
+/// Runs one sequence against a fresh store (one that can lose power, with `power_loss`) and the
+/// model.
+async fn run<B: Backend>(ops: Vec<Op>, power_loss: bool) -> Result<(), TestCaseError> {
+    let mut h = if power_loss {
+        Harness::<B>::open_for_power_loss().await
+    } else {
+        Harness::<B>::open().await
+    };
     let mut model = Model::default();
     let mut now = T0;
     // Every lease and every receipt handed out, oldest first.
@@ -297,6 +310,11 @@ async fn run<B: Backend>(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 h.clock().advance(ms);
             }
             Op::Jump(ms) => now += ms,
+            Op::PowerLoss => {
+                // Everything was acknowledged, so everything is still there: the model is
+                // unchanged, leases included.
+                prop_assert!(h.power_loss().await, "this backend cannot lose power");
+            }
             Op::Restart { release } => {
                 h.restart().await;
                 if release {
@@ -431,14 +449,6 @@ async fn run<B: Backend>(ops: Vec<Op>) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// Runs `ops` on a runtime of its own (a proptest case is synchronous).
-fn run_case<B: Backend>(
-    runtime: &tokio::runtime::Runtime,
-    ops: Vec<Op>,
-) -> Result<(), TestCaseError> {
-    runtime.block_on(run::<B>(ops))
-}
-
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -446,22 +456,24 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a tokio runtime for the model")
 }
 
-/// Random sequences of up to 40 steps (200 of them) agree with the model.
-pub async fn store_agrees_with_the_model<B: Backend>() {
+/// Runs `cases` random sequences (from the strategy `sequences` makes) against the model.
+async fn explore<B: Backend, S>(cases: u32, sequences: fn() -> S, power_loss: bool)
+where
+    S: Strategy<Value = Vec<Op>> + 'static,
+{
     // Proptest runs cases synchronously: on a thread of its own, outside this check's runtime.
-    let outcome = std::thread::spawn(|| {
+    let outcome = std::thread::spawn(move || {
         let runtime = runtime();
         let config = Config {
-            cases: 200,
+            cases,
             // Failures are kept as sequences in `known_sequences_agree_with_the_model`, not in
             // files beside the backend's tests.
             failure_persistence: None,
             ..Config::default()
         };
-        let mut runner = TestRunner::new(config);
-        runner
-            .run(&prop::collection::vec(op(), 1..40), |ops| {
-                run_case::<B>(&runtime, ops)
+        TestRunner::new(config)
+            .run(&sequences(), |ops| {
+                runtime.block_on(run::<B>(ops, power_loss))
             })
             .map_err(|e| match e {
                 TestError::Fail(why, ops) => format!("{why}\nminimal failing sequence: {ops:?}"),
@@ -474,6 +486,23 @@ pub async fn store_agrees_with_the_model<B: Backend>() {
         Ok(Err(failure)) => panic!("the store disagrees with the model: {failure}"),
         Err(panic) => std::panic::resume_unwind(panic),
     }
+}
+
+/// Random sequences of up to 40 steps (200 of them) agree with the model.
+pub async fn store_agrees_with_the_model<B: Backend>() {
+    explore::<B, _>(200, || prop::collection::vec(op(), 1..40), false).await;
+}
+
+/// Random sequences of up to 40 steps with power losses among them (32 of them, on a store that
+/// syncs) agree with the model: a power loss between any two calls loses nothing acknowledged.
+/// Backends that cannot simulate a power loss skip this check (it says so on stderr).
+pub async fn power_losses_agree_with_the_model<B: Backend>() {
+    if !Harness::<B>::open_for_power_loss().await.power_loss().await {
+        eprintln!("skipped: this backend cannot simulate a power loss");
+        return;
+    }
+    let sequences = || prop::collection::vec(op_or_power_loss(), 1..40);
+    explore::<B, _>(32, sequences, true).await;
 }
 
 /// Sequences that once broke a store, kept so that every backend runs them.
@@ -496,7 +525,7 @@ pub async fn known_sequences_agree_with_the_model<B: Backend>() {
         ],
     ];
     for ops in known {
-        if let Err(e) = run::<B>(ops.clone()).await {
+        if let Err(e) = run::<B>(ops.clone(), false).await {
             panic!("the store disagrees with the model: {e}\nsequence: {ops:?}");
         }
     }
