@@ -50,7 +50,10 @@
 //! | [`ticks`] | [`TickStore`](eddy_store::TickStore): recorded with their events, later replaces earlier, forget |
 //! | [`store`] | [`Store`] itself: reset wipes every concern and tells watchers; health |
 //! | [`crash`] | crash points: everything acknowledged before a restart (and, where the backend can simulate it, a power loss) is there after it, and nothing half-done is |
-//! | [`model`] | a model-based property test: random sequences of appends, leases, settles, renewals, clock moves, queue operations and restarts, checked against an in-memory model of the contract; sequences that once failed are kept as a check of their own |
+//! | [`model`] | a model-based property test: random sequences of appends, leases, settles, renewals, clock moves, queue operations and restarts (and, where the backend can simulate them, power losses), checked against an in-memory model of the contract; sequences that once failed are kept as a check of their own |
+//!
+//! A new check is a `pub async fn name<B: Backend>()` in its concern's module, opening its store
+//! with [`Harness::open`], and one more name in [`suite!`].
 //!
 //! # Time
 //!
