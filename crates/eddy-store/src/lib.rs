@@ -18,6 +18,10 @@
 //! `postgres://...`) to a backend; [`EmbeddedStore`] is the single-node backend on SQLite. Errors
 //! ([`StoreError`]) name no backend.
 //!
+//! Every backend must pass the conformance suite in the crate `eddy-store-conformance`, which
+//! checks the contract below concern by concern, crash points included (the embedded store runs
+//! it from that crate's `tests/embedded.rs`).
+//!
 //! # Durability contract
 //!
 //! What a backend must guarantee, whatever it is built on. "Durable" means: it survives a crash

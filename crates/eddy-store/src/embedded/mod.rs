@@ -86,6 +86,10 @@ impl From<DbError> for StoreError {
 
 pub(crate) type DbResult<T> = std::result::Result<T, DbError>;
 
+/// Records in `event_log` the highest position handed out so far, before events are deleted.
+const TOP_SEQ: &str =
+    "UPDATE event_log SET top_seq = max(top_seq, coalesce((SELECT max(seq) FROM events), 0))";
+
 /// Most caller requests folded into one transaction.
 const MAX_BATCH: usize = 4096;
 
@@ -108,6 +112,16 @@ CREATE TABLE IF NOT EXISTS events (
     ingested_ms INTEGER NOT NULL,
     hops INTEGER NOT NULL DEFAULT 0,
     body TEXT NOT NULL
+);
+-- One row, written only by expiry and reset (never by appends, to keep them one page
+-- lighter): `top_seq` is the highest log position handed out as they last saw it, so that an
+-- append after they deleted the newest events does not hand those positions out again (as
+-- SQLite's rowid, max + 1, would); `missing` counts the positions up to it that hold no event
+-- any more, so the log's count is `max(max(seq), top_seq) - missing` however expiry left gaps.
+CREATE TABLE IF NOT EXISTS event_log (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    top_seq INTEGER NOT NULL,
+    missing INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS work (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -222,8 +236,9 @@ fn incremental_vacuum(conn: &Connection, path: &Path) -> DbResult<()> {
     Ok(())
 }
 
-/// Brings a store made by an earlier eddy to this schema: the work items' fencing token, and the
-/// index by lease state that replaces the one by due time alone.
+/// Brings a store made by an earlier eddy to this schema: the work items' fencing token, the
+/// index by lease state that replaces the one by due time alone, and the event log's row
+/// (counted once from the events there).
 fn migrate(conn: &Connection) -> DbResult<()> {
     let has_token = conn
         .prepare("SELECT 1 FROM pragma_table_info('work') WHERE name = 'token'")?
@@ -233,7 +248,11 @@ fn migrate(conn: &Connection) -> DbResult<()> {
     }
     conn.execute_batch(
         "DROP INDEX IF EXISTS work_by_due;
-         CREATE INDEX IF NOT EXISTS work_by_state ON work (leased, due_ms, id);",
+         CREATE INDEX IF NOT EXISTS work_by_state ON work (leased, due_ms, id);
+         INSERT INTO event_log (id, top_seq, missing)
+         SELECT 1, (SELECT coalesce(max(seq), 0) FROM events),
+                (SELECT coalesce(max(seq), 0) - count(*) FROM events)
+         WHERE NOT EXISTS (SELECT 1 FROM event_log);",
     )?;
     Ok(())
 }
@@ -503,7 +522,9 @@ impl EmbeddedStore {
 }
 
 impl EventLog for EmbeddedStore {
-    fn append(&self, batch: AppendBatch) -> BoxFuture<'_, Result<()>> {
+    fn append(&self, mut batch: AppendBatch) -> BoxFuture<'_, Result<()>> {
+        // No time given: the store's own clock stamps the events (and when their work is due).
+        batch.now_ms.get_or_insert_with(|| self.clock.now_ms());
         self.call(|r| Command::Append(batch, r))
     }
 
@@ -549,11 +570,15 @@ impl EventLog for EmbeddedStore {
             }
             expired.events = self
                 .exec(move |tx| {
+                    // The newest event may be among them: record the top first.
+                    tx.prepare_cached(TOP_SEQ)?.execute([])?;
                     let mut st = tx.prepare_cached("DELETE FROM events WHERE seq = ?1")?;
                     let mut n = 0;
                     for seq in doomed {
                         n += st.execute([seq])? as u64;
                     }
+                    tx.prepare_cached("UPDATE event_log SET missing = missing + ?1")?
+                        .execute([n as i64])?;
                     Ok(n)
                 })
                 .await?;
@@ -1289,7 +1314,9 @@ fn execute(
         Command::Reset(reply) => {
             let r = tx
                 .execute_batch(
-                    "DELETE FROM events; DELETE FROM work; DELETE FROM dead; DELETE FROM definitions;
+                    "UPDATE event_log SET top_seq = max(top_seq, coalesce((SELECT max(seq) FROM events), 0));
+                     UPDATE event_log SET missing = top_seq;
+                     DELETE FROM events; DELETE FROM work; DELETE FROM dead; DELETE FROM definitions;
                      DELETE FROM messages; DELETE FROM dedup; DELETE FROM log_events;
                      DELETE FROM ticks;",
                 )
@@ -1306,14 +1333,24 @@ fn execute(
 fn append(tx: &Transaction<'_>, batch: AppendBatch) -> DbResult<()> {
     let ingested = batch.now_ms.unwrap_or_else(now_ms);
     let mut seqs = Vec::with_capacity(batch.events.len());
-    {
+    if !batch.events.is_empty() {
+        // After the newest events were expired (or everything reset), positions go on from
+        // the top recorded then, not from the newest event left (see `event_log`).
+        let first: i64 = tx
+            .prepare_cached(
+                "SELECT max(coalesce((SELECT max(seq) FROM events), 0),
+                            (SELECT top_seq FROM event_log)) + 1",
+            )?
+            .query_row([], |r| r.get(0))?;
         let mut st = tx.prepare_cached(
-            "INSERT INTO events (id, bus, time_ms, ingested_ms, hops, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO events (seq, id, bus, time_ms, ingested_ms, hops, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?;
-        for e in &batch.events {
-            st.execute(params![e.id, e.bus, e.time_ms, ingested, e.hops, e.body])?;
-            seqs.push(tx.last_insert_rowid());
+        for (seq, e) in (first..).zip(&batch.events) {
+            st.execute(params![
+                seq, e.id, e.bus, e.time_ms, ingested, e.hops, e.body
+            ])?;
+            seqs.push(seq);
         }
     }
     if !batch.work.is_empty() {
@@ -1524,10 +1561,6 @@ fn apply(tx: &Transaction<'_>, changes: &[DefinitionChange]) -> DbResult<()> {
     Ok(())
 }
 
-/// What the store holds. Runs on the writer thread, so it must stay cheap however long the
-/// event log grows: the log is counted from its first and last `seq` (it is append-only and
-/// `seq` has no gaps: rows are only ever removed all at once, by [`Store::reset`]), the other
-/// tables (backlog, dead letters, definitions) by scanning them.
 /// The events [`EventLog::expire`] may delete, oldest first: ingested before `before`, older
 /// than every event a work item or dead letter refers to, and not kept for their bus.
 fn expirable(c: &Connection, before: i64, keep: &[(String, i64)], max: i64) -> DbResult<Vec<i64>> {
@@ -1556,6 +1589,9 @@ fn expirable(c: &Connection, before: i64, keep: &[(String, i64)], max: i64) -> D
     Ok(rows.collect::<rusqlite::Result<Vec<i64>>>()?)
 }
 
+/// What the store holds. Cheap however long the event log grows: the log is counted from its
+/// newest position and the positions expiry and reset emptied (`event_log`); the other tables
+/// (backlog, dead letters, definitions) by scanning them.
 fn counts(tx: &Connection) -> DbResult<StoreCounts> {
     let query = |sql: &str| -> DbResult<u64> {
         let n: Option<i64> = tx.query_row(sql, [], |r| r.get(0)).optional()?.flatten();
@@ -1563,7 +1599,10 @@ fn counts(tx: &Connection) -> DbResult<StoreCounts> {
     };
     let count = |table: &str| query(&format!("SELECT count(*) FROM {table}"));
     Ok(StoreCounts {
-        events: query("SELECT max(seq) - min(seq) + 1 FROM events")?,
+        events: query(
+            "SELECT max(coalesce((SELECT max(seq) FROM events), 0), top_seq) - missing
+             FROM event_log",
+        )?,
         work_items: count("work")?,
         dead_letters: count("dead")?,
         definitions: count("definitions")?,

@@ -1,0 +1,246 @@
+//! Crash points: whatever the store acknowledged before a crash is there after it, whole, and
+//! nothing it refused or did not finish is. A restart ([`Backend::restart`]) is a process crash;
+//! a power loss ([`Backend::power_loss`]) also loses what the store wrote but did not make
+//! durable, so it shows a store that acknowledges before it syncs.
+
+use eddy_store::queue::DEDUP_WINDOW_MS;
+use eddy_store::{DefinitionChange, Lease, NewMessage, ReceiveOptions, Store, StoreError, Tick};
+
+use crate::{Backend, Harness, T0, log, message, whole_group, with_work};
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// What [`acknowledge_one_of_everything`] left, to find again.
+struct Acknowledged {
+    /// The work item still leased (for an hour), with its lease.
+    held: Lease,
+    /// The receipt of the message in flight.
+    receipt: String,
+}
+
+fn receive(now_ms: i64) -> ReceiveOptions {
+    ReceiveOptions {
+        now_ms,
+        max: 1,
+        visibility_ms: 30_000,
+        fifo: false,
+        redrive: None,
+        retention_ms: 4 * 24 * HOUR_MS,
+    }
+}
+
+/// One acknowledged change of every kind: events with their work and a tick, a work item
+/// settled, one dead-lettered and one still leased; definitions put and deleted; messages sent
+/// (one in flight, one with a deduplication id); log events.
+async fn acknowledge_one_of_everything(s: &dyn Store) -> Acknowledged {
+    let mut batch = with_work("e", 3, T0);
+    batch.ticks = vec![Tick {
+        schedule: "s".into(),
+        tick_ms: 60_000,
+    }];
+    s.append(batch).await.expect("append");
+    let items = s.lease(None, T0, 3, HOUR_MS).await.expect("lease");
+    assert!(s.ack(vec![items[0].lease()]).await.expect("ack").is_empty());
+    assert!(
+        s.dead_letter(items[1].lease(), "gave up".into(), T0)
+            .await
+            .expect("dead letter")
+    );
+    s.apply(vec![
+        DefinitionChange::put("bus", "a", b"1".to_vec()),
+        DefinitionChange::put("bus", "b", b"2".to_vec()),
+    ])
+    .await
+    .expect("apply");
+    s.apply(vec![DefinitionChange::delete("bus", "a")])
+        .await
+        .expect("apply");
+    s.queue_send(
+        "q".into(),
+        vec![message("m1"), message("m2")],
+        T0,
+        Vec::new(),
+    )
+    .await
+    .expect("send");
+    let deduplicated = NewMessage {
+        group_id: Some("g".into()),
+        dedup_id: Some("d".into()),
+        ..message("f1")
+    };
+    s.queue_send("q.fifo".into(), vec![deduplicated], T0, Vec::new())
+        .await
+        .expect("send");
+    let got = s
+        .queue_receive("q".into(), receive(T0))
+        .await
+        .expect("receive");
+    s.logs_append(vec![log("g", "s", 1), log("g", "s", 2)], T0, Vec::new())
+        .await
+        .expect("logs");
+    Acknowledged {
+        held: items[2].lease(),
+        receipt: got[0].receipt.clone(),
+    }
+}
+
+/// Finds every change of [`acknowledge_one_of_everything`] again.
+async fn find_it_all(s: &dyn Store, acked: &Acknowledged) {
+    let ids: Vec<String> = s
+        .events(0, 100)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(ids, ["e0", "e1", "e2"]);
+    let c = s.counts().await.expect("counts");
+    assert_eq!(
+        (c.events, c.work_items, c.dead_letters, c.definitions),
+        (3, 1, 1, 1)
+    );
+    let dead = s.dead_letters(10).await.expect("dead letters");
+    assert_eq!(
+        (dead[0].event_id.as_str(), dead[0].reason.as_str()),
+        ("e1", "gave up")
+    );
+    assert_eq!(s.ticks().await.expect("ticks"), [("s".to_owned(), 60_000)]);
+    // The lease is still current, and still runs: nobody else gets the item.
+    assert!(
+        s.lease(None, T0 + 1, 10, 1_000)
+            .await
+            .expect("lease")
+            .is_empty()
+    );
+    assert!(
+        s.extend(vec![acked.held], HOUR_MS)
+            .await
+            .expect("extend")
+            .is_empty()
+    );
+    assert_eq!(
+        s.definitions().await.expect("definitions").items,
+        [("bus".to_owned(), "b".to_owned(), b"2".to_vec())]
+    );
+    let st = s.queue_stats("q".into(), T0).await.expect("stats");
+    assert_eq!((st.visible, st.in_flight), (1, 1));
+    assert_eq!(
+        s.queue_delete("q".into(), vec![acked.receipt.clone()])
+            .await
+            .expect("delete"),
+        [true],
+        "the receipt handed out before the crash still deletes"
+    );
+    let again = NewMessage {
+        group_id: Some("g".into()),
+        dedup_id: Some("d".into()),
+        ..message("f2")
+    };
+    let sent = s
+        .queue_send(
+            "q.fifo".into(),
+            vec![again],
+            T0 + DEDUP_WINDOW_MS - 1,
+            Vec::new(),
+        )
+        .await
+        .expect("send");
+    assert!(sent[0].duplicate, "the deduplication id is remembered");
+    let logs = s.logs_read(whole_group("g")).await.expect("logs");
+    assert_eq!(logs.len(), 2);
+}
+
+/// Everything acknowledged before a restart is there after it.
+pub async fn acknowledged_state_survives_a_restart<B: Backend>() {
+    let mut h = Harness::<B>::open().await;
+    let acked = acknowledge_one_of_everything(h.store()).await;
+    h.restart().await;
+    find_it_all(h.store(), &acked).await;
+}
+
+/// A lease is durable when it is handed out: after a restart (without `release_leases`) the item
+/// is not handed out again before the lease ends by the store's clock, and its holder can still
+/// settle it; then it ends as usual.
+pub async fn a_lease_survives_a_restart<B: Backend>() {
+    let mut h = Harness::<B>::open().await;
+    h.store()
+        .append(with_work("e", 2, T0))
+        .await
+        .expect("append");
+    let held = h.store().lease(None, T0, 2, 1_000).await.expect("lease");
+    h.restart().await;
+    let s = h.store();
+    assert!(
+        s.lease(None, T0, 10, 1_000)
+            .await
+            .expect("lease")
+            .is_empty()
+    );
+    assert!(s.ack(vec![held[0].lease()]).await.expect("ack").is_empty());
+    h.clock().advance(1_000);
+    let again = s.lease(None, T0, 10, 1_000).await.expect("lease");
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].id, held[1].id);
+    assert!(again[0].token > held[1].token);
+    assert_eq!(again[0].attempts, 2);
+}
+
+/// Writes refused (lost leases) or failed (a work item naming no event) are absent after a
+/// restart: nothing of them was half-written.
+pub async fn a_refused_write_is_absent_after_a_restart<B: Backend>() {
+    let mut h = Harness::<B>::open().await;
+    let s = h.store();
+    s.append(with_work("e", 1, T0)).await.expect("append");
+    let item = s.lease(None, T0, 1, 1_000).await.expect("lease");
+    let lost = item[0].lease();
+    assert!(s.nack(lost, T0).await.expect("nack"));
+    let lost_lease = |r: Result<_, StoreError>| {
+        assert!(matches!(r, Err(StoreError::LeaseLost(_))), "a lost lease");
+    };
+    lost_lease(
+        s.queue_send("q".into(), vec![message("m")], T0, vec![lost])
+            .await
+            .map(drop),
+    );
+    lost_lease(s.logs_append(vec![log("g", "s", 1)], T0, vec![lost]).await);
+    let mut forward = with_work("fwd", 1, T0);
+    forward.ack = vec![lost];
+    forward.ticks = vec![Tick {
+        schedule: "s".into(),
+        tick_ms: 1,
+    }];
+    lost_lease(s.append(forward).await);
+    let mut bad = with_work("bad", 1, T0);
+    bad.work[0].event = 3;
+    assert!(s.append(bad).await.is_err());
+    h.restart().await;
+    let s = h.store();
+    let c = s.counts().await.expect("counts");
+    assert_eq!((c.events, c.work_items), (1, 1));
+    assert_eq!(
+        s.queue_stats("q".into(), T0).await.expect("stats").visible,
+        0
+    );
+    assert!(
+        s.logs_read(whole_group("g"))
+            .await
+            .expect("logs")
+            .is_empty()
+    );
+    assert!(s.ticks().await.expect("ticks").is_empty());
+    // The item is due again, as the nack said: nothing settled it.
+    assert_eq!(s.lease(None, T0, 10, 1_000).await.expect("lease").len(), 1);
+}
+
+/// Everything acknowledged before a power loss is there after the reboot: the store made each
+/// change durable before answering. Backends that cannot simulate a power loss skip this check
+/// (it says so on stderr).
+pub async fn acknowledged_state_survives_a_power_loss<B: Backend>() {
+    let mut h = Harness::<B>::open_for_power_loss().await;
+    let acked = acknowledge_one_of_everything(h.store()).await;
+    if !h.power_loss().await {
+        eprintln!("skipped: this backend cannot simulate a power loss");
+        return;
+    }
+    find_it_all(h.store(), &acked).await;
+}
