@@ -22,6 +22,7 @@ use crate::clock::Clock;
 use crate::core_error::CoreError;
 use crate::follow::{Feed, Follow};
 use crate::metrics::{Metrics, RuleLabels};
+use crate::work::RuleRef;
 
 const KIND_BUS: &str = "bus";
 const KIND_RULE: &str = "rule";
@@ -281,13 +282,10 @@ impl Catalog {
         f(&self.read_defs())
     }
 
-    /// The rule a rule ARN names and one of its targets, when both still exist.
-    pub async fn target(&self, rule_arn: &str, target_id: &str) -> Option<(RuleDef, TargetDef)> {
-        let arn = eddy_model::names::Arn::parse(rule_arn)?;
-        let rest = arn.resource.strip_prefix("rule/")?;
-        let (bus, name) = rest.rsplit_once('/').unwrap_or((DEFAULT_BUS, rest));
+    /// A rule and one of its targets, when both still exist.
+    pub fn target(&self, rule: RuleRef<'_>, target_id: &str) -> Option<(RuleDef, TargetDef)> {
         let defs = self.read_defs();
-        let rule = defs.rule(arn.region, bus, name)?;
+        let rule = defs.rule(rule.region, rule.bus, rule.name)?;
         let target = rule.targets.iter().find(|t| t.id == target_id)?.clone();
         Some((rule.clone(), target))
     }

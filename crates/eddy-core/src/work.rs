@@ -6,7 +6,7 @@
 //!
 //! | kind | `rule` | `target` |
 //! |---|---|---|
-//! | [`Work::RuleTarget`] | the rule's ARN | the target's id |
+//! | [`Work::RuleTarget`] | the rule's ARN (read back as ids, [`RuleRef`]) | the target's id |
 //! | [`Work::ScheduleTick`] | the Scheduler schedule's ARN | [`SCHEDULE_TARGET`] |
 //! | [`Work::AsyncInvoke`] | the function's ARN | [`ASYNC_INVOKE`] |
 //!
@@ -15,8 +15,36 @@
 //! (`scheduler`), never by its target id alone: a rule's target may be called
 //! `schedule-target` too. `$async-invoke` cannot be a target id (ids cannot hold `$`).
 
+use eddy_model::DEFAULT_BUS;
 use eddy_model::names::Arn;
 use eddy_store::{NewWork, WorkItem};
+
+/// The rule a [`Work::RuleTarget`] item is for, as ids: read from the rule's ARN, which is how
+/// the store keeps it, here and nowhere else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuleRef<'a> {
+    pub region: &'a str,
+    pub bus: &'a str,
+    pub name: &'a str,
+}
+
+impl<'a> RuleRef<'a> {
+    /// The rule an ARN names (`arn:aws:events:REGION:ACCOUNT:rule/[BUS/]NAME`; no bus is the
+    /// default bus). `None` for anything else.
+    pub fn of_arn(arn: &'a str) -> Option<Self> {
+        let a = Arn::parse(arn)?;
+        if a.service != "events" {
+            return None;
+        }
+        let rest = a.resource.strip_prefix("rule/")?;
+        let (bus, name) = rest.rsplit_once('/').unwrap_or((DEFAULT_BUS, rest));
+        Some(Self {
+            region: a.region,
+            bus,
+            name,
+        })
+    }
+}
 
 /// The target of a Scheduler schedule's work items.
 pub const SCHEDULE_TARGET: &str = "schedule-target";
@@ -76,6 +104,15 @@ impl<'a> Work<'a> {
         }
     }
 
+    /// The rule of a [`Work::RuleTarget`] item, as ids (`None` for other kinds, or a stored
+    /// rule that names no rule).
+    pub fn rule(&self) -> Option<RuleRef<'a>> {
+        match *self {
+            Work::RuleTarget { rule_arn, .. } => RuleRef::of_arn(rule_arn),
+            _ => None,
+        }
+    }
+
     /// The `rule` label of delivery metrics: schedules are counted per group
     /// (`…:schedule-group/GROUP`), so 100,000 schedules do not make 100,000 series.
     pub fn metrics_rule(&self) -> String {
@@ -118,6 +155,37 @@ mod tests {
             let stored = w.new_work(3);
             assert_eq!(stored.event, 3);
             assert_eq!(Work::of(&stored.rule, &stored.target), w);
+        }
+    }
+
+    #[test]
+    fn a_rule_target_names_its_rule_by_ids() {
+        let on_default = Work::of(RULE, "q").rule();
+        assert_eq!(
+            on_default,
+            Some(RuleRef {
+                region: "us-east-1",
+                bus: "default",
+                name: "orders"
+            })
+        );
+        let custom = "arn:aws:events:eu-west-1:123456789012:rule/shop/orders";
+        assert_eq!(
+            Work::of(custom, "q").rule(),
+            Some(RuleRef {
+                region: "eu-west-1",
+                bus: "shop",
+                name: "orders"
+            })
+        );
+        assert_eq!(Work::of(SCHEDULE, SCHEDULE_TARGET).rule(), None);
+        assert_eq!(Work::of(FUNCTION, ASYNC_INVOKE).rule(), None);
+        for not_a_rule in [
+            "nonsense",
+            "arn:aws:events:us-east-1:1:event-bus/x",
+            "arn:aws:sqs:us-east-1:1:rule/x",
+        ] {
+            assert_eq!(RuleRef::of_arn(not_a_rule), None, "{not_a_rule}");
         }
     }
 

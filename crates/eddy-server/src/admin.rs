@@ -217,18 +217,14 @@ async fn back_to_target(
     target_arn: &str,
     body: String,
 ) -> Result<bool, crate::error::ApiError> {
-    let Some(arn) = eddy_model::names::Arn::parse(rule_arn) else {
+    let Some(rule) = crate::work::RuleRef::of_arn(rule_arn) else {
         return Ok(false);
     };
-    let Some(rest) = arn.resource.strip_prefix("rule/") else {
-        return Ok(false);
-    };
-    let (bus, name) = rest.rsplit_once('/').unwrap_or(("default", rest));
-    let region = arn.region.to_owned();
+    let region = rule.region.to_owned();
     let target_id = app
         .catalog
         .read(|d| {
-            d.rule(&region, bus, name).and_then(|r| {
+            d.rule(rule.region, rule.bus, rule.name).and_then(|r| {
                 r.targets
                     .iter()
                     .find(|t| t.arn == target_arn)

@@ -254,10 +254,9 @@ async fn deliver_group(
             return;
         }
         Work::ScheduleTick { schedule_arn } => app.schedules.delivery_target(schedule_arn),
-        Work::RuleTarget {
-            rule_arn,
-            target_id,
-        } => app.catalog.target(rule_arn, target_id).await,
+        Work::RuleTarget { target_id, .. } => kind
+            .rule()
+            .and_then(|rule| app.catalog.target(rule, target_id)),
     };
     let Some((rule, target)) = resolved else {
         // The rule or target was removed after the events matched: nothing to deliver to.
