@@ -119,16 +119,28 @@ pub fn spawn(
             match n {
                 Ok(n) if n.version() <= feed.version() => {}
                 Ok(Notification::Changed { version, changes }) => {
-                    for c in caches(&core, &extra) {
-                        c.follow(&changes);
+                    let applied = guarded(|| {
+                        for c in caches(&core, &extra) {
+                            c.follow(&changes);
+                        }
+                    });
+                    if applied {
+                        feed.applied(version, Followed::Changed(Arc::new(changes)));
+                    } else {
+                        reload(&core, &extra).await;
                     }
-                    feed.applied(version, Followed::Changed(Arc::new(changes)));
                 }
                 Ok(Notification::Reset { version }) => {
-                    for c in caches(&core, &extra) {
-                        c.reset();
+                    let applied = guarded(|| {
+                        for c in caches(&core, &extra) {
+                            c.reset();
+                        }
+                    });
+                    if applied {
+                        feed.applied(version, Followed::Reset);
+                    } else {
+                        reload(&core, &extra).await;
                     }
-                    feed.applied(version, Followed::Reset);
                 }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "definition changes missed: reloading the caches");
@@ -140,14 +152,28 @@ pub fn spawn(
     });
 }
 
-/// Reloads every cache from the store's definitions, retrying until the store answers.
+/// Runs `apply` and answers whether it finished. A cache that panics (a bug) must not stop the
+/// follower: writers wait for it, so the follower reloads every cache from the store instead.
+fn guarded(apply: impl FnOnce()) -> bool {
+    let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(apply)).is_ok();
+    if !done {
+        tracing::error!("a cache failed to apply a definition change: reloading the caches");
+    }
+    done
+}
+
+/// Reloads every cache from the store's definitions, retrying until the store answers. The
+/// version is marked applied even if a cache fails to reload (a bug, logged), so that writers
+/// never wait for ever.
 async fn reload(core: &Core, extra: &[Arc<dyn Follow>]) {
     loop {
         match core.store.definitions().await {
             Ok(d) => {
-                for c in caches(core, extra) {
-                    c.reload(&d.items);
-                }
+                let _logged = guarded(|| {
+                    for c in caches(core, extra) {
+                        c.reload(&d.items);
+                    }
+                });
                 core.feed.applied(d.version, Followed::Reloaded);
                 return;
             }
