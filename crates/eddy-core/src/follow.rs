@@ -106,15 +106,18 @@ fn caches<'a>(core: &'a Core, extra: &'a [Arc<dyn Follow>]) -> Vec<&'a dyn Follo
 }
 
 /// Follows `changes` (subscribed before the caches were loaded) for as long as the core lives.
+/// It holds the core and `extra` (an adapter's caches, which the adapter keeps) weakly, so that
+/// dropping them closes the store, which ends the feed and this task.
 pub fn spawn(
     core: Weak<Core>,
-    extra: Vec<Arc<dyn Follow>>,
+    extra: Vec<Weak<dyn Follow>>,
     mut changes: broadcast::Receiver<Notification>,
 ) {
     tokio::spawn(async move {
         loop {
             let n = changes.recv().await;
             let Some(core) = core.upgrade() else { return };
+            let extra: Vec<Arc<dyn Follow>> = extra.iter().filter_map(Weak::upgrade).collect();
             let feed = &core.feed;
             match n {
                 Ok(n) if n.version() <= feed.version() => {}

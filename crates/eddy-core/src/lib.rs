@@ -89,6 +89,7 @@ pub struct Loading<'a> {
 }
 
 /// Builds an adapter's own caches of definitions, which then follow the feed with the core's.
+/// The adapter must keep them (the follower holds them weakly).
 pub type Extra<'a> =
     Box<dyn FnOnce(&Loading<'_>) -> anyhow::Result<Vec<Arc<dyn Follow>>> + Send + 'a>;
 
@@ -212,6 +213,8 @@ impl Core {
             feed,
             config,
         });
+        // The adapter keeps its caches; the follower holds them weakly.
+        let extra = extra.iter().map(Arc::downgrade).collect();
         follow::spawn(Arc::downgrade(&core), extra, changes);
         Ok(core)
     }
