@@ -563,30 +563,13 @@ impl Follow for Schedules {
     }
 
     fn reload(&self, definitions: &[Definition]) {
-        let mut schedules = BTreeMap::new();
-        let mut groups = BTreeMap::new();
-        for (kind, key, value) in definitions {
-            match kind.as_str() {
-                KIND_SCHEDULE => match serde_json::from_slice::<ScheduleDef>(value) {
-                    Ok(d) => {
-                        schedules.insert(Key::new(&d.region, &d.group, &d.name), Arc::new(d));
-                    }
-                    Err(e) => {
-                        tracing::warn!(key = %key, error = %e, "stored schedule is unreadable; ignored");
-                    }
-                },
-                KIND_GROUP => match serde_json::from_slice::<GroupDef>(value) {
-                    Ok(g) => {
-                        groups.insert((g.region.clone(), g.name.clone()), g);
-                    }
-                    Err(e) => {
-                        tracing::warn!(key = %key, error = %e, "stored schedule group is unreadable; ignored");
-                    }
-                },
-                _ => {}
-            }
-        }
-        *self.write() = schedules;
-        *self.groups_write() = groups;
+        self.write().clear();
+        self.groups_write().clear();
+        let puts: Vec<DefinitionChange> = definitions
+            .iter()
+            .filter(|(kind, _, _)| kind == KIND_SCHEDULE || kind == KIND_GROUP)
+            .map(|(kind, key, value)| DefinitionChange::put(kind, key.clone(), value.clone()))
+            .collect();
+        self.follow(&puts);
     }
 }

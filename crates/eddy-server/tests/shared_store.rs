@@ -82,18 +82,28 @@ struct Pair {
     b: Arc<App>,
 }
 
-async fn pair() -> Pair {
+/// Data directories for the store and two apps, and the store.
+fn store() -> ([tempfile::TempDir; 3], Arc<dyn Store>) {
     let dirs = [(); 3].map(|()| tempfile::tempdir().unwrap());
     let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dirs[0].path()).unwrap());
-    let open = |dir: &tempfile::TempDir| {
-        App::open_with_store(
-            ServerConfig::new(dir.path()),
-            Clock::system(),
-            store.clone(),
-        )
-    };
-    let a = open(&dirs[1]).await.unwrap();
-    let b = open(&dirs[2]).await.unwrap();
+    (dirs, store)
+}
+
+/// An app with its own data directory on `store`.
+async fn open(store: &Arc<dyn Store>, dir: &tempfile::TempDir) -> Arc<App> {
+    App::open_with_store(
+        ServerConfig::new(dir.path()),
+        Clock::system(),
+        store.clone(),
+    )
+    .await
+    .unwrap()
+}
+
+async fn pair() -> Pair {
+    let (dirs, store) = store();
+    let a = open(&store, &dirs[1]).await;
+    let b = open(&store, &dirs[2]).await;
     Pair {
         _dirs: dirs,
         store,
@@ -226,17 +236,9 @@ fn a_follower_that_lags_reloads_from_the_store() {
         .enable_all()
         .build()
         .unwrap();
-    let dirs = [(); 3].map(|()| tempfile::tempdir().unwrap());
-    let store: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dirs[0].path()).unwrap());
-    let open = |dir: &tempfile::TempDir| {
-        App::open_with_store(
-            ServerConfig::new(dir.path()),
-            Clock::system(),
-            store.clone(),
-        )
-    };
-    let a = writer.block_on(open(&dirs[1])).unwrap();
-    let b = stalled.block_on(open(&dirs[2])).unwrap();
+    let (dirs, store) = store();
+    let a = writer.block_on(open(&store, &dirs[1]));
+    let b = stalled.block_on(open(&store, &dirs[2]));
     writer.block_on(async {
         put_bus_and_rule(&a, "orders", "shop").await;
         for n in 0..1_500 {
