@@ -9,7 +9,8 @@
 //!    `--fill-connections` connections as fast as eddy takes them (the fill is timed), then, for
 //!    `--seconds`, `--drainers` connections each looping ReceiveMessage(10) +
 //!    DeleteMessageBatch(10) until the queue is empty, while PutEvents runs at `--rate` as in
-//!    the baseline.
+//!    the baseline. With `--refill` every drainer sends back as many messages as it deleted, so
+//!    the depth holds for the whole phase (a queue with traffic at that depth).
 //!
 //! PutEvents is open-loop: each connection sends on a fixed schedule and latency is measured
 //! from the scheduled send time, so a stalled server shows in the percentiles instead of
@@ -81,6 +82,16 @@ pub struct QueueDepthArgs {
     /// Bytes of each message body.
     #[arg(long, default_value_t = 300)]
     message_bytes: usize,
+    /// Hold the depth while draining: after each DeleteMessageBatch the drainer sends as many
+    /// new messages (SendMessageBatch), so the queue never empties and every depth sees the
+    /// same work for the whole phase.
+    #[arg(long)]
+    refill: bool,
+    /// Also write every PutEvents request to this file, one CSV line each: phase, scheduled send
+    /// time (µs since the Unix epoch), latency and service time (µs); for lining requests up
+    /// with a profiler's timestamps (`perf record -k CLOCK_REALTIME`).
+    #[arg(long)]
+    latencies: Option<PathBuf>,
     /// What the generated events match.
     #[arg(long, value_enum, default_value = "queue")]
     rule: RuleKind,
@@ -409,8 +420,10 @@ async fn drain(
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<Drained> {
     let mut tasks = Vec::new();
-    for _ in 0..args.drainers {
+    let (refill, pad) = (args.refill, "x".repeat(args.message_bytes - 12));
+    for drainer in 0..args.drainers {
         let (endpoint, url, stop) = (endpoint.to_owned(), url.to_owned(), stop.clone());
+        let pad = pad.clone();
         tasks.push(tokio::spawn(async move {
             let mut conn = Conn::connect(&endpoint).await?;
             let (mut receive_us, mut delete_us, mut messages) = (Vec::new(), Vec::new(), 0u64);
@@ -450,6 +463,20 @@ async fn drain(
                 let ok = d["Successful"].as_array().map_or(0, Vec::len);
                 ensure!(ok == got.len(), "DeleteMessageBatch: {d}");
                 messages += ok as u64;
+                if refill {
+                    // As many new messages as were deleted: the depth holds.
+                    let entries: Vec<Value> = (0..ok)
+                        .map(|k| json!({"Id": k.to_string(), "MessageBody": format!("r{:02}{:08}-{pad}", drainer % 100, (messages + k as u64) % 100_000_000)}))
+                        .collect();
+                    let v = call(
+                        &mut conn,
+                        "AmazonSQS.SendMessageBatch",
+                        &json!({"QueueUrl": url, "Entries": entries}),
+                    )
+                    .await?;
+                    let sent = v["Successful"].as_array().map_or(0, Vec::len);
+                    ensure!(sent == ok, "SendMessageBatch stored {sent} of {ok}: {v}");
+                }
             }
             Ok((None, messages, receive_us, delete_us))
         }));
@@ -488,8 +515,11 @@ async fn delivered(endpoint: &str, rule: Option<&str>) -> anyhow::Result<f64> {
 }
 
 /// Waits (up to two minutes) until the rule has delivered `want` events; returns the seconds
-/// waited and what was still owed when the wait began.
+/// waited and what was still owed when the wait began (both 0 without a rule).
 async fn catch_up(endpoint: &str, rule: Option<&str>, want: f64) -> anyhow::Result<(f64, f64)> {
+    if rule.is_none() {
+        return Ok((0.0, 0.0));
+    }
     let started = Instant::now();
     let owed = want - delivered(endpoint, rule).await?;
     while delivered(endpoint, rule).await? < want {
@@ -557,6 +587,12 @@ pub async fn run(args: QueueDepthArgs) -> anyhow::Result<()> {
             Some(rule)
         }
     };
+    let mut log = LatencyLog(match &args.latencies {
+        Some(p) => Some(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("create {}", p.display()))?,
+        )),
+        None => None,
+    });
     let mut put_so_far = delivered(&endpoint, rule.as_deref()).await?;
     let phase_len = Duration::from_secs(args.seconds);
 
@@ -564,8 +600,9 @@ pub async fn run(args: QueueDepthArgs) -> anyhow::Result<()> {
     eprintln!("queue-depth: baseline, PutEvents at {}/s", args.rate);
     let commits0 = commits(&endpoint).await?;
     let cpu = Cpu::start(pid);
-    let start = Instant::now() + Duration::from_millis(20);
+    let (start, start_unix) = phase_start();
     let samples = put_load(&endpoint, &args, start, start + phase_len).await?;
+    log.write("baseline", start_unix, &samples)?;
     let mut baseline = json!({
         "put_events": put_stats(&samples, args.seconds as f64, args.batch),
         "store_commits": commit_stats(&commits0, &commits(&endpoint).await?, cpu.at.elapsed().as_secs_f64()),
@@ -597,7 +634,7 @@ pub async fn run(args: QueueDepthArgs) -> anyhow::Result<()> {
         let commits0 = commits(&endpoint).await?;
         let cpu = Cpu::start(pid);
         let stop = Arc::new(AtomicBool::new(false));
-        let start = Instant::now() + Duration::from_millis(20);
+        let (start, start_unix) = phase_start();
         let stopper = tokio::spawn({
             let stop = stop.clone();
             async move {
@@ -615,6 +652,7 @@ pub async fn run(args: QueueDepthArgs) -> anyhow::Result<()> {
         stop.store(true, Ordering::Relaxed);
         stopper.abort();
         let (samples, drained) = (samples?, drained?);
+        log.write(&format!("depth-{depth}"), start_unix, &samples)?;
         let drain_secs = drained.empty_after.map_or(args.seconds as f64, |d| {
             d.as_secs_f64().min(args.seconds as f64)
         });
@@ -665,6 +703,7 @@ pub async fn run(args: QueueDepthArgs) -> anyhow::Result<()> {
         "message_bytes": args.message_bytes,
         "seconds": args.seconds,
         "rule": format!("{:?}", args.rule).to_lowercase(),
+        "refill": args.refill,
         "loadavg_start": loadavg_start,
         "loadavg_end": loadavg(),
         "baseline": baseline,
@@ -704,6 +743,38 @@ async fn messages_in(c: &mut Conn, url: &str) -> anyhow::Result<u64> {
         Ok(s.parse()?)
     };
     Ok(n("ApproximateNumberOfMessages")? + n("ApproximateNumberOfMessagesNotVisible")?)
+}
+
+/// A phase's start, a moment from now, on the monotonic clock and in µs since the Unix epoch.
+fn phase_start() -> (Instant, u64) {
+    let lead = Duration::from_millis(20);
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    (Instant::now() + lead, (unix + lead).as_micros() as u64)
+}
+
+/// `--latencies`: every PutEvents request, one CSV line each.
+struct LatencyLog(Option<std::io::BufWriter<std::fs::File>>);
+
+impl LatencyLog {
+    fn write(&mut self, phase: &str, start_unix_us: u64, samples: &[Sample]) -> anyhow::Result<()> {
+        use std::io::Write;
+        let Some(out) = &mut self.0 else {
+            return Ok(());
+        };
+        for s in samples {
+            writeln!(
+                out,
+                "{phase},{},{},{}",
+                start_unix_us + s.at_us,
+                s.lat_us,
+                s.svc_us
+            )?;
+        }
+        out.flush()?;
+        Ok(())
+    }
 }
 
 /// The events of the samples that succeeded.
