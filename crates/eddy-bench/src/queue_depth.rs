@@ -168,6 +168,16 @@ async fn call(c: &mut Conn, target: &str, body: &Value) -> anyhow::Result<Value>
     Ok(serde_json::from_slice(&r.body)?)
 }
 
+/// Set-up and inspection calls, each on a connection of its own: they are minutes apart, longer
+/// than eddy keeps an idle connection open.
+struct Control(String);
+
+impl Control {
+    async fn call(&self, target: &str, body: &Value) -> anyhow::Result<Value> {
+        call(&mut Conn::connect(&self.0).await?, target, body).await
+    }
+}
+
 /// One PutEvents request of a phase.
 struct Sample {
     /// Scheduled send time, from the phase's start.
@@ -566,20 +576,20 @@ pub async fn run(args: QueueDepthArgs) -> anyhow::Result<()> {
     };
     let loadavg_start = loadavg();
     let tag = std::process::id();
-    let mut c = Conn::connect(&endpoint).await?;
+    let c = Control(endpoint.clone());
     let rule = match args.rule {
         RuleKind::None => None,
         RuleKind::Queue => {
             let (sink, rule) = (format!("depth-sink-{tag}"), format!("depth-{tag}"));
-            call(&mut c, "AmazonSQS.CreateQueue", &json!({"QueueName": sink})).await?;
-            call(&mut c, "AWSEvents.PutRule", &json!({
+            c.call("AmazonSQS.CreateQueue", &json!({"QueueName": sink}))
+                .await?;
+            c.call("AWSEvents.PutRule", &json!({
                 "Name": rule,
                 "EventPattern": r#"{"source":["bench.orders"],"detail":{"customer":{"tier":["gold"]}}}"#,
             }))
             .await?;
             let arn = format!("arn:aws:sqs:us-east-1:123456789012:{sink}");
-            call(
-                &mut c,
+            c.call(
                 "AWSEvents.PutTargets",
                 &json!({"Rule": rule, "Targets": [{"Id": "sink", "Arn": arn}]}),
             )
@@ -616,7 +626,9 @@ pub async fn run(args: QueueDepthArgs) -> anyhow::Result<()> {
     let mut depths = Vec::new();
     for &depth in &args.depths {
         let name = format!("depth-{depth}-{tag}");
-        let v = call(&mut c, "AmazonSQS.CreateQueue", &json!({"QueueName": name})).await?;
+        let v = c
+            .call("AmazonSQS.CreateQueue", &json!({"QueueName": name}))
+            .await?;
         let url = v["QueueUrl"]
             .as_str()
             .context("CreateQueue without QueueUrl")?
@@ -625,7 +637,7 @@ pub async fn run(args: QueueDepthArgs) -> anyhow::Result<()> {
         let fill_cpu = Cpu::start(pid);
         let fill_secs = fill(&endpoint, &url, depth, &args).await?;
         let fill_usage = fill_cpu.json();
-        let visible = messages_in(&mut c, &url).await?;
+        let visible = messages_in(&c, &url).await?;
         eprintln!(
             "queue-depth: filled in {fill_secs:.1} s; draining with PutEvents at {}/s",
             args.rate
@@ -664,7 +676,7 @@ pub async fn run(args: QueueDepthArgs) -> anyhow::Result<()> {
             "fill_usage": fill_usage,
             "visible_after_fill": visible,
             "drained": drained.messages,
-            "left_in_queue": messages_in(&mut c, &url).await?,
+            "left_in_queue": messages_in(&c, &url).await?,
             "drained_to_empty": drained.empty_after.is_some(),
             "drain_seconds": round2(drain_secs),
             "drain_messages_per_sec": (drained.messages as f64 / drain_secs.max(1e-3)).round(),
@@ -714,13 +726,13 @@ pub async fn run(args: QueueDepthArgs) -> anyhow::Result<()> {
         && let Some(rule) = &rule
     {
         // Leave nothing behind that would match (and deliver) the next run's events.
-        call(
-            &mut c,
+        c.call(
             "AWSEvents.RemoveTargets",
             &json!({"Rule": rule, "Ids": ["sink"]}),
         )
         .await?;
-        call(&mut c, "AWSEvents.DeleteRule", &json!({"Name": rule})).await?;
+        c.call("AWSEvents.DeleteRule", &json!({"Name": rule}))
+            .await?;
     }
     drop(server);
     Ok(())
@@ -728,14 +740,14 @@ pub async fn run(args: QueueDepthArgs) -> anyhow::Result<()> {
 
 /// The messages in a queue, visible and in flight (`ApproximateNumberOfMessages` +
 /// `ApproximateNumberOfMessagesNotVisible`).
-async fn messages_in(c: &mut Conn, url: &str) -> anyhow::Result<u64> {
-    let v = call(
-        c,
-        "AmazonSQS.GetQueueAttributes",
-        &json!({"QueueUrl": url, "AttributeNames": ["ApproximateNumberOfMessages",
+async fn messages_in(c: &Control, url: &str) -> anyhow::Result<u64> {
+    let v = c
+        .call(
+            "AmazonSQS.GetQueueAttributes",
+            &json!({"QueueUrl": url, "AttributeNames": ["ApproximateNumberOfMessages",
             "ApproximateNumberOfMessagesNotVisible"]}),
-    )
-    .await?;
+        )
+        .await?;
     let n = |k: &str| -> anyhow::Result<u64> {
         let s = v["Attributes"][k]
             .as_str()
