@@ -15,7 +15,9 @@
 //! PutEvents is open-loop: each connection sends on a fixed schedule and latency is measured
 //! from the scheduled send time, so a stalled server shows in the percentiles instead of
 //! slowing the generator down (coordinated omission). Between phases the bench waits until the
-//! rule's deliveries have caught up, so no phase inherits the previous one's backlog. Prints one
+//! rule's deliveries have caught up, so no phase inherits the previous one's backlog. Each phase
+//! also reports the server's and the bench's CPU (from `/proc`) and the store's group commits
+//! (from eddy's `/metrics`); `--latencies` writes every PutEvents request to a file. Prints one
 //! JSON line; progress goes to stderr.
 
 use std::io::{BufRead, BufReader};
