@@ -129,7 +129,7 @@ fn event_id(body: &[u8]) -> Option<&str> {
 
 /// Reads one counter from eddy's `/metrics`, summed over the label sets that contain every one
 /// of `filters`.
-async fn metric(endpoint: &str, name: &str, filters: &[&str]) -> anyhow::Result<f64> {
+pub(crate) async fn metric(endpoint: &str, name: &str, filters: &[&str]) -> anyhow::Result<f64> {
     let mut stream = tokio::net::TcpStream::connect(endpoint).await?;
     let req = format!("GET /metrics HTTP/1.1\r\nHost: {endpoint}\r\nConnection: close\r\n\r\n");
     stream.write_all(req.as_bytes()).await?;

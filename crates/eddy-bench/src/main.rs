@@ -10,6 +10,7 @@ mod deliveries;
 mod http1;
 mod invoke;
 mod put_events;
+mod queue_depth;
 mod routes;
 mod schedules;
 
@@ -49,6 +50,13 @@ enum Command {
     ///
     /// Example: `eddy-bench routes --endpoint 127.0.0.1:4566 --http 127.0.0.1:3000`
     Routes(routes::RoutesArgs),
+    /// PutEvents latency while a deep queue drains: fills a queue to each depth with
+    /// SendMessageBatch, then drains it (ReceiveMessage + DeleteMessageBatch) while PutEvents
+    /// runs open-loop at a fixed rate; with a no-drain baseline. Starts its own `eddy serve`
+    /// unless given `--endpoint`. Prints one JSON line.
+    ///
+    /// Example: `eddy-bench queue-depth --depths 1000,1000000 --rate 5000 --seconds 30`
+    QueueDepth(queue_depth::QueueDepthArgs),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +77,7 @@ fn main() -> ExitCode {
         Command::Invoke(args) => rt.block_on(invoke::run(args)),
         Command::Schedules(args) => rt.block_on(schedules::run(args)),
         Command::Routes(args) => rt.block_on(routes::run(args)),
+        Command::QueueDepth(args) => rt.block_on(queue_depth::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -39,7 +39,7 @@ pub struct SchedulesArgs {
 }
 
 /// `utime + stime` of a process, in clock ticks.
-fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
+pub(crate) fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // Fields after the `(comm)`; utime and stime are fields 14 and 15 of the whole line.
     let rest = stat.rsplit_once(')').context("bad /proc stat")?.1;
@@ -84,7 +84,7 @@ async fn lateness(endpoint: &str) -> anyhow::Result<(Vec<(f64, u64)>, f64, u64)>
 }
 
 /// The upper bound of the bucket holding quantile `q` of the ticks between two scrapes.
-fn quantile(before: &[(f64, u64)], after: &[(f64, u64)], q: f64) -> f64 {
+pub(crate) fn quantile(before: &[(f64, u64)], after: &[(f64, u64)], q: f64) -> f64 {
     let delta: Vec<(f64, u64)> = after
         .iter()
         .map(|(le, n)| {
