@@ -32,10 +32,13 @@ use crate::Core;
 const BATCH: usize = 5_000;
 /// Most store calls per sweep (the rest waits for the next sweep).
 const MAX_CALLS: usize = 40;
-/// Bytes given back to the file system per store call.
-pub const RECLAIM_STEP: u64 = 8 << 20;
-/// Most reclaim calls per sweep (1 GiB).
-const MAX_RECLAIMS: usize = 128;
+/// Bytes given back to the file system per store call: each call moves this much of the file's
+/// end into free space inside the writer's transaction, so it must stay a few milliseconds.
+pub const RECLAIM_STEP: u64 = 256 << 10;
+/// Most reclaim calls per sweep (64 MiB).
+const MAX_RECLAIMS: usize = 256;
+/// The pause between two reclaim calls, which leaves the writer to the other work.
+const RECLAIM_PAUSE: Duration = Duration::from_millis(5);
 /// How often a sweep runs.
 const EVERY: Duration = Duration::from_secs(60);
 
@@ -102,6 +105,7 @@ pub async fn reclaim(app: &Core) -> u64 {
                 if n < RECLAIM_STEP {
                     break;
                 }
+                tokio::time::sleep(RECLAIM_PAUSE).await;
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot give free space back; trying again at the next sweep");

@@ -665,7 +665,8 @@ pub trait Store:
     /// Gives space that deleted data left behind back to the file system, at most `max_bytes`
     /// of it in this call, so that one call holds the store's writes up only briefly; answers
     /// how many bytes it gave back (0: nothing left to give, or a backend whose engine does
-    /// this by itself). Changes nothing that any read sees. Callers repeat it while it answers
+    /// this by itself). A backend may keep some free space for the writes to come instead of
+    /// giving it back. Changes nothing that any read sees. Callers repeat it while it answers
     /// `max_bytes`.
     fn reclaim(&self, max_bytes: u64) -> BoxFuture<'_, Result<u64>>;
 

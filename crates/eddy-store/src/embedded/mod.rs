@@ -199,6 +199,9 @@ CREATE TABLE IF NOT EXISTS probe (
 );
 ";
 
+/// Free space [`Store::reclaim`] keeps for reuse rather than give back: this much, or a quarter
+/// of the space in use if that is less.
+const RECLAIM_RESERVE_BYTES: i64 = 64 << 20;
 /// What the write-ahead log is truncated to after a checkpoint (bytes).
 const JOURNAL_SIZE_LIMIT: i64 = 64 << 20;
 /// A store made without incremental vacuum is converted when it is opened if it is smaller than
@@ -814,7 +817,15 @@ impl Store for EmbeddedStore {
                 tx.query_row("PRAGMA freelist_count", [], |r| r.get(0))
             };
             let before = free(tx)?;
-            let pages = (max_bytes / page.max(1) as u64).max(1);
+            let total: i64 = tx.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+            // Keep a reserve of free pages for the writes to come (a queue that drains fills
+            // again): giving space back only to take it again costs the writer for nothing.
+            let reserve = (RECLAIM_RESERVE_BYTES / page.max(1)).min((total - before) / 4);
+            let spare = u64::try_from(before - reserve).unwrap_or(0);
+            let pages = (max_bytes / page.max(1) as u64).min(spare);
+            if pages == 0 {
+                return Ok(0);
+            }
             // Each step of the statement frees one page: run it to the end.
             let mut st = tx.prepare(&format!("PRAGMA incremental_vacuum({pages})"))?;
             let mut rows = st.query([])?;
