@@ -591,28 +591,28 @@ async fn load(app: &Core) -> State {
         Err(e) => tracing::error!(error = %e, "cannot read recorded ticks"),
     }
     let now = app.clock.now_ms();
-    let rules: Vec<(String, Entry)> = app
-        .catalog
-        .read(|defs| {
-            defs.rules
-                .values()
-                .filter_map(|r| {
-                    let key = format!("{}:{}:{}", r.region, r.bus, r.name);
-                    rule_entry(app, r).map(|e| (key, e))
-                })
-                .collect()
-        })
-        .await;
-    for (k, e) in rules {
-        state.upsert(rule_key(&k), e, Some(now), now);
-    }
-    for d in app.schedules.all() {
-        if let Some(e) = schedule_entry(app, &d) {
-            state.upsert(schedule_key(&d.store_key()), e, Some(now), now);
-        }
-    }
+    each_current(app, |key, e| state.upsert(key, e, Some(now), now)).await;
     tracing::info!(schedules = state.entries.len(), "scheduler started");
     state
+}
+
+/// Hands `each` every scheduled rule and schedule the caches hold now, as the scheduler's
+/// entries (one at a time: 100,000 schedules make no list).
+async fn each_current(app: &Core, mut each: impl FnMut(Arc<str>, Entry)) {
+    app.catalog
+        .read(|defs| {
+            for r in defs.rules.values() {
+                if let Some(e) = rule_entry(app, r) {
+                    each(rule_key(&format!("{}:{}:{}", r.region, r.bus, r.name)), e);
+                }
+            }
+        })
+        .await;
+    for d in app.schedules.all() {
+        if let Some(e) = schedule_entry(app, &d) {
+            each(schedule_key(&d.store_key()), e);
+        }
+    }
 }
 
 /// Applies the definition changes already waiting.
@@ -644,30 +644,11 @@ async fn rebuild(app: &Core, old: &mut State) -> State {
     };
     let now = app.clock.now_ms();
     let mut seen = std::collections::HashSet::new();
-    let rules: Vec<(String, Entry)> = app
-        .catalog
-        .read(|defs| {
-            defs.rules
-                .values()
-                .filter_map(|r| {
-                    let key = format!("{}:{}:{}", r.region, r.bus, r.name);
-                    rule_entry(app, r).map(|e| (key, e))
-                })
-                .collect()
-        })
-        .await;
-    for (k, e) in rules {
-        let key = rule_key(&k);
+    each_current(app, |key, e| {
         seen.insert(key.clone());
         state.upsert(key, e, None, now);
-    }
-    for d in app.schedules.all() {
-        if let Some(e) = schedule_entry(app, &d) {
-            let key = schedule_key(&d.store_key());
-            seen.insert(key.clone());
-            state.upsert(key, e, None, now);
-        }
-    }
+    })
+    .await;
     state.entries.retain(|k, _| seen.contains(k));
     state
 }
