@@ -25,6 +25,11 @@ pub trait Named: Serialize + DeserializeOwned + Clone + PartialEq + Send + Sync 
     fn name(&self) -> &str;
 }
 
+/// Where a registry holds a definition: `(region, name)`.
+fn id<T: Named>(d: &T) -> (String, String) {
+    (d.region().to_owned(), d.name().to_owned())
+}
+
 /// The store key of a definition: `REGION:NAME`.
 pub fn key(region: &str, name: &str) -> String {
     format!("{region}:{name}")
@@ -46,12 +51,9 @@ impl<T: Named> Registry<T> {
         definitions: &[Definition],
     ) -> anyhow::Result<Self> {
         let mut items = BTreeMap::new();
-        for (kind, key, value) in definitions {
-            if kind == T::KIND {
-                let d: T = serde_json::from_slice(value)
-                    .map_err(|e| anyhow::anyhow!("{kind} `{key}` is unreadable: {e}"))?;
-                items.insert((d.region().to_owned(), d.name().to_owned()), d);
-            }
+        for (key, d) in Self::decoded(definitions) {
+            let d = d.map_err(|e| anyhow::anyhow!("{} `{key}` is unreadable: {e}", T::KIND))?;
+            items.insert(id(&d), d);
         }
         Ok(Self {
             store,
@@ -59,6 +61,14 @@ impl<T: Named> Registry<T> {
             items: RwLock::new(items),
             control: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// The definitions of this kind among `definitions`, each with its store key, decoded.
+    fn decoded(definitions: &[Definition]) -> impl Iterator<Item = (&str, serde_json::Result<T>)> {
+        definitions
+            .iter()
+            .filter(|(kind, _, _)| kind == T::KIND)
+            .map(|(_, key, value)| (key.as_str(), serde_json::from_slice(value)))
     }
 
     fn read(&self) -> RwLockReadGuard<'_, BTreeMap<(String, String), T>> {
@@ -163,20 +173,21 @@ impl<T: Named> Registry<T> {
     /// what changed, as [`Registry::follow`] does.
     pub fn reload(&self, definitions: &[Definition]) -> Vec<Changed<T>> {
         let mut fresh = BTreeMap::new();
-        for (kind, key, value) in definitions.iter().filter(|(k, _, _)| k == T::KIND) {
-            match serde_json::from_slice::<T>(value) {
+        for (key, d) in Self::decoded(definitions) {
+            match d {
                 Ok(d) => {
-                    fresh.insert((d.region().to_owned(), d.name().to_owned()), d);
+                    fresh.insert(id(&d), d);
                 }
                 Err(e) => {
-                    tracing::warn!(kind = %kind, key = %key, error = %e, "stored definition is unreadable; ignored");
+                    tracing::warn!(kind = T::KIND, key = %key, error = %e, "stored definition is unreadable; ignored");
                 }
             }
         }
-        let old = std::mem::replace(&mut *self.write(), fresh.clone());
+        let mut items = self.write();
+        let old = std::mem::replace(&mut *items, fresh);
         let mut out = Vec::new();
         for (id, before) in &old {
-            match fresh.get(id) {
+            match items.get(id) {
                 Some(after) if after == before => {}
                 after => out.push(Changed {
                     before: Some(before.clone()),
@@ -184,11 +195,11 @@ impl<T: Named> Registry<T> {
                 }),
             }
         }
-        for (id, after) in fresh {
-            if !old.contains_key(&id) {
+        for (id, after) in items.iter() {
+            if !old.contains_key(id) {
                 out.push(Changed {
                     before: None,
-                    after: Some(after),
+                    after: Some(after.clone()),
                 });
             }
         }
