@@ -121,28 +121,20 @@ pub fn spawn(
             let feed = &core.feed;
             match n {
                 Ok(n) if n.version() <= feed.version() => {}
-                Ok(Notification::Changed { version, changes }) => {
-                    let applied = guarded(|| {
-                        for c in caches(&core, &extra) {
-                            c.follow(&changes);
+                Ok(n) => {
+                    let version = n.version();
+                    let followed = match n {
+                        Notification::Changed { changes, .. } => {
+                            guarded(&core, &extra, |c| c.follow(&changes))
+                                .then(|| Followed::Changed(Arc::new(changes)))
                         }
-                    });
-                    if applied {
-                        feed.applied(version, Followed::Changed(Arc::new(changes)));
-                    } else {
-                        reload(&core, &extra).await;
-                    }
-                }
-                Ok(Notification::Reset { version }) => {
-                    let applied = guarded(|| {
-                        for c in caches(&core, &extra) {
-                            c.reset();
+                        Notification::Reset { .. } => {
+                            guarded(&core, &extra, |c| c.reset()).then_some(Followed::Reset)
                         }
-                    });
-                    if applied {
-                        feed.applied(version, Followed::Reset);
-                    } else {
-                        reload(&core, &extra).await;
+                    };
+                    match followed {
+                        Some(followed) => feed.applied(version, followed),
+                        None => reload(&core, &extra).await,
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
@@ -155,12 +147,14 @@ pub fn spawn(
     });
 }
 
-/// Runs `apply` and answers whether it finished. A cache that panics (a bug) must not stop the
-/// follower: writers wait for it, so the follower reloads every cache from the store instead.
-fn guarded(apply: impl FnOnce()) -> bool {
-    let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(apply)).is_ok();
+/// Runs `apply` on every cache and answers whether it finished. A cache that panics (a bug) must
+/// not stop the follower: writers wait for it, so the follower reloads every cache from the
+/// store instead.
+fn guarded(core: &Core, extra: &[Arc<dyn Follow>], apply: impl Fn(&dyn Follow)) -> bool {
+    let all = || caches(core, extra).into_iter().for_each(&apply);
+    let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(all)).is_ok();
     if !done {
-        tracing::error!("a cache failed to apply a definition change: reloading the caches");
+        tracing::error!("a cache failed to apply a definition change");
     }
     done
 }
@@ -172,11 +166,7 @@ async fn reload(core: &Core, extra: &[Arc<dyn Follow>]) {
     loop {
         match core.store.definitions().await {
             Ok(d) => {
-                let _logged = guarded(|| {
-                    for c in caches(core, extra) {
-                        c.reload(&d.items);
-                    }
-                });
+                let _logged = guarded(core, extra, |c| c.reload(&d.items));
                 core.feed.applied(d.version, Followed::Reloaded);
                 return;
             }
