@@ -5,8 +5,9 @@
 //! `cargo nextest run --workspace` or `cargo build -p eddy`), or the one `EDDY_BIN` names.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+
+mod common;
 
 /// `eddy serve` on free ports, killed on drop.
 struct Server {
@@ -17,15 +18,7 @@ struct Server {
 
 impl Server {
     fn start(dir: &std::path::Path) -> Self {
-        let eddy = std::env::var_os("EDDY_BIN").map_or_else(
-            || PathBuf::from(env!("CARGO_BIN_EXE_eddy-bench")).with_file_name("eddy"),
-            PathBuf::from,
-        );
-        assert!(
-            eddy.is_file(),
-            "{} does not exist: build it with `cargo build -p eddy` or set EDDY_BIN",
-            eddy.display()
-        );
+        let eddy = common::eddy_bin();
         let mut child = Command::new(&eddy)
             .args([
                 "serve",

@@ -5,20 +5,13 @@
 //! The server is the `eddy` binary next to `eddy-bench` in the target directory (built by
 //! `cargo nextest run --workspace` or `cargo build -p eddy`), or the one `EDDY_BIN` names.
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
+
+mod common;
 
 #[test]
 fn queue_depth_accounts_for_every_message() {
-    let eddy = std::env::var_os("EDDY_BIN").map_or_else(
-        || PathBuf::from(env!("CARGO_BIN_EXE_eddy-bench")).with_file_name("eddy"),
-        PathBuf::from,
-    );
-    assert!(
-        eddy.is_file(),
-        "{} does not exist: build it with `cargo build -p eddy` or set EDDY_BIN",
-        eddy.display()
-    );
+    let eddy = common::eddy_bin();
     let dir = tempfile::tempdir().expect("tempdir");
     let out = Command::new(env!("CARGO_BIN_EXE_eddy-bench"))
         .arg("queue-depth")
