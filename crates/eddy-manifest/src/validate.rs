@@ -7,7 +7,11 @@
 use std::collections::BTreeMap;
 
 use eddy_model::definitions::TargetDef;
-use eddy_model::names::Arn;
+use eddy_model::limits;
+use eddy_model::names::{
+    API_NAME, Arn, CUSTOM_BUS_NAME, DESTINATION_NAME, FUNCTION_NAME, NameRule, QUEUE_NAME_MAX,
+    RULE_NAME, SCHEDULE_NAME, TARGET_ID, valid_queue_name,
+};
 use serde_json::Value;
 
 use crate::model::{
@@ -18,54 +22,12 @@ use crate::parse::{Declared, Doc, Seg, closest, key_path};
 /// Routes seen so far, by base path and clash key: (offset, api, route).
 type Routes = BTreeMap<(String, String), (usize, String, String)>;
 
-/// A name rule: length limit and allowed characters, with the class shown in messages.
-struct NameRule {
-    max: usize,
-    allowed: fn(char) -> bool,
-    class: &'static str,
-}
-
-fn rule_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')
-}
-
-fn queue_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '-' | '_')
-}
-
-const RULE_NAME: NameRule = NameRule {
-    max: 64,
-    allowed: rule_char,
-    class: "[.\\-_A-Za-z0-9]",
-};
-/// AWS CreateEventBus: 1-256 characters; `/` is reserved for partner buses.
-const BUS_NAME: NameRule = NameRule {
-    max: 256,
-    allowed: rule_char,
-    class: "[.\\-_A-Za-z0-9]",
-};
-const FUNCTION_NAME: NameRule = NameRule {
-    max: 64,
-    allowed: queue_char,
-    class: "[a-zA-Z0-9-_]",
-};
-/// Scheduler: `[0-9a-zA-Z-_.]+`, 1-64.
-const SCHEDULE_NAME: NameRule = RULE_NAME;
-const API_NAME: NameRule = NameRule {
-    max: 128,
-    allowed: queue_char,
-    class: "[a-zA-Z0-9-_]",
-};
-
 /// Environment variables Lambda sets itself and does not let a function override.
 use eddy_model::function::RESERVED_VARIABLES as RESERVED_ENV;
 /// Lambda runtimes eddy knows how to start.
 use eddy_model::function::SUPPORTED_RUNTIMES as RUNTIMES;
 
 const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
-
-/// EventBridge's limit of targets per rule.
-const MAX_TARGETS: usize = 5;
 
 pub(crate) fn check(doc: &mut Doc<'_>, m: &Manifest, declared: &Declared) {
     let mut c = Checker { doc, m, declared };
@@ -76,7 +38,12 @@ pub(crate) fn check(doc: &mut Doc<'_>, m: &Manifest, declared: &Declared) {
         c.queue(name, q);
     }
     for (name, d) in &m.api_destinations {
-        c.name("api_destinations", "api destination", name, &RULE_NAME);
+        c.name(
+            "api_destinations",
+            "api destination",
+            name,
+            &DESTINATION_NAME,
+        );
         let p = key_path!["api_destinations", name, "endpoint"];
         if !(d.endpoint.starts_with("https://") || d.endpoint.starts_with("http://")) {
             c.doc.error(
@@ -102,8 +69,7 @@ pub(crate) fn check(doc: &mut Doc<'_>, m: &Manifest, declared: &Declared) {
             &key_path!["api_destinations", name, "rate_limit"],
             &what,
             d.rate_limit,
-            1,
-            300,
+            limits::api_destination::INVOCATION_RATE,
         );
     }
     for (name, f) in &m.functions {
@@ -154,30 +120,41 @@ fn rel(p: &[Seg<'_>]) -> String {
 
 impl Checker<'_, '_, '_> {
     fn name(&mut self, section: &str, label: &str, name: &str, rule: &NameRule) {
-        let len = name.chars().count();
-        if len == 0 || len > rule.max || !name.chars().all(rule.allowed) {
+        if rule.check(name).is_err() {
             self.doc.error_key(
                 &key_path![section, name],
                 format!(
-                    "{label} name `{name}` is not valid: use 1 to {} characters from `{}`",
-                    rule.max, rule.class
+                    "{label} name `{name}` is not valid: use {} to {} characters from `{}`",
+                    rule.min,
+                    rule.max,
+                    rule.class()
                 ),
             );
         }
     }
 
-    fn range(&mut self, p: &[Seg<'_>], what: &str, v: Option<u32>, lo: u32, hi: u32) {
-        if let Some(v) = v
-            && !(lo..=hi).contains(&v)
-        {
-            self.doc.error(
-                p,
-                format!(
-                    "`{}` in {what} must be between {lo} and {hi}, not {v}",
-                    rel(p)
-                ),
-            );
+    /// Checks `v` against one of `eddy_model::limits` (the API checks the same ranges).
+    fn range<N: Into<i64> + Copy + std::fmt::Display>(
+        &mut self,
+        p: &[Seg<'_>],
+        what: &str,
+        v: Option<N>,
+        limits: std::ops::RangeInclusive<i64>,
+    ) {
+        let Some(v) = v else { return };
+        if limits.contains(&v.into()) {
+            return;
         }
+        let (lo, hi) = (limits.start(), limits.end());
+        let bound = if *hi == i64::MAX {
+            format!("at least {lo}")
+        } else {
+            format!("between {lo} and {hi}")
+        };
+        self.doc.error(
+            p,
+            format!("`{}` in {what} must be {bound}, not {v}", rel(p)),
+        );
     }
 
     /// Exactly one of `options` is set; otherwise reports at `at`.
@@ -266,17 +243,17 @@ impl Checker<'_, '_, '_> {
             );
             return;
         }
-        self.name("buses", "bus", name, &BUS_NAME);
+        self.name("buses", "bus", name, &CUSTOM_BUS_NAME);
     }
 
     fn queue(&mut self, name: &str, q: &Queue) {
         let what = format!("queue `{name}`");
-        let base = name.strip_suffix(".fifo").unwrap_or(name);
-        if name.is_empty() || name.len() > 80 || !base.chars().all(queue_char) || base.is_empty() {
+        if !valid_queue_name(name, name.ends_with(".fifo")) {
             self.doc.error_key(
                 &key_path!["queues", name],
                 format!(
-                    "queue name `{name}` is not valid: use 1 to 80 characters from `[A-Za-z0-9_-]`, ending in `.fifo` for a FIFO queue"
+                    "queue name `{name}` is not valid: use 1 to {QUEUE_NAME_MAX} characters from `{}`, ending in `.fifo` for a FIFO queue",
+                    FUNCTION_NAME.class()
                 ),
             );
         } else if q.fifo != name.ends_with(".fifo") {
@@ -301,17 +278,20 @@ impl Checker<'_, '_, '_> {
             &key_path!["queues", name, "visibility_timeout"],
             &what,
             q.visibility_timeout,
-            0,
-            43_200,
+            limits::queue::VISIBILITY_TIMEOUT,
         );
         self.range(
             &key_path!["queues", name, "message_retention"],
             &what,
             q.message_retention,
-            60,
-            1_209_600,
+            limits::queue::MESSAGE_RETENTION_PERIOD,
         );
-        self.range(&key_path!["queues", name, "delay"], &what, q.delay, 0, 900);
+        self.range(
+            &key_path!["queues", name, "delay"],
+            &what,
+            q.delay,
+            limits::queue::DELAY_SECONDS,
+        );
         if let Some(r) = &q.redrive {
             let p = key_path!["queues", name, "redrive", "dead_letter_queue"];
             let dlq = r.dead_letter_queue.as_str();
@@ -334,8 +314,7 @@ impl Checker<'_, '_, '_> {
                 &key_path!["queues", name, "redrive", "max_receive_count"],
                 &what,
                 Some(r.max_receive_count),
-                1,
-                1000,
+                limits::queue::MAX_RECEIVE_COUNT,
             );
         }
     }
@@ -385,22 +364,19 @@ impl Checker<'_, '_, '_> {
             &key_path!["functions", name, "timeout"],
             &what,
             f.timeout,
-            1,
-            900,
+            limits::function::TIMEOUT,
         );
         self.range(
             &key_path!["functions", name, "memory"],
             &what,
             f.memory,
-            128,
-            10_240,
+            limits::function::MEMORY_SIZE,
         );
         self.range(
             &key_path!["functions", name, "concurrency"],
             &what,
             f.concurrency,
-            0,
-            1000,
+            limits::function::RESERVED_CONCURRENCY,
         );
         for key in f.environment.keys() {
             let p = key_path!["functions", name, "environment", key];
@@ -427,15 +403,13 @@ impl Checker<'_, '_, '_> {
                 &key_path!["functions", name, "async", "maximum_retry_attempts"],
                 &what,
                 a.maximum_retry_attempts,
-                0,
-                2,
+                limits::function::ASYNC_RETRY_ATTEMPTS,
             );
             self.range(
                 &key_path!["functions", name, "async", "maximum_event_age_seconds"],
                 &what,
                 a.maximum_event_age_seconds,
-                60,
-                21_600,
+                limits::function::ASYNC_EVENT_AGE,
             );
             for (key, dest) in [("on_success", &a.on_success), ("on_failure", &a.on_failure)] {
                 if let Some(dest) = dest {
@@ -474,10 +448,20 @@ impl Checker<'_, '_, '_> {
     fn retry(&mut self, p: &[Seg<'_>], what: &str, r: &Retry) {
         let mut a = p.to_vec();
         a.push(Seg::Key("maximum_retry_attempts"));
-        self.range(&a, what, r.maximum_retry_attempts, 0, 185);
+        self.range(
+            &a,
+            what,
+            r.maximum_retry_attempts,
+            limits::target::RETRY_ATTEMPTS,
+        );
         let mut b = p.to_vec();
         b.push(Seg::Key("maximum_event_age_seconds"));
-        self.range(&b, what, r.maximum_event_age_seconds, 60, 86_400);
+        self.range(
+            &b,
+            what,
+            r.maximum_event_age_seconds,
+            limits::target::EVENT_AGE,
+        );
     }
 
     /// A FIFO queue target needs a message group; a standard one must not have one.
@@ -562,12 +546,13 @@ impl Checker<'_, '_, '_> {
                 }
             }
         }
-        if r.targets.len() > MAX_TARGETS {
+        if r.targets.len() > limits::target::PER_RULE {
             self.doc.error(
-                &key_path!["rules", name, "targets", MAX_TARGETS],
+                &key_path!["rules", name, "targets", limits::target::PER_RULE],
                 format!(
-                    "{what} has {} targets; a rule takes at most {MAX_TARGETS}",
-                    r.targets.len()
+                    "{what} has {} targets; a rule takes at most {}",
+                    r.targets.len(),
+                    limits::target::PER_RULE
                 ),
             );
         }
@@ -582,10 +567,15 @@ impl Checker<'_, '_, '_> {
                     format!("{what} has two targets with id `{id}` (targets {prev} and {i}); set a different `id`"),
                 );
             }
-            if id.is_empty() || id.chars().count() > 64 || !id.chars().all(rule_char) {
+            if TARGET_ID.check(&id).is_err() {
                 self.doc.error(
                     &key_path!["rules", name, "targets", i, "id"],
-                    format!("target id `{id}` of {what} is not valid: use 1 to 64 characters from `[.\\-_A-Za-z0-9]`"),
+                    format!(
+                        "target id `{id}` of {what} is not valid: use {} to {} characters from `{}`",
+                        TARGET_ID.min,
+                        TARGET_ID.max,
+                        TARGET_ID.class()
+                    ),
                 );
             }
             self.target(&tp, &twhat, t);
@@ -709,12 +699,16 @@ impl Checker<'_, '_, '_> {
     fn schedule(&mut self, name: &str, s: &Schedule) {
         self.name("schedules", "schedule", name, &SCHEDULE_NAME);
         let what = format!("schedule `{name}`");
-        let group_ok =
-            !s.group.is_empty() && s.group.chars().count() <= 64 && s.group.chars().all(rule_char);
-        if !group_ok {
+        if SCHEDULE_NAME.check(&s.group).is_err() {
             self.doc.error(
                 &key_path!["schedules", name, "group"],
-                format!("group name `{}` of {what} is not valid: use 1 to 64 characters from `[.\\-_A-Za-z0-9]`", s.group),
+                format!(
+                    "group name `{}` of {what} is not valid: use {} to {} characters from `{}`",
+                    s.group,
+                    SCHEDULE_NAME.min,
+                    SCHEDULE_NAME.max,
+                    SCHEDULE_NAME.class()
+                ),
             );
         }
         if let Err(e) = eddy_schedule::ScheduleExpression::parse(&s.expression) {
@@ -735,8 +729,7 @@ impl Checker<'_, '_, '_> {
             &key_path!["schedules", name, "flexible_window_minutes"],
             &what,
             s.flexible_window_minutes,
-            1,
-            1440,
+            limits::schedule::FLEXIBLE_WINDOW_MINUTES,
         );
         self.json_input(
             &key_path!["schedules", name, "input"],
@@ -829,8 +822,7 @@ impl Checker<'_, '_, '_> {
                 &key_path!["apis", name, "cors", "max_age"],
                 &what,
                 c.max_age,
-                0,
-                86_400,
+                limits::api::CORS_MAX_AGE,
             );
         }
         if let Some(t) = &a.throttle {

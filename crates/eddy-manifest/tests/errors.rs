@@ -165,7 +165,7 @@ fn targets_need_exactly_one_kind() {
 fn names_follow_aws_rules() {
     assert_eq!(
         one("version = 1\n[buses.\"my bus\"]\n"),
-        "eddy.toml:2:8: bus name `my bus` is not valid: use 1 to 256 characters from `[.\\-_A-Za-z0-9]`"
+        "eddy.toml:2:8: bus name `my bus` is not valid: use 1 to 256 characters from `[\\.\\-_A-Za-z0-9]`"
     );
     assert_eq!(
         one(&format!("version = 1\n[functions.\"a.b\"]\n{FN}")),
@@ -177,7 +177,7 @@ fn names_follow_aws_rules() {
             "version = 1\n[rules.{long}]\nschedule = \"rate(1 day)\"\n"
         )),
         format!(
-            "eddy.toml:2:8: rule name `{long}` is not valid: use 1 to 64 characters from `[.\\-_A-Za-z0-9]`"
+            "eddy.toml:2:8: rule name `{long}` is not valid: use 1 to 64 characters from `[\\.\\-_A-Za-z0-9]`"
         )
     );
     assert_eq!(

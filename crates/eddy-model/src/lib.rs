@@ -1,6 +1,8 @@
 //! The eddy model: the nouns every other crate shares, with no I/O and no wire format.
 //!
-//! * [`names`]: bus, rule and target names, their validation rules, and ARNs;
+//! * [`names`]: resource names, their validation rules, and ARNs;
+//! * [`limits`]: the numeric limits of each resource's definition, shared by the API and the
+//!   manifest;
 //! * [`event`]: the EventBridge event envelope and how eddy builds it;
 //! * [`definitions`]: buses, rules and targets as the control plane stores them;
 //! * [`function`]: the runtimes eddy starts and the environment variables it reserves;
@@ -12,6 +14,7 @@
 pub mod definitions;
 pub mod event;
 pub mod function;
+pub mod limits;
 pub mod names;
 pub mod transform;
 

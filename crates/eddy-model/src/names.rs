@@ -113,6 +113,58 @@ pub const BUS_NAME: NameRule = NameRule {
     allowed: is_bus_name_char,
 };
 
+/// A custom bus's name: a bus's rule without `/`, which AWS keeps for partner buses (named
+/// after their event source).
+pub const CUSTOM_BUS_NAME: NameRule = NameRule {
+    pattern: RULE_NAME.pattern,
+    allowed: is_rule_name_char,
+    ..BUS_NAME
+};
+
+/// Characters allowed in function, queue and API names: `[a-zA-Z0-9-_]`.
+pub fn is_function_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_')
+}
+
+/// Lambda function names (the name alone, not an ARN).
+pub const FUNCTION_NAME: NameRule = NameRule {
+    min: 1,
+    max: 64,
+    pattern: "[a-zA-Z0-9-_]+",
+    allowed: is_function_name_char,
+};
+
+/// EventBridge Scheduler schedule and schedule-group names.
+pub const SCHEDULE_NAME: NameRule = NameRule {
+    pattern: "[0-9a-zA-Z-_.]+",
+    ..RULE_NAME
+};
+
+/// API destination and connection names.
+pub const DESTINATION_NAME: NameRule = RULE_NAME;
+
+/// eddy's HTTP APIs (the manifest's `[apis.NAME]`).
+pub const API_NAME: NameRule = NameRule {
+    max: 128,
+    ..FUNCTION_NAME
+};
+
+/// The longest SQS queue name, `.fifo` included.
+pub const QUEUE_NAME_MAX: usize = 80;
+
+/// Whether `name` is a valid SQS queue name for a queue that is (`fifo`) or is not FIFO: 1 to
+/// 80 characters from `[a-zA-Z0-9-_]`, and for a FIFO queue ending in `.fifo` (which counts
+/// towards the 80).
+pub fn valid_queue_name(name: &str, fifo: bool) -> bool {
+    let base = if fifo {
+        name.strip_suffix(".fifo")
+    } else {
+        Some(name)
+    };
+    let Some(base) = base else { return false };
+    name.len() <= QUEUE_NAME_MAX && !base.is_empty() && base.chars().all(is_function_name_char)
+}
+
 /// Why a name is not valid, as AWS's constraint text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NameViolation {
@@ -138,6 +190,12 @@ impl std::fmt::Display for NameViolation {
 }
 
 impl NameRule {
+    /// The characters it allows, as a bracket class (`[a-zA-Z0-9-_]`), for messages that say
+    /// which characters to use.
+    pub fn class(&self) -> &'static str {
+        self.pattern.strip_suffix('+').unwrap_or(self.pattern)
+    }
+
     /// Checks `name`; AWS counts length in characters.
     pub fn check(&self, name: &str) -> Result<(), NameViolation> {
         let len = name.chars().count();
@@ -157,6 +215,33 @@ impl NameRule {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn queue_names_count_the_fifo_suffix() {
+        assert!(valid_queue_name("orders", false));
+        assert!(valid_queue_name("orders.fifo", true));
+        assert!(
+            !valid_queue_name("orders.fifo", false),
+            "a dot is not allowed"
+        );
+        assert!(
+            !valid_queue_name("orders", true),
+            "a FIFO queue ends in .fifo"
+        );
+        assert!(!valid_queue_name(".fifo", true), "something before .fifo");
+        assert!(valid_queue_name(&"q".repeat(80), false));
+        assert!(!valid_queue_name(&"q".repeat(81), false));
+        assert!(!valid_queue_name(&format!("{}.fifo", "q".repeat(76)), true));
+        assert!(!valid_queue_name("", false));
+    }
+
+    #[test]
+    fn classes_are_the_patterns_without_repetition() {
+        assert_eq!(FUNCTION_NAME.class(), "[a-zA-Z0-9-_]");
+        assert_eq!(CUSTOM_BUS_NAME.max, 256);
+        assert!(CUSTOM_BUS_NAME.check("a/b").is_err());
+        assert!(BUS_NAME.check("a/b").is_ok());
+    }
 
     #[test]
     fn rule_arns_follow_the_bus() {

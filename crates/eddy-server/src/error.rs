@@ -234,6 +234,16 @@ impl Violations {
     }
 
     /// Checks a number's range.
+    /// [`Violations::range`] with one of the limits of `eddy_model::limits`.
+    pub fn within(
+        &mut self,
+        member: &str,
+        value: Option<i64>,
+        limits: std::ops::RangeInclusive<i64>,
+    ) {
+        self.range(member, value, *limits.start(), *limits.end());
+    }
+
     pub fn range(&mut self, member: &str, value: Option<i64>, min: i64, max: i64) {
         if let Some(v) = value {
             if v < min {

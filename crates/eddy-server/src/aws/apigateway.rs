@@ -413,7 +413,7 @@ struct CorsIn {
 impl CorsIn {
     fn build(self) -> Result<Cors, ApiError> {
         if let Some(a) = self.max_age
-            && !(-1..=86_400).contains(&a)
+            && !eddy_model::limits::api::CORS_MAX_AGE.contains(&a)
         {
             return Err(bad(format!(
                 "Invalid maxAge {a}: it must be between -1 and 86400"

@@ -431,11 +431,10 @@ fn check_destination(v: &mut Violations, input: &DestinationInput, create: bool)
         }
     }
     v.one_of("httpMethod", input.http_method.as_deref(), &METHODS);
-    v.range(
+    v.within(
         "invocationRateLimitPerSecond",
         input.invocation_rate_limit_per_second,
-        1,
-        i64::MAX,
+        eddy_model::limits::api_destination::INVOCATION_RATE,
     );
 }
 
@@ -468,7 +467,9 @@ async fn create_destination(
         connection_arn: c.arn(&app.config.account_id),
         invocation_endpoint: input.invocation_endpoint.unwrap_or_default(),
         http_method: input.http_method.unwrap_or_default(),
-        invocation_rate_limit_per_second: input.invocation_rate_limit_per_second.unwrap_or(300),
+        invocation_rate_limit_per_second: input
+            .invocation_rate_limit_per_second
+            .unwrap_or(eddy_model::limits::api_destination::DEFAULT_INVOCATION_RATE),
         created_ms: now,
         modified_ms: now,
     };

@@ -81,10 +81,7 @@ fn ok(value: &Value) -> Result<Response, ApiError> {
 }
 
 fn valid_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    eddy_model::names::SCHEDULE_NAME.check(s).is_ok()
 }
 
 fn check_name(v: &mut Violations, member: &str, value: Option<&str>) {
@@ -155,17 +152,15 @@ fn check_target(v: &mut Violations, t: &Value) -> Result<ScheduleTarget, ApiErro
         maximum_event_age_in_seconds,
     }) = target.retry_policy
     {
-        v.range(
+        v.within(
             "target.retryPolicy.maximumRetryAttempts",
             maximum_retry_attempts.map(i64::from),
-            0,
-            185,
+            eddy_model::limits::target::RETRY_ATTEMPTS,
         );
-        v.range(
+        v.within(
             "target.retryPolicy.maximumEventAgeInSeconds",
             maximum_event_age_in_seconds.map(i64::from),
-            60,
-            86_400,
+            eddy_model::limits::target::EVENT_AGE,
         );
     }
     if let Some(DeadLetterConfig { arn: Some(arn) }) = &target.dead_letter_config
@@ -237,11 +232,10 @@ async fn put_schedule(
                 Some(&w.mode),
                 &["OFF", "FLEXIBLE"],
             );
-            v.range(
+            v.within(
                 "flexibleTimeWindow.maximumWindowInMinutes",
                 w.maximum_window_in_minutes,
-                1,
-                1440,
+                eddy_model::limits::schedule::FLEXIBLE_WINDOW_MINUTES,
             );
         }
     }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use eddy_model::definitions::Tags;
+use eddy_model::limits::queue as limits;
 use eddy_store::Message;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -104,21 +105,6 @@ fn bad_value(name: &str, value: impl std::fmt::Display, reason: &str) -> ApiErro
 // ---------------------------------------------------------------------------------------------
 // Queue names and URLs
 
-fn valid_queue_name(name: &str, fifo: bool) -> bool {
-    let base = if fifo {
-        name.strip_suffix(".fifo")
-    } else {
-        Some(name)
-    };
-    let Some(base) = base else { return false };
-    !name.is_empty()
-        && name.len() <= 80
-        && !base.is_empty()
-        && base
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
-
 fn queue_url(app: &App, ctx: &Ctx, q: &QueueDef) -> String {
     format!("http://{}/{}/{}", ctx.host, app.config.account_id, q.name)
 }
@@ -149,19 +135,19 @@ fn check_attributes(attrs: &BTreeMap<String, String>, fifo: bool) -> Result<(), 
             )
             .with_query_code("InvalidAttributeName"));
         }
-        let range = |lo: i64, hi: i64| -> Result<(), ApiError> {
+        let range = |limits: std::ops::RangeInclusive<i64>| -> Result<(), ApiError> {
             match value.parse::<i64>() {
-                Ok(v) if (lo..=hi).contains(&v) => Ok(()),
+                Ok(v) if limits.contains(&v) => Ok(()),
                 _ => Err(invalid_attribute_value(name)),
             }
         };
         match name.as_str() {
-            "DelaySeconds" => range(0, 900)?,
-            "MaximumMessageSize" => range(1024, 1_048_576)?,
-            "MessageRetentionPeriod" => range(60, 1_209_600)?,
-            "ReceiveMessageWaitTimeSeconds" => range(0, 20)?,
-            "VisibilityTimeout" => range(0, 43_200)?,
-            "KmsDataKeyReusePeriodSeconds" => range(60, 86_400)?,
+            "DelaySeconds" => range(limits::DELAY_SECONDS)?,
+            "MaximumMessageSize" => range(limits::MAXIMUM_MESSAGE_SIZE)?,
+            "MessageRetentionPeriod" => range(limits::MESSAGE_RETENTION_PERIOD)?,
+            "ReceiveMessageWaitTimeSeconds" => range(limits::RECEIVE_MESSAGE_WAIT_TIME)?,
+            "VisibilityTimeout" => range(limits::VISIBILITY_TIMEOUT)?,
+            "KmsDataKeyReusePeriodSeconds" => range(limits::KMS_DATA_KEY_REUSE_PERIOD)?,
             "FifoQueue" | "ContentBasedDeduplication" | "SqsManagedSseEnabled" => {
                 if value != "true" && value != "false" {
                     return Err(invalid_attribute_value(name));
@@ -193,7 +179,7 @@ fn check_attributes(attrs: &BTreeMap<String, String>, fifo: bool) -> Result<(), 
                         "Dead-letter target ARN must be an SQS queue ARN.",
                     ));
                 }
-                if !max.is_some_and(|m| (1..=1000).contains(&m)) {
+                if !max.is_some_and(|m| limits::MAX_RECEIVE_COUNT.contains(&m)) {
                     return Err(bad_value(
                         "RedrivePolicy",
                         value,
@@ -350,7 +336,7 @@ async fn create_queue(app: &App, ctx: &Ctx, input: CreateQueueInput) -> Result<V
     let name = input.queue_name.ok_or_else(|| missing_param("QueueName"))?;
     let attrs = input.attributes.unwrap_or_default();
     let fifo = attrs.get("FifoQueue").is_some_and(|v| v == "true");
-    if !valid_queue_name(&name, fifo) {
+    if !eddy_model::names::valid_queue_name(&name, fifo) {
         return Err(invalid_param(if fifo || name.ends_with(".fifo") {
             "The name of a FIFO queue can only include alphanumeric characters, hyphens, or \
              underscores, must end with .fifo suffix and be 1 to 80 in length."
@@ -1071,7 +1057,7 @@ async fn receive_message(app: &App, ctx: &Ctx, input: ReceiveInput) -> Result<Ve
     let visibility = input
         .visibility_timeout
         .unwrap_or_else(|| q.visibility_secs());
-    if !(0..=43_200).contains(&visibility) {
+    if !limits::VISIBILITY_TIMEOUT.contains(&visibility) {
         return Err(bad_value(
             "VisibilityTimeout",
             visibility,
@@ -1210,7 +1196,7 @@ async fn change_visibility(
         .entry
         .visibility_timeout
         .ok_or_else(|| missing_param("VisibilityTimeout"))?;
-    if !(0..=43_200).contains(&v) {
+    if !limits::VISIBILITY_TIMEOUT.contains(&v) {
         return Err(bad_value(
             "VisibilityTimeout",
             v,
@@ -1261,7 +1247,7 @@ async fn change_visibility_batch(
             failed.push(failed_entry(&id, &receipt_invalid(&r)));
             continue;
         }
-        if !(0..=43_200).contains(&v) {
+        if !limits::VISIBILITY_TIMEOUT.contains(&v) {
             failed.push(failed_entry(
                 &id,
                 &bad_value("VisibilityTimeout", v, "Must be >= 0 and <= 43200."),
@@ -1285,16 +1271,6 @@ async fn change_visibility_batch(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn queue_names() {
-        assert!(valid_queue_name("orders-1_a", false));
-        assert!(!valid_queue_name("orders.fifo", false));
-        assert!(valid_queue_name("orders.fifo", true));
-        assert!(!valid_queue_name("orders", true));
-        assert!(!valid_queue_name(&"a".repeat(81), false));
-        assert!(!valid_queue_name("", false));
-    }
 
     #[test]
     fn receipts() {

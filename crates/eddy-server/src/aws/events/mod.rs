@@ -38,9 +38,6 @@ use crate::bus::{EntryError, PreparedEvent};
 use crate::catalog::{Change, Defs};
 use crate::error::{ApiError, Violations};
 
-/// Most targets a rule may have (EventBridge's quota).
-pub const MAX_TARGETS_PER_RULE: usize = 5;
-
 /// Runs one EventBridge operation.
 pub async fn call(app: &App, ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     match op {

@@ -1,6 +1,7 @@
 //! Targets: PutTargets, RemoveTargets, ListTargetsByRule, and the checks of a target.
 
 use super::*;
+use eddy_model::limits;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -66,17 +67,15 @@ pub(super) fn check_target(
         }
     }
     if let Some(r) = &target.retry_policy {
-        v.range(
+        v.within(
             &format!("{m}.retryPolicy.maximumRetryAttempts"),
             r.maximum_retry_attempts.map(i64::from),
-            0,
-            185,
+            limits::target::RETRY_ATTEMPTS,
         );
-        v.range(
+        v.within(
             &format!("{m}.retryPolicy.maximumEventAgeInSeconds"),
             r.maximum_event_age_in_seconds.map(i64::from),
-            60,
-            86400,
+            limits::target::EVENT_AGE,
         );
     }
     Ok(target)
@@ -163,10 +162,11 @@ pub(super) async fn put_targets(
                     None => rule.targets.push(t),
                 }
             }
-            if rule.targets.len() > MAX_TARGETS_PER_RULE {
+            if rule.targets.len() > limits::target::PER_RULE {
                 return Err(ApiError::limit_exceeded(format!(
                     "The requested resource exceeds the maximum number allowed: a rule can have \
-                     at most {MAX_TARGETS_PER_RULE} targets."
+                     at most {} targets.",
+                    limits::target::PER_RULE
                 )));
             }
             Ok(((), vec![Change::PutRule(rule)]))

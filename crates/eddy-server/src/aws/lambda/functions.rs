@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::response::Response;
+use eddy_model::limits;
 use eddy_runtime::{RuntimeKind, spec::SUPPORTED_RUNTIMES};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -155,8 +156,12 @@ struct ConfigInput<'a> {
 
 /// Checks the members CreateFunction and UpdateFunctionConfiguration share.
 fn validate_config(input: &ConfigInput<'_>, mut v: Violations) -> Result<(), ApiError> {
-    v.range("timeout", input.timeout, 1, 900);
-    v.range("memorySize", input.memory_size, 128, 10240);
+    v.within("timeout", input.timeout, limits::function::TIMEOUT);
+    v.within(
+        "memorySize",
+        input.memory_size,
+        limits::function::MEMORY_SIZE,
+    );
     v.length("description", input.description.as_deref(), 0, 256);
     if let Some(h) = &input.handler
         && (h.len() > 128 || h.chars().any(char::is_whitespace))

@@ -5,6 +5,7 @@ use axum::body::Bytes;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
+use eddy_model::limits;
 use eddy_runtime::{Invocation, InvokeError};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -272,12 +273,15 @@ pub(super) async fn event_invoke_config(
         Method::PUT | Method::POST => {
             let input: Input = rest::parse(&req.body)?;
             let mut v = Violations::new();
-            v.range("maximumRetryAttempts", input.maximum_retry_attempts, 0, 2);
-            v.range(
+            v.within(
+                "maximumRetryAttempts",
+                input.maximum_retry_attempts,
+                limits::function::ASYNC_RETRY_ATTEMPTS,
+            );
+            v.within(
                 "maximumEventAgeInSeconds",
                 input.maximum_event_age_in_seconds,
-                60,
-                21_600,
+                limits::function::ASYNC_EVENT_AGE,
             );
             v.finish()?;
             let dests = input.destination_config.unwrap_or_default();
