@@ -8,12 +8,14 @@
 //! made and the manifest no longer declares are deleted. The state is saved after every
 //! successful step, so a failed apply can be re-run.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::http::{HeaderMap, Method, StatusCode};
 use base64::Engine;
 use eddy_manifest::{Action, Change, Kind, Resources};
+use eddy_model::definitions::Tags;
 use eddy_store::DefinitionChange;
 use serde_json::{Value, json};
 
@@ -231,35 +233,22 @@ impl Step<'_> {
     }
 
     async fn queue(&self, name: &str, def: &Value, delete: bool) -> Result<(), ApiError> {
+        let queues = &self.app.queues;
+        let region = &self.ctx.region;
         if delete {
-            let url = match self
-                .json("AmazonSQS.GetQueueUrl", json!({"QueueName": name}))
-                .await
-            {
-                Ok(v) => s(&v, "QueueUrl").to_owned(),
-                Err(_) => return Ok(()),
-            };
-            self.json("AmazonSQS.DeleteQueue", json!({"QueueUrl": url}))
-                .await?;
+            if queues.get(region, name).is_some() {
+                queues.delete(region, name).await?;
+            }
             return Ok(());
         }
-        let mut attrs = def.get("Attributes").cloned().unwrap_or_else(|| json!({}));
-        let mut create_attrs = json!({});
-        if let Some(f) = attrs.as_object_mut().and_then(|a| a.remove("FifoQueue")) {
-            create_attrs["FifoQueue"] = f;
-        }
-        let v = self
-            .json(
-                "AmazonSQS.CreateQueue",
-                json!({"QueueName": name, "Attributes": create_attrs}),
-            )
-            .await?;
-        let url = s(&v, "QueueUrl").to_owned();
-        self.json(
-            "AmazonSQS.SetQueueAttributes",
-            json!({"QueueUrl": url, "Attributes": attrs}),
-        )
-        .await?;
+        let mut attributes: BTreeMap<String, String> =
+            serde_json::from_value(def.get("Attributes").cloned().unwrap_or_else(|| json!({})))
+                .map_err(|e| ApiError::validation(format!("queue attributes: {e}")))?;
+        // A queue's kind is fixed when it is made; the rest may change on every apply.
+        let kind: BTreeMap<String, String> =
+            attributes.remove_entry("FifoQueue").into_iter().collect();
+        queues.create(region, name, kind, Tags::new()).await?;
+        queues.set_attributes(region, name, attributes).await?;
         Ok(())
     }
 

@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use super::{Ctx, empty, parse, reply};
 use crate::App;
 use crate::error::ApiError;
-use crate::queues::{OutMessage, QueueDef, SETTABLE, StoredAttributes};
+use crate::queues::{OutMessage, QueueDef, QueueError, RedriveFault, SETTABLE, StoredAttributes};
 
 /// Runs one SQS operation.
 pub async fn call(app: &App, ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
@@ -125,136 +125,65 @@ struct QueueRef {
 // ---------------------------------------------------------------------------------------------
 // Attributes
 
-/// Checks attribute names and values as SQS does (`fifo` says which kind of queue they are for).
-fn check_attributes(attrs: &BTreeMap<String, String>, fifo: bool) -> Result<(), ApiError> {
-    for (name, value) in attrs {
-        if !SETTABLE.iter().any(|(n, _)| n == name) {
-            return Err(ApiError::bad(
-                "InvalidAttributeName",
-                format!("Unknown Attribute {name}."),
-            )
-            .with_query_code("InvalidAttributeName"));
-        }
-        let range = |limits: std::ops::RangeInclusive<i64>| -> Result<(), ApiError> {
-            match value.parse::<i64>() {
-                Ok(v) if limits.contains(&v) => Ok(()),
-                _ => Err(invalid_attribute_value(name)),
+/// SQS's words for the core's refusals of queue definitions.
+impl From<QueueError> for ApiError {
+    fn from(e: QueueError) -> Self {
+        match e {
+            QueueError::InvalidName { fifo: true } => invalid_param(
+                "The name of a FIFO queue can only include alphanumeric characters, hyphens, or \
+                 underscores, must end with .fifo suffix and be 1 to 80 in length.",
+            ),
+            QueueError::InvalidName { fifo: false } => invalid_param(
+                "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in \
+                 length",
+            ),
+            QueueError::UnknownAttribute(name) => {
+                ApiError::bad("InvalidAttributeName", format!("Unknown Attribute {name}."))
+                    .with_query_code("InvalidAttributeName")
             }
-        };
-        match name.as_str() {
-            "DelaySeconds" => range(limits::DELAY_SECONDS)?,
-            "MaximumMessageSize" => range(limits::MAXIMUM_MESSAGE_SIZE)?,
-            "MessageRetentionPeriod" => range(limits::MESSAGE_RETENTION_PERIOD)?,
-            "ReceiveMessageWaitTimeSeconds" => range(limits::RECEIVE_MESSAGE_WAIT_TIME)?,
-            "VisibilityTimeout" => range(limits::VISIBILITY_TIMEOUT)?,
-            "KmsDataKeyReusePeriodSeconds" => range(limits::KMS_DATA_KEY_REUSE_PERIOD)?,
-            "FifoQueue" | "ContentBasedDeduplication" | "SqsManagedSseEnabled" => {
-                if value != "true" && value != "false" {
-                    return Err(invalid_attribute_value(name));
-                }
-                if name == "ContentBasedDeduplication" && !fifo && value == "true" {
-                    return Err(invalid_attribute_value(name));
-                }
-            }
-            "RedrivePolicy" if !value.is_empty() => {
-                let v: Value = serde_json::from_str(value).map_err(|_| {
-                    invalid_param(format!(
-                        "Value {value} for parameter RedrivePolicy is invalid. Reason: Invalid \
-                         JSON."
-                    ))
-                })?;
-                let arn = v.get("deadLetterTargetArn").and_then(Value::as_str);
-                let max = match v.get("maxReceiveCount") {
-                    Some(Value::Number(n)) => n.as_i64(),
-                    Some(Value::String(s)) => s.parse().ok(),
-                    _ => None,
+            QueueError::InvalidAttributeValue(name) => invalid_attribute_value(&name),
+            QueueError::Redrive {
+                value,
+                fault: RedriveFault::NotJson,
+            } => invalid_param(format!(
+                "Value {value} for parameter RedrivePolicy is invalid. Reason: Invalid JSON."
+            )),
+            QueueError::Redrive { value, fault } => {
+                let reason = match fault {
+                    RedriveFault::NotJson | RedriveFault::NotQueueArn => {
+                        "Dead-letter target ARN must be an SQS queue ARN."
+                    }
+                    RedriveFault::MaxReceiveCount => {
+                        "Redrive policy maxReceiveCount must be between 1 and 1000."
+                    }
+                    RedriveFault::OtherRegion => {
+                        "Dead-letter target must be in same region as the source."
+                    }
+                    // SQS's wording for this case could not be found; it follows SQS's other
+                    // `RedrivePolicy` reasons.
+                    RedriveFault::ItSelf => {
+                        "Dead-letter target must not be the source queue itself."
+                    }
+                    RedriveFault::Missing => "Dead letter target does not exist.",
+                    // SQS's message ends with two periods.
+                    RedriveFault::OtherKind => {
+                        "Dead-letter queue must be same type of queue as the source.."
+                    }
                 };
-                if arn
-                    .and_then(eddy_model::names::Arn::parse)
-                    .is_none_or(|a| a.service != "sqs")
-                {
-                    return Err(bad_value(
-                        "RedrivePolicy",
-                        value,
-                        "Dead-letter target ARN must be an SQS queue ARN.",
-                    ));
-                }
-                if !max.is_some_and(|m| limits::MAX_RECEIVE_COUNT.contains(&m)) {
-                    return Err(bad_value(
-                        "RedrivePolicy",
-                        value,
-                        "Redrive policy maxReceiveCount must be between 1 and 1000.",
-                    ));
-                }
+                bad_value("RedrivePolicy", value, reason)
             }
-            "FifoThroughputLimit"
-                if !matches!(value.as_str(), "perQueue" | "perMessageGroupId") =>
-            {
-                return Err(invalid_attribute_value(name));
-            }
-            "DeduplicationScope" if !matches!(value.as_str(), "queue" | "messageGroup") => {
-                return Err(invalid_attribute_value(name));
-            }
-            _ => {}
+            QueueError::Exists { attribute } => ApiError::bad(
+                "QueueNameExists",
+                format!(
+                    "A queue already exists with the same name and a different value for \
+                     attribute {attribute}"
+                ),
+            )
+            .with_query_code("QueueAlreadyExists"),
+            QueueError::NotFound => queue_missing(),
+            QueueError::Core(e) => e.into(),
         }
     }
-    Ok(())
-}
-
-/// Checks the queue a `RedrivePolicy` names, for queue `name` of `region` (`fifo` says which
-/// kind it is or will be), as SQS does: in the same region, not the queue itself, existing, and
-/// of the same kind. A queue that redrove to itself would move a message that reached
-/// `maxReceiveCount` back onto itself with its receive count reset, forever; SQS's own wording
-/// for that case could not be found, so its message follows SQS's other `RedrivePolicy` reasons.
-fn check_redrive_target(
-    app: &App,
-    region: &str,
-    name: &str,
-    fifo: bool,
-    attrs: &BTreeMap<String, String>,
-) -> Result<(), ApiError> {
-    let Some(value) = attrs.get("RedrivePolicy").filter(|v| !v.is_empty()) else {
-        return Ok(());
-    };
-    let policy: Value = serde_json::from_str(value).unwrap_or(Value::Null);
-    let Some(arn) = policy
-        .get("deadLetterTargetArn")
-        .and_then(Value::as_str)
-        .and_then(eddy_model::names::Arn::parse)
-    else {
-        // `check_attributes` refused what is not an SQS ARN already.
-        return Ok(());
-    };
-    if arn.region != region {
-        return Err(bad_value(
-            "RedrivePolicy",
-            value,
-            "Dead-letter target must be in same region as the source.",
-        ));
-    }
-    if arn.resource == name {
-        return Err(bad_value(
-            "RedrivePolicy",
-            value,
-            "Dead-letter target must not be the source queue itself.",
-        ));
-    }
-    let Some(dlq) = app.queues.get(region, arn.resource) else {
-        return Err(bad_value(
-            "RedrivePolicy",
-            value,
-            "Dead letter target does not exist.",
-        ));
-    };
-    if dlq.fifo() != fifo {
-        // SQS's message ends with two periods.
-        return Err(bad_value(
-            "RedrivePolicy",
-            value,
-            "Dead-letter queue must be same type of queue as the source..",
-        ));
-    }
-    Ok(())
 }
 
 /// Every attribute a GetQueueAttributes call asked for (`All` or names), defaults applied.
@@ -334,48 +263,14 @@ struct CreateQueueInput {
 
 async fn create_queue(app: &App, ctx: &Ctx, input: CreateQueueInput) -> Result<Vec<u8>, ApiError> {
     let name = input.queue_name.ok_or_else(|| missing_param("QueueName"))?;
-    let attrs = input.attributes.unwrap_or_default();
-    let fifo = attrs.get("FifoQueue").is_some_and(|v| v == "true");
-    if !eddy_model::names::valid_queue_name(&name, fifo) {
-        return Err(invalid_param(if fifo || name.ends_with(".fifo") {
-            "The name of a FIFO queue can only include alphanumeric characters, hyphens, or \
-             underscores, must end with .fifo suffix and be 1 to 80 in length."
-        } else {
-            "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"
-        }));
-    }
-    check_attributes(&attrs, fifo)?;
-    check_redrive_target(app, &ctx.region, &name, fifo, &attrs)?;
-    let now = app.clock.now_ms();
-    let region = ctx.region.clone();
     let def = app
         .queues
-        .upsert(&region, &name, |current| {
-            if let Some(cur) = current {
-                for (k, v) in &attrs {
-                    if cur.attr(k) != v {
-                        return Err(ApiError::bad(
-                            "QueueNameExists",
-                            format!(
-                                "A queue already exists with the same name and a different value \
-                                 for attribute {k}"
-                            ),
-                        )
-                        .with_query_code("QueueAlreadyExists"));
-                    }
-                }
-                return Ok((cur.clone(), cur.clone()));
-            }
-            let def = QueueDef {
-                region: region.clone(),
-                name: name.clone(),
-                attributes: attrs,
-                tags: input.tags.unwrap_or_default(),
-                created_ms: now,
-                modified_ms: now,
-            };
-            Ok((def.clone(), def))
-        })
+        .create(
+            &ctx.region,
+            &name,
+            input.attributes.unwrap_or_default(),
+            input.tags.unwrap_or_default(),
+        )
         .await?;
     reply(&json!({ "QueueUrl": queue_url(app, ctx, &def) }))
 }
@@ -505,22 +400,7 @@ async fn set_queue_attributes(
     let attrs = input
         .attributes
         .ok_or_else(|| missing_param("Attributes"))?;
-    if attrs.contains_key("FifoQueue")
-        && attrs.get("FifoQueue").map(String::as_str) != Some(q.attr("FifoQueue"))
-    {
-        return Err(invalid_attribute_value("FifoQueue"));
-    }
-    check_attributes(&attrs, q.fifo())?;
-    check_redrive_target(app, &q.region, &q.name, q.fifo(), &attrs)?;
-    let now = app.clock.now_ms();
-    app.queues
-        .upsert(&q.region, &q.name, |current| {
-            let mut def = current.cloned().ok_or_else(queue_missing)?;
-            def.attributes.extend(attrs);
-            def.modified_ms = now;
-            Ok::<_, ApiError>((def, ()))
-        })
-        .await?;
+    app.queues.set_attributes(&q.region, &q.name, attrs).await?;
     empty()
 }
 

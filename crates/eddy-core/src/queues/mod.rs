@@ -22,6 +22,10 @@ use crate::core_error::CoreError;
 use crate::follow::{Feed, Follow};
 use crate::registry::{self, Named, Registry};
 
+mod definition;
+
+pub use definition::{QueueError, RedriveFault, check_attributes};
+
 /// Attributes a user may set, with AWS's defaults.
 pub const SETTABLE: &[(&str, &str)] = &[
     ("DelaySeconds", "0"),
