@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use crate::App;
 use crate::aws::rest::{RestRequest, RestService};
 use crate::aws::{self, Ctx};
+use crate::catalog::{BusUpdate, NewBus};
 use crate::error::ApiError;
 
 const STATE_KIND: &str = "manifest-state";
@@ -253,27 +254,30 @@ impl Step<'_> {
     }
 
     async fn bus(&self, name: &str, def: &Value, delete: bool) -> Result<(), ApiError> {
+        let catalog = &self.app.catalog;
+        let region = &self.ctx.region;
         if delete {
-            return match self
-                .json("AWSEvents.DeleteEventBus", json!({"Name": name}))
-                .await
-            {
-                Ok(_) => Ok(()),
-                Err(e) if e.code == "ResourceNotFoundException" => Ok(()),
-                Err(e) => Err(e),
+            return Ok(catalog.delete_bus(region, name).await?);
+        }
+        let description = def
+            .get("Description")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        if catalog.read(|d| d.bus(region, name)).await.is_some() {
+            let update = BusUpdate {
+                description,
+                ..BusUpdate::default()
             };
+            catalog.update_bus(region, name, update).await?;
+        } else {
+            let new = NewBus {
+                name: name.to_owned(),
+                description,
+                ..NewBus::default()
+            };
+            catalog.create_bus(region, new).await?;
         }
-        match self.json("AWSEvents.CreateEventBus", def.clone()).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.code == "ResourceAlreadyExistsException" => {
-                let mut body = json!({"Name": name});
-                if let Some(d) = def.get("Description") {
-                    body["Description"] = d.clone();
-                }
-                self.json("AWSEvents.UpdateEventBus", body).await.map(drop)
-            }
-            Err(e) => Err(e),
-        }
+        Ok(())
     }
 
     async fn api_destination(&self, name: &str, def: &Value, delete: bool) -> Result<(), ApiError> {

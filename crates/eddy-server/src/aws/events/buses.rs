@@ -1,6 +1,29 @@
 //! Buses: CreateEventBus, DescribeEventBus, ListEventBuses, UpdateEventBus, DeleteEventBus.
 
 use super::*;
+use crate::catalog::{BusError, BusUpdate, NewBus};
+
+/// EventBridge's words for the core's refusals of bus changes.
+impl From<BusError> for ApiError {
+    fn from(e: BusError) -> Self {
+        match e {
+            // The adapter checked the name's rule already; the core's check words it plainly.
+            BusError::InvalidName(name) => {
+                ApiError::validation(format!("Event bus name {name} is not valid."))
+            }
+            BusError::Slash => ApiError::validation("Event bus name must not contain '/'."),
+            BusError::UnknownEventSource(src) => {
+                ApiError::validation(format!("Event source {src} does not exist."))
+            }
+            BusError::Exists(name) => {
+                ApiError::already_exists(format!("Event bus {name} already exists."))
+            }
+            BusError::NotFound(name) => bus_missing(&name),
+            BusError::DeleteDefault => ApiError::validation("Cannot delete event bus default."),
+            BusError::Core(e) => e.into(),
+        }
+    }
+}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -36,41 +59,20 @@ pub(super) async fn create_event_bus(
     let tags = check_tags(&mut v, "tags", input.tags);
     v.finish()?;
     let name = input.name.unwrap_or_default();
-    if name.contains('/') && input.event_source_name.is_none() {
-        return Err(ApiError::validation("Event bus name must not contain '/'."));
-    }
-    if let Some(src) = &input.event_source_name
-        && !src.starts_with("aws.partner/")
-    {
-        return Err(ApiError::validation(format!(
-            "Event source {src} does not exist."
-        )));
-    }
-    let region = ctx.region.clone();
-    let arn = app.catalog.scope(&region).bus_arn(&name);
-    let now = app.clock.now_ms();
+    let arn = app.catalog.scope(&ctx.region).bus_arn(&name);
     let bus = app
         .catalog
-        .mutate(|d| {
-            if d.bus(&region, &name).is_some() {
-                return Err(ApiError::already_exists(format!(
-                    "Event bus {name} already exists."
-                )));
-            }
-            let bus = BusDef {
-                region: region.clone(),
-                name: name.clone(),
-                description: input.description,
+        .create_bus(
+            &ctx.region,
+            NewBus {
+                name,
                 event_source_name: input.event_source_name,
+                description: input.description,
                 kms_key_identifier: input.kms_key_identifier,
                 dead_letter_config: input.dead_letter_config,
-                policy: None,
                 tags,
-                created_ms: now,
-                modified_ms: now,
-            };
-            Ok((bus.clone(), vec![Change::PutBus(bus)]))
-        })
+            },
+        )
         .await?;
     let mut out = json!({ "EventBusArn": arn });
     if let Some(d) = bus.description {
@@ -188,24 +190,17 @@ pub(super) async fn update_event_bus(
         2048,
     );
     v.finish()?;
-    let region = ctx.region.clone();
-    let now = app.clock.now_ms();
     let bus = app
         .catalog
-        .mutate(|d| {
-            let mut bus = d.bus(&region, &name).ok_or_else(|| bus_missing(&name))?;
-            if input.description.is_some() {
-                bus.description = input.description;
-            }
-            if input.kms_key_identifier.is_some() {
-                bus.kms_key_identifier = input.kms_key_identifier;
-            }
-            if input.dead_letter_config.is_some() {
-                bus.dead_letter_config = input.dead_letter_config;
-            }
-            bus.modified_ms = now;
-            Ok::<_, ApiError>((bus.clone(), vec![Change::PutBus(bus)]))
-        })
+        .update_bus(
+            &ctx.region,
+            &name,
+            BusUpdate {
+                description: input.description,
+                kms_key_identifier: input.kms_key_identifier,
+                dead_letter_config: input.dead_letter_config,
+            },
+        )
         .await?;
     reply(&bus_wire(app, &bus, true))
 }
@@ -221,30 +216,7 @@ pub(super) async fn delete_event_bus(
     }
     let name = bus_name(&mut v, "name", input.name.as_deref());
     v.finish()?;
-    if name == DEFAULT_BUS {
-        return Err(ApiError::validation("Cannot delete event bus default."));
-    }
-    let region = ctx.region.clone();
-    app.catalog
-        .mutate(|d| {
-            if d.bus(&region, &name).is_none() {
-                return Ok::<_, ApiError>(((), vec![]));
-            }
-            let mut changes: Vec<Change> = d
-                .rules_of(&region, &name)
-                .map(|r| Change::DeleteRule {
-                    region: region.clone(),
-                    bus: name.clone(),
-                    name: r.name.clone(),
-                })
-                .collect();
-            changes.push(Change::DeleteBus {
-                region: region.clone(),
-                name: name.clone(),
-            });
-            Ok(((), changes))
-        })
-        .await?;
+    app.catalog.delete_bus(&ctx.region, &name).await?;
     empty()
 }
 

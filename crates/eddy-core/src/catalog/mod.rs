@@ -24,6 +24,10 @@ use crate::follow::{Feed, Follow};
 use crate::metrics::{Metrics, RuleLabels};
 use crate::work::RuleRef;
 
+mod buses;
+
+pub use buses::{BusError, BusUpdate, NewBus};
+
 const KIND_BUS: &str = "bus";
 const KIND_RULE: &str = "rule";
 
