@@ -169,8 +169,13 @@ impl Core {
             schedules::Schedules::load(store.clone(), feed.clone(), &definitions, clock.now_ms())?;
         let archives =
             archives::Archives::load(store.clone(), feed.clone(), &definitions, clock.clone())?;
-        let destinations =
-            destinations::Destinations::load(store.clone(), feed.clone(), &definitions)?;
+        let destinations = destinations::Destinations::load(
+            store.clone(),
+            feed.clone(),
+            &definitions,
+            config.account_id.clone(),
+            clock.clone(),
+        )?;
         let log_groups = logs::LogGroups::load(store.clone(), feed.clone(), &definitions)?;
         let endpoint = config
             .aws_endpoint

@@ -54,12 +54,13 @@ pub(crate) fn check(doc: &mut Doc<'_>, m: &Manifest, declared: &Declared) {
                 ),
             );
         }
-        if !HTTP_METHODS.contains(&d.method.as_str()) {
+        let methods = &limits::api_destination::HTTP_METHODS;
+        if !methods.contains(&d.method.as_str()) {
             c.doc.error(
                 &key_path!["api_destinations", name, "method"],
                 format!(
                     "`method` of api destination `{name}` must be one of {}, not `{}`",
-                    quoted(HTTP_METHODS),
+                    quoted(methods),
                     d.method
                 ),
             );

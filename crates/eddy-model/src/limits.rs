@@ -57,6 +57,9 @@ pub mod api_destination {
     pub const INVOCATION_RATE: RangeInclusive<i64> = 1..=i64::MAX;
     /// The rate of a destination that names none.
     pub const DEFAULT_INVOCATION_RATE: i64 = 300;
+    /// The HTTP methods an API destination may call with (EventBridge's `HttpMethod` enum).
+    pub const HTTP_METHODS: [&str; 7] =
+        ["POST", "GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"];
 }
 
 /// Scheduler schedules.

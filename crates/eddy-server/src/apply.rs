@@ -23,6 +23,7 @@ use crate::App;
 use crate::aws::rest::{RestRequest, RestService};
 use crate::aws::{self, Ctx};
 use crate::catalog::{BusUpdate, NewBus};
+use crate::destinations::{DestinationUpdate, NewConnection, NewDestination};
 use crate::error::ApiError;
 
 const STATE_KIND: &str = "manifest-state";
@@ -281,47 +282,60 @@ impl Step<'_> {
     }
 
     async fn api_destination(&self, name: &str, def: &Value, delete: bool) -> Result<(), ApiError> {
+        let destinations = &self.app.destinations;
+        let region = &self.ctx.region;
         let connection = format!("{name}-connection");
         if delete {
-            let _gone = self
-                .json("AWSEvents.DeleteApiDestination", json!({"Name": name}))
-                .await
-                .is_err();
-            let _gone = self
-                .json("AWSEvents.DeleteConnection", json!({"Name": connection}))
-                .await
-                .is_err();
+            if destinations.destination(region, name).is_some() {
+                destinations.delete_destination(region, name).await?;
+            }
+            if destinations.connection(region, &connection).is_some() {
+                destinations.delete_connection(region, &connection).await?;
+            }
             return Ok(());
         }
         // The manifest declares no authorization yet: an API-key header naming the destination.
-        let conn = json!({
-            "Name": connection,
-            "AuthorizationType": "API_KEY",
-            "AuthParameters": {"ApiKeyAuthParameters": {"ApiKeyName": "x-eddy-destination", "ApiKeyValue": name}},
-        });
-        let arn = match self.json("AWSEvents.CreateConnection", conn).await {
-            Ok(v) => s(&v, "ConnectionArn").to_owned(),
-            Err(e) if e.code == "ResourceAlreadyExistsException" => {
-                let v = self
-                    .json("AWSEvents.DescribeConnection", json!({"Name": connection}))
-                    .await?;
-                s(&v, "ConnectionArn").to_owned()
+        let auth = json!({"ApiKeyAuthParameters": {"ApiKeyName": "x-eddy-destination", "ApiKeyValue": name}});
+        let c = match destinations.connection(region, &connection) {
+            Some(c) => c,
+            None => {
+                let new = NewConnection {
+                    name: connection,
+                    description: None,
+                    authorization_type: "API_KEY".to_owned(),
+                    auth_parameters: auth,
+                };
+                destinations.create_connection(region, new).await?
             }
-            Err(e) => return Err(e),
         };
-        let mut body = def.clone();
-        body["ConnectionArn"] = json!(arn);
-        match self
-            .json("AWSEvents.CreateApiDestination", body.clone())
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.code == "ResourceAlreadyExistsException" => self
-                .json("AWSEvents.UpdateApiDestination", body)
-                .await
-                .map(drop),
-            Err(e) => Err(e),
+        let connection_arn = c.arn(&self.app.config.account_id);
+        let text = |key: &str| def.get(key).and_then(Value::as_str).map(str::to_owned);
+        let rate = def
+            .get("InvocationRateLimitPerSecond")
+            .and_then(Value::as_i64);
+        if destinations.destination(region, name).is_some() {
+            let update = DestinationUpdate {
+                description: text("Description"),
+                connection_arn: Some(connection_arn),
+                invocation_endpoint: text("InvocationEndpoint"),
+                http_method: text("HttpMethod"),
+                invocation_rate_limit_per_second: rate,
+            };
+            destinations
+                .update_destination(region, name, update)
+                .await?;
+        } else {
+            let new = NewDestination {
+                name: name.to_owned(),
+                description: text("Description"),
+                connection_arn,
+                invocation_endpoint: text("InvocationEndpoint").unwrap_or_default(),
+                http_method: text("HttpMethod").unwrap_or_default(),
+                invocation_rate_limit_per_second: rate,
+            };
+            destinations.create_destination(region, new).await?;
         }
+        Ok(())
     }
 
     async fn function(&self, name: &str, def: &Value, delete: bool) -> Result<(), ApiError> {

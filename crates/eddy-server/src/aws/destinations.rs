@@ -2,16 +2,18 @@
 //! … `AWSEvents.DeleteApiDestination`).
 
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::{Ctx, Page, empty, parse, reply};
 use crate::App;
-use crate::destinations::{ApiDestinationDef, ConnectionDef};
+use crate::destinations::{
+    ApiDestinationDef, ConnectionDef, ConnectionUpdate, DestinationError, DestinationUpdate,
+    NewConnection, NewDestination,
+};
 use crate::error::{ApiError, Violations};
 use eddy_model::names::RULE_NAME;
 
 const AUTH_TYPES: [&str; 3] = ["BASIC", "OAUTH_CLIENT_CREDENTIALS", "API_KEY"];
-const METHODS: [&str; 7] = ["POST", "GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"];
 
 /// The operations this module answers.
 const OPERATIONS: [&str; 11] = [
@@ -69,6 +71,35 @@ fn destination_missing(name: &str) -> ApiError {
     ApiError::not_found(format!("An api-destination '{name}' does not exist."))
 }
 
+/// EventBridge's words for the core's refusals of connection and API destination changes.
+impl From<DestinationError> for ApiError {
+    fn from(e: DestinationError) -> Self {
+        match e {
+            DestinationError::AuthBlockMissing { block, auth_type } => {
+                ApiError::validation(format!(
+                    "Parameter AuthParameters.{block} is required for AuthorizationType \
+                     {auth_type}."
+                ))
+            }
+            DestinationError::InvalidParameter(member) => {
+                ApiError::validation(format!("Parameter {member} is not valid."))
+            }
+            DestinationError::ConnectionNotFound(name) => connection_missing(&name),
+            DestinationError::ConnectionExists(name) => {
+                ApiError::already_exists(format!("Connection {name} already exists."))
+            }
+            DestinationError::ConnectionInUse(name) => ApiError::validation(format!(
+                "Connection '{name}' is in use by API destinations and cannot be deleted."
+            )),
+            DestinationError::DestinationNotFound(name) => destination_missing(&name),
+            DestinationError::DestinationExists(name) => {
+                ApiError::already_exists(format!("An api-destination '{name}' already exists."))
+            }
+            DestinationError::Core(e) => e.into(),
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Connections
 
@@ -81,75 +112,6 @@ struct ConnectionInput {
     auth_parameters: Option<Value>,
     #[allow(dead_code)]
     kms_key_identifier: Option<String>,
-}
-
-/// Checks `AuthParameters` against the authorization type: the matching block must be there
-/// with its required members.
-fn check_auth(auth_type: &str, p: &Value) -> Result<(), ApiError> {
-    let need = |block: &str, members: &[&str]| -> Result<(), ApiError> {
-        let Some(b) = p.get(block).filter(|b| b.is_object()) else {
-            return Err(ApiError::validation(format!(
-                "Parameter AuthParameters.{block} is required for AuthorizationType {auth_type}."
-            )));
-        };
-        for m in members {
-            match b.get(*m) {
-                Some(Value::String(s)) if !s.is_empty() && s.len() <= 2048 => {}
-                Some(Value::Object(_)) => {}
-                _ => {
-                    return Err(ApiError::validation(format!(
-                        "Parameter AuthParameters.{block}.{m} is not valid."
-                    )));
-                }
-            }
-        }
-        Ok(())
-    };
-    match auth_type {
-        "BASIC" => need("BasicAuthParameters", &["Username", "Password"]),
-        "API_KEY" => need("ApiKeyAuthParameters", &["ApiKeyName", "ApiKeyValue"]),
-        _ => {
-            need(
-                "OAuthParameters",
-                &["ClientParameters", "AuthorizationEndpoint", "HttpMethod"],
-            )?;
-            let o = &p["OAuthParameters"];
-            for m in ["ClientID", "ClientSecret"] {
-                if !o["ClientParameters"].get(m).is_some_and(Value::is_string) {
-                    return Err(ApiError::validation(format!(
-                        "Parameter AuthParameters.OAuthParameters.ClientParameters.{m} is not \
-                         valid."
-                    )));
-                }
-            }
-            if !matches!(o["HttpMethod"].as_str(), Some("GET" | "POST" | "PUT")) {
-                return Err(ApiError::validation(
-                    "Parameter AuthParameters.OAuthParameters.HttpMethod is not valid.",
-                ));
-            }
-            check_endpoint(
-                "AuthParameters.OAuthParameters.AuthorizationEndpoint",
-                o["AuthorizationEndpoint"].as_str(),
-            )
-        }
-    }
-}
-
-/// Endpoints must be absolute http(s) URLs (AWS requires https; eddy also takes http for local
-/// endpoints).
-fn check_endpoint(member: &str, v: Option<&str>) -> Result<(), ApiError> {
-    match v {
-        Some(u)
-            if (u.starts_with("https://") || u.starts_with("http://"))
-                && u.len() <= 2048
-                && reqwest::Url::parse(u).is_ok() =>
-        {
-            Ok(())
-        }
-        _ => Err(ApiError::validation(format!(
-            "Parameter {member} is not valid."
-        ))),
-    }
 }
 
 fn connection_summary(app: &App, c: &ConnectionDef) -> Value {
@@ -199,26 +161,18 @@ async fn create_connection(
     else {
         return Err(ApiError::internal("checked above"));
     };
-    check_auth(&auth_type, &params)?;
-    if app.destinations.connection(&ctx.region, &name).is_some() {
-        return Err(ApiError::already_exists(format!(
-            "Connection {name} already exists."
-        )));
-    }
-    let now = app.clock.now_ms();
-    let c = ConnectionDef {
-        region: ctx.region.clone(),
-        name,
-        uuid: uuid::Uuid::new_v4().to_string(),
-        description: input.description,
-        authorization_type: auth_type,
-        auth_parameters: params,
-        state: "AUTHORIZED".into(),
-        created_ms: now,
-        modified_ms: now,
-        authorized_ms: now,
-    };
-    app.destinations.put_connection(c.clone()).await?;
+    let c = app
+        .destinations
+        .create_connection(
+            &ctx.region,
+            NewConnection {
+                name,
+                description: input.description,
+                authorization_type: auth_type,
+                auth_parameters: params,
+            },
+        )
+        .await?;
     state_reply(app, &c)
 }
 
@@ -292,18 +246,6 @@ fn list_connections(
     )
 }
 
-/// Merges an update's `AuthParameters` into the stored ones, block by block.
-fn merge(into: &mut Value, update: &Value) {
-    match (into, update) {
-        (Value::Object(a), Value::Object(b)) => {
-            for (k, v) in b {
-                merge(a.entry(k.clone()).or_insert(Value::Null), v);
-            }
-        }
-        (slot, v) => *slot = v.clone(),
-    }
-}
-
 async fn update_connection(
     app: &App,
     ctx: &Ctx,
@@ -319,28 +261,18 @@ async fn update_connection(
     );
     v.finish()?;
     let name = input.name.unwrap_or_default();
-    let mut c = app
+    let c = app
         .destinations
-        .connection(&ctx.region, &name)
-        .ok_or_else(|| connection_missing(&name))?;
-    if let Some(d) = input.description {
-        c.description = Some(d);
-    }
-    if let Some(t) = input.authorization_type {
-        if t != c.authorization_type {
-            c.auth_parameters = Value::Object(Map::new());
-        }
-        c.authorization_type = t;
-    }
-    if let Some(p) = input.auth_parameters {
-        merge(&mut c.auth_parameters, &p);
-    }
-    check_auth(&c.authorization_type, &c.auth_parameters)?;
-    let now = app.clock.now_ms();
-    c.modified_ms = now;
-    c.authorized_ms = now;
-    c.state = "AUTHORIZED".into();
-    app.destinations.put_connection(c.clone()).await?;
+        .update_connection(
+            &ctx.region,
+            &name,
+            ConnectionUpdate {
+                description: input.description,
+                authorization_type: input.authorization_type,
+                auth_parameters: input.auth_parameters,
+            },
+        )
+        .await?;
     state_reply(app, &c)
 }
 
@@ -348,20 +280,6 @@ async fn delete_connection(app: &App, ctx: &Ctx, input: NameInput) -> Result<Vec
     let name = named(input)?;
     let mut c = app
         .destinations
-        .connection(&ctx.region, &name)
-        .ok_or_else(|| connection_missing(&name))?;
-    let arn = c.arn(&app.config.account_id);
-    if app
-        .destinations
-        .destinations_in(&ctx.region)
-        .iter()
-        .any(|d| d.connection_arn == arn)
-    {
-        return Err(ApiError::validation(format!(
-            "Connection '{name}' is in use by API destinations and cannot be deleted."
-        )));
-    }
-    app.destinations
         .delete_connection(&ctx.region, &name)
         .await?;
     c.state = "DELETING".into();
@@ -374,13 +292,10 @@ async fn deauthorize_connection(
     input: NameInput,
 ) -> Result<Vec<u8>, ApiError> {
     let name = named(input)?;
-    let mut c = app
+    let c = app
         .destinations
-        .connection(&ctx.region, &name)
-        .ok_or_else(|| connection_missing(&name))?;
-    c.state = "DEAUTHORIZED".into();
-    c.modified_ms = app.clock.now_ms();
-    app.destinations.put_connection(c.clone()).await?;
+        .deauthorize_connection(&ctx.region, &name)
+        .await?;
     state_reply(app, &c)
 }
 
@@ -430,7 +345,11 @@ fn check_destination(v: &mut Violations, input: &DestinationInput, create: bool)
             }
         }
     }
-    v.one_of("httpMethod", input.http_method.as_deref(), &METHODS);
+    v.one_of(
+        "httpMethod",
+        input.http_method.as_deref(),
+        &eddy_model::limits::api_destination::HTTP_METHODS,
+    );
     v.within(
         "invocationRateLimitPerSecond",
         input.invocation_rate_limit_per_second,
@@ -446,34 +365,20 @@ async fn create_destination(
     let mut v = Violations::new();
     check_destination(&mut v, &input, true);
     v.finish()?;
-    check_endpoint("InvocationEndpoint", input.invocation_endpoint.as_deref())?;
-    let name = input.name.unwrap_or_default();
-    let connection_arn = input.connection_arn.unwrap_or_default();
-    let Some(c) = app.destinations.connection_by_arn(&connection_arn) else {
-        let name = connection_arn.rsplit('/').nth(1).unwrap_or(&connection_arn);
-        return Err(connection_missing(name));
-    };
-    if app.destinations.destination(&ctx.region, &name).is_some() {
-        return Err(ApiError::already_exists(format!(
-            "An api-destination '{name}' already exists."
-        )));
-    }
-    let now = app.clock.now_ms();
-    let d = ApiDestinationDef {
-        region: ctx.region.clone(),
-        name,
-        uuid: uuid::Uuid::new_v4().to_string(),
-        description: input.description,
-        connection_arn: c.arn(&app.config.account_id),
-        invocation_endpoint: input.invocation_endpoint.unwrap_or_default(),
-        http_method: input.http_method.unwrap_or_default(),
-        invocation_rate_limit_per_second: input
-            .invocation_rate_limit_per_second
-            .unwrap_or(eddy_model::limits::api_destination::DEFAULT_INVOCATION_RATE),
-        created_ms: now,
-        modified_ms: now,
-    };
-    app.destinations.put_destination(d.clone()).await?;
+    let d = app
+        .destinations
+        .create_destination(
+            &ctx.region,
+            NewDestination {
+                name: input.name.unwrap_or_default(),
+                description: input.description,
+                connection_arn: input.connection_arn.unwrap_or_default(),
+                invocation_endpoint: input.invocation_endpoint.unwrap_or_default(),
+                http_method: input.http_method.unwrap_or_default(),
+                invocation_rate_limit_per_second: input.invocation_rate_limit_per_second,
+            },
+        )
+        .await?;
     reply(&json!({
         "ApiDestinationArn": d.arn(&app.config.account_id),
         "ApiDestinationState": "ACTIVE",
@@ -538,35 +443,21 @@ async fn update_destination(
     let mut v = Violations::new();
     check_destination(&mut v, &input, false);
     v.finish()?;
-    if input.invocation_endpoint.is_some() {
-        check_endpoint("InvocationEndpoint", input.invocation_endpoint.as_deref())?;
-    }
     let name = input.name.unwrap_or_default();
-    let mut d = app
+    let d = app
         .destinations
-        .destination(&ctx.region, &name)
-        .ok_or_else(|| destination_missing(&name))?;
-    if let Some(arn) = input.connection_arn {
-        let c = app
-            .destinations
-            .connection_by_arn(&arn)
-            .ok_or_else(|| connection_missing(arn.rsplit('/').nth(1).unwrap_or(&arn)))?;
-        d.connection_arn = c.arn(&app.config.account_id);
-    }
-    if let Some(x) = input.description {
-        d.description = Some(x);
-    }
-    if let Some(x) = input.invocation_endpoint {
-        d.invocation_endpoint = x;
-    }
-    if let Some(x) = input.http_method {
-        d.http_method = x;
-    }
-    if let Some(x) = input.invocation_rate_limit_per_second {
-        d.invocation_rate_limit_per_second = x;
-    }
-    d.modified_ms = app.clock.now_ms();
-    app.destinations.put_destination(d.clone()).await?;
+        .update_destination(
+            &ctx.region,
+            &name,
+            DestinationUpdate {
+                description: input.description,
+                connection_arn: input.connection_arn,
+                invocation_endpoint: input.invocation_endpoint,
+                http_method: input.http_method,
+                invocation_rate_limit_per_second: input.invocation_rate_limit_per_second,
+            },
+        )
+        .await?;
     reply(&json!({
         "ApiDestinationArn": d.arn(&app.config.account_id),
         "ApiDestinationState": "ACTIVE",
@@ -577,9 +468,6 @@ async fn update_destination(
 
 async fn delete_destination(app: &App, ctx: &Ctx, input: NameInput) -> Result<Vec<u8>, ApiError> {
     let name = named(input)?;
-    if app.destinations.destination(&ctx.region, &name).is_none() {
-        return Err(destination_missing(&name));
-    }
     app.destinations
         .delete_destination(&ctx.region, &name)
         .await?;

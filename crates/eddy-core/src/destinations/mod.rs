@@ -12,9 +12,16 @@ use eddy_store::{Definition, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::clock::Clock;
 use crate::core_error::CoreError;
 use crate::follow::{Feed, Follow};
 use crate::registry::{Named, Registry};
+
+mod definition;
+
+pub use definition::{
+    ConnectionUpdate, DestinationError, DestinationUpdate, NewConnection, NewDestination,
+};
 
 /// A connection.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -164,6 +171,8 @@ impl Named for ApiDestinationDef {
 pub struct Destinations {
     connections: Registry<ConnectionDef>,
     destinations: Registry<ApiDestinationDef>,
+    account: String,
+    clock: Clock,
 }
 
 impl Destinations {
@@ -171,10 +180,14 @@ impl Destinations {
         store: Arc<dyn Store>,
         feed: Arc<Feed>,
         definitions: &[Definition],
+        account: String,
+        clock: Clock,
     ) -> anyhow::Result<Self> {
         Ok(Self {
             connections: Registry::load(store.clone(), feed.clone(), definitions)?,
             destinations: Registry::load(store, feed, definitions)?,
+            account,
+            clock,
         })
     }
 
@@ -203,21 +216,13 @@ impl Destinations {
     }
 
     /// Stores a connection (create or replace).
-    pub async fn put_connection(&self, c: ConnectionDef) -> Result<(), CoreError> {
+    async fn put_connection(&self, c: ConnectionDef) -> Result<(), CoreError> {
         self.connections.put(c).await
     }
 
-    pub async fn delete_connection(&self, region: &str, name: &str) -> Result<(), CoreError> {
-        self.connections.delete(region, name).await
-    }
-
     /// Stores an API destination (create or replace).
-    pub async fn put_destination(&self, d: ApiDestinationDef) -> Result<(), CoreError> {
+    async fn put_destination(&self, d: ApiDestinationDef) -> Result<(), CoreError> {
         self.destinations.put(d).await
-    }
-
-    pub async fn delete_destination(&self, region: &str, name: &str) -> Result<(), CoreError> {
-        self.destinations.delete(region, name).await
     }
 }
 
