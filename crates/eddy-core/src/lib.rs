@@ -166,7 +166,7 @@ impl Core {
         let queues =
             queues::Queues::load(store.clone(), feed.clone(), &definitions, clock.clone())?;
         let schedules =
-            schedules::Schedules::load(store.clone(), feed.clone(), &definitions, clock.now_ms())?;
+            schedules::Schedules::load(store.clone(), feed.clone(), &definitions, clock.clone())?;
         let archives =
             archives::Archives::load(store.clone(), feed.clone(), &definitions, clock.clone())?;
         let destinations = destinations::Destinations::load(

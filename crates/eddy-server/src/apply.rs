@@ -25,6 +25,7 @@ use crate::aws::{self, Ctx};
 use crate::catalog::{BusUpdate, NewBus};
 use crate::destinations::{DestinationUpdate, NewConnection, NewDestination};
 use crate::error::ApiError;
+use crate::schedules::{DEFAULT_GROUP, MISSED_TICKS_TAG, ScheduleSpec};
 
 const STATE_KIND: &str = "manifest-state";
 
@@ -542,75 +543,62 @@ impl Step<'_> {
     }
 
     async fn schedule(&self, key: &str, def: &Value, delete: bool) -> Result<(), ApiError> {
-        let (group, name) = key.split_once('/').unwrap_or(("default", key));
-        let svc = RestService::Scheduler;
-        let path = format!("/schedules/{name}");
-        let query = format!("groupName={group}");
+        let (group, name) = key.split_once('/').unwrap_or((DEFAULT_GROUP, key));
+        let schedules = &self.app.schedules;
+        let region = &self.ctx.region;
         if delete {
-            return match self
-                .rest(svc, Method::DELETE, &path, Some(&query), None)
-                .await
-            {
-                Ok(_) => Ok(()),
-                Err(e) if e.code == "ResourceNotFoundException" => Ok(()),
-                Err(e) => Err(e),
-            };
-        }
-        if group != "default" {
-            let created = self
-                .rest(
-                    svc,
-                    Method::POST,
-                    &format!("/schedule-groups/{group}"),
-                    None,
-                    Some(json!({})),
-                )
-                .await;
-            if let Err(e) = created
-                && e.code != "ConflictException"
-            {
-                return Err(e);
+            if schedules.get(region, group, name).is_some() {
+                schedules.delete_schedule(region, group, name).await?;
             }
+            return Ok(());
+        }
+        if schedules.group(region, group).is_none() {
+            schedules.create_group(region, group, Tags::new()).await?;
         }
         // eddy's missed-tick policy is a tag of the schedule group (Scheduler tags only groups).
         if let Some(policy) = def.get("MissedTicks").and_then(Value::as_str)
             && policy != "latest"
         {
-            let arn = format!(
-                "arn:aws:scheduler:{}:{}:schedule-group/{group}",
-                self.ctx.region, self.app.config.account_id
-            );
-            let tags = json!({"Tags": [{"Key": "eddy:missed-ticks", "Value": policy}]});
-            let arn = arn.replace(':', "%3A").replace('/', "%2F");
-            self.rest(svc, Method::POST, &format!("/tags/{arn}"), None, Some(tags))
-                .await?;
+            let tags = Tags::from([(MISSED_TICKS_TAG.to_owned(), policy.to_owned())]);
+            schedules.tag_group(region, group, tags).await?;
         }
-        let mut body = def.clone();
-        if let Some(m) = body.as_object_mut() {
-            m.remove("Name");
-            m.remove("MissedTicks");
-        }
-        // Scheduler requires a role; eddy does not use it. (A `Target` that is not an object is
-        // the Scheduler API's to refuse.)
-        if let Some(target) = body.get_mut("Target").and_then(Value::as_object_mut)
-            && !target.contains_key("RoleArn")
-        {
-            target.insert(
-                "RoleArn".to_owned(),
+        // Scheduler requires a role; eddy does not use it.
+        let mut target = def.get("Target").cloned().unwrap_or_else(|| json!({}));
+        if let Some(t) = target.as_object_mut() {
+            t.entry("RoleArn").or_insert_with(|| {
                 json!(format!(
                     "arn:aws:iam::{}:role/eddy-manifest",
                     self.app.config.account_id
-                )),
-            );
+                ))
+            });
         }
-        let exists = self
-            .rest(svc, Method::GET, &path, Some(&query), None)
-            .await
-            .is_ok();
-        let method = if exists { Method::PUT } else { Method::POST };
-        self.rest(svc, method, &path, None, Some(body))
-            .await
-            .map(drop)
+        let decode = |what: &str, e: serde_json::Error| {
+            ApiError::validation(format!("{what} of schedule {key}: {e}"))
+        };
+        let text = |k: &str| def.get(k).and_then(Value::as_str).map(str::to_owned);
+        let spec = ScheduleSpec {
+            expression: text("ScheduleExpression").unwrap_or_default(),
+            timezone: text("ScheduleExpressionTimezone"),
+            start_ms: None,
+            end_ms: None,
+            description: text("Description"),
+            state: text("State"),
+            kms_key_arn: None,
+            flexible_time_window: serde_json::from_value(
+                def.get("FlexibleTimeWindow")
+                    .cloned()
+                    .unwrap_or(Value::Null),
+            )
+            .map_err(|e| decode("FlexibleTimeWindow", e))?,
+            action_after_completion: None,
+            target: serde_json::from_value(target).map_err(|e| decode("Target", e))?,
+        };
+        if schedules.get(region, group, name).is_some() {
+            schedules.update_schedule(region, group, name, spec).await?;
+        } else {
+            schedules.create_schedule(region, group, name, spec).await?;
+        }
+        Ok(())
     }
 }
 

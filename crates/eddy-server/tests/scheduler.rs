@@ -8,7 +8,7 @@ use std::sync::Arc;
 use eddy_model::definitions::{RuleDef, RuleState, Tags, TargetDef};
 use eddy_server::catalog::Change;
 use eddy_server::clock::Clock;
-use eddy_server::schedules::{FlexibleTimeWindow, GroupDef, ScheduleDef, ScheduleTarget};
+use eddy_server::schedules::{FlexibleTimeWindow, ScheduleDef, ScheduleTarget};
 use eddy_server::{App, ServerConfig, scheduler};
 use tokio::sync::watch;
 
@@ -138,19 +138,13 @@ async fn put_schedule(app: &App, group: &str, name: &str, expression: &str, now:
         .expect("put schedule");
 }
 
-async fn put_group(app: &App, name: &str, policy: &str, now: i64) {
+async fn put_group(app: &App, name: &str, policy: &str) {
     let mut tags = Tags::new();
     tags.insert("eddy:missed-ticks".into(), policy.into());
     app.schedules
-        .put_group(GroupDef {
-            region: "us-east-1".into(),
-            name: name.into(),
-            tags,
-            created_ms: now,
-            modified_ms: now,
-        })
+        .create_group("us-east-1", name, tags)
         .await
-        .expect("put group");
+        .expect("create group");
 }
 
 const RULE: &str = "arn:aws:events:us-east-1:123456789012:rule/every5";
@@ -204,8 +198,8 @@ async fn a_restart_fires_no_recorded_tick_again_and_the_latest_missed_tick_once(
 async fn missed_ticks_follow_the_group_policy() {
     let dir = tempfile::tempdir().expect("tempdir");
     let s = start(dir.path(), T0).await;
-    put_group(&s.app, "all", "all", T0).await;
-    put_group(&s.app, "skip", "skip", T0).await;
+    put_group(&s.app, "all", "all").await;
+    put_group(&s.app, "skip", "skip").await;
     put_schedule(&s.app, "all", "a", "rate(1 minute)", T0).await;
     put_schedule(&s.app, "skip", "s", "rate(1 minute)", T0).await;
     put_schedule(&s.app, "default", "l", "rate(1 minute)", T0).await;

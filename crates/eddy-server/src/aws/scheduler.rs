@@ -12,7 +12,6 @@ use std::sync::Arc;
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use eddy_model::definitions::{DeadLetterConfig, RetryPolicy, Tags};
-use eddy_schedule::ScheduleExpression;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -22,7 +21,7 @@ use crate::App;
 use crate::error::{ApiError, Violations};
 use crate::schedules::{
     DEFAULT_GROUP, EventBridgeParameters, FlexibleTimeWindow, GroupDef, MISSED_TICKS_TAG,
-    MissedTicks, ScheduleDef, ScheduleTarget,
+    MissedTicks, ScheduleDef, ScheduleError, ScheduleSpec, ScheduleTarget,
 };
 
 const NAME_PATTERN: &str = "^[0-9a-zA-Z-_.]+$";
@@ -74,6 +73,48 @@ fn not_found(message: impl Into<String>) -> ApiError {
 
 fn conflict(message: impl Into<String>) -> ApiError {
     ApiError::new("ConflictException", StatusCode::CONFLICT, message)
+}
+
+/// Scheduler's words for the core's refusals of schedule and group changes.
+impl From<ScheduleError> for ApiError {
+    fn from(e: ScheduleError) -> Self {
+        match e {
+            ScheduleError::Expression { expression, error } => {
+                ApiError::validation(error.scheduler_message(&expression))
+            }
+            ScheduleError::WindowNeedsMaximum => ApiError::validation(
+                "MaximumWindowInMinutes is required when the FlexibleTimeWindow mode is FLEXIBLE.",
+            ),
+            ScheduleError::WindowMaximumWhenOff => ApiError::validation(
+                "MaximumWindowInMinutes must not be set when the FlexibleTimeWindow mode is OFF.",
+            ),
+            ScheduleError::TimeZone(tz) => ApiError::validation(format!("Invalid time zone {tz}.")),
+            ScheduleError::StartTooEarly => ApiError::validation(
+                "The StartDate you specify cannot be earlier than 5 minutes ago.",
+            ),
+            ScheduleError::EndPassed => ApiError::validation(
+                "The EndDate you specify cannot be earlier than the current time.",
+            ),
+            ScheduleError::EndBeforeStart => {
+                ApiError::validation("The EndDate you specify must be later than the StartDate.")
+            }
+            ScheduleError::MissedTicks(v) => ApiError::validation(format!(
+                "The eddy:missed-ticks tag takes latest, skip or all, not {v}."
+            )),
+            ScheduleError::GroupNotFound(g) => {
+                not_found(format!("Schedule group {g} does not exist."))
+            }
+            ScheduleError::GroupExists(g) => {
+                conflict(format!("Schedule group {g} already exists."))
+            }
+            ScheduleError::DeleteDefaultGroup => {
+                ApiError::validation("The default schedule group cannot be deleted.")
+            }
+            ScheduleError::NotFound(n) => not_found(format!("Schedule {n} does not exist.")),
+            ScheduleError::Exists(n) => conflict(format!("Schedule {n} already exists.")),
+            ScheduleError::Core(e) => e.into(),
+        }
+    }
 }
 
 fn ok(value: &Value) -> Result<Response, ApiError> {
@@ -254,89 +295,30 @@ async fn put_schedule(
     ) else {
         return Err(ApiError::validation("a required member is missing"));
     };
-    let parsed = ScheduleExpression::parse(&expression)
-        .map_err(|e| ApiError::validation(e.scheduler_message(&expression)))?;
-    if window.mode == "FLEXIBLE" && window.maximum_window_in_minutes.is_none() {
-        return Err(ApiError::validation(
-            "MaximumWindowInMinutes is required when the FlexibleTimeWindow mode is FLEXIBLE.",
-        ));
-    }
-    if window.mode == "OFF" && window.maximum_window_in_minutes.is_some() {
-        return Err(ApiError::validation(
-            "MaximumWindowInMinutes must not be set when the FlexibleTimeWindow mode is OFF.",
-        ));
-    }
-    if let Some(tz) = &input.schedule_expression_timezone
-        && jiff::tz::TimeZone::get(tz).is_err()
-    {
-        return Err(ApiError::validation(format!("Invalid time zone {tz}.")));
-    }
-    let now = app.clock.now_ms();
-    let start_ms = input.start_date.filter(|s| s.is_finite()).map(secs);
-    let end_ms = input.end_date.filter(|s| s.is_finite()).map(secs);
-    if let Some(s) = start_ms
-        && !parsed.is_one_time()
-        && s < now - 5 * 60 * 1000
-    {
-        return Err(ApiError::validation(
-            "The StartDate you specify cannot be earlier than 5 minutes ago.",
-        ));
-    }
-    if let Some(e) = end_ms
-        && !parsed.is_one_time()
-    {
-        if e <= now {
-            return Err(ApiError::validation(
-                "The EndDate you specify cannot be earlier than the current time.",
-            ));
-        }
-        if start_ms.is_some_and(|s| e <= s) {
-            return Err(ApiError::validation(
-                "The EndDate you specify must be later than the StartDate.",
-            ));
-        }
-    }
     let group = input.group_name.unwrap_or_else(|| DEFAULT_GROUP.to_owned());
-    let region = ctx.region.clone();
-    if app.schedules.group(&region, &group).is_none() {
-        return Err(not_found(format!("Schedule group {group} does not exist.")));
-    }
-    let arn = crate::schedules::schedule_arn(&region, app.catalog.account(), &group, name);
-    let name_owned = name.to_owned();
-    app.schedules
-        .upsert(&region, &group, name, |current| {
-            let created_ms = match (current, create) {
-                (Some(_), true) => {
-                    return Err(conflict(format!("Schedule {name_owned} already exists.")));
-                }
-                (None, false) => {
-                    return Err(not_found(format!("Schedule {name_owned} does not exist.")));
-                }
-                (Some(c), false) => c.created_ms,
-                (None, true) => now,
-            };
-            let def = ScheduleDef {
-                region: region.clone(),
-                group: group.clone(),
-                name: name_owned.clone(),
-                schedule_expression: expression,
-                schedule_expression_timezone: input.schedule_expression_timezone,
-                start_ms,
-                end_ms,
-                description: input.description,
-                state: input.state.unwrap_or_else(|| "ENABLED".to_owned()),
-                kms_key_arn: input.kms_key_arn,
-                flexible_time_window: window,
-                action_after_completion: input
-                    .action_after_completion
-                    .unwrap_or_else(|| "NONE".to_owned()),
-                target,
-                created_ms,
-                modified_ms: now,
-            };
-            Ok((def, ()))
-        })
-        .await?;
+    let spec = ScheduleSpec {
+        expression,
+        timezone: input.schedule_expression_timezone,
+        start_ms: input.start_date.filter(|s| s.is_finite()).map(secs),
+        end_ms: input.end_date.filter(|s| s.is_finite()).map(secs),
+        description: input.description,
+        state: input.state,
+        kms_key_arn: input.kms_key_arn,
+        flexible_time_window: window,
+        action_after_completion: input.action_after_completion,
+        target,
+    };
+    let schedules = &app.schedules;
+    let def = if create {
+        schedules
+            .create_schedule(&ctx.region, &group, name, spec)
+            .await?
+    } else {
+        schedules
+            .update_schedule(&ctx.region, &group, name, spec)
+            .await?
+    };
+    let arn = def.arn(app.catalog.account());
     ok(&json!({ "ScheduleArn": arn }))
 }
 
@@ -424,9 +406,9 @@ async fn delete_schedule(
     check_name(&mut v, "name", Some(name));
     let group = group_param(req, &mut v);
     v.finish()?;
-    if !app.schedules.delete(&ctx.region, group, name).await? {
-        return Err(not_found(format!("Schedule {name} does not exist.")));
-    }
+    app.schedules
+        .delete_schedule(&ctx.region, group, name)
+        .await?;
     ok(&json!({}))
 }
 
@@ -543,19 +525,8 @@ async fn create_group(
     check_name(&mut v, "name", Some(name));
     let tags = parse_tags(&mut v, input.tags.as_deref().unwrap_or(&[]));
     v.finish()?;
-    if app.schedules.group(&ctx.region, name).is_some() {
-        return Err(conflict(format!("Schedule group {name} already exists.")));
-    }
-    let now = app.clock.now_ms();
-    let g = GroupDef {
-        region: ctx.region.clone(),
-        name: name.to_owned(),
-        tags,
-        created_ms: now,
-        modified_ms: now,
-    };
+    let g = app.schedules.create_group(&ctx.region, name, tags).await?;
     let arn = g.arn(app.catalog.account());
-    app.schedules.put_group(g).await?;
     ok(&json!({ "ScheduleGroupArn": arn }))
 }
 
@@ -584,14 +555,6 @@ async fn delete_group(app: &App, ctx: &Ctx, name: &str) -> Result<Response, ApiE
     let mut v = Violations::new();
     check_name(&mut v, "name", Some(name));
     v.finish()?;
-    if name == DEFAULT_GROUP {
-        return Err(ApiError::validation(
-            "The default schedule group cannot be deleted.",
-        ));
-    }
-    if app.schedules.group(&ctx.region, name).is_none() {
-        return Err(not_found(format!("Schedule group {name} does not exist.")));
-    }
     app.schedules.delete_group(&ctx.region, name).await?;
     ok(&json!({}))
 }
@@ -649,7 +612,7 @@ fn tagged_group(app: &App, arn: &str) -> Result<GroupDef, ApiError> {
 
 async fn tag(app: &App, arn: &str, req: &RestRequest) -> Result<Response, ApiError> {
     let input: TagInput = rest::parse(&req.body)?;
-    let mut g = tagged_group(app, arn)?;
+    let g = tagged_group(app, arn)?;
     let mut v = Violations::new();
     let Some(tags) = input.tags else {
         v.required("tags");
@@ -658,14 +621,12 @@ async fn tag(app: &App, arn: &str, req: &RestRequest) -> Result<Response, ApiErr
     };
     let tags = parse_tags(&mut v, &tags);
     v.finish()?;
-    g.tags.extend(tags);
-    g.modified_ms = app.clock.now_ms();
-    app.schedules.put_group(g).await?;
+    app.schedules.tag_group(&g.region, &g.name, tags).await?;
     ok(&json!({}))
 }
 
 async fn untag(app: &App, arn: &str, req: &RestRequest) -> Result<Response, ApiError> {
-    let mut g = tagged_group(app, arn)?;
+    let g = tagged_group(app, arn)?;
     let keys: Vec<&str> = req
         .query
         .iter()
@@ -677,11 +638,7 @@ async fn untag(app: &App, arn: &str, req: &RestRequest) -> Result<Response, ApiE
         v.required("tagKeys");
         v.finish()?;
     }
-    for k in keys {
-        g.tags.remove(k);
-    }
-    g.modified_ms = app.clock.now_ms();
-    app.schedules.put_group(g).await?;
+    app.schedules.untag_group(&g.region, &g.name, &keys).await?;
     ok(&json!({}))
 }
 

@@ -23,9 +23,14 @@ use eddy_store::{Definition, DefinitionChange, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::clock::Clock;
 use crate::core_error::CoreError;
 use crate::follow::{Feed, Follow};
 use crate::work::SCHEDULE_TARGET;
+
+mod definition;
+
+pub use definition::{ScheduleError, ScheduleSpec};
 
 pub const KIND_SCHEDULE: &str = "schedule";
 pub const KIND_GROUP: &str = "schedule-group";
@@ -211,6 +216,7 @@ pub struct Schedules {
     stripes: Vec<tokio::sync::Mutex<()>>,
     /// Creation time reported for the implicit `default` group.
     started_ms: i64,
+    clock: Clock,
 }
 
 fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, CoreError> {
@@ -222,7 +228,7 @@ impl Schedules {
         store: Arc<dyn Store>,
         feed: Arc<Feed>,
         definitions: &[Definition],
-        now_ms: i64,
+        clock: Clock,
     ) -> anyhow::Result<Self> {
         let mut schedules = BTreeMap::new();
         let mut groups = BTreeMap::new();
@@ -248,7 +254,8 @@ impl Schedules {
             schedules: RwLock::new(schedules),
             groups: RwLock::new(groups),
             stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
-            started_ms: now_ms,
+            started_ms: clock.now_ms(),
+            clock,
         })
     }
 
@@ -389,13 +396,13 @@ impl Schedules {
     }
 
     /// Stores a group (creation or tag change).
-    pub async fn put_group(&self, g: GroupDef) -> Result<(), CoreError> {
+    async fn put_group(&self, g: GroupDef) -> Result<(), CoreError> {
         let change = DefinitionChange::put(KIND_GROUP, group_key(&g.region, &g.name), encode(&g)?);
         self.commit(vec![change]).await
     }
 
     /// Deletes a group and every schedule in it, in one durable change.
-    pub async fn delete_group(&self, region: &str, name: &str) -> Result<(), CoreError> {
+    async fn delete_group_and_schedules(&self, region: &str, name: &str) -> Result<(), CoreError> {
         // Every stripe, in order: no schedule of the group changes meanwhile.
         let mut guards = Vec::with_capacity(STRIPES);
         for s in &self.stripes {
