@@ -15,14 +15,15 @@ use std::sync::Arc;
 use axum::http::{HeaderMap, Method, StatusCode};
 use base64::Engine;
 use eddy_manifest::{Action, Change, Kind, Resources};
-use eddy_model::definitions::Tags;
+use eddy_model::DEFAULT_BUS;
+use eddy_model::definitions::{RuleState, Tags, TargetDef};
 use eddy_store::DefinitionChange;
 use serde_json::{Value, json};
 
 use crate::App;
 use crate::aws::rest::{RestRequest, RestService};
 use crate::aws::{self, Ctx};
-use crate::catalog::{BusUpdate, NewBus};
+use crate::catalog::{BusUpdate, NewBus, RuleSpec};
 use crate::destinations::{DestinationUpdate, NewConnection, NewDestination};
 use crate::error::ApiError;
 use crate::schedules::{DEFAULT_GROUP, MISSED_TICKS_TAG, ScheduleSpec};
@@ -190,13 +191,6 @@ fn s<'v>(v: &'v Value, key: &str) -> &'v str {
 }
 
 impl Step<'_> {
-    async fn json(&self, target: &str, body: Value) -> Result<Value, ApiError> {
-        let (service, op) = target.split_once('.').unwrap_or((target, ""));
-        let reply =
-            aws::call_json(self.app, self.ctx, service, op, body.to_string().as_bytes()).await?;
-        Ok(serde_json::from_slice(&reply).unwrap_or(Value::Null))
-    }
-
     async fn rest(
         &self,
         service: RestService,
@@ -449,79 +443,47 @@ impl Step<'_> {
     }
 
     async fn rule(&self, key: &str, def: &Value, delete: bool) -> Result<(), ApiError> {
-        let (bus, name) = key.split_once('/').unwrap_or(("default", key));
-        let existing: Vec<String> = match self
-            .json(
-                "AWSEvents.ListTargetsByRule",
-                json!({"Rule": name, "EventBusName": bus}),
-            )
+        let (bus, name) = key.split_once('/').unwrap_or((DEFAULT_BUS, key));
+        let catalog = &self.app.catalog;
+        let region = &self.ctx.region;
+        let existing: Vec<String> = catalog
+            .read(|d| {
+                d.rule(region, bus, name)
+                    .map(|r| r.targets.iter().map(|t| t.id.clone()).collect())
+            })
             .await
-        {
-            Ok(v) => v
-                .get("Targets")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().map(|t| s(t, "Id").to_owned()).collect())
-                .unwrap_or_default(),
-            Err(_) => Vec::new(),
-        };
-        let wanted: Vec<String> = def
-            .get("Targets")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().map(|t| s(t, "Id").to_owned()).collect())
             .unwrap_or_default();
-        let stale: Vec<&String> = existing
-            .iter()
-            .filter(|id| delete || !wanted.contains(id))
+        let targets: Vec<TargetDef> = match def.get("Targets") {
+            Some(t) if !delete => serde_json::from_value(t.clone())
+                .map_err(|e| ApiError::validation(format!("targets of rule {key}: {e}")))?,
+            _ => Vec::new(),
+        };
+        let stale: Vec<String> = existing
+            .into_iter()
+            .filter(|id| !targets.iter().any(|t| &t.id == id))
             .collect();
         if !stale.is_empty() {
-            self.json(
-                "AWSEvents.RemoveTargets",
-                json!({"Rule": name, "EventBusName": bus, "Ids": stale}),
-            )
-            .await?;
+            catalog
+                .remove_targets(region, bus, name, &stale, false)
+                .await?;
         }
         if delete {
-            return match self
-                .json(
-                    "AWSEvents.DeleteRule",
-                    json!({"Name": name, "EventBusName": bus}),
-                )
-                .await
-            {
-                Ok(_) => Ok(()),
-                Err(e) if e.code == "ResourceNotFoundException" => Ok(()),
-                Err(e) => Err(e),
-            };
+            return Ok(catalog.delete_rule(region, bus, name, false).await?);
         }
-        let mut rule = def.clone();
-        let targets = rule
-            .as_object_mut()
-            .and_then(|m| m.remove("Targets"))
-            .unwrap_or_else(|| json!([]));
-        self.json("AWSEvents.PutRule", rule).await?;
-        if targets.as_array().is_some_and(|a| !a.is_empty()) {
-            let v = self
-                .json(
-                    "AWSEvents.PutTargets",
-                    json!({"Rule": name, "EventBusName": bus, "Targets": targets}),
-                )
-                .await?;
-            if v.get("FailedEntryCount")
-                .and_then(Value::as_u64)
-                .unwrap_or(0)
-                > 0
-            {
-                let first = v
-                    .get("FailedEntries")
-                    .and_then(|f| f.get(0))
-                    .cloned()
-                    .unwrap_or(Value::Null);
-                return Err(ApiError::validation(format!(
-                    "PutTargets failed: {} {}",
-                    s(&first, "ErrorCode"),
-                    s(&first, "ErrorMessage")
-                )));
-            }
+        let text = |k: &str| def.get(k).and_then(Value::as_str).map(str::to_owned);
+        let spec = RuleSpec {
+            bus: bus.to_owned(),
+            name: name.to_owned(),
+            event_pattern: text("EventPattern"),
+            schedule_expression: text("ScheduleExpression"),
+            state: text("State").as_deref().and_then(RuleState::parse),
+            description: text("Description"),
+            role_arn: text("RoleArn"),
+            tags: Tags::new(),
+        };
+        catalog.put_rule(region, spec).await?;
+        if !targets.is_empty() {
+            catalog.put_targets(region, bus, name, targets).await?;
         }
         Ok(())
     }

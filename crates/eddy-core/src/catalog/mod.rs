@@ -25,8 +25,10 @@ use crate::metrics::{Metrics, RuleLabels};
 use crate::work::RuleRef;
 
 mod buses;
+mod rules;
 
 pub use buses::{BusError, BusUpdate, NewBus};
+pub use rules::{RuleError, RuleSpec, TargetFault, check_target};
 
 const KIND_BUS: &str = "bus";
 const KIND_RULE: &str = "rule";

@@ -2,6 +2,51 @@
 //! ListRuleNamesByTarget.
 
 use super::*;
+use crate::catalog::{RuleError, RuleSpec, TargetFault};
+
+/// EventBridge's words for the core's refusals of rule and target changes.
+impl From<RuleError> for ApiError {
+    fn from(e: RuleError) -> Self {
+        match e {
+            RuleError::NoPatternNorSchedule => ApiError::validation(
+                "Parameter(s) EventPattern or ScheduleExpression must be specified.",
+            ),
+            RuleError::ScheduleOnCustomBus => ApiError::validation(
+                "ScheduleExpression is supported only on the default event bus.",
+            ),
+            RuleError::InvalidSchedule => ApiError::validation(eddy_schedule::RULE_INVALID_MESSAGE),
+            RuleError::InvalidPattern(m) => ApiError::invalid_pattern(m),
+            RuleError::BusNotFound(bus) => bus_missing(&bus),
+            RuleError::NotFound { name, bus } => rule_missing_on_bus(&name, &bus),
+            RuleError::Managed(name) => ApiError::managed_rule(format!(
+                "Rule {name} is managed by an AWS service and cannot be modified."
+            )),
+            RuleError::ManagedDeleteNeedsForce(name) => ApiError::managed_rule(format!(
+                "Rule {name} is managed by an AWS service and can only be deleted with Force."
+            )),
+            RuleError::ManagedRemoveNeedsForce(name) => ApiError::managed_rule(format!(
+                "Rule {name} is managed by an AWS service; its targets can only be removed with \
+                 Force."
+            )),
+            RuleError::HasTargets => {
+                ApiError::validation("Rule can't be deleted since it has targets.")
+            }
+            RuleError::InvalidTarget(TargetFault::Arn(arn)) => ApiError::validation(format!(
+                "Parameter {arn} is not valid. Reason: Provided Arn is not in correct format."
+            )),
+            RuleError::InvalidTarget(TargetFault::Input(m)) => ApiError::validation(m),
+            RuleError::InvalidTarget(TargetFault::FifoWithoutGroup(id)) => ApiError::validation(
+                format!("Parameter(s) SqsParameters must be specified for target: {id}."),
+            ),
+            RuleError::TooManyTargets => ApiError::limit_exceeded(format!(
+                "The requested resource exceeds the maximum number allowed: a rule can have at \
+                 most {} targets.",
+                eddy_model::limits::target::PER_RULE
+            )),
+            RuleError::Core(e) => e.into(),
+        }
+    }
+}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -69,65 +114,18 @@ pub(super) async fn put_rule(
     let tags = check_tags(&mut v, "tags", input.tags);
     v.finish()?;
     let name = input.name.unwrap_or_default();
-    if input.event_pattern.is_none() && input.schedule_expression.is_none() {
-        return Err(ApiError::validation(
-            "Parameter(s) EventPattern or ScheduleExpression must be specified.",
-        ));
-    }
-    if let Some(s) = &input.schedule_expression {
-        if bus != DEFAULT_BUS {
-            return Err(ApiError::validation(
-                "ScheduleExpression is supported only on the default event bus.",
-            ));
-        }
-        // Rules take rate() and cron() (UTC); at() is for EventBridge Scheduler only.
-        match eddy_schedule::ScheduleExpression::parse(s) {
-            Ok(expr) if expr.allowed_for_rules() => {}
-            _ => return Err(ApiError::validation(eddy_schedule::RULE_INVALID_MESSAGE)),
-        }
-    }
-    if let Some(p) = &input.event_pattern {
-        compile_pattern(app, p)?;
-    }
-    let state = input
-        .state
-        .as_deref()
-        .and_then(RuleState::parse)
-        .unwrap_or(RuleState::Enabled);
-    let region = ctx.region.clone();
-    let arn = app.catalog.scope(&region).rule_arn(&bus, &name);
-    let now = app.clock.now_ms();
-    app.catalog
-        .mutate(|defs| {
-            if defs.bus(&region, &bus).is_none() {
-                return Err(bus_missing(&bus));
-            }
-            let old = defs.rule(&region, &bus, &name);
-            if let Some(old) = old
-                && old.managed_by.is_some()
-            {
-                return Err(managed(&name));
-            }
-            let rule = RuleDef {
-                region: region.clone(),
-                bus: bus.clone(),
-                name: name.clone(),
-                event_pattern: input.event_pattern,
-                schedule_expression: input.schedule_expression,
-                state,
-                description: input.description,
-                role_arn: input.role_arn,
-                managed_by: None,
-                tags: match old {
-                    Some(o) if tags.is_empty() => o.tags.clone(),
-                    _ => tags,
-                },
-                targets: old.map(|o| o.targets.clone()).unwrap_or_default(),
-                created_ms: old.map_or(now, |o| o.created_ms),
-            };
-            Ok(((), vec![Change::PutRule(rule)]))
-        })
-        .await?;
+    let arn = app.catalog.scope(&ctx.region).rule_arn(&bus, &name);
+    let spec = RuleSpec {
+        bus,
+        name,
+        event_pattern: input.event_pattern,
+        schedule_expression: input.schedule_expression,
+        state: input.state.as_deref().and_then(RuleState::parse),
+        description: input.description,
+        role_arn: input.role_arn,
+        tags,
+    };
+    app.catalog.put_rule(&ctx.region, spec).await?;
     reply(&json!({ "RuleArn": arn }))
 }
 
@@ -239,42 +237,10 @@ pub(super) async fn list_rules(
 pub(super) async fn delete_rule(app: &App, ctx: &Ctx, input: RuleRef) -> Result<Vec<u8>, ApiError> {
     let (name, bus) = check_rule_ref(&input)?;
     let force = input.force.unwrap_or(false);
-    let region = ctx.region.clone();
     app.catalog
-        .mutate(|d| {
-            require_bus(d, &region, &bus)?;
-            let Some(rule) = d.rule(&region, &bus, &name) else {
-                return Ok(((), vec![]));
-            };
-            if rule.managed_by.is_some() && !force {
-                return Err(ApiError::managed_rule(format!(
-                    "Rule {name} is managed by an AWS service and can only be deleted with Force."
-                )));
-            }
-            if !rule.targets.is_empty() {
-                return Err(ApiError::validation(
-                    "Rule can't be deleted since it has targets.",
-                ));
-            }
-            Ok((
-                (),
-                vec![Change::DeleteRule {
-                    region: region.clone(),
-                    bus: bus.clone(),
-                    name,
-                }],
-            ))
-        })
+        .delete_rule(&ctx.region, &bus, &name, force)
         .await?;
     empty()
-}
-
-/// A managed rule (an archive's) refused a change: PutRule, PutTargets, EnableRule and
-/// DisableRule always, DeleteRule and RemoveTargets without `Force`.
-pub(super) fn managed(name: &str) -> ApiError {
-    ApiError::managed_rule(format!(
-        "Rule {name} is managed by an AWS service and cannot be modified."
-    ))
 }
 
 pub(super) async fn set_rule_state(
@@ -284,24 +250,14 @@ pub(super) async fn set_rule_state(
     state: RuleState,
 ) -> Result<Vec<u8>, ApiError> {
     let (name, bus) = check_rule_ref(&input)?;
-    let region = ctx.region.clone();
     app.catalog
-        .mutate(|d| {
-            require_bus(d, &region, &bus)?;
-            let Some(rule) = d.rule(&region, &bus, &name) else {
-                return Err(rule_missing(&name));
-            };
-            if rule.managed_by.is_some() {
-                return Err(managed(&name));
-            }
-            if rule.state == state {
-                return Ok(((), vec![]));
-            }
-            let mut rule = rule.clone();
-            rule.state = state;
-            Ok(((), vec![Change::PutRule(rule)]))
-        })
-        .await?;
+        .set_rule_state(&ctx.region, &bus, &name, state)
+        .await
+        .map_err(|e| match e {
+            // EnableRule and DisableRule do not name the bus.
+            RuleError::NotFound { name, .. } => rule_missing(&name),
+            e => e.into(),
+        })?;
     empty()
 }
 

@@ -81,39 +81,6 @@ pub(super) fn check_target(
     Ok(target)
 }
 
-/// Checks that need the target as a whole, after the member constraints passed.
-pub(super) fn check_target_semantics(t: &TargetDef) -> Result<(), ApiError> {
-    if Arn::parse(&t.arn).is_none() {
-        return Err(ApiError::validation(format!(
-            "Parameter {} is not valid. Reason: Provided Arn is not in correct format.",
-            t.arn
-        )));
-    }
-    eddy_model::transform::check_target(t).map_err(|e| ApiError::validation(e.to_string()))?;
-    if let Some(dlq) = t.dead_letter_config.as_ref().and_then(|d| d.arn.as_deref())
-        && Arn::parse(dlq).is_none_or(|a| a.service != "sqs")
-    {
-        return Err(ApiError::validation(format!(
-            "Parameter {dlq} is not valid. Reason: Provided Arn is not in correct format."
-        )));
-    }
-    if let Some(arn) = Arn::parse(&t.arn)
-        && arn.service == "sqs"
-        && arn.resource.ends_with(".fifo")
-        && !t
-            .other
-            .get("SqsParameters")
-            .and_then(|p| p.get("MessageGroupId"))
-            .is_some_and(Value::is_string)
-    {
-        return Err(ApiError::validation(format!(
-            "Parameter(s) SqsParameters must be specified for target: {}.",
-            t.id
-        )));
-    }
-    Ok(())
-}
-
 pub(super) async fn put_targets(
     app: &App,
     ctx: &Ctx,
@@ -141,36 +108,9 @@ pub(super) async fn put_targets(
         targets.push(check_target(&mut v, i + 1, raw)?);
     }
     v.finish()?;
-    for t in &targets {
-        check_target_semantics(t)?;
-    }
     let name = input.rule.unwrap_or_default();
-    let region = ctx.region.clone();
     app.catalog
-        .mutate(|d| {
-            require_bus(d, &region, &bus)?;
-            let Some(rule) = d.rule(&region, &bus, &name) else {
-                return Err(rule_missing_on_bus(&name, &bus));
-            };
-            if rule.managed_by.is_some() {
-                return Err(managed(&name));
-            }
-            let mut rule = rule.clone();
-            for t in targets {
-                match rule.targets.iter_mut().find(|old| old.id == t.id) {
-                    Some(old) => *old = t,
-                    None => rule.targets.push(t),
-                }
-            }
-            if rule.targets.len() > limits::target::PER_RULE {
-                return Err(ApiError::limit_exceeded(format!(
-                    "The requested resource exceeds the maximum number allowed: a rule can have \
-                     at most {} targets.",
-                    limits::target::PER_RULE
-                )));
-            }
-            Ok(((), vec![Change::PutRule(rule)]))
-        })
+        .put_targets(&ctx.region, &bus, &name, targets)
         .await?;
     reply(&json!({ "FailedEntryCount": 0, "FailedEntries": [] }))
 }
@@ -212,41 +152,20 @@ pub(super) async fn remove_targets(
     v.finish()?;
     let name = input.rule.unwrap_or_default();
     let force = input.force.unwrap_or(false);
-    let region = ctx.region.clone();
-    let failed = app
+    let missing = app
         .catalog
-        .mutate(|d| {
-            require_bus(d, &region, &bus)?;
-            let Some(rule) = d.rule(&region, &bus, &name) else {
-                return Err(rule_missing_on_bus(&name, &bus));
-            };
-            if rule.managed_by.is_some() && !force {
-                return Err(ApiError::managed_rule(format!(
-                    "Rule {name} is managed by an AWS service; its targets can only be removed \
-                     with Force."
-                )));
-            }
-            let mut rule = rule.clone();
-            let mut failed = Vec::new();
-            for id in &ids {
-                let before = rule.targets.len();
-                rule.targets.retain(|t| &t.id != id);
-                if rule.targets.len() == before {
-                    failed.push(json!({
-                        "TargetId": id,
-                        "ErrorCode": "ResourceNotFoundException",
-                        "ErrorMessage": format!("Target {id} does not exist on rule {name}."),
-                    }));
-                }
-            }
-            let changes = if failed.len() == ids.len() {
-                vec![]
-            } else {
-                vec![Change::PutRule(rule)]
-            };
-            Ok((failed, changes))
-        })
+        .remove_targets(&ctx.region, &bus, &name, &ids, force)
         .await?;
+    let failed: Vec<Value> = missing
+        .iter()
+        .map(|id| {
+            json!({
+                "TargetId": id,
+                "ErrorCode": "ResourceNotFoundException",
+                "ErrorMessage": format!("Target {id} does not exist on rule {name}."),
+            })
+        })
+        .collect();
     reply(&json!({ "FailedEntryCount": failed.len(), "FailedEntries": failed }))
 }
 
