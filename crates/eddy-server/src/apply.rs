@@ -1,7 +1,9 @@
 //! Applying an app manifest (`eddy.toml`): the desired resources (`eddy_manifest::Resources`)
 //! are compared with what the last apply left (kept in the store), and each difference is
-//! carried out through eddy's own AWS operations, in process, so a manifest can do nothing the
-//! API could not, and gets the API's validation and error messages.
+//! carried out through the core's operations (`Queues::create`, `Catalog::put_rule`,
+//! `Functions::update_code`, ...), the same the AWS adapters call, so a manifest can do nothing
+//! the API could not and is checked by the same rules; a refusal is worded as the API words it.
+//! (`eddy_manifest` checked names and limits before, against the same `eddy_model` rules.)
 //!
 //! Idempotent: applying the same manifest twice changes nothing the second time. Resources the
 //! manifest never declared (made through the API) are left alone; resources a previous apply
@@ -12,8 +14,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, Method, StatusCode};
-use base64::Engine;
+use axum::http::StatusCode;
 use eddy_manifest::{Action, Change, Kind, Resources};
 use eddy_model::DEFAULT_BUS;
 use eddy_model::definitions::{RuleState, Tags, TargetDef};
@@ -21,11 +22,11 @@ use eddy_store::DefinitionChange;
 use serde_json::{Value, json};
 
 use crate::App;
-use crate::aws::rest::{RestRequest, RestService};
 use crate::aws::{self, Ctx};
 use crate::catalog::{BusUpdate, NewBus, RuleSpec};
 use crate::destinations::{DestinationUpdate, NewConnection, NewDestination};
 use crate::error::ApiError;
+use crate::functions::{CodeSource, EventInvokeUpdate, FunctionSettings};
 use crate::schedules::{DEFAULT_GROUP, MISSED_TICKS_TAG, ScheduleSpec};
 
 const STATE_KIND: &str = "manifest-state";
@@ -191,23 +192,6 @@ fn s<'v>(v: &'v Value, key: &str) -> &'v str {
 }
 
 impl Step<'_> {
-    async fn rest(
-        &self,
-        service: RestService,
-        method: Method,
-        path: &str,
-        query: Option<&str>,
-        body: Option<Value>,
-    ) -> Result<Value, ApiError> {
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let req = RestRequest::new(method, path, query, HeaderMap::new(), body.into());
-        let (_, result) = aws::rest_operation(self.app, self.ctx, service, req).await;
-        let bytes = axum::body::to_bytes(result?.into_body(), usize::MAX)
-            .await
-            .map_err(|e| ApiError::internal(e.to_string()))?;
-        Ok(serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-    }
-
     async fn run(&self, change: &Change) -> Result<(), ApiError> {
         let def = change.definition.clone().unwrap_or(Value::Null);
         let delete = change.action == Action::Delete;
@@ -334,109 +318,109 @@ impl Step<'_> {
     }
 
     async fn function(&self, name: &str, def: &Value, delete: bool) -> Result<(), ApiError> {
-        let lambda = RestService::Lambda;
-        let base = format!("/2015-03-31/functions/{name}");
+        let functions = &self.app.functions;
+        let region = &self.ctx.region;
+        let refused = |e| aws::lambda::function_error(self.app, self.ctx, e);
         if delete {
-            return match self.rest(lambda, Method::DELETE, &base, None, None).await {
-                Ok(_) => Ok(()),
-                Err(e) if e.code == "ResourceNotFoundException" => Ok(()),
-                Err(e) => Err(e),
-            };
+            if functions.get(region, name).is_some() {
+                functions
+                    .delete_function(region, name)
+                    .await
+                    .map_err(refused)?;
+            }
+            return Ok(());
         }
+        // File paths were made absolute by `prepare`; the core takes them only under a code
+        // root.
         let code = def.get("Code").cloned().unwrap_or(Value::Null);
-        let code = if let Some(zip) = code.get("ZipFile").and_then(Value::as_str) {
-            // A path on this machine, read only under a code root.
-            let path = self
-                .app
-                .config
-                .code_roots
-                .check(Path::new(zip))
-                .map_err(|e| ApiError::bad("InvalidParameterValueException", e))?;
-            let bytes = tokio::task::spawn_blocking(move || std::fs::read(path))
-                .await
-                .map_err(|e| ApiError::internal(e.to_string()))?
-                .map_err(|e| {
-                    ApiError::bad(
-                        "InvalidParameterValueException",
-                        format!("cannot read {zip}: {e}"),
-                    )
-                })?;
-            json!({"ZipFile": base64::engine::general_purpose::STANDARD.encode(bytes)})
-        } else {
-            json!({"S3Bucket": "hot-reload", "S3Key": s(&code, "Directory")})
+        let source = match code.get("ZipFile").and_then(Value::as_str) {
+            Some(zip) => CodeSource::ZipFile(PathBuf::from(zip)),
+            None => CodeSource::Directory(PathBuf::from(s(&code, "Directory"))),
         };
-        let mut config = json!({
-            "Runtime": def.get("Runtime"),
-            "Environment": def.get("Environment").cloned().unwrap_or_else(|| json!({"Variables": {}})),
-            "Timeout": def.get("Timeout"),
-            "MemorySize": def.get("MemorySize"),
-            "Handler": def.get("Handler").cloned().unwrap_or_else(|| json!("bootstrap")),
-        });
-        let exists = self
-            .rest(lambda, Method::GET, &base, None, None)
-            .await
-            .is_ok();
-        if exists {
-            self.rest(
-                lambda,
-                Method::PUT,
-                &format!("{base}/configuration"),
-                None,
-                Some(config.clone()),
-            )
-            .await?;
-            self.rest(
-                lambda,
-                Method::PUT,
-                &format!("{base}/code"),
-                None,
-                Some(code),
-            )
-            .await?;
+        let number = |k: &str| def.get(k).and_then(Value::as_i64);
+        let environment: BTreeMap<String, String> = def
+            .get("Environment")
+            .and_then(|e| e.get("Variables"))
+            .cloned()
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| ApiError::validation(format!("environment of function {name}: {e}")))?
+            .unwrap_or_default();
+        let settings = FunctionSettings {
+            runtime: def
+                .get("Runtime")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            handler: Some(
+                def.get("Handler")
+                    .and_then(Value::as_str)
+                    .unwrap_or("bootstrap")
+                    .to_owned(),
+            ),
+            timeout: number("Timeout"),
+            memory_size: number("MemorySize"),
+            environment: Some(environment),
+            ..FunctionSettings::default()
+        };
+        if functions.get(region, name).is_some() {
+            functions
+                .update_configuration(region, name, settings, None)
+                .await
+                .map_err(refused)?;
+            functions
+                .update_code(region, name, source, None, None, false)
+                .await
+                .map_err(refused)?;
         } else {
-            config["FunctionName"] = json!(name);
-            config["Role"] = json!(format!(
-                "arn:aws:iam::{}:role/eddy-manifest",
-                self.app.config.account_id
-            ));
-            config["Code"] = code;
-            self.rest(
-                lambda,
-                Method::POST,
-                "/2015-03-31/functions",
-                None,
-                Some(config),
-            )
-            .await?;
+            let settings = FunctionSettings {
+                role: Some(format!(
+                    "arn:aws:iam::{}:role/eddy-manifest",
+                    self.app.config.account_id
+                )),
+                ..settings
+            };
+            self.app
+                .create_function(region, name, settings, source, BTreeMap::new(), Vec::new())
+                .await
+                .map_err(refused)?;
         }
-        let concurrency = format!("/2017-10-31/functions/{name}/concurrency");
-        match def.get("ReservedConcurrentExecutions") {
-            Some(n) => {
-                self.rest(
-                    lambda,
-                    Method::PUT,
-                    &concurrency,
-                    None,
-                    Some(json!({"ReservedConcurrentExecutions": n})),
-                )
-                .await?;
-            }
-            None => {
-                self.rest(lambda, Method::DELETE, &concurrency, None, None)
-                    .await?;
-            }
+        match number("ReservedConcurrentExecutions") {
+            Some(n) => functions.put_concurrency(region, name, n).await,
+            None => functions.delete_concurrency(region, name).await,
         }
-        let eic = format!("/2019-09-25/functions/{name}/event-invoke-config");
+        .map_err(refused)?;
         match def.get("EventInvokeConfig") {
             Some(c) => {
-                self.rest(lambda, Method::PUT, &eic, None, Some(c.clone()))
-                    .await?;
+                let dest = |k: &str| {
+                    c.get("DestinationConfig")
+                        .and_then(|d| d.get(k))
+                        .and_then(|d| d.get("Destination"))
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                };
+                let update = EventInvokeUpdate {
+                    maximum_retry_attempts: c.get("MaximumRetryAttempts").and_then(Value::as_i64),
+                    maximum_event_age_in_seconds: c
+                        .get("MaximumEventAgeInSeconds")
+                        .and_then(Value::as_i64),
+                    on_success: dest("OnSuccess"),
+                    on_failure: dest("OnFailure"),
+                };
+                functions
+                    .put_event_invoke_config(region, name, update, false)
+                    .await
+                    .map_err(refused)?;
             }
             None => {
-                let _none = self
-                    .rest(lambda, Method::DELETE, &eic, None, None)
-                    .await
-                    .is_err();
+                if functions
+                    .get(region, name)
+                    .is_some_and(|f| f.event_invoke.is_some())
+                {
+                    functions
+                        .delete_event_invoke_config(region, name)
+                        .await
+                        .map_err(refused)?;
+                }
             }
         }
         Ok(())

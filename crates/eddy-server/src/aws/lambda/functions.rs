@@ -9,19 +9,15 @@ use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::response::Response;
 use eddy_model::limits;
-use eddy_runtime::{RuntimeKind, spec::SUPPORTED_RUNTIMES};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{config, find, name_error, parse_name};
+use super::{LOCAL_BUCKET, config, find, function_error, name_error, parse_name};
 use crate::App;
 use crate::aws::Ctx;
 use crate::aws::rest::{self, RestRequest};
 use crate::error::{ApiError, Violations};
-use crate::functions::{CapacityProvider, CodeLocation, FunctionDef};
-
-/// The bucket name that means "a local directory" in `Code.S3Bucket`.
-const LOCAL_BUCKET: &str = "hot-reload";
+use crate::functions::{CapacityProvider, CodeSource, FunctionDef, FunctionSettings};
 
 /// `ZipFile`'s base64 text, borrowed from the request body when it has no escapes (it may be
 /// tens of megabytes). A newtype, because serde borrows a `Cow` only as a field of its own.
@@ -234,20 +230,6 @@ fn validate_config(input: &ConfigInput<'_>, mut v: Violations) -> Result<(), Api
         }
     }
     v.finish()?;
-    if let Some(rt) = &input.runtime
-        && RuntimeKind::parse(rt).is_none()
-    {
-        return Err(ApiError::bad(
-            "InvalidParameterValueException",
-            format!(
-                "The runtime parameter of {rt} is not supported by eddy. Supported runtimes: {}",
-                SUPPORTED_RUNTIMES.join(", ")
-            ),
-        ));
-    }
-    if let Some(env) = &input.environment {
-        validate_environment(&env.variables)?;
-    }
     Ok(())
 }
 
@@ -270,44 +252,22 @@ fn valid_role(r: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"+=,.@-_/".contains(&b))
 }
 
-fn validate_environment(vars: &BTreeMap<String, String>) -> Result<(), ApiError> {
-    let reserved = eddy_runtime::spec::reserved_in(vars.keys());
-    if !reserved.is_empty() {
-        return Err(ApiError::bad(
-            "InvalidParameterValueException",
-            format!(
-                "Lambda was unable to configure your environment variables because the \
-                 environment variables you have provided contains reserved keys that are \
-                 currently not supported for modification. Reserved keys used in this request: {}",
-                reserved.join(", ")
-            ),
-        ));
+/// The settings of a create or update, as the core takes them.
+fn settings(input: &ConfigInput<'_>) -> FunctionSettings {
+    FunctionSettings {
+        runtime: input.runtime.clone(),
+        role: input.role.clone(),
+        handler: input.handler.clone(),
+        description: input.description.clone(),
+        timeout: input.timeout,
+        memory_size: input.memory_size,
+        environment: input.environment.as_ref().map(|e| e.variables.clone()),
+        ephemeral_storage: input.ephemeral_storage.as_ref().map(|s| s.size),
+        capacity_provider: input
+            .capacity_provider_config
+            .as_ref()
+            .and_then(CapacityProviderInput::to_def),
     }
-    for k in vars.keys() {
-        let mut chars = k.chars();
-        let ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-            && k.len() >= 2
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !ok {
-            return Err(ApiError::validation(format!(
-                "1 validation error detected: Value at 'environment.variables' failed to \
-                 satisfy constraint: Map keys must satisfy constraint: [Member must satisfy \
-                 regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+] (key `{k}`)"
-            )));
-        }
-    }
-    let measured = serde_json::to_string(vars).unwrap_or_default();
-    if measured.len() > 4096 {
-        return Err(ApiError::bad(
-            "InvalidParameterValueException",
-            format!(
-                "Lambda was unable to configure your environment variables because the \
-                 environment variables you have provided exceeded the 4KB limit. String \
-                 measured: {measured}"
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// Whether `part` lies inside `whole`'s memory.
@@ -316,15 +276,9 @@ fn contains(whole: &[u8], part: &[u8]) -> bool {
     p >= w && p + part.len() <= w + whole.len()
 }
 
-/// The code of a create or update (`body` is the request's, which `code` borrows from): where
-/// it will run from, its hash and size.
-async fn take_code(
-    app: &App,
-    ctx: &Ctx,
-    name: &str,
-    code: &CodeInput<'_>,
-    body: &Bytes,
-) -> Result<(CodeLocation, String, u64), ApiError> {
+/// Where the code of a create or update comes from (`body` is the request's, which `code`
+/// borrows from).
+fn code_source(code: &CodeInput<'_>, body: &Bytes) -> Result<CodeSource, ApiError> {
     if code.image_uri.is_some() {
         return Err(ApiError::bad(
             "InvalidParameterValueException",
@@ -338,27 +292,11 @@ async fn take_code(
             Cow::Borrowed(s) if contains(body, s.as_bytes()) => body.slice_ref(s.as_bytes()),
             other => Bytes::copy_from_slice(other.as_bytes()),
         };
-        let (revision, sha, size) = app.functions.unpack_base64(&ctx.region, name, text).await?;
-        return Ok((CodeLocation::Unpacked { revision }, sha, size));
+        return Ok(CodeSource::ZipBase64(text));
     }
     match (&code.s3_bucket, &code.s3_key) {
         (Some(b), Some(key)) if b == LOCAL_BUCKET => {
-            let path = std::path::PathBuf::from(key);
-            if !path.is_absolute() || !path.is_dir() {
-                return Err(ApiError::bad(
-                    "InvalidParameterValueException",
-                    format!(
-                        "S3Key must be an absolute path to a local code directory when S3Bucket \
-                         is `{LOCAL_BUCKET}`; `{key}` is not a directory"
-                    ),
-                ));
-            }
-            app.config
-                .code_roots
-                .check(&path)
-                .map_err(|e| ApiError::bad("InvalidParameterValueException", e))?;
-            let sha = eddy_runtime::code::sha256_base64(key.as_bytes());
-            Ok((CodeLocation::Local { path }, sha, 0))
+            Ok(CodeSource::Directory(std::path::PathBuf::from(key)))
         }
         (Some(_), _) | (_, Some(_)) => Err(ApiError::bad(
             "InvalidParameterValueException",
@@ -395,84 +333,21 @@ pub(super) async fn create(app: &App, ctx: &Ctx, req: &RestRequest) -> Result<Re
             "eddy runs zip packages and local directories; container images are not supported",
         ));
     }
-    let Some(runtime) = input.runtime.clone() else {
-        return Err(ApiError::bad(
-            "InvalidParameterValueException",
-            "Runtime and Handler are mandatory parameters for functions created with deployment packages.",
-        ));
-    };
-    let handler = input.handler.clone().unwrap_or_default();
-    if handler.is_empty() && runtime.starts_with("python") {
-        return Err(ApiError::bad(
-            "InvalidParameterValueException",
-            "Runtime and Handler are mandatory parameters for functions created with deployment packages.",
-        ));
-    }
-    if app.functions.get(&ctx.region, &name).is_some() {
-        return Err(ApiError::new(
-            "ResourceConflictException",
-            StatusCode::CONFLICT,
-            format!("Function already exist: {name}"),
-        ));
-    }
-    // A missing `Code` was reported above; without one, take_code says a source is needed.
+    // A missing `Code` was reported above; without one, the source says a source is needed.
     let no_code = CodeInput::default();
-    let code = input.code.as_ref().unwrap_or(&no_code);
-    let (location, sha, size) = take_code(app, ctx, &name, code, &req.body).await?;
-    let now = app.clock.now_ms();
-    let def = FunctionDef {
-        region: ctx.region.clone(),
-        name: name.clone(),
-        runtime,
-        role: input.role.clone().unwrap_or_default(),
-        handler,
-        description: input.description.clone().unwrap_or_default(),
-        timeout: input.timeout.unwrap_or(3) as u32,
-        memory_size: input.memory_size.unwrap_or(128) as u32,
-        environment: input.environment.map(|e| e.variables).unwrap_or_default(),
-        code: location,
-        code_sha256: sha,
-        code_size: size,
-        last_modified_ms: now,
-        revision_id: uuid::Uuid::new_v4().to_string(),
-        reserved_concurrency: None,
-        event_invoke: None,
-        tags: input.tags,
-        architectures: input.architectures.unwrap_or_default(),
-        ephemeral_storage: input.ephemeral_storage.map(|s| s.size),
-        capacity_provider: input
-            .capacity_provider_config
-            .as_ref()
-            .and_then(CapacityProviderInput::to_def),
-    };
-    // A second create racing this one loses here rather than overwriting.
-    if app.functions.get(&ctx.region, &name).is_some() {
-        return Err(ApiError::new(
-            "ResourceConflictException",
-            StatusCode::CONFLICT,
-            format!("Function already exist: {name}"),
-        ));
-    }
-    ensure_log_group(app, ctx, &name).await;
-    app.functions.put(def.clone()).await?;
+    let source = code_source(input.code.as_ref().unwrap_or(&no_code), &req.body)?;
+    let def = app
+        .create_function(
+            &ctx.region,
+            &name,
+            settings(&input),
+            source,
+            input.tags.clone(),
+            input.architectures.clone().unwrap_or_default(),
+        )
+        .await
+        .map_err(|e| function_error(app, ctx, e))?;
     rest::json(StatusCode::CREATED, &config(app, &def))
-}
-
-/// Creates `/aws/lambda/NAME` so the CloudWatch Logs calls can read the function's logs.
-async fn ensure_log_group(app: &App, ctx: &Ctx, name: &str) {
-    let group = format!("/aws/lambda/{name}");
-    if app.log_groups.get(&ctx.region, &group).is_none() {
-        let def = crate::logs::LogGroupDef {
-            region: ctx.region.clone(),
-            name: group,
-            retention_in_days: None,
-            tags: BTreeMap::new(),
-            created_ms: app.clock.now_ms(),
-        };
-        if let Err(e) = app.log_groups.put(def).await {
-            tracing::warn!(error = %e, "cannot create the function's log group");
-        }
-    }
 }
 
 pub(super) fn list(app: &App, ctx: &Ctx, req: &RestRequest) -> Result<Response, ApiError> {
@@ -533,29 +408,11 @@ pub(super) async fn delete(
     req: &RestRequest,
 ) -> Result<Response, ApiError> {
     let d = find(app, ctx, raw, req)?;
-    app.functions.delete(&d).await?;
+    app.functions
+        .delete_function(&d.region, &d.name)
+        .await
+        .map_err(|e| function_error(app, ctx, e))?;
     Ok(rest::empty(StatusCode::NO_CONTENT))
-}
-
-fn check_revision(d: &FunctionDef, revision: Option<&str>) -> Result<(), ApiError> {
-    match revision {
-        Some(r) if r != d.revision_id => Err(ApiError::bad(
-            "PreconditionFailedException",
-            "The Revision Id provided does not match the latest Revision Id. Call the \
-             GetFunction/GetAlias API to retrieve the latest Revision Id",
-        )
-        .with_status(StatusCode::PRECONDITION_FAILED)),
-        _ => Ok(()),
-    }
-}
-
-/// Stores a changed function as a new revision (new `LastModified` and `RevisionId`) and
-/// answers its configuration, as both update operations do.
-async fn save_revision(app: &App, mut d: FunctionDef) -> Result<Response, ApiError> {
-    d.last_modified_ms = app.clock.now_ms();
-    d.revision_id = uuid::Uuid::new_v4().to_string();
-    app.functions.put(d.clone()).await?;
-    rest::json(StatusCode::OK, &config(app, &d))
 }
 
 pub(super) async fn update_config(
@@ -564,38 +421,20 @@ pub(super) async fn update_config(
     raw: &str,
     req: &RestRequest,
 ) -> Result<Response, ApiError> {
-    let mut d = find(app, ctx, raw, req)?;
+    let d = find(app, ctx, raw, req)?;
     let input: ConfigInput = rest::parse(&req.body)?;
     validate_config(&input, Violations::new())?;
-    check_revision(&d, input.revision_id.as_deref())?;
-    if let Some(r) = input.runtime {
-        d.runtime = r;
-    }
-    if let Some(r) = input.role {
-        d.role = r;
-    }
-    if let Some(h) = input.handler {
-        d.handler = h;
-    }
-    if let Some(x) = input.description {
-        d.description = x;
-    }
-    if let Some(t) = input.timeout {
-        d.timeout = t as u32;
-    }
-    if let Some(m) = input.memory_size {
-        d.memory_size = m as u32;
-    }
-    if let Some(e) = input.environment {
-        d.environment = e.variables;
-    }
-    if let Some(s) = input.ephemeral_storage {
-        d.ephemeral_storage = Some(s.size);
-    }
-    if let Some(cp) = &input.capacity_provider_config {
-        d.capacity_provider = cp.to_def();
-    }
-    save_revision(app, d).await
+    let d = app
+        .functions
+        .update_configuration(
+            &d.region,
+            &d.name,
+            settings(&input),
+            input.revision_id.as_deref(),
+        )
+        .await
+        .map_err(|e| function_error(app, ctx, e))?;
+    rest::json(StatusCode::OK, &config(app, &d))
 }
 
 pub(super) async fn update_code(
@@ -604,21 +443,29 @@ pub(super) async fn update_code(
     raw: &str,
     req: &RestRequest,
 ) -> Result<Response, ApiError> {
-    let mut d = find(app, ctx, raw, req)?;
+    let d = find(app, ctx, raw, req)?;
     let input: CodeInput = rest::parse(&req.body)?;
-    check_revision(&d, input.revision_id.as_deref())?;
-    if let Some(a) = &input.architectures {
-        d.architectures = a.clone();
-    }
     let _publish = input.publish;
-    if input.dry_run == Some(true) {
-        return rest::json(StatusCode::OK, &config(app, &d));
-    }
-    let (location, sha, size) = take_code(app, ctx, &d.name.clone(), &input, &req.body).await?;
-    d.code = location;
-    d.code_sha256 = sha;
-    d.code_size = size;
-    save_revision(app, d).await
+    let dry_run = input.dry_run == Some(true);
+    // A dry run checks the revision only; its code is not looked at.
+    let source = match code_source(&input, &req.body) {
+        Ok(s) => s,
+        Err(_) if dry_run => CodeSource::ZipBase64(Bytes::new()),
+        Err(e) => return Err(e),
+    };
+    let d = app
+        .functions
+        .update_code(
+            &d.region,
+            &d.name,
+            source,
+            input.architectures.clone(),
+            input.revision_id.as_deref(),
+            dry_run,
+        )
+        .await
+        .map_err(|e| function_error(app, ctx, e))?;
+    rest::json(StatusCode::OK, &config(app, &d))
 }
 
 #[cfg(test)]

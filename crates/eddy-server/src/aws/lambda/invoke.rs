@@ -10,12 +10,12 @@ use eddy_runtime::{Invocation, InvokeError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{find, not_found};
+use super::{find, function_error, not_found};
 use crate::App;
 use crate::aws::Ctx;
 use crate::aws::rest::{self, RestRequest};
 use crate::error::{ApiError, Violations};
-use crate::functions::{EventInvokeConfig, FunctionDef};
+use crate::functions::{EventInvokeConfig, EventInvokeUpdate, FunctionDef};
 
 /// Invoke payload limits: 6 MB synchronous, 1 MB asynchronous.
 const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;
@@ -160,7 +160,7 @@ pub(super) async fn put_concurrency(
     struct Input {
         reserved_concurrent_executions: Option<i64>,
     }
-    let mut d = find(app, ctx, raw, req)?;
+    let d = find(app, ctx, raw, req)?;
     let input: Input = rest::parse(&req.body)?;
     let Some(n) = input.reserved_concurrent_executions else {
         return Err(ApiError::validation(
@@ -174,18 +174,10 @@ pub(super) async fn put_concurrency(
              to satisfy constraint: Member must have value greater than or equal to 0"
         )));
     }
-    let limit = i64::from(app.functions.default_concurrency()).max(1000);
-    if n > limit {
-        return Err(ApiError::bad(
-            "InvalidParameterValueException",
-            format!(
-                "Specified ReservedConcurrentExecutions for function decreases account's \
-                 UnreservedConcurrentExecution below its minimum value of [100]. ({n} > {limit})"
-            ),
-        ));
-    }
-    d.reserved_concurrency = Some(n as u32);
-    app.functions.put(d).await?;
+    app.functions
+        .put_concurrency(&d.region, &d.name, n)
+        .await
+        .map_err(|e| function_error(app, ctx, e))?;
     rest::json(StatusCode::OK, &json!({"ReservedConcurrentExecutions": n}))
 }
 
@@ -195,9 +187,11 @@ pub(super) async fn delete_concurrency(
     raw: &str,
     req: &RestRequest,
 ) -> Result<Response, ApiError> {
-    let mut d = find(app, ctx, raw, req)?;
-    d.reserved_concurrency = None;
-    app.functions.put(d).await?;
+    let d = find(app, ctx, raw, req)?;
+    app.functions
+        .delete_concurrency(&d.region, &d.name)
+        .await
+        .map_err(|e| function_error(app, ctx, e))?;
     Ok(rest::empty(StatusCode::NO_CONTENT))
 }
 
@@ -247,7 +241,7 @@ pub(super) async fn event_invoke_config(
         maximum_event_age_in_seconds: Option<i64>,
         destination_config: Option<Dests>,
     }
-    let mut d = find(app, ctx, raw, req)?;
+    let d = find(app, ctx, raw, req)?;
     let arn = d.arn(app.functions.account());
     match req.method {
         Method::GET => match &d.event_invoke {
@@ -259,15 +253,10 @@ pub(super) async fn event_invoke_config(
             )),
         },
         Method::DELETE => {
-            if d.event_invoke.is_none() {
-                return Err(ApiError::new(
-                    "ResourceNotFoundException",
-                    StatusCode::NOT_FOUND,
-                    format!("The function {arn} doesn't have an EventInvokeConfig"),
-                ));
-            }
-            d.event_invoke = None;
-            app.functions.put(d).await?;
+            app.functions
+                .delete_event_invoke_config(&d.region, &d.name)
+                .await
+                .map_err(|e| function_error(app, ctx, e))?;
             Ok(rest::empty(StatusCode::NO_CONTENT))
         }
         Method::PUT | Method::POST => {
@@ -285,45 +274,19 @@ pub(super) async fn event_invoke_config(
             );
             v.finish()?;
             let dests = input.destination_config.unwrap_or_default();
-            let on_success = dests.on_success.and_then(|x| x.destination);
-            let on_failure = dests.on_failure.and_then(|x| x.destination);
-            for dest in [&on_success, &on_failure].into_iter().flatten() {
-                use crate::delivery::target::TargetKind;
-                if !matches!(
-                    TargetKind::of(dest),
-                    TargetKind::Queue { .. } | TargetKind::Bus { .. } | TargetKind::Function { .. }
-                ) {
-                    return Err(ApiError::bad(
-                        "InvalidParameterValueException",
-                        format!(
-                            "The destination ARN {dest} is invalid: eddy sends invocation records \
-                             to a queue, a bus or a function"
-                        ),
-                    ));
-                }
-            }
-            let base = if req.method == Method::POST {
-                d.event_invoke.clone().unwrap_or_default()
-            } else {
-                EventInvokeConfig::default()
+            let update = EventInvokeUpdate {
+                maximum_retry_attempts: input.maximum_retry_attempts,
+                maximum_event_age_in_seconds: input.maximum_event_age_in_seconds,
+                on_success: dests.on_success.and_then(|x| x.destination),
+                on_failure: dests.on_failure.and_then(|x| x.destination),
             };
-            let c = EventInvokeConfig {
-                maximum_retry_attempts: input
-                    .maximum_retry_attempts
-                    .map(|n| n as u32)
-                    .or(base.maximum_retry_attempts),
-                maximum_event_age_in_seconds: input
-                    .maximum_event_age_in_seconds
-                    .map(|n| n as u32)
-                    .or(base.maximum_event_age_in_seconds),
-                on_success: on_success.or(base.on_success),
-                on_failure: on_failure.or(base.on_failure),
-                last_modified_ms: app.clock.now_ms(),
-            };
-            d.event_invoke = Some(c.clone());
-            let shape = event_invoke_shape(app, &d, &c);
-            app.functions.put(d).await?;
-            rest::json(StatusCode::OK, &shape)
+            let merge = req.method == Method::POST;
+            let (d, c) = app
+                .functions
+                .put_event_invoke_config(&d.region, &d.name, update, merge)
+                .await
+                .map_err(|e| function_error(app, ctx, e))?;
+            rest::json(StatusCode::OK, &event_invoke_shape(app, &d, &c))
         }
         _ => Err(ApiError::new(
             "UnknownOperationException",

@@ -24,7 +24,7 @@ use super::Ctx;
 use super::rest::{self, RestRequest};
 use crate::App;
 use crate::error::ApiError;
-use crate::functions::FunctionDef;
+use crate::functions::{FunctionDef, FunctionError};
 
 /// The largest request the Lambda API takes (a 50 MB zip, base64-encoded, in JSON).
 pub const MAX_REQUEST_BYTES: usize = 70 * 1024 * 1024;
@@ -144,6 +144,83 @@ pub(super) fn not_found(app: &App, ctx: &Ctx, name: &str) -> ApiError {
         ),
     )
 }
+
+/// Lambda's words for the core's refusals of function changes (`NotFound` needs the caller's
+/// region for the ARN it names).
+pub(crate) fn function_error(app: &App, ctx: &Ctx, e: FunctionError) -> ApiError {
+    let invalid = |m: String| ApiError::bad("InvalidParameterValueException", m);
+    match e {
+        FunctionError::UnsupportedRuntime(rt) => invalid(format!(
+            "The runtime parameter of {rt} is not supported by eddy. Supported runtimes: {}",
+            eddy_runtime::spec::SUPPORTED_RUNTIMES.join(", ")
+        )),
+        FunctionError::RuntimeAndHandlerRequired => invalid(
+            "Runtime and Handler are mandatory parameters for functions created with deployment \
+             packages."
+                .to_owned(),
+        ),
+        FunctionError::OutOfRange { member, value } => ApiError::validation(format!(
+            "1 validation error detected: Value '{value}' at '{member}' failed to satisfy \
+             constraint: Member must be within its limits"
+        )),
+        FunctionError::ReservedVariables(keys) => invalid(format!(
+            "Lambda was unable to configure your environment variables because the environment \
+             variables you have provided contains reserved keys that are currently not \
+             supported for modification. Reserved keys used in this request: {}",
+            keys.join(", ")
+        )),
+        FunctionError::VariableName(k) => ApiError::validation(format!(
+            "1 validation error detected: Value at 'environment.variables' failed to satisfy \
+             constraint: Map keys must satisfy constraint: [Member must satisfy regular \
+             expression pattern: [a-zA-Z]([a-zA-Z0-9_])+] (key `{k}`)"
+        )),
+        FunctionError::EnvironmentTooLarge(measured) => invalid(format!(
+            "Lambda was unable to configure your environment variables because the environment \
+             variables you have provided exceeded the 4KB limit. String measured: {measured}"
+        )),
+        FunctionError::NotADirectory(path) => invalid(format!(
+            "S3Key must be an absolute path to a local code directory when S3Bucket is \
+             `{LOCAL_BUCKET}`; `{}` is not a directory",
+            path.display()
+        )),
+        FunctionError::Code(m) => invalid(m),
+        FunctionError::Unpack(e) => e.into(),
+        FunctionError::Exists(name) => ApiError::new(
+            "ResourceConflictException",
+            StatusCode::CONFLICT,
+            format!("Function already exist: {name}"),
+        ),
+        FunctionError::NotFound(name) => not_found(app, ctx, &name),
+        FunctionError::RevisionMismatch => ApiError::bad(
+            "PreconditionFailedException",
+            "The Revision Id provided does not match the latest Revision Id. Call the \
+             GetFunction/GetAlias API to retrieve the latest Revision Id",
+        )
+        .with_status(StatusCode::PRECONDITION_FAILED),
+        FunctionError::ConcurrencyAboveLimit { n, limit } => invalid(format!(
+            "Specified ReservedConcurrentExecutions for function decreases account's \
+             UnreservedConcurrentExecution below its minimum value of [100]. ({n} > {limit})"
+        )),
+        FunctionError::Destination(dest) => invalid(format!(
+            "The destination ARN {dest} is invalid: eddy sends invocation records to a queue, a \
+             bus or a function"
+        )),
+        FunctionError::NoEventInvokeConfig(name) => ApiError::new(
+            "ResourceNotFoundException",
+            StatusCode::NOT_FOUND,
+            format!(
+                "The function arn:aws:lambda:{}:{}:function:{name} doesn't have an \
+                 EventInvokeConfig",
+                ctx.region,
+                app.functions.account()
+            ),
+        ),
+        FunctionError::Core(e) => e.into(),
+    }
+}
+
+/// The bucket name that means "a local directory" in `Code.S3Bucket`.
+pub(super) const LOCAL_BUCKET: &str = "hot-reload";
 
 pub(super) fn name_error(raw: &str) -> ApiError {
     ApiError::validation(format!(

@@ -18,10 +18,17 @@ use eddy_runtime::{FunctionSpec, LogLine, LogSink, Pools, RuntimeConfig, Runtime
 use eddy_store::{Definition, NewLogEvent, Store};
 use serde::{Deserialize, Serialize};
 
-use crate::config::FunctionUser;
+use crate::config::{CodeRoots, FunctionUser};
 use crate::core_error::CoreError;
 use crate::follow::{Feed, Follow};
 use crate::registry::{self, Changed, Named, Registry};
+
+mod definition;
+
+pub use definition::{
+    CodeSource, EventInvokeUpdate, FunctionError, FunctionSettings, check_environment,
+    check_settings,
+};
 
 /// Where a function's code lives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,6 +161,9 @@ pub struct Functions {
     tree_mode: u32,
     account: String,
     default_concurrency: u32,
+    /// Where code may be taken from on this machine.
+    code_roots: CodeRoots,
+    clock: crate::clock::Clock,
 }
 
 /// Function log lines on their way to the store, written in batches by [`spawn_log_writer`].
@@ -216,7 +226,7 @@ impl Functions {
         clock: crate::clock::Clock,
     ) -> anyhow::Result<Self> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        spawn_log_writer(store.clone(), clock, rx);
+        spawn_log_writer(store.clone(), clock.clone(), rx);
         let mut rc = RuntimeConfig::new(endpoint_url);
         rc.python = absolute_program(&config.python);
         rc.idle_timeout = Duration::from_secs(config.function_idle_secs);
@@ -232,6 +242,8 @@ impl Functions {
             tree_mode,
             account: config.account_id.clone(),
             default_concurrency: config.function_concurrency.max(1),
+            code_roots: config.code_roots.clone(),
+            clock,
         };
         for def in this.defs.all() {
             this.deploy(&def);
