@@ -100,6 +100,34 @@ def test_dlq_redrive_sends_events_back_to_their_target(server):
     assert n["Attributes"]["ApproximateNumberOfMessages"] == "0"
 
 
+def test_dlq_redrive_sends_messages_back_to_their_source_queue(server):
+    """A message a queue's redrive policy moved to its dead-letter queue goes back to that
+    queue, attributes and all, and leaves the dead-letter queue."""
+    sqs = server.client("sqs")
+    dlq = sqs.create_queue(QueueName="jobs-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    jobs = sqs.create_queue(QueueName="jobs", Attributes={"RedrivePolicy": json.dumps(
+        {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1})})["QueueUrl"]
+    sqs.send_message(QueueUrl=jobs, MessageBody="job-1", MessageAttributes={
+        "kind": {"DataType": "String", "StringValue": "nightly"}})
+    assert len(sqs.receive_message(QueueUrl=jobs, VisibilityTimeout=0)["Messages"]) == 1
+    # Received once already: the next receive moves it to the dead-letter queue.
+    assert "Messages" not in sqs.receive_message(QueueUrl=jobs, VisibilityTimeout=0)
+    n = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
+    assert n["Attributes"]["ApproximateNumberOfMessages"] == "1"
+    r = cli(server, "dlq", "redrive", "jobs-dlq")
+    assert "1 back to their source queue" in r.stdout, r.stdout
+    back = sqs.receive_message(QueueUrl=jobs, MessageAttributeNames=["All"],
+                               WaitTimeSeconds=5)["Messages"]
+    assert [m["Body"] for m in back] == ["job-1"]
+    assert back[0]["MessageAttributes"]["kind"]["StringValue"] == "nightly"
+    n = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages",
+                                                               "ApproximateNumberOfMessagesNotVisible"])
+    assert n["Attributes"] == {"ApproximateNumberOfMessages": "0",
+                               "ApproximateNumberOfMessagesNotVisible": "0"}
+
+
 def test_invoke_and_logs(server, lam):  # noqa: F811
     create_rust(lam, name="echo", handler="echo")
     create_rust(lam, name="fail", handler="fail")

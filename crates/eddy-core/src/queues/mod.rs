@@ -23,8 +23,10 @@ use crate::follow::{Feed, Follow};
 use crate::registry::{self, Named, Registry};
 
 mod definition;
+mod redrive;
 
 pub use definition::{QueueError, RedriveFault, check_attributes};
+pub use redrive::Redriven;
 
 /// Attributes a user may set, with AWS's defaults.
 pub const SETTABLE: &[(&str, &str)] = &[
