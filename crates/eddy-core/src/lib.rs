@@ -60,7 +60,8 @@ use crate::metrics::{Metrics, StoreMetrics};
 /// The parts of the core, assembled over one store.
 pub struct Core {
     pub config: ServerConfig,
-    pub store: Arc<dyn Store>,
+    /// The store, behind the core's operations: no adapter reads or writes it directly.
+    store: Arc<dyn Store>,
     pub catalog: Arc<Catalog>,
     pub bus: Bus,
     pub queues: queues::Queues,
@@ -222,6 +223,63 @@ impl Core {
         let extra = extra.iter().map(Arc::downgrade).collect();
         follow::spawn(Arc::downgrade(&core), extra, changes);
         Ok(core)
+    }
+}
+
+/// The store's state, as the core's operations show it to the adapters.
+impl Core {
+    /// Whether the store takes writes (it reports a full disk).
+    pub fn store_health(&self) -> eddy_store::StoreHealth {
+        self.store.health()
+    }
+
+    /// How much the store holds (events, work items, bytes, the oldest event's time).
+    pub async fn store_counts(&self) -> Result<eddy_store::StoreCounts, core_error::CoreError> {
+        Ok(self.store.counts().await?)
+    }
+
+    /// Events of the event log after position `after`, in append order (at most `limit`).
+    pub async fn events(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<eddy_store::StoredEvent>, core_error::CoreError> {
+        Ok(self.store.events(after, limit).await?)
+    }
+
+    /// Forgets everything (`--dev` mode's reset); returns once every cache reflects it.
+    pub async fn reset(&self) -> Result<(), core_error::CoreError> {
+        let version = self.store.reset().await?;
+        self.feed.caught_up(version).await;
+        Ok(())
+    }
+
+    /// A value an adapter keeps among the definitions under a `kind` of its own (the manifest's
+    /// last applied state), if there is one.
+    pub async fn adapter_state(
+        &self,
+        kind: &str,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, core_error::CoreError> {
+        let defs = self.store.definitions().await?;
+        Ok(defs
+            .items
+            .into_iter()
+            .find(|(k, name, _)| k == kind && name == key)
+            .map(|(_, _, value)| value))
+    }
+
+    /// Saves a value an adapter keeps under a `kind` of its own, durably.
+    pub async fn save_adapter_state(
+        &self,
+        kind: &str,
+        key: &str,
+        value: Vec<u8>,
+    ) -> Result<(), core_error::CoreError> {
+        let change = eddy_store::DefinitionChange::put(kind, key, value);
+        let version = self.store.apply(vec![change]).await?;
+        self.feed.caught_up(version).await;
+        Ok(())
     }
 }
 

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use eddy_store::{Definition, Store};
+use eddy_store::{Definition, NewLogEvent, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -115,6 +115,45 @@ impl LogGroups {
 
     pub async fn put(&self, g: LogGroupDef) -> Result<(), CoreError> {
         self.groups.put(g).await
+    }
+
+    /// The streams of a group.
+    pub async fn streams(&self, g: &LogGroupDef) -> Result<Vec<eddy_store::LogStream>, CoreError> {
+        Ok(self.store.logs_streams(g.key()).await?)
+    }
+
+    /// Appends log events to a stream of a group (PutLogEvents), stamped with the time they
+    /// were ingested (`now_ms`).
+    pub async fn append(
+        &self,
+        g: &LogGroupDef,
+        stream: &str,
+        events: Vec<(i64, String)>,
+        now_ms: i64,
+    ) -> Result<(), CoreError> {
+        let events = events
+            .into_iter()
+            .map(|(timestamp_ms, message)| NewLogEvent {
+                group: g.key(),
+                stream: stream.to_owned(),
+                timestamp_ms,
+                message,
+            })
+            .collect();
+        Ok(self.store.logs_append(events, now_ms, Vec::new()).await?)
+    }
+
+    /// Reads log events of a group: `query.group` is set to the group's.
+    pub async fn read(
+        &self,
+        g: &LogGroupDef,
+        query: eddy_store::LogQuery,
+    ) -> Result<Vec<eddy_store::LogEvent>, CoreError> {
+        let query = eddy_store::LogQuery {
+            group: g.key(),
+            ..query
+        };
+        Ok(self.store.logs_read(query).await?)
     }
 
     /// Deletes a group and its log events.

@@ -18,7 +18,6 @@ use axum::http::StatusCode;
 use eddy_manifest::{Action, Change, Kind, Resources};
 use eddy_model::DEFAULT_BUS;
 use eddy_model::definitions::{RuleState, Tags, TargetDef};
-use eddy_store::DefinitionChange;
 use serde_json::{Value, json};
 
 use crate::App;
@@ -110,22 +109,17 @@ fn digest(path: &Path) -> String {
 }
 
 async fn load_state(app: &App, region: &str) -> Result<Resources, ApiError> {
-    let defs = app.store.definitions().await?;
-    for (kind, key, value) in defs.items {
-        if kind == STATE_KIND && key == region {
-            return serde_json::from_slice(&value)
-                .map_err(|e| ApiError::internal(format!("manifest state unreadable: {e}")));
-        }
+    match app.adapter_state(STATE_KIND, region).await? {
+        Some(value) => serde_json::from_slice(&value)
+            .map_err(|e| ApiError::internal(format!("manifest state unreadable: {e}"))),
+        None => Ok(Resources::default()),
     }
-    Ok(Resources::default())
 }
 
 async fn save_state(app: &App, region: &str, state: &Resources) -> Result<(), ApiError> {
     let value = serde_json::to_vec(state)
         .map_err(|e| ApiError::internal(format!("cannot encode manifest state: {e}")))?;
-    app.store
-        .apply(vec![DefinitionChange::put(STATE_KIND, region, value)])
-        .await?;
+    app.save_adapter_state(STATE_KIND, region, value).await?;
     Ok(())
 }
 

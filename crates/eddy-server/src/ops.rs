@@ -189,7 +189,7 @@ async fn clock_post(State(app): State<Arc<App>>, body: crate::aws::LimitedBody) 
 /// unauthenticated AWS endpoint reachable from other machines.
 async fn health(State(app): State<Arc<App>>) -> Response {
     let warnings: Vec<&str> = app.config.exposed.iter().map(String::as_str).collect();
-    let (status, mut body) = match app.store.health() {
+    let (status, mut body) = match app.store_health() {
         eddy_store::StoreHealth::Ok => (StatusCode::OK, serde_json::json!({"status": "ok"})),
         eddy_store::StoreHealth::Full { message } => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -204,7 +204,7 @@ async fn health(State(app): State<Arc<App>>) -> Response {
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
     if app.metrics.store_gauges_stale()
-        && let Ok(c) = app.store.counts().await
+        && let Ok(c) = app.store_counts().await
     {
         app.metrics.store_work_items.set(c.work_items as i64);
         app.metrics.store_events.set(c.events as i64);
@@ -233,10 +233,9 @@ async fn reset(State(app): State<Arc<App>>) -> Response {
         )
             .into_response();
     }
-    match app.store.reset().await {
-        // The caches empty themselves as they follow the store's feed.
-        Ok(version) => app.feed.caught_up(version).await,
-        Err(e) => return crate::aws::error_response(&ApiError::from(e)),
+    // The caches empty themselves as they follow the store's feed.
+    if let Err(e) = app.reset().await {
+        return crate::aws::error_response(&ApiError::from(e));
     }
     ([("content-type", "application/json")], r#"{"status":"ok"}"#).into_response()
 }

@@ -89,7 +89,7 @@ fn acknowledged_events_survive_a_concurrent_bus_deletion() {
         let mut ids = HashSet::new();
         let mut after = 0;
         loop {
-            let page = app.store.events(after, 10_000).await.unwrap();
+            let page = app.events(after, 10_000).await.unwrap();
             let Some(last) = page.last() else { break };
             after = last.seq;
             ids.extend(page.into_iter().map(|e| e.id));

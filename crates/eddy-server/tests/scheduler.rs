@@ -52,7 +52,7 @@ impl Running {
     /// `(time, resources[0])` of every event in the log, in log order.
     async fn fired(&self) -> Vec<(String, String)> {
         self.app.scheduler.sync().await;
-        let events = self.app.store.events(0, 10_000).await.expect("events");
+        let events = self.app.events(0, 10_000).await.expect("events");
         events
             .iter()
             .map(|e| {

@@ -319,7 +319,7 @@ async fn check(dir: &Path, acked: &Acked, reboot: Reboot) -> Outcome {
     let mut logged: HashMap<String, Value> = HashMap::new();
     let mut after = 0;
     loop {
-        let page = app.store.events(after, 10_000).await.expect("events");
+        let page = app.events(after, 10_000).await.expect("events");
         let Some(last) = page.last() else { break };
         after = last.seq;
         for e in page {

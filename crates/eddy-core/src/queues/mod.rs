@@ -337,6 +337,49 @@ impl Queues {
         Ok(out)
     }
 
+    /// How many messages a queue holds, by state.
+    pub async fn stats(&self, queue: &QueueDef) -> Result<eddy_store::QueueStats, CoreError> {
+        Ok(self
+            .store
+            .queue_stats(queue.key(), self.clock.now_ms())
+            .await?)
+    }
+
+    /// Deletes every message of a queue.
+    pub async fn purge(&self, queue: &QueueDef) -> Result<(), CoreError> {
+        Ok(self.store.queue_purge(queue.key()).await?)
+    }
+
+    /// Deletes the messages receipt handles name (a handle of a message already deleted, or
+    /// received again since, deletes nothing and is no error, as in SQS).
+    pub async fn delete_messages(
+        &self,
+        queue: &QueueDef,
+        receipts: Vec<String>,
+    ) -> Result<Vec<bool>, CoreError> {
+        Ok(self.store.queue_delete(queue.key(), receipts).await?)
+    }
+
+    /// Makes received messages visible again `secs` from now (`(receipt, secs)`); `false` for a
+    /// receipt that names no message in flight.
+    pub async fn change_visibility(
+        &self,
+        queue: &QueueDef,
+        changes: Vec<(String, i64)>,
+    ) -> Result<Vec<bool>, CoreError> {
+        let now = self.clock.now_ms();
+        let changes = changes
+            .into_iter()
+            .map(|(r, secs)| (r, now + secs * 1000))
+            .collect();
+        let done = self
+            .store
+            .queue_change_visibility(queue.key(), changes, now)
+            .await?;
+        self.waker(&queue.key()).notify_waiters();
+        Ok(done)
+    }
+
     /// Receives messages, waiting up to `wait` for one to arrive or become visible.
     pub async fn receive(
         &self,

@@ -9,7 +9,7 @@ use super::{Ctx, empty, parse, reply};
 use crate::App;
 use crate::error::ApiError;
 use crate::logs::{FilterPattern, LogGroupDef, RETENTION_DAYS};
-use eddy_store::{LogEvent, LogPosition, LogQuery, NewLogEvent};
+use eddy_store::{LogEvent, LogPosition, LogQuery};
 
 /// Runs one CloudWatch Logs operation.
 pub async fn call(app: &App, ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
@@ -228,7 +228,7 @@ async fn describe_log_streams(
     input: StreamInput,
 ) -> Result<Vec<u8>, ApiError> {
     let g = group(app, ctx, input.log_group_name.as_deref())?;
-    let streams = app.store.logs_streams(g.key()).await?;
+    let streams = app.log_groups.streams(&g).await?;
     let arn = g.arn(&app.config.account_id);
     reply(&json!({ "logStreams": streams.iter().map(|s| json!({
         "logStreamName": s.name,
@@ -269,15 +269,10 @@ async fn put_log_events(app: &App, ctx: &Ctx, input: PutInput) -> Result<Vec<u8>
         let (Some(ts), Some(message)) = (e.timestamp, e.message) else {
             return Err(invalid("each log event needs a timestamp and a message"));
         };
-        new.push(NewLogEvent {
-            group: g.key(),
-            stream: stream.clone(),
-            timestamp_ms: ts,
-            message,
-        });
+        new.push((ts, message));
     }
-    app.store
-        .logs_append(new, app.clock.now_ms(), Vec::new())
+    app.log_groups
+        .append(&g, &stream, new, app.clock.now_ms())
         .await?;
     reply(&json!({ "nextSequenceToken": uuid::Uuid::new_v4().simple().to_string() }))
 }
@@ -347,16 +342,19 @@ async fn get_log_events(app: &App, ctx: &Ctx, input: GetInput) -> Result<Vec<u8>
         None => (!input.start_from_head.unwrap_or(false), None),
     };
     let mut events = app
-        .store
-        .logs_read(LogQuery {
-            group: g.key(),
-            streams: vec![stream],
-            start_ms: input.start_time,
-            end_ms: input.end_time,
-            after,
-            limit: limit as usize,
-            backwards,
-        })
+        .log_groups
+        .read(
+            &g,
+            LogQuery {
+                group: String::new(),
+                streams: vec![stream],
+                start_ms: input.start_time,
+                end_ms: input.end_time,
+                after,
+                limit: limit as usize,
+                backwards,
+            },
+        )
         .await?;
     if backwards {
         events.reverse();
@@ -409,16 +407,19 @@ async fn filter_log_events(app: &App, ctx: &Ctx, input: FilterInput) -> Result<V
     // Read in pages until the limit of matching events is reached or the group is exhausted.
     loop {
         let page = app
-            .store
-            .logs_read(LogQuery {
-                group: g.key(),
-                streams: input.log_stream_names.clone().unwrap_or_default(),
-                start_ms: input.start_time,
-                end_ms: input.end_time,
-                after: cursor,
-                limit: 1000,
-                backwards: false,
-            })
+            .log_groups
+            .read(
+                &g,
+                LogQuery {
+                    group: String::new(),
+                    streams: input.log_stream_names.clone().unwrap_or_default(),
+                    start_ms: input.start_time,
+                    end_ms: input.end_time,
+                    after: cursor,
+                    limit: 1000,
+                    backwards: false,
+                },
+            )
             .await?;
         let Some(last) = page.last() else { break };
         cursor = Some(last.position());

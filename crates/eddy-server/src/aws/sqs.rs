@@ -235,7 +235,7 @@ async fn attributes_of(
     .iter()
     .any(|n| want(n))
     {
-        let s = app.store.queue_stats(q.key(), app.clock.now_ms()).await?;
+        let s = app.queues.stats(q).await?;
         for (n, v) in [
             ("ApproximateNumberOfMessages", s.visible),
             ("ApproximateNumberOfMessagesNotVisible", s.in_flight),
@@ -406,7 +406,7 @@ async fn set_queue_attributes(
 
 async fn purge_queue(app: &App, ctx: &Ctx, input: QueueRef) -> Result<Vec<u8>, ApiError> {
     let q = resolve(app, ctx, input.queue_url.as_deref())?;
-    app.store.queue_purge(q.key()).await?;
+    app.queues.purge(&q).await?;
     empty()
 }
 
@@ -1015,7 +1015,7 @@ async fn delete_message(
         return Err(receipt_invalid(&r));
     }
     // A handle of a message already deleted (or received again since) succeeds, as in SQS.
-    app.store.queue_delete(q.key(), vec![r]).await?;
+    app.queues.delete_messages(&q, vec![r]).await?;
     empty()
 }
 
@@ -1049,7 +1049,7 @@ async fn delete_message_batch(
         }
     }
     if !receipts.is_empty() {
-        app.store.queue_delete(q.key(), receipts).await?;
+        app.queues.delete_messages(&q, receipts).await?;
     }
     reply(&json!({ "Successful": successful, "Failed": failed }))
 }
@@ -1086,16 +1086,9 @@ async fn change_visibility(
     if !receipt_ok(&r) {
         return Err(receipt_invalid(&r));
     }
-    let now = app.clock.now_ms();
-    let done = app
-        .store
-        .queue_change_visibility(q.key(), vec![(r, now + v * 1000)], now)
-        .await?;
+    let done = app.queues.change_visibility(&q, vec![(r, v)]).await?;
     if !done.first().copied().unwrap_or(false) {
         return Err(not_inflight());
-    }
-    if v == 0 {
-        app.queues.send(&q, vec![]).await?;
     }
     empty()
 }
@@ -1116,7 +1109,6 @@ async fn change_visibility_batch(
     let q = resolve(app, ctx, input.queue_url.as_deref())?;
     let entries = input.entries.unwrap_or_default();
     check_batch(entries.iter().map(|e| e.id.as_deref()), entries.len())?;
-    let now = app.clock.now_ms();
     let mut successful = Vec::new();
     let mut failed = Vec::new();
     for e in &entries {
@@ -1134,17 +1126,13 @@ async fn change_visibility_batch(
             ));
             continue;
         }
-        let done = app
-            .store
-            .queue_change_visibility(q.key(), vec![(r, now + v * 1000)], now)
-            .await?;
+        let done = app.queues.change_visibility(&q, vec![(r, v)]).await?;
         if done.first().copied().unwrap_or(false) {
             successful.push(json!({ "Id": id }));
         } else {
             failed.push(failed_entry(&id, &not_inflight()));
         }
     }
-    app.queues.send(&q, vec![]).await?;
     reply(&json!({ "Successful": successful, "Failed": failed }))
 }
 

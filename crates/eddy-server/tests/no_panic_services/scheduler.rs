@@ -276,7 +276,7 @@ fn no_request_panics_or_answers_5xx() {
     });
     let fired = fx
         .rt
-        .block_on(fx.app.store.counts())
+        .block_on(fx.app.store_counts())
         .expect("store counts")
         .events;
     assert!(fired > 0, "no schedule fired");
