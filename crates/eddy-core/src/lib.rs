@@ -70,7 +70,7 @@ pub struct Core {
     pub log_groups: logs::LogGroups,
     pub functions: functions::Functions,
     /// The HTTP client API destinations are called with (pooled connections).
-    pub http: delivery::http::HttpClient,
+    pub(crate) http: delivery::http::HttpClient,
     pub metrics: Arc<Metrics>,
     /// The time every due time is measured against (movable in `--dev` mode).
     pub clock: clock::Clock,

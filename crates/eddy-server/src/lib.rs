@@ -46,13 +46,13 @@ use tokio::net::TcpListener;
 
 /// Everything a request handler can reach: the core, and what only the adapters keep.
 pub struct App {
-    pub core: Arc<Core>,
+    pub(crate) core: Arc<Core>,
     /// Serialises manifest applies.
-    pub apply_lock: tokio::sync::Mutex<()>,
+    pub(crate) apply_lock: tokio::sync::Mutex<()>,
     /// HTTP APIs, compiled for the gateway; they follow the store's feed with the core's caches.
-    pub routes: Arc<routes::Routes>,
+    pub(crate) routes: Arc<routes::Routes>,
     /// The memory large request bodies in flight may hold together, on both listeners.
-    pub bodies: eddy_net::BodyBudget,
+    pub(crate) bodies: eddy_net::BodyBudget,
 }
 
 impl Deref for App {
@@ -64,6 +64,16 @@ impl Deref for App {
 }
 
 impl App {
+    /// The core, for what runs beside the adapters (the scheduler and delivery loops).
+    pub fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
+    /// The HTTP APIs the gateway serves.
+    pub fn apis(&self) -> &routes::Routes {
+        &self.routes
+    }
+
     /// Opens the store `config.store` names (the embedded store in `config.data_dir` when it
     /// names none) and loads everything it holds.
     pub async fn open(config: ServerConfig) -> anyhow::Result<Arc<Self>> {

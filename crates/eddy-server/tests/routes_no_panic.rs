@@ -97,7 +97,7 @@ fn fixture() -> Fixture {
         }],
         ..ApiDef::default()
     };
-    rt.block_on(app.routes.put(api)).unwrap();
+    rt.block_on(app.apis().put(api)).unwrap();
     Fixture { app, rt, _dir: dir }
 }
 

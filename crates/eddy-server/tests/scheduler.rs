@@ -27,7 +27,7 @@ async fn start(dir: &std::path::Path, at_ms: i64) -> Running {
         .await
         .expect("open");
     let (stop, rx) = watch::channel(false);
-    let task = scheduler::spawn(app.core.clone(), rx).expect("spawn");
+    let task = scheduler::spawn(app.core().clone(), rx).expect("spawn");
     app.scheduler.sync().await;
     Running { app, stop, task }
 }

@@ -332,9 +332,9 @@ impl Fixture {
     pub fn start_background(&self) -> Background {
         let (stop, rx) = tokio::sync::watch::channel(false);
         let _guard = self.rt.enter();
-        let scheduler = eddy_server::scheduler::spawn(self.app.core.clone(), rx.clone())
+        let scheduler = eddy_server::scheduler::spawn(self.app.core().clone(), rx.clone())
             .expect("scheduler spawned");
-        let delivery = tokio::spawn(eddy_server::delivery::run(self.app.core.clone(), rx));
+        let delivery = tokio::spawn(eddy_server::delivery::run(self.app.core().clone(), rx));
         Background {
             stop,
             tasks: vec![("scheduler", scheduler), ("delivery engine", delivery)],
