@@ -97,7 +97,7 @@ async fn commit(shared: &Shared, batch: &mut Vec<Request>) {
 /// The transaction: answers, per request, the leases that made it refused (`None`: written).
 async fn write(shared: &Shared, batch: &mut [Request]) -> PgResult<Vec<Option<Vec<Lease>>>> {
     let mut conn = shared.pool.get().await?;
-    let tx = conn.transaction().await?;
+    let mut tx = conn.begin().await?;
     let store_now = shared.store_now();
 
     // Fencing: lock the acked items, then keep only the requests whose leases are all current

@@ -22,6 +22,7 @@ use std::time::Duration;
 use tokio::sync::{Mutex, broadcast};
 use tokio_postgres::AsyncMessage;
 
+use super::pool::Tx;
 use super::{PgError, PgResult, Shared};
 use crate::{DefinitionChange, Definitions, Notification};
 
@@ -45,7 +46,7 @@ pub(crate) struct Feed {
 impl Feed {
     /// A feed that announces the changes committed from now on.
     pub(crate) async fn open(shared: &Shared, channel: String) -> PgResult<Self> {
-        let conn = shared.pool.get().await?;
+        let mut conn = shared.pool.get().await?;
         let version: i64 = conn
             .query_one("SELECT version FROM definitions_version WHERE id = 1", &[])
             .await?
@@ -61,7 +62,7 @@ impl Feed {
     /// Announces every logged version after the last one announced, in order.
     pub(crate) async fn catch_up(&self, shared: &Shared) -> PgResult<()> {
         let mut last = self.last.lock().await;
-        let conn = shared.pool.get().await?;
+        let mut conn = shared.pool.get().await?;
         let rows = conn
             .query(
                 "SELECT version, reset, kinds, keys, vals FROM definition_log
@@ -171,7 +172,7 @@ fn quote_ident(name: &str) -> String {
 
 /// Takes the next version (under the version row's lock), logs `entry` under it and notifies.
 async fn next_version(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &mut Tx<'_>,
     feed: &Feed,
     reset: bool,
     changes: &[DefinitionChange],
@@ -212,8 +213,8 @@ pub(crate) async fn apply(
 ) -> PgResult<u64> {
     let version = {
         let mut conn = shared.pool.get().await?;
-        let tx = conn.transaction().await?;
-        let version = next_version(&tx, feed, false, &changes).await?;
+        let mut tx = conn.begin().await?;
+        let version = next_version(&mut tx, feed, false, &changes).await?;
         for c in &changes {
             match &c.value {
                 Some(v) => {
@@ -251,12 +252,7 @@ async fn announced(shared: &Shared, feed: &Feed) {
 
 pub(crate) async fn definitions(shared: &Shared) -> PgResult<Definitions> {
     let mut conn = shared.pool.get().await?;
-    let tx = conn
-        .build_transaction()
-        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await?;
+    let mut tx = conn.begin_snapshot().await?;
     let version: i64 = tx
         .query_one("SELECT version FROM definitions_version WHERE id = 1", &[])
         .await?
@@ -281,8 +277,8 @@ pub(crate) async fn definitions(shared: &Shared) -> PgResult<Definitions> {
 pub(crate) async fn reset(shared: &Shared, feed: &Feed) -> PgResult<u64> {
     let version = {
         let mut conn = shared.pool.get().await?;
-        let tx = conn.transaction().await?;
-        let version = next_version(&tx, feed, true, &[]).await?;
+        let mut tx = conn.begin().await?;
+        let version = next_version(&mut tx, feed, true, &[]).await?;
         tx.batch_execute(
             "UPDATE event_log SET missing = top_seq WHERE id = 1;
              DELETE FROM events; DELETE FROM work; DELETE FROM dead; DELETE FROM definitions;

@@ -12,8 +12,8 @@ pub(crate) async fn append(
     ack: Vec<Lease>,
 ) -> PgResult<()> {
     let mut conn = shared.pool.get().await?;
-    let tx = conn.transaction().await?;
-    work::fenced_ack(&tx, ack).await?;
+    let mut tx = conn.begin().await?;
+    work::fenced_ack(&mut tx, ack).await?;
     let groups: Vec<&str> = events.iter().map(|e| e.group.as_str()).collect();
     let streams: Vec<&str> = events.iter().map(|e| e.stream.as_str()).collect();
     let times: Vec<i64> = events.iter().map(|e| e.timestamp_ms).collect();
@@ -32,7 +32,7 @@ pub(crate) async fn append(
 }
 
 pub(crate) async fn read(shared: &Shared, q: LogQuery) -> PgResult<Vec<LogEvent>> {
-    let conn = shared.pool.get().await?;
+    let mut conn = shared.pool.get().await?;
     let (order, after) = if q.backwards {
         ("DESC", "(ts_ms, seq) < ($4, $5)")
     } else {
@@ -75,7 +75,7 @@ pub(crate) async fn read(shared: &Shared, q: LogQuery) -> PgResult<Vec<LogEvent>
 
 /// Streams of a group with their first and last event times and the bytes of their messages.
 pub(crate) async fn streams(shared: &Shared, group: String) -> PgResult<Vec<LogStream>> {
-    let conn = shared.pool.get().await?;
+    let mut conn = shared.pool.get().await?;
     let rows = conn
         .query(
             "SELECT stream, min(ts_ms), max(ts_ms), sum(octet_length(message))::bigint
@@ -95,7 +95,7 @@ pub(crate) async fn streams(shared: &Shared, group: String) -> PgResult<Vec<LogS
 }
 
 pub(crate) async fn delete_group(shared: &Shared, group: String) -> PgResult<()> {
-    let conn = shared.pool.get().await?;
+    let mut conn = shared.pool.get().await?;
     conn.execute("DELETE FROM log_events WHERE grp = $1", &[&group])
         .await?;
     Ok(())
@@ -108,7 +108,7 @@ pub(crate) async fn expire(
     before_ms: i64,
     max: usize,
 ) -> PgResult<usize> {
-    let conn = shared.pool.get().await?;
+    let mut conn = shared.pool.get().await?;
     let max = i64::try_from(max).unwrap_or(i64::MAX);
     let n = conn
         .execute(

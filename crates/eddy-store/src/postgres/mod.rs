@@ -172,6 +172,8 @@ pub(crate) struct Shared {
     observer: Arc<dyn StoreObserver>,
     /// Set while writes fail for lack of space: the error's text.
     full: Mutex<Option<String>>,
+    /// The store's size on disk as last measured, and when (see `work::counts`).
+    pub(crate) size: Mutex<Option<(std::time::Instant, u64)>>,
 }
 
 impl Shared {
@@ -240,15 +242,12 @@ impl PostgresStore {
             node: options.node,
             observer: options.observer,
             full: Mutex::new(None),
+            size: Mutex::new(None),
         });
         let channel = {
             let mut conn = shared.pool.get().await?;
             schema::migrate(&mut conn).await?;
-            let schema: String = conn
-                .query_one("SELECT current_schema()", &[])
-                .await
-                .map_err(PgError::from)?
-                .get(0);
+            let schema: String = conn.query_one("SELECT current_schema()", &[]).await?.get(0);
             format!("eddy.definitions.{schema}")
         };
         let feed = Arc::new(feed::Feed::open(&shared, channel).await?);

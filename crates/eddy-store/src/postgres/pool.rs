@@ -2,26 +2,54 @@
 //! kept while they stay healthy. A connection that broke (PostgreSQL restarted, the network cut)
 //! is dropped, never handed out again; the next caller opens a fresh one, so the store recovers
 //! by itself once PostgreSQL is back.
+//!
+//! Each connection keeps the statements it prepared ([`Statements`]): a statement prepared
+//! once runs in one round trip afterwards (an unprepared one takes two: parse, then bind and
+//! execute).
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use tokio::sync::{Semaphore, SemaphorePermit};
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Config, GenericClient, NoTls, Row, Statement, Transaction};
 
-use super::PgError;
+use super::{PgError, PgResult};
 
 /// At most `size` connections open at once; callers beyond that wait for one.
 pub(crate) struct Pool {
     config: Config,
     /// Statements every new connection runs first (session settings).
     setup: String,
-    idle: Mutex<Vec<Client>>,
+    idle: Mutex<Vec<(Client, Statements)>>,
     permits: Semaphore,
+}
+
+/// The statements one connection prepared, by their SQL.
+#[derive(Default)]
+pub(crate) struct Statements(HashMap<String, Statement>);
+
+impl Statements {
+    /// `sql` prepared on `client` (a connection, or a transaction on it): from the cache, or
+    /// prepared now and kept.
+    pub(crate) async fn get<C: GenericClient + Sync>(
+        &mut self,
+        client: &C,
+        sql: &str,
+    ) -> Result<Statement, PgError> {
+        if let Some(st) = self.0.get(sql) {
+            return Ok(st.clone());
+        }
+        let st = client.prepare(sql).await?;
+        self.0.insert(sql.to_owned(), st.clone());
+        Ok(st)
+    }
 }
 
 /// A connection taken from the pool; it goes back when dropped, unless it broke.
 pub(crate) struct Conn<'a> {
     client: Option<Client>,
+    statements: Statements,
     pool: &'a Pool,
     _permit: SemaphorePermit<'a>,
 }
@@ -57,16 +85,17 @@ impl Pool {
         let idle = loop {
             let next = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
             match next {
-                Some(c) if c.is_closed() => continue,
+                Some((c, _)) if c.is_closed() => continue,
                 other => break other,
             }
         };
-        let client = match idle {
+        let (client, statements) = match idle {
             Some(c) => c,
-            None => self.connect().await?,
+            None => (self.connect().await?, Statements::default()),
         };
         Ok(Conn {
             client: Some(client),
+            statements,
             pool: self,
             _permit: permit,
         })
@@ -75,6 +104,116 @@ impl Pool {
     /// The settings connections are opened with.
     pub(crate) fn config(&self) -> &Config {
         &self.config
+    }
+}
+
+impl Conn<'_> {
+    /// The connection and its statements, apart: a transaction borrows the one while the other
+    /// prepares statements on it.
+    pub(crate) fn parts(&mut self) -> (&mut Client, &mut Statements) {
+        (
+            self.client
+                .as_mut()
+                .expect("a taken connection holds its client"),
+            &mut self.statements,
+        )
+    }
+}
+
+/// Statement parameters.
+pub(crate) type Params<'p> = [&'p (dyn ToSql + Sync)];
+
+/// The queries of [`Conn`] and [`Tx`]: `sql` prepared once per connection, then run.
+macro_rules! prepared_queries {
+    () => {
+        pub(crate) async fn query(&mut self, sql: &str, params: &Params<'_>) -> PgResult<Vec<Row>> {
+            let (client, statements) = self.split();
+            let st = statements.get(client, sql).await?;
+            Ok(client.query(&st, params).await?)
+        }
+
+        pub(crate) async fn query_one(&mut self, sql: &str, params: &Params<'_>) -> PgResult<Row> {
+            let (client, statements) = self.split();
+            let st = statements.get(client, sql).await?;
+            Ok(client.query_one(&st, params).await?)
+        }
+
+        #[allow(
+            dead_code,
+            reason = "not every kind of query runs outside a transaction"
+        )]
+        pub(crate) async fn query_opt(
+            &mut self,
+            sql: &str,
+            params: &Params<'_>,
+        ) -> PgResult<Option<Row>> {
+            let (client, statements) = self.split();
+            let st = statements.get(client, sql).await?;
+            Ok(client.query_opt(&st, params).await?)
+        }
+
+        pub(crate) async fn execute(&mut self, sql: &str, params: &Params<'_>) -> PgResult<u64> {
+            let (client, statements) = self.split();
+            let st = statements.get(client, sql).await?;
+            Ok(client.execute(&st, params).await?)
+        }
+    };
+}
+
+impl<'a> Conn<'a> {
+    fn split(&mut self) -> (&Client, &mut Statements) {
+        (
+            self.client
+                .as_ref()
+                .expect("a taken connection holds its client"),
+            &mut self.statements,
+        )
+    }
+
+    prepared_queries!();
+
+    /// Begins a transaction (read committed).
+    pub(crate) async fn begin(&mut self) -> PgResult<Tx<'_>> {
+        let (client, statements) = self.parts();
+        Ok(Tx {
+            tx: client.transaction().await?,
+            statements,
+        })
+    }
+
+    /// Begins a read-only transaction that reads one snapshot throughout.
+    pub(crate) async fn begin_snapshot(&mut self) -> PgResult<Tx<'_>> {
+        let (client, statements) = self.parts();
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        Ok(Tx { tx, statements })
+    }
+}
+
+/// A transaction on a pooled connection, running its statements prepared. Dropped without
+/// [`Tx::commit`], it rolls back.
+pub(crate) struct Tx<'a> {
+    tx: Transaction<'a>,
+    statements: &'a mut Statements,
+}
+
+impl Tx<'_> {
+    fn split(&mut self) -> (&Transaction<'_>, &mut Statements) {
+        (&self.tx, &mut *self.statements)
+    }
+
+    prepared_queries!();
+
+    pub(crate) async fn batch_execute(&self, sql: &str) -> PgResult<()> {
+        Ok(self.tx.batch_execute(sql).await?)
+    }
+
+    pub(crate) async fn commit(self) -> PgResult<()> {
+        Ok(self.tx.commit().await?)
     }
 }
 
@@ -105,7 +244,7 @@ impl Drop for Conn<'_> {
                 .idle
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .push(client);
+                .push((client, std::mem::take(&mut self.statements)));
         }
     }
 }

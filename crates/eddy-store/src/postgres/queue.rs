@@ -13,8 +13,9 @@
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 
-use tokio_postgres::{Row, Transaction};
+use tokio_postgres::Row;
 
+use super::pool::Tx;
 use super::{PgResult, Shared, work};
 use crate::Lease;
 use crate::queue::{DEDUP_WINDOW_MS, Message, NewMessage, QueueStats, ReceiveOptions, Sent};
@@ -23,7 +24,7 @@ use crate::queue::{DEDUP_WINDOW_MS, Message, NewMessage, QueueStats, ReceiveOpti
 const FIFO_PAGE: i64 = 64;
 
 /// Takes the advisory lock `what` of `queue` until the transaction ends.
-async fn lock(tx: &Transaction<'_>, what: &str, queue: &str) -> PgResult<()> {
+async fn lock(tx: &mut Tx<'_>, what: &str, queue: &str) -> PgResult<()> {
     tx.execute(
         "SELECT pg_advisory_xact_lock(hashtextextended($1 || $2, 0))",
         &[&what, &queue],
@@ -40,13 +41,13 @@ pub(crate) async fn send(
     ack: Vec<Lease>,
 ) -> PgResult<Vec<Sent>> {
     let mut conn = shared.pool.get().await?;
-    let tx = conn.transaction().await?;
-    work::fenced_ack(&tx, ack).await?;
+    let mut tx = conn.begin().await?;
+    work::fenced_ack(&mut tx, ack).await?;
     let ordered = messages
         .iter()
         .any(|m| m.group_id.is_some() || m.dedup_id.is_some());
     if ordered {
-        lock(&tx, "eddy.send.", &queue).await?;
+        lock(&mut tx, "eddy.send.", &queue).await?;
         tx.execute(
             "DELETE FROM dedup WHERE queue = $1 AND sent_ms < $2",
             &[&queue, &(now_ms - DEDUP_WINDOW_MS)],
@@ -134,9 +135,9 @@ pub(crate) async fn receive(
     opts: ReceiveOptions,
 ) -> PgResult<Vec<Message>> {
     let mut conn = shared.pool.get().await?;
-    let tx = conn.transaction().await?;
+    let mut tx = conn.begin().await?;
     if opts.fifo {
-        lock(&tx, "eddy.fifo.", &queue).await?;
+        lock(&mut tx, "eddy.fifo.", &queue).await?;
     }
     tx.execute(
         "DELETE FROM messages WHERE id IN (
@@ -174,7 +175,7 @@ pub(crate) async fn receive(
                     blocked.push(c.group);
                     continue;
                 }
-                if !redriven(&tx, &c, &opts).await? {
+                if !redriven(&mut tx, &c, &opts).await? {
                     picked.push(c.seq);
                 }
             }
@@ -200,7 +201,7 @@ pub(crate) async fn receive(
             if picked.len() >= opts.max {
                 break;
             }
-            if !redriven(&tx, &c, &opts).await? {
+            if !redriven(&mut tx, &c, &opts).await? {
                 picked.push(c.seq);
             }
         }
@@ -242,7 +243,7 @@ pub(crate) async fn receive(
 
 /// Moves a message received too often to the dead-letter queue (keeping its id, body and
 /// attributes; visible, its receive count reset); true when it did.
-async fn redriven(tx: &Transaction<'_>, c: &Candidate, opts: &ReceiveOptions) -> PgResult<bool> {
+async fn redriven(tx: &mut Tx<'_>, c: &Candidate, opts: &ReceiveOptions) -> PgResult<bool> {
     match &opts.redrive {
         Some((dlq, max_receives)) if c.receive_count >= i64::from(*max_receives) => {
             tx.execute(
@@ -283,7 +284,7 @@ pub(crate) async fn delete(
     receipts: Vec<String>,
 ) -> PgResult<Vec<bool>> {
     let mut conn = shared.pool.get().await?;
-    let tx = conn.transaction().await?;
+    let mut tx = conn.begin().await?;
     let mut out = Vec::with_capacity(receipts.len());
     for receipt in &receipts {
         let Some(seq) = receipt_seq(receipt) else {
@@ -309,7 +310,7 @@ pub(crate) async fn change_visibility(
     now_ms: i64,
 ) -> PgResult<Vec<bool>> {
     let mut conn = shared.pool.get().await?;
-    let tx = conn.transaction().await?;
+    let mut tx = conn.begin().await?;
     let mut out = Vec::with_capacity(changes.len());
     for (receipt, visible_ms) in &changes {
         let Some(seq) = receipt_seq(receipt) else {
@@ -331,7 +332,7 @@ pub(crate) async fn change_visibility(
 
 pub(crate) async fn purge(shared: &Shared, queue: String) -> PgResult<()> {
     let mut conn = shared.pool.get().await?;
-    let tx = conn.transaction().await?;
+    let mut tx = conn.begin().await?;
     tx.execute("DELETE FROM messages WHERE queue = $1", &[&queue])
         .await?;
     tx.execute("DELETE FROM dedup WHERE queue = $1", &[&queue])
@@ -341,7 +342,7 @@ pub(crate) async fn purge(shared: &Shared, queue: String) -> PgResult<()> {
 }
 
 pub(crate) async fn stats(shared: &Shared, queue: String, now_ms: i64) -> PgResult<QueueStats> {
-    let conn = shared.pool.get().await?;
+    let mut conn = shared.pool.get().await?;
     let r = conn
         .query_one(
             "SELECT count(*) FILTER (WHERE visible_ms <= $2),
@@ -360,7 +361,7 @@ pub(crate) async fn stats(shared: &Shared, queue: String, now_ms: i64) -> PgResu
 }
 
 pub(crate) async fn next_visible(shared: &Shared, queue: String) -> PgResult<Option<i64>> {
-    let conn = shared.pool.get().await?;
+    let mut conn = shared.pool.get().await?;
     Ok(conn
         .query_one(
             "SELECT min(visible_ms) FROM messages WHERE queue = $1",

@@ -12,6 +12,7 @@ use std::collections::HashSet;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
+use super::pool::Tx;
 use super::{PgError, PgResult, Shared};
 use crate::{DeadLetter, EventRange, Expired, Expiry, Lease, StoreCounts, StoredEvent, WorkItem};
 
@@ -26,7 +27,7 @@ pub(crate) async fn lease(
 ) -> PgResult<Vec<WorkItem>> {
     let store_now = shared.store_now();
     let mut conn = shared.pool.get().await?;
-    let tx = conn.transaction().await?;
+    let mut tx = conn.begin().await?;
     let max = i64::try_from(max).unwrap_or(i64::MAX);
     let lapsed: Vec<i64> = tx
         .query(
@@ -112,7 +113,7 @@ pub(crate) async fn extend(
         return Ok(leases);
     }
     let store_now = shared.store_now();
-    let conn = shared.pool.get().await?;
+    let mut conn = shared.pool.get().await?;
     let (ids, tokens) = columns(&leases);
     let rows = conn
         .query(
@@ -128,17 +129,16 @@ pub(crate) async fn extend(
 
 /// Ends this node's leases (see the module docs of `postgres`, "`release_leases`").
 pub(crate) async fn release_leases(shared: &Shared, now_ms: i64) -> PgResult<u64> {
-    let conn = shared.pool.get().await?;
-    Ok(conn
-        .execute(
-            "UPDATE work SET due_ms = $1, leased = false WHERE leased AND holder = $2",
-            &[&now_ms, &shared.node],
-        )
-        .await?)
+    let mut conn = shared.pool.get().await?;
+    conn.execute(
+        "UPDATE work SET due_ms = $1, leased = false WHERE leased AND holder = $2",
+        &[&now_ms, &shared.node],
+    )
+    .await
 }
 
 pub(crate) async fn next_due(shared: &Shared) -> PgResult<Option<i64>> {
-    let conn = shared.pool.get().await?;
+    let mut conn = shared.pool.get().await?;
     Ok(conn
         .query_one("SELECT min(due_ms) FROM work WHERE NOT leased", &[])
         .await?
@@ -146,10 +146,7 @@ pub(crate) async fn next_due(shared: &Shared) -> PgResult<Option<i64>> {
 }
 
 /// Removes the items of the current leases among `leases` (inside `tx`); answers the others.
-pub(crate) async fn ack_in(
-    tx: &tokio_postgres::Transaction<'_>,
-    leases: Vec<Lease>,
-) -> PgResult<Vec<Lease>> {
+pub(crate) async fn ack_in(tx: &mut Tx<'_>, leases: Vec<Lease>) -> PgResult<Vec<Lease>> {
     if leases.is_empty() {
         return Ok(leases);
     }
@@ -167,10 +164,7 @@ pub(crate) async fn ack_in(
 
 /// [`ack_in`] for a write that completes work items: any lease refused fails the write
 /// ([`PgError::LeaseLost`]), and the caller's transaction is rolled back whole.
-pub(crate) async fn fenced_ack(
-    tx: &tokio_postgres::Transaction<'_>,
-    leases: Vec<Lease>,
-) -> PgResult<()> {
+pub(crate) async fn fenced_ack(tx: &mut Tx<'_>, leases: Vec<Lease>) -> PgResult<()> {
     let refused = ack_in(tx, leases).await?;
     if refused.is_empty() {
         Ok(())
@@ -184,14 +178,14 @@ pub(crate) async fn ack(shared: &Shared, leases: Vec<Lease>) -> PgResult<Vec<Lea
         return Ok(leases);
     }
     let mut conn = shared.pool.get().await?;
-    let tx = conn.transaction().await?;
-    let refused = ack_in(&tx, leases).await?;
+    let mut tx = conn.begin().await?;
+    let refused = ack_in(&mut tx, leases).await?;
     tx.commit().await?;
     Ok(refused)
 }
 
 pub(crate) async fn nack(shared: &Shared, lease: Lease, due_ms: i64) -> PgResult<bool> {
-    let conn = shared.pool.get().await?;
+    let mut conn = shared.pool.get().await?;
     let n = conn
         .execute(
             "UPDATE work SET due_ms = $3, leased = false WHERE id = $1 AND token = $2 AND leased",
@@ -207,7 +201,7 @@ pub(crate) async fn dead_letter(
     reason: String,
     now_ms: i64,
 ) -> PgResult<bool> {
-    let conn = shared.pool.get().await?;
+    let mut conn = shared.pool.get().await?;
     let n = conn
         .execute(
             "WITH gone AS (
@@ -222,7 +216,7 @@ pub(crate) async fn dead_letter(
 }
 
 pub(crate) async fn dead_letters(shared: &Shared, limit: usize) -> PgResult<Vec<DeadLetter>> {
-    let conn = shared.pool.get().await?;
+    let mut conn = shared.pool.get().await?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let rows = conn
         .query(
@@ -265,7 +259,7 @@ pub(crate) async fn events(
     after: i64,
     limit: usize,
 ) -> PgResult<Vec<StoredEvent>> {
-    let conn = shared.pool.get().await?;
+    let mut conn = shared.pool.get().await?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let rows = conn
         .query(
@@ -281,7 +275,7 @@ pub(crate) async fn events_by_time(
     shared: &Shared,
     range: EventRange,
 ) -> PgResult<Vec<StoredEvent>> {
-    let conn = shared.pool.get().await?;
+    let mut conn = shared.pool.get().await?;
     let limit = i64::try_from(range.limit).unwrap_or(i64::MAX);
     let (after_time, after_seq) = range.after.unwrap_or((i64::MIN, i64::MIN));
     let rows = conn
@@ -306,31 +300,52 @@ pub(crate) async fn events_by_time(
     Ok(rows.iter().map(stored_event).collect())
 }
 
+/// How long the store's size on disk ([`StoreCounts::bytes`]) is reused before it is measured
+/// again: measuring stats every file of every table and index (milliseconds), while the counts
+/// themselves are cheap and asked for often.
+const SIZE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What the store holds. The log is counted from its row (`top_seq - missing`); `bytes` is the
-/// size of the store's tables and indexes in its schema.
+/// size of the store's tables and indexes in its schema, measured at most every [`SIZE_TTL`].
 pub(crate) async fn counts(shared: &Shared) -> PgResult<StoreCounts> {
-    let conn = shared.pool.get().await?;
+    let mut conn = shared.pool.get().await?;
     let r = conn
         .query_one(
             "SELECT (SELECT top_seq - missing FROM event_log WHERE id = 1),
                     (SELECT count(*) FROM work),
                     (SELECT count(*) FROM dead),
                     (SELECT count(*) FROM definitions),
-                    (SELECT ingested_ms FROM events ORDER BY seq LIMIT 1),
-                    (SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint
-                     FROM pg_class c
-                     WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r')",
+                    (SELECT ingested_ms FROM events ORDER BY seq LIMIT 1)",
             &[],
         )
         .await?;
     let n = |i: usize| r.get::<_, Option<i64>>(i).unwrap_or(0).max(0) as u64;
+    let known = *shared.size.lock().unwrap_or_else(|e| e.into_inner());
+    let bytes = match known {
+        Some((at, bytes)) if at.elapsed() < SIZE_TTL => bytes,
+        _ => {
+            let bytes: i64 = conn
+                .query_one(
+                    "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint
+                     FROM pg_class c
+                     WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'",
+                    &[],
+                )
+                .await?
+                .get(0);
+            let bytes = bytes.max(0) as u64;
+            *shared.size.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some((std::time::Instant::now(), bytes));
+            bytes
+        }
+    };
     Ok(StoreCounts {
         events: n(0),
         work_items: n(1),
         dead_letters: n(2),
         definitions: n(3),
         oldest_event_ms: r.get(4),
-        bytes: n(5),
+        bytes,
     })
 }
 
@@ -351,7 +366,7 @@ pub(crate) async fn expire(shared: &Shared, expiry: Expiry) -> PgResult<Expired>
     let (keep_bus, keep_from): (Vec<&str>, Vec<i64>) =
         expiry.keep.iter().map(|(b, f)| (b.as_str(), *f)).unzip();
     let max = i64::try_from(expiry.max_events).unwrap_or(i64::MAX);
-    let tx = conn.transaction().await?;
+    let mut tx = conn.begin().await?;
     let params: [&(dyn ToSql + Sync); 4] = [&before, &keep_bus, &keep_from, &max];
     let n = tx
         .execute(
@@ -383,7 +398,7 @@ pub(crate) async fn expire(shared: &Shared, expiry: Expiry) -> PgResult<Expired>
 }
 
 pub(crate) async fn ticks(shared: &Shared) -> PgResult<Vec<(String, i64)>> {
-    let conn = shared.pool.get().await?;
+    let mut conn = shared.pool.get().await?;
     let rows = conn
         .query("SELECT schedule, tick_ms FROM ticks ORDER BY schedule", &[])
         .await?;
@@ -391,7 +406,7 @@ pub(crate) async fn ticks(shared: &Shared) -> PgResult<Vec<(String, i64)>> {
 }
 
 pub(crate) async fn forget_ticks(shared: &Shared, schedules: Vec<String>) -> PgResult<()> {
-    let conn = shared.pool.get().await?;
+    let mut conn = shared.pool.get().await?;
     conn.execute("DELETE FROM ticks WHERE schedule = ANY($1)", &[&schedules])
         .await?;
     Ok(())
