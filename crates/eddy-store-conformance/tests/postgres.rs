@@ -168,22 +168,36 @@ struct Postgres {
     store: Option<PostgresStore>,
 }
 
+/// A store on `schema` for the node `node`, its leases on `clock` (the database's when `None`).
+async fn open_node(
+    schema: &str,
+    node: &str,
+    clock: Option<std::sync::Arc<dyn eddy_store::StoreClock>>,
+) -> PostgresStore {
+    let base = server();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let uri = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+    PostgresStore::connect(
+        &uri,
+        PostgresStoreOptions {
+            clock,
+            node: node.into(),
+            connections: 4,
+            ..PostgresStoreOptions::default()
+        },
+    )
+    .await
+    .expect("open the PostgreSQL store")
+}
+
 impl Postgres {
     async fn open_store(&self) -> PostgresStore {
-        let base = server();
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let uri = format!("{base}{sep}options=-c%20search_path%3D{}", self.schema);
-        PostgresStore::connect(
-            &uri,
-            PostgresStoreOptions {
-                clock: Some(self.options.clock.clone()),
-                node: "conformance".into(),
-                connections: 4,
-                ..PostgresStoreOptions::default()
-            },
+        open_node(
+            &self.schema,
+            "conformance",
+            Some(self.options.clock.clone()),
         )
         .await
-        .expect("open the PostgreSQL store")
     }
 }
 
@@ -220,3 +234,300 @@ impl Drop for Postgres {
 }
 
 eddy_store_conformance::suite!(Postgres);
+
+/// What the conformance suite cannot see: several nodes (stores) sharing one schema, as eddy
+/// nodes share one database, with the database's clock for their leases.
+mod nodes {
+    use std::collections::HashSet;
+    use std::time::Duration;
+
+    use eddy_store::{
+        DefinitionChange, DefinitionStore, EventLog, Notification, QueueStore, ReceiveOptions,
+        Store, StoreError, WorkStore,
+    };
+    use eddy_store_conformance::{message, with_work};
+
+    use super::{FREE, admin, fresh_schema, open_node};
+
+    /// Runs a check on a runtime of its own.
+    fn run(check: impl Future<Output = ()>) {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(check);
+    }
+
+    /// A schema shared by the nodes of one check, given back for reuse at its end.
+    struct Shared(String);
+
+    impl Drop for Shared {
+        fn drop(&mut self) {
+            FREE.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(std::mem::take(&mut self.0));
+        }
+    }
+
+    async fn nodes(names: &[&str]) -> (Shared, Vec<eddy_store::PostgresStore>) {
+        let schema = Shared(fresh_schema().await);
+        let mut stores = Vec::new();
+        for n in names {
+            stores.push(open_node(&schema.0, n, None).await);
+        }
+        (schema, stores)
+    }
+
+    fn now_ms() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis() as i64
+    }
+
+    /// A change applied through one node reaches another node's watchers (through
+    /// `LISTEN/NOTIFY` and the change log), with its version and its changes.
+    #[test]
+    fn a_change_through_one_node_reaches_the_others_watchers() {
+        run(async {
+            let (_schema, n) = nodes(&["a", "b"]).await;
+            let mut watch = n[1].watch();
+            let change = DefinitionChange::put("rule", "r1", b"v".to_vec());
+            let version = n[0].apply(vec![change.clone()]).await.expect("apply");
+            let note = tokio::time::timeout(Duration::from_secs(5), watch.recv())
+                .await
+                .expect("the other node heard of the change within 5 s")
+                .expect("notification");
+            assert_eq!(
+                note,
+                Notification::Changed {
+                    version,
+                    changes: vec![change]
+                }
+            );
+            let reset = n[0].reset().await.expect("reset");
+            let note = tokio::time::timeout(Duration::from_secs(5), watch.recv())
+                .await
+                .expect("the other node heard of the reset within 5 s")
+                .expect("notification");
+            assert_eq!(note, Notification::Reset { version: reset });
+            assert_eq!(
+                n[1].definitions().await.expect("definitions").version,
+                reset
+            );
+        });
+    }
+
+    /// Nodes leasing at once never hold the same item, and together lease every item once.
+    #[test]
+    fn nodes_leasing_at_once_never_hold_the_same_item() {
+        run(async {
+            let (_schema, n) = nodes(&["a", "b", "c"]).await;
+            let now = now_ms();
+            n[0].append(with_work("e", 300, now)).await.expect("append");
+            async fn take(s: &dyn Store, now: i64) -> Vec<i64> {
+                let mut ids = Vec::new();
+                loop {
+                    let got = s.lease(None, now, 7, 60_000).await.expect("lease");
+                    if got.is_empty() {
+                        return ids;
+                    }
+                    ids.extend(got.iter().map(|w| w.id));
+                }
+            }
+            let (a, b, c) = tokio::join!(take(&n[0], now), take(&n[1], now), take(&n[2], now));
+            let all: Vec<i64> = a.iter().chain(&b).chain(&c).copied().collect();
+            let unique: HashSet<i64> = all.iter().copied().collect();
+            assert_eq!(
+                all.len(),
+                300,
+                "every item leased once: {} {} {}",
+                a.len(),
+                b.len(),
+                c.len()
+            );
+            assert_eq!(unique.len(), 300, "no item leased twice");
+        });
+    }
+
+    /// Consumers on several nodes never receive the same message within its visibility timeout.
+    #[test]
+    fn consumers_on_several_nodes_never_receive_the_same_message() {
+        run(async {
+            let (_schema, n) = nodes(&["a", "b", "c"]).await;
+            let now = now_ms();
+            let messages = (0..200).map(|i| message(&format!("m{i}"))).collect();
+            n[0].queue_send("q".into(), messages, now, Vec::new())
+                .await
+                .expect("send");
+            async fn take(s: &dyn Store, now: i64) -> Vec<String> {
+                let mut ids = Vec::new();
+                loop {
+                    let opts = ReceiveOptions {
+                        now_ms: now,
+                        max: 10,
+                        visibility_ms: 60_000,
+                        fifo: false,
+                        redrive: None,
+                        retention_ms: 3_600_000,
+                    };
+                    let got = s.queue_receive("q".into(), opts).await.expect("receive");
+                    if got.is_empty() {
+                        return ids;
+                    }
+                    ids.extend(got.into_iter().map(|m| m.message_id));
+                }
+            }
+            let (a, b, c) = tokio::join!(take(&n[0], now), take(&n[1], now), take(&n[2], now));
+            let all: Vec<&String> = a.iter().chain(&b).chain(&c).collect();
+            let unique: HashSet<&String> = all.iter().copied().collect();
+            assert_eq!(all.len(), 200);
+            assert_eq!(unique.len(), 200, "no message received twice");
+        });
+    }
+
+    /// A FIFO group has one holder at a time across nodes: while one node holds its first
+    /// message, the others receive nothing of the group.
+    #[test]
+    fn a_fifo_group_has_one_holder_across_nodes() {
+        run(async {
+            let (_schema, n) = nodes(&["a", "b"]).await;
+            let now = now_ms();
+            let mut messages = Vec::new();
+            for i in 0..20 {
+                let mut m = message(&format!("m{i}"));
+                m.group_id = Some("g".into());
+                m.dedup_id = Some(format!("d{i}"));
+                messages.push(m);
+            }
+            n[0].queue_send("q.fifo".into(), messages, now, Vec::new())
+                .await
+                .expect("send");
+            let opts = ReceiveOptions {
+                now_ms: now,
+                max: 1,
+                visibility_ms: 60_000,
+                fifo: true,
+                redrive: None,
+                retention_ms: 3_600_000,
+            };
+            let (a, b) = tokio::join!(
+                n[0].queue_receive("q.fifo".into(), opts.clone()),
+                n[1].queue_receive("q.fifo".into(), opts.clone())
+            );
+            let (a, b) = (a.expect("receive"), b.expect("receive"));
+            assert_eq!(a.len() + b.len(), 1, "one holder of the group: {a:?} {b:?}");
+            let held = a.into_iter().chain(b).next().expect("one message");
+            assert_eq!(held.message_id, "m0");
+            assert!(
+                n[1].queue_receive("q.fifo".into(), opts.clone())
+                    .await
+                    .expect("receive")
+                    .is_empty()
+            );
+            assert_eq!(
+                n[1].queue_delete("q.fifo".into(), vec![held.receipt])
+                    .await
+                    .expect("delete"),
+                vec![true]
+            );
+            let next = n[1]
+                .queue_receive("q.fifo".into(), opts)
+                .await
+                .expect("receive");
+            assert_eq!(next[0].message_id, "m1");
+        });
+    }
+
+    /// `release_leases` after a node's restart ends that node's leases only: the other node's
+    /// are held by a live process.
+    #[test]
+    fn release_leases_ends_only_this_nodes_leases() {
+        run(async {
+            let (schema, mut n) = nodes(&["a", "b"]).await;
+            let now = now_ms();
+            n[0].append(with_work("e", 4, now)).await.expect("append");
+            let a = n[0].lease(None, now, 2, 3_600_000).await.expect("lease");
+            let b = n[1].lease(None, now, 2, 3_600_000).await.expect("lease");
+            assert_eq!((a.len(), b.len()), (2, 2));
+            drop(n.remove(0));
+            let a_again = open_node(&schema.0, "a", None).await;
+            assert_eq!(a_again.release_leases(now).await.expect("release"), 2);
+            let again = a_again.lease(None, now, 10, 60_000).await.expect("lease");
+            let again: HashSet<i64> = again.iter().map(|w| w.id).collect();
+            assert_eq!(
+                again,
+                a.iter().map(|w| w.id).collect(),
+                "only a's items came back"
+            );
+            let refused = n[0]
+                .ack(b.iter().map(|w| w.lease()).collect())
+                .await
+                .expect("ack");
+            assert!(refused.is_empty(), "b's leases were left alone");
+        });
+    }
+
+    /// Appends through several nodes at once are all kept, at distinct positions that follow
+    /// commit order (a reader tailing the log by position never skips one).
+    #[test]
+    fn appends_through_several_nodes_take_distinct_positions() {
+        run(async {
+            let (_schema, n) = nodes(&["a", "b"]).await;
+            let now = now_ms();
+            async fn put(s: &dyn Store, name: &str, now: i64) {
+                for i in 0..20 {
+                    s.append(with_work(&format!("{name}{i}-"), 5, now))
+                        .await
+                        .expect("append");
+                }
+            }
+            tokio::join!(put(&n[0], "a", now), put(&n[1], "b", now));
+            let events = n[1].events(0, 1_000).await.expect("events");
+            assert_eq!(events.len(), 200);
+            let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+            assert_eq!(
+                seqs,
+                (1..=200).collect::<Vec<_>>(),
+                "positions 1..=200, no gaps"
+            );
+            assert_eq!(n[0].counts().await.expect("counts").work_items, 200);
+        });
+    }
+
+    /// A connection the server ends is an error for the call that used it (never a panic), and
+    /// the store recovers by itself with new connections.
+    #[test]
+    fn a_lost_connection_is_an_error_and_the_store_recovers() {
+        run(async {
+            let (_schema, n) = nodes(&["lost"]).await;
+            let s = &n[0];
+            let now = now_ms();
+            s.append(with_work("e", 1, now)).await.expect("append");
+            admin(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE application_name = 'eddy lost' AND pid <> pg_backend_pid()",
+            )
+            .await;
+            let mut errors = 0;
+            let mut recovered = false;
+            for _ in 0..20 {
+                match s.counts().await {
+                    Ok(c) => {
+                        assert_eq!(c.events, 1);
+                        recovered = true;
+                        break;
+                    }
+                    Err(StoreError::Backend(_)) => errors += 1,
+                    Err(e) => panic!("not a backend error: {e}"),
+                }
+            }
+            assert!(recovered, "the store recovered ({errors} errors first)");
+            s.append(with_work("f", 1, now))
+                .await
+                .expect("append after the loss");
+            assert_eq!(s.counts().await.expect("counts").events, 2);
+        });
+    }
+}
