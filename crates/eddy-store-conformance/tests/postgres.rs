@@ -530,4 +530,41 @@ mod nodes {
             assert_eq!(s.counts().await.expect("counts").events, 2);
         });
     }
+
+    /// A large apply (a manifest of many schedules) is one statement per kind of change, keeps
+    /// the last change of a key that it changes twice, and reaches another node whole.
+    #[test]
+    fn a_large_apply_is_written_and_announced_whole() {
+        run(async {
+            let (_schema, n) = nodes(&["a", "b"]).await;
+            let mut watch = n[1].watch();
+            let mut changes: Vec<DefinitionChange> = (0..20_000)
+                .map(|i| DefinitionChange::put("schedule", format!("s{i:05}"), vec![1; 100]))
+                .collect();
+            changes.push(DefinitionChange::delete("schedule", "s00007"));
+            changes.push(DefinitionChange::put(
+                "schedule",
+                "s00008",
+                b"last".to_vec(),
+            ));
+            let started = std::time::Instant::now();
+            let version = n[0].apply(changes.clone()).await.expect("apply");
+            eprintln!("20,002 changes applied in {:?}", started.elapsed());
+            let defs = n[1].definitions().await.expect("definitions");
+            assert_eq!(defs.version, version);
+            assert_eq!(defs.items.len(), 19_999);
+            assert!(!defs.items.iter().any(|(_, k, _)| k == "s00007"));
+            let s8 = defs
+                .items
+                .iter()
+                .find(|(_, k, _)| k == "s00008")
+                .expect("s00008");
+            assert_eq!(s8.2, b"last");
+            let note = tokio::time::timeout(Duration::from_secs(5), watch.recv())
+                .await
+                .expect("announced within 5 s")
+                .expect("notification");
+            assert_eq!(note, Notification::Changed { version, changes });
+        });
+    }
 }

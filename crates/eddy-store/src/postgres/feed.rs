@@ -16,6 +16,7 @@
 //! database for that long) announces what it finds and says so in its log, and its caches rely
 //! on re-reading the definitions as after any lag.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,8 +30,10 @@ use crate::{DefinitionChange, Definitions, Notification};
 /// How often a node catches up without being notified (the bound on how late a change whose
 /// notification was lost reaches it).
 const POLL: Duration = Duration::from_millis(500);
-/// How long the listener waits before reconnecting after its connection broke.
-const RECONNECT: Duration = Duration::from_millis(500);
+/// How long the listener waits before reconnecting after its connection broke (the first time;
+/// then longer, up to [`RECONNECT_MAX`]).
+const RECONNECT: Duration = Duration::from_millis(250);
+const RECONNECT_MAX: Duration = Duration::from_secs(5);
 /// How many versions the change log keeps.
 const LOG_KEEP: i64 = 100_000;
 
@@ -105,11 +108,24 @@ impl Feed {
 /// The listener task: `LISTEN`s on its own connection and catches up on every notification, on
 /// a timer, and after reconnecting. Runs until the store is dropped.
 pub(crate) async fn listen(shared: Arc<Shared>, feed: Arc<Feed>) {
+    let mut failures = 0u32;
     loop {
+        let started = std::time::Instant::now();
         if let Err(e) = listen_once(&shared, &feed).await {
-            tracing::warn!(error = %e, "the definitions feed lost its connection: reconnecting");
+            // A connection that lived a while broke: a new outage (say so once per outage).
+            if started.elapsed() > RECONNECT_MAX {
+                failures = 0;
+            }
+            if failures == 0 {
+                tracing::warn!(error = %e, "the definitions feed lost its connection: reconnecting");
+            }
+            failures = failures.saturating_add(1);
         }
-        tokio::time::sleep(RECONNECT).await;
+        // 0.5 s, doubling up to 5 s while the database stays away.
+        let wait = RECONNECT
+            .saturating_mul(1 << failures.min(4))
+            .min(RECONNECT_MAX);
+        tokio::time::sleep(wait).await;
     }
 }
 
@@ -215,24 +231,38 @@ pub(crate) async fn apply(
         let mut conn = shared.pool.get().await?;
         let mut tx = conn.begin().await?;
         let version = next_version(&mut tx, feed, false, &changes).await?;
+        // What the group leaves of each definition (its last change), written with one
+        // statement for the puts and one for the deletes, however many there are.
+        let mut last: HashMap<(&str, &str), Option<&[u8]>> = HashMap::new();
         for c in &changes {
-            match &c.value {
-                Some(v) => {
-                    tx.execute(
-                        "INSERT INTO definitions (kind, key, value) VALUES ($1, $2, $3)
-                         ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value",
-                        &[&c.kind, &c.key, v],
-                    )
-                    .await?
-                }
-                None => {
-                    tx.execute(
-                        "DELETE FROM definitions WHERE kind = $1 AND key = $2",
-                        &[&c.kind, &c.key],
-                    )
-                    .await?
-                }
-            };
+            last.insert((&c.kind, &c.key), c.value.as_deref());
+        }
+        let (mut put, mut gone) = (Columns::default(), Columns::default());
+        for ((kind, key), value) in last {
+            let to = if value.is_some() { &mut put } else { &mut gone };
+            to.kinds.push(kind);
+            to.keys.push(key);
+            if let Some(v) = value {
+                to.values.push(v);
+            }
+        }
+        if !put.kinds.is_empty() {
+            tx.execute(
+                "INSERT INTO definitions (kind, key, value)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])
+                 ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value",
+                &[&put.kinds, &put.keys, &put.values],
+            )
+            .await?;
+        }
+        if !gone.kinds.is_empty() {
+            tx.execute(
+                "DELETE FROM definitions d
+                 USING unnest($1::text[], $2::text[]) AS g(kind, key)
+                 WHERE d.kind = g.kind AND d.key = g.key",
+                &[&gone.kinds, &gone.keys],
+            )
+            .await?;
         }
         tx.commit().await?;
         version
@@ -248,6 +278,14 @@ async fn announced(shared: &Shared, feed: &Feed) {
     if let Err(e) = feed.catch_up(shared).await {
         tracing::warn!(error = %e, "a committed definition change could not be announced yet");
     }
+}
+
+/// Definitions column by column (one array parameter each).
+#[derive(Default)]
+struct Columns<'a> {
+    kinds: Vec<&'a str>,
+    keys: Vec<&'a str>,
+    values: Vec<&'a [u8]>,
 }
 
 pub(crate) async fn definitions(shared: &Shared) -> PgResult<Definitions> {

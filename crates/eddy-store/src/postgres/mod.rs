@@ -164,6 +164,15 @@ fn host_name() -> String {
         .unwrap_or_else(|| "eddy".to_owned())
 }
 
+/// How long opening a connection, or unacknowledged data on one, may take before the connection
+/// is given up (unless the URI says otherwise: `connect_timeout`, `tcp_user_timeout`).
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Idle connections are probed this often, so a dead peer is noticed (unless the URI says
+/// otherwise: `keepalives_idle`)...
+const KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(15);
+/// ... instead of the driver's default, two hours.
+const DRIVER_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(2 * 60 * 60);
+
 /// What the store's handle and its tasks share.
 pub(crate) struct Shared {
     pub(crate) pool: Pool,
@@ -230,6 +239,17 @@ impl PostgresStore {
         let mut config: tokio_postgres::Config = uri.parse().map_err(StoreError::backend)?;
         if config.get_application_name().is_none() {
             config.application_name(format!("eddy {}", options.node));
+        }
+        // A database that stops answering must fail calls in seconds, not after the kernel's
+        // TCP timeouts (minutes): a node cut off from it stops acknowledging and says why.
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_keepalives_idle() == DRIVER_KEEPALIVE {
+            config.keepalives_idle(KEEPALIVE);
         }
         let setup = if options.sync {
             String::new()

@@ -86,7 +86,9 @@ pub(crate) async fn lease(
         })
         .collect();
     // In the order they were picked.
-    items.sort_by_key(|w| ids.iter().position(|id| *id == w.id));
+    let order: std::collections::HashMap<i64, usize> =
+        ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    items.sort_by_key(|w| order.get(&w.id).copied());
     Ok(items)
 }
 
