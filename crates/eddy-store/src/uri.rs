@@ -236,6 +236,8 @@ mod tests {
         };
         assert!(matches!(e, OpenError::Store { .. }), "{e}");
         assert!(!e.to_string().contains("secret"), "{e}");
+        // The text says why, not only that connecting failed.
+        assert!(e.to_string().contains("refused"), "{e}");
     }
 
     #[test]

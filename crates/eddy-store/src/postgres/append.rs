@@ -78,8 +78,11 @@ async fn commit(shared: &Shared, batch: &mut Vec<Request>) {
             }
         }
         Err(e) => {
-            tracing::warn!(error = %e, appends = accepted.len(), "store append failed");
-            let message = e.to_string();
+            let message = match &e {
+                PgError::Db(db) => super::describe(db),
+                other => other.to_string(),
+            };
+            tracing::warn!(error = %message, appends = accepted.len(), "store append failed");
             let full = e.is_full();
             let _noted = shared.wrote::<()>(Err(e)).is_err();
             for r in accepted {

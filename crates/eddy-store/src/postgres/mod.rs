@@ -8,7 +8,7 @@
 //!
 //! | concern | how | file |
 //! | --- | --- | --- |
-//! | connections | a small pool of connections opened on demand; a broken one is dropped and replaced | `pool.rs` |
+//! | connections | a small pool of connections opened on demand, each with the statements it prepared; a broken one is dropped and replaced | `pool.rs` |
 //! | schema | numbered migrations run at open, under an advisory lock | `schema.rs` |
 //! | event log | group commit: one task per node folds concurrent appends into one transaction of multi-row (`unnest`) inserts, answered after `COMMIT` | `append.rs` |
 //! | work items | leases taken with `FOR UPDATE SKIP LOCKED`, fenced by a token compared in the statement that changes the row | `work.rs` |
@@ -18,13 +18,14 @@
 //!
 //! # Driver
 //!
-//! `tokio-postgres` with a pool of our own (`pool.rs`, ~100 lines) rather than `sqlx`: it is the
-//! pure-Rust driver `sqlx` and `deadpool-postgres` themselves build on, it adds no macros, no
-//! compile-time query checking and no second runtime abstraction (a fraction of `sqlx`'s build
-//! cost on these 2-core machines), and it exposes what this backend needs directly: array
-//! parameters for multi-row `unnest` inserts, pipelined queries on one connection, and
-//! `LISTEN/NOTIFY` messages from the connection (`Connection::poll_message`). A pool crate would
-//! add a dependency for what a semaphore and a `Vec` do here.
+//! `tokio-postgres` (the sfackler/rust-postgres project, pure Rust) with a pool of our own
+//! (`pool.rs`: a semaphore, a `Vec` of idle connections and their prepared statements) rather
+//! than `sqlx`: it adds no macros, no compile-time query checking and no runtime abstraction of
+//! its own (the clean-build cost measured on this machine is in the commit that chose it), and it
+//! exposes what this backend needs directly: array parameters for multi-row `unnest` inserts,
+//! prepared statements kept per connection, and `LISTEN/NOTIFY` messages read from the
+//! connection itself (`Connection::poll_message`). `deadpool-postgres` would add a dependency
+//! for what those few lines do here.
 //!
 //! # Durability
 //!
@@ -62,8 +63,16 @@
 //!
 //! A lost connection, a server that is down or a failed statement are [`StoreError::Backend`]
 //! (the driver's error as the source), never a panic; nothing was acknowledged that did not
-//! commit. The store needs a tokio runtime: its connections and the tasks behind appends and the
-//! change feed run on the runtime that opened it, and stop when the store is dropped.
+//! commit. Connections give up within seconds on a database that stops answering (connect and
+//! TCP timeouts of 10 s, keepalive probes after 15 s idle, unless the URI sets its own), so a node
+//! cut off from the database fails its calls instead of hanging, and opens new connections once
+//! the database is back. One case is PostgreSQL's, not ours to close: a connection that breaks
+//! after `COMMIT` was sent but before its answer arrived leaves the caller with an error for a
+//! change that may have committed; a retried PutEvents then appends its events again (delivery
+//! stays at least once, never lost).
+//!
+//! The store needs a tokio runtime: its connections and the tasks behind appends and the change
+//! feed run on the runtime that opened it, and stop when the store is dropped.
 
 use std::sync::{Arc, Mutex};
 
@@ -94,7 +103,7 @@ use pool::Pool;
 /// they reach a caller.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum PgError {
-    #[error(transparent)]
+    #[error("{}", describe(.0))]
     Db(#[from] tokio_postgres::Error),
     #[error("the lease of {} work item(s) was lost", .0.len())]
     LeaseLost(Vec<Lease>),
@@ -117,7 +126,7 @@ impl From<PgError> for StoreError {
             PgError::Db(e) if e.code() == Some(&SqlState::DISK_FULL) => {
                 StoreError::Full(format!("the PostgreSQL server has no space left: {e}"))
             }
-            PgError::Db(e) => StoreError::backend(e),
+            PgError::Db(e) => StoreError::backend(Described::from(e)),
             PgError::LeaseLost(leases) => StoreError::LeaseLost(leases),
             PgError::Invalid(what) => StoreError::backend(what),
             PgError::Closed => StoreError::Closed,
@@ -126,6 +135,48 @@ impl From<PgError> for StoreError {
 }
 
 pub(crate) type PgResult<T> = std::result::Result<T, PgError>;
+
+/// A driver error whose text says what happened: the driver's own text is only its kind
+/// ("db error", "error connecting to server"), the cause is in its source. The driver's error
+/// stays the source.
+#[derive(Debug)]
+pub(crate) struct Described {
+    text: String,
+    error: tokio_postgres::Error,
+}
+
+/// The text of a driver error and of its causes, joined.
+pub(crate) fn describe(error: &tokio_postgres::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
+impl From<tokio_postgres::Error> for Described {
+    fn from(error: tokio_postgres::Error) -> Self {
+        Self {
+            text: describe(&error),
+            error,
+        }
+    }
+}
+
+impl std::fmt::Display for Described {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for Described {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
 
 /// Options for [`PostgresStore::connect`].
 pub struct PostgresStoreOptions {
