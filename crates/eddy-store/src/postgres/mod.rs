@@ -20,13 +20,15 @@
 //!
 //! `tokio-postgres` (the sfackler/rust-postgres project, pure Rust) with a pool of our own
 //! (`pool.rs`: a semaphore, a `Vec` of idle connections and their prepared statements) rather
-//! than `sqlx`: it adds no macros, no compile-time query checking and no runtime abstraction of
-//! its own (the clean-build cost measured on this machine is in the commit that chose it), and it
-//! exposes what this backend needs directly: array parameters for multi-row `unnest` inserts,
-//! prepared statements kept per connection, and `LISTEN/NOTIFY` messages read from the
-//! connection itself (`Connection::poll_message`). `deadpool-postgres` would add a dependency
-//! for what those few lines do here.
-//!
+//! than `sqlx`. Measured on this 2-core machine (clean debug build of an empty binary on tokio,
+//! December 2026): tokio alone 4.0 s; with `tokio-postgres` 10.2 s (+6 s, 84 crates in the lock
+//! file); with `sqlx` (`postgres`, `runtime-tokio`, no default features) 30.8 s (+27 s, 142
+//! crates), 33.6 s with its macros. `tokio-postgres` also exposes what this backend needs
+//! directly: array parameters for multi-row `unnest` inserts, prepared statements kept per
+//! connection, and `LISTEN/NOTIFY` messages read from the connection itself
+//! (`Connection::poll_message`). `deadpool-postgres` would add a dependency for what those few
+//! lines of `pool.rs` do.
+
 //! # Durability
 //!
 //! Every change is one transaction committed with the server's `synchronous_commit` as it is
