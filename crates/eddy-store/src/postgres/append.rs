@@ -1,8 +1,13 @@
 //! Group commit of the event log ([`crate::EventLog::append`]): one task per store takes the
-//! appends waiting for it, checks them, and writes them all in one transaction of multi-row
-//! inserts (`unnest` over arrays: one statement per table, however many events), then answers
-//! each caller once `COMMIT` returned. Concurrent callers therefore share one commit and one WAL
-//! flush; a caller is never answered before the commit that holds its events.
+//! appends waiting for it, checks them, and writes them all with one statement of multi-row
+//! inserts (`unnest` over arrays, however many events; [`WRITE`]), then answers each caller once
+//! its commit returned. Concurrent callers therefore share one commit and one WAL flush; a caller
+//! is never answered before the commit that holds its events.
+//!
+//! Positions come from the one row of `event_log`, whose lock orders appends across nodes (so
+//! positions follow commit order). Every node's appends wait for that lock, so it is held for as
+//! little as possible: one statement and its commit, no round trips in between (taking it in a
+//! separate statement cost a third of the throughput of three nodes appending single events).
 //!
 //! Within a batch each append stays all-or-nothing on its own: an append whose forwarded work
 //! items' leases are no longer current ([`crate::AppendBatch::ack`]) or whose work names no
@@ -97,143 +102,164 @@ async fn commit(shared: &Shared, batch: &mut Vec<Request>) {
     }
 }
 
-/// The transaction: answers, per request, the leases that made it refused (`None`: written).
+/// Writes the whole batch, events, work items and ticks, with one statement: the log row's
+/// lock (which orders positions across nodes) is then held for that statement and the commit
+/// only, not for several round trips.
+const WRITE: &str = "
+WITH top AS (
+    UPDATE event_log SET top_seq = top_seq + $1 WHERE id = 1 RETURNING top_seq - $1 AS base
+), ev AS (
+    INSERT INTO events (seq, id, bus, time_ms, ingested_ms, hops, body)
+    SELECT top.base + u.o, u.i, u.b, u.t, coalesce(u.g, eddy_now_ms()), u.h, u.y
+    FROM top, unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[],
+                     $7::integer[], $8::text[]) AS u(o, i, b, t, g, h, y)
+), wk AS (
+    INSERT INTO work (event_seq, rule, target, due_ms, created_ms)
+    SELECT top.base + w.o, w.r, w.t, coalesce(w.d, eddy_now_ms()), coalesce(w.d, eddy_now_ms())
+    FROM top, unnest($9::bigint[], $10::text[], $11::text[], $12::bigint[]) AS w(o, r, t, d)
+), tk AS (
+    INSERT INTO ticks (schedule, tick_ms)
+    SELECT * FROM unnest($13::text[], $14::bigint[])
+    ON CONFLICT (schedule) DO UPDATE SET tick_ms = greatest(ticks.tick_ms, excluded.tick_ms)
+)
+SELECT base FROM top";
+
+/// Writes the batch: answers, per request, the leases that made it refused (`None`: written).
+/// A batch that completes no work items is one statement, committed by itself; one that does
+/// is a transaction that first locks and checks those items.
 async fn write(shared: &Shared, batch: &mut [Request]) -> PgResult<Vec<Option<Vec<Lease>>>> {
     let mut conn = shared.pool.get().await?;
-    let mut tx = conn.begin().await?;
     let store_now = shared.store_now();
-
-    // Fencing: lock the acked items, then keep only the requests whose leases are all current
-    // (and not already claimed by an earlier request of this batch).
     let mut refused: Vec<Option<Vec<Lease>>> = vec![None; batch.len()];
     let acked: Vec<i64> = batch
         .iter()
         .flat_map(|r| r.batch.ack.iter().map(|l| l.id))
         .collect();
-    if !acked.is_empty() {
-        let rows = tx
-            .query(
-                "SELECT id, token FROM work WHERE id = ANY($1) AND leased ORDER BY id FOR UPDATE",
-                &[&acked],
-            )
-            .await?;
-        let current: HashMap<i64, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-        let mut claimed = HashSet::new();
-        let mut delete = Vec::new();
-        for (r, refused) in batch.iter().zip(refused.iter_mut()) {
-            let lost: Vec<Lease> = r
-                .batch
-                .ack
-                .iter()
-                .filter(|l| current.get(&l.id) != Some(&l.token) || claimed.contains(&l.id))
-                .copied()
-                .collect();
-            if lost.is_empty() {
-                for l in &r.batch.ack {
-                    claimed.insert(l.id);
-                    delete.push(l.id);
-                }
-            } else {
-                *refused = Some(lost);
-            }
+    if acked.is_empty() {
+        let columns = Columns::of(batch.iter().map(|r| &r.batch), store_now);
+        if !columns.is_empty() {
+            conn.query_one(WRITE, &columns.params()).await?;
         }
-        if !delete.is_empty() {
-            tx.execute("DELETE FROM work WHERE id = ANY($1)", &[&delete])
-                .await?;
-        }
+        return Ok(refused);
     }
-    let written = || {
-        batch
+    let mut tx = conn.begin().await?;
+    // Fencing: lock the acked items, then keep only the requests whose leases are all current
+    // (and not already claimed by an earlier request of this batch).
+    let rows = tx
+        .query(
+            "SELECT id, token FROM work WHERE id = ANY($1) AND leased ORDER BY id FOR UPDATE",
+            &[&acked],
+        )
+        .await?;
+    let current: HashMap<i64, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let mut claimed = HashSet::new();
+    let mut delete = Vec::new();
+    for (r, refused) in batch.iter().zip(refused.iter_mut()) {
+        let lost: Vec<Lease> = r
+            .batch
+            .ack
             .iter()
-            .zip(&refused)
-            .filter(|(_, refused)| refused.is_none())
-            .map(|(r, _)| &r.batch)
-    };
-
-    // Events take their positions under the log row's lock: positions follow commit order.
-    let events: usize = written().map(|b| b.events.len()).sum();
-    if events > 0 {
-        let top: i64 = tx
-            .query_one(
-                "UPDATE event_log SET top_seq = top_seq + $1 WHERE id = 1 RETURNING top_seq",
-                &[&(events as i64)],
-            )
-            .await?
-            .get(0);
-        let mut seq = top - events as i64;
-        let mut e = EventColumns::default();
-        let mut w = WorkColumns::default();
-        for b in written() {
-            let ingested = b.now_ms.or(store_now);
-            let first = seq + 1;
-            for ev in &b.events {
-                seq += 1;
-                e.seq.push(seq);
-                e.id.push(&ev.id);
-                e.bus.push(&ev.bus);
-                e.time.push(ev.time_ms);
-                e.ingested.push(ingested);
-                e.hops.push(i32::try_from(ev.hops).unwrap_or(i32::MAX));
-                e.body.push(&ev.body);
+            .filter(|l| current.get(&l.id) != Some(&l.token) || claimed.contains(&l.id))
+            .copied()
+            .collect();
+        if lost.is_empty() {
+            for l in &r.batch.ack {
+                claimed.insert(l.id);
+                delete.push(l.id);
             }
-            for work in &b.work {
-                w.event.push(first + work.event as i64);
-                w.rule.push(&work.rule);
-                w.target.push(&work.target);
-                w.due.push(ingested);
-            }
+        } else {
+            *refused = Some(lost);
         }
-        tx.execute(
-            "INSERT INTO events (seq, id, bus, time_ms, ingested_ms, hops, body)
-             SELECT s, i, b, t, coalesce(g, eddy_now_ms()), h, y
-             FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[],
-                         $6::integer[], $7::text[]) AS u(s, i, b, t, g, h, y)",
-            &[
-                &e.seq,
-                &e.id,
-                &e.bus,
-                &e.time,
-                &e.ingested,
-                &e.hops,
-                &e.body,
-            ],
-        )
-        .await?;
-        if !w.event.is_empty() {
-            tx.execute(
-                "INSERT INTO work (event_seq, rule, target, due_ms, created_ms)
-                 SELECT s, r, t, coalesce(d, eddy_now_ms()), coalesce(d, eddy_now_ms())
-                 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[])
-                     AS u(s, r, t, d)",
-                &[&w.event, &w.rule, &w.target, &w.due],
-            )
+    }
+    if !delete.is_empty() {
+        tx.execute("DELETE FROM work WHERE id = ANY($1)", &[&delete])
             .await?;
-        }
     }
-
-    // Ticks: the latest of each schedule (one row per schedule in the statement).
-    let mut ticks: HashMap<&str, i64> = HashMap::new();
-    for t in written().flat_map(|b| &b.ticks) {
-        let at = ticks.entry(&t.schedule).or_insert(t.tick_ms);
-        *at = (*at).max(t.tick_ms);
-    }
-    if !ticks.is_empty() {
-        let (schedules, at): (Vec<&str>, Vec<i64>) = ticks.into_iter().unzip();
-        tx.execute(
-            "INSERT INTO ticks (schedule, tick_ms)
-             SELECT * FROM unnest($1::text[], $2::bigint[])
-             ON CONFLICT (schedule) DO UPDATE SET tick_ms = greatest(ticks.tick_ms, excluded.tick_ms)",
-            &[&schedules, &at],
-        )
-        .await?;
+    let written = batch
+        .iter()
+        .zip(&refused)
+        .filter(|(_, refused)| refused.is_none())
+        .map(|(r, _)| &r.batch);
+    let columns = Columns::of(written, store_now);
+    if !columns.is_empty() {
+        tx.query_one(WRITE, &columns.params()).await?;
     }
     tx.commit().await?;
     Ok(refused)
 }
 
+/// The parameters of [`WRITE`] for a batch: its events, work items and ticks column by column
+/// (one array each), positions as offsets from the first position the batch takes.
+#[derive(Default)]
+struct Columns<'a> {
+    events: i64,
+    e: EventColumns<'a>,
+    w: WorkColumns<'a>,
+    schedules: Vec<&'a str>,
+    ticks: Vec<i64>,
+}
+
+impl<'a> Columns<'a> {
+    fn of(batches: impl Iterator<Item = &'a AppendBatch>, store_now: Option<i64>) -> Self {
+        let mut c = Columns::default();
+        // The latest tick of each schedule (one row per schedule in the statement).
+        let mut ticks: HashMap<&str, i64> = HashMap::new();
+        for b in batches {
+            let ingested = b.now_ms.or(store_now);
+            let first = c.events + 1;
+            for ev in &b.events {
+                c.events += 1;
+                c.e.seq.push(c.events);
+                c.e.id.push(&ev.id);
+                c.e.bus.push(&ev.bus);
+                c.e.time.push(ev.time_ms);
+                c.e.ingested.push(ingested);
+                c.e.hops.push(i32::try_from(ev.hops).unwrap_or(i32::MAX));
+                c.e.body.push(&ev.body);
+            }
+            for work in &b.work {
+                c.w.event.push(first + work.event as i64);
+                c.w.rule.push(&work.rule);
+                c.w.target.push(&work.target);
+                c.w.due.push(ingested);
+            }
+            for t in &b.ticks {
+                let at = ticks.entry(&t.schedule).or_insert(t.tick_ms);
+                *at = (*at).max(t.tick_ms);
+            }
+        }
+        (c.schedules, c.ticks) = ticks.into_iter().unzip();
+        c
+    }
+
+    fn is_empty(&self) -> bool {
+        self.events == 0 && self.schedules.is_empty()
+    }
+
+    fn params(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 14] {
+        [
+            &self.events,
+            &self.e.seq,
+            &self.e.id,
+            &self.e.bus,
+            &self.e.time,
+            &self.e.ingested,
+            &self.e.hops,
+            &self.e.body,
+            &self.w.event,
+            &self.w.rule,
+            &self.w.target,
+            &self.w.due,
+            &self.schedules,
+            &self.ticks,
+        ]
+    }
+}
+
 /// The events of a batch, column by column (one array parameter each).
 #[derive(Default)]
 struct EventColumns<'a> {
+    /// Offsets from the batch's first position (1-based).
     seq: Vec<i64>,
     id: Vec<&'a str>,
     bus: Vec<&'a str>,
