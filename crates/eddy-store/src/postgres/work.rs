@@ -16,6 +16,32 @@ use super::pool::Tx;
 use super::{PgError, PgResult, Shared};
 use crate::{DeadLetter, EventRange, Expired, Expiry, Lease, StoreCounts, StoredEvent, WorkItem};
 
+/// [`lease`] in one statement (committed by itself): up to `$3` items whose lease ended by the
+/// store's clock (`$1`, or the database's), then due by the caller's (`$4`), picked with `SKIP
+/// LOCKED` so that nodes leasing at once take disjoint items; each gets a new token, one more
+/// attempt, and a deadline `$5` from now by the store's clock, held by node `$6`. The rows also
+/// say in which order they were picked (`k`, the deadline or due time before, the id).
+const LEASE: &str = "
+WITH lapsed AS (
+    SELECT id, due_ms, 0 AS k FROM work
+    WHERE leased AND due_ms <= coalesce($1::bigint, eddy_now_ms())
+      AND ($2::text IS NULL OR target = $2)
+    ORDER BY due_ms, id LIMIT $3 FOR UPDATE SKIP LOCKED
+), due AS (
+    SELECT id, due_ms, 1 AS k FROM work
+    WHERE NOT leased AND due_ms <= $4 AND ($2::text IS NULL OR target = $2)
+    ORDER BY due_ms, id LIMIT $3 FOR UPDATE SKIP LOCKED
+), picked AS (
+    SELECT * FROM (SELECT * FROM lapsed UNION ALL SELECT * FROM due) p
+    ORDER BY k, due_ms, id LIMIT $3
+)
+UPDATE work w SET due_ms = coalesce($1::bigint, eddy_now_ms()) + $5,
+    attempts = w.attempts + 1, leased = true, token = w.token + 1, holder = $6
+FROM picked p, events e
+WHERE w.id = p.id AND e.seq = w.event_seq
+RETURNING w.id, w.token, e.id, e.bus, w.rule, w.target, w.attempts, w.created_ms, e.body, e.hops,
+          p.k, p.due_ms";
+
 /// Leases up to `max` items: those whose lease ended by the store's clock, oldest deadline
 /// first, then those due by the caller's, oldest first.
 pub(crate) async fn lease(
@@ -27,49 +53,13 @@ pub(crate) async fn lease(
 ) -> PgResult<Vec<WorkItem>> {
     let store_now = shared.store_now();
     let mut conn = shared.pool.get().await?;
-    let mut tx = conn.begin().await?;
     let max = i64::try_from(max).unwrap_or(i64::MAX);
-    let lapsed: Vec<i64> = tx
+    let rows = conn
         .query(
-            "SELECT id FROM work
-             WHERE leased AND due_ms <= coalesce($1::bigint, eddy_now_ms())
-               AND ($2::text IS NULL OR target = $2)
-             ORDER BY due_ms, id LIMIT $3 FOR UPDATE SKIP LOCKED",
-            &[&store_now, &target, &max],
-        )
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    let mut ids = lapsed;
-    let left = max - ids.len() as i64;
-    if left > 0 {
-        let due = tx
-            .query(
-                "SELECT id FROM work
-                 WHERE NOT leased AND due_ms <= $1 AND ($2::text IS NULL OR target = $2)
-                 ORDER BY due_ms, id LIMIT $3 FOR UPDATE SKIP LOCKED",
-                &[&now_ms, &target, &left],
-            )
-            .await?;
-        ids.extend(due.iter().map(|r| r.get::<_, i64>(0)));
-    }
-    if ids.is_empty() {
-        tx.commit().await?;
-        return Ok(Vec::new());
-    }
-    let rows = tx
-        .query(
-            "UPDATE work w SET due_ms = coalesce($2::bigint, eddy_now_ms()) + $3,
-                 attempts = w.attempts + 1, leased = true, token = w.token + 1, holder = $4
-             FROM events e
-             WHERE w.id = ANY($1) AND e.seq = w.event_seq
-             RETURNING w.id, w.token, e.id, e.bus, w.rule, w.target, w.attempts, w.created_ms,
-                       e.body, e.hops",
-            &[&ids, &store_now, &lease_ms, &shared.node],
+            LEASE,
+            &[&store_now, &target, &max, &now_ms, &lease_ms, &shared.node],
         )
         .await?;
-    tx.commit().await?;
     let mut items: Vec<WorkItem> = rows
         .iter()
         .map(|r| WorkItem {
@@ -85,10 +75,14 @@ pub(crate) async fn lease(
             hops: u32::try_from(r.get::<_, i32>(9)).unwrap_or(0),
         })
         .collect();
-    // In the order they were picked.
-    let order: std::collections::HashMap<i64, usize> =
-        ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-    items.sort_by_key(|w| order.get(&w.id).copied());
+    // In the order they were picked: lapsed leases first, then by deadline and id.
+    let mut keyed: Vec<((i32, i64, i64), WorkItem)> = rows
+        .iter()
+        .map(|r| (r.get::<_, i32>(10), r.get::<_, i64>(11), r.get::<_, i64>(0)))
+        .zip(items.drain(..))
+        .collect();
+    keyed.sort_by_key(|(k, _)| *k);
+    items.extend(keyed.into_iter().map(|(_, w)| w));
     Ok(items)
 }
 
@@ -147,20 +141,19 @@ pub(crate) async fn next_due(shared: &Shared) -> PgResult<Option<i64>> {
         .get(0))
 }
 
+/// Removes the items of the current leases (`$1` ids, `$2` tokens); answers those removed.
+const ACK: &str = "
+DELETE FROM work w USING unnest($1::bigint[], $2::bigint[]) AS l(id, token)
+WHERE w.id = l.id AND w.token = l.token AND w.leased
+RETURNING w.id, w.token";
+
 /// Removes the items of the current leases among `leases` (inside `tx`); answers the others.
 pub(crate) async fn ack_in(tx: &mut Tx<'_>, leases: Vec<Lease>) -> PgResult<Vec<Lease>> {
     if leases.is_empty() {
         return Ok(leases);
     }
     let (ids, tokens) = columns(&leases);
-    let rows = tx
-        .query(
-            "DELETE FROM work w USING unnest($1::bigint[], $2::bigint[]) AS l(id, token)
-             WHERE w.id = l.id AND w.token = l.token AND w.leased
-             RETURNING w.id, w.token",
-            &[&ids, &tokens],
-        )
-        .await?;
+    let rows = tx.query(ACK, &[&ids, &tokens]).await?;
     Ok(refused(leases, &rows))
 }
 
@@ -180,10 +173,9 @@ pub(crate) async fn ack(shared: &Shared, leases: Vec<Lease>) -> PgResult<Vec<Lea
         return Ok(leases);
     }
     let mut conn = shared.pool.get().await?;
-    let mut tx = conn.begin().await?;
-    let refused = ack_in(&mut tx, leases).await?;
-    tx.commit().await?;
-    Ok(refused)
+    let (ids, tokens) = columns(&leases);
+    let rows = conn.query(ACK, &[&ids, &tokens]).await?;
+    Ok(refused(leases, &rows))
 }
 
 pub(crate) async fn nack(shared: &Shared, lease: Lease, due_ms: i64) -> PgResult<bool> {
