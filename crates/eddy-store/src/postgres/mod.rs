@@ -139,12 +139,11 @@ impl From<PgError> for StoreError {
 pub(crate) type PgResult<T> = std::result::Result<T, PgError>;
 
 /// A driver error whose text says what happened: the driver's own text is only its kind
-/// ("db error", "error connecting to server"), the cause is in its source. The driver's error
-/// stays the source.
+/// ("db error", "error connecting to server"), the cause is in its source. The text holds the
+/// whole chain, so it reports no source of its own (which would print the causes twice).
 #[derive(Debug)]
 pub(crate) struct Described {
     text: String,
-    error: tokio_postgres::Error,
 }
 
 /// The text of a driver error and of its causes, joined.
@@ -163,7 +162,6 @@ impl From<tokio_postgres::Error> for Described {
     fn from(error: tokio_postgres::Error) -> Self {
         Self {
             text: describe(&error),
-            error,
         }
     }
 }
@@ -174,11 +172,7 @@ impl std::fmt::Display for Described {
     }
 }
 
-impl std::error::Error for Described {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.error)
-    }
-}
+impl std::error::Error for Described {}
 
 /// Options for [`PostgresStore::connect`].
 pub struct PostgresStoreOptions {
