@@ -121,7 +121,8 @@ pub(crate) async fn listen(shared: Arc<Shared>, feed: Arc<Feed>) {
             }
             failures = failures.saturating_add(1);
         }
-        // 0.5 s, doubling up to 5 s while the database stays away.
+        // 0.25 s after a connection that lived, then doubling up to 5 s while the database stays
+        // away.
         let wait = RECONNECT
             .saturating_mul(1 << failures.min(4))
             .min(RECONNECT_MAX);
@@ -186,7 +187,8 @@ fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// Takes the next version (under the version row's lock), logs `entry` under it and notifies.
+/// Takes the next version (under the version row's lock), logs `changes` (or a reset) under it
+/// and notifies every node (the notification is delivered at commit).
 async fn next_version(
     tx: &mut Tx<'_>,
     feed: &Feed,
