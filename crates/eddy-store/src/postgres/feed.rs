@@ -121,8 +121,7 @@ pub(crate) async fn listen(shared: Arc<Shared>, feed: Arc<Feed>) {
             }
             failures = failures.saturating_add(1);
         }
-        // 0.25 s after a connection that lived, then doubling up to 5 s while the database stays
-        // away.
+        // 0.5 s after the first failure, then doubling up to 5 s while the database stays away.
         let wait = RECONNECT
             .saturating_mul(1 << failures.min(4))
             .min(RECONNECT_MAX);
