@@ -567,4 +567,85 @@ mod nodes {
             assert_eq!(note, Notification::Changed { version, changes });
         });
     }
+
+    /// The first column of the first row of `sql`, as text.
+    async fn show(sql: &str) -> String {
+        let (client, connection) = tokio_postgres::connect(&super::server(), tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        let driver = tokio::spawn(connection);
+        let value: String = client.query_one(sql, &[]).await.expect(sql).get(0);
+        drop(client);
+        driver.await.expect("join").expect("connection");
+        value
+    }
+
+    /// `sslmode=require` encrypts, and verifies the server's certificate (chain and name)
+    /// against `sslrootcert`: a store connected to `localhost` with the server's CA uses TLS; one
+    /// that names another host, or trusts other roots, is refused. Runs where the test server has
+    /// TLS on with a certificate for `localhost` that this user can read (Debian's own server:
+    /// its "snakeoil" certificate); says so and passes elsewhere.
+    #[test]
+    fn tls_is_used_and_verified() {
+        run(async {
+            let (ssl, cert) = (show("SHOW ssl").await, show("SHOW ssl_cert_file").await);
+            let pem = std::fs::read_to_string(&cert).unwrap_or_default();
+            let base = super::server();
+            let local = base.contains("@127.0.0.1:") || base.contains("@localhost:");
+            if ssl != "on" || !pem.contains("BEGIN CERTIFICATE") || !local {
+                eprintln!("skipped: the test server has no TLS certificate this check can read");
+                return;
+            }
+            let schema = Shared(fresh_schema().await);
+            let at = |host: &str, root: &str| {
+                let uri = base
+                    .replacen("@127.0.0.1:", &format!("@{host}:"), 1)
+                    .replacen("@localhost:", &format!("@{host}:"), 1);
+                let sep = if uri.contains('?') { '&' } else { '?' };
+                format!(
+                    "{uri}{sep}sslmode=require&sslrootcert={root}&options=-c%20search_path%3D{}",
+                    schema.0
+                )
+            };
+            let open = |uri: String| async move {
+                let options = eddy_store::PostgresStoreOptions {
+                    node: "tls-check".into(),
+                    ..Default::default()
+                };
+                eddy_store::PostgresStore::connect(&uri, options).await
+            };
+            let store = open(at("localhost", &cert))
+                .await
+                .expect("a TLS connection");
+            store
+                .apply(vec![DefinitionChange::put("k", "v", b"1".to_vec())])
+                .await
+                .expect("apply over TLS");
+            let encrypted = show(
+                "SELECT bool_and(s.ssl)::text FROM pg_stat_ssl s
+                 JOIN pg_stat_activity a USING (pid)
+                 WHERE a.application_name = 'eddy tls-check'",
+            )
+            .await;
+            assert_eq!(
+                encrypted, "true",
+                "every connection of the store is encrypted"
+            );
+            drop(store);
+            eprintln!("encrypted: {encrypted}");
+            let Err(e) = open(at("127.0.0.1", &cert)).await else {
+                panic!("a certificate for `localhost` was accepted for 127.0.0.1");
+            };
+            assert!(matches!(e, StoreError::Backend(_)), "{e}");
+            assert!(e.to_string().contains("certificate"), "{e}");
+            // Without `sslrootcert`: the built-in roots, which never signed a snakeoil certificate.
+            let mut uri = at("localhost", "");
+            uri = uri.replace("&sslrootcert=&", "&");
+            let Err(e) = open(uri).await else {
+                panic!("a server that no trusted root signed was accepted");
+            };
+            assert!(e.to_string().contains("certificate"), "{e}");
+            eprintln!("refused as it should: {e}");
+        });
+    }
 }

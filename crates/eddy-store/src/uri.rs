@@ -5,7 +5,7 @@
 //! | URI | backend |
 //! | --- | --- |
 //! | `sqlite:DIR` (or `sqlite://DIR`) | [`EmbeddedStore`] with its database `eddy.db` in the directory `DIR` |
-//! | `postgres://USER@HOST:PORT/DB?...`, `postgresql://...` | [`PostgresStore`] in that database (the schema of its `search_path`); any connection parameter `tokio-postgres` takes (`options=-c search_path=S`, `connect_timeout=5`...), plus `eddy_node=NAME`: this node's name for its leases (the host name when absent; see the `postgres` module, "`release_leases`") |
+//! | `postgres://USER@HOST:PORT/DB?...`, `postgresql://...` | [`PostgresStore`] in that database (the schema of its `search_path`); any connection parameter `tokio-postgres` takes (`options=-c search_path=S`, `connect_timeout=5`...), plus `eddy_node=NAME`: this node's name for its leases (the host name when absent; see the `postgres` module, "`release_leases`"), and `sslmode=require` with `sslrootcert=PATH` for TLS (see the `postgres` module, "TLS") |
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -136,7 +136,7 @@ pub fn open(uri: &StoreUri, options: StoreOptions) -> Result<Arc<dyn Store>, Ope
             };
             let runtime =
                 tokio::runtime::Handle::try_current().map_err(|_| OpenError::NoRuntime)?;
-            let (conninfo, node) = split_node(given);
+            let (conninfo, node) = crate::postgres::take_param(given, "eddy_node");
             let mut pg = PostgresStoreOptions {
                 sync: options.sync,
                 observer: options.observer,
@@ -150,30 +150,6 @@ pub fn open(uri: &StoreUri, options: StoreOptions) -> Result<Arc<dyn Store>, Ope
                 .map_err(store_error)?;
             Ok(Arc::new(store))
         }
-    }
-}
-
-/// Takes eddy's own parameter `eddy_node=NAME` out of a PostgreSQL URI (the driver refuses
-/// parameters it does not know): the URI without it, and the name.
-fn split_node(uri: &str) -> (String, Option<String>) {
-    let Some((base, query)) = uri.split_once('?') else {
-        return (uri.to_owned(), None);
-    };
-    let mut node = None;
-    let rest: Vec<&str> = query
-        .split('&')
-        .filter(|p| match p.strip_prefix("eddy_node=") {
-            Some(name) => {
-                node = Some(name.to_owned());
-                false
-            }
-            None => !p.is_empty(),
-        })
-        .collect();
-    if rest.is_empty() {
-        (base.to_owned(), node)
-    } else {
-        (format!("{base}?{}", rest.join("&")), node)
     }
 }
 
@@ -242,20 +218,25 @@ mod tests {
 
     #[test]
     fn the_node_parameter_is_eddys_own() {
+        let take = |uri| crate::postgres::take_param(uri, "eddy_node");
         assert_eq!(
-            split_node("postgres://h/db?eddy_node=a&connect_timeout=3"),
+            take("postgres://h/db?eddy_node=a&connect_timeout=3"),
             (
                 "postgres://h/db?connect_timeout=3".to_owned(),
                 Some("a".to_owned())
             )
         );
         assert_eq!(
-            split_node("postgres://h/db?eddy_node=b"),
+            take("postgres://h/db?eddy_node=b"),
             ("postgres://h/db".to_owned(), Some("b".to_owned()))
         );
         assert_eq!(
-            split_node("postgres://h/db"),
+            take("postgres://h/db"),
             ("postgres://h/db".to_owned(), None)
+        );
+        assert_eq!(
+            take("postgres://h/db?eddy_nodes=x"),
+            ("postgres://h/db?eddy_nodes=x".to_owned(), None)
         );
     }
 

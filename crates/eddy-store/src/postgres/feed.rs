@@ -21,7 +21,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{Mutex, broadcast};
-use tokio_postgres::AsyncMessage;
 
 use super::pool::Tx;
 use super::{PgError, PgResult, Shared};
@@ -131,26 +130,8 @@ pub(crate) async fn listen(shared: Arc<Shared>, feed: Arc<Feed>) {
 
 /// One connection's life: answers when it broke.
 async fn listen_once(shared: &Shared, feed: &Feed) -> PgResult<()> {
-    let (client, mut connection) = shared.pool.config().connect(tokio_postgres::NoTls).await?;
-    let (wake, mut woken) = tokio::sync::mpsc::unbounded_channel::<()>();
-    let driver = tokio::spawn(async move {
-        loop {
-            match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
-                Some(Ok(AsyncMessage::Notification(_))) => {
-                    if wake.send(()).is_err() {
-                        break;
-                    }
-                }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => {
-                    tracing::debug!(error = %e, "the definitions feed's connection ended");
-                    break;
-                }
-                None => break,
-            }
-        }
-    });
-    let _stop = AbortOnDrop(driver.abort_handle());
+    let (client, mut woken, driver) = shared.pool.listener().await?;
+    let _stop = AbortOnDrop(driver);
     client
         .batch_execute(&format!("LISTEN {}", quote_ident(&feed.channel)))
         .await?;

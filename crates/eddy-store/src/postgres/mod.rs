@@ -15,6 +15,7 @@
 //! | queues | receives with `SKIP LOCKED` (standard) or under a per-queue advisory lock (FIFO: group order); sends with deduplication under a per-queue lock | `queue.rs` |
 //! | logs | one table indexed by group and time | `logs.rs` |
 //! | definitions | a version row whose lock orders applies; a change log read after `LISTEN/NOTIFY` wake-ups and on a timer | `feed.rs` |
+//! | TLS | rustls (ring) behind the driver's TLS hooks | `tls.rs` |
 //!
 //! # Driver
 //!
@@ -29,6 +30,14 @@
 //! (`Connection::poll_message`). `deadpool-postgres` would add a dependency for what those few
 //! lines of `pool.rs` do.
 
+//! # TLS and credentials
+//!
+//! Credentials are the URI's (`postgres://USER:PASSWORD@HOST/DB`; the password never appears in
+//! what eddy prints). `sslmode=require` encrypts every connection and verifies the server's
+//! certificate, chain and host name, against the CA certificates in `sslrootcert=PATH` (PEM),
+//! or the Mozilla roots built in: stricter than libpq's `require`, which checks nothing. Without
+//! it (`disable`, or the driver's default `prefer`) connections are not encrypted.
+//!
 //! # Durability
 //!
 //! Every change is one transaction committed with the server's `synchronous_commit` as it is
@@ -97,6 +106,7 @@ mod logs;
 mod pool;
 mod queue;
 mod schema;
+mod tls;
 mod work;
 
 use pool::Pool;
@@ -258,6 +268,32 @@ impl Shared {
     }
 }
 
+/// Takes the parameter `key` out of a URI's query (`?a=1&key=v&b=2`): the URI without it, and
+/// its value (percent-encoding is not decoded: values are paths and names).
+pub(crate) fn take_param(uri: &str, key: &str) -> (String, Option<String>) {
+    let Some((base, query)) = uri.split_once('?') else {
+        return (uri.to_owned(), None);
+    };
+    let mut value = None;
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(
+            |p| match p.strip_prefix(key).and_then(|v| v.strip_prefix('=')) {
+                Some(v) => {
+                    value = Some(v.to_owned());
+                    false
+                }
+                None => !p.is_empty(),
+            },
+        )
+        .collect();
+    if rest.is_empty() {
+        (base.to_owned(), value)
+    } else {
+        (format!("{base}?{}", rest.join("&")), value)
+    }
+}
+
 /// Aborts the store's tasks when the store is dropped.
 struct Tasks(Vec<AbortHandle>);
 
@@ -283,7 +319,16 @@ impl PostgresStore {
     /// `tokio-postgres` knows), brings its schema up to date, and starts the append and change
     /// feed tasks on the current tokio runtime.
     pub async fn connect(uri: &str, options: PostgresStoreOptions) -> Result<Self> {
+        // `sslrootcert` is libpq's, not the driver's: taken out here (see `tls.rs`).
+        let (uri, root_cert) = take_param(uri, "sslrootcert");
         let mut config: tokio_postgres::Config = uri.parse().map_err(StoreError::backend)?;
+        let tls = if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+            let tls = tls::Tls::new(root_cert.as_deref().map(std::path::Path::new))
+                .map_err(StoreError::backend)?;
+            Some(tls)
+        } else {
+            None
+        };
         if config.get_application_name().is_none() {
             config.application_name(format!("eddy {}", options.node));
         }
@@ -304,7 +349,7 @@ impl PostgresStore {
             "SET synchronous_commit = off".to_owned()
         };
         let shared = Arc::new(Shared {
-            pool: Pool::new(config, setup, options.connections),
+            pool: Pool::new(config, tls, setup, options.connections),
             clock: options.clock,
             node: options.node,
             observer: options.observer,

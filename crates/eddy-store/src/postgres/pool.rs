@@ -10,15 +10,23 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{Semaphore, SemaphorePermit, mpsc};
+use tokio::task::AbortHandle;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, Config, GenericClient, NoTls, Row, Statement, Transaction};
+use tokio_postgres::{
+    AsyncMessage, Client, Config, Connection, GenericClient, NoTls, Row, Socket, Statement,
+    Transaction,
+};
 
+use super::tls::Tls;
 use super::{PgError, PgResult};
 
 /// At most `size` connections open at once; callers beyond that wait for one.
 pub(crate) struct Pool {
     config: Config,
+    /// How connections are encrypted (`None`: they are not).
+    tls: Option<Tls>,
     /// Statements every new connection runs first (session settings).
     setup: String,
     idle: Mutex<Vec<(Client, Statements)>>,
@@ -55,28 +63,51 @@ pub(crate) struct Conn<'a> {
 }
 
 impl Pool {
-    pub(crate) fn new(config: Config, setup: String, size: usize) -> Self {
+    pub(crate) fn new(config: Config, tls: Option<Tls>, setup: String, size: usize) -> Self {
         Self {
             config,
+            tls,
             setup,
             idle: Mutex::new(Vec::new()),
             permits: Semaphore::new(size.max(1)),
         }
     }
 
-    /// Opens a new connection outside the pool (the feed's listener holds its own), its driver
-    /// running on a task of the current runtime.
-    pub(crate) async fn connect(&self) -> Result<Client, PgError> {
-        let (client, connection) = self.config.connect(NoTls).await?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "a store connection ended");
+    /// Opens a new connection outside the pool, its driver running on a task of the current
+    /// runtime; with `notifications`, the task sends one wake-up per `NOTIFY` received.
+    async fn open(
+        &self,
+        notifications: Option<mpsc::UnboundedSender<()>>,
+    ) -> Result<(Client, AbortHandle), PgError> {
+        let (client, driver) = match &self.tls {
+            Some(tls) => {
+                let (client, connection) = self.config.connect(tls.clone()).await?;
+                (client, drive(connection, notifications))
             }
-        });
+            None => {
+                let (client, connection) = self.config.connect(NoTls).await?;
+                (client, drive(connection, notifications))
+            }
+        };
         if !self.setup.is_empty() {
             client.batch_execute(&self.setup).await?;
         }
-        Ok(client)
+        Ok((client, driver))
+    }
+
+    /// A new connection for the pool.
+    async fn connect(&self) -> Result<Client, PgError> {
+        Ok(self.open(None).await?.0)
+    }
+
+    /// A connection of its own for `LISTEN`: the client, a wake-up per notification (the channel
+    /// closes when the connection ends), and its driver task (to stop with the listener).
+    pub(crate) async fn listener(
+        &self,
+    ) -> Result<(Client, mpsc::UnboundedReceiver<()>, AbortHandle), PgError> {
+        let (wake, woken) = mpsc::unbounded_channel();
+        let (client, driver) = self.open(Some(wake)).await?;
+        Ok((client, woken, driver))
     }
 
     /// An idle healthy connection, or a new one.
@@ -100,11 +131,36 @@ impl Pool {
             _permit: permit,
         })
     }
+}
 
-    /// The settings connections are opened with.
-    pub(crate) fn config(&self) -> &Config {
-        &self.config
-    }
+/// Drives a connection until it ends; with `notifications`, sends a wake-up per `NOTIFY`.
+fn drive<T>(
+    mut connection: Connection<Socket, T>,
+    notifications: Option<mpsc::UnboundedSender<()>>,
+) -> AbortHandle
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    tokio::spawn(async move {
+        loop {
+            match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                Some(Ok(AsyncMessage::Notification(_))) => {
+                    if let Some(wake) = &notifications
+                        && wake.send(()).is_err()
+                    {
+                        break;
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    tracing::debug!(error = %e, "a store connection ended");
+                    break;
+                }
+                None => break,
+            }
+        }
+    })
+    .abort_handle()
 }
 
 impl Conn<'_> {
