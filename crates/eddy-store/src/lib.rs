@@ -1,6 +1,6 @@
 //! The store: the durable log and state behind everything eddy acknowledges.
 //!
-//! This crate is the store **contract** and its embedded backend. It knows no HTTP and no AWS
+//! This crate is the store **contract** and its two backends. It knows no HTTP and no AWS
 //! wire format. The contract is six traits, one per concern, that every backend implements:
 //!
 //! | trait | what it keeps |
@@ -14,9 +14,13 @@
 //!
 //! [`Store`] bundles the six (plus [`Store::reset`] and [`Store::health`]), so a server holds one
 //! `Arc<dyn Store>` and hands narrower views (`Arc<dyn QueueStore>`, ...) to the parts that need
-//! only one concern. [`open`] resolves a store URI ([`StoreUri`]: `sqlite:DIR`, later
-//! `postgres://...`) to a backend; [`EmbeddedStore`] is the single-node backend on SQLite. Errors
-//! ([`StoreError`]) name no backend.
+//! only one concern. [`open`] resolves a store URI ([`StoreUri`]: `sqlite:DIR` or
+//! `postgres://...`) to a backend; errors ([`StoreError`]) name no backend.
+//!
+//! | backend | for | module |
+//! | --- | --- | --- |
+//! | [`EmbeddedStore`] | one node: SQLite in the data directory (the default) | `embedded` |
+//! | [`PostgresStore`] | several nodes sharing one PostgreSQL database | `postgres` |
 //!
 //! Every backend must pass the conformance suite in the crate `eddy-store-conformance`, which
 //! checks the contract below concern by concern, crash points included (the embedded store runs
@@ -121,9 +125,19 @@
 //! thread does group commit. Opening it runs SQLite's own WAL recovery; there is no
 //! eddy-specific recovery step, because every state change above is a single committed
 //! transaction. See the `embedded` module for its files and their modes.
+//!
+//! # The PostgreSQL backend
+//!
+//! [`PostgresStore`] keeps everything in one PostgreSQL schema, shared by every node. Each
+//! change above is one PostgreSQL transaction, answered after its `COMMIT` returned with the
+//! server's `synchronous_commit` (by default `on`: the WAL is flushed first); one task per node
+//! does group commit for appends. Leases are taken with `FOR UPDATE SKIP LOCKED` and kept on the
+//! database's clock; [`WorkStore::release_leases`] ends only the calling node's leases, since
+//! other nodes' leases belong to live processes. See the `postgres` module.
 
 mod embedded;
 pub mod logs;
+mod postgres;
 pub mod queue;
 mod uri;
 
@@ -133,6 +147,7 @@ use std::time::Duration;
 
 pub use embedded::{EmbeddedStore, EmbeddedStoreOptions};
 pub use logs::{LogEvent, LogPosition, LogQuery, LogStream, NewLogEvent};
+pub use postgres::{PostgresStore, PostgresStoreOptions};
 pub use queue::{Message, NewMessage, QueueStats, ReceiveOptions, Sent};
 pub use uri::{OpenError, StoreOptions, StoreUri, open};
 

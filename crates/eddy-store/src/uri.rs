@@ -5,12 +5,15 @@
 //! | URI | backend |
 //! | --- | --- |
 //! | `sqlite:DIR` (or `sqlite://DIR`) | [`EmbeddedStore`] with its database `eddy.db` in the directory `DIR` |
-//! | `postgres://...`, `postgresql://...` | not built yet (issue 16): [`open`] says so |
+//! | `postgres://USER@HOST:PORT/DB?...`, `postgresql://...` | [`PostgresStore`] in that database (the schema of its `search_path`); any connection parameter `tokio-postgres` takes (`options=-c search_path=S`, `connect_timeout=5`...), plus `eddy_node=NAME`: this node's name for its leases (the host name when absent; see the `postgres` module, "`release_leases`"), and `sslmode=require` with `sslrootcert=PATH` for TLS (see the `postgres` module, "TLS") |
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::{EmbeddedStore, EmbeddedStoreOptions, NoObserver, Store, StoreError, StoreObserver};
+use crate::{
+    EmbeddedStore, EmbeddedStoreOptions, NoObserver, PostgresStore, PostgresStoreOptions, Store,
+    StoreError, StoreObserver,
+};
 
 /// Which store to open, parsed from a URI (see the module docs).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,10 +56,10 @@ pub enum OpenError {
     #[error("`sqlite:` needs the directory of the store, e.g. `sqlite:/var/lib/eddy`")]
     NoPath,
     #[error(
-        "not yet: the PostgreSQL store is issue 16; use the embedded store (`sqlite:DIR`, the \
-         default) until it lands"
+        "the PostgreSQL store is opened on a tokio runtime: call `open` from a blocking thread \
+         of one (`spawn_blocking`)"
     )]
-    PostgresNotYet,
+    NoRuntime,
     #[error("cannot open the store at `{uri}`: {source}")]
     Store {
         uri: String,
@@ -104,7 +107,10 @@ impl Default for StoreOptions {
 }
 
 /// Opens the store `uri` names. Blocks while the backend opens (the embedded store creates or
-/// recovers its database): call it from a blocking context.
+/// recovers its database; the PostgreSQL store connects and migrates): call it from a blocking
+/// context. The PostgreSQL store also needs a tokio runtime to run its connections and tasks
+/// on: the one whose blocking thread calls this (`spawn_blocking`), [`OpenError::NoRuntime`]
+/// when there is none.
 pub fn open(uri: &StoreUri, options: StoreOptions) -> Result<Arc<dyn Store>, OpenError> {
     match uri {
         StoreUri::Sqlite(dir) => {
@@ -123,7 +129,27 @@ pub fn open(uri: &StoreUri, options: StoreOptions) -> Result<Arc<dyn Store>, Ope
             })?;
             Ok(Arc::new(store))
         }
-        StoreUri::Postgres(_) => Err(OpenError::PostgresNotYet),
+        StoreUri::Postgres(given) => {
+            let store_error = |source| OpenError::Store {
+                uri: uri.to_string(),
+                source,
+            };
+            let runtime =
+                tokio::runtime::Handle::try_current().map_err(|_| OpenError::NoRuntime)?;
+            let (conninfo, node) = crate::postgres::take_param(given, "eddy_node");
+            let mut pg = PostgresStoreOptions {
+                sync: options.sync,
+                observer: options.observer,
+                ..PostgresStoreOptions::default()
+            };
+            if let Some(node) = node {
+                pg.node = node;
+            }
+            let store = runtime
+                .block_on(PostgresStore::connect(&conninfo, pg))
+                .map_err(store_error)?;
+            Ok(Arc::new(store))
+        }
     }
 }
 
@@ -156,16 +182,61 @@ mod tests {
     }
 
     #[test]
-    fn a_postgres_uri_is_not_yet_and_its_password_is_never_shown() {
+    fn a_postgres_uri_needs_a_runtime_and_its_password_is_never_shown() {
         let uri: StoreUri = "postgres://u:secret@db:5432/eddy".parse().expect("uri");
         assert_eq!(uri.to_string(), "postgres://db:5432/eddy");
         let Err(e) = open(&uri, StoreOptions::default()) else {
-            panic!("a PostgreSQL store opened");
+            panic!("a PostgreSQL store opened without a runtime");
         };
-        assert!(matches!(e, OpenError::PostgresNotYet));
-        assert!(
-            e.to_string()
-                .starts_with("not yet: the PostgreSQL store is issue 16")
+        assert!(matches!(e, OpenError::NoRuntime), "{e}");
+    }
+
+    /// A server that does not answer is an error naming where it points (never the password),
+    /// not a panic.
+    #[test]
+    fn an_unreachable_postgres_is_an_error() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        // Port 1 on the loopback: nothing listens there.
+        let uri: StoreUri = "postgres://u:secret@127.0.0.1:1/eddy?connect_timeout=2&eddy_node=n"
+            .parse()
+            .expect("uri");
+        let opened = runtime
+            .block_on(runtime.spawn_blocking(move || open(&uri, StoreOptions::default()).map(drop)))
+            .expect("join");
+        let Err(e) = opened else {
+            panic!("a store opened on a closed port");
+        };
+        assert!(matches!(e, OpenError::Store { .. }), "{e}");
+        assert!(!e.to_string().contains("secret"), "{e}");
+        // The text says why, not only that connecting failed.
+        assert!(e.to_string().contains("refused"), "{e}");
+    }
+
+    #[test]
+    fn the_node_parameter_is_eddys_own() {
+        let take = |uri| crate::postgres::take_param(uri, "eddy_node");
+        assert_eq!(
+            take("postgres://h/db?eddy_node=a&connect_timeout=3"),
+            (
+                "postgres://h/db?connect_timeout=3".to_owned(),
+                Some("a".to_owned())
+            )
+        );
+        assert_eq!(
+            take("postgres://h/db?eddy_node=b"),
+            ("postgres://h/db".to_owned(), Some("b".to_owned()))
+        );
+        assert_eq!(
+            take("postgres://h/db"),
+            ("postgres://h/db".to_owned(), None)
+        );
+        assert_eq!(
+            take("postgres://h/db?eddy_nodes=x"),
+            ("postgres://h/db?eddy_nodes=x".to_owned(), None)
         );
     }
 

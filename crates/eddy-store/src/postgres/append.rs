@@ -1,0 +1,279 @@
+//! Group commit of the event log ([`crate::EventLog::append`]): one task per store takes the
+//! appends waiting for it, checks them, and writes them all with one statement of multi-row
+//! inserts (`unnest` over arrays, however many events; [`WRITE`]), then answers each caller once
+//! its commit returned. Concurrent callers therefore share one commit and one WAL flush; a caller
+//! is never answered before the commit that holds its events.
+//!
+//! Positions come from the one row of `event_log`, whose lock orders appends across nodes (so
+//! positions follow commit order). Every node's appends wait for that lock, so it is held for as
+//! little as possible: one statement and its commit, no round trips in between (taking it in a
+//! separate statement cost a third of the throughput of three nodes appending single events).
+//!
+//! Within a batch each append stays all-or-nothing on its own: an append whose forwarded work
+//! items' leases are no longer current ([`crate::AppendBatch::ack`]) or whose work names no
+//! event is left out of the transaction and answered with its error, while the others commit.
+//! The acked items are locked (`FOR UPDATE`) before their tokens are compared, so another node
+//! cannot settle them between the check and the delete.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::{PgError, PgResult, Shared};
+use crate::{AppendBatch, Lease, Result};
+
+/// Appends waiting for the appender at most (callers beyond wait to hand theirs over).
+pub(crate) const QUEUE: usize = 4096;
+
+/// Most appends folded into one transaction.
+const MAX_REQUESTS: usize = 1024;
+/// Most events in one transaction (a batch stops growing past it).
+const MAX_EVENTS: usize = 16_384;
+
+pub(crate) struct Request {
+    pub(crate) batch: AppendBatch,
+    pub(crate) reply: oneshot::Sender<Result<()>>,
+}
+
+/// The appender task: runs until the store is dropped.
+pub(crate) async fn run(shared: Arc<Shared>, mut requests: mpsc::Receiver<Request>) {
+    let mut batch = Vec::with_capacity(64);
+    while let Some(first) = requests.recv().await {
+        let mut events = first.batch.events.len();
+        batch.push(first);
+        while batch.len() < MAX_REQUESTS && events < MAX_EVENTS {
+            match requests.try_recv() {
+                Ok(r) => {
+                    events += r.batch.events.len();
+                    batch.push(r);
+                }
+                Err(_) => break,
+            }
+        }
+        commit(&shared, &mut batch).await;
+    }
+}
+
+/// Writes `batch` in one transaction and answers every request in it.
+async fn commit(shared: &Shared, batch: &mut Vec<Request>) {
+    let started = Instant::now();
+    let requests = batch.len();
+    // Requests that cannot be written are answered at once, the others after the commit.
+    let mut accepted = Vec::with_capacity(batch.len());
+    for r in batch.drain(..) {
+        if r.batch.work.iter().any(|w| w.event >= r.batch.events.len()) {
+            let e = shared.wrote::<()>(Err(PgError::Invalid("a work item names no event")));
+            let _gone = r.reply.send(e).is_err();
+        } else {
+            accepted.push(r);
+        }
+    }
+    let outcome = write(shared, &mut accepted).await;
+    shared.observer.committed(started.elapsed(), requests);
+    match outcome {
+        Ok(refused) => {
+            for (r, refused) in accepted.into_iter().zip(refused) {
+                let answer = match refused {
+                    None => shared.wrote(Ok(())),
+                    Some(leases) => Err(PgError::LeaseLost(leases).into()),
+                };
+                let _gone = r.reply.send(answer).is_err();
+            }
+        }
+        Err(e) => {
+            let message = match &e {
+                PgError::Db(db) => super::describe(db),
+                other => other.to_string(),
+            };
+            tracing::warn!(error = %message, appends = accepted.len(), "store append failed");
+            let full = e.is_full();
+            let _noted = shared.wrote::<()>(Err(e)).is_err();
+            for r in accepted {
+                let answer = if full {
+                    Err(crate::StoreError::Full(message.clone()))
+                } else {
+                    Err(crate::StoreError::backend(message.clone()))
+                };
+                let _gone = r.reply.send(answer).is_err();
+            }
+        }
+    }
+}
+
+/// Writes the whole batch, events, work items and ticks, with one statement: the log row's
+/// lock (which orders positions across nodes) is then held for that statement and the commit
+/// only, not for several round trips.
+const WRITE: &str = "
+WITH top AS (
+    UPDATE event_log SET top_seq = top_seq + $1 WHERE id = 1 RETURNING top_seq - $1 AS base
+), ev AS (
+    INSERT INTO events (seq, id, bus, time_ms, ingested_ms, hops, body)
+    SELECT top.base + u.o, u.i, u.b, u.t, coalesce(u.g, eddy_now_ms()), u.h, u.y
+    FROM top, unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[],
+                     $7::integer[], $8::text[]) AS u(o, i, b, t, g, h, y)
+), wk AS (
+    INSERT INTO work (event_seq, rule, target, due_ms, created_ms)
+    SELECT top.base + w.o, w.r, w.t, coalesce(w.d, eddy_now_ms()), coalesce(w.d, eddy_now_ms())
+    FROM top, unnest($9::bigint[], $10::text[], $11::text[], $12::bigint[]) AS w(o, r, t, d)
+), tk AS (
+    INSERT INTO ticks (schedule, tick_ms)
+    SELECT * FROM unnest($13::text[], $14::bigint[])
+    ON CONFLICT (schedule) DO UPDATE SET tick_ms = greatest(ticks.tick_ms, excluded.tick_ms)
+)
+SELECT base FROM top";
+
+/// Writes the batch: answers, per request, the leases that made it refused (`None`: written).
+/// A batch that completes no work items is one statement, committed by itself; one that does
+/// is a transaction that first locks and checks those items.
+async fn write(shared: &Shared, batch: &mut [Request]) -> PgResult<Vec<Option<Vec<Lease>>>> {
+    let mut conn = shared.pool.get().await?;
+    let store_now = shared.store_now();
+    let mut refused: Vec<Option<Vec<Lease>>> = vec![None; batch.len()];
+    let acked: Vec<i64> = batch
+        .iter()
+        .flat_map(|r| r.batch.ack.iter().map(|l| l.id))
+        .collect();
+    if acked.is_empty() {
+        let columns = Columns::of(batch.iter().map(|r| &r.batch), store_now);
+        if !columns.is_empty() {
+            conn.query_one(WRITE, &columns.params()).await?;
+        }
+        return Ok(refused);
+    }
+    let mut tx = conn.begin().await?;
+    // Fencing: lock the acked items, then keep only the requests whose leases are all current
+    // (and not already claimed by an earlier request of this batch).
+    let rows = tx
+        .query(
+            "SELECT id, token FROM work WHERE id = ANY($1) AND leased ORDER BY id FOR UPDATE",
+            &[&acked],
+        )
+        .await?;
+    let current: HashMap<i64, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let mut claimed = HashSet::new();
+    let mut delete = Vec::new();
+    for (r, refused) in batch.iter().zip(refused.iter_mut()) {
+        let lost: Vec<Lease> = r
+            .batch
+            .ack
+            .iter()
+            .filter(|l| current.get(&l.id) != Some(&l.token) || claimed.contains(&l.id))
+            .copied()
+            .collect();
+        if lost.is_empty() {
+            for l in &r.batch.ack {
+                claimed.insert(l.id);
+                delete.push(l.id);
+            }
+        } else {
+            *refused = Some(lost);
+        }
+    }
+    if !delete.is_empty() {
+        tx.execute("DELETE FROM work WHERE id = ANY($1)", &[&delete])
+            .await?;
+    }
+    let written = batch
+        .iter()
+        .zip(&refused)
+        .filter(|(_, refused)| refused.is_none())
+        .map(|(r, _)| &r.batch);
+    let columns = Columns::of(written, store_now);
+    if !columns.is_empty() {
+        tx.query_one(WRITE, &columns.params()).await?;
+    }
+    tx.commit().await?;
+    Ok(refused)
+}
+
+/// The parameters of [`WRITE`] for a batch: its events, work items and ticks column by column
+/// (one array each), positions as offsets from the first position the batch takes.
+#[derive(Default)]
+struct Columns<'a> {
+    events: i64,
+    e: EventColumns<'a>,
+    w: WorkColumns<'a>,
+    schedules: Vec<&'a str>,
+    ticks: Vec<i64>,
+}
+
+impl<'a> Columns<'a> {
+    fn of(batches: impl Iterator<Item = &'a AppendBatch>, store_now: Option<i64>) -> Self {
+        let mut c = Columns::default();
+        // The latest tick of each schedule (one row per schedule in the statement).
+        let mut ticks: HashMap<&str, i64> = HashMap::new();
+        for b in batches {
+            let ingested = b.now_ms.or(store_now);
+            let first = c.events + 1;
+            for ev in &b.events {
+                c.events += 1;
+                c.e.seq.push(c.events);
+                c.e.id.push(&ev.id);
+                c.e.bus.push(&ev.bus);
+                c.e.time.push(ev.time_ms);
+                c.e.ingested.push(ingested);
+                c.e.hops.push(i32::try_from(ev.hops).unwrap_or(i32::MAX));
+                c.e.body.push(&ev.body);
+            }
+            for work in &b.work {
+                c.w.event.push(first + work.event as i64);
+                c.w.rule.push(&work.rule);
+                c.w.target.push(&work.target);
+                c.w.due.push(ingested);
+            }
+            for t in &b.ticks {
+                let at = ticks.entry(&t.schedule).or_insert(t.tick_ms);
+                *at = (*at).max(t.tick_ms);
+            }
+        }
+        (c.schedules, c.ticks) = ticks.into_iter().unzip();
+        c
+    }
+
+    fn is_empty(&self) -> bool {
+        self.events == 0 && self.schedules.is_empty()
+    }
+
+    fn params(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 14] {
+        [
+            &self.events,
+            &self.e.seq,
+            &self.e.id,
+            &self.e.bus,
+            &self.e.time,
+            &self.e.ingested,
+            &self.e.hops,
+            &self.e.body,
+            &self.w.event,
+            &self.w.rule,
+            &self.w.target,
+            &self.w.due,
+            &self.schedules,
+            &self.ticks,
+        ]
+    }
+}
+
+/// The events of a batch, column by column (one array parameter each).
+#[derive(Default)]
+struct EventColumns<'a> {
+    /// Offsets from the batch's first position (1-based).
+    seq: Vec<i64>,
+    id: Vec<&'a str>,
+    bus: Vec<&'a str>,
+    time: Vec<i64>,
+    ingested: Vec<Option<i64>>,
+    hops: Vec<i32>,
+    body: Vec<&'a str>,
+}
+
+/// The work items of a batch, column by column.
+#[derive(Default)]
+struct WorkColumns<'a> {
+    event: Vec<i64>,
+    rule: Vec<&'a str>,
+    target: Vec<&'a str>,
+    due: Vec<Option<i64>>,
+}
