@@ -101,7 +101,8 @@ struct ServeArgs {
     #[arg(long, env = "EDDY_DATA_DIR", default_value = ".eddy")]
     data_dir: PathBuf,
     /// The store: `sqlite:DIR` (the embedded store with its database in DIR; the default is the
-    /// embedded store in `--data-dir`) or `postgres://USER@HOST/DATABASE` (not yet: issue 16).
+    /// embedded store in `--data-dir`) or `postgres://USER@HOST/DATABASE` (a PostgreSQL database
+    /// several eddy nodes share; see docs/cluster.md).
     #[arg(long, env = "EDDY_STORE", value_name = "URI")]
     store: Option<eddy_server::config::StoreUri>,
     /// Address of the AWS-compatible endpoint (port 0 picks a free port).

@@ -1,5 +1,6 @@
-//! `eddy serve --store URI`: the embedded store goes where `sqlite:DIR` says, a PostgreSQL URI
-//! is refused with a clear "not yet", and an unknown scheme is a usage error.
+//! `eddy serve --store URI`: the embedded store goes where `sqlite:DIR` says, a PostgreSQL store
+//! that cannot be reached stops eddy with a message that names where it points (never its
+//! password), and an unknown scheme is a usage error.
 
 use std::process::{Command, Stdio};
 
@@ -22,16 +23,19 @@ fn serve(args: &[&str], data_dir: &std::path::Path) -> std::process::Output {
 }
 
 #[test]
-fn a_postgres_store_is_not_yet() {
+fn a_postgres_store_that_cannot_be_reached_stops_eddy_without_showing_its_password() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = serve(
-        &["--store", "postgres://eddy:secret@127.0.0.1/eddy"],
+        &[
+            "--store",
+            "postgres://eddy:secret@127.0.0.1:1/eddy?connect_timeout=2",
+        ],
         dir.path(),
     );
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("not yet: the PostgreSQL store is issue 16"),
+        stderr.contains("cannot open the store at `postgres://127.0.0.1:1/"),
         "{stderr}"
     );
     assert!(!stderr.contains("secret"), "{stderr}");
