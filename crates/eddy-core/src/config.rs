@@ -12,6 +12,9 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// The store (`--store`): `None` is the embedded store in `data_dir`.
     pub store: Option<StoreUri>,
+    /// This node's name among the nodes sharing a store (`--node`): the leases it holds, its
+    /// heartbeats and its metrics carry it. Unique and stable per node; the host name when unset.
+    pub node: String,
     /// Development mode: enables `POST /_eddy/reset`, `/moto-api/reset` and `POST /_eddy/clock`.
     pub dev: bool,
     /// The account id in ARNs and envelopes.
@@ -209,8 +212,18 @@ impl ServerConfig {
             code_roots: CodeRoots::default(),
             egress: crate::egress::Egress::default(),
             function_log_retention_days: Some(DEFAULT_FUNCTION_LOG_RETENTION_DAYS),
+            node: default_node_name(),
         }
     }
+}
+
+/// The host name (the kernel's), or `eddy` when it cannot be read: a node's default name.
+pub fn default_node_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "eddy".to_owned())
 }
 
 /// The event log's default retention: 24 hours.

@@ -105,6 +105,10 @@ struct ServeArgs {
     /// several eddy nodes share; see docs/cluster.md).
     #[arg(long, env = "EDDY_STORE", value_name = "URI")]
     store: Option<eddy_server::config::StoreUri>,
+    /// This node's name among the nodes sharing a PostgreSQL store: unique and stable per node
+    /// (its leases, heartbeats and metrics carry it). Default: the host name.
+    #[arg(long, env = "EDDY_NODE", value_name = "NAME")]
+    node: Option<String>,
     /// Address of the AWS-compatible endpoint (port 0 picks a free port).
     #[arg(long, env = "EDDY_AWS_LISTEN", default_value = "127.0.0.1:4566")]
     aws_listen: SocketAddr,
@@ -318,6 +322,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let (aws_addr, http_addr) = listeners.addrs()?;
         let mut config = eddy_server::ServerConfig::new(args.data_dir);
         config.store = args.store;
+        if let Some(node) = args.node {
+            config.node = node;
+        }
         config.dev = args.dev;
         config.account_id = args.account_id;
         config.default_region = args.region;
