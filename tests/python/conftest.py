@@ -1,6 +1,9 @@
 """Black-box fixtures: start the real `eddy serve` binary on free ports and talk to it with boto3,
 the aws CLI and raw HTTP, as a user would."""
 
+import atexit
+import glob
+import hashlib
 import json
 import os
 import re
@@ -20,6 +23,53 @@ AUTHORIZATION = ("AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/events/aws
                  "SignedHeaders=host, Signature=0")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+# `EDDY_TEST_STORE=postgres://...`: every server the tests start keeps its state in PostgreSQL,
+# one schema per data directory (a restart on the same directory finds its state again), instead
+# of the embedded store. `scripts/test` runs the suite once each way.
+PG_STORE = os.environ.get("EDDY_TEST_STORE", "")
+if not PG_STORE.startswith(("postgres://", "postgresql://")):
+    PG_STORE = ""
+_schemas = set()
+
+
+def psql():
+    found = shutil.which("psql") or next(iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/psql"))), None)
+    if not found:
+        raise RuntimeError("EDDY_TEST_STORE names PostgreSQL but no psql was found")
+    return found
+
+
+def pg_store_uri(data_dir):
+    """The store URI of the server on `data_dir`: its own schema in the test database."""
+    schema = "eddy_t_" + hashlib.sha1(os.path.realpath(data_dir).encode()).hexdigest()[:16]
+    if schema not in _schemas:
+        subprocess.run([psql(), PG_STORE, "-qc", f"CREATE SCHEMA IF NOT EXISTS {schema}"],
+                       check=True, stdout=subprocess.DEVNULL)
+        _schemas.add(schema)
+    sep = "&" if "?" in PG_STORE else "?"
+    return f"{PG_STORE}{sep}options=-c%20search_path%3D{schema}"
+
+
+@atexit.register
+def _drop_schemas():
+    if PG_STORE and _schemas:
+        drops = "; ".join(f"DROP SCHEMA IF EXISTS {s} CASCADE" for s in sorted(_schemas))
+        subprocess.run([psql(), PG_STORE, "-qc", drops], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+
+
+embedded_only = pytest.mark.skipif(
+    bool(PG_STORE), reason="about the embedded store's own files (EDDY_TEST_STORE is PostgreSQL)")
+
+
+def store_args(data_dir, args=()):
+    """`--store` for a server on `data_dir` when the suite runs on PostgreSQL (and `args` names
+    no store of its own)."""
+    if PG_STORE and "--store" not in args:
+        return ["--store", pg_store_uri(data_dir)]
+    return []
 
 
 def eddy_bin():
@@ -47,7 +97,8 @@ class Eddy:
         self.proc = subprocess.Popen(
             [eddy_bin(), "serve", "--dev", "--data-dir", self.data_dir,
              "--aws-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
-             *[a for d in self.code_roots for a in ("--code-root", d)], *self.extra_args],
+             *[a for d in self.code_roots for a in ("--code-root", d)],
+             *store_args(self.data_dir, self.extra_args), *self.extra_args],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=self.cwd,
         )
         line = self.proc.stdout.readline()

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import Eddy
+from conftest import Eddy, embedded_only
 from test_lambda import ROLE, create_rust, invoke, py_zip
 
 pytestmark = pytest.mark.skipif(
@@ -73,6 +73,7 @@ def test_functions_cannot_read_each_others_code_or_list_the_data_directory(isola
     assert (os.stat(b_code).st_gid, mode(b_code)) == (b["gid"], 0o750)
 
 
+@embedded_only
 def test_functions_cannot_read_the_store(isolated):
     """The store's files are 0600 in a 0711 directory: a function that knows their names still
     cannot open them."""

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import Eddy, wait_for
+from conftest import Eddy, wait_for, embedded_only
 
 
 @pytest.fixture
@@ -72,6 +72,7 @@ def test_a_bad_retention_is_refused_at_start(fresh_dir, value, message):
     assert message in p.stderr, p.stderr
 
 
+@embedded_only
 def test_expired_space_is_given_back_to_the_file_system(server):
     """Once retention deleted them, the events' space goes back to the file system (the store
     shrinks on disk in bounded steps), not only into the store's free list."""

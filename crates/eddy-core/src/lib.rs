@@ -102,7 +102,7 @@ impl Core {
         clock: clock::Clock,
         extra: Extra<'_>,
     ) -> anyhow::Result<Arc<Self>> {
-        let metrics = Metrics::new();
+        let metrics = Metrics::for_node(&config.node);
         private_data_dir(&config).await?;
         let uri = config
             .store
@@ -125,7 +125,8 @@ impl Core {
         extra: Extra<'_>,
     ) -> anyhow::Result<Arc<Self>> {
         private_data_dir(&config).await?;
-        Self::assemble(config, clock, store, Metrics::new(), extra).await
+        let metrics = Metrics::for_node(&config.node);
+        Self::assemble(config, clock, store, metrics, extra).await
     }
 
     /// Loads everything the store holds into the parts of the core (and `extra`'s), then

@@ -114,8 +114,22 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Metrics without a node label (tests, tools).
     pub fn new() -> Arc<Self> {
-        let mut registry = Registry::default();
+        Self::with_registry(Registry::default())
+    }
+
+    /// The metrics of node `node`: every sample carries `node="NAME"`, so several nodes sharing
+    /// a store can be told apart when scraped together.
+    pub fn for_node(node: &str) -> Arc<Self> {
+        let labels = [(
+            std::borrow::Cow::Borrowed("node"),
+            std::borrow::Cow::Owned(node.to_owned()),
+        )];
+        Self::with_registry(Registry::with_labels(labels.into_iter()))
+    }
+
+    fn with_registry(mut registry: Registry) -> Arc<Self> {
         let events_put = Family::<BusLabels, Counter>::default();
         registry.register(
             "eddy_events_put",
