@@ -99,7 +99,7 @@ class Eddy:
              "--aws-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
              *[a for d in self.code_roots for a in ("--code-root", d)],
              *store_args(self.data_dir, self.extra_args), *self.extra_args],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=self.cwd,
+            stdout=subprocess.PIPE, stderr=self._log(), text=True, cwd=self.cwd,
         )
         line = self.proc.stdout.readline()
         m = re.search(r"aws=(http://\S+) http=(http://\S+)", line)
@@ -108,6 +108,15 @@ class Eddy:
             raise RuntimeError(f"eddy did not print its addresses: {line!r}")
         self.aws, self.http = m.group(1), m.group(2)
         return self
+
+    @staticmethod
+    def _log():
+        """Where the server's log goes: `EDDY_TEST_LOGS=DIR` keeps each server's in DIR."""
+        logs = os.environ.get("EDDY_TEST_LOGS")
+        if not logs:
+            return subprocess.DEVNULL
+        os.makedirs(logs, exist_ok=True)
+        return open(os.path.join(logs, f"eddy-{time.time():.6f}.log"), "w")
 
     def stop(self, sig_kill=False):
         if self.proc and self.proc.poll() is None:

@@ -655,11 +655,12 @@ async fn give_up(
     };
     tracing::warn!(event = %item.event_id, rule = %item.rule, target = %target.arn, %reason,
         "undeliverable event kept in the store's dead letters (the target has no dead-letter queue)");
-    match app
-        .store
-        .dead_letter(item.lease(), reason, app.clock.now_ms())
-        .await
-    {
+    let settled = until_answered(app, || {
+        app.store
+            .dead_letter(item.lease(), reason.clone(), app.clock.now_ms())
+    })
+    .await;
+    match settled {
         Ok(true) => count(app, item, "failed", 1),
         Ok(false) => stale(app, 1),
         Err(e) => settle_failed(&e),
@@ -681,7 +682,7 @@ fn count(app: &Core, item: &WorkItem, outcome: &str, n: usize) {
 /// Removes delivered work items. Leases refused (lost: their items are another attempt's now)
 /// are counted.
 pub(crate) async fn ack(app: &Core, leases: Vec<Lease>) {
-    match app.store.ack(leases).await {
+    match until_answered(app, || app.store.ack(leases.clone())).await {
         Ok(refused) => stale(app, refused.len()),
         Err(e) => settle_failed(&e),
     }
@@ -689,7 +690,7 @@ pub(crate) async fn ack(app: &Core, leases: Vec<Lease>) {
 
 /// Makes a leased item due again at `due_ms`, unless its lease was lost (counted).
 pub(crate) async fn nack(app: &Core, lease: Lease, due_ms: i64) {
-    match app.store.nack(lease, due_ms).await {
+    match until_answered(app, || app.store.nack(lease, due_ms)).await {
         Ok(true) => {}
         Ok(false) => stale(app, 1),
         Err(e) => settle_failed(&e),
@@ -723,6 +724,34 @@ pub(crate) fn lost(app: &Core, e: &CoreError) -> bool {
 /// ends (at the next start, or when this process stops renewing it).
 fn settle_failed(e: &StoreError) {
     tracing::error!(error = %e, "cannot settle a delivery; it will be retried after its lease");
+}
+
+/// Runs a settlement (ack, nack, dead letter) until the store answers it, for at most a lease:
+/// a store out of reach for a moment (a PostgreSQL restart, a network partition) must not leave
+/// a delivered item to be delivered again, or a failed one waiting for its lease to end, when
+/// it could be settled a second later. The lease is renewed meanwhile (the delivery still holds
+/// it), so no other attempt takes the item while this one retries. A refusal (a lost lease) or
+/// a closed store is an answer.
+async fn until_answered<T, F, Fut>(app: &Core, mut settle: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let deadline =
+        tokio::time::Instant::now() + Duration::from_millis(app.config.lease_ms.max(0) as u64);
+    let mut wait = Duration::from_millis(50);
+    loop {
+        match settle().await {
+            Err(e @ (StoreError::Backend(_) | StoreError::Full(_)))
+                if tokio::time::Instant::now() + wait < deadline =>
+            {
+                tracing::debug!(error = %e, "cannot settle a delivery yet; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(2));
+            }
+            answer => return answer,
+        }
+    }
 }
 
 #[cfg(test)]

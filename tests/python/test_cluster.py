@@ -1,0 +1,295 @@
+"""Several eddy nodes sharing one PostgreSQL store, as a scaled-out deployment runs them: real
+`eddy serve` processes, each with its own data directory and node name, on one schema. Runs
+when the suite runs on PostgreSQL (`EDDY_TEST_STORE=postgres://...`, the second pass of
+`scripts/test`)."""
+
+import json
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlparse
+
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
+
+from conftest import PG_STORE, Eddy, pg_store_uri, wait_for
+
+pytestmark = pytest.mark.skipif(not PG_STORE, reason="needs EDDY_TEST_STORE=postgres://...")
+
+ACCOUNT = "123456789012"
+
+
+class Cluster:
+    """Nodes on one schema; each has its own data directory."""
+
+    def __init__(self, lease_ms=None):
+        self.root = tempfile.mkdtemp(prefix="eddy-cluster-")
+        self.store = pg_store_uri(os.path.join(self.root, "store"))
+        self.lease_ms = lease_ms
+        self.nodes = {}
+
+    def start(self, name, store=None):
+        args = ["--node", name, "--store", store or self.store, "--function-user", "current"]
+        if self.lease_ms:
+            args += ["--lease-ms", str(self.lease_ms)]
+        node = Eddy(os.path.join(self.root, name), args).start()
+        self.nodes[name] = node
+        return node
+
+    def stop(self):
+        for n in self.nodes.values():
+            n.stop(sig_kill=True)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.fixture
+def cluster():
+    c = Cluster()
+    yield c
+    c.stop()
+
+
+def queue_arn(name):
+    return f"arn:aws:sqs:us-east-1:{ACCOUNT}:{name}"
+
+
+def rule_to_queue(node, rule, source, queue):
+    ev = node.client("events")
+    ev.put_rule(Name=rule, EventPattern=json.dumps({"source": [source]}))
+    ev.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": queue_arn(queue)}])
+
+
+def drain(node, queue, want, timeout=30):
+    """Receives and deletes until `want` messages came or `timeout` passed; the bodies' event
+    ids, in order of receipt (duplicates kept)."""
+    sqs = node.client("sqs")
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    got = []
+    deadline = time.time() + timeout
+    while len(got) < want and time.time() < deadline:
+        msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                   WaitTimeSeconds=1).get("Messages", [])
+        for m in msgs:
+            got.append(json.loads(m["Body"])["id"])
+        if msgs:
+            sqs.delete_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)])
+    return got
+
+
+def test_a_rule_made_on_one_node_delivers_events_put_on_another_to_a_queue_read_on_a_third(cluster):
+    a, b, c = (cluster.start(n) for n in ("a", "b", "c"))
+    c.client("sqs").create_queue(QueueName="orders")
+    rule_to_queue(a, "to-orders", "shop", "orders")
+    # Definitions made through a reach every node within a second (LISTEN/NOTIFY).
+    assert wait_for(lambda: any(r["Name"] == "to-orders"
+                                for r in b.client("events").list_rules()["Rules"]), 1.5)
+    put = b.client("events").put_events(Entries=[
+        {"Source": "shop", "DetailType": "order", "Detail": json.dumps({"n": i})}
+        for i in range(10)])
+    assert put["FailedEntryCount"] == 0
+    ids = sorted(e["EventId"] for e in put["Entries"])
+    assert sorted(drain(c, "orders", 10)) == ids
+
+
+def test_a_node_killed_during_delivery_loses_nothing_and_queue_targets_get_each_event_once():
+    """SIGKILL one of three nodes while it takes events and delivers them: every event any node
+    acknowledged reaches the queue target exactly once (the delivery and its ack commit
+    together), the killed node's leased work taken over by the others when its leases end."""
+    c = Cluster(lease_ms=2000)
+    try:
+        a, b, _ = (c.start(n) for n in ("a", "b", "c"))
+        a.client("sqs").create_queue(QueueName="sink")
+        rule_to_queue(a, "to-sink", "load", "sink")
+        assert wait_for(lambda: any(r["Name"] == "to-sink"
+                                    for r in b.client("events").list_rules()["Rules"]), 2)
+        acked, lock = [], threading.Lock()
+        stop = threading.Event()
+
+        def put_loop(node):
+            ev = node.client("events")
+            while not stop.is_set():
+                try:
+                    r = ev.put_events(Entries=[{"Source": "load", "DetailType": "t",
+                                                "Detail": "{}"} for _ in range(10)])
+                except (ClientError, EndpointConnectionError, Exception):  # noqa: BLE001
+                    if node.proc.poll() is not None:
+                        return
+                    continue
+                with lock:
+                    acked.extend(e["EventId"] for e in r["Entries"] if "EventId" in e)
+
+        threads = [threading.Thread(target=put_loop, args=(n,)) for n in (a, b)]
+        for t in threads:
+            t.start()
+        time.sleep(2)
+        b.stop(sig_kill=True)  # mid-load: b was taking events and delivering its share
+        time.sleep(1)
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+        assert len(acked) > 100, len(acked)
+        got = drain(c.nodes["c"], "sink", len(acked), timeout=60)
+        missing = set(acked) - set(got)
+        assert not missing, f"{len(missing)} acknowledged events never delivered"
+        dups = len(got) - len(set(got))
+        assert dups == 0, f"{dups} events delivered twice to a queue target"
+    finally:
+        c.stop()
+
+
+def test_two_consumers_on_two_nodes_never_hold_the_same_message(cluster):
+    a, b = cluster.start("a"), cluster.start("b")
+    url = a.client("sqs").create_queue(QueueName="work")["QueueUrl"]
+    sqs_a = a.client("sqs")
+    for i in range(0, 300, 10):
+        sqs_a.send_message_batch(QueueUrl=url, Entries=[
+            {"Id": str(j), "MessageBody": f"m{i + j}"} for j in range(10)])
+    assert wait_for(lambda: b.client("sqs").get_queue_url(QueueName="work"), 2)
+
+    def consume(node):
+        sqs = node.client("sqs")
+        seen = []
+        idle = 0
+        while idle < 3:
+            msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                       VisibilityTimeout=60, WaitTimeSeconds=0).get("Messages", [])
+            idle = 0 if msgs else idle + 1
+            seen.extend(m["MessageId"] for m in msgs)
+        return seen
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(consume, [a, b, a, b]))
+    everything = [m for r in results for m in r]
+    assert len(everything) == 300, len(everything)
+    assert len(set(everything)) == 300, "a message was held by two consumers at once"
+    assert all(results[i] for i in range(4)) or True  # the split is the store's business
+
+
+class Proxy:
+    """A TCP proxy to PostgreSQL that can be cut: a node behind it is partitioned from the
+    store (new connections refused, open ones reset) until it is restored."""
+
+    def __init__(self, target_host, target_port):
+        self.target = (target_host, target_port)
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.listener.listen(64)
+        self.open = threading.Event()
+        self.open.set()
+        self.conns = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.open.is_set():
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(self.target)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.conns += [client, upstream]
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def cut(self):
+        self.open.clear()
+        with self.lock:
+            for s in self.conns:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                    s.close()
+                except OSError:
+                    pass
+            self.conns = []
+
+    def restore(self):
+        self.open.set()
+
+
+@pytest.fixture
+def short_leases():
+    c = Cluster(lease_ms=3000)
+    yield c
+    c.stop()
+
+
+def test_a_node_cut_off_from_the_store_acknowledges_nothing_until_it_reconnects(short_leases):
+    """Every PutEvents the cut-off node answers is an error (nothing acknowledged that was not
+    committed); it recovers by itself; what it acknowledged before is delivered. A lease it took
+    as the connection broke (committed, answer lost) ends by its deadline, so the item is
+    delivered at the latest a lease later (3 s here)."""
+    cluster = short_leases
+    pg = urlparse(PG_STORE)
+    proxy = Proxy(pg.hostname or "127.0.0.1", pg.port or 5432)
+    behind = cluster.store.replace(f"{pg.hostname}:{pg.port or 5432}", f"127.0.0.1:{proxy.port}", 1)
+    assert behind != cluster.store
+    a = cluster.start("a")
+    p = cluster.start("p", store=behind)
+    a.client("sqs").create_queue(QueueName="seen")
+    rule_to_queue(a, "to-seen", "part", "seen")
+    assert wait_for(lambda: any(r["Name"] == "to-seen"
+                                for r in p.client("events").list_rules()["Rules"]), 2)
+    entry = {"Source": "part", "DetailType": "t", "Detail": "{}"}
+    before = p.client("events").put_events(Entries=[entry])["Entries"][0]["EventId"]
+
+    proxy.cut()
+    ev = p.client("events")
+    answers = []
+    for _ in range(5):
+        try:
+            r = ev.put_events(Entries=[entry])
+            answers.append(r)
+        except ClientError as e:
+            answers.append(e.response["ResponseMetadata"]["HTTPStatusCode"])
+        time.sleep(0.2)
+    acknowledged = [r for r in answers if isinstance(r, dict) and r.get("FailedEntryCount") == 0]
+    assert not acknowledged, f"a partitioned node acknowledged events: {answers}"
+    assert all(isinstance(r, int) and r >= 500 for r in answers), answers
+
+    proxy.restore()
+
+    def accepted():
+        try:
+            return ev.put_events(Entries=[entry])["Entries"][0]["EventId"]
+        except ClientError:
+            return None
+    after = None
+    deadline = time.time() + 30
+    while after is None and time.time() < deadline:
+        after = accepted()
+        time.sleep(0.5)
+    assert after, "the node did not recover after the partition ended"
+    got = drain(a, "seen", 2, timeout=30)
+    assert before in got and after in got, got
