@@ -30,7 +30,8 @@ pub enum TargetKind {
 
 #[derive(Debug, clap::Args)]
 pub struct DeliveriesArgs {
-    /// host:port of eddy's AWS endpoint.
+    /// host:port of eddy's AWS endpoint; several, comma-separated, for the nodes of a cluster
+    /// (PutEvents connections are spread over them, deliveries counted on all of them).
     #[arg(long, default_value = "127.0.0.1:4566")]
     endpoint: String,
     /// What the rule delivers to.
@@ -142,6 +143,15 @@ pub(crate) async fn metric(endpoint: &str, name: &str, filters: &[&str]) -> anyh
         .sum())
 }
 
+/// [`metric`] summed over every node.
+async fn metric_sum(endpoints: &[String], name: &str, filters: &[&str]) -> anyhow::Result<f64> {
+    let mut sum = 0.0;
+    for e in endpoints {
+        sum += metric(e, name, filters).await?;
+    }
+    Ok(sum)
+}
+
 pub async fn run(args: DeliveriesArgs) -> anyhow::Result<()> {
     anyhow::ensure!((1..=10).contains(&args.batch), "--batch must be 1-10");
     anyhow::ensure!(
@@ -149,7 +159,9 @@ pub async fn run(args: DeliveriesArgs) -> anyhow::Result<()> {
         "--backlog needs --target http"
     );
     let name = format!("bench-deliveries-{}", std::process::id());
-    let mut c = Conn::connect(&args.endpoint).await?;
+    let endpoints = crate::endpoints(&args.endpoint);
+    anyhow::ensure!(!endpoints.is_empty(), "--endpoint names no endpoint");
+    let mut c = Conn::connect(&endpoints[0]).await?;
     let arrivals: Times = Arc::new(Mutex::new(HashMap::new()));
     let target_arn = match args.target {
         TargetKind::Queue => {
@@ -200,11 +212,15 @@ pub async fn run(args: DeliveriesArgs) -> anyhow::Result<()> {
     )
     .await?;
 
+    if endpoints.len() > 1 {
+        // The other nodes learn of the rule from the store's change feed.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
     // Only this run's rule: other rules may match the same events.
     let rule_label = format!("rule/{name}\"");
     let delivered_filter = ["outcome=\"delivered\"", rule_label.as_str()];
-    let before = metric(
-        &args.endpoint,
+    let before = metric_sum(
+        &endpoints,
         "eddy_delivery_attempts_total",
         &delivered_filter,
     )
@@ -218,7 +234,8 @@ pub async fn run(args: DeliveriesArgs) -> anyhow::Result<()> {
     });
     let mut tasks = Vec::new();
     for i in 0..args.connections {
-        let (endpoint, next, acks) = (args.endpoint.clone(), next.clone(), acks.clone());
+        let endpoint = endpoints[i % endpoints.len()].clone();
+        let (next, acks) = (next.clone(), acks.clone());
         let (batch, spread) = (args.batch, i as f64 / args.connections as f64);
         tasks.push(tokio::spawn(async move {
             let mut conn = Conn::connect(&endpoint).await?;
@@ -254,8 +271,8 @@ pub async fn run(args: DeliveriesArgs) -> anyhow::Result<()> {
     let events = requests * args.batch as u64;
     let want = before + events as f64;
     // What was still owed when the last put returned, drained with no ingest competing.
-    let at_put_end = metric(
-        &args.endpoint,
+    let at_put_end = metric_sum(
+        &endpoints,
         "eddy_delivery_attempts_total",
         &delivered_filter,
     )
@@ -269,8 +286,8 @@ pub async fn run(args: DeliveriesArgs) -> anyhow::Result<()> {
             serde_json::json!({"Name": name, "InvocationRateLimitPerSecond": 1_000_000}),
         )
         .await?;
-        let done = metric(
-            &args.endpoint,
+        let done = metric_sum(
+            &endpoints,
             "eddy_delivery_attempts_total",
             &delivered_filter,
         )
@@ -280,8 +297,8 @@ pub async fn run(args: DeliveriesArgs) -> anyhow::Result<()> {
         None
     };
     loop {
-        let done = metric(
-            &args.endpoint,
+        let done = metric_sum(
+            &endpoints,
             "eddy_delivery_attempts_total",
             &delivered_filter,
         )

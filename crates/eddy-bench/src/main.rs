@@ -88,6 +88,16 @@ fn main() -> ExitCode {
     }
 }
 
+/// The endpoints an `--endpoint` names: one `host:port`, or several comma-separated (the nodes
+/// of a cluster; connections are spread over them in turn).
+pub(crate) fn endpoints(arg: &str) -> Vec<String> {
+    arg.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// The `p` quantile (0.0-1.0) of sorted microseconds, in milliseconds (0 when there are none).
 pub(crate) fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {

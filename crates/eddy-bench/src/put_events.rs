@@ -10,7 +10,8 @@ use crate::percentile;
 
 #[derive(Debug, clap::Args)]
 pub struct PutEventsArgs {
-    /// host:port of eddy's AWS endpoint.
+    /// host:port of eddy's AWS endpoint; several, comma-separated, for the nodes of a cluster
+    /// (connections are spread over them in turn).
     #[arg(long, default_value = "127.0.0.1:4566")]
     endpoint: String,
     /// Concurrent connections.
@@ -87,8 +88,14 @@ async fn setup_rule(endpoint: &str) -> anyhow::Result<()> {
 pub async fn run(args: PutEventsArgs) -> anyhow::Result<()> {
     anyhow::ensure!((1..=10).contains(&args.batch), "--batch must be 1-10");
     anyhow::ensure!(args.connections > 0, "--connections must be at least 1");
+    let endpoints = crate::endpoints(&args.endpoint);
+    anyhow::ensure!(!endpoints.is_empty(), "--endpoint names no endpoint");
     if args.setup_rule {
-        setup_rule(&args.endpoint).await?;
+        setup_rule(&endpoints[0]).await?;
+        if endpoints.len() > 1 {
+            // The other nodes learn of the rule from the store's change feed.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
     }
     let stop = Arc::new(AtomicBool::new(false));
     let failures = Arc::new(AtomicU64::new(0));
@@ -100,7 +107,7 @@ pub async fn run(args: PutEventsArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..args.connections {
-        let endpoint = args.endpoint.clone();
+        let endpoint = endpoints[c % endpoints.len()].clone();
         let stop = stop.clone();
         let failures = failures.clone();
         let batch = args.batch;
