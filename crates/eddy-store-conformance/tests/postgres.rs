@@ -52,6 +52,7 @@ const WIPE: &str = "
     DELETE FROM events; DELETE FROM event_log; DELETE FROM work; DELETE FROM dead;
     DELETE FROM messages; DELETE FROM dedup; DELETE FROM log_events; DELETE FROM ticks;
     DELETE FROM definitions; DELETE FROM definitions_version; DELETE FROM definition_log;
+    DELETE FROM nodes;
     SELECT setval(s, 1, false)
     FROM unnest('{work_id_seq,dead_id_seq,messages_id_seq,log_events_seq_seq}'::text[]) AS s;
     INSERT INTO event_log VALUES (1, 0, 0);
@@ -70,6 +71,7 @@ const KNOWN: &[&str] = &[
     "definitions",
     "definitions_version",
     "definition_log",
+    "nodes",
     "eddy_schema",
     "work_id_seq",
     "dead_id_seq",
@@ -242,10 +244,10 @@ mod nodes {
     use std::time::Duration;
 
     use eddy_store::{
-        DefinitionChange, DefinitionStore, EventLog, Notification, QueueStore, ReceiveOptions,
-        Store, StoreError, WorkStore,
+        AppendBatch, ClusterStore, DefinitionChange, DefinitionStore, EventLog, NewWork,
+        Notification, QueueStore, ReceiveOptions, Store, StoreError, Tick, TickStore, WorkStore,
     };
-    use eddy_store_conformance::{message, with_work};
+    use eddy_store_conformance::{join_all, message, with_work};
 
     use super::{FREE, admin, fresh_schema, open_node};
 
@@ -519,8 +521,9 @@ mod nodes {
                         recovered = true;
                         break;
                     }
-                    Err(StoreError::Backend(_)) => errors += 1,
-                    Err(e) => panic!("not a backend error: {e}"),
+                    // The connection the server ended: the database could not be reached.
+                    Err(StoreError::Unavailable(_)) => errors += 1,
+                    Err(e) => panic!("not an unavailable store: {e:?}"),
                 }
             }
             assert!(recovered, "the store recovered ({errors} errors first)");
@@ -646,6 +649,175 @@ mod nodes {
             };
             assert!(e.to_string().contains("certificate"), "{e}");
             eprintln!("refused as it should: {e}");
+        });
+    }
+
+    /// One scheduler's append of tick `tick_ms` of `schedule`.
+    fn fired(schedule: &str, tick_ms: i64) -> AppendBatch {
+        let mut batch = with_work(&format!("{schedule}@{tick_ms}-"), 1, tick_ms);
+        batch.work = vec![NewWork {
+            event: 0,
+            rule: schedule.into(),
+            target: "t".into(),
+        }];
+        batch.ticks = vec![Tick {
+            schedule: schedule.into(),
+            tick_ms,
+        }];
+        batch
+    }
+
+    /// Two nodes firing the same ticks at once (the first tick of a schedule, with no row yet,
+    /// and later ones): for each tick exactly one append is recorded, the other is refused whole
+    /// with `TickTaken`, so each tick's event is in the log once.
+    #[test]
+    fn nodes_racing_the_same_tick_record_it_once() {
+        run(async {
+            let (_schema, n) = nodes(&["a", "b", "c"]).await;
+            let rounds = 40;
+            for round in 0..rounds {
+                // Schedules 0..3 each fire their `round`-th tick on all three nodes at once.
+                let mut appends = Vec::new();
+                for schedule in 0..3 {
+                    let name = format!("s{schedule}");
+                    for node in &n {
+                        appends.push(node.append(fired(&name, 60_000 * (round + 1))));
+                    }
+                }
+                let answers = join_all(appends).await;
+                for (schedule, three) in answers.chunks(3).enumerate() {
+                    let won = three.iter().filter(|a| a.is_ok()).count();
+                    assert_eq!(won, 1, "round {round}, s{schedule}: {three:?}");
+                    for a in three {
+                        if let Err(e) = a {
+                            assert!(matches!(e, StoreError::TickTaken(_)), "{e:?}");
+                        }
+                    }
+                }
+            }
+            let counts = n[0].counts().await.expect("counts");
+            assert_eq!(counts.events, 3 * rounds as u64, "one event per tick");
+            assert_eq!(counts.work_items, 3 * rounds as u64);
+            let mut ticks = n[1].ticks().await.expect("ticks");
+            ticks.sort();
+            let last = 60_000 * rounds;
+            assert_eq!(
+                ticks,
+                [
+                    ("s0".to_owned(), last),
+                    ("s1".to_owned(), last),
+                    ("s2".to_owned(), last)
+                ]
+            );
+        });
+    }
+
+    /// Waits up to `within` for exactly one of `leads` to lead; answers which.
+    async fn one_leader(
+        leads: &mut [tokio::sync::watch::Receiver<bool>],
+        within: Duration,
+    ) -> usize {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let leaders: Vec<usize> = (0..leads.len()).filter(|i| *leads[*i].borrow()).collect();
+            assert!(leaders.len() <= 1, "two leaders at once: {leaders:?}");
+            if let [one] = leaders[..] {
+                return one;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no leader within {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Of two nodes on one schema, one leads a role; the other does not while it lives. When the
+    /// leader's store is dropped (as when its process dies), the other leads within a few
+    /// seconds. Roles are led independently.
+    #[test]
+    fn one_node_leads_and_hands_over_when_it_dies() {
+        run(async {
+            let (schema, mut n) = nodes(&["a", "b"]).await;
+            let mut leads: Vec<_> = n.iter().map(|s| s.leadership("scheduler")).collect();
+            let leader = one_leader(&mut leads, Duration::from_secs(5)).await;
+            // Several rounds of retries: still one leader, the same.
+            for _ in 0..25 {
+                assert_eq!(one_leader(&mut leads, Duration::from_secs(1)).await, leader);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            // Another role has its own lock.
+            let mut other: Vec<_> = n.iter().map(|s| s.leadership("janitor")).collect();
+            one_leader(&mut other, Duration::from_secs(5)).await;
+            let started = std::time::Instant::now();
+            drop(n.remove(leader));
+            let mut survivor = vec![leads.remove(1 - leader)];
+            one_leader(&mut survivor, Duration::from_secs(5)).await;
+            eprintln!("leadership moved in {:?}", started.elapsed());
+            // The dead node comes back: it does not take the lead from the survivor.
+            let back = open_node(&schema.0, if leader == 0 { "a" } else { "b" }, None).await;
+            let mut both = vec![survivor.remove(0), back.leadership("scheduler")];
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            assert_eq!(one_leader(&mut both, Duration::from_secs(1)).await, 0);
+        });
+    }
+
+    /// A leader whose connection the server ends reports `false` at once (well before any
+    /// other node could take the lock), and leads again once it reconnects.
+    #[test]
+    fn a_leader_that_loses_its_connection_stops_leading_at_once() {
+        run(async {
+            let (_schema, n) = nodes(&["cut"]).await;
+            let mut leads = n[0].leadership("scheduler");
+            tokio::time::timeout(Duration::from_secs(5), leads.wait_for(|l| *l))
+                .await
+                .expect("leads within 5 s")
+                .expect("followed");
+            let cut = std::time::Instant::now();
+            admin(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE application_name = 'eddy cut' AND pid <> pg_backend_pid()",
+            )
+            .await;
+            tokio::time::timeout(Duration::from_secs(1), leads.wait_for(|l| !*l))
+                .await
+                .expect("stopped leading within 1 s")
+                .expect("followed");
+            eprintln!("stopped leading {:?} after the cut", cut.elapsed());
+            tokio::time::timeout(Duration::from_secs(10), leads.wait_for(|l| *l))
+                .await
+                .expect("leads again within 10 s")
+                .expect("followed");
+        });
+    }
+
+    /// The registry lists every node that sent a heartbeat, each once, on the database's clock.
+    #[test]
+    fn every_node_is_in_the_registry() {
+        run(async {
+            let (_schema, n) = nodes(&["a", "b", "c"]).await;
+            let before = now_ms();
+            for (i, s) in n.iter().enumerate() {
+                let name = ["a", "b", "c"][i];
+                let info = eddy_store::NodeInfo {
+                    name: name.into(),
+                    address: format!("10.0.0.{i}:4566"),
+                    version: "test".into(),
+                    started_ms: before,
+                    last_seen_ms: 0,
+                };
+                s.heartbeat(info.clone()).await.expect("heartbeat");
+                s.heartbeat(info).await.expect("heartbeat again");
+            }
+            let nodes = n[2].nodes().await.expect("nodes");
+            let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+            assert_eq!(names, ["a", "b", "c"]);
+            for node in &nodes {
+                assert!(
+                    (node.last_seen_ms - now_ms()).abs() < 60_000,
+                    "the database's clock: {node:?}"
+                );
+            }
         });
     }
 }
