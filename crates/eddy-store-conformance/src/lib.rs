@@ -1,6 +1,6 @@
 //! The conformance suite of the store contract: the checks every store backend must pass.
 //!
-//! `eddy-store` states the contract (its crate docs, "Durability contract", and the six traits
+//! `eddy-store` states the contract (its crate docs, "Durability contract", and the seven traits
 //! bundled as [`Store`]); this crate checks it, backend-neutrally, through nothing but those
 //! traits. The embedded SQLite store passes it (`tests/embedded.rs`); a new backend passes it
 //! before anything else uses it.

@@ -750,7 +750,9 @@ mod nodes {
             let mut other: Vec<_> = n.iter().map(|s| s.leadership("janitor")).collect();
             one_leader(&mut other, Duration::from_secs(5)).await;
             let started = std::time::Instant::now();
+            let dead = leads[leader].clone();
             drop(n.remove(leader));
+            assert!(!*dead.borrow(), "a dropped store leads nothing");
             let mut survivor = vec![leads.remove(1 - leader)];
             one_leader(&mut survivor, Duration::from_secs(5)).await;
             eprintln!("leadership moved in {:?}", started.elapsed());
@@ -818,6 +820,63 @@ mod nodes {
                     "the database's clock: {node:?}"
                 );
             }
+        });
+    }
+
+    /// Every pooled connection busy past the store's wait: the call fails at once with
+    /// `Unavailable` (retryable), not `Backend`, and the store works again when one is free.
+    #[test]
+    fn no_free_connection_in_time_is_unavailable() {
+        run(async {
+            let schema = Shared(fresh_schema().await);
+            let base = super::server();
+            let sep = if base.contains('?') { '&' } else { '?' };
+            let uri = format!("{base}{sep}options=-c%20search_path%3D{}", schema.0);
+            let store = eddy_store::PostgresStore::connect(
+                &uri,
+                eddy_store::PostgresStoreOptions {
+                    node: "busy".into(),
+                    connections: 1,
+                    acquire_timeout: Duration::from_millis(300),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("open");
+            // Another session holds the work table: the store's one connection waits behind it.
+            let (client, connection) = tokio_postgres::connect(&uri, tokio_postgres::NoTls)
+                .await
+                .expect("connect");
+            let driver = tokio::spawn(connection);
+            client
+                .batch_execute("BEGIN; LOCK TABLE work IN ACCESS EXCLUSIVE MODE")
+                .await
+                .expect("lock");
+            let now = now_ms();
+            let stuck = store.lease(None, now, 1, 60_000);
+            let waiting = async {
+                // Let the lease take the connection first.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let started = std::time::Instant::now();
+                let e = store.counts().await.expect_err("no connection was free");
+                (e, started.elapsed())
+            };
+            let release = async {
+                tokio::time::sleep(Duration::from_millis(1_500)).await;
+                client.batch_execute("COMMIT").await.expect("unlock");
+            };
+            let (leased, (e, waited), ()) = tokio::join!(stuck, waiting, release);
+            assert!(matches!(e, StoreError::Unavailable(_)), "{e:?}");
+            assert!(waited < Duration::from_secs(1), "failed after {waited:?}");
+            eprintln!("unavailable after {waited:?}: {e}");
+            assert!(
+                leased
+                    .expect("the lease went through once unlocked")
+                    .is_empty()
+            );
+            assert_eq!(store.counts().await.expect("counts again").events, 0);
+            drop(client);
+            driver.await.expect("join").expect("connection");
         });
     }
 }

@@ -665,6 +665,17 @@ impl TickStore for PostgresStore {
     }
 }
 
+impl Drop for PostgresStore {
+    /// A store that goes away leads nothing: receivers of its leadership that outlive it read
+    /// `false` (its tasks, stopped next, release the locks with their sessions).
+    fn drop(&mut self) {
+        let leaders = self.leaders.get_mut().unwrap_or_else(|e| e.into_inner());
+        for leads in leaders.values() {
+            leads.send_replace(false);
+        }
+    }
+}
+
 impl ClusterStore for PostgresStore {
     /// See the `cluster` module, "Leadership".
     fn leadership(&self, role: &str) -> tokio::sync::watch::Receiver<bool> {
