@@ -879,4 +879,83 @@ mod nodes {
             driver.await.expect("join").expect("connection");
         });
     }
+
+    /// Sends `signal` to a process; false when that is not possible here.
+    fn signal(pid: i32, signal: &str) -> bool {
+        std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &pid.to_string()])
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Resumes a stopped server process when the check ends, however it ends.
+    struct Resume(i32);
+
+    impl Drop for Resume {
+        fn drop(&mut self) {
+            let _resumed = signal(self.0, "CONT");
+        }
+    }
+
+    /// A leader whose database stops answering without closing the connection (its server
+    /// process frozen: a partition as the leader sees it) stops leading within the hold time,
+    /// while its lock is still held: for that while no node leads, never two. Once the server
+    /// process runs again, it finds the connection the leader gave up and ends, releasing the
+    /// lock, and one node leads again. Runs where this user may signal the test server's
+    /// processes (a local server run by this user, or root); says so and passes elsewhere.
+    #[test]
+    fn a_leader_whose_database_goes_quiet_stops_leading_within_its_hold() {
+        run(async {
+            let (_schema, n) = nodes(&["quiet", "other"]).await;
+            let mut quiet = n[0].leadership("scheduler");
+            tokio::time::timeout(Duration::from_secs(5), quiet.wait_for(|l| *l))
+                .await
+                .expect("leads within 5 s")
+                .expect("followed");
+            let mut other = n[1].leadership("scheduler");
+            tokio::time::sleep(Duration::from_millis(1_500)).await;
+            assert!(!*other.borrow(), "two leaders");
+            // The leader's session is the one that pings (`SELECT 1`).
+            let pid: i32 = show(
+                "SELECT pid::text FROM pg_stat_activity
+                 WHERE application_name = 'eddy quiet' AND query = 'SELECT 1'",
+            )
+            .await
+            .parse()
+            .expect("the leadership session's pid");
+            if !signal(pid, "STOP") {
+                eprintln!("skipped: cannot signal the test server's processes");
+                return;
+            }
+            let resume = Resume(pid);
+            let frozen = std::time::Instant::now();
+            tokio::time::timeout(Duration::from_secs(5), quiet.wait_for(|l| !*l))
+                .await
+                .expect("stopped leading within 5 s of the database going quiet")
+                .expect("followed");
+            let stopped = frozen.elapsed();
+            eprintln!("stopped leading {stopped:?} after the database went quiet");
+            assert!(stopped <= Duration::from_millis(3_500), "{stopped:?}");
+            // The lock is still held by the frozen session: nobody leads meanwhile.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            assert!(
+                !*other.borrow() && !*quiet.borrow(),
+                "a leader while the lock is held"
+            );
+            drop(resume);
+            let resumed = std::time::Instant::now();
+            // Either node may take the lock first once it is free, but only one.
+            let mut both = [quiet, other];
+            let leader = one_leader(&mut both, Duration::from_secs(10)).await;
+            eprintln!(
+                "{} leads {:?} after the resume",
+                ["quiet", "other"][leader],
+                resumed.elapsed()
+            );
+            for _ in 0..20 {
+                assert_eq!(one_leader(&mut both, Duration::from_secs(1)).await, leader);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+    }
 }
