@@ -912,7 +912,7 @@ mod nodes {
                 .await
                 .expect("leads within 5 s")
                 .expect("followed");
-            let mut other = n[1].leadership("scheduler");
+            let other = n[1].leadership("scheduler");
             tokio::time::sleep(Duration::from_millis(1_500)).await;
             assert!(!*other.borrow(), "two leaders");
             // The leader's session is the one that pings (`SELECT 1`).
