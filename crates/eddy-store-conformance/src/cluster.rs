@@ -1,6 +1,7 @@
-//! The nodes sharing a store ([`ClusterStore`](eddy_store::ClusterStore)): heartbeats recorded on the store's clock,
-//! read back by [`nodes`](eddy_store::ClusterStore::nodes); a store alone on its database leads every role.
-//! (Several nodes on one store are the PostgreSQL backend's own checks, in its test file.)
+//! The nodes sharing a store ([`ClusterStore`](eddy_store::ClusterStore)): heartbeats recorded
+//! on the store's clock, read back by [`nodes`](eddy_store::ClusterStore::nodes); a store alone
+//! on its database leads every role, and leads nothing once it went away. (Several nodes on one
+//! store are the PostgreSQL backend's own checks, in its test file.)
 
 use std::time::Duration;
 
@@ -39,10 +40,12 @@ pub async fn a_heartbeat_is_recorded_on_the_stores_clock<B: Backend>() {
 }
 
 /// A store with no other node leads any role it is asked about, within a few seconds, and
-/// every receiver of a role agrees.
+/// every receiver of a role agrees. A store that goes away (a crash) leads nothing: receivers
+/// that outlive it read `false`; the store opened again leads.
 pub async fn a_lone_store_leads<B: Backend>() {
-    let h = Harness::<B>::open().await;
+    let mut h = Harness::<B>::open().await;
     let s = h.store();
+    let mut kept = Vec::new();
     for role in ["scheduler", "janitor"] {
         let mut leads = s.leadership(role);
         tokio::time::timeout(Duration::from_secs(10), leads.wait_for(|l| *l))
@@ -50,5 +53,15 @@ pub async fn a_lone_store_leads<B: Backend>() {
             .expect("the lone store leads within 10 s")
             .expect("leadership is followed");
         assert!(*s.leadership(role).borrow(), "a second receiver agrees");
+        kept.push(leads);
     }
+    h.restart().await;
+    for leads in &kept {
+        assert!(!*leads.borrow(), "a store that went away still leads");
+    }
+    let mut leads = h.store().leadership("scheduler");
+    tokio::time::timeout(Duration::from_secs(10), leads.wait_for(|l| *l))
+        .await
+        .expect("the store opened again leads within 10 s")
+        .expect("leadership is followed");
 }

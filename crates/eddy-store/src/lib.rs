@@ -162,7 +162,9 @@
 //! server's `synchronous_commit` (by default `on`: the WAL is flushed first); one task per node
 //! does group commit for appends. Leases are taken with `FOR UPDATE SKIP LOCKED` and kept on the
 //! database's clock; [`WorkStore::release_leases`] ends only the calling node's leases, since
-//! other nodes' leases belong to live processes. See the `postgres` module.
+//! other nodes' leases belong to live processes. Ticks are compared under row locks in the
+//! append's transaction; leadership is a session advisory lock per role; the node registry is a
+//! table. See the `postgres` module.
 
 mod embedded;
 pub mod logs;
@@ -732,8 +734,9 @@ pub trait ClusterStore: Send + Sync {
     /// role's singleton loop, `false` while another node may. The receiver follows changes:
     /// a node that loses its hold on the store turns `false` at once, and another node takes
     /// over within a few seconds when the leader dies. Cheap to call again: every receiver of a
-    /// role follows the same leadership, kept for as long as the store lives. The embedded store
-    /// always leads. Needs a tokio runtime for the backends that keep a connection for it.
+    /// role follows the same leadership, kept for as long as the store lives; once the store is
+    /// dropped, they read `false`. The embedded store always leads. The PostgreSQL store needs
+    /// the tokio runtime it was opened on to be running (its task keeps a connection per role).
     fn leadership(&self, role: &str) -> tokio::sync::watch::Receiver<bool>;
 
     /// Records that `node` is alive now (its `last_seen_ms` is the store's clock; what the caller

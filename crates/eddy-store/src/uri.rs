@@ -5,7 +5,7 @@
 //! | URI | backend |
 //! | --- | --- |
 //! | `sqlite:DIR` (or `sqlite://DIR`) | [`EmbeddedStore`] with its database `eddy.db` in the directory `DIR` |
-//! | `postgres://USER@HOST:PORT/DB?...`, `postgresql://...` | [`PostgresStore`] in that database (the schema of its `search_path`); any connection parameter `tokio-postgres` takes (`options=-c search_path=S`, `connect_timeout=5`...), plus `eddy_node=NAME`: this node's name for its leases (the host name when absent; see the `postgres` module, "`release_leases`"), and `sslmode=require` with `sslrootcert=PATH` for TLS (see the `postgres` module, "TLS") |
+//! | `postgres://USER@HOST:PORT/DB?...`, `postgresql://...` | [`PostgresStore`] in that database (the schema of its `search_path`); any connection parameter `tokio-postgres` takes (`options=-c search_path=S`, `connect_timeout=5`...), plus `eddy_node=NAME`: this node's name for its leases (unless [`StoreOptions::node`] names it; the host name when neither does; see the `postgres` module, "`release_leases`"), and `sslmode=require` with `sslrootcert=PATH` for TLS (see the `postgres` module, "TLS") |
 
 use std::path::PathBuf;
 use std::sync::Arc;

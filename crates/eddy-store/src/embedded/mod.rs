@@ -822,6 +822,14 @@ impl TickStore for EmbeddedStore {
     }
 }
 
+impl Drop for EmbeddedStore {
+    /// A store that goes away leads nothing: receivers of its leadership that outlive it read
+    /// `false`.
+    fn drop(&mut self) {
+        self.leader.send_replace(false);
+    }
+}
+
 impl ClusterStore for EmbeddedStore {
     fn leadership(&self, _role: &str) -> tokio::sync::watch::Receiver<bool> {
         self.leader.subscribe()

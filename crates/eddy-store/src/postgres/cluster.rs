@@ -31,7 +31,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::{PgResult, Shared};
+use super::{PgError, PgResult, Shared};
 use crate::NodeInfo;
 
 /// How often a node that does not lead tries to, and how often a leader pings its session.
@@ -50,29 +50,41 @@ const TRY_LOCK: &str = "SELECT pg_try_advisory_lock(hashtextextended('eddy.leade
 /// The leadership task of `role`: runs until the store is dropped (which aborts it and closes
 /// its connection, releasing the lock).
 pub(crate) async fn lead(shared: Arc<Shared>, role: String, leads: watch::Sender<bool>) {
-    let mut failures = 0u32;
+    // Whether the current outage was reported (once per outage, as the change feed does).
+    let mut reported = false;
     loop {
-        if let Err(e) = hold(&shared, &role, &leads).await {
-            if failures == 0 {
-                tracing::warn!(error = %e, role, "leadership lost its connection: reconnecting");
-            }
-            failures = failures.saturating_add(1);
-        } else {
-            failures = 0;
+        let started = Instant::now();
+        let Err(e) = hold(&shared, &role, &leads).await;
+        if started.elapsed() > HOLD {
+            reported = false;
         }
-        set(&leads, false);
+        if !reported {
+            tracing::warn!(error = %e, role, "leadership lost its connection: reconnecting");
+            reported = true;
+        }
+        set(&leads, false, &role);
         tokio::time::sleep(RETRY).await;
     }
 }
 
-/// Sets the leadership, telling the receivers only when it changed.
-fn set(leads: &watch::Sender<bool>, to: bool) {
-    leads.send_if_modified(|now| std::mem::replace(now, to) != to);
+/// Sets the leadership, telling the receivers (and the log) only when it changed.
+fn set(leads: &watch::Sender<bool>, to: bool, role: &str) {
+    if leads.send_if_modified(|now| std::mem::replace(now, to) != to) {
+        if to {
+            tracing::info!(role, "this node leads");
+        } else {
+            tracing::info!(role, "this node no longer leads");
+        }
+    }
 }
 
 /// One connection's life: tries for the lock, then holds it; answers when the connection broke
 /// or went quiet (having reported `false` at once).
-async fn hold(shared: &Shared, role: &str, leads: &watch::Sender<bool>) -> PgResult<()> {
+async fn hold(
+    shared: &Shared,
+    role: &str,
+    leads: &watch::Sender<bool>,
+) -> Result<std::convert::Infallible, PgError> {
     let (client, mut ended, driver) = shared.pool.listener().await?;
     let _stop = AbortOnDrop(driver);
     // Not every server knows `idle_session_timeout` (PostgreSQL 14 and later): without it, a
@@ -105,17 +117,14 @@ async fn hold(shared: &Shared, role: &str, leads: &watch::Sender<bool>) -> PgRes
         };
         match answered {
             Ok(Ok(true)) => {
-                if leading_until.is_none() {
-                    tracing::info!(role, node = %shared.node, "this node leads");
-                }
                 leading_until = Some(sent + HOLD);
-                set(leads, true);
+                set(leads, true, role);
             }
             Ok(Ok(false)) => {}
             Ok(Err(e)) => return Err(e.into()),
             Err(_) => {
-                set(leads, false);
-                return Err(super::PgError::Unavailable(format!(
+                set(leads, false, role);
+                return Err(PgError::Unavailable(format!(
                     "the database did not answer within {HOLD:?}"
                 )));
             }
@@ -124,8 +133,8 @@ async fn hold(shared: &Shared, role: &str, leads: &watch::Sender<bool>) -> PgRes
         tokio::select! {
             _ = tokio::time::sleep_until(next) => {}
             woke = ended.recv() => if woke.is_none() {
-                set(leads, false);
-                return Err(super::PgError::Unavailable(
+                set(leads, false, role);
+                return Err(PgError::Unavailable(
                     "the leadership connection closed".into(),
                 ));
             }
