@@ -270,20 +270,23 @@ async fn lock_ticks<'s>(
         .collect();
     // The others (a new statement, so a new snapshot: it sees a row another node inserted and
     // committed while the insert above waited).
-    let rows = tx
+    let rows: HashMap<String, i64> = tx
         .query(
             "SELECT schedule, tick_ms FROM ticks WHERE schedule = ANY($1)
              ORDER BY schedule FOR UPDATE",
             &[&schedules],
         )
-        .await?;
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
     let mut recorded = HashMap::new();
     let mut first = Vec::new();
     for &s in schedules {
         if fresh.contains(s) {
             first.push(s);
-        } else if let Some(row) = rows.iter().find(|r| r.get::<_, &str>(0) == s) {
-            recorded.insert(s, row.get::<_, i64>(1));
+        } else if let Some(at) = rows.get(s) {
+            recorded.insert(s, *at);
         }
         // Neither: forgotten (`forget_ticks`) since the insert; nothing recorded, and the
         // write below inserts it again if a request fires it.
