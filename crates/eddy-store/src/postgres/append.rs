@@ -269,11 +269,14 @@ async fn lock_ticks<'s>(
         .map(|r| r.get(0))
         .collect();
     // The others (a new statement, so a new snapshot: it sees a row another node inserted and
-    // committed while the insert above waited).
+    // committed while the insert above waited). A join rather than `schedule = ANY($1)`: once
+    // the statement runs on a generic plan, `ANY` over thousands of schedules is a linear scan
+    // of the array per row (measured: 10 s for 16,384 schedules on three nodes).
     let rows: HashMap<String, i64> = tx
         .query(
-            "SELECT schedule, tick_ms FROM ticks WHERE schedule = ANY($1)
-             ORDER BY schedule FOR UPDATE",
+            "SELECT t.schedule, t.tick_ms FROM ticks t
+             JOIN unnest($1::text[]) AS s(schedule) ON t.schedule = s.schedule
+             ORDER BY t.schedule FOR UPDATE OF t",
             &[&schedules],
         )
         .await?
