@@ -288,7 +288,9 @@ pub struct AppendBatch {
     /// transaction; fenced: if one of these leases is no longer current, nothing is appended
     /// ([`StoreError::LeaseLost`]).
     pub ack: Vec<Lease>,
-    /// Schedule ticks these events fire, recorded in the same transaction (see [`Tick`]).
+    /// Schedule ticks these events fire, recorded in the same transaction (see [`Tick`]); each
+    /// must be later than the tick recorded for its schedule (or earlier in this list), or
+    /// nothing is appended ([`StoreError::TickTaken`]): each tick fires once.
     pub ticks: Vec<Tick>,
     /// The ingestion time (ms since the epoch) to record for the events and their work items
     /// (which become due at it); the store's own clock when `None`. Callers with a movable clock
@@ -297,7 +299,8 @@ pub struct AppendBatch {
 }
 
 /// The last fired tick of one schedule: the scheduler appends it with the events that tick fired,
-/// so a tick is recorded if and only if its events are, and a restart never fires it twice.
+/// so a tick is recorded if and only if its events are, and neither a restart nor another node
+/// fires it twice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tick {
     /// The schedule's key, as the scheduler names schedules.
