@@ -958,4 +958,59 @@ mod nodes {
             }
         });
     }
+
+    /// A leader that goes silent without closing its connection (its process hung, or cut off
+    /// from the database: here its runtime is simply no longer driven, so it neither pings nor
+    /// answers) loses the lock when the server ends its idle session, and another node leads
+    /// within seconds, not after the kernel's TCP timeouts. Once it runs again, it reports
+    /// that it no longer leads.
+    #[test]
+    fn a_silent_leader_loses_the_lock_to_the_servers_idle_timeout() {
+        let main = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let schema = Shared(main.block_on(fresh_schema()));
+        // The leader runs only while this thread drives its runtime.
+        let stalled = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let leader = stalled.block_on(open_node(&schema.0, "silent", None));
+        let mut leads = leader.leadership("scheduler");
+        stalled.block_on(async {
+            tokio::time::timeout(Duration::from_secs(5), leads.wait_for(|l| *l))
+                .await
+                .expect("leads within 5 s")
+                .expect("followed");
+        });
+        let silent = std::time::Instant::now();
+        let other = main.block_on(open_node(&schema.0, "other", None));
+        let mut other_leads = other.leadership("scheduler");
+        main.block_on(async {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            assert!(
+                !*other_leads.borrow(),
+                "took the lead of a session still alive"
+            );
+            tokio::time::timeout(Duration::from_secs(20), other_leads.wait_for(|l| *l))
+                .await
+                .expect("the other node leads within 20 s")
+                .expect("followed");
+        });
+        let moved = silent.elapsed();
+        eprintln!("leadership moved {moved:?} after the leader went silent");
+        assert!(moved < Duration::from_secs(12), "{moved:?}");
+        stalled.block_on(async {
+            tokio::time::timeout(Duration::from_secs(5), leads.wait_for(|l| !*l))
+                .await
+                .expect("the silent leader, running again, stopped leading within 5 s")
+                .expect("followed");
+        });
+        drop(leader);
+        drop(other);
+        drop(stalled);
+        drop(schema);
+    }
 }
