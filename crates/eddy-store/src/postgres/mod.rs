@@ -79,13 +79,16 @@
 //! `08`, `57P01`-`57P03`, `53300`), or no pooled connection free within
 //! [`PostgresStoreOptions::acquire_timeout`]. Any other failure (a failed statement, a TLS
 //! certificate refused, a wrong password) is [`StoreError::Backend`] (the driver's error as the
-//! source). Never a panic; nothing was acknowledged that did not commit. Connections give up within seconds on a database that stops answering (connect and
-//! TCP timeouts of 10 s, keepalive probes after 15 s idle, unless the URI sets its own), so a node
+//! source). Never a panic; nothing was acknowledged that did not commit.
+//!
+//! Connections give up within seconds on a database that stops answering (connect and TCP
+//! timeouts of 10 s, keepalive probes after 15 s idle, unless the URI sets its own), so a node
 //! cut off from the database fails its calls instead of hanging, and opens new connections once
 //! the database is back. One case is PostgreSQL's, not ours to close: a connection that breaks
-//! after `COMMIT` was sent but before its answer arrived leaves the caller with an error for a
-//! change that may have committed; a retried PutEvents then appends its events again (delivery
-//! stays at least once, never lost).
+//! after `COMMIT` was sent but before its answer arrived leaves the caller with an error
+//! ([`StoreError::Unavailable`]) for a change that may have committed; a retried PutEvents then
+//! appends its events again (delivery stays at least once, never lost), and a retried tick is
+//! refused ([`StoreError::TickTaken`]) if its first append did commit.
 //!
 //! The store needs a tokio runtime: its connections and the tasks behind appends and the change
 //! feed run on the runtime that opened it, and stop when the store is dropped.
