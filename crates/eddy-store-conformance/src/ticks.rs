@@ -1,8 +1,7 @@
 //! Schedule ticks ([`TickStore`]): recorded only with the events they fire (atomically, by
 //! [`EventLog::append`](eddy_store::EventLog::append)); each tick recorded once: an append whose
-//! tick is not later than the recorded one is refused whole
-//! ([`StoreError::TickTaken`]), also when many race; kept
-//! across a restart; forgotten on request.
+//! tick is not later than the recorded one is refused whole ([`StoreError::TickTaken`]), also
+//! when many race; kept across a restart; forgotten on request.
 
 use eddy_store::{AppendBatch, NewWork, StoreError, Tick, TickStore};
 
