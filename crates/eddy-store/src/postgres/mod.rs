@@ -76,7 +76,8 @@
 //!
 //! A server that cannot be reached right now is [`StoreError::Unavailable`]: a connection
 //! refused, lost or timed out, a server shutting down or refusing connections (SQLSTATE classes
-//! `08`, `57P01`-`57P03`, `53300`), or no pooled connection free within
+//! `08`, `57P01`-`57P03`, `53300`), a write reaching a read-only standby (`25006`: a failover
+//! under way), or no pooled connection free within
 //! [`PostgresStoreOptions::acquire_timeout`]. Any other failure (a failed statement, a TLS
 //! certificate refused, a wrong password) is [`StoreError::Backend`] (the driver's error as the
 //! source). Never a panic; nothing was acknowledged that did not commit.
@@ -166,6 +167,8 @@ fn unreachable_db(e: &tokio_postgres::Error) -> bool {
                 SqlState::CRASH_SHUTDOWN,
                 SqlState::CANNOT_CONNECT_NOW,
                 SqlState::TOO_MANY_CONNECTIONS,
+                // A standby not promoted yet (a failover under way, the address already moved).
+                SqlState::READ_ONLY_SQL_TRANSACTION,
             ]
             .contains(code);
     }
