@@ -111,6 +111,7 @@ impl Core {
         let options = StoreOptions {
             sync: config.sync,
             observer: Arc::new(StoreMetrics(metrics.clone())),
+            node: Some(config.node.clone()),
         };
         let store = tokio::task::spawn_blocking(move || eddy_store::open(&uri, options)).await??;
         Self::assemble(config, clock, store, metrics, extra).await

@@ -1,6 +1,6 @@
 //! The conformance suite of the store contract: the checks every store backend must pass.
 //!
-//! `eddy-store` states the contract (its crate docs, "Durability contract", and the six traits
+//! `eddy-store` states the contract (its crate docs, "Durability contract", and the seven traits
 //! bundled as [`Store`]); this crate checks it, backend-neutrally, through nothing but those
 //! traits. The embedded SQLite store passes it (`tests/embedded.rs`); a new backend passes it
 //! before anything else uses it.
@@ -47,7 +47,8 @@
 //! | [`queues`] | [`QueueStore`](eddy_store::QueueStore): send, receive, visibility, receipt handles, FIFO groups and deduplication, redrive, retention, purge, stats |
 //! | [`definitions`] | [`DefinitionStore`](eddy_store::DefinitionStore): atomic applies (never seen half done), order, the change feed and its versions |
 //! | [`logs`] | [`LogStore`](eddy_store::LogStore): append, read (filters, paging both ways), streams, delete, expiry, fencing |
-//! | [`ticks`] | [`TickStore`](eddy_store::TickStore): recorded with their events, later replaces earlier, forget |
+//! | [`ticks`] | [`TickStore`](eddy_store::TickStore): recorded with their events, each tick once (a tick not later than the recorded one refused whole with [`TickTaken`](eddy_store::StoreError::TickTaken), racing appends too), forget |
+//! | [`cluster`] | [`ClusterStore`](eddy_store::ClusterStore): heartbeats on the store's clock, a lone store leads |
 //! | [`store`] | [`Store`] itself: reset wipes every concern and tells watchers (with a version); health; reclaiming space in bounded steps |
 //! | [`crash`] | crash points: everything acknowledged before a restart (and, where the backend can simulate it, a power loss) is there after it, and nothing half-done is |
 //! | [`model`] | a model-based property test: random sequences of appends, leases, settles, renewals, clock moves, queue operations and restarts (and, where the backend can simulate them, power losses), checked against an in-memory model of the contract; sequences that once failed are kept as a check of their own |
@@ -62,6 +63,7 @@
 //! [`TestClock`] the backend is opened with and the checks move by hand (lease deadlines follow
 //! it). Nothing waits on the wall clock, so no check depends on the machine's speed.
 
+pub mod cluster;
 pub mod crash;
 pub mod definitions;
 pub mod events;
@@ -272,9 +274,14 @@ macro_rules! suite {
                 logs_append_is_fenced,
             }
             ticks {
-                a_later_tick_replaces_an_earlier_one_never_the_reverse,
+                a_tick_not_later_than_the_recorded_one_is_refused_whole,
+                the_same_tick_appended_at_once_is_recorded_once,
                 a_failed_append_records_no_tick,
                 forget_ticks_forgets_only_those_named,
+            }
+            cluster {
+                a_heartbeat_is_recorded_on_the_stores_clock,
+                a_lone_store_leads,
             }
             store {
                 reset_wipes_everything_and_says_so,
@@ -382,4 +389,32 @@ pub fn whole_group(group: &str) -> LogQuery {
 /// The ids of `items`, in order.
 pub fn ids(items: &[WorkItem]) -> Vec<i64> {
     items.iter().map(|w| w.id).collect()
+}
+
+/// Polls every future to its end, concurrently, on the current task: answers in order.
+pub async fn join_all<T>(futures: Vec<eddy_store::BoxFuture<'_, T>>) -> Vec<T> {
+    let mut futures: Vec<Option<eddy_store::BoxFuture<'_, T>>> =
+        futures.into_iter().map(Some).collect();
+    let mut answers: Vec<Option<T>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, a) in futures.iter_mut().zip(answers.iter_mut()) {
+            if let Some(fut) = f {
+                match fut.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => {
+                        *a = Some(v);
+                        *f = None;
+                    }
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    answers.into_iter().map(|a| a.expect("answered")).collect()
 }

@@ -1,6 +1,7 @@
 //! The model-based property test: random sequences of appends, leases, acks, nacks,
 //! dead-letters, renewals, clock moves, queue sends, receives, deletes and visibility changes,
-//! and restarts (crash points: with or without `release_leases`), checked after every step
+//! schedule ticks fired (often stale or repeated: each is recorded once, a refused one appends
+//! nothing) and forgotten, and restarts (crash points: with or without `release_leases`), checked after every step
 //! against an in-memory model of the contract. On a backend that can simulate one, a second
 //! property puts power losses among the steps.
 //!
@@ -15,7 +16,7 @@
 
 use std::collections::BTreeMap;
 
-use eddy_store::{AppendBatch, NewEvent, NewWork, ReceiveOptions, WorkItem};
+use eddy_store::{AppendBatch, NewEvent, NewWork, ReceiveOptions, StoreError, Tick, WorkItem};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 
@@ -59,6 +60,11 @@ pub enum Op {
     Delete(usize),
     /// Makes the message visible `ms` from now.
     Visibility(usize, i64),
+    /// One event firing these ticks `(schedule, tick)`, in order, from a handful of schedules
+    /// and times (so that most collide with a recorded one).
+    Fire(Vec<(u8, i64)>),
+    /// Forgets the recorded tick of a schedule.
+    Forget(u8),
 }
 
 /// The steps of a sequence on a store that can lose power: the same, and power losses.
@@ -82,6 +88,8 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(max, visibility_ms)| Op::Receive { max, visibility_ms }),
         1 => (0usize..6).prop_map(Op::Delete),
         1 => (0usize..6, 0i64..50).prop_map(|(i, ms)| Op::Visibility(i, ms)),
+        2 => prop::collection::vec((0u8..3, 0i64..6), 1..3).prop_map(Op::Fire),
+        1 => (0u8..3).prop_map(Op::Forget),
     ]
 }
 
@@ -118,6 +126,8 @@ struct Model {
     next_order: u64,
     messages: BTreeMap<String, ModelMessage>,
     next_message: u64,
+    /// The recorded tick of each schedule.
+    ticks: BTreeMap<String, i64>,
 }
 
 impl Model {
@@ -404,6 +414,51 @@ async fn run<B: Backend>(ops: Vec<Op>, power_loss: bool) -> Result<(), TestCaseE
                         .retain(|_, m| m.receipt.as_deref() != Some(&r));
                 }
             }
+            Op::Fire(fired) => {
+                let id = format!("e{}", model.events);
+                let mut batch = AppendBatch {
+                    now_ms: Some(now),
+                    events: vec![NewEvent {
+                        id: id.clone(),
+                        bus: "r:default".into(),
+                        time_ms: 1,
+                        body: format!("{{\"id\":\"{id}\"}}"),
+                        hops: 0,
+                    }],
+                    ..AppendBatch::default()
+                };
+                // Each tick in order must be later than the one recorded before it.
+                let mut after = model.ticks.clone();
+                let mut taken: Vec<String> = Vec::new();
+                for (schedule, tick_ms) in fired {
+                    let schedule = format!("s{schedule}");
+                    if after.get(&schedule).is_some_and(|at| tick_ms <= *at) {
+                        if !taken.contains(&schedule) {
+                            taken.push(schedule.clone());
+                        }
+                    } else {
+                        after.insert(schedule.clone(), tick_ms);
+                    }
+                    batch.ticks.push(Tick { schedule, tick_ms });
+                }
+                match h.store().append(batch).await {
+                    Ok(()) => {
+                        prop_assert!(taken.is_empty(), "ticks of {:?} fired again", taken);
+                        model.events += 1;
+                        model.ticks = after;
+                    }
+                    Err(StoreError::TickTaken(got)) => prop_assert_eq!(got, taken),
+                    Err(e) => return Err(TestCaseError::fail(format!("append: {e}"))),
+                }
+            }
+            Op::Forget(schedule) => {
+                let schedule = format!("s{schedule}");
+                h.store()
+                    .forget_ticks(vec![schedule.clone()])
+                    .await
+                    .expect("forget");
+                model.ticks.remove(&schedule);
+            }
             Op::Visibility(i, ms) => {
                 if let Some(r) = receipts.iter().rev().nth(i).cloned() {
                     let in_flight = model.by_receipt(&r).filter(|m| m.visible > now);
@@ -433,6 +488,14 @@ async fn run<B: Backend>(ops: Vec<Op>, power_loss: bool) -> Result<(), TestCaseE
             (stats.visible, stats.in_flight, stats.delayed),
             model.stats(now)
         );
+        let ticks: BTreeMap<String, i64> = h
+            .store()
+            .ticks()
+            .await
+            .expect("ticks")
+            .into_iter()
+            .collect();
+        prop_assert_eq!(&ticks, &model.ticks);
     }
     let mut got: Vec<Key> = h
         .store()

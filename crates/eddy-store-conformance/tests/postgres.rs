@@ -52,6 +52,7 @@ const WIPE: &str = "
     DELETE FROM events; DELETE FROM event_log; DELETE FROM work; DELETE FROM dead;
     DELETE FROM messages; DELETE FROM dedup; DELETE FROM log_events; DELETE FROM ticks;
     DELETE FROM definitions; DELETE FROM definitions_version; DELETE FROM definition_log;
+    DELETE FROM nodes;
     SELECT setval(s, 1, false)
     FROM unnest('{work_id_seq,dead_id_seq,messages_id_seq,log_events_seq_seq}'::text[]) AS s;
     INSERT INTO event_log VALUES (1, 0, 0);
@@ -70,6 +71,7 @@ const KNOWN: &[&str] = &[
     "definitions",
     "definitions_version",
     "definition_log",
+    "nodes",
     "eddy_schema",
     "work_id_seq",
     "dead_id_seq",
@@ -242,10 +244,10 @@ mod nodes {
     use std::time::Duration;
 
     use eddy_store::{
-        DefinitionChange, DefinitionStore, EventLog, Notification, QueueStore, ReceiveOptions,
-        Store, StoreError, WorkStore,
+        AppendBatch, ClusterStore, DefinitionChange, DefinitionStore, EventLog, NewWork,
+        Notification, QueueStore, ReceiveOptions, Store, StoreError, Tick, TickStore, WorkStore,
     };
-    use eddy_store_conformance::{message, with_work};
+    use eddy_store_conformance::{join_all, message, with_work};
 
     use super::{FREE, admin, fresh_schema, open_node};
 
@@ -519,8 +521,9 @@ mod nodes {
                         recovered = true;
                         break;
                     }
-                    Err(StoreError::Backend(_)) => errors += 1,
-                    Err(e) => panic!("not a backend error: {e}"),
+                    // The connection the server ended: the database could not be reached.
+                    Err(StoreError::Unavailable(_)) => errors += 1,
+                    Err(e) => panic!("not an unavailable store: {e:?}"),
                 }
             }
             assert!(recovered, "the store recovered ({errors} errors first)");
@@ -647,5 +650,367 @@ mod nodes {
             assert!(e.to_string().contains("certificate"), "{e}");
             eprintln!("refused as it should: {e}");
         });
+    }
+
+    /// One scheduler's append of tick `tick_ms` of `schedule`.
+    fn fired(schedule: &str, tick_ms: i64) -> AppendBatch {
+        let mut batch = with_work(&format!("{schedule}@{tick_ms}-"), 1, tick_ms);
+        batch.work = vec![NewWork {
+            event: 0,
+            rule: schedule.into(),
+            target: "t".into(),
+        }];
+        batch.ticks = vec![Tick {
+            schedule: schedule.into(),
+            tick_ms,
+        }];
+        batch
+    }
+
+    /// Two nodes firing the same ticks at once (the first tick of a schedule, with no row yet,
+    /// and later ones): for each tick exactly one append is recorded, the other is refused whole
+    /// with `TickTaken`, so each tick's event is in the log once.
+    #[test]
+    fn nodes_racing_the_same_tick_record_it_once() {
+        run(async {
+            let (_schema, n) = nodes(&["a", "b", "c"]).await;
+            let rounds = 40;
+            for round in 0..rounds {
+                // Schedules 0..3 each fire their `round`-th tick on all three nodes at once.
+                let mut appends = Vec::new();
+                for schedule in 0..3 {
+                    let name = format!("s{schedule}");
+                    for node in &n {
+                        appends.push(node.append(fired(&name, 60_000 * (round + 1))));
+                    }
+                }
+                let answers = join_all(appends).await;
+                for (schedule, three) in answers.chunks(3).enumerate() {
+                    let won = three.iter().filter(|a| a.is_ok()).count();
+                    assert_eq!(won, 1, "round {round}, s{schedule}: {three:?}");
+                    for a in three {
+                        if let Err(e) = a {
+                            assert!(matches!(e, StoreError::TickTaken(_)), "{e:?}");
+                        }
+                    }
+                }
+            }
+            let counts = n[0].counts().await.expect("counts");
+            assert_eq!(counts.events, 3 * rounds as u64, "one event per tick");
+            assert_eq!(counts.work_items, 3 * rounds as u64);
+            let mut ticks = n[1].ticks().await.expect("ticks");
+            ticks.sort();
+            let last = 60_000 * rounds;
+            assert_eq!(
+                ticks,
+                [
+                    ("s0".to_owned(), last),
+                    ("s1".to_owned(), last),
+                    ("s2".to_owned(), last)
+                ]
+            );
+        });
+    }
+
+    /// Waits up to `within` for exactly one of `leads` to lead; answers which.
+    async fn one_leader(
+        leads: &mut [tokio::sync::watch::Receiver<bool>],
+        within: Duration,
+    ) -> usize {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let leaders: Vec<usize> = (0..leads.len()).filter(|i| *leads[*i].borrow()).collect();
+            assert!(leaders.len() <= 1, "two leaders at once: {leaders:?}");
+            if let [one] = leaders[..] {
+                return one;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no leader within {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Of two nodes on one schema, one leads a role; the other does not while it lives. When the
+    /// leader's store is dropped (as when its process dies), the other leads within a few
+    /// seconds. Roles are led independently.
+    #[test]
+    fn one_node_leads_and_hands_over_when_it_dies() {
+        run(async {
+            let (schema, mut n) = nodes(&["a", "b"]).await;
+            let mut leads: Vec<_> = n.iter().map(|s| s.leadership("scheduler")).collect();
+            let leader = one_leader(&mut leads, Duration::from_secs(5)).await;
+            // Several rounds of retries: still one leader, the same.
+            for _ in 0..25 {
+                assert_eq!(one_leader(&mut leads, Duration::from_secs(1)).await, leader);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            // Another role has its own lock.
+            let mut other: Vec<_> = n.iter().map(|s| s.leadership("janitor")).collect();
+            one_leader(&mut other, Duration::from_secs(5)).await;
+            let started = std::time::Instant::now();
+            let dead = leads[leader].clone();
+            drop(n.remove(leader));
+            assert!(!*dead.borrow(), "a dropped store leads nothing");
+            let mut survivor = vec![leads.remove(1 - leader)];
+            one_leader(&mut survivor, Duration::from_secs(5)).await;
+            eprintln!("leadership moved in {:?}", started.elapsed());
+            // The dead node comes back: it does not take the lead from the survivor.
+            let back = open_node(&schema.0, if leader == 0 { "a" } else { "b" }, None).await;
+            let mut both = vec![survivor.remove(0), back.leadership("scheduler")];
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            assert_eq!(one_leader(&mut both, Duration::from_secs(1)).await, 0);
+        });
+    }
+
+    /// A leader whose connection the server ends reports `false` at once (well before any
+    /// other node could take the lock), and leads again once it reconnects.
+    #[test]
+    fn a_leader_that_loses_its_connection_stops_leading_at_once() {
+        run(async {
+            let (_schema, n) = nodes(&["cut"]).await;
+            let mut leads = n[0].leadership("scheduler");
+            tokio::time::timeout(Duration::from_secs(5), leads.wait_for(|l| *l))
+                .await
+                .expect("leads within 5 s")
+                .expect("followed");
+            let cut = std::time::Instant::now();
+            admin(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE application_name = 'eddy cut' AND pid <> pg_backend_pid()",
+            )
+            .await;
+            tokio::time::timeout(Duration::from_secs(1), leads.wait_for(|l| !*l))
+                .await
+                .expect("stopped leading within 1 s")
+                .expect("followed");
+            eprintln!("stopped leading {:?} after the cut", cut.elapsed());
+            tokio::time::timeout(Duration::from_secs(10), leads.wait_for(|l| *l))
+                .await
+                .expect("leads again within 10 s")
+                .expect("followed");
+        });
+    }
+
+    /// The registry lists every node that sent a heartbeat, each once, on the database's clock.
+    #[test]
+    fn every_node_is_in_the_registry() {
+        run(async {
+            let (_schema, n) = nodes(&["a", "b", "c"]).await;
+            let before = now_ms();
+            for (i, s) in n.iter().enumerate() {
+                let name = ["a", "b", "c"][i];
+                let info = eddy_store::NodeInfo {
+                    name: name.into(),
+                    address: format!("10.0.0.{i}:4566"),
+                    version: "test".into(),
+                    started_ms: before,
+                    last_seen_ms: 0,
+                };
+                s.heartbeat(info.clone()).await.expect("heartbeat");
+                s.heartbeat(info).await.expect("heartbeat again");
+            }
+            let nodes = n[2].nodes().await.expect("nodes");
+            let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+            assert_eq!(names, ["a", "b", "c"]);
+            for node in &nodes {
+                assert!(
+                    (node.last_seen_ms - now_ms()).abs() < 60_000,
+                    "the database's clock: {node:?}"
+                );
+            }
+        });
+    }
+
+    /// Every pooled connection busy past the store's wait: the call fails at once with
+    /// `Unavailable` (retryable), not `Backend`, and the store works again when one is free.
+    #[test]
+    fn no_free_connection_in_time_is_unavailable() {
+        run(async {
+            let schema = Shared(fresh_schema().await);
+            let base = super::server();
+            let sep = if base.contains('?') { '&' } else { '?' };
+            let uri = format!("{base}{sep}options=-c%20search_path%3D{}", schema.0);
+            let store = eddy_store::PostgresStore::connect(
+                &uri,
+                eddy_store::PostgresStoreOptions {
+                    node: "busy".into(),
+                    connections: 1,
+                    acquire_timeout: Duration::from_millis(300),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("open");
+            // Another session holds the work table: the store's one connection waits behind it.
+            let (client, connection) = tokio_postgres::connect(&uri, tokio_postgres::NoTls)
+                .await
+                .expect("connect");
+            let driver = tokio::spawn(connection);
+            client
+                .batch_execute("BEGIN; LOCK TABLE work IN ACCESS EXCLUSIVE MODE")
+                .await
+                .expect("lock");
+            let now = now_ms();
+            let stuck = store.lease(None, now, 1, 60_000);
+            let waiting = async {
+                // Let the lease take the connection first.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let started = std::time::Instant::now();
+                let e = store.counts().await.expect_err("no connection was free");
+                (e, started.elapsed())
+            };
+            let release = async {
+                tokio::time::sleep(Duration::from_millis(1_500)).await;
+                client.batch_execute("COMMIT").await.expect("unlock");
+            };
+            let (leased, (e, waited), ()) = tokio::join!(stuck, waiting, release);
+            assert!(matches!(e, StoreError::Unavailable(_)), "{e:?}");
+            assert!(waited < Duration::from_secs(1), "failed after {waited:?}");
+            eprintln!("unavailable after {waited:?}: {e}");
+            assert!(
+                leased
+                    .expect("the lease went through once unlocked")
+                    .is_empty()
+            );
+            assert_eq!(store.counts().await.expect("counts again").events, 0);
+            drop(client);
+            driver.await.expect("join").expect("connection");
+        });
+    }
+
+    /// Sends `signal` to a process; false when that is not possible here.
+    fn signal(pid: i32, signal: &str) -> bool {
+        std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &pid.to_string()])
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Resumes a stopped server process when the check ends, however it ends.
+    struct Resume(i32);
+
+    impl Drop for Resume {
+        fn drop(&mut self) {
+            let _resumed = signal(self.0, "CONT");
+        }
+    }
+
+    /// A leader whose database stops answering without closing the connection (its server
+    /// process frozen: a partition as the leader sees it) stops leading within the hold time,
+    /// while its lock is still held: for that while no node leads, never two. Once the server
+    /// process runs again, it finds the connection the leader gave up and ends, releasing the
+    /// lock, and one node leads again. Runs where this user may signal the test server's
+    /// processes (a local server run by this user, or root); says so and passes elsewhere.
+    #[test]
+    fn a_leader_whose_database_goes_quiet_stops_leading_within_its_hold() {
+        run(async {
+            let (_schema, n) = nodes(&["quiet", "other"]).await;
+            let mut quiet = n[0].leadership("scheduler");
+            tokio::time::timeout(Duration::from_secs(5), quiet.wait_for(|l| *l))
+                .await
+                .expect("leads within 5 s")
+                .expect("followed");
+            let other = n[1].leadership("scheduler");
+            tokio::time::sleep(Duration::from_millis(1_500)).await;
+            assert!(!*other.borrow(), "two leaders");
+            // The leader's session is the one that pings (`SELECT 1`).
+            let pid: i32 = show(
+                "SELECT pid::text FROM pg_stat_activity
+                 WHERE application_name = 'eddy quiet' AND query = 'SELECT 1'",
+            )
+            .await
+            .parse()
+            .expect("the leadership session's pid");
+            if !signal(pid, "STOP") {
+                eprintln!("skipped: cannot signal the test server's processes");
+                return;
+            }
+            let resume = Resume(pid);
+            let frozen = std::time::Instant::now();
+            tokio::time::timeout(Duration::from_secs(5), quiet.wait_for(|l| !*l))
+                .await
+                .expect("stopped leading within 5 s of the database going quiet")
+                .expect("followed");
+            let stopped = frozen.elapsed();
+            eprintln!("stopped leading {stopped:?} after the database went quiet");
+            assert!(stopped <= Duration::from_millis(3_500), "{stopped:?}");
+            // The lock is still held by the frozen session: nobody leads meanwhile.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            assert!(
+                !*other.borrow() && !*quiet.borrow(),
+                "a leader while the lock is held"
+            );
+            drop(resume);
+            let resumed = std::time::Instant::now();
+            // Either node may take the lock first once it is free, but only one.
+            let mut both = [quiet, other];
+            let leader = one_leader(&mut both, Duration::from_secs(10)).await;
+            eprintln!(
+                "{} leads {:?} after the resume",
+                ["quiet", "other"][leader],
+                resumed.elapsed()
+            );
+            for _ in 0..20 {
+                assert_eq!(one_leader(&mut both, Duration::from_secs(1)).await, leader);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+    }
+
+    /// A leader that goes silent without closing its connection (its process hung, or cut off
+    /// from the database: here its runtime is simply no longer driven, so it neither pings nor
+    /// answers) loses the lock when the server ends its idle session, and another node leads
+    /// within seconds, not after the kernel's TCP timeouts. Once it runs again, it reports
+    /// that it no longer leads.
+    #[test]
+    fn a_silent_leader_loses_the_lock_to_the_servers_idle_timeout() {
+        let main = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let schema = Shared(main.block_on(fresh_schema()));
+        // The leader runs only while this thread drives its runtime.
+        let stalled = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let leader = stalled.block_on(open_node(&schema.0, "silent", None));
+        let mut leads = leader.leadership("scheduler");
+        stalled.block_on(async {
+            tokio::time::timeout(Duration::from_secs(5), leads.wait_for(|l| *l))
+                .await
+                .expect("leads within 5 s")
+                .expect("followed");
+        });
+        let silent = std::time::Instant::now();
+        let other = main.block_on(open_node(&schema.0, "other", None));
+        let mut other_leads = other.leadership("scheduler");
+        main.block_on(async {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            assert!(
+                !*other_leads.borrow(),
+                "took the lead of a session still alive"
+            );
+            tokio::time::timeout(Duration::from_secs(20), other_leads.wait_for(|l| *l))
+                .await
+                .expect("the other node leads within 20 s")
+                .expect("followed");
+        });
+        let moved = silent.elapsed();
+        eprintln!("leadership moved {moved:?} after the leader went silent");
+        assert!(moved < Duration::from_secs(12), "{moved:?}");
+        stalled.block_on(async {
+            tokio::time::timeout(Duration::from_secs(5), leads.wait_for(|l| !*l))
+                .await
+                .expect("the silent leader, running again, stopped leading within 5 s")
+                .expect("followed");
+        });
+        drop(leader);
+        drop(other);
+        drop(stalled);
+        drop(schema);
     }
 }

@@ -1,7 +1,7 @@
 //! The store: the durable log and state behind everything eddy acknowledges.
 //!
 //! This crate is the store **contract** and its two backends. It knows no HTTP and no AWS
-//! wire format. The contract is six traits, one per concern, that every backend implements:
+//! wire format. The contract is seven traits, one per concern, that every backend implements:
 //!
 //! | trait | what it keeps |
 //! | --- | --- |
@@ -11,8 +11,9 @@
 //! | [`DefinitionStore`] | definitions (buses, rules, queues, functions...) as opaque values under `(kind, key)`, with a change feed |
 //! | [`LogStore`] | log events by group and stream (function logs, log-group targets) |
 //! | [`TickStore`] | the last fired tick of every schedule |
+//! | [`ClusterStore`] | the nodes sharing the store: leadership of singleton roles, a registry with heartbeats |
 //!
-//! [`Store`] bundles the six (plus [`Store::reset`] and [`Store::health`]), so a server holds one
+//! [`Store`] bundles the seven (plus [`Store::reset`] and [`Store::health`]), so a server holds one
 //! `Arc<dyn Store>` and hands narrower views (`Arc<dyn QueueStore>`, ...) to the parts that need
 //! only one concern. [`open`] resolves a store URI ([`StoreUri`]: `sqlite:DIR` or
 //! `postgres://...`) to a backend; errors ([`StoreError`]) name no backend.
@@ -99,9 +100,31 @@
 //!   work items it names (a log-group target's delivery).
 //!
 //! **Ticks** ([`TickStore`]).
-//! * A tick is recorded only with the events it fired ([`AppendBatch::ticks`]); a later tick of a
-//!   schedule replaces an earlier one, never the reverse. [`TickStore::ticks`] reads what was
-//!   recorded.
+//! * A tick is recorded only with the events it fired ([`AppendBatch::ticks`]), and **each tick
+//!   fires once, whatever the number of nodes**: an append whose ticks are not all *later* than
+//!   the tick recorded for their schedule (by an earlier append, or earlier in the same
+//!   [`AppendBatch::ticks`]) writes **nothing** and fails with [`StoreError::TickTaken`] naming
+//!   those schedules, exactly as a fenced write whose lease was lost does. So when two nodes (or
+//!   a node and its restarted self) fire the same tick, the database lets one append through and
+//!   refuses the other whole: its events never reach the log. Appends that share a group commit
+//!   with a refused one are unaffected (each append is all-or-nothing on its own). The check and
+//!   the record are one atomic step under the store's own locks (the PostgreSQL store locks the
+//!   tick rows, inserting the first tick of a schedule so that two nodes inserting it at once
+//!   cannot both win). [`TickStore::ticks`] reads what was recorded; after
+//!   [`TickStore::forget_ticks`] a schedule's next tick is recorded afresh, whatever its time.
+//!
+//! **Nodes** ([`ClusterStore`]).
+//! * [`ClusterStore::leadership`] says whether this node holds a singleton role (the
+//!   scheduler): at most one node at a time reports `true` for a role, as far as the backend can
+//!   tell (the PostgreSQL store holds a session advisory lock and reports `false` as soon as it
+//!   cannot be sure it still holds it). Leadership is for **efficiency**, not correctness:
+//!   what must never happen twice is enforced by the data itself (a tick by
+//!   [`StoreError::TickTaken`], a delivery by its lease's fencing token), so a stale leader
+//!   that acts once more is refused, not doubled.
+//! * [`ClusterStore::heartbeat`] records that a node is alive, on the store's clock;
+//!   [`ClusterStore::nodes`] lists the nodes recorded. Neither is durable in the sense above:
+//!   the registry describes processes, not data (the embedded store keeps its one node in
+//!   memory), and [`Store::reset`] leaves it alone.
 //!
 //! **Space.** Deleting (retention, acks, queue deletes) frees space inside the store;
 //! [`Store::reclaim`] gives it back to the file system in bounded steps, so a store that shrank
@@ -114,9 +137,15 @@
 //! returns, writes resume without a restart. Reads keep working while the store is full.
 //!
 //! **Failures name no backend.** A backend reports its own failures as [`StoreError::Backend`]
-//! (the cause kept as the error's source), lack of space as [`StoreError::Full`], a store
-//! that was shut down as [`StoreError::Closed`], and a fenced write whose leases were lost as
-//! [`StoreError::LeaseLost`]. No store error is a caller's mistake.
+//! (the cause kept as the error's source), a store it cannot reach right now (connection
+//! refused, lost or timed out, no connection free in time) as [`StoreError::Unavailable`], lack
+//! of space as [`StoreError::Full`], a store that was shut down as [`StoreError::Closed`], a
+//! fenced write whose leases were lost as [`StoreError::LeaseLost`], and an append whose tick
+//! another append recorded first as [`StoreError::TickTaken`]. No store error is a caller's
+//! mistake. **Nothing is acknowledged that was not committed**: a write whose commit has an
+//! unknown outcome (the connection broke after `COMMIT` was sent) fails, with
+//! [`StoreError::Unavailable`]; it may have been made, so retrying it repeats it (at least
+//! once, never lost).
 //!
 //! # The embedded backend
 //!
@@ -133,7 +162,9 @@
 //! server's `synchronous_commit` (by default `on`: the WAL is flushed first); one task per node
 //! does group commit for appends. Leases are taken with `FOR UPDATE SKIP LOCKED` and kept on the
 //! database's clock; [`WorkStore::release_leases`] ends only the calling node's leases, since
-//! other nodes' leases belong to live processes. See the `postgres` module.
+//! other nodes' leases belong to live processes. Ticks are compared under row locks in the
+//! append's transaction; leadership is a session advisory lock per role; the node registry is a
+//! table. See the `postgres` module.
 
 mod embedded;
 pub mod logs;
@@ -174,6 +205,17 @@ pub enum StoreError {
     /// leases refused.
     #[error("the lease of {} work item(s) was lost: nothing was written", .0.len())]
     LeaseLost(Vec<Lease>),
+    /// An append's ticks were not all later than the ticks recorded for their schedules
+    /// (another node, or an earlier append, fired them first): nothing of the append was
+    /// written. These are the schedules whose tick was taken, each once.
+    #[error("the tick of {} schedule(s) was already fired: nothing was written", .0.len())]
+    TickTaken(Vec<String>),
+    /// The store cannot be reached right now (connection refused, lost or timed out, no
+    /// connection free in time): retryable, and it clears by itself when the store is back.
+    /// Nothing was acknowledged; a write that failed this way while committing may have been
+    /// made all the same (see the crate docs, "Failures name no backend"). The text says why.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl StoreError {
@@ -246,7 +288,9 @@ pub struct AppendBatch {
     /// transaction; fenced: if one of these leases is no longer current, nothing is appended
     /// ([`StoreError::LeaseLost`]).
     pub ack: Vec<Lease>,
-    /// Schedule ticks these events fire, recorded in the same transaction (see [`Tick`]).
+    /// Schedule ticks these events fire, recorded in the same transaction (see [`Tick`]); each
+    /// must be later than the tick recorded for its schedule (or earlier in this list), or
+    /// nothing is appended ([`StoreError::TickTaken`]): each tick fires once.
     pub ticks: Vec<Tick>,
     /// The ingestion time (ms since the epoch) to record for the events and their work items
     /// (which become due at it); the store's own clock when `None`. Callers with a movable clock
@@ -255,14 +299,33 @@ pub struct AppendBatch {
 }
 
 /// The last fired tick of one schedule: the scheduler appends it with the events that tick fired,
-/// so a tick is recorded if and only if its events are, and a restart never fires it twice.
+/// so a tick is recorded if and only if its events are, and neither a restart nor another node
+/// fires it twice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tick {
     /// The schedule's key, as the scheduler names schedules.
     pub schedule: String,
-    /// The nominal time of the tick (ms since the epoch). A later tick of the same schedule
-    /// replaces an earlier one; an earlier one never replaces a later one.
+    /// The nominal time of the tick (ms since the epoch). It must be later than the tick
+    /// recorded for the schedule, or the append is refused whole ([`StoreError::TickTaken`]).
     pub tick_ms: i64,
+}
+
+/// One node of those sharing a store, as [`ClusterStore::heartbeat`] records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// The node's name (distinct per node, the same across its restarts).
+    pub name: String,
+    /// Where the node serves, free-form (e.g. its AWS endpoint's address).
+    pub address: String,
+    /// The node's version, free-form.
+    pub version: String,
+    /// When the node started (ms since the epoch, its own clock).
+    pub started_ms: i64,
+    /// When its last heartbeat was recorded, by the **store's** clock (what a caller passes to
+    /// [`ClusterStore::heartbeat`] is ignored). To tell how long ago another node was seen,
+    /// compare with this node's own `last_seen_ms`, written by its latest heartbeat on the same
+    /// clock.
+    pub last_seen_ms: i64,
 }
 
 /// One lease of one work item: what its holder names to settle or renew it. Only the current
@@ -668,10 +731,29 @@ pub trait TickStore: Send + Sync {
     fn forget_ticks(&self, schedules: Vec<String>) -> BoxFuture<'_, Result<()>>;
 }
 
+/// The nodes sharing the store (see the crate docs, "Nodes").
+pub trait ClusterStore: Send + Sync {
+    /// Whether this node leads `role` (e.g. `"scheduler"`): `true` while it may run the
+    /// role's singleton loop, `false` while another node may. The receiver follows changes:
+    /// a node that loses its hold on the store turns `false` at once, and another node takes
+    /// over within a few seconds when the leader dies. Cheap to call again: every receiver of a
+    /// role follows the same leadership, kept for as long as the store lives; once the store is
+    /// dropped, they read `false`. The embedded store always leads. The PostgreSQL store needs
+    /// the tokio runtime it was opened on to be running (its task keeps a connection per role).
+    fn leadership(&self, role: &str) -> tokio::sync::watch::Receiver<bool>;
+
+    /// Records that `node` is alive now (its `last_seen_ms` is the store's clock; what the caller
+    /// passes there is ignored); its other fields replace what was recorded under its name.
+    fn heartbeat(&self, node: NodeInfo) -> BoxFuture<'_, Result<()>>;
+
+    /// Every node recorded, by name.
+    fn nodes(&self) -> BoxFuture<'_, Result<Vec<NodeInfo>>>;
+}
+
 /// A whole store: every concern, plus what concerns them all. What a server holds; it hands
 /// each part the narrower trait it needs (`Arc<dyn Store>` converts to `Arc<dyn QueueStore>`).
 pub trait Store:
-    EventLog + WorkStore + QueueStore + DefinitionStore + LogStore + TickStore + 'static
+    EventLog + WorkStore + QueueStore + DefinitionStore + LogStore + TickStore + ClusterStore + 'static
 {
     /// Wipes everything (dev mode's reset); watchers get [`Notification::Reset`]. Answers its
     /// version (see [`Notification`]).

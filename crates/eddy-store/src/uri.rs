@@ -5,7 +5,7 @@
 //! | URI | backend |
 //! | --- | --- |
 //! | `sqlite:DIR` (or `sqlite://DIR`) | [`EmbeddedStore`] with its database `eddy.db` in the directory `DIR` |
-//! | `postgres://USER@HOST:PORT/DB?...`, `postgresql://...` | [`PostgresStore`] in that database (the schema of its `search_path`); any connection parameter `tokio-postgres` takes (`options=-c search_path=S`, `connect_timeout=5`...), plus `eddy_node=NAME`: this node's name for its leases (the host name when absent; see the `postgres` module, "`release_leases`"), and `sslmode=require` with `sslrootcert=PATH` for TLS (see the `postgres` module, "TLS") |
+//! | `postgres://USER@HOST:PORT/DB?...`, `postgresql://...` | [`PostgresStore`] in that database (the schema of its `search_path`); any connection parameter `tokio-postgres` takes (`options=-c search_path=S`, `connect_timeout=5`...), plus `eddy_node=NAME`: this node's name for its leases (unless [`StoreOptions::node`] names it; the host name when neither does; see the `postgres` module, "`release_leases`"), and `sslmode=require` with `sslrootcert=PATH` for TLS (see the `postgres` module, "TLS") |
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -95,6 +95,10 @@ pub struct StoreOptions {
     pub sync: bool,
     /// Told about commits (latency, batch sizes), for metrics.
     pub observer: Arc<dyn StoreObserver>,
+    /// This node's name among the nodes sharing the store: the PostgreSQL store records it with
+    /// the leases it takes (before the URI's `eddy_node=`, then the host name); the embedded
+    /// store, the only node of its store, ignores it.
+    pub node: Option<String>,
 }
 
 impl Default for StoreOptions {
@@ -102,6 +106,7 @@ impl Default for StoreOptions {
         Self {
             sync: true,
             observer: Arc::new(NoObserver),
+            node: None,
         }
     }
 }
@@ -142,7 +147,7 @@ pub fn open(uri: &StoreUri, options: StoreOptions) -> Result<Arc<dyn Store>, Ope
                 observer: options.observer,
                 ..PostgresStoreOptions::default()
             };
-            if let Some(node) = node {
+            if let Some(node) = options.node.or(node) {
                 pg.node = node;
             }
             let store = runtime
@@ -210,7 +215,16 @@ mod tests {
         let Err(e) = opened else {
             panic!("a store opened on a closed port");
         };
-        assert!(matches!(e, OpenError::Store { .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                OpenError::Store {
+                    source: StoreError::Unavailable(_),
+                    ..
+                }
+            ),
+            "a store that cannot be reached is unavailable, not failed: {e:?}"
+        );
         assert!(!e.to_string().contains("secret"), "{e}");
         // The text says why, not only that connecting failed.
         assert!(e.to_string().contains("refused"), "{e}");

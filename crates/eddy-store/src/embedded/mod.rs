@@ -23,6 +23,14 @@
 //! Leasing, renewing and settling compare `(id, token, leased = 1)` in the same statement that
 //! changes the row, inside the writer's transaction: two holders can never both pass.
 //!
+//! # Ticks and nodes
+//!
+//! An append's ticks are compared with the recorded ones and recorded in its own savepoint of
+//! the writer's transaction, so an append whose tick is not later is rolled back whole
+//! ([`StoreError::TickTaken`]) while the others of its group commit go on. The store is the only
+//! node of its database: it always leads ([`crate::ClusterStore::leadership`]) and keeps its
+//! node's heartbeat in memory.
+//!
 //! # Files
 //!
 //! The store's files hold events, definitions (API keys, function environments) and messages,
@@ -47,10 +55,10 @@ use tokio::sync::{broadcast, oneshot};
 use crate::logs::{LogEvent, LogQuery, LogStream, NewLogEvent};
 use crate::queue::{Message, NewMessage, QueueStats, ReceiveOptions, Sent};
 use crate::{
-    AppendBatch, BoxFuture, DeadLetter, DefinitionChange, DefinitionStore, Definitions, EventLog,
-    EventRange, Expired, Expiry, Lease, LogStore, NoObserver, Notification, QueueStore, Result,
-    Store, StoreClock, StoreCounts, StoreError, StoreHealth, StoreObserver, StoredEvent,
-    SystemClock, TickStore, WorkItem, WorkStore,
+    AppendBatch, BoxFuture, ClusterStore, DeadLetter, DefinitionChange, DefinitionStore,
+    Definitions, EventLog, EventRange, Expired, Expiry, Lease, LogStore, NoObserver, NodeInfo,
+    Notification, QueueStore, Result, Store, StoreClock, StoreCounts, StoreError, StoreHealth,
+    StoreObserver, StoredEvent, SystemClock, Tick, TickStore, WorkItem, WorkStore,
 };
 
 mod logs;
@@ -70,6 +78,8 @@ pub(crate) enum DbError {
     Full(String),
     #[error("the lease of {} work item(s) was lost", .0.len())]
     LeaseLost(Vec<Lease>),
+    #[error("the tick of {} schedule(s) was already fired", .0.len())]
+    TickTaken(Vec<String>),
 }
 
 impl From<DbError> for StoreError {
@@ -80,6 +90,7 @@ impl From<DbError> for StoreError {
             DbError::Closed => StoreError::Closed,
             DbError::Full(where_) => StoreError::Full(where_),
             DbError::LeaseLost(leases) => StoreError::LeaseLost(leases),
+            DbError::TickTaken(schedules) => StoreError::TickTaken(schedules),
         }
     }
 }
@@ -377,6 +388,10 @@ pub struct EmbeddedStore {
     path: PathBuf,
     space: Arc<Space>,
     clock: Arc<dyn StoreClock>,
+    /// Always `true`: the only node of its store leads every role.
+    leader: tokio::sync::watch::Sender<bool>,
+    /// The last heartbeat of its node.
+    node: std::sync::Mutex<Option<NodeInfo>>,
 }
 
 /// Whether the store is full, shared by the handles and the writer thread.
@@ -464,6 +479,8 @@ impl EmbeddedStore {
             path,
             space,
             clock: options.clock,
+            leader: tokio::sync::watch::Sender::new(true),
+            node: std::sync::Mutex::new(None),
         })
     }
 
@@ -802,6 +819,31 @@ impl TickStore for EmbeddedStore {
             }
             Ok(())
         })
+    }
+}
+
+impl Drop for EmbeddedStore {
+    /// A store that goes away leads nothing: receivers of its leadership that outlive it read
+    /// `false`.
+    fn drop(&mut self) {
+        self.leader.send_replace(false);
+    }
+}
+
+impl ClusterStore for EmbeddedStore {
+    fn leadership(&self, _role: &str) -> tokio::sync::watch::Receiver<bool> {
+        self.leader.subscribe()
+    }
+
+    fn heartbeat(&self, mut node: NodeInfo) -> BoxFuture<'_, Result<()>> {
+        node.last_seen_ms = self.clock.now_ms();
+        *self.node.lock().unwrap_or_else(|e| e.into_inner()) = Some(node);
+        Box::pin(async { Ok(()) })
+    }
+
+    fn nodes(&self) -> BoxFuture<'_, Result<Vec<NodeInfo>>> {
+        let node = self.node.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        Box::pin(async move { Ok(node.into_iter().collect()) })
     }
 }
 
@@ -1342,6 +1384,10 @@ fn execute(
 }
 
 fn append(tx: &Transaction<'_>, batch: AppendBatch) -> DbResult<()> {
+    // Refusals first (a lost lease, then a tick taken), as the PostgreSQL store decides them;
+    // the command's savepoint rolls back whatever a refusal leaves.
+    fenced_ack(tx, &batch.ack)?;
+    record_ticks(tx, &batch.ticks)?;
     let ingested = batch.now_ms.unwrap_or_else(now_ms);
     let mut seqs = Vec::with_capacity(batch.events.len());
     if !batch.events.is_empty() {
@@ -1378,16 +1424,45 @@ fn append(tx: &Transaction<'_>, batch: AppendBatch) -> DbResult<()> {
             st.execute(params![seq, w.rule, w.target, ingested])?;
         }
     }
-    if !batch.ticks.is_empty() {
-        let mut st = tx.prepare_cached(
-            "INSERT INTO ticks (schedule, tick_ms) VALUES (?1, ?2)
-             ON CONFLICT (schedule) DO UPDATE SET tick_ms = max(tick_ms, excluded.tick_ms)",
-        )?;
-        for t in &batch.ticks {
-            st.execute(params![t.schedule, t.tick_ms])?;
+    Ok(())
+}
+
+/// Records `ticks` in order, each of which must be later than the one recorded for its schedule
+/// before it (by an earlier append, or earlier in `ticks`); fails with [`DbError::TickTaken`]
+/// naming the schedules whose tick is not, so that the command's savepoint rolls the append back.
+fn record_ticks(tx: &Transaction<'_>, ticks: &[Tick]) -> DbResult<()> {
+    if ticks.is_empty() {
+        return Ok(());
+    }
+    let mut read = tx.prepare_cached("SELECT tick_ms FROM ticks WHERE schedule = ?1")?;
+    let mut latest: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
+    let mut taken: Vec<String> = Vec::new();
+    for t in ticks {
+        let recorded = match latest.get(t.schedule.as_str()) {
+            Some(at) => Some(*at),
+            None => read
+                .query_row([&t.schedule], |r| r.get::<_, i64>(0))
+                .optional()?,
+        };
+        if recorded.is_some_and(|at| t.tick_ms <= at) {
+            if !taken.contains(&t.schedule) {
+                taken.push(t.schedule.clone());
+            }
+        } else {
+            latest.insert(&t.schedule, t.tick_ms);
         }
     }
-    fenced_ack(tx, &batch.ack)
+    if !taken.is_empty() {
+        return Err(DbError::TickTaken(taken));
+    }
+    let mut write = tx.prepare_cached(
+        "INSERT INTO ticks (schedule, tick_ms) VALUES (?1, ?2)
+         ON CONFLICT (schedule) DO UPDATE SET tick_ms = excluded.tick_ms",
+    )?;
+    for (schedule, tick_ms) in latest {
+        write.execute(params![schedule, tick_ms])?;
+    }
+    Ok(())
 }
 
 /// Removes the work items of the current leases among `leases`; answers the others (refused).

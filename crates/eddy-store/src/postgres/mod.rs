@@ -15,6 +15,8 @@
 //! | queues | receives with `SKIP LOCKED` (standard) or under a per-queue advisory lock (FIFO: group order); sends with deduplication under a per-queue lock | `queue.rs` |
 //! | logs | one table indexed by group and time | `logs.rs` |
 //! | definitions | a version row whose lock orders applies; a change log read after `LISTEN/NOTIFY` wake-ups and on a timer | `feed.rs` |
+//! | ticks | locked (or inserted, for a schedule's first) in the append's transaction before they are compared, so one node's append of a tick wins and the others' are refused | `append.rs` |
+//! | nodes | leadership by a session advisory lock on a connection of its own; the node registry in `nodes` | `cluster.rs` |
 //! | TLS | rustls (ring) behind the driver's TLS hooks | `tls.rs` |
 //!
 //! # Driver
@@ -72,15 +74,22 @@
 //!
 //! # Failures
 //!
-//! A lost connection, a server that is down or a failed statement are [`StoreError::Backend`]
-//! (the driver's error as the source), never a panic; nothing was acknowledged that did not
-//! commit. Connections give up within seconds on a database that stops answering (connect and
-//! TCP timeouts of 10 s, keepalive probes after 15 s idle, unless the URI sets its own), so a node
+//! A server that cannot be reached right now is [`StoreError::Unavailable`]: a connection
+//! refused, lost or timed out, a server shutting down or refusing connections (SQLSTATE classes
+//! `08`, `57P01`-`57P03`, `53300`), a write reaching a read-only standby (`25006`: a failover
+//! under way), or no pooled connection free within
+//! [`PostgresStoreOptions::acquire_timeout`]. Any other failure (a failed statement, a TLS
+//! certificate refused, a wrong password) is [`StoreError::Backend`] (the driver's error as the
+//! source). Never a panic; nothing was acknowledged that did not commit.
+//!
+//! Connections give up within seconds on a database that stops answering (connect and TCP
+//! timeouts of 10 s, keepalive probes after 15 s idle, unless the URI sets its own), so a node
 //! cut off from the database fails its calls instead of hanging, and opens new connections once
 //! the database is back. One case is PostgreSQL's, not ours to close: a connection that breaks
-//! after `COMMIT` was sent but before its answer arrived leaves the caller with an error for a
-//! change that may have committed; a retried PutEvents then appends its events again (delivery
-//! stays at least once, never lost).
+//! after `COMMIT` was sent but before its answer arrived leaves the caller with an error
+//! ([`StoreError::Unavailable`]) for a change that may have committed; a retried PutEvents then
+//! appends its events again (delivery stays at least once, never lost), and a retried tick is
+//! refused ([`StoreError::TickTaken`]) if its first append did commit.
 //!
 //! The store needs a tokio runtime: its connections and the tasks behind appends and the change
 //! feed run on the runtime that opened it, and stop when the store is dropped.
@@ -94,13 +103,14 @@ use tokio_postgres::error::SqlState;
 use crate::logs::{LogEvent, LogQuery, LogStream, NewLogEvent};
 use crate::queue::{Message, NewMessage, QueueStats, ReceiveOptions, Sent};
 use crate::{
-    AppendBatch, BoxFuture, DeadLetter, DefinitionChange, DefinitionStore, Definitions, EventLog,
-    EventRange, Expired, Expiry, Lease, LogStore, NoObserver, Notification, QueueStore, Result,
-    Store, StoreClock, StoreCounts, StoreError, StoreHealth, StoreObserver, StoredEvent, TickStore,
-    WorkItem, WorkStore,
+    AppendBatch, BoxFuture, ClusterStore, DeadLetter, DefinitionChange, DefinitionStore,
+    Definitions, EventLog, EventRange, Expired, Expiry, Lease, LogStore, NoObserver, NodeInfo,
+    Notification, QueueStore, Result, Store, StoreClock, StoreCounts, StoreError, StoreHealth,
+    StoreObserver, StoredEvent, TickStore, WorkItem, WorkStore,
 };
 
 mod append;
+mod cluster;
 mod feed;
 mod logs;
 mod pool;
@@ -119,6 +129,11 @@ pub(crate) enum PgError {
     Db(#[from] tokio_postgres::Error),
     #[error("the lease of {} work item(s) was lost", .0.len())]
     LeaseLost(Vec<Lease>),
+    #[error("the tick of {} schedule(s) was already fired", .0.len())]
+    TickTaken(Vec<String>),
+    /// The database cannot be reached right now (not a driver error: the pool's own wait).
+    #[error("{0}")]
+    Unavailable(String),
     #[error("{0}")]
     Invalid(&'static str),
     #[error("the store is closed")]
@@ -130,6 +145,40 @@ impl PgError {
     fn is_full(&self) -> bool {
         matches!(self, PgError::Db(e) if e.code() == Some(&SqlState::DISK_FULL))
     }
+
+    /// Whether the database cannot be reached right now (see the module docs, "Failures").
+    pub(crate) fn is_unavailable(&self) -> bool {
+        match self {
+            PgError::Db(e) => unreachable_db(e),
+            PgError::Unavailable(_) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Whether a driver error says the database cannot be reached right now, rather than that it
+/// failed: the server's own codes for that, or the driver's kinds for a connection that broke,
+/// could not be made or timed out (`tokio-postgres` shows its error kinds only in their text).
+fn unreachable_db(e: &tokio_postgres::Error) -> bool {
+    if let Some(code) = e.code() {
+        return code.code().starts_with("08")
+            || [
+                SqlState::ADMIN_SHUTDOWN,
+                SqlState::CRASH_SHUTDOWN,
+                SqlState::CANNOT_CONNECT_NOW,
+                SqlState::TOO_MANY_CONNECTIONS,
+                // A standby not promoted yet (a failover under way, the address already moved).
+                SqlState::READ_ONLY_SQL_TRANSACTION,
+            ]
+            .contains(code);
+    }
+    e.is_closed()
+        || matches!(
+            e.to_string().as_str(),
+            "error connecting to server"
+                | "error communicating with the server"
+                | "timeout waiting for server"
+        )
 }
 
 impl From<PgError> for StoreError {
@@ -138,8 +187,11 @@ impl From<PgError> for StoreError {
             PgError::Db(e) if e.code() == Some(&SqlState::DISK_FULL) => {
                 StoreError::Full(format!("the PostgreSQL server has no space left: {e}"))
             }
+            PgError::Db(e) if unreachable_db(&e) => StoreError::Unavailable(describe(&e)),
             PgError::Db(e) => StoreError::backend(Described::from(e)),
             PgError::LeaseLost(leases) => StoreError::LeaseLost(leases),
+            PgError::TickTaken(schedules) => StoreError::TickTaken(schedules),
+            PgError::Unavailable(why) => StoreError::Unavailable(why),
             PgError::Invalid(what) => StoreError::backend(what),
             PgError::Closed => StoreError::Closed,
         }
@@ -192,8 +244,13 @@ pub struct PostgresStoreOptions {
     /// "`release_leases`"): distinct per node, the same across its restarts. The default is the
     /// machine's host name.
     pub node: String,
-    /// Most connections open at once (the change feed's listener comes on top).
+    /// Most connections open at once (the change feed's listener and one connection per
+    /// leadership role come on top).
     pub connections: usize,
+    /// How long a call waits for a free connection before it fails with
+    /// [`StoreError::Unavailable`] (every connection busy that long means the database is not
+    /// keeping up).
+    pub acquire_timeout: std::time::Duration,
     /// Commits wait for the WAL flush (`synchronous_commit` as the server has it). `false`
     /// breaks the durability contract; it exists only to measure what the flush costs.
     pub sync: bool,
@@ -206,6 +263,7 @@ impl Default for PostgresStoreOptions {
             clock: None,
             node: host_name(),
             connections: 8,
+            acquire_timeout: ACQUIRE_TIMEOUT,
             sync: true,
             observer: Arc::new(NoObserver),
         }
@@ -224,6 +282,8 @@ fn host_name() -> String {
 /// How long opening a connection, or unacknowledged data on one, may take before the connection
 /// is given up (unless the URI says otherwise: `connect_timeout`, `tcp_user_timeout`).
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a call waits for a free pooled connection by default.
+const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Idle connections are probed this often, so a dead peer is noticed (unless the URI says
 /// otherwise: `keepalives_idle`)...
 const KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(15);
@@ -240,6 +300,8 @@ pub(crate) struct Shared {
     full: Mutex<Option<String>>,
     /// The store's size on disk as last measured, and when (see `work::counts`).
     pub(crate) size: Mutex<Option<(std::time::Instant, u64)>>,
+    /// The runtime the store's tasks run on (leadership tasks start later, from any thread).
+    runtime: tokio::runtime::Handle,
 }
 
 impl Shared {
@@ -311,7 +373,11 @@ pub struct PostgresStore {
     shared: Arc<Shared>,
     appends: mpsc::Sender<append::Request>,
     feed: Arc<feed::Feed>,
+    /// The leadership of each role asked for, and its task.
+    leaders: Mutex<std::collections::HashMap<String, tokio::sync::watch::Sender<bool>>>,
+    /// Declared after everything its tasks use, so they stop first.
     _tasks: Tasks,
+    leading: Mutex<Tasks>,
 }
 
 impl PostgresStore {
@@ -349,12 +415,19 @@ impl PostgresStore {
             "SET synchronous_commit = off".to_owned()
         };
         let shared = Arc::new(Shared {
-            pool: Pool::new(config, tls, setup, options.connections),
+            pool: Pool::new(
+                config,
+                tls,
+                setup,
+                options.connections,
+                options.acquire_timeout,
+            ),
             clock: options.clock,
             node: options.node,
             observer: options.observer,
             full: Mutex::new(None),
             size: Mutex::new(None),
+            runtime: tokio::runtime::Handle::current(),
         });
         let channel = {
             let mut conn = shared.pool.get().await?;
@@ -370,7 +443,9 @@ impl PostgresStore {
             shared,
             appends,
             feed,
+            leaders: Mutex::new(std::collections::HashMap::new()),
             _tasks: Tasks(vec![appender.abort_handle(), listener.abort_handle()]),
+            leading: Mutex::new(Tasks(Vec::new())),
         })
     }
 }
@@ -593,6 +668,51 @@ impl TickStore for PostgresStore {
             self.shared
                 .wrote(work::forget_ticks(&self.shared, schedules).await)
         })
+    }
+}
+
+impl Drop for PostgresStore {
+    /// A store that goes away leads nothing: receivers of its leadership that outlive it read
+    /// `false` (its tasks, stopped next, release the locks with their sessions).
+    fn drop(&mut self) {
+        let leaders = self.leaders.get_mut().unwrap_or_else(|e| e.into_inner());
+        for leads in leaders.values() {
+            leads.send_replace(false);
+        }
+    }
+}
+
+impl ClusterStore for PostgresStore {
+    /// See the `cluster` module, "Leadership".
+    fn leadership(&self, role: &str) -> tokio::sync::watch::Receiver<bool> {
+        let mut leaders = self.leaders.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(leads) = leaders.get(role) {
+            return leads.subscribe();
+        }
+        let (leads, receiver) = tokio::sync::watch::channel(false);
+        let task = self.shared.runtime.spawn(cluster::lead(
+            self.shared.clone(),
+            role.to_owned(),
+            leads.clone(),
+        ));
+        self.leading
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .push(task.abort_handle());
+        leaders.insert(role.to_owned(), leads);
+        receiver
+    }
+
+    fn heartbeat(&self, node: NodeInfo) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            self.shared
+                .wrote(cluster::heartbeat(&self.shared, node).await)
+        })
+    }
+
+    fn nodes(&self) -> BoxFuture<'_, Result<Vec<NodeInfo>>> {
+        Box::pin(async move { Ok(cluster::nodes(&self.shared).await?) })
     }
 }
 

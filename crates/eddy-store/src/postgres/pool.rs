@@ -31,6 +31,8 @@ pub(crate) struct Pool {
     setup: String,
     idle: Mutex<Vec<(Client, Statements)>>,
     permits: Semaphore,
+    /// How long [`Pool::get`] waits for a free connection.
+    wait: std::time::Duration,
 }
 
 /// The statements one connection prepared, by their SQL.
@@ -63,13 +65,20 @@ pub(crate) struct Conn<'a> {
 }
 
 impl Pool {
-    pub(crate) fn new(config: Config, tls: Option<Tls>, setup: String, size: usize) -> Self {
+    pub(crate) fn new(
+        config: Config,
+        tls: Option<Tls>,
+        setup: String,
+        size: usize,
+        wait: std::time::Duration,
+    ) -> Self {
         Self {
             config,
             tls,
             setup,
             idle: Mutex::new(Vec::new()),
             permits: Semaphore::new(size.max(1)),
+            wait,
         }
     }
 
@@ -110,9 +119,18 @@ impl Pool {
         Ok((client, woken, driver))
     }
 
-    /// An idle healthy connection, or a new one.
+    /// An idle healthy connection, or a new one; [`PgError::Unavailable`] when none is free
+    /// within the pool's wait.
     pub(crate) async fn get(&self) -> Result<Conn<'_>, PgError> {
-        let permit = self.permits.acquire().await.map_err(|_| PgError::Closed)?;
+        let permit = tokio::time::timeout(self.wait, self.permits.acquire())
+            .await
+            .map_err(|_| {
+                PgError::Unavailable(format!(
+                    "no connection to the database was free within {:?}",
+                    self.wait
+                ))
+            })?
+            .map_err(|_| PgError::Closed)?;
         let idle = loop {
             let next = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
             match next {

@@ -124,6 +124,16 @@ CREATE TABLE definition_log (
     vals bytea[] NOT NULL
 );
 "#,
+    // 2: the node registry (`cluster.rs`).
+    r#"
+CREATE TABLE nodes (
+    name text COLLATE "C" PRIMARY KEY,
+    address text NOT NULL,
+    version text NOT NULL,
+    started_ms bigint NOT NULL,
+    last_seen_ms bigint NOT NULL
+);
+"#,
 ];
 
 /// Brings the schema of the connection's `search_path` up to date (see the module docs).
