@@ -301,3 +301,70 @@ def test_a_node_cut_off_from_the_store_acknowledges_nothing_until_it_reconnects(
     assert after, "the node did not recover after the partition ended"
     got = drain(a, "seen", [before, after], timeout=30)
     assert before in got and after in got, got
+
+
+def health(node):
+    status, body = node.get("/_eddy/health")
+    return status, json.loads(body)
+
+
+def test_health_shows_the_cluster_as_the_node_sees_it(cluster):
+    nodes = [cluster.start(n) for n in ("a", "b", "c")]
+
+    def all_seen():
+        views = [health(n)[1] for n in nodes]
+        return all(len([x for x in v["cluster"]["nodes"] if x["live"]]) == 3 for v in views)
+    # Heartbeats every 5 s: each node has recorded itself once it serves.
+    assert wait_for(all_seen, 12)
+    views = {n.extra_args[1]: health(n) for n in nodes}
+    assert all(status == 200 for status, _ in views.values())
+    assert {name: v["node"] for name, (_, v) in views.items()} == {"a": "a", "b": "b", "c": "c"}
+    assert sorted(x["name"] for x in views["a"][1]["cluster"]["nodes"]) == ["a", "b", "c"]
+    # One node fires the schedules.
+    assert wait_for(lambda: sum(health(n)[1]["cluster"]["fires_schedules"] for n in nodes) == 1, 10)
+
+
+def test_each_schedule_tick_fires_once_with_three_nodes_and_the_next_node_takes_over(cluster):
+    """One-time schedules a second apart, three nodes: each fires exactly once; the node that
+    fires them is killed half way and another takes over (the store refuses a tick fired twice,
+    and one leader fires at a time)."""
+    import datetime as dt
+    nodes = {n: cluster.start(n) for n in ("a", "b", "c")}
+    a = nodes["a"]
+    url = a.client("sqs").create_queue(QueueName="ticks")["QueueUrl"]
+
+    def leader():
+        for name, n in nodes.items():
+            if n.proc.poll() is None and health(n)[1]["cluster"]["fires_schedules"]:
+                return name
+        return None
+    assert wait_for(lambda: leader() is not None, 10)
+    sched = a.client("scheduler")
+    start = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(seconds=3)
+    names = [f"s{i}" for i in range(12)]
+    for i, name in enumerate(names):
+        at = start + dt.timedelta(seconds=i)
+        sched.create_schedule(
+            Name=name, ScheduleExpression=f"at({at.strftime('%Y-%m-%dT%H:%M:%S')})",
+            FlexibleTimeWindow={"Mode": "OFF"},
+            Target={"Arn": queue_arn("ticks"), "RoleArn": "arn:aws:iam::123456789012:role/s",
+                    "Input": json.dumps({"schedule": name})})
+    # Half way through, kill the node that fires them.
+    time.sleep(max(0.0, (start - dt.datetime.now(dt.timezone.utc)).total_seconds()) + 5)
+    first = leader()
+    survivor = next(n for name, n in nodes.items() if name != first)
+    nodes[first].stop(sig_kill=True)
+    sqs = survivor.client("sqs")
+    got = []
+    deadline = time.time() + 40
+    while time.time() < deadline and len(got) < len(names):
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                     WaitTimeSeconds=1).get("Messages", []):
+            got.append(json.loads(m["Body"])["schedule"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    # A little longer: a tick fired twice would show up now.
+    time.sleep(3)
+    for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        got.append(json.loads(m["Body"])["schedule"])
+    assert sorted(got) == sorted(names), f"fired: {sorted(got)}"
+    assert leader() not in (None, first)

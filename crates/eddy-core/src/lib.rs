@@ -21,6 +21,7 @@
 //! * [`archives`]: archives and replays;
 //! * [`registry`], [`follow`]: definitions held in memory, following the store's change feed;
 //! * [`retention`]: what the event log, dead letters and log groups forget, and when;
+//! * [`cluster`]: this node among the nodes sharing a store (heartbeats, who is alive);
 //! * [`clock`]: eddy's one clock (system time plus an offset `--dev` mode can move);
 //! * [`config`], [`egress`], [`metrics`], [`core_error`]: settings, the egress policy, the
 //!   Prometheus metrics, the core's errors.
@@ -29,6 +30,7 @@ pub mod archives;
 pub mod bus;
 pub mod catalog;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod core_error;
 pub mod delivery;
@@ -102,7 +104,12 @@ impl Core {
         clock: clock::Clock,
         extra: Extra<'_>,
     ) -> anyhow::Result<Arc<Self>> {
-        let metrics = Metrics::for_node(&config.node);
+        // Nodes sharing a store are told apart by a `node` label on every sample; one node on its
+        // own store needs none.
+        let metrics = match &config.store {
+            Some(StoreUri::Postgres(_)) => Metrics::for_node(&config.node),
+            _ => Metrics::new(),
+        };
         private_data_dir(&config).await?;
         let uri = config
             .store
@@ -126,8 +133,7 @@ impl Core {
         extra: Extra<'_>,
     ) -> anyhow::Result<Arc<Self>> {
         private_data_dir(&config).await?;
-        let metrics = Metrics::for_node(&config.node);
-        Self::assemble(config, clock, store, metrics, extra).await
+        Self::assemble(config, clock, store, Metrics::new(), extra).await
     }
 
     /// Loads everything the store holds into the parts of the core (and `extra`'s), then

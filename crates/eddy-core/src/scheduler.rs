@@ -115,6 +115,8 @@ pub struct Scheduler {
     tx: mpsc::UnboundedSender<Request>,
     rx: Mutex<Option<mpsc::UnboundedReceiver<Request>>>,
     running: AtomicBool,
+    /// True while this node fires the schedules (it leads the `scheduler` role of the store).
+    leading: AtomicBool,
     /// True while a burst of ticks (more than one store batch) is being recorded.
     bursting: tokio::sync::watch::Sender<bool>,
 }
@@ -132,8 +134,14 @@ impl Scheduler {
             tx,
             rx: Mutex::new(Some(rx)),
             running: AtomicBool::new(false),
+            leading: AtomicBool::new(false),
             bursting: tokio::sync::watch::channel(false).0,
         }
+    }
+
+    /// Whether this node fires the schedules now (of the nodes sharing a store, one does).
+    pub fn leads(&self) -> bool {
+        self.leading.load(Ordering::SeqCst)
     }
 
     /// Returns once every tick due at the clock's current time has been fired: true when all of
@@ -530,15 +538,76 @@ pub fn spawn(
     Some(tokio::spawn(run(app, stop, requests, changes)))
 }
 
+/// The store role whose leader fires the schedules.
+const ROLE: &str = "scheduler";
+
+/// A node that takes over firing from another (not at its own start) fires the ticks due in
+/// the last this-many milliseconds as due now: a handover is not downtime, so no missed-tick
+/// policy skips them. Older ones are missed ticks, settled by their policy.
+const HANDOVER_GRACE_MS: i64 = 30_000;
+
+/// Leadership gained this soon after the scheduler started is the node's start, not a takeover.
+const START: Duration = Duration::from_secs(5);
+
+/// Waits until leadership changes; never returns once the store is gone (the node stops).
+async fn leadership_changed(rx: &mut tokio::sync::watch::Receiver<bool>) {
+    if rx.changed().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
 async fn run(
     app: Arc<Core>,
     mut stop: tokio::sync::watch::Receiver<bool>,
     mut requests: mpsc::UnboundedReceiver<Request>,
     mut changes: broadcast::Receiver<Followed>,
 ) {
-    let mut state = load(&app).await;
+    // Of the nodes sharing a store, the one leading this role fires the schedules (the embedded
+    // store always leads); the store refuses a tick fired twice anyway (`TickTaken`).
+    let mut leadership = app.store.leadership(ROLE);
+    let mut state = State::default();
+    let mut led = false;
+    let started = tokio::time::Instant::now();
     let mut moved = app.clock.moved();
     loop {
+        let leads = *leadership.borrow_and_update();
+        if leads != led {
+            led = leads;
+            app.scheduler.leading.store(leads, Ordering::SeqCst);
+            if leads {
+                // Taking over: from what the store recorded, settling missed ticks as at start
+                // (but for the last moments before a takeover, which fire as due).
+                let grace = if started.elapsed() < START {
+                    0
+                } else {
+                    HANDOVER_GRACE_MS
+                };
+                state = load(&app, grace).await;
+                tracing::info!(node = %app.config.node, "this node fires the schedules");
+            } else {
+                state = State::default();
+                tracing::info!(node = %app.config.node, "another node fires the schedules");
+            }
+        }
+        if !led {
+            tokio::select! {
+                () = leadership_changed(&mut leadership) => {}
+                // Definitions are read again when this node takes over.
+                _ = changes.recv() => {}
+                r = requests.recv() => match r {
+                    // Nothing for this node to fire.
+                    Some(Request::Sync(done)) => {
+                        let _gone = done.send(true).is_err();
+                    }
+                    Some(Request::Check(_, done)) => {
+                        let _gone = done.send(Ok(())).is_err();
+                    }
+                    None => break,
+                },
+                _ = stop.changed() => break,
+            }
+            continue;
+        }
         drain(&app, &mut state, &mut changes).await;
         fire_due(&app, &mut state).await;
         app.metrics
@@ -555,6 +624,7 @@ async fn run(
         tokio::select! {
             () = sleep => {}
             _ = moved.changed() => {}
+            () = leadership_changed(&mut leadership) => {}
             n = changes.recv() => handle(&app, &mut state, n).await,
             r = requests.recv() => match r {
                 Some(Request::Sync(done)) => {
@@ -577,10 +647,12 @@ async fn run(
         }
     }
     app.scheduler.running.store(false, Ordering::SeqCst);
+    app.scheduler.leading.store(false, Ordering::SeqCst);
 }
 
-/// Loads every scheduled rule and schedule with its last recorded tick, settling missed ticks.
-async fn load(app: &Core) -> State {
+/// Loads every scheduled rule and schedule with its last recorded tick, settling the ticks
+/// missed until `grace_ms` ago by their policies (later ones fire as due).
+async fn load(app: &Core, grace_ms: i64) -> State {
     let mut state = State::default();
     match app.store.ticks().await {
         Ok(ticks) => {
@@ -591,7 +663,10 @@ async fn load(app: &Core) -> State {
         Err(e) => tracing::error!(error = %e, "cannot read recorded ticks"),
     }
     let now = app.clock.now_ms();
-    each_current(app, |key, e| state.upsert(key, e, Some(now), now)).await;
+    each_current(app, |key, e| {
+        state.upsert(key, e, Some(now - grace_ms), now)
+    })
+    .await;
     tracing::info!(schedules = state.entries.len(), "scheduler started");
     state
 }
@@ -762,9 +837,33 @@ async fn fire_due(app: &Core, state: &mut State) -> bool {
     recorded
 }
 
-/// Waits for one batch: its ticks are recorded (true), or (the store failed) due again.
+/// Waits for one batch: its ticks are recorded (true), or (the store failed) due again. A batch
+/// refused because another node fired some of its ticks (`TickTaken`, a leader handing over)
+/// wrote nothing: those ticks count as fired, the others are due again at once.
 async fn settle(app: &Core, state: &mut State, p: InFlight<'_>) -> bool {
-    if let Err(e) = p.append.await {
+    let outcome = p.append.await;
+    if let Err(eddy_store::StoreError::TickTaken(taken)) = &outcome {
+        let taken: std::collections::HashSet<&str> = taken.iter().map(String::as_str).collect();
+        tracing::info!(
+            ticks = taken.len(),
+            "ticks fired by another node; skipping them"
+        );
+        for (key, nominal_ms, due_ms) in p.fired {
+            if taken.contains(&*key) {
+                let last = state.last.entry(key).or_insert(nominal_ms);
+                *last = (*last).max(nominal_ms);
+            } else if let Some(generation) = state.entries.get(&key).map(|e| e.generation) {
+                state.heap.push(Reverse(Due {
+                    due_ms,
+                    nominal_ms,
+                    generation,
+                    key,
+                }));
+            }
+        }
+        return true;
+    }
+    if let Err(e) = outcome {
         tracing::error!(error = %e, ticks = p.fired.len(), "cannot record fired ticks; retrying them");
         for (key, nominal_ms, due_ms) in p.fired {
             if let Some(generation) = state.entries.get(&key).map(|e| e.generation) {

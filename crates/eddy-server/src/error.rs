@@ -143,17 +143,31 @@ impl From<crate::routes::RoutesError> for ApiError {
 
 impl From<eddy_store::StoreError> for ApiError {
     /// A full store is a 503 `ServiceUnavailable` (SDKs retry it, and it clears by itself when
-    /// space returns) whose message says the store is full; any other store failure is a 500
-    /// that reveals nothing (it is logged).
+    /// space returns) whose message says the store is full; a store out of reach (a PostgreSQL
+    /// restart, a partition, a failover) is a 503 too, saying only that, and nothing was
+    /// acknowledged; any other store failure is a 500 that reveals nothing (it is logged).
     fn from(e: eddy_store::StoreError) -> Self {
-        if let eddy_store::StoreError::Full(_) = e {
-            tracing::debug!(error = %e, "store full");
-            return ApiError::new(
+        let unavailable = |message: String| {
+            ApiError::new(
                 "ServiceUnavailable",
                 StatusCode::SERVICE_UNAVAILABLE,
-                e.to_string(),
+                message,
             )
-            .with_query_code("ServiceUnavailable");
+            .with_query_code("ServiceUnavailable")
+        };
+        match e {
+            eddy_store::StoreError::Full(_) => {
+                tracing::debug!(error = %e, "store full");
+                return unavailable(e.to_string());
+            }
+            eddy_store::StoreError::Unavailable(_) => {
+                tracing::warn!(error = %e, "store unavailable");
+                return unavailable(
+                    "The service is unavailable for a moment: nothing was changed. Retry."
+                        .to_owned(),
+                );
+            }
+            _ => {}
         }
         tracing::error!(error = %e, "store failure");
         ApiError::internal("An internal error occurred.")

@@ -202,6 +202,10 @@ pub async fn serve(
     let engine = tokio::spawn(delivery::run(app.core.clone(), stop_rx.clone()));
     let scheduler = scheduler::spawn(app.core.clone(), stop_rx.clone());
     let retention = tokio::spawn(retention::run(app.core.clone(), stop_rx.clone()));
+    let heartbeats = tokio::spawn(eddy_core::cluster::heartbeats(
+        app.core.clone(),
+        stop_rx.clone(),
+    ));
     let limits = app.config.limits.clone();
     let aws = eddy_net::serve(
         listeners.aws,
@@ -219,6 +223,7 @@ pub async fn serve(
     // Deliveries in flight finish or return to the store at the next start.
     engine.abort();
     retention.abort();
+    heartbeats.abort();
     if let Some(s) = scheduler {
         s.abort();
     }

@@ -199,6 +199,41 @@ async fn health(State(app): State<Arc<App>>) -> Response {
     if !warnings.is_empty() {
         body["warnings"] = serde_json::json!(warnings);
     }
+    // Nodes sharing a store: the cluster as this node sees it, read from the store (so a node
+    // that cannot reach it says so).
+    if matches!(app.config.store, Some(eddy_store::StoreUri::Postgres(_))) {
+        body["node"] = serde_json::json!(app.config.node);
+        match app.cluster().await {
+            Ok(view) => {
+                let nodes: Vec<serde_json::Value> = view
+                    .nodes
+                    .iter()
+                    .map(|n| {
+                        serde_json::json!({
+                            "name": n.name,
+                            "address": n.address,
+                            "version": n.version,
+                            "started": eddy_model::event::format_time(n.started_ms),
+                            "seen_seconds_ago": n.seen_ago_ms as f64 / 1000.0,
+                            "live": n.live,
+                        })
+                    })
+                    .collect();
+                body["cluster"] = serde_json::json!({
+                    "fires_schedules": view.fires_schedules,
+                    "nodes": nodes,
+                });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "health: cannot read the node registry");
+                return json(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    serde_json::json!({"status": "unavailable", "node": app.config.node,
+                        "store": "unreachable", "message": "the store cannot be reached"}),
+                );
+            }
+        }
+    }
     json(status, body)
 }
 

@@ -742,9 +742,9 @@ where
     let mut wait = Duration::from_millis(50);
     loop {
         match settle().await {
-            Err(e @ (StoreError::Backend(_) | StoreError::Full(_)))
-                if tokio::time::Instant::now() + wait < deadline =>
-            {
+            Err(
+                e @ (StoreError::Backend(_) | StoreError::Full(_) | StoreError::Unavailable(_)),
+            ) if tokio::time::Instant::now() + wait < deadline => {
                 tracing::debug!(error = %e, "cannot settle a delivery yet; retrying");
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_secs(2));
