@@ -730,8 +730,9 @@ fn settle_failed(e: &StoreError) {
 /// a store out of reach for a moment (a PostgreSQL restart, a network partition) must not leave
 /// a delivered item to be delivered again, or a failed one waiting for its lease to end, when
 /// it could be settled a second later. The lease is renewed meanwhile (the delivery still holds
-/// it), so no other attempt takes the item while this one retries. A refusal (a lost lease) or
-/// a closed store is an answer.
+/// it), so no other attempt takes the item while this one retries. Only a store out of reach
+/// is waited for: a refusal (a lost lease), a closed store or a failure of the store itself is
+/// an answer.
 async fn until_answered<T, F, Fut>(app: &Core, mut settle: F) -> Result<T, StoreError>
 where
     F: FnMut() -> Fut,
@@ -742,9 +743,9 @@ where
     let mut wait = Duration::from_millis(50);
     loop {
         match settle().await {
-            Err(
-                e @ (StoreError::Backend(_) | StoreError::Full(_) | StoreError::Unavailable(_)),
-            ) if tokio::time::Instant::now() + wait < deadline => {
+            Err(e @ StoreError::Unavailable(_))
+                if tokio::time::Instant::now() + wait < deadline =>
+            {
                 tracing::debug!(error = %e, "cannot settle a delivery yet; retrying");
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_secs(2));
