@@ -24,7 +24,8 @@ impl Cidr {
             return None;
         }
         let host = width - len;
-        let mask: u128 = if host == 0 { 0 } else { (1u128 << host) - 1 };
+        // All host bits set; a whole-family range (`::/0`) has 128 of them, one shift too many.
+        let mask: u128 = u128::MAX.checked_shr(128 - host).unwrap_or(0);
         Some(Cidr {
             v6,
             lo: bits & !mask,
@@ -74,5 +75,22 @@ mod tests {
         assert!(Cidr::parse("10.0.0.0/33").is_none());
         assert!(Cidr::parse("10.0.0.0").is_none());
         assert!(Cidr::parse("0.0.0.0/0").unwrap().contains(b"1.2.3.4"));
+    }
+
+    /// Found by the `parse_pattern` fuzz target: `::/0` overflowed the mask's shift (a panic in
+    /// debug builds, a range of one address in release builds).
+    #[test]
+    fn whole_families() {
+        let all6 = Cidr::parse("::/0").unwrap();
+        assert!(all6.contains(b"::"));
+        assert!(all6.contains(b"2001:db8::1"));
+        assert!(all6.contains(b"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"));
+        assert!(!all6.contains(b"10.0.0.1"));
+        let all4 = Cidr::parse("0.0.0.0/0").unwrap();
+        assert!(all4.contains(b"255.255.255.255") && !all4.contains(b"::1"));
+        let one = Cidr::parse("2001:db8::1/128").unwrap();
+        assert!(one.contains(b"2001:db8::1") && !one.contains(b"2001:db8::2"));
+        let one4 = Cidr::parse("10.0.0.1/32").unwrap();
+        assert!(one4.contains(b"10.0.0.1") && !one4.contains(b"10.0.0.2"));
     }
 }
