@@ -427,3 +427,24 @@ def test_postgres_restarting_mid_load_loses_nothing_acknowledged():
     finally:
         c.stop()
         subprocess.run([psql(), pg, "-qc", f"DROP SCHEMA IF EXISTS {schema} CASCADE"])
+
+
+def test_a_long_poll_on_one_node_gets_a_message_sent_through_another_at_once(cluster):
+    a, b = cluster.start("a"), cluster.start("b")
+    url = a.client("sqs").create_queue(QueueName="polled")["QueueUrl"]
+    assert wait_for(lambda: b.client("sqs").get_queue_url(QueueName="polled"), 2)
+    got = {}
+
+    def poll():
+        started = time.time()
+        r = b.client("sqs").receive_message(QueueUrl=url, WaitTimeSeconds=10)
+        got["after"] = time.time() - started
+        got["messages"] = r.get("Messages", [])
+
+    t = threading.Thread(target=poll)
+    t.start()
+    time.sleep(1)
+    a.client("sqs").send_message(QueueUrl=url, MessageBody="hello")
+    t.join(timeout=15)
+    assert [m["Body"] for m in got["messages"]] == ["hello"]
+    assert got["after"] < 2.5, f"the long poll answered after {got['after']:.1f} s"

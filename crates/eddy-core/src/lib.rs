@@ -172,8 +172,13 @@ impl Core {
             metrics.clone(),
             clock.clone(),
         );
-        let queues =
-            queues::Queues::load(store.clone(), feed.clone(), &definitions, clock.clone())?;
+        let queues = queues::Queues::load(
+            store.clone(),
+            feed.clone(),
+            &definitions,
+            clock.clone(),
+            matches!(config.store, Some(StoreUri::Postgres(_))).then_some(queues::SHARED_RECHECK),
+        )?;
         let schedules =
             schedules::Schedules::load(store.clone(), feed.clone(), &definitions, clock.clone())?;
         let archives =

@@ -218,7 +218,13 @@ pub struct Queues {
     defs: Registry<QueueDef>,
     wakers: Mutex<HashMap<String, Arc<Notify>>>,
     clock: Clock,
+    /// On a store other nodes share, how often a long poll looks again: messages sent through
+    /// another node wake no waiter here. `None`: one node, whose own sends wake its polls.
+    recheck: Option<Duration>,
 }
+
+/// How often a long poll looks for messages sent through other nodes.
+pub const SHARED_RECHECK: Duration = Duration::from_millis(200);
 
 impl Queues {
     pub fn load(
@@ -226,12 +232,14 @@ impl Queues {
         feed: Arc<Feed>,
         definitions: &[Definition],
         clock: Clock,
+        recheck: Option<Duration>,
     ) -> anyhow::Result<Self> {
         Ok(Self {
             defs: Registry::load(store.clone(), feed, definitions)?,
             store,
             wakers: Mutex::new(HashMap::new()),
             clock,
+            recheck,
         })
     }
 
@@ -415,8 +423,12 @@ impl Queues {
             if now >= deadline {
                 return Ok(got);
             }
-            // Wake when a message is sent, when the next one becomes visible, or at the deadline.
+            // Wake when a message is sent, when the next one becomes visible, or at the deadline
+            // (on a shared store, also every little while: other nodes' sends wake nothing here).
             let mut wake = deadline;
+            if let Some(every) = self.recheck {
+                wake = wake.min(now + every);
+            }
             if let Some(at) = self.store.queue_next_visible(key.clone()).await? {
                 let ms = (at - self.clock.now_ms()).clamp(1, 20_000);
                 wake = wake.min(now + Duration::from_millis(ms as u64));
