@@ -176,7 +176,6 @@ def test_two_consumers_on_two_nodes_never_hold_the_same_message(cluster):
     everything = [m for r in results for m in r]
     assert len(everything) == 300, len(everything)
     assert len(set(everything)) == 300, "a message was held by two consumers at once"
-    assert all(results[i] for i in range(4)) or True  # the split is the store's business
 
 
 class Proxy:
