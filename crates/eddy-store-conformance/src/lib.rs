@@ -241,6 +241,7 @@ macro_rules! suite {
                 the_callers_clock_jumping_forward_never_ends_a_lease,
                 a_stale_holders_delivery_with_its_ack_is_refused_whole,
                 release_leases_makes_every_lease_due_at_once,
+                release_leases_except_keeps_the_named_leases,
                 next_due_ignores_leased_items,
                 ids_are_never_reused,
             }

@@ -478,6 +478,44 @@ pub async fn release_leases_makes_every_lease_due_at_once<B: Backend>() {
     assert_eq!(s.release_leases(T0 + 3).await.expect("release"), 0);
 }
 
+/// `release_leases_except` hands back every lease but those named (a holder's leases whose
+/// answers it never got), which stay current: their holder still settles them.
+pub async fn release_leases_except_keeps_the_named_leases<B: Backend>() {
+    let h = Harness::<B>::open().await;
+    let s = h.store();
+    s.append(with_work("e", 5, T0)).await.expect("append");
+    let held = s.lease(None, T0, 5, 3_600_000).await.expect("lease");
+    assert_eq!(held.len(), 5);
+    let keep: Vec<i64> = held[..2].iter().map(|w| w.id).collect();
+    assert_eq!(
+        s.release_leases_except(T0 + 1, keep.clone())
+            .await
+            .expect("release"),
+        3
+    );
+    let again = s.lease(None, T0 + 1, 10, LEASE_MS).await.expect("lease");
+    let mut ids: Vec<i64> = again.iter().map(|w| w.id).collect();
+    ids.sort_unstable();
+    let mut released: Vec<i64> = held[2..].iter().map(|w| w.id).collect();
+    released.sort_unstable();
+    assert_eq!(
+        ids, released,
+        "only the leases not kept are handed out again"
+    );
+    let kept: Vec<Lease> = held[..2].iter().map(WorkItem::lease).collect();
+    assert!(
+        s.ack(kept).await.expect("ack").is_empty(),
+        "the kept leases are still current"
+    );
+    // Nothing kept: every lease goes back (those of the second round included).
+    assert_eq!(
+        s.release_leases_except(T0 + 2, Vec::new())
+            .await
+            .expect("release"),
+        3
+    );
+}
+
 /// `next_due` is when the earliest item that is not leased is due.
 pub async fn next_due_ignores_leased_items<B: Backend>() {
     let h = Harness::<B>::open().await;

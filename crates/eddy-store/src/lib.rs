@@ -608,6 +608,13 @@ pub trait WorkStore: Send + Sync {
     /// delivered again at once instead of after the lease runs out.
     fn release_leases(&self, now_ms: i64) -> BoxFuture<'_, Result<u64>>;
 
+    /// [`WorkStore::release_leases`], but for the leases in `keep` (item ids), which their
+    /// holder still delivers. A lease call whose answer was lost (the connection broke after it
+    /// committed) leaves items leased to a holder that never heard of them; the holder, once it
+    /// reaches the store again and with no lease call in flight, hands them back with this
+    /// rather than leaving them until their deadlines. Answers how many it released.
+    fn release_leases_except(&self, now_ms: i64, keep: Vec<i64>) -> BoxFuture<'_, Result<u64>>;
+
     /// When the earliest work item that is not leased is due, if there is any.
     fn next_due(&self) -> BoxFuture<'_, Result<Option<i64>>>;
 

@@ -68,6 +68,11 @@ impl Held {
         self.leases.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The items whose leases are held (their deliveries run).
+    pub fn ids(&self) -> Vec<i64> {
+        self.map().keys().copied().collect()
+    }
+
     /// Holds the leases of freshly leased items.
     pub fn hold(&self, items: &[WorkItem]) {
         let now = Instant::now();

@@ -153,9 +153,30 @@ pub async fn run(app: Arc<Core>, mut stop: tokio::sync::watch::Receiver<bool>) {
     });
     // Retries wait on eddy's clock: when the dev clock moves, look again at once.
     let mut moved = app.clock.moved();
+    // A lease call that failed may have committed (its answer lost with the connection): its
+    // items are leased to this node, which does not know them. Once the store answers again,
+    // and before leasing anything else (so no lease call is in flight), this node hands back
+    // every lease it holds without a delivery running, rather than leaving them to their
+    // deadlines.
+    let mut unknown_leases = false;
     loop {
         if *stop.borrow() {
             break;
+        }
+        if unknown_leases {
+            match app
+                .store
+                .release_leases_except(app.clock.now_ms(), held.ids())
+                .await
+            {
+                Ok(n) => {
+                    unknown_leases = false;
+                    if n > 0 {
+                        tracing::info!(items = n, "handed back leases a failed lease call took");
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "cannot hand back unknown leases yet"),
+            }
         }
         let notified = ready.notified();
         tokio::pin!(notified);
@@ -178,6 +199,7 @@ pub async fn run(app: Arc<Core>, mut stop: tokio::sync::watch::Receiver<bool>) {
                 Err(e) => {
                     tracing::error!(error = %e, "cannot lease work items");
                     lease_failed = true;
+                    unknown_leases = true;
                     Vec::new()
                 }
             }

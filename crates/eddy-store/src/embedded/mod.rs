@@ -643,10 +643,25 @@ impl WorkStore for EmbeddedStore {
     }
 
     fn release_leases(&self, now_ms: i64) -> BoxFuture<'_, Result<u64>> {
+        self.release_leases_except(now_ms, Vec::new())
+    }
+
+    fn release_leases_except(&self, now_ms: i64, keep: Vec<i64>) -> BoxFuture<'_, Result<u64>> {
         self.exec(move |tx| {
+            // The ids to keep as a JSON array, read back with `json_each` (any number of them).
+            let keep = format!(
+                "[{}]",
+                keep.iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
             let n = tx
-                .prepare_cached("UPDATE work SET due_ms = ?1, leased = 0 WHERE leased = 1")?
-                .execute([now_ms])?;
+                .prepare_cached(
+                    "UPDATE work SET due_ms = ?1, leased = 0 WHERE leased = 1 \
+                     AND id NOT IN (SELECT value FROM json_each(?2))",
+                )?
+                .execute(rusqlite::params![now_ms, keep])?;
             Ok(n as u64)
         })
     }

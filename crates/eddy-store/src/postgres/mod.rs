@@ -501,9 +501,13 @@ impl WorkStore for PostgresStore {
     }
 
     fn release_leases(&self, now_ms: i64) -> BoxFuture<'_, Result<u64>> {
+        self.release_leases_except(now_ms, Vec::new())
+    }
+
+    fn release_leases_except(&self, now_ms: i64, keep: Vec<i64>) -> BoxFuture<'_, Result<u64>> {
         Box::pin(async move {
             self.shared
-                .wrote(work::release_leases(&self.shared, now_ms).await)
+                .wrote(work::release_leases(&self.shared, now_ms, &keep).await)
         })
     }
 

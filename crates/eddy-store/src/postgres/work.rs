@@ -123,12 +123,14 @@ pub(crate) async fn extend(
     Ok(refused(leases, &rows))
 }
 
-/// Ends this node's leases (see the module docs of `postgres`, "`release_leases`").
-pub(crate) async fn release_leases(shared: &Shared, now_ms: i64) -> PgResult<u64> {
+/// Ends this node's leases but those in `keep` (see the module docs of `postgres`,
+/// "`release_leases`").
+pub(crate) async fn release_leases(shared: &Shared, now_ms: i64, keep: &[i64]) -> PgResult<u64> {
     let mut conn = shared.pool.get().await?;
     conn.execute(
-        "UPDATE work SET due_ms = $1, leased = false WHERE leased AND holder = $2",
-        &[&now_ms, &shared.node],
+        "UPDATE work SET due_ms = $1, leased = false \
+         WHERE leased AND holder = $2 AND NOT (id = ANY($3))",
+        &[&now_ms, &shared.node, &keep],
     )
     .await
 }
