@@ -176,9 +176,7 @@ async fn open_node(
     node: &str,
     clock: Option<std::sync::Arc<dyn eddy_store::StoreClock>>,
 ) -> PostgresStore {
-    let base = server();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let uri = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+    let uri = eddy_store::postgres_uri_with_schema(&server(), schema);
     PostgresStore::connect(
         &uri,
         PostgresStoreOptions {
@@ -605,10 +603,8 @@ mod nodes {
                     .replacen("@127.0.0.1:", &format!("@{host}:"), 1)
                     .replacen("@localhost:", &format!("@{host}:"), 1);
                 let sep = if uri.contains('?') { '&' } else { '?' };
-                format!(
-                    "{uri}{sep}sslmode=require&sslrootcert={root}&options=-c%20search_path%3D{}",
-                    schema.0
-                )
+                let tls = format!("{uri}{sep}sslmode=require&sslrootcert={root}");
+                eddy_store::postgres_uri_with_schema(&tls, &schema.0)
             };
             let open = |uri: String| async move {
                 let options = eddy_store::PostgresStoreOptions {
@@ -829,9 +825,7 @@ mod nodes {
     fn no_free_connection_in_time_is_unavailable() {
         run(async {
             let schema = Shared(fresh_schema().await);
-            let base = super::server();
-            let sep = if base.contains('?') { '&' } else { '?' };
-            let uri = format!("{base}{sep}options=-c%20search_path%3D{}", schema.0);
+            let uri = eddy_store::postgres_uri_with_schema(&super::server(), &schema.0);
             let store = eddy_store::PostgresStore::connect(
                 &uri,
                 eddy_store::PostgresStoreOptions {

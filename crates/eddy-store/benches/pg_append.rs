@@ -12,6 +12,8 @@
 //! store (one node) follow, for comparison. Commits wait for the WAL flush
 //! (`synchronous_commit` as the server has it), as in production.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -170,22 +172,8 @@ async fn run(name: &str, nodes: &[Arc<dyn Store>], commits: &Commits, load: Load
     );
 }
 
-async fn admin(server: &str, sql: &str) {
-    let (client, connection) = tokio_postgres::connect(server, tokio_postgres::NoTls)
-        .await
-        .expect("connect to EDDY_TEST_PG");
-    let driver = tokio::spawn(connection);
-    client.batch_execute(sql).await.expect(sql);
-    drop(client);
-    driver.await.expect("join").expect("connection");
-}
-
 fn main() {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
-    let arg = |i: usize, default: usize| args.get(i).copied().unwrap_or(default);
+    let arg = common::args();
     let nodes = arg(0, 3);
     let load = Load {
         clients: arg(1, 96),
@@ -193,21 +181,14 @@ fn main() {
         secs: arg(3, 5) as u64,
         rate: arg(4, 0),
     };
-    let server = std::env::var("EDDY_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let server = common::server();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
     runtime.block_on(async {
         let schema = format!("eddy_bench_{}", std::process::id());
-        admin(
-            &server,
-            &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"),
-        )
-        .await;
-        let sep = if server.contains('?') { '&' } else { '?' };
-        let uri = format!("{server}{sep}options=-c%20search_path%3D{schema}");
+        let uri = common::fresh_schema(&server, &schema).await;
         let commits = Arc::new(Commits::default());
         let mut stores: Vec<Arc<dyn Store>> = Vec::new();
         for n in 0..nodes {
@@ -226,7 +207,7 @@ fn main() {
         }
         run("postgres", &stores, &commits, load).await;
         drop(stores);
-        admin(&server, &format!("DROP SCHEMA {schema} CASCADE")).await;
+        common::drop_schema(&server, &schema).await;
 
         let dir = tempfile::tempdir().expect("tempdir");
         let commits = Arc::new(Commits::default());

@@ -11,6 +11,8 @@
 //! on a fresh schema of the server at `EDDY_TEST_PG`, then the embedded store): ticks recorded
 //! per second, appends refused, and whether every tick was recorded exactly once.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -84,25 +86,10 @@ async fn run(name: &str, nodes: &[Arc<dyn Store>], schedules: usize, rounds: usi
     );
 }
 
-async fn admin(server: &str, sql: &str) {
-    let (client, connection) = tokio_postgres::connect(server, tokio_postgres::NoTls)
-        .await
-        .expect("connect to EDDY_TEST_PG");
-    let driver = tokio::spawn(connection);
-    client.batch_execute(sql).await.expect(sql);
-    drop(client);
-    driver.await.expect("join").expect("connection");
-}
-
 fn main() {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
-    let arg = |i: usize, default: usize| args.get(i).copied().unwrap_or(default);
+    let arg = common::args();
     let (schedules, rounds, per) = (arg(0, 2000), arg(1, 5), arg(2, 1));
-    let server = std::env::var("EDDY_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let server = common::server();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -110,13 +97,7 @@ fn main() {
     runtime.block_on(async {
         for nodes in [1, 3] {
             let schema = format!("eddy_bench_ticks_{}", std::process::id());
-            admin(
-                &server,
-                &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"),
-            )
-            .await;
-            let sep = if server.contains('?') { '&' } else { '?' };
-            let uri = format!("{server}{sep}options=-c%20search_path%3D{schema}");
+            let uri = common::fresh_schema(&server, &schema).await;
             let mut stores: Vec<Arc<dyn Store>> = Vec::new();
             for n in 0..nodes {
                 let options = PostgresStoreOptions {
@@ -130,7 +111,7 @@ fn main() {
             }
             run("postgres", &stores, schedules, rounds, per).await;
             drop(stores);
-            admin(&server, &format!("DROP SCHEMA {schema} CASCADE")).await;
+            common::drop_schema(&server, &schema).await;
         }
         let dir = tempfile::tempdir().expect("tempdir");
         let embedded = EmbeddedStore::open(dir.path()).expect("open the embedded store");

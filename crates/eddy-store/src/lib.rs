@@ -178,7 +178,7 @@ use std::time::Duration;
 
 pub use embedded::{EmbeddedStore, EmbeddedStoreOptions};
 pub use logs::{LogEvent, LogPosition, LogQuery, LogStream, NewLogEvent};
-pub use postgres::{PostgresStore, PostgresStoreOptions};
+pub use postgres::{PostgresStore, PostgresStoreOptions, with_schema as postgres_uri_with_schema};
 pub use queue::{Message, NewMessage, QueueStats, ReceiveOptions, Sent};
 pub use uri::{OpenError, StoreOptions, StoreUri, open};
 

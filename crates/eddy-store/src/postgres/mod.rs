@@ -119,6 +119,13 @@ mod schema;
 mod tls;
 mod work;
 
+/// `uri` with its connections' `search_path` set to `schema`: the store on that schema (several
+/// eddy systems, or test runs, can share one database, each on its own schema).
+pub fn with_schema(uri: &str, schema: &str) -> String {
+    let sep = if uri.contains('?') { '&' } else { '?' };
+    format!("{uri}{sep}options=-c%20search_path%3D{schema}")
+}
+
 use pool::Pool;
 
 /// The PostgreSQL backend's own errors, turned into [`StoreError`] (which names no backend) when
