@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlparse
 
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import ClientError
 
 from conftest import PG_STORE, Eddy, pg_store_uri, psql, wait_for
 
@@ -64,6 +64,46 @@ def rule_to_queue(node, rule, source, queue):
     ev.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": queue_arn(queue)}])
 
 
+def rule_seen(node, rule, timeout=2):
+    """Whether `node` has the rule (made through another node) within `timeout` seconds."""
+    return wait_for(lambda: any(r["Name"] == rule
+                                for r in node.client("events").list_rules()["Rules"]), timeout)
+
+
+class Load:
+    """Events put through some nodes from one thread each, as fast as they are answered, until
+    stopped; `acked` holds the ids of the events a PutEvents answered. A refused request is
+    tried again (a node whose process died stops its thread)."""
+
+    def __init__(self, nodes, source, per_request):
+        self.acked = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.entries = [{"Source": source, "DetailType": "t", "Detail": "{}"}] * per_request
+        self.threads = [threading.Thread(target=self._put, args=(n,)) for n in nodes]
+        for t in self.threads:
+            t.start()
+
+    def _put(self, node):
+        ev = node.client("events")
+        while not self.stopping.is_set():
+            try:
+                r = ev.put_events(Entries=self.entries)
+            except Exception:  # noqa: BLE001 - refused, or the node is gone
+                if node.proc.poll() is not None:
+                    return
+                time.sleep(0.05)
+                continue
+            with self.lock:
+                self.acked.extend(e["EventId"] for e in r["Entries"] if "EventId" in e)
+
+    def stop(self):
+        self.stopping.set()
+        for t in self.threads:
+            t.join(timeout=30)
+        return list(self.acked)
+
+
 def drain(node, queue, want, timeout=30):
     """Receives and deletes until every id of `want` (event ids) came and the queue has been
     empty for a second, or `timeout` passed; the bodies' event ids, in order of receipt
@@ -95,8 +135,7 @@ def test_a_rule_made_on_one_node_delivers_events_put_on_another_to_a_queue_read_
     c.client("sqs").create_queue(QueueName="orders")
     rule_to_queue(a, "to-orders", "shop", "orders")
     # Definitions made through a reach every node within a second (LISTEN/NOTIFY).
-    assert wait_for(lambda: any(r["Name"] == "to-orders"
-                                for r in b.client("events").list_rules()["Rules"]), 1.5)
+    assert rule_seen(b, "to-orders", 1.5)
     put = b.client("events").put_events(Entries=[
         {"Source": "shop", "DetailType": "order", "Detail": json.dumps({"n": i})}
         for i in range(10)])
@@ -114,33 +153,12 @@ def test_a_node_killed_during_delivery_loses_nothing_and_queue_targets_get_each_
         a, b, _ = (c.start(n) for n in ("a", "b", "c"))
         a.client("sqs").create_queue(QueueName="sink")
         rule_to_queue(a, "to-sink", "load", "sink")
-        assert wait_for(lambda: any(r["Name"] == "to-sink"
-                                    for r in b.client("events").list_rules()["Rules"]), 2)
-        acked, lock = [], threading.Lock()
-        stop = threading.Event()
-
-        def put_loop(node):
-            ev = node.client("events")
-            while not stop.is_set():
-                try:
-                    r = ev.put_events(Entries=[{"Source": "load", "DetailType": "t",
-                                                "Detail": "{}"} for _ in range(10)])
-                except (ClientError, EndpointConnectionError, Exception):  # noqa: BLE001
-                    if node.proc.poll() is not None:
-                        return
-                    continue
-                with lock:
-                    acked.extend(e["EventId"] for e in r["Entries"] if "EventId" in e)
-
-        threads = [threading.Thread(target=put_loop, args=(n,)) for n in (a, b)]
-        for t in threads:
-            t.start()
+        assert rule_seen(b, "to-sink")
+        load = Load((a, b), "load", 10)
         time.sleep(2)
         b.stop(sig_kill=True)  # mid-load: b was taking events and delivering its share
         time.sleep(1)
-        stop.set()
-        for t in threads:
-            t.join(timeout=30)
+        acked = load.stop()
         assert len(acked) > 100, len(acked)
         got = drain(c.nodes["c"], "sink", acked, timeout=60)
         missing = set(acked) - set(got)
@@ -260,8 +278,7 @@ def test_a_node_cut_off_from_the_store_acknowledges_nothing_until_it_reconnects(
     p = cluster.start("p", store=behind)
     a.client("sqs").create_queue(QueueName="seen")
     rule_to_queue(a, "to-seen", "part", "seen")
-    assert wait_for(lambda: any(r["Name"] == "to-seen"
-                                for r in p.client("events").list_rules()["Rules"]), 2)
+    assert rule_seen(p, "to-seen")
     entry = {"Source": "part", "DetailType": "t", "Detail": "{}"}
     before = p.client("events").put_events(Entries=[entry])["Entries"][0]["EventId"]
 
@@ -380,37 +397,15 @@ def test_postgres_restarting_mid_load_loses_nothing_acknowledged():
         a, b = c.start("a"), c.start("b")
         a.client("sqs").create_queue(QueueName="kept")
         rule_to_queue(a, "to-kept", "restart", "kept")
-        assert wait_for(lambda: any(r["Name"] == "to-kept"
-                                    for r in b.client("events").list_rules()["Rules"]), 2)
-        acked, refused, lock = [], [0], threading.Lock()
-        stop = threading.Event()
-
-        def put_loop(node):
-            ev = node.client("events")
-            while not stop.is_set():
-                try:
-                    r = ev.put_events(Entries=[{"Source": "restart", "DetailType": "t",
-                                                "Detail": "{}"} for _ in range(5)])
-                except Exception:  # noqa: BLE001 - refused while the database is down
-                    with lock:
-                        refused[0] += 1
-                    time.sleep(0.05)
-                    continue
-                with lock:
-                    acked.extend(e["EventId"] for e in r["Entries"] if "EventId" in e)
-
-        threads = [threading.Thread(target=put_loop, args=(n,)) for n in (a, b)]
-        for t in threads:
-            t.start()
+        assert rule_seen(b, "to-kept")
+        load = Load((a, b), "restart", 5)
         time.sleep(2)
-        before = len(acked)
+        before = len(load.acked)
         subprocess.run([scripts, "restart", "immediate"], env=env, check=True,
                        capture_output=True)
         # Both nodes take events again by themselves.
-        assert wait_for(lambda: len(acked) > before + 200, 30), (before, len(acked))
-        stop.set()
-        for t in threads:
-            t.join(timeout=30)
+        assert wait_for(lambda: len(load.acked) > before + 200, 30), (before, len(load.acked))
+        acked = load.stop()
         got = drain(a, "kept", acked, timeout=60)
         missing = set(acked) - set(got)
         assert not missing, f"{len(missing)} of {len(acked)} acknowledged events lost"
