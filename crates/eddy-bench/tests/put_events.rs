@@ -69,13 +69,7 @@ fn put_events_reports_a_nonzero_throughput() {
         .output()
         .expect("run eddy-bench");
     drop(server);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{out:?}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    let report = common::report(&out);
     assert_eq!(report["bench"], "put-events", "{report}");
     assert_eq!(report["failed_requests"], 0, "{report}");
     assert!(

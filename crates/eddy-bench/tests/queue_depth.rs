@@ -32,14 +32,8 @@ fn queue_depth_accounts_for_every_message() {
         .stdin(Stdio::null())
         .output()
         .expect("run eddy-bench");
-    let stdout = String::from_utf8_lossy(&out.stdout);
     // Success includes every generated event reaching the rule's queue after each phase.
-    assert!(
-        out.status.success(),
-        "{out:?}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    let report = common::report(&out);
     assert_eq!(report["bench"], "queue-depth", "{report}");
     assert_eq!(report["rule"], "queue", "{report}");
     let baseline = &report["baseline"]["put_events"];

@@ -1,6 +1,19 @@
-//! What the eddy-bench tests share: where the `eddy` binary they run is.
+//! What the eddy-bench tests share: where the `eddy` binary they run is, and reading the one
+//! JSON line a bench prints.
 
 use std::path::PathBuf;
+use std::process::Output;
+
+/// The report of a bench run that must have succeeded: its one JSON line.
+pub fn report(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{out:?}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.trim()).expect("one JSON line")
+}
 
 /// The `eddy` binary next to `eddy-bench` in the target directory (built by
 /// `cargo nextest run --workspace` or `cargo build -p eddy`), or the one `EDDY_BIN` names.
