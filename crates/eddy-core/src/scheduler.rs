@@ -436,6 +436,19 @@ impl State {
         self.entries.insert(key, e);
     }
 
+    /// Puts back a tick whose batch was not recorded, for the schedule's current entry (none
+    /// when the schedule is gone).
+    fn due_again(&mut self, key: Arc<str>, nominal_ms: i64, due_ms: i64) {
+        if let Some(generation) = self.entries.get(&key).map(|e| e.generation) {
+            self.heap.push(Reverse(Due {
+                due_ms,
+                nominal_ms,
+                generation,
+                key,
+            }));
+        }
+    }
+
     fn remove(&mut self, key: &str) {
         self.entries.remove(key);
     }
@@ -852,13 +865,8 @@ async fn settle(app: &Core, state: &mut State, p: InFlight<'_>) -> bool {
             if taken.contains(&*key) {
                 let last = state.last.entry(key).or_insert(nominal_ms);
                 *last = (*last).max(nominal_ms);
-            } else if let Some(generation) = state.entries.get(&key).map(|e| e.generation) {
-                state.heap.push(Reverse(Due {
-                    due_ms,
-                    nominal_ms,
-                    generation,
-                    key,
-                }));
+            } else {
+                state.due_again(key, nominal_ms, due_ms);
             }
         }
         return true;
@@ -866,14 +874,7 @@ async fn settle(app: &Core, state: &mut State, p: InFlight<'_>) -> bool {
     if let Err(e) = outcome {
         tracing::error!(error = %e, ticks = p.fired.len(), "cannot record fired ticks; retrying them");
         for (key, nominal_ms, due_ms) in p.fired {
-            if let Some(generation) = state.entries.get(&key).map(|e| e.generation) {
-                state.heap.push(Reverse(Due {
-                    due_ms,
-                    nominal_ms,
-                    generation,
-                    key,
-                }));
-            }
+            state.due_again(key, nominal_ms, due_ms);
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
         return false;
