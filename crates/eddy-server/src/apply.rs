@@ -181,8 +181,9 @@ struct Step<'a> {
     ctx: &'a Ctx,
 }
 
-fn s<'v>(v: &'v Value, key: &str) -> &'v str {
-    v.get(key).and_then(Value::as_str).unwrap_or("")
+/// The string member `key` of a resource's definition, if it has one.
+fn text(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).map(str::to_owned)
 }
 
 impl Step<'_> {
@@ -233,10 +234,7 @@ impl Step<'_> {
         if delete {
             return Ok(catalog.delete_bus(region, name).await?);
         }
-        let description = def
-            .get("Description")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
+        let description = text(def, "Description");
         if catalog.read(|d| d.bus(region, name)).await.is_some() {
             let update = BusUpdate {
                 description,
@@ -282,16 +280,15 @@ impl Step<'_> {
             }
         };
         let connection_arn = c.arn(&self.app.config.account_id);
-        let text = |key: &str| def.get(key).and_then(Value::as_str).map(str::to_owned);
         let rate = def
             .get("InvocationRateLimitPerSecond")
             .and_then(Value::as_i64);
         if destinations.destination(region, name).is_some() {
             let update = DestinationUpdate {
-                description: text("Description"),
+                description: text(def, "Description"),
                 connection_arn: Some(connection_arn),
-                invocation_endpoint: text("InvocationEndpoint"),
-                http_method: text("HttpMethod"),
+                invocation_endpoint: text(def, "InvocationEndpoint"),
+                http_method: text(def, "HttpMethod"),
                 invocation_rate_limit_per_second: rate,
             };
             destinations
@@ -300,10 +297,10 @@ impl Step<'_> {
         } else {
             let new = NewDestination {
                 name: name.to_owned(),
-                description: text("Description"),
+                description: text(def, "Description"),
                 connection_arn,
-                invocation_endpoint: text("InvocationEndpoint").unwrap_or_default(),
-                http_method: text("HttpMethod").unwrap_or_default(),
+                invocation_endpoint: text(def, "InvocationEndpoint").unwrap_or_default(),
+                http_method: text(def, "HttpMethod").unwrap_or_default(),
                 invocation_rate_limit_per_second: rate,
             };
             destinations.create_destination(region, new).await?;
@@ -329,7 +326,9 @@ impl Step<'_> {
         let code = def.get("Code").cloned().unwrap_or(Value::Null);
         let source = match code.get("ZipFile").and_then(Value::as_str) {
             Some(zip) => CodeSource::ZipFile(PathBuf::from(zip)),
-            None => CodeSource::Directory(PathBuf::from(s(&code, "Directory"))),
+            None => {
+                CodeSource::Directory(PathBuf::from(text(&code, "Directory").unwrap_or_default()))
+            }
         };
         let number = |k: &str| def.get(k).and_then(Value::as_i64);
         let environment: BTreeMap<String, String> = def
@@ -341,16 +340,8 @@ impl Step<'_> {
             .map_err(|e| ApiError::validation(format!("environment of function {name}: {e}")))?
             .unwrap_or_default();
         let settings = FunctionSettings {
-            runtime: def
-                .get("Runtime")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            handler: Some(
-                def.get("Handler")
-                    .and_then(Value::as_str)
-                    .unwrap_or("bootstrap")
-                    .to_owned(),
-            ),
+            runtime: text(def, "Runtime"),
+            handler: Some(text(def, "Handler").unwrap_or_else(|| "bootstrap".to_owned())),
             timeout: number("Timeout"),
             memory_size: number("MemorySize"),
             environment: Some(environment),
@@ -448,15 +439,14 @@ impl Step<'_> {
         if delete {
             return Ok(catalog.delete_rule(region, bus, name, false).await?);
         }
-        let text = |k: &str| def.get(k).and_then(Value::as_str).map(str::to_owned);
         let spec = RuleSpec {
             bus: bus.to_owned(),
             name: name.to_owned(),
-            event_pattern: text("EventPattern"),
-            schedule_expression: text("ScheduleExpression"),
-            state: text("State").as_deref().and_then(RuleState::parse),
-            description: text("Description"),
-            role_arn: text("RoleArn"),
+            event_pattern: text(def, "EventPattern"),
+            schedule_expression: text(def, "ScheduleExpression"),
+            state: text(def, "State").as_deref().and_then(RuleState::parse),
+            description: text(def, "Description"),
+            role_arn: text(def, "RoleArn"),
             tags: Tags::new(),
         };
         catalog.put_rule(region, spec).await?;
@@ -515,14 +505,13 @@ impl Step<'_> {
         let decode = |what: &str, e: serde_json::Error| {
             ApiError::validation(format!("{what} of schedule {key}: {e}"))
         };
-        let text = |k: &str| def.get(k).and_then(Value::as_str).map(str::to_owned);
         let spec = ScheduleSpec {
-            expression: text("ScheduleExpression").unwrap_or_default(),
-            timezone: text("ScheduleExpressionTimezone"),
+            expression: text(def, "ScheduleExpression").unwrap_or_default(),
+            timezone: text(def, "ScheduleExpressionTimezone"),
             start_ms: None,
             end_ms: None,
-            description: text("Description"),
-            state: text("State"),
+            description: text(def, "Description"),
+            state: text(def, "State"),
             kms_key_arn: None,
             flexible_time_window: serde_json::from_value(
                 def.get("FlexibleTimeWindow")
