@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use eddy_runtime::Pythons;
 pub use eddy_store::StoreUri;
 
 /// How eddy runs: everything the core needs, and the listeners' limits the server applies.
@@ -43,8 +44,8 @@ pub struct ServerConfig {
     pub sync: bool,
     /// Instances a function may run at once unless `PutFunctionConcurrency` says otherwise.
     pub function_concurrency: u32,
-    /// The interpreter `python3.x` functions run under.
-    pub python: PathBuf,
+    /// The interpreters `python3.x` functions run under (`--python`).
+    pub pythons: Pythons,
     /// How long an unused function instance stays warm, in seconds.
     pub function_idle_secs: u64,
     /// Which user function processes run as.
@@ -200,7 +201,7 @@ impl ServerConfig {
             dead_letter_retention_ms: Some(DEFAULT_DEAD_LETTER_RETENTION_MS),
             sync: true,
             function_concurrency: 32,
-            python: PathBuf::from("python3"),
+            pythons: Pythons::default(),
             function_idle_secs: 600,
             function_user: FunctionUser::Auto,
             aws_endpoint: None,

@@ -269,8 +269,12 @@ impl Instance {
                 }
                 (bootstrap.display().to_string(), vec![])
             }
-            RuntimeKind::Python(_) => (
-                config.python.display().to_string(),
+            RuntimeKind::Python(runtime) => (
+                config
+                    .pythons
+                    .for_runtime(runtime, &config.path)
+                    .display()
+                    .to_string(),
                 vec![
                     "-m".to_owned(),
                     "awslambdaric".to_owned(),
@@ -546,7 +550,7 @@ async fn read_lines<R: AsyncRead + Unpin>(
     intake.logged();
 }
 
-fn is_executable(path: &Path) -> bool {
+pub(crate) fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }

@@ -25,15 +25,16 @@ pub mod code;
 mod instance;
 pub mod logs;
 mod pool;
+pub mod python;
 pub mod spec;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 pub use logs::{DiscardLogs, LogLine, LogSink};
 pub use pool::{Invocation, InvokeError, Outcome, Pool};
+pub use python::{Pythons, Readiness};
 pub use spec::{FUNCTION_IDS, FunctionSpec, FunctionUsers, RuntimeConfig, RuntimeKind};
 
 pub(crate) fn epoch_ms() -> i64 {
@@ -67,55 +68,12 @@ pub(crate) fn iso_now() -> String {
     )
 }
 
-/// Remembers which Python interpreters can import `awslambdaric` (only successes are kept, so
-/// installing it takes effect without a restart).
-#[derive(Clone, Default)]
-pub(crate) struct PythonCheck(Arc<Mutex<Vec<PathBuf>>>);
-
-impl PythonCheck {
-    pub async fn check(&self, python: &Path) -> Result<(), String> {
-        if self
-            .0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .any(|p| p == python)
-        {
-            return Ok(());
-        }
-        let out = tokio::process::Command::new(python)
-            .args(["-c", "import awslambdaric"])
-            .stdin(std::process::Stdio::null())
-            .output()
-            .await;
-        let p = python.display();
-        match out {
-            Ok(o) if o.status.success() => {
-                self.0
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(python.to_owned());
-                Ok(())
-            }
-            Ok(_) => Err(format!(
-                "the Python runtime client awslambdaric is not importable by `{p}`: install it \
-                 with `{p} -m pip install awslambdaric`, or start eddy with `--python` naming an \
-                 interpreter that has it (for example a virtualenv's bin/python)"
-            )),
-            Err(e) => Err(format!(
-                "cannot run the Python interpreter `{p}`: {e}; install Python 3 or start eddy \
-                 with `--python` naming one"
-            )),
-        }
-    }
-}
-
 /// Every function's pool.
 pub struct Pools {
     pools: RwLock<HashMap<String, Arc<Pool>>>,
     config: Arc<RuntimeConfig>,
     sink: Arc<dyn LogSink>,
-    python: PythonCheck,
+    python: python::PythonCheck,
     ids: Arc<pool::Ids>,
 }
 
@@ -125,7 +83,7 @@ impl Pools {
             pools: RwLock::new(HashMap::new()),
             config: Arc::new(config),
             sink,
-            python: PythonCheck::default(),
+            python: python::PythonCheck::default(),
             ids: Arc::new(pool::Ids::default()),
         }
     }

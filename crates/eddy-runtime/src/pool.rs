@@ -22,6 +22,7 @@ use tokio::sync::Semaphore;
 
 use crate::instance::{Instance, Pending, Reply};
 use crate::logs::LogSink;
+use crate::python::Readiness;
 use crate::spec::{FUNCTION_IDS, FunctionSpec, FunctionUsers, RuntimeConfig, RuntimeKind};
 
 /// The ids of [`FUNCTION_IDS`] leased to deployed functions.
@@ -154,7 +155,9 @@ pub struct Pool {
     idle: Mutex<Vec<Arc<Instance>>>,
     config: Arc<RuntimeConfig>,
     sink: Arc<dyn LogSink>,
-    python_checked: crate::PythonCheck,
+    python_checked: crate::python::PythonCheck,
+    /// What the last check of whether this function can start found ([`Pool::check_ready`]).
+    readiness: Mutex<Option<Readiness>>,
     run_as: RunAs,
     /// The private code directory last given to `run_as` (see [`Pool::grant_code`]).
     granted: Mutex<Option<PathBuf>>,
@@ -171,7 +174,7 @@ impl Pool {
         spec: FunctionSpec,
         config: Arc<RuntimeConfig>,
         sink: Arc<dyn LogSink>,
-        python_checked: crate::PythonCheck,
+        python_checked: crate::python::PythonCheck,
         run_as: RunAs,
     ) -> Self {
         let permits = Arc::new(Semaphore::new(spec.concurrency as usize));
@@ -182,6 +185,7 @@ impl Pool {
             config,
             sink,
             python_checked,
+            readiness: Mutex::new(None),
             run_as,
             granted: Mutex::new(None),
             granting: tokio::sync::Mutex::new(()),
@@ -240,7 +244,50 @@ impl Pool {
         if cur.revision != spec.revision {
             lock(&self.idle).clear();
         }
+        if cur.revision != spec.revision || cur.runtime != spec.runtime {
+            *lock(&self.readiness) = None;
+        }
         *cur = Arc::new(spec);
+    }
+
+    /// Checks whether the function can start an instance (a Python function: its interpreter
+    /// starts as the function's user and imports `awslambdaric`; a `provided` one: it has an
+    /// executable `bootstrap`) and remembers the answer ([`Pool::readiness`]).
+    pub async fn check_ready(&self) -> Readiness {
+        let spec = self.spec();
+        let ready = match &spec.runtime {
+            RuntimeKind::Python(runtime) => {
+                let python = self.config.pythons.for_runtime(runtime, &self.config.path);
+                self.python_checked
+                    .check(&python, self.run_as.ids(), runtime, &self.config.path)
+                    .await
+            }
+            RuntimeKind::Provided(_) => {
+                let bootstrap = spec.code_dir.join("bootstrap");
+                if crate::instance::is_executable(&bootstrap) {
+                    Readiness::Ready(None)
+                } else {
+                    Readiness::NotReady(format!(
+                        "Couldn't find valid bootstrap(s): [{}]: a `provided` function's code \
+                         needs an executable file named `bootstrap` at its root",
+                        bootstrap.display()
+                    ))
+                }
+            }
+        };
+        *lock(&self.readiness) = Some(ready.clone());
+        ready
+    }
+
+    /// What the last [`Pool::check_ready`] (or cold start) found; `None` before any.
+    pub fn readiness(&self) -> Option<Readiness> {
+        lock(&self.readiness).clone()
+    }
+
+    /// Invocations running now.
+    pub fn in_flight(&self) -> usize {
+        let permits = lock(&self.permits).clone();
+        (self.spec().concurrency as usize).saturating_sub(permits.available_permits())
     }
 
     /// Instances currently idle (warm).
@@ -290,7 +337,7 @@ impl Pool {
         }
         if let RuntimeKind::Python(_) = spec.runtime
             && lock(&self.idle).is_empty()
-            && let Err(message) = self.python_checked.check(&self.config.python).await
+            && let Readiness::NotReady(message) = self.check_ready().await
         {
             return Ok(failed_outcome(
                 request_id,

@@ -89,8 +89,8 @@ pub fn reserved_in<'a>(vars: impl IntoIterator<Item = &'a String>) -> Vec<&'a st
 pub struct RuntimeConfig {
     /// What `AWS_ENDPOINT_URL` points at: eddy's AWS endpoint.
     pub endpoint_url: String,
-    /// The Python interpreter for `python3.x` functions (default `python3` on `PATH`).
-    pub python: PathBuf,
+    /// The Python interpreters for `python3.x` functions (see [`crate::python`]).
+    pub pythons: crate::python::Pythons,
     /// How long an unused instance stays warm.
     pub idle_timeout: Duration,
     /// How long an instance may take to reach its first `/next`.
@@ -151,7 +151,7 @@ impl RuntimeConfig {
     pub fn new(endpoint_url: impl Into<String>) -> Self {
         Self {
             endpoint_url: endpoint_url.into(),
-            python: PathBuf::from("python3"),
+            pythons: crate::python::Pythons::default(),
             idle_timeout: Duration::from_secs(600),
             init_timeout: Duration::from_secs(10),
             users: FunctionUsers::auto(),

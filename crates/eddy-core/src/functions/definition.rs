@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use eddy_model::limits::function as limits;
-use eddy_runtime::RuntimeKind;
+use eddy_runtime::{Readiness, RuntimeKind};
 
 use super::{CapacityProvider, CodeLocation, EventInvokeConfig, FunctionDef, Functions};
 use crate::core_error::CoreError;
@@ -249,6 +249,7 @@ impl Functions {
             return Err(FunctionError::Exists(name.to_owned()));
         }
         self.put(def.clone()).await?;
+        self.check_ready(region, name).await;
         Ok(def)
     }
 
@@ -257,7 +258,22 @@ impl Functions {
         d.last_modified_ms = self.clock.now_ms();
         d.revision_id = uuid::Uuid::new_v4().to_string();
         self.put(d.clone()).await?;
+        self.check_ready(&d.region, &d.name).await;
         Ok(d)
+    }
+
+    /// Checks now, rather than at the first invocation, whether the function can start (its
+    /// interpreter and runtime client, or its `bootstrap`); [`Functions::readiness`] keeps the
+    /// answer. `None` when this node runs no pool for it.
+    pub async fn check_ready(&self, region: &str, name: &str) -> Option<Readiness> {
+        let pool = self.pool(region, name)?;
+        Some(pool.check_ready().await)
+    }
+
+    /// What the last check of whether the function can start found (see
+    /// [`Functions::check_ready`]); `None` before any.
+    pub fn readiness(&self, region: &str, name: &str) -> Option<Readiness> {
+        self.pool(region, name)?.readiness()
     }
 
     /// Changes a function's settings (UpdateFunctionConfiguration), only if `revision` (when

@@ -228,7 +228,12 @@ impl Functions {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         spawn_log_writer(store.clone(), clock.clone(), rx);
         let mut rc = RuntimeConfig::new(endpoint_url);
-        rc.python = absolute_program(&config.python);
+        // Relative to eddy's working directory: instances run in their code directory, where a
+        // relative path would mean something else.
+        rc.pythons = match std::env::current_dir() {
+            Ok(dir) => config.pythons.clone().absolute(&dir),
+            Err(_) => config.pythons.clone(),
+        };
         rc.idle_timeout = Duration::from_secs(config.function_idle_secs);
         rc.users = config.function_user.users();
         let tree_mode = code_tree_mode(config.function_user);
@@ -460,17 +465,6 @@ fn set_tree_modes(functions: &Path, mode: u32) -> std::io::Result<()> {
     Ok(())
 }
 
-/// A program given as a relative path (`../.venv/bin/python`) made absolute against eddy's
-/// working directory: instances run in their code directory, where the relative path would
-/// mean something else. A bare name (`python3`) is left for `PATH`.
-fn absolute_program(p: &Path) -> PathBuf {
-    if p.is_relative() && p.components().count() > 1 {
-        std::env::current_dir().map_or_else(|_| p.to_owned(), |d| d.join(p))
-    } else {
-        p.to_owned()
-    }
-}
-
 impl Follow for Functions {
     fn follow(&self, changes: &[eddy_store::DefinitionChange]) {
         for c in self.defs.follow(changes) {
@@ -542,20 +536,5 @@ mod tests {
             .and_then(|l| l.split_whitespace().nth(1))
             .and_then(|u| u.parse().ok())
             .unwrap()
-    }
-
-    #[test]
-    fn relative_programs_are_made_absolute_bare_names_are_not() {
-        assert_eq!(
-            absolute_program(Path::new("python3")),
-            PathBuf::from("python3")
-        );
-        let p = absolute_program(Path::new("../venv/bin/python"));
-        assert!(p.is_absolute(), "{}", p.display());
-        assert!(p.ends_with("../venv/bin/python"));
-        assert_eq!(
-            absolute_program(Path::new("/usr/bin/python3")),
-            PathBuf::from("/usr/bin/python3")
-        );
     }
 }

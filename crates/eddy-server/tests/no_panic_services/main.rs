@@ -190,7 +190,7 @@ impl Fixture {
             eddy_server::config::CodeRoots::new([code_root.clone()]).expect("code roots");
         // No function can run: `provided` functions find no `bootstrap` in the code root, and
         // Python functions no interpreter.
-        config.python = dir.path().join("no-python-here");
+        config.pythons.default = dir.path().join("no-python-here");
         let app: Arc<App> = rt
             .block_on(App::open_with_clock(config, clock))
             .expect("open app");

@@ -294,6 +294,23 @@ pub(super) fn config(app: &App, d: &FunctionDef) -> Value {
         "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
         "LoggingConfig": {"LogFormat": "Text", "LogGroup": format!("/aws/lambda/{}", d.name)},
     });
+    // A function that cannot start (no interpreter, no runtime client, no `bootstrap`) is
+    // `Failed` with the reason and its fix, as Lambda reports a function it cannot run; a note
+    // (another Python version) rides along on an active one.
+    match app.functions.readiness(&d.region, &d.name) {
+        Some(eddy_runtime::Readiness::NotReady(why)) => {
+            out["State"] = json!("Failed");
+            out["StateReasonCode"] = json!("InvalidRuntime");
+            out["StateReason"] = json!(why);
+            out["LastUpdateStatus"] = json!("Failed");
+            out["LastUpdateStatusReasonCode"] = json!("InvalidRuntime");
+            out["LastUpdateStatusReason"] = json!(why);
+        }
+        Some(eddy_runtime::Readiness::Ready(Some(note))) => {
+            out["StateReason"] = json!(note);
+        }
+        _ => {}
+    }
     if let Some(cp) = &d.capacity_provider {
         let mut m = json!({"CapacityProviderArn": cp.arn});
         if let Some(n) = cp.max_concurrency {
