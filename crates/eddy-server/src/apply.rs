@@ -78,7 +78,33 @@ pub fn prepare(resources: &mut Resources, base_dir: &Path) {
     }
 }
 
-/// A cheap fingerprint of a file or directory tree: paths, sizes and modification times.
+/// Whether a file or directory named `name` is made by tools rather than written by the user
+/// (bytecode caches, build caches, editors' swap and backup files, version control): a change
+/// to one is not a change to a function's code.
+pub fn is_tool_artefact(name: &str) -> bool {
+    matches!(
+        name,
+        "__pycache__"
+            | ".pytest_cache"
+            | ".mypy_cache"
+            | ".ruff_cache"
+            | ".cache"
+            | ".git"
+            | ".hg"
+            | ".svn"
+            | ".DS_Store"
+            | "4913"
+            | ".idea"
+            | ".vscode"
+    ) || [".pyc", ".pyo", ".swp", ".swo", ".swx", "~", ".tmp"]
+        .iter()
+        .any(|suffix| name.ends_with(suffix))
+        || name.starts_with(".#")
+        || (name.starts_with('#') && name.ends_with('#'))
+}
+
+/// A cheap fingerprint of a file or directory tree: the paths, sizes and modification times of
+/// the files the user wrote ([`is_tool_artefact`] entries are skipped).
 fn digest(path: &Path) -> String {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -92,15 +118,23 @@ fn digest(path: &Path) -> String {
         let Ok(meta) = std::fs::metadata(&p) else {
             continue;
         };
-        p.hash(&mut h);
-        meta.len().hash(&mut h);
-        if let Ok(t) = meta.modified() {
-            t.hash(&mut h);
+        // Files only: a directory's own size and time change whenever an entry is added, a
+        // cache directory too.
+        if !meta.is_dir() {
+            p.hash(&mut h);
+            meta.len().hash(&mut h);
+            if let Ok(t) = meta.modified() {
+                t.hash(&mut h);
+            }
         }
         if meta.is_dir()
             && let Ok(entries) = std::fs::read_dir(&p)
         {
-            let mut children: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+            let mut children: Vec<PathBuf> = entries
+                .flatten()
+                .filter(|e| !is_tool_artefact(&e.file_name().to_string_lossy()))
+                .map(|e| e.path())
+                .collect();
             children.sort();
             stack.extend(children);
         }
@@ -123,13 +157,33 @@ async fn save_state(app: &App, region: &str, state: &Resources) -> Result<(), Ap
     Ok(())
 }
 
-/// Applies `desired` in `region`; returns every resource's change (unchanged ones included).
+/// How to apply a manifest.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApplyOptions {
+    /// Plan only: say what would change and change nothing.
+    pub dry_run: bool,
+    /// Take over resources the manifest declares that exist but were not made by a manifest
+    /// (made through the API); without it such a resource stops the apply before any change.
+    pub adopt: bool,
+}
+
+/// What an apply did.
+#[derive(Debug, Clone, Default)]
+pub struct Applied {
+    /// Every resource's change (unchanged ones included).
+    pub changes: Vec<Change>,
+    /// What the user should fix although the apply succeeded: each function that cannot start
+    /// yet (checked now, not at its first invocation), with the fix.
+    pub warnings: Vec<String>,
+}
+
+/// Applies `desired` in `region`.
 pub async fn apply(
     app: &Arc<App>,
     region: &str,
     desired: &Resources,
-    dry_run: bool,
-) -> Result<Vec<Change>, ApplyError> {
+    options: ApplyOptions,
+) -> Result<Applied, ApplyError> {
     let fail = |kind: &'static str, name: &str, e: ApiError, done: &[Change]| ApplyError {
         kind,
         name: name.to_owned(),
@@ -143,8 +197,40 @@ pub async fn apply(
         .await
         .map_err(|e| fail("manifest", "state", e, &[]))?;
     let changes = eddy_manifest::plan(desired, &state);
-    if dry_run {
-        return Ok(changes);
+    if !options.adopt {
+        let mut taken = Vec::new();
+        for c in &changes {
+            if c.action == Action::Create && exists(app, region, c.kind, &c.name).await {
+                taken.push(format!("{} `{}`", c.kind.as_str(), c.name));
+            }
+        }
+        if !taken.is_empty() {
+            let (first, count) = (taken[0].clone(), taken.len());
+            return Err(ApplyError {
+                kind: "manifest",
+                name: first,
+                code: "ResourceConflictException".to_owned(),
+                message: format!(
+                    "{} already exist{} and {} not made by a manifest (made through the API?); \
+                     eddy leaves such resources alone: rename {} in the manifest, delete {}, or \
+                     apply with `--adopt` to let the manifest manage {} from now on",
+                    taken.join(", "),
+                    if count == 1 { "s" } else { "" },
+                    if count == 1 { "was" } else { "were" },
+                    if count == 1 { "it" } else { "them" },
+                    if count == 1 { "it" } else { "them" },
+                    if count == 1 { "it" } else { "them" },
+                ),
+                status: StatusCode::CONFLICT,
+                done: Vec::new(),
+            });
+        }
+    }
+    if options.dry_run {
+        return Ok(Applied {
+            changes,
+            warnings: Vec::new(),
+        });
     }
     let ctx = Ctx {
         region: region.to_owned(),
@@ -173,7 +259,52 @@ pub async fn apply(
         }
         done.push(change);
     }
-    Ok(done)
+    // Every declared function, changed or not: one that could not start last time is named
+    // again until it can.
+    let mut warnings = Vec::new();
+    for name in desired.functions.keys() {
+        let readiness = match app.functions.readiness(region, name) {
+            Some(r) => Some(r),
+            None => app.functions.check_ready(region, name).await,
+        };
+        match readiness {
+            Some(eddy_runtime::Readiness::NotReady(why)) => {
+                warnings.push(format!("function `{name}` cannot start yet: {why}"));
+            }
+            Some(eddy_runtime::Readiness::Ready(Some(note))) => {
+                warnings.push(format!("function `{name}`: {note}"));
+            }
+            _ => {}
+        }
+    }
+    Ok(Applied {
+        changes: done,
+        warnings,
+    })
+}
+
+/// Whether a resource of `kind` named `name` (`BUS/RULE`, `GROUP/SCHEDULE` for keyed kinds)
+/// exists in `region`, whoever made it. The default bus always exists and is nobody's.
+async fn exists(app: &App, region: &str, kind: Kind, name: &str) -> bool {
+    match kind {
+        Kind::Queue => app.queues.get(region, name).is_some(),
+        Kind::Bus => {
+            name != DEFAULT_BUS && app.catalog.read(|d| d.bus(region, name).is_some()).await
+        }
+        Kind::ApiDestination => app.destinations.destination(region, name).is_some(),
+        Kind::Function => app.functions.get(region, name).is_some(),
+        Kind::Rule => {
+            let (bus, rule) = name.split_once('/').unwrap_or((DEFAULT_BUS, name));
+            app.catalog
+                .read(|d| d.rule(region, bus, rule).is_some())
+                .await
+        }
+        Kind::Schedule => {
+            let (group, schedule) = name.split_once('/').unwrap_or((DEFAULT_GROUP, name));
+            app.schedules.get(region, group, schedule).is_some()
+        }
+        Kind::Api => app.routes.get(region, name).is_some(),
+    }
 }
 
 struct Step<'a> {

@@ -30,6 +30,7 @@ pub fn router() -> Router<Arc<App>> {
         .route("/_eddy/apply", post(apply))
         .route("/_eddy/tail", get(crate::admin::tail))
         .route("/_eddy/redrive", post(crate::admin::redrive))
+        .route("/_eddy/status", get(crate::admin::status))
         .route("/_eddy/clock", get(clock_get).post(clock_post))
         .method_not_allowed_fallback(method_not_allowed)
 }
@@ -46,8 +47,10 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
 }
 
 /// `POST /_eddy/apply`: applies an app manifest's resources (what `eddy apply` sends):
-/// `{"Region": R, "Resources": {...}, "DryRun": bool}` → `{"Changes": [...]}`, or on failure
-/// `{"message", "code", "Changes": [steps done]}` with 400.
+/// `{"Region": R, "Resources": {...}, "DryRun": bool, "Adopt": bool}` →
+/// `{"Changes": [...], "Warnings": [functions that cannot start yet, with the fix]}`,
+/// or on failure `{"message", "code", "Changes": [steps done]}` with the failed step's status
+/// (409 for resources that exist but no manifest made, without `Adopt`).
 async fn apply(State(app): State<Arc<App>>, body: crate::aws::LimitedBody) -> Response {
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "PascalCase")]
@@ -56,6 +59,8 @@ async fn apply(State(app): State<Arc<App>>, body: crate::aws::LimitedBody) -> Re
         resources: eddy_manifest::Resources,
         #[serde(default)]
         dry_run: bool,
+        #[serde(default)]
+        adopt: bool,
     }
     let json = |status: StatusCode, v: serde_json::Value| {
         (
@@ -77,8 +82,15 @@ async fn apply(State(app): State<Arc<App>>, body: crate::aws::LimitedBody) -> Re
     let region = input
         .region
         .unwrap_or_else(|| app.config.default_region.clone());
-    match crate::apply::apply(&app, &region, &input.resources, input.dry_run).await {
-        Ok(changes) => json(StatusCode::OK, serde_json::json!({"Changes": changes})),
+    let options = crate::apply::ApplyOptions {
+        dry_run: input.dry_run,
+        adopt: input.adopt,
+    };
+    match crate::apply::apply(&app, &region, &input.resources, options).await {
+        Ok(applied) => json(
+            StatusCode::OK,
+            serde_json::json!({"Changes": applied.changes, "Warnings": applied.warnings}),
+        ),
         Err(e) => json(
             crate::apply::status(&e),
             serde_json::json!({"message": e.to_string(), "code": e.code, "Changes": e.done}),

@@ -1,6 +1,7 @@
 //! Manifests on a server: `eddy apply [FILE]` sends a validated manifest's resources to a
 //! running eddy (`POST /_eddy/apply`) and prints what changed; `eddy serve` applies `eddy.toml`
 //! at start and, with `--watch`, again whenever the file or a function's code changes.
+//! Resources that exist but no manifest made are left alone unless `--adopt` says otherwise.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -10,7 +11,9 @@ use std::time::Duration;
 use eddy_manifest::{Action, Change, Resources, Scope};
 use serde_json::{Value, json};
 
-use crate::http1::Conn;
+use eddy_server::apply::ApplyOptions;
+
+use crate::cli::{self, Client, Endpoint};
 
 /// Arguments of `eddy apply`.
 #[derive(Debug, clap::Args)]
@@ -18,18 +21,18 @@ pub struct ApplyArgs {
     /// The manifest; paths in it are relative to its directory.
     #[arg(default_value = "eddy.toml")]
     file: PathBuf,
-    /// host:port of the running eddy's AWS endpoint.
-    #[arg(long, env = "EDDY_ENDPOINT", default_value = "127.0.0.1:4566")]
-    endpoint: String,
-    /// Region to apply in.
-    #[arg(long, default_value = "us-east-1")]
-    region: String,
+    #[command(flatten)]
+    endpoint: Endpoint,
     /// Account id used in ARNs (must match the server's `--account-id`).
     #[arg(long, default_value = "123456789012")]
     account_id: String,
     /// Show the plan without changing anything.
     #[arg(long)]
     dry_run: bool,
+    /// Take over resources the manifest declares that already exist but were made through the
+    /// API (without it, eddy refuses to touch them and changes nothing).
+    #[arg(long)]
+    adopt: bool,
     /// Print the changes as JSON.
     #[arg(long)]
     json: bool,
@@ -72,7 +75,8 @@ pub fn describe(file: &str, changes: &[Change]) -> String {
 
 pub fn run(args: ApplyArgs) -> ExitCode {
     let file = args.file.display().to_string();
-    let scope = Scope::new(&args.region, &args.account_id);
+    let region = args.endpoint.region.clone();
+    let scope = Scope::new(&region, &args.account_id);
     let resources = match resources(&args.file, &scope) {
         Ok(r) => r,
         Err(e) => {
@@ -80,65 +84,59 @@ pub fn run(args: ApplyArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let body = json!({"Region": args.region, "Resources": resources, "DryRun": args.dry_run});
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("eddy apply: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let reply = rt.block_on(async {
-        let mut c = Conn::connect(&args.endpoint).await?;
-        c.request("POST", "/_eddy/apply", &[], body.to_string().as_bytes())
-            .await
+    let body = json!({
+        "Region": region,
+        "Resources": resources,
+        "DryRun": args.dry_run,
+        "Adopt": args.adopt,
     });
-    let reply = match reply {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!(
-                "eddy apply: cannot reach eddy at {} ({e:#}); start it with `eddy serve` or pass --endpoint",
-                args.endpoint
-            );
-            return ExitCode::FAILURE;
+    cli::block_on(async move {
+        let client = Client::new(&args.endpoint)?;
+        let (status, value) = client.eddy_answer("/_eddy/apply", body).await?;
+        if args.json {
+            say!("{value}");
         }
-    };
-    let value: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
-    if args.json {
-        say!("{value}");
-    }
-    let changes: Vec<Change> = value
-        .get("Changes")
-        .cloned()
-        .and_then(|c| serde_json::from_value(c).ok())
-        .unwrap_or_default();
-    if reply.status != 200 {
-        if !args.json {
-            if !changes.is_empty() {
-                eprintln!("{}", describe(&file, &changes));
+        let changes: Vec<Change> = value
+            .get("Changes")
+            .cloned()
+            .and_then(|c| serde_json::from_value(c).ok())
+            .unwrap_or_default();
+        if status != 200 {
+            if !args.json {
+                if !changes.is_empty() {
+                    eprintln!("{}", describe(&file, &changes));
+                }
+                eprintln!(
+                    "{file}: apply failed: {}",
+                    value.get("message").and_then(Value::as_str).unwrap_or("")
+                );
             }
-            eprintln!(
-                "{file}: apply failed: {}",
-                value.get("message").and_then(Value::as_str).unwrap_or("")
-            );
+            return Ok(ExitCode::FAILURE);
         }
-        return ExitCode::FAILURE;
-    }
-    if !args.json {
-        let prefix = if args.dry_run { "(dry run) " } else { "" };
-        say!("{prefix}{}", describe(&file, &changes));
-    }
-    ExitCode::SUCCESS
+        if !args.json {
+            let prefix = if args.dry_run { "(dry run) " } else { "" };
+            say!("{prefix}{}", describe(&file, &changes));
+            for w in value["Warnings"].as_array().into_iter().flatten() {
+                eprintln!("warning: {}", w.as_str().unwrap_or_default());
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
 }
 
 /// Applies the manifest in process (for `eddy serve`).
-pub async fn apply_local(app: &Arc<eddy_server::App>, file: &Path) -> Result<String, String> {
+pub async fn apply_local(
+    app: &Arc<eddy_server::App>,
+    file: &Path,
+    adopt: bool,
+) -> Result<String, String> {
     let scope = Scope::new(&app.config.default_region, &app.config.account_id);
     let resources = resources(file, &scope)?;
-    let changes = eddy_server::apply::apply(app, &app.config.default_region, &resources, false)
+    let options = ApplyOptions {
+        dry_run: false,
+        adopt,
+    };
+    let applied = eddy_server::apply::apply(app, &app.config.default_region, &resources, options)
         .await
         .map_err(|e| {
             let mut msg = String::new();
@@ -149,7 +147,11 @@ pub async fn apply_local(app: &Arc<eddy_server::App>, file: &Path) -> Result<Str
             msg.push_str(&format!("{}: apply failed: {e}", file.display()));
             msg
         })?;
-    Ok(describe(&file.display().to_string(), &changes))
+    let mut out = describe(&file.display().to_string(), &applied.changes);
+    for w in &applied.warnings {
+        out.push_str(&format!("\nwarning: {w}"));
+    }
+    Ok(out)
 }
 
 /// Re-applies the manifest whenever it or a function's code changes (polled every 500 ms).
@@ -175,7 +177,8 @@ pub fn watch(app: Arc<eddy_server::App>, file: PathBuf) {
                 continue;
             }
             last = now;
-            match apply_local(&app, &file).await {
+            // What the first apply adopted is the manifest's now; nothing else is taken over.
+            match apply_local(&app, &file, false).await {
                 Ok(summary) => eprintln!("{summary}"),
                 Err(e) => eprintln!("{e}"),
             }

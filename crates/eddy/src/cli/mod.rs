@@ -6,6 +6,7 @@
 pub mod events;
 pub mod functions;
 pub mod queues;
+pub mod status;
 
 use std::process::ExitCode;
 
@@ -135,8 +136,18 @@ impl Client {
         Ok((status, headers, body))
     }
 
-    /// A call to one of eddy's own endpoints.
+    /// A call to one of eddy's own endpoints; a refusal becomes its message.
     pub async fn eddy(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+        let (status, v) = self.eddy_answer(path, body).await?;
+        if !(200..300).contains(&status) {
+            bail!("{}", v["message"].as_str().unwrap_or("request failed"));
+        }
+        Ok(v)
+    }
+
+    /// A call to one of eddy's own endpoints that answers JSON whatever its status: the status
+    /// and the answer.
+    pub async fn eddy_answer(&self, path: &str, body: Value) -> anyhow::Result<(u16, Value)> {
         let r = self
             .http
             .post(format!("{}{path}", self.base))
@@ -146,14 +157,18 @@ impl Client {
             .send()
             .await
             .map_err(|e| self.unreachable(e))?;
-        let status = r.status();
+        let status = r.status().as_u16();
         let bytes = r.bytes().await?;
         let v: Value =
             serde_json::from_slice(&bytes).context("eddy answered something other than JSON")?;
-        if !status.is_success() {
-            bail!("{}", v["message"].as_str().unwrap_or("request failed"));
-        }
-        Ok(v)
+        Ok((status, v))
+    }
+
+    /// A GET of one of eddy's own endpoints that answers JSON.
+    pub async fn eddy_get(&self, path: &str) -> anyhow::Result<Value> {
+        let r = self.stream(path).await?;
+        let bytes = r.bytes().await?;
+        serde_json::from_slice(&bytes).context("eddy answered something other than JSON")
     }
 
     /// A streaming GET of one of eddy's own endpoints.
