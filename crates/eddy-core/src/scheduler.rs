@@ -327,6 +327,18 @@ fn parsed(text: &str) -> Option<Arc<ScheduleExpression>> {
     Some(e)
 }
 
+/// When a scheduled rule next fires: its first nominal tick after `now_ms`, as the scheduler
+/// computes it; `None` when it is disabled, not scheduled or has no tick left.
+pub fn next_rule_tick(app: &Core, r: &RuleDef, now_ms: i64) -> Option<i64> {
+    rule_entry(app, r)?.next_after(now_ms)
+}
+
+/// When a Scheduler schedule next fires (see [`next_rule_tick`]); a flexible window may fire it
+/// up to the window later.
+pub fn next_schedule_tick(app: &Core, d: &Arc<ScheduleDef>, now_ms: i64) -> Option<i64> {
+    schedule_entry(app, d)?.next_after(now_ms)
+}
+
 /// The scheduler's view of a rule, when it is an enabled scheduled rule.
 fn rule_entry(app: &Core, r: &RuleDef) -> Option<Entry> {
     let expression = r.schedule_expression.as_ref()?;

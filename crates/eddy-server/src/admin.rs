@@ -7,6 +7,8 @@
 //!   they came from (`eddy dlq redrive`): an event dead-lettered by a rule target goes back to
 //!   that target as a new delivery; a message moved there by a queue's redrive policy goes back
 //!   to its source queue. Each message is deleted only after it was put back (at least once).
+//! * `GET /_eddy/status[?region=R]`: what this eddy runs (buses, rules, queues with depth,
+//!   functions with instances, schedules with their next tick, APIs) for `eddy status`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -118,4 +120,139 @@ pub async fn redrive(State(app): State<Arc<App>>, body: crate::aws::LimitedBody)
             json_response(status, json!({"message": e.message, "code": e.code}))
         }
     }
+}
+
+/// `GET /_eddy/status[?region=R]`: what this eddy runs, for `eddy status`, `eddy queue list`
+/// and `eddy functions list`: buses with their rules, queues with their depth, functions with
+/// their instances and whether they can start, schedules with their next tick, HTTP APIs with
+/// their routes. Read from this node's caches and, for queue depths, the store.
+pub async fn status(
+    State(app): State<Arc<App>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let region = q
+        .get("region")
+        .cloned()
+        .unwrap_or_else(|| app.config.default_region.clone());
+    let now = app.clock.now_ms();
+    let time = |ms: Option<i64>| ms.map(eddy_model::event::format_time);
+
+    let (buses, rules) = app
+        .catalog
+        .read(|d| {
+            let buses: Vec<Value> = d
+                .buses_in(&region)
+                .iter()
+                .map(|b| json!({"name": b.name, "rules": d.rules_of(&region, &b.name).count()}))
+                .collect();
+            let rules: Vec<eddy_model::definitions::RuleDef> = d
+                .rules
+                .range((region.clone(), String::new(), String::new())..)
+                .take_while(|((r, _, _), _)| *r == region)
+                .map(|(_, r)| r.clone())
+                .collect();
+            (buses, rules)
+        })
+        .await;
+    let rules: Vec<Value> = rules
+        .iter()
+        .map(|r| {
+            json!({
+                "bus": r.bus,
+                "name": r.name,
+                "state": r.state.as_str(),
+                "targets": r.targets.len(),
+                "event_pattern": r.event_pattern,
+                "schedule": r.schedule_expression,
+                "next_tick": time(crate::scheduler::next_rule_tick(&app, r, now)),
+            })
+        })
+        .collect();
+
+    let mut queues = Vec::new();
+    for def in app.queues.list(&region) {
+        let mut q = json!({
+            "name": def.name,
+            "fifo": def.fifo(),
+            "dead_letter_queue": def.redrive().map(|(target, _)| target),
+        });
+        match app.queues.stats(&def).await {
+            Ok(s) => {
+                q["visible"] = json!(s.visible);
+                q["in_flight"] = json!(s.in_flight);
+                q["delayed"] = json!(s.delayed);
+            }
+            Err(e) => q["error"] = json!(e.to_string()),
+        }
+        queues.push(q);
+    }
+
+    let functions: Vec<Value> = app
+        .functions
+        .list(&region)
+        .iter()
+        .map(|f| {
+            let pool = app.functions.pool(&region, &f.name);
+            let (state, reason) = match app.functions.readiness(&region, &f.name) {
+                Some(eddy_runtime::Readiness::NotReady(why)) => ("cannot start", Some(why)),
+                Some(eddy_runtime::Readiness::Ready(note)) => ("ready", note),
+                None => ("not checked", None),
+            };
+            json!({
+                "name": f.name,
+                "runtime": f.runtime,
+                "handler": f.handler,
+                "warm_instances": pool.as_ref().map_or(0, |p| p.idle_count()),
+                "running_invocations": pool.as_ref().map_or(0, |p| p.in_flight()),
+                "state": state,
+                "reason": reason,
+            })
+        })
+        .collect();
+
+    let (defs, _more) = app.schedules.list(&region, None, |_| true, usize::MAX);
+    let schedules: Vec<Value> = defs
+        .iter()
+        .map(|d| {
+            json!({
+                "group": d.group,
+                "name": d.name,
+                "expression": d.schedule_expression,
+                "timezone": d.schedule_expression_timezone,
+                "state": d.state,
+                "next_tick": time(crate::scheduler::next_schedule_tick(&app, d, now)),
+            })
+        })
+        .collect();
+
+    let apis: Vec<Value> = app
+        .routes
+        .list(&region)
+        .iter()
+        .map(|a| {
+            json!({
+                "id": a.api_id,
+                "name": a.name,
+                "base_path": a.base_path,
+                "routes": a.routes.iter().map(|r| r.route_key.clone()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+
+    json_response(
+        StatusCode::OK,
+        json!({
+            "region": region,
+            "node": app.config.node,
+            "now": eddy_model::event::format_time(now),
+            "aws_endpoint": app.config.aws_endpoint,
+            "http_endpoint": app.config.http_endpoint,
+            "buses": buses,
+            "rules": rules,
+            "queues": queues,
+            "functions": functions,
+            "schedules": schedules,
+            "apis": apis,
+        }),
+    )
 }

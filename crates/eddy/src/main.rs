@@ -31,7 +31,8 @@ fn tune_allocator() {
 
 mod apply_cmd;
 mod cli;
-mod http1;
+mod data_dir;
+mod init_cmd;
 mod pattern_cmd;
 mod validate_cmd;
 
@@ -43,8 +44,13 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 /// Event-driven web backends in one binary.
+///
+/// Environment: `EDDY_LOG` sets what the server logs (`info` by default; `debug`,
+/// `eddy_core=debug,info`, ... as tracing's env filter); `NO_COLOR` turns colours off (logs are
+/// plain whenever standard error is not a terminal). Most options also read an `EDDY_*`
+/// variable, named in each command's `--help`.
 #[derive(Debug, Parser)]
-#[command(name = "eddy", version, about)]
+#[command(name = "eddy", version, about, long_about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -82,11 +88,27 @@ enum Command {
     /// Dead-letter queues.
     #[command(subcommand)]
     Dlq(cli::queues::DlqCommand),
+    /// What the running eddy runs: buses, rules, queues with their depth, functions with their
+    /// instances, schedules with their next tick, HTTP APIs.
+    Status(cli::status::StatusArgs),
+    /// Functions.
+    #[command(subcommand)]
+    Functions(FunctionsCommand),
+    /// Write a starter `eddy.toml` (an HTTP route, a rule, a queue and a Python function) in a
+    /// directory.
+    Init(init_cmd::InitArgs),
     /// Check an app manifest (`eddy.toml`) without a server.
     ///
     /// Prints `eddy.toml: ok (…)`, or each mistake as `file:line:column: message` and exits 1.
     /// Example: `eddy validate examples/orders/eddy.toml`
     Validate(validate_cmd::ValidateArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum FunctionsCommand {
+    /// List functions with their warm instances, running invocations and whether they can
+    /// start (with the fix when they cannot).
+    List(cli::status::StatusArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -122,8 +144,13 @@ struct ServeArgs {
     /// changes.
     #[arg(long)]
     watch: bool,
-    /// Development mode: enables `POST /_eddy/reset` (and `/moto-api/reset`) and
-    /// `POST /_eddy/clock` (move eddy's clock forward, firing what falls due).
+    /// Let the manifest take over resources it declares that already exist but were made
+    /// through the API (without it, eddy refuses to start rather than touch them).
+    #[arg(long)]
+    adopt: bool,
+    /// Development mode: enables `POST /_eddy/reset` (and `/moto-api/reset`), which deletes
+    /// everything in the store (the manifest's resources too: `eddy apply` makes them again),
+    /// and `POST /_eddy/clock` (move eddy's clock forward, firing what falls due).
     #[arg(long, env = "EDDY_DEV")]
     dev: bool,
     /// Account id used in ARNs and event envelopes.
@@ -142,9 +169,11 @@ struct ServeArgs {
     /// number.
     #[arg(long, env = "EDDY_FUNCTION_CONCURRENCY", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=10000))]
     function_concurrency: u32,
-    /// The Python interpreter `python3.x` functions run under (it must have `awslambdaric`).
-    #[arg(long, env = "EDDY_PYTHON", default_value = "python3")]
-    python: PathBuf,
+    /// The Python interpreter `python3.x` functions run under (it must have `awslambdaric`):
+    /// `PATH` for every version, or `3.12=PATH` for one; repeatable. Without one for a
+    /// version, `python3.X` on PATH runs runtime `python3.X`, else `python3`.
+    #[arg(long, env = "EDDY_PYTHON", value_name = "[3.X=]PATH")]
+    python: Vec<String>,
     /// Seconds an unused function instance stays warm.
     #[arg(long, env = "EDDY_FUNCTION_IDLE_SECS", default_value_t = 600)]
     function_idle_secs: u64,
@@ -271,7 +300,19 @@ fn main() -> ExitCode {
         Command::Queue(cmd) => cli::queues::run(cmd),
         Command::Dlq(cmd) => cli::queues::dlq(cmd),
         Command::Validate(args) => validate_cmd::run(args),
+        Command::Status(args) => cli::status::run(args, cli::status::Part::All),
+        Command::Functions(FunctionsCommand::List(args)) => {
+            cli::status::run(args, cli::status::Part::Functions)
+        }
+        Command::Init(args) => init_cmd::run(args),
     }
+}
+
+/// Whether log lines may carry ANSI colours: only on a terminal, and never with `NO_COLOR` set
+/// (<https://no-color.org>).
+fn colour_logs() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -280,8 +321,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_env("EDDY_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
+        .with_ansi(colour_logs())
         .with_writer(std::io::stderr)
         .init();
+    // Held until the process ends: a second `eddy serve` on this data directory refuses to start.
+    let _data_dir_lock = data_dir::lock(&args.data_dir)?;
     let manifest = match &args.config {
         Some(path) => {
             anyhow::ensure!(
@@ -298,6 +342,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     // Absolute, so that the start-up line says which manifest was applied.
     let manifest = manifest.map(|m| std::fs::canonicalize(&m).unwrap_or(m));
+    let mut pythons = eddy_server::config::Pythons::default();
+    for p in &args.python {
+        pythons
+            .add(p)
+            .map_err(|e| anyhow::anyhow!("--python {e}"))?;
+    }
     let exposed = exposure(&args)?;
     let code_roots = code_roots(&args, manifest.as_deref())?;
     let egress = eddy_server::egress::Egress::new(args.allow_fetch.clone())
@@ -333,7 +383,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config.aws_endpoint = Some(format!("http://{aws_addr}"));
         config.http_endpoint = Some(format!("http://{http_addr}"));
         config.function_concurrency = args.function_concurrency;
-        config.python = args.python;
+        config.pythons = pythons;
         config.function_idle_secs = args.function_idle_secs;
         config.function_user = args.function_user;
         config.boundary = std::sync::Arc::new(boundary);
@@ -359,7 +409,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config.exposed = exposed;
         let app = eddy_server::App::open(config).await?;
         if let Some(file) = &manifest {
-            match apply_cmd::apply_local(&app, file).await {
+            match apply_cmd::apply_local(&app, file, args.adopt).await {
                 Ok(summary) => eprintln!("{summary}"),
                 Err(e) => anyhow::bail!("{e}"),
             }

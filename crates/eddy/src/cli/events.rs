@@ -150,7 +150,10 @@ pub fn put_events(args: PutEventsArgs) -> ExitCode {
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   eddy rules
-  eddy rules --bus orders --json")]
+  eddy rules --bus orders --json
+
+MATCHED counts the events each rule matched since this eddy process started (kept in memory, not
+in the store): it starts from 0 again when eddy restarts.")]
 pub struct RulesArgs {
     /// The bus whose rules to list.
     #[arg(long, default_value = "default")]
@@ -255,6 +258,12 @@ pub fn rules(args: RulesArgs) -> ExitCode {
                 );
             }
         }
+        if !args.json {
+            eprintln!(
+                "(MATCHED counts events since this eddy process started; it starts from 0 again \
+                 when eddy restarts)"
+            );
+        }
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -271,7 +280,8 @@ pub struct TailArgs {
     /// Print each event as one JSON line (`{\"bus\", \"rules\", \"event\"}`).
     #[arg(long)]
     json: bool,
-    /// Stop after this many events.
+    /// Stop after this many events (`0`: check that the bus can be tailed, print nothing and
+    /// exit).
     #[arg(long)]
     count: Option<usize>,
     #[command(flatten)]
@@ -288,6 +298,9 @@ pub fn tail(args: TailArgs) -> ExitCode {
                 client.region()
             ))
             .await?;
+        if args.count == Some(0) {
+            return Ok(ExitCode::SUCCESS);
+        }
         if !args.json {
             eprintln!("tailing bus {} (Ctrl-C to stop)", args.bus);
         }

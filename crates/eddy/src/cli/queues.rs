@@ -1,4 +1,4 @@
-//! `eddy queue send|receive` and `eddy dlq redrive`.
+//! `eddy queue send|receive|list` and `eddy dlq redrive`.
 
 use std::process::ExitCode;
 
@@ -18,6 +18,8 @@ pub enum QueueCommand {
   eddy queue receive jobs
   eddy queue receive jobs --max 10 --wait 20 --keep --json")]
     Receive(ReceiveArgs),
+    /// List queues with their depth (visible, in flight, delayed) and dead-letter queue.
+    List(super::status::StatusArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -62,6 +64,7 @@ async fn queue_url(client: &Client, name: &str) -> anyhow::Result<String> {
 
 pub fn run(cmd: QueueCommand) -> ExitCode {
     match cmd {
+        QueueCommand::List(args) => super::status::run(args, super::status::Part::Queues),
         QueueCommand::Send(args) => block_on(async move {
             let client = Client::new(&args.endpoint)?;
             let url = queue_url(&client, &args.queue).await?;

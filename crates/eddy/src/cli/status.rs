@@ -1,0 +1,182 @@
+//! `eddy status`, `eddy queue list` and `eddy functions list`: what a running eddy runs, from
+//! its `/_eddy/status` view, as tables (or `--json`).
+
+use std::process::ExitCode;
+
+use serde_json::Value;
+
+use super::{Client, Endpoint, block_on};
+
+/// Arguments of `eddy status`, `eddy queue list` and `eddy functions list`.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Print eddy's whole answer as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    endpoint: Endpoint,
+}
+
+/// Which part of the status to print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    All,
+    Queues,
+    Functions,
+}
+
+fn text(v: &Value) -> &str {
+    v.as_str().unwrap_or("-")
+}
+
+fn count(v: &Value) -> String {
+    v.as_u64().map_or_else(|| "-".to_owned(), |n| n.to_string())
+}
+
+fn queues(status: &Value) {
+    let queues = status["queues"].as_array().cloned().unwrap_or_default();
+    say!("QUEUES ({})", queues.len());
+    if queues.is_empty() {
+        return;
+    }
+    say!(
+        "  {:<40} {:>9} {:>9} {:>9}  DEAD-LETTER QUEUE",
+        "NAME",
+        "VISIBLE",
+        "IN FLIGHT",
+        "DELAYED"
+    );
+    for q in &queues {
+        say!(
+            "  {:<40} {:>9} {:>9} {:>9}  {}",
+            text(&q["name"]),
+            count(&q["visible"]),
+            count(&q["in_flight"]),
+            count(&q["delayed"]),
+            q["dead_letter_queue"]
+                .as_str()
+                .map(|arn| arn.rsplit(':').next().unwrap_or(arn))
+                .unwrap_or("-"),
+        );
+    }
+}
+
+fn functions(status: &Value) {
+    let functions = status["functions"].as_array().cloned().unwrap_or_default();
+    say!("FUNCTIONS ({})", functions.len());
+    if functions.is_empty() {
+        return;
+    }
+    say!(
+        "  {:<32} {:<16} {:>5} {:>7}  STATE",
+        "NAME",
+        "RUNTIME",
+        "WARM",
+        "RUNNING"
+    );
+    for f in &functions {
+        say!(
+            "  {:<32} {:<16} {:>5} {:>7}  {}",
+            text(&f["name"]),
+            text(&f["runtime"]),
+            count(&f["warm_instances"]),
+            count(&f["running_invocations"]),
+            text(&f["state"]),
+        );
+        if let Some(reason) = f["reason"].as_str() {
+            say!("      {reason}");
+        }
+    }
+}
+
+fn everything_else(status: &Value) {
+    let buses = status["buses"].as_array().cloned().unwrap_or_default();
+    say!("BUSES ({})", buses.len());
+    for b in &buses {
+        say!("  {:<40} {} rules", text(&b["name"]), count(&b["rules"]));
+    }
+    let rules = status["rules"].as_array().cloned().unwrap_or_default();
+    say!("RULES ({})", rules.len());
+    for r in &rules {
+        let what = r["event_pattern"]
+            .as_str()
+            .or(r["schedule"].as_str())
+            .unwrap_or("");
+        let next = r["next_tick"]
+            .as_str()
+            .map(|t| format!("  next {t}"))
+            .unwrap_or_default();
+        say!(
+            "  {:<40} {:<8} {} targets  {what}{next}",
+            format!("{}/{}", text(&r["bus"]), text(&r["name"])),
+            text(&r["state"]),
+            count(&r["targets"]),
+        );
+    }
+}
+
+fn schedules_and_apis(status: &Value) {
+    let schedules = status["schedules"].as_array().cloned().unwrap_or_default();
+    say!("SCHEDULES ({})", schedules.len());
+    for s in &schedules {
+        say!(
+            "  {:<40} {:<8} {:<28} next {}",
+            format!("{}/{}", text(&s["group"]), text(&s["name"])),
+            text(&s["state"]),
+            text(&s["expression"]),
+            s["next_tick"].as_str().unwrap_or("never"),
+        );
+    }
+    let apis = status["apis"].as_array().cloned().unwrap_or_default();
+    say!("HTTP APIS ({})", apis.len());
+    for a in &apis {
+        let routes: Vec<&str> = a["routes"]
+            .as_array()
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        say!(
+            "  {:<40} {}  {}",
+            text(&a["name"]),
+            text(&a["base_path"]),
+            routes.join(", ")
+        );
+    }
+}
+
+/// Prints `part` of the running eddy's status.
+pub fn run(args: StatusArgs, part: Part) -> ExitCode {
+    block_on(async move {
+        let client = Client::new(&args.endpoint)?;
+        let status = client
+            .eddy_get(&format!("/_eddy/status?region={}", client.region()))
+            .await?;
+        if args.json {
+            let shown = match part {
+                Part::All => status,
+                Part::Queues => status["queues"].clone(),
+                Part::Functions => status["functions"].clone(),
+            };
+            say!("{shown}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        match part {
+            Part::All => {
+                say!(
+                    "eddy at {} (routes {}), region {}, node {}, {}",
+                    text(&status["aws_endpoint"]),
+                    text(&status["http_endpoint"]),
+                    text(&status["region"]),
+                    text(&status["node"]),
+                    text(&status["now"]),
+                );
+                everything_else(&status);
+                queues(&status);
+                functions(&status);
+                schedules_and_apis(&status);
+            }
+            Part::Queues => queues(&status),
+            Part::Functions => functions(&status),
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
