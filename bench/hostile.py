@@ -5,7 +5,7 @@ Standard library only. Starts the eddy binary itself (a fresh data directory, bo
 port 0, the flags after `--` added), runs one scenario against the AWS endpoint, samples eddy's
 /proc/PID/status (VmRSS, VmHWM) and open file descriptors every 100 ms, and prints one JSON line.
 
-    cargo build --release -p eddy
+    cargo build --locked --release -p eddy
     python3 bench/hostile.py startup --runs 20
     python3 bench/hostile.py startup --runs 20 --against /tmp/old/target/release/eddy
     python3 bench/hostile.py idle --connections 10000 --hold 30

@@ -4,7 +4,7 @@
 Starts the release binary N times on a fresh data directory, measures the time from spawn until
 `GET /_eddy/health` answers, then the resident memory after 300 ms idle. Prints one JSON line.
 
-    cargo build --release -p eddy && python3 bench/startup.py [--runs 15]
+    cargo build --locked --release -p eddy && python3 bench/startup.py [--runs 15]
 """
 
 import argparse

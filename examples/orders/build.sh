@@ -7,7 +7,7 @@ profile=debug
 if [ "${1:-}" = "--release" ]; then profile=release; fi
 root="$(cd ../.. && pwd)"
 target="${CARGO_TARGET_DIR:-$root/target}"
-(cd "$root" && cargo build ${1:+--release} -p orders-notify)
+(cd "$root" && cargo build --locked ${1:+--release} -p orders-notify)
 mkdir -p functions/notify/bin
 cp "$target/$profile/orders-notify" functions/notify/bin/bootstrap
 echo "functions/notify/bin/bootstrap: built ($profile)"

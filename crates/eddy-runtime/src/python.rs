@@ -207,12 +207,12 @@ async fn probe(
     };
     let root_ways_out = || {
         format!(
-            "eddy runs as root, so each function runs as its own user ({uid_note}), which cannot \
-             use `{p}`. Either install the interpreter where every user can read it (for \
+            "eddy runs as root, so each function runs as a user of its own (here {uid_note}), \
+             which cannot use `{p}`. Either install the interpreter where every user can read it (for \
              example `python3 -m venv /opt/eddy-python && /opt/eddy-python/bin/pip install \
              awslambdaric`, then `eddy serve --python /opt/eddy-python/bin/python`), or run \
              functions as eddy's own user with `eddy serve --function-user current`",
-            uid_note = as_user.trim_start()
+            uid_note = as_user.trim_start().trim_start_matches("as ")
         )
     };
     let out = match tokio::time::timeout(CHECK_TIMEOUT, cmd.output()).await {

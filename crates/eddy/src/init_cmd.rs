@@ -32,10 +32,11 @@ redrive = { dead_letter_queue = "big-orders-dlq", max_receive_count = 5 }
 [queues.big-orders-dlq]
 
 # A Python function: functions/handle_order/app.py. It runs under the official Lambda runtime
-# client (`awslambdaric`); `eddy serve --python PATH` names an interpreter that has it.
+# client (`awslambdaric`); `eddy serve --python PATH` names an interpreter that has it. The
+# runtime is your python3's version (eddy init asked it).
 [functions.handle-order]
 code = "functions/handle_order"
-runtime = "python3.12"
+runtime = "{runtime}"
 handler = "app.handler"
 
 # Every OrderPlaced event goes to the function ...
@@ -78,18 +79,33 @@ def handler(event, context):
     return {"handled": order.get("id")}
 "#;
 
-/// The files `eddy init` writes, relative to its directory.
-pub fn files() -> [(&'static str, &'static str); 2] {
+/// The Lambda runtime of the `python3` on PATH (`python3.11`), when Lambda has one; else
+/// `python3.12`. The function then runs on the Python it names.
+fn local_python_runtime() -> String {
+    let version = std::process::Command::new("python3")
+        .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| format!("python{}", String::from_utf8_lossy(&o.stdout).trim()));
+    match version {
+        Some(v) if eddy_model::function::SUPPORTED_RUNTIMES.contains(&v.as_str()) => v,
+        _ => "python3.12".to_owned(),
+    }
+}
+
+/// The files `eddy init` writes, relative to its directory, for a function on `runtime`.
+pub fn files(runtime: &str) -> [(&'static str, String); 2] {
     [
-        ("eddy.toml", MANIFEST),
-        ("functions/handle_order/app.py", FUNCTION),
+        ("eddy.toml", MANIFEST.replace("{runtime}", runtime)),
+        ("functions/handle_order/app.py", FUNCTION.to_owned()),
     ]
 }
 
-fn write_all(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let planned: Vec<(PathBuf, &str)> = files()
-        .iter()
-        .map(|(rel, text)| (dir.join(rel), *text))
+fn write_all(dir: &Path, runtime: &str) -> Result<Vec<PathBuf>, String> {
+    let planned: Vec<(PathBuf, String)> = files(runtime)
+        .into_iter()
+        .map(|(rel, text)| (dir.join(rel), text))
         .collect();
     if let Some((existing, _)) = planned.iter().find(|(p, _)| p.exists()) {
         return Err(format!(
@@ -110,7 +126,7 @@ fn write_all(dir: &Path) -> Result<Vec<PathBuf>, String> {
 }
 
 pub fn run(args: InitArgs) -> ExitCode {
-    match write_all(&args.dir) {
+    match write_all(&args.dir, &local_python_runtime()) {
         Ok(written) => {
             for p in &written {
                 say!("wrote {}", p.display());
@@ -141,7 +157,7 @@ mod tests {
     #[test]
     fn the_starter_app_validates_and_is_never_written_over() {
         let dir = tempfile::tempdir().unwrap();
-        let written = write_all(dir.path()).unwrap();
+        let written = write_all(dir.path(), &local_python_runtime()).unwrap();
         assert_eq!(written.len(), 2);
         let manifest = eddy_manifest::load(&dir.path().join("eddy.toml"))
             .unwrap_or_else(|e| panic!("the starter manifest does not validate:\n{e}"));
@@ -150,7 +166,7 @@ mod tests {
         assert_eq!(r.rules.len(), 2);
         assert_eq!(r.queues.len(), 2);
         assert_eq!(r.apis.len(), 1);
-        let again = write_all(dir.path()).unwrap_err();
+        let again = write_all(dir.path(), "python3.12").unwrap_err();
         assert!(again.contains("already exists"), "{again}");
     }
 }

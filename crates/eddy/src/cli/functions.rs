@@ -105,13 +105,20 @@ pub fn invoke(args: InvokeArgs) -> ExitCode {
 #[command(after_help = "Examples:
   eddy logs hello
   eddy logs hello --follow
-  eddy logs hello --since 5m --json")]
+  eddy logs hello --since 5m --json
+  eddy logs hello --until 'order 1 placed' --timeout 30   # in scripts: wait for a line")]
 pub struct LogsArgs {
     /// The function's name.
     function: String,
     /// Keep printing new lines as they arrive.
     #[arg(long, short)]
     follow: bool,
+    /// Follow until a line containing this text was printed, then exit.
+    #[arg(long, value_name = "TEXT")]
+    until: Option<String>,
+    /// With --follow or --until: give up after this many seconds (exit status 1).
+    #[arg(long, value_name = "SECONDS")]
+    timeout: Option<u64>,
     /// How far back to start: `30s`, `10m`, `2h` (default: everything kept).
     #[arg(long)]
     since: Option<String>,
@@ -150,6 +157,11 @@ pub fn logs(args: LogsArgs) -> ExitCode {
         };
         // Lines at the same millisecond as the last one printed: not printed twice.
         let mut printed_at_start: Vec<String> = Vec::new();
+        let follow = args.follow || args.until.is_some();
+        let deadline = args
+            .timeout
+            .map(|t| std::time::Instant::now() + Duration::from_secs(t));
+        let mut found = false;
         loop {
             let mut token: Option<String> = None;
             let mut newest = start;
@@ -173,22 +185,31 @@ pub fn logs(args: LogsArgs) -> ExitCode {
                     if ts == newest {
                         at_newest.push(id);
                     }
+                    let message = e["message"].as_str().unwrap_or("");
                     if args.json {
                         say!(
                             "{}",
-                            json!({"timestamp": ts, "stream": e["logStreamName"], "message": e["message"]})
+                            json!({"timestamp": ts, "stream": e["logStreamName"], "message": message})
                         );
                     } else {
-                        say!("{}", e["message"].as_str().unwrap_or(""));
+                        say!("{message}");
                     }
+                    found |= args.until.as_deref().is_some_and(|t| message.contains(t));
                 }
                 match r["nextToken"].as_str() {
                     Some(t) => token = Some(t.to_owned()),
                     None => break,
                 }
             }
-            if !args.follow {
+            if !follow || found {
                 return Ok(ExitCode::SUCCESS);
+            }
+            if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                match &args.until {
+                    Some(t) => eprintln!("eddy logs: no line with `{t}` within the timeout"),
+                    None => eprintln!("eddy logs: timeout"),
+                }
+                return Ok(ExitCode::FAILURE);
             }
             if newest > start {
                 start = newest;

@@ -13,6 +13,9 @@ pub struct StatusArgs {
     /// Print eddy's whole answer as JSON.
     #[arg(long)]
     json: bool,
+    /// Wait up to this many seconds for eddy to answer (just after `eddy serve &`).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    wait: u64,
     #[command(flatten)]
     endpoint: Endpoint,
 }
@@ -147,9 +150,17 @@ fn schedules_and_apis(status: &Value) {
 pub fn run(args: StatusArgs, part: Part) -> ExitCode {
     block_on(async move {
         let client = Client::new(&args.endpoint)?;
-        let status = client
-            .eddy_get(&format!("/_eddy/status?region={}", client.region()))
-            .await?;
+        let path = format!("/_eddy/status?region={}", client.region());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(args.wait);
+        let status = loop {
+            match client.eddy_get(&path).await {
+                Ok(status) => break status,
+                Err(_) if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
         if args.json {
             let shown = match part {
                 Part::All => status,
