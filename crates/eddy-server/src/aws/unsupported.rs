@@ -112,42 +112,45 @@ pub fn form_value(form: &str, key: &str) -> Option<String> {
     })
 }
 
-/// Answers a request of [`Unserved`] kind `what` in its protocol.
-pub fn answer(what: &Unserved, method: &Method, uri: &Uri, headers: &HeaderMap) -> Response {
+/// Answers a request of [`Unserved`] kind `what` in its protocol, with the error code it
+/// carries (for the request metrics).
+pub fn answer(
+    what: &Unserved,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> (Response, &'static str) {
+    let json = |e: ApiError| (super::error_response(&e), e.code);
     match what {
         Unserved::Query { service, action } => {
-            query_error(&query_unserved(service.as_deref(), action))
+            let e = query_unserved(service.as_deref(), action);
+            (query_error(&e), e.code)
         }
-        Unserved::S3 => s3_error(&s3_operation(method, uri, headers), uri.path()),
-        Unserved::Service(service) => super::rest::error_response(&ApiError::new(
-            "UnknownOperationException",
-            StatusCode::NOT_FOUND,
-            format!(
-                "eddy does not implement {} ({method} {}) yet; {SERVED}",
-                display_name(service),
-                echo(uri.path()),
-            ),
-        )),
-        Unserved::MissingTarget(service) => {
-            super::error_response(&ApiError::unknown_operation(format!(
-                "the request is signed for {} but has no X-Amz-Target header, which names the \
-                 operation of an AWS JSON protocol call",
-                display_name(service)
-            )))
+        Unserved::S3 => (
+            s3_error(&s3_operation(method, uri, headers), uri.path()),
+            "NotImplemented",
+        ),
+        Unserved::Service(service) => {
+            let e = ApiError::new(
+                "UnknownOperationException",
+                StatusCode::NOT_FOUND,
+                format!(
+                    "eddy does not implement {} ({method} {}) yet; {SERVED}",
+                    display_name(service),
+                    echo(uri.path()),
+                ),
+            );
+            (super::rest::error_response(&e), e.code)
         }
-        Unserved::Unknown => super::error_response(&ApiError::unknown_operation(format!(
+        Unserved::MissingTarget(service) => json(ApiError::unknown_operation(format!(
+            "the request is signed for {} but has no X-Amz-Target header, which names the \
+             operation of an AWS JSON protocol call",
+            display_name(service)
+        ))),
+        Unserved::Unknown => json(ApiError::unknown_operation(format!(
             "eddy cannot tell which AWS service this request is for: it has no X-Amz-Target \
              header, no SigV4 credential scope naming a service and no Action parameter; {SERVED}"
         ))),
-    }
-}
-
-/// The error code [`answer`] gives `what` (for the request metrics).
-pub fn code(what: &Unserved) -> &'static str {
-    match what {
-        Unserved::Query { .. } => "InvalidAction",
-        Unserved::S3 => "NotImplemented",
-        _ => "UnknownOperationException",
     }
 }
 
@@ -428,8 +431,12 @@ pub async fn respond(
             }
         }
     }
-    let what = Unserved::of(signing, headers, uri.query(), form);
-    (answer(&what, method, uri, headers), code(&what))
+    answer(
+        &Unserved::of(signing, headers, uri.query(), form),
+        method,
+        uri,
+        headers,
+    )
 }
 
 #[cfg(test)]
