@@ -3,8 +3,9 @@
 //! Requests with `X-Amz-Target` are AWS JSON 1.1 calls, dispatched on the target's prefix
 //! (`AWSEvents.` is EventBridge, `AmazonSQS.` SQS, `Logs_20140328.` CloudWatch Logs). Requests
 //! without it are rest-json calls ([`rest`]: Lambda, Scheduler, API Gateway v2), dispatched on
-//! the SigV4 credential scope's service name or the path. The region comes from the credential
-//! scope.
+//! the SigV4 credential scope's service name or the path. Anything else (another service, the
+//! query protocol, S3) is answered by [`unsupported`], in the request's own protocol. The region
+//! comes from the credential scope.
 //! Every response carries `x-amzn-RequestId`.
 
 pub mod apigateway;
@@ -17,6 +18,7 @@ mod pagination;
 pub mod rest;
 pub mod scheduler;
 pub mod sqs;
+pub mod unsupported;
 
 use std::sync::Arc;
 
@@ -87,9 +89,10 @@ pub async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
     let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) else {
         let signing = scope.as_ref().map(|(_, s)| s.as_str());
         let Some(service) = rest::RestService::of(signing, uri.path()) else {
-            return error_response(&ApiError::unknown_operation(
-                "Missing X-Amz-Target header: the AWS endpoint answers AWS JSON 1.1 requests",
-            ));
+            let (res, code) =
+                unsupported::respond(&app, signing, &method, &uri, &headers, body).await;
+            count(&app, "unknown", code);
+            return res;
         };
         let limit = service.body_limit(&method, uri.path(), app.config.max_body_bytes);
         let (body, _held) = match read_body(&app, &headers, body, limit).await {
@@ -112,19 +115,13 @@ pub async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
     };
     let operation = if result
         .as_ref()
-        .is_err_and(|e| e.code == "UnknownOperationException")
+        .is_err_and(unsupported::is_unknown_operation)
     {
         "unknown"
     } else {
         operation
     };
-    app.metrics
-        .requests
-        .get_or_create(&OperationLabels {
-            operation: operation.to_owned(),
-            outcome: outcome.to_owned(),
-        })
-        .inc();
+    count(&app, operation, outcome);
     let content_type = if service == "AmazonSQS" {
         JSON_10
     } else {
@@ -262,14 +259,21 @@ pub async fn call_json(
     operation: &str,
     body: &[u8],
 ) -> Result<Vec<u8>, ApiError> {
-    match service {
-        "AWSEvents" => events::call(app, ctx, operation, body).await,
-        "AmazonSQS" => sqs::call(app, ctx, operation, body).await,
-        "Logs_20140328" => logs::call(app, ctx, operation, body).await,
-        _ => Err(ApiError::unknown_operation(format!(
-            "Unknown operation {service}.{operation}"
-        ))),
-    }
+    let (name, result) = match service {
+        "AWSEvents" => ("EventBridge", events::call(app, ctx, operation, body).await),
+        "AmazonSQS" => ("SQS", sqs::call(app, ctx, operation, body).await),
+        "Logs_20140328" => (
+            "CloudWatch Logs",
+            logs::call(app, ctx, operation, body).await,
+        ),
+        _ => return Err(unsupported::unknown_target(service, operation)),
+    };
+    result.map_err(|mut e| {
+        if unsupported::is_unknown_operation(&e) {
+            e.message = unsupported::operation_message(name, &format!("{service}.{operation}"));
+        }
+        e
+    })
 }
 
 /// Runs one rest-json operation: its name (for metrics) and its response, or the error as the
@@ -294,11 +298,27 @@ async fn rest_call(
     service: rest::RestService,
     req: rest::RestRequest,
 ) -> Response {
+    let asked = format!("{} /{}", req.method, req.segments.join("/"));
     let (operation, result) = rest_operation(app, ctx, service, req).await;
     let outcome = match &result {
         Ok(_) => "ok",
         Err(e) => e.code,
     };
+    count(app, operation, outcome);
+    match result {
+        Ok(res) => res,
+        Err(mut e) => {
+            if operation == "unknown" {
+                e.message = unsupported::operation_message(service.display_name(), &asked);
+            }
+            rest::error_response(&e)
+        }
+    }
+}
+
+/// Counts one request of the AWS endpoint in the request metrics: `operation` is a name from a
+/// service's dispatch table, or `unknown`, never what a client sent.
+fn count(app: &App, operation: &str, outcome: &str) {
     app.metrics
         .requests
         .get_or_create(&OperationLabels {
@@ -306,10 +326,6 @@ async fn rest_call(
             outcome: outcome.to_owned(),
         })
         .inc();
-    match result {
-        Ok(res) => res,
-        Err(e) => rest::error_response(&e),
-    }
 }
 
 /// Adds `x-amzn-RequestId` to every response of the AWS listener.

@@ -75,6 +75,15 @@ impl RestService {
         }
     }
 
+    /// The service's name in messages.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Self::Lambda => "Lambda",
+            Self::Scheduler => "EventBridge Scheduler",
+            Self::ApiGateway => "API Gateway v2",
+        }
+    }
+
     /// The label used in metrics.
     pub fn name(self) -> &'static str {
         match self {

@@ -467,6 +467,10 @@ pub enum Shape {
     RestJson,
     /// eddy's own endpoints: `{"message": TEXT, ...}`.
     Eddy,
+    /// A form-encoded `Action=` call (the AWS query protocol, which eddy does not serve): the
+    /// query protocol's `text/xml` `<ErrorResponse>` with a `Code` and a `Message`, or the AWS
+    /// JSON shape when it was refused before any service saw it.
+    AwsQuery,
 }
 
 /// The properties every answer has: no 5xx (a full store's 503 cannot happen here), no
@@ -506,6 +510,26 @@ pub fn check_reply(shape: Shape, call: &Call, reply: &Reply) -> Result<(), Strin
             Err(_) => fail("success with a body that is not JSON"),
         };
     }
+    let xml = reply
+        .headers
+        .get("content-type")
+        .is_some_and(|t| t.as_bytes().starts_with(b"text/xml"));
+    if shape == Shape::AwsQuery && xml {
+        let text = String::from_utf8_lossy(body);
+        let element = |name: &str| {
+            let open = format!("<{name}>");
+            let start = text.find(&open)? + open.len();
+            let len = text[start..].find(&format!("</{name}>"))?;
+            Some(text[start..start + len].to_owned())
+        };
+        if !text.contains("<ErrorResponse><Error>")
+            || element("Code").is_none_or(|c| c.is_empty())
+            || element("Message").is_none_or(|m| m.is_empty())
+        {
+            return fail("query-protocol error without `ErrorResponse`, `Code` and `Message`");
+        }
+        return Ok(());
+    }
     let Ok(v) = serde_json::from_slice::<Value>(body) else {
         return fail("error without a JSON body");
     };
@@ -513,7 +537,7 @@ pub fn check_reply(shape: Shape, call: &Call, reply: &Reply) -> Result<(), Strin
         return fail("error without `message`");
     }
     match shape {
-        Shape::AwsJson => {
+        Shape::AwsJson | Shape::AwsQuery => {
             if v["__type"].as_str().is_none_or(str::is_empty) {
                 return fail("AWS JSON error without `__type`");
             }
@@ -1101,7 +1125,12 @@ pub fn run_json_case(
     if case.sender == Sender::Sdk && case.wire == JsonWire::Normal {
         fx.record(case.operation, &reply);
     }
-    check_reply(Shape::AwsJson, &call, &reply)?;
+    let shape = if case.wire == JsonWire::Query {
+        Shape::AwsQuery
+    } else {
+        Shape::AwsJson
+    };
+    check_reply(shape, &call, &reply)?;
     if case.sender.refused() && reply.status != StatusCode::FORBIDDEN {
         return Err(format!(
             "a request from {:?} was not refused: {call:?} answered {}",
