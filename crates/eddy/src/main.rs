@@ -316,13 +316,24 @@ fn colour_logs() -> bool {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let default = || tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO);
+    let filter = match std::env::var("EDDY_LOG") {
+        Ok(directives) => directives.parse().unwrap_or_else(|e| {
+            eprintln!(
+                "eddy: EDDY_LOG=`{directives}` ignored ({e}); it takes `LEVEL` or `TARGET=LEVEL,…`"
+            );
+            default()
+        }),
+        Err(_) => default(),
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("EDDY_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
         .with_ansi(colour_logs())
         .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::TRACE)
+        .finish()
+        .with(filter)
         .init();
     // Held until the process ends: a second `eddy serve` on this data directory refuses to start.
     let _data_dir_lock = data_dir::lock(&args.data_dir)?;
