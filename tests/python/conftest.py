@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -168,6 +169,16 @@ class Eddy:
             if base == name and all(got.get(k) == v for k, v in labels.items()):
                 return float(value)
         return 0.0
+
+
+def aws_cli(eddy, *args):
+    """Runs the virtualenv's aws CLI against `eddy`: (exit status, stdout, stderr)."""
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
+               AWS_DEFAULT_REGION="us-east-1", AWS_PAGER="")
+    out = subprocess.run([os.path.join(os.path.dirname(sys.executable), "aws"),
+                          "--endpoint-url", eddy.aws, *args],
+                         env=env, capture_output=True, text=True, timeout=60)
+    return out.returncode, out.stdout, out.stderr
 
 
 def wait_for(predicate, timeout=15):

@@ -18,7 +18,7 @@ import urllib.request
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import AUTHORIZATION, ROOT
+from conftest import AUTHORIZATION, ROOT, aws_cli
 
 # The oldest boto3 that speaks every protocol eddy serves: SQS's AWS JSON 1.0 protocol arrived
 # for good in boto3/botocore 1.34.90 (EventBridge and CloudWatch Logs are JSON 1.1, Lambda,
@@ -110,15 +110,6 @@ def test_query_action_text_is_escaped_and_bounded(eddy):
     text = raw.decode()
     assert "&lt;x&gt;&amp;" in text and "<x>" not in text
     assert len(text) < 1200
-
-
-def aws_cli(eddy, *args):
-    env = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
-               AWS_DEFAULT_REGION="us-east-1", AWS_PAGER="")
-    out = subprocess.run([os.path.join(os.path.dirname(sys.executable), "aws"),
-                          "--endpoint-url", eddy.aws, *args],
-                         env=env, capture_output=True, text=True, timeout=60)
-    return out.returncode, out.stdout, out.stderr
 
 
 @pytest.mark.parametrize("args, words", [

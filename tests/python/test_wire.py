@@ -2,11 +2,9 @@
 the aws CLI, and that definitions survive a restart."""
 
 import json
-import os
 import subprocess
-import sys
 
-from conftest import PG_STORE, Eddy
+from conftest import PG_STORE, Eddy, aws_cli
 
 JSON11 = "application/x-amz-json-1.1"
 
@@ -130,15 +128,6 @@ def test_definitions_survive_restart(fresh_dir):
         assert second.metric("eddy_rule_matched_events_total", rule="r") == 1
     finally:
         second.stop()
-
-
-def aws_cli(eddy, *args):
-    env = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
-               AWS_DEFAULT_REGION="us-east-1", AWS_PAGER="")
-    out = subprocess.run([os.path.join(os.path.dirname(sys.executable), "aws"),
-                          "--endpoint-url", eddy.aws, *args],
-                         env=env, capture_output=True, text=True, timeout=60)
-    return out.returncode, out.stdout, out.stderr
 
 
 def test_aws_cli_talks_to_eddy(eddy):

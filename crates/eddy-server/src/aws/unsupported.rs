@@ -509,19 +509,21 @@ mod tests {
         assert_eq!(form_value("Version=1", "Action"), None);
     }
 
+    /// A response's body, as text, and its request id from `header`.
+    async fn body_and_request_id(res: Response, header: &str) -> (String, String) {
+        let id = res.headers()[header].to_str().unwrap().to_owned();
+        let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (String::from_utf8(body.to_vec()).unwrap(), id)
+    }
+
     #[tokio::test]
     async fn query_errors_have_the_query_shape() {
         let res = query_error(&query_unserved(Some("sns"), "List<Topics>"));
         assert_eq!(res.status(), StatusCode::BAD_REQUEST);
         assert_eq!(res.headers()["content-type"], "text/xml");
-        let id = res.headers()["x-amzn-requestid"]
-            .to_str()
-            .unwrap()
-            .to_owned();
-        let body = axum::body::to_bytes(res.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        let body = std::str::from_utf8(&body).unwrap();
+        let (body, id) = body_and_request_id(res, "x-amzn-requestid").await;
         assert!(body.contains(
             "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidAction</Code><Message>eddy \
              does not implement SNS (List&lt;Topics&gt;) yet; it serves EventBridge"
@@ -544,14 +546,7 @@ mod tests {
         let res = s3_error("ListBuckets", "/");
         assert_eq!(res.status(), StatusCode::NOT_IMPLEMENTED);
         assert_eq!(res.headers()["content-type"], "application/xml");
-        let id = res.headers()["x-amz-request-id"]
-            .to_str()
-            .unwrap()
-            .to_owned();
-        let body = axum::body::to_bytes(res.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        let body = std::str::from_utf8(&body).unwrap();
+        let (body, id) = body_and_request_id(res, "x-amz-request-id").await;
         assert!(body.contains(
             "<Error><Code>NotImplemented</Code><Message>eddy does not implement S3 (ListBuckets) \
              yet; it serves"
