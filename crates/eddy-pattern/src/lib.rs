@@ -52,6 +52,7 @@
 mod ast;
 pub mod ci;
 mod cidr;
+pub mod filter_policy;
 pub mod json;
 mod matcher;
 pub mod number;
