@@ -580,3 +580,10 @@ proptest! {
         prop_assert_eq!(body.matches_body(&event), want, "body {} vs {}", policy_json, event);
     }
 }
+
+#[test]
+fn empty_policy_matches_everything() {
+    assert!(pol("{}").matches_attributes(&attrs(&[])));
+    assert!(body_pol("{}").matches_body(r#"{"a":1}"#));
+    assert!(!body_pol("{}").matches_body("not json"));
+}
