@@ -20,6 +20,8 @@
 //!   depth, lone surrogates) without building it; [`json::read`] builds a borrowed tree that
 //!   keeps every literal's spelling (target input shaping uses it); [`json::parse`] an owned one.
 //! - [`PatternError`], [`EventError`], [`Limits`].
+//! - [`filter_policy`]: SNS subscription filter policies (attribute and body scope) on the same
+//!   operators and matcher, with SNS's limits and error texts (`docs/filter-policies.md`).
 //!
 //! ## Semantics (AWS documentation first, aws/event-ruler where the docs are silent)
 //! - A pattern is an object; every leaf is a non-empty array of alternatives (OR); fields AND.
@@ -52,6 +54,7 @@
 mod ast;
 pub mod ci;
 mod cidr;
+pub mod filter_policy;
 pub mod json;
 mod matcher;
 pub mod number;

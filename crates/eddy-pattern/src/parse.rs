@@ -380,7 +380,7 @@ fn num_at(items: &[Json], i: usize, op: &str) -> Result<f64, String> {
     }
 }
 
-fn numeric(items: &[Json]) -> Result<Range, String> {
+pub(crate) fn numeric(items: &[Json]) -> Result<Range, String> {
     let op = match items.first() {
         Some(Json::String(s)) => s.as_str(),
         Some(other) => {
