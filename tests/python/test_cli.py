@@ -2,7 +2,6 @@
 queue send/receive, dlq redrive, invoke, logs."""
 
 import json
-import os
 import subprocess
 import time
 

@@ -3,7 +3,6 @@ shaping, retries, dead-letter queues, and nothing lost across a SIGKILL."""
 
 import json
 import time
-import uuid
 
 import pytest
 

@@ -18,7 +18,7 @@ import zoneinfo
 
 import pytest
 
-from conftest import ROOT, Eddy, eddy_bin
+from conftest import ROOT, Eddy
 
 
 class Webhook(http.server.BaseHTTPRequestHandler):

@@ -4,7 +4,6 @@ duplicates nothing. The function is the Rust test function's `sleep` handler, in
 each invocation writes a `START` line to its log group, which is how the tests count them."""
 
 import json
-import time
 
 from conftest import Eddy, wait_for
 from test_lambda import create_rust

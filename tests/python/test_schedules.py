@@ -103,7 +103,7 @@ def test_cron_in_paris_fires_at_local_noon_across_the_dst_change(server):
     # Before the change noon in Paris is 11:00Z, after it 10:00Z.
     assert times[0].endswith("T11:00:00Z") and times[-1].endswith("T10:00:00Z")
     body = json.loads(got[0]["Body"])
-    assert body["resources"] == [f"arn:aws:scheduler:us-east-1:123456789012:schedule/default/noon"]
+    assert body["resources"] == ["arn:aws:scheduler:us-east-1:123456789012:schedule/default/noon"]
 
 
 def test_rate_rule_fires_every_five_minutes_only_to_its_own_targets(server):
