@@ -3,7 +3,7 @@
 //! memory watchdog (MemorySize is enforced on the process's resident set), and the readers
 //! that turn its stdout and stderr into log lines.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -260,13 +260,7 @@ impl Instance {
     ) -> Result<Self, SpawnError> {
         let (program, args) = match &spec.runtime {
             RuntimeKind::Provided(_) => {
-                let bootstrap = spec.code_dir.join("bootstrap");
-                if !is_executable(&bootstrap) {
-                    return Err(SpawnError::Entrypoint(format!(
-                        "Couldn't find valid bootstrap(s): [{}]",
-                        bootstrap.display()
-                    )));
-                }
+                let bootstrap = bootstrap(&spec.code_dir).map_err(SpawnError::Entrypoint)?;
                 (bootstrap.display().to_string(), vec![])
             }
             RuntimeKind::Python(runtime) => (
@@ -548,6 +542,20 @@ async fn read_lines<R: AsyncRead + Unpin>(
         }
     }
     intake.logged();
+}
+
+/// A `provided` function's entry point: the executable `bootstrap` at the root of its code, or
+/// Lambda's words for its absence.
+pub(crate) fn bootstrap(code_dir: &Path) -> Result<PathBuf, String> {
+    let bootstrap = code_dir.join("bootstrap");
+    if is_executable(&bootstrap) {
+        Ok(bootstrap)
+    } else {
+        Err(format!(
+            "Couldn't find valid bootstrap(s): [{}]",
+            bootstrap.display()
+        ))
+    }
 }
 
 pub(crate) fn is_executable(path: &Path) -> bool {

@@ -262,18 +262,13 @@ impl Pool {
                     .check(&python, self.run_as.ids(), runtime, &self.config.path)
                     .await
             }
-            RuntimeKind::Provided(_) => {
-                let bootstrap = spec.code_dir.join("bootstrap");
-                if crate::instance::is_executable(&bootstrap) {
-                    Readiness::Ready(None)
-                } else {
-                    Readiness::NotReady(format!(
-                        "Couldn't find valid bootstrap(s): [{}]: a `provided` function's code \
-                         needs an executable file named `bootstrap` at its root",
-                        bootstrap.display()
-                    ))
-                }
-            }
+            RuntimeKind::Provided(_) => match crate::instance::bootstrap(&spec.code_dir) {
+                Ok(_) => Readiness::Ready(None),
+                Err(why) => Readiness::NotReady(format!(
+                    "{why}: a `provided` function's code needs an executable file named \
+                     `bootstrap` at its root"
+                )),
+            },
         };
         *lock(&self.readiness) = Some(ready.clone());
         ready

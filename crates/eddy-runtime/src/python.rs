@@ -99,14 +99,11 @@ impl Pythons {
 
 /// The executable `name` in a directory of `search_path`.
 fn find_program(name: &str, search_path: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
     search_path
         .split(':')
         .filter(|d| !d.is_empty())
         .map(|d| Path::new(d).join(name))
-        .find(|p| {
-            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
+        .find(|p| crate::instance::is_executable(p))
 }
 
 /// Whether a function can start, as last checked.
@@ -268,6 +265,15 @@ async fn probe(
 mod tests {
     use super::*;
 
+    /// Writes an executable shell script `name` with `body` into `dir`.
+    fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
     #[test]
     fn a_python_value_names_every_version_or_one() {
         let mut p = Pythons::default();
@@ -285,10 +291,7 @@ mod tests {
     #[test]
     fn a_runtime_runs_on_its_own_version_when_there_is_one() {
         let dir = tempfile::tempdir().unwrap();
-        let exe = dir.path().join("python3.42");
-        std::fs::write(&exe, "#!/bin/sh\n").unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let exe = script(dir.path(), "python3.42", "");
         let search = format!("/nonexistent:{}", dir.path().display());
         let mut p = Pythons::default();
         // Found on PATH when no interpreter was configured.
@@ -338,14 +341,11 @@ mod tests {
         assert!(!r.is_ready() && why.contains("cannot find"), "{why}");
         // An interpreter that runs but has no awslambdaric: a shell script standing in.
         let dir = tempfile::tempdir().unwrap();
-        let fake = dir.path().join("python");
-        std::fs::write(
-            &fake,
-            "#!/bin/sh\necho \"ModuleNotFoundError: No module named 'awslambdaric'\" >&2\nexit 1\n",
-        )
-        .unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let fake = script(
+            dir.path(),
+            "python",
+            "echo \"ModuleNotFoundError: No module named 'awslambdaric'\" >&2\nexit 1\n",
+        );
         let r = check
             .check(&fake, None, "python3.12", "/usr/bin:/bin")
             .await;
@@ -359,10 +359,7 @@ mod tests {
     #[tokio::test]
     async fn another_version_runs_with_a_note_saying_which() {
         let dir = tempfile::tempdir().unwrap();
-        let fake = dir.path().join("python");
-        std::fs::write(&fake, "#!/bin/sh\nprintf 3.11\n").unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let fake = script(dir.path(), "python", "printf 3.11\n");
         let check = PythonCheck::default();
         let r = check
             .check(&fake, None, "python3.12", "/usr/bin:/bin")
