@@ -130,6 +130,16 @@ def drain(node, queue, want, timeout=30):
     return got
 
 
+def assert_each_delivered_once(node, queue, acked, timeout=60):
+    """Drains `queue` through `node`: every acknowledged event arrived, and none twice (a queue
+    target is delivered exactly once)."""
+    got = drain(node, queue, acked, timeout=timeout)
+    missing = set(acked) - set(got)
+    assert not missing, f"{len(missing)} of {len(acked)} acknowledged events never delivered"
+    twice = len(got) - len(set(got))
+    assert twice == 0, f"{twice} events delivered twice to a queue target"
+
+
 def test_a_rule_made_on_one_node_delivers_events_put_on_another_to_a_queue_read_on_a_third(cluster):
     a, b, c = (cluster.start(n) for n in ("a", "b", "c"))
     c.client("sqs").create_queue(QueueName="orders")
@@ -160,11 +170,7 @@ def test_a_node_killed_during_delivery_loses_nothing_and_queue_targets_get_each_
         time.sleep(1)
         acked = load.stop()
         assert len(acked) > 100, len(acked)
-        got = drain(c.nodes["c"], "sink", acked, timeout=60)
-        missing = set(acked) - set(got)
-        assert not missing, f"{len(missing)} acknowledged events never delivered"
-        twice = len(got) - len(set(got))
-        assert twice == 0, f"{twice} events delivered twice to a queue target"
+        assert_each_delivered_once(c.nodes["c"], "sink", acked)
     finally:
         c.stop()
 
@@ -406,11 +412,7 @@ def test_postgres_restarting_mid_load_loses_nothing_acknowledged():
         # Both nodes take events again by themselves.
         assert wait_for(lambda: len(load.acked) > before + 200, 30), (before, len(load.acked))
         acked = load.stop()
-        got = drain(a, "kept", acked, timeout=60)
-        missing = set(acked) - set(got)
-        assert not missing, f"{len(missing)} of {len(acked)} acknowledged events lost"
-        twice = len(got) - len(set(got))
-        assert twice == 0, f"{twice} events delivered twice to a queue target"
+        assert_each_delivered_once(a, "kept", acked)
     finally:
         c.stop()
         subprocess.run([psql(), pg, "-qc", f"DROP SCHEMA IF EXISTS {schema} CASCADE"])

@@ -31,6 +31,13 @@ fn json_response(status: StatusCode, v: Value) -> Response {
         .into_response()
 }
 
+/// The `region` query parameter, else the server's default region.
+fn region(app: &App, q: &HashMap<String, String>) -> String {
+    q.get("region")
+        .cloned()
+        .unwrap_or_else(|| app.config.default_region.clone())
+}
+
 pub async fn tail(
     State(app): State<Arc<App>>,
     Query(q): Query<HashMap<String, String>>,
@@ -39,10 +46,7 @@ pub async fn tail(
         .get("bus")
         .cloned()
         .unwrap_or_else(|| "default".to_owned());
-    let region = q
-        .get("region")
-        .cloned()
-        .unwrap_or_else(|| app.config.default_region.clone());
+    let region = region(&app, &q);
     if app.catalog.snapshot(&region, &bus).is_none() {
         return json_response(
             StatusCode::NOT_FOUND,
@@ -130,27 +134,19 @@ pub async fn status(
     State(app): State<Arc<App>>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let region = q
-        .get("region")
-        .cloned()
-        .unwrap_or_else(|| app.config.default_region.clone());
+    let region = region(&app, &q);
     let now = app.clock.now_ms();
     let time = |ms: Option<i64>| ms.map(eddy_model::event::format_time);
 
     let (buses, rules) = app
         .catalog
         .read(|d| {
-            let buses: Vec<Value> = d
-                .buses_in(&region)
-                .iter()
-                .map(|b| json!({"name": b.name, "rules": d.rules_of(&region, &b.name).count()}))
-                .collect();
-            let rules: Vec<eddy_model::definitions::RuleDef> = d
-                .rules
-                .range((region.clone(), String::new(), String::new())..)
-                .take_while(|((r, _, _), _)| *r == region)
-                .map(|(_, r)| r.clone())
-                .collect();
+            let (mut buses, mut rules) = (Vec::new(), Vec::new());
+            for b in d.buses_in(&region) {
+                let before = rules.len();
+                rules.extend(d.rules_of(&region, &b.name).cloned());
+                buses.push(json!({"name": b.name, "rules": rules.len() - before}));
+            }
             (buses, rules)
         })
         .await;

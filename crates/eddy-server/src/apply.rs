@@ -81,7 +81,7 @@ pub fn prepare(resources: &mut Resources, base_dir: &Path) {
 /// Whether a file or directory named `name` is made by tools rather than written by the user
 /// (bytecode caches, build caches, editors' swap and backup files, version control): a change
 /// to one is not a change to a function's code.
-pub fn is_tool_artefact(name: &str) -> bool {
+fn is_tool_artefact(name: &str) -> bool {
     matches!(
         name,
         "__pycache__"
@@ -126,10 +126,7 @@ fn digest(path: &Path) -> String {
             if let Ok(t) = meta.modified() {
                 t.hash(&mut h);
             }
-        }
-        if meta.is_dir()
-            && let Ok(entries) = std::fs::read_dir(&p)
-        {
+        } else if let Ok(entries) = std::fs::read_dir(&p) {
             let mut children: Vec<PathBuf> = entries
                 .flatten()
                 .filter(|e| !is_tool_artefact(&e.file_name().to_string_lossy()))
@@ -204,22 +201,21 @@ pub async fn apply(
                 taken.push(format!("{} `{}`", c.kind.as_str(), c.name));
             }
         }
-        if !taken.is_empty() {
-            let (first, count) = (taken[0].clone(), taken.len());
+        if let Some(first) = taken.first() {
+            let (s, was, it) = match taken.len() {
+                1 => ("s", "was", "it"),
+                _ => ("", "were", "them"),
+            };
             return Err(ApplyError {
                 kind: "manifest",
-                name: first,
+                name: first.clone(),
                 code: "ResourceConflictException".to_owned(),
                 message: format!(
-                    "{} already exist{} and {} not made by a manifest (made through the API?); \
-                     eddy leaves such resources alone: rename {} in the manifest, delete {}, or \
-                     apply with `--adopt` to let the manifest manage {} from now on",
+                    "{} already exist{s} and {was} not made by a manifest (made through the \
+                     API?); eddy leaves such resources alone: rename {it} in the manifest, \
+                     delete {it}, or apply with `--adopt` to let the manifest manage {it} from \
+                     now on",
                     taken.join(", "),
-                    if count == 1 { "s" } else { "" },
-                    if count == 1 { "was" } else { "were" },
-                    if count == 1 { "it" } else { "them" },
-                    if count == 1 { "it" } else { "them" },
-                    if count == 1 { "it" } else { "them" },
                 ),
                 status: StatusCode::CONFLICT,
                 done: Vec::new(),

@@ -45,8 +45,8 @@ use clap::{Parser, Subcommand};
 
 /// Event-driven web backends in one binary.
 ///
-/// Environment: `EDDY_LOG` sets what the server logs (`info` by default; `debug`,
-/// `eddy_core=debug,info`, ... as tracing's env filter); `NO_COLOR` turns colours off (logs are
+/// Environment: `EDDY_LOG` sets what the server logs (`info` by default; a level such as
+/// `debug`, or `TARGET=LEVEL` directives such as `eddy_core=debug,info`); `NO_COLOR` turns colours off (logs are
 /// plain whenever standard error is not a terminal). Most options also read an `EDDY_*`
 /// variable, named in each command's `--help`.
 #[derive(Debug, Parser)]
@@ -335,8 +335,6 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .finish()
         .with(filter)
         .init();
-    // Held until the process ends: a second `eddy serve` on this data directory refuses to start.
-    let _data_dir_lock = data_dir::lock(&args.data_dir)?;
     let manifest = match &args.config {
         Some(path) => {
             anyhow::ensure!(
@@ -365,6 +363,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("--allow-fetch: {e}"))?;
     let boundary = eddy_net::Boundary::new(args.allow_origins.clone(), args.allow_hosts.clone())
         .map_err(|e| anyhow::anyhow!("--allow-origin/--allow-host: {e}"))?;
+    // Taken once the arguments are known to be good, and held until the process ends: a second
+    // `eddy serve` on this data directory refuses to start.
+    let _data_dir_lock = data_dir::lock(&args.data_dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

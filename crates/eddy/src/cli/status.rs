@@ -92,7 +92,7 @@ fn functions(status: &Value) {
     }
 }
 
-fn everything_else(status: &Value) {
+fn buses_and_rules(status: &Value) {
     let buses = status["buses"].as_array().cloned().unwrap_or_default();
     say!("BUSES ({})", buses.len());
     for b in &buses {
@@ -180,7 +180,7 @@ pub fn run(args: StatusArgs, part: Part) -> ExitCode {
                     text(&status["node"]),
                     text(&status["now"]),
                 );
-                everything_else(&status);
+                buses_and_rules(&status);
                 queues(&status);
                 functions(&status);
                 schedules_and_apis(&status);
