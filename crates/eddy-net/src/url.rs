@@ -1,4 +1,5 @@
-//! Decoding what URLs carry: percent-escapes in paths and query strings.
+//! Decoding what URLs carry: percent-escapes in paths and query strings, and the
+//! `name=value&…` pairs of query strings and form bodies.
 
 /// Decodes `%XX` escapes; malformed escapes are kept as they are, and bytes that are not UTF-8
 /// become U+FFFD.
@@ -21,9 +22,34 @@ pub fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The `name=value` pairs of a query string or form body (`a=1&b=x+y`), in order and decoded
+/// (`+` is a space); empty pairs are skipped and a name without `=` has the value "".
+pub fn form_pairs(s: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    s.split('&').filter(|p| !p.is_empty()).map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |s: &str| percent_decode(&s.replace('+', " "));
+        (decode(k), decode(v))
+    })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::percent_decode;
+    use super::{form_pairs, percent_decode};
+
+    #[test]
+    fn form_pairs_are_decoded_in_order() {
+        let pairs: Vec<_> = form_pairs("Action=List%20Topics+x&&flag&a=1&a=2").collect();
+        let want = [
+            ("Action", "List Topics x"),
+            ("flag", ""),
+            ("a", "1"),
+            ("a", "2"),
+        ];
+        assert_eq!(
+            pairs,
+            want.map(|(k, v)| (k.to_owned(), v.to_owned())).to_vec()
+        );
+    }
 
     #[test]
     fn decodes_escapes_and_keeps_malformed_ones() {

@@ -120,18 +120,7 @@ impl RestRequest {
             .filter(|s| !s.is_empty())
             .map(percent_decode)
             .collect();
-        let query = query
-            .unwrap_or("")
-            .split('&')
-            .filter(|s| !s.is_empty())
-            .map(|pair| {
-                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                (
-                    percent_decode(&k.replace('+', " ")),
-                    percent_decode(&v.replace('+', " ")),
-                )
-            })
-            .collect();
+        let query = eddy_net::url::form_pairs(query.unwrap_or("")).collect();
         Self {
             method,
             segments,

@@ -24,7 +24,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
-use eddy_net::url::percent_decode;
+use eddy_net::url::form_pairs;
 
 use crate::App;
 use crate::error::ApiError;
@@ -106,10 +106,7 @@ pub fn form_body(headers: &HeaderMap) -> bool {
 
 /// The first value of `key` in a form-encoded string (`a=1&b=2`), decoded.
 pub fn form_value(form: &str, key: &str) -> Option<String> {
-    form.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (percent_decode(&k.replace('+', " ")) == key).then(|| percent_decode(&v.replace('+', " ")))
-    })
+    form_pairs(form).find_map(|(k, v)| (k == key).then_some(v))
 }
 
 /// Answers a request of [`Unserved`] kind `what` in its protocol, with the error code it

@@ -118,10 +118,8 @@ impl RequestInfo {
     /// Query parameters, decoded, duplicates in order.
     pub fn query_values(&self) -> BTreeMap<String, Vec<String>> {
         let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for pair in self.raw_query.split('&').filter(|s| !s.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let dec = |s: &str| eddy_net::url::percent_decode(&s.replace('+', " "));
-            out.entry(dec(k)).or_default().push(dec(v));
+        for (k, v) in eddy_net::url::form_pairs(&self.raw_query) {
+            out.entry(k).or_default().push(v);
         }
         out
     }
