@@ -99,6 +99,7 @@ fn caches<'a>(core: &'a Core, extra: &'a [Arc<dyn Follow>]) -> Vec<&'a dyn Follo
         &core.destinations,
         &core.log_groups,
         &core.functions,
+        &core.topics,
         &core.schedules,
     ];
     all.extend(extra.iter().map(|c| &**c));

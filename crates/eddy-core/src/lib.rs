@@ -15,7 +15,8 @@
 //! * [`bus`]: PutEvents' path: envelope, match, durable append of the event and its work items;
 //! * [`work`]: the kinds of work items (rule targets, schedule ticks, asynchronous invokes);
 //! * [`delivery`]: the delivery engine (targets, input shaping, retries, dead letters, leases);
-//! * [`queues`], [`functions`], [`destinations`], [`logs`]: what targets deliver to;
+//! * [`queues`], [`functions`], [`destinations`], [`logs`], [`topics`]: what targets deliver to
+//!   (topics fan out to their subscriptions in turn);
 //! * [`schedules`], [`scheduler`]: EventBridge Scheduler's schedules and the loop that fires
 //!   them and scheduled rules;
 //! * [`archives`]: archives and replays;
@@ -45,6 +46,7 @@ pub mod registry;
 pub mod retention;
 pub mod scheduler;
 pub mod schedules;
+pub mod topics;
 pub mod work;
 
 use std::sync::Arc;
@@ -71,6 +73,7 @@ pub struct Core {
     pub destinations: destinations::Destinations,
     pub log_groups: logs::LogGroups,
     pub functions: functions::Functions,
+    pub topics: topics::Topics,
     /// The HTTP client API destinations are called with (pooled connections).
     pub(crate) http: delivery::http::HttpClient,
     pub metrics: Arc<Metrics>,
@@ -200,8 +203,17 @@ impl Core {
             feed.clone(),
             &definitions,
             &config,
-            endpoint,
+            endpoint.clone(),
             clock.clone(),
+        )?;
+        let topics = topics::Topics::load(
+            store.clone(),
+            feed.clone(),
+            &definitions,
+            config.account_id.clone(),
+            clock.clone(),
+            bus.work_ready(),
+            endpoint,
         )?;
         // One process-wide TLS provider for outgoing HTTPS (a second install is fine).
         let _already = rustls::crypto::ring::default_provider()
@@ -224,6 +236,7 @@ impl Core {
             destinations,
             log_groups,
             functions,
+            topics,
             http,
             metrics,
             clock,

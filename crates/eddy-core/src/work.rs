@@ -50,6 +50,8 @@ impl<'a> RuleRef<'a> {
 pub const SCHEDULE_TARGET: &str = "schedule-target";
 /// The target of asynchronous invocation work items.
 pub const ASYNC_INVOKE: &str = "$async-invoke";
+/// The target of a topic's deliveries to its subscriptions.
+pub const NOTIFY: &str = "$notify";
 
 /// What a work item is for (borrowed from the item).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +65,8 @@ pub enum Work<'a> {
     ScheduleTick { schedule_arn: &'a str },
     /// Invoke a function asynchronously with the event as its payload.
     AsyncInvoke { function_arn: &'a str },
+    /// Deliver a topic's notification (the event) to one subscription.
+    Notify { subscription_arn: &'a str },
 }
 
 impl<'a> Work<'a> {
@@ -70,6 +74,10 @@ impl<'a> Work<'a> {
     pub fn of(rule: &'a str, target: &'a str) -> Self {
         if target == ASYNC_INVOKE {
             Work::AsyncInvoke { function_arn: rule }
+        } else if target == NOTIFY {
+            Work::Notify {
+                subscription_arn: rule,
+            }
         } else if target == SCHEDULE_TARGET
             && Arn::parse(rule).is_some_and(|a| a.service == "scheduler")
         {
@@ -96,6 +104,7 @@ impl<'a> Work<'a> {
             } => (rule_arn, target_id),
             Work::ScheduleTick { schedule_arn } => (schedule_arn, SCHEDULE_TARGET),
             Work::AsyncInvoke { function_arn } => (function_arn, ASYNC_INVOKE),
+            Work::Notify { subscription_arn } => (subscription_arn, NOTIFY),
         };
         NewWork {
             event,
@@ -126,6 +135,11 @@ impl<'a> Work<'a> {
             },
             Work::RuleTarget { rule_arn, .. } => rule_arn.to_owned(),
             Work::AsyncInvoke { function_arn } => function_arn.to_owned(),
+            // Per topic, not per subscription.
+            Work::Notify { subscription_arn } => subscription_arn
+                .rsplit_once(':')
+                .map_or(subscription_arn, |(topic, _)| topic)
+                .to_owned(),
         }
     }
 }
@@ -150,6 +164,9 @@ mod tests {
             },
             Work::AsyncInvoke {
                 function_arn: FUNCTION,
+            },
+            Work::Notify {
+                subscription_arn: "arn:aws:sns:us-east-1:123456789012:t:0f1e",
             },
         ] {
             let stored = w.new_work(3);

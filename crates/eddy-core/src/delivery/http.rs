@@ -307,6 +307,36 @@ impl HttpClient {
         })
     }
 
+    /// POSTs `body` with `headers` to `url` (a topic's HTTP subscriber): delivered on a 2xx
+    /// answer; anything else, or no answer, is a failure (every one retryable, as SNS retries
+    /// them under the delivery policy).
+    pub async fn post(
+        &self,
+        url: &str,
+        headers: Vec<(String, String)>,
+        body: String,
+    ) -> Result<(), Failure> {
+        let target = reqwest::Url::parse(url)
+            .map_err(|e| Failure::permanent("InvalidEndpoint", format!("{url}: {e}")))?;
+        let method = reqwest::Method::POST;
+        let (status, text) = if target.scheme() == "http" {
+            self.send_plain(&target, method, headers, Some(body)).await
+        } else {
+            self.send_tls(target, method, headers, Some(body)).await
+        }
+        .map_err(|what| {
+            Failure::retryable("HttpConnectionFailed", format!("request to {url} {what}"))
+        })?;
+        if (200..300).contains(&status) {
+            return Ok(());
+        }
+        let excerpt: String = text.chars().take(256).collect();
+        Err(Failure::retryable(
+            &format!("HTTP_{status}"),
+            format!("{url} answered {status}: {excerpt}"),
+        ))
+    }
+
     /// Sends a delivery to an `https://` endpoint through reqwest. Answers the status and body,
     /// or why no answer came (`"failed: …"`, `"timed out: …"`).
     async fn send_tls(

@@ -8,7 +8,8 @@
 //!   transaction, so a queue receives each event once), another bus (the forwarded event and the
 //!   removal commit together; forwarding loops stop after [`crate::bus::MAX_HOPS`]), a
 //!   function (the event joins the function's durable asynchronous invocation queue,
-//!   [`function`]), an API destination (HTTP) or a log group.
+//!   [`function`]), an API destination (HTTP), a log group, or a topic (the event is published
+//!   to it, and the topic's notifications are work items of their own, [`notify`]).
 //! * A failure is retryable (try again after [`retry::backoff_ms`]) or permanent (a target that
 //!   does not exist, input that cannot be shaped): permanent failures and exhausted retries go
 //!   to the target's dead-letter queue with AWS's attributes, or, without one, to the store's
@@ -23,6 +24,7 @@
 pub mod function;
 pub mod http;
 pub mod lease;
+pub mod notify;
 pub mod plain;
 pub mod retry;
 pub mod target;
@@ -273,6 +275,10 @@ async fn deliver_group(
     let resolved = match kind {
         Work::AsyncInvoke { .. } => {
             function::deliver(app, items).await;
+            return;
+        }
+        Work::Notify { .. } => {
+            notify::deliver(app, items).await;
             return;
         }
         Work::ScheduleTick { schedule_arn } => app.schedules.delivery_target(schedule_arn),
@@ -612,6 +618,46 @@ async fn attempt(
                 .await
                 .map_err(|e| Failure::store(&e))?;
             Ok(Settle::Done)
+        }
+        TargetKind::Topic { region, name } => {
+            // The shaped input becomes the message; it and the work item's removal commit
+            // together.
+            let message = shape(rule, target, item)?;
+            let p = crate::topics::Publication {
+                message,
+                group_id: app.topics.get(&region, &name).filter(|t| t.fifo()).map(|_| {
+                    target
+                        .other
+                        .get("SqsParameters")
+                        .and_then(|p| p.get("MessageGroupId"))
+                        .and_then(Value::as_str)
+                        .unwrap_or("default")
+                        .to_owned()
+                }),
+                dedup_id: app
+                    .topics
+                    .get(&region, &name)
+                    .filter(|t| t.fifo())
+                    .map(|_| format!("{}-{}", item.event_id, item.id)),
+                ..crate::topics::Publication::default()
+            };
+            match app
+                .topics
+                .publish(&region, &name, vec![p], vec![item.lease()])
+                .await
+            {
+                Ok(mut answers) => match answers.pop() {
+                    Some(Ok(_)) => Ok(Settle::Done),
+                    Some(Err(e)) => Err(Failure::permanent("InvalidParameter", e.to_string())),
+                    None => Err(Failure::retryable("InternalFailure", "no answer")),
+                },
+                Err(crate::topics::TopicError::Core(e)) => Err(Failure::core(&e)),
+                Err(e @ crate::topics::TopicError::TopicNotFound) => Err(Failure::permanent(
+                    "NotFound",
+                    format!("topic {name}: {e}"),
+                )),
+                Err(e) => Err(Failure::permanent("InvalidParameter", e.to_string())),
+            }
         }
         TargetKind::Unsupported { service } => Err(Failure::permanent(
             "UnsupportedTarget",

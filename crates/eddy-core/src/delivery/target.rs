@@ -15,6 +15,8 @@ pub enum TargetKind {
     ApiDestination { region: String, name: String },
     /// A CloudWatch Logs log group: `arn:aws:logs:REGION:ACCOUNT:log-group:NAME`.
     LogGroup { region: String, name: String },
+    /// A topic: `arn:aws:sns:REGION:ACCOUNT:NAME`.
+    Topic { region: String, name: String },
     /// A service eddy does not deliver to.
     Unsupported { service: String },
 }
@@ -52,6 +54,10 @@ impl TargetKind {
                 let name = rest.split(':').next().unwrap_or(rest).to_owned();
                 TargetKind::Function { region, name }
             }
+            "sns" if !a.resource.contains(':') => TargetKind::Topic {
+                region,
+                name: a.resource.to_owned(),
+            },
             "logs" => {
                 let rest = a.resource.strip_prefix("log-group:").unwrap_or(a.resource);
                 let name = rest.strip_suffix(":*").unwrap_or(rest).to_owned();
