@@ -3,9 +3,10 @@
 //! Requests with `X-Amz-Target` are AWS JSON 1.1 calls, dispatched on the target's prefix
 //! (`AWSEvents.` is EventBridge, `AmazonSQS.` SQS, `Logs_20140328.` CloudWatch Logs). Requests
 //! without it are rest-json calls ([`rest`]: Lambda, Scheduler, API Gateway v2), dispatched on
-//! the SigV4 credential scope's service name or the path. Anything else (another service, the
-//! query protocol, S3) is answered by [`unsupported`], in the request's own protocol. The region
-//! comes from the credential scope.
+//! the SigV4 credential scope's service name or the path, or AWS query-protocol calls
+//! ([`query`]: SNS), dispatched on the credential scope or the `Action`. Anything else (another
+//! service, S3) is answered by [`unsupported`], in the request's own protocol. The region comes
+//! from the credential scope.
 //! Every response carries `x-amzn-RequestId`.
 
 pub mod apigateway;
@@ -15,8 +16,10 @@ pub mod events;
 pub mod lambda;
 pub mod logs;
 mod pagination;
+pub mod query;
 pub mod rest;
 pub mod scheduler;
+pub mod sns;
 pub mod sqs;
 pub mod unsupported;
 
@@ -89,10 +92,7 @@ pub async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
     let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) else {
         let signing = scope.as_ref().map(|(_, s)| s.as_str());
         let Some(service) = rest::RestService::of(signing, uri.path()) else {
-            let (res, code) =
-                unsupported::respond(&app, signing, &method, &uri, &headers, body).await;
-            count(&app, "unknown", code);
-            return res;
+            return query_call(&app, &ctx, signing, &method, &uri, &headers, body).await;
         };
         let limit = service.body_limit(&method, uri.path(), app.config.max_body_bytes);
         let (body, _held) = match read_body(&app, &headers, body, limit).await {
@@ -133,6 +133,89 @@ pub async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
     };
     res.headers_mut()
         .insert("content-type", HeaderValue::from_static(content_type));
+    res
+}
+
+/// The file name of SNS's signing certificate in a path (`/SimpleNotificationService-….pem`).
+fn certificate_file(path: &str) -> Option<&str> {
+    let file = path.strip_prefix('/')?;
+    (file.starts_with("SimpleNotificationService-") && file.ends_with(".pem") && !file.contains('/'))
+        .then_some(file)
+}
+
+/// Whether a request is one SNS lets anyone make, credentials or not: the links a
+/// notification carries (confirming a subscription with its secret token, unsubscribing), and
+/// fetching the signing certificate.
+fn sns_link(method: &axum::http::Method, uri: &axum::http::Uri) -> bool {
+    if method == axum::http::Method::GET && certificate_file(uri.path()).is_some() {
+        return true;
+    }
+    uri.path() == "/"
+        && uri.query().is_some_and(|q| {
+            matches!(
+                unsupported::form_value(q, "Action").as_deref(),
+                Some("ConfirmSubscription" | "Unsubscribe")
+            )
+        })
+}
+
+/// Answers a request that is neither AWS JSON nor rest-json: an AWS query-protocol call of a
+/// service eddy speaks it for (SNS), SNS's signing certificate, or, for anything else, what
+/// [`unsupported`] says in the request's protocol.
+async fn query_call(
+    app: &Arc<App>,
+    ctx: &Ctx,
+    signing: Option<&str>,
+    method: &axum::http::Method,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Response {
+    if method == axum::http::Method::GET
+        && let Some(file) = certificate_file(uri.path())
+    {
+        count(app, "GetSigningCertificate", "ok");
+        return match app.topics.certificate(file).await {
+            Some(pem) => (
+                StatusCode::OK,
+                [("content-type", "application/x-pem-file")],
+                pem,
+            )
+                .into_response(),
+            None => (StatusCode::NOT_FOUND, "no such certificate").into_response(),
+        };
+    }
+    let s3 = signing.is_some_and(|s| s.starts_with("s3"));
+    let mut form = String::new();
+    if !s3 && unsupported::form_body(headers) {
+        match read_body(app, headers, body, app.config.max_body_bytes).await {
+            Ok((bytes, _held)) => form = String::from_utf8_lossy(&bytes).into_owned(),
+            Err(e) => {
+                let e = body_error(e);
+                count(app, "unknown", e.code);
+                return unsupported::query_error(&e);
+            }
+        }
+    }
+    let params = query::Params::parse(uri.query(), &form);
+    let action = params.get("Action").map(str::to_owned);
+    let sns = match (signing, action.as_deref()) {
+        (Some("sns"), Some(_)) => true,
+        (None, Some(a)) => sns::ACTIONS.contains(&a),
+        _ => false,
+    };
+    if !s3 && sns && let Some(action) = &action {
+        let (operation, outcome, res) = sns::call(app, ctx, action, &params).await;
+        count(app, operation, outcome);
+        return res;
+    }
+    let (res, code) = unsupported::answer(
+        &unsupported::Unserved::of(signing, headers, uri.query(), action),
+        method,
+        uri,
+        headers,
+    );
+    count(app, "unknown", code);
     res
 }
 
@@ -218,7 +301,10 @@ const OPEN_PATHS: &[&str] = &[
 /// Middleware: AWS requests (and eddy's `/_eddy/*` endpoints that act on state) must carry
 /// credentials (see [`has_credentials`]).
 pub async fn require_credentials(req: Request, next: Next) -> Response {
-    if OPEN_PATHS.contains(&req.uri().path()) || has_credentials(req.headers()) {
+    if OPEN_PATHS.contains(&req.uri().path())
+        || has_credentials(req.headers())
+        || sns_link(req.method(), req.uri())
+    {
         return next.run(req).await;
     }
     let service = credential_scope(req.headers())

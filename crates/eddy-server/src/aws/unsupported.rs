@@ -262,7 +262,7 @@ pub fn display_name(signing: &str) -> String {
 }
 
 /// `s` cut to [`ECHO_MAX`] characters, for a message that repeats what a client sent.
-fn echo(s: &str) -> String {
+pub fn echo(s: &str) -> String {
     if s.chars().count() <= ECHO_MAX {
         s.to_owned()
     } else {
