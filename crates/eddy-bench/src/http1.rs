@@ -53,6 +53,17 @@ impl Conn {
         self.read_reply().await
     }
 
+    /// POSTs a form body to `/` (an AWS query-protocol call, `Action=…`).
+    pub async fn query_call(&mut self, form: &str) -> anyhow::Result<Reply> {
+        self.request(
+            "POST",
+            "/",
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            form.as_bytes(),
+        )
+        .await
+    }
+
     /// Sends one request with a `Content-Length` body (a rest-json call).
     pub async fn request(
         &mut self,
@@ -64,12 +75,18 @@ impl Conn {
         self.buf.clear();
         self.buf.extend_from_slice(
             format!(
-                "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
-                 Authorization: {AUTHORIZATION}\r\n",
+                "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: {AUTHORIZATION}\r\n",
                 self.host
             )
             .as_bytes(),
         );
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
+            self.buf
+                .extend_from_slice(b"Content-Type: application/json\r\n");
+        }
         for (k, v) in headers {
             self.buf
                 .extend_from_slice(format!("{k}: {v}\r\n").as_bytes());

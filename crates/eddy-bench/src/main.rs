@@ -9,6 +9,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod deliveries;
 mod http1;
 mod invoke;
+mod publish;
 mod put_events;
 mod queue_depth;
 mod routes;
@@ -50,6 +51,12 @@ enum Command {
     ///
     /// Example: `eddy-bench routes --endpoint 127.0.0.1:4566 --http 127.0.0.1:3000`
     Routes(routes::RoutesArgs),
+    /// SNS: Publish or PublishBatch throughput to a topic with SQS subscribers, and the fan-out
+    /// deliveries per second. Prints one JSON line.
+    ///
+    /// Examples: `eddy-bench publish --batch 10 --subscribers 1`,
+    /// `eddy-bench publish --batch 1 --messages 50000`, `eddy-bench publish --subscribers 10`
+    Publish(publish::PublishArgs),
     /// PutEvents latency while a deep queue drains: fills a queue to each depth with
     /// SendMessageBatch, then drains it (ReceiveMessage + DeleteMessageBatch) while PutEvents
     /// runs open-loop at a fixed rate; with a no-drain baseline. Starts its own `eddy serve`
@@ -77,6 +84,7 @@ fn main() -> ExitCode {
         Command::Invoke(args) => rt.block_on(invoke::run(args)),
         Command::Schedules(args) => rt.block_on(schedules::run(args)),
         Command::Routes(args) => rt.block_on(routes::run(args)),
+        Command::Publish(args) => rt.block_on(publish::run(args)),
         Command::QueueDepth(args) => rt.block_on(queue_depth::run(args)),
     };
     match result {
