@@ -6,7 +6,9 @@
 //!   holds (so pollers come back after a restart, from the stored definitions), and looks again
 //!   whenever the change feed reports applied changes (and every few seconds): a mapping that
 //!   changed gets a new poller, one disabled or deleted loses its poller. A stopped poller
-//!   receives nothing more; batches it already received finish.
+//!   receives nothing more; batches it already received finish. A poller whose queue or
+//!   function does not exist (deleted after the mapping was made) waits without receiving.
+//!   Every node sharing a store polls, as several Lambda pollers share one queue.
 //! * **Batches.** A poller receives up to `BatchSize` messages with the queue's visibility
 //!   timeout, long-polling (20 s) for the first; with a batching window it keeps receiving until
 //!   the batch is full or the window (counted from the first message) ends. A batch also ends
@@ -158,7 +160,11 @@ async fn poll(
         if *stop.borrow() {
             return;
         }
-        let Some(queue) = core.queues.get(queue_region, queue_name) else {
+        // Without its queue or its function a mapping receives nothing (receiving would spend
+        // the messages' receive counts towards their dead-letter queue).
+        let function = core.functions.get(&def.region, &def.function_name);
+        let queue = core.queues.get(queue_region, queue_name);
+        let (Some(queue), Some(_)) = (queue, function) else {
             if idle(&mut stop, IDLE).await {
                 return;
             }
