@@ -1,7 +1,6 @@
-//! The mappings' operations and the pollers' receive, filter and delete steps on a real core
-//! (a temporary store). Invocations of real functions are left to the server's tests, where
-//! the Runtime API is served.
-
+//! The mappings' operations and the pollers on a real core (a temporary store), and one real
+//! function: a custom-runtime `bootstrap` speaking the Runtime API to the runtime's own
+//! per-instance listener (no server needed).
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -422,6 +421,135 @@ async fn pollers_follow_the_mappings() {
     send(&core, &q, &["3"]).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(core.queues.stats(&q).await.expect("stats").visible, 1);
+    let _stopped = stop_tx.send(true).is_ok();
+    tokio::time::timeout(Duration::from_secs(5), runner)
+        .await
+        .expect("run ends on stop")
+        .expect("run");
+}
+
+/// A real function on a custom runtime (`provided.al2023`): its `bootstrap`, a Python script
+/// with no dependencies, speaks the Runtime API, appends every event it gets to `$OUT`, fails
+/// a batch holding a `crash` body, and reports the records whose body is `fail` as failures.
+const BOOTSTRAP: &str = r#"#!/usr/bin/python3
+import json, os, urllib.request
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation/"
+while True:
+    with urllib.request.urlopen(api + "next") as r:
+        rid = r.headers["Lambda-Runtime-Aws-Request-Id"]
+        event = json.loads(r.read())
+    with open(os.environ["OUT"], "a") as f:
+        f.write(json.dumps(event) + "\n")
+    records = event["Records"]
+    if any(rec["body"] == "crash" for rec in records):
+        path, reply = "/error", {"errorMessage": "crash", "errorType": "Crash"}
+    else:
+        failed = [{"itemIdentifier": rec["messageId"]} for rec in records if rec["body"] == "fail"]
+        path, reply = "/response", {"batchItemFailures": failed}
+    post = urllib.request.Request(api + rid + path, data=json.dumps(reply).encode(), method="POST")
+    urllib.request.urlopen(post).read()
+"#;
+
+#[tokio::test]
+async fn a_real_function_gets_the_batch_and_its_reported_failures_stay() {
+    use std::os::unix::fs::PermissionsExt;
+    if !std::path::Path::new("/usr/bin/python3").exists() {
+        eprintln!("skipped: no /usr/bin/python3 for the test function's bootstrap");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let code = dir.path().join("code");
+    std::fs::create_dir(&code).expect("code dir");
+    let bootstrap = code.join("bootstrap");
+    std::fs::write(&bootstrap, BOOTSTRAP).expect("bootstrap");
+    std::fs::set_permissions(&bootstrap, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let out = dir.path().join("events.jsonl");
+    let mut config = crate::config::ServerConfig::new(dir.path().join("data"));
+    config.function_user = crate::config::FunctionUser::Current;
+    let core = Core::open(
+        config,
+        crate::clock::Clock::system(),
+        Box::new(|_| Ok(Vec::new())),
+    )
+    .await
+    .expect("open");
+    let q = queue(&core, "q", &[]).await;
+    function(&core, &code, "worker").await;
+    let mut def = core.functions.get(R, "worker").expect("function");
+    def.runtime = "provided.al2023".into();
+    def.handler = "bootstrap".into();
+    def.environment
+        .insert("OUT".into(), out.display().to_string());
+    core.functions.put(def).await.expect("function");
+
+    let mut req = new("worker", "q");
+    req.function_response_types = vec!["ReportBatchItemFailures".into()];
+    req.filter_criteria = vec![r#"{"body":[{"anything-but":["skip"]}]}"#.into()];
+    create(&core, R, req).await.expect("create");
+    let sent = send(&core, &q, &["ok1", "fail", "skip", "ok2"]).await;
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let runner = tokio::spawn(run(core.clone(), stop));
+
+    let events = |n: usize| {
+        let out = out.clone();
+        async move {
+            loop {
+                let text = std::fs::read_to_string(&out).unwrap_or_default();
+                let lines: Vec<serde_json::Value> = text
+                    .lines()
+                    .map(|l| serde_json::from_str(l).expect("event"))
+                    .collect();
+                if lines.len() >= n {
+                    return lines;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    let settled = |visible: u64, in_flight: u64| {
+        let (core, q) = (core.clone(), q.clone());
+        async move {
+            loop {
+                let s = core.queues.stats(&q).await.expect("stats");
+                if (s.visible, s.in_flight) == (visible, in_flight) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    let within = Duration::from_secs(30);
+    let got = tokio::time::timeout(within, events(1))
+        .await
+        .expect("the function was invoked");
+    let records = got[0]["Records"].as_array().expect("records");
+    let mut bodies: Vec<&str> = records
+        .iter()
+        .map(|r| r["body"].as_str().expect("body"))
+        .collect();
+    bodies.sort_unstable();
+    assert_eq!(bodies, ["fail", "ok1", "ok2"], "`skip` was filtered out");
+    for r in records {
+        assert_eq!(r["eventSource"], "aws:sqs");
+        assert_eq!(r["eventSourceARN"], arn("q").as_str());
+        assert_eq!(r["awsRegion"], R);
+        assert_eq!(r["attributes"]["ApproximateReceiveCount"], "1");
+        assert!(sent.iter().any(|id| r["messageId"] == id.as_str()));
+    }
+    // Deleted: ok1, ok2 (succeeded) and skip (filtered); `fail` waits out its visibility.
+    tokio::time::timeout(within, settled(0, 1))
+        .await
+        .expect("all but the reported failure deleted");
+
+    // A function error deletes nothing.
+    send(&core, &q, &["crash"]).await;
+    tokio::time::timeout(within, events(2))
+        .await
+        .expect("invoked again");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let s = core.queues.stats(&q).await.expect("stats");
+    assert_eq!((s.visible, s.in_flight), (0, 2));
+
     let _stopped = stop_tx.send(true).is_ok();
     tokio::time::timeout(Duration::from_secs(5), runner)
         .await
