@@ -225,6 +225,12 @@ pub enum SourceError {
     OtherRegion(String),
     #[error("queue `{0}` does not exist")]
     QueueNotFound(String),
+    /// The queue's visibility timeout is shorter than the function's timeout (a batch would
+    /// come back while the function still runs).
+    #[error(
+        "queue visibility timeout {queue_secs} s is less than function timeout {function_secs} s"
+    )]
+    VisibilityTimeout { queue_secs: i64, function_secs: u32 },
     /// `BatchSize` outside `1..=max` (`max` is 10 for a FIFO queue).
     #[error("batch size {value} is not within 1 and {max}")]
     BatchSize { value: i64, max: u32 },

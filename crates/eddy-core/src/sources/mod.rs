@@ -21,6 +21,7 @@ use eddy_store::{Definition, Store};
 use crate::Core;
 use crate::clock::Clock;
 use crate::follow::{Feed, Follow};
+use crate::functions::FunctionDef;
 use crate::registry::Registry;
 
 pub mod definition;
@@ -116,23 +117,35 @@ impl Follow for Sources {
     }
 }
 
-/// The function a request names, which must exist in `region`: its name.
-fn existing_function(core: &Core, region: &str, given: &str) -> Result<String, SourceError> {
+/// The function a request names, which must exist in `region`.
+fn existing_function(core: &Core, region: &str, given: &str) -> Result<FunctionDef, SourceError> {
     function_name(region, given)
-        .filter(|name| core.functions.get(region, name).is_some())
-        .map(str::to_owned)
+        .and_then(|name| core.functions.get(region, name))
         .ok_or_else(|| SourceError::FunctionNotFound(given.to_owned()))
 }
 
 /// Whether the queue an ARN names is FIFO; it must be an SQS queue's ARN in `region`, and the
 /// queue must exist unless `missing_ok` (an update of a mapping whose queue was deleted: judged
-/// by its name then).
-fn queue_fifo(core: &Core, region: &str, arn: &str, missing_ok: bool) -> Result<bool, SourceError> {
+/// by its name then). A queue that exists must keep a batch invisible for as long as `function`
+/// may run, as Lambda requires.
+fn queue_fifo(
+    core: &Core,
+    region: &str,
+    arn: &str,
+    function: Option<&FunctionDef>,
+    missing_ok: bool,
+) -> Result<bool, SourceError> {
     let (queue_region, name) = queue_of(arn).ok_or_else(|| SourceError::NotQueueArn(arn.into()))?;
     if queue_region != region {
         return Err(SourceError::OtherRegion(arn.to_owned()));
     }
     match core.queues.get(queue_region, name) {
+        Some(q) if function.is_some_and(|f| q.visibility_secs() < i64::from(f.timeout)) => {
+            Err(SourceError::VisibilityTimeout {
+                queue_secs: q.visibility_secs(),
+                function_secs: function.map_or(0, |f| f.timeout),
+            })
+        }
         Some(q) => Ok(q.fifo()),
         None if missing_ok => Ok(name.ends_with(".fifo")),
         None => Err(SourceError::QueueNotFound(arn.to_owned())),
@@ -153,8 +166,8 @@ pub async fn create(
     req: NewMapping,
 ) -> Result<EventSourceMappingDef, SourceError> {
     let sources = &core.sources;
-    let function_name = existing_function(core, region, &req.function)?;
-    let fifo = queue_fifo(core, region, &req.event_source_arn, false)?;
+    let function = existing_function(core, region, &req.function)?;
+    let fifo = queue_fifo(core, region, &req.event_source_arn, Some(&function), false)?;
     let max = if fifo {
         MAX_FIFO_BATCH_SIZE
     } else {
@@ -171,7 +184,7 @@ pub async fn create(
     let def = EventSourceMappingDef {
         region: region.to_owned(),
         uuid: uuid::Uuid::new_v4().to_string(),
-        function_name,
+        function_name: function.name,
         event_source_arn: req.event_source_arn,
         batch_size,
         maximum_batching_window_in_seconds: window,
@@ -213,10 +226,16 @@ pub async fn update(
     let not_found = || SourceError::NotFound(uuid.to_owned());
     let current = sources.get(region, uuid).ok_or_else(not_found)?;
     let mut def = current.clone();
-    if let Some(f) = &upd.function {
-        def.function_name = existing_function(core, region, f)?;
+    // The function must exist when the update names one; a mapping whose function was deleted
+    // may still be changed (disabled, say).
+    let function = match &upd.function {
+        Some(f) => Some(existing_function(core, region, f)?),
+        None => core.functions.get(region, &def.function_name),
+    };
+    if let Some(f) = &function {
+        def.function_name.clone_from(&f.name);
     }
-    let fifo = queue_fifo(core, region, &def.event_source_arn, true)?;
+    let fifo = queue_fifo(core, region, &def.event_source_arn, function.as_ref(), true)?;
     let max = if fifo {
         MAX_FIFO_BATCH_SIZE
     } else {

@@ -1,6 +1,7 @@
 //! The mappings' operations and the pollers on a real core (a temporary store), and one real
 //! function: a custom-runtime `bootstrap` speaking the Runtime API to the runtime's own
 //! per-instance listener (no server needed).
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -112,6 +113,14 @@ async fn mappings_are_checked_stored_listed_updated_and_deleted() {
     assert!(matches!(
         refused(create(&core, R, topic).await),
         SourceError::NotQueueArn(_)
+    ));
+    queue(&core, "short", &[("VisibilityTimeout", "1")]).await;
+    assert!(matches!(
+        refused(create(&core, R, new("f", "short")).await),
+        SourceError::VisibilityTimeout {
+            queue_secs: 1,
+            function_secs: 3
+        }
     ));
     let mut big = new("f", "q");
     big.batch_size = Some(100);
