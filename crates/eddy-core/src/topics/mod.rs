@@ -428,12 +428,8 @@ impl Topics {
             sequence_number: None,
             token: sub.token.clone(),
         };
-        self.append(
-            &topic.region,
-            vec![(n, vec![sub.arn(&self.account)])],
-            Vec::new(),
-        )
-        .await
+        self.append(&topic.region, vec![(n, vec![sub.arn(&self.account)])], Vec::new())
+            .await
     }
 
     /// Confirms a pending subscription with the token its endpoint was sent; answers its ARN.

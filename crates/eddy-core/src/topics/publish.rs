@@ -216,7 +216,9 @@ pub fn check(p: &Publication, fifo: bool, content_dedup: bool) -> Result<(), Top
 
 /// A group or deduplication id: 1 to 128 characters of `a-zA-Z0-9` and punctuation.
 fn check_id(what: &str, id: &str) -> Result<(), TopicError> {
-    let ok = !id.is_empty() && id.len() <= MAX_ID_LEN && id.chars().all(|c| c.is_ascii_graphic());
+    let ok = !id.is_empty()
+        && id.len() <= MAX_ID_LEN
+        && id.chars().all(|c| c.is_ascii_graphic());
     if ok {
         Ok(())
     } else {
@@ -422,8 +424,7 @@ mod tests {
         assert!(check(&p, false, false).is_err());
         let mut p = msg("hi");
         p.attributes.insert("n".into(), attr("Number", "1.5e3"));
-        p.attributes
-            .insert("s".into(), attr("String.Array", "[\"a\",1]"));
+        p.attributes.insert("s".into(), attr("String.Array", "[\"a\",1]"));
         assert!(check(&p, false, false).is_ok());
         p.attributes.insert("bad".into(), attr("Number", "one"));
         assert!(check(&p, false, false).is_err());
