@@ -20,6 +20,8 @@
 //! * [`schedules`], [`scheduler`]: EventBridge Scheduler's schedules and the loop that fires
 //!   them and scheduled rules;
 //! * [`archives`]: archives and replays;
+//! * [`sources`]: Lambda's event source mappings (SQS queues polled for functions) and their
+//!   pollers;
 //! * [`registry`], [`follow`]: definitions held in memory, following the store's change feed;
 //! * [`retention`]: what the event log, dead letters and log groups forget, and when;
 //! * [`cluster`]: this node among the nodes sharing a store (heartbeats, who is alive);
@@ -46,6 +48,7 @@ pub mod registry;
 pub mod retention;
 pub mod scheduler;
 pub mod schedules;
+pub mod sources;
 pub mod topics;
 pub mod work;
 
@@ -74,6 +77,8 @@ pub struct Core {
     pub log_groups: logs::LogGroups,
     pub functions: functions::Functions,
     pub topics: topics::Topics,
+    /// Event source mappings (queues polled for functions); [`sources::run`] runs their pollers.
+    pub sources: sources::Sources,
     /// The HTTP client API destinations are called with (pooled connections).
     pub(crate) http: delivery::http::HttpClient,
     pub metrics: Arc<Metrics>,
@@ -166,7 +171,7 @@ impl Core {
             &definitions,
             metrics.clone(),
             config.account_id.clone(),
-            limits,
+            limits.clone(),
             clock.clone(),
         )?);
         let bus = Bus::new(
@@ -215,6 +220,13 @@ impl Core {
             bus.work_ready(),
             endpoint,
         )?;
+        let sources = sources::Sources::load(
+            store.clone(),
+            feed.clone(),
+            &definitions,
+            clock.clone(),
+            limits,
+        )?;
         // One process-wide TLS provider for outgoing HTTPS (a second install is fine).
         let _already = rustls::crypto::ring::default_provider()
             .install_default()
@@ -237,6 +249,7 @@ impl Core {
             log_groups,
             functions,
             topics,
+            sources,
             http,
             metrics,
             clock,

@@ -1,0 +1,376 @@
+//! The pollers: [`run`] keeps one poller task per enabled mapping, and each poller long-polls
+//! its queue, builds Lambda's SQS event and invokes the function synchronously, as Lambda's
+//! SQS event source does.
+//!
+//! * **Which pollers run.** [`run`] starts a poller for every enabled mapping the registry
+//!   holds (so pollers come back after a restart, from the stored definitions), and looks again
+//!   whenever the change feed reports applied changes (and every few seconds): a mapping that
+//!   changed gets a new poller, one disabled or deleted loses its poller. A stopped poller
+//!   receives nothing more; batches it already received finish. A poller whose queue or
+//!   function does not exist (deleted after the mapping was made) waits without receiving.
+//!   Every node sharing a store polls, as several Lambda pollers share one queue.
+//! * **Batches.** A poller receives up to `BatchSize` messages with the queue's visibility
+//!   timeout, long-polling (20 s) for the first; with a batching window it keeps receiving until
+//!   the batch is full or the window (counted from the first message) ends. A batch also ends
+//!   before Lambda's 6 MB synchronous payload limit; messages past it are made visible again.
+//! * **Concurrency.** At most `ScalingConfig.MaximumConcurrency` batches of a mapping run at
+//!   once (default [`DEFAULT_CONCURRENCY`](super::definition::DEFAULT_CONCURRENCY): the five
+//!   pollers Lambda starts with); a FIFO queue's mapping runs one batch at a time, so that a
+//!   message group is processed in order.
+//! * **Filters.** Messages that match none of the mapping's filters are deleted without an
+//!   invocation, as Lambda does.
+//! * **Outcome.** A successful invocation deletes the batch (with `ReportBatchItemFailures`:
+//!   all but the failures it reports, see [`event::settle`]); a function error or timeout
+//!   deletes nothing, so the messages come back after their visibility timeout and reach the
+//!   queue's dead-letter queue by its redrive policy (which receiving applies). A throttled
+//!   invocation is retried while the batch's visibility timeout lasts, never past it: eddy never
+//!   extends a message's visibility on its own.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use eddy_pattern::Pattern;
+use eddy_runtime::{Invocation, InvokeError};
+use eddy_store::Message;
+use tokio::sync::{Semaphore, broadcast, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::EventSourceMappingDef;
+use super::definition::compile_filters;
+use super::event::{self, Settlement, Source};
+use crate::Core;
+use crate::core_error::CoreError;
+use crate::queues::QueueDef;
+
+/// The long poll for a batch's first message (SQS's longest).
+const LONG_POLL: Duration = Duration::from_secs(20);
+/// Messages asked for in one receive (SQS's `MaxNumberOfMessages` limit, as Lambda's pollers).
+const RECEIVE_MAX: usize = 10;
+/// Lambda's limit on a synchronous invocation's payload.
+const MAX_PAYLOAD: usize = 6 * 1024 * 1024;
+/// What a record adds to its body and attributes, about (the envelope's fields and ids).
+const RECORD_OVERHEAD: usize = 600;
+/// How often [`run`] looks at the mappings even when the feed says nothing.
+const RECHECK: Duration = Duration::from_secs(5);
+/// How long a poller waits when its queue is missing or the store fails.
+const IDLE: Duration = Duration::from_secs(1);
+/// A throttled invocation's first and longest wait before it is retried.
+const THROTTLE_BACKOFF: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(1));
+
+/// A running poller.
+struct Running {
+    def: EventSourceMappingDef,
+    stop: watch::Sender<bool>,
+    /// `None`: the mapping's filters do not compile (reported once; nothing runs).
+    task: Option<JoinHandle<()>>,
+}
+
+/// Runs every enabled mapping's poller until `stop` turns true (see the module docs).
+pub async fn run(core: Arc<Core>, mut stop: watch::Receiver<bool>) {
+    let mut followed = Some(core.feed.subscribe());
+    let mut running: HashMap<(String, String), Running> = HashMap::new();
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        reconcile(&core, &mut running);
+        let feed = async {
+            match followed.as_mut() {
+                Some(rx) => matches!(rx.recv().await, Err(broadcast::error::RecvError::Closed)),
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            closed = feed => if closed { followed = None },
+            _ = stop.changed() => {}
+            () = tokio::time::sleep(RECHECK) => {}
+        }
+    }
+    for r in running.into_values() {
+        let _stopped = r.stop.send(true).is_ok();
+    }
+}
+
+/// Starts, restarts and stops pollers so that exactly the enabled mappings run, each as it is
+/// defined now.
+fn reconcile(core: &Arc<Core>, running: &mut HashMap<(String, String), Running>) {
+    let wanted: HashMap<(String, String), EventSourceMappingDef> = core
+        .sources
+        .all()
+        .into_iter()
+        .filter(EventSourceMappingDef::enabled)
+        .map(|d| ((d.region.clone(), d.uuid.clone()), d))
+        .collect();
+    running.retain(|id, r| {
+        let keep = wanted.get(id).is_some_and(|d| *d == r.def)
+            && r.task.as_ref().is_none_or(|t| !t.is_finished());
+        if !keep {
+            let _stopped = r.stop.send(true).is_ok();
+        }
+        keep
+    });
+    for (id, def) in wanted {
+        if running.contains_key(&id) {
+            continue;
+        }
+        let (stop, stopped) = watch::channel(false);
+        let task = match compile_filters(&def.filter_criteria, core.sources.limits()) {
+            Ok(filters) => {
+                tracing::info!(mapping = %def.uuid, function = %def.function_name,
+                    queue = %def.event_source_arn, "event source mapping poller started");
+                Some(tokio::spawn(poll(
+                    core.clone(),
+                    Arc::new(def.clone()),
+                    Arc::new(filters),
+                    stopped,
+                )))
+            }
+            Err(e) => {
+                tracing::warn!(mapping = %def.uuid, error = %e,
+                    "event source mapping not started: its filters do not compile");
+                None
+            }
+        };
+        running.insert(id, Running { def, stop, task });
+    }
+}
+
+/// Waits `d`, or less if `stop` changes; answers whether to stop.
+async fn idle(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
+    tokio::select! {
+        _ = stop.changed() => true,
+        () = tokio::time::sleep(d) => *stop.borrow(),
+    }
+}
+
+/// One mapping's poller (see the module docs).
+async fn poll(
+    core: Arc<Core>,
+    def: Arc<EventSourceMappingDef>,
+    filters: Arc<Vec<Pattern>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let Some((queue_region, queue_name)) = def.queue() else {
+        return;
+    };
+    let mut permits: Option<(Arc<Semaphore>, u32)> = None;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        // Without its queue or its function a mapping receives nothing (receiving would spend
+        // the messages' receive counts towards their dead-letter queue).
+        let function = core.functions.get(&def.region, &def.function_name);
+        let queue = core.queues.get(queue_region, queue_name);
+        let (Some(queue), Some(_)) = (queue, function) else {
+            if idle(&mut stop, IDLE).await {
+                return;
+            }
+            continue;
+        };
+        let bound = def.concurrency(queue.fifo());
+        let semaphore = match &permits {
+            Some((s, n)) if *n == bound => s.clone(),
+            _ => {
+                let s = Arc::new(Semaphore::new(bound as usize));
+                permits = Some((s.clone(), bound));
+                s
+            }
+        };
+        let permit = tokio::select! {
+            p = semaphore.acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+            _ = stop.changed() => return,
+        };
+        // A stop drops a receive in progress: messages it took come back after their
+        // visibility timeout, as any consumer's would.
+        let batch = tokio::select! {
+            b = collect(&core, &def, &queue) => b,
+            _ = stop.changed() => return,
+        };
+        match batch {
+            Ok(b) if b.messages.is_empty() => {}
+            Ok(b) => {
+                let (core, def, filters) = (core.clone(), def.clone(), filters.clone());
+                tokio::spawn(async move {
+                    process(&core, &def, &queue, &filters, b).await;
+                    drop(permit);
+                });
+            }
+            Err(e) => {
+                tracing::warn!(mapping = %def.uuid, error = %e, "cannot receive from the queue");
+                if idle(&mut stop, IDLE).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Messages received for one invocation.
+pub(crate) struct Batch {
+    pub(crate) messages: Vec<Message>,
+    /// When the first message becomes visible again (its receive plus the visibility
+    /// timeout): the batch is not held past it.
+    pub(crate) visible_again: Instant,
+}
+
+/// Receives one batch (see the module docs): empty when nothing arrived in a long poll.
+pub(crate) async fn collect(
+    core: &Core,
+    def: &EventSourceMappingDef,
+    queue: &QueueDef,
+) -> Result<Batch, CoreError> {
+    let want = def.batch_size.max(1) as usize;
+    let visibility = queue.visibility_secs();
+    let mut messages = core
+        .queues
+        .receive(queue, want.min(RECEIVE_MAX), visibility, LONG_POLL)
+        .await?;
+    let now = Instant::now();
+    let visible_again = now + Duration::from_secs(visibility.max(0) as u64);
+    let window = Duration::from_secs(u64::from(def.maximum_batching_window_in_seconds));
+    let deadline = now + window;
+    let mut size: usize = messages.iter().map(approximate_size).sum();
+    let mut excess = Vec::new();
+    while !messages.is_empty() && messages.len() < want && size < MAX_PAYLOAD {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        let more = core
+            .queues
+            .receive(
+                queue,
+                (want - messages.len()).min(RECEIVE_MAX),
+                visibility,
+                left,
+            )
+            .await?;
+        for m in more {
+            let s = approximate_size(&m);
+            if size + s > MAX_PAYLOAD {
+                excess.push(m);
+            } else {
+                size += s;
+                messages.push(m);
+            }
+        }
+        if !excess.is_empty() {
+            break;
+        }
+    }
+    if !excess.is_empty() {
+        let back = excess.into_iter().map(|m| (m.receipt, 0)).collect();
+        core.queues.change_visibility(queue, back).await?;
+    }
+    Ok(Batch {
+        messages,
+        visible_again,
+    })
+}
+
+/// A message's share of the invocation payload, about.
+fn approximate_size(m: &Message) -> usize {
+    m.body.len() + m.attributes.len() + RECORD_OVERHEAD
+}
+
+/// Runs one batch: filters, invocation, deletes (see the module docs).
+pub(crate) async fn process(
+    core: &Core,
+    def: &EventSourceMappingDef,
+    queue: &QueueDef,
+    filters: &[Pattern],
+    batch: Batch,
+) {
+    let src = Source {
+        queue_arn: &def.event_source_arn,
+        region: &def.region,
+        account: core.functions.account(),
+        fifo: queue.fifo(),
+    };
+    let (mut kept, mut records, mut filtered) = (Vec::new(), Vec::new(), Vec::new());
+    for m in batch.messages {
+        let rec = event::record(&src, &m);
+        if event::passes(filters, &rec) {
+            kept.push(m);
+            records.push(rec);
+        } else {
+            filtered.push(m);
+        }
+    }
+    if !filtered.is_empty() {
+        tracing::debug!(mapping = %def.uuid, messages = filtered.len(),
+            "messages matched no filter; deleted");
+        settle(core, def, queue, &filtered, &Settlement::All).await;
+    }
+    if kept.is_empty() {
+        return;
+    }
+    let Some(pool) = core.functions.pool(&def.region, &def.function_name) else {
+        tracing::warn!(mapping = %def.uuid, function = %def.function_name,
+            "the mapping's function does not exist; its messages stay on the queue");
+        return;
+    };
+    let payload = bytes::Bytes::from(event::event(&records));
+    let mut backoff = THROTTLE_BACKOFF.0;
+    let outcome = loop {
+        let inv = Invocation {
+            payload: payload.clone(),
+            ..Invocation::default()
+        };
+        match pool.invoke(inv).await {
+            Ok(outcome) => break outcome,
+            Err(InvokeError::TooManyRequests) => {
+                if Instant::now() + backoff >= batch.visible_again {
+                    tracing::info!(mapping = %def.uuid, function = %def.function_name,
+                        "function throttled for the whole visibility timeout; the batch returns to the queue");
+                    return;
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(THROTTLE_BACKOFF.1);
+            }
+        }
+    };
+    if let Some(error) = outcome.function_error {
+        tracing::info!(mapping = %def.uuid, function = %def.function_name,
+            request = %outcome.request_id, %error, messages = kept.len(),
+            "function failed the batch; its messages return after their visibility timeout");
+        return;
+    }
+    let ids: Vec<&str> = kept.iter().map(|m| m.message_id.as_str()).collect();
+    let settlement = event::settle(&outcome.payload, &ids, def.reports_item_failures());
+    if settlement == Settlement::None {
+        tracing::info!(mapping = %def.uuid, function = %def.function_name,
+            request = %outcome.request_id,
+            "the function's batch response is not valid; the whole batch failed");
+    }
+    settle(core, def, queue, &kept, &settlement).await;
+}
+
+/// Deletes the messages of a batch that `settlement` deletes. A receipt that is stale (the
+/// message was received again after its visibility timeout) deletes nothing, as in SQS.
+pub(crate) async fn settle(
+    core: &Core,
+    def: &EventSourceMappingDef,
+    queue: &QueueDef,
+    messages: &[Message],
+    settlement: &Settlement,
+) {
+    let receipts: Vec<String> = messages
+        .iter()
+        .filter(|m| settlement.deletes(&m.message_id))
+        .map(|m| m.receipt.clone())
+        .collect();
+    if receipts.is_empty() {
+        return;
+    }
+    if let Err(e) = core.queues.delete_messages(queue, receipts).await {
+        tracing::warn!(mapping = %def.uuid, error = %e,
+            "cannot delete processed messages; they will be received again");
+    }
+}
