@@ -69,7 +69,10 @@ fn element<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
 fn publish_form(topic_arn: &str, batch: usize, seq: u64, body: &str) -> String {
     let topic = enc(topic_arn);
     if batch == 1 {
-        return format!("Action=Publish&TopicArn={topic}&Message={}-{seq}", enc(body));
+        return format!(
+            "Action=Publish&TopicArn={topic}&Message={}-{seq}",
+            enc(body)
+        );
     }
     let mut form = format!("Action=PublishBatch&TopicArn={topic}");
     for i in 1..=batch {

@@ -625,15 +625,19 @@ async fn attempt(
             let message = shape(rule, target, item)?;
             let p = crate::topics::Publication {
                 message,
-                group_id: app.topics.get(&region, &name).filter(|t| t.fifo()).map(|_| {
-                    target
-                        .other
-                        .get("SqsParameters")
-                        .and_then(|p| p.get("MessageGroupId"))
-                        .and_then(Value::as_str)
-                        .unwrap_or("default")
-                        .to_owned()
-                }),
+                group_id: app
+                    .topics
+                    .get(&region, &name)
+                    .filter(|t| t.fifo())
+                    .map(|_| {
+                        target
+                            .other
+                            .get("SqsParameters")
+                            .and_then(|p| p.get("MessageGroupId"))
+                            .and_then(Value::as_str)
+                            .unwrap_or("default")
+                            .to_owned()
+                    }),
                 dedup_id: app
                     .topics
                     .get(&region, &name)
@@ -652,10 +656,9 @@ async fn attempt(
                     None => Err(Failure::retryable("InternalFailure", "no answer")),
                 },
                 Err(crate::topics::TopicError::Core(e)) => Err(Failure::core(&e)),
-                Err(e @ crate::topics::TopicError::TopicNotFound) => Err(Failure::permanent(
-                    "NotFound",
-                    format!("topic {name}: {e}"),
-                )),
+                Err(e @ crate::topics::TopicError::TopicNotFound) => {
+                    Err(Failure::permanent("NotFound", format!("topic {name}: {e}")))
+                }
                 Err(e) => Err(Failure::permanent("InvalidParameter", e.to_string())),
             }
         }

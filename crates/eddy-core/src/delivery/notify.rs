@@ -103,7 +103,8 @@ pub async fn deliver(app: Arc<Core>, items: Vec<WorkItem>) {
         match serde_json::from_str::<Notification>(&item.body) {
             Ok(n) => notes.push(Note { item, n }),
             Err(e) => {
-                let f = Failure::permanent("InvalidMessage", format!("unreadable notification: {e}"));
+                let f =
+                    Failure::permanent("InvalidMessage", format!("unreadable notification: {e}"));
                 dead_letter(&app, &item, &f, None).await;
             }
         }
@@ -127,7 +128,9 @@ pub async fn deliver(app: Arc<Core>, items: Vec<WorkItem>) {
     } else {
         None
     };
-    let urls = app.topics.urls(key.as_ref().map_or("", |k| k.cert_file.as_str()));
+    let urls = app
+        .topics
+        .urls(key.as_ref().map_or("", |k| k.cert_file.as_str()));
     let cx = Ctx {
         app: &app,
         sub: &sub,
@@ -145,9 +148,7 @@ pub async fn deliver(app: Arc<Core>, items: Vec<WorkItem>) {
             }
             out
         }
-        "http" | "https" => {
-            join_all(notes.iter().map(|note| to_http(&cx, note)).collect()).await
-        }
+        "http" | "https" => join_all(notes.iter().map(|note| to_http(&cx, note)).collect()).await,
         _ => {
             let mut out = Vec::with_capacity(notes.len());
             for note in &notes {
@@ -348,7 +349,10 @@ async fn to_http(cx: &Ctx<'_>, note: &Note) -> Result<Done, Failure> {
         cx.envelope(n)
     };
     let mut headers = vec![
-        ("x-amz-sns-message-type".to_owned(), n.kind.as_str().to_owned()),
+        (
+            "x-amz-sns-message-type".to_owned(),
+            n.kind.as_str().to_owned(),
+        ),
         ("x-amz-sns-message-id".to_owned(), n.message_id.clone()),
         ("x-amz-sns-topic-arn".to_owned(), n.topic_arn.clone()),
         ("content-type".to_owned(), content_type(cx, n)),
@@ -511,8 +515,12 @@ async fn settle(app: &Core, sub: &SubscriptionDef, note: &Note, outcome: Result<
 fn http_retries(sub: &SubscriptionDef) -> (u32, i64) {
     let policy: Value = serde_json::from_str(sub.attr("DeliveryPolicy")).unwrap_or(Value::Null);
     let healthy = &policy["healthyRetryPolicy"];
-    let retries = healthy["numRetries"].as_u64().map_or(3, |n| n.min(100) as u32);
-    let delay = healthy["minDelayTarget"].as_i64().map_or(20, |d| d.clamp(1, 3600));
+    let retries = healthy["numRetries"]
+        .as_u64()
+        .map_or(3, |n| n.min(100) as u32);
+    let delay = healthy["minDelayTarget"]
+        .as_i64()
+        .map_or(20, |d| d.clamp(1, 3600));
     (retries, delay * 1000)
 }
 
@@ -529,7 +537,9 @@ async fn dead_letter(app: &Core, item: &WorkItem, f: &Failure, sub: Option<&Subs
         && let Ok(n) = serde_json::from_str::<Notification>(&item.body)
     {
         let key = app.topics.signing_key().await.ok();
-        let urls = app.topics.urls(key.as_ref().map_or("", |k| k.cert_file.as_str()));
+        let urls = app
+            .topics
+            .urls(key.as_ref().map_or("", |k| k.cert_file.as_str()));
         let cx = Ctx {
             app,
             sub,

@@ -297,16 +297,19 @@ fn normal(name: &str, value: &str) -> String {
 
 /// Checks one topic attribute; answers the value to store. `fifo` is whether the topic is (or
 /// will be) a FIFO topic.
-pub fn check_topic_attribute(name: &str, value: &str, fifo: bool) -> Result<String, AttributeError> {
+pub fn check_topic_attribute(
+    name: &str,
+    value: &str,
+    fifo: bool,
+) -> Result<String, AttributeError> {
     let settable = TOPIC_SETTABLE.contains(&name)
         || name.ends_with("FeedbackRoleArn")
         || name.ends_with("SuccessFeedbackSampleRate");
     if !settable {
         return Err(reason("AttributeName"));
     }
-    let json_object = |v: &str| {
-        serde_json::from_str::<serde_json::Value>(v).is_ok_and(|v| v.is_object())
-    };
+    let json_object =
+        |v: &str| serde_json::from_str::<serde_json::Value>(v).is_ok_and(|v| v.is_object());
     match name {
         "FifoTopic" => boolean(name, value)?,
         "ContentBasedDeduplication" => {
@@ -457,10 +460,12 @@ pub fn check_subscription_attribute(
             FilterPolicy::parse(value, sub.scope()).map_err(|e| filter_error(&e))?;
         }
         "RedrivePolicy" if !value.is_empty() => check_redrive(value)?,
-        "DeliveryPolicy" if !value.is_empty() => {
-            if serde_json::from_str::<serde_json::Value>(value).map_or(true, |v| !v.is_object()) {
-                return Err(reason("DeliveryPolicy: failed to parse JSON."));
-            }
+        "DeliveryPolicy"
+            if !value.is_empty()
+                && serde_json::from_str::<serde_json::Value>(value)
+                    .map_or(true, |v| !v.is_object()) =>
+        {
+            return Err(reason("DeliveryPolicy: failed to parse JSON."));
         }
         _ => {}
     }

@@ -252,22 +252,41 @@ mod tests {
             version: "1",
             signature: "c2ln".into(),
         };
-        let text = envelope(&note(), "hello", "arn:aws:sns:us-east-1:123456789012:t:s", &urls(), Some(&signed));
+        let text = envelope(
+            &note(),
+            "hello",
+            "arn:aws:sns:us-east-1:123456789012:t:s",
+            &urls(),
+            Some(&signed),
+        );
         let keys: Vec<&str> = [
-            "Type", "MessageId", "TopicArn", "Subject", "Message", "Timestamp",
-            "SignatureVersion", "Signature", "SigningCertURL", "UnsubscribeURL",
+            "Type",
+            "MessageId",
+            "TopicArn",
+            "Subject",
+            "Message",
+            "Timestamp",
+            "SignatureVersion",
+            "Signature",
+            "SigningCertURL",
+            "UnsubscribeURL",
             "MessageAttributes",
         ]
         .to_vec();
         let mut at = 0;
         for k in keys {
-            let i = text.find(&format!("\"{k}\"")).unwrap_or_else(|| panic!("{k} in {text}"));
+            let i = text
+                .find(&format!("\"{k}\""))
+                .unwrap_or_else(|| panic!("{k} in {text}"));
             assert!(i >= at, "{k} out of order in {text}");
             at = i;
         }
         let v: Value = serde_json::from_str(&text).expect("json");
         assert_eq!(v["Timestamp"], "2023-11-14T22:13:20.123Z");
-        assert_eq!(v["MessageAttributes"]["color"], json!({"Type": "String", "Value": "red"}));
+        assert_eq!(
+            v["MessageAttributes"]["color"],
+            json!({"Type": "String", "Value": "red"})
+        );
         assert_eq!(
             v["UnsubscribeURL"],
             "http://127.0.0.1:4566/?Action=Unsubscribe&SubscriptionArn=arn:aws:sns:us-east-1:123456789012:t:s"
@@ -282,7 +301,8 @@ mod tests {
         };
         let mut n = note();
         n.subject = None;
-        let v: Value = serde_json::from_str(&lambda_event(&n, "hello", "sub", &urls(), &signed)).expect("json");
+        let v: Value = serde_json::from_str(&lambda_event(&n, "hello", "sub", &urls(), &signed))
+            .expect("json");
         let sns = &v["Records"][0]["Sns"];
         assert_eq!(v["Records"][0]["EventSource"], "aws:sns");
         assert_eq!(sns["Subject"], Value::Null);

@@ -37,6 +37,9 @@ use publish::{Fifo, Kind};
 /// The bus name notifications are stored under (never a real bus: names cannot hold `$`).
 pub const SNS_BUS: &str = "$sns";
 
+/// A topic as `(region, name)`.
+type TopicId = (String, String);
+
 /// One confirmed subscription of a topic, as publishing evaluates it.
 struct Route {
     arn: String,
@@ -68,7 +71,7 @@ pub struct Topics {
     topics: Registry<TopicDef>,
     subscriptions: Registry<SubscriptionDef>,
     /// Confirmed subscriptions by topic `(region, name)`, rebuilt when definitions change.
-    routes: RwLock<HashMap<(String, String), Arc<Vec<Route>>>>,
+    routes: RwLock<HashMap<TopicId, Arc<Vec<Route>>>>,
     fifo: Fifo,
     work_ready: Arc<Notify>,
     signer: signing::Signer,
@@ -151,7 +154,7 @@ impl Topics {
     }
 
     fn rebuild(&self) {
-        let mut routes: HashMap<(String, String), Vec<Route>> = HashMap::new();
+        let mut routes: HashMap<TopicId, Vec<Route>> = HashMap::new();
         for s in self.subscriptions.all() {
             if !s.confirmed {
                 continue;
@@ -428,8 +431,12 @@ impl Topics {
             sequence_number: None,
             token: sub.token.clone(),
         };
-        self.append(&topic.region, vec![(n, vec![sub.arn(&self.account)])], Vec::new())
-            .await
+        self.append(
+            &topic.region,
+            vec![(n, vec![sub.arn(&self.account)])],
+            Vec::new(),
+        )
+        .await
     }
 
     /// Confirms a pending subscription with the token its endpoint was sent; answers its ARN.

@@ -216,9 +216,7 @@ pub fn check(p: &Publication, fifo: bool, content_dedup: bool) -> Result<(), Top
 
 /// A group or deduplication id: 1 to 128 characters of `a-zA-Z0-9` and punctuation.
 fn check_id(what: &str, id: &str) -> Result<(), TopicError> {
-    let ok = !id.is_empty()
-        && id.len() <= MAX_ID_LEN
-        && id.chars().all(|c| c.is_ascii_graphic());
+    let ok = !id.is_empty() && id.len() <= MAX_ID_LEN && id.chars().all(|c| c.is_ascii_graphic());
     if ok {
         Ok(())
     } else {
@@ -343,6 +341,10 @@ fn valid_number(s: &str) -> bool {
             .all(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e' | 'E'))
 }
 
+/// What the deduplication window remembers of a publication: until when, its message id and its
+/// sequence number.
+type Seen = (i64, String, String);
+
 /// A FIFO topic's deduplication window and sequence numbers, per node.
 ///
 /// The window lives in memory: a node that restarts forgets it, and nodes sharing a store keep
@@ -351,7 +353,8 @@ fn valid_number(s: &str) -> bool {
 /// it once.
 #[derive(Default)]
 pub struct Fifo {
-    seen: Mutex<HashMap<(String, String), (i64, String, String)>>,
+    /// `(topic, deduplication id)` → `(remembered until, message id, sequence number)`.
+    seen: Mutex<HashMap<(String, String), Seen>>,
     last_seq: Mutex<u128>,
 }
 
@@ -424,7 +427,8 @@ mod tests {
         assert!(check(&p, false, false).is_err());
         let mut p = msg("hi");
         p.attributes.insert("n".into(), attr("Number", "1.5e3"));
-        p.attributes.insert("s".into(), attr("String.Array", "[\"a\",1]"));
+        p.attributes
+            .insert("s".into(), attr("String.Array", "[\"a\",1]"));
         assert!(check(&p, false, false).is_ok());
         p.attributes.insert("bad".into(), attr("Number", "one"));
         assert!(check(&p, false, false).is_err());

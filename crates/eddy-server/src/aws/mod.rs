@@ -139,8 +139,10 @@ pub async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
 /// The file name of SNS's signing certificate in a path (`/SimpleNotificationService-….pem`).
 fn certificate_file(path: &str) -> Option<&str> {
     let file = path.strip_prefix('/')?;
-    (file.starts_with("SimpleNotificationService-") && file.ends_with(".pem") && !file.contains('/'))
-        .then_some(file)
+    (file.starts_with("SimpleNotificationService-")
+        && file.ends_with(".pem")
+        && !file.contains('/'))
+    .then_some(file)
 }
 
 /// Whether a request is one SNS lets anyone make, credentials or not: the links a
@@ -204,7 +206,10 @@ async fn query_call(
         (None, Some(a)) => sns::ACTIONS.contains(&a),
         _ => false,
     };
-    if !s3 && sns && let Some(action) = &action {
+    if !s3
+        && sns
+        && let Some(action) = &action
+    {
         let (operation, outcome, res) = sns::call(app, ctx, action, &params).await;
         count(app, operation, outcome);
         return res;

@@ -23,7 +23,11 @@ impl Params {
     /// The parameters of a query string and a form body together (the body's win).
     pub fn parse(query: Option<&str>, body: &str) -> Self {
         let mut map = BTreeMap::new();
-        for (k, v) in query.into_iter().flat_map(form_pairs).chain(form_pairs(body)) {
+        for (k, v) in query
+            .into_iter()
+            .flat_map(form_pairs)
+            .chain(form_pairs(body))
+        {
             map.insert(k, v);
         }
         Self(map)
@@ -144,7 +148,10 @@ impl Xml {
     ) -> &mut Self {
         self.open(tag);
         for (k, v) in entries {
-            self.open("entry").text("key", k).text("value", v).close("entry");
+            self.open("entry")
+                .text("key", k)
+                .text("value", v)
+                .close("entry");
         }
         self.close(tag)
     }
@@ -175,7 +182,12 @@ pub fn respond(namespace: &str, action: &str, result: Option<Xml>) -> Response {
     body.push_str(&format!(
         "<ResponseMetadata><RequestId>{id}</RequestId></ResponseMetadata></{action}Response>"
     ));
-    let mut res = (StatusCode::OK, [("content-type", "text/xml")], Body::from(body)).into_response();
+    let mut res = (
+        StatusCode::OK,
+        [("content-type", "text/xml")],
+        Body::from(body),
+    )
+        .into_response();
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert("x-amzn-requestid", v);
     }

@@ -141,11 +141,9 @@ fn topic_error(e: TopicError) -> ApiError {
             ApiError::new("ResourceNotFound", StatusCode::NOT_FOUND, e.to_string())
         }
         e @ TopicError::TagLimit => ApiError::bad("TagLimitExceeded", e.to_string()),
-        TopicError::Internal(m) => ApiError::new(
-            "InternalFailure",
-            StatusCode::INTERNAL_SERVER_ERROR,
-            m,
-        ),
+        TopicError::Internal(m) => {
+            ApiError::new("InternalFailure", StatusCode::INTERNAL_SERVER_ERROR, m)
+        }
         TopicError::Core(e) => e.into(),
     }
 }
@@ -188,9 +186,8 @@ fn subscription_id(ctx: &Ctx, p: &Params) -> Result<String, ApiError> {
     if a.region != ctx.region {
         return Err(invalid("Invalid parameter: SubscriptionArn"));
     }
-    let uuid_like = !id.is_empty()
-        && id.len() <= 64
-        && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    let uuid_like =
+        !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
     if !uuid_like {
         return Err(invalid("Invalid parameter: SubscriptionId"));
     }
@@ -220,7 +217,9 @@ fn page<T>(
     };
     let more = rest.len() > PAGE;
     rest.truncate(PAGE);
-    let token = more.then(|| rest.last().map(|i| b64.encode(key(i)))).flatten();
+    let token = more
+        .then(|| rest.last().map(|i| b64.encode(key(i))))
+        .flatten();
     Ok((rest, token))
 }
 
@@ -242,7 +241,10 @@ mod tests {
     #[test]
     fn topic_arns_are_checked_as_sns_does() {
         let ok = params("TopicArn=arn:aws:sns:us-east-1:123456789012:t");
-        assert_eq!(topic_name(&ctx(), &ok, "TopicArn").ok().as_deref(), Some("t"));
+        assert_eq!(
+            topic_name(&ctx(), &ok, "TopicArn").ok().as_deref(),
+            Some("t")
+        );
         let short = params("TopicArn=arn:aws:sns:us-east-1");
         let e = topic_name(&ctx(), &short, "TopicArn").expect_err("short");
         assert_eq!(
@@ -251,7 +253,9 @@ mod tests {
         );
         let other = params("TopicArn=arn:aws:sns:eu-west-1:123456789012:t");
         assert_eq!(
-            topic_name(&ctx(), &other, "TopicArn").expect_err("region").message,
+            topic_name(&ctx(), &other, "TopicArn")
+                .expect_err("region")
+                .message,
             "Invalid parameter: TopicArn"
         );
     }

@@ -165,7 +165,10 @@ pub async fn publish_batch(app: &App, ctx: &Ctx, p: &Params) -> Answer {
     }
     let mut publications = Vec::with_capacity(entries.len());
     for (i, e) in entries.iter().enumerate() {
-        let path = format!("publishBatchRequestEntries.{}.member.messageAttributes", i + 1);
+        let path = format!(
+            "publishBatchRequestEntries.{}.member.messageAttributes",
+            i + 1
+        );
         publications.push(publication(e, &path)?);
     }
     let topic = target(app, ctx, &name, &publications)?;

@@ -69,7 +69,7 @@ pub fn list(app: &App, ctx: &Ctx, p: &Params, by_topic: bool) -> Answer {
         None
     };
     let mut subs = app.topics.subscriptions(&ctx.region, topic.as_deref());
-    subs.sort_by(|a, b| a.arn(&account).cmp(&b.arn(&account)));
+    subs.sort_by_key(|s| s.arn(&account));
     let (subs, token) = page(p, subs, |s| s.arn(&account))?;
     let mut x = Xml::default();
     x.open("Subscriptions");
@@ -117,10 +117,7 @@ pub fn get_attributes(app: &App, ctx: &Ctx, p: &Params) -> Answer {
     attrs.insert("Owner".into(), account.to_owned());
     attrs.insert("Protocol".into(), s.protocol.clone());
     attrs.insert("Endpoint".into(), s.endpoint.clone());
-    attrs.insert(
-        "PendingConfirmation".into(),
-        (!s.confirmed).to_string(),
-    );
+    attrs.insert("PendingConfirmation".into(), (!s.confirmed).to_string());
     attrs.insert(
         "ConfirmationWasAuthenticated".into(),
         s.confirmed.to_string(),
@@ -147,7 +144,10 @@ pub fn get_attributes(app: &App, ctx: &Ctx, p: &Params) -> Answer {
         );
     }
     let mut x = Xml::default();
-    x.map("Attributes", attrs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    x.map(
+        "Attributes",
+        attrs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    );
     Ok(Some(x))
 }
 

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use eddy_core::topics::TopicDef;
 use eddy_model::definitions::Tags;
 
-use super::{Answer, Ctx, Params, Xml, invalid, not_found, page, required, topic_error, topic_name};
+use super::{
+    Answer, Ctx, Params, Xml, invalid, not_found, page, required, topic_error, topic_name,
+};
 use crate::App;
 use crate::error::ApiError;
 
@@ -35,14 +37,20 @@ fn tags(p: &Params) -> Result<Tags, ApiError> {
     for t in p.structs("Tags") {
         let key = t.get("Key").unwrap_or_default();
         if key.is_empty() || key.chars().count() > 128 {
-            return Err(invalid("Invalid parameter: Tags Reason: a tag key must be 1 to 128 characters"));
+            return Err(invalid(
+                "Invalid parameter: Tags Reason: a tag key must be 1 to 128 characters",
+            ));
         }
         let value = t.get("Value").unwrap_or_default();
         if value.chars().count() > 256 {
-            return Err(invalid("Invalid parameter: Tags Reason: a tag value must be at most 256 characters"));
+            return Err(invalid(
+                "Invalid parameter: Tags Reason: a tag value must be at most 256 characters",
+            ));
         }
         if out.insert(key.to_owned(), value.to_owned()).is_some() {
-            return Err(invalid("Invalid parameter: Duplicated keys are not allowed."));
+            return Err(invalid(
+                "Invalid parameter: Duplicated keys are not allowed.",
+            ));
         }
     }
     Ok(out)
@@ -110,7 +118,10 @@ pub fn get_attributes(app: &App, ctx: &Ctx, p: &Params) -> Answer {
         attrs.insert("EffectiveDeliveryPolicy".into(), effective(d));
     }
     let mut x = Xml::default();
-    x.map("Attributes", attrs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    x.map(
+        "Attributes",
+        attrs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    );
     Ok(Some(x))
 }
 
@@ -201,7 +212,10 @@ pub fn list_tags(app: &App, ctx: &Ctx, p: &Params) -> Answer {
     let mut x = Xml::default();
     x.open("Tags");
     for (k, v) in &t.tags {
-        x.open("member").text("Key", k).text("Value", v).close("member");
+        x.open("member")
+            .text("Key", k)
+            .text("Value", v)
+            .close("member");
     }
     x.close("Tags");
     Ok(Some(x))
