@@ -161,6 +161,7 @@ impl Manifest {
                 "api destinations",
             ),
             (self.functions.len(), "function", "functions"),
+            (self.topics.len(), "topic", "topics"),
             (self.rules.len(), "rule", "rules"),
             (self.schedules.len(), "schedule", "schedules"),
             (self.apis.len(), "api", "apis"),

@@ -25,6 +25,8 @@ pub struct Manifest {
     pub api_destinations: BTreeMap<String, ApiDestination>,
     /// `[functions.NAME]`: user code run as local processes speaking the Lambda Runtime API.
     pub functions: BTreeMap<String, Function>,
+    /// `[topics.NAME]`: SNS-shaped topics and their subscriptions.
+    pub topics: BTreeMap<String, Topic>,
     /// `[rules.NAME]`: a pattern or schedule on one bus, and its targets.
     pub rules: BTreeMap<String, Rule>,
     /// `[schedules.NAME]`: EventBridge Scheduler schedules.
@@ -109,6 +111,100 @@ pub struct Function {
     /// Asynchronous invocation: retries, event age and destinations.
     #[serde(rename = "async")]
     pub async_invoke: Option<AsyncInvoke>,
+    /// Queues the function consumes (event source mappings, `[[functions.NAME.sources]]`).
+    #[serde(default)]
+    pub sources: Vec<EventSource>,
+}
+
+/// `[[functions.NAME.sources]]`: a queue the function consumes, in batches.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventSource {
+    /// A queue of this manifest, or a queue ARN.
+    pub queue: String,
+    /// Messages per invocation (1-10000, default 10; at most 10 for FIFO queues).
+    pub batch_size: Option<u32>,
+    /// Seconds to gather a batch (0-300, default 0; at least 1 when `batch_size` > 10).
+    pub batching_window: Option<u32>,
+    /// Most batches at once (2-1000; default 5).
+    pub maximum_concurrency: Option<u32>,
+    /// Event patterns over the SQS record: messages matching none are dropped uninvoked.
+    #[serde(default)]
+    pub filters: Vec<Value>,
+    /// The function answers `{"batchItemFailures": [...]}` (partial batch failures).
+    #[serde(default)]
+    pub report_batch_item_failures: bool,
+    /// Default true.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `[topics.NAME]`. A FIFO topic's name ends in `.fifo`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Topic {
+    /// A FIFO topic (default false).
+    #[serde(default)]
+    pub fifo: bool,
+    /// FIFO only: deduplicate by a SHA-256 of the message.
+    pub content_based_deduplication: Option<bool>,
+    /// The display name (email subscribers see it).
+    pub display_name: Option<String>,
+    /// `[[topics.NAME.subscriptions]]`.
+    #[serde(default)]
+    pub subscriptions: Vec<Subscription>,
+}
+
+/// One subscription: exactly one of `queue`, `function`, `http`, `https`, `email`,
+/// `email_json`, `sms`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subscription {
+    /// A queue of this manifest, or a queue ARN.
+    pub queue: Option<String>,
+    /// A function of this manifest, or a function ARN.
+    pub function: Option<String>,
+    /// An `http://` URL.
+    pub http: Option<String>,
+    /// An `https://` URL.
+    pub https: Option<String>,
+    /// An email address (written to the topic's log group, not sent).
+    pub email: Option<String>,
+    /// An email address receiving the JSON notification (written to the log group).
+    pub email_json: Option<String>,
+    /// A phone number (written to the log group, not sent).
+    pub sms: Option<String>,
+    /// Deliver the message alone, not the JSON notification (queues and HTTP).
+    #[serde(default)]
+    pub raw: bool,
+    /// An SNS filter policy: a table, or a string of JSON.
+    pub filter: Option<Value>,
+    /// What the filter applies to: `MessageAttributes` (default) or `MessageBody`.
+    pub filter_scope: Option<String>,
+    /// Where undeliverable messages go: a queue of this manifest or a queue ARN.
+    pub dead_letter_queue: Option<String>,
+}
+
+impl Subscription {
+    /// `(protocol, endpoint as written)` for each endpoint the subscription sets.
+    pub fn endpoints(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("sqs", &self.queue),
+            ("lambda", &self.function),
+            ("http", &self.http),
+            ("https", &self.https),
+            ("email", &self.email),
+            ("email-json", &self.email_json),
+            ("sms", &self.sms),
+        ]
+        .into_iter()
+        .filter_map(|(p, e)| Some((p, e.as_deref()?)))
+        .collect()
+    }
 }
 
 /// `async = { maximum_retry_attempts, maximum_event_age_seconds, on_success, on_failure }`.
@@ -187,7 +283,8 @@ pub(crate) fn json_text(v: &Value) -> String {
     }
 }
 
-/// One rule target: exactly one of `arn`, `queue`, `function`, `bus`, `api_destination`.
+/// One rule target: exactly one of `arn`, `queue`, `function`, `bus`, `api_destination`,
+/// `topic`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Target {
@@ -203,6 +300,8 @@ pub struct Target {
     pub bus: Option<String>,
     /// An API destination of this manifest.
     pub api_destination: Option<String>,
+    /// A topic of this manifest.
+    pub topic: Option<String>,
     /// Constant input: a table or a string of JSON.
     pub input: Option<Value>,
     /// A JSON path into the event (`$.detail`).

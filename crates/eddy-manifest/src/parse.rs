@@ -13,11 +13,12 @@ use crate::model::Manifest;
 use crate::{Diagnostic, Errors, Source, VERSION};
 
 /// The sections of a manifest: key, and how one entry is named in messages.
-pub(crate) const SECTIONS: [(&str, &str); 7] = [
+pub(crate) const SECTIONS: [(&str, &str); 8] = [
     ("buses", "bus"),
     ("queues", "queue"),
     ("api_destinations", "api destination"),
     ("functions", "function"),
+    ("topics", "topic"),
     ("rules", "rule"),
     ("schedules", "schedule"),
     ("apis", "api"),
@@ -280,6 +281,7 @@ fn top_level(doc: &mut Doc<'_>, manifest: &mut Manifest, declared: &mut Declared
                     &mut manifest.api_destinations,
                 ),
                 "functions" => entry(doc, section, label, &name, def, &mut manifest.functions),
+                "topics" => entry(doc, section, label, &name, def, &mut manifest.topics),
                 "rules" => entry(doc, section, label, &name, def, &mut manifest.rules),
                 "schedules" => entry(doc, section, label, &name, def, &mut manifest.schedules),
                 _ => entry(doc, section, label, &name, def, &mut manifest.apis),

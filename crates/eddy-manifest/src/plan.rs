@@ -2,7 +2,8 @@
 //! ones. Pure; `eddy apply` executes it. This module owns the order of changes:
 //!
 //! 1. creates, updates and unchanged resources, kind by kind in dependency order — queues,
-//!    buses, API destinations, functions, rules (with their targets), schedules, APIs — and,
+//!    buses, API destinations, functions, topics (with their subscriptions), event source
+//!    mappings, rules (with their targets), schedules, APIs — and,
 //!    among queues, a dead-letter queue before the queues that redrive to it;
 //! 2. then deletes, in the reverse order (APIs first, queues last; a queue before its
 //!    dead-letter queue), so nothing is deleted while something still refers to it.
@@ -25,6 +26,8 @@ pub enum Kind {
     Bus,
     ApiDestination,
     Function,
+    Topic,
+    EventSourceMapping,
     Rule,
     Schedule,
     Api,
@@ -32,11 +35,13 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in creation order.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Queue,
         Kind::Bus,
         Kind::ApiDestination,
         Kind::Function,
+        Kind::Topic,
+        Kind::EventSourceMapping,
         Kind::Rule,
         Kind::Schedule,
         Kind::Api,
@@ -49,6 +54,8 @@ impl Kind {
             Kind::Bus => "bus",
             Kind::ApiDestination => "api destination",
             Kind::Function => "function",
+            Kind::Topic => "topic",
+            Kind::EventSourceMapping => "event source mapping",
             Kind::Rule => "rule",
             Kind::Schedule => "schedule",
             Kind::Api => "api",
@@ -64,6 +71,8 @@ impl Resources {
             Kind::Bus => &self.buses,
             Kind::ApiDestination => &self.api_destinations,
             Kind::Function => &self.functions,
+            Kind::Topic => &self.topics,
+            Kind::EventSourceMapping => &self.event_source_mappings,
             Kind::Rule => &self.rules,
             Kind::Schedule => &self.schedules,
             Kind::Api => &self.apis,
@@ -77,6 +86,8 @@ impl Resources {
             Kind::Bus => &mut self.buses,
             Kind::ApiDestination => &mut self.api_destinations,
             Kind::Function => &mut self.functions,
+            Kind::Topic => &mut self.topics,
+            Kind::EventSourceMapping => &mut self.event_source_mappings,
             Kind::Rule => &mut self.rules,
             Kind::Schedule => &mut self.schedules,
             Kind::Api => &mut self.apis,

@@ -34,6 +34,11 @@ pub struct Resources {
     pub api_destinations: BTreeMap<String, Value>,
     #[serde(default)]
     pub functions: BTreeMap<String, Value>,
+    #[serde(default)]
+    pub topics: BTreeMap<String, Value>,
+    /// Keyed `FUNCTION/QUEUE` (the queue's name, or its ARN when it is not this manifest's).
+    #[serde(default)]
+    pub event_source_mappings: BTreeMap<String, Value>,
     /// Keyed `BUS/NAME`.
     #[serde(default)]
     pub rules: BTreeMap<String, Value>,
@@ -76,6 +81,10 @@ impl Arns<'_> {
         self.resolve(name, |n| self.scope.bus_arn(n))
     }
 
+    fn topic(&self, name: &str) -> String {
+        self.resolve(name, |n| format!("{}:{n}", self.prefix("sns")))
+    }
+
     fn api_destination(&self, name: &str) -> String {
         self.resolve(name, |n| {
             format!("{}:api-destination/{n}", self.prefix("events"))
@@ -91,13 +100,15 @@ impl Arns<'_> {
         function: Option<&str>,
         bus: Option<&str>,
         api_destination: Option<&str>,
+        topic: Option<&str>,
     ) -> String {
-        match (arn, queue, function, bus, api_destination) {
+        match (arn, queue, function, bus, api_destination, topic) {
             (Some(a), ..) => a.to_owned(),
             (_, Some(q), ..) => self.queue(q),
             (_, _, Some(f), ..) => self.function(f),
-            (_, _, _, Some(b), _) => self.bus(b),
-            (.., d) => self.api_destination(d.unwrap_or_default()),
+            (_, _, _, Some(b), ..) => self.bus(b),
+            (.., Some(t)) => self.topic(t),
+            (.., d, None) => self.api_destination(d.unwrap_or_default()),
         }
     }
 
@@ -225,6 +236,94 @@ impl Manifest {
                 m.insert("EventInvokeConfig".into(), Value::Object(cfg));
             }
             out.functions.insert(name.clone(), Value::Object(m));
+            for src in &f.sources {
+                let mut e = Map::new();
+                e.insert("FunctionName".into(), name.clone().into());
+                e.insert("EventSourceArn".into(), arns.queue(&src.queue).into());
+                e.insert("BatchSize".into(), src.batch_size.unwrap_or(10).into());
+                e.insert(
+                    "MaximumBatchingWindowInSeconds".into(),
+                    src.batching_window.unwrap_or(0).into(),
+                );
+                insert_opt(
+                    &mut e,
+                    "ScalingConfig",
+                    src.maximum_concurrency
+                        .map(|c| json!({ "MaximumConcurrency": c })),
+                );
+                if !src.filters.is_empty() {
+                    let filters: Vec<Value> = src
+                        .filters
+                        .iter()
+                        .map(|f| json!({ "Pattern": json_text(f) }))
+                        .collect();
+                    e.insert("FilterCriteria".into(), json!({ "Filters": filters }));
+                }
+                if src.report_batch_item_failures {
+                    e.insert(
+                        "FunctionResponseTypes".into(),
+                        json!(["ReportBatchItemFailures"]),
+                    );
+                }
+                e.insert("Enabled".into(), src.enabled.into());
+                out.event_source_mappings
+                    .insert(format!("{name}/{}", src.queue), Value::Object(e));
+            }
+        }
+        for (name, t) in &self.topics {
+            let mut attrs = Map::new();
+            if t.fifo {
+                attrs.insert("FifoTopic".into(), "true".into());
+                let cbd = t.content_based_deduplication.unwrap_or(false);
+                attrs.insert("ContentBasedDeduplication".into(), cbd.to_string().into());
+            }
+            insert_opt(
+                &mut attrs,
+                "DisplayName",
+                t.display_name.clone().map(Value::from),
+            );
+            let subs: Vec<Value> = t
+                .subscriptions
+                .iter()
+                .filter_map(|s| {
+                    let (protocol, endpoint) = *s.endpoints().first()?;
+                    let endpoint = match protocol {
+                        "sqs" => arns.queue(endpoint),
+                        "lambda" => arns.function(endpoint),
+                        _ => endpoint.to_owned(),
+                    };
+                    let mut a = Map::new();
+                    if s.raw {
+                        a.insert("RawMessageDelivery".into(), "true".into());
+                    }
+                    insert_opt(
+                        &mut a,
+                        "FilterPolicy",
+                        s.filter.as_ref().map(|f| json_text(f).into()),
+                    );
+                    insert_opt(
+                        &mut a,
+                        "FilterPolicyScope",
+                        s.filter_scope.clone().map(Value::from),
+                    );
+                    insert_opt(
+                        &mut a,
+                        "RedrivePolicy",
+                        s.dead_letter_queue.as_ref().map(|d| {
+                            json!({ "deadLetterTargetArn": arns.queue(d) })
+                                .to_string()
+                                .into()
+                        }),
+                    );
+                    Some(json!({
+                        "Protocol": protocol, "Endpoint": endpoint, "Attributes": a,
+                    }))
+                })
+                .collect();
+            out.topics.insert(
+                name.clone(),
+                json!({ "Name": name, "Attributes": attrs, "Subscriptions": subs }),
+            );
         }
         for (name, r) in &self.rules {
             let targets: Vec<Value> = r
@@ -238,6 +337,7 @@ impl Manifest {
                         t.function.as_deref(),
                         t.bus.as_deref(),
                         t.api_destination.as_deref(),
+                        t.topic.as_deref(),
                     );
                     let mut other = BTreeMap::new();
                     if let Some(g) = &t.message_group_id {
@@ -292,6 +392,7 @@ impl Manifest {
                 t.queue.as_deref(),
                 t.function.as_deref(),
                 t.bus.as_deref(),
+                None,
                 None,
             );
             let mut target = Map::new();

@@ -15,7 +15,7 @@ use eddy_model::names::{
 use serde_json::Value;
 
 use crate::model::{
-    Api, DEFAULT_BUS, Function, Manifest, Queue, Retry, Rule, Schedule, Target, Throttle,
+    Api, DEFAULT_BUS, Function, Manifest, Queue, Retry, Rule, Schedule, Target, Throttle, Topic,
 };
 use crate::parse::{Declared, Doc, Seg, closest, key_path};
 
@@ -75,6 +75,10 @@ pub(crate) fn check(doc: &mut Doc<'_>, m: &Manifest, declared: &Declared) {
     }
     for (name, f) in &m.functions {
         c.function(name, f);
+        c.sources(name, f);
+    }
+    for (name, t) in &m.topics {
+        c.topic(name, t);
     }
     for (name, r) in &m.rules {
         c.rule(name, r);
@@ -644,6 +648,151 @@ impl Checker<'_, '_, '_> {
         }
     }
 
+    /// A topic's name and subscriptions (the rest, such as filter policies, is checked by the
+    /// core when the manifest is applied, with SNS's own messages).
+    fn topic(&mut self, name: &str, t: &Topic) {
+        let base = if t.fifo {
+            name.strip_suffix(".fifo")
+        } else {
+            Some(name)
+        };
+        let valid = name.len() <= 256
+            && base.is_some_and(|b| {
+                !b.is_empty()
+                    && b.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            });
+        if !valid {
+            let fifo = if t.fifo {
+                ", ending in `.fifo` for a FIFO topic"
+            } else {
+                ""
+            };
+            self.doc.error_key(
+                &key_path!["topics", name],
+                format!(
+                    "topic name `{name}` is not valid: use 1 to 256 letters, digits, `-` and `_`{fifo}"
+                ),
+            );
+        }
+        if !t.fifo && t.content_based_deduplication == Some(true) {
+            self.doc.error(
+                &key_path!["topics", name, "content_based_deduplication"],
+                format!("`content_based_deduplication` of topic `{name}` needs `fifo = true`"),
+            );
+        }
+        for (i, s) in t.subscriptions.iter().enumerate() {
+            let what = format!("subscription {} of topic `{name}`", i + 1);
+            let sp = key_path!["topics", name, "subscriptions", i];
+            let at = |k: &'static str| {
+                let mut p = sp.to_vec();
+                p.push(Seg::Key(k));
+                p
+            };
+            let kinds = [
+                ("queue", s.queue.is_some()),
+                ("function", s.function.is_some()),
+                ("http", s.http.is_some()),
+                ("https", s.https.is_some()),
+                ("email", s.email.is_some()),
+                ("email_json", s.email_json.is_some()),
+                ("sms", s.sms.is_some()),
+            ];
+            if self.one_of(&sp, &what, &kinds) {
+                if let Some(q) = &s.queue {
+                    self.reference(&at("queue"), &what, "queues", "queue", q);
+                }
+                if let Some(f) = &s.function {
+                    self.reference(&at("function"), &what, "functions", "function", f);
+                }
+            }
+            if let Some(d) = &s.dead_letter_queue {
+                self.reference(&at("dead_letter_queue"), &what, "queues", "queue", d);
+            }
+            if let Some(scope) = &s.filter_scope
+                && scope != "MessageAttributes"
+                && scope != "MessageBody"
+            {
+                self.doc.error(
+                    &at("filter_scope"),
+                    format!(
+                        "`filter_scope` of {what} must be `MessageAttributes` or `MessageBody`, not `{scope}`"
+                    ),
+                );
+            }
+        }
+    }
+
+    /// A function's event sources: the queues exist, the numbers are in Lambda's ranges, the
+    /// filters are event patterns.
+    fn sources(&mut self, name: &str, f: &Function) {
+        for (i, src) in f.sources.iter().enumerate() {
+            let what = format!("source {} of function `{name}`", i + 1);
+            let sp = key_path!["functions", name, "sources", i];
+            let at = |k: &'static str| {
+                let mut p = sp.to_vec();
+                p.push(Seg::Key(k));
+                p
+            };
+            self.reference(&at("queue"), &what, "queues", "queue", &src.queue);
+            let fifo = src.queue.ends_with(".fifo");
+            let max = if fifo { 10 } else { 10_000 };
+            if let Some(b) = src.batch_size
+                && !(1..=max).contains(&b)
+            {
+                self.doc.error(
+                    &at("batch_size"),
+                    format!("`batch_size` of {what} must be 1 to {max}, not {b}"),
+                );
+            }
+            if let Some(w) = src.batching_window
+                && w > 300
+            {
+                self.doc.error(
+                    &at("batching_window"),
+                    format!("`batching_window` of {what} must be 0 to 300 seconds, not {w}"),
+                );
+            }
+            if src.batch_size.unwrap_or(10) > 10 && src.batching_window.unwrap_or(0) < 1 {
+                self.doc.error(
+                    &at("batch_size"),
+                    format!(
+                        "{what} has a `batch_size` over 10, which needs `batching_window` of at least 1 second"
+                    ),
+                );
+            }
+            if let Some(c) = src.maximum_concurrency
+                && !(2..=1000).contains(&c)
+            {
+                self.doc.error(
+                    &at("maximum_concurrency"),
+                    format!("`maximum_concurrency` of {what} must be 2 to 1000, not {c}"),
+                );
+            }
+            if src.filters.len() > 5 {
+                self.doc.error(
+                    &at("filters"),
+                    format!("{what} has {} filters; at most 5", src.filters.len()),
+                );
+            }
+            for (j, filter) in src.filters.iter().enumerate() {
+                let text = crate::model::json_text(filter);
+                if let Err(e) = eddy_pattern::Pattern::parse(&text) {
+                    let mut p = at("filters");
+                    p.push(Seg::Index(j));
+                    self.doc.error(
+                        &p,
+                        format!(
+                            "filter {} of {what} is not a valid event pattern: {}",
+                            j + 1,
+                            e.reason()
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
     /// Checks a rule target's kind and references.
     fn target(&mut self, tp: &[Seg<'_>], what: &str, t: &Target) {
         let kinds = [
@@ -652,6 +801,7 @@ impl Checker<'_, '_, '_> {
             ("function", t.function.is_some()),
             ("bus", t.bus.is_some()),
             ("api_destination", t.api_destination.is_some()),
+            ("topic", t.topic.is_some()),
         ];
         let at = |k: &'static str| {
             let mut p = tp.to_vec();
@@ -672,6 +822,9 @@ impl Checker<'_, '_, '_> {
             }
             if let Some(b) = &t.bus {
                 self.reference(&at("bus"), what, "buses", "bus", b);
+            }
+            if let Some(tp) = &t.topic {
+                self.reference(&at("topic"), what, "topics", "topic", tp);
             }
             if let Some(d) = &t.api_destination {
                 self.reference(
@@ -1006,6 +1159,7 @@ pub(crate) fn target_id(t: &Target, i: usize) -> String {
         .or(t.function.as_ref())
         .or(t.bus.as_ref())
         .or(t.api_destination.as_ref())
+        .or(t.topic.as_ref())
         .filter(|n| !n.starts_with("arn:"))
         .cloned()
         .unwrap_or_else(|| format!("target-{i}"))

@@ -155,7 +155,7 @@ fn targets_need_exactly_one_kind() {
     assert_eq!(
         errors(src),
         [
-            "eddy.toml:5:1: target `t` of rule `r` needs one of `arn`, `queue`, `function`, `bus`, `api_destination`",
+            "eddy.toml:5:1: target `t` of rule `r` needs one of `arn`, `queue`, `function`, `bus`, `api_destination`, `topic`",
             "eddy.toml:7:1: target `q` of rule `r` sets both `queue` and `bus`; keep one",
         ]
     );

@@ -300,6 +300,22 @@ async fn exists(app: &App, region: &str, kind: Kind, name: &str) -> bool {
             app.schedules.get(region, group, schedule).is_some()
         }
         Kind::Api => app.routes.get(region, name).is_some(),
+        Kind::Topic => app.topics.get(region, name).is_some(),
+        Kind::EventSourceMapping => {
+            let (function, queue) = name.split_once('/').unwrap_or((name, ""));
+            !app.sources
+                .list(region, Some(function), Some(&queue_arn(app, region, queue)))
+                .is_empty()
+        }
+    }
+}
+
+/// The ARN of a queue named in an event source mapping's key (a name, or already an ARN).
+fn queue_arn(app: &App, region: &str, queue: &str) -> String {
+    if queue.starts_with("arn:") {
+        queue.to_owned()
+    } else {
+        format!("arn:aws:sqs:{region}:{}:{queue}", app.functions.account())
     }
 }
 
@@ -332,7 +348,197 @@ impl Step<'_> {
             Kind::Rule => self.rule(&change.name, &def, delete).await,
             Kind::Schedule => self.schedule(&change.name, &def, delete).await,
             Kind::Api => self.api(&change.name, &def, delete).await,
+            Kind::Topic => self.topic(&change.name, &def, delete).await,
+            Kind::EventSourceMapping => self.event_source_mapping(&change.name, &def, delete).await,
         }
+    }
+
+    /// A topic and its subscriptions: subscriptions the manifest no longer declares are
+    /// removed, new ones made, and every declared one gets exactly its attributes.
+    async fn topic(&self, name: &str, def: &Value, delete: bool) -> Result<(), ApiError> {
+        let topics = &self.app.topics;
+        let region = &self.ctx.region;
+        let sns =
+            |e: eddy_core::topics::TopicError| ApiError::bad("InvalidParameter", e.to_string());
+        if delete {
+            return Ok(topics.delete(region, name).await?);
+        }
+        let mut attributes: BTreeMap<String, String> =
+            serde_json::from_value(def.get("Attributes").cloned().unwrap_or_else(|| json!({})))
+                .map_err(|e| ApiError::validation(format!("topic attributes: {e}")))?;
+        // A topic's kind is fixed when it is made; the rest may change on every apply.
+        let kind: BTreeMap<String, String> =
+            attributes.remove_entry("FifoTopic").into_iter().collect();
+        topics
+            .create(region, name, kind, Tags::new())
+            .await
+            .map_err(sns)?;
+        for settable in ["DisplayName", "ContentBasedDeduplication"] {
+            let value = attributes.get(settable).cloned().unwrap_or_default();
+            let current = topics
+                .get(region, name)
+                .and_then(|t| t.attributes.get(settable).cloned())
+                .unwrap_or_default();
+            if value != current && !(settable == "ContentBasedDeduplication" && value.is_empty()) {
+                topics
+                    .set_attribute(region, name, settable, &value)
+                    .await
+                    .map_err(sns)?;
+            }
+        }
+        let wanted: Vec<Value> = def
+            .get("Subscriptions")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let key = |v: &Value| {
+            (
+                text(v, "Protocol").unwrap_or_default(),
+                text(v, "Endpoint").unwrap_or_default(),
+            )
+        };
+        for s in topics.subscriptions(region, Some(name)) {
+            if !wanted
+                .iter()
+                .any(|w| key(w) == (s.protocol.clone(), s.endpoint.clone()))
+            {
+                topics.unsubscribe(region, &s.id).await?;
+            }
+        }
+        const MANAGED: [&str; 4] = [
+            "RawMessageDelivery",
+            "FilterPolicyScope",
+            "FilterPolicy",
+            "RedrivePolicy",
+        ];
+        for w in &wanted {
+            let (protocol, endpoint) = key(w);
+            let attrs: BTreeMap<String, String> =
+                serde_json::from_value(w.get("Attributes").cloned().unwrap_or_else(|| json!({})))
+                    .map_err(|e| ApiError::validation(format!("subscription attributes: {e}")))?;
+            let existing = topics
+                .subscriptions(region, Some(name))
+                .into_iter()
+                .find(|s| s.protocol == protocol && s.endpoint == endpoint);
+            let Some(sub) = existing else {
+                topics
+                    .subscribe(region, name, &protocol, &endpoint, attrs)
+                    .await
+                    .map_err(sns)?;
+                continue;
+            };
+            // In dependency order: the scope before the policy it applies to.
+            for attr in MANAGED {
+                let value = attrs.get(attr).cloned().unwrap_or_default();
+                let current = sub.attributes.get(attr).cloned().unwrap_or_default();
+                if value != current {
+                    let value = if value.is_empty() && attr == "RawMessageDelivery" {
+                        "false".to_owned()
+                    } else {
+                        value
+                    };
+                    topics
+                        .set_subscription_attribute(region, &sub.id, attr, &value)
+                        .await
+                        .map_err(sns)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// An event source mapping, keyed `FUNCTION/QUEUE`: made, updated in place, or deleted.
+    async fn event_source_mapping(
+        &self,
+        key: &str,
+        def: &Value,
+        delete: bool,
+    ) -> Result<(), ApiError> {
+        use eddy_core::sources::{self, MappingUpdate, NewMapping, ScalingConfig};
+        let app = &self.app.core;
+        let region = &self.ctx.region;
+        let (function, queue) = key.split_once('/').unwrap_or((key, ""));
+        let queue_arn =
+            text(def, "EventSourceArn").unwrap_or_else(|| queue_arn(self.app, region, queue));
+        let existing = app
+            .sources
+            .list(region, Some(function), Some(&queue_arn))
+            .into_iter()
+            .next();
+        let refused = |e: sources::SourceError| {
+            ApiError::bad("InvalidParameterValueException", e.to_string())
+        };
+        if delete {
+            if let Some(m) = existing {
+                sources::delete(app, region, &m.uuid)
+                    .await
+                    .map_err(refused)?;
+            }
+            return Ok(());
+        }
+        let num = |k: &str| def.get(k).and_then(Value::as_i64);
+        let scaling = def
+            .get("ScalingConfig")
+            .and_then(|s| s.get("MaximumConcurrency"))
+            .and_then(Value::as_u64)
+            .map(|c| ScalingConfig {
+                maximum_concurrency: Some(c as u32),
+            });
+        let filters: Vec<String> = def
+            .get("FilterCriteria")
+            .and_then(|f| f.get("Filters"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|f| text(f, "Pattern"))
+            .collect();
+        let types: Vec<String> = def
+            .get("FunctionResponseTypes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.as_str().map(str::to_owned))
+            .collect();
+        let enabled = def.get("Enabled").and_then(Value::as_bool);
+        match existing {
+            None => {
+                sources::create(
+                    app,
+                    region,
+                    NewMapping {
+                        function: function.to_owned(),
+                        event_source_arn: queue_arn,
+                        enabled,
+                        batch_size: num("BatchSize"),
+                        maximum_batching_window_in_seconds: num("MaximumBatchingWindowInSeconds"),
+                        scaling_config: scaling,
+                        filter_criteria: filters,
+                        function_response_types: types,
+                    },
+                )
+                .await
+                .map_err(refused)?;
+            }
+            Some(m) => {
+                sources::update(
+                    app,
+                    region,
+                    &m.uuid,
+                    MappingUpdate {
+                        function: None,
+                        enabled,
+                        batch_size: num("BatchSize"),
+                        maximum_batching_window_in_seconds: num("MaximumBatchingWindowInSeconds"),
+                        scaling_config: Some(scaling.unwrap_or_default()),
+                        filter_criteria: Some(filters),
+                        function_response_types: Some(types),
+                    },
+                )
+                .await
+                .map_err(refused)?;
+            }
+        }
+        Ok(())
     }
 
     async fn queue(&self, name: &str, def: &Value, delete: bool) -> Result<(), ApiError> {

@@ -73,6 +73,10 @@ enum Command {
     Apply(apply_cmd::ApplyArgs),
     /// Put events on a bus (JSON arguments, or JSON lines on stdin).
     PutEvents(cli::events::PutEventsArgs),
+    /// Publish messages to a topic (arguments, or one message per stdin line).
+    Publish(cli::topics::PublishArgs),
+    /// List topics with their subscriptions (protocol, endpoint, filter policy, pending).
+    Topics(cli::topics::TopicsArgs),
     /// Invoke a function and print its response.
     Invoke(cli::functions::InvokeArgs),
     /// Print a function's logs (START/END/REPORT and its own output).
@@ -293,6 +297,8 @@ fn main() -> ExitCode {
         Command::Pattern(cmd) => pattern_cmd::run(cmd),
         Command::Apply(args) => apply_cmd::run(args),
         Command::PutEvents(args) => cli::events::put_events(args),
+        Command::Publish(args) => cli::topics::publish(args),
+        Command::Topics(args) => cli::topics::topics(args),
         Command::Invoke(args) => cli::functions::invoke(args),
         Command::Logs(args) => cli::functions::logs(args),
         Command::Rules(args) => cli::events::rules(args),

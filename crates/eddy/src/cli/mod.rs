@@ -1,5 +1,5 @@
 //! The eddy CLI's commands for daily work against a running eddy (`--endpoint`, default the
-//! local one): events, functions, queues. Each talks to eddy's AWS endpoint (the same calls
+//! local one): events, functions, queues, topics. Each talks to eddy's AWS endpoint (the same calls
 //! boto3 makes) or, where AWS has no call for it, to eddy's own `/_eddy/*` endpoints. Output is
 //! for people by default; `--json` prints what a script wants.
 
@@ -7,6 +7,7 @@ pub mod events;
 pub mod functions;
 pub mod queues;
 pub mod status;
+pub mod topics;
 
 use std::process::ExitCode;
 
@@ -96,6 +97,37 @@ impl Client {
             bail!("{code}: {message}");
         }
         Ok(v)
+    }
+
+    /// An AWS query-protocol call (SNS): `Action` and its parameters as form pairs; answers
+    /// the XML body. AWS errors become `CODE: message`.
+    pub async fn query(
+        &self,
+        service: &str,
+        params: &[(String, String)],
+    ) -> anyhow::Result<String> {
+        let form: String = params
+            .iter()
+            .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let r = self
+            .http
+            .post(format!("{}/", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("authorization", self.auth(service))
+            .body(form)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let status = r.status();
+        let text = r.text().await?;
+        if !status.is_success() {
+            let code = topics::element(&text, "Code").unwrap_or_else(|| "Error".to_owned());
+            let message = topics::element(&text, "Message").unwrap_or(text);
+            bail!("{code}: {message}");
+        }
+        Ok(text)
     }
 
     /// A rest-json call; returns the status, headers and body.
@@ -191,6 +223,19 @@ impl Client {
     pub fn region(&self) -> &str {
         &self.region
     }
+}
+
+/// Percent-encodes a form value.
+fn form_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Runs a CLI future on a small runtime and maps errors to exit code 1 (2 for usage).
