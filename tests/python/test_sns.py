@@ -4,9 +4,7 @@ function on `lambda_runtime`, an HTTP endpoint that checks signatures with a rea
 validator, email and SMS written to a log group), FIFO ordering, retries and dead-letter queues."""
 
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -616,5 +614,80 @@ def test_acknowledged_publications_survive_a_kill(fresh_dir):
                 sqs.delete_message(QueueUrl=s.aws + "/" + ACCOUNT + "/sink",
                                    ReceiptHandle=m["ReceiptHandle"])
         assert acked <= got, f"{len(acked - got)} acknowledged publications lost"
+    finally:
+        s.stop()
+
+
+TOPIC_MANIFEST = """\
+version = 1
+
+[queues.billing]
+[queues.audit]
+[queues.notify-dlq]
+
+[topics.orders]
+display_name = "Orders"
+
+[[topics.orders.subscriptions]]
+queue = "billing"
+raw = true
+filter = { kind = ["paid"] }
+dead_letter_queue = "notify-dlq"
+
+[[topics.orders.subscriptions]]
+queue = "audit"
+
+[[topics.orders.subscriptions]]
+email = "ops@example.com"
+
+[rules.to-topic]
+pattern = { source = ["shop"] }
+
+[[rules.to-topic.targets]]
+topic = "orders"
+input_path = "$.detail"
+"""
+
+
+def test_the_manifest_declares_topics_and_the_cli_publishes(fresh_dir, tmp_path):
+    from test_cli import cli
+    (tmp_path / "eddy.toml").write_text(TOPIC_MANIFEST)
+    s = Eddy(fresh_dir, cwd=str(tmp_path)).start()
+    try:
+        sns, sqs = s.client("sns"), s.client("sqs")
+        arn = f"arn:aws:sns:us-east-1:{ACCOUNT}:orders"
+        assert sns.get_topic_attributes(TopicArn=arn)["Attributes"]["DisplayName"] == "Orders"
+        subs = sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]
+        assert sorted(x["Protocol"] for x in subs) == ["email", "sqs", "sqs"]
+        billing = sqs.get_queue_url(QueueName="billing")["QueueUrl"]
+        audit = sqs.get_queue_url(QueueName="audit")["QueueUrl"]
+        r = cli(s, "publish", "orders", "one", "two", "--attribute", "kind=paid",
+                "--attribute", "n:Number=3")
+        assert len(r.stdout.split()) == 2
+        assert sorted(m["Body"] for m in receive(sqs, billing, 2)) == ["one", "two"]
+        assert len(receive(sqs, audit, 2)) == 2
+        cli(s, "publish", "orders", "unpaid", "--attribute", "kind=open")
+        assert [json.loads(m["Body"])["Message"] for m in receive(sqs, audit, 1)] == ["unpaid"]
+        assert receive(sqs, billing, 1, timeout=1) == []
+        # The rule delivers to the topic.
+        s.client("events").put_events(Entries=[
+            {"Source": "shop", "DetailType": "x", "Detail": json.dumps({"id": 9})}])
+        assert [json.loads(json.loads(m["Body"])["Message"]) for m in receive(sqs, audit, 1)] == [
+            {"id": 9}]
+        listing = cli(s, "topics").stdout
+        assert "orders  (3 subscriptions)" in listing
+        assert 'filter {"kind":["paid"]}' in listing and "[pending confirmation]" in listing
+        # Changing a subscription's filter and dropping one is an update in place.
+        text = TOPIC_MANIFEST.replace('filter = { kind = ["paid"] }', 'filter = { kind = ["open"] }')
+        text = text.replace('[[topics.orders.subscriptions]]\nqueue = "audit"\n\n', "")
+        (tmp_path / "eddy.toml").write_text(text)
+        r = cli(s, "apply", str(tmp_path / "eddy.toml"))
+        assert "updated topic orders" in r.stdout, r.stdout
+        subs = sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]
+        assert sorted(x["Protocol"] for x in subs) == ["email", "sqs"]
+        sqs_sub = next(x["SubscriptionArn"] for x in subs if x["Protocol"] == "sqs")
+        assert json.loads(sns.get_subscription_attributes(SubscriptionArn=sqs_sub)["Attributes"][
+            "FilterPolicy"]) == {"kind": ["open"]}
+        assert "0 created, 0 updated, 0 deleted" in cli(s, "apply", str(tmp_path / "eddy.toml")).stdout
     finally:
         s.stop()
