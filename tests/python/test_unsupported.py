@@ -34,12 +34,20 @@ def client_error(call):
     return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"], e.value
 
 
-def test_sns_is_answered_in_the_query_protocol(eddy):
-    code, message, e = client_error(lambda: eddy.client("sns").list_topics())
+def test_unserved_query_services_are_answered_in_the_query_protocol(eddy):
+    code, message, e = client_error(lambda: eddy.client("iam").list_users())
     assert code == "InvalidAction"
     assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 400
-    assert message.startswith("eddy does not implement SNS (ListTopics) yet; it serves EventBridge")
+    assert message.startswith("eddy does not implement IAM (ListUsers) yet; it serves EventBridge")
     assert e.response["ResponseMetadata"]["RequestId"]
+
+
+def test_unserved_sns_actions_name_the_action(eddy):
+    code, message, e = client_error(lambda: eddy.client("sns").list_platform_applications())
+    assert code == "InvalidAction"
+    assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert message.startswith(
+        "eddy does not implement the SNS operation ListPlatformApplications yet")
 
 
 def test_sts_is_answered_in_the_query_protocol(eddy):
@@ -93,10 +101,10 @@ def test_unknown_operations_of_served_services_name_both(eddy):
 
 def test_unsupported_requests_count_as_unknown(eddy):
     before = eddy.metric("eddy_aws_requests_total", operation="unknown", outcome="InvalidAction")
-    client_error(lambda: eddy.client("sns").list_topics())
+    client_error(lambda: eddy.client("sts").get_caller_identity())
     after = eddy.metric("eddy_aws_requests_total", operation="unknown", outcome="InvalidAction")
     assert after == before + 1
-    assert eddy.metric("eddy_aws_requests_total", operation="ListTopics") == 0
+    assert eddy.metric("eddy_aws_requests_total", operation="GetCallerIdentity") == 0
 
 
 def test_query_action_text_is_escaped_and_bounded(eddy):
@@ -113,8 +121,8 @@ def test_query_action_text_is_escaped_and_bounded(eddy):
 
 
 @pytest.mark.parametrize("args, words", [
-    (["sns", "list-topics"], "(InvalidAction) when calling the ListTopics operation: eddy does "
-                             "not implement SNS (ListTopics)"),
+    (["iam", "list-users"], "(InvalidAction) when calling the ListUsers operation: eddy does "
+                            "not implement IAM (ListUsers)"),
     (["s3", "ls"], "(NotImplemented) when calling the ListBuckets operation: eddy does not "
                    "implement S3 (ListBuckets)"),
     (["s3api", "list-buckets"], "eddy does not implement S3 (ListBuckets)"),

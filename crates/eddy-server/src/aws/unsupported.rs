@@ -30,7 +30,7 @@ use crate::App;
 use crate::error::ApiError;
 
 /// What eddy serves, as the messages below say it.
-pub const SERVED: &str = "it serves EventBridge, SQS (AWS JSON protocol), Lambda, \
+pub const SERVED: &str = "it serves EventBridge, SQS (AWS JSON protocol), SNS, Lambda, \
                           EventBridge Scheduler, API Gateway v2 and CloudWatch Logs";
 
 /// The first boto3/botocore release that speaks SQS's AWS JSON 1.0 protocol for good (botocore

@@ -98,10 +98,7 @@ pub async fn call(
             "unknown",
             Err(ApiError::bad(
                 "InvalidAction",
-                format!(
-                    "The action {} is not valid for this web service.",
-                    super::unsupported::echo(action)
-                ),
+                super::unsupported::operation_message("SNS", action),
             )),
         ),
     };
