@@ -165,6 +165,7 @@ def test_refusals_have_lambdas_codes_and_messages(lam, sqs, tmp_path):
     _, arn = queue(sqs, "q", VisibilityTimeout=30)
     _, short = queue(sqs, "short", VisibilityTimeout=5)
     _, fifo = queue(sqs, "f.fifo", FifoQueue="true", VisibilityTimeout=30)
+    _, other = queue(sqs, "other", VisibilityTimeout=30)
     missing = "00000000-0000-0000-0000-000000000000"
     nf = ("ResourceNotFoundException", "The resource you requested does not exist.", 404)
     assert error(lambda: lam.get_event_source_mapping(UUID=missing)) == nf
@@ -187,7 +188,7 @@ def test_refusals_have_lambdas_codes_and_messages(lam, sqs, tmp_path):
         "Queue visibility timeout: 5 seconds is less than Function timeout: 10 seconds", 400)
     code, msg, status = create(EventSourceArn=f"arn:aws:sqs:{REGION}:{ACCOUNT}:no-such-queue")
     assert (code, status) == ("InvalidParameterValueException", 400) and "NonExistentQueue" in msg
-    assert create(EventSourceArn=arn + "x", BatchSize=11) == (
+    assert create(EventSourceArn=other, BatchSize=11) == (
         "InvalidParameterValueException",
         "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10", 400)
     assert create(EventSourceArn=fifo, BatchSize=11)[0] == "InvalidParameterValueException"

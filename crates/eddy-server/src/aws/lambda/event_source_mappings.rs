@@ -98,7 +98,11 @@ impl Input {
                 ));
             }
         }
-        if let Some(c) = self.scaling_config.as_ref().and_then(|s| s.maximum_concurrency) {
+        if let Some(c) = self
+            .scaling_config
+            .as_ref()
+            .and_then(|s| s.maximum_concurrency)
+        {
             if c < 2 {
                 return Err(validation(
                     "scalingConfig.maximumConcurrency",
@@ -244,9 +248,9 @@ fn source_error(app: &App, ctx: &Ctx, e: SourceError) -> ApiError {
             "Queue visibility timeout: {queue_secs} seconds is less than Function timeout: \
              {function_secs} seconds"
         )),
-        SourceError::BatchSize { max, .. } if max < 10_000 => {
-            invalid(format!("BatchSize must be between 1 and {max} for FIFO queues."))
-        }
+        SourceError::BatchSize { max, .. } if max < 10_000 => invalid(format!(
+            "BatchSize must be between 1 and {max} for FIFO queues."
+        )),
         SourceError::BatchSize { value, .. } => validation(
             "batchSize",
             value,
@@ -300,11 +304,7 @@ fn source_error(app: &App, ctx: &Ctx, e: SourceError) -> ApiError {
 }
 
 /// `POST /2015-03-31/event-source-mappings/`.
-pub(super) async fn create(
-    app: &App,
-    ctx: &Ctx,
-    req: &RestRequest,
-) -> Result<Response, ApiError> {
+pub(super) async fn create(app: &App, ctx: &Ctx, req: &RestRequest) -> Result<Response, ApiError> {
     let input: Input = rest::parse(&req.body)?;
     let function = input
         .function_name
