@@ -200,6 +200,7 @@ pub async fn serve(
     // Replays interrupted by the last stop resume now, not at the first archive API call.
     app.archives.attach(&app.bus, app.catalog.limits());
     let engine = tokio::spawn(delivery::run(app.core.clone(), stop_rx.clone()));
+    let pollers = tokio::spawn(eddy_core::sources::run(app.core.clone(), stop_rx.clone()));
     let scheduler = scheduler::spawn(app.core.clone(), stop_rx.clone());
     let retention = tokio::spawn(retention::run(app.core.clone(), stop_rx.clone()));
     let heartbeats = tokio::spawn(eddy_core::cluster::heartbeats(
@@ -222,6 +223,7 @@ pub async fn serve(
     let (a, h) = tokio::join!(aws, http);
     // Deliveries in flight finish or return to the store at the next start.
     engine.abort();
+    pollers.abort();
     retention.abort();
     heartbeats.abort();
     if let Some(s) = scheduler {

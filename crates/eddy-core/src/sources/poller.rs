@@ -6,8 +6,9 @@
 //!   holds (so pollers come back after a restart, from the stored definitions), and looks again
 //!   whenever the change feed reports applied changes (and every few seconds): a mapping that
 //!   changed gets a new poller, one disabled or deleted loses its poller. A stopped poller
-//!   receives nothing more; batches it already received finish. A poller whose queue or
-//!   function does not exist (deleted after the mapping was made) waits without receiving.
+//!   receives nothing more; batches it already received finish. A mapping whose queue or
+//!   function does not exist (deleted after the mapping was made) runs no poller (a long poll
+//!   in progress is dropped) until they exist again.
 //!   Every node sharing a store polls, as several Lambda pollers share one queue.
 //! * **Batches.** A poller receives up to `BatchSize` messages with the queue's visibility
 //!   timeout, long-polling (20 s) for the first; with a batching window it keeps receiving until
@@ -101,6 +102,7 @@ fn reconcile(core: &Arc<Core>, running: &mut HashMap<(String, String), Running>)
         .all()
         .into_iter()
         .filter(EventSourceMappingDef::enabled)
+        .filter(|d| runnable(core, d))
         .map(|d| ((d.region.clone(), d.uuid.clone()), d))
         .collect();
     running.retain(|id, r| {
@@ -135,6 +137,21 @@ fn reconcile(core: &Arc<Core>, running: &mut HashMap<(String, String), Running>)
         };
         running.insert(id, Running { def, stop, task });
     }
+}
+
+/// Whether a mapping's function and queue exist. A mapping without one runs no poller, so that
+/// deleting the function (or the queue) stops the poller at once, a long poll in progress
+/// included: otherwise that poll would take the next message, find no function, and leave it
+/// invisible with a receive spent towards the dead-letter queue. The poller comes back when
+/// the change feed reports the function (or queue) created again.
+fn runnable(core: &Core, def: &EventSourceMappingDef) -> bool {
+    def.queue().is_some_and(|(region, name)| {
+        core.queues.get(region, name).is_some()
+            && core
+                .functions
+                .get(&def.region, &def.function_name)
+                .is_some()
+    })
 }
 
 /// Waits `d`, or less if `stop` changes; answers whether to stop.

@@ -430,6 +430,29 @@ async fn pollers_follow_the_mappings() {
     send(&core, &q, &["3"]).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(core.queues.stats(&q).await.expect("stats").visible, 1);
+    // Enabled again, then its function deleted: the poller (in a long poll) stops at once and
+    // takes no message.
+    let on = MappingUpdate {
+        enabled: Some(true),
+        ..MappingUpdate::default()
+    };
+    update(&core, R, &m.uuid, on).await.expect("enable");
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while core.queues.stats(&q).await.expect("stats").visible > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the poller drained the queue again");
+    core.functions
+        .delete_function(R, "f")
+        .await
+        .expect("delete function");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    send(&core, &q, &["4"]).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let s = core.queues.stats(&q).await.expect("stats");
+    assert_eq!((s.visible, s.in_flight), (1, 0));
     let _stopped = stop_tx.send(true).is_ok();
     tokio::time::timeout(Duration::from_secs(5), runner)
         .await

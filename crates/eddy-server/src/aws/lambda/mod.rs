@@ -7,8 +7,10 @@
 //! "/abs/path"}` (the convention LocalStack users know; eddy has no S3).
 //!
 //! * `functions`: create, read, update, delete, and the checks of a function's configuration;
-//! * `invoke`: invocations, concurrency and asynchronous invocation settings.
+//! * `invoke`: invocations, concurrency and asynchronous invocation settings;
+//! * `event_source_mappings`: SQS queues polled for functions (over `eddy_core::sources`).
 
+mod event_source_mappings;
 mod functions;
 mod invoke;
 
@@ -82,6 +84,26 @@ pub async fn call(app: &Arc<App>, ctx: &Ctx, req: RestRequest) -> Reply {
         [_, "functions", f, "event-invoke-config"] => (
             "FunctionEventInvokeConfig",
             invoke::event_invoke_config(app, ctx, f, &req).await,
+        ),
+        [_, "event-source-mappings"] if *m == Method::POST => (
+            "CreateEventSourceMapping",
+            event_source_mappings::create(app, ctx, &req).await,
+        ),
+        [_, "event-source-mappings"] if *m == Method::GET => (
+            "ListEventSourceMappings",
+            event_source_mappings::list(app, ctx, &req),
+        ),
+        [_, "event-source-mappings", id] if *m == Method::GET => (
+            "GetEventSourceMapping",
+            event_source_mappings::get(app, ctx, id),
+        ),
+        [_, "event-source-mappings", id] if *m == Method::PUT => (
+            "UpdateEventSourceMapping",
+            event_source_mappings::update(app, ctx, id, &req).await,
+        ),
+        [_, "event-source-mappings", id] if *m == Method::DELETE => (
+            "DeleteEventSourceMapping",
+            event_source_mappings::delete(app, ctx, id).await,
         ),
         [_, "tags", arn] => ("Tags", tags(app, ctx, arn, &req).await),
         [_, "account-settings"] if *m == Method::GET => (
