@@ -258,6 +258,7 @@ macro_rules! suite {
                 redrive_moves_a_message_received_too_often,
                 retention_drops_old_messages,
                 a_send_with_its_ack_settles_the_work_item,
+                an_append_sends_its_messages_with_its_events,
             }
             definitions {
                 apply_commits_a_group_and_announces_it,

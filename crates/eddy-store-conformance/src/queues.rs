@@ -576,3 +576,52 @@ pub async fn a_send_with_its_ack_settles_the_work_item<B: Backend>() {
             .is_empty()
     );
 }
+
+/// An append that sends queue messages (a topic's fan-out) sends them if and only if it appends
+/// its events: received as sent, at the append's time, FIFO deduplication included; a refused
+/// append (a lost lease) sends nothing.
+pub async fn an_append_sends_its_messages_with_its_events<B: Backend>() {
+    let h = Harness::<B>::open().await;
+    let s = h.store();
+    let mut batch = with_work("n", 1, T0);
+    batch.messages = vec![
+        eddy_store::QueueMessages {
+            queue: "a".into(),
+            messages: vec![message("a1"), message("a2")],
+        },
+        eddy_store::QueueMessages {
+            queue: "f".into(),
+            messages: vec![in_group("f1", "g"), in_group("f1", "g")],
+        },
+    ];
+    s.append(batch).await.expect("append");
+    assert_eq!(s.counts().await.expect("counts").events, 1);
+    assert_eq!(stats(s, "a", T0).await, (2, 0, 0));
+    assert_eq!(
+        stats(s, "f", T0).await,
+        (1, 0, 0),
+        "the repeat is deduplicated"
+    );
+    let got = s
+        .queue_receive("a".into(), receive(T0, 10))
+        .await
+        .expect("receive");
+    assert_eq!(sorted(&got), ["a1", "a2"]);
+    assert!(
+        got.iter()
+            .all(|m| m.sent_ms == T0 && m.body.starts_with("body of a"))
+    );
+    // A refused append sends nothing.
+    let held = s.lease(None, T0, 1, 1_000).await.expect("lease");
+    let lost = held[0].lease();
+    assert!(s.nack(lost, T0).await.expect("nack"));
+    let mut refused = with_work("m", 1, T0);
+    refused.ack = vec![lost];
+    refused.messages = vec![eddy_store::QueueMessages {
+        queue: "b".into(),
+        messages: vec![message("b1")],
+    }];
+    assert!(s.append(refused).await.is_err());
+    assert_eq!(stats(s, "b", T0).await, (0, 0, 0));
+    assert_eq!(s.counts().await.expect("counts").events, 1);
+}

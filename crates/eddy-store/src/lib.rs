@@ -296,6 +296,18 @@ pub struct AppendBatch {
     /// (which become due at it); the store's own clock when `None`. Callers with a movable clock
     /// pass theirs so that due times and event ages follow it.
     pub now_ms: Option<i64>,
+    /// Messages sent to queues in the same transaction (a topic's deliveries to the queues
+    /// subscribed to it), as [`QueueStore::queue_send`] sends them, at the append's ingestion
+    /// time: they are there if and only if the events are.
+    pub messages: Vec<QueueMessages>,
+}
+
+/// Messages for one queue, sent with an [`AppendBatch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueMessages {
+    /// The queue's key, as [`QueueStore::queue_send`] names it.
+    pub queue: String,
+    pub messages: Vec<NewMessage>,
 }
 
 /// The last fired tick of one schedule: the scheduler appends it with the events that tick fired,

@@ -646,7 +646,6 @@ async fn attempt(
                 ..crate::topics::Publication::default()
             };
             match app
-                .topics
                 .publish(&region, &name, vec![p], vec![item.lease()])
                 .await
             {

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use eddy_store::{NewLogEvent, WorkItem};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::retry::{self, Policy, Verdict};
 use super::target::TargetKind;
@@ -31,8 +31,9 @@ use crate::Core;
 use crate::core_error::CoreError;
 use crate::logs::LogGroupDef;
 use crate::queues::OutMessage;
-use crate::topics::envelope::{self, Signed, Urls};
-use crate::topics::publish::{Kind, MAX_RAW_QUEUE_ATTRIBUTES, Notification};
+use crate::topics::envelope::{self, Signed};
+use crate::topics::fanout::{self, Envelopes};
+use crate::topics::publish::{Kind, Notification};
 use crate::topics::{SubscriptionDef, TopicDef};
 use crate::work::Work;
 
@@ -51,36 +52,13 @@ struct Ctx<'a> {
     sub: &'a SubscriptionDef,
     arn: String,
     topic: Option<TopicDef>,
-    urls: Urls,
-    key: Option<Arc<crate::topics::signing::Key>>,
+    env: Envelopes,
 }
 
 impl Ctx<'_> {
-    fn fifo(&self) -> bool {
-        self.topic.as_ref().is_some_and(TopicDef::fifo)
-    }
-
-    fn signed(&self, n: &Notification, message: &str, version: &str) -> Option<Signed> {
-        let key = self.key.as_ref()?;
-        Some(key.sign(&envelope::string_to_sign(n, message, &self.urls), version))
-    }
-
-    fn version(&self) -> &str {
-        match self.topic.as_ref().map(|t| t.attr("SignatureVersion")) {
-            Some("2") => "2",
-            _ => "1",
-        }
-    }
-
-    /// The JSON envelope this subscription's protocol receives (FIFO topics sign nothing).
+    /// The JSON envelope this subscription's protocol receives.
     fn envelope(&self, n: &Notification) -> String {
-        let message = n.message_for(&self.sub.protocol);
-        let signed = if self.fifo() {
-            None
-        } else {
-            self.signed(n, &message, self.version())
-        };
-        envelope::envelope(n, &message, &self.arn, &self.urls, signed.as_ref())
+        self.env.envelope(n, &self.sub.protocol, &self.arn)
     }
 }
 
@@ -128,16 +106,13 @@ pub async fn deliver(app: Arc<Core>, items: Vec<WorkItem>) {
     } else {
         None
     };
-    let urls = app
-        .topics
-        .urls(key.as_ref().map_or("", |k| k.cert_file.as_str()));
+    let env = Envelopes::new(&app.topics, topic.as_ref(), key);
     let cx = Ctx {
         app: &app,
         sub: &sub,
         arn,
         topic,
-        urls,
-        key,
+        env,
     };
     let outcomes = match sub.protocol.as_str() {
         "sqs" => to_queue(&cx, &notes).await,
@@ -200,43 +175,16 @@ enum Done {
 /// The queue message a notification makes for this subscription.
 fn queue_message(cx: &Ctx<'_>, note: &Note, queue_fifo: bool) -> Result<OutMessage, Failure> {
     let n = &note.n;
-    let mut m = OutMessage::default();
-    if cx.sub.raw() {
-        if n.message_attributes.len() > MAX_RAW_QUEUE_ATTRIBUTES {
-            return Err(Failure::permanent(
-                "InvalidParameter",
-                format!(
-                    "the message has {} attributes; a raw delivery to a queue carries at most \
-                     {MAX_RAW_QUEUE_ATTRIBUTES}",
-                    n.message_attributes.len()
-                ),
-            ));
-        }
-        m.body = n.message_for("sqs");
-        m.message_attributes = n
-            .message_attributes
-            .iter()
-            .map(|(k, a)| {
-                let v = match &a.binary_value {
-                    Some(b) => json!({"DataType": a.data_type, "BinaryValue": b}),
-                    None => json!({"DataType": a.data_type, "StringValue": a.value()}),
-                };
-                (k.clone(), v)
-            })
-            .collect::<BTreeMap<String, Value>>();
-    } else {
-        m.body = cx.envelope(n);
-    }
-    if queue_fifo {
-        m.group_id = Some(n.group_id.clone().unwrap_or_else(|| "default".to_owned()));
-        // Per work item as well as per publication: a redelivery of the same item is a
-        // duplicate, a second subscription of the same queue is not.
-        m.dedup_id = Some(match &n.dedup_id {
-            Some(d) => d.clone(),
-            None => format!("{}-{}", n.message_id, note.item.id),
-        });
-    }
-    Ok(m)
+    fanout::queue_message(
+        cx.sub,
+        n,
+        queue_fifo,
+        || cx.envelope(n),
+        // Per work item: a redelivery of the same item is a duplicate, a second subscription
+        // of the same queue is not.
+        || format!("{}-{}", n.message_id, note.item.id),
+    )
+    .map_err(|why| Failure::permanent("InvalidParameter", why))
 }
 
 /// Delivers to an eddy queue: the messages and the items' removal in one transaction.
@@ -328,11 +276,11 @@ async fn to_function(cx: &Ctx<'_>, note: &Note) -> Result<Done, Failure> {
     let n = &note.n;
     let message = n.message_for("lambda");
     // Lambda's records carry SignatureVersion 1 whatever the topic says (as SNS sends them).
-    let signed = cx.signed(n, &message, "1").unwrap_or(Signed {
+    let signed = cx.env.signed(n, &message, "1").unwrap_or(Signed {
         version: "1",
         signature: String::new(),
     });
-    let event = envelope::lambda_event(n, &message, &cx.arn, &cx.urls, &signed);
+    let event = envelope::lambda_event(n, &message, &cx.arn, cx.env.urls(), &signed);
     super::function::enqueue(cx.app, &def, event, vec![note.item.lease()])
         .await
         .map(|_| Done::Settled)
@@ -436,11 +384,12 @@ async fn to_log(cx: &Ctx<'_>, note: &Note) -> Result<Done, Failure> {
             let link = match n.kind {
                 Kind::Notification => format!(
                     "To stop receiving these notifications, visit {}",
-                    cx.urls.unsubscribe(&cx.arn)
+                    cx.env.urls().unsubscribe(&cx.arn)
                 ),
                 _ => format!(
                     "To confirm the subscription, visit {}",
-                    cx.urls
+                    cx.env
+                        .urls()
                         .subscribe(&n.topic_arn, n.token.as_deref().unwrap_or_default())
                 ),
             };
@@ -537,16 +486,13 @@ async fn dead_letter(app: &Core, item: &WorkItem, f: &Failure, sub: Option<&Subs
         && let Ok(n) = serde_json::from_str::<Notification>(&item.body)
     {
         let key = app.topics.signing_key().await.ok();
-        let urls = app
-            .topics
-            .urls(key.as_ref().map_or("", |k| k.cert_file.as_str()));
+        let topic = app.topics.get(&sub.region, &sub.topic);
         let cx = Ctx {
             app,
             sub,
             arn: item.rule.clone(),
-            topic: app.topics.get(&sub.region, &sub.topic),
-            urls,
-            key,
+            env: Envelopes::new(&app.topics, topic.as_ref(), key),
+            topic,
         };
         let note = Note {
             item: item.clone(),

@@ -302,6 +302,27 @@ impl Queues {
         messages: Vec<OutMessage>,
         ack: Vec<eddy_store::Lease>,
     ) -> Result<Vec<SentMessage>, CoreError> {
+        let (new, mut out) = Self::prepare(queue, messages);
+        let sent: Vec<Sent> = self
+            .store
+            .queue_send(queue.key(), new, self.clock.now_ms(), ack)
+            .await?;
+        for (o, s) in out.iter_mut().zip(sent) {
+            o.message_id = s.message_id;
+            o.seq = s.seq;
+        }
+        self.woke(&queue.key());
+        Ok(out)
+    }
+
+    /// Messages as the store keeps them (digests, stored attributes, the queue's delay, FIFO
+    /// deduplication ids), with the answers to fill in once sent. For senders that write them
+    /// with something else in one store transaction (a topic's fan-out), who then call
+    /// [`Queues::woke`].
+    pub fn prepare(
+        queue: &QueueDef,
+        messages: Vec<OutMessage>,
+    ) -> (Vec<NewMessage>, Vec<SentMessage>) {
         let mut out = Vec::with_capacity(messages.len());
         let mut new = Vec::with_capacity(messages.len());
         for m in messages {
@@ -333,16 +354,12 @@ impl Queues {
                 seq: 0,
             });
         }
-        let sent: Vec<Sent> = self
-            .store
-            .queue_send(queue.key(), new, self.clock.now_ms(), ack)
-            .await?;
-        for (o, s) in out.iter_mut().zip(sent) {
-            o.message_id = s.message_id;
-            o.seq = s.seq;
-        }
-        self.waker(&queue.key()).notify_waiters();
-        Ok(out)
+        (new, out)
+    }
+
+    /// Wakes the long polls of a queue that messages were just written to.
+    pub fn woke(&self, key: &str) {
+        self.waker(key).notify_waiters();
     }
 
     /// How many messages a queue holds, by state.

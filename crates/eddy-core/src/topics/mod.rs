@@ -6,12 +6,15 @@
 //! * [`publish`]: what a publication must be, and the notification stored for it;
 //! * delivery to each protocol is the delivery engine's ([`crate::delivery::notify`]).
 //!
-//! Publishing evaluates the filter policies of the topic's confirmed subscriptions (compiled
-//! once per change, [`Route`]) and appends the notification with one work item per passing
-//! subscription in one durable batch, so an acknowledged publication owes every delivery.
+//! Publishing ([`crate::Core::publish`], in [`fanout`]) evaluates the filter policies of the
+//! topic's confirmed subscriptions (compiled once per change, [`Route`]) and appends the
+//! notification with its deliveries in one durable batch, so an acknowledged publication owes
+//! every delivery: the messages of the queues subscribed to it are written in that batch
+//! itself, and every other subscription gets a work item for the delivery engine.
 
 pub mod definition;
 pub mod envelope;
+pub(crate) mod fanout;
 pub mod publish;
 pub mod signing;
 
@@ -20,7 +23,9 @@ use std::sync::{Arc, RwLock};
 
 use eddy_model::definitions::Tags;
 use eddy_pattern::filter_policy::{FilterPolicy, Scope};
-use eddy_store::{AppendBatch, Definition, DefinitionChange, Lease, NewEvent, Store};
+use eddy_store::{
+    AppendBatch, Definition, DefinitionChange, Lease, NewEvent, QueueMessages, Store,
+};
 use tokio::sync::Notify;
 
 use crate::clock::Clock;
@@ -41,9 +46,10 @@ pub const SNS_BUS: &str = "$sns";
 type TopicId = (String, String);
 
 /// One confirmed subscription of a topic, as publishing evaluates it.
-struct Route {
-    arn: String,
+pub(crate) struct Route {
+    pub(crate) arn: String,
     filter: Option<FilterPolicy>,
+    pub(crate) sub: SubscriptionDef,
 }
 
 impl Route {
@@ -54,6 +60,15 @@ impl Route {
             Some(f) => f.matches_attributes_with(|name| n.attribute(name)),
         }
     }
+}
+
+/// Publications checked and ready to store (see [`Topics::prepare`]).
+pub(crate) struct Prepared {
+    pub(crate) topic: TopicDef,
+    pub(crate) answers: Vec<Result<Published, TopicError>>,
+    /// Each notification with the routes (subscriptions) it passes.
+    pub(crate) notes: Vec<(Notification, Vec<Arc<Route>>)>,
+    pub(crate) now: i64,
 }
 
 /// A published message's answer.
@@ -71,7 +86,7 @@ pub struct Topics {
     topics: Registry<TopicDef>,
     subscriptions: Registry<SubscriptionDef>,
     /// Confirmed subscriptions by topic `(region, name)`, rebuilt when definitions change.
-    routes: RwLock<HashMap<TopicId, Arc<Vec<Route>>>>,
+    routes: RwLock<HashMap<TopicId, Arc<Vec<Arc<Route>>>>>,
     fifo: Fifo,
     work_ready: Arc<Notify>,
     signer: signing::Signer,
@@ -154,7 +169,7 @@ impl Topics {
     }
 
     fn rebuild(&self) {
-        let mut routes: HashMap<TopicId, Vec<Route>> = HashMap::new();
+        let mut routes: HashMap<TopicId, Vec<Arc<Route>>> = HashMap::new();
         for s in self.subscriptions.all() {
             if !s.confirmed {
                 continue;
@@ -162,16 +177,17 @@ impl Topics {
             routes
                 .entry((s.region.clone(), s.topic.clone()))
                 .or_default()
-                .push(Route {
+                .push(Arc::new(Route {
                     arn: s.arn(&self.account),
                     filter: s.filter(),
-                });
+                    sub: s,
+                }));
         }
         let routes = routes.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
         *self.routes.write().unwrap_or_else(|e| e.into_inner()) = routes;
     }
 
-    fn routes(&self, region: &str, topic: &str) -> Arc<Vec<Route>> {
+    fn routes(&self, region: &str, topic: &str) -> Arc<Vec<Arc<Route>>> {
         self.routes
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -435,6 +451,7 @@ impl Topics {
             &topic.region,
             vec![(n, vec![sub.arn(&self.account)])],
             Vec::new(),
+            Vec::new(),
         )
         .await
     }
@@ -509,16 +526,15 @@ impl Topics {
         self.subscriptions.put(sub).await
     }
 
-    /// Publishes messages to a topic: each is checked, and the accepted ones are stored with
-    /// their deliveries in one durable append (which also removes the work items `ack`: a rule
-    /// delivering to the topic). Answers, in order, each message's id or why it was refused.
-    pub async fn publish(
+    /// The first half of publishing ([`crate::Core::publish`] is the whole): checks each
+    /// publication, applies the FIFO deduplication window, and answers the notifications to
+    /// store, each with the subscriptions its filter policies pass.
+    fn prepare(
         &self,
         region: &str,
         topic: &str,
         publications: Vec<Publication>,
-        ack: Vec<Lease>,
-    ) -> Result<Vec<Result<Published, TopicError>>, TopicError> {
+    ) -> Result<Prepared, TopicError> {
         let Some(t) = self.get(region, topic) else {
             return Err(TopicError::TopicNotFound);
         };
@@ -527,7 +543,7 @@ impl Topics {
         let routes = self.routes(region, topic);
         let now = self.clock.now_ms();
         let mut answers = Vec::with_capacity(publications.len());
-        let mut batch = Vec::with_capacity(publications.len());
+        let mut notes = Vec::with_capacity(publications.len());
         for p in publications {
             if let Err(e) = publish::check(&p, fifo, content_dedup) {
                 answers.push(Err(e));
@@ -563,39 +579,28 @@ impl Topics {
                 sequence_number: sequence_number.clone(),
                 token: None,
             };
-            let to: Vec<String> = routes
-                .iter()
-                .filter(|r| r.passes(&n))
-                .map(|r| r.arn.clone())
-                .collect();
-            batch.push((n, to));
+            let to: Vec<Arc<Route>> = routes.iter().filter(|r| r.passes(&n)).cloned().collect();
+            notes.push((n, to));
             answers.push(Ok(Published {
                 message_id,
                 sequence_number,
             }));
         }
-        let remember: Vec<(String, String, String)> = batch
-            .iter()
-            .filter_map(|(n, _)| {
-                Some((
-                    n.dedup_id.clone()?,
-                    n.message_id.clone(),
-                    n.sequence_number.clone()?,
-                ))
-            })
-            .collect();
-        self.append(region, batch, ack).await?;
-        for (d, id, seq) in remember {
-            self.fifo.remember(topic, &d, &id, &seq, now);
-        }
-        Ok(answers)
+        Ok(Prepared {
+            topic: t,
+            answers,
+            notes,
+            now,
+        })
     }
 
     /// Appends notifications, each with a work item per subscription ARN, in one batch.
+    /// `messages` are queue messages written in the same batch (subscribed queues').
     async fn append(
         &self,
         region: &str,
         notifications: Vec<(Notification, Vec<String>)>,
+        messages: Vec<QueueMessages>,
         ack: Vec<Lease>,
     ) -> Result<(), CoreError> {
         if notifications.is_empty() && ack.is_empty() {
@@ -605,6 +610,7 @@ impl Topics {
         let mut batch = AppendBatch {
             ack,
             now_ms: Some(now),
+            messages,
             ..AppendBatch::default()
         };
         let bus = format!("{region}:{SNS_BUS}");

@@ -1439,6 +1439,9 @@ fn append(tx: &Transaction<'_>, batch: AppendBatch) -> DbResult<()> {
             st.execute(params![seq, w.rule, w.target, ingested])?;
         }
     }
+    for q in batch.messages {
+        queue::send(tx, &q.queue, q.messages, ingested)?;
+    }
     Ok(())
 }
 

@@ -9,6 +9,9 @@
 //! little as possible: one statement and its commit, no round trips in between (taking it in a
 //! separate statement cost a third of the throughput of three nodes appending single events).
 //!
+//! An append that sends queue messages ([`crate::AppendBatch::messages`]) takes the
+//! transactional path, and its messages are sent after the write, in the same transaction.
+//!
 //! Within a batch each append stays all-or-nothing on its own: an append whose forwarded work
 //! items' leases are no longer current ([`crate::AppendBatch::ack`]), whose ticks are not later
 //! than the recorded ones ([`crate::AppendBatch::ticks`]) or whose work names no event is left
@@ -151,7 +154,8 @@ async fn write(shared: &Shared, batch: &mut [Request]) -> PgResult<Vec<Option<Pg
         .iter()
         .flat_map(|r| r.batch.ticks.iter().map(|t| t.schedule.as_str()))
         .collect();
-    if acked.is_empty() && schedules.is_empty() {
+    let sends = batch.iter().any(|r| !r.batch.messages.is_empty());
+    if acked.is_empty() && schedules.is_empty() && !sends {
         let columns = Columns::of(batch.iter().map(|r| &r.batch), store_now);
         if !columns.is_empty() {
             conn.query_one(WRITE, &columns.params()).await?;
@@ -240,6 +244,22 @@ async fn write(shared: &Shared, batch: &mut [Request]) -> PgResult<Vec<Option<Pg
     let columns = Columns::of(written, store_now);
     if !columns.is_empty() {
         tx.query_one(WRITE, &columns.params()).await?;
+    }
+    // The queue messages of the written requests, in the same transaction.
+    for (r, refused) in batch.iter_mut().zip(&refused) {
+        if refused.is_some() {
+            continue;
+        }
+        if r.batch.messages.is_empty() {
+            continue;
+        }
+        let now = match r.batch.now_ms.or(store_now) {
+            Some(now) => now,
+            None => tx.query_one("SELECT eddy_now_ms()", &[]).await?.get(0),
+        };
+        for q in std::mem::take(&mut r.batch.messages) {
+            super::queue::send_in(&mut tx, &q.queue, q.messages, now).await?;
+        }
     }
     tx.commit().await?;
     Ok(refused)

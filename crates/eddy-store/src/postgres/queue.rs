@@ -43,11 +43,24 @@ pub(crate) async fn send(
     let mut conn = shared.pool.get().await?;
     let mut tx = conn.begin().await?;
     work::fenced_ack(&mut tx, ack).await?;
+    let out = send_in(&mut tx, &queue, messages, now_ms).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// Sends messages within a transaction (a plain send's, or an append's).
+pub(crate) async fn send_in(
+    tx: &mut Tx<'_>,
+    queue: &str,
+    messages: Vec<NewMessage>,
+    now_ms: i64,
+) -> PgResult<Vec<Sent>> {
+    let queue = queue.to_owned();
     let ordered = messages
         .iter()
         .any(|m| m.group_id.is_some() || m.dedup_id.is_some());
     if ordered {
-        lock(&mut tx, "eddy.send.", &queue).await?;
+        lock(tx, "eddy.send.", &queue).await?;
         tx.execute(
             "DELETE FROM dedup WHERE queue = $1 AND sent_ms < $2",
             &[&queue, &(now_ms - DEDUP_WINDOW_MS)],
@@ -108,7 +121,6 @@ pub(crate) async fn send(
             duplicate: false,
         });
     }
-    tx.commit().await?;
     Ok(out)
 }
 

@@ -95,7 +95,6 @@ pub async fn publish(app: &App, ctx: &Ctx, p: &Params) -> Answer {
     let publication = publication(p, "messageAttributes")?;
     let topic = target(app, ctx, &name, std::slice::from_ref(&publication))?;
     let mut answers = app
-        .topics
         .publish(&ctx.region, &topic.name, vec![publication], Vec::new())
         .await
         .map_err(topic_error)?;
@@ -189,7 +188,6 @@ pub async fn publish_batch(app: &App, ctx: &Ctx, p: &Params) -> Answer {
         ));
     }
     let answers = app
-        .topics
         .publish(&ctx.region, &topic.name, publications, Vec::new())
         .await
         .map_err(topic_error)?;
