@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 
-from conftest import Eddy, eddy_bin
+from conftest import Eddy, eddy_bin, wait_for
 
 MANIFEST = textwrap.dedent("""\
     version = 1
@@ -204,3 +204,76 @@ def test_apply_reads_and_runs_code_only_under_the_code_roots(eddy):
         assert "root:" not in raw.decode()
     lam = eddy.client("lambda")
     assert all(f["FunctionName"] != "stolen" for f in lam.list_functions()["Functions"])
+
+
+SOURCES_MANIFEST = textwrap.dedent("""\
+    version = 1
+
+    [queues.jobs]
+    visibility_timeout = 5
+    redrive = { dead_letter_queue = "jobs-dlq", max_receive_count = 2 }
+
+    [queues.jobs-dlq]
+
+    [functions.worker]
+    code = "functions/worker"
+    runtime = "python3.12"
+    handler = "app.handler"
+
+    [[functions.worker.sources]]
+    queue = "jobs"
+    batch_size = 5
+    filters = [{ body = { kind = ["job", "poison"] } }]
+    report_batch_item_failures = true
+    """)
+
+WORKER = '''import json
+def handler(event, context):
+    failures = []
+    for r in event["Records"]:
+        body = json.loads(r["body"])
+        print("worked", body["n"], flush=True)
+        if body["kind"] == "poison":
+            failures.append({"itemIdentifier": r["messageId"]})
+    return {"batchItemFailures": failures}
+'''
+
+
+def test_the_manifest_declares_queue_sources(fresh_dir, tmp_path):
+    (tmp_path / "functions" / "worker").mkdir(parents=True)
+    (tmp_path / "functions" / "worker" / "app.py").write_text(WORKER)
+    (tmp_path / "eddy.toml").write_text(SOURCES_MANIFEST)
+    server = Eddy(fresh_dir, ["--python", sys.executable, "--function-user", "current"],
+                  cwd=str(tmp_path)).start()
+    try:
+        lam, sqs, logs = server.client("lambda"), server.client("sqs"), server.client("logs")
+        [m] = lam.list_event_source_mappings(FunctionName="worker")["EventSourceMappings"]
+        assert m["EventSourceArn"].endswith(":jobs") and m["BatchSize"] == 5
+        assert m["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        url = sqs.get_queue_url(QueueName="jobs")["QueueUrl"]
+        for n in range(6):
+            sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"kind": "job", "n": n}))
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"kind": "other", "n": 99}))
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"kind": "poison", "n": 7}))
+        dlq = sqs.get_queue_url(QueueName="jobs-dlq")["QueueUrl"]
+
+        def worked():
+            try:
+                events = logs.filter_log_events(logGroupName="/aws/lambda/worker")["events"]
+            except Exception:
+                return set()
+            return {int(e["message"].split()[1]) for e in events if e["message"].startswith("worked")}
+
+        assert wait_for(lambda: set(range(6)) <= worked(), timeout=30), worked()
+        assert 99 not in worked(), "a message no filter matches is not handed to the function"
+        got = []
+        assert wait_for(lambda: got.extend(sqs.receive_message(QueueUrl=dlq).get("Messages", []))
+                        or got, timeout=30)
+        assert json.loads(got[0]["Body"]) == {"kind": "poison", "n": 7}
+        # Removing the source deletes the mapping.
+        (tmp_path / "eddy.toml").write_text(SOURCES_MANIFEST.split("[[functions.worker.sources]]")[0])
+        r = apply(str(tmp_path), server)
+        assert "deleted event source mapping worker/jobs" in r.stdout, r.stdout
+        assert lam.list_event_source_mappings(FunctionName="worker")["EventSourceMappings"] == []
+    finally:
+        server.stop()
