@@ -214,6 +214,14 @@ async fn query_call(
         count(app, operation, outcome);
         return res;
     }
+    if signing == Some("sns") && action.is_none() {
+        let e = ApiError::bad(
+            "MissingAction",
+            "The request must contain the parameter Action.",
+        );
+        count(app, "unknown", e.code);
+        return unsupported::query_error(&e);
+    }
     let (res, code) = unsupported::answer(
         &unsupported::Unserved::of(signing, headers, uri.query(), action),
         method,

@@ -1,4 +1,4 @@
-//! Property tests, one per service: no request to SQS, Lambda, Scheduler, API Gateway v2,
+//! Property tests, one per service: no request to SQS, SNS, Lambda, Scheduler, API Gateway v2,
 //! CloudWatch Logs or eddy's own endpoints (`/_eddy/*`, `/moto-api/reset`, `/metrics`) makes
 //! eddy panic, hang or answer 5xx, and every error has its protocol's wire shape:
 //!
@@ -24,6 +24,7 @@ mod apigateway;
 mod lambda;
 mod logs;
 mod scheduler;
+mod sns;
 mod sqs;
 
 use std::collections::BTreeMap;
@@ -467,9 +468,9 @@ pub enum Shape {
     RestJson,
     /// eddy's own endpoints: `{"message": TEXT, ...}`.
     Eddy,
-    /// A form-encoded `Action=` call (the AWS query protocol, which eddy does not serve): the
-    /// query protocol's `text/xml` `<ErrorResponse>` with a `Code` and a `Message`, or the AWS
-    /// JSON shape when it was refused before any service saw it.
+    /// A form-encoded `Action=` call (the AWS query protocol: SNS, or a service eddy does not
+    /// serve): the query protocol's `text/xml` `<ErrorResponse>` with a `Code` and a `Message`,
+    /// or the AWS JSON shape when it was refused before any service saw it.
     AwsQuery,
 }
 
