@@ -3,6 +3,7 @@ delivery to real subscribers (SQS queues, a Python function through awslambdaric
 function on `lambda_runtime`, an HTTP endpoint that checks signatures with a real SNS message
 validator, email and SMS written to a log group), FIFO ordering, retries and dead-letter queues."""
 
+import base64
 import json
 import shutil
 import sys
@@ -499,6 +500,36 @@ def test_http_subscribers_confirm_and_receive_signed_notifications(sns, endpoint
     assert wait_for(lambda: len(endpoint.of("Notification")) == 3)
     last = endpoint.of("Notification")[-1]
     assert last["body"] == "raw body" and last["headers"]["x-amz-sns-rawdelivery"] == "true"
+
+
+def test_signature_version_2_is_sha256_with_rsa(sns, endpoint):
+    """SignatureVersion 2 (SHA256withRSA), checked with the `cryptography` library against the
+    certificate eddy serves, as AWS's own validators do."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+    from cryptography.hazmat.primitives.hashes import SHA256
+
+    arn = sns.create_topic(Name="v2", Attributes={"SignatureVersion": "2"})["TopicArn"]
+    assert sns.get_topic_attributes(TopicArn=arn)["Attributes"]["SignatureVersion"] == "2"
+    endpoint.validator = type("Skip", (), {"validate_message": staticmethod(lambda m: None)})()
+    sns.subscribe(TopicArn=arn, Protocol="http", Endpoint=endpoint.url)
+    assert wait_for(lambda: endpoint.of("SubscriptionConfirmation"))
+    confirmation = json.loads(endpoint.of("SubscriptionConfirmation")[0]["body"])
+    with urllib.request.urlopen(confirmation["SubscribeURL"]) as r:
+        assert r.status == 200
+    sns.publish(TopicArn=arn, Message="sha256", Subject="s")
+    assert wait_for(lambda: endpoint.of("Notification"))
+    for kind, keys in [
+        ("SubscriptionConfirmation",
+         ["Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"]),
+        ("Notification", ["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"]),
+    ]:
+        msg = json.loads(endpoint.of(kind)[0]["body"])
+        assert msg["SignatureVersion"] == "2"
+        with urllib.request.urlopen(msg["SigningCertURL"]) as r:
+            cert = x509.load_pem_x509_certificate(r.read())
+        text = "".join(f"{k}\n{msg[k]}\n" for k in keys).encode()
+        cert.public_key().verify(base64.b64decode(msg["Signature"]), text, PKCS1v15(), SHA256())
 
 
 def test_http_deliveries_are_retried_by_the_delivery_policy_then_dead_lettered(sns, sqs):
