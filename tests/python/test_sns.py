@@ -722,3 +722,26 @@ def test_the_manifest_declares_topics_and_the_cli_publishes(fresh_dir, tmp_path)
         assert "0 created, 0 updated, 0 deleted" in cli(s, "apply", str(tmp_path / "eddy.toml")).stdout
     finally:
         s.stop()
+
+
+def test_a_bus_can_subscribe_with_eddys_eventbridge_protocol(sns, sqs, server):
+    """SNS has no protocol for an EventBridge bus; eddy's `eventbridge` puts each notification
+    on the bus as an event (`aws.sns`, `SNS Notification`), where rules pick it up."""
+    events = server.client("events")
+    events.create_event_bus(Name="notes")
+    bus = f"arn:aws:events:us-east-1:{ACCOUNT}:event-bus/notes"
+    url, qarn = queue(sqs, "from-bus")
+    events.put_rule(Name="sns-notes", EventBusName="notes",
+                    EventPattern=json.dumps({"source": ["aws.sns"]}))
+    events.put_targets(Rule="sns-notes", EventBusName="notes", Targets=[{"Id": "q", "Arn": qarn}])
+    arn = sns.create_topic(Name="to-bus")["TopicArn"]
+    sns.subscribe(TopicArn=arn, Protocol="eventbridge", Endpoint=bus)
+    assert error(lambda: sns.subscribe(TopicArn=arn, Protocol="eventbridge", Endpoint=qarn))[0] == \
+        "InvalidParameter"
+    r = sns.publish(TopicArn=arn, Message="on the bus")
+    [m] = receive(sqs, url, 1)
+    event = json.loads(m["Body"])
+    assert event["source"] == "aws.sns" and event["detail-type"] == "SNS Notification"
+    assert event["resources"] == [arn]
+    assert event["detail"]["MessageId"] == r["MessageId"]
+    assert event["detail"]["Message"] == "on the bus"

@@ -160,7 +160,7 @@ pub struct Topic {
 }
 
 /// One subscription: exactly one of `queue`, `function`, `http`, `https`, `email`,
-/// `email_json`, `sms`.
+/// `email_json`, `sms`, `bus`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Subscription {
@@ -178,6 +178,9 @@ pub struct Subscription {
     pub email_json: Option<String>,
     /// A phone number (written to the log group, not sent).
     pub sms: Option<String>,
+    /// An event bus of this manifest (or `default`, or a bus ARN): eddy's own protocol, each
+    /// notification an event on the bus.
+    pub bus: Option<String>,
     /// Deliver the message alone, not the JSON notification (queues and HTTP).
     #[serde(default)]
     pub raw: bool,
@@ -200,6 +203,7 @@ impl Subscription {
             ("email", &self.email),
             ("email-json", &self.email_json),
             ("sms", &self.sms),
+            ("eventbridge", &self.bus),
         ]
         .into_iter()
         .filter_map(|(p, e)| Some((p, e.as_deref()?)))

@@ -290,6 +290,7 @@ impl Manifest {
                     let endpoint = match protocol {
                         "sqs" => arns.queue(endpoint),
                         "lambda" => arns.function(endpoint),
+                        "eventbridge" => arns.bus(endpoint),
                         _ => endpoint.to_owned(),
                     };
                     let mut a = Map::new();

@@ -697,6 +697,7 @@ impl Checker<'_, '_, '_> {
                 ("email", s.email.is_some()),
                 ("email_json", s.email_json.is_some()),
                 ("sms", s.sms.is_some()),
+                ("bus", s.bus.is_some()),
             ];
             if self.one_of(&sp, &what, &kinds) {
                 if let Some(q) = &s.queue {
@@ -704,6 +705,9 @@ impl Checker<'_, '_, '_> {
                 }
                 if let Some(f) = &s.function {
                     self.reference(&at("function"), &what, "functions", "function", f);
+                }
+                if let Some(b) = &s.bus {
+                    self.reference(&at("bus"), &what, "buses", "bus", b);
                 }
             }
             if let Some(d) = &s.dead_letter_queue {

@@ -9,6 +9,8 @@
 //!   (Lambda's own retries apply from there);
 //! * `http`/`https`: a POST with SNS's `x-amz-sns-*` headers and the signed envelope; retried
 //!   as the subscription's delivery policy says (SNS's default: 3 retries, 20 s apart);
+//! * `eventbridge` (eddy's own protocol: an event bus's ARN): an event on the bus, `aws.sns`
+//!   `SNS Notification`, whose detail is the JSON notification (or the raw message);
 //! * `email`, `email-json`, `sms`: written to the log group `sns/REGION/ACCOUNT/TOPIC`, one
 //!   stream per endpoint, instead of being sent (confirmation requests too, with the URL that
 //!   confirms).
@@ -124,6 +126,13 @@ pub async fn deliver(app: Arc<Core>, items: Vec<WorkItem>) {
             out
         }
         "http" | "https" => join_all(notes.iter().map(|note| to_http(&cx, note)).collect()).await,
+        "eventbridge" => {
+            let mut out = Vec::with_capacity(notes.len());
+            for note in &notes {
+                out.push(to_bus(&cx, note).await);
+            }
+            out
+        }
         _ => {
             let mut out = Vec::with_capacity(notes.len());
             for note in &notes {
@@ -285,6 +294,53 @@ async fn to_function(cx: &Ctx<'_>, note: &Note) -> Result<Done, Failure> {
         .await
         .map(|_| Done::Settled)
         .map_err(|e| Failure::core(&e))
+}
+
+/// Puts the notification on an event bus (eddy's `eventbridge` protocol): source `aws.sns`,
+/// detail type `SNS Notification`, the topic as the event's resource, and as detail the JSON
+/// notification, or (raw) the message itself, which must then be a JSON object.
+async fn to_bus(cx: &Ctx<'_>, note: &Note) -> Result<Done, Failure> {
+    let TargetKind::Bus { region, name } = TargetKind::of(&cx.sub.endpoint) else {
+        return Err(Failure::permanent(
+            "InvalidParameter",
+            "the endpoint is not an event bus's ARN",
+        ));
+    };
+    let n = &note.n;
+    let detail = if cx.sub.raw() {
+        let message = n.message_for("eventbridge");
+        if !serde_json::from_str::<Value>(&message).is_ok_and(|v| v.is_object()) {
+            return Err(Failure::permanent(
+                "InvalidParameter",
+                "a raw delivery to a bus needs a message that is a JSON object",
+            ));
+        }
+        message
+    } else {
+        cx.envelope(n)
+    };
+    let event = crate::bus::PreparedEvent {
+        bus: name,
+        source: "aws.sns".to_owned(),
+        detail_type: "SNS Notification".to_owned(),
+        detail,
+        resources: vec![n.topic_arn.clone()],
+        time_ms: Some(n.timestamp_ms),
+    };
+    let now = cx.app.clock.now_ms();
+    match cx
+        .app
+        .bus
+        .put_acking(&region, vec![Ok(event)], vec![note.item.lease()], now)
+        .await
+    {
+        Ok(mut r) => match r.pop() {
+            Some(Ok(_)) => Ok(Done::Settled),
+            Some(Err(e)) => Err(Failure::permanent(e.code, e.message)),
+            None => Err(Failure::retryable("InternalFailure", "no answer")),
+        },
+        Err(e) => Err(Failure::core(&e)),
+    }
 }
 
 /// POSTs the notification to an HTTP(S) endpoint.

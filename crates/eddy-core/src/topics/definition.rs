@@ -47,7 +47,9 @@ pub const SUBSCRIPTION_SETTABLE: &[&str] = &[
 ];
 
 /// The protocols eddy delivers to. `email`, `email-json` and `sms` are written to a log group
-/// instead of being sent (see [`crate::delivery::notify`]).
+/// instead of being sent (see [`crate::delivery::notify`]); `eventbridge` (an event bus's ARN as
+/// the endpoint) is eddy's own: SNS has no such protocol, and eddy puts each notification on
+/// the bus as an event.
 pub const PROTOCOLS: &[&str] = &[
     "sqs",
     "lambda",
@@ -56,6 +58,7 @@ pub const PROTOCOLS: &[&str] = &[
     "email",
     "email-json",
     "sms",
+    "eventbridge",
 ];
 
 /// A topic.
@@ -394,6 +397,7 @@ pub fn check_endpoint(protocol: &str, endpoint: &str, fifo: bool) -> Result<(), 
                 (Some(u), Some(d), None) if !u.is_empty() && d.contains('.')
             )
         }
+        "eventbridge" => arn_of("events").is_some_and(|a| a.resource.starts_with("event-bus/")),
         "sms" => {
             let digits = endpoint.strip_prefix('+').unwrap_or(endpoint);
             (7..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit())
@@ -406,6 +410,7 @@ pub fn check_endpoint(protocol: &str, endpoint: &str, fifo: bool) -> Result<(), 
             "lambda" => invalid("Lambda endpoint ARN"),
             "email" | "email-json" => invalid("Email address"),
             "sms" => TopicError::Invalid(format!("Invalid SMS endpoint: {endpoint}")),
+            "eventbridge" => invalid("EventBridge endpoint ARN: use an event bus's ARN"),
             _ => invalid("Endpoint must match the specified protocol"),
         });
     }
@@ -431,8 +436,10 @@ pub fn check_subscription_attribute(
     match name {
         "RawMessageDelivery" => {
             boolean(name, value)?;
-            if !matches!(sub.protocol.as_str(), "sqs" | "http" | "https" | "firehose")
-                && value.eq_ignore_ascii_case("true")
+            if !matches!(
+                sub.protocol.as_str(),
+                "sqs" | "http" | "https" | "firehose" | "eventbridge"
+            ) && value.eq_ignore_ascii_case("true")
             {
                 return Err(reason(format!(
                     "RawMessageDelivery: Raw message delivery is not supported for the {} \

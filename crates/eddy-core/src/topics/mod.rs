@@ -379,7 +379,7 @@ impl Topics {
             .subscriptions(region, Some(topic))
             .into_iter()
             .find(|s| s.protocol == protocol && s.endpoint == endpoint);
-        let confirmed = matches!(protocol.as_str(), "sqs" | "lambda" | "sms");
+        let confirmed = matches!(protocol.as_str(), "sqs" | "lambda" | "sms" | "eventbridge");
         let mut sub = existing.clone().unwrap_or_else(|| SubscriptionDef {
             region: region.to_owned(),
             id: uuid::Uuid::new_v4().to_string(),
