@@ -270,6 +270,9 @@ def test_the_manifest_declares_queue_sources(fresh_dir, tmp_path):
         assert wait_for(lambda: got.extend(sqs.receive_message(QueueUrl=dlq).get("Messages", []))
                         or got, timeout=30)
         assert json.loads(got[0]["Body"]) == {"kind": "poison", "n": 7}
+        status = subprocess.run([eddy_bin(), "status", "--endpoint", server.aws.removeprefix("http://")],
+                                capture_output=True, text=True, timeout=30).stdout
+        assert "QUEUE SOURCES (1)" in status and "worker" in status, status
         # Removing the source deletes the mapping.
         (tmp_path / "eddy.toml").write_text(SOURCES_MANIFEST.split("[[functions.worker.sources]]")[0])
         r = apply(str(tmp_path), server)

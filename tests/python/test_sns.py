@@ -705,6 +705,7 @@ def test_the_manifest_declares_topics_and_the_cli_publishes(fresh_dir, tmp_path)
             {"Source": "shop", "DetailType": "x", "Detail": json.dumps({"id": 9})}])
         assert [json.loads(json.loads(m["Body"])["Message"]) for m in receive(sqs, audit, 1)] == [
             {"id": 9}]
+        assert "TOPICS (1)" in cli(s, "status").stdout
         listing = cli(s, "topics").stdout
         assert "orders  (3 subscriptions)" in listing
         assert 'filter {"kind":["paid"]}' in listing and "[pending confirmation]" in listing

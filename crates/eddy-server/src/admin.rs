@@ -8,7 +8,8 @@
 //!   that target as a new delivery; a message moved there by a queue's redrive policy goes back
 //!   to its source queue. Each message is deleted only after it was put back (at least once).
 //! * `GET /_eddy/status[?region=R]`: what this eddy runs (buses, rules, queues with depth,
-//!   functions with instances, schedules with their next tick, APIs) for `eddy status`.
+//!   functions with instances, topics with subscriptions, event source mappings, schedules with
+//!   their next tick, APIs) for `eddy status`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -206,6 +207,40 @@ pub async fn status(
         })
         .collect();
 
+    let topics: Vec<Value> = app
+        .topics
+        .list(&region)
+        .iter()
+        .map(|t| {
+            let subs = app.topics.subscriptions(&region, Some(&t.name));
+            json!({
+                "name": t.name,
+                "fifo": t.fifo(),
+                "subscriptions": subs.iter().map(|s| json!({
+                    "protocol": s.protocol,
+                    "endpoint": s.endpoint,
+                    "pending": !s.confirmed,
+                    "raw": s.raw(),
+                    "filter": s.attributes.get("FilterPolicy"),
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let sources: Vec<Value> = app
+        .sources
+        .list(&region, None, None)
+        .iter()
+        .map(|m| {
+            json!({
+                "uuid": m.uuid,
+                "function": m.function_name,
+                "queue": m.event_source_arn.rsplit(':').next().unwrap_or(&m.event_source_arn),
+                "batch_size": m.batch_size,
+                "state": m.state.as_str(),
+            })
+        })
+        .collect();
+
     let (defs, _more) = app.schedules.list(&region, None, |_| true, usize::MAX);
     let schedules: Vec<Value> = defs
         .iter()
@@ -247,6 +282,8 @@ pub async fn status(
             "rules": rules,
             "queues": queues,
             "functions": functions,
+            "topics": topics,
+            "event_source_mappings": sources,
             "schedules": schedules,
             "apis": apis,
         }),

@@ -92,6 +92,45 @@ fn functions(status: &Value) {
     }
 }
 
+fn topics_and_sources(status: &Value) {
+    let topics = status["topics"].as_array().cloned().unwrap_or_default();
+    say!("TOPICS ({})", topics.len());
+    for t in &topics {
+        let subs = t["subscriptions"].as_array().cloned().unwrap_or_default();
+        say!("  {:<40} {} subscriptions", text(&t["name"]), subs.len());
+        for s in &subs {
+            let pending = if s["pending"] == true {
+                "  [pending confirmation]"
+            } else {
+                ""
+            };
+            let filter = s["filter"]
+                .as_str()
+                .map(|f| format!("  filter {f}"))
+                .unwrap_or_default();
+            say!(
+                "    {:<11} {}{pending}{filter}",
+                text(&s["protocol"]),
+                text(&s["endpoint"])
+            );
+        }
+    }
+    let sources = status["event_source_mappings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    say!("QUEUE SOURCES ({})", sources.len());
+    for m in &sources {
+        say!(
+            "  {:<32} <- {:<32} batch {:<5} {}",
+            text(&m["function"]),
+            text(&m["queue"]),
+            count(&m["batch_size"]),
+            text(&m["state"]),
+        );
+    }
+}
+
 fn buses_and_rules(status: &Value) {
     let buses = status["buses"].as_array().cloned().unwrap_or_default();
     say!("BUSES ({})", buses.len());
@@ -183,6 +222,7 @@ pub fn run(args: StatusArgs, part: Part) -> ExitCode {
                 buses_and_rules(&status);
                 queues(&status);
                 functions(&status);
+                topics_and_sources(&status);
                 schedules_and_apis(&status);
             }
             Part::Queues => queues(&status),
