@@ -430,7 +430,8 @@ class Endpoint:
                 body = self.rfile.read(n).decode()
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 with ep.lock:
-                    ep.requests.append({"headers": headers, "body": body, "path": self.path})
+                    ep.requests.append({"headers": headers, "body": body, "path": self.path,
+                                        "at": time.monotonic()})
                     status = ep.statuses.pop(0) if ep.statuses else 200
                 kind = headers.get("x-amz-sns-message-type")
                 if status == 200 and headers.get("x-amz-sns-rawdelivery") != "true":
@@ -746,3 +747,19 @@ def test_a_bus_can_subscribe_with_eddys_eventbridge_protocol(sns, sqs, server):
     assert event["resources"] == [arn]
     assert event["detail"]["MessageId"] == r["MessageId"]
     assert event["detail"]["Message"] == "on the bus"
+
+
+def test_http_deliveries_keep_to_the_throttle_policy(sns, endpoint):
+    arn = sns.create_topic(Name="throttled")["TopicArn"]
+    policy = {"throttlePolicy": {"maxReceivesPerSecond": 2}}
+    sub = sns.subscribe(TopicArn=arn, Protocol="http", Endpoint=endpoint.url,
+                        ReturnSubscriptionArn=True,
+                        Attributes={"DeliveryPolicy": json.dumps(policy)})["SubscriptionArn"]
+    assert wait_for(lambda: sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"][
+        "PendingConfirmation"] == "false")
+    sns.publish_batch(TopicArn=arn, PublishBatchRequestEntries=[
+        {"Id": str(i), "Message": f"m{i}"} for i in range(6)])
+    assert wait_for(lambda: len(endpoint.of("Notification")) == 6, timeout=20)
+    times = sorted(r["at"] for r in endpoint.of("Notification"))
+    # Two at once (the bucket starts full), then two a second: four more need two seconds.
+    assert times[-1] - times[0] >= 1.5, times

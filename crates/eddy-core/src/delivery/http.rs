@@ -113,7 +113,7 @@ impl HttpClient {
     /// The limit is `per_second`, asked again from `current` after each wait, so a changed
     /// limit (UpdateApiDestination) applies to deliveries already waiting, within one token's
     /// wait.
-    async fn take_token(&self, key: &str, per_second: i64, current: impl Fn() -> i64) {
+    pub(crate) async fn take_token(&self, key: &str, per_second: i64, current: impl Fn() -> i64) {
         let mut per_second = per_second;
         loop {
             let rate = per_second.max(1) as f64;

@@ -8,7 +8,8 @@
 //! * `lambda`: Lambda's SNS event, handed to the function's asynchronous invocation queue
 //!   (Lambda's own retries apply from there);
 //! * `http`/`https`: a POST with SNS's `x-amz-sns-*` headers and the signed envelope; retried
-//!   as the subscription's delivery policy says (SNS's default: 3 retries, 20 s apart);
+//!   as the subscription's delivery policy says (SNS's default: 3 retries, 20 s apart), at
+//!   most `throttlePolicy.maxReceivesPerSecond` a second;
 //! * `eventbridge` (eddy's own protocol: an event bus's ARN): an event on the bus, `aws.sns`
 //!   `SNS Notification`, whose detail is the JSON notification (or the raw message);
 //! * `email`, `email-json`, `sms`: written to the log group `sns/REGION/ACCOUNT/TOPIC`, one
@@ -368,11 +369,33 @@ async fn to_http(cx: &Ctx<'_>, note: &Note) -> Result<Done, Failure> {
     if raw {
         headers.push(("x-amz-sns-rawdelivery".to_owned(), "true".to_owned()));
     }
+    if let Some(rate) = throttle(cx) {
+        cx.app
+            .http
+            .take_token(&cx.arn, rate, || throttle(cx).unwrap_or(rate))
+            .await;
+    }
     cx.app
         .http
         .post(&cx.sub.endpoint, headers, body)
         .await
         .map(|()| Done::Ack)
+}
+
+/// The delivery policy's `throttlePolicy.maxReceivesPerSecond` for an HTTP subscription: the
+/// subscription's, else the topic's `http.defaultThrottlePolicy`.
+fn throttle(cx: &Ctx<'_>) -> Option<i64> {
+    let read = |policy: &str, path: &[&str]| {
+        let mut v: Value = serde_json::from_str(policy).ok()?;
+        for p in path {
+            v = v.get(*p)?.clone();
+        }
+        v.get("maxReceivesPerSecond")?.as_i64().filter(|n| *n > 0)
+    };
+    read(cx.sub.attr("DeliveryPolicy"), &["throttlePolicy"]).or_else(|| {
+        let topic = cx.topic.as_ref()?.attr("DeliveryPolicy").to_owned();
+        read(&topic, &["http", "defaultThrottlePolicy"])
+    })
 }
 
 /// The `Content-Type` of an HTTP delivery: the delivery policy's `headerContentType` for
