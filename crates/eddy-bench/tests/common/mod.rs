@@ -1,8 +1,9 @@
-//! What the eddy-bench tests share: where the `eddy` binary they run is, and reading the one
-//! JSON line a bench prints.
+//! What the eddy-bench tests share: where the `eddy` binary they run is, a server started from
+//! it, and reading the one JSON line a bench prints.
 
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::Output;
+use std::process::{Child, Command, Output, Stdio};
 
 /// The report of a bench run that must have succeeded: its one JSON line.
 pub fn report(out: &Output) -> serde_json::Value {
@@ -28,4 +29,54 @@ pub fn eddy_bin() -> PathBuf {
         eddy.display()
     );
     eddy
+}
+
+/// `eddy serve` on free ports, killed on drop.
+#[allow(dead_code)] // not every test binary starts one
+pub struct Server {
+    child: Child,
+    /// `host:port` of the AWS endpoint.
+    pub aws: String,
+}
+
+#[allow(dead_code)] // not every test binary starts one
+impl Server {
+    pub fn start(dir: &std::path::Path) -> Self {
+        let eddy = eddy_bin();
+        let mut child = Command::new(&eddy)
+            .args([
+                "serve",
+                "--aws-listen",
+                "127.0.0.1:0",
+                "--http-listen",
+                "127.0.0.1:0",
+            ])
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .current_dir(dir)
+            .env_remove("EDDY_STORE")
+            .env_remove("EDDY_CONFIG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start eddy");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("ready line");
+        let aws = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("aws=http://"))
+            .unwrap_or_else(|| panic!("no aws address in {line:?}"))
+            .to_owned();
+        Self { child, aws }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _gone = self.child.kill();
+        let _reaped = self.child.wait();
+    }
 }
