@@ -544,6 +544,9 @@ proptest! {
         policy in proptest::collection::btree_map(0usize..5, proptest::collection::vec(cond(), 1..4), 1..=5),
         msg in proptest::collection::btree_map(0usize..5, val(), 0..=5),
     ) {
+        // SNS refuses a policy of more than 150 value combinations (`too_complex_refused`);
+        // the shared subset is the policies it accepts.
+        prop_assume!(policy.values().map(Vec::len).product::<usize>() <= 150);
         let policy_json = format!(
             "{{{}}}",
             policy
