@@ -5,8 +5,13 @@ against it. botocore does not check SQS's MD5s itself, so the script does, as th
 (Java, .NET) would."""
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 import urllib.parse
 
+from conftest import ROOT
 from test_unsupported import CLIENT, LAST_SQS_QUERY_BOTO3, old_boto3, run_with
 
 SCRIPT = CLIENT + r'''
@@ -232,3 +237,75 @@ def test_a_queue_url_path_names_the_queue(eddy):
     assert b"<Code>AWS.SimpleQueueService.NonExistentQueue</Code>" in raw, raw
     assert eddy.metric("eddy_aws_requests_total", operation="ReceiveMessage",
                        outcome="QueueDoesNotExist") >= 1
+
+
+# The aws CLI v1 of that age (1.32.89 is built on botocore 1.34.89).
+LAST_SQS_QUERY_AWSCLI_V1 = "1.32.89"
+
+
+def old_awscli(version):
+    """The `aws` of a virtualenv under `.venv-oldest/` holding aws CLI v1 `version`, made once."""
+    home = os.path.join(ROOT, ".venv-oldest", f"awscli-{version}")
+    aws = os.path.join(home, "bin", "aws")
+    marker = os.path.join(home, "installed")
+    if os.path.exists(marker):
+        return aws
+    shutil.rmtree(home, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", home], check=True)
+    out = subprocess.run(
+        [os.path.join(home, "bin", "python"), "-m", "pip", "install", "--quiet",
+         "--disable-pip-version-check", f"awscli=={version}"],
+        capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, f"cannot install awscli {version} from PyPI: {out.stderr}"
+    open(marker, "w").close()
+    return aws
+
+
+def test_the_aws_cli_v1_on_the_query_protocol(eddy):
+    eddy.post("/moto-api/reset")
+    aws = old_awscli(LAST_SQS_QUERY_AWSCLI_V1)
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
+               AWS_DEFAULT_REGION="us-east-1", AWS_PAGER="")
+
+    def cli(*args):
+        out = subprocess.run([aws, "--endpoint-url", eddy.aws, "--output", "json", "sqs", *args],
+                             env=env, capture_output=True, text=True, timeout=60)
+        return out.returncode, out.stdout, out.stderr
+
+    status, out, err = cli("--version")
+    assert f"aws-cli/{LAST_SQS_QUERY_AWSCLI_V1}" in out + err
+    status, out, err = cli("create-queue", "--queue-name", "cli-q", "--attributes",
+                           "VisibilityTimeout=20")
+    assert status == 0, err
+    url = json.loads(out)["QueueUrl"]
+    status, out, err = cli("send-message", "--queue-url", url, "--message-body", "from the cli",
+                           "--message-attributes",
+                           '{"k": {"DataType": "String", "StringValue": "v"}}')
+    assert status == 0, err
+    sent = json.loads(out)
+    status, out, err = cli("receive-message", "--queue-url", url, "--attribute-names", "All",
+                           "--message-attribute-names", "All")
+    assert status == 0, err
+    [m] = json.loads(out)["Messages"]
+    assert m["MessageId"] == sent["MessageId"] and m["Body"] == "from the cli", m
+    assert m["MessageAttributes"] == {"k": {"DataType": "String", "StringValue": "v"}}, m
+    assert m["MD5OfMessageAttributes"] == sent["MD5OfMessageAttributes"], (m, sent)
+    status, out, err = cli("get-queue-attributes", "--queue-url", url, "--attribute-names",
+                           "VisibilityTimeout")
+    assert status == 0 and json.loads(out)["Attributes"] == {"VisibilityTimeout": "20"}, out + err
+    status, _, err = cli("get-queue-url", "--queue-name", "missing")
+    assert status != 0
+    assert ("(AWS.SimpleQueueService.NonExistentQueue) when calling the GetQueueUrl operation: "
+            "The specified queue does not exist.") in err, err
+
+
+def test_sqs_actions_without_a_credential_scope_are_sqs(eddy):
+    """A request whose credentials name no service (SigV2, as the oldest SDKs sign SQS) is SQS's
+    when its action is."""
+    eddy.post("/moto-api/reset")
+    headers = {"Content-Type": "application/x-www-form-urlencoded",
+               "Authorization": "AWS test:c2ln"}
+    status, _, raw = eddy.post("/", form(Action="CreateQueue", QueueName="v2"), headers)
+    assert status == 200, raw
+    status, _, raw = eddy.post("/", form(Action="ListQueues"), headers)
+    assert status == 200 and raw.count(b"<QueueUrl>") == 1 and b"/v2</QueueUrl>" in raw, raw
