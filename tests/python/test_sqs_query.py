@@ -107,6 +107,14 @@ assert again["MessageAttributes"] == {"n": mattrs["n"]}, again
 assert again["Attributes"] == {"ApproximateReceiveCount": "2"}, again
 sqs.delete_message(QueueUrl=url, ReceiptHandle=again["ReceiptHandle"])
 
+# A large body with characters the form and XML encodings must both carry.
+big = ("line\r\n\t\u00e9\U0001F600 %&+=;" * 6000)[:200_000]
+sent = sqs.send_message(QueueUrl=url, MessageBody=big)
+assert sent["MD5OfMessageBody"] == md5(big.encode()), sent
+[m] = sqs.receive_message(QueueUrl=url)["Messages"]
+assert m["Body"] == big and m["MD5OfBody"] == md5(big.encode())
+sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
 # Delay.
 sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=2)
 a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesDelayed"])

@@ -405,7 +405,8 @@ fn element(action: &str, member: &str) -> Element {
     }
 }
 
-/// The `ActionResult` content of a JSON reply.
+/// The `ActionResult` content of a JSON reply. Members come in the reply's key order (sorted),
+/// not the model's: the query protocol's XML readers find members by name.
 fn xml(action: &str, reply: &Map<String, Value>) -> Xml {
     let mut x = Xml::default();
     write_members(&mut x, action, reply);
@@ -597,11 +598,12 @@ mod tests {
         };
         assert_eq!(
             xml("ReceiveMessage", &reply).into_string(),
-            "<Message><MessageId>m</MessageId><Body>&lt;b&gt;</Body>\
-             <Attribute><Name>SentTimestamp</Name><Value>1</Value></Attribute>\
-             <MessageAttribute><Name>n</Name><Value><DataType>Binary</DataType>\
-             <BinaryValue>AAE=</BinaryValue><StringListValue>x</StringListValue>\
-             <StringListValue>y</StringListValue></Value></MessageAttribute></Message>"
+            "<Message><Attribute><Name>SentTimestamp</Name><Value>1</Value></Attribute>\
+             <Body>&lt;b&gt;</Body>\
+             <MessageAttribute><Name>n</Name><Value><BinaryValue>AAE=</BinaryValue>\
+             <DataType>Binary</DataType><StringListValue>x</StringListValue>\
+             <StringListValue>y</StringListValue></Value></MessageAttribute>\
+             <MessageId>m</MessageId></Message>"
         );
         let Value::Object(reply) = json!({
             "Successful": [{"Id": "a"}],
@@ -611,16 +613,16 @@ mod tests {
         };
         assert_eq!(
             xml("DeleteMessageBatch", &reply).into_string(),
-            "<DeleteMessageBatchResultEntry><Id>a</Id></DeleteMessageBatchResultEntry>\
-             <BatchResultErrorEntry><Id>b</Id><SenderFault>true</SenderFault><Code>C</Code>\
-             <Message>M</Message></BatchResultErrorEntry>"
+            "<BatchResultErrorEntry><Code>C</Code><Id>b</Id><Message>M</Message>\
+             <SenderFault>true</SenderFault></BatchResultErrorEntry>\
+             <DeleteMessageBatchResultEntry><Id>a</Id></DeleteMessageBatchResultEntry>"
         );
         let Value::Object(reply) = json!({"queueUrls": ["u1", "u2"], "Tags": {"k": "v"}}) else {
             unreachable!()
         };
         assert_eq!(
             xml("X", &reply).into_string(),
-            "<QueueUrl>u1</QueueUrl><QueueUrl>u2</QueueUrl><Tag><Key>k</Key><Value>v</Value></Tag>"
+            "<Tag><Key>k</Key><Value>v</Value></Tag><QueueUrl>u1</QueueUrl><QueueUrl>u2</QueueUrl>"
         );
     }
 
