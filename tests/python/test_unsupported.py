@@ -1,6 +1,7 @@
 """What eddy does not serve fails in the request's own protocol, so the real clients report it
 as an AWS error naming the service and the operation (not a response they cannot parse); and
-the oldest SDK eddy supports works against it.
+the oldest SDKs work against it: the oldest that speaks every protocol as today's SDKs do, and
+the last one that speaks SQS in the query protocol.
 
 The oldest-SDK tests install pinned old boto3 and botocore releases from PyPI into
 `.venv-oldest/` at the repository root (once; gitignored) and run a script with them against a
@@ -20,11 +21,11 @@ from botocore.exceptions import ClientError
 
 from conftest import AUTHORIZATION, ROOT, aws_cli
 
-# The oldest boto3 that speaks every protocol eddy serves: SQS's AWS JSON 1.0 protocol arrived
-# for good in boto3/botocore 1.34.90 (EventBridge and CloudWatch Logs are JSON 1.1, Lambda,
-# Scheduler and API Gateway v2 rest-json, in every release since each service appeared).
+# The oldest boto3 that speaks every protocol as today's SDKs do: SQS's AWS JSON 1.0 protocol
+# arrived for good in boto3/botocore 1.34.90 (EventBridge and CloudWatch Logs are JSON 1.1,
+# Lambda, Scheduler and API Gateway v2 rest-json, in every release since each service appeared).
 OLDEST_BOTO3 = "1.34.90"
-# The newest boto3 that still sends SQS requests in the query protocol.
+# The newest boto3 that still sends SQS requests in the query protocol (which eddy serves too).
 LAST_SQS_QUERY_BOTO3 = "1.34.89"
 
 
@@ -208,17 +209,26 @@ def test_the_oldest_supported_boto3_speaks_every_served_protocol(eddy):
 SQS_QUERY = CLIENT + """
 sqs = client("sqs")
 assert sqs.meta.service_model.protocol == "query", sqs.meta.service_model.protocol
+url = sqs.create_queue(QueueName="query-sdk")["QueueUrl"]
+assert sqs.list_queues()["QueueUrls"] == [url]
+sqs.send_message(QueueUrl=url, MessageBody="over the query protocol")
+[m] = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"]
+sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 try:
-    sqs.list_queues()
-except ClientError as e:
-    print(json.dumps(e.response["Error"]))
+    sqs.get_queue_url(QueueName="missing")
+except sqs.exceptions.QueueDoesNotExist as e:
+    error = e.response["Error"]
 else:
-    raise SystemExit("list_queues succeeded over the query protocol")
+    raise SystemExit("get_queue_url found a missing queue")
+print(json.dumps({"body": m["Body"], "error": error}))
 """
 
 
-def test_an_sdk_speaking_sqs_query_is_told_the_version_to_upgrade_to(eddy):
-    error = json.loads(run_with(old_boto3(LAST_SQS_QUERY_BOTO3), eddy, SQS_QUERY))
-    assert error["Code"] == "InvalidAction"
-    assert "eddy does not implement SQS's query protocol (Action=ListQueues" in error["Message"]
-    assert f"upgrade to boto3/botocore >= {OLDEST_BOTO3}" in error["Message"]
+def test_an_sdk_speaking_sqs_query_works_too(eddy):
+    """SDKs older than the oldest that speaks every protocol eddy serves differ only in SQS,
+    which they speak in the query protocol: eddy serves that too (see test_sqs_query.py)."""
+    eddy.post("/moto-api/reset")
+    out = json.loads(run_with(old_boto3(LAST_SQS_QUERY_BOTO3), eddy, SQS_QUERY))
+    assert out["body"] == "over the query protocol"
+    assert out["error"]["Code"] == "AWS.SimpleQueueService.NonExistentQueue"
+    assert out["error"]["Message"] == "The specified queue does not exist."

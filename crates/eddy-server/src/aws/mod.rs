@@ -4,7 +4,8 @@
 //! (`AWSEvents.` is EventBridge, `AmazonSQS.` SQS, `Logs_20140328.` CloudWatch Logs). Requests
 //! without it are rest-json calls ([`rest`]: Lambda, Scheduler, API Gateway v2), dispatched on
 //! the SigV4 credential scope's service name or the path, or AWS query-protocol calls
-//! ([`query`]: SNS), dispatched on the credential scope or the `Action`. Anything else (another
+//! ([`query`]: SNS, and SQS as SDKs older than botocore 1.34.90 speak it, [`sqs_query`]),
+//! dispatched on the credential scope, the `Action` or (SQS) a queue URL's path. Anything else (another
 //! service, S3) is answered by [`unsupported`], in the request's own protocol. The region comes
 //! from the credential scope.
 //! Every response carries `x-amzn-RequestId`.
@@ -21,6 +22,7 @@ pub mod rest;
 pub mod scheduler;
 pub mod sns;
 pub mod sqs;
+pub mod sqs_query;
 pub mod unsupported;
 
 use std::sync::Arc;
@@ -162,7 +164,7 @@ fn sns_link(method: &axum::http::Method, uri: &axum::http::Uri) -> bool {
 }
 
 /// Answers a request that is neither AWS JSON nor rest-json: an AWS query-protocol call of a
-/// service eddy speaks it for (SNS), SNS's signing certificate, or, for anything else, what
+/// service eddy speaks it for (SNS, SQS), SNS's signing certificate, or, for anything else, what
 /// [`unsupported`] says in the request's protocol.
 async fn query_call(
     app: &Arc<App>,
@@ -221,6 +223,19 @@ async fn query_call(
         );
         count(app, "unknown", e.code);
         return unsupported::query_error(&e);
+    }
+    let sqs = match (signing, action.as_deref()) {
+        (Some("sqs"), Some(_)) => true,
+        (None, Some(a)) => sqs_query::is_action(a) || sqs_query::is_queue_path(uri.path()),
+        _ => false,
+    };
+    if !s3
+        && sqs
+        && let Some(action) = &action
+    {
+        let (operation, outcome, res) = sqs_query::call(app, ctx, action, uri, &params).await;
+        count(app, operation, outcome);
+        return res;
     }
     let (res, code) = unsupported::answer(
         &unsupported::Unserved::of(signing, headers, uri.query(), action),

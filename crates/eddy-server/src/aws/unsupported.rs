@@ -1,6 +1,6 @@
-//! What the AWS endpoint answers for what eddy does not serve: another AWS service (SNS, S3,
-//! STS, Step Functions, …), an operation of a service it serves, or a protocol it does not speak
-//! (SQS's query protocol, which SDKs older than boto3/botocore 1.34.90 use).
+//! What the AWS endpoint answers for what eddy does not serve: another AWS service (S3, STS,
+//! IAM, Step Functions, …), an operation of a service it serves, or a protocol it does not speak
+//! for that service.
 //!
 //! Every such answer is in the protocol of the request, so the SDK or CLI that sent it reports
 //! it as the service's own error (botocore raises `ClientError`, the aws CLI prints "An error
@@ -9,7 +9,7 @@
 //!
 //! | request | recognised by | answer |
 //! | --- | --- | --- |
-//! | AWS query (SNS, STS, IAM, SQS from old SDKs, …) | `Action=` in the query string or form body | `text/xml` `<ErrorResponse>`, `InvalidAction`, 400 |
+//! | AWS query (STS, IAM, CloudFormation, …) | `Action=` in the query string or form body | `text/xml` `<ErrorResponse>`, `InvalidAction`, 400 |
 //! | S3 (rest-xml) | signing name `s3*`, or a SigV2 `AWS KEY:SIG` header | `application/xml` `<Error>`, `NotImplemented`, 501 |
 //! | AWS JSON, unknown `X-Amz-Target` service | the target's prefix | JSON `UnknownOperationException`, 400 |
 //! | rest-json (or anything else) for another signing name | the credential scope | JSON `UnknownOperationException`, 404 |
@@ -30,15 +30,8 @@ use crate::App;
 use crate::error::ApiError;
 
 /// What eddy serves, as the messages below say it.
-pub const SERVED: &str = "it serves EventBridge, SQS (AWS JSON protocol), SNS, Lambda, \
+pub const SERVED: &str = "it serves EventBridge, SQS, SNS, Lambda, \
                           EventBridge Scheduler, API Gateway v2 and CloudWatch Logs";
-
-/// The first boto3/botocore release that speaks SQS's AWS JSON 1.0 protocol for good (botocore
-/// 1.31.81 did, until a revert two weeks later; see docs/aws-support.md), the aws CLI v1 release
-/// built on it, and the first aws CLI v2 release that does.
-pub const SQS_JSON_BOTO3: &str = "1.34.90";
-pub const SQS_JSON_AWSCLI_V1: &str = "1.32.90";
-pub const SQS_JSON_AWSCLI_V2: &str = "2.13.34";
 
 /// Names echoed from a request are cut to this many characters.
 const ECHO_MAX: usize = 100;
@@ -151,18 +144,12 @@ pub fn answer(
     }
 }
 
-/// The error for a query-protocol `action` of `service` (a signing name): SQS says the SDK is
-/// too old, everything else that eddy does not implement the service.
+/// The error for a query-protocol `action` of `service` (a signing name) that eddy does not
+/// implement. (SNS and SQS, which eddy serves in the query protocol, answer their unknown
+/// actions themselves, with [`operation_message`].)
 fn query_unserved(service: Option<&str>, action: &str) -> ApiError {
     let action = echo(action);
     let message = match service {
-        Some("sqs") => format!(
-            "eddy does not implement SQS's query protocol (Action={action}, XML replies) that \
-             this SDK is old enough to send: eddy serves SQS over its AWS JSON 1.0 protocol, \
-             which boto3/botocore speak from {SQS_JSON_BOTO3}, the aws CLI v1 from \
-             {SQS_JSON_AWSCLI_V1} and the aws CLI v2 from {SQS_JSON_AWSCLI_V2}: upgrade to \
-             boto3/botocore >= {SQS_JSON_BOTO3}"
-        ),
         Some(s) => format!(
             "eddy does not implement {} ({action}) yet; {SERVED}",
             display_name(s)
@@ -529,13 +516,17 @@ mod tests {
     }
 
     #[test]
-    fn sqs_over_query_names_the_sdk_to_upgrade_to() {
-        let e = query_unserved(Some("sqs"), "ListQueues");
+    fn unserved_query_actions_name_the_service_or_say_none_was_named() {
+        let e = query_unserved(Some("iam"), "ListUsers");
         assert_eq!(e.code, "InvalidAction");
-        assert!(e.message.contains("Action=ListQueues"));
-        assert!(e.message.contains("this SDK is old enough"));
-        assert!(e.message.contains("upgrade to boto3/botocore >= 1.34.90"));
-        assert!(e.message.contains("aws CLI v1 from 1.32.90"));
+        assert!(e.message.starts_with(
+            "eddy does not implement IAM (ListUsers) yet; it serves EventBridge, SQS, SNS"
+        ));
+        let e = query_unserved(None, "DescribeInstances");
+        assert!(
+            e.message
+                .contains("action DescribeInstances (the request names no service")
+        );
     }
 
     #[tokio::test]
