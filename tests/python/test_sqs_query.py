@@ -4,6 +4,7 @@ installed into `.venv-oldest/` (see test_unsupported.py), runs every SQS operati
 against it. botocore does not check SQS's MD5s itself, so the script does, as the SDKs that do
 (Java, .NET) would."""
 
+import inspect
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ import sys
 import urllib.parse
 
 from conftest import ROOT
+from test_sqs import attrs_md5
 from test_unsupported import CLIENT, LAST_SQS_QUERY_BOTO3, old_boto3, run_with
 
 SCRIPT = CLIENT + r'''
@@ -23,20 +25,7 @@ assert sqs.meta.service_model.protocol == "query", sqs.meta.service_model.protoc
 def md5(b):
     return hashlib.md5(b).hexdigest()
 
-def attrs_md5(attrs):
-    """MD5 of message attributes, as the SQS developer guide describes it."""
-    buf = b""
-    for name in sorted(attrs):
-        a = attrs[name]
-        for part in (name.encode(), a["DataType"].encode()):
-            buf += struct.pack(">I", len(part)) + part
-        if "StringValue" in a:
-            v = a["StringValue"].encode()
-            buf += b"\x01" + struct.pack(">I", len(v)) + v
-        else:
-            v = a["BinaryValue"]
-            buf += b"\x02" + struct.pack(">I", len(v)) + v
-    return md5(buf)
+@ATTRS_MD5@
 
 def code(call):
     try:
@@ -206,7 +195,7 @@ sqs.delete_queue(QueueUrl=url)
 c, _, _ = code(lambda: sqs.get_queue_url(QueueName="q-main"))
 assert c == "AWS.SimpleQueueService.NonExistentQueue", c
 print(json.dumps({"versions": [boto3.__version__, botocore.__version__]}))
-'''
+'''.replace("@ATTRS_MD5@", inspect.getsource(attrs_md5))
 
 
 def test_boto3_on_the_query_protocol_runs_every_sqs_operation(eddy):

@@ -39,15 +39,7 @@ pub struct PublishArgs {
 }
 
 fn enc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    eddy_net::url::percent_encode(s, b"")
 }
 
 async fn query(c: &mut Conn, form: &str) -> anyhow::Result<String> {

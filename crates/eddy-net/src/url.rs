@@ -1,5 +1,5 @@
 //! Decoding what URLs carry: percent-escapes in paths and query strings, and the
-//! `name=value&…` pairs of query strings and form bodies.
+//! `name=value&…` pairs of query strings and form bodies; and percent-encoding values for them.
 
 /// Decodes `%XX` escapes; malformed escapes are kept as they are, and bytes that are not UTF-8
 /// become U+FFFD.
@@ -22,6 +22,20 @@ pub fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Percent-encodes `s` for a query string or form body: every byte but the unreserved ones
+/// (`A-Z a-z 0-9 - _ . ~`) and those in `keep` becomes `%XX`.
+pub fn percent_encode(s: &str, keep: &[u8]) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) || keep.contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// The `name=value` pairs of a query string or form body (`a=1&b=x+y`), in order and decoded
 /// (`+` is a space); empty pairs are skipped and a name without `=` has the value "".
 pub fn form_pairs(s: &str) -> impl Iterator<Item = (String, String)> + '_ {
@@ -34,7 +48,15 @@ pub fn form_pairs(s: &str) -> impl Iterator<Item = (String, String)> + '_ {
 
 #[cfg(test)]
 mod tests {
-    use super::{form_pairs, percent_decode};
+    use super::{form_pairs, percent_decode, percent_encode};
+
+    #[test]
+    fn percent_encoding_round_trips() {
+        let s = "a b&c=d/é:~";
+        assert_eq!(percent_encode(s, b""), "a%20b%26c%3Dd%2F%C3%A9%3A~");
+        assert_eq!(percent_encode(s, b":"), "a%20b%26c%3Dd%2F%C3%A9:~");
+        assert_eq!(percent_decode(&percent_encode(s, b"")), s);
+    }
 
     #[test]
     fn form_pairs_are_decoded_in_order() {

@@ -437,16 +437,7 @@ fn with_query(url: &str, pairs: &[(String, String)]) -> Result<reqwest::Url, Str
 }
 
 fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    eddy_net::url::percent_encode(s, b"")
 }
 
 #[cfg(test)]

@@ -706,17 +706,8 @@ async fn give_up(
             dedup_id: dlq.fifo().then(|| format!("{}-{}", item.event_id, item.id)),
             ..OutMessage::default()
         };
-        match app
-            .queues
-            .send_acking(&dlq, vec![message], vec![item.lease()])
-            .await
-        {
-            Ok(_) => {
-                count(app, item, "dead_lettered", 1);
-                return;
-            }
-            Err(e) if lost(app, &e) => return,
-            Err(e) => tracing::error!(error = %e, "cannot write to the dead-letter queue"),
+        if to_dead_letter_queue(app, item, &dlq, message).await {
+            return;
         }
     }
     let reason = match exhausted {
@@ -734,6 +725,32 @@ async fn give_up(
         Ok(true) => count(app, item, "failed", 1),
         Ok(false) => stale(app, 1),
         Err(e) => settle_failed(&e),
+    }
+}
+
+/// Writes an undeliverable item's message to a dead-letter queue, settling the item in the
+/// same transaction. Answers whether the item is settled (written, or its lease was lost);
+/// `false` leaves it to the store's dead letters.
+pub(crate) async fn to_dead_letter_queue(
+    app: &Core,
+    item: &WorkItem,
+    dlq: &crate::queues::QueueDef,
+    message: OutMessage,
+) -> bool {
+    match app
+        .queues
+        .send_acking(dlq, vec![message], vec![item.lease()])
+        .await
+    {
+        Ok(_) => {
+            count(app, item, "dead_lettered", 1);
+            true
+        }
+        Err(e) if lost(app, &e) => true,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot write to the dead-letter queue");
+            false
+        }
     }
 }
 

@@ -29,7 +29,7 @@ use serde_json::Value;
 
 use super::retry::{self, Policy, Verdict};
 use super::target::TargetKind;
-use super::{Failure, ack, count, lost, nack, settle_failed, stale, until_answered};
+use super::{Failure, ack, count, nack, settle_failed, stale, until_answered};
 use crate::Core;
 use crate::core_error::CoreError;
 use crate::logs::LogGroupDef;
@@ -588,17 +588,8 @@ async fn dead_letter(app: &Core, item: &WorkItem, f: &Failure, sub: Option<&Subs
             message.group_id = Some("eddy-dlq".to_owned());
             message.dedup_id = Some(format!("{}-{}", note.n.message_id, item.id));
         }
-        match app
-            .queues
-            .send_acking(&dlq, vec![message], vec![item.lease()])
-            .await
-        {
-            Ok(_) => {
-                count(app, item, "dead_lettered", 1);
-                return;
-            }
-            Err(e) if lost(app, &e) => return,
-            Err(e) => tracing::error!(error = %e, "cannot write to the dead-letter queue"),
+        if super::to_dead_letter_queue(app, item, &dlq, message).await {
+            return;
         }
     }
     let reason = format!("{}: {}", f.code, f.message);

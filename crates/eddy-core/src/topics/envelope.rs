@@ -38,15 +38,7 @@ impl Urls {
 
 /// Percent-encodes a query value (ARNs hold `:`, kept as SNS keeps them).
 fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b':') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    eddy_net::url::percent_encode(s, b":")
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ`

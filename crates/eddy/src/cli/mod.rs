@@ -108,7 +108,13 @@ impl Client {
     ) -> anyhow::Result<String> {
         let form: String = params
             .iter()
-            .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    eddy_net::url::percent_encode(k, b""),
+                    eddy_net::url::percent_encode(v, b"")
+                )
+            })
             .collect::<Vec<_>>()
             .join("&");
         let r = self
@@ -225,19 +231,6 @@ impl Client {
     }
 }
 
-/// Percent-encodes a form value.
-fn form_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// Runs a CLI future on a small runtime and maps errors to exit code 1 (2 for usage).
 pub fn block_on(f: impl std::future::Future<Output = anyhow::Result<ExitCode>>) -> ExitCode {
     let rt = match tokio::runtime::Builder::new_current_thread()
@@ -260,6 +253,18 @@ pub fn block_on(f: impl std::future::Future<Output = anyhow::Result<ExitCode>>) 
 }
 
 /// Reads all of standard input.
+/// The arguments, or, without any, one per non-empty line of standard input.
+pub fn args_or_lines(args: Vec<String>) -> anyhow::Result<Vec<String>> {
+    if !args.is_empty() {
+        return Ok(args);
+    }
+    Ok(stdin()?
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
 pub fn stdin() -> anyhow::Result<String> {
     use std::io::Read;
     let mut s = String::new();

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use serde_json::{Value, json};
 
-use super::{Client, Endpoint, block_on, progress, progress_enabled, stdin};
+use super::{Client, Endpoint, args_or_lines, block_on, progress, progress_enabled};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum QueueCommand {
@@ -68,15 +68,7 @@ pub fn run(cmd: QueueCommand) -> ExitCode {
         QueueCommand::Send(args) => block_on(async move {
             let client = Client::new(&args.endpoint)?;
             let url = queue_url(&client, &args.queue).await?;
-            let bodies: Vec<String> = if args.bodies.is_empty() {
-                stdin()?
-                    .lines()
-                    .filter(|l| !l.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            } else {
-                args.bodies
-            };
+            let bodies = args_or_lines(args.bodies)?;
             let show = progress_enabled() && bodies.len() > 100;
             for (i, chunk) in bodies.chunks(10).enumerate() {
                 let entries: Vec<Value> = chunk

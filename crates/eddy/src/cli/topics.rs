@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::bail;
 use serde_json::json;
 
-use super::{Client, Endpoint, block_on, progress, progress_enabled, stdin};
+use super::{Client, Endpoint, args_or_lines, block_on, progress, progress_enabled};
 
 /// Arguments of `eddy publish`.
 #[derive(Debug, clap::Args)]
@@ -143,15 +143,7 @@ pub fn publish(args: PublishArgs) -> ExitCode {
     block_on(async move {
         let client = Client::new(&args.endpoint)?;
         let arn = topic_arn(&client, &args.topic).await?;
-        let messages: Vec<String> = if args.messages.is_empty() {
-            stdin()?
-                .lines()
-                .filter(|l| !l.is_empty())
-                .map(str::to_owned)
-                .collect()
-        } else {
-            args.messages.clone()
-        };
+        let messages = args_or_lines(args.messages.clone())?;
         let show = progress_enabled() && messages.len() > 100 && !args.json;
         let several = messages.len() > 1;
         let mut done = 0;
