@@ -190,7 +190,9 @@ impl Arrivals {
                 return Ok(last);
             }
             if Instant::now() >= until {
-                bail!("the function received {next} of {n} `{prefix}` messages (in order) in {timeout:?}");
+                bail!(
+                    "the function received {next} of {n} `{prefix}` messages (in order) in {timeout:?}"
+                );
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -343,8 +345,18 @@ pub async fn run(args: SourcesArgs) -> anyhow::Result<()> {
     if let Some(c) = args.concurrency {
         mapping["ScalingConfig"] = json!({"MaximumConcurrency": c});
     }
-    let m = lambda(ep, "POST", "/2015-03-31/event-source-mappings/", &mapping, 202).await?;
-    let uuid = m["UUID"].as_str().context("mapping without UUID")?.to_owned();
+    let m = lambda(
+        ep,
+        "POST",
+        "/2015-03-31/event-source-mappings/",
+        &mapping,
+        202,
+    )
+    .await?;
+    let uuid = m["UUID"]
+        .as_str()
+        .context("mapping without UUID")?
+        .to_owned();
     let enable = |on: bool| {
         let path = format!("/2015-03-31/event-source-mappings/{uuid}");
         async move { lambda(ep, "PUT", &path, &json!({"Enabled": on}), 202).await }
@@ -383,7 +395,14 @@ pub async fn run(args: SourcesArgs) -> anyhow::Result<()> {
         out["fill_per_sec"] = json!(per_sec(args.messages, t, filled));
         out["drain_per_sec"] = json!(per_sec(args.messages, enabled_at, last));
         out["drain_until_empty_s"] = json!(empty.saturating_sub(enabled_at) as f64 / 1e6);
-        out["drain_invocations"] = json!(arrivals.invocations.get(&'D').copied().unwrap_or(0.0).round());
+        out["drain_invocations"] = json!(
+            arrivals
+                .invocations
+                .get(&'D')
+                .copied()
+                .unwrap_or(0.0)
+                .round()
+        );
 
         // Live: sending while the mapping runs.
         let t = fill(ep, &url, 'V', args.messages, args.connections, &pad).await?;
@@ -392,7 +411,14 @@ pub async fn run(args: SourcesArgs) -> anyhow::Result<()> {
         wait_empty(ep, &url, timeout).await?;
         out["live_send_per_sec"] = json!(per_sec(args.messages, t, sent));
         out["live_per_sec"] = json!(per_sec(args.messages, t, last));
-        out["live_invocations"] = json!(arrivals.invocations.get(&'V').copied().unwrap_or(0.0).round());
+        out["live_invocations"] = json!(
+            arrivals
+                .invocations
+                .get(&'V')
+                .copied()
+                .unwrap_or(0.0)
+                .round()
+        );
     }
 
     if args.latency_messages > 0 {
@@ -404,12 +430,8 @@ pub async fn run(args: SourcesArgs) -> anyhow::Result<()> {
         let start = Instant::now() + Duration::from_millis(20);
         let mut tasks = Vec::new();
         for k in 0..conns {
-            let (endpoint, url, next, pad) = (
-                ep.to_owned(),
-                url.clone(),
-                next.clone(),
-                pad.clone(),
-            );
+            let (endpoint, url, next, pad) =
+                (ep.to_owned(), url.clone(), next.clone(), pad.clone());
             tasks.push(tokio::spawn(async move {
                 let mut c = Conn::connect(&endpoint).await?;
                 let mut at = start + period.mul_f64(k as f64 / conns as f64);
@@ -458,7 +480,14 @@ pub async fn run(args: SourcesArgs) -> anyhow::Result<()> {
         out["latency_from_request_p50_ms"] = json!(percentile(&from_request, 0.50));
         out["latency_from_request_p99_ms"] = json!(percentile(&from_request, 0.99));
         out["received_before_response"] = json!(before_response);
-        out["latency_invocations"] = json!(arrivals.invocations.get(&'L').copied().unwrap_or(0.0).round());
+        out["latency_invocations"] = json!(
+            arrivals
+                .invocations
+                .get(&'L')
+                .copied()
+                .unwrap_or(0.0)
+                .round()
+        );
     }
     out["duplicates"] = json!(arrivals.duplicates);
 
