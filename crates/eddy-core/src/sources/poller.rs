@@ -22,8 +22,8 @@
 //!   deletes that follow hold none). A FIFO queue's mapping runs one batch at a time, so that a
 //!   message group is processed in order. Without a batching window, one receive takes a batch
 //!   for every free slot (up to [`BATCHES_PER_RECEIVE`]), as that many pollers would: a
-//!   receive is a store transaction, and under a backlog its commit, not the function, is what
-//!   bounds one-batch-at-a-time receiving (about 10,000 messages/s on the embedded store). The
+//!   receive is a store transaction, and under a backlog its commit, not the function, bounded
+//!   one-batch-at-a-time receiving (about 10,000 messages/s on the embedded store). The
 //!   messages of one receive are cut into batches of `BatchSize` in queue order, each run at
 //!   once; with a batching window a receive collects one batch, as described above.
 //! * **Filters.** Messages that match none of the mapping's filters are deleted without an
@@ -58,9 +58,6 @@ use crate::queues::QueueDef;
 const LONG_POLL: Duration = Duration::from_secs(20);
 /// Messages asked for in one receive (SQS's `MaxNumberOfMessages` limit, as Lambda's pollers).
 const RECEIVE_MAX: usize = 10;
-/// Receivers per mapping: while one waits for its receive to commit, another takes the slots
-/// that free up meanwhile.
-const RECEIVERS: u32 = 2;
 /// The most batches one receive takes (for free concurrency slots, without a batching window).
 const BATCHES_PER_RECEIVE: usize = 10;
 /// Lambda's limit on a synchronous invocation's payload.
@@ -176,8 +173,7 @@ async fn idle(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
     }
 }
 
-/// One mapping's poller (see the module docs): [`RECEIVERS`] receivers (one for a FIFO queue)
-/// sharing the mapping's concurrency slots.
+/// One mapping's poller (see the module docs).
 async fn poll(
     core: Arc<Core>,
     def: Arc<EventSourceMappingDef>,
@@ -189,21 +185,8 @@ async fn poll(
     };
     // A queue's name says whether it is FIFO, for as long as the mapping names it.
     let fifo = queue_name.ends_with(".fifo");
-    let slots = Arc::new(Slots::new(
-        def.concurrency(fifo),
-        def.concurrency_limit(fifo),
-    ));
-    let mut receivers = tokio::task::JoinSet::new();
-    for _ in 0..slots.limit.min(RECEIVERS) {
-        receivers.spawn(receive(
-            core.clone(),
-            def.clone(),
-            filters.clone(),
-            stop.clone(),
-            slots.clone(),
-        ));
-    }
-    while receivers.join_next().await.is_some() {}
+    let slots = Slots::new(def.concurrency(fifo), def.concurrency_limit(fifo));
+    receive(core, def, filters, stop, slots).await;
 }
 
 /// A mapping's concurrency slots: as many as it starts with, more (up to `limit`) while its
@@ -244,13 +227,13 @@ impl Slots {
     }
 }
 
-/// One receiver of a mapping's poller: takes free slots, receives a batch for each, runs them.
+/// A poller's loop: takes the free slots, receives a batch for each, runs them.
 async fn receive(
     core: Arc<Core>,
     def: Arc<EventSourceMappingDef>,
     filters: Arc<Vec<Pattern>>,
     mut stop: watch::Receiver<bool>,
-    slots: Arc<Slots>,
+    slots: Slots,
 ) {
     let semaphore = &slots.semaphore;
     let Some((queue_region, queue_name)) = def.queue() else {
