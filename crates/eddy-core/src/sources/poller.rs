@@ -192,14 +192,14 @@ async fn poll(
 /// A mapping's concurrency slots: as many as it starts with, more (up to `limit`) while its
 /// queue has a backlog. Slots are never taken back while the poller runs: a slot costs nothing
 /// unless a batch fills it, and batches fill before more of them run.
-struct Slots {
-    semaphore: Arc<Semaphore>,
+pub(crate) struct Slots {
+    pub(crate) semaphore: Arc<Semaphore>,
     opened: AtomicU32,
     limit: u32,
 }
 
 impl Slots {
-    fn new(start: u32, limit: u32) -> Self {
+    pub(crate) fn new(start: u32, limit: u32) -> Self {
         let start = start.min(limit);
         Self {
             semaphore: Arc::new(Semaphore::new(start as usize)),
@@ -209,7 +209,7 @@ impl Slots {
     }
 
     /// Adds [`DEFAULT_CONCURRENCY`] slots, up to the limit.
-    fn grow(&self) {
+    pub(crate) fn grow(&self) {
         let mut now = self.opened.load(Ordering::Relaxed);
         while now < self.limit {
             let next = (now + DEFAULT_CONCURRENCY).min(self.limit);
