@@ -14,6 +14,7 @@ mod put_events;
 mod queue_depth;
 mod routes;
 mod schedules;
+mod sources;
 
 use std::process::ExitCode;
 
@@ -64,6 +65,14 @@ enum Command {
     ///
     /// Example: `eddy-bench queue-depth --depths 1000,1000000 --rate 5000 --seconds 30`
     QueueDepth(queue_depth::QueueDepthArgs),
+    /// Lambda event source mappings (SQS queue → warm Rust function): how fast a full queue
+    /// drains through the function, how fast messages flow while being sent, and the latency
+    /// from SendMessage's response to the function's handler at a steady rate. Prints one JSON
+    /// line.
+    ///
+    /// Example: `eddy-bench sources --messages 100000 --batch-size 10 --rate 500` (uses
+    /// `eddy-test-function` next to the eddy-bench binary as the function's bootstrap)
+    Sources(sources::SourcesArgs),
 }
 
 fn main() -> ExitCode {
@@ -86,6 +95,7 @@ fn main() -> ExitCode {
         Command::Routes(args) => rt.block_on(routes::run(args)),
         Command::Publish(args) => rt.block_on(publish::run(args)),
         Command::QueueDepth(args) => rt.block_on(queue_depth::run(args)),
+        Command::Sources(args) => rt.block_on(sources::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -24,7 +24,11 @@
 //! * `simple`: for HTTP routes: answers `{"hello": "world"}` (the simplified response form);
 //! * `authorizer`: a Lambda authorizer: allows when the (first) identity source is `allow`,
 //!   with the context `{"user": "u1", "calls": N}` (N counts its calls); simple responses for
-//!   payload 2.0, an IAM policy for 1.0.
+//!   payload 2.0, an IAM policy for 1.0;
+//! * `sqs-record`: for an SQS event from an event source mapping: appends one line per record,
+//!   `TOKEN RECEIVED_US BATCH_LEN` (the body up to its first space, the microseconds since the
+//!   epoch when the handler started, the records in the event), to the file `$RECORD_FILE`, in
+//!   one write per invocation; answers `{}` (the whole batch succeeded).
 //!
 //! It exits with an init error when `_HANDLER` names none of these.
 
@@ -140,6 +144,30 @@ fn echo(event: LambdaEvent<Value>) -> Value {
     })
 }
 
+/// The `sqs-record` handler: see the module docs.
+fn record_sqs(event: &Value) -> Result<(), Error> {
+    use std::fmt::Write as _;
+    use std::io::Write as _;
+    let received = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros());
+    let records = event["Records"].as_array().map_or(&[][..], Vec::as_slice);
+    let mut lines = String::with_capacity(records.len() * 40);
+    for r in records {
+        let body = r["body"].as_str().unwrap_or_default();
+        let token = body.split(' ').next().unwrap_or_default();
+        let _infallible = writeln!(lines, "{token} {received} {}", records.len());
+    }
+    let path = std::env::var("RECORD_FILE").map_err(|_| Error::from("no RECORD_FILE"))?;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)?;
+    // One write: lines of invocations running at once in other processes do not interleave.
+    f.write_all(lines.as_bytes())?;
+    Ok(())
+}
+
 static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// The `http` handler: see the module docs.
@@ -235,6 +263,10 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
         }
         "http" => Ok(http(event).await),
         "simple" => Ok(json!({"hello": "world"})),
+        "sqs-record" => {
+            record_sqs(&event.payload)?;
+            Ok(json!({}))
+        }
         "authorizer" => {
             let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             let e = &event.payload;

@@ -86,9 +86,14 @@ pub struct ScalingConfig {
     pub maximum_concurrency: Option<u32>,
 }
 
-/// Batches one mapping runs at once when its `ScalingConfig` sets no maximum: the five pollers
-/// Lambda starts a queue with (Lambda then scales up with the queue's backlog; eddy does not).
+/// Batches one mapping runs at once when its `ScalingConfig` sets no maximum, at first: the five
+/// pollers Lambda starts a queue with. While the queue has a backlog, the poller adds this many
+/// again, up to [`DEFAULT_SCALE_LIMIT`] (Lambda scales up the same way, to far more).
 pub const DEFAULT_CONCURRENCY: u32 = 5;
+/// How far a mapping without `ScalingConfig` scales up under a backlog: enough concurrent
+/// batches that a warm function keeps up with the embedded store (more would mostly add
+/// function processes).
+pub const DEFAULT_SCALE_LIMIT: u32 = 20;
 
 /// One event source mapping: an SQS queue polled for one function.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -160,7 +165,8 @@ impl EventSourceMappingDef {
             .contains(&FunctionResponseType::ReportBatchItemFailures)
     }
 
-    /// How many batches may run at once (`fifo`: one, to keep message groups in order).
+    /// How many batches may run at once as a poller starts (`fifo`: one, to keep message
+    /// groups in order).
     pub fn concurrency(&self, fifo: bool) -> u32 {
         if fifo {
             return 1;
@@ -168,6 +174,16 @@ impl EventSourceMappingDef {
         self.scaling_config
             .and_then(|s| s.maximum_concurrency)
             .unwrap_or(DEFAULT_CONCURRENCY)
+    }
+
+    /// How many batches may run at once once a backlog has scaled the poller up: the
+    /// `MaximumConcurrency` when set (eddy starts there), else [`DEFAULT_SCALE_LIMIT`].
+    pub fn concurrency_limit(&self, fifo: bool) -> u32 {
+        match self.scaling_config.and_then(|s| s.maximum_concurrency) {
+            _ if fifo => 1,
+            Some(c) => c,
+            None => DEFAULT_SCALE_LIMIT,
+        }
     }
 
     /// This definition as an operation answers it, in state `state`.

@@ -396,6 +396,60 @@ async fn a_batching_window_collects_until_the_batch_is_full() {
 }
 
 #[tokio::test]
+async fn one_receive_takes_a_batch_per_free_slot_in_queue_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let core = core(dir.path()).await;
+    let q = queue(&core, "q", &[]).await;
+    let bodies: Vec<String> = (0..25).map(|i| i.to_string()).collect();
+    let bodies: Vec<&str> = bodies.iter().map(String::as_str).collect();
+    send(&core, &q, &bodies).await;
+    let def = EventSourceMappingDef {
+        batch_size: 4,
+        ..mapping("f", "q", &[], false)
+    };
+    // Two slots: two batches of four; the rest stays visible.
+    let batches = poller::collect_batches(&core, &def, &q, 2)
+        .await
+        .expect("receive");
+    let got: Vec<Vec<&str>> = batches
+        .iter()
+        .map(|b| b.messages.iter().map(|m| m.body.as_str()).collect())
+        .collect();
+    assert_eq!(
+        got,
+        vec![vec!["0", "1", "2", "3"], vec!["4", "5", "6", "7"]]
+    );
+    let stats = core.queues.stats(&q).await.expect("stats");
+    assert_eq!((stats.visible, stats.in_flight), (17, 8));
+    // Fewer messages than slots: as many batches as they fill.
+    let batches = poller::collect_batches(&core, &def, &q, 10)
+        .await
+        .expect("receive");
+    let sizes: Vec<usize> = batches.iter().map(|b| b.messages.len()).collect();
+    assert_eq!(sizes, vec![4, 4, 4, 4, 1]);
+}
+
+#[test]
+fn slots_grow_under_a_backlog_up_to_the_limit() {
+    let slots = poller::Slots::new(5, 12);
+    assert_eq!(slots.semaphore.available_permits(), 5);
+    slots.grow();
+    assert_eq!(slots.semaphore.available_permits(), 10);
+    slots.grow();
+    slots.grow();
+    assert_eq!(slots.semaphore.available_permits(), 12);
+    let mapping = mapping("f", "q", &[], false);
+    assert_eq!(
+        (mapping.concurrency(false), mapping.concurrency_limit(false)),
+        (5, definition::DEFAULT_SCALE_LIMIT)
+    );
+    assert_eq!(
+        (mapping.concurrency(true), mapping.concurrency_limit(true)),
+        (1, 1)
+    );
+}
+
+#[tokio::test]
 async fn pollers_follow_the_mappings() {
     let dir = tempfile::tempdir().expect("tempdir");
     let core = core(&dir.path().join("data")).await;
