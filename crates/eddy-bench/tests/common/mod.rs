@@ -42,6 +42,11 @@ pub struct Server {
 #[allow(dead_code)] // not every test binary starts one
 impl Server {
     pub fn start(dir: &std::path::Path) -> Self {
+        Self::start_with(dir, &[])
+    }
+
+    /// [`Server::start`] with more arguments for `eddy serve`.
+    pub fn start_with(dir: &std::path::Path, args: &[&std::ffi::OsStr]) -> Self {
         let eddy = eddy_bin();
         let mut child = Command::new(&eddy)
             .args([
@@ -51,6 +56,7 @@ impl Server {
                 "--http-listen",
                 "127.0.0.1:0",
             ])
+            .args(args)
             .arg("--data-dir")
             .arg(dir.join("data"))
             .current_dir(dir)
