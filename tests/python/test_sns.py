@@ -10,6 +10,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -465,7 +466,7 @@ def endpoint():
     ep.server.shutdown()
 
 
-def test_http_subscribers_confirm_and_receive_signed_notifications(sns, endpoint):
+def test_http_subscribers_confirm_and_receive_signed_notifications(sns, endpoint, server):
     arn = sns.create_topic(Name="orders")["TopicArn"]
     r = sns.subscribe(TopicArn=arn, Protocol="http", Endpoint=endpoint.url + "/hook")
     assert r["SubscriptionArn"] == "pending confirmation"
@@ -489,6 +490,8 @@ def test_http_subscribers_confirm_and_receive_signed_notifications(sns, endpoint
         assert h["user-agent"] == "Amazon Simple Notification Service Agent"
         assert h["x-amz-sns-message-id"] == json.loads(n["body"])["MessageId"]
     assert endpoint.invalid == []
+    # Delivered means done: no work item is left to send them again.
+    assert wait_for(lambda: server.metric("eddy_store_work_items") == 0, timeout=10)
     # A tampered message fails the same validator.
     tampered = json.loads(endpoint.of("Notification")[0]["body"])
     tampered["Message"] = "forged"
@@ -618,6 +621,50 @@ def test_only_the_links_a_notification_carries_work_without_credentials(sns, ser
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(req)
     assert e.value.code == 400 and b"Invalid parameter: Token" in e.value.read()
+    # A link's query string cannot smuggle another action in a body or a header.
+    smuggled = [
+        urllib.request.Request(f"{server.aws}/?Action=Unsubscribe&SubscriptionArn={arn}:x",
+                               data=f"Action=DeleteTopic&TopicArn={arn}".encode(), method="POST",
+                               headers={"Content-Type": "application/x-www-form-urlencoded"}),
+        urllib.request.Request(f"{server.aws}/?Action=Unsubscribe&SubscriptionArn={arn}:x",
+                               data=f"Action=DeleteTopic&TopicArn={arn}".encode(), method="GET",
+                               headers={"Content-Type": "application/x-www-form-urlencoded"}),
+        urllib.request.Request(f"{server.aws}/?Action=Unsubscribe&SubscriptionArn={arn}:x",
+                               data=b"{}", method="GET",
+                               headers={"X-Amz-Target": "AWSEvents.ListEventBuses"}),
+    ]
+    for req in smuggled:
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req)
+        assert e.value.code == 403, req.get_method()
+    assert [t["TopicArn"] for t in sns.list_topics()["Topics"]] == [arn]
+
+
+def test_links_work_for_topics_of_any_region(sns, server):
+    logs = server.client("logs", region="eu-west-1")
+    eu = server.client("sns", region="eu-west-1")
+    arn = eu.create_topic(Name="eu-alerts")["TopicArn"]
+    assert ":eu-west-1:" in arn
+    eu.subscribe(TopicArn=arn, Protocol="email", Endpoint="dev@example.com")
+    group = f"sns/eu-west-1/{ACCOUNT}/eu-alerts"
+
+    def logged():
+        try:
+            return [e["message"] for e in logs.get_log_events(
+                logGroupName=group, logStreamName="dev@example.com")["events"]]
+        except ClientError:
+            return []
+
+    assert wait_for(logged)
+    link = logged()[0].split("visit ")[-1].strip()
+    with urllib.request.urlopen(link) as r:
+        assert b"<ConfirmSubscriptionResult>" in r.read()
+    [sub] = eu.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]
+    assert sub["SubscriptionArn"].startswith(arn + ":")
+    with urllib.request.urlopen(f"{server.aws}/?Action=Unsubscribe&SubscriptionArn="
+                                + urllib.parse.quote(sub["SubscriptionArn"])) as r:
+        assert r.status == 200
+    assert eu.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"] == []
 
 
 def test_acknowledged_publications_survive_a_kill(fresh_dir):

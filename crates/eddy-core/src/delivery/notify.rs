@@ -142,6 +142,17 @@ pub async fn deliver(app: Arc<Core>, items: Vec<WorkItem>) {
             out
         }
     };
+    // Deliveries that did not settle their item themselves (HTTP) are removed in one go; a
+    // crash before this repeats them (at least once), never loses them.
+    let acked: Vec<_> = notes
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, o)| matches!(o, Ok(Done::Ack)))
+        .map(|(n, _)| n.item.lease())
+        .collect();
+    if !acked.is_empty() {
+        ack(&app, acked).await;
+    }
     let mut delivered = 0;
     for (note, outcome) in notes.iter().zip(outcomes) {
         delivered += usize::from(outcome.is_ok());

@@ -147,19 +147,29 @@ fn certificate_file(path: &str) -> Option<&str> {
     .then_some(file)
 }
 
-/// Whether a request is one SNS lets anyone make, credentials or not: the links a
-/// notification carries (confirming a subscription with its secret token, unsubscribing), and
-/// fetching the signing certificate.
-fn sns_link(method: &axum::http::Method, uri: &axum::http::Uri) -> bool {
-    if method == axum::http::Method::GET && certificate_file(uri.path()).is_some() {
+/// The actions a notification's links make (`SubscribeURL`, `UnsubscribeURL`).
+const LINK_ACTIONS: [&str; 2] = ["ConfirmSubscription", "Unsubscribe"];
+
+/// Whether a request is one SNS lets anyone make, credentials or not: a GET of one of the links
+/// a notification carries (confirming a subscription with its secret token, unsubscribing),
+/// with nothing but its query string, or of the signing certificate, which message validators
+/// fetch. Such a request runs that action only ([`query_call`] reads nothing else of it).
+fn sns_link(method: &axum::http::Method, uri: &axum::http::Uri, headers: &HeaderMap) -> bool {
+    if method != axum::http::Method::GET {
+        return false;
+    }
+    if certificate_file(uri.path()).is_some() {
         return true;
     }
+    let bodiless = headers
+        .get("content-length")
+        .is_none_or(|v| v.as_bytes() == b"0")
+        && !headers.contains_key("transfer-encoding");
     uri.path() == "/"
+        && bodiless
+        && !headers.contains_key("x-amz-target")
         && uri.query().is_some_and(|q| {
-            matches!(
-                unsupported::form_value(q, "Action").as_deref(),
-                Some("ConfirmSubscription" | "Unsubscribe")
-            )
+            unsupported::form_value(q, "Action").is_some_and(|a| LINK_ACTIONS.contains(&a.as_str()))
         })
 }
 
@@ -188,6 +198,33 @@ async fn query_call(
                 .into_response(),
             None => (StatusCode::NOT_FOUND, "no such certificate").into_response(),
         };
+    }
+    if !has_credentials(headers) {
+        // Only a notification's link gets here without credentials (see `sns_link`): its
+        // query string is all that is read, and its ARN names the region.
+        let params = query::Params::parse(uri.query(), "");
+        let Some(action) = params
+            .get("Action")
+            .filter(|a| LINK_ACTIONS.contains(a))
+            .map(str::to_owned)
+        else {
+            return unsupported::query_error(&ApiError::new(
+                "MissingAuthenticationToken",
+                StatusCode::FORBIDDEN,
+                "only a notification's links may be followed without credentials",
+            ));
+        };
+        let arn = params
+            .get("TopicArn")
+            .or(params.get("SubscriptionArn"))
+            .unwrap_or_default();
+        let mut ctx = ctx.clone();
+        if let Some(a) = eddy_model::names::Arn::parse(arn) {
+            ctx.region = a.region.to_owned();
+        }
+        let (operation, outcome, res) = sns::call(app, &ctx, &action, &params).await;
+        count(app, operation, outcome);
+        return res;
     }
     let s3 = signing.is_some_and(|s| s.starts_with("s3"));
     let mut form = String::new();
@@ -331,7 +368,7 @@ const OPEN_PATHS: &[&str] = &[
 pub async fn require_credentials(req: Request, next: Next) -> Response {
     if OPEN_PATHS.contains(&req.uri().path())
         || has_credentials(req.headers())
-        || sns_link(req.method(), req.uri())
+        || sns_link(req.method(), req.uri(), req.headers())
     {
         return next.run(req).await;
     }
