@@ -345,6 +345,12 @@ def test_fifo_topics_keep_group_order_and_deduplicate(sns, sqs):
         mine = [int(b.split(":")[1]) for b in bodies if b.startswith(g + ":")]
         assert mine == sorted(mine), f"group {g} out of order: {mine}"
     assert {m["Attributes"]["MessageGroupId"] for m in got} == {"g0", "g1"}
+    # Two entries of one batch with the same deduplication id are one message.
+    b = sns.publish_batch(TopicArn=arn, PublishBatchRequestEntries=[
+        {"Id": "a", "Message": "same", "MessageGroupId": "g2", "MessageDeduplicationId": "dup"},
+        {"Id": "b", "Message": "same again", "MessageGroupId": "g2", "MessageDeduplicationId": "dup"}])
+    assert b["Successful"][0]["MessageId"] == b["Successful"][1]["MessageId"]
+    assert [m["Body"] for m in receive(sqs, url, 2, timeout=3)] == ["same"]
     # FIFO topics deliver only to queues.
     assert error(lambda: sns.subscribe(TopicArn=arn, Protocol="email", Endpoint="a@b.example"))[0] == \
         "InvalidParameter"

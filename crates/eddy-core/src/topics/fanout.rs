@@ -188,16 +188,17 @@ impl Core {
         for key in keys {
             self.queues.woke(&key);
         }
+        let topic_arn = t.arn(self.topics.account());
         for (d, id, seq) in dedups {
             self.topics
                 .fifo
-                .remember(topic, &d, &id, &seq, prepared.now);
+                .remember(&topic_arn, &d, &id, &seq, prepared.now);
         }
         if inline > 0 {
             self.metrics
                 .deliveries
                 .get_or_create(&DeliveryLabels {
-                    rule: t.arn(self.topics.account()),
+                    rule: topic_arn,
                     target: NOTIFY.to_owned(),
                     outcome: "delivered".to_owned(),
                 })

@@ -544,6 +544,7 @@ impl Topics {
         let now = self.clock.now_ms();
         let mut answers = Vec::with_capacity(publications.len());
         let mut notes = Vec::with_capacity(publications.len());
+        let mut batch_dedup: HashMap<String, (String, String)> = HashMap::new();
         for p in publications {
             if let Err(e) = publish::check(&p, fifo, content_dedup) {
                 answers.push(Err(e));
@@ -554,9 +555,13 @@ impl Topics {
                     .clone()
                     .unwrap_or_else(|| publish::content_dedup_id(&p.message))
             });
-            if let Some(d) = &dedup_id
-                && let Some((message_id, seq)) = self.fifo.seen(topic, d, now)
-            {
+            // A repeat within the window, or within this batch, is the same message.
+            let repeat = dedup_id.as_ref().and_then(|d| {
+                self.fifo
+                    .seen(&topic_arn, d, now)
+                    .or_else(|| batch_dedup.get(d).cloned())
+            });
+            if let Some((message_id, seq)) = repeat {
                 answers.push(Ok(Published {
                     message_id,
                     sequence_number: Some(seq),
@@ -565,6 +570,9 @@ impl Topics {
             }
             let message_id = uuid::Uuid::new_v4().to_string();
             let sequence_number = fifo.then(|| self.fifo.next_seq(now));
+            if let (Some(d), Some(seq)) = (&dedup_id, &sequence_number) {
+                batch_dedup.insert(d.clone(), (message_id.clone(), seq.clone()));
+            }
             let n = Notification {
                 kind: Kind::Notification,
                 message_id: message_id.clone(),

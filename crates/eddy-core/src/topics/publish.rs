@@ -353,10 +353,17 @@ type Seen = (i64, String, String);
 /// it once.
 #[derive(Default)]
 pub struct Fifo {
-    /// `(topic, deduplication id)` → `(remembered until, message id, sequence number)`.
+    /// `(topic ARN, deduplication id)` → `(remembered until, message id, sequence number)`.
     seen: Mutex<HashMap<(String, String), Seen>>,
+    /// When the window was last swept of expired entries.
+    swept_ms: Mutex<i64>,
     last_seq: Mutex<u128>,
 }
+
+/// Entries the window holds at most; past it, the oldest are forgotten early (a publication
+/// repeated after that many others is published again, and a FIFO queue subscriber still
+/// deduplicates it).
+const MAX_REMEMBERED: usize = 1_000_000;
 
 impl Fifo {
     /// The message id and sequence number of a publication with this deduplication id within
@@ -371,8 +378,21 @@ impl Fifo {
     /// Remembers a publication's deduplication id for the window.
     pub fn remember(&self, topic: &str, dedup: &str, id: &str, seq: &str, now_ms: i64) {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.len() > 100_000 {
-            seen.retain(|_, (until, _, _)| *until > now_ms);
+        {
+            // Expired entries go at most once a second (a sweep is a scan of the window).
+            let mut swept = self.swept_ms.lock().unwrap_or_else(|e| e.into_inner());
+            if now_ms - *swept >= 1_000 {
+                seen.retain(|_, (until, _, _)| *until > now_ms);
+                *swept = now_ms;
+            }
+        }
+        if seen.len() >= MAX_REMEMBERED {
+            let cutoff = {
+                let mut untils: Vec<i64> = seen.values().map(|(u, _, _)| *u).collect();
+                let mid = untils.len() / 2;
+                *untils.select_nth_unstable(mid).1
+            };
+            seen.retain(|_, (until, _, _)| *until > cutoff);
         }
         seen.insert(
             (topic.to_owned(), dedup.to_owned()),
