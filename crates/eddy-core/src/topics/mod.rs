@@ -136,16 +136,12 @@ impl Topics {
                     Ok(defs
                         .items
                         .into_iter()
-                        .find(|(k, name, _)| k == signing::KIND && name == signing::store_key())
+                        .find(|(k, _, _)| k == signing::KIND)
                         .map(|(_, _, v)| v))
                 },
-                |value| async move {
+                |file, value| async move {
                     saving
-                        .apply(vec![DefinitionChange::put(
-                            signing::KIND,
-                            signing::store_key(),
-                            value,
-                        )])
+                        .apply(vec![DefinitionChange::put(signing::KIND, file, value)])
                         .await?;
                     Ok(())
                 },
@@ -153,10 +149,25 @@ impl Topics {
             .await
     }
 
-    /// The signing certificate (PEM) if `file` is its name (`SimpleNotificationService-….pem`).
+    /// The signing certificate (PEM) named `file` (`SimpleNotificationService-….pem`): this
+    /// node's, or another's kept in the store.
     pub async fn certificate(&self, file: &str) -> Option<String> {
         let key = self.signing_key().await.ok()?;
-        (key.cert_file == file).then(|| key.cert_pem.clone())
+        if key.cert_file == file {
+            return Some(key.cert_pem.clone());
+        }
+        // Only a well-formed name is looked for (the link is open to anyone).
+        let hex = file
+            .strip_prefix("SimpleNotificationService-")
+            .and_then(|f| f.strip_suffix(".pem"))?;
+        if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let defs = self.store.definitions().await.ok()?;
+        defs.items
+            .into_iter()
+            .find(|(k, name, _)| k == signing::KIND && name == file)
+            .and_then(|(_, _, v)| signing::stored_certificate(&v))
     }
 
     /// The URLs notifications carry, for a signing certificate file.

@@ -1,7 +1,9 @@
 //! Signing notifications as SNS does: an RSA key eddy generates once (kept in the store's
-//! definitions, so every node sharing the store signs with the same key and serves the same
-//! certificate), a self-signed X.509 certificate for it served at the `SigningCertURL`, and
-//! SHA1withRSA (`SignatureVersion` 1) or SHA256withRSA (2) signatures, base64.
+//! definitions under its certificate's file name, so nodes sharing the store sign with it and
+//! every node serves every certificate a notification may name: two nodes that made a key at
+//! once each sign with their own, and both certificates stay servable), a self-signed X.509
+//! certificate for it served at the `SigningCertURL`, and SHA1withRSA (`SignatureVersion` 1) or
+//! SHA256withRSA (2) signatures, base64.
 //!
 //! The key is made on first use (a node that never signs never pays for it): 2048-bit RSA key
 //! generation takes a moment.
@@ -16,9 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use super::envelope::Signed;
 
-/// The definitions kind the signing key is kept under.
+/// The definitions kind signing keys are kept under (keyed by their certificate's file name).
 pub const KIND: &str = "sns-signing-key";
-const KEY: &str = "default";
 
 /// What the store keeps: the key (PKCS#8 DER, base64) and its certificate (PEM).
 #[derive(Serialize, Deserialize)]
@@ -45,14 +46,11 @@ impl Key {
     }
 
     fn new(key: rsa::RsaPrivateKey, cert_pem: String) -> Self {
-        use sha2::Digest;
-        let digest = sha2::Sha256::digest(cert_pem.as_bytes());
-        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
         Self {
             sha1: SigningKey::new(key.clone()),
             sha256: SigningKey::new(key),
+            cert_file: cert_file(&cert_pem),
             cert_pem,
-            cert_file: format!("SimpleNotificationService-{hex}.pem"),
         }
     }
 
@@ -68,6 +66,19 @@ impl Key {
             signature: base64::engine::general_purpose::STANDARD.encode(bytes),
         }
     }
+}
+
+/// `SimpleNotificationService-HEX.pem`: a certificate's file name, from its digest.
+fn cert_file(cert_pem: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(cert_pem.as_bytes());
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("SimpleNotificationService-{hex}.pem")
+}
+
+/// The certificate (PEM) in a stored key's value.
+pub fn stored_certificate(value: &[u8]) -> Option<String> {
+    serde_json::from_slice::<Stored>(value).ok().map(|s| s.cert)
 }
 
 /// Generates a key and its self-signed certificate.
@@ -100,13 +111,13 @@ impl Signer {
         self.key.get().cloned()
     }
 
-    /// The key: loaded from `stored` (the store's value under [`KIND`]), or generated and
-    /// saved with `save` when the store has none.
+    /// The key: loaded with `load` (a stored value under [`KIND`]), or generated and saved with
+    /// `save` (its certificate's file name, the value) when the store has none.
     pub async fn key<L, S, LF, SF>(&self, load: L, save: S) -> anyhow::Result<Arc<Key>>
     where
         L: FnOnce() -> LF,
         LF: std::future::Future<Output = anyhow::Result<Option<Vec<u8>>>>,
-        S: FnOnce(Vec<u8>) -> SF,
+        S: FnOnce(String, Vec<u8>) -> SF,
         SF: std::future::Future<Output = anyhow::Result<()>>,
     {
         if let Some(k) = self.key.get() {
@@ -120,7 +131,7 @@ impl Signer {
             Some(bytes) => serde_json::from_slice::<Stored>(&bytes)?,
             None => {
                 let made = tokio::task::spawn_blocking(generate).await??;
-                save(serde_json::to_vec(&made)?).await?;
+                save(cert_file(&made.cert), serde_json::to_vec(&made)?).await?;
                 made
             }
         };
@@ -129,10 +140,6 @@ impl Signer {
     }
 }
 
-/// The store key of the signing key.
-pub fn store_key() -> &'static str {
-    KEY
-}
 
 #[cfg(test)]
 mod tests {
