@@ -482,7 +482,8 @@ impl Step<'_> {
             .and_then(|s| s.get("MaximumConcurrency"))
             .and_then(Value::as_u64)
             .map(|c| ScalingConfig {
-                maximum_concurrency: Some(c as u32),
+                // Out of range (the manifest's check bounds it): the core refuses it.
+                maximum_concurrency: Some(u32::try_from(c).unwrap_or(u32::MAX)),
             });
         let filters: Vec<String> = def
             .get("FilterCriteria")
@@ -519,6 +520,25 @@ impl Step<'_> {
                 .await
                 .map_err(refused)?;
             }
+            Some(m)
+                if m.batch_size == num("BatchSize").unwrap_or(10) as u32
+                    && i64::from(m.maximum_batching_window_in_seconds)
+                        == num("MaximumBatchingWindowInSeconds").unwrap_or(0)
+                    && m.scaling_config
+                        .as_ref()
+                        .and_then(|c| c.maximum_concurrency)
+                        == scaling.as_ref().and_then(|c| c.maximum_concurrency)
+                    && m.filter_criteria == filters
+                    && m.function_response_types
+                        .iter()
+                        .map(|t| t.as_str())
+                        .collect::<Vec<_>>()
+                        == types
+                    && (m.state == eddy_core::sources::MappingState::Enabled)
+                        == enabled.unwrap_or(true) =>
+            {
+                // Unchanged: an update would restart the mapping's poller for nothing.
+            }
             Some(m) => {
                 sources::update(
                     app,
@@ -527,8 +547,10 @@ impl Step<'_> {
                     MappingUpdate {
                         function: None,
                         enabled,
-                        batch_size: num("BatchSize"),
-                        maximum_batching_window_in_seconds: num("MaximumBatchingWindowInSeconds"),
+                        batch_size: Some(num("BatchSize").unwrap_or(10)),
+                        maximum_batching_window_in_seconds: Some(
+                            num("MaximumBatchingWindowInSeconds").unwrap_or(0),
+                        ),
                         scaling_config: Some(scaling.unwrap_or_default()),
                         filter_criteria: Some(filters),
                         function_response_types: Some(types),

@@ -316,8 +316,14 @@ impl HttpClient {
         headers: Vec<(String, String)>,
         body: String,
     ) -> Result<(), Failure> {
-        let target = reqwest::Url::parse(url)
-            .map_err(|e| Failure::permanent("InvalidEndpoint", format!("{url}: {e}")))?;
+        let target = reqwest::Url::parse(url).map_err(|e| {
+            Failure::permanent("InvalidEndpoint", format!("the endpoint is not a URL: {e}"))
+        })?;
+        // What failures say (logs, dead-letter reasons) names no credentials the URL holds.
+        let mut shown = target.clone();
+        // Both fail only for URLs that cannot have credentials, which then hold none.
+        let _cleared = shown.set_username("").is_ok() && shown.set_password(None).is_ok();
+        let url = shown.as_str();
         let method = reqwest::Method::POST;
         let (status, text) = if target.scheme() == "http" {
             self.send_plain(&target, method, headers, Some(body)).await

@@ -96,7 +96,8 @@ pub async fn run(core: Arc<Core>, mut stop: watch::Receiver<bool>) {
         };
         tokio::select! {
             closed = feed => if closed { followed = None },
-            _ = stop.changed() => {}
+            // A stop sender gone is a stop.
+            changed = stop.changed() => if changed.is_err() { break },
             () = tokio::time::sleep(RECHECK) => {}
         }
     }

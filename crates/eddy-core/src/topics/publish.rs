@@ -234,6 +234,11 @@ fn reserved(name: &str) -> bool {
 }
 
 fn check_attribute(name: &str, a: &MessageAttribute) -> Result<(), TopicError> {
+    if name.is_empty() {
+        return Err(invalid_value(
+            "The message attribute name must not be empty.",
+        ));
+    }
     if name.len() >= 256 {
         return Err(invalid_value(
             "Length of message attribute name must be less than 256 bytes.",

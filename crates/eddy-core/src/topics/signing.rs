@@ -140,7 +140,6 @@ impl Signer {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -164,8 +164,9 @@ fn topic_name(ctx: &Ctx, p: &Params, param: &str) -> Result<String, ApiError> {
     }
 }
 
-/// The subscription id a subscription ARN names (`arn:aws:sns:REGION:ACCOUNT:TOPIC:ID`).
-fn subscription_id(ctx: &Ctx, p: &Params) -> Result<String, ApiError> {
+/// The topic and subscription id a subscription ARN names
+/// (`arn:aws:sns:REGION:ACCOUNT:TOPIC:ID`).
+fn subscription_id(ctx: &Ctx, p: &Params) -> Result<(String, String), ApiError> {
     let arn = required(p, "SubscriptionArn")?;
     let parts = arn.split(':').count();
     if parts < 6 {
@@ -177,7 +178,7 @@ fn subscription_id(ctx: &Ctx, p: &Params) -> Result<String, ApiError> {
     let Some(a) = eddy_model::names::Arn::parse(arn).filter(|a| a.service == "sns") else {
         return Err(invalid("Invalid parameter: SubscriptionArn"));
     };
-    let Some((_, id)) = a.resource.split_once(':') else {
+    let Some((topic, id)) = a.resource.split_once(':') else {
         return Err(invalid("Invalid parameter: SubscriptionId"));
     };
     if a.region != ctx.region {
@@ -188,7 +189,7 @@ fn subscription_id(ctx: &Ctx, p: &Params) -> Result<String, ApiError> {
     if !uuid_like {
         return Err(invalid("Invalid parameter: SubscriptionId"));
     }
-    Ok(id.to_owned())
+    Ok((topic.to_owned(), id.to_owned()))
 }
 
 /// Pages a sorted list: the items after `NextToken` (opaque: the last key returned, base64),

@@ -41,8 +41,15 @@ pub async fn subscribe(app: &App, ctx: &Ctx, p: &Params) -> Answer {
 }
 
 pub async fn unsubscribe(app: &App, ctx: &Ctx, p: &Params) -> Answer {
-    let id = subscription_id(ctx, p)?;
-    app.topics.unsubscribe(&ctx.region, &id).await?;
+    // Idempotent: a subscription that is not there (of this topic) is already gone.
+    let (topic, id) = subscription_id(ctx, p)?;
+    if app
+        .topics
+        .subscription(&ctx.region, &id)
+        .is_some_and(|s| s.topic == topic)
+    {
+        app.topics.unsubscribe(&ctx.region, &id).await?;
+    }
     Ok(None)
 }
 
@@ -99,9 +106,10 @@ pub fn list(app: &App, ctx: &Ctx, p: &Params, by_topic: bool) -> Answer {
 
 /// The subscription a request's `SubscriptionArn` names, which must exist.
 fn existing(app: &App, ctx: &Ctx, p: &Params) -> Result<SubscriptionDef, ApiError> {
-    let id = subscription_id(ctx, p)?;
+    let (topic, id) = subscription_id(ctx, p)?;
     app.topics
         .subscription(&ctx.region, &id)
+        .filter(|s| s.topic == topic)
         .ok_or_else(|| not_found("Subscription does not exist"))
 }
 
@@ -181,7 +189,7 @@ fn effective(policy: Option<&String>) -> String {
 }
 
 pub async fn set_attributes(app: &App, ctx: &Ctx, p: &Params) -> Answer {
-    let id = subscription_id(ctx, p)?;
+    let id = existing(app, ctx, p)?.id;
     let attribute = required(p, "AttributeName")?;
     let value = p.get("AttributeValue").unwrap_or_default();
     app.topics
