@@ -236,6 +236,29 @@ async fn write(shared: &Shared, batch: &mut [Request]) -> PgResult<Vec<Option<Pg
         tx.execute("DELETE FROM ticks WHERE schedule = ANY($1)", &[&unfired])
             .await?;
     }
+    // The queue messages of the written requests, in the same transaction, before the write
+    // that takes the event log's lock (every node's appends wait for it: it is held for the
+    // write and the commit only); in queue order, so that appends on two nodes taking the same
+    // queues' locks cannot deadlock.
+    let mut sends = Vec::new();
+    for (r, refused) in batch.iter_mut().zip(&refused) {
+        if refused.is_some() || r.batch.messages.is_empty() {
+            continue;
+        }
+        let now = match r.batch.now_ms.or(store_now) {
+            Some(now) => now,
+            None => tx.query_one("SELECT eddy_now_ms()", &[]).await?.get(0),
+        };
+        sends.extend(
+            std::mem::take(&mut r.batch.messages)
+                .into_iter()
+                .map(|q| (q, now)),
+        );
+    }
+    sends.sort_by(|(a, _), (b, _)| a.queue.cmp(&b.queue));
+    for (q, now) in sends {
+        super::queue::send_in(&mut tx, &q.queue, q.messages, now).await?;
+    }
     let written = batch
         .iter()
         .zip(&refused)
@@ -244,22 +267,6 @@ async fn write(shared: &Shared, batch: &mut [Request]) -> PgResult<Vec<Option<Pg
     let columns = Columns::of(written, store_now);
     if !columns.is_empty() {
         tx.query_one(WRITE, &columns.params()).await?;
-    }
-    // The queue messages of the written requests, in the same transaction.
-    for (r, refused) in batch.iter_mut().zip(&refused) {
-        if refused.is_some() {
-            continue;
-        }
-        if r.batch.messages.is_empty() {
-            continue;
-        }
-        let now = match r.batch.now_ms.or(store_now) {
-            Some(now) => now,
-            None => tx.query_one("SELECT eddy_now_ms()", &[]).await?.get(0),
-        };
-        for q in std::mem::take(&mut r.batch.messages) {
-            super::queue::send_in(&mut tx, &q.queue, q.messages, now).await?;
-        }
     }
     tx.commit().await?;
     Ok(refused)
