@@ -337,7 +337,14 @@ pub(crate) async fn collect(
     let now = Instant::now();
     let visible_again = now + Duration::from_secs(visibility.max(0) as u64);
     let window = Duration::from_secs(u64::from(def.maximum_batching_window_in_seconds));
-    let deadline = now + window;
+    // The window ends early enough for the invocation to finish before the first message
+    // becomes visible again (else another receive could take it while this batch still runs).
+    let timeout = core
+        .functions
+        .get(&def.region, &def.function_name)
+        .map_or(0, |f| f.timeout);
+    let room = Duration::from_secs((visibility.max(0) as u64).saturating_sub(u64::from(timeout)));
+    let deadline = now + window.min(room);
     let mut size: usize = messages.iter().map(approximate_size).sum();
     let mut excess = Vec::new();
     while !messages.is_empty() && messages.len() < want && size < MAX_PAYLOAD {
