@@ -22,6 +22,9 @@ pub const INVOCATION_TIMEOUT: Duration = Duration::from_secs(5);
 /// The `User-Agent` of every delivery (EventBridge's).
 const USER_AGENT: &str = "Amazon/EventBridge/ApiDestinations";
 
+/// Rate limiters kept at most before idle ones are forgotten.
+const MAX_BUCKETS: usize = 10_000;
+
 /// A token bucket for one destination's invocation rate limit.
 struct Bucket {
     tokens: f64,
@@ -119,6 +122,12 @@ impl HttpClient {
             let rate = per_second.max(1) as f64;
             let wait = {
                 let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+                // Buckets of destinations and subscriptions gone, or idle for a minute (full
+                // again by then), are forgotten before there are too many.
+                if buckets.len() >= MAX_BUCKETS && !buckets.contains_key(key) {
+                    let now = Instant::now();
+                    buckets.retain(|_, b| now.duration_since(b.at) < Duration::from_secs(60));
+                }
                 let b = buckets.entry(key.to_owned()).or_insert_with(|| Bucket {
                     tokens: rate,
                     at: Instant::now(),
