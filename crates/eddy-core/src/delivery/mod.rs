@@ -716,6 +716,12 @@ async fn give_up(
     };
     tracing::warn!(event = %item.event_id, rule = %item.rule, target = %target.arn, %reason,
         "undeliverable event kept in the store's dead letters (the target has no dead-letter queue)");
+    to_store_dead_letters(app, item, reason).await;
+}
+
+/// Keeps an undeliverable item in the store's dead letters with `reason` (counted as failed),
+/// waiting for a store out of reach as every settlement does.
+pub(crate) async fn to_store_dead_letters(app: &Core, item: &WorkItem, reason: String) {
     let settled = until_answered(app, || {
         app.store
             .dead_letter(item.lease(), reason.clone(), app.clock.now_ms())

@@ -29,7 +29,7 @@ use serde_json::Value;
 
 use super::retry::{self, Policy, Verdict};
 use super::target::TargetKind;
-use super::{Failure, ack, count, nack, settle_failed, stale, until_answered};
+use super::{Failure, ack, count, nack, stale};
 use crate::Core;
 use crate::core_error::CoreError;
 use crate::logs::LogGroupDef;
@@ -606,16 +606,7 @@ async fn dead_letter(app: &Core, item: &WorkItem, f: &Failure, sub: Option<&Subs
     let reason = format!("{}: {}", f.code, f.message);
     tracing::warn!(subscription = %item.rule, %reason,
         "undeliverable notification kept in the store's dead letters (the subscription has no dead-letter queue)");
-    let settled = until_answered(app, || {
-        app.store
-            .dead_letter(item.lease(), reason.clone(), app.clock.now_ms())
-    })
-    .await;
-    match settled {
-        Ok(true) => count(app, item, "failed", 1),
-        Ok(false) => stale(app, 1),
-        Err(e) => settle_failed(&e),
-    }
+    super::to_store_dead_letters(app, item, reason).await;
 }
 
 #[cfg(test)]

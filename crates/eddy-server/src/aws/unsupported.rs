@@ -26,6 +26,7 @@ use axum::response::{IntoResponse, Response};
 
 use eddy_net::url::form_pairs;
 
+use super::query::escape;
 use crate::App;
 use crate::error::ApiError;
 
@@ -313,24 +314,6 @@ pub fn s3_operation(method: &Method, uri: &Uri, headers: &HeaderMap) -> String {
     }
 }
 
-/// Escapes text for an XML element.
-fn xml_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // Characters XML 1.0 cannot carry at all.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 fn request_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
@@ -348,8 +331,8 @@ pub fn query_error(e: &ApiError) -> Response {
     let body = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ErrorResponse><Error><Type>{fault}</Type>\
          <Code>{}</Code><Message>{}</Message></Error><RequestId>{id}</RequestId></ErrorResponse>",
-        xml_text(e.code),
-        xml_text(&e.message)
+        escape(e.code),
+        escape(&e.message)
     );
     xml_response(e.status, "text/xml", body, &id, "x-amzn-requestid")
 }
@@ -362,8 +345,8 @@ pub fn s3_error(operation: &str, resource: &str) -> Response {
     let body = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NotImplemented</Code>\
          <Message>{}</Message><Resource>{}</Resource><RequestId>{id}</RequestId></Error>",
-        xml_text(&message),
-        xml_text(&echo(resource))
+        escape(&message),
+        escape(&echo(resource))
     );
     xml_response(
         StatusCode::NOT_IMPLEMENTED,
@@ -581,7 +564,7 @@ mod tests {
     fn echoes_are_bounded_and_xml_is_escaped() {
         assert_eq!(echo(&"x".repeat(500)).chars().count(), ECHO_MAX + 1);
         assert_eq!(
-            xml_text("a&b<\"'>\u{1}"),
+            escape("a&b<\"'>\u{1}"),
             "a&amp;b&lt;&quot;&apos;&gt;\u{FFFD}"
         );
         assert_eq!(display_name("nope"), "the AWS service `nope`");
