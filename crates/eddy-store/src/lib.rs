@@ -1,7 +1,7 @@
 //! The store: the durable log and state behind everything eddy acknowledges.
 //!
 //! This crate is the store **contract** and its two backends. It knows no HTTP and no AWS
-//! wire format. The contract is seven traits, one per concern, that every backend implements:
+//! wire format. The contract is eight traits, one per concern, that every backend implements:
 //!
 //! | trait | what it keeps |
 //! | --- | --- |
@@ -12,8 +12,9 @@
 //! | [`LogStore`] | log events by group and stream (function logs, log-group targets) |
 //! | [`TickStore`] | the last fired tick of every schedule |
 //! | [`ClusterStore`] | the nodes sharing the store: leadership of singleton roles, a registry with heartbeats |
+//! | [`ObjectStore`] | buckets' object index (versions, metadata, multipart uploads); the data itself is in [`Blobs`] |
 //!
-//! [`Store`] bundles the seven (plus [`Store::reset`] and [`Store::health`]), so a server holds one
+//! [`Store`] bundles the eight (plus [`Store::reset`] and [`Store::health`]), so a server holds one
 //! `Arc<dyn Store>` and hands narrower views (`Arc<dyn QueueStore>`, ...) to the parts that need
 //! only one concern. [`open`] resolves a store URI ([`StoreUri`]: `sqlite:DIR` or
 //! `postgres://...`) to a backend; errors ([`StoreError`]) name no backend.
@@ -166,8 +167,10 @@
 //! append's transaction; leadership is a session advisory lock per role; the node registry is a
 //! table. See the `postgres` module.
 
+pub mod blobs;
 mod embedded;
 pub mod logs;
+pub mod objects;
 mod postgres;
 pub mod queue;
 mod uri;
@@ -176,8 +179,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+pub use blobs::{BlobWriter, Blobs};
 pub use embedded::{EmbeddedStore, EmbeddedStoreOptions};
 pub use logs::{LogEvent, LogPosition, LogQuery, LogStream, NewLogEvent};
+pub use objects::{
+    BlobRef, ObjectChange, ObjectQuery, ObjectRecord, ObjectStore, ObjectWrite, PartRecord,
+    UploadChange, UploadRecord, VersionQuery,
+};
 pub use postgres::{PostgresStore, PostgresStoreOptions, with_schema as postgres_uri_with_schema};
 pub use queue::{Message, NewMessage, QueueStats, ReceiveOptions, Sent};
 pub use uri::{OpenError, StoreOptions, StoreUri, open};
@@ -772,7 +780,15 @@ pub trait ClusterStore: Send + Sync {
 /// A whole store: every concern, plus what concerns them all. What a server holds; it hands
 /// each part the narrower trait it needs (`Arc<dyn Store>` converts to `Arc<dyn QueueStore>`).
 pub trait Store:
-    EventLog + WorkStore + QueueStore + DefinitionStore + LogStore + TickStore + ClusterStore + 'static
+    EventLog
+    + WorkStore
+    + QueueStore
+    + DefinitionStore
+    + LogStore
+    + TickStore
+    + ClusterStore
+    + ObjectStore
+    + 'static
 {
     /// Wipes everything (dev mode's reset); watchers get [`Notification::Reset`]. Answers its
     /// version (see [`Notification`]).

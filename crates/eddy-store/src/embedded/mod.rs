@@ -62,6 +62,7 @@ use crate::{
 };
 
 mod logs;
+mod objects;
 mod queue;
 
 /// The embedded backend's own errors, turned into [`StoreError`] (which names no backend) when

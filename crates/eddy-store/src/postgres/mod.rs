@@ -113,6 +113,7 @@ mod append;
 mod cluster;
 mod feed;
 mod logs;
+mod objects;
 mod pool;
 mod queue;
 mod schema;

@@ -1,0 +1,284 @@
+//! Blobs: the immutable files that hold object data, in a directory of their own (`objects/`
+//! in the data directory).
+//!
+//! A blob is written to `tmp/` under a fresh id, synced, then renamed to `blobs/XX/ID` and its
+//! directory synced ([`BlobWriter::finish`]): a blob that exists under `blobs/` is whole and
+//! durable. Only then does its writer record it in the object index
+//! ([`crate::objects::ObjectStore`]), and only after the index no longer names it is it deleted
+//! ([`Blobs::delete`]). A crash between the steps leaves files nothing names: `tmp/` files and
+//! unrecorded blobs, which [`Blobs::sweep`] finds and the caller deletes once the index confirms
+//! nobody refers to them. Blobs are never changed in place, so a reader holding one open reads
+//! the whole of what was written, even while it is deleted.
+//!
+//! Files and directories are private to the user running eddy (0600 and 0700).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::objects::BlobRef;
+
+/// A blob directory.
+#[derive(Debug, Clone)]
+pub struct Blobs {
+    root: PathBuf,
+}
+
+impl Blobs {
+    /// Opens (creating) the blob directory `root`.
+    pub fn open(root: impl Into<PathBuf>) -> io::Result<Self> {
+        let root = root.into();
+        for dir in [root.clone(), root.join("tmp"), root.join("blobs")] {
+            mkdir(&dir)?;
+        }
+        Ok(Self { root })
+    }
+
+    /// Where the blob directory is.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// A new blob to write.
+    pub fn writer(&self) -> io::Result<BlobWriter> {
+        let id = new_id();
+        let tmp = self.root.join("tmp").join(&id);
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        Ok(BlobWriter {
+            file: Some(file),
+            id,
+            tmp,
+            size: 0,
+            dir: self.clone(),
+        })
+    }
+
+    /// The file of blob `id`; `None` for an id that cannot be a blob's (so that no id read from
+    /// anywhere names a file outside the directory).
+    pub fn path(&self, id: &str) -> Option<PathBuf> {
+        valid_id(id).then(|| self.root.join("blobs").join(&id[..2]).join(id))
+    }
+
+    /// Opens blob `id` for reading.
+    pub fn open_blob(&self, id: &str) -> io::Result<File> {
+        let path = self
+            .path(id)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "not a blob id"))?;
+        File::open(path)
+    }
+
+    /// A new blob with the content of blob `id` (a hard link: blobs never change, so sharing
+    /// the file is a copy).
+    pub fn copy(&self, id: &str) -> io::Result<BlobRef> {
+        let from = self
+            .path(id)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "not a blob id"))?;
+        let size = fs::metadata(&from)?.len();
+        let new = new_id();
+        let to = self.path(&new).expect("fresh ids are valid");
+        let dir = to.parent().expect("blobs have a directory");
+        mkdir(dir)?;
+        fs::hard_link(&from, &to)?;
+        File::open(dir)?.sync_all()?;
+        Ok(BlobRef { id: new, size })
+    }
+
+    /// Deletes blobs (missing ones are fine: a delete may be repeated after a crash).
+    pub fn delete(&self, ids: &[String]) {
+        for id in ids {
+            if let Some(path) = self.path(id)
+                && let Err(e) = fs::remove_file(&path)
+                && e.kind() != io::ErrorKind::NotFound
+            {
+                tracing::warn!(blob = %id, error = %e, "a freed blob could not be deleted");
+            }
+        }
+    }
+
+    /// Deletes unfinished blobs in `tmp/` last changed before `before`, and answers the ids of
+    /// finished blobs last changed before `before`: the candidates to delete once the object
+    /// index says nothing refers to them. `before` must leave time for a writer to record a
+    /// blob it just finished (a process that just started, alone on its data directory, may
+    /// pass its own start time).
+    pub fn sweep(&self, before: SystemTime) -> io::Result<Vec<String>> {
+        for entry in fs::read_dir(self.root.join("tmp"))? {
+            let entry = entry?;
+            if older(&entry, before) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+        let mut found = Vec::new();
+        for shard in fs::read_dir(self.root.join("blobs"))? {
+            let shard = shard?;
+            if !shard.file_type()?.is_dir() {
+                continue;
+            }
+            for entry in fs::read_dir(shard.path())? {
+                let entry = entry?;
+                if let Some(name) = entry.file_name().to_str()
+                    && valid_id(name)
+                    && older(&entry, before)
+                {
+                    found.push(name.to_owned());
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// A blob being written; nothing of it is visible until [`BlobWriter::finish`]. Dropped
+/// unfinished, it deletes its file.
+pub struct BlobWriter {
+    file: Option<File>,
+    id: String,
+    tmp: PathBuf,
+    size: u64,
+    dir: Blobs,
+}
+
+impl BlobWriter {
+    /// Appends bytes.
+    pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let file = self.file.as_mut().expect("the file is open until finished");
+        file.write_all(bytes)?;
+        self.size += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Bytes written so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Syncs the blob and moves it into place: from now on it exists, whole, across crashes.
+    pub fn finish(mut self) -> io::Result<BlobRef> {
+        let file = self.file.take().expect("finished once");
+        file.sync_all()?;
+        drop(file);
+        let to = self.dir.path(&self.id).expect("fresh ids are valid");
+        let dir = to.parent().expect("blobs have a directory");
+        mkdir(dir)?;
+        fs::rename(&self.tmp, &to)?;
+        File::open(dir)?.sync_all()?;
+        Ok(BlobRef {
+            id: std::mem::take(&mut self.id),
+            size: self.size,
+        })
+    }
+}
+
+impl Drop for BlobWriter {
+    fn drop(&mut self) {
+        if !self.id.is_empty() {
+            self.file = None;
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+fn mkdir(dir: &Path) -> io::Result<()> {
+    match fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn older(entry: &fs::DirEntry, before: SystemTime) -> bool {
+    entry
+        .metadata()
+        .and_then(|m| m.modified())
+        .is_ok_and(|t| t < before)
+}
+
+/// 32 lowercase hex digits.
+fn new_id() -> String {
+    let a: u128 = rand_u128();
+    format!("{a:032x}")
+}
+
+fn valid_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Unpredictable enough for file names (they are never secrets): the clock, the process and a
+/// counter, mixed.
+fn rand_u128() -> u128 {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let mut h1 = RandomState::new().build_hasher();
+    h1.write_u64(n);
+    h1.write_u128(nanos);
+    let mut h2 = RandomState::new().build_hasher();
+    h2.write_u64(n ^ 0x9e37_79b9_7f4a_7c15);
+    h2.write_u32(std::process::id());
+    (u128::from(h1.finish()) << 64) | u128::from(h2.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blob_is_visible_only_when_finished_and_a_dropped_one_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::open(dir.path().join("objects")).unwrap();
+        let mut w = blobs.writer().unwrap();
+        w.write(b"hello ").unwrap();
+        w.write(b"world").unwrap();
+        let b = w.finish().unwrap();
+        assert_eq!(b.size, 11);
+        assert_eq!(
+            fs::read(blobs.path(&b.id).unwrap()).unwrap(),
+            b"hello world"
+        );
+        let mut dropped = blobs.writer().unwrap();
+        dropped.write(b"partial").unwrap();
+        drop(dropped);
+        assert_eq!(
+            fs::read_dir(dir.path().join("objects/tmp"))
+                .unwrap()
+                .count(),
+            0
+        );
+        let c = blobs.copy(&b.id).unwrap();
+        blobs.delete(std::slice::from_ref(&b.id));
+        assert_eq!(
+            fs::read(blobs.path(&c.id).unwrap()).unwrap(),
+            b"hello world"
+        );
+        let later = SystemTime::now() + std::time::Duration::from_secs(1);
+        assert_eq!(blobs.sweep(later).unwrap(), vec![c.id.clone()]);
+        blobs.delete(&[c.id]);
+        assert!(blobs.sweep(later).unwrap().is_empty());
+    }
+
+    #[test]
+    fn ids_that_are_not_blob_ids_name_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::open(dir.path()).unwrap();
+        for id in [
+            "../../etc/passwd",
+            "",
+            "AB",
+            &"g".repeat(32),
+            &"a".repeat(33),
+        ] {
+            assert!(blobs.path(id).is_none(), "{id}");
+        }
+        assert!(blobs.path(&"a".repeat(32)).is_some());
+    }
+}

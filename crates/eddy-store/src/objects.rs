@@ -1,0 +1,208 @@
+//! Buckets' object index (the [`ObjectStore`] concern): which versions of which keys exist,
+//! with what metadata and in which blobs, and the multipart uploads in progress.
+//!
+//! The object *data* is not here: it lives in blobs ([`crate::blobs`]), immutable files the
+//! caller writes and syncs before it records them here. A record names its blobs; a change that
+//! removes or replaces a record answers the blobs nothing refers to any more, for the caller to
+//! delete. A blob that was written but never recorded (a crash between the two) is an orphan
+//! that [`crate::blobs::Blobs::sweep`] removes, asking [`ObjectStore::blobs_referenced`].
+//!
+//! # Versions
+//!
+//! Every record is one version `(bucket, key, version_id)`. Writing a version that exists
+//! replaces it (its blobs are answered as freed); every write gives the version a new position
+//! (`seq`, growing, store-assigned), and the **latest** version of a key is the one with the
+//! highest position. So an unversioned bucket writes the version `"null"` again and again
+//! (S3's behaviour), a versioned bucket writes new ids and keeps the old versions, and a delete
+//! marker is a record with `delete_marker` set and no blobs.
+//!
+//! # Durability
+//!
+//! [`ObjectStore::objects_write`] commits its record changes, its upload change and its
+//! [`AppendBatch`] (the object's events and their deliveries) atomically and durably before it
+//! returns, with the same fencing and tick rules as [`crate::EventLog::append`]: after a crash
+//! an object is there with its events, or neither is.
+
+use crate::{AppendBatch, BoxFuture, Result};
+
+/// A blob of an object or part: its id (as [`crate::blobs::Blobs`] names it) and size in bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobRef {
+    pub id: String,
+    pub size: u64,
+}
+
+/// One version of one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectRecord {
+    pub bucket: String,
+    pub key: String,
+    /// `"null"` in a bucket that never had versioning enabled (and for writes while it is
+    /// suspended).
+    pub version_id: String,
+    /// The position of the write that made this version (store-assigned; ignored on write).
+    pub seq: i64,
+    /// Whether this is the latest version of its key (computed on read; ignored on write).
+    pub latest: bool,
+    pub delete_marker: bool,
+    /// The data, in order (none for a delete marker, an empty object or one held `inline`).
+    pub blobs: Vec<BlobRef>,
+    /// The data of a small object, kept in the index itself instead of a blob (then `blobs` is
+    /// empty).
+    pub inline: Option<Vec<u8>>,
+    /// Total size in bytes.
+    pub size: u64,
+    /// The ETag as S3 answers it, quotes included.
+    pub etag: String,
+    /// Last modified, ms since the epoch.
+    pub modified_ms: i64,
+    /// Everything else (content headers, user metadata, checksums, tags, storage class), as
+    /// JSON text the caller owns.
+    pub meta: String,
+}
+
+/// A multipart upload in progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRecord {
+    pub upload_id: String,
+    pub bucket: String,
+    pub key: String,
+    pub initiated_ms: i64,
+    /// What the completed object will carry (JSON text the caller owns).
+    pub meta: String,
+}
+
+/// One uploaded part of a multipart upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartRecord {
+    pub upload_id: String,
+    pub part_number: u32,
+    pub blob: BlobRef,
+    pub etag: String,
+    pub modified_ms: i64,
+    /// Checksums and the like (JSON text the caller owns).
+    pub meta: String,
+}
+
+/// One change to the object index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectChange {
+    /// Writes a version (replacing one with the same id), which becomes the latest.
+    Put(ObjectRecord),
+    /// Removes one version (nothing when it does not exist). The key's latest version is then
+    /// the remaining one with the highest position.
+    Delete {
+        bucket: String,
+        key: String,
+        version_id: String,
+    },
+    /// Replaces a version's `meta` (tags), keeping its position; nothing when it does not exist.
+    Meta {
+        bucket: String,
+        key: String,
+        version_id: String,
+        meta: String,
+    },
+}
+
+/// What happens to a multipart upload in an [`ObjectWrite`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadChange {
+    /// Removes the upload and every part of it; the parts' blobs that `keep` does not name are
+    /// freed (completing: the completed object now owns the blobs it names).
+    Finish {
+        upload_id: String,
+        keep: Vec<String>,
+    },
+}
+
+/// Changes to the object index committed as one, with the events they owe.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectWrite {
+    pub changes: Vec<ObjectChange>,
+    pub upload: Option<UploadChange>,
+    /// Appended in the same transaction (see [`crate::EventLog::append`]); may be empty.
+    pub append: AppendBatch,
+}
+
+/// Where a listing of latest versions starts and what it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectQuery {
+    pub bucket: String,
+    /// Only keys starting with this.
+    pub prefix: String,
+    /// Only keys after this one (byte order), if any.
+    pub after: Option<String>,
+    pub limit: usize,
+}
+
+/// Where a listing of versions starts: after `(key, seq)` in (key ascending, seq descending)
+/// order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionQuery {
+    pub bucket: String,
+    pub prefix: String,
+    pub after: Option<(String, i64)>,
+    pub limit: usize,
+}
+
+/// The object index of every bucket (see the module docs).
+pub trait ObjectStore: Send + Sync {
+    /// Commits `write` atomically (see the module docs, "Durability"); answers the ids of the
+    /// blobs no record and no part refers to any more (replaced or removed versions, parts a
+    /// finished upload did not keep), for the caller to delete.
+    fn objects_write(&self, write: ObjectWrite) -> BoxFuture<'_, Result<Vec<String>>>;
+
+    /// One version of a key: `version_id` `None` is the latest one (a delete marker included).
+    fn object_get(
+        &self,
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
+    ) -> BoxFuture<'_, Result<Option<ObjectRecord>>>;
+
+    /// The latest versions of keys in key order (byte order), leaving out keys whose latest
+    /// version is a delete marker.
+    fn objects_list(&self, query: ObjectQuery) -> BoxFuture<'_, Result<Vec<ObjectRecord>>>;
+
+    /// Every version (delete markers included) in key order, newest first within a key.
+    fn object_versions(&self, query: VersionQuery) -> BoxFuture<'_, Result<Vec<ObjectRecord>>>;
+
+    /// Whether a bucket holds anything: a version, a delete marker or an upload.
+    fn bucket_is_empty(&self, bucket: String) -> BoxFuture<'_, Result<bool>>;
+
+    /// Removes every version and upload of a bucket; answers the blobs freed.
+    fn bucket_purge(&self, bucket: String) -> BoxFuture<'_, Result<Vec<String>>>;
+
+    /// Records a new multipart upload.
+    fn upload_create(&self, upload: UploadRecord) -> BoxFuture<'_, Result<()>>;
+
+    /// An upload by id.
+    fn upload_get(&self, upload_id: String) -> BoxFuture<'_, Result<Option<UploadRecord>>>;
+
+    /// A bucket's uploads whose key starts with `prefix`, in (key, initiated, id) order, after
+    /// `(key, upload_id)`.
+    fn uploads_list(
+        &self,
+        bucket: String,
+        prefix: String,
+        after: Option<(String, String)>,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<UploadRecord>>>;
+
+    /// Records a part (replacing the part with that number); answers the replaced part's blob,
+    /// freed. Fails with nothing written when the upload no longer exists: answers `Ok(None)`
+    /// then, and the caller deletes the blob it wrote.
+    fn upload_part_put(&self, part: PartRecord) -> BoxFuture<'_, Result<Option<Vec<String>>>>;
+
+    /// An upload's parts in part-number order, after `after`.
+    fn upload_parts(
+        &self,
+        upload_id: String,
+        after: u32,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<PartRecord>>>;
+
+    /// Of these blob ids, those that a version or a part refers to.
+    fn blobs_referenced(&self, ids: Vec<String>) -> BoxFuture<'_, Result<Vec<String>>>;
+}
