@@ -332,6 +332,59 @@ impl Bus {
         }
     }
 
+    /// Adds a finished envelope to `batch` for bus `bus` of `region`, with the work items of the
+    /// rules it matches, for a caller that appends it together with something else (a bucket's
+    /// object change). Answers how many work items it added (`None`: no such bus, nothing
+    /// added). The caller wakes the delivery engine ([`Bus::work_ready`]) after its append.
+    pub fn route_into(
+        &self,
+        region: &str,
+        bus: &str,
+        event: (String, i64, String),
+        batch: &mut AppendBatch,
+    ) -> Option<usize> {
+        let snapshot = self.catalog.snapshot(region, bus)?;
+        let (id, time_ms, body) = event;
+        let (mut matches, mut gave_up) = (Vec::new(), Vec::new());
+        if let Err(e) = match_event(&snapshot, bus, &body, &mut matches, &mut gave_up) {
+            tracing::warn!(event = %id, bus = %bus, error = %e, "an event eddy made cannot be matched");
+            matches.clear();
+        }
+        let index = batch.events.len();
+        let before = batch.work.len();
+        for &m in &matches {
+            let Some(rule) = snapshot.rules.get(m as usize) else {
+                continue;
+            };
+            rule.matched.inc();
+            for target in &rule.targets {
+                batch.work.push(
+                    Work::RuleTarget {
+                        rule_arn: &rule.arn,
+                        target_id: target,
+                    }
+                    .new_work(index),
+                );
+            }
+        }
+        batch.events.push(NewEvent {
+            id,
+            bus: format!("{region}:{bus}"),
+            time_ms,
+            body,
+            hops: 0,
+        });
+        let work = batch.work.len() - before;
+        self.metrics.work_items.inc_by(work as u64);
+        self.metrics
+            .events_put
+            .get_or_create(&BusLabels {
+                bus: bus.to_owned(),
+            })
+            .inc();
+        Some(work)
+    }
+
     /// Appends finished envelopes `(event id, event time ms, body)` to bus `bus` of `region`,
     /// unchanged, matching each only against the enabled rules whose ARNs are in `rules` (every
     /// rule of the bus when `None`); one durable batch with the work items. Replays use this:

@@ -100,6 +100,7 @@ fn caches<'a>(core: &'a Core, extra: &'a [Arc<dyn Follow>]) -> Vec<&'a dyn Follo
         &core.log_groups,
         &core.functions,
         &core.topics,
+        &core.buckets,
         &core.sources,
         &core.schedules,
     ];

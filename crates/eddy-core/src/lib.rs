@@ -20,6 +20,8 @@
 //! * [`schedules`], [`scheduler`]: EventBridge Scheduler's schedules and the loop that fires
 //!   them and scheduled rules;
 //! * [`archives`]: archives and replays;
+//! * [`buckets`]: S3-shaped object storage (blobs, the object index, multipart uploads) whose
+//!   changes are events;
 //! * [`sources`]: Lambda's event source mappings (SQS queues polled for functions) and their
 //!   pollers;
 //! * [`registry`], [`follow`]: definitions held in memory, following the store's change feed;
@@ -30,6 +32,7 @@
 //!   Prometheus metrics, the core's errors.
 
 pub mod archives;
+pub mod buckets;
 pub mod bus;
 pub mod catalog;
 pub mod clock;
@@ -77,6 +80,8 @@ pub struct Core {
     pub log_groups: logs::LogGroups,
     pub functions: functions::Functions,
     pub topics: topics::Topics,
+    /// Buckets: object storage whose changes are events.
+    pub buckets: buckets::Buckets,
     /// Event source mappings (queues polled for functions); [`sources::run`] runs their pollers.
     pub sources: sources::Sources,
     /// The HTTP client API destinations are called with (pooled connections).
@@ -220,6 +225,19 @@ impl Core {
             bus.work_ready(),
             endpoint,
         )?;
+        let blobs = {
+            let dir = config.data_dir.join("objects");
+            tokio::task::spawn_blocking(move || eddy_store::Blobs::open(dir))
+                .await?
+                .context("cannot open the object data directory")?
+        };
+        let buckets = buckets::Buckets::load(
+            store.clone(),
+            feed.clone(),
+            &definitions,
+            blobs,
+            clock.clone(),
+        )?;
         let sources = sources::Sources::load(
             store.clone(),
             feed.clone(),
@@ -249,6 +267,7 @@ impl Core {
             log_groups,
             functions,
             topics,
+            buckets,
             sources,
             http,
             metrics,
@@ -290,6 +309,11 @@ impl Core {
     pub async fn reset(&self) -> Result<(), core_error::CoreError> {
         let version = self.store.reset().await?;
         self.feed.caught_up(version).await;
+        // The object index is gone, so every blob is an orphan now.
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(1);
+        if let Err(e) = self.buckets.sweep(later).await {
+            tracing::warn!(error = %e, "object data left after a reset could not be removed");
+        }
         Ok(())
     }
 

@@ -9,6 +9,8 @@
 //! | [`Work::RuleTarget`] | the rule's ARN (read back as ids, [`RuleRef`]) | the target's id |
 //! | [`Work::ScheduleTick`] | the Scheduler schedule's ARN | [`SCHEDULE_TARGET`] |
 //! | [`Work::AsyncInvoke`] | the function's ARN | [`ASYNC_INVOKE`] |
+//! | [`Work::Notify`] | the subscription's ARN | [`NOTIFY`] |
+//! | [`Work::BucketNotify`] | the destination's ARN (queue, topic, function) | [`BUCKET_NOTIFY`] |
 //!
 //! The strings are what dead letters, logs and metrics show, and what earlier stores hold, so
 //! they are kept as they were. A schedule tick is told apart by its ARN's service
@@ -52,6 +54,8 @@ pub const SCHEDULE_TARGET: &str = "schedule-target";
 pub const ASYNC_INVOKE: &str = "$async-invoke";
 /// The target of a topic's deliveries to its subscriptions.
 pub const NOTIFY: &str = "$notify";
+/// The target of a bucket's notifications to a queue, topic or function.
+pub const BUCKET_NOTIFY: &str = "$s3-notify";
 
 /// What a work item is for (borrowed from the item).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +71,8 @@ pub enum Work<'a> {
     AsyncInvoke { function_arn: &'a str },
     /// Deliver a topic's notification (the event) to one subscription.
     Notify { subscription_arn: &'a str },
+    /// Deliver a bucket's S3 event notification (the event) to a queue, topic or function.
+    BucketNotify { destination_arn: &'a str },
 }
 
 impl<'a> Work<'a> {
@@ -77,6 +83,10 @@ impl<'a> Work<'a> {
         } else if target == NOTIFY {
             Work::Notify {
                 subscription_arn: rule,
+            }
+        } else if target == BUCKET_NOTIFY {
+            Work::BucketNotify {
+                destination_arn: rule,
             }
         } else if target == SCHEDULE_TARGET
             && Arn::parse(rule).is_some_and(|a| a.service == "scheduler")
@@ -105,6 +115,7 @@ impl<'a> Work<'a> {
             Work::ScheduleTick { schedule_arn } => (schedule_arn, SCHEDULE_TARGET),
             Work::AsyncInvoke { function_arn } => (function_arn, ASYNC_INVOKE),
             Work::Notify { subscription_arn } => (subscription_arn, NOTIFY),
+            Work::BucketNotify { destination_arn } => (destination_arn, BUCKET_NOTIFY),
         };
         NewWork {
             event,
@@ -140,6 +151,7 @@ impl<'a> Work<'a> {
                 .rsplit_once(':')
                 .map_or(subscription_arn, |(topic, _)| topic)
                 .to_owned(),
+            Work::BucketNotify { destination_arn } => destination_arn.to_owned(),
         }
     }
 }

@@ -281,6 +281,10 @@ async fn deliver_group(
             notify::deliver(app, items).await;
             return;
         }
+        Work::BucketNotify { .. } => {
+            crate::buckets::notify::deliver(app, items).await;
+            return;
+        }
         Work::ScheduleTick { schedule_arn } => app.schedules.delivery_target(schedule_arn),
         Work::RuleTarget { target_id, .. } => kind
             .rule()

@@ -1,0 +1,437 @@
+//! Multipart uploads: create, upload (or copy) parts, list, complete, abort. Parts are blobs of
+//! their own; completing makes the object own the parts' blobs in order (no copy), so a 1 GiB
+//! upload is written once.
+
+use eddy_store::{ObjectChange, ObjectRecord, PartRecord, UploadChange, UploadRecord};
+use serde::{Deserialize, Serialize};
+
+use super::checksums::{self, Algorithm, Hashes};
+use super::data::{self, ByteStream};
+use super::definition::{MAX_OBJECT_TAGS, check_key, check_tags};
+use super::notify::Change;
+use super::objects::{MAX_PUT, Range, Stored, verify};
+use super::{BucketError, ObjectMeta, Requester};
+use crate::Core;
+
+/// The smallest part but the last (5 MiB).
+pub const MIN_PART: u64 = 5 * 1024 * 1024;
+/// Part numbers run from 1 to this.
+pub const MAX_PARTS: u32 = 10_000;
+
+/// What an upload keeps until it completes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct UploadMeta {
+    pub object: ObjectMeta,
+    #[serde(default)]
+    pub algorithm: Option<Algorithm>,
+    /// `COMPOSITE` or `FULL_OBJECT`.
+    #[serde(default)]
+    pub checksum_type: Option<String>,
+}
+
+/// What a part keeps.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PartMeta {
+    #[serde(default)]
+    pub checksum: Option<(Algorithm, String)>,
+}
+
+/// A part as CompleteMultipartUpload names it.
+#[derive(Debug, Clone)]
+pub struct CompletedPart {
+    pub number: u32,
+    pub etag: String,
+    pub checksum: Option<String>,
+}
+
+/// A part's upload (UploadPart).
+pub struct PartUpload {
+    pub bucket: String,
+    pub key: String,
+    pub upload_id: String,
+    pub number: u32,
+    pub content_md5: Option<Vec<u8>>,
+    pub checksum: Option<Algorithm>,
+    pub expected_checksum: Option<Box<dyn FnOnce() -> Option<String> + Send>>,
+    pub payload_sha256: Option<String>,
+}
+
+impl Core {
+    /// CreateMultipartUpload: answers the upload id.
+    pub async fn create_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        object: ObjectMeta,
+        algorithm: Option<Algorithm>,
+        checksum_type: Option<String>,
+    ) -> Result<String, BucketError> {
+        self.buckets.need(bucket)?;
+        check_key(key)?;
+        check_tags(&object.tags, MAX_OBJECT_TAGS)?;
+        let checksum_type = match (algorithm, checksum_type.as_deref()) {
+            (_, Some(t)) if t != "COMPOSITE" && t != "FULL_OBJECT" => {
+                return Err(BucketError::InvalidRequest(format!(
+                    "Value for x-amz-checksum-type header is invalid: {t}"
+                )));
+            }
+            (None, Some(_)) => {
+                return Err(BucketError::InvalidRequest(
+                    "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header."
+                        .into(),
+                ));
+            }
+            (Some(Algorithm::Crc64Nvme), Some("COMPOSITE")) => {
+                return Err(BucketError::InvalidRequest(
+                    "The COMPOSITE checksum type is not supported for CRC64NVME".into(),
+                ));
+            }
+            (Some(a), Some("FULL_OBJECT")) if !a.is_crc() => {
+                return Err(BucketError::InvalidRequest(format!(
+                    "The FULL_OBJECT checksum type is not supported for {}",
+                    a.name()
+                )));
+            }
+            (Some(Algorithm::Crc64Nvme), None) => Some("FULL_OBJECT".to_owned()),
+            (Some(_), None) => Some("COMPOSITE".to_owned()),
+            (_, t) => t.map(str::to_owned),
+        };
+        let upload_id = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        let meta = UploadMeta {
+            object,
+            algorithm,
+            checksum_type,
+        };
+        self.buckets
+            .store
+            .upload_create(UploadRecord {
+                upload_id: upload_id.clone(),
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                initiated_ms: self.clock.now_ms(),
+                meta: serde_json::to_string(&meta)?,
+            })
+            .await?;
+        Ok(upload_id)
+    }
+
+    /// The upload `upload_id` of `bucket`/`key`.
+    pub async fn upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(UploadRecord, UploadMeta), BucketError> {
+        self.buckets.need(bucket)?;
+        match self.buckets.store.upload_get(upload_id.to_owned()).await? {
+            Some(u) if u.bucket == bucket && u.key == key => {
+                let meta = serde_json::from_str(&u.meta).unwrap_or_default();
+                Ok((u, meta))
+            }
+            _ => Err(BucketError::NoSuchUpload(upload_id.to_owned())),
+        }
+    }
+
+    /// UploadPart: the part's data to a blob, recorded (replacing a part of that number).
+    pub async fn upload_part(
+        &self,
+        part: PartUpload,
+        body: ByteStream,
+    ) -> Result<(String, Option<(Algorithm, String)>), BucketError> {
+        if !(1..=MAX_PARTS).contains(&part.number) {
+            return Err(BucketError::InvalidArgument(
+                "Part number must be an integer between 1 and 10000, inclusive".into(),
+            ));
+        }
+        let (_, meta) = self
+            .upload(&part.bucket, &part.key, &part.upload_id)
+            .await?;
+        let algorithm = part.checksum.or(meta.algorithm);
+        let hashes = Hashes::new(algorithm, part.payload_sha256.is_some());
+        let (written, digests) =
+            data::write(&self.buckets.blobs, body, hashes, MAX_PUT, false).await?;
+        if let Err(e) = verify(
+            &part.content_md5,
+            part.expected_checksum,
+            &part.payload_sha256,
+            &digests,
+        ) {
+            written.discard(&self.buckets.blobs);
+            return Err(e);
+        }
+        self.record_part(&part.upload_id, part.number, written, &digests)
+            .await?;
+        Ok((digests.etag(), digests.checksum))
+    }
+
+    /// UploadPartCopy: a range of an object copied into a part.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn upload_part_copy(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        source: (&str, &str, Option<&str>),
+        range: Option<(u64, u64)>,
+        conditions: &super::objects::Conditions,
+    ) -> Result<(String, i64, Option<String>), BucketError> {
+        if !(1..=MAX_PARTS).contains(&number) {
+            return Err(BucketError::InvalidArgument(
+                "Part number must be an integer between 1 and 10000, inclusive".into(),
+            ));
+        }
+        let (_, meta) = self.upload(bucket, key, upload_id).await?;
+        let reading = self
+            .get_object(
+                source.0,
+                source.1,
+                source.2,
+                conditions,
+                range.map(|(first, last)| Range::From {
+                    first,
+                    last: Some(last),
+                }),
+                None,
+            )
+            .await
+            .map_err(|e| match e {
+                BucketError::NotModified => BucketError::PreconditionFailed,
+                e => e,
+            })?;
+        let hashes = Hashes::new(meta.algorithm, false);
+        let (written, digests) =
+            data::write(&self.buckets.blobs, reading.body, hashes, MAX_PUT, false).await?;
+        self.record_part(upload_id, number, written, &digests)
+            .await?;
+        Ok((
+            digests.etag(),
+            self.clock.now_ms(),
+            reading.found.version_id,
+        ))
+    }
+
+    async fn record_part(
+        &self,
+        upload_id: &str,
+        number: u32,
+        written: data::Written,
+        digests: &checksums::Digests,
+    ) -> Result<(), BucketError> {
+        let blob = match &written {
+            data::Written::Blob(b) => b.clone(),
+            data::Written::Inline(_) => {
+                return Err(BucketError::Internal(
+                    "a part was not written to a blob".into(),
+                ));
+            }
+        };
+        let record = PartRecord {
+            upload_id: upload_id.to_owned(),
+            part_number: number,
+            blob,
+            etag: digests.etag(),
+            modified_ms: self.clock.now_ms(),
+            meta: serde_json::to_string(&PartMeta {
+                checksum: digests.checksum.clone(),
+            })?,
+        };
+        match self.buckets.store.upload_part_put(record).await {
+            Ok(Some(freed)) => {
+                self.buckets.free(freed).await;
+                Ok(())
+            }
+            Ok(None) => {
+                written.discard(&self.buckets.blobs);
+                Err(BucketError::NoSuchUpload(upload_id.to_owned()))
+            }
+            Err(e) => {
+                written.discard(&self.buckets.blobs);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// An upload's parts after `after`, at most `max`.
+    pub async fn list_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        after: u32,
+        max: usize,
+    ) -> Result<(UploadRecord, UploadMeta, Vec<(PartRecord, PartMeta)>, bool), BucketError> {
+        let (u, meta) = self.upload(bucket, key, upload_id).await?;
+        let mut parts = self
+            .buckets
+            .store
+            .upload_parts(upload_id.to_owned(), after, max + 1)
+            .await?;
+        let truncated = parts.len() > max;
+        parts.truncate(max);
+        let parts = parts
+            .into_iter()
+            .map(|p| {
+                let m = serde_json::from_str(&p.meta).unwrap_or_default();
+                (p, m)
+            })
+            .collect();
+        Ok((u, meta, parts, truncated))
+    }
+
+    /// A bucket's uploads in progress.
+    pub async fn list_uploads(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: Option<(String, String)>,
+        max: usize,
+    ) -> Result<(Vec<UploadRecord>, bool), BucketError> {
+        self.buckets.need(bucket)?;
+        let mut uploads = self
+            .buckets
+            .store
+            .uploads_list(bucket.to_owned(), prefix.to_owned(), after, max + 1)
+            .await?;
+        let truncated = uploads.len() > max;
+        uploads.truncate(max);
+        Ok((uploads, truncated))
+    }
+
+    /// AbortMultipartUpload.
+    pub async fn abort_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(), BucketError> {
+        let def = self.buckets.need(bucket)?;
+        self.upload(bucket, key, upload_id).await?;
+        self.write_objects(
+            &def,
+            Vec::new(),
+            Some(UploadChange::Finish {
+                upload_id: upload_id.to_owned(),
+                keep: Vec::new(),
+            }),
+            Vec::new(),
+            &Requester::default(),
+        )
+        .await
+    }
+
+    /// CompleteMultipartUpload: the named parts, in order, become the object.
+    pub async fn complete_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: Vec<CompletedPart>,
+        who: &Requester,
+    ) -> Result<Stored, BucketError> {
+        let def = self.buckets.need(bucket)?;
+        let (_, meta) = self.upload(bucket, key, upload_id).await?;
+        if parts.is_empty() {
+            return Err(BucketError::MalformedXml(
+                "The XML you provided was not well-formed or did not validate against our published schema"
+                    .into(),
+            ));
+        }
+        if parts.windows(2).any(|w| w[0].number >= w[1].number) {
+            return Err(BucketError::InvalidPartOrder);
+        }
+        let mut stored = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = self
+                .buckets
+                .store
+                .upload_parts(upload_id.to_owned(), after, 1000)
+                .await?;
+            let done = page.len() < 1000;
+            if let Some(last) = page.last() {
+                after = last.part_number;
+            }
+            stored.extend(page);
+            if done {
+                break;
+            }
+        }
+        let mut chosen = Vec::with_capacity(parts.len());
+        for (i, want) in parts.iter().enumerate() {
+            let Some(p) = stored.iter().find(|p| p.part_number == want.number) else {
+                return Err(BucketError::InvalidPart);
+            };
+            if p.etag.trim_matches('"') != want.etag.trim_matches('"') {
+                return Err(BucketError::InvalidPart);
+            }
+            if i + 1 < parts.len() && p.blob.size < MIN_PART {
+                return Err(BucketError::TooSmall);
+            }
+            let pm: PartMeta = serde_json::from_str(&p.meta).unwrap_or_default();
+            if let (Some(given), Some((_, have))) = (&want.checksum, &pm.checksum)
+                && given != have
+            {
+                return Err(BucketError::InvalidPart);
+            }
+            chosen.push((p.clone(), pm));
+        }
+        let etags: Vec<String> = chosen.iter().map(|(p, _)| p.etag.clone()).collect();
+        let etag = checksums::multipart_etag(&etags);
+        let mut object = meta.object.clone();
+        if let Some(a) = meta.algorithm {
+            let sums: Option<Vec<(String, u64)>> = chosen
+                .iter()
+                .map(|(p, m)| m.checksum.as_ref().map(|(_, c)| (c.clone(), p.blob.size)))
+                .collect();
+            let full = meta.checksum_type.as_deref() == Some("FULL_OBJECT");
+            object.checksum = sums
+                .and_then(|s| checksums::multipart_checksum(a, &s, full))
+                .map(|c| (a, c));
+            object.checksum_type = meta.checksum_type.clone();
+        }
+        object.parts = chosen.iter().map(|(p, _)| p.blob.size).collect();
+        let blobs: Vec<_> = chosen.iter().map(|(p, _)| p.blob.clone()).collect();
+        let size = blobs.iter().map(|b| b.size).sum();
+        let now = self.clock.now_ms();
+        let record = ObjectRecord {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            version_id: def.new_version_id(),
+            seq: 0,
+            latest: true,
+            delete_marker: false,
+            blobs: blobs.clone(),
+            inline: None,
+            size,
+            etag: etag.clone(),
+            modified_ms: now,
+            meta: serde_json::to_string(&object)?,
+        };
+        let answer = Stored {
+            etag,
+            version_id: def.versioned().then(|| record.version_id.clone()),
+            checksum: object.checksum.clone(),
+            checksum_type: object.checksum_type.clone(),
+            size,
+            modified_ms: now,
+        };
+        let change = Change::created("CompleteMultipartUpload", &record);
+        self.write_objects(
+            &def,
+            vec![ObjectChange::Put(record)],
+            Some(UploadChange::Finish {
+                upload_id: upload_id.to_owned(),
+                keep: blobs.into_iter().map(|b| b.id).collect(),
+            }),
+            vec![change],
+            who,
+        )
+        .await?;
+        Ok(answer)
+    }
+}
