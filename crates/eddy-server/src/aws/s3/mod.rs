@@ -1,0 +1,224 @@
+//! S3 on the AWS endpoint: the `s3s` crate speaks the protocol (routing, XML, headers), eddy's
+//! core keeps the buckets ([`eddy_core::buckets`]); [`service`] is the bridge.
+//!
+//! Which requests are S3's ([`is_s3`]): SigV4-signed for the `s3` service (a header or a
+//! presigned URL), addressed to a bucket's virtual host (`BUCKET.s3.localhost`), or unsigned
+//! requests no other service claims (a browser's presigned upload, `curl` of an object).
+//!
+//! eddy accepts any access keys (development mode), so it cannot check signatures with a
+//! secret, and `s3s` would: [`call`] turns a signed request into the anonymous one it stands
+//! for before `s3s` sees it. A presigned URL's expiry is checked (`AccessDenied`, "Request has
+//! expired") and its signing parameters removed; the `Authorization` header is removed; an
+//! `aws-chunked` body (the SDKs' streaming uploads) is decoded, its trailing checksum kept for
+//! the object's checksum check; a payload's `x-amz-content-sha256` digest is verified as the
+//! object is written.
+
+mod service;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use s3s::host::{S3Host, VirtualHost};
+use s3s::service::{S3Service, S3ServiceBuilder};
+
+use crate::App;
+
+pub use service::EddyS3;
+
+/// The domain whose subdomains are buckets (`BUCKET.s3.localhost`).
+pub const VIRTUAL_HOST_DOMAIN: &str = "s3.localhost";
+
+/// What [`call`] learned about a request, for the S3 implementation (request extensions).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Unsigned {
+    pub region: Option<String>,
+    pub source_ip: String,
+    pub request_id: String,
+    /// `x-amz-content-sha256` when it is a digest of the payload.
+    pub payload_sha256: Option<String>,
+    /// The trailing headers of an `aws-chunked` body, once it has been read.
+    pub trailers: Option<eddy_net::aws_chunked::Trailers>,
+}
+
+/// Virtual hosts: `BUCKET.s3.localhost[:port]` names a bucket; any other host is path-style.
+struct Hosts;
+
+impl S3Host for Hosts {
+    fn parse_host_header<'a>(&'a self, host: &'a str) -> s3s::S3Result<VirtualHost<'a>> {
+        let name = host.rsplit_once(':').map_or(host, |(h, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        });
+        match name.strip_suffix(VIRTUAL_HOST_DOMAIN) {
+            Some(bucket) if bucket.ends_with('.') && bucket.len() > 1 => {
+                Ok(VirtualHost::new(VIRTUAL_HOST_DOMAIN)
+                    .with_bucket(bucket[..bucket.len() - 1].to_owned()))
+            }
+            _ => Ok(VirtualHost::new(name)),
+        }
+    }
+}
+
+/// The S3 service eddy serves.
+pub fn build(app: std::sync::Weak<App>) -> S3Service {
+    let mut b = S3ServiceBuilder::new(EddyS3 { app });
+    b.set_host(Hosts);
+    b.build()
+}
+
+/// Whether a request is S3's (see the module docs). `signing` is the SigV4 credential scope's
+/// service, `rest_or_query` whether another protocol claims the request.
+pub fn is_s3(signing: Option<&str>, uri: &axum::http::Uri, headers: &HeaderMap) -> bool {
+    if signing == Some("s3") {
+        return true;
+    }
+    if let Some(q) = uri.query()
+        && q.contains("X-Amz-Credential=")
+    {
+        return q.contains("%2Fs3%2Faws4_request") || q.contains("/s3/aws4_request");
+    }
+    headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| Hosts.parse_host_header(h).ok())
+        .is_some_and(|vh| vh.bucket().is_some())
+}
+
+/// Answers an S3 request.
+pub async fn call(app: &Arc<App>, region: &str, req: Request) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let request_id = uuid::Uuid::new_v4().simple().to_string()[..16].to_ascii_uppercase();
+    let source_ip = parts
+        .extensions
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map_or_else(|| "127.0.0.1".to_owned(), |c| c.0.ip().to_string());
+    let mut unsigned = Unsigned {
+        region: Some(region.to_owned()),
+        source_ip,
+        request_id: request_id.clone(),
+        ..Unsigned::default()
+    };
+    // A presigned URL: checked for expiry, its signing parameters removed.
+    if let Some(q) = parts.uri.query()
+        && q.contains("X-Amz-Signature=")
+    {
+        match eddy_net::presign::presigned(q, std::time::SystemTime::now()) {
+            Ok(Some(p)) => {
+                unsigned.region = Some(p.scope.region.clone());
+                let rest = eddy_net::presign::strip_presign_params(q);
+                let path = parts.uri.path();
+                let pq = if rest.is_empty() {
+                    path.to_owned()
+                } else {
+                    format!("{path}?{rest}")
+                };
+                match pq.parse() {
+                    Ok(uri) => parts.uri = uri,
+                    Err(_) => return error(StatusCode::BAD_REQUEST, "InvalidURI", "Couldn't parse the specified URI.", &request_id),
+                }
+            }
+            Ok(None) => {}
+            Err(eddy_net::presign::SigV4Error::Expired) => {
+                return error(StatusCode::FORBIDDEN, "AccessDenied", "Request has expired", &request_id);
+            }
+            Err(e) => {
+                return error(StatusCode::BAD_REQUEST, "AuthorizationQueryParametersError", &e.to_string(), &request_id);
+            }
+        }
+    }
+    parts.headers.remove("authorization");
+    let sha = parts
+        .headers
+        .get("x-amz-content-sha256")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let encoding = parts
+        .headers
+        .get("content-encoding")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = if eddy_net::aws_chunked::is_aws_chunked(sha.as_deref(), encoding.as_deref()) {
+        let decoded = parts
+            .headers
+            .get("x-amz-decoded-content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let chunked = eddy_net::aws_chunked::AwsChunked::new(body, decoded);
+        unsigned.trailers = Some(chunked.trailers());
+        match decoded {
+            Some(n) => {
+                parts.headers.insert("content-length", HeaderValue::from(n));
+            }
+            None => {
+                parts.headers.remove("content-length");
+            }
+        }
+        match encoding
+            .as_deref()
+            .and_then(eddy_net::aws_chunked::content_encoding_without_aws_chunked)
+        {
+            Some(rest) => {
+                if let Ok(v) = HeaderValue::from_str(&rest) {
+                    parts.headers.insert("content-encoding", v);
+                }
+            }
+            None => {
+                parts.headers.remove("content-encoding");
+            }
+        }
+        Body::new(chunked)
+    } else {
+        if let Some(s) = &sha
+            && eddy_net::payload_hash::parse_sha256_hex(s).is_some()
+        {
+            unsigned.payload_sha256 = Some(s.to_ascii_lowercase());
+        }
+        body
+    };
+    parts.headers.remove("x-amz-content-sha256");
+    parts.headers.remove("x-amz-decoded-content-length");
+    parts.extensions.insert(unsigned);
+    let req = axum::http::Request::from_parts(parts, s3s::Body::http_body_unsync(body));
+    let method = req.method().clone();
+    match app.s3().call(req).await {
+        Ok(res) => {
+            let (mut parts, body) = res.into_parts();
+            if let Ok(v) = HeaderValue::from_str(&request_id) {
+                parts.headers.entry("x-amz-request-id").or_insert(v);
+            }
+            if method == Method::HEAD {
+                return Response::from_parts(parts, Body::empty());
+            }
+            Response::from_parts(parts, Body::new(body))
+        }
+        Err(e) => {
+            tracing::warn!(error = ?e, "an S3 request failed below the protocol");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "We encountered an internal error. Please try again.", &request_id)
+        }
+    }
+}
+
+/// An S3 error document.
+pub fn error(status: StatusCode, code: &str, message: &str, request_id: &str) -> Response {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message><RequestId>{}</RequestId></Error>",
+        crate::aws::query::escape(code),
+        crate::aws::query::escape(message),
+        crate::aws::query::escape(request_id),
+    );
+    (
+        status,
+        [
+            ("content-type", "application/xml"),
+            ("x-amz-request-id", request_id),
+        ],
+        body,
+    )
+        .into_response()
+}
