@@ -14,15 +14,19 @@
 //!   eddy's (DNS rebinding) are refused, and CORS preflights get permission only for origins the
 //!   operator allowed.
 //! * [`url`]: percent-decoding of paths and query strings.
+//! * [`aws_chunked`]: decoding the `aws-chunked` body of S3 streaming uploads (chunk signatures
+//!   are not verified).
 //!
 //! What it is not: any AWS or eddy semantics. Callers decide the limits per request and how a
 //! refusal is worded on their wire.
 
+pub mod aws_chunked;
 pub mod body;
 pub mod boundary;
 mod serve;
 pub mod url;
 
+pub use aws_chunked::{AwsChunked, ChunkedError, Trailers, is_aws_chunked};
 pub use body::{BodyBudget, BodyError, BodyGuard, read_body};
 pub use boundary::{Boundary, Guard, Refusal, enforce};
 pub use serve::{Limits, LocalAddr, serve};
