@@ -780,6 +780,36 @@ pub(crate) mod tests {
         );
     }
 
+    /// The first error of type `E` in `e`'s source chain.
+    pub(crate) fn find<'a, E: StdError + 'static>(
+        e: &'a (dyn StdError + 'static),
+    ) -> Option<&'a E> {
+        let mut next = Some(e);
+        while let Some(e) = next {
+            if let Some(found) = e.downcast_ref::<E>() {
+                return Some(found);
+            }
+            next = e.source();
+        }
+        None
+    }
+
+    #[tokio::test]
+    async fn wraps_into_an_axum_body() {
+        use axum::body::{Body as AxumBody, to_bytes};
+        let inner = AxumBody::from("5;chunk-signature=ab\r\nhello\r\n0;chunk-signature=cd\r\n\r\n");
+        let body = AxumBody::new(AwsChunked::new(inner, Some(5)));
+        assert_eq!(body.size_hint().exact(), Some(5));
+        assert_eq!(&to_bytes(body, 1024).await.unwrap()[..], b"hello");
+
+        let inner = AxumBody::from("5\r\nhel");
+        let err = to_bytes(AxumBody::new(AwsChunked::new(inner, None)), 1024)
+            .await
+            .unwrap_err();
+        let found = find::<ChunkedError>(&err);
+        assert!(matches!(found, Some(ChunkedError::Truncated)), "{err:?}");
+    }
+
     proptest::proptest! {
         #[test]
         fn round_trip(

@@ -192,6 +192,22 @@ mod tests {
         assert!(matches!(err, Some(PayloadHashError::Mismatch { .. })));
     }
 
+    #[tokio::test]
+    async fn wraps_into_an_axum_body() {
+        use axum::body::{Body as AxumBody, to_bytes};
+        let body = PayloadHash::from_header(AxumBody::from("hello world"), HELLO).unwrap();
+        let bytes = to_bytes(AxumBody::new(body), 1024).await.unwrap();
+        assert_eq!(&bytes[..], b"hello world");
+
+        let body = PayloadHash::from_header(AxumBody::from("hello"), HELLO).unwrap();
+        let err = to_bytes(AxumBody::new(body), 1024).await.unwrap_err();
+        let found = crate::aws_chunked::tests::find::<PayloadHashError>(&err);
+        assert!(
+            matches!(found, Some(PayloadHashError::Mismatch { .. })),
+            "{err:?}"
+        );
+    }
+
     #[test]
     fn non_digests_are_not_checked() {
         for v in [

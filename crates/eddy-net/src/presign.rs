@@ -205,11 +205,16 @@ pub fn presigned(query: &str, now: SystemTime) -> Result<Option<Presigned>, SigV
     let signed_headers = split_signed_headers(&signed_headers, "X-Amz-SignedHeaders")?;
     check_signature(&signature, "X-Amz-Signature")?;
 
-    if signed_at > now + MAX_CLOCK_SKEW {
+    if now
+        .checked_add(MAX_CLOCK_SKEW)
+        .is_some_and(|latest| signed_at > latest)
+    {
         return Err(SigV4Error::NotYetValid { signed_at });
     }
-    let expired_at = signed_at + expires;
-    if now > expired_at {
+    // Years up to 9999 and 7 days: no overflow on any platform.
+    if let Some(expired_at) = signed_at.checked_add(expires)
+        && now > expired_at
+    {
         return Err(SigV4Error::Expired { expired_at });
     }
     Ok(Some(Presigned {
