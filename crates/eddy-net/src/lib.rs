@@ -14,15 +14,27 @@
 //!   eddy's (DNS rebinding) are refused, and CORS preflights get permission only for origins the
 //!   operator allowed.
 //! * [`url`]: percent-decoding of paths and query strings.
+//! * [`aws_chunked`], [`presign`], [`payload_hash`]: turning a SigV4-signed request into an
+//!   anonymous one without knowing the secret key: decoding the `aws-chunked` body of streaming
+//!   uploads, recognising presigned URLs (expiry checked) and stripping their parameters, and
+//!   checking a body against its `x-amz-content-sha256`. Signatures are parsed, never verified.
 //!
 //! What it is not: any AWS or eddy semantics. Callers decide the limits per request and how a
 //! refusal is worded on their wire.
 
+pub mod aws_chunked;
 pub mod body;
 pub mod boundary;
+pub mod payload_hash;
+pub mod presign;
 mod serve;
 pub mod url;
 
+pub use aws_chunked::{AwsChunked, ChunkedError, Trailers, is_aws_chunked};
 pub use body::{BodyBudget, BodyError, BodyGuard, read_body};
 pub use boundary::{Boundary, Guard, Refusal, enforce};
+pub use payload_hash::{PayloadHash, PayloadHashError};
+pub use presign::{
+    Authorization, CredentialScope, Presigned, SigV4Error, parse_authorization, presigned,
+};
 pub use serve::{Limits, LocalAddr, serve};
