@@ -53,6 +53,8 @@ pub struct App {
     pub(crate) routes: Arc<routes::Routes>,
     /// The memory large request bodies in flight may hold together, on both listeners.
     pub(crate) bodies: eddy_net::BodyBudget,
+    /// S3's protocol (`s3s`), over the core's buckets.
+    pub(crate) s3: s3s::service::S3Service,
 }
 
 impl Deref for App {
@@ -67,6 +69,11 @@ impl App {
     /// The core, for what runs beside the adapters (the scheduler and delivery loops).
     pub fn core(&self) -> &Arc<Core> {
         &self.core
+    }
+
+    /// The S3 service.
+    pub(crate) fn s3(&self) -> &s3s::service::S3Service {
+        &self.s3
     }
 
     /// The HTTP APIs the gateway serves.
@@ -122,11 +129,12 @@ impl App {
 
     fn assemble(core: Arc<Core>, routes: Option<Arc<routes::Routes>>) -> anyhow::Result<Arc<Self>> {
         let routes = routes.context("the HTTP APIs were not loaded")?;
-        Ok(Arc::new(Self {
+        Ok(Arc::new_cyclic(|weak| Self {
             bodies: eddy_net::BodyBudget::new(core.config.max_body_memory),
             core,
             apply_lock: tokio::sync::Mutex::new(()),
             routes,
+            s3: aws::s3::build(weak.clone()),
         }))
     }
 
@@ -147,6 +155,10 @@ impl App {
             .layer(axum::middleware::from_fn_with_state(
                 guard,
                 eddy_net::enforce,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                aws::s3::cors::gate,
             ))
             .with_state(self.clone())
     }

@@ -13,7 +13,7 @@ use super::BucketError;
 use super::checksums::{Digests, Hashes};
 
 /// A body: chunks of bytes, or why the client's upload broke off.
-pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send + Sync>>;
 
 /// Objects up to this size are kept in the object index itself rather than in a blob.
 pub const INLINE_MAX: usize = 64 * 1024;

@@ -227,6 +227,11 @@ impl Buckets {
         self.defs.get(definition::NAMESPACE, name)
     }
 
+    /// A bucket, or `NoSuchBucket`.
+    pub fn need_bucket(&self, name: &str) -> Result<BucketDef, BucketError> {
+        self.need(name)
+    }
+
     pub(crate) fn need(&self, name: &str) -> Result<BucketDef, BucketError> {
         self.get(name)
             .ok_or_else(|| BucketError::NoSuchBucket(name.to_owned()))

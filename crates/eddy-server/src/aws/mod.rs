@@ -19,6 +19,7 @@ pub mod logs;
 mod pagination;
 pub mod query;
 pub mod rest;
+pub mod s3;
 pub mod scheduler;
 pub mod sns;
 pub mod sqs;
@@ -78,6 +79,26 @@ pub fn credential_scope(headers: &HeaderMap) -> Option<(String, String)> {
 
 /// Answers every request on `/` of the AWS listener.
 pub async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
+    let scope = credential_scope(req.headers());
+    if s3::is_s3(
+        scope.as_ref().map(|(_, s)| s.as_str()),
+        req.uri(),
+        req.headers(),
+    ) {
+        let region = scope
+            .as_ref()
+            .map(|(r, _)| r.clone())
+            .unwrap_or_else(|| app.config.default_region.clone());
+        let method = req.method().to_string();
+        let res = s3::call(&app, &region, req).await;
+        let outcome = if res.status().is_success() || res.status().is_redirection() {
+            "ok"
+        } else {
+            "error"
+        };
+        count(&app, &format!("S3.{method}"), outcome);
+        return res;
+    }
     let (parts, body) = req.into_parts();
     let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
     let scope = credential_scope(&headers);
@@ -352,6 +373,12 @@ pub fn has_credentials(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.as_bytes().starts_with(b"AWS"))
 }
 
+/// Whether a request carries SigV4 credentials in its query string (a presigned URL).
+pub fn presigned(uri: &axum::http::Uri) -> bool {
+    uri.query()
+        .is_some_and(|q| q.contains("X-Amz-Signature=") && q.contains("X-Amz-Credential="))
+}
+
 /// eddy's endpoints on the AWS listener that need no credentials: health and metrics (for
 /// probes and scrapers), and the dev-mode reset and clock that moto-style test suites call with
 /// plain HTTP. The browser boundary still guards them.
@@ -368,6 +395,7 @@ const OPEN_PATHS: &[&str] = &[
 pub async fn require_credentials(req: Request, next: Next) -> Response {
     if OPEN_PATHS.contains(&req.uri().path())
         || has_credentials(req.headers())
+        || presigned(req.uri())
         || sns_link(req.method(), req.uri(), req.headers())
     {
         return next.run(req).await;

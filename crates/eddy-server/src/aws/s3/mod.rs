@@ -13,6 +13,7 @@
 //! the object's checksum check; a payload's `x-amz-content-sha256` digest is verified as the
 //! object is written.
 
+pub mod cors;
 mod service;
 
 use std::sync::Arc;
@@ -110,7 +111,7 @@ pub async fn call(app: &Arc<App>, region: &str, req: Request) -> Response {
     {
         match eddy_net::presign::presigned(q, std::time::SystemTime::now()) {
             Ok(Some(p)) => {
-                unsigned.region = Some(p.scope.region.clone());
+                unsigned.region = Some(p.credential.region.clone());
                 let rest = eddy_net::presign::strip_presign_params(q);
                 let path = parts.uri.path();
                 let pq = if rest.is_empty() {
@@ -120,15 +121,32 @@ pub async fn call(app: &Arc<App>, region: &str, req: Request) -> Response {
                 };
                 match pq.parse() {
                     Ok(uri) => parts.uri = uri,
-                    Err(_) => return error(StatusCode::BAD_REQUEST, "InvalidURI", "Couldn't parse the specified URI.", &request_id),
+                    Err(_) => {
+                        return error(
+                            StatusCode::BAD_REQUEST,
+                            "InvalidURI",
+                            "Couldn't parse the specified URI.",
+                            &request_id,
+                        );
+                    }
                 }
             }
             Ok(None) => {}
-            Err(eddy_net::presign::SigV4Error::Expired) => {
-                return error(StatusCode::FORBIDDEN, "AccessDenied", "Request has expired", &request_id);
+            Err(eddy_net::presign::SigV4Error::Expired { .. }) => {
+                return error(
+                    StatusCode::FORBIDDEN,
+                    "AccessDenied",
+                    "Request has expired",
+                    &request_id,
+                );
             }
             Err(e) => {
-                return error(StatusCode::BAD_REQUEST, "AuthorizationQueryParametersError", &e.to_string(), &request_id);
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "AuthorizationQueryParametersError",
+                    &e.to_string(),
+                    &request_id,
+                );
             }
         }
     }
@@ -199,7 +217,12 @@ pub async fn call(app: &Arc<App>, region: &str, req: Request) -> Response {
         }
         Err(e) => {
             tracing::warn!(error = ?e, "an S3 request failed below the protocol");
-            error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "We encountered an internal error. Please try again.", &request_id)
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalError",
+                "We encountered an internal error. Please try again.",
+                &request_id,
+            )
         }
     }
 }

@@ -28,14 +28,17 @@ pub struct EddyS3 {
 
 impl EddyS3 {
     fn app(&self) -> S3Result<Arc<App>> {
-        self.app
-            .upgrade()
-            .ok_or_else(|| S3Error::with_message(S3ErrorCode::ServiceUnavailable, "eddy is stopping"))
+        self.app.upgrade().ok_or_else(|| {
+            S3Error::with_message(S3ErrorCode::ServiceUnavailable, "eddy is stopping")
+        })
     }
 }
 
 fn unsigned<T>(req: &S3Request<T>) -> Unsigned {
-    req.extensions.get::<Unsigned>().cloned().unwrap_or_default()
+    req.extensions
+        .get::<Unsigned>()
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn who<T>(req: &S3Request<T>, app: &App) -> Requester {
@@ -84,7 +87,10 @@ fn err(e: BucketError) -> S3Error {
             ..
         }
         | BucketError::DeleteMarkerVersion => {
-            headers.insert("x-amz-delete-marker", "true".parse().expect("a header value"));
+            headers.insert(
+                "x-amz-delete-marker",
+                "true".parse().expect("a header value"),
+            );
         }
         BucketError::InvalidRange(size) => {
             if let Ok(v) = format!("bytes */{size}").parse() {
@@ -131,11 +137,8 @@ fn header_tags(h: Option<&str>) -> S3Result<Vec<(String, String)>> {
     h.split('&')
         .map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let dec = |s: &str| {
-                eddy_net::url::percent_decode(&s.replace('+', " "))
-                    .ok_or_else(|| S3Error::with_message(S3ErrorCode::InvalidArgument, "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates."))
-            };
-            Ok((dec(k)?, dec(v)?))
+            let dec = |s: &str| eddy_net::url::percent_decode(&s.replace('+', " "));
+            Ok((dec(k), dec(v)))
         })
         .collect()
 }
@@ -446,7 +449,7 @@ fn destination(
         id: id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
         kind,
         arn,
-        events: events.iter().map(|e| e.as_str().to_owned()).collect(),
+        events: events.iter().map(|e| e.as_ref().to_owned()).collect(),
         prefix: None,
         suffix: None,
     };
@@ -621,9 +624,9 @@ impl S3 for EddyS3 {
     ) -> S3Result<S3Response<GetBucketCorsOutput>> {
         let app = self.app()?;
         let b = app.buckets.need_bucket(&req.input.bucket).map_err(err)?;
-        let rules = b.cors.ok_or_else(|| {
-            err(BucketError::NoSuchConfiguration("NoSuchCORSConfiguration"))
-        })?;
+        let rules = b
+            .cors
+            .ok_or_else(|| err(BucketError::NoSuchConfiguration("NoSuchCORSConfiguration")))?;
         let rules = rules
             .into_iter()
             .map(|r| CORSRule {
@@ -651,7 +654,9 @@ impl S3 for EddyS3 {
                 if !["GET", "PUT", "POST", "DELETE", "HEAD"].contains(&m.as_str()) {
                     return Err(S3Error::with_message(
                         S3ErrorCode::InvalidRequest,
-                        format!("Found unsupported HTTP method in CORS config. Unsupported method is {m}"),
+                        format!(
+                            "Found unsupported HTTP method in CORS config. Unsupported method is {m}"
+                        ),
                     ));
                 }
             }
@@ -941,9 +946,7 @@ impl S3 for EddyS3 {
             .await
             .map_err(err)?;
         let f = &reading.found;
-        let len = reading
-            .range
-            .map_or(f.record.size, |(s, e)| e - s);
+        let len = reading.range.map_or(f.record.size, |(s, e)| e - s);
         let mut out = GetObjectOutput {
             accept_ranges: Some("bytes".to_owned()),
             body: Some(StreamingBlob::wrap(reading.body)),
@@ -983,10 +986,14 @@ impl S3 for EddyS3 {
             ..GetObjectOutput::default()
         };
         if let Some((s, e)) = reading.range {
-            out.content_range = Some(format!("bytes {}-{}/{}", s, e.saturating_sub(1), f.record.size));
+            out.content_range = Some(format!(
+                "bytes {}-{}/{}",
+                s,
+                e.saturating_sub(1),
+                f.record.size
+            ));
         }
-        if i
-            .checksum_mode
+        if i.checksum_mode
             .as_ref()
             .is_some_and(|m| m.as_str() == "ENABLED")
             && reading.range.is_none()
@@ -1019,7 +1026,14 @@ impl S3 for EddyS3 {
         });
         let part = i.part_number.map(|n| n.max(0) as u32);
         let reading = app
-            .get_object(&i.bucket, &i.key, i.version_id.as_deref(), &cond, range, part)
+            .get_object(
+                &i.bucket,
+                &i.key,
+                i.version_id.as_deref(),
+                &cond,
+                range,
+                part,
+            )
             .await
             .map_err(err)?;
         drop(reading.body);
@@ -1050,10 +1064,14 @@ impl S3 for EddyS3 {
             ..HeadObjectOutput::default()
         };
         if let Some((s, e)) = reading.range {
-            out.content_range = Some(format!("bytes {}-{}/{}", s, e.saturating_sub(1), f.record.size));
+            out.content_range = Some(format!(
+                "bytes {}-{}/{}",
+                s,
+                e.saturating_sub(1),
+                f.record.size
+            ));
         }
-        if i
-            .checksum_mode
+        if i.checksum_mode
             .as_ref()
             .is_some_and(|m| m.as_str() == "ENABLED")
         {
@@ -1217,8 +1235,17 @@ impl S3 for EddyS3 {
             .list_objects(&i.bucket, &prefix, i.delimiter.as_deref(), after, max)
             .await
             .map_err(err)?;
-        let url = i.encoding_type.as_ref().is_some_and(|e| e.as_str() == "url");
-        let enc = |s: String| if url { eddy_core::buckets::notify::record_key(&s).replace('+', "%20") } else { s };
+        let url = i
+            .encoding_type
+            .as_ref()
+            .is_some_and(|e| e.as_str() == "url");
+        let enc = |s: String| {
+            if url {
+                eddy_core::buckets::notify::record_key(&s).replace('+', "%20")
+            } else {
+                s
+            }
+        };
         let key_count = (listing.objects.len() + listing.prefixes.len()) as i32;
         let contents: Vec<Object> = listing
             .objects
@@ -1409,7 +1436,13 @@ impl S3 for EddyS3 {
         let i = req.input;
         let tags = from_tag_set(i.tagging.tag_set);
         let version = app
-            .put_object_tags(&i.bucket, &i.key, i.version_id.as_deref(), Some(tags), &requester)
+            .put_object_tags(
+                &i.bucket,
+                &i.key,
+                i.version_id.as_deref(),
+                Some(tags),
+                &requester,
+            )
             .await
             .map_err(err)?;
         Ok(S3Response::new(PutObjectTaggingOutput {
@@ -1454,7 +1487,10 @@ impl S3 for EddyS3 {
         );
         let algorithm = match &i.checksum_algorithm {
             Some(a) => Some(Algorithm::parse(a.as_str()).ok_or_else(|| {
-                S3Error::with_message(S3ErrorCode::InvalidRequest, "Checksum algorithm provided is unsupported.")
+                S3Error::with_message(
+                    S3ErrorCode::InvalidRequest,
+                    "Checksum algorithm provided is unsupported.",
+                )
             })?),
             None => None,
         };
@@ -1473,7 +1509,9 @@ impl S3 for EddyS3 {
             bucket: Some(i.bucket.clone()),
             key: Some(i.key.clone()),
             upload_id: Some(id),
-            checksum_algorithm: m.algorithm.map(|a| ChecksumAlgorithm::from(a.name().to_owned())),
+            checksum_algorithm: m
+                .algorithm
+                .map(|a| ChecksumAlgorithm::from(a.name().to_owned())),
             checksum_type: m.checksum_type.map(ChecksumType::from),
             ..CreateMultipartUploadOutput::default()
         }))
@@ -1626,17 +1664,13 @@ impl S3 for EddyS3 {
     ) -> S3Result<S3Response<ListPartsOutput>> {
         let app = self.app()?;
         let i = &req.input;
-        let after = i
-            .part_number_marker
-            .as_deref()
-            .and_then(|m| m.parse::<u32>().ok())
-            .unwrap_or(0);
+        let after = i.part_number_marker.unwrap_or(0).max(0) as u32;
         let max = i.max_parts.map_or(1000, |m| m.clamp(0, 1000) as usize);
         let (_, meta, parts, truncated) = app
             .list_parts(&i.bucket, &i.key, &i.upload_id, after, max)
             .await
             .map_err(err)?;
-        let next = parts.last().map(|(p, _)| p.part_number.to_string());
+        let next = parts.last().map(|(p, _)| p.part_number as i32);
         let parts = parts
             .into_iter()
             .map(|(p, m)| {
