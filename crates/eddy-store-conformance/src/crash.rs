@@ -244,3 +244,98 @@ pub async fn acknowledged_state_survives_a_power_loss<B: Backend>() {
     }
     find_it_all(h.store(), &acked).await;
 }
+
+/// An object write, its upload's completion and the events it owes, acknowledged: all
+/// durable together.
+async fn acknowledge_object_writes(s: &dyn Store) {
+    use crate::objects::{blob, inline, version};
+    use eddy_store::{ObjectChange, ObjectWrite, PartRecord, UploadChange, UploadRecord};
+    s.upload_create(UploadRecord {
+        upload_id: "u".into(),
+        bucket: "b".into(),
+        key: "big".into(),
+        initiated_ms: T0,
+        meta: "{}".into(),
+    })
+    .await
+    .expect("create");
+    for n in 1..=2 {
+        let part = PartRecord {
+            upload_id: "u".into(),
+            part_number: n,
+            blob: eddy_store::BlobRef {
+                id: blob(&format!("p{n}")),
+                size: 10,
+            },
+            etag: "\"e\"".into(),
+            modified_ms: T0,
+            meta: "{}".into(),
+        };
+        s.upload_part_put(part).await.expect("part");
+    }
+    let freed = s
+        .objects_write(ObjectWrite {
+            changes: vec![ObjectChange::Put(version("big", "null", &["p1"]))],
+            upload: Some(UploadChange::Finish {
+                upload_id: "u".into(),
+                keep: vec![blob("p1")],
+            }),
+            append: with_work("o", 1, T0),
+        })
+        .await
+        .expect("complete");
+    assert_eq!(freed, vec![blob("p2")]);
+    s.objects_write(ObjectWrite {
+        changes: vec![ObjectChange::Put(inline("small", &[7; 4096]))],
+        ..ObjectWrite::default()
+    })
+    .await
+    .expect("put");
+}
+
+async fn find_object_writes(s: &dyn Store) {
+    use crate::objects::blob;
+    let big = s
+        .object_get("b".into(), "big".into(), None)
+        .await
+        .expect("get")
+        .expect("the completed object is there");
+    assert_eq!(big.blobs[0].id, blob("p1"));
+    let small = s
+        .object_get("b".into(), "small".into(), None)
+        .await
+        .expect("get")
+        .expect("the small object is there");
+    assert_eq!(small.inline.as_deref(), Some(&[7u8; 4096][..]));
+    assert!(s.upload_get("u".into()).await.expect("get").is_none());
+    assert_eq!(
+        s.blobs_referenced(vec![blob("p1"), blob("p2")])
+            .await
+            .expect("referenced"),
+        vec![blob("p1")]
+    );
+    let events = s.events(0, 10).await.expect("events");
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].id, "o0");
+    assert_eq!(s.counts().await.expect("counts").work_items, 1);
+}
+
+/// An acknowledged object write (records, upload completion and events) is there after a
+/// restart.
+pub async fn an_acknowledged_object_write_survives_a_restart<B: Backend>() {
+    let mut h = Harness::<B>::open().await;
+    acknowledge_object_writes(h.store()).await;
+    h.restart().await;
+    find_object_writes(h.store()).await;
+}
+
+/// The same after a power loss, where the backend can simulate one.
+pub async fn an_acknowledged_object_write_survives_a_power_loss<B: Backend>() {
+    let mut h = Harness::<B>::open_for_power_loss().await;
+    acknowledge_object_writes(h.store()).await;
+    if !h.power_loss().await {
+        eprintln!("skipped: this backend cannot simulate a power loss");
+        return;
+    }
+    find_object_writes(h.store()).await;
+}

@@ -1,6 +1,6 @@
 //! The conformance suite of the store contract: the checks every store backend must pass.
 //!
-//! `eddy-store` states the contract (its crate docs, "Durability contract", and the seven traits
+//! `eddy-store` states the contract (its crate docs, "Durability contract", and the traits
 //! bundled as [`Store`]); this crate checks it, backend-neutrally, through nothing but those
 //! traits. The embedded SQLite store passes it (`tests/embedded.rs`); a new backend passes it
 //! before anything else uses it.
@@ -49,6 +49,7 @@
 //! | [`logs`] | [`LogStore`](eddy_store::LogStore): append, read (filters, paging both ways), streams, delete, expiry, fencing |
 //! | [`ticks`] | [`TickStore`](eddy_store::TickStore): recorded with their events, each tick once (a tick not later than the recorded one refused whole with [`TickTaken`](eddy_store::StoreError::TickTaken), racing appends too), forget |
 //! | [`cluster`] | [`ClusterStore`](eddy_store::ClusterStore): heartbeats on the store's clock, a lone store leads |
+//! | [`objects`] | [`ObjectStore`](eddy_store::ObjectStore): versions and the latest one, delete markers, listings in byte order (prefix, `after`, limit), metadata changes, multipart uploads and parts, the blobs each change frees, object writes atomic with their append (fencing and ticks) |
 //! | [`store`] | [`Store`] itself: reset wipes every concern and tells watchers (with a version); health; reclaiming space in bounded steps |
 //! | [`crash`] | crash points: everything acknowledged before a restart (and, where the backend can simulate it, a power loss) is there after it, and nothing half-done is |
 //! | [`model`] | a model-based property test: random sequences of appends, leases, settles, renewals, clock moves, queue operations and restarts (and, where the backend can simulate them, power losses), checked against an in-memory model of the contract; sequences that once failed are kept as a check of their own |
@@ -69,6 +70,7 @@ pub mod definitions;
 pub mod events;
 pub mod logs;
 pub mod model;
+pub mod objects;
 pub mod queues;
 pub mod store;
 pub mod ticks;
@@ -285,6 +287,18 @@ macro_rules! suite {
                 a_heartbeat_is_recorded_on_the_stores_clock,
                 a_lone_store_leads,
             }
+            objects {
+                a_put_reads_back_and_a_replacement_frees_its_blobs,
+                versions_latest_and_delete_markers,
+                listings_page_in_byte_order,
+                a_meta_change_keeps_the_position,
+                multipart_uploads_and_their_parts,
+                an_object_write_is_atomic_with_its_append,
+                bucket_is_empty_and_purge,
+                blobs_referenced_by_versions_and_parts,
+                reset_wipes_the_object_index,
+                concurrent_object_writes_are_all_kept,
+            }
             store {
                 reset_wipes_everything_and_says_so,
                 health_is_ok_while_writes_succeed,
@@ -295,6 +309,8 @@ macro_rules! suite {
                 a_lease_survives_a_restart,
                 a_refused_write_is_absent_after_a_restart,
                 acknowledged_state_survives_a_power_loss,
+                an_acknowledged_object_write_survives_a_restart,
+                an_acknowledged_object_write_survives_a_power_loss,
             }
             model {
                 store_agrees_with_the_model,

@@ -53,8 +53,10 @@ const WIPE: &str = "
     DELETE FROM messages; DELETE FROM dedup; DELETE FROM log_events; DELETE FROM ticks;
     DELETE FROM definitions; DELETE FROM definitions_version; DELETE FROM definition_log;
     DELETE FROM nodes;
+    DELETE FROM objects; DELETE FROM uploads; DELETE FROM parts; DELETE FROM blob_refs;
     SELECT setval(s, 1, false)
-    FROM unnest('{work_id_seq,dead_id_seq,messages_id_seq,log_events_seq_seq}'::text[]) AS s;
+    FROM unnest('{work_id_seq,dead_id_seq,messages_id_seq,log_events_seq_seq,object_seq}'::text[])
+        AS s;
     INSERT INTO event_log VALUES (1, 0, 0);
     INSERT INTO definitions_version VALUES (1, 0);";
 
@@ -77,6 +79,11 @@ const KNOWN: &[&str] = &[
     "dead_id_seq",
     "messages_id_seq",
     "log_events_seq_seq",
+    "objects",
+    "uploads",
+    "parts",
+    "blob_refs",
+    "object_seq",
 ];
 
 /// Schemas of this process whose store was dropped, ready to be wiped and used again.

@@ -110,7 +110,7 @@ impl Blobs {
         for entry in fs::read_dir(self.root.join("tmp"))? {
             let entry = entry?;
             if older(&entry, before) {
-                let _ = fs::remove_file(entry.path());
+                let _gone = fs::remove_file(entry.path()).is_ok();
             }
         }
         let mut found = Vec::new();
@@ -178,7 +178,7 @@ impl Drop for BlobWriter {
     fn drop(&mut self) {
         if !self.id.is_empty() {
             self.file = None;
-            let _ = fs::remove_file(&self.tmp);
+            let _gone = fs::remove_file(&self.tmp).is_ok();
         }
     }
 }

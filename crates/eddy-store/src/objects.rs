@@ -206,3 +206,131 @@ pub trait ObjectStore: Send + Sync {
     /// Of these blob ids, those that a version or a part refers to.
     fn blobs_referenced(&self, ids: Vec<String>) -> BoxFuture<'_, Result<Vec<String>>>;
 }
+
+/// What the backends share to implement [`ObjectStore`]: how a record's blobs are kept as text,
+/// where a key prefix ends, and the reference counts that decide which blobs a write freed.
+pub(crate) mod index {
+    use std::collections::{BTreeMap, HashSet};
+
+    use super::BlobRef;
+
+    /// A record's blobs as the index keeps them: `id:size` joined by `,` (blob ids are hex).
+    pub(crate) fn encode_blobs(blobs: &[BlobRef]) -> String {
+        blobs
+            .iter()
+            .map(|b| format!("{}:{}", b.id, b.size))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The blobs [`encode_blobs`] wrote (an entry that cannot be read is left out).
+    pub(crate) fn decode_blobs(text: &str) -> Vec<BlobRef> {
+        text.split(',')
+            .filter_map(|b| {
+                let (id, size) = b.rsplit_once(':')?;
+                Some(BlobRef {
+                    id: id.to_owned(),
+                    size: size.parse().ok()?,
+                })
+            })
+            .collect()
+    }
+
+    /// The least string greater than every string that starts with `prefix` (byte order, which
+    /// is code point order in UTF-8); `None` when nothing is (an empty prefix, or one of
+    /// `char::MAX` only).
+    pub(crate) fn prefix_end(prefix: &str) -> Option<String> {
+        let mut chars: Vec<char> = prefix.chars().collect();
+        while let Some(last) = chars.pop() {
+            let next = match last as u32 + 1 {
+                0xD800 => Some('\u{E000}'),
+                n => char::from_u32(n),
+            };
+            if let Some(next) = next {
+                chars.push(next);
+                return Some(chars.into_iter().collect());
+            }
+        }
+        None
+    }
+
+    /// Where a listing starts: `(bound, inclusive)`, the later of the prefix (inclusive) and the
+    /// `after` key (exclusive).
+    pub(crate) fn lower_bound<'a>(prefix: &'a str, after: Option<&'a str>) -> (&'a str, bool) {
+        match after {
+            Some(after) if after >= prefix => (after, false),
+            _ => (prefix, true),
+        }
+    }
+
+    /// The blob references a write adds and removes, netted per blob, and the blobs it must not
+    /// answer as freed (those an upload's completion keeps).
+    #[derive(Default)]
+    pub(crate) struct Refs {
+        pub(crate) delta: BTreeMap<String, i64>,
+        pub(crate) keep: HashSet<String>,
+    }
+
+    impl Refs {
+        pub(crate) fn add<'a>(&mut self, ids: impl IntoIterator<Item = &'a str>) {
+            for id in ids {
+                *self.delta.entry(id.to_owned()).or_default() += 1;
+            }
+        }
+
+        pub(crate) fn remove<'a>(&mut self, ids: impl IntoIterator<Item = &'a str>) {
+            for id in ids {
+                *self.delta.entry(id.to_owned()).or_default() -= 1;
+            }
+        }
+
+        /// The changes to apply, in id order (so that writers lock counts in one order).
+        pub(crate) fn changes(&self) -> impl Iterator<Item = (&str, i64)> {
+            self.delta
+                .iter()
+                .filter(|(_, d)| **d != 0)
+                .map(|(id, d)| (id.as_str(), *d))
+        }
+
+        /// Whether a blob whose count reached zero is answered as freed.
+        pub(crate) fn frees(&self, id: &str) -> bool {
+            !self.keep.contains(id)
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn prefix_ends_bound_exactly_the_keys_that_start_with_it() {
+            assert_eq!(prefix_end(""), None);
+            assert_eq!(prefix_end("a/").as_deref(), Some("a0"));
+            assert_eq!(prefix_end("é").as_deref(), Some("ê"));
+            assert_eq!(prefix_end("a\u{D7FF}").as_deref(), Some("a\u{E000}"));
+            assert_eq!(prefix_end("a\u{10FFFF}").as_deref(), Some("b"));
+            assert_eq!(prefix_end("\u{10FFFF}"), None);
+            let end = prefix_end("ab").unwrap();
+            for k in ["ab", "ab\u{10FFFF}", "abz", "ab\u{0}"] {
+                assert!(k.starts_with("ab") && k < end.as_str(), "{k}");
+            }
+            assert!("ac" >= end.as_str());
+        }
+
+        #[test]
+        fn blobs_read_back_as_written() {
+            let blobs = vec![
+                BlobRef {
+                    id: "a".repeat(32),
+                    size: 5,
+                },
+                BlobRef {
+                    id: "b".repeat(32),
+                    size: 0,
+                },
+            ];
+            assert_eq!(decode_blobs(&encode_blobs(&blobs)), blobs);
+            assert!(decode_blobs("").is_empty());
+        }
+    }
+}

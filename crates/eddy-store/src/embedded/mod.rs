@@ -450,6 +450,7 @@ impl EmbeddedStore {
             conn.pragma_update(None, "foreign_keys", "OFF")?;
             conn.pragma_update(None, "cache_size", -16384)?;
             conn.execute_batch(SCHEMA)?;
+            conn.execute_batch(objects::SCHEMA)?;
             migrate(&conn)?;
             Ok(conn)
         })()
@@ -1389,6 +1390,7 @@ fn execute(
                      DELETE FROM messages; DELETE FROM dedup; DELETE FROM log_events;
                      DELETE FROM ticks;",
                 )
+                .and_then(|()| tx.execute_batch(objects::RESET))
                 .map_err(DbError::from)
                 .and_then(|()| next_version(tx));
             if let Ok(version) = r {

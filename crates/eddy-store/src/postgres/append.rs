@@ -272,6 +272,90 @@ async fn write(shared: &Shared, batch: &mut [Request]) -> PgResult<Vec<Option<Pg
     Ok(refused)
 }
 
+/// The fencing of one append inside a caller's transaction (an object write's,
+/// [`crate::ObjectStore::objects_write`]), taking the same locks in the same order as [`write`]
+/// (the acked work items by id, then the ticks' rows by schedule): fails with
+/// [`PgError::LeaseLost`] or [`PgError::TickTaken`] (the caller rolls back), or settles the
+/// acked items and leaves the ticks locked for [`write_in`] to record.
+pub(crate) async fn fence_in(tx: &mut Tx<'_>, batch: &AppendBatch) -> PgResult<()> {
+    if batch.work.iter().any(|w| w.event >= batch.events.len()) {
+        return Err(PgError::Invalid("a work item names no event"));
+    }
+    let acked: Vec<i64> = batch.ack.iter().map(|l| l.id).collect();
+    if !acked.is_empty() {
+        let current: HashMap<i64, i64> = tx
+            .query(
+                "SELECT id, token FROM work WHERE id = ANY($1) AND leased ORDER BY id FOR UPDATE",
+                &[&acked],
+            )
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let lost: Vec<Lease> = batch
+            .ack
+            .iter()
+            .filter(|l| current.get(&l.id) != Some(&l.token))
+            .copied()
+            .collect();
+        if !lost.is_empty() {
+            return Err(PgError::LeaseLost(lost));
+        }
+        tx.execute("DELETE FROM work WHERE id = ANY($1)", &[&acked])
+            .await?;
+    }
+    let mut schedules: Vec<&str> = batch.ticks.iter().map(|t| t.schedule.as_str()).collect();
+    schedules.sort_unstable();
+    schedules.dedup();
+    let (recorded, _first) = lock_ticks(tx, &schedules).await?;
+    let mut latest: HashMap<&str, i64> = HashMap::new();
+    let mut taken: Vec<String> = Vec::new();
+    for t in &batch.ticks {
+        let before = latest
+            .get(t.schedule.as_str())
+            .or_else(|| recorded.get(t.schedule.as_str()));
+        if before.is_some_and(|at| t.tick_ms <= *at) {
+            if !taken.contains(&t.schedule) {
+                taken.push(t.schedule.clone());
+            }
+        } else {
+            latest.insert(&t.schedule, t.tick_ms);
+        }
+    }
+    if !taken.is_empty() {
+        return Err(PgError::TickTaken(taken));
+    }
+    // Every schedule of the batch fires (a first tick's placeholder row is overwritten by
+    // `write_in`).
+    Ok(())
+}
+
+/// The rest of one append fenced by [`fence_in`], inside the same transaction: its queue
+/// messages (queue order), then its events, work items and ticks with [`WRITE`], which takes
+/// the event log's lock last, as [`write`] does.
+pub(crate) async fn write_in(
+    tx: &mut Tx<'_>,
+    mut batch: AppendBatch,
+    store_now: Option<i64>,
+) -> PgResult<()> {
+    if !batch.messages.is_empty() {
+        let now = match batch.now_ms.or(store_now) {
+            Some(now) => now,
+            None => tx.query_one("SELECT eddy_now_ms()", &[]).await?.get(0),
+        };
+        let mut sends = std::mem::take(&mut batch.messages);
+        sends.sort_by(|a, b| a.queue.cmp(&b.queue));
+        for q in sends {
+            super::queue::send_in(tx, &q.queue, q.messages, now).await?;
+        }
+    }
+    let columns = Columns::of(std::iter::once(&batch), store_now);
+    if !columns.is_empty() {
+        tx.query_one(WRITE, &columns.params()).await?;
+    }
+    Ok(())
+}
+
 /// Locks the tick rows of `schedules` (sorted, distinct) for the transaction: answers the
 /// recorded ticks, and the schedules that had no row (inserted now with a placeholder, which
 /// the transaction must overwrite or delete before it commits).

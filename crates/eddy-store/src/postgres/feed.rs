@@ -303,7 +303,8 @@ pub(crate) async fn reset(shared: &Shared, feed: &Feed) -> PgResult<u64> {
             "UPDATE event_log SET missing = top_seq WHERE id = 1;
              DELETE FROM events; DELETE FROM work; DELETE FROM dead; DELETE FROM definitions;
              DELETE FROM messages; DELETE FROM dedup; DELETE FROM log_events;
-             DELETE FROM ticks;",
+             DELETE FROM ticks;
+             DELETE FROM objects; DELETE FROM uploads; DELETE FROM parts; DELETE FROM blob_refs;",
         )
         .await?;
         tx.execute(

@@ -134,6 +134,49 @@ CREATE TABLE nodes (
     last_seen_ms bigint NOT NULL
 );
 "#,
+    // 3: the object index (`objects.rs`).
+    r#"
+CREATE SEQUENCE object_seq;
+CREATE TABLE objects (
+    bucket text COLLATE "C" NOT NULL,
+    key text COLLATE "C" NOT NULL,
+    version_id text COLLATE "C" NOT NULL,
+    seq bigint NOT NULL,
+    latest boolean NOT NULL,
+    delete_marker boolean NOT NULL,
+    blobs text NOT NULL,
+    inline bytea,
+    size bigint NOT NULL,
+    etag text NOT NULL,
+    modified_ms bigint NOT NULL,
+    meta text NOT NULL,
+    PRIMARY KEY (bucket, key, version_id)
+);
+CREATE INDEX objects_by_key ON objects (bucket, key, seq DESC);
+CREATE INDEX objects_listed ON objects (bucket, key) WHERE latest AND NOT delete_marker;
+CREATE TABLE uploads (
+    upload_id text COLLATE "C" PRIMARY KEY,
+    bucket text COLLATE "C" NOT NULL,
+    key text COLLATE "C" NOT NULL,
+    initiated_ms bigint NOT NULL,
+    meta text NOT NULL
+);
+CREATE INDEX uploads_by_key ON uploads (bucket, key, initiated_ms, upload_id);
+CREATE TABLE parts (
+    upload_id text COLLATE "C" NOT NULL,
+    part_number bigint NOT NULL,
+    blob_id text NOT NULL,
+    blob_size bigint NOT NULL,
+    etag text NOT NULL,
+    modified_ms bigint NOT NULL,
+    meta text NOT NULL,
+    PRIMARY KEY (upload_id, part_number)
+);
+CREATE TABLE blob_refs (
+    id text COLLATE "C" PRIMARY KEY,
+    refs bigint NOT NULL
+);
+"#,
 ];
 
 /// Brings the schema of the connection's `search_path` up to date (see the module docs).
