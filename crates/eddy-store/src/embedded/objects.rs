@@ -123,27 +123,40 @@ fn ids(text: &str) -> impl Iterator<Item = &str> {
         .filter_map(|b| b.rsplit_once(':').map(|(id, _)| id))
 }
 
-/// Writes a version; it becomes its key's latest.
+/// Writes a version; it becomes its key's latest. The key's latest version is read first: in
+/// the common case (an unversioned bucket writing `"null"` again, or a new key) it is the
+/// version replaced, or there is none, and one lookup serves both.
 fn put(tx: &Transaction<'_>, o: &ObjectRecord, refs: &mut Refs) -> DbResult<()> {
-    let old: Option<(i64, String)> = tx
+    let latest: Option<(i64, String, String)> = tx
         .prepare_cached(
-            "SELECT seq, blobs FROM objects WHERE bucket = ?1 AND key = ?2 AND version_id = ?3",
+            "SELECT seq, version_id, blobs FROM objects WHERE bucket = ?1 AND key = ?2
+             ORDER BY seq DESC LIMIT 1",
         )?
-        .query_row(params![o.bucket, o.key, o.version_id], |r| {
-            Ok((r.get(0)?, r.get(1)?))
+        .query_row(params![o.bucket, o.key], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
         .optional()?;
+    let old = match latest {
+        Some((seq, version_id, blobs)) if version_id == o.version_id => Some((seq, blobs)),
+        Some((seq, _, _)) => {
+            tx.prepare_cached("UPDATE objects SET latest = 0 WHERE seq = ?1")?
+                .execute([seq])?;
+            tx.prepare_cached(
+                "SELECT seq, blobs FROM objects
+                 WHERE bucket = ?1 AND key = ?2 AND version_id = ?3",
+            )?
+            .query_row(params![o.bucket, o.key, o.version_id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?
+        }
+        None => None,
+    };
     if let Some((seq, blobs)) = &old {
         tx.prepare_cached("DELETE FROM objects WHERE seq = ?1")?
             .execute([seq])?;
         refs.remove(ids(blobs));
     }
-    tx.prepare_cached(
-        "UPDATE objects SET latest = 0 WHERE seq = (
-             SELECT seq FROM objects WHERE bucket = ?1 AND key = ?2 ORDER BY seq DESC LIMIT 1
-         ) AND latest = 1",
-    )?
-    .execute(params![o.bucket, o.key])?;
     let blobs = encode_blobs(&o.blobs);
     tx.prepare_cached(
         "INSERT INTO objects (bucket, key, version_id, latest, delete_marker, blobs, inline, size,
