@@ -476,6 +476,91 @@ mod nodes {
         });
     }
 
+    /// Nodes writing versions of the same keys at once (several keys per write, in different
+    /// orders, each write with an event and a queue message) all succeed (no deadlock), and
+    /// leave exactly one latest version per key: the one with the highest position.
+    #[test]
+    fn object_writes_through_several_nodes_keep_one_latest_version_per_key() {
+        use eddy_store::{ObjectChange, ObjectStore, ObjectWrite, QueueMessages, VersionQuery};
+        use eddy_store_conformance::objects::version;
+        run(async {
+            let (_schema, n) = nodes(&["a", "b"]).await;
+            async fn writer(s: &dyn Store, name: String) {
+                for i in 0..15 {
+                    let mut keys = ["k0", "k1", "k2", "k3"];
+                    if i % 2 == 1 {
+                        keys.reverse();
+                    }
+                    let mut append = with_work(&format!("{name}-{i}-"), 1, 0);
+                    append.messages = vec![QueueMessages {
+                        queue: "q".into(),
+                        messages: vec![message(&format!("{name}-{i}"))],
+                    }];
+                    let w = ObjectWrite {
+                        changes: keys
+                            .iter()
+                            .map(|k| ObjectChange::Put(version(k, &format!("{name}-{i}"), &[])))
+                            .collect(),
+                        upload: None,
+                        append,
+                    };
+                    s.objects_write(w).await.expect("object write");
+                }
+            }
+            let writers = (0..4).map(|w| {
+                let s: &dyn Store = &n[w % 2];
+                writer(s, format!("w{w}"))
+            });
+            futures_join(writers.collect()).await;
+            let versions = n[0]
+                .object_versions(VersionQuery {
+                    bucket: "b".into(),
+                    prefix: String::new(),
+                    after: None,
+                    limit: 10_000,
+                })
+                .await
+                .expect("versions");
+            assert_eq!(versions.len(), 4 * 4 * 15);
+            for key in ["k0", "k1", "k2", "k3"] {
+                let of_key: Vec<_> = versions.iter().filter(|v| v.key == key).collect();
+                let latest: Vec<_> = of_key.iter().filter(|v| v.latest).collect();
+                assert_eq!(latest.len(), 1, "one latest version of {key}");
+                let top = of_key.iter().map(|v| v.seq).max().expect("versions");
+                assert_eq!(
+                    latest[0].seq, top,
+                    "the latest of {key} has the highest position"
+                );
+            }
+            assert_eq!(n[1].events(0, 1_000).await.expect("events").len(), 60);
+            let stats = n[1].queue_stats("q".into(), now_ms()).await.expect("stats");
+            assert_eq!(stats.visible, 60);
+        });
+    }
+
+    /// Polls every future to its end, concurrently, on the current task.
+    async fn futures_join<F: Future<Output = ()>>(futures: Vec<F>) {
+        let mut futures: Vec<_> = futures.into_iter().map(Box::pin).map(Some).collect();
+        std::future::poll_fn(|cx| {
+            let mut pending = false;
+            for f in &mut futures {
+                if let Some(fut) = f {
+                    if fut.as_mut().poll(cx).is_ready() {
+                        *f = None;
+                    } else {
+                        pending = true;
+                    }
+                }
+            }
+            if pending {
+                std::task::Poll::Pending
+            } else {
+                std::task::Poll::Ready(())
+            }
+        })
+        .await;
+    }
+
     /// Appends through several nodes at once are all kept, at distinct positions that follow
     /// commit order (a reader tailing the log by position never skips one).
     #[test]

@@ -114,6 +114,29 @@
 //!   cannot both win). [`TickStore::ticks`] reads what was recorded; after
 //!   [`TickStore::forget_ticks`] a schedule's next tick is recorded afresh, whatever its time.
 //!
+//! **Objects** ([`ObjectStore`]).
+//! * [`ObjectStore::objects_write`] returns `Ok` only after its record changes, its upload
+//!   change and its [`AppendBatch`] (the object's events and the deliveries they owe) are
+//!   durable, **atomically**, with the fencing and tick rules of [`EventLog::append`]: a write
+//!   whose `ack` names a lease no longer current, or whose tick was taken, writes **nothing**
+//!   (no record, no upload change, no event) and fails with [`StoreError::LeaseLost`] /
+//!   [`StoreError::TickTaken`]. After a crash an object is there with its events, or neither
+//!   is. An empty append is fine.
+//! * Every write of a version gives it a new position (`seq`, growing, never reused, a reset
+//!   included); the **latest** version of a key is the one with the highest position, so a
+//!   delete of the latest makes the previous one latest, and a replacement (same version id)
+//!   becomes latest again. A [`ObjectChange::Meta`] change keeps the position.
+//!   [`ObjectStore::objects_list`] answers latest versions that are not delete markers, in
+//!   byte order of their keys; [`ObjectStore::object_versions`] answers every version, delete
+//!   markers included (key ascending, newest first).
+//! * Object data lives in blob files ([`Blobs`]), written and synced before the record that
+//!   names them, and deleted only after no record names them: every change answers the blobs
+//!   no version and no part refers to any more (a completed upload's `keep` are not answered),
+//!   for the caller to delete; a crash between the two leaves orphans that
+//!   [`Blobs::sweep`] finds and [`ObjectStore::blobs_referenced`] confirms.
+//! * A part for an upload that no longer exists (completed or aborted) is not recorded
+//!   ([`ObjectStore::upload_part_put`] answers `None`): no part outlives its upload.
+//!
 //! **Nodes** ([`ClusterStore`]).
 //! * [`ClusterStore::leadership`] says whether this node holds a singleton role (the
 //!   scheduler): at most one node at a time reports `true` for a role, as far as the backend can
@@ -154,7 +177,9 @@
 //! `synchronous = FULL`: the write-ahead log is fsynced before a commit returns. One writer
 //! thread does group commit. Opening it runs SQLite's own WAL recovery; there is no
 //! eddy-specific recovery step, because every state change above is a single committed
-//! transaction. See the `embedded` module for its files and their modes.
+//! transaction (an object write is one command of the group commit, its append included). See
+//! the `embedded` module for its files and their modes, and `embedded/objects.rs` for the
+//! object index's tables and indexes.
 //!
 //! # The PostgreSQL backend
 //!
@@ -165,7 +190,9 @@
 //! database's clock; [`WorkStore::release_leases`] ends only the calling node's leases, since
 //! other nodes' leases belong to live processes. Ticks are compared under row locks in the
 //! append's transaction; leadership is a session advisory lock per role; the node registry is a
-//! table. See the `postgres` module.
+//! table. An object write is one transaction that takes an advisory lock per key it changes
+//! (so the latest version of a key is decided by one writer at a time) and its append's locks
+//! in the append's order (`postgres/objects.rs`, "Lock order"). See the `postgres` module.
 
 pub mod blobs;
 mod embedded;

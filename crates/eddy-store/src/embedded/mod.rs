@@ -31,6 +31,13 @@
 //! node of its database: it always leads ([`crate::ClusterStore::leadership`]) and keeps its
 //! node's heartbeat in memory.
 //!
+//! # Objects
+//!
+//! The object index (`objects.rs`) is tables of the same database. An object write is one
+//! command of the group commit ([`EmbeddedStore::exec`]): its append runs first, with the
+//! refusals of [`EventLog::append`], then its record, upload and blob-count changes, all in the
+//! command's savepoint, so a refused or failed write leaves nothing.
+//!
 //! # Files
 //!
 //! The store's files hold events, definitions (API keys, function environments) and messages,

@@ -123,27 +123,40 @@ fn ids(text: &str) -> impl Iterator<Item = &str> {
         .filter_map(|b| b.rsplit_once(':').map(|(id, _)| id))
 }
 
-/// Writes a version; it becomes its key's latest.
+/// Writes a version; it becomes its key's latest. The key's latest version is read first: in
+/// the common case (an unversioned bucket writing `"null"` again, or a new key) it is the
+/// version replaced, or there is none, and one lookup serves both.
 fn put(tx: &Transaction<'_>, o: &ObjectRecord, refs: &mut Refs) -> DbResult<()> {
-    let old: Option<(i64, String)> = tx
+    let latest: Option<(i64, String, String)> = tx
         .prepare_cached(
-            "SELECT seq, blobs FROM objects WHERE bucket = ?1 AND key = ?2 AND version_id = ?3",
+            "SELECT seq, version_id, blobs FROM objects WHERE bucket = ?1 AND key = ?2
+             ORDER BY seq DESC LIMIT 1",
         )?
-        .query_row(params![o.bucket, o.key, o.version_id], |r| {
-            Ok((r.get(0)?, r.get(1)?))
+        .query_row(params![o.bucket, o.key], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
         .optional()?;
+    let old = match latest {
+        Some((seq, version_id, blobs)) if version_id == o.version_id => Some((seq, blobs)),
+        Some((seq, _, _)) => {
+            tx.prepare_cached("UPDATE objects SET latest = 0 WHERE seq = ?1")?
+                .execute([seq])?;
+            tx.prepare_cached(
+                "SELECT seq, blobs FROM objects
+                 WHERE bucket = ?1 AND key = ?2 AND version_id = ?3",
+            )?
+            .query_row(params![o.bucket, o.key, o.version_id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?
+        }
+        None => None,
+    };
     if let Some((seq, blobs)) = &old {
         tx.prepare_cached("DELETE FROM objects WHERE seq = ?1")?
             .execute([seq])?;
         refs.remove(ids(blobs));
     }
-    tx.prepare_cached(
-        "UPDATE objects SET latest = 0 WHERE seq = (
-             SELECT seq FROM objects WHERE bucket = ?1 AND key = ?2 ORDER BY seq DESC LIMIT 1
-         ) AND latest = 1",
-    )?
-    .execute(params![o.bucket, o.key])?;
     let blobs = encode_blobs(&o.blobs);
     tx.prepare_cached(
         "INSERT INTO objects (bucket, key, version_id, latest, delete_marker, blobs, inline, size,
@@ -581,5 +594,65 @@ impl ObjectStore for EmbeddedStore {
             }
             Ok(found)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plan SQLite picks for `sql`, one line per step.
+    fn plan(c: &Connection, sql: &str, args: &[rusqlite::types::Value]) -> String {
+        let mut st = c
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("explain");
+        let rows = st
+            .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3))
+            .expect("plan");
+        rows.map(|r| r.expect("row")).collect::<Vec<_>>().join("\n")
+    }
+
+    /// A page of a listing is a range search of an index starting at the page (never a scan
+    /// of the bucket): latest versions through `objects_listed`, versions through
+    /// `objects_by_key`, both bounded by the prefix, with no sort step.
+    #[test]
+    fn listings_search_an_index_from_where_the_page_starts() {
+        let c = Connection::open_in_memory().expect("open");
+        c.execute_batch(SCHEMA).expect("schema");
+        let (range, _) = key_range("p/", Some("p/x"));
+        let sql = format!(
+            "SELECT {COLUMNS} FROM objects INDEXED BY objects_listed
+             WHERE bucket = ?1 AND latest = 1 AND delete_marker = 0 AND {range}
+             ORDER BY key LIMIT ?4"
+        );
+        let args = ["b", "p/x", "p0"].map(|s| s.to_owned().into());
+        let mut args = args.to_vec();
+        args.push(10i64.into());
+        let p = plan(&c, &sql, &args);
+        assert!(
+            p.contains("objects_listed (bucket=? AND key>? AND key<?)"),
+            "{p}"
+        );
+        assert!(!p.contains("TEMP B-TREE"), "{p}");
+        let p = plan(
+            &c,
+            &format!(
+                "SELECT {COLUMNS} FROM objects WHERE bucket = ?1 AND key >= ?2 AND key < ?3
+                 AND (key > ?4 OR seq < ?5) ORDER BY key, seq DESC LIMIT ?6"
+            ),
+            &[
+                "b".to_owned().into(),
+                "p/x".to_owned().into(),
+                "p0".to_owned().into(),
+                "p/x".to_owned().into(),
+                5i64.into(),
+                10i64.into(),
+            ],
+        );
+        assert!(
+            p.contains("objects_by_key (bucket=? AND key>? AND key<?)"),
+            "{p}"
+        );
+        assert!(!p.contains("TEMP B-TREE"), "{p}");
     }
 }

@@ -16,6 +16,7 @@
 //! | logs | one table indexed by group and time | `logs.rs` |
 //! | definitions | a version row whose lock orders applies; a change log read after `LISTEN/NOTIFY` wake-ups and on a timer | `feed.rs` |
 //! | ticks | locked (or inserted, for a schedule's first) in the append's transaction before they are compared, so one node's append of a tick wins and the others' are refused | `append.rs` |
+//! | objects | versions with a position from a sequence and `latest` kept on write, under a per-key advisory lock; uploads, parts and blob reference counts; an object write is one transaction with its append | `objects.rs` |
 //! | nodes | leadership by a session advisory lock on a connection of its own; the node registry in `nodes` | `cluster.rs` |
 //! | TLS | rustls (ring) behind the driver's TLS hooks | `tls.rs` |
 //!
