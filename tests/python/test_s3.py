@@ -55,9 +55,9 @@ def raw(method, url, body=None, headers=None):
     req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(req) as r:
-            return r.status, dict(r.headers), r.read()
+            return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
     except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read()
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
 
 
 def queue(sqs, name):
@@ -96,72 +96,72 @@ def test_buckets_are_created_listed_and_deleted_with_s3s_errors(s3):
 
 
 def test_objects_keep_their_bytes_metadata_etag_and_checksums(s3):
-    s3.create_bucket(Bucket="b")
+    s3.create_bucket(Bucket="bkt")
     body = b"Hello world"
-    r = s3.put_object(Bucket="b", Key="docs/hello.txt", Body=body, ContentType="text/plain",
+    r = s3.put_object(Bucket="bkt", Key="docs/hello.txt", Body=body, ContentType="text/plain",
                       Metadata={"Owner": "ann"}, CacheControl="max-age=60", Tagging="team=web&env=dev",
                       ChecksumAlgorithm="SHA256")
     assert r["ETag"] == '"%s"' % hashlib.md5(body).hexdigest()
     assert r["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(body).digest()).decode()
-    g = s3.get_object(Bucket="b", Key="docs/hello.txt", ChecksumMode="ENABLED")
+    g = s3.get_object(Bucket="bkt", Key="docs/hello.txt", ChecksumMode="ENABLED")
     assert g["Body"].read() == body
     assert g["ContentType"] == "text/plain" and g["Metadata"] == {"owner": "ann"}
     assert g["CacheControl"] == "max-age=60" and g["ContentLength"] == len(body)
     assert g["ETag"] == r["ETag"] and g["ChecksumSHA256"] == r["ChecksumSHA256"]
     assert g["TagCount"] == 2
-    tags = s3.get_object_tagging(Bucket="b", Key="docs/hello.txt")["TagSet"]
+    tags = s3.get_object_tagging(Bucket="bkt", Key="docs/hello.txt")["TagSet"]
     assert sorted((t["Key"], t["Value"]) for t in tags) == [("env", "dev"), ("team", "web")]
-    h = s3.head_object(Bucket="b", Key="docs/hello.txt")
+    h = s3.head_object(Bucket="bkt", Key="docs/hello.txt")
     assert h["ContentLength"] == len(body) and h["ETag"] == r["ETag"]
     # The SDK's default integrity protection (CRC32 in an aws-chunked trailer or a header).
-    s3.put_object(Bucket="b", Key="crc", Body=b"abc" * 1000)
-    g = s3.get_object(Bucket="b", Key="crc", ChecksumMode="ENABLED")
+    s3.put_object(Bucket="bkt", Key="crc", Body=b"abc" * 1000)
+    g = s3.get_object(Bucket="bkt", Key="crc", ChecksumMode="ENABLED")
     assert g["Body"].read() == b"abc" * 1000
     crc = base64.b64encode((zlib.crc32(b"abc" * 1000)).to_bytes(4, "big")).decode()
     assert g.get("ChecksumCRC32") in (crc, None) or g.get("ChecksumCRC64NVME")
     # An empty object, and a large one that is not kept inline.
-    s3.put_object(Bucket="b", Key="empty", Body=b"")
-    assert s3.get_object(Bucket="b", Key="empty")["Body"].read() == b""
+    s3.put_object(Bucket="bkt", Key="empty", Body=b"")
+    assert s3.get_object(Bucket="bkt", Key="empty")["Body"].read() == b""
     big = os.urandom(3 * 1024 * 1024 + 17)
-    s3.put_object(Bucket="b", Key="big", Body=big)
-    assert s3.get_object(Bucket="b", Key="big")["Body"].read() == big
-    assert error(lambda: s3.get_object(Bucket="b", Key="nope")) == ("NoSuchKey", 404)
+    s3.put_object(Bucket="bkt", Key="big", Body=big)
+    assert s3.get_object(Bucket="bkt", Key="big")["Body"].read() == big
+    assert error(lambda: s3.get_object(Bucket="bkt", Key="nope")) == ("NoSuchKey", 404)
 
 
 def test_wrong_digests_are_refused_and_change_nothing(s3):
-    s3.create_bucket(Bucket="b")
+    s3.create_bucket(Bucket="bkt")
     wrong_md5 = base64.b64encode(hashlib.md5(b"other").digest()).decode()
-    assert error(lambda: s3.put_object(Bucket="b", Key="k", Body=b"data", ContentMD5=wrong_md5)) == (
+    assert error(lambda: s3.put_object(Bucket="bkt", Key="k", Body=b"data", ContentMD5=wrong_md5)) == (
         "BadDigest", 400)
     wrong_crc = base64.b64encode((zlib.crc32(b"other")).to_bytes(4, "big")).decode()
-    assert error(lambda: s3.put_object(Bucket="b", Key="k", Body=b"data", ChecksumCRC32=wrong_crc))[1] == 400
-    assert error(lambda: s3.put_object(Bucket="b", Key="k", Body=b"data", ContentMD5="bm90LWEtbWQ1"))[0] in (
+    assert error(lambda: s3.put_object(Bucket="bkt", Key="k", Body=b"data", ChecksumCRC32=wrong_crc))[1] == 400
+    assert error(lambda: s3.put_object(Bucket="bkt", Key="k", Body=b"data", ContentMD5="bm90LWEtbWQ1"))[0] in (
         "InvalidDigest", "BadDigest")
-    assert s3.list_objects_v2(Bucket="b")["KeyCount"] == 0
+    assert s3.list_objects_v2(Bucket="bkt")["KeyCount"] == 0
     right = base64.b64encode(hashlib.md5(b"data").digest()).decode()
-    s3.put_object(Bucket="b", Key="k", Body=b"data", ContentMD5=right)
-    assert s3.get_object(Bucket="b", Key="k")["Body"].read() == b"data"
+    s3.put_object(Bucket="bkt", Key="k", Body=b"data", ContentMD5=right)
+    assert s3.get_object(Bucket="bkt", Key="k")["Body"].read() == b"data"
 
 
 def test_ranges_and_conditional_requests(s3):
-    s3.create_bucket(Bucket="b")
+    s3.create_bucket(Bucket="bkt")
     body = bytes(range(256)) * 4
-    etag = s3.put_object(Bucket="b", Key="k", Body=body)["ETag"]
-    r = s3.get_object(Bucket="b", Key="k", Range="bytes=10-19")
+    etag = s3.put_object(Bucket="bkt", Key="k", Body=body)["ETag"]
+    r = s3.get_object(Bucket="bkt", Key="k", Range="bytes=10-19")
     assert r["Body"].read() == body[10:20] and r["ContentRange"] == f"bytes 10-19/{len(body)}"
     assert r["ResponseMetadata"]["HTTPStatusCode"] == 206
-    assert s3.get_object(Bucket="b", Key="k", Range="bytes=-5")["Body"].read() == body[-5:]
-    assert s3.get_object(Bucket="b", Key="k", Range="bytes=1000-")["Body"].read() == body[1000:]
-    assert error(lambda: s3.get_object(Bucket="b", Key="k", Range="bytes=5000-")) == ("InvalidRange", 416)
-    assert error(lambda: s3.get_object(Bucket="b", Key="k", IfNoneMatch=etag))[1] == 304
-    assert error(lambda: s3.get_object(Bucket="b", Key="k", IfMatch='"nope"')) == ("PreconditionFailed", 412)
-    assert s3.get_object(Bucket="b", Key="k", IfMatch=etag)["Body"].read() == body
+    assert s3.get_object(Bucket="bkt", Key="k", Range="bytes=-5")["Body"].read() == body[-5:]
+    assert s3.get_object(Bucket="bkt", Key="k", Range="bytes=1000-")["Body"].read() == body[1000:]
+    assert error(lambda: s3.get_object(Bucket="bkt", Key="k", Range="bytes=5000-")) == ("InvalidRange", 416)
+    assert error(lambda: s3.get_object(Bucket="bkt", Key="k", IfNoneMatch=etag))[1] == 304
+    assert error(lambda: s3.get_object(Bucket="bkt", Key="k", IfMatch='"nope"')) == ("PreconditionFailed", 412)
+    assert s3.get_object(Bucket="bkt", Key="k", IfMatch=etag)["Body"].read() == body
     future = "Wed, 01 Jan 2100 00:00:00 GMT"
-    assert error(lambda: s3.get_object(Bucket="b", Key="k", IfModifiedSince=future))[1] == 304
+    assert error(lambda: s3.get_object(Bucket="bkt", Key="k", IfModifiedSince=future))[1] == 304
     # Conditional writes.
-    assert error(lambda: s3.put_object(Bucket="b", Key="k", Body=b"x", IfNoneMatch="*")) == (
+    assert error(lambda: s3.put_object(Bucket="bkt", Key="k", Body=b"x", IfNoneMatch="*")) == (
         "PreconditionFailed", 412)
-    s3.put_object(Bucket="b", Key="new", Body=b"x", IfNoneMatch="*")
+    s3.put_object(Bucket="bkt", Key="new", Body=b"x", IfNoneMatch="*")
 
 
 def test_listings_group_10000_keys_by_delimiter_and_page_through_them(s3):
@@ -203,85 +203,85 @@ def test_listings_group_10000_keys_by_delimiter_and_page_through_them(s3):
 
 
 def test_versioning_keeps_versions_and_delete_markers(s3):
-    s3.create_bucket(Bucket="v")
-    s3.put_object(Bucket="v", Key="k", Body=b"before versioning")
-    s3.put_bucket_versioning(Bucket="v", VersioningConfiguration={"Status": "Enabled"})
-    assert s3.get_bucket_versioning(Bucket="v")["Status"] == "Enabled"
-    v1 = s3.put_object(Bucket="v", Key="k", Body=b"one")["VersionId"]
-    v2 = s3.put_object(Bucket="v", Key="k", Body=b"two")["VersionId"]
+    s3.create_bucket(Bucket="ver")
+    s3.put_object(Bucket="ver", Key="k", Body=b"before versioning")
+    s3.put_bucket_versioning(Bucket="ver", VersioningConfiguration={"Status": "Enabled"})
+    assert s3.get_bucket_versioning(Bucket="ver")["Status"] == "Enabled"
+    v1 = s3.put_object(Bucket="ver", Key="k", Body=b"one")["VersionId"]
+    v2 = s3.put_object(Bucket="ver", Key="k", Body=b"two")["VersionId"]
     assert v1 != v2 and v1 != "null"
-    assert s3.get_object(Bucket="v", Key="k")["Body"].read() == b"two"
-    assert s3.get_object(Bucket="v", Key="k", VersionId=v1)["Body"].read() == b"one"
-    assert s3.get_object(Bucket="v", Key="k", VersionId="null")["Body"].read() == b"before versioning"
-    d = s3.delete_object(Bucket="v", Key="k")
+    assert s3.get_object(Bucket="ver", Key="k")["Body"].read() == b"two"
+    assert s3.get_object(Bucket="ver", Key="k", VersionId=v1)["Body"].read() == b"one"
+    assert s3.get_object(Bucket="ver", Key="k", VersionId="null")["Body"].read() == b"before versioning"
+    d = s3.delete_object(Bucket="ver", Key="k")
     assert d["DeleteMarker"] is True
     with pytest.raises(ClientError) as e:
-        s3.get_object(Bucket="v", Key="k")
+        s3.get_object(Bucket="ver", Key="k")
     assert e.value.response["Error"]["Code"] == "NoSuchKey"
     assert e.value.response["ResponseMetadata"]["HTTPHeaders"].get("x-amz-delete-marker") == "true"
-    r = s3.list_object_versions(Bucket="v")
+    r = s3.list_object_versions(Bucket="ver")
     assert [(x["VersionId"], x["IsLatest"]) for x in r["Versions"]] == [(v2, False), (v1, False), ("null", False)]
     assert [(m["VersionId"], m["IsLatest"]) for m in r["DeleteMarkers"]] == [(d["VersionId"], True)]
-    assert s3.list_objects_v2(Bucket="v")["KeyCount"] == 0
-    s3.delete_object(Bucket="v", Key="k", VersionId=d["VersionId"])
-    assert s3.get_object(Bucket="v", Key="k")["Body"].read() == b"two"
-    s3.delete_object(Bucket="v", Key="k", VersionId=v2)
-    assert s3.get_object(Bucket="v", Key="k")["Body"].read() == b"one"
-    s3.put_bucket_versioning(Bucket="v", VersioningConfiguration={"Status": "Suspended"})
-    assert s3.put_object(Bucket="v", Key="k", Body=b"suspended").get("VersionId") in (None, "null")
-    assert s3.get_object(Bucket="v", Key="k", VersionId=v1)["Body"].read() == b"one"
+    assert s3.list_objects_v2(Bucket="ver")["KeyCount"] == 0
+    s3.delete_object(Bucket="ver", Key="k", VersionId=d["VersionId"])
+    assert s3.get_object(Bucket="ver", Key="k")["Body"].read() == b"two"
+    s3.delete_object(Bucket="ver", Key="k", VersionId=v2)
+    assert s3.get_object(Bucket="ver", Key="k")["Body"].read() == b"one"
+    s3.put_bucket_versioning(Bucket="ver", VersioningConfiguration={"Status": "Suspended"})
+    assert s3.put_object(Bucket="ver", Key="k", Body=b"suspended").get("VersionId") in (None, "null")
+    assert s3.get_object(Bucket="ver", Key="k", VersionId=v1)["Body"].read() == b"one"
 
 
 def test_multipart_uploads_complete_abort_and_refuse_bad_parts(s3):
-    s3.create_bucket(Bucket="mp")
+    s3.create_bucket(Bucket="mpu")
     part1 = os.urandom(5 * 1024 * 1024)
     part2 = os.urandom(1234)
-    up = s3.create_multipart_upload(Bucket="mp", Key="big.bin", ContentType="application/x-test",
+    up = s3.create_multipart_upload(Bucket="mpu", Key="big.bin", ContentType="application/x-test",
                                     ChecksumAlgorithm="CRC32")
     uid = up["UploadId"]
-    e1 = s3.upload_part(Bucket="mp", Key="big.bin", UploadId=uid, PartNumber=1, Body=part1,
+    e1 = s3.upload_part(Bucket="mpu", Key="big.bin", UploadId=uid, PartNumber=1, Body=part1,
                         ChecksumAlgorithm="CRC32")
-    e2 = s3.upload_part(Bucket="mp", Key="big.bin", UploadId=uid, PartNumber=2, Body=part2,
+    e2 = s3.upload_part(Bucket="mpu", Key="big.bin", UploadId=uid, PartNumber=2, Body=part2,
                         ChecksumAlgorithm="CRC32")
-    parts = s3.list_parts(Bucket="mp", Key="big.bin", UploadId=uid)["Parts"]
+    parts = s3.list_parts(Bucket="mpu", Key="big.bin", UploadId=uid)["Parts"]
     assert [(p["PartNumber"], p["Size"]) for p in parts] == [(1, len(part1)), (2, len(part2))]
-    assert [u["UploadId"] for u in s3.list_multipart_uploads(Bucket="mp")["Uploads"]] == [uid]
+    assert [u["UploadId"] for u in s3.list_multipart_uploads(Bucket="mpu")["Uploads"]] == [uid]
     assert error(lambda: s3.complete_multipart_upload(
-        Bucket="mp", Key="big.bin", UploadId=uid,
+        Bucket="mpu", Key="big.bin", UploadId=uid,
         MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": '"0000"'}]})) == ("InvalidPart", 400)
     done = s3.complete_multipart_upload(
-        Bucket="mp", Key="big.bin", UploadId=uid,
+        Bucket="mpu", Key="big.bin", UploadId=uid,
         MultipartUpload={"Parts": [
             {"PartNumber": 1, "ETag": e1["ETag"], "ChecksumCRC32": e1["ChecksumCRC32"]},
             {"PartNumber": 2, "ETag": e2["ETag"], "ChecksumCRC32": e2["ChecksumCRC32"]}]})
     md5s = hashlib.md5(hashlib.md5(part1).digest() + hashlib.md5(part2).digest()).hexdigest()
     assert done["ETag"] == f'"{md5s}-2"'
-    g = s3.get_object(Bucket="mp", Key="big.bin")
+    g = s3.get_object(Bucket="mpu", Key="big.bin")
     assert g["Body"].read() == part1 + part2 and g["ContentType"] == "application/x-test"
-    assert s3.get_object(Bucket="mp", Key="big.bin", PartNumber=2)["Body"].read() == part2
-    assert s3.list_multipart_uploads(Bucket="mp").get("Uploads", []) == []
+    assert s3.get_object(Bucket="mpu", Key="big.bin", PartNumber=2)["Body"].read() == part2
+    assert s3.list_multipart_uploads(Bucket="mpu").get("Uploads", []) == []
     # Too small a part (not the last), and an aborted upload.
-    up = s3.create_multipart_upload(Bucket="mp", Key="small")["UploadId"]
-    a = s3.upload_part(Bucket="mp", Key="small", UploadId=up, PartNumber=1, Body=b"a")["ETag"]
-    b = s3.upload_part(Bucket="mp", Key="small", UploadId=up, PartNumber=2, Body=b"b")["ETag"]
+    up = s3.create_multipart_upload(Bucket="mpu", Key="small")["UploadId"]
+    a = s3.upload_part(Bucket="mpu", Key="small", UploadId=up, PartNumber=1, Body=b"a")["ETag"]
+    b = s3.upload_part(Bucket="mpu", Key="small", UploadId=up, PartNumber=2, Body=b"b")["ETag"]
     assert error(lambda: s3.complete_multipart_upload(
-        Bucket="mp", Key="small", UploadId=up,
+        Bucket="mpu", Key="small", UploadId=up,
         MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": a}, {"PartNumber": 2, "ETag": b}]})) == (
         "EntityTooSmall", 400)
     assert error(lambda: s3.complete_multipart_upload(
-        Bucket="mp", Key="small", UploadId=up,
+        Bucket="mpu", Key="small", UploadId=up,
         MultipartUpload={"Parts": [{"PartNumber": 2, "ETag": b}, {"PartNumber": 1, "ETag": a}]})) == (
         "InvalidPartOrder", 400)
-    s3.abort_multipart_upload(Bucket="mp", Key="small", UploadId=up)
-    assert error(lambda: s3.upload_part(Bucket="mp", Key="small", UploadId=up, PartNumber=3,
+    s3.abort_multipart_upload(Bucket="mpu", Key="small", UploadId=up)
+    assert error(lambda: s3.upload_part(Bucket="mpu", Key="small", UploadId=up, PartNumber=3,
                                         Body=b"c")) == ("NoSuchUpload", 404)
     # A part copied from an object's range.
-    up = s3.create_multipart_upload(Bucket="mp", Key="copied")["UploadId"]
-    c = s3.upload_part_copy(Bucket="mp", Key="copied", UploadId=up, PartNumber=1,
-                            CopySource={"Bucket": "mp", "Key": "big.bin"}, CopySourceRange="bytes=0-99")
-    s3.complete_multipart_upload(Bucket="mp", Key="copied", UploadId=up, MultipartUpload={
+    up = s3.create_multipart_upload(Bucket="mpu", Key="copied")["UploadId"]
+    c = s3.upload_part_copy(Bucket="mpu", Key="copied", UploadId=up, PartNumber=1,
+                            CopySource={"Bucket": "mpu", "Key": "big.bin"}, CopySourceRange="bytes=0-99")
+    s3.complete_multipart_upload(Bucket="mpu", Key="copied", UploadId=up, MultipartUpload={
         "Parts": [{"PartNumber": 1, "ETag": c["CopyPartResult"]["ETag"]}]})
-    assert s3.get_object(Bucket="mp", Key="copied")["Body"].read() == part1[:100]
+    assert s3.get_object(Bucket="mpu", Key="copied")["Body"].read() == part1[:100]
 
 
 def test_copy_object_shares_data_and_replaces_metadata(s3):
@@ -338,10 +338,10 @@ def test_a_web_page_uploads_through_a_presigned_put_only_under_the_buckets_cors(
         "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 600}]})
     status, headers, _ = raw("OPTIONS", url, headers=preflight)
     assert status == 200
-    assert headers["Access-Control-Allow-Origin"] == origin
-    assert "PUT" in headers["Access-Control-Allow-Methods"]
+    assert headers["access-control-allow-origin"] == origin
+    assert "PUT" in headers["access-control-allow-methods"]
     status, headers, _ = raw("PUT", url, b"png", headers={"Origin": origin, "Content-Type": "image/png"})
-    assert status == 200 and headers["Access-Control-Allow-Origin"] == origin
+    assert status == 200 and headers["access-control-allow-origin"] == origin
     assert s3.get_object(Bucket="web", Key="avatar.png")["Body"].read() == b"png"
     status, _, _ = raw("PUT", url, b"x", headers={"Origin": "http://evil.example"})
     assert status == 403
@@ -358,9 +358,7 @@ def test_virtual_hosted_addressing(server, s3):
     path_and_query = url.split(f":{port}", 1)[1].replace("/vhost/", "/", 1)
     status, _, body = raw("GET", f"{server.aws}{path_and_query}",
                           headers={"Host": f"vhost.s3.localhost:{port}"})
-    assert status in (200, 403)
-    if status == 200:
-        assert body == b"by host"
+    assert (status, body) == (200, b"by host")
     client = server.client("s3", config=Config(s3={"addressing_style": "path"}))
     assert client.get_object(Bucket="vhost", Key="dir/a.txt")["Body"].read() == b"by host"
 

@@ -215,6 +215,22 @@ pub async fn serve(
     let pollers = tokio::spawn(eddy_core::sources::run(app.core.clone(), stop_rx.clone()));
     let scheduler = scheduler::spawn(app.core.clone(), stop_rx.clone());
     let retention = tokio::spawn(retention::run(app.core.clone(), stop_rx.clone()));
+    // Object data a crash left unrecorded (a blob written but not yet in the index, or freed
+    // but not yet deleted). Alone on its data directory, a process may take everything older
+    // than its start; nodes sharing a store leave an hour's margin.
+    let started = std::time::SystemTime::now();
+    let margin = match &app.config.store {
+        Some(eddy_store::StoreUri::Postgres(_)) => std::time::Duration::from_secs(3600),
+        _ => std::time::Duration::ZERO,
+    };
+    let sweeper = app.core.clone();
+    tokio::spawn(async move {
+        match sweeper.buckets.sweep(started - margin).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(blobs = n, "removed object data a crash left behind"),
+            Err(e) => tracing::warn!(error = %e, "cannot sweep object data a crash left behind"),
+        }
+    });
     let heartbeats = tokio::spawn(eddy_core::cluster::heartbeats(
         app.core.clone(),
         stop_rx.clone(),

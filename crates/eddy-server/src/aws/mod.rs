@@ -373,10 +373,13 @@ pub fn has_credentials(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.as_bytes().starts_with(b"AWS"))
 }
 
-/// Whether a request carries SigV4 credentials in its query string (a presigned URL).
+/// Whether a request carries credentials in its query string (a presigned URL: SigV4, or S3's
+/// SigV2 form that boto3 still makes by default).
 pub fn presigned(uri: &axum::http::Uri) -> bool {
-    uri.query()
-        .is_some_and(|q| q.contains("X-Amz-Signature=") && q.contains("X-Amz-Credential="))
+    uri.query().is_some_and(|q| {
+        (q.contains("X-Amz-Signature=") && q.contains("X-Amz-Credential="))
+            || s3::presigned_v2(q).is_some()
+    })
 }
 
 /// eddy's endpoints on the AWS listener that need no credentials: health and metrics (for

@@ -79,6 +79,9 @@ pub fn is_s3(signing: Option<&str>, uri: &axum::http::Uri, headers: &HeaderMap) 
     if signing == Some("s3") {
         return true;
     }
+    if uri.query().and_then(presigned_v2).is_some() {
+        return true;
+    }
     if let Some(q) = uri.query()
         && q.contains("X-Amz-Credential=")
     {
@@ -89,6 +92,29 @@ pub fn is_s3(signing: Option<&str>, uri: &axum::http::Uri, headers: &HeaderMap) 
         .and_then(|h| h.to_str().ok())
         .and_then(|h| Hosts.parse_host_header(h).ok())
         .is_some_and(|vh| vh.bucket().is_some())
+}
+
+/// The query parameters of S3's SigV2 presigned URLs.
+const V2_PARAMS: [&str; 4] = ["AWSAccessKeyId", "Signature", "Expires", "x-amz-security-token"];
+
+/// When a SigV2 presigned URL expires (seconds since the epoch), if `query` is one: it has
+/// `AWSAccessKeyId`, `Signature` and a numeric `Expires`, and no query-protocol `Action`.
+pub fn presigned_v2(query: &str) -> Option<u64> {
+    let mut found = (false, false, None);
+    for p in query.split('&') {
+        let (name, value) = p.split_once('=').unwrap_or((p, ""));
+        match name {
+            "AWSAccessKeyId" => found.0 = true,
+            "Signature" => found.1 = true,
+            "Expires" => found.2 = value.parse::<u64>().ok(),
+            "Action" => return None,
+            _ => {}
+        }
+    }
+    match found {
+        (true, true, Some(e)) => Some(e),
+        _ => None,
+    }
 }
 
 /// Answers an S3 request.
@@ -148,6 +174,34 @@ pub async fn call(app: &Arc<App>, region: &str, req: Request) -> Response {
                     &request_id,
                 );
             }
+        }
+    }
+    // S3's SigV2 presigned form (`AWSAccessKeyId`, `Signature`, `Expires`).
+    if let Some(q) = parts.uri.query()
+        && let Some(expires) = presigned_v2(q)
+    {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if expires < now {
+            return error(StatusCode::FORBIDDEN, "AccessDenied", "Request has expired", &request_id);
+        }
+        let rest: Vec<&str> = q
+            .split('&')
+            .filter(|p| {
+                let name = p.split('=').next().unwrap_or_default();
+                !V2_PARAMS.contains(&name)
+            })
+            .collect();
+        let path = parts.uri.path();
+        let pq = if rest.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}?{}", rest.join("&"))
+        };
+        match pq.parse() {
+            Ok(uri) => parts.uri = uri,
+            Err(_) => return error(StatusCode::BAD_REQUEST, "InvalidURI", "Couldn't parse the specified URI.", &request_id),
         }
     }
     parts.headers.remove("authorization");
