@@ -535,3 +535,22 @@ def test_kill_9_keeps_acknowledged_objects_and_leaves_no_orphans(fresh_dir):
         assert os.listdir(os.path.join(fresh_dir, "objects", "tmp")) == []
     finally:
         server.stop()
+
+
+def test_functions_take_their_code_from_a_bucket(server, s3):
+    lam = server.client("lambda")
+    s3.create_bucket(Bucket="artifacts")
+    s3.put_object(Bucket="artifacts", Key="builds/fn.zip", Body=py_zip(PY_S3))
+    lam.create_function(FunctionName="from-s3", Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                        Code={"S3Bucket": "artifacts", "S3Key": "builds/fn.zip"})
+    out = lam.invoke(FunctionName="from-s3", Payload=b'{"n": 1}')
+    assert json.loads(out["Payload"].read()) == {"got": {"n": 1}}
+    s3.put_object(Bucket="artifacts", Key="builds/fn2.zip",
+                  Body=py_zip('def handler(event, context):\n    return "v2"\n'))
+    lam.update_function_code(FunctionName="from-s3", S3Bucket="artifacts", S3Key="builds/fn2.zip")
+    assert wait_for(lambda: json.loads(lam.invoke(FunctionName="from-s3")["Payload"].read()) == "v2")
+    with pytest.raises(ClientError) as e:
+        lam.create_function(FunctionName="missing", Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                            Code={"S3Bucket": "artifacts", "S3Key": "nope.zip"})
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert "NoSuchKey" in e.value.response["Error"]["Message"]

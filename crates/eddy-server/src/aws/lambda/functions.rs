@@ -34,7 +34,7 @@ struct CodeInput<'a> {
     #[serde(rename = "S3Key")]
     s3_key: Option<String>,
     #[serde(rename = "S3ObjectVersion")]
-    _s3_object_version: Option<String>,
+    s3_object_version: Option<String>,
     image_uri: Option<String>,
     #[serde(default)]
     publish: Option<bool>,
@@ -276,9 +276,65 @@ fn contains(whole: &[u8], part: &[u8]) -> bool {
     p >= w && p + part.len() <= w + whole.len()
 }
 
+/// The largest zip read from a bucket (Lambda's limit on a function's unzipped code).
+const MAX_S3_CODE: u64 = 250 * 1024 * 1024;
+
 /// Where the code of a create or update comes from (`body` is the request's, which `code`
-/// borrows from).
-fn code_source(code: &CodeInput<'_>, body: &Bytes) -> Result<CodeSource, ApiError> {
+/// borrows from): the request, a local directory, or an object in one of eddy's buckets.
+async fn code_source(
+    app: &App,
+    code: &CodeInput<'_>,
+    body: &Bytes,
+) -> Result<CodeSource, ApiError> {
+    if let (Some(bucket), Some(key)) = (&code.s3_bucket, &code.s3_key)
+        && bucket != LOCAL_BUCKET
+        && code.zip_file.is_none()
+        && code.image_uri.is_none()
+    {
+        return s3_code(app, bucket, key, code.s3_object_version.as_deref()).await;
+    }
+    local_code_source(code, body)
+}
+
+/// A zip archive read from an object of eddy's S3, as Lambda reads `Code.S3Bucket`/`S3Key`.
+async fn s3_code(
+    app: &App,
+    bucket: &str,
+    key: &str,
+    version: Option<&str>,
+) -> Result<CodeSource, ApiError> {
+    use base64::Engine;
+    use futures_util::StreamExt;
+    let s3_error = |code: &str, message: &str| {
+        ApiError::bad(
+            "InvalidParameterValueException",
+            format!(
+                "Error occurred while GetObject. S3 Error Code: {code}. S3 Error Message: {message}"
+            ),
+        )
+    };
+    let reading = app
+        .get_object(bucket, key, version, &Default::default(), None, None)
+        .await
+        .map_err(|e| s3_error(e.code(), &e.to_string()))?;
+    if reading.found.record.size > MAX_S3_CODE {
+        return Err(ApiError::bad(
+            "InvalidParameterValueException",
+            format!("Unzipped size must be smaller than {MAX_S3_CODE} bytes"),
+        ));
+    }
+    let mut zip = Vec::with_capacity(reading.found.record.size as usize);
+    let mut body = reading.body;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| s3_error("InternalError", &e.to_string()))?;
+        zip.extend_from_slice(&chunk);
+    }
+    let text = base64::engine::general_purpose::STANDARD.encode(zip);
+    Ok(CodeSource::ZipBase64(Bytes::from(text)))
+}
+
+/// [`code_source`] for code in the request or a local directory.
+fn local_code_source(code: &CodeInput<'_>, body: &Bytes) -> Result<CodeSource, ApiError> {
     if code.image_uri.is_some() {
         return Err(ApiError::bad(
             "InvalidParameterValueException",
@@ -298,12 +354,17 @@ fn code_source(code: &CodeInput<'_>, body: &Bytes) -> Result<CodeSource, ApiErro
         (Some(b), Some(key)) if b == LOCAL_BUCKET => {
             Ok(CodeSource::Directory(std::path::PathBuf::from(key)))
         }
-        (Some(_), _) | (_, Some(_)) => Err(ApiError::bad(
+        (Some(_), None) => Err(ApiError::bad(
             "InvalidParameterValueException",
-            format!(
-                "eddy has no S3: pass the code as ZipFile, or a local directory as \
-                 S3Bucket=`{LOCAL_BUCKET}` with S3Key=`/absolute/path`"
-            ),
+            "Please provide S3Key along with S3Bucket.",
+        )),
+        (None, Some(_)) => Err(ApiError::bad(
+            "InvalidParameterValueException",
+            "Please provide S3Bucket along with S3Key.",
+        )),
+        (Some(_), Some(_)) => Err(ApiError::bad(
+            "InvalidParameterValueException",
+            "Please don't provide both ZipFile and S3Bucket/S3Key.",
         )),
         _ => Err(ApiError::bad(
             "InvalidParameterValueException",
@@ -335,7 +396,7 @@ pub(super) async fn create(app: &App, ctx: &Ctx, req: &RestRequest) -> Result<Re
     }
     // A missing `Code` was reported above; without one, the source says a source is needed.
     let no_code = CodeInput::default();
-    let source = code_source(input.code.as_ref().unwrap_or(&no_code), &req.body)?;
+    let source = code_source(app, input.code.as_ref().unwrap_or(&no_code), &req.body).await?;
     let def = app
         .create_function(
             &ctx.region,
@@ -448,7 +509,7 @@ pub(super) async fn update_code(
     let _publish = input.publish;
     let dry_run = input.dry_run == Some(true);
     // A dry run checks the revision only; its code is not looked at.
-    let source = match code_source(&input, &req.body) {
+    let source = match code_source(app, &input, &req.body).await {
         Ok(s) => s,
         Err(_) if dry_run => CodeSource::ZipBase64(Bytes::new()),
         Err(e) => return Err(e),

@@ -2,7 +2,8 @@
 //! asynchronous invocation settings. botocore's `lambda/2015-03-31` model is the reference for
 //! paths, members and status codes; messages follow AWS's texts.
 //!
-//! Code comes as `Code.ZipFile` (unpacked safely, see `eddy_runtime::code`) or, for
+//! Code comes as `Code.ZipFile` (unpacked safely, see `eddy_runtime::code`), as an object of
+//! eddy's own S3 (`Code.S3Bucket`/`S3Key`, read and unpacked the same way) or, for
 //! development, as a local directory used in place: `Code = {S3Bucket: "hot-reload", S3Key:
 //! "/abs/path"}` (the convention LocalStack users know; eddy has no S3).
 //!

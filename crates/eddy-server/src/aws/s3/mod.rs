@@ -95,7 +95,12 @@ pub fn is_s3(signing: Option<&str>, uri: &axum::http::Uri, headers: &HeaderMap) 
 }
 
 /// The query parameters of S3's SigV2 presigned URLs.
-const V2_PARAMS: [&str; 4] = ["AWSAccessKeyId", "Signature", "Expires", "x-amz-security-token"];
+const V2_PARAMS: [&str; 4] = [
+    "AWSAccessKeyId",
+    "Signature",
+    "Expires",
+    "x-amz-security-token",
+];
 
 /// When a SigV2 presigned URL expires (seconds since the epoch), if `query` is one: it has
 /// `AWSAccessKeyId`, `Signature` and a numeric `Expires`, and no query-protocol `Action`.
@@ -184,7 +189,12 @@ pub async fn call(app: &Arc<App>, region: &str, req: Request) -> Response {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         if expires < now {
-            return error(StatusCode::FORBIDDEN, "AccessDenied", "Request has expired", &request_id);
+            return error(
+                StatusCode::FORBIDDEN,
+                "AccessDenied",
+                "Request has expired",
+                &request_id,
+            );
         }
         let rest: Vec<&str> = q
             .split('&')
@@ -201,7 +211,14 @@ pub async fn call(app: &Arc<App>, region: &str, req: Request) -> Response {
         };
         match pq.parse() {
             Ok(uri) => parts.uri = uri,
-            Err(_) => return error(StatusCode::BAD_REQUEST, "InvalidURI", "Couldn't parse the specified URI.", &request_id),
+            Err(_) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidURI",
+                    "Couldn't parse the specified URI.",
+                    &request_id,
+                );
+            }
         }
     }
     parts.headers.remove("authorization");
