@@ -1,4 +1,4 @@
-//! What the AWS endpoint answers for what eddy does not serve: another AWS service (S3, STS,
+//! What the AWS endpoint answers for what eddy does not serve: another AWS service (STS,
 //! IAM, Step Functions, …), an operation of a service it serves, or a protocol it does not speak
 //! for that service.
 //!
@@ -10,7 +10,7 @@
 //! | request | recognised by | answer |
 //! | --- | --- | --- |
 //! | AWS query (STS, IAM, CloudFormation, …) | `Action=` in the query string or form body | `text/xml` `<ErrorResponse>`, `InvalidAction`, 400 |
-//! | S3 (rest-xml) | signing name `s3*`, or a SigV2 `AWS KEY:SIG` header | `application/xml` `<Error>`, `NotImplemented`, 501 |
+//! | S3's other endpoints (rest-xml: S3 Express, Object Lambda, ...) | signing name `s3*` other than `s3` | `application/xml` `<Error>`, `NotImplemented`, 501 |
 //! | AWS JSON, unknown `X-Amz-Target` service | the target's prefix | JSON `UnknownOperationException`, 400 |
 //! | rest-json (or anything else) for another signing name | the credential scope | JSON `UnknownOperationException`, 404 |
 //! | an unknown operation of a served service | the service's own dispatch | its code, with [`operation_message`] |

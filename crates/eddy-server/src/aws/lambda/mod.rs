@@ -5,7 +5,8 @@
 //! Code comes as `Code.ZipFile` (unpacked safely, see `eddy_runtime::code`), as an object of
 //! eddy's own S3 (`Code.S3Bucket`/`S3Key`, read and unpacked the same way) or, for
 //! development, as a local directory used in place: `Code = {S3Bucket: "hot-reload", S3Key:
-//! "/abs/path"}` (the convention LocalStack users know; eddy has no S3).
+//! "/abs/path"}` (the convention LocalStack users know; `hot-reload` is therefore not a bucket
+//! name eddy's S3 serves code from).
 //!
 //! * `functions`: create, read, update, delete, and the checks of a function's configuration;
 //! * `invoke`: invocations, concurrency and asynchronous invocation settings;

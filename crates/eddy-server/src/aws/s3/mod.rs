@@ -82,6 +82,14 @@ pub fn is_s3(signing: Option<&str>, uri: &axum::http::Uri, headers: &HeaderMap) 
     if uri.query().and_then(presigned_v2).is_some() {
         return true;
     }
+    // SigV2's `Authorization: AWS KEY:SIGNATURE`: S3 is the only service that still takes it.
+    if signing.is_none()
+        && headers.get("authorization").is_some_and(|v| {
+            v.as_bytes().starts_with(b"AWS ") && !v.as_bytes().starts_with(b"AWS4")
+        })
+    {
+        return true;
+    }
     if let Some(q) = uri.query()
         && q.contains("X-Amz-Credential=")
     {
