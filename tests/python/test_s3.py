@@ -22,7 +22,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import Eddy, aws_cli, wait_for
+from conftest import PG_STORE, Eddy, aws_cli, wait_for
 from test_lambda import ROLE, py_zip
 
 ACCOUNT = "123456789012"
@@ -530,6 +530,8 @@ def test_kill_9_keeps_acknowledged_objects_and_leaves_no_orphans(fresh_dir):
         assert error(lambda: s3.head_object(Bucket="crash", Key="in-flight"))[1] == 404
         assert [u["UploadId"] for u in s3.list_multipart_uploads(Bucket="crash")["Uploads"]] == [up]
         s3.abort_multipart_upload(Bucket="crash", Key="partial", UploadId=up)
+        if PG_STORE:
+            return  # nodes sharing a store sweep only blobs an hour old (another may be writing)
         # Every blob left is an object's: 20 objects, no orphan of the killed PUT or part.
         assert wait_for(lambda: len(blob_files(fresh_dir)) == 20, timeout=10), blob_files(fresh_dir)
         assert os.listdir(os.path.join(fresh_dir, "objects", "tmp")) == []
