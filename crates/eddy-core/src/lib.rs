@@ -225,19 +225,8 @@ impl Core {
             bus.work_ready(),
             endpoint,
         )?;
-        let blobs = {
-            let dir = config.data_dir.join("objects");
-            tokio::task::spawn_blocking(move || eddy_store::Blobs::open(dir))
-                .await?
-                .context("cannot open the object data directory")?
-        };
-        let buckets = buckets::Buckets::load(
-            store.clone(),
-            feed.clone(),
-            &definitions,
-            blobs,
-            clock.clone(),
-        )?;
+        let buckets =
+            buckets::Buckets::load(store.clone(), feed.clone(), &definitions, clock.clone())?;
         let sources = sources::Sources::load(
             store.clone(),
             feed.clone(),

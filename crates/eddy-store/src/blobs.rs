@@ -1,5 +1,15 @@
-//! Blobs: the immutable files that hold object data, in a directory of their own (`objects/`
-//! in the data directory).
+//! Blobs: the immutable byte strings that hold object data, behind [`BlobStore`]. Every store
+//! has one ([`crate::Store::blob_store`]): the embedded store keeps blobs as files in a directory
+//! of their own (`objects/` in the data directory, [`Blobs`]); the PostgreSQL store keeps them in
+//! its database, so every node reads every object.
+//!
+//! The contract, whatever keeps them: a blob is written in full ([`BlobSink::finish`]) and is
+//! durable before its id is answered; it never changes afterwards; nothing but the writer sees
+//! it before then; [`BlobStore::delete`] of a missing blob is fine (deletes are repeated after
+//! crashes); [`BlobStore::sweep`] answers the finished blobs older than a time (the candidates
+//! for orphans) and forgets unfinished ones older than that time.
+//!
+//! # The file system
 //!
 //! A blob is written to `tmp/` under a fresh id, synced, then renamed to `blobs/XX/ID` and its
 //! directory synced ([`BlobWriter::finish`]): a blob that exists under `blobs/` is whole and
@@ -13,14 +23,51 @@
 //! Files and directories are private to the user running eddy (0600 and 0700).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::time::SystemTime;
 
+use bytes::Bytes;
+use futures_core::Stream;
+
+use crate::BoxFuture;
 use crate::objects::BlobRef;
 
-/// A blob directory.
+/// A blob's bytes, streamed.
+pub type BlobStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send + Sync>>;
+
+/// Where blobs are kept (see the module docs).
+pub trait BlobStore: Send + Sync + 'static {
+    /// Starts a new blob.
+    fn create(&self) -> BoxFuture<'_, io::Result<Box<dyn BlobSink>>>;
+
+    /// The bytes of `parts`, in order: `(blob id, offset, length)` each. Every blob is opened
+    /// before this answers (a missing one fails now, not in the middle of the stream).
+    fn read(&self, parts: Vec<(String, u64, u64)>) -> BoxFuture<'_, io::Result<BlobStream>>;
+
+    /// A new blob with the bytes of blob `id`.
+    fn copy(&self, id: String) -> BoxFuture<'_, io::Result<BlobRef>>;
+
+    /// Deletes blobs; missing ones are fine.
+    fn delete(&self, ids: Vec<String>) -> BoxFuture<'_, ()>;
+
+    /// Forgets unfinished blobs started before `before`, and answers the finished blobs made
+    /// before `before`: the candidates a caller deletes once it knows nothing refers to them.
+    fn sweep(&self, before: SystemTime) -> BoxFuture<'_, io::Result<Vec<String>>>;
+}
+
+/// A blob being written. Dropped unfinished, the blob is forgotten.
+pub trait BlobSink: Send {
+    /// Appends bytes.
+    fn write(&mut self, chunk: Bytes) -> BoxFuture<'_, io::Result<()>>;
+
+    /// Makes the blob durable and answers its id and size.
+    fn finish(self: Box<Self>) -> BoxFuture<'static, io::Result<BlobRef>>;
+}
+
+/// A blob directory: the file system's [`BlobStore`].
 #[derive(Debug, Clone)]
 pub struct Blobs {
     root: PathBuf,
@@ -133,7 +180,153 @@ impl Blobs {
     }
 }
 
-/// A blob being written; nothing of it is visible until [`BlobWriter::finish`]. Dropped
+/// Chunks handed to a file sink's writer thread at most at once.
+const QUEUE: usize = 16;
+/// How much a file read hands over at once.
+const READ_CHUNK: usize = 1024 * 1024;
+
+fn joined<T>(r: std::result::Result<io::Result<T>, tokio::task::JoinError>) -> io::Result<T> {
+    r.map_err(io::Error::other)?
+}
+
+impl BlobStore for Blobs {
+    fn create(&self) -> BoxFuture<'_, io::Result<Box<dyn BlobSink>>> {
+        let dir = self.clone();
+        Box::pin(async move {
+            let mut writer = joined(tokio::task::spawn_blocking(move || dir.writer()).await)?;
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(QUEUE);
+            // One thread writes the file, off the async workers.
+            let thread = tokio::task::spawn_blocking(move || {
+                while let Some(chunk) = rx.blocking_recv() {
+                    writer.write(&chunk)?;
+                }
+                Ok(writer)
+            });
+            Ok(Box::new(FileSink {
+                tx: Some(tx),
+                thread: Some(thread),
+            }) as Box<dyn BlobSink>)
+        })
+    }
+
+    fn read(&self, parts: Vec<(String, u64, u64)>) -> BoxFuture<'_, io::Result<BlobStream>> {
+        let dir = self.clone();
+        Box::pin(async move {
+            let files = joined(
+                tokio::task::spawn_blocking(move || {
+                    parts
+                        .into_iter()
+                        .map(|(id, from, len)| {
+                            let mut f = dir.open_blob(&id)?;
+                            f.seek(SeekFrom::Start(from))?;
+                            Ok((f, len))
+                        })
+                        .collect::<io::Result<Vec<_>>>()
+                })
+                .await,
+            )?;
+            let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(4);
+            tokio::task::spawn_blocking(move || {
+                for (mut f, mut left) in files {
+                    while left > 0 {
+                        let n = (left as usize).min(READ_CHUNK);
+                        let mut buf = vec![0u8; n];
+                        let r = f.read_exact(&mut buf).map(|()| Bytes::from(buf));
+                        let failed = r.is_err();
+                        if tx.blocking_send(r).is_err() || failed {
+                            return;
+                        }
+                        left -= n as u64;
+                    }
+                }
+            });
+            Ok(receiver_stream(rx))
+        })
+    }
+
+    fn copy(&self, id: String) -> BoxFuture<'_, io::Result<BlobRef>> {
+        let dir = self.clone();
+        Box::pin(async move { joined(tokio::task::spawn_blocking(move || dir.copy(&id)).await) })
+    }
+
+    fn delete(&self, ids: Vec<String>) -> BoxFuture<'_, ()> {
+        let dir = self.clone();
+        Box::pin(async move {
+            let _done = tokio::task::spawn_blocking(move || dir.delete(&ids))
+                .await
+                .is_ok();
+        })
+    }
+
+    fn sweep(&self, before: SystemTime) -> BoxFuture<'_, io::Result<Vec<String>>> {
+        let dir = self.clone();
+        Box::pin(
+            async move { joined(tokio::task::spawn_blocking(move || dir.sweep(before)).await) },
+        )
+    }
+}
+
+/// A stream of what a channel receives.
+pub(crate) fn receiver_stream<T: Send + 'static>(
+    rx: tokio::sync::mpsc::Receiver<io::Result<T>>,
+) -> Pin<Box<dyn Stream<Item = io::Result<T>> + Send + Sync>>
+where
+    T: Sync,
+{
+    struct Rx<T>(tokio::sync::mpsc::Receiver<io::Result<T>>);
+    impl<T> Stream for Rx<T> {
+        type Item = io::Result<T>;
+        fn poll_next(
+            mut self: Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Self::Item>> {
+            self.0.poll_recv(cx)
+        }
+    }
+    Box::pin(Rx(rx))
+}
+
+/// A file blob being written by its thread.
+struct FileSink {
+    tx: Option<tokio::sync::mpsc::Sender<Bytes>>,
+    thread: Option<tokio::task::JoinHandle<io::Result<BlobWriter>>>,
+}
+
+impl BlobSink for FileSink {
+    fn write(&mut self, chunk: Bytes) -> BoxFuture<'_, io::Result<()>> {
+        Box::pin(async move {
+            let sent = match &self.tx {
+                Some(tx) => tx.send(chunk).await.is_ok(),
+                None => false,
+            };
+            if sent {
+                return Ok(());
+            }
+            // The thread stopped: its error says why.
+            self.tx = None;
+            match self.thread.take() {
+                Some(t) => match joined(t.await) {
+                    Err(e) => Err(e),
+                    Ok(_) => Err(io::Error::other("the blob writer stopped")),
+                },
+                None => Err(io::Error::other("the blob writer stopped")),
+            }
+        })
+    }
+
+    fn finish(mut self: Box<Self>) -> BoxFuture<'static, io::Result<BlobRef>> {
+        let tx = self.tx.take();
+        let thread = self.thread.take();
+        Box::pin(async move {
+            drop(tx);
+            let thread = thread.ok_or_else(|| io::Error::other("the blob writer stopped"))?;
+            let writer = joined(thread.await)?;
+            joined(tokio::task::spawn_blocking(move || writer.finish()).await)
+        })
+    }
+}
+
+/// A blob file being written; nothing of it is visible until [`BlobWriter::finish`]. Dropped
 /// unfinished, it deletes its file.
 pub struct BlobWriter {
     file: Option<File>,

@@ -206,7 +206,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-pub use blobs::{BlobWriter, Blobs};
+pub use blobs::{BlobSink, BlobStore, BlobStream, BlobWriter, Blobs};
 pub use embedded::{EmbeddedStore, EmbeddedStoreOptions};
 pub use logs::{LogEvent, LogPosition, LogQuery, LogStream, NewLogEvent};
 pub use objects::{
@@ -828,6 +828,10 @@ pub trait Store:
     /// giving it back. Changes nothing that any read sees. Callers repeat it while it answers
     /// `max_bytes`.
     fn reclaim(&self, max_bytes: u64) -> BoxFuture<'_, Result<u64>>;
+
+    /// Where this store keeps object data ([`BlobStore`]): files beside the embedded store's
+    /// database, the database itself for PostgreSQL.
+    fn blob_store(&self) -> std::sync::Arc<dyn BlobStore>;
 
     /// Whether writes succeed right now: [`StoreHealth::Full`] from the moment a write fails for
     /// lack of space until a write succeeds again. Cheap (no I/O): health checks may call it as

@@ -26,7 +26,7 @@ pub mod objects;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use eddy_store::{Blobs, Definition, Store};
+use eddy_store::{BlobStore, Definition, Store};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
@@ -202,7 +202,7 @@ pub struct ObjectMeta {
 /// The buckets' definitions, blobs and object index.
 pub struct Buckets {
     pub(crate) defs: Registry<BucketDef>,
-    pub(crate) blobs: Blobs,
+    pub(crate) blobs: Arc<dyn BlobStore>,
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Clock,
 }
@@ -212,12 +212,11 @@ impl Buckets {
         store: Arc<dyn Store>,
         feed: Arc<Feed>,
         definitions: &[Definition],
-        blobs: Blobs,
         clock: Clock,
     ) -> anyhow::Result<Self> {
         Ok(Self {
             defs: Registry::load(store.clone(), feed, definitions)?,
-            blobs,
+            blobs: store.blob_store(),
             store,
             clock,
         })
@@ -243,8 +242,8 @@ impl Buckets {
     }
 
     /// Where object data lives.
-    pub fn blobs(&self) -> &Blobs {
-        &self.blobs
+    pub fn blobs(&self) -> &dyn BlobStore {
+        &*self.blobs
     }
 
     /// Changes a bucket's definition with `change` (which may refuse).
@@ -306,18 +305,13 @@ impl Buckets {
         if ids.is_empty() {
             return;
         }
-        let blobs = self.blobs.clone();
-        let _ = tokio::task::spawn_blocking(move || blobs.delete(&ids)).await;
+        self.blobs.delete(ids).await;
     }
 
     /// Removes blobs nothing refers to that were last changed before `before`: what a crash
     /// left between writing a blob and recording it. Answers how many it removed.
     pub async fn sweep(&self, before: std::time::SystemTime) -> Result<usize, BucketError> {
-        let blobs = self.blobs.clone();
-        let found = tokio::task::spawn_blocking(move || blobs.sweep(before))
-            .await
-            .map_err(|e| BucketError::Internal(e.to_string()))?
-            .map_err(BucketError::io)?;
+        let found = self.blobs.sweep(before).await.map_err(BucketError::io)?;
         let mut removed = 0;
         for batch in found.chunks(500) {
             let used = self.store.blobs_referenced(batch.to_vec()).await?;

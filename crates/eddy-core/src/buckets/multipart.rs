@@ -153,14 +153,14 @@ impl Core {
         let algorithm = part.checksum.or(meta.algorithm);
         let hashes = Hashes::new(algorithm, part.payload_sha256.is_some());
         let (written, digests) =
-            data::write(&self.buckets.blobs, body, hashes, MAX_PUT, false).await?;
+            data::write(&*self.buckets.blobs, body, hashes, MAX_PUT, false).await?;
         if let Err(e) = verify(
             &part.content_md5,
             part.expected_checksum,
             &part.payload_sha256,
             &digests,
         ) {
-            written.discard(&self.buckets.blobs);
+            written.discard(&*self.buckets.blobs).await;
             return Err(e);
         }
         self.record_part(&part.upload_id, part.number, written, &digests)
@@ -205,7 +205,7 @@ impl Core {
             })?;
         let hashes = Hashes::new(meta.algorithm, false);
         let (written, digests) =
-            data::write(&self.buckets.blobs, reading.body, hashes, MAX_PUT, false).await?;
+            data::write(&*self.buckets.blobs, reading.body, hashes, MAX_PUT, false).await?;
         self.record_part(upload_id, number, written, &digests)
             .await?;
         Ok((
@@ -246,11 +246,11 @@ impl Core {
                 Ok(())
             }
             Ok(None) => {
-                written.discard(&self.buckets.blobs);
+                written.discard(&*self.buckets.blobs).await;
                 Err(BucketError::NoSuchUpload(upload_id.to_owned()))
             }
             Err(e) => {
-                written.discard(&self.buckets.blobs);
+                written.discard(&*self.buckets.blobs).await;
                 Err(e.into())
             }
         }

@@ -149,14 +149,14 @@ impl Core {
         let algorithm = put.checksum.unwrap_or(Algorithm::Crc64Nvme);
         let hashes = Hashes::new(Some(algorithm), put.payload_sha256.is_some());
         let (written, digests) =
-            data::write(&self.buckets.blobs, body, hashes, MAX_PUT, true).await?;
+            data::write(&*self.buckets.blobs, body, hashes, MAX_PUT, true).await?;
         if let Err(e) = verify(
             &put.content_md5,
             put.expected_checksum,
             &put.payload_sha256,
             &digests,
         ) {
-            written.discard(&self.buckets.blobs);
+            written.discard(&*self.buckets.blobs).await;
             return Err(e);
         }
         let mut meta = put.meta;
@@ -196,7 +196,7 @@ impl Core {
             )
             .await
         {
-            written.discard(&self.buckets.blobs);
+            written.discard(&*self.buckets.blobs).await;
             return Err(e);
         }
         Ok(stored)
@@ -334,7 +334,7 @@ impl Core {
         };
         let (start, end) = range.unwrap_or((0, size));
         let body = data::read(
-            &self.buckets.blobs,
+            &*self.buckets.blobs,
             f.record.inline.clone(),
             f.record.blobs.clone(),
             start,
@@ -395,17 +395,18 @@ impl Core {
             check_tags(&tags, MAX_OBJECT_TAGS)?;
             meta.tags = tags;
         }
-        let blobs = self.buckets.blobs.clone();
-        let parts = src.record.blobs.clone();
-        let copied = tokio::task::spawn_blocking(move || {
-            parts
-                .iter()
-                .map(|b| blobs.copy(&b.id))
-                .collect::<std::io::Result<Vec<_>>>()
-        })
-        .await
-        .map_err(|e| BucketError::Internal(e.to_string()))?
-        .map_err(BucketError::io)?;
+        let mut copied = Vec::with_capacity(src.record.blobs.len());
+        for b in &src.record.blobs {
+            match self.buckets.blobs.copy(b.id.clone()).await {
+                Ok(c) => copied.push(c),
+                Err(e) => {
+                    self.buckets
+                        .free(copied.into_iter().map(|c| c.id).collect())
+                        .await;
+                    return Err(BucketError::io(e));
+                }
+            }
+        }
         let now = self.clock.now_ms();
         let record = ObjectRecord {
             bucket: bucket.to_owned(),

@@ -400,6 +400,8 @@ pub struct EmbeddedStore {
     leader: tokio::sync::watch::Sender<bool>,
     /// The last heartbeat of its node.
     node: std::sync::Mutex<Option<NodeInfo>>,
+    /// Object data: files in `objects/` beside the database.
+    blobs: Arc<crate::Blobs>,
 }
 
 /// Whether the store is full, shared by the handles and the writer thread.
@@ -490,6 +492,7 @@ impl EmbeddedStore {
             clock: options.clock,
             leader: tokio::sync::watch::Sender::new(true),
             node: std::sync::Mutex::new(None),
+            blobs: Arc::new(crate::Blobs::open(dir.join("objects")).map_err(StoreError::backend)?),
         })
     }
 
@@ -901,6 +904,10 @@ impl Store for EmbeddedStore {
             let given = before.saturating_sub(free(tx)?);
             Ok(given as u64 * page as u64)
         })
+    }
+
+    fn blob_store(&self) -> Arc<dyn crate::BlobStore> {
+        self.blobs.clone()
     }
 
     fn health(&self) -> StoreHealth {

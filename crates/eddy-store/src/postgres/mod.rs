@@ -387,6 +387,8 @@ pub struct PostgresStore {
     /// Declared after everything its tasks use, so they stop first.
     _tasks: Tasks,
     leading: Mutex<Tasks>,
+    /// Object data (see `blobs`).
+    blobs: Arc<dyn crate::BlobStore>,
 }
 
 impl PostgresStore {
@@ -438,12 +440,17 @@ impl PostgresStore {
             size: Mutex::new(None),
             runtime: tokio::runtime::Handle::current(),
         });
-        let channel = {
+        let (channel, schema) = {
             let mut conn = shared.pool.get().await?;
             schema::migrate(&mut conn).await?;
             let schema: String = conn.query_one("SELECT current_schema()", &[]).await?.get(0);
-            format!("eddy.definitions.{schema}")
+            (format!("eddy.definitions.{schema}"), schema)
         };
+        // Interim: object data in a directory per schema, until the database keeps it.
+        let blobs: Arc<dyn crate::BlobStore> = Arc::new(
+            crate::Blobs::open(std::env::temp_dir().join(format!("eddy-blobs-{schema}")))
+                .map_err(StoreError::backend)?,
+        );
         let feed = Arc::new(feed::Feed::open(&shared, channel).await?);
         let (appends, requests) = mpsc::channel(append::QUEUE);
         let appender = tokio::spawn(append::run(shared.clone(), requests));
@@ -455,6 +462,7 @@ impl PostgresStore {
             leaders: Mutex::new(std::collections::HashMap::new()),
             _tasks: Tasks(vec![appender.abort_handle(), listener.abort_handle()]),
             leading: Mutex::new(Tasks(Vec::new())),
+            blobs,
         })
     }
 }
@@ -740,6 +748,10 @@ impl Store for PostgresStore {
     /// Answers 0: see the module docs, "Space".
     fn reclaim(&self, _max_bytes: u64) -> BoxFuture<'_, Result<u64>> {
         Box::pin(async { Ok(0) })
+    }
+
+    fn blob_store(&self) -> Arc<dyn crate::BlobStore> {
+        self.blobs.clone()
     }
 
     fn health(&self) -> StoreHealth {
