@@ -374,6 +374,20 @@ def test_hostile_keys_and_names(s3, server):
     assert s3.get_object(Bucket="keys", Key="ünïcødé/ключ 🙂")["Body"].read() == b"utf8"
     for bad in ("ab", "a" * 64, "UPPER", "-dash", "a..b", "10.0.0.1"):
         assert error(lambda: s3.create_bucket(Bucket=bad))[1] == 400, bad
+    s3.create_bucket(Bucket="a" * 63)
+    auth = {"Authorization": "AWS4-HMAC-SHA256 Credential=t/20260101/us-east-1/s3/aws4_request, "
+                             "SignedHeaders=host, Signature=0"}
+    status, _, body = raw("PUT", f"{server.aws}/keys/a%00b", b"x", auth)
+    assert status == 400 and b"<Code>InvalidArgument</Code>" in body and b"NUL" in body
+    status, _, body = raw("PUT", f"{server.aws}/Bad_Name", None, auth)
+    assert status == 400 and b"<Message>The specified bucket is not valid.</Message>" in body
+    assert b"<RequestId>" in body
+    # A chunked body whose framing lies is refused, and nothing is kept.
+    status, _, body = raw("PUT", f"{server.aws}/keys/chunked", b"5\r\nab", {
+        **auth, "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+        "Content-Encoding": "aws-chunked", "x-amz-decoded-content-length": "5"})
+    assert 400 <= status < 500, (status, body)
+    assert error(lambda: s3.head_object(Bucket="keys", Key="chunked"))[1] == 404
     # Objects are stored in blobs named by eddy, never by keys.
     for root, _, files in os.walk(os.path.join(server.data_dir, "objects")):
         for f in files:

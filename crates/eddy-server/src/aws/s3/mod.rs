@@ -292,6 +292,15 @@ pub async fn call(app: &Arc<App>, region: &str, req: Request) -> Response {
             if method == Method::HEAD {
                 return Response::from_parts(parts, Body::empty());
             }
+            if parts.status.is_client_error() || parts.status.is_server_error() {
+                // Error documents are small: completed with what S3's carry.
+                if let Ok(bytes) = http_body_util::BodyExt::collect(body).await.map(|b| b.to_bytes()) {
+                    let text = complete_error(&String::from_utf8_lossy(&bytes), &request_id);
+                    parts.headers.remove("content-length");
+                    return Response::from_parts(parts, Body::from(text));
+                }
+                return Response::from_parts(parts, Body::empty());
+            }
             Response::from_parts(parts, Body::new(body))
         }
         Err(e) => {
@@ -304,6 +313,57 @@ pub async fn call(app: &Arc<App>, region: &str, req: Request) -> Response {
             )
         }
     }
+}
+
+/// S3's message for an error code, for the error documents that came without one.
+fn default_message(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "InvalidBucketName" => "The specified bucket is not valid.",
+        "MalformedXML" => {
+            "The XML you provided was not well-formed or did not validate against our published schema"
+        }
+        "NoSuchBucket" => "The specified bucket does not exist",
+        "NoSuchKey" => "The specified key does not exist.",
+        "InvalidArgument" => "Invalid Argument",
+        "InvalidRequest" => "Invalid Request",
+        "NotImplemented" => {
+            "A header you provided implies functionality that is not implemented"
+        }
+        "MethodNotAllowed" => "The specified method is not allowed against this resource.",
+        "InvalidURI" => "Couldn't parse the specified URI.",
+        "AccessDenied" => "Access Denied",
+        "SignatureDoesNotMatch" => {
+            "The request signature we calculated does not match the signature you provided."
+        }
+        "MissingContentLength" => "You must provide the Content-Length HTTP header.",
+        "EntityTooLarge" => "Your proposed upload exceeds the maximum allowed size",
+        "InvalidRange" => "The requested range is not satisfiable",
+        _ => return None,
+    })
+}
+
+/// An error document with S3's message for its code when it had none, and the request id.
+fn complete_error(text: &str, request_id: &str) -> String {
+    let Some(end) = text.rfind("</Error>") else {
+        return text.to_owned();
+    };
+    let mut extra = String::new();
+    if !text.contains("<Message>")
+        && let Some(code) = text
+            .split("<Code>")
+            .nth(1)
+            .and_then(|r| r.split("</Code>").next())
+        && let Some(m) = default_message(code)
+    {
+        extra.push_str(&format!("<Message>{}</Message>", crate::aws::query::escape(m)));
+    }
+    if !text.contains("<RequestId>") {
+        extra.push_str(&format!(
+            "<RequestId>{}</RequestId>",
+            crate::aws::query::escape(request_id)
+        ));
+    }
+    format!("{}{extra}{}", &text[..end], &text[end..])
 }
 
 /// An S3 error document.
