@@ -267,12 +267,9 @@ impl BlobStore for Blobs {
 }
 
 /// A stream of what a channel receives.
-pub(crate) fn receiver_stream<T: Send + 'static>(
+pub(crate) fn receiver_stream<T: Send + Sync + 'static>(
     rx: tokio::sync::mpsc::Receiver<io::Result<T>>,
-) -> Pin<Box<dyn Stream<Item = io::Result<T>> + Send + Sync>>
-where
-    T: Sync,
-{
+) -> Pin<Box<dyn Stream<Item = io::Result<T>> + Send + Sync>> {
     struct Rx<T>(tokio::sync::mpsc::Receiver<io::Result<T>>);
     impl<T> Stream for Rx<T> {
         type Item = io::Result<T>;

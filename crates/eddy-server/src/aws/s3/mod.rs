@@ -22,6 +22,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
 use s3s::host::{S3Host, VirtualHost};
 use s3s::service::{S3Service, S3ServiceBuilder};
 
@@ -100,6 +101,28 @@ pub fn is_s3(signing: Option<&str>, uri: &axum::http::Uri, headers: &HeaderMap) 
         .and_then(|h| h.to_str().ok())
         .and_then(|h| Hosts.parse_host_header(h).ok())
         .is_some_and(|vh| vh.bucket().is_some())
+}
+
+/// The largest XML document a request may send in `aws-chunked` framing.
+const MAX_DOCUMENT: usize = 10 * 1024 * 1024;
+
+/// Whether an operation streams its body into an object (PutObject, UploadPart) rather than
+/// reading a document: a PUT of a key whose query names no subresource but a part's.
+/// `vhost`: the bucket is named by the host, so the whole path is the key.
+fn streams_body(method: &Method, path: &str, query: Option<&str>, vhost: bool) -> bool {
+    let path = path.trim_start_matches('/');
+    let key = if vhost {
+        !path.is_empty()
+    } else {
+        path.split_once('/').is_some_and(|(_, k)| !k.is_empty())
+    };
+    let subresource = query.is_some_and(|q| {
+        q.split('&').any(|p| {
+            let name = p.split('=').next().unwrap_or_default();
+            !name.is_empty() && !["partNumber", "uploadId", "versionId"].contains(&name)
+        })
+    });
+    method == Method::PUT && key && !subresource
 }
 
 /// The query parameters of S3's SigV2 presigned URLs.
@@ -269,7 +292,38 @@ pub async fn call(app: &Arc<App>, region: &str, req: Request) -> Response {
                 parts.headers.remove("content-encoding");
             }
         }
-        Body::new(chunked)
+        let vhost = parts
+            .headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| Hosts.parse_host_header(h).ok())
+            .is_some_and(|vh| vh.bucket().is_some());
+        if streams_body(&parts.method, parts.uri.path(), parts.uri.query(), vhost) {
+            Body::new(chunked)
+        } else {
+            // A body `s3s` reads whole (an XML document): decoded here, so a broken framing is
+            // the client's error, not one in the middle of the protocol layer.
+            match http_body_util::Limited::new(chunked, MAX_DOCUMENT)
+                .collect()
+                .await
+            {
+                Ok(b) => {
+                    let bytes = b.to_bytes();
+                    parts
+                        .headers
+                        .insert("content-length", HeaderValue::from(bytes.len()));
+                    Body::from(bytes)
+                }
+                Err(e) => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "IncompleteBody",
+                        &format!("The request body could not be read: {e}"),
+                        &request_id,
+                    );
+                }
+            }
+        }
     } else {
         if let Some(s) = &sha
             && eddy_net::payload_hash::parse_sha256_hex(s).is_some()
@@ -294,7 +348,7 @@ pub async fn call(app: &Arc<App>, region: &str, req: Request) -> Response {
             }
             if parts.status.is_client_error() || parts.status.is_server_error() {
                 // Error documents are small: completed with what S3's carry.
-                if let Ok(bytes) = http_body_util::BodyExt::collect(body).await.map(|b| b.to_bytes()) {
+                if let Ok(bytes) = body.collect().await.map(|b| b.to_bytes()) {
                     let text = complete_error(&String::from_utf8_lossy(&bytes), &request_id);
                     parts.headers.remove("content-length");
                     return Response::from_parts(parts, Body::from(text));
@@ -326,9 +380,7 @@ fn default_message(code: &str) -> Option<&'static str> {
         "NoSuchKey" => "The specified key does not exist.",
         "InvalidArgument" => "Invalid Argument",
         "InvalidRequest" => "Invalid Request",
-        "NotImplemented" => {
-            "A header you provided implies functionality that is not implemented"
-        }
+        "NotImplemented" => "A header you provided implies functionality that is not implemented",
         "MethodNotAllowed" => "The specified method is not allowed against this resource.",
         "InvalidURI" => "Couldn't parse the specified URI.",
         "AccessDenied" => "Access Denied",
@@ -338,6 +390,27 @@ fn default_message(code: &str) -> Option<&'static str> {
         "MissingContentLength" => "You must provide the Content-Length HTTP header.",
         "EntityTooLarge" => "Your proposed upload exceeds the maximum allowed size",
         "InvalidRange" => "The requested range is not satisfiable",
+        "KeyTooLongError" => "Your key is too long",
+        "InvalidDigest" => "The Content-MD5 you specified is not valid.",
+        "BadDigest" => "The Content-MD5 you specified did not match what we received.",
+        "IncompleteBody" => {
+            "You did not provide the number of bytes specified by the Content-Length HTTP header"
+        }
+        "InvalidPart" => "One or more of the specified parts could not be found.",
+        "InvalidPartOrder" => "The list of parts was not in ascending order.",
+        "NoSuchUpload" => "The specified upload does not exist.",
+        "NoSuchVersion" => "The specified version does not exist.",
+        "EntityTooSmall" => "Your proposed upload is smaller than the minimum allowed object size.",
+        "MalformedPolicy" => "Policies must be valid JSON and the first byte must be '{'",
+        "PreconditionFailed" => "At least one of the pre-conditions you specified did not hold",
+        "UnexpectedContent" => "This request does not support content",
+        "XAmzContentSHA256Mismatch" => {
+            "The provided 'x-amz-content-sha256' header does not match what was computed."
+        }
+        "InvalidStorageClass" => "The storage class you specified is not valid",
+        "InvalidTag" => "The tag provided was not a valid tag.",
+        "InvalidObjectState" => "The operation is not valid for the object's storage class",
+        "InternalError" => "We encountered an internal error. Please try again.",
         _ => return None,
     })
 }
@@ -353,9 +426,14 @@ fn complete_error(text: &str, request_id: &str) -> String {
             .split("<Code>")
             .nth(1)
             .and_then(|r| r.split("</Code>").next())
-        && let Some(m) = default_message(code)
     {
-        extra.push_str(&format!("<Message>{}</Message>", crate::aws::query::escape(m)));
+        let m = default_message(code)
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("The request was refused: {code}"));
+        extra.push_str(&format!(
+            "<Message>{}</Message>",
+            crate::aws::query::escape(&m)
+        ));
     }
     if !text.contains("<RequestId>") {
         extra.push_str(&format!(

@@ -176,15 +176,15 @@ macro_rules! header_checksum {
 
 /// Which additional checksum to compute and how to learn the value the client expects: a
 /// header, or a trailer of the `aws-chunked` body (read once the body has ended).
+/// The checksum value a client expects, learned when the body has ended.
+type Expected = Option<Box<dyn FnOnce() -> Option<String> + Send>>;
+
 fn checksum_plan(
     header: Option<(Algorithm, String)>,
     algorithm: Option<&ChecksumAlgorithm>,
     headers: &axum::http::HeaderMap,
     u: &Unsigned,
-) -> S3Result<(
-    Option<Algorithm>,
-    Option<Box<dyn FnOnce() -> Option<String> + Send>>,
-)> {
+) -> S3Result<(Option<Algorithm>, Expected)> {
     if let Some((a, v)) = header {
         return Ok((Some(a), Some(Box::new(move || Some(v)))));
     }
@@ -246,6 +246,7 @@ macro_rules! set_checksum {
     };
 }
 
+#[allow(clippy::too_many_arguments)]
 fn meta_of(
     content_type: Option<&ContentType>,
     content_encoding: Option<String>,
@@ -266,7 +267,7 @@ fn meta_of(
         cache_control,
         expires: expires.map(|t| {
             let mut buf = Vec::new();
-            let _ = t.format(TimestampFormat::HttpDate, &mut buf);
+            let _formatted = t.format(TimestampFormat::HttpDate, &mut buf).is_ok();
             String::from_utf8_lossy(&buf).into_owned()
         }),
         website_redirect,
@@ -398,7 +399,7 @@ fn notification_of(n: &Notification) -> NotificationConfiguration {
                 value: Some(s.clone()),
             });
         }
-        (!rules.is_empty()).then(|| NotificationConfigurationFilter {
+        (!rules.is_empty()).then_some(NotificationConfigurationFilter {
             key: Some(S3KeyFilter {
                 filter_rules: Some(rules),
             }),
@@ -494,7 +495,6 @@ impl S3 for EddyS3 {
             .map_err(err)?;
         Ok(S3Response::new(CreateBucketOutput {
             location: Some(format!("/{}", req.input.bucket)),
-            ..CreateBucketOutput::default()
         }))
     }
 
@@ -1692,7 +1692,7 @@ impl S3 for EddyS3 {
             is_truncated: Some(truncated),
             max_parts: Some(max as i32),
             next_part_number_marker: next,
-            part_number_marker: i.part_number_marker.clone(),
+            part_number_marker: i.part_number_marker,
             parts: Some(parts),
             checksum_algorithm: meta
                 .algorithm
