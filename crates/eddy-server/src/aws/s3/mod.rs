@@ -13,7 +13,10 @@
 //! the object's checksum check; a payload's `x-amz-content-sha256` digest is verified as the
 //! object is written.
 
+mod buckets;
 pub mod cors;
+mod multipart;
+mod objects;
 mod service;
 
 use std::sync::Arc;
