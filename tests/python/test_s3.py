@@ -456,6 +456,11 @@ def test_classic_notifications_to_a_queue_filter_by_prefix_and_suffix(server, s3
         Bucket="images", NotificationConfiguration={"QueueConfigurations": [{
             "QueueArn": arn.replace("thumbnails", "missing"), "Events": ["s3:ObjectCreated:*"]}]}))[0] == (
         "InvalidArgument")
+    fifo = sqs.create_queue(QueueName="x.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    fifo_arn = sqs.get_queue_attributes(QueueUrl=fifo, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    assert error(lambda: s3.put_bucket_notification_configuration(
+        Bucket="images", NotificationConfiguration={"QueueConfigurations": [{
+            "QueueArn": fifo_arn, "Events": ["s3:ObjectCreated:*"]}]}))[0] == "InvalidArgument"
     s3.put_bucket_notification_configuration(Bucket="images", NotificationConfiguration={
         "QueueConfigurations": [{
             "Id": "jpgs", "QueueArn": arn, "Events": ["s3:ObjectCreated:*"],

@@ -249,7 +249,16 @@ impl Core {
             }
             let exists = match (d.kind, TargetKind::of(&d.arn)) {
                 (DestinationKind::Queue, TargetKind::Queue { region, name }) => {
-                    self.queues.get(&region, &name).is_some()
+                    match self.queues.get(&region, &name) {
+                        // S3 does not notify FIFO queues.
+                        Some(q) if q.fifo() => {
+                            return Err(BucketError::InvalidArgument(
+                                "FIFO SQS queues are not supported as event notification destinations"
+                                    .into(),
+                            ));
+                        }
+                        found => found.is_some(),
+                    }
                 }
                 (DestinationKind::Topic, TargetKind::Topic { region, name }) => {
                     self.topics.get(&region, &name).is_some()
