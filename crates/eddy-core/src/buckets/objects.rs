@@ -312,6 +312,32 @@ impl Core {
         range: Option<Range>,
         part_number: Option<u32>,
     ) -> Result<Reading, BucketError> {
+        let (found, range) = self
+            .object_range(bucket, key, version_id, conditions, range, part_number)
+            .await?;
+        let (start, end) = range.unwrap_or((0, found.record.size));
+        let body = data::read(
+            &*self.buckets.blobs,
+            found.record.inline.clone(),
+            found.record.blobs.clone(),
+            start,
+            end,
+        )
+        .await?;
+        Ok(Reading { found, range, body })
+    }
+
+    /// What GetObject would send (HeadObject): the object after its conditions, and the range
+    /// `[start, end)` asked for, without reading any of it.
+    pub async fn object_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        conditions: &Conditions,
+        range: Option<Range>,
+        part_number: Option<u32>,
+    ) -> Result<(Found, Option<(u64, u64)>), BucketError> {
         let f = self.head_object(bucket, key, version_id).await?;
         check_read_conditions(&f.record, conditions)?;
         let size = f.record.size;
@@ -332,20 +358,7 @@ impl Core {
             (Some(r), None) => Some(resolve_range(r, size)?),
             (None, None) => None,
         };
-        let (start, end) = range.unwrap_or((0, size));
-        let body = data::read(
-            &*self.buckets.blobs,
-            f.record.inline.clone(),
-            f.record.blobs.clone(),
-            start,
-            end,
-        )
-        .await?;
-        Ok(Reading {
-            found: f,
-            range,
-            body,
-        })
+        Ok((f, range))
     }
 
     /// CopyObject: the source's data shared (blobs are immutable), metadata copied or

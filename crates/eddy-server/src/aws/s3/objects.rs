@@ -174,8 +174,8 @@ pub(super) async fn head_object(
         Range::Suffix { length } => CoreRange::Suffix(length),
     });
     let part = i.part_number.map(|n| n.max(0) as u32);
-    let reading = app
-        .get_object(
+    let (found, range) = app
+        .object_range(
             &i.bucket,
             &i.key,
             i.version_id.as_deref(),
@@ -185,9 +185,8 @@ pub(super) async fn head_object(
         )
         .await
         .map_err(err)?;
-    drop(reading.body);
-    let f = &reading.found;
-    let len = reading.range.map_or(f.record.size, |(s, e)| e - s);
+    let f = &found;
+    let len = range.map_or(f.record.size, |(s, e)| e - s);
     let mut out = HeadObjectOutput {
         accept_ranges: Some("bytes".to_owned()),
         content_length: Some(len as i64),
@@ -212,7 +211,7 @@ pub(super) async fn head_object(
             .then_some(f.meta.parts.len() as i32),
         ..HeadObjectOutput::default()
     };
-    if let Some((s, e)) = reading.range {
+    if let Some((s, e)) = range {
         out.content_range = Some(format!(
             "bytes {}-{}/{}",
             s,
@@ -228,7 +227,7 @@ pub(super) async fn head_object(
         out.checksum_type = f.meta.checksum_type.clone().map(ChecksumType::from);
     }
     let mut res = S3Response::new(out);
-    if reading.range.is_some() {
+    if range.is_some() {
         res.status = Some(axum::http::StatusCode::PARTIAL_CONTENT);
     }
     Ok(res)
