@@ -416,12 +416,15 @@ impl Step<'_> {
         let wanted = BucketSettings::of(def)?;
         check_tags(wanted.tags.as_deref().unwrap_or_default(), MAX_BUCKET_TAGS)
             .map_err(bucket_refused)?;
-        let current = match buckets.get(name) {
-            Some(b) => b,
-            None => buckets
-                .create(name, &self.ctx.region)
-                .await
-                .map_err(bucket_refused)?,
+        let (current, created) = match buckets.get(name) {
+            Some(b) => (b, false),
+            None => {
+                let b = buckets
+                    .create(name, &self.ctx.region)
+                    .await
+                    .map_err(bucket_refused)?;
+                (b, true)
+            }
         };
         // S3 cannot turn versioning off: a bucket that had it and should not is suspended.
         let versioning = wanted.versioning.or(current.versioning.map(|_| false));
@@ -446,10 +449,19 @@ impl Step<'_> {
                 source_ip: "127.0.0.1".to_owned(),
                 principal: self.app.config.account_id.clone(),
             };
-            self.app
+            if let Err(e) = self
+                .app
                 .set_bucket_notification(name, wanted.notification, &who)
                 .await
-                .map_err(bucket_refused)?;
+            {
+                // A bucket made by this step and refused its notifications goes again, so that
+                // the apply can be re-run once the manifest is fixed (it would otherwise be a
+                // bucket no manifest made).
+                if created && let Err(undo) = buckets.delete(name).await {
+                    tracing::warn!(bucket = name, error = %undo, "cannot remove a bucket an apply made and failed to configure");
+                }
+                return Err(bucket_refused(e));
+            }
         }
         Ok(Outcome::Done)
     }
