@@ -195,3 +195,33 @@ def test_a_closed_pipe_ends_the_cli_quietly(server):
                        capture_output=True, text=True, timeout=30)
     assert r.stdout.startswith("NAME")
     assert "panicked" not in r.stderr, r.stderr
+
+
+def test_buckets_lists_versioning_and_notifications(server):
+    s3, sqs = server.client("s3"), server.client("sqs")
+    sqs.create_queue(QueueName="cli-bucket-events")
+    s3.create_bucket(Bucket="cli-listed")
+    s3.put_bucket_versioning(Bucket="cli-listed", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_notification_configuration(Bucket="cli-listed", NotificationConfiguration={
+        "EventBridgeConfiguration": {},
+        "QueueConfigurations": [{
+            "Id": "images", "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
+            "QueueArn": "arn:aws:sqs:us-east-1:123456789012:cli-bucket-events",
+            "Filter": {"Key": {"FilterRules": [{"Name": "suffix", "Value": ".jpg"}]}}}]})
+    s3.create_bucket(Bucket="cli-plain")
+    out = cli(server, "buckets").stdout
+    lines = out.splitlines()
+    listed = [l for l in lines if l.startswith("cli-listed")][0]
+    assert "us-east-1" in listed and "Enabled" in listed, out
+    assert "1 notification" in listed and "EventBridge" in listed, out
+    detail = lines[lines.index(listed) + 1]
+    assert detail.split()[:2] == ["queue", "cli-bucket-events"], out
+    assert "s3:ObjectCreated:*,s3:ObjectRemoved:*" in detail and "suffix .jpg" in detail, out
+    plain = [l for l in lines if l.startswith("cli-plain")][0]
+    assert "versioning off" in plain and "0 notifications" in plain, out
+    got = {b["Name"]: b for b in json.loads(cli(server, "buckets", "--json").stdout)}
+    assert got["cli-listed"]["Versioning"] == "Enabled" and got["cli-listed"]["EventBridge"]
+    assert got["cli-listed"]["Notifications"][0]["Id"] == "images"
+    assert got["cli-plain"]["Notifications"] == [] and got["cli-plain"]["Versioning"] is None
+    status = cli(server, "status").stdout
+    assert "BUCKETS (" in status and "cli-listed" in status, status

@@ -280,3 +280,123 @@ def test_the_manifest_declares_queue_sources(fresh_dir, tmp_path):
         assert lam.list_event_source_mappings(FunctionName="worker")["EventSourceMappings"] == []
     finally:
         server.stop()
+
+
+BUCKET_MANIFEST = textwrap.dedent("""\
+    version = 1
+
+    [queues.uploads-q]
+
+    [buckets.manifest-uploads]
+    versioning = true
+    eventbridge = true
+    tags = { team = "media" }
+
+    [[buckets.manifest-uploads.notifications]]
+    queue = "uploads-q"
+    prefix = "in/"
+    suffix = ".txt"
+
+    [[buckets.manifest-uploads.cors]]
+    allowed_origins = ["http://localhost:5173"]
+    allowed_methods = ["PUT", "GET"]
+    allowed_headers = ["*"]
+    max_age = 600
+
+    [buckets.manifest-scratch]
+    """)
+
+
+def receive_bodies(sqs, url, wait=1):
+    msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                               WaitTimeSeconds=wait).get("Messages", [])
+    for m in msgs:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return [json.loads(m["Body"]) for m in msgs]
+
+
+def test_the_manifest_declares_buckets(fresh_dir, tmp_path):
+    (tmp_path / "eddy.toml").write_text(BUCKET_MANIFEST)
+    server = Eddy(fresh_dir, cwd=str(tmp_path)).start()
+    try:
+        r = apply(str(tmp_path), server)
+        assert r.returncode == 0, r.stderr
+        assert "0 created, 0 updated, 0 deleted, 3 unchanged" in r.stdout, r.stdout
+        s3, sqs = server.client("s3"), server.client("sqs")
+        names = {b["Name"] for b in s3.list_buckets()["Buckets"]}
+        assert {"manifest-uploads", "manifest-scratch"} <= names
+        n = s3.get_bucket_notification_configuration(Bucket="manifest-uploads")
+        assert "EventBridgeConfiguration" in n
+        [q] = n["QueueConfigurations"]
+        assert q["Id"] == "uploads-q"
+        assert q["QueueArn"] == "arn:aws:sqs:us-east-1:123456789012:uploads-q"
+        assert q["Events"] == ["s3:ObjectCreated:*"]
+        rules = {r["Name"].lower(): r["Value"] for r in q["Filter"]["Key"]["FilterRules"]}
+        assert rules == {"prefix": "in/", "suffix": ".txt"}
+        assert s3.get_bucket_versioning(Bucket="manifest-uploads")["Status"] == "Enabled"
+        assert "Status" not in s3.get_bucket_versioning(Bucket="manifest-scratch")
+        [cors] = s3.get_bucket_cors(Bucket="manifest-uploads")["CORSRules"]
+        assert cors["AllowedOrigins"] == ["http://localhost:5173"]
+        assert cors["AllowedMethods"] == ["PUT", "GET"] and cors["MaxAgeSeconds"] == 600
+        assert s3.get_bucket_tagging(Bucket="manifest-uploads")["TagSet"] == [
+            {"Key": "team", "Value": "media"}]
+
+        # The configuration was tested once, when it was set; an object under the filter reaches
+        # the queue, one outside it does not.
+        url = sqs.get_queue_url(QueueName="uploads-q")["QueueUrl"]
+        got = receive_bodies(sqs, url)
+        assert [b.get("Event") for b in got] == ["s3:TestEvent"], got
+        s3.put_object(Bucket="manifest-uploads", Key="in/a.txt", Body=b"hello")
+        s3.put_object(Bucket="manifest-uploads", Key="out/b.txt", Body=b"other")
+        records = []
+        assert wait_for(lambda: records.extend(receive_bodies(sqs, url)) or records, timeout=10)
+        [rec] = records[0]["Records"]
+        assert rec["eventName"] == "ObjectCreated:Put"
+        assert rec["s3"]["bucket"]["name"] == "manifest-uploads"
+        assert rec["s3"]["object"]["key"] == "in/a.txt"
+        assert rec["s3"]["configurationId"] == "uploads-q"
+        assert receive_bodies(sqs, url) == []
+
+        # Applying again changes nothing and tests nothing again.
+        r = apply(str(tmp_path), server)
+        assert "0 created, 0 updated, 0 deleted, 3 unchanged" in r.stdout, r.stdout
+        assert receive_bodies(sqs, url) == []
+
+        # A change to the bucket updates it in place; the notification, unchanged, is not
+        # tested again.
+        (tmp_path / "eddy.toml").write_text(BUCKET_MANIFEST.replace(
+            'versioning = true', 'versioning = false'))
+        r = apply(str(tmp_path), server)
+        assert "updated bucket manifest-uploads" in r.stdout, r.stdout
+        assert s3.get_bucket_versioning(Bucket="manifest-uploads")["Status"] == "Suspended"
+        assert receive_bodies(sqs, url) == []
+
+        endpoint = server.aws.removeprefix("http://")
+        out = subprocess.run([eddy_bin(), "buckets", "--endpoint", endpoint],
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        line = [l for l in out.stdout.splitlines() if l.startswith("manifest-uploads")][0]
+        assert "us-east-1" in line and "Suspended" in line and "EventBridge" in line, out.stdout
+        assert "uploads-q" in out.stdout and "prefix in/" in out.stdout, out.stdout
+        status = subprocess.run([eddy_bin(), "status", "--endpoint", endpoint],
+                                capture_output=True, text=True, timeout=30).stdout
+        assert "BUCKETS (2)" in status and "manifest-scratch" in status, status
+
+        # Removing the buckets: the empty one is deleted, the one holding objects is kept
+        # (without notifications) and left alone from then on.
+        (tmp_path / "eddy.toml").write_text("version = 1\n\n[queues.uploads-q]\n")
+        r = apply(str(tmp_path), server)
+        assert r.returncode == 0, r.stderr
+        assert "deleted bucket manifest-scratch" in r.stdout, r.stdout
+        assert "kept (not empty) bucket manifest-uploads" in r.stdout, r.stdout
+        assert "1 kept" in r.stdout
+        assert "bucket `manifest-uploads` is no longer in the manifest but holds objects" in r.stderr
+        names = {b["Name"] for b in s3.list_buckets()["Buckets"]}
+        assert "manifest-scratch" not in names and "manifest-uploads" in names
+        n = s3.get_bucket_notification_configuration(Bucket="manifest-uploads")
+        assert "QueueConfigurations" not in n and "EventBridgeConfiguration" not in n
+        r = apply(str(tmp_path), server)
+        assert "0 created, 0 updated, 0 deleted, 1 unchanged" in r.stdout, r.stdout
+        assert "kept" not in r.stdout
+    finally:
+        server.stop()

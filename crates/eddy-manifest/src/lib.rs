@@ -2,7 +2,7 @@
 //!
 //! What it is: a pure library (no async, no network) that reads the manifest a user writes to
 //! describe a whole event-driven backend (buses, queues, API destinations, functions, rules,
-//! schedules, HTTP APIs), rejects every mistake with `file:line:column: message` (all of them,
+//! schedules, HTTP APIs, buckets), rejects every mistake with `file:line:column: message` (all of them,
 //! in file order, each saying how to fix it), and computes the plan that brings a set of
 //! running resources to what the manifest declares.
 //!
@@ -36,9 +36,9 @@ use std::fmt;
 use std::path::Path;
 
 pub use model::{
-    Api, ApiDestination, AsyncInvoke, Authorizer, Bus, Cors, Function, InputTransformer, Jwt,
-    Manifest, Missed, Queue, Redrive, Retry, Route, Rule, Schedule, ScheduleTarget, State, Target,
-    Throttle,
+    Api, ApiDestination, AsyncInvoke, Authorizer, Bucket, BucketCors, BucketNotification, Bus,
+    Cors, Function, InputTransformer, Jwt, Manifest, Missed, Queue, Redrive, Retry, Route, Rule,
+    Schedule, ScheduleTarget, State, Target, Throttle,
 };
 pub use plan::{Action, Change, Kind, plan};
 pub use resources::{Resources, Scope};
@@ -162,6 +162,7 @@ impl Manifest {
             ),
             (self.functions.len(), "function", "functions"),
             (self.topics.len(), "topic", "topics"),
+            (self.buckets.len(), "bucket", "buckets"),
             (self.rules.len(), "rule", "rules"),
             (self.schedules.len(), "schedule", "schedules"),
             (self.apis.len(), "api", "apis"),

@@ -27,6 +27,8 @@ pub struct Manifest {
     pub functions: BTreeMap<String, Function>,
     /// `[topics.NAME]`: SNS-shaped topics and their subscriptions.
     pub topics: BTreeMap<String, Topic>,
+    /// `[buckets.NAME]`: S3-shaped buckets and where their object events go.
+    pub buckets: BTreeMap<String, Bucket>,
     /// `[rules.NAME]`: a pattern or schedule on one bus, and its targets.
     pub rules: BTreeMap<String, Rule>,
     /// `[schedules.NAME]`: EventBridge Scheduler schedules.
@@ -209,6 +211,103 @@ impl Subscription {
         .filter_map(|(p, e)| Some((p, e.as_deref()?)))
         .collect()
     }
+}
+
+/// `[buckets.NAME]`: an S3-shaped bucket. Bucket names are global, as in S3: 3 to 63 lowercase
+/// letters, digits, `.` and `-` (quote names with dots: `[buckets."assets.example"]`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bucket {
+    /// `true`: versioning enabled; `false`: suspended; absent: never enabled (S3 cannot turn
+    /// versioning off once on: removing the key from a versioned bucket suspends it).
+    pub versioning: Option<bool>,
+    /// Send the bucket's object events to EventBridge, on the default bus (default false).
+    #[serde(default)]
+    pub eventbridge: bool,
+    /// `[[buckets.NAME.notifications]]`: queues, topics and functions told of object events.
+    #[serde(default)]
+    pub notifications: Vec<BucketNotification>,
+    /// `[[buckets.NAME.cors]]`: which web pages may use the bucket (up to 100 rules).
+    #[serde(default)]
+    pub cors: Vec<BucketCors>,
+    /// Up to 50 tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The events a bucket notification gets when it names none.
+pub const DEFAULT_BUCKET_EVENTS: &[&str] = &["s3:ObjectCreated:*"];
+
+fn default_bucket_events() -> Vec<String> {
+    DEFAULT_BUCKET_EVENTS
+        .iter()
+        .map(|e| (*e).to_owned())
+        .collect()
+}
+
+/// One notification of a bucket: exactly one of `queue`, `topic`, `function`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BucketNotification {
+    /// The configuration's id, unique within the bucket (default: the name it refers to, or
+    /// `notification-N` for an ARN; `NAME-N` when several refer to the same name).
+    pub id: Option<String>,
+    /// A standard queue of this manifest, or a queue ARN.
+    pub queue: Option<String>,
+    /// A standard topic of this manifest, or a topic ARN.
+    pub topic: Option<String>,
+    /// A function of this manifest, or a function ARN.
+    pub function: Option<String>,
+    /// S3 event types (default `["s3:ObjectCreated:*"]`).
+    #[serde(default = "default_bucket_events")]
+    pub events: Vec<String>,
+    /// Only keys starting with this.
+    pub prefix: Option<String>,
+    /// Only keys ending with this.
+    pub suffix: Option<String>,
+}
+
+impl Default for BucketNotification {
+    fn default() -> Self {
+        Self {
+            id: None,
+            queue: None,
+            topic: None,
+            function: None,
+            events: default_bucket_events(),
+            prefix: None,
+            suffix: None,
+        }
+    }
+}
+
+impl BucketNotification {
+    /// The resource the notification names, as written (the first set of `queue`, `topic`,
+    /// `function`).
+    pub fn reference(&self) -> Option<&str> {
+        self.queue
+            .as_deref()
+            .or(self.topic.as_deref())
+            .or(self.function.as_deref())
+    }
+}
+
+/// One CORS rule of a bucket.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BucketCors {
+    /// Origins (`https://app.example.com`), each with at most one `*`.
+    pub allowed_origins: Vec<String>,
+    /// `GET`, `PUT`, `POST`, `DELETE`, `HEAD`.
+    pub allowed_methods: Vec<String>,
+    /// Request headers a preflight may name, each with at most one `*`.
+    #[serde(default)]
+    pub allowed_headers: Vec<String>,
+    /// Response headers scripts may read.
+    #[serde(default)]
+    pub expose_headers: Vec<String>,
+    /// Seconds browsers may cache a preflight answer.
+    pub max_age: Option<u32>,
 }
 
 /// `async = { maximum_retry_attempts, maximum_event_age_seconds, on_success, on_failure }`.

@@ -13,12 +13,13 @@ use crate::model::Manifest;
 use crate::{Diagnostic, Errors, Source, VERSION};
 
 /// The sections of a manifest: key, and how one entry is named in messages.
-pub(crate) const SECTIONS: [(&str, &str); 8] = [
+pub(crate) const SECTIONS: [(&str, &str); 9] = [
     ("buses", "bus"),
     ("queues", "queue"),
     ("api_destinations", "api destination"),
     ("functions", "function"),
     ("topics", "topic"),
+    ("buckets", "bucket"),
     ("rules", "rule"),
     ("schedules", "schedule"),
     ("apis", "api"),
@@ -282,6 +283,7 @@ fn top_level(doc: &mut Doc<'_>, manifest: &mut Manifest, declared: &mut Declared
                 ),
                 "functions" => entry(doc, section, label, &name, def, &mut manifest.functions),
                 "topics" => entry(doc, section, label, &name, def, &mut manifest.topics),
+                "buckets" => entry(doc, section, label, &name, def, &mut manifest.buckets),
                 "rules" => entry(doc, section, label, &name, def, &mut manifest.rules),
                 "schedules" => entry(doc, section, label, &name, def, &mut manifest.schedules),
                 _ => entry(doc, section, label, &name, def, &mut manifest.apis),

@@ -2,8 +2,9 @@
 //! ones. Pure; `eddy apply` executes it. This module owns the order of changes:
 //!
 //! 1. creates, updates and unchanged resources, kind by kind in dependency order — queues,
-//!    buses, API destinations, functions, topics (with their subscriptions), event source
-//!    mappings, rules (with their targets), schedules, APIs — and,
+//!    buses, API destinations, functions, topics (with their subscriptions), buckets (with
+//!    their notifications, which name queues, topics and functions), event source mappings,
+//!    rules (with their targets), schedules, APIs — and,
 //!    among queues, a dead-letter queue before the queues that redrive to it;
 //! 2. then deletes, in the reverse order (APIs first, queues last; a queue before its
 //!    dead-letter queue), so nothing is deleted while something still refers to it.
@@ -27,6 +28,7 @@ pub enum Kind {
     ApiDestination,
     Function,
     Topic,
+    Bucket,
     EventSourceMapping,
     Rule,
     Schedule,
@@ -35,12 +37,13 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in creation order.
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Queue,
         Kind::Bus,
         Kind::ApiDestination,
         Kind::Function,
         Kind::Topic,
+        Kind::Bucket,
         Kind::EventSourceMapping,
         Kind::Rule,
         Kind::Schedule,
@@ -55,6 +58,7 @@ impl Kind {
             Kind::ApiDestination => "api destination",
             Kind::Function => "function",
             Kind::Topic => "topic",
+            Kind::Bucket => "bucket",
             Kind::EventSourceMapping => "event source mapping",
             Kind::Rule => "rule",
             Kind::Schedule => "schedule",
@@ -72,6 +76,7 @@ impl Resources {
             Kind::ApiDestination => &self.api_destinations,
             Kind::Function => &self.functions,
             Kind::Topic => &self.topics,
+            Kind::Bucket => &self.buckets,
             Kind::EventSourceMapping => &self.event_source_mappings,
             Kind::Rule => &self.rules,
             Kind::Schedule => &self.schedules,
@@ -87,6 +92,7 @@ impl Resources {
             Kind::ApiDestination => &mut self.api_destinations,
             Kind::Function => &mut self.functions,
             Kind::Topic => &mut self.topics,
+            Kind::Bucket => &mut self.buckets,
             Kind::EventSourceMapping => &mut self.event_source_mappings,
             Kind::Rule => &mut self.rules,
             Kind::Schedule => &mut self.schedules,
@@ -103,6 +109,10 @@ pub enum Action {
     Update,
     Delete,
     Unchanged,
+    /// Never planned: what apply reports for a planned delete it did not carry out because the
+    /// resource still holds data (a bucket with objects). The resource stays, no longer managed
+    /// by the manifest; apply's warnings say why.
+    Kept,
 }
 
 /// One step of a plan.

@@ -3,7 +3,8 @@
 //!
 //! Canonical means: AWS's request shapes and member names where AWS has one (`CreateQueue`
 //! attributes as strings, `PutRule` + `PutTargets` targets, `CreateFunction`,
-//! `CreateSchedule`, `CreateApiDestination`), defaults filled in where the server would report
+//! `CreateSchedule`, `CreateApiDestination`, S3's `PutBucketVersioning`, `PutBucketCors`,
+//! `PutBucketTagging` and `PutBucketNotificationConfiguration` bodies), defaults filled in where the server would report
 //! them (function `Timeout` 3 and `MemorySize` 128, queue attributes), absent optional members
 //! left out, every reference resolved to an ARN. Whoever describes the current resources must
 //! produce the same forms; two definitions are equal iff their JSON values are equal.
@@ -21,7 +22,7 @@ use serde_json::{Map, Value, json};
 pub use eddy_model::names::Scope;
 
 use crate::model::{Manifest, Retry, json_text};
-use crate::validate::target_id;
+use crate::validate::{notification_id, target_id};
 
 /// Resources by kind: name → canonical JSON definition.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -36,6 +37,9 @@ pub struct Resources {
     pub functions: BTreeMap<String, Value>,
     #[serde(default)]
     pub topics: BTreeMap<String, Value>,
+    /// Keyed by bucket name (global, as in S3).
+    #[serde(default)]
+    pub buckets: BTreeMap<String, Value>,
     /// Keyed `FUNCTION/QUEUE` (the queue's name, or its ARN when it is not this manifest's).
     #[serde(default)]
     pub event_source_mappings: BTreeMap<String, Value>,
@@ -326,6 +330,9 @@ impl Manifest {
                 json!({ "Name": name, "Attributes": attrs, "Subscriptions": subs }),
             );
         }
+        for (name, b) in &self.buckets {
+            out.buckets.insert(name.clone(), bucket(name, b, &arns));
+        }
         for (name, r) in &self.rules {
             let targets: Vec<Value> = r
                 .targets
@@ -538,4 +545,83 @@ impl Manifest {
         }
         out
     }
+}
+
+/// A bucket's canonical form: `Bucket`, and S3's configuration bodies (`VersioningConfiguration`
+/// and `CORSConfiguration` and `Tagging` only when the manifest sets them;
+/// `NotificationConfiguration` always, empty when nothing is notified).
+fn bucket(name: &str, b: &crate::model::Bucket, arns: &Arns<'_>) -> Value {
+    let mut m = Map::new();
+    m.insert("Bucket".into(), name.into());
+    if let Some(on) = b.versioning {
+        let status = if on { "Enabled" } else { "Suspended" };
+        m.insert(
+            "VersioningConfiguration".into(),
+            json!({ "Status": status }),
+        );
+    }
+    if !b.cors.is_empty() {
+        let rules: Vec<Value> = b
+            .cors
+            .iter()
+            .map(|c| {
+                let mut r = Map::new();
+                r.insert("AllowedOrigins".into(), c.allowed_origins.clone().into());
+                r.insert("AllowedMethods".into(), c.allowed_methods.clone().into());
+                r.insert("AllowedHeaders".into(), c.allowed_headers.clone().into());
+                r.insert("ExposeHeaders".into(), c.expose_headers.clone().into());
+                insert_opt(&mut r, "MaxAgeSeconds", c.max_age.map(Value::from));
+                Value::Object(r)
+            })
+            .collect();
+        m.insert("CORSConfiguration".into(), json!({ "CORSRules": rules }));
+    }
+    if !b.tags.is_empty() {
+        let set: Vec<Value> = b
+            .tags
+            .iter()
+            .map(|(k, v)| json!({ "Key": k, "Value": v }))
+            .collect();
+        m.insert("Tagging".into(), json!({ "TagSet": set }));
+    }
+    let mut n = Map::new();
+    if b.eventbridge {
+        n.insert("EventBridgeConfiguration".into(), json!({}));
+    }
+    let (mut queues, mut topics, mut functions) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, d) in b.notifications.iter().enumerate() {
+        let mut c = Map::new();
+        c.insert("Id".into(), notification_id(b, i).into());
+        let list = if let Some(q) = &d.queue {
+            c.insert("QueueArn".into(), arns.queue(q).into());
+            &mut queues
+        } else if let Some(t) = &d.topic {
+            c.insert("TopicArn".into(), arns.topic(t).into());
+            &mut topics
+        } else {
+            let f = d.function.as_deref().unwrap_or_default();
+            c.insert("LambdaFunctionArn".into(), arns.function(f).into());
+            &mut functions
+        };
+        c.insert("Events".into(), d.events.clone().into());
+        let rules: Vec<Value> = [("Prefix", &d.prefix), ("Suffix", &d.suffix)]
+            .into_iter()
+            .filter_map(|(k, v)| Some(json!({ "Name": k, "Value": v.as_ref()? })))
+            .collect();
+        if !rules.is_empty() {
+            c.insert("Filter".into(), json!({ "Key": { "FilterRules": rules } }));
+        }
+        list.push(Value::Object(c));
+    }
+    for (key, list) in [
+        ("QueueConfigurations", queues),
+        ("TopicConfigurations", topics),
+        ("LambdaFunctionConfigurations", functions),
+    ] {
+        if !list.is_empty() {
+            n.insert(key.into(), Value::Array(list));
+        }
+    }
+    m.insert("NotificationConfiguration".into(), Value::Object(n));
+    Value::Object(m)
 }

@@ -15,7 +15,8 @@ use eddy_model::names::{
 use serde_json::Value;
 
 use crate::model::{
-    Api, DEFAULT_BUS, Function, Manifest, Queue, Retry, Rule, Schedule, Target, Throttle, Topic,
+    Api, Bucket, DEFAULT_BUS, Function, Manifest, Queue, Retry, Rule, Schedule, Target, Throttle,
+    Topic,
 };
 use crate::parse::{Declared, Doc, Seg, closest, key_path};
 
@@ -28,6 +29,43 @@ use eddy_model::function::RESERVED_VARIABLES as RESERVED_ENV;
 use eddy_model::function::SUPPORTED_RUNTIMES as RUNTIMES;
 
 const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+
+/// The event types S3 notification configurations accept: a copy of
+/// `eddy_core::buckets::definition::EVENT_TYPES` (this crate does not depend on the core).
+pub(crate) const BUCKET_EVENT_TYPES: &[&str] = &[
+    "s3:ObjectCreated:*",
+    "s3:ObjectCreated:Put",
+    "s3:ObjectCreated:Post",
+    "s3:ObjectCreated:Copy",
+    "s3:ObjectCreated:CompleteMultipartUpload",
+    "s3:ObjectRemoved:*",
+    "s3:ObjectRemoved:Delete",
+    "s3:ObjectRemoved:DeleteMarkerCreated",
+    "s3:ObjectTagging:*",
+    "s3:ObjectTagging:Put",
+    "s3:ObjectTagging:Delete",
+    "s3:ObjectRestore:*",
+    "s3:ObjectRestore:Post",
+    "s3:ObjectRestore:Completed",
+    "s3:ObjectRestore:Delete",
+    "s3:ReducedRedundancyLostObject",
+    "s3:Replication:*",
+    "s3:LifecycleExpiration:*",
+    "s3:LifecycleTransition",
+    "s3:IntelligentTiering",
+    "s3:ObjectAcl:Put",
+    "s3:LifecycleExpiration:Delete",
+    "s3:LifecycleExpiration:DeleteMarkerCreated",
+];
+
+/// The methods a bucket's CORS rule may allow (S3's `PutBucketCors`).
+const BUCKET_CORS_METHODS: &[&str] = &["GET", "PUT", "POST", "DELETE", "HEAD"];
+/// Most CORS rules on a bucket.
+const BUCKET_CORS_RULES: usize = 100;
+/// Most tags on a bucket.
+const BUCKET_TAGS: usize = 50;
+/// The longest key filter (an object key's limit), in bytes.
+const BUCKET_FILTER_BYTES: usize = 1024;
 
 pub(crate) fn check(doc: &mut Doc<'_>, m: &Manifest, declared: &Declared) {
     let mut c = Checker { doc, m, declared };
@@ -79,6 +117,9 @@ pub(crate) fn check(doc: &mut Doc<'_>, m: &Manifest, declared: &Declared) {
     }
     for (name, t) in &m.topics {
         c.topic(name, t);
+    }
+    for (name, b) in &m.buckets {
+        c.bucket(name, b);
     }
     for (name, r) in &m.rules {
         c.rule(name, r);
@@ -727,6 +768,305 @@ impl Checker<'_, '_, '_> {
         }
     }
 
+    /// A bucket: S3's name rules, its notifications (references, event types, overlaps), CORS
+    /// rules and tags.
+    fn bucket(&mut self, name: &str, b: &Bucket) {
+        let what = format!("bucket `{name}`");
+        if let Some(why) = bucket_name_problem(name) {
+            self.doc.error_key(
+                &key_path!["buckets", name],
+                format!(
+                    "bucket name `{name}` is not valid: {why}; use 3 to 63 lowercase letters, digits, `.` and `-`, starting and ending with a letter or digit"
+                ),
+            );
+        }
+        let mut ids: BTreeMap<String, usize> = BTreeMap::new();
+        for (i, n) in b.notifications.iter().enumerate() {
+            let np = key_path!["buckets", name, "notifications", i];
+            let nwhat = format!("notification {} of {what}", i + 1);
+            let at = |k: &'static str| {
+                let mut p = np.to_vec();
+                p.push(Seg::Key(k));
+                p
+            };
+            let id = notification_id(b, i);
+            if id.is_empty() {
+                self.doc.error(
+                    &at("id"),
+                    format!("`id` of {nwhat} must not be empty; remove it for the default"),
+                );
+            } else if let Some(prev) = ids.insert(id.clone(), i) {
+                self.doc.error(
+                    &np,
+                    format!(
+                        "{what} has two notifications with id `{id}` (notifications {} and {}); set a different `id`",
+                        prev + 1,
+                        i + 1
+                    ),
+                );
+            }
+            let kinds = [
+                ("queue", n.queue.is_some()),
+                ("topic", n.topic.is_some()),
+                ("function", n.function.is_some()),
+            ];
+            if self.one_of(&np, &nwhat, &kinds) {
+                let (key, section, label, service, target) = match (&n.queue, &n.topic) {
+                    (Some(q), _) => ("queue", "queues", "queue", "sqs", q.clone()),
+                    (_, Some(t)) => ("topic", "topics", "topic", "sns", t.clone()),
+                    _ => (
+                        "function",
+                        "functions",
+                        "function",
+                        "lambda",
+                        n.function.clone().unwrap_or_default(),
+                    ),
+                };
+                if self.reference(&at(key), &nwhat, section, label, &target) {
+                    self.notification_target(&at(key), &nwhat, key, service, &target);
+                }
+            }
+            if n.events.is_empty() {
+                self.doc.error(
+                    &at("events"),
+                    format!(
+                        "`events` of {nwhat} is empty; name at least one event type, like `s3:ObjectCreated:*` (or remove `events` for that default)"
+                    ),
+                );
+            }
+            for (j, e) in n.events.iter().enumerate() {
+                if BUCKET_EVENT_TYPES.contains(&e.as_str()) {
+                    continue;
+                }
+                let known: Vec<String> =
+                    BUCKET_EVENT_TYPES.iter().map(|s| (*s).to_owned()).collect();
+                let hint = match closest(e, &known) {
+                    Some(best) => format!("did you mean `{best}`?"),
+                    None => format!(
+                        "use one of {}",
+                        quoted(&BUCKET_EVENT_TYPES[..BUCKET_EVENT_TYPES.len().min(11)])
+                    ),
+                };
+                let mut p = at("events");
+                p.push(Seg::Index(j));
+                self.doc.error(
+                    &p,
+                    format!("event type `{e}` of {nwhat} is not one S3 sends; {hint}"),
+                );
+            }
+            for (key, v) in [("prefix", &n.prefix), ("suffix", &n.suffix)] {
+                match v {
+                    Some(v) if v.is_empty() => self.doc.error(
+                        &at(key),
+                        format!("`{key}` of {nwhat} is empty; remove it to match every key"),
+                    ),
+                    Some(v) if v.len() > BUCKET_FILTER_BYTES => self.doc.error(
+                        &at(key),
+                        format!(
+                            "`{key}` of {nwhat} is {} bytes long; an object key, and so a filter, is at most {BUCKET_FILTER_BYTES}",
+                            v.len()
+                        ),
+                    ),
+                    _ => {}
+                }
+            }
+        }
+        self.overlaps(name, b);
+        if b.cors.len() > BUCKET_CORS_RULES {
+            self.doc.error(
+                &key_path!["buckets", name, "cors", BUCKET_CORS_RULES],
+                format!(
+                    "{what} has {} CORS rules; a bucket takes at most {BUCKET_CORS_RULES}",
+                    b.cors.len()
+                ),
+            );
+        }
+        for (i, c) in b.cors.iter().enumerate() {
+            let cwhat = format!("CORS rule {} of {what}", i + 1);
+            let cp = key_path!["buckets", name, "cors", i];
+            let at = |k: &'static str| {
+                let mut p = cp.to_vec();
+                p.push(Seg::Key(k));
+                p
+            };
+            for (key, list) in [
+                ("allowed_origins", &c.allowed_origins),
+                ("allowed_methods", &c.allowed_methods),
+            ] {
+                if list.is_empty() {
+                    self.doc.error(
+                        &at(key),
+                        format!("`{key}` of {cwhat} is empty; name at least one"),
+                    );
+                }
+            }
+            for (key, list) in [
+                ("allowed_origins", &c.allowed_origins),
+                ("allowed_headers", &c.allowed_headers),
+            ] {
+                for (j, v) in list.iter().enumerate() {
+                    if v.matches('*').count() > 1 {
+                        let mut p = at(key);
+                        p.push(Seg::Index(j));
+                        self.doc.error(
+                            &p,
+                            format!(
+                                "`{v}` in `{key}` of {cwhat} has more than one `*`; S3 allows one wildcard"
+                            ),
+                        );
+                    }
+                }
+            }
+            for (j, m) in c.allowed_methods.iter().enumerate() {
+                if BUCKET_CORS_METHODS.contains(&m.as_str()) {
+                    continue;
+                }
+                let upper = m.to_ascii_uppercase();
+                let hint = if BUCKET_CORS_METHODS.contains(&upper.as_str()) {
+                    format!("write it in upper case: `{upper}`")
+                } else {
+                    format!("use {}", quoted(BUCKET_CORS_METHODS))
+                };
+                let mut p = at("allowed_methods");
+                p.push(Seg::Index(j));
+                self.doc.error(
+                    &p,
+                    format!("method `{m}` in {cwhat} is not one S3 CORS allows; {hint}"),
+                );
+            }
+            if let Some(age) = c.max_age
+                && i32::try_from(age).is_err()
+            {
+                self.doc.error(
+                    &at("max_age"),
+                    format!(
+                        "`max_age` of {cwhat} must be at most {}, not {age}",
+                        i32::MAX
+                    ),
+                );
+            }
+        }
+        if b.tags.len() > BUCKET_TAGS {
+            self.doc.error(
+                &key_path!["buckets", name, "tags"],
+                format!(
+                    "{what} has {} tags; a bucket takes at most {BUCKET_TAGS}",
+                    b.tags.len()
+                ),
+            );
+        }
+        for (k, v) in &b.tags {
+            let p = key_path!["buckets", name, "tags", k];
+            if k.is_empty() || k.chars().count() > 128 {
+                self.doc.error_key(
+                    &p,
+                    format!("tag key `{k}` of {what} must be 1 to 128 characters"),
+                );
+            } else if k.starts_with("aws:") {
+                self.doc.error_key(
+                    &p,
+                    format!("tag key `{k}` of {what} is reserved: keys may not start with `aws:`"),
+                );
+            }
+            if v.chars().count() > 256 {
+                self.doc.error(
+                    &p,
+                    format!("the value of tag `{k}` of {what} is longer than 256 characters"),
+                );
+            }
+        }
+    }
+
+    /// A notification's target given by ARN is of the right service, and no target is FIFO
+    /// (S3 notifies standard queues and topics only).
+    fn notification_target(
+        &mut self,
+        p: &[Seg<'_>],
+        what: &str,
+        key: &str,
+        service: &str,
+        target: &str,
+    ) {
+        if let Some(arn) = Arn::parse(target)
+            && arn.service != service
+        {
+            let kind = match key {
+                "queue" => "an SQS queue ARN (`arn:aws:sqs:...`)",
+                "topic" => "an SNS topic ARN (`arn:aws:sns:...`)",
+                _ => "a Lambda function ARN (`arn:aws:lambda:...`)",
+            };
+            self.doc.error(
+                p,
+                format!(
+                    "`{}` in {what} must be a {key} of this manifest or {kind}, not an `{}` ARN",
+                    rel(p),
+                    arn.service
+                ),
+            );
+            return;
+        }
+        let fifo = match key {
+            "queue" => self
+                .m
+                .queues
+                .get(target)
+                .map_or(target.ends_with(".fifo"), |q| q.fifo),
+            "topic" => self
+                .m
+                .topics
+                .get(target)
+                .map_or(target.ends_with(".fifo"), |t| t.fifo),
+            _ => false,
+        };
+        if fifo {
+            self.doc.error(
+                p,
+                format!(
+                    "{what} names FIFO {key} `{target}`; S3 notifies standard queues and topics only"
+                ),
+            );
+        }
+    }
+
+    /// S3 refuses two notifications of a bucket that could both take the same event for the
+    /// same key: a common event type, and prefixes and suffixes that overlap.
+    fn overlaps(&mut self, name: &str, b: &Bucket) {
+        let group = |e: &str| e.strip_suffix(":*").map(str::to_owned);
+        let share_event = |a: &[String], b: &[String]| {
+            a.iter().any(|x| {
+                b.iter().any(|y| {
+                    x == y
+                        || group(x).is_some_and(|g| y.starts_with(&format!("{g}:")))
+                        || group(y).is_some_and(|g| x.starts_with(&format!("{g}:")))
+                })
+            })
+        };
+        let overlap =
+            |a: &Option<String>, b: &Option<String>, f: fn(&str, &str) -> bool| match (a, b) {
+                (Some(a), Some(b)) => f(a, b) || f(b, a),
+                _ => true,
+            };
+        let n = &b.notifications;
+        for j in 0..n.len() {
+            for i in 0..j {
+                let (x, y) = (&n[i], &n[j]);
+                if share_event(&x.events, &y.events)
+                    && overlap(&x.prefix, &y.prefix, |a, b| a.starts_with(b))
+                    && overlap(&x.suffix, &y.suffix, |a, b| a.ends_with(b))
+                {
+                    self.doc.error(
+                        &key_path!["buckets", name, "notifications", j],
+                        format!(
+                            "notifications {} and {} of bucket `{name}` overlap: they share an event type and their prefixes and suffixes overlap, so S3 would refuse them; give them different `prefix` or `suffix` filters, or merge them",
+                            i + 1,
+                            j + 1
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
     /// A function's event sources: the queues exist, the numbers are in Lambda's ranges, the
     /// filters are event patterns.
     fn sources(&mut self, name: &str, f: &Function) {
@@ -1167,6 +1507,73 @@ pub(crate) fn target_id(t: &Target, i: usize) -> String {
         .filter(|n| !n.starts_with("arn:"))
         .cloned()
         .unwrap_or_else(|| format!("target-{i}"))
+}
+
+/// The id a bucket notification gets: its own `id`, else the name it refers to (`NAME-N` when
+/// several of the bucket's notifications refer to that name), or `notification-N` for an ARN.
+/// `N` counts from 1.
+pub(crate) fn notification_id(b: &Bucket, i: usize) -> String {
+    let Some(n) = b.notifications.get(i) else {
+        return format!("notification-{}", i + 1);
+    };
+    if let Some(id) = &n.id {
+        return id.clone();
+    }
+    match n.reference().filter(|r| !r.starts_with("arn:")) {
+        Some(r) => {
+            let same = b
+                .notifications
+                .iter()
+                .filter(|o| o.id.is_none() && o.reference() == Some(r))
+                .count();
+            if same == 1 {
+                r.to_owned()
+            } else {
+                format!("{r}-{}", i + 1)
+            }
+        }
+        None => format!("notification-{}", i + 1),
+    }
+}
+
+/// Why `name` is not a valid S3 bucket name (general purpose buckets), if it is not. The same
+/// rules as `eddy_core::buckets::definition::check_bucket_name`.
+pub(crate) fn bucket_name_problem(name: &str) -> Option<&'static str> {
+    let bytes = name.as_bytes();
+    let edge = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    if !(3..=63).contains(&name.len()) {
+        return Some("it must be 3 to 63 characters long");
+    }
+    if !bytes
+        .iter()
+        .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+    {
+        return Some("it may hold only lowercase letters, digits, `.` and `-`");
+    }
+    if !bytes.first().is_some_and(edge) || !bytes.last().is_some_and(edge) {
+        return Some("it must start and end with a letter or digit");
+    }
+    if name.contains("..") || name.contains(".-") || name.contains("-.") {
+        return Some("`..`, `.-` and `-.` are not allowed");
+    }
+    if name.split('.').count() == 4 && name.split('.').all(|p| p.parse::<u8>().is_ok()) {
+        return Some("it must not look like an IP address");
+    }
+    if ["xn--", "sthree-", "amzn-s3-demo-"]
+        .iter()
+        .any(|p| name.starts_with(p))
+    {
+        return Some("the prefixes `xn--`, `sthree-` and `amzn-s3-demo-` are reserved");
+    }
+    if ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"]
+        .iter()
+        .any(|s| name.ends_with(s))
+    {
+        return Some(
+            "the suffixes `-s3alias`, `--ol-s3`, `.mrap`, `--x-s3` and `--table-s3` are reserved",
+        );
+    }
+    None
 }
 
 fn json_type(v: &Value) -> &'static str {

@@ -8,8 +8,8 @@
 //!   that target as a new delivery; a message moved there by a queue's redrive policy goes back
 //!   to its source queue. Each message is deleted only after it was put back (at least once).
 //! * `GET /_eddy/status[?region=R]`: what this eddy runs (buses, rules, queues with depth,
-//!   functions with instances, topics with subscriptions, event source mappings, schedules with
-//!   their next tick, APIs) for `eddy status`.
+//!   functions with instances, topics with subscriptions, buckets with their notifications,
+//!   event source mappings, schedules with their next tick, APIs) for `eddy status`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -226,6 +226,35 @@ pub async fn status(
             })
         })
         .collect();
+    // Bucket names are global; those created in this region.
+    let buckets: Vec<Value> = app
+        .buckets
+        .list()
+        .iter()
+        .filter(|b| b.region == region)
+        .map(|b| {
+            use eddy_core::buckets::DestinationKind;
+            json!({
+                "name": b.name,
+                "region": b.region,
+                "versioning": b.versioning.map(|on| if on { "Enabled" } else { "Suspended" }),
+                "eventbridge": b.notification.eventbridge,
+                "notifications": b.notification.destinations.iter().map(|d| json!({
+                    "id": d.id,
+                    "kind": match d.kind {
+                        DestinationKind::Queue => "queue",
+                        DestinationKind::Topic => "topic",
+                        DestinationKind::Function => "function",
+                    },
+                    "arn": d.arn,
+                    "events": d.events,
+                    "prefix": d.prefix,
+                    "suffix": d.suffix,
+                })).collect::<Vec<_>>(),
+                "cors_rules": b.cors.as_ref().map_or(0, Vec::len),
+            })
+        })
+        .collect();
     let sources: Vec<Value> = app
         .sources
         .list(&region, None, None)
@@ -283,6 +312,7 @@ pub async fn status(
             "queues": queues,
             "functions": functions,
             "topics": topics,
+            "buckets": buckets,
             "event_source_mappings": sources,
             "schedules": schedules,
             "apis": apis,

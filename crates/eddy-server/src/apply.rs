@@ -9,6 +9,12 @@
 //! manifest never declared (made through the API) are left alone; resources a previous apply
 //! made and the manifest no longer declares are deleted. The state is saved after every
 //! successful step, so a failed apply can be re-run.
+//!
+//! One exception to deleting: a bucket that still holds objects is never emptied by an apply.
+//! It is kept (its change reported as [`Action::Kept`], with a warning saying how to delete
+//! it), its notifications are cleared (the queues, topics and functions they name may be
+//! deleted by the same apply), and it leaves the manifest's state: from then on it is a bucket
+//! like one made through the API, left alone (declaring it again needs `--adopt`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -233,12 +239,14 @@ pub async fn apply(
         host: "localhost".to_owned(),
     };
     let mut done = Vec::with_capacity(changes.len());
-    for change in changes {
+    let mut warnings = Vec::new();
+    for mut change in changes {
         if change.action != Action::Unchanged {
             let step = Step { app, ctx: &ctx };
-            if let Err(e) = step.run(&change).await {
-                return Err(fail(change.kind.as_str(), &change.name, e, &done));
-            }
+            let outcome = match step.run(&change).await {
+                Ok(outcome) => outcome,
+                Err(e) => return Err(fail(change.kind.as_str(), &change.name, e, &done)),
+            };
             let map = state.of_mut(change.kind);
             match (&change.action, &change.definition) {
                 (Action::Delete, _) => {
@@ -252,12 +260,15 @@ pub async fn apply(
             save_state(app, region, &state)
                 .await
                 .map_err(|e| fail(change.kind.as_str(), &change.name, e, &done))?;
+            if let Outcome::Kept(why) = outcome {
+                change.action = Action::Kept;
+                warnings.push(why);
+            }
         }
         done.push(change);
     }
     // Every declared function, changed or not: one that could not start last time is named
     // again until it can.
-    let mut warnings = Vec::new();
     for name in desired.functions.keys() {
         let readiness = match app.functions.readiness(region, name) {
             Some(r) => Some(r),
@@ -301,6 +312,8 @@ async fn exists(app: &App, region: &str, kind: Kind, name: &str) -> bool {
         }
         Kind::Api => app.routes.get(region, name).is_some(),
         Kind::Topic => app.topics.get(region, name).is_some(),
+        // Bucket names are global: one in any region is taken.
+        Kind::Bucket => app.buckets.get(name).is_some(),
         Kind::EventSourceMapping => {
             let (function, queue) = name.split_once('/').unwrap_or((name, ""));
             !app.sources
@@ -324,13 +337,21 @@ struct Step<'a> {
     ctx: &'a Ctx,
 }
 
+/// What a step did.
+enum Outcome {
+    /// What the change said.
+    Done,
+    /// A delete not carried out because the resource holds data; the warning says what to do.
+    Kept(String),
+}
+
 /// The string member `key` of a resource's definition, if it has one.
 fn text(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).map(str::to_owned)
 }
 
 impl Step<'_> {
-    async fn run(&self, change: &Change) -> Result<(), ApiError> {
+    async fn run(&self, change: &Change) -> Result<Outcome, ApiError> {
         let def = change.definition.clone().unwrap_or(Value::Null);
         let delete = change.action == Action::Delete;
         if !delete && !def.is_object() {
@@ -349,8 +370,100 @@ impl Step<'_> {
             Kind::Schedule => self.schedule(&change.name, &def, delete).await,
             Kind::Api => self.api(&change.name, &def, delete).await,
             Kind::Topic => self.topic(&change.name, &def, delete).await,
+            Kind::Bucket => return self.bucket(&change.name, &def, delete).await,
             Kind::EventSourceMapping => self.event_source_mapping(&change.name, &def, delete).await,
         }
+        .map(|()| Outcome::Done)
+    }
+
+    /// A bucket: made in the apply's region when missing; its versioning, CORS rules and tags
+    /// set when they differ; its notification configuration set (through the core, which checks
+    /// the destinations exist and sends them `s3:TestEvent`) only when it differs, so a
+    /// re-apply sends nothing. Deleted only when empty (see the module docs).
+    async fn bucket(&self, name: &str, def: &Value, delete: bool) -> Result<Outcome, ApiError> {
+        use eddy_core::buckets::definition::{MAX_BUCKET_TAGS, check_tags};
+        use eddy_core::buckets::{BucketError, Notification, Requester};
+        let buckets = &self.app.buckets;
+        if delete {
+            if buckets.get(name).is_none() {
+                return Ok(Outcome::Done);
+            }
+            return match buckets.delete(name).await {
+                Ok(()) => Ok(Outcome::Done),
+                Err(BucketError::NotEmpty(_)) => {
+                    if buckets
+                        .get(name)
+                        .is_some_and(|b| b.notification != Notification::default())
+                    {
+                        buckets
+                            .update(name, |b| {
+                                b.notification = Notification::default();
+                                Ok(())
+                            })
+                            .await
+                            .map_err(bucket_refused)?;
+                    }
+                    Ok(Outcome::Kept(format!(
+                        "bucket `{name}` is no longer in the manifest but holds objects: eddy kept \
+                         it (without notifications) and no longer manages it; empty and delete it \
+                         (`aws s3 rb s3://{name} --force`), or declare it again and apply with \
+                         `--adopt`"
+                    )))
+                }
+                Err(e) => Err(bucket_refused(e)),
+            };
+        }
+        let wanted = BucketSettings::of(def)?;
+        check_tags(wanted.tags.as_deref().unwrap_or_default(), MAX_BUCKET_TAGS)
+            .map_err(bucket_refused)?;
+        let (current, created) = match buckets.get(name) {
+            Some(b) => (b, false),
+            None => {
+                let b = buckets
+                    .create(name, &self.ctx.region)
+                    .await
+                    .map_err(bucket_refused)?;
+                (b, true)
+            }
+        };
+        // S3 cannot turn versioning off: a bucket that had it and should not is suspended.
+        let versioning = wanted.versioning.or(current.versioning.map(|_| false));
+        if current.versioning != versioning
+            || current.cors != wanted.cors
+            || current.tags != wanted.tags
+        {
+            let (cors, tags) = (wanted.cors.clone(), wanted.tags.clone());
+            buckets
+                .update(name, |b| {
+                    b.versioning = versioning;
+                    b.cors = cors;
+                    b.tags = tags;
+                    Ok(())
+                })
+                .await
+                .map_err(bucket_refused)?;
+        }
+        if current.notification != wanted.notification {
+            let who = Requester {
+                request_id: uuid::Uuid::new_v4().to_string(),
+                source_ip: "127.0.0.1".to_owned(),
+                principal: self.app.config.account_id.clone(),
+            };
+            if let Err(e) = self
+                .app
+                .set_bucket_notification(name, wanted.notification, &who)
+                .await
+            {
+                // A bucket made by this step and refused its notifications goes again, so that
+                // the apply can be re-run once the manifest is fixed (it would otherwise be a
+                // bucket no manifest made).
+                if created && let Err(undo) = buckets.delete(name).await {
+                    tracing::warn!(bucket = name, error = %undo, "cannot remove a bucket an apply made and failed to configure");
+                }
+                return Err(bucket_refused(e));
+            }
+        }
+        Ok(Outcome::Done)
     }
 
     /// A topic and its subscriptions: subscriptions the manifest no longer declares are
@@ -884,6 +997,136 @@ impl Step<'_> {
         }
         Ok(())
     }
+}
+
+/// A bucket's settings as the core keeps them, read from its canonical definition (see
+/// `eddy_manifest::Resources`).
+struct BucketSettings {
+    versioning: Option<bool>,
+    cors: Option<Vec<eddy_core::buckets::CorsRule>>,
+    tags: Option<Vec<(String, String)>>,
+    notification: eddy_core::buckets::Notification,
+}
+
+impl BucketSettings {
+    fn of(def: &Value) -> Result<Self, ApiError> {
+        use eddy_core::buckets::{CorsRule, Destination, DestinationKind, Notification};
+        let strings = |v: Option<&Value>| -> Vec<String> {
+            v.and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        };
+        let list = |v: &Value, key: &str| -> Vec<Value> {
+            v.get(key)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        };
+        let versioning = def
+            .pointer("/VersioningConfiguration/Status")
+            .and_then(Value::as_str)
+            .map(|s| s == "Enabled");
+        let cors = match def.get("CORSConfiguration") {
+            None => None,
+            Some(c) => {
+                let mut rules = Vec::new();
+                for r in list(c, "CORSRules") {
+                    let max_age_seconds = match r.get("MaxAgeSeconds").and_then(Value::as_i64) {
+                        None => None,
+                        Some(n) => Some(i32::try_from(n).map_err(|_| {
+                            ApiError::bad(
+                                "InvalidRequest",
+                                format!("MaxAgeSeconds {n} is too large"),
+                            )
+                        })?),
+                    };
+                    rules.push(CorsRule {
+                        id: None,
+                        allowed_origins: strings(r.get("AllowedOrigins")),
+                        allowed_methods: strings(r.get("AllowedMethods")),
+                        allowed_headers: strings(r.get("AllowedHeaders")),
+                        expose_headers: strings(r.get("ExposeHeaders")),
+                        max_age_seconds,
+                    });
+                }
+                Some(rules)
+            }
+        };
+        let tags = def.get("Tagging").map(|t| {
+            list(t, "TagSet")
+                .iter()
+                .map(|tag| {
+                    (
+                        text(tag, "Key").unwrap_or_default(),
+                        text(tag, "Value").unwrap_or_default(),
+                    )
+                })
+                .collect()
+        });
+        let n = def
+            .get("NotificationConfiguration")
+            .cloned()
+            .unwrap_or_else(|| json!({}));
+        let mut notification = Notification {
+            eventbridge: n.get("EventBridgeConfiguration").is_some(),
+            destinations: Vec::new(),
+        };
+        // In the order `PutBucketNotificationConfiguration` keeps them, so that a configuration
+        // made the same way compares equal.
+        for (key, arn_key, kind) in [
+            ("QueueConfigurations", "QueueArn", DestinationKind::Queue),
+            ("TopicConfigurations", "TopicArn", DestinationKind::Topic),
+            (
+                "LambdaFunctionConfigurations",
+                "LambdaFunctionArn",
+                DestinationKind::Function,
+            ),
+        ] {
+            for c in list(&n, key) {
+                let rule = |name: &str| {
+                    c.pointer("/Filter/Key/FilterRules")
+                        .and_then(Value::as_array)?
+                        .iter()
+                        .find(|r| text(r, "Name").as_deref() == Some(name))
+                        .and_then(|r| text(r, "Value"))
+                };
+                notification.destinations.push(Destination {
+                    id: text(&c, "Id").unwrap_or_default(),
+                    kind,
+                    arn: text(&c, arn_key).unwrap_or_default(),
+                    events: strings(c.get("Events")),
+                    prefix: rule("Prefix"),
+                    suffix: rule("Suffix"),
+                });
+            }
+        }
+        Ok(Self {
+            versioning,
+            cors,
+            tags,
+            notification,
+        })
+    }
+}
+
+/// A bucket operation's refusal, worded and coded as S3 words it.
+fn bucket_refused(e: eddy_core::buckets::BucketError) -> ApiError {
+    use eddy_core::buckets::BucketError;
+    let status = match &e {
+        BucketError::NoSuchBucket(_) | BucketError::NoSuchConfiguration(_) => StatusCode::NOT_FOUND,
+        BucketError::AlreadyOwnedByYou(_) | BucketError::NotEmpty(_) => StatusCode::CONFLICT,
+        BucketError::Core(_) | BucketError::Internal(_) => {
+            tracing::error!(error = %e, "a bucket operation of an apply failed");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+        _ => StatusCode::BAD_REQUEST,
+    };
+    if let BucketError::Core(core) = e {
+        return ApiError::from(core);
+    }
+    ApiError::new(e.code(), status, e.to_string())
 }
 
 /// `StatusCode` of an apply failure on the admin endpoint: the failed operation's (a code's

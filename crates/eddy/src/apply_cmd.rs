@@ -53,16 +53,17 @@ pub fn resources(file: &Path, scope: &Scope) -> Result<Resources, String> {
 /// One line per change that did something, and a count line.
 pub fn describe(file: &str, changes: &[Change]) -> String {
     let mut out = String::new();
-    let mut counts = [0usize; 4];
+    let mut counts = [0usize; 5];
     for c in changes {
         let (i, word) = match c.action {
             Action::Create => (0, "created"),
             Action::Update => (1, "updated"),
             Action::Delete => (2, "deleted"),
+            Action::Kept => (4, "kept (not empty)"),
             Action::Unchanged => (3, ""),
         };
         counts[i] += 1;
-        if i < 3 {
+        if i != 3 {
             out.push_str(&format!("  {word} {} {}\n", c.kind.as_str(), c.name));
         }
     }
@@ -70,6 +71,9 @@ pub fn describe(file: &str, changes: &[Change]) -> String {
         "{file}: {} created, {} updated, {} deleted, {} unchanged",
         counts[0], counts[1], counts[2], counts[3]
     ));
+    if counts[4] > 0 {
+        out.push_str(&format!(", {} kept", counts[4]));
+    }
     out
 }
 

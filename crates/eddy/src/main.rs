@@ -77,6 +77,9 @@ enum Command {
     Publish(cli::topics::PublishArgs),
     /// List topics with their subscriptions (protocol, endpoint, filter policy, pending).
     Topics(cli::topics::TopicsArgs),
+    /// List buckets with their region, versioning and notifications (EventBridge, queues,
+    /// topics, functions with their events and key filters).
+    Buckets(cli::buckets::BucketsArgs),
     /// Invoke a function and print its response.
     Invoke(cli::functions::InvokeArgs),
     /// Print a function's logs (START/END/REPORT and its own output).
@@ -93,7 +96,7 @@ enum Command {
     #[command(subcommand)]
     Dlq(cli::queues::DlqCommand),
     /// What the running eddy runs: buses, rules, queues with their depth, functions with their
-    /// instances, schedules with their next tick, HTTP APIs.
+    /// instances, topics, buckets, schedules with their next tick, HTTP APIs.
     Status(cli::status::StatusArgs),
     /// Functions.
     #[command(subcommand)]
@@ -299,6 +302,7 @@ fn main() -> ExitCode {
         Command::PutEvents(args) => cli::events::put_events(args),
         Command::Publish(args) => cli::topics::publish(args),
         Command::Topics(args) => cli::topics::topics(args),
+        Command::Buckets(args) => cli::buckets::buckets(args),
         Command::Invoke(args) => cli::functions::invoke(args),
         Command::Logs(args) => cli::functions::logs(args),
         Command::Rules(args) => cli::events::rules(args),

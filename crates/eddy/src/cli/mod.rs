@@ -1,8 +1,9 @@
 //! The eddy CLI's commands for daily work against a running eddy (`--endpoint`, default the
-//! local one): events, functions, queues, topics. Each talks to eddy's AWS endpoint (the same calls
+//! local one): events, functions, queues, topics, buckets. Each talks to eddy's AWS endpoint (the same calls
 //! boto3 makes) or, where AWS has no call for it, to eddy's own `/_eddy/*` endpoints. Output is
 //! for people by default; `--json` prints what a script wants.
 
+pub mod buckets;
 pub mod events;
 pub mod functions;
 pub mod queues;
@@ -158,6 +159,14 @@ impl Client {
         let headers = r.headers().clone();
         let body = r.bytes().await?.to_vec();
         if status >= 400 {
+            let text = String::from_utf8_lossy(&body);
+            // S3 answers errors as XML.
+            if let (Some(code), Some(message)) = (
+                topics::element(&text, "Code"),
+                topics::element(&text, "Message"),
+            ) {
+                bail!("{code}: {message}");
+            }
             let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
             let code = headers
                 .get("x-amzn-errortype")

@@ -131,6 +131,46 @@ fn topics_and_sources(status: &Value) {
     }
 }
 
+fn buckets(status: &Value) {
+    let buckets = status["buckets"].as_array().cloned().unwrap_or_default();
+    say!("BUCKETS ({})", buckets.len());
+    for b in &buckets {
+        let notifications = b["notifications"].as_array().cloned().unwrap_or_default();
+        let eventbridge = if b["eventbridge"] == true {
+            ", EventBridge"
+        } else {
+            ""
+        };
+        say!(
+            "  {:<40} versioning {:<9}  {} notifications{eventbridge}",
+            text(&b["name"]),
+            b["versioning"].as_str().unwrap_or("off"),
+            notifications.len(),
+        );
+        for n in &notifications {
+            let arn = text(&n["arn"]);
+            let target = match arn.split_once(":function:") {
+                Some((_, rest)) => rest,
+                None => arn.rsplit(':').next().unwrap_or(arn),
+            };
+            let events: Vec<&str> = n["events"]
+                .as_array()
+                .map(|e| e.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let filter: String = [("prefix", &n["prefix"]), ("suffix", &n["suffix"])]
+                .iter()
+                .filter_map(|(k, v)| Some(format!("  {k} {}", v.as_str()?)))
+                .collect();
+            say!(
+                "    {:<9} {:<30} {}{filter}",
+                text(&n["kind"]),
+                target,
+                events.join(",")
+            );
+        }
+    }
+}
+
 fn buses_and_rules(status: &Value) {
     let buses = status["buses"].as_array().cloned().unwrap_or_default();
     say!("BUSES ({})", buses.len());
@@ -223,6 +263,7 @@ pub fn run(args: StatusArgs, part: Part) -> ExitCode {
                 queues(&status);
                 functions(&status);
                 topics_and_sources(&status);
+                buckets(&status);
                 schedules_and_apis(&status);
             }
             Part::Queues => queues(&status),
