@@ -7,7 +7,8 @@
 //!   directory (same file system): `dd if=/dev/zero of=FILE bs=8M count=N conv=fsync`, then the
 //!   file read back at once with `dd if=FILE of=/dev/null bs=8M` (from the page cache: without
 //!   root the cache cannot be dropped, and eddy's GET of an object it has just written is served
-//!   from there too). Then one `--large-bytes` object PUT in a single streamed request, read
+//!   from there too), and sent through a loopback TCP connection by a bare reader and writer (the
+//!   ceiling for any GET on this machine). Then one `--large-bytes` object PUT in a single streamed request, read
 //!   back with GET; the same size uploaded again as a multipart upload (`--part-bytes` parts,
 //!   `--part-concurrency` at a time, each streamed), read back; and `dd` once more. Neither side
 //!   holds an object in memory: the bench generates and checks the bytes as they stream (every
@@ -389,12 +390,47 @@ fn dd(dir: &Path, bytes: u64) -> anyhow::Result<Value> {
         .as_ref()
         .ok()
         .map(|_| run(&[format!("if={path}"), "of=/dev/null".into(), "bs=8M".into()]));
+    let loopback = read.as_ref().map(|_| loopback(&file));
     let _removed = std::fs::remove_file(&file);
     let (write, read) = (write?, read.context("no read")??);
+    let loopback = loopback.context("no loopback")??;
     Ok(json!({
         "write_mib_per_sec": mib_per_sec(bytes, write),
         "read_mib_per_sec": mib_per_sec(bytes, read),
+        "loopback_mib_per_sec": mib_per_sec(bytes, loopback),
     }))
+}
+
+/// Seconds to send `file` through a loopback TCP connection: one thread reads it in 1 MiB
+/// chunks into one buffer and writes them to the socket, another reads the socket into one
+/// buffer. The least any server does to answer a GET from the page cache (a read into memory
+/// and a send), with nothing else: a ceiling for eddy's GET on this machine.
+fn loopback(file: &Path) -> anyhow::Result<f64> {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let path = file.to_owned();
+    let t = Instant::now();
+    let sender = std::thread::spawn(move || -> std::io::Result<()> {
+        let (mut socket, _) = listener.accept()?;
+        let mut f = std::fs::File::open(path)?;
+        let mut buf = vec![0; CHUNK];
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                return Ok(());
+            }
+            socket.write_all(&buf[..n])?;
+        }
+    });
+    let mut socket = std::net::TcpStream::connect(addr)?;
+    let mut buf = vec![0; CHUNK];
+    while socket.read(&mut buf)? > 0 {}
+    let secs = t.elapsed().as_secs_f64();
+    sender
+        .join()
+        .map_err(|_| anyhow::anyhow!("the loopback sender panicked"))??;
+    Ok(secs)
 }
 
 /// The file system type of `dir` (`stat -f`).
@@ -548,6 +584,7 @@ async fn large(
             .max(dd_after[k].as_f64().unwrap_or(0.0))
     };
     let ratio = |v: &Value, k: &str| round2(v["mib_per_sec"].as_f64().unwrap_or(0.0) / best(k));
+    let vs_loopback = |v: &Value| ratio(v, "loopback_mib_per_sec");
     Ok(json!({
         "bytes": size,
         "dd": [dd_before, dd_after],
@@ -564,6 +601,10 @@ async fn large(
             "put_multipart": ratio(&put_multipart, "write_mib_per_sec"),
             "get_single": ratio(&get_single, "read_mib_per_sec"),
             "get_multipart": ratio(&get_multipart, "read_mib_per_sec"),
+        },
+        "get_vs_loopback": {
+            "get_single": vs_loopback(&get_single),
+            "get_multipart": vs_loopback(&get_multipart),
         },
     }))
 }
@@ -826,6 +867,7 @@ async fn events(args: &S3Args, endpoint: &str) -> anyhow::Result<Value> {
     let mut received: HashMap<String, Instant> = HashMap::new();
     let (mut lat, mut put_us) = (Vec::new(), Vec::new());
     let mut early = 0;
+    let commits_before = commits(endpoint).await?.0;
     for i in 0..args.events {
         let key = format!("e/{i}");
         let t = Instant::now();
@@ -856,6 +898,7 @@ async fn events(args: &S3Args, endpoint: &str) -> anyhow::Result<Value> {
         lat.push(when.saturating_duration_since(at).as_micros() as u64);
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    let store_commits = commits(endpoint).await?.0 - commits_before;
     done.store(true, Ordering::Relaxed);
     drop(rx);
     receiver.await??;
@@ -875,6 +918,8 @@ async fn events(args: &S3Args, endpoint: &str) -> anyhow::Result<Value> {
         },
         "put_ms": { "p50": percentile(&put_us, 0.50), "p99": percentile(&put_us, 0.99) },
         "received_before_put_response": early,
+        // Each PUT's own commit and those its event's delivery takes (and any others then).
+        "store_commits_per_event": round1(store_commits / args.events as f64),
         "unexpected_messages": extra,
     }))
 }
