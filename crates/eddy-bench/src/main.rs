@@ -13,6 +13,7 @@ mod publish;
 mod put_events;
 mod queue_depth;
 mod routes;
+mod s3;
 mod schedules;
 mod sources;
 
@@ -73,6 +74,14 @@ enum Command {
     /// Example: `eddy-bench sources --messages 100000 --batch-size 10 --rate 500` (uses
     /// `eddy-test-function` next to the eddy-bench binary as the function's bootstrap)
     Sources(sources::SourcesArgs),
+    /// S3 on the AWS endpoint: a large object PUT (single request and multipart) and GET against
+    /// `dd`'s write and read bandwidth on the same file system, with eddy's resident memory;
+    /// small-object PutObject and GetObject rates by concurrency; and the latency from a PUT's
+    /// response to its EventBridge event received from an SQS queue. Starts its own `eddy serve`
+    /// unless given `--endpoint`. Prints one JSON line.
+    ///
+    /// Example: `eddy-bench s3 --large-bytes 1073741824 --concurrency 16,64,128 --seconds 10`
+    S3(s3::S3Args),
 }
 
 fn main() -> ExitCode {
@@ -96,6 +105,7 @@ fn main() -> ExitCode {
         Command::Publish(args) => rt.block_on(publish::run(args)),
         Command::QueueDepth(args) => rt.block_on(queue_depth::run(args)),
         Command::Sources(args) => rt.block_on(sources::run(args)),
+        Command::S3(args) => rt.block_on(s3::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
