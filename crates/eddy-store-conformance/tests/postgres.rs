@@ -54,6 +54,7 @@ const WIPE: &str = "
     DELETE FROM definitions; DELETE FROM definitions_version; DELETE FROM definition_log;
     DELETE FROM nodes;
     DELETE FROM objects; DELETE FROM uploads; DELETE FROM parts; DELETE FROM blob_refs;
+    DELETE FROM blob_chunks; DELETE FROM blobs;
     SELECT setval(s, 1, false)
     FROM unnest('{work_id_seq,dead_id_seq,messages_id_seq,log_events_seq_seq,object_seq}'::text[])
         AS s;
@@ -84,6 +85,8 @@ const KNOWN: &[&str] = &[
     "parts",
     "blob_refs",
     "object_seq",
+    "blobs",
+    "blob_chunks",
 ];
 
 /// Schemas of this process whose store was dropped, ready to be wiped and used again.
