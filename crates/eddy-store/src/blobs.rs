@@ -267,11 +267,11 @@ impl BlobStore for Blobs {
 }
 
 /// A stream of what a channel receives.
-pub(crate) fn receiver_stream<T: Send + 'static>(
+pub(crate) fn receiver_stream<T>(
     rx: tokio::sync::mpsc::Receiver<io::Result<T>>,
 ) -> Pin<Box<dyn Stream<Item = io::Result<T>> + Send + Sync>>
 where
-    T: Sync,
+    T: Send + Sync + 'static,
 {
     struct Rx<T>(tokio::sync::mpsc::Receiver<io::Result<T>>);
     impl<T> Stream for Rx<T> {

@@ -272,7 +272,7 @@ impl Drop for PgSink {
             if let Some(insert) = inflight {
                 let _settled = insert.await.is_ok();
             }
-            if let Err(e) = delete(&shared, &[id.clone()]).await {
+            if let Err(e) = delete(&shared, std::slice::from_ref(&id)).await {
                 tracing::debug!(blob = %id, error = %e, "an unfinished blob is left to the sweep");
             }
         });
