@@ -33,7 +33,7 @@
 //! file of *this* crate (`tests/embedded.rs`, `tests/postgres.rs`...): `eddy-store` must not
 //! dev-depend on this crate, which would give its tests a second copy of every store type.
 //!
-//! The checks stay short (a few dozen store calls each, no sleeps) and the property test runs a
+//! The checks stay short (a few dozen store calls each, no sleeps but the blob sweep's fifth of a second) and the property test runs a
 //! modest number of cases, so the whole suite takes seconds and runs in CI for every backend.
 //!
 //! # What it checks
@@ -50,8 +50,9 @@
 //! | [`ticks`] | [`TickStore`](eddy_store::TickStore): recorded with their events, each tick once (a tick not later than the recorded one refused whole with [`TickTaken`](eddy_store::StoreError::TickTaken), racing appends too), forget |
 //! | [`cluster`] | [`ClusterStore`](eddy_store::ClusterStore): heartbeats on the store's clock, a lone store leads |
 //! | [`objects`] | [`ObjectStore`](eddy_store::ObjectStore): versions and the latest one, delete markers, listings in byte order (prefix, `after`, limit), metadata changes, multipart uploads and parts, the blobs each change frees, object writes atomic with their append (fencing and ticks) |
+//! | [`blobs`] | [`BlobStore`](eddy_store::BlobStore) ([`Store::blob_store`]): blobs written in small pieces read back whole and by ranges across chunk boundaries; only finished blobs exist; copies, deletes (of missing blobs too), sweeps; a missing blob fails a read before it streams |
 //! | [`store`] | [`Store`] itself: reset wipes every concern and tells watchers (with a version); health; reclaiming space in bounded steps |
-//! | [`crash`] | crash points: everything acknowledged before a restart (and, where the backend can simulate it, a power loss) is there after it, and nothing half-done is |
+//! | [`crash`] | crash points: everything acknowledged before a restart (and, where the backend can simulate it, a power loss) is there after it, finished blobs included, and nothing half-done is |
 //! | [`model`] | a model-based property test: random sequences of appends, leases, settles, renewals, clock moves, queue operations and restarts (and, where the backend can simulate them, power losses), checked against an in-memory model of the contract; sequences that once failed are kept as a check of their own |
 //!
 //! A new check is a `pub async fn name<B: Backend>()` in its concern's module, opening its store
@@ -64,6 +65,7 @@
 //! [`TestClock`] the backend is opened with and the checks move by hand (lease deadlines follow
 //! it). Nothing waits on the wall clock, so no check depends on the machine's speed.
 
+pub mod blobs;
 pub mod cluster;
 pub mod crash;
 pub mod definitions;
@@ -299,6 +301,14 @@ macro_rules! suite {
                 reset_wipes_the_object_index,
                 concurrent_object_writes_are_all_kept,
             }
+            blobs {
+                a_blob_reads_back_whole_and_by_ranges,
+                a_dropped_sink_leaves_nothing_and_is_swept,
+                a_copy_is_a_blob_of_its_own,
+                delete_removes_blobs_and_missing_ones_are_fine,
+                sweep_answers_finished_blobs_made_before_its_time,
+                a_read_of_a_missing_blob_fails_before_streaming,
+            }
             store {
                 reset_wipes_everything_and_says_so,
                 health_is_ok_while_writes_succeed,
@@ -311,6 +321,7 @@ macro_rules! suite {
                 acknowledged_state_survives_a_power_loss,
                 an_acknowledged_object_write_survives_a_restart,
                 an_acknowledged_object_write_survives_a_power_loss,
+                a_finished_blob_survives_a_restart,
             }
             model {
                 store_agrees_with_the_model,

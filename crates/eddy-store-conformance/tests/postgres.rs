@@ -54,6 +54,7 @@ const WIPE: &str = "
     DELETE FROM definitions; DELETE FROM definitions_version; DELETE FROM definition_log;
     DELETE FROM nodes;
     DELETE FROM objects; DELETE FROM uploads; DELETE FROM parts; DELETE FROM blob_refs;
+    DELETE FROM blob_chunks; DELETE FROM blobs;
     SELECT setval(s, 1, false)
     FROM unnest('{work_id_seq,dead_id_seq,messages_id_seq,log_events_seq_seq,object_seq}'::text[])
         AS s;
@@ -84,6 +85,8 @@ const KNOWN: &[&str] = &[
     "parts",
     "blob_refs",
     "object_seq",
+    "blobs",
+    "blob_chunks",
 ];
 
 /// Schemas of this process whose store was dropped, ready to be wiped and used again.
@@ -671,6 +674,50 @@ mod nodes {
         drop(client);
         driver.await.expect("join").expect("connection");
         value
+    }
+
+    /// Object data is in the database: a blob written through one node reads whole through
+    /// another; a sink dropped unfinished deletes its rows (no chunk of it is left behind); a
+    /// reset wipes every blob.
+    #[test]
+    fn blobs_are_in_the_database_for_every_node() {
+        use eddy_store_conformance::blobs::{MIB, pattern, read, write};
+        run(async {
+            let (schema, n) = nodes(&["a", "b"]).await;
+            let (on_a, on_b) = (n[0].blob_store(), n[1].blob_store());
+            let data = pattern(1, 2 * MIB + 1);
+            let blob = write(&*on_a, &data).await;
+            let got = read(&*on_b, &[(&blob.id, 0, blob.size)]).await;
+            assert!(got.expect("read through the other node") == data);
+            let rows = |table: &'static str| {
+                let sql = format!("SELECT count(*)::text FROM {}.{table}", schema.0);
+                async move { show(&sql).await }
+            };
+            assert_eq!(
+                (rows("blobs").await, rows("blob_chunks").await),
+                ("1".into(), "3".into())
+            );
+            let mut sink = on_a.create().await.expect("create");
+            sink.write(bytes::Bytes::from(pattern(2, 3 * MIB)))
+                .await
+                .expect("write");
+            drop(sink);
+            // The rows go on a task of the store's.
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while (rows("blobs").await, rows("blob_chunks").await) != ("1".into(), "3".into()) {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "a dropped sink's rows are still there after 5 s"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            n[1].reset().await.expect("reset");
+            assert_eq!(
+                (rows("blobs").await, rows("blob_chunks").await),
+                ("0".into(), "0".into())
+            );
+            assert!(read(&*on_a, &[(&blob.id, 0, 1)]).await.is_err());
+        });
     }
 
     /// `sslmode=require` encrypts, and verifies the server's certificate (chain and name)

@@ -389,7 +389,7 @@ fn older(entry: &fs::DirEntry, before: SystemTime) -> bool {
 }
 
 /// 32 lowercase hex digits.
-fn new_id() -> String {
+pub(crate) fn new_id() -> String {
     let a: u128 = rand_u128();
     format!("{a:032x}")
 }

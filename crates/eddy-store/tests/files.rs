@@ -1,6 +1,7 @@
 //! The store's files are private whatever the umask: a directory the store creates is 0700, its
-//! database files (`eddy.db`, `-wal`, `-shm`) are 0600, an existing store's looser files are
-//! tightened when it opens, and a directory it did not create keeps its mode.
+//! database files (`eddy.db`, `-wal`, `-shm`) are 0600 and its blob directory (`objects`) 0700,
+//! an existing store's looser files are tightened when it opens, and a directory it did not
+//! create keeps its mode.
 //!
 //! One test in this binary, because the umask belongs to the whole process.
 
@@ -43,13 +44,15 @@ async fn open_and_check(dir: &Path, dir_mode: u32) {
             "mode of {name}"
         );
     }
+    // Object data (the blob directory) is private too.
+    assert_eq!(format!("{:o}", mode(&dir.join("objects"))), "700");
     // Nothing else is left beside them (the space check removes its scratch file).
     let mut names: Vec<_> = std::fs::read_dir(dir)
         .expect("read dir")
         .map(|e| e.expect("entry").file_name().into_string().expect("utf-8"))
         .collect();
     names.sort();
-    assert_eq!(names, ["eddy.db", "eddy.db-shm", "eddy.db-wal"]);
+    assert_eq!(names, ["eddy.db", "eddy.db-shm", "eddy.db-wal", "objects"]);
 }
 
 #[tokio::test]

@@ -304,7 +304,8 @@ pub(crate) async fn reset(shared: &Shared, feed: &Feed) -> PgResult<u64> {
              DELETE FROM events; DELETE FROM work; DELETE FROM dead; DELETE FROM definitions;
              DELETE FROM messages; DELETE FROM dedup; DELETE FROM log_events;
              DELETE FROM ticks;
-             DELETE FROM objects; DELETE FROM uploads; DELETE FROM parts; DELETE FROM blob_refs;",
+             DELETE FROM objects; DELETE FROM uploads; DELETE FROM parts; DELETE FROM blob_refs;
+             DELETE FROM blob_chunks; DELETE FROM blobs;",
         )
         .await?;
         tx.execute(

@@ -17,6 +17,7 @@
 //! | definitions | a version row whose lock orders applies; a change log read after `LISTEN/NOTIFY` wake-ups and on a timer | `feed.rs` |
 //! | ticks | locked (or inserted, for a schedule's first) in the append's transaction before they are compared, so one node's append of a tick wins and the others' are refused | `append.rs` |
 //! | objects | versions with a position from a sequence and `latest` kept on write, under a per-key advisory lock; uploads, parts and blob reference counts; an object write is one transaction with its append | `objects.rs` |
+//! | object data | blobs in chunks of 1 MiB (`bytea`, stored out of line uncompressed), written a chunk per transaction and counted only once finished; read a slice per query, never whole | `blobs.rs` |
 //! | nodes | leadership by a session advisory lock on a connection of its own; the node registry in `nodes` | `cluster.rs` |
 //! | TLS | rustls (ring) behind the driver's TLS hooks | `tls.rs` |
 //!
@@ -111,6 +112,7 @@ use crate::{
 };
 
 mod append;
+mod blobs;
 mod cluster;
 mod feed;
 mod logs;
@@ -387,7 +389,7 @@ pub struct PostgresStore {
     /// Declared after everything its tasks use, so they stop first.
     _tasks: Tasks,
     leading: Mutex<Tasks>,
-    /// Object data (see `blobs`).
+    /// Object data (see `blobs.rs`).
     blobs: Arc<dyn crate::BlobStore>,
 }
 
@@ -440,17 +442,13 @@ impl PostgresStore {
             size: Mutex::new(None),
             runtime: tokio::runtime::Handle::current(),
         });
-        let (channel, schema) = {
+        let channel = {
             let mut conn = shared.pool.get().await?;
             schema::migrate(&mut conn).await?;
             let schema: String = conn.query_one("SELECT current_schema()", &[]).await?.get(0);
-            (format!("eddy.definitions.{schema}"), schema)
+            format!("eddy.definitions.{schema}")
         };
-        // Interim: object data in a directory per schema, until the database keeps it.
-        let blobs: Arc<dyn crate::BlobStore> = Arc::new(
-            crate::Blobs::open(std::env::temp_dir().join(format!("eddy-blobs-{schema}")))
-                .map_err(StoreError::backend)?,
-        );
+        let blobs: Arc<dyn crate::BlobStore> = Arc::new(blobs::PgBlobs::new(shared.clone()));
         let feed = Arc::new(feed::Feed::open(&shared, channel).await?);
         let (appends, requests) = mpsc::channel(append::QUEUE);
         let appender = tokio::spawn(append::run(shared.clone(), requests));

@@ -177,6 +177,24 @@ CREATE TABLE blob_refs (
     refs bigint NOT NULL
 );
 "#,
+    // 4: object data (`blobs.rs`).
+    r#"
+CREATE TABLE blobs (
+    id text COLLATE "C" PRIMARY KEY,
+    size bigint NOT NULL,
+    chunk integer NOT NULL,
+    finished boolean NOT NULL,
+    created_ms bigint NOT NULL
+);
+CREATE TABLE blob_chunks (
+    blob text COLLATE "C" NOT NULL REFERENCES blobs (id) ON DELETE CASCADE,
+    n integer NOT NULL,
+    data bytea NOT NULL,
+    PRIMARY KEY (blob, n)
+);
+-- Out of line, not compressed: read in slices (see `blobs.rs`).
+ALTER TABLE blob_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
+"#,
 ];
 
 /// Brings the schema of the connection's `search_path` up to date (see the module docs).
