@@ -230,8 +230,17 @@ impl BlobStore for Blobs {
                 for (mut f, mut left) in files {
                     while left > 0 {
                         let n = (left as usize).min(READ_CHUNK);
-                        let mut buf = vec![0u8; n];
-                        let r = f.read_exact(&mut buf).map(|()| Bytes::from(buf));
+                        // Read into fresh capacity: `read_to_end` fills it from the file
+                        // without zeroing it first.
+                        let mut buf = Vec::with_capacity(n);
+                        let r = match (&mut f).take(n as u64).read_to_end(&mut buf) {
+                            Ok(got) if got == n => Ok(Bytes::from(buf)),
+                            Ok(_) => Err(io::Error::new(
+                                io::ErrorKind::UnexpectedEof,
+                                "the blob is shorter than its object says",
+                            )),
+                            Err(e) => Err(e),
+                        };
                         let failed = r.is_err();
                         if tx.blocking_send(r).is_err() || failed {
                             return;
