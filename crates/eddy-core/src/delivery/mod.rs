@@ -827,9 +827,10 @@ fn settle_failed(e: &StoreError) {
 /// a store out of reach for a moment (a PostgreSQL restart, a network partition) must not leave
 /// a delivered item to be delivered again, or a failed one waiting for its lease to end, when
 /// it could be settled a second later. The lease is renewed meanwhile (the delivery still holds
-/// it), so no other attempt takes the item while this one retries. Only a store out of reach
-/// is waited for: a refusal (a lost lease), a closed store or a failure of the store itself is
-/// an answer.
+/// it), so no other attempt takes the item while this one retries. Only a store out of reach or
+/// out of space is waited for (both clear by themselves: the full store's writes resume the
+/// moment space returns); a refusal (a lost lease), a closed store or a failure of the store
+/// itself is an answer.
 async fn until_answered<T, F, Fut>(app: &Core, mut settle: F) -> Result<T, StoreError>
 where
     F: FnMut() -> Fut,
@@ -840,7 +841,7 @@ where
     let mut wait = Duration::from_millis(50);
     loop {
         match settle().await {
-            Err(e @ StoreError::Unavailable(_))
+            Err(e @ (StoreError::Unavailable(_) | StoreError::Full(_)))
                 if tokio::time::Instant::now() + wait < deadline =>
             {
                 tracing::debug!(error = %e, "cannot settle a delivery yet; retrying");
