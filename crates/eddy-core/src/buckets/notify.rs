@@ -5,8 +5,9 @@
 //!   `Object Tags Added`, `Object Tags Deleted`, with S3's detail), matched against the bus's
 //!   rules like any other.
 //! * Each classic notification configuration (queue, topic, function) whose event types and
-//!   prefix/suffix filters take the change gets an S3 event record (`eventVersion` 2.1) as a
-//!   work item of kind [`Work::BucketNotify`], which [`deliver`] sends.
+//!   prefix/suffix filters take the change gets an S3 event record (`eventVersion` 2.1): a
+//!   queue's message is written in the change's own commit; a topic or function gets a work
+//!   item of kind [`Work::BucketNotify`], which [`deliver`] sends.
 //!
 //! Both are appended in the store transaction that makes the change ([`Core::bucket_events`]),
 //! so an object exists with its events or neither does. Saving a notification configuration
@@ -14,7 +15,7 @@
 
 use std::sync::Arc;
 
-use eddy_store::{AppendBatch, NewEvent, ObjectRecord, WorkItem};
+use eddy_store::{AppendBatch, NewEvent, ObjectRecord, QueueMessages, WorkItem};
 use serde_json::json;
 
 use super::definition::{DestinationKind, EVENT_TYPES, Notification};
@@ -107,15 +108,18 @@ impl Core {
         bucket: &BucketDef,
         changes: &[Change],
         who: &Requester,
-    ) -> Result<AppendBatch, BucketError> {
+    ) -> Result<Notices, BucketError> {
         let now = self.clock.now_ms();
-        let mut batch = AppendBatch {
-            now_ms: Some(now),
-            ..AppendBatch::default()
+        let mut out = Notices {
+            batch: AppendBatch {
+                now_ms: Some(now),
+                ..AppendBatch::default()
+            },
+            queues: Vec::new(),
         };
         let n = &bucket.notification;
         if !n.eventbridge && n.destinations.is_empty() {
-            return Ok(batch);
+            return Ok(out);
         }
         let account = self.config.account_id.clone();
         let requester = if who.principal.is_empty() {
@@ -171,7 +175,7 @@ impl Core {
                     &bucket.region,
                     eddy_model::DEFAULT_BUS,
                     (id, now, envelope.to_string()),
-                    &mut batch,
+                    &mut out.batch,
                 );
             }
             for d in &n.destinations {
@@ -210,10 +214,41 @@ impl Core {
                         "object": object,
                     },
                 }]});
-                push_record(&mut batch, &bucket.region, &d.arn, now, record.to_string());
+                self.notice(&mut out, &bucket.region, &d.arn, now, record.to_string());
             }
         }
-        Ok(batch)
+        Ok(out)
+    }
+
+    /// Adds a notice for `arn` to `out`: a standard queue this node knows gets its message in
+    /// the append itself (received as soon as the change is committed, with no delivery round
+    /// and no more commits); anything else a work item for [`deliver`].
+    fn notice(&self, out: &mut Notices, region: &str, arn: &str, now: i64, body: String) {
+        if let TargetKind::Queue { region: r, name } = TargetKind::of(arn)
+            && let Some(q) = self.queues.get(&r, &name)
+            && !q.fifo()
+        {
+            let key = q.key();
+            let (messages, _) = crate::queues::Queues::prepare(
+                &q,
+                vec![OutMessage {
+                    body,
+                    ..OutMessage::default()
+                }],
+            );
+            match out.batch.messages.iter_mut().find(|m| m.queue == key) {
+                Some(m) => m.messages.extend(messages),
+                None => {
+                    out.batch.messages.push(QueueMessages {
+                        queue: key.clone(),
+                        messages,
+                    });
+                    out.queues.push(key);
+                }
+            }
+            return;
+        }
+        push_record(&mut out.batch, region, arn, now, body);
     }
 
     /// Replaces a bucket's notification configuration after checking its destinations exist,
@@ -284,9 +319,12 @@ impl Core {
             })
             .await?;
         let now = self.clock.now_ms();
-        let mut batch = AppendBatch {
-            now_ms: Some(now),
-            ..AppendBatch::default()
+        let mut out = Notices {
+            batch: AppendBatch {
+                now_ms: Some(now),
+                ..AppendBatch::default()
+            },
+            queues: Vec::new(),
         };
         let mut sent = std::collections::BTreeSet::new();
         for d in &notification.destinations {
@@ -301,18 +339,31 @@ impl Core {
                 "RequestId": who.request_id,
                 "HostId": who.request_id,
             });
-            push_record(&mut batch, &def.region, &d.arn, now, test.to_string());
+            self.notice(&mut out, &def.region, &d.arn, now, test.to_string());
         }
-        if !batch.events.is_empty() {
+        if !out.batch.events.is_empty() || !out.batch.messages.is_empty() {
+            let work = !out.batch.work.is_empty();
             self.buckets
                 .store
-                .append(batch)
+                .append(out.batch)
                 .await
                 .map_err(BucketError::from)?;
-            self.bus.work_ready().notify_one();
+            if work {
+                self.bus.work_ready().notify_one();
+            }
+            for key in &out.queues {
+                self.queues.woke(key);
+            }
         }
         Ok(())
     }
+}
+
+/// What a change's notices add to its commit: the append, and the queues whose receivers to
+/// wake once it is committed.
+pub(crate) struct Notices {
+    pub(crate) batch: AppendBatch,
+    pub(crate) queues: Vec<String>,
 }
 
 fn push_record(batch: &mut AppendBatch, region: &str, arn: &str, now: i64, body: String) {

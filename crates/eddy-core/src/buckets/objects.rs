@@ -243,7 +243,8 @@ impl Core {
         events: Vec<Change>,
         who: &Requester,
     ) -> Result<(), BucketError> {
-        let append = self.bucket_events(bucket, &events, who)?;
+        let notices = self.bucket_events(bucket, &events, who)?;
+        let append = notices.batch;
         let work = !append.work.is_empty();
         let freed = self
             .buckets
@@ -256,6 +257,9 @@ impl Core {
             .await?;
         if work {
             self.bus.work_ready().notify_one();
+        }
+        for key in &notices.queues {
+            self.queues.woke(key);
         }
         self.buckets.free(freed).await;
         Ok(())
