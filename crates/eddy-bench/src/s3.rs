@@ -7,7 +7,8 @@
 //!   directory (same file system): `dd if=/dev/zero of=FILE bs=8M count=N conv=fsync`, then the
 //!   file read back at once with `dd if=FILE of=/dev/null bs=8M` (from the page cache: without
 //!   root the cache cannot be dropped, and eddy's GET of an object it has just written is served
-//!   from there too), and sent through a loopback TCP connection by a bare reader and writer (the
+//!   from there too) and with `iflag=direct` (the disk's own read bandwidth, past the cache),
+//!   and sent through a loopback TCP connection by a bare reader and writer (the
 //!   ceiling for any GET on this machine). Then one `--large-bytes` object PUT in a single streamed request, read
 //!   back with GET; the same size uploaded again as a multipart upload (`--part-bytes` parts,
 //!   `--part-concurrency` at a time, each streamed), read back; and `dd` once more. Neither side
@@ -390,13 +391,24 @@ fn dd(dir: &Path, bytes: u64) -> anyhow::Result<Value> {
         .as_ref()
         .ok()
         .map(|_| run(&[format!("if={path}"), "of=/dev/null".into(), "bs=8M".into()]));
+    // The disk itself: O_DIRECT reads past the page cache (no root needed).
+    let direct = read.as_ref().map(|_| {
+        run(&[
+            format!("if={path}"),
+            "of=/dev/null".into(),
+            "bs=8M".into(),
+            "iflag=direct".into(),
+        ])
+    });
     let loopback = read.as_ref().map(|_| loopback(&file));
     let _removed = std::fs::remove_file(&file);
     let (write, read) = (write?, read.context("no read")??);
+    let direct = direct.context("no direct read")??;
     let loopback = loopback.context("no loopback")??;
     Ok(json!({
         "write_mib_per_sec": mib_per_sec(bytes, write),
         "read_mib_per_sec": mib_per_sec(bytes, read),
+        "direct_read_mib_per_sec": mib_per_sec(bytes, direct),
         "loopback_mib_per_sec": mib_per_sec(bytes, loopback),
     }))
 }
@@ -601,6 +613,10 @@ async fn large(
             "put_multipart": ratio(&put_multipart, "write_mib_per_sec"),
             "get_single": ratio(&get_single, "read_mib_per_sec"),
             "get_multipart": ratio(&get_multipart, "read_mib_per_sec"),
+        },
+        "get_vs_disk_read": {
+            "get_single": ratio(&get_single, "direct_read_mib_per_sec"),
+            "get_multipart": ratio(&get_multipart, "direct_read_mib_per_sec"),
         },
         "get_vs_loopback": {
             "get_single": vs_loopback(&get_single),
