@@ -171,13 +171,13 @@ class Eddy:
         return 0.0
 
 
-def aws_cli(eddy, *args):
+def aws_cli(eddy, *args, timeout=60):
     """Runs the virtualenv's aws CLI against `eddy`: (exit status, stdout, stderr)."""
     env = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
                AWS_DEFAULT_REGION="us-east-1", AWS_PAGER="")
     out = subprocess.run([os.path.join(os.path.dirname(sys.executable), "aws"),
                           "--endpoint-url", eddy.aws, *args],
-                         env=env, capture_output=True, text=True, timeout=60)
+                         env=env, capture_output=True, text=True, timeout=timeout)
     return out.returncode, out.stdout, out.stderr
 
 

@@ -575,3 +575,46 @@ def test_functions_take_their_code_from_a_bucket(server, s3):
                             Code={"S3Bucket": "artifacts", "S3Key": "nope.zip"})
     assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
     assert "NoSuchKey" in e.value.response["Error"]["Message"]
+
+
+def test_a_topic_destination_fans_object_events_out(server, s3):
+    sns, sqs = server.client("sns"), server.client("sqs")
+    url, arn = queue(sqs, "via-topic")
+    topic = sns.create_topic(Name="uploads")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn,
+                  Attributes={"RawMessageDelivery": "true"})
+    s3.create_bucket(Bucket="fanout")
+    s3.put_bucket_notification_configuration(Bucket="fanout", NotificationConfiguration={
+        "TopicConfigurations": [{"TopicArn": topic, "Events": ["s3:ObjectRemoved:*"]}]})
+    assert receive(sqs, url, 1)[0]["Event"] == "s3:TestEvent"
+    s3.put_object(Bucket="fanout", Key="a", Body=b"x")
+    s3.delete_object(Bucket="fanout", Key="a")
+    got = receive(sqs, url, 1)
+    assert got[0]["Records"][0]["eventName"] == "ObjectRemoved:Delete"
+    assert got[0]["Records"][0]["s3"]["object"]["key"] == "a"
+
+
+def test_the_aws_cli_moves_a_gibibyte_both_ways_byte_for_byte(server, s3, tmp_path):
+    s3.create_bucket(Bucket="big")
+    src = tmp_path / "gib.bin"
+    block = os.urandom(1024 * 1024)
+    digest = hashlib.sha256()
+    with open(src, "wb") as f:
+        for i in range(1024):
+            chunk = i.to_bytes(4, "big") + block[4:]
+            digest.update(chunk)
+            f.write(chunk)
+    code, _, err = aws_cli(server, "s3", "cp", str(src), "s3://big/gib.bin", timeout=600)
+    assert code == 0, err
+    src.unlink()
+    head = s3.head_object(Bucket="big", Key="gib.bin")
+    assert head["ContentLength"] == 1024 ** 3 and "-" in head["ETag"]
+    back = tmp_path / "back.bin"
+    code, _, err = aws_cli(server, "s3", "cp", "s3://big/gib.bin", str(back), timeout=600)
+    assert code == 0, err
+    got = hashlib.sha256()
+    with open(back, "rb") as f:
+        while chunk := f.read(8 * 1024 * 1024):
+            got.update(chunk)
+    assert got.hexdigest() == digest.hexdigest()
+    s3.delete_object(Bucket="big", Key="gib.bin")
