@@ -357,6 +357,10 @@ impl Core {
         }
         let mut attempt = 1;
         loop {
+            if attempt > 1 {
+                // Gone since the refusal (its parts with it): `NoSuchUpload`, not `InvalidPart`.
+                self.upload(bucket, key, upload_id).await?;
+            }
             let (record, answer) = self
                 .completion(&def, bucket, key, upload_id, &meta, &parts)
                 .await?;
