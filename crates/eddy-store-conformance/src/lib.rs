@@ -49,7 +49,7 @@
 //! | [`logs`] | [`LogStore`](eddy_store::LogStore): append, read (filters, paging both ways), streams, delete, expiry, fencing |
 //! | [`ticks`] | [`TickStore`](eddy_store::TickStore): recorded with their events, each tick once (a tick not later than the recorded one refused whole with [`TickTaken`](eddy_store::StoreError::TickTaken), racing appends too), forget |
 //! | [`cluster`] | [`ClusterStore`](eddy_store::ClusterStore): heartbeats on the store's clock, a lone store leads |
-//! | [`objects`] | [`ObjectStore`](eddy_store::ObjectStore): versions and the latest one, delete markers, listings in byte order (prefix, `after`, limit), metadata changes, multipart uploads and parts, the blobs each change frees, object writes atomic with their append (fencing and ticks) |
+//! | [`objects`] | [`ObjectStore`](eddy_store::ObjectStore): versions and the latest one, delete markers, listings in byte order (prefix, `after`, limit), metadata changes, multipart uploads and parts, the blobs each change frees, object writes atomic with their append (fencing and ticks), a finish of an upload refused whole when the upload is gone or a part it keeps was replaced ([`UploadGone`](eddy_store::StoreError::UploadGone), [`PartReplaced`](eddy_store::StoreError::PartReplaced)), racing finishes and part uploads |
 //! | [`blobs`] | [`BlobStore`](eddy_store::BlobStore) ([`Store::blob_store`]): blobs written in small pieces read back whole and by ranges across chunk boundaries; only finished blobs exist; copies, deletes (of missing blobs too), sweeps; a missing blob fails a read before it streams |
 //! | [`store`] | [`Store`] itself: reset wipes every concern and tells watchers (with a version); health; reclaiming space in bounded steps |
 //! | [`crash`] | crash points: everything acknowledged before a restart (and, where the backend can simulate it, a power loss) is there after it, finished blobs included, and nothing half-done is |
@@ -296,6 +296,9 @@ macro_rules! suite {
                 a_meta_change_keeps_the_position,
                 multipart_uploads_and_their_parts,
                 an_object_write_is_atomic_with_its_append,
+                a_finish_of_a_finished_upload_is_refused_whole,
+                a_finish_keeping_a_replaced_part_is_refused_whole,
+                racing_finishes_of_one_upload_commit_once,
                 bucket_is_empty_and_purge,
                 blobs_referenced_by_versions_and_parts,
                 reset_wipes_the_object_index,

@@ -605,6 +605,249 @@ pub async fn an_object_write_is_atomic_with_its_append<B: Backend>() {
     assert!(latest(s, "plain").await.is_some());
 }
 
+/// An upload `u` of key `k` with parts 1 and 2 in blobs `p1` and `p2`.
+async fn two_part_upload(s: &dyn Store) {
+    s.upload_create(upload("u", "k", T0)).await.expect("create");
+    for (n, b) in [(1, "p1"), (2, "p2")] {
+        s.upload_part_put(part("u", n, b)).await.expect("part");
+    }
+}
+
+/// The completion of upload `u` as `version_id` of `k` made of (and keeping) blobs `keep`,
+/// with one event owing one delivery.
+fn completion(version_id: &str, keep: &[&str]) -> ObjectWrite {
+    ObjectWrite {
+        changes: vec![ObjectChange::Put(version("k", version_id, keep))],
+        upload: Some(UploadChange::Finish {
+            upload_id: "u".into(),
+            keep: keep.iter().map(|b| blob(b)).collect(),
+        }),
+        append: with_work(&format!("done-{version_id}-"), 1, T0),
+    }
+}
+
+fn abort(upload_id: &str) -> ObjectWrite {
+    ObjectWrite {
+        upload: Some(UploadChange::Finish {
+            upload_id: upload_id.into(),
+            keep: Vec::new(),
+        }),
+        ..ObjectWrite::default()
+    }
+}
+
+/// Of these blobs, those referenced, sorted.
+async fn referenced(s: &dyn Store, names: &[&str]) -> Vec<String> {
+    let mut found = s
+        .blobs_referenced(names.iter().map(|n| blob(n)).collect())
+        .await
+        .expect("referenced");
+    found.sort();
+    found
+}
+
+/// Nothing of a refused completion is there: no version of `k`, no event, no work.
+async fn no_completion(s: &dyn Store) {
+    assert!(all_versions(s).await.is_empty(), "no version");
+    let events = s.events(0, 10).await.expect("events");
+    assert!(events.is_empty(), "no event: {events:?}");
+    assert_eq!(s.counts().await.expect("counts").work_items, 0, "no work");
+}
+
+/// A finish of an upload that is gone (aborted, or never there) writes nothing at all, neither
+/// records nor events, and fails with `UploadGone`: a completion that lost to an abort never
+/// makes an object of the blobs the abort freed.
+pub async fn a_finish_of_a_finished_upload_is_refused_whole<B: Backend>() {
+    let h = Harness::<B>::open().await;
+    let s = h.store();
+    two_part_upload(s).await;
+    let mut freed = write(s, abort("u")).await;
+    freed.sort();
+    assert_eq!(
+        freed,
+        vec![blob("p1"), blob("p2")],
+        "the abort frees every part"
+    );
+    match s.objects_write(completion("v1", &["p1", "p2"])).await {
+        Err(StoreError::UploadGone(id)) => assert_eq!(id, "u"),
+        other => panic!("expected UploadGone, got {other:?}"),
+    }
+    no_completion(s).await;
+    assert!(referenced(s, &["p1", "p2"]).await.is_empty());
+    // An abort of an aborted upload, and a finish of one never there, are refused alike.
+    assert!(matches!(
+        s.objects_write(abort("u")).await,
+        Err(StoreError::UploadGone(id)) if id == "u"
+    ));
+    assert!(matches!(
+        s.objects_write(abort("never")).await,
+        Err(StoreError::UploadGone(id)) if id == "never"
+    ));
+    no_completion(s).await;
+    // A completed upload is gone too: completing it again is refused.
+    s.upload_create(upload("u", "k", T0)).await.expect("create");
+    s.upload_part_put(part("u", 1, "q1")).await.expect("part");
+    assert!(write(s, completion("v1", &["q1"])).await.is_empty());
+    assert!(matches!(
+        s.objects_write(completion("v2", &["q1"])).await,
+        Err(StoreError::UploadGone(_))
+    ));
+    assert_eq!(
+        all_versions(s).await,
+        vec![v("k", "v1", true, false)],
+        "only the first completion's version"
+    );
+    assert_eq!(s.events(0, 10).await.expect("events").len(), 1);
+    // The kept blob is referenced once: deleting the object frees it.
+    assert_eq!(write(s, delete("k", "v1")).await, vec![blob("q1")]);
+    assert!(referenced(s, &["q1"]).await.is_empty());
+}
+
+/// A completion keeping a blob that is no longer a part (the part was uploaded again since the
+/// parts were read) writes nothing and fails with `PartReplaced` naming that blob; the upload
+/// and its parts stay as the part upload left them, and a completion with the parts as they
+/// are now then goes through.
+pub async fn a_finish_keeping_a_replaced_part_is_refused_whole<B: Backend>() {
+    let h = Harness::<B>::open().await;
+    let s = h.store();
+    two_part_upload(s).await;
+    assert_eq!(
+        s.upload_part_put(part("u", 2, "p2b")).await.expect("part"),
+        Some(vec![blob("p2")]),
+        "the replaced part's blob is freed"
+    );
+    match s.objects_write(completion("v1", &["p1", "p2"])).await {
+        Err(StoreError::PartReplaced { upload_id, blobs }) => {
+            assert_eq!(upload_id, "u");
+            assert_eq!(blobs, vec![blob("p2")]);
+        }
+        other => panic!("expected PartReplaced, got {other:?}"),
+    }
+    no_completion(s).await;
+    assert!(
+        s.upload_get("u".into()).await.expect("get").is_some(),
+        "the upload stays"
+    );
+    assert_eq!(
+        s.upload_parts("u".into(), 0, 10).await.expect("parts"),
+        vec![part("u", 1, "p1"), part("u", 2, "p2b")]
+    );
+    assert_eq!(referenced(s, &["p1", "p2", "p2b"]).await, {
+        let mut r = vec![blob("p1"), blob("p2b")];
+        r.sort();
+        r
+    });
+    // A blob that never was a part of it is refused the same way.
+    assert!(matches!(
+        s.objects_write(completion("v1", &["p1", "elsewhere"])).await,
+        Err(StoreError::PartReplaced { blobs, .. }) if blobs == vec![blob("elsewhere")]
+    ));
+    no_completion(s).await;
+    // Completing with the parts as they are now: the object owns them, nothing is freed.
+    assert!(write(s, completion("v1", &["p1", "p2b"])).await.is_empty());
+    assert_eq!(
+        latest(s, "k").await.expect("k").blobs,
+        vec![blob_ref("p1", 10), blob_ref("p2b", 10)]
+    );
+    assert_eq!(s.events(0, 10).await.expect("events").len(), 1);
+    let mut freed = write(s, delete("k", "v1")).await;
+    freed.sort();
+    let mut expected = vec![blob("p1"), blob("p2b")];
+    expected.sort();
+    assert_eq!(freed, expected, "each kept blob is referenced once");
+}
+
+/// Finishes of one upload racing each other (two completions, a completion and an abort) and a
+/// completion racing a part upload that replaces a part it keeps: exactly one finish commits,
+/// the other is refused whole, and every blob is referenced as many times as it is named.
+pub async fn racing_finishes_of_one_upload_commit_once<B: Backend>() {
+    let h = Harness::<B>::open().await;
+    let s = h.store();
+    // Two completions at once (as two versions, to see both were they both to land).
+    two_part_upload(s).await;
+    let racing = vec![
+        s.objects_write(completion("v1", &["p1", "p2"])),
+        s.objects_write(completion("v2", &["p1", "p2"])),
+    ];
+    let answers = crate::join_all(racing).await;
+    let won: Vec<_> = answers.iter().filter(|r| r.is_ok()).collect();
+    assert_eq!(won.len(), 1, "one completion commits: {answers:?}");
+    assert!(
+        answers
+            .iter()
+            .any(|r| matches!(r, Err(StoreError::UploadGone(id)) if id == "u")),
+        "the other is refused: {answers:?}"
+    );
+    let versions = all_versions(s).await;
+    assert_eq!(versions.len(), 1, "one version: {versions:?}");
+    assert_eq!(s.events(0, 10).await.expect("events").len(), 1);
+    let mut freed = write(s, delete("k", &versions[0].1)).await;
+    freed.sort();
+    assert_eq!(
+        freed,
+        vec![blob("p1"), blob("p2")],
+        "the blobs were referenced once, by the one object"
+    );
+    // A completion and an abort at once: one of them.
+    two_part_upload(s).await;
+    let racing = vec![
+        s.objects_write(completion("v3", &["p1", "p2"])),
+        s.objects_write(abort("u")),
+    ];
+    let answers = crate::join_all(racing).await;
+    match &answers[..] {
+        [Ok(freed), Err(StoreError::UploadGone(_))] => {
+            assert!(freed.is_empty());
+            assert!(latest(s, "k").await.is_some());
+            assert_eq!(referenced(s, &["p1", "p2"]).await.len(), 2);
+            write(s, delete("k", "v3")).await;
+        }
+        [Err(StoreError::UploadGone(_)), Ok(freed)] => {
+            assert_eq!(freed.len(), 2, "the abort frees every part");
+            assert!(latest(s, "k").await.is_none(), "no object of freed blobs");
+        }
+        other => panic!("one of a completion and an abort commits: {other:?}"),
+    }
+    assert!(referenced(s, &["p1", "p2"]).await.is_empty());
+    // A completion and a part upload replacing a part it keeps, at once.
+    two_part_upload(s).await;
+    let racing: Vec<eddy_store::BoxFuture<'_, eddy_store::Result<Option<Vec<String>>>>> = vec![
+        Box::pin(async {
+            s.objects_write(completion("v4", &["p1", "p2"]))
+                .await
+                .map(Some)
+        }),
+        s.upload_part_put(part("u", 2, "p2b")),
+    ];
+    let answers = crate::join_all(racing).await;
+    match &answers[..] {
+        [Ok(Some(freed)), Ok(None)] => {
+            assert!(freed.is_empty());
+            assert_eq!(
+                latest(s, "k").await.expect("k").blobs,
+                vec![blob_ref("p1", 10), blob_ref("p2", 10)]
+            );
+            assert_eq!(referenced(s, &["p1", "p2", "p2b"]).await.len(), 2);
+        }
+        [Err(StoreError::PartReplaced { blobs, .. }), Ok(Some(freed))] => {
+            assert_eq!(blobs, &vec![blob("p2")]);
+            assert_eq!(
+                freed,
+                &vec![blob("p2")],
+                "the part upload frees the old blob"
+            );
+            assert!(
+                latest(s, "k").await.is_none(),
+                "no object of the freed blob"
+            );
+            let mut expected = vec![blob("p1"), blob("p2b")];
+            expected.sort();
+            assert_eq!(referenced(s, &["p1", "p2", "p2b"]).await, expected);
+        }
+        other => panic!("a completion and a part upload follow one another: {other:?}"),
+    }
+}
+
 /// A bucket is empty until it holds a version, a delete marker or an upload; purging removes
 /// them all (other buckets untouched) and answers every blob they held.
 pub async fn bucket_is_empty_and_purge<B: Backend>() {

@@ -122,6 +122,19 @@
 //!   (no record, no upload change, no event) and fails with [`StoreError::LeaseLost`] /
 //!   [`StoreError::TickTaken`]. After a crash an object is there with its events, or neither
 //!   is. An empty append is fine.
+//! * **A multipart upload finishes once, with the parts it was read with.** An
+//!   [`UploadChange::Finish`] (a completion keeping the parts' blobs it names, or an abort
+//!   keeping none) is checked and applied as one atomic step under the store's own locks: when
+//!   the upload no longer exists (another completion or an abort finished it, a bucket purge
+//!   removed it) the write is refused with [`StoreError::UploadGone`], and when `keep` names a
+//!   blob that is not, at that moment, the blob of one of the upload's parts (an upload of the
+//!   part replaced it since the caller read the parts) it is refused with
+//!   [`StoreError::PartReplaced`]. Either way **nothing** is written (no record, no upload
+//!   change, no event), exactly as a fenced write whose lease was lost. So a completed object
+//!   never names a blob that a racing abort or part upload freed (and its caller deleted), two
+//!   completions of one upload cannot both commit, and every blob's reference count stays
+//!   right. These refusals are races between callers, never a caller's mistake: the caller
+//!   answers that the upload is gone, or reads the parts again.
 //! * Every write of a version gives it a new position (`seq`, growing, never reused, a reset
 //!   included); the **latest** version of a key is the one with the highest position, so a
 //!   delete of the latest makes the previous one latest, and a replacement (same version id)
@@ -135,7 +148,8 @@
 //!   for the caller to delete; a crash between the two leaves orphans that
 //!   [`Blobs::sweep`] finds and [`ObjectStore::blobs_referenced`] confirms.
 //! * A part for an upload that no longer exists (completed or aborted) is not recorded
-//!   ([`ObjectStore::upload_part_put`] answers `None`): no part outlives its upload.
+//!   ([`ObjectStore::upload_part_put`] answers `None`, as a finish of it is refused with
+//!   [`StoreError::UploadGone`]): no part outlives its upload.
 //!
 //! **Nodes** ([`ClusterStore`]).
 //! * [`ClusterStore::leadership`] says whether this node holds a singleton role (the
@@ -164,12 +178,14 @@
 //! (the cause kept as the error's source), a store it cannot reach right now (connection
 //! refused, lost or timed out, no connection free in time) as [`StoreError::Unavailable`], lack
 //! of space as [`StoreError::Full`], a store that was shut down as [`StoreError::Closed`], a
-//! fenced write whose leases were lost as [`StoreError::LeaseLost`], and an append whose tick
-//! another append recorded first as [`StoreError::TickTaken`]. No store error is a caller's
-//! mistake. **Nothing is acknowledged that was not committed**: a write whose commit has an
-//! unknown outcome (the connection broke after `COMMIT` was sent) fails, with
-//! [`StoreError::Unavailable`]; it may have been made, so retrying it repeats it (at least
-//! once, never lost).
+//! fenced write whose leases were lost as [`StoreError::LeaseLost`], an append whose tick
+//! another append recorded first as [`StoreError::TickTaken`], and the finish of a multipart
+//! upload that another write finished or changed first as [`StoreError::UploadGone`] /
+//! [`StoreError::PartReplaced`]. No store error is a caller's mistake (the last four are
+//! races: the caller lost to another writer). **Nothing is acknowledged that was not
+//! committed**: a write whose commit has an unknown outcome (the connection broke after
+//! `COMMIT` was sent) fails, with [`StoreError::Unavailable`]; it may have been made, so
+//! retrying it repeats it (at least once, never lost).
 //!
 //! # The embedded backend
 //!
@@ -245,6 +261,23 @@ pub enum StoreError {
     /// written. These are the schedules whose tick was taken, each once.
     #[error("the tick of {} schedule(s) was already fired: nothing was written", .0.len())]
     TickTaken(Vec<String>),
+    /// An object write finished ([`UploadChange::Finish`]) a multipart upload that no longer
+    /// exists: another write completed or aborted it (or purged its bucket) since the caller
+    /// read it. Nothing of the write was made. This is the upload's id.
+    #[error("the multipart upload `{0}` no longer exists: nothing was written")]
+    UploadGone(String),
+    /// An object write finished a multipart upload keeping blobs that are no longer parts of
+    /// it: a part was uploaded again (replacing the one the caller read) since the caller read
+    /// the parts. Nothing of the write was made; the upload and its parts are as they were.
+    /// These are the upload's id and the blobs of `keep` that are not its parts' blobs.
+    #[error(
+        "{} blob(s) the completion of the multipart upload `{upload_id}` keeps are no longer its parts: nothing was written",
+        .blobs.len()
+    )]
+    PartReplaced {
+        upload_id: String,
+        blobs: Vec<String>,
+    },
     /// The store cannot be reached right now (connection refused, lost or timed out, no
     /// connection free in time): retryable, and it clears by itself when the store is back.
     /// Nothing was acknowledged; a write that failed this way while committing may have been

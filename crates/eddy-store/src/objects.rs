@@ -21,7 +21,9 @@
 //! [`ObjectStore::objects_write`] commits its record changes, its upload change and its
 //! [`AppendBatch`] (the object's events and their deliveries) atomically and durably before it
 //! returns, with the same fencing and tick rules as [`crate::EventLog::append`]: after a crash
-//! an object is there with its events, or neither is.
+//! an object is there with its events, or neither is. A write that finishes a multipart upload
+//! is refused whole when the upload is gone or its parts changed since the caller read them
+//! (see [`UploadChange::Finish`]).
 
 use crate::{AppendBatch, BoxFuture, Result};
 
@@ -109,7 +111,15 @@ pub enum ObjectChange {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UploadChange {
     /// Removes the upload and every part of it; the parts' blobs that `keep` does not name are
-    /// freed (completing: the completed object now owns the blobs it names).
+    /// freed (completing: the completed object now owns the blobs it names; aborting: `keep`
+    /// is empty).
+    ///
+    /// Checked when the write commits, under the store's locks: the whole write is refused,
+    /// nothing of it written, with [`crate::StoreError::UploadGone`] when the upload no longer
+    /// exists (finished by another write since the caller read it), and with
+    /// [`crate::StoreError::PartReplaced`] when `keep` names a blob that is not the blob of one
+    /// of the upload's parts (a part uploaded again since the caller read the parts). A
+    /// completion therefore never makes an object of blobs a racing abort or part upload freed.
     Finish {
         upload_id: String,
         keep: Vec<String>,
@@ -150,7 +160,9 @@ pub struct VersionQuery {
 pub trait ObjectStore: Send + Sync {
     /// Commits `write` atomically (see the module docs, "Durability"); answers the ids of the
     /// blobs no record and no part refers to any more (replaced or removed versions, parts a
-    /// finished upload did not keep), for the caller to delete.
+    /// finished upload did not keep), for the caller to delete. Refused whole, besides the
+    /// append's refusals, with [`crate::StoreError::UploadGone`] or
+    /// [`crate::StoreError::PartReplaced`] (see [`UploadChange::Finish`]).
     fn objects_write(&self, write: ObjectWrite) -> BoxFuture<'_, Result<Vec<String>>>;
 
     /// One version of a key: `version_id` `None` is the latest one (a delete marker included).
@@ -192,7 +204,9 @@ pub trait ObjectStore: Send + Sync {
 
     /// Records a part (replacing the part with that number); answers the replaced part's blob,
     /// freed. Fails with nothing written when the upload no longer exists: answers `Ok(None)`
-    /// then, and the caller deletes the blob it wrote.
+    /// then, and the caller deletes the blob it wrote. A part put and a finish of its upload
+    /// follow one another: a part put after the finish answers `Ok(None)`, a finish after a
+    /// part put that replaced a part it keeps is refused ([`crate::StoreError::PartReplaced`]).
     fn upload_part_put(&self, part: PartRecord) -> BoxFuture<'_, Result<Option<Vec<String>>>>;
 
     /// An upload's parts in part-number order, after `after`.
@@ -263,6 +277,17 @@ pub(crate) mod index {
         }
     }
 
+    /// The blobs of `keep` that are not among `parts` (an upload's parts' blobs, as a finish
+    /// found them), each once: what refuses the finish when not empty.
+    pub(crate) fn not_parts(keep: &[String], parts: &[String]) -> Vec<String> {
+        let parts: HashSet<&str> = parts.iter().map(String::as_str).collect();
+        let mut seen = HashSet::new();
+        keep.iter()
+            .filter(|id| !parts.contains(id.as_str()) && seen.insert(id.as_str()))
+            .cloned()
+            .collect()
+    }
+
     /// The blob references a write adds and removes, netted per blob, and the blobs it must not
     /// answer as freed (those an upload's completion keeps).
     #[derive(Default)]
@@ -315,6 +340,19 @@ pub(crate) mod index {
                 assert!(k.starts_with("ab") && k < end.as_str(), "{k}");
             }
             assert!("ac" >= end.as_str());
+        }
+
+        #[test]
+        fn not_parts_are_the_kept_blobs_no_part_holds_each_once() {
+            let ids = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+            let parts = ids(&["a", "b"]);
+            assert!(not_parts(&ids(&["a", "b"]), &parts).is_empty());
+            assert!(not_parts(&[], &parts).is_empty());
+            assert_eq!(
+                not_parts(&ids(&["a", "x", "y", "x"]), &parts),
+                ids(&["x", "y"])
+            );
+            assert_eq!(not_parts(&ids(&["a"]), &[]), ids(&["a"]));
         }
 
         #[test]

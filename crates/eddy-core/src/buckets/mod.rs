@@ -145,8 +145,16 @@ impl BucketError {
 }
 
 impl From<eddy_store::StoreError> for BucketError {
+    /// The store's refusals of a multipart upload's finish are races with another request, in
+    /// S3's terms: the upload was completed or aborted meanwhile (`NoSuchUpload`), or a part it
+    /// completes with was uploaded again meanwhile (`InvalidPart`). Any other store error is
+    /// the core's own.
     fn from(e: eddy_store::StoreError) -> Self {
-        BucketError::Core(CoreError::from(e))
+        match e {
+            eddy_store::StoreError::UploadGone(upload_id) => BucketError::NoSuchUpload(upload_id),
+            eddy_store::StoreError::PartReplaced { .. } => BucketError::InvalidPart,
+            e => BucketError::Core(CoreError::from(e)),
+        }
     }
 }
 

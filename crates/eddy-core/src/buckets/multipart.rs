@@ -17,6 +17,9 @@ use crate::Core;
 pub const MIN_PART: u64 = 5 * 1024 * 1024;
 /// Part numbers run from 1 to this.
 pub const MAX_PARTS: u32 = 10_000;
+/// How many times a completion reads and checks its parts when a part it keeps is uploaded
+/// again while it completes (see [`Core::complete_upload`]).
+pub const COMPLETE_ATTEMPTS: u32 = 3;
 
 /// What an upload keeps until it completes.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -302,7 +305,8 @@ impl Core {
         Ok((uploads, truncated))
     }
 
-    /// AbortMultipartUpload.
+    /// AbortMultipartUpload. An upload completed or aborted by another request meanwhile (the
+    /// store refuses to finish it twice) is `NoSuchUpload`, as one gone before.
     pub async fn abort_upload(
         &self,
         bucket: &str,
@@ -325,6 +329,13 @@ impl Core {
     }
 
     /// CompleteMultipartUpload: the named parts, in order, become the object.
+    ///
+    /// The parts are read, checked and then kept by the write that makes the object, which the
+    /// store refuses when the upload changed in between (see `UploadChange::Finish`): completed
+    /// or aborted by another request, `NoSuchUpload`; a part it keeps uploaded again, the parts
+    /// are read and checked again (the new part may carry the ETag named), up to
+    /// [`COMPLETE_ATTEMPTS`] times, then `InvalidPart`. The object never names a blob that the
+    /// racing request freed.
     pub async fn complete_upload(
         &self,
         bucket: &str,
@@ -344,6 +355,50 @@ impl Core {
         if parts.windows(2).any(|w| w[0].number >= w[1].number) {
             return Err(BucketError::InvalidPartOrder);
         }
+        let mut attempt = 1;
+        loop {
+            if attempt > 1 {
+                // Gone since the refusal (its parts with it): `NoSuchUpload`, not `InvalidPart`.
+                self.upload(bucket, key, upload_id).await?;
+            }
+            let (record, answer) = self
+                .completion(&def, bucket, key, upload_id, &meta, &parts)
+                .await?;
+            let keep = record.blobs.iter().map(|b| b.id.clone()).collect();
+            let change = Change::created("CompleteMultipartUpload", &record);
+            let written = self
+                .write_objects(
+                    &def,
+                    vec![ObjectChange::Put(record)],
+                    Some(UploadChange::Finish {
+                        upload_id: upload_id.to_owned(),
+                        keep,
+                    }),
+                    vec![change],
+                    who,
+                )
+                .await;
+            match written {
+                Ok(()) => return Ok(answer),
+                // Only the store's refusal (`PartReplaced`) is `InvalidPart` here: the parts
+                // named were checked above.
+                Err(BucketError::InvalidPart) if attempt < COMPLETE_ATTEMPTS => attempt += 1,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The object a completion makes of the upload's parts as they are now, and its answer:
+    /// the parts named, checked against those stored (number, ETag, size, checksum).
+    async fn completion(
+        &self,
+        def: &super::BucketDef,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        meta: &UploadMeta,
+        parts: &[CompletedPart],
+    ) -> Result<(ObjectRecord, Stored), BucketError> {
         let mut stored = Vec::new();
         let mut after = 0;
         loop {
@@ -395,7 +450,7 @@ impl Core {
             object.checksum_type = meta.checksum_type.clone();
         }
         object.parts = chosen.iter().map(|(p, _)| p.blob.size).collect();
-        let blobs: Vec<_> = chosen.iter().map(|(p, _)| p.blob.clone()).collect();
+        let blobs: Vec<_> = chosen.into_iter().map(|(p, _)| p.blob).collect();
         let size = blobs.iter().map(|b| b.size).sum();
         let now = self.clock.now_ms();
         let record = ObjectRecord {
@@ -405,7 +460,7 @@ impl Core {
             seq: 0,
             latest: true,
             delete_marker: false,
-            blobs: blobs.clone(),
+            blobs,
             inline: None,
             size,
             etag: etag.clone(),
@@ -420,18 +475,184 @@ impl Core {
             size,
             modified_ms: now,
         };
-        let change = Change::created("CompleteMultipartUpload", &record);
-        self.write_objects(
-            &def,
-            vec![ObjectChange::Put(record)],
-            Some(UploadChange::Finish {
-                upload_id: upload_id.to_owned(),
-                keep: blobs.into_iter().map(|b| b.id).collect(),
-            }),
-            vec![change],
-            who,
+        Ok((record, answer))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use futures_util::StreamExt;
+
+    use super::*;
+    use crate::buckets::objects::Conditions;
+
+    async fn core(dir: &std::path::Path) -> Arc<Core> {
+        let core = Core::open(
+            crate::config::ServerConfig::new(dir),
+            crate::clock::Clock::system(),
+            Box::new(|_| Ok(Vec::new())),
         )
-        .await?;
-        Ok(answer)
+        .await
+        .expect("open");
+        core.buckets
+            .create("bkt", "us-east-1")
+            .await
+            .expect("bucket");
+        core
+    }
+
+    fn body(data: &'static [u8]) -> ByteStream {
+        Box::pin(futures_util::stream::iter([Ok(Bytes::from_static(data))]))
+    }
+
+    async fn put_part(
+        core: &Core,
+        upload_id: &str,
+        data: &'static [u8],
+    ) -> Result<String, BucketError> {
+        let part = PartUpload {
+            bucket: "bkt".into(),
+            key: "k".into(),
+            upload_id: upload_id.into(),
+            number: 1,
+            content_md5: None,
+            checksum: None,
+            expected_checksum: None,
+            payload_sha256: None,
+        };
+        Ok(core.upload_part(part, body(data)).await?.0)
+    }
+
+    async fn complete(core: &Core, upload_id: &str, etag: &str) -> Result<Stored, BucketError> {
+        let parts = vec![CompletedPart {
+            number: 1,
+            etag: etag.to_owned(),
+            checksum: None,
+        }];
+        core.complete_upload("bkt", "k", upload_id, parts, &Requester::default())
+            .await
+    }
+
+    /// The object's bytes, read back whole (its blobs are all there).
+    async fn read(core: &Core) -> Vec<u8> {
+        let reading = core
+            .get_object("bkt", "k", None, &Conditions::default(), None, None)
+            .await
+            .expect("get");
+        let mut body = reading.body;
+        let mut data = Vec::new();
+        while let Some(chunk) = body.next().await {
+            data.extend_from_slice(&chunk.expect("the object's data is there"));
+        }
+        data
+    }
+
+    fn gone(r: &Result<impl std::fmt::Debug, BucketError>) -> bool {
+        matches!(r, Err(BucketError::NoSuchUpload(_)))
+    }
+
+    /// The store's refusals of a finish are S3's answers to a race, never an internal error.
+    #[test]
+    fn a_finish_refused_by_the_store_is_s3s_answer() {
+        let e = BucketError::from(eddy_store::StoreError::UploadGone("u".into()));
+        assert!(matches!(&e, BucketError::NoSuchUpload(u) if u == "u"));
+        assert_eq!(e.code(), "NoSuchUpload");
+        let e = BucketError::from(eddy_store::StoreError::PartReplaced {
+            upload_id: "u".into(),
+            blobs: vec!["b".into()],
+        });
+        assert_eq!(e.code(), "InvalidPart");
+    }
+
+    /// Two completions and an abort of one upload at once: exactly one of them wins, the
+    /// others answer `NoSuchUpload`, and a completed object's data is all there.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn racing_completions_and_aborts_finish_an_upload_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let core = core(dir.path()).await;
+        for round in 0..20 {
+            let id = core
+                .create_upload("bkt", "k", ObjectMeta::default(), None, None)
+                .await
+                .expect("create");
+            let etag = put_part(&core, &id, b"part data").await.expect("part");
+            let (a, b, c) = tokio::join!(
+                tokio::spawn({
+                    let (core, id, etag) = (core.clone(), id.clone(), etag.clone());
+                    async move { complete(&core, &id, &etag).await }
+                }),
+                tokio::spawn({
+                    let (core, id, etag) = (core.clone(), id.clone(), etag.clone());
+                    async move { complete(&core, &id, &etag).await }
+                }),
+                tokio::spawn({
+                    let (core, id) = (core.clone(), id.clone());
+                    async move { core.abort_upload("bkt", "k", &id).await }
+                }),
+            );
+            let (a, b, c) = (a.expect("join"), b.expect("join"), c.expect("join"));
+            let completed = [&a, &b].iter().filter(|r| r.is_ok()).count();
+            let aborted = usize::from(c.is_ok());
+            assert_eq!(
+                completed + aborted,
+                1,
+                "round {round}: one finish wins: {a:?} {b:?} {c:?}"
+            );
+            assert!(
+                [
+                    gone(&a) || a.is_ok(),
+                    gone(&b) || b.is_ok(),
+                    gone(&c) || c.is_ok()
+                ]
+                .iter()
+                .all(|x| *x),
+                "round {round}: the others answer NoSuchUpload: {a:?} {b:?} {c:?}"
+            );
+            if completed == 1 {
+                assert_eq!(read(&core).await, b"part data");
+                core.delete_object("bkt", "k", None, &Requester::default())
+                    .await
+                    .expect("delete");
+            }
+        }
+    }
+
+    /// A completion and an upload of the same part (the same bytes, so the same ETag) at once:
+    /// the completion wins either way (before the part upload, which then answers
+    /// `NoSuchUpload`, or after it, with the new part), and the object's data is all there.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_completion_racing_a_part_upload_names_only_live_blobs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let core = core(dir.path()).await;
+        for round in 0..20 {
+            let id = core
+                .create_upload("bkt", "k", ObjectMeta::default(), None, None)
+                .await
+                .expect("create");
+            let etag = put_part(&core, &id, b"same bytes").await.expect("part");
+            // The part upload first, the completion from a little later on each round, so that
+            // some rounds record the part between the completion's read and its write.
+            let delay = std::time::Duration::from_micros(250 * round);
+            let (again, done) = tokio::join!(
+                tokio::spawn({
+                    let (core, id) = (core.clone(), id.clone());
+                    async move { put_part(&core, &id, b"same bytes").await }
+                }),
+                tokio::spawn({
+                    let (core, id, etag) = (core.clone(), id.clone(), etag.clone());
+                    async move {
+                        tokio::time::sleep(delay).await;
+                        complete(&core, &id, &etag).await
+                    }
+                }),
+            );
+            let (done, again) = (done.expect("join"), again.expect("join"));
+            assert!(done.is_ok(), "round {round}: {done:?}");
+            assert!(again.is_ok() || gone(&again), "round {round}: {again:?}");
+            assert_eq!(read(&core).await, b"same bytes");
+        }
     }
 }

@@ -88,6 +88,13 @@ pub(crate) enum DbError {
     LeaseLost(Vec<Lease>),
     #[error("the tick of {} schedule(s) was already fired", .0.len())]
     TickTaken(Vec<String>),
+    #[error("the multipart upload `{0}` no longer exists")]
+    UploadGone(String),
+    #[error("{} kept blob(s) are no longer parts of the multipart upload `{upload_id}`", .blobs.len())]
+    PartReplaced {
+        upload_id: String,
+        blobs: Vec<String>,
+    },
 }
 
 impl From<DbError> for StoreError {
@@ -99,6 +106,10 @@ impl From<DbError> for StoreError {
             DbError::Full(where_) => StoreError::Full(where_),
             DbError::LeaseLost(leases) => StoreError::LeaseLost(leases),
             DbError::TickTaken(schedules) => StoreError::TickTaken(schedules),
+            DbError::UploadGone(upload_id) => StoreError::UploadGone(upload_id),
+            DbError::PartReplaced { upload_id, blobs } => {
+                StoreError::PartReplaced { upload_id, blobs }
+            }
         }
     }
 }

@@ -20,20 +20,23 @@
 //!
 //! [`ObjectStore::objects_write`] runs in the writer's group commit, as one command: its
 //! append first (with [`super::append`]'s refusals: a lost lease, a tick taken), then the record
-//! changes, the upload change and the blob counts. A refusal or a failure rolls back the
-//! command's savepoint, so nothing of it is written, while the other commands of its group
-//! commit go on. Reads run on the read connections.
+//! changes, the upload change (refused when the upload is gone or a part it keeps was replaced)
+//! and the blob counts. A refusal or a failure rolls back the command's savepoint, so nothing
+//! of it is written, while the other commands of its group commit go on. The one writer runs
+//! commands one after another, so a finish and a part put of the same upload (or two finishes)
+//! never interleave: the later one sees what the earlier one did. Reads run on the read
+//! connections.
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use crate::objects::index::{Refs, decode_blobs, encode_blobs, lower_bound, prefix_end};
+use crate::objects::index::{Refs, decode_blobs, encode_blobs, lower_bound, not_parts, prefix_end};
 use crate::objects::{
     BlobRef, ObjectChange, ObjectQuery, ObjectRecord, ObjectStore, ObjectWrite, PartRecord,
     UploadChange, UploadRecord, VersionQuery,
 };
 use crate::{BoxFuture, Result};
 
-use super::{DbResult, EmbeddedStore};
+use super::{DbError, DbResult, EmbeddedStore};
 
 /// The object index's tables (part of the store's schema, see `SCHEMA`).
 pub(super) const SCHEMA: &str = "
@@ -218,21 +221,34 @@ fn delete(
 }
 
 /// Removes an upload and its parts; their blobs are released, and answered as freed unless
-/// `keep` names them.
+/// `keep` names them. Refuses an upload that is gone ([`DbError::UploadGone`]) and a `keep`
+/// naming a blob that is not one of its parts' ([`DbError::PartReplaced`]); the command's
+/// savepoint then rolls back what it deleted here and everything the write did before.
 fn finish(
     tx: &Transaction<'_>,
     upload_id: &str,
     keep: Vec<String>,
     refs: &mut Refs,
 ) -> DbResult<()> {
-    tx.prepare_cached("DELETE FROM uploads WHERE upload_id = ?1")?
+    let found = tx
+        .prepare_cached("DELETE FROM uploads WHERE upload_id = ?1")?
         .execute([upload_id])?;
+    if found == 0 {
+        return Err(DbError::UploadGone(upload_id.to_owned()));
+    }
     let blobs = {
         let mut st =
             tx.prepare_cached("DELETE FROM parts WHERE upload_id = ?1 RETURNING blob_id")?;
         let rows = st.query_map([upload_id], |r| r.get::<_, String>(0))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()?
     };
+    let replaced = not_parts(&keep, &blobs);
+    if !replaced.is_empty() {
+        return Err(DbError::PartReplaced {
+            upload_id: upload_id.to_owned(),
+            blobs: replaced,
+        });
+    }
     refs.remove(blobs.iter().map(String::as_str));
     refs.keep.extend(keep);
     Ok(())

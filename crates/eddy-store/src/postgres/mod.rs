@@ -142,6 +142,13 @@ pub(crate) enum PgError {
     LeaseLost(Vec<Lease>),
     #[error("the tick of {} schedule(s) was already fired", .0.len())]
     TickTaken(Vec<String>),
+    #[error("the multipart upload `{0}` no longer exists")]
+    UploadGone(String),
+    #[error("{} kept blob(s) are no longer parts of the multipart upload `{upload_id}`", .blobs.len())]
+    PartReplaced {
+        upload_id: String,
+        blobs: Vec<String>,
+    },
     /// The database cannot be reached right now (not a driver error: the pool's own wait).
     #[error("{0}")]
     Unavailable(String),
@@ -202,6 +209,10 @@ impl From<PgError> for StoreError {
             PgError::Db(e) => StoreError::backend(Described::from(e)),
             PgError::LeaseLost(leases) => StoreError::LeaseLost(leases),
             PgError::TickTaken(schedules) => StoreError::TickTaken(schedules),
+            PgError::UploadGone(upload_id) => StoreError::UploadGone(upload_id),
+            PgError::PartReplaced { upload_id, blobs } => {
+                StoreError::PartReplaced { upload_id, blobs }
+            }
             PgError::Unavailable(why) => StoreError::Unavailable(why),
             PgError::Invalid(what) => StoreError::backend(what),
             PgError::Closed => StoreError::Closed,

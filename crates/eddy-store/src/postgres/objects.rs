@@ -15,17 +15,21 @@
 //! the upload's row and its parts; the blob counts (by blob id); then the queues' locks (by
 //! queue) and the event log's row, as an append does ([`super::append::write_in`]). Appends,
 //! sends and the other writes take subsets of these in the same order, so nodes cannot
-//! deadlock. [`ObjectStore::upload_part_put`] locks the upload's row (shared) before its part,
-//! so a part is never added to an upload a completion or an abort removed. A bucket purge
-//! locks the versions by key, then the uploads by id.
+//! deadlock. A write that finishes an upload (a completion, an abort) locks the upload's row
+//! `FOR UPDATE` and only then reads and deletes its parts, refusing the write when the row is
+//! gone (another finish committed first) or when a part it keeps is no longer there (a part put
+//! committed first); [`ObjectStore::upload_part_put`] locks the upload's row (shared) before
+//! its part, so a part is never added to an upload a completion or an abort removed, and never
+//! replaced under a completion that checked it. A bucket purge locks the versions by key, then
+//! the uploads by id.
 
 use std::collections::HashSet;
 
 use tokio_postgres::Row;
 
 use super::pool::Tx;
-use super::{PgResult, PostgresStore, Shared, append};
-use crate::objects::index::{Refs, decode_blobs, encode_blobs, lower_bound, prefix_end};
+use super::{PgError, PgResult, PostgresStore, Shared, append};
+use crate::objects::index::{Refs, decode_blobs, encode_blobs, lower_bound, not_parts, prefix_end};
 use crate::objects::{
     BlobRef, ObjectChange, ObjectQuery, ObjectRecord, ObjectStore, ObjectWrite, PartRecord,
     UploadChange, UploadRecord, VersionQuery,
@@ -210,6 +214,52 @@ async fn settle(tx: &mut Tx<'_>, refs: &Refs) -> PgResult<Vec<String>> {
         .collect())
 }
 
+/// Removes an upload and its parts; their blobs are released, and answered as freed unless
+/// `keep` names them. The upload's row is locked first (see "Lock order"), so that a racing
+/// finish or part put of it waits for this transaction, or this one for it, and what is checked
+/// here stays true until the commit: refuses an upload that is gone ([`PgError::UploadGone`])
+/// and a `keep` naming a blob that is not one of its parts' ([`PgError::PartReplaced`]). The
+/// caller then drops the transaction, rolling back everything the write did.
+async fn finish(
+    tx: &mut Tx<'_>,
+    upload_id: String,
+    keep: Vec<String>,
+    refs: &mut Refs,
+) -> PgResult<()> {
+    // Read committed: a finish that waited for another one's lock finds the row deleted and
+    // answers no row; one that waited for a part put's shared lock then reads its part below.
+    let found = tx
+        .query_opt(
+            "SELECT 1 FROM uploads WHERE upload_id = $1 FOR UPDATE",
+            &[&upload_id],
+        )
+        .await?;
+    if found.is_none() {
+        return Err(PgError::UploadGone(upload_id));
+    }
+    let parts: Vec<String> = tx
+        .query(
+            "DELETE FROM parts WHERE upload_id = $1 RETURNING blob_id",
+            &[&upload_id],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let replaced = not_parts(&keep, &parts);
+    if !replaced.is_empty() {
+        return Err(PgError::PartReplaced {
+            upload_id,
+            blobs: replaced,
+        });
+    }
+    tx.execute("DELETE FROM uploads WHERE upload_id = $1", &[&upload_id])
+        .await?;
+    refs.remove(parts.iter().map(String::as_str));
+    refs.keep.extend(keep);
+    Ok(())
+}
+
 async fn write(shared: &Shared, w: ObjectWrite) -> PgResult<Vec<String>> {
     let mut conn = shared.pool.get().await?;
     let mut tx = conn.begin().await?;
@@ -240,16 +290,7 @@ async fn write(shared: &Shared, w: ObjectWrite) -> PgResult<Vec<String>> {
         }
     }
     if let Some(UploadChange::Finish { upload_id, keep }) = w.upload {
-        tx.execute("DELETE FROM uploads WHERE upload_id = $1", &[&upload_id])
-            .await?;
-        let parts = tx
-            .query(
-                "DELETE FROM parts WHERE upload_id = $1 RETURNING blob_id",
-                &[&upload_id],
-            )
-            .await?;
-        refs.remove(parts.iter().map(|r| r.get::<_, &str>(0)));
-        refs.keep.extend(keep);
+        finish(&mut tx, upload_id, keep, &mut refs).await?;
     }
     let freed = settle(&mut tx, &refs).await?;
     append::write_in(&mut tx, w.append, shared.store_now()).await?;
