@@ -98,10 +98,23 @@ pub enum BucketError {
     MalformedXml(String),
     #[error("The request body terminated unexpectedly: {0}")]
     Body(String),
+    /// The store or the object data's disk cannot take the change right now (full, or out of
+    /// reach): nothing was changed, and a retry later succeeds.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("{0}")]
     Internal(String),
     #[error(transparent)]
-    Core(#[from] CoreError),
+    Core(CoreError),
+}
+
+impl From<CoreError> for BucketError {
+    fn from(e: CoreError) -> Self {
+        match e {
+            CoreError::Store(e) => e.into(),
+            e => BucketError::Core(e),
+        }
+    }
 }
 
 impl BucketError {
@@ -135,11 +148,17 @@ impl BucketError {
             BucketError::NoSuchConfiguration(code) => code,
             BucketError::MalformedXml(_) => "MalformedXML",
             BucketError::Body(_) => "IncompleteBody",
+            BucketError::Unavailable(_) => "ServiceUnavailable",
             BucketError::Internal(_) | BucketError::Core(_) => "InternalError",
         }
     }
 
     pub(crate) fn io(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::StorageFull {
+            return BucketError::Unavailable(
+                "There is no space left for object data: nothing was changed. Retry later.".into(),
+            );
+        }
         BucketError::Internal(format!("object data could not be written or read: {e}"))
     }
 }
@@ -153,6 +172,10 @@ impl From<eddy_store::StoreError> for BucketError {
         match e {
             eddy_store::StoreError::UploadGone(upload_id) => BucketError::NoSuchUpload(upload_id),
             eddy_store::StoreError::PartReplaced { .. } => BucketError::InvalidPart,
+            e @ eddy_store::StoreError::Full(_) => BucketError::Unavailable(e.to_string()),
+            eddy_store::StoreError::Unavailable(_) => BucketError::Unavailable(
+                "The service is unavailable for a moment: nothing was changed. Retry.".into(),
+            ),
             e => BucketError::Core(CoreError::from(e)),
         }
     }

@@ -70,6 +70,7 @@ pub(super) fn err(e: BucketError) -> S3Error {
         BucketError::PreconditionFailed => Some(412),
         BucketError::NotModified => Some(304),
         BucketError::InvalidRange(_) => Some(416),
+        BucketError::Unavailable(_) => Some(503),
         BucketError::Internal(_) | BucketError::Core(_) => Some(500),
         _ => Some(400),
     };
