@@ -24,7 +24,7 @@ use eddy_store::{AppendBatch, Lease, NewEvent, Store, WorkItem};
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::Notify;
 
-use crate::catalog::{BusSnapshot, Catalog};
+use crate::catalog::{BusSnapshot, Catalog, SnapRule};
 use crate::clock::Clock;
 use crate::core_error::CoreError;
 use crate::metrics::{BusLabels, CodeLabels, Metrics};
@@ -88,6 +88,19 @@ fn unreadable(e: &eddy_pattern::EventError) -> EntryError {
 /// Matches one envelope against a bus's rules: the ids of the matching rules are left in
 /// `matches`. Rules whose array-consistency search gave up are counted, and logged the first
 /// time (the counter's first increment), so the hot path only pays when it happens.
+/// The work items `rule` owes the `index`-th event of `batch`: one per target.
+fn owe(batch: &mut AppendBatch, rule: &SnapRule, index: usize) {
+    for target in &rule.targets {
+        batch.work.push(
+            Work::RuleTarget {
+                rule_arn: &rule.arn,
+                target_id: target,
+            }
+            .new_work(index),
+        );
+    }
+}
+
 fn match_event(
     snapshot: &BusSnapshot,
     bus: &str,
@@ -357,15 +370,7 @@ impl Bus {
                 continue;
             };
             rule.matched.inc();
-            for target in &rule.targets {
-                batch.work.push(
-                    Work::RuleTarget {
-                        rule_arn: &rule.arn,
-                        target_id: target,
-                    }
-                    .new_work(index),
-                );
-            }
+            owe(batch, rule, index);
         }
         batch.events.push(NewEvent {
             id,
@@ -427,15 +432,7 @@ impl Bus {
                     continue;
                 }
                 matched_rules.push(rule.matched.clone());
-                for target in &rule.targets {
-                    batch.work.push(
-                        Work::RuleTarget {
-                            rule_arn: &rule.arn,
-                            target_id: target,
-                        }
-                        .new_work(index),
-                    );
-                }
+                owe(&mut batch, rule, index);
             }
             batch.events.push(NewEvent {
                 id,
@@ -499,15 +496,7 @@ impl Bus {
                     continue;
                 };
                 out.matched_rules.push(rule.matched.clone());
-                for target in &rule.targets {
-                    batch.work.push(
-                        Work::RuleTarget {
-                            rule_arn: &rule.arn,
-                            target_id: target,
-                        }
-                        .new_work(index),
-                    );
-                }
+                owe(batch, rule, index);
             }
             if tailing {
                 out.tailed.push(Tailed {

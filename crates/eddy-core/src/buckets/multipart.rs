@@ -9,7 +9,7 @@ use super::checksums::{self, Algorithm, Hashes};
 use super::data::{self, ByteStream};
 use super::definition::{MAX_OBJECT_TAGS, check_key, check_tags};
 use super::notify::Change;
-use super::objects::{MAX_PUT, Range, Stored, verify};
+use super::objects::{Data, MAX_PUT, Range, Stored, new_version, verify};
 use super::{BucketError, ObjectMeta, Requester};
 use crate::Core;
 
@@ -361,9 +361,7 @@ impl Core {
                 // Gone since the refusal (its parts with it): `NoSuchUpload`, not `InvalidPart`.
                 self.upload(bucket, key, upload_id).await?;
             }
-            let (record, answer) = self
-                .completion(&def, bucket, key, upload_id, &meta, &parts)
-                .await?;
+            let (record, answer) = self.completion(&def, key, upload_id, &meta, &parts).await?;
             let keep = record.blobs.iter().map(|b| b.id.clone()).collect();
             let change = Change::created("CompleteMultipartUpload", &record);
             let written = self
@@ -393,7 +391,6 @@ impl Core {
     async fn completion(
         &self,
         def: &super::BucketDef,
-        bucket: &str,
         key: &str,
         upload_id: &str,
         meta: &UploadMeta,
@@ -453,29 +450,13 @@ impl Core {
         let blobs: Vec<_> = chosen.into_iter().map(|(p, _)| p.blob).collect();
         let size = blobs.iter().map(|b| b.size).sum();
         let now = self.clock.now_ms();
-        let record = ObjectRecord {
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            version_id: def.new_version_id(),
-            seq: 0,
-            latest: true,
-            delete_marker: false,
+        let data = Data {
             blobs,
             inline: None,
             size,
-            etag: etag.clone(),
-            modified_ms: now,
-            meta: serde_json::to_string(&object)?,
-        };
-        let answer = Stored {
             etag,
-            version_id: def.versioned().then(|| record.version_id.clone()),
-            checksum: object.checksum.clone(),
-            checksum_type: object.checksum_type.clone(),
-            size,
-            modified_ms: now,
         };
-        Ok((record, answer))
+        new_version(def, key, data, &object, now)
     }
 }
 

@@ -124,6 +124,47 @@ fn etag_matches(condition: &str, etag: &str) -> bool {
         .any(|c| c == "*" || c.trim_start_matches("W/").trim_matches('"') == etag.trim_matches('"'))
 }
 
+/// The data of a new version: in blobs or inline, its size and ETag.
+pub(crate) struct Data {
+    pub blobs: Vec<eddy_store::BlobRef>,
+    pub inline: Option<Vec<u8>>,
+    pub size: u64,
+    pub etag: String,
+}
+
+/// A new latest version of `key` in `bucket`, written at `now`, and what writing it answers.
+pub(crate) fn new_version(
+    bucket: &super::BucketDef,
+    key: &str,
+    data: Data,
+    meta: &ObjectMeta,
+    now: i64,
+) -> Result<(ObjectRecord, Stored), BucketError> {
+    let record = ObjectRecord {
+        bucket: bucket.name.clone(),
+        key: key.to_owned(),
+        version_id: bucket.new_version_id(),
+        seq: 0,
+        latest: true,
+        delete_marker: false,
+        blobs: data.blobs,
+        inline: data.inline,
+        size: data.size,
+        etag: data.etag,
+        modified_ms: now,
+        meta: serde_json::to_string(meta)?,
+    };
+    let stored = Stored {
+        etag: record.etag.clone(),
+        version_id: bucket.versioned().then(|| record.version_id.clone()),
+        checksum: meta.checksum.clone(),
+        checksum_type: meta.checksum_type.clone(),
+        size: record.size,
+        modified_ms: now,
+    };
+    Ok((record, stored))
+}
+
 impl Core {
     /// PutObject: the body is written and synced, then recorded with its events in one store
     /// transaction.
@@ -162,29 +203,13 @@ impl Core {
         let mut meta = put.meta;
         meta.checksum = digests.checksum.clone();
         meta.checksum_type = Some("FULL_OBJECT".to_owned());
-        let now = self.clock.now_ms();
-        let record = ObjectRecord {
-            bucket: bucket.name.clone(),
-            key: put.key.clone(),
-            version_id: bucket.new_version_id(),
-            seq: 0,
-            latest: true,
-            delete_marker: false,
+        let data = Data {
             blobs: written.blobs(),
             inline: written.inline(),
             size: digests.size,
             etag: digests.etag(),
-            modified_ms: now,
-            meta: serde_json::to_string(&meta)?,
         };
-        let stored = Stored {
-            etag: record.etag.clone(),
-            version_id: bucket.versioned().then(|| record.version_id.clone()),
-            checksum: meta.checksum.clone(),
-            checksum_type: meta.checksum_type.clone(),
-            size: record.size,
-            modified_ms: now,
-        };
+        let (record, stored) = new_version(&bucket, &put.key, data, &meta, self.clock.now_ms())?;
         let change = Change::created("Put", &record);
         if let Err(e) = self
             .write_objects(
@@ -424,29 +449,13 @@ impl Core {
                 }
             }
         }
-        let now = self.clock.now_ms();
-        let record = ObjectRecord {
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            version_id: dest.new_version_id(),
-            seq: 0,
-            latest: true,
-            delete_marker: false,
+        let data = Data {
             blobs: copied.clone(),
             inline: src.record.inline.clone(),
             size: src.record.size,
             etag: src.record.etag.clone(),
-            modified_ms: now,
-            meta: serde_json::to_string(&meta)?,
         };
-        let stored = Stored {
-            etag: record.etag.clone(),
-            version_id: dest.versioned().then(|| record.version_id.clone()),
-            checksum: meta.checksum.clone(),
-            checksum_type: meta.checksum_type.clone(),
-            size: record.size,
-            modified_ms: now,
-        };
+        let (record, stored) = new_version(&dest, key, data, &meta, self.clock.now_ms())?;
         let change = Change::created("Copy", &record);
         if let Err(e) = self
             .write_objects(

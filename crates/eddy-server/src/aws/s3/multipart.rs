@@ -16,18 +16,7 @@ pub(super) async fn create_multipart_upload(
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
     let i = &req.input;
     let tags = header_tags(i.tagging.as_deref())?;
-    let meta = meta_of(
-        i.content_type.as_ref(),
-        i.content_encoding.clone(),
-        i.content_disposition.clone(),
-        i.content_language.clone(),
-        i.cache_control.clone(),
-        i.expires.as_ref(),
-        i.metadata.clone(),
-        i.storage_class.as_ref(),
-        i.website_redirect_location.clone(),
-        tags,
-    );
+    let meta = meta_of!(i, tags);
     let algorithm = match &i.checksum_algorithm {
         Some(a) => Some(Algorithm::parse(a.as_str()).ok_or_else(|| {
             S3Error::with_message(

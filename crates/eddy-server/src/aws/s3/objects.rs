@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use eddy_core::buckets::BucketError;
-use eddy_core::buckets::objects::{PutObject, Range as CoreRange, Stored};
+use eddy_core::buckets::objects::{PutObject, Stored};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
@@ -25,18 +25,7 @@ pub(super) async fn put_object(
         &u,
     )?;
     let tags = header_tags(i.tagging.as_deref())?;
-    let meta = meta_of(
-        i.content_type.as_ref(),
-        i.content_encoding.clone(),
-        i.content_disposition.clone(),
-        i.content_language.clone(),
-        i.cache_control.clone(),
-        i.expires.as_ref(),
-        i.metadata.clone(),
-        i.storage_class.as_ref(),
-        i.website_redirect_location.clone(),
-        tags,
-    );
+    let meta = meta_of!(i, tags);
     let put = PutObject {
         bucket: i.bucket.clone(),
         key: i.key.clone(),
@@ -73,17 +62,7 @@ pub(super) async fn get_object(
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
     let i = &req.input;
-    let range = i.range.as_ref().map(|r| match *r {
-        Range::Int { first, last } => CoreRange::From { first, last },
-        Range::Suffix { length } => CoreRange::Suffix(length),
-    });
-    let cond = conditions(
-        i.if_match.as_ref(),
-        i.if_none_match.as_ref(),
-        i.if_modified_since.as_ref(),
-        i.if_unmodified_since.as_ref(),
-    );
-    let part = i.part_number.map(|n| n.max(0) as u32);
+    let (cond, range, part) = read_args!(i);
     let reading = app
         .get_object(
             &i.bucket,
@@ -163,17 +142,7 @@ pub(super) async fn head_object(
     req: S3Request<HeadObjectInput>,
 ) -> S3Result<S3Response<HeadObjectOutput>> {
     let i = &req.input;
-    let cond = conditions(
-        i.if_match.as_ref(),
-        i.if_none_match.as_ref(),
-        i.if_modified_since.as_ref(),
-        i.if_unmodified_since.as_ref(),
-    );
-    let range = i.range.as_ref().map(|r| match *r {
-        Range::Int { first, last } => CoreRange::From { first, last },
-        Range::Suffix { length } => CoreRange::Suffix(length),
-    });
-    let part = i.part_number.map(|n| n.max(0) as u32);
+    let (cond, range, part) = read_args!(i);
     let (found, range) = app
         .object_range(
             &i.bucket,
@@ -309,20 +278,7 @@ pub(super) async fn copy_object(
         .metadata_directive
         .as_ref()
         .is_some_and(|d| d.as_str() == "REPLACE")
-        .then(|| {
-            meta_of(
-                i.content_type.as_ref(),
-                i.content_encoding.clone(),
-                i.content_disposition.clone(),
-                i.content_language.clone(),
-                i.cache_control.clone(),
-                i.expires.as_ref(),
-                i.metadata.clone(),
-                i.storage_class.as_ref(),
-                i.website_redirect_location.clone(),
-                Vec::new(),
-            )
-        });
+        .then(|| meta_of!(i, Vec::new()));
     let replace_tags = if i
         .tagging_directive
         .as_ref()
@@ -419,15 +375,7 @@ pub(super) async fn list_objects_v2(
             None
         },
         contents: Some(contents),
-        common_prefixes: (!listing.prefixes.is_empty()).then(|| {
-            listing
-                .prefixes
-                .into_iter()
-                .map(|p| CommonPrefix {
-                    prefix: Some(enc(p)),
-                })
-                .collect()
-        }),
+        common_prefixes: common_prefixes(&listing.prefixes, enc),
         delimiter: i.delimiter.clone(),
         encoding_type: i.encoding_type.clone(),
         start_after: i.start_after.clone(),
@@ -466,15 +414,7 @@ pub(super) async fn list_objects(
         max_keys: Some(i.max_keys.unwrap_or(1000)),
         is_truncated: Some(listing.truncated),
         contents: Some(listing.objects.iter().map(object_of).collect()),
-        common_prefixes: (!listing.prefixes.is_empty()).then(|| {
-            listing
-                .prefixes
-                .iter()
-                .map(|p| CommonPrefix {
-                    prefix: Some(p.clone()),
-                })
-                .collect()
-        }),
+        common_prefixes: common_prefixes(&listing.prefixes, |p| p),
         delimiter: i.delimiter.clone(),
         next_marker: (listing.truncated && i.delimiter.is_some())
             .then_some(last)
@@ -528,15 +468,7 @@ pub(super) async fn list_object_versions(
         _ => (None, None),
     };
     Ok(S3Response::new(ListObjectVersionsOutput {
-        common_prefixes: (!listing.prefixes.is_empty()).then(|| {
-            listing
-                .prefixes
-                .iter()
-                .map(|p| CommonPrefix {
-                    prefix: Some(p.clone()),
-                })
-                .collect()
-        }),
+        common_prefixes: common_prefixes(&listing.prefixes, |p| p),
         delete_markers: (!markers.is_empty()).then_some(markers),
         delimiter: i.delimiter.clone(),
         encoding_type: i.encoding_type.clone(),

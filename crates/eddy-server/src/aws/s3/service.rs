@@ -261,6 +261,66 @@ macro_rules! set_checksum_ {
 }
 pub(super) use set_checksum_ as set_checksum;
 
+/// The object metadata an operation's input carries (PutObject, CopyObject,
+/// CreateMultipartUpload share these members), with `tags`.
+macro_rules! meta_of_ {
+    ($input:expr, $tags:expr) => {{
+        let i = &$input;
+        $crate::aws::s3::service::meta_of(
+            i.content_type.as_ref(),
+            i.content_encoding.clone(),
+            i.content_disposition.clone(),
+            i.content_language.clone(),
+            i.cache_control.clone(),
+            i.expires.as_ref(),
+            i.metadata.clone(),
+            i.storage_class.as_ref(),
+            i.website_redirect_location.clone(),
+            $tags,
+        )
+    }};
+}
+pub(super) use meta_of_ as meta_of;
+
+/// What GetObject and HeadObject read alike: their conditions, range and part number.
+macro_rules! read_args_ {
+    ($input:expr) => {{
+        let i = &$input;
+        let cond = $crate::aws::s3::service::conditions(
+            i.if_match.as_ref(),
+            i.if_none_match.as_ref(),
+            i.if_modified_since.as_ref(),
+            i.if_unmodified_since.as_ref(),
+        );
+        let range = i.range.as_ref().map(|r| match *r {
+            s3s::dto::Range::Int { first, last } => {
+                eddy_core::buckets::objects::Range::From { first, last }
+            }
+            s3s::dto::Range::Suffix { length } => {
+                eddy_core::buckets::objects::Range::Suffix(length)
+            }
+        });
+        let part = i.part_number.map(|n| n.max(0) as u32);
+        (cond, range, part)
+    }};
+}
+pub(super) use read_args_ as read_args;
+
+/// A listing's common prefixes as S3 lists them (none: the element is left out).
+pub(super) fn common_prefixes(
+    prefixes: &[String],
+    encode: impl Fn(String) -> String,
+) -> Option<Vec<CommonPrefix>> {
+    (!prefixes.is_empty()).then(|| {
+        prefixes
+            .iter()
+            .map(|p| CommonPrefix {
+                prefix: Some(encode(p.clone())),
+            })
+            .collect()
+    })
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(super) fn meta_of(
     content_type: Option<&ContentType>,
