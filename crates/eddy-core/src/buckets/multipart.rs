@@ -416,6 +416,16 @@ impl Core {
         let mut chosen = Vec::with_capacity(parts.len());
         for (i, want) in parts.iter().enumerate() {
             let Some(p) = stored.iter().find(|p| p.part_number == want.number) else {
+                // The parts went with the upload when another request finished it meanwhile.
+                if self
+                    .buckets
+                    .store
+                    .upload_get(upload_id.to_owned())
+                    .await?
+                    .is_none()
+                {
+                    return Err(BucketError::NoSuchUpload(upload_id.to_owned()));
+                }
                 return Err(BucketError::InvalidPart);
             };
             if p.etag.trim_matches('"') != want.etag.trim_matches('"') {
