@@ -86,8 +86,17 @@ pub fn is_s3(signing: Option<&str>, uri: &axum::http::Uri, headers: &HeaderMap) 
     if uri.query().and_then(presigned_v2).is_some() {
         return true;
     }
-    // SigV2's `Authorization: AWS KEY:SIGNATURE`: S3 is the only service that still takes it.
+    // SigV2's `Authorization: AWS KEY:SIGNATURE`: S3's, unless it is a query-protocol call
+    // (an `Action`, or a form posted), as the oldest SDKs sign SQS and SNS.
+    let query_call = uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p.split('=').next() == Some("Action")))
+        || headers.get("content-type").is_some_and(|t| {
+            t.as_bytes()
+                .starts_with(b"application/x-www-form-urlencoded")
+        });
     if signing.is_none()
+        && !query_call
         && headers.get("authorization").is_some_and(|v| {
             v.as_bytes().starts_with(b"AWS ") && !v.as_bytes().starts_with(b"AWS4")
         })
