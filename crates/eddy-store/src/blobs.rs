@@ -71,6 +71,8 @@ pub trait BlobSink: Send {
 #[derive(Debug, Clone)]
 pub struct Blobs {
     root: PathBuf,
+    /// Bytes all reads together may hold in memory (see [`READ_BUDGET`]).
+    reading: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl Blobs {
@@ -80,7 +82,10 @@ impl Blobs {
         for dir in [root.clone(), root.join("tmp"), root.join("blobs")] {
             mkdir(&dir)?;
         }
-        Ok(Self { root })
+        Ok(Self {
+            root,
+            reading: std::sync::Arc::new(tokio::sync::Semaphore::new(READ_BUDGET)),
+        })
     }
 
     /// Where the blob directory is.
@@ -183,7 +188,23 @@ impl Blobs {
 /// Chunks handed to a file sink's writer thread at most at once.
 const QUEUE: usize = 16;
 /// How much a file read hands over at once.
-const READ_CHUNK: usize = 1024 * 1024;
+const READ_CHUNK: usize = 4 * 1024 * 1024;
+/// Bytes every read of a blob directory together may hold in memory: a chunk is read only with
+/// its share of this, given back when the chunk is sent and dropped, so a thousand slow
+/// downloads wait for each other instead of filling memory.
+const READ_BUDGET: usize = 256 * 1024 * 1024;
+
+/// A chunk read, holding its share of the read budget until it is dropped.
+struct Held {
+    data: Vec<u8>,
+    _share: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl AsRef<[u8]> for Held {
+    fn as_ref(&self) -> &[u8] {
+        &self.data
+    }
+}
 
 fn joined<T>(r: std::result::Result<io::Result<T>, tokio::task::JoinError>) -> io::Result<T> {
     r.map_err(io::Error::other)?
@@ -225,16 +246,25 @@ impl BlobStore for Blobs {
                 })
                 .await,
             )?;
-            let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(4);
+            let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(1);
+            let (runtime, budget) = (tokio::runtime::Handle::current(), self.reading.clone());
             tokio::task::spawn_blocking(move || {
                 for (mut f, mut left) in files {
                     while left > 0 {
                         let n = (left as usize).min(READ_CHUNK);
+                        let Ok(share) =
+                            runtime.block_on(budget.clone().acquire_many_owned(n as u32))
+                        else {
+                            return;
+                        };
                         // Read into fresh capacity: `read_to_end` fills it from the file
                         // without zeroing it first.
                         let mut buf = Vec::with_capacity(n);
                         let r = match (&mut f).take(n as u64).read_to_end(&mut buf) {
-                            Ok(got) if got == n => Ok(Bytes::from(buf)),
+                            Ok(got) if got == n => Ok(Bytes::from_owner(Held {
+                                data: buf,
+                                _share: share,
+                            })),
                             Ok(_) => Err(io::Error::new(
                                 io::ErrorKind::UnexpectedEof,
                                 "the blob is shorter than its object says",
