@@ -142,16 +142,3 @@ pub async fn read(
     }
     blobs.read(plan).await.map_err(BucketError::io)
 }
-
-/// Copies `[start, end)` of an object into a new blob (UploadPartCopy), hashing it.
-pub async fn copy_range(
-    blobs: &dyn BlobStore,
-    inline: Option<Vec<u8>>,
-    parts: Vec<BlobRef>,
-    start: u64,
-    end: u64,
-    hashes: Hashes,
-) -> Result<(Written, Digests), BucketError> {
-    let body = read(blobs, inline, parts, start, end).await?;
-    write(blobs, body, hashes, u64::MAX, false).await
-}

@@ -582,6 +582,7 @@ impl Core {
         if max == 0 {
             return Ok(out);
         }
+        let limit = (max + 1).min(1001);
         loop {
             let page = self
                 .buckets
@@ -590,20 +591,17 @@ impl Core {
                     bucket: bucket.to_owned(),
                     prefix: prefix.to_owned(),
                     after: cursor.clone(),
-                    limit: (max + 1).min(1001),
+                    limit,
                 })
                 .await?;
-            let exhausted = page.len() < (max + 1).min(1001);
+            let exhausted = page.len() < limit;
             let mut skipped = false;
             for r in page {
                 if out.objects.len() + out.prefixes.len() >= max {
                     out.truncated = true;
                     return Ok(out);
                 }
-                if let Some(d) = delimiter
-                    && let Some(i) = r.key[prefix.len()..].find(d)
-                {
-                    let cp = r.key[..prefix.len() + i + d.len()].to_owned();
+                if let Some(cp) = common_prefix(&r.key, prefix, delimiter) {
                     let skip = past(&cp);
                     out.next = Some(skip.clone());
                     out.prefixes.push(cp);
@@ -650,8 +648,8 @@ impl Core {
         if max == 0 {
             return Ok(out);
         }
+        let limit = (max + 1).min(1001);
         loop {
-            let limit = (max + 1).min(1001);
             let page = store
                 .object_versions(VersionQuery {
                     bucket: bucket.to_owned(),
@@ -667,10 +665,7 @@ impl Core {
                     out.truncated = true;
                     return Ok(out);
                 }
-                if let Some(d) = delimiter
-                    && let Some(i) = r.key[prefix.len()..].find(d)
-                {
-                    let cp = r.key[..prefix.len() + i + d.len()].to_owned();
+                if let Some(cp) = common_prefix(&r.key, prefix, delimiter) {
                     let skip = past(&cp);
                     out.prefixes.push(cp);
                     cursor = Some((skip.clone(), i64::MIN));
@@ -805,6 +800,14 @@ fn resolve_range(r: Range, size: u64) -> Result<(u64, u64), BucketError> {
     }
 }
 
+/// The common prefix `key` rolls up into: `prefix` and what follows it up to and including the
+/// first `delimiter`, if the rest of the key holds one.
+fn common_prefix(key: &str, prefix: &str, delimiter: Option<&str>) -> Option<String> {
+    let d = delimiter?;
+    let i = key[prefix.len()..].find(d)?;
+    Some(key[..prefix.len() + i + d.len()].to_owned())
+}
+
 /// A cursor after every key that starts with `prefix` (keys are at most 1024 bytes, so enough
 /// U+10FFFF characters, the greatest in byte order, pass them all).
 fn past(prefix: &str) -> String {
@@ -829,6 +832,21 @@ mod tests {
         assert_eq!(resolve_range(Range::Suffix(500), 100).unwrap(), (0, 100));
         assert!(resolve_range(from(100, None), 100).is_err());
         assert!(resolve_range(Range::Suffix(0), 100).is_err());
+    }
+
+    #[test]
+    fn keys_roll_up_at_the_first_delimiter_after_the_prefix() {
+        assert_eq!(common_prefix("a/b/c", "", Some("/")).as_deref(), Some("a/"));
+        assert_eq!(
+            common_prefix("a/b/c", "a/", Some("/")).as_deref(),
+            Some("a/b/")
+        );
+        assert_eq!(common_prefix("a/b", "a/", Some("/")), None);
+        assert_eq!(common_prefix("a/b", "", None), None);
+        assert_eq!(
+            common_prefix("x--y--z", "x", Some("--")).as_deref(),
+            Some("x--")
+        );
     }
 
     #[test]

@@ -18,19 +18,12 @@ use axum::middleware::Next;
 use axum::response::Response;
 use eddy_core::buckets::CorsRule;
 
-use super::{Hosts, error};
+use super::{error, new_request_id, vhost_bucket};
 use crate::App;
-use s3s::host::S3Host;
 
 /// The bucket a request addresses (virtual host, else the first path segment).
 fn bucket_of(req: &Request) -> Option<String> {
-    if let Some(b) = req
-        .headers()
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| Hosts.parse_host_header(h).ok())
-        .and_then(|vh| vh.bucket().map(str::to_owned))
-    {
+    if let Some(b) = vhost_bucket(req.headers()) {
         return Some(b);
     }
     let first = req.uri().path().trim_start_matches('/').split('/').next()?;
@@ -56,7 +49,7 @@ pub async fn gate(State(app): State<Arc<App>>, req: Request, next: Next) -> Resp
     let Some(def) = bucket_of(&req).and_then(|b| app.buckets.get(&b)) else {
         return next.run(req).await;
     };
-    let request_id = uuid::Uuid::new_v4().simple().to_string()[..16].to_ascii_uppercase();
+    let request_id = new_request_id();
     let Some(rules) = def.cors.clone() else {
         return forbidden(
             &request_id,

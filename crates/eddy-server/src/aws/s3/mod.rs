@@ -70,6 +70,18 @@ impl S3Host for Hosts {
     }
 }
 
+/// The bucket a request's `Host` names (`BUCKET.s3.localhost`), if it names one.
+pub(crate) fn vhost_bucket(headers: &HeaderMap) -> Option<String> {
+    let host = headers.get("host")?.to_str().ok()?;
+    let vh = Hosts.parse_host_header(host).ok()?;
+    vh.bucket().map(str::to_owned)
+}
+
+/// A request id as S3 makes them (16 uppercase hex digits).
+pub(crate) fn new_request_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..16].to_ascii_uppercase()
+}
+
 /// The S3 service eddy serves.
 pub fn build(app: std::sync::Weak<App>) -> S3Service {
     let mut b = S3ServiceBuilder::new(EddyS3 { app });
@@ -108,11 +120,7 @@ pub fn is_s3(signing: Option<&str>, uri: &axum::http::Uri, headers: &HeaderMap) 
     {
         return q.contains("%2Fs3%2Faws4_request") || q.contains("/s3/aws4_request");
     }
-    headers
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| Hosts.parse_host_header(h).ok())
-        .is_some_and(|vh| vh.bucket().is_some())
+    vhost_bucket(headers).is_some()
 }
 
 /// The largest XML document a request may send in `aws-chunked` framing.
@@ -168,7 +176,7 @@ pub fn presigned_v2(query: &str) -> Option<u64> {
 /// Answers an S3 request.
 pub async fn call(app: &Arc<App>, region: &str, req: Request) -> Response {
     let (mut parts, body) = req.into_parts();
-    let request_id = uuid::Uuid::new_v4().simple().to_string()[..16].to_ascii_uppercase();
+    let request_id = new_request_id();
     let source_ip = parts
         .extensions
         .get::<ConnectInfo<std::net::SocketAddr>>()
@@ -304,12 +312,7 @@ pub async fn call(app: &Arc<App>, region: &str, req: Request) -> Response {
                 parts.headers.remove("content-encoding");
             }
         }
-        let vhost = parts
-            .headers
-            .get("host")
-            .and_then(|h| h.to_str().ok())
-            .and_then(|h| Hosts.parse_host_header(h).ok())
-            .is_some_and(|vh| vh.bucket().is_some());
+        let vhost = vhost_bucket(&parts.headers).is_some();
         if streams_body(&parts.method, parts.uri.path(), parts.uri.query(), vhost) {
             Body::new(chunked)
         } else {
