@@ -15,6 +15,7 @@ mod queue_depth;
 mod routes;
 mod s3;
 mod schedules;
+mod server;
 mod sources;
 
 use std::process::ExitCode;

@@ -27,9 +27,8 @@
 //! Prints one JSON line; progress goes to stderr.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -39,6 +38,7 @@ use serde_json::{Value, json};
 
 use crate::http1::Conn;
 use crate::percentile;
+use crate::server::Server;
 
 const MIB: u64 = 1024 * 1024;
 
@@ -101,66 +101,6 @@ pub struct S3Args {
     /// PUTs whose EventBridge event is waited for, one at a time.
     #[arg(long, default_value_t = 300)]
     events: usize,
-}
-
-/// `eddy serve` started by the bench: killed, and its fresh data directory removed, on drop.
-struct Server {
-    child: Child,
-    aws: String,
-    remove: Option<PathBuf>,
-}
-
-impl Server {
-    fn start(eddy: &Path, dir: &Path, remove: bool) -> anyhow::Result<Self> {
-        ensure!(
-            eddy.is_file(),
-            "{} does not exist: build it (`cargo build --release -p eddy`) or pass --eddy",
-            eddy.display()
-        );
-        ensure!(
-            !dir.exists(),
-            "{} exists: give a fresh --data-dir",
-            dir.display()
-        );
-        let child = Command::new(eddy)
-            .args(["serve", "--aws-listen", "127.0.0.1:0"])
-            .args(["--http-listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir)
-            .env_remove("EDDY_STORE")
-            .env_remove("EDDY_CONFIG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("start {}", eddy.display()))?;
-        let mut server = Self {
-            aws: String::new(),
-            remove: remove.then(|| dir.to_owned()),
-            child,
-        };
-        let stdout = server.child.stdout.take().context("no stdout")?;
-        let mut lines = BufReader::new(stdout);
-        let mut line = String::new();
-        lines.read_line(&mut line)?;
-        server.aws = line
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("aws=http://"))
-            .with_context(|| format!("no aws address in eddy's first line {line:?}"))?
-            .to_owned();
-        // Keep reading, so eddy never blocks on a full pipe.
-        std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
-        Ok(server)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _gone = self.child.kill();
-        let _reaped = self.child.wait();
-        if let Some(dir) = &self.remove {
-            let _removed = std::fs::remove_dir_all(dir);
-        }
-    }
 }
 
 /// The bytes the bench puts: a fixed pseudo-random 1 MiB block repeated, the first 8 bytes of
