@@ -212,6 +212,74 @@ impl NameRule {
     }
 }
 
+/// The event types S3 notification configurations accept (`s3:ObjectCreated:*`, ...).
+pub const S3_EVENT_TYPES: &[&str] = &[
+    "s3:ObjectCreated:*",
+    "s3:ObjectCreated:Put",
+    "s3:ObjectCreated:Post",
+    "s3:ObjectCreated:Copy",
+    "s3:ObjectCreated:CompleteMultipartUpload",
+    "s3:ObjectRemoved:*",
+    "s3:ObjectRemoved:Delete",
+    "s3:ObjectRemoved:DeleteMarkerCreated",
+    "s3:ObjectTagging:*",
+    "s3:ObjectTagging:Put",
+    "s3:ObjectTagging:Delete",
+    "s3:ObjectRestore:*",
+    "s3:ObjectRestore:Post",
+    "s3:ObjectRestore:Completed",
+    "s3:ObjectRestore:Delete",
+    "s3:ReducedRedundancyLostObject",
+    "s3:Replication:*",
+    "s3:LifecycleExpiration:*",
+    "s3:LifecycleTransition",
+    "s3:IntelligentTiering",
+    "s3:ObjectAcl:Put",
+    "s3:LifecycleExpiration:Delete",
+    "s3:LifecycleExpiration:DeleteMarkerCreated",
+];
+
+/// Why `name` is not a valid S3 bucket name (general purpose buckets), if it is not: 3 to 63
+/// lowercase letters, digits, `.` and `-`, starting and ending with a letter or digit, no `..`,
+/// `.-` or `-.`, not an IP address, none of S3's reserved prefixes and suffixes.
+pub fn bucket_name_problem(name: &str) -> Option<&'static str> {
+    let bytes = name.as_bytes();
+    let edge = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    if !(3..=63).contains(&name.len()) {
+        return Some("it must be 3 to 63 characters long");
+    }
+    if !bytes
+        .iter()
+        .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+    {
+        return Some("it may hold only lowercase letters, digits, `.` and `-`");
+    }
+    if !bytes.first().is_some_and(edge) || !bytes.last().is_some_and(edge) {
+        return Some("it must start and end with a letter or digit");
+    }
+    if name.contains("..") || name.contains(".-") || name.contains("-.") {
+        return Some("`..`, `.-` and `-.` are not allowed");
+    }
+    if name.split('.').count() == 4 && name.split('.').all(|p| p.parse::<u8>().is_ok()) {
+        return Some("it must not look like an IP address");
+    }
+    if ["xn--", "sthree-", "amzn-s3-demo-"]
+        .iter()
+        .any(|p| name.starts_with(p))
+    {
+        return Some("the prefixes `xn--`, `sthree-` and `amzn-s3-demo-` are reserved");
+    }
+    if ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"]
+        .iter()
+        .any(|s| name.ends_with(s))
+    {
+        return Some(
+            "the suffixes `-s3alias`, `--ol-s3`, `.mrap`, `--x-s3` and `--table-s3` are reserved",
+        );
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

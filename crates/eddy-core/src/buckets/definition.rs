@@ -146,31 +146,7 @@ pub enum DestinationKind {
 }
 
 /// The event types S3 notification configurations accept.
-pub const EVENT_TYPES: &[&str] = &[
-    "s3:ObjectCreated:*",
-    "s3:ObjectCreated:Put",
-    "s3:ObjectCreated:Post",
-    "s3:ObjectCreated:Copy",
-    "s3:ObjectCreated:CompleteMultipartUpload",
-    "s3:ObjectRemoved:*",
-    "s3:ObjectRemoved:Delete",
-    "s3:ObjectRemoved:DeleteMarkerCreated",
-    "s3:ObjectTagging:*",
-    "s3:ObjectTagging:Put",
-    "s3:ObjectTagging:Delete",
-    "s3:ObjectRestore:*",
-    "s3:ObjectRestore:Post",
-    "s3:ObjectRestore:Completed",
-    "s3:ObjectRestore:Delete",
-    "s3:ReducedRedundancyLostObject",
-    "s3:Replication:*",
-    "s3:LifecycleExpiration:*",
-    "s3:LifecycleTransition",
-    "s3:IntelligentTiering",
-    "s3:ObjectAcl:Put",
-    "s3:LifecycleExpiration:Delete",
-    "s3:LifecycleExpiration:DeleteMarkerCreated",
-];
+pub use eddy_model::names::S3_EVENT_TYPES as EVENT_TYPES;
 
 impl Destination {
     /// Whether an event named `event` (`ObjectCreated:Put`) of `key` goes here.
@@ -190,40 +166,13 @@ impl Destination {
     }
 }
 
-/// Checks a bucket name against S3's rules for general purpose buckets.
+/// Checks a bucket name against S3's rules for general purpose buckets
+/// ([`eddy_model::names::bucket_name_problem`]).
 pub fn check_bucket_name(name: &str) -> Result<(), BucketError> {
-    let bad = || BucketError::InvalidBucketName(name.to_owned());
-    if !(3..=63).contains(&name.len()) {
-        return Err(bad());
+    match eddy_model::names::bucket_name_problem(name) {
+        Some(_) => Err(BucketError::InvalidBucketName(name.to_owned())),
+        None => Ok(()),
     }
-    let bytes = name.as_bytes();
-    let edge = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    if !edge(bytes[0]) || !edge(bytes[bytes.len() - 1]) {
-        return Err(bad());
-    }
-    if !bytes
-        .iter()
-        .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
-    {
-        return Err(bad());
-    }
-    if name.contains("..") || name.contains(".-") || name.contains("-.") {
-        return Err(bad());
-    }
-    if name.split('.').count() == 4 && name.split('.').all(|p| p.parse::<u8>().is_ok()) {
-        return Err(bad());
-    }
-    for prefix in ["xn--", "sthree-", "amzn-s3-demo-"] {
-        if name.starts_with(prefix) {
-            return Err(bad());
-        }
-    }
-    for suffix in ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"] {
-        if name.ends_with(suffix) {
-            return Err(bad());
-        }
-    }
-    Ok(())
 }
 
 /// Checks an object key: 1 to 1024 bytes of UTF-8 (the protocol layer has decoded it) with no
