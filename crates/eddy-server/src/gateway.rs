@@ -6,6 +6,8 @@
 //! route (404/405), take a throttle token (429), read the body up to 10 MB (413), check the API
 //! key and the authorizer (401/403), run the integration (function proxy, bus, queue) within its
 //! timeout (504), then add CORS headers. Every answer carries `apigw-requestid`.
+//!
+//! Requests to a function URL's host (`URL_ID.lambda-url.…`) go to [`crate::function_urls`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -81,6 +83,11 @@ async fn serve(app: &App, req: Request, request_id: &str, tag: &mut Tag) -> Resp
     }
     .to_owned();
     let host_name = host_name.as_str();
+    if let Some(id) = crate::function_urls::url_id(host_name) {
+        tag.api = Some(format!("lambda-url:{id}"));
+        let id = id.to_owned();
+        return crate::function_urls::serve(app, parts, body, &id, host_name, request_id).await;
+    }
     let path = parts.uri.path();
     let segments: Vec<&str> = path.split('/').skip(1).collect();
     // The API, the segments its routes see, and the raw path its functions see.

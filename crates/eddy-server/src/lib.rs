@@ -23,6 +23,7 @@ pub mod admin;
 pub mod apply;
 pub mod aws;
 pub mod error;
+pub mod function_urls;
 pub mod gateway;
 pub mod ops;
 pub mod routes;

@@ -298,9 +298,17 @@ impl Core {
                 (DestinationKind::Topic, TargetKind::Topic { region, name }) => {
                     self.topics.get(&region, &name).is_some()
                 }
-                (DestinationKind::Function, TargetKind::Function { region, name }) => {
-                    self.functions.get(&region, &name).is_some()
-                }
+                (
+                    DestinationKind::Function,
+                    TargetKind::Function {
+                        region,
+                        name,
+                        qualifier,
+                    },
+                ) => self
+                    .functions
+                    .get(&region, &name)
+                    .is_some_and(|f| qualifier.is_none_or(|q| f.has_qualifier(&q))),
                 _ => false,
             };
             if !exists {
@@ -432,12 +440,17 @@ pub async fn deliver(app: Arc<Core>, items: Vec<WorkItem>) {
                     }
                 }
             },
-            TargetKind::Function { region, name } => match app.functions.get(&region, &name) {
+            TargetKind::Function {
+                region,
+                name,
+                qualifier,
+            } => match app.functions.get(&region, &name) {
                 None => Err(format!("the function {destination_arn} does not exist")),
                 Some(def) => {
                     match crate::delivery::function::enqueue(
                         &app,
                         &def,
+                        qualifier.as_deref(),
                         item.body.clone(),
                         vec![item.lease()],
                     )

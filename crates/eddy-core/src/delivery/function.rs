@@ -24,11 +24,13 @@ use crate::work::Work;
 /// The bus name their payloads are stored under (never a real bus: names cannot hold `$`).
 const ASYNC_BUS: &str = "$lambda";
 
-/// Accepts an asynchronous invocation of `def` durably; `ack` names the leases of work items
-/// completed by this acceptance (a rule's delivery to the function). Returns the request id.
+/// Accepts an asynchronous invocation of `def` (of its version or alias `qualifier`, when given)
+/// durably; `ack` names the leases of work items completed by this acceptance (a rule's
+/// delivery to the function). Returns the request id.
 pub async fn enqueue(
     app: &Core,
     def: &FunctionDef,
+    qualifier: Option<&str>,
     payload: String,
     ack: Vec<Lease>,
 ) -> Result<String, CoreError> {
@@ -44,7 +46,10 @@ pub async fn enqueue(
         }],
         work: vec![
             Work::AsyncInvoke {
-                function_arn: &def.arn(app.functions.account()),
+                function_arn: &match qualifier {
+                    Some(q) => format!("{}:{q}", def.arn(app.functions.account())),
+                    None => def.arn(app.functions.account()),
+                },
             }
             .new_work(0),
         ],
@@ -60,7 +65,12 @@ pub async fn enqueue(
 /// Invokes the function of a group of asynchronous invocation items and settles each.
 pub async fn deliver(app: Arc<Core>, items: Vec<WorkItem>) {
     let Some(first) = items.first() else { return };
-    let TargetKind::Function { region, name } = TargetKind::of(&first.rule) else {
+    let TargetKind::Function {
+        region,
+        name,
+        qualifier,
+    } = TargetKind::of(&first.rule)
+    else {
         return;
     };
     let Some(def) = app.functions.get(&region, &name) else {
@@ -70,11 +80,12 @@ pub async fn deliver(app: Arc<Core>, items: Vec<WorkItem>) {
         return;
     };
     let def = Arc::new(def);
+    let qualifier: Arc<Option<String>> = Arc::new(qualifier);
     let handles: Vec<_> = items
         .into_iter()
         .map(|item| {
-            let (app, def) = (app.clone(), def.clone());
-            tokio::spawn(async move { deliver_one(&app, &def, item).await })
+            let (app, def, q) = (app.clone(), def.clone(), qualifier.clone());
+            tokio::spawn(async move { deliver_one(&app, &def, q.as_deref(), item).await })
         })
         .collect();
     for h in handles {
@@ -82,32 +93,55 @@ pub async fn deliver(app: Arc<Core>, items: Vec<WorkItem>) {
     }
 }
 
-async fn deliver_one(app: &Core, def: &FunctionDef, item: WorkItem) {
+async fn deliver_one(app: &Core, def: &FunctionDef, qualifier: Option<&str>, item: WorkItem) {
     let config = def.event_invoke.clone().unwrap_or_default();
     let now = app.clock.now_ms();
     let age = now - item.created_ms;
     if age > config.max_age_ms() {
-        finish(app, def, &config, &item, None, "EventAgeExceeded").await;
+        finish(
+            app,
+            def,
+            &config,
+            &item,
+            None,
+            "EventAgeExceeded",
+            "$LATEST",
+        )
+        .await;
         return;
     }
-    let Some(pool) = app.functions.pool(&def.region, &def.name) else {
+    // Each invocation resolves its alias anew: routing weights split invocations.
+    let Ok(target) = app.functions.resolve(&def.region, &def.name, qualifier) else {
+        tracing::warn!(function = %def.name, qualifier = ?qualifier, request = %item.event_id,
+            "the version or alias of an asynchronous invocation is gone; dropping it");
         ack(app, vec![item.lease()]).await;
         return;
     };
     let inv = Invocation {
         payload: item.body.clone().into(),
         request_id: item.event_id.clone(),
+        invoked_arn: target.invoked_arn.clone(),
         ..Invocation::default()
     };
-    match pool.invoke(inv).await {
+    let version = target.version.as_str();
+    match target.pool.invoke(inv).await {
         Ok(outcome) if outcome.function_error.is_none() => {
-            finish(app, def, &config, &item, Some(&outcome), "Success").await;
+            finish(app, def, &config, &item, Some(&outcome), "Success", version).await;
         }
         Ok(outcome) => {
             // attempts counts this one; retries so far = attempts - 1.
             let retries_done = item.attempts.saturating_sub(1);
             if retries_done >= config.retries() {
-                finish(app, def, &config, &item, Some(&outcome), "RetriesExhausted").await;
+                finish(
+                    app,
+                    def,
+                    &config,
+                    &item,
+                    Some(&outcome),
+                    "RetriesExhausted",
+                    version,
+                )
+                .await;
             } else {
                 // Lambda waits one minute before the first retry, two before the second.
                 let wait = 60_000 * i64::from(retries_done + 1);
@@ -131,10 +165,11 @@ fn record(
     item: &WorkItem,
     outcome: Option<&Outcome>,
     condition: &str,
+    version: &str,
 ) -> String {
     let payload: Value =
         serde_json::from_str(&item.body).unwrap_or_else(|_| Value::String(item.body.clone()));
-    let mut response_context = json!({"statusCode": 200, "executedVersion": "$LATEST"});
+    let mut response_context = json!({"statusCode": 200, "executedVersion": version});
     let mut response_payload = Value::Null;
     if let Some(o) = outcome {
         if let Some(fe) = o.function_error {
@@ -148,7 +183,7 @@ fn record(
         "timestamp": eddy_model::event::format_time(app.clock.now_ms()),
         "requestContext": {
             "requestId": item.event_id,
-            "functionArn": format!("{}:$LATEST", def.arn(app.functions.account())),
+            "functionArn": format!("{}:{version}", def.arn(app.functions.account())),
             "condition": condition,
             "approximateInvokeCount": item.attempts,
         },
@@ -170,6 +205,7 @@ async fn finish(
     item: &WorkItem,
     outcome: Option<&Outcome>,
     condition: &str,
+    version: &str,
 ) {
     let success = condition == "Success";
     if !success {
@@ -185,7 +221,7 @@ async fn finish(
         ack(app, vec![item.lease()]).await;
         return;
     };
-    let rec = record(app, def, item, outcome, condition);
+    let rec = record(app, def, item, outcome, condition, version);
     let leases = vec![item.lease()];
     // `None`: the lease was lost (counted), nothing was sent.
     let failed = |e: CoreError| (!lost(app, &e)).then(|| e.to_string());
@@ -232,8 +268,12 @@ async fn finish(
                 Err(e) => Err(failed(e)),
             }
         }
-        TargetKind::Function { region, name } => match app.functions.get(&region, &name) {
-            Some(target) => enqueue(app, &target, rec, leases)
+        TargetKind::Function {
+            region,
+            name,
+            qualifier,
+        } => match app.functions.get(&region, &name) {
+            Some(target) => enqueue(app, &target, qualifier.as_deref(), rec, leases)
                 .await
                 .map(drop)
                 .map_err(failed),

@@ -560,7 +560,11 @@ async fn attempt(
                 Err(e) => Err(Failure::core(&e)),
             }
         }
-        TargetKind::Function { region, name } => {
+        TargetKind::Function {
+            region,
+            name,
+            qualifier,
+        } => {
             // Like EventBridge, hand the event to the function's asynchronous invocation queue;
             // the function's own retry settings and destinations apply from there.
             let Some(def) = app.functions.get(&region, &name) else {
@@ -573,7 +577,18 @@ async fn attempt(
                 ));
             };
             let body = shape(rule, target, item)?;
-            function::enqueue(app, &def, body, vec![item.lease()])
+            if let Some(q) = qualifier.as_deref()
+                && !def.has_qualifier(q)
+            {
+                return Err(Failure::permanent(
+                    "ResourceNotFoundException",
+                    format!(
+                        "Function not found: {}:{q}",
+                        def.arn(app.functions.account())
+                    ),
+                ));
+            }
+            function::enqueue(app, &def, qualifier.as_deref(), body, vec![item.lease()])
                 .await
                 .map(|_| Settle::Done)
                 .map_err(|e| Failure::core(&e))

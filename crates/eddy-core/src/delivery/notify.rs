@@ -279,7 +279,12 @@ async fn to_queue(cx: &Ctx<'_>, notes: &[Note]) -> Vec<Result<Done, Failure>> {
 
 /// Hands Lambda's SNS event to the function's asynchronous invocation queue.
 async fn to_function(cx: &Ctx<'_>, note: &Note) -> Result<Done, Failure> {
-    let TargetKind::Function { region, name } = TargetKind::of(&cx.sub.endpoint) else {
+    let TargetKind::Function {
+        region,
+        name,
+        qualifier,
+    } = TargetKind::of(&cx.sub.endpoint)
+    else {
         return Err(Failure::permanent(
             "InvalidParameter",
             "the endpoint is not a function's ARN",
@@ -302,10 +307,16 @@ async fn to_function(cx: &Ctx<'_>, note: &Note) -> Result<Done, Failure> {
         signature: String::new(),
     });
     let event = envelope::lambda_event(n, &message, &cx.arn, cx.env.urls(), &signed);
-    super::function::enqueue(cx.app, &def, event, vec![note.item.lease()])
-        .await
-        .map(|_| Done::Settled)
-        .map_err(|e| Failure::core(&e))
+    super::function::enqueue(
+        cx.app,
+        &def,
+        qualifier.as_deref(),
+        event,
+        vec![note.item.lease()],
+    )
+    .await
+    .map(|_| Done::Settled)
+    .map_err(|e| Failure::core(&e))
 }
 
 /// Puts the notification on an event bus (eddy's `eventbridge` protocol): source `aws.sns`,

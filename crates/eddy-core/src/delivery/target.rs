@@ -10,7 +10,12 @@ pub enum TargetKind {
     /// Another bus: `arn:aws:events:REGION:ACCOUNT:event-bus/NAME`.
     Bus { region: String, name: String },
     /// A function: `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`.
-    Function { region: String, name: String },
+    /// The qualifier, when the ARN has one, is a version or an alias.
+    Function {
+        region: String,
+        name: String,
+        qualifier: Option<String>,
+    },
     /// An HTTP endpoint: `arn:aws:events:REGION:ACCOUNT:api-destination/NAME/ID`.
     ApiDestination { region: String, name: String },
     /// A CloudWatch Logs log group: `arn:aws:logs:REGION:ACCOUNT:log-group:NAME`.
@@ -51,8 +56,15 @@ impl TargetKind {
             }
             "lambda" => {
                 let rest = a.resource.strip_prefix("function:").unwrap_or(a.resource);
-                let name = rest.split(':').next().unwrap_or(rest).to_owned();
-                TargetKind::Function { region, name }
+                let (name, qualifier) = match rest.split_once(':') {
+                    Some((n, q)) => (n.to_owned(), Some(q.to_owned())),
+                    None => (rest.to_owned(), None),
+                };
+                TargetKind::Function {
+                    region,
+                    name,
+                    qualifier,
+                }
             }
             "sns" if !a.resource.contains(':') => TargetKind::Topic {
                 region,
@@ -94,7 +106,8 @@ mod tests {
             TargetKind::of("arn:aws:lambda:us-east-1:123456789012:function:f:live"),
             TargetKind::Function {
                 region: "us-east-1".into(),
-                name: "f".into()
+                name: "f".into(),
+                qualifier: Some("live".into()),
             }
         );
         assert_eq!(

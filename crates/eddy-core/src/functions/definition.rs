@@ -95,6 +95,56 @@ pub enum FunctionError {
     /// The function has no asynchronous invocation settings to delete.
     #[error("function {0} has no event invoke config")]
     NoEventInvokeConfig(String),
+    /// A version or alias that the function does not have.
+    #[error("function {name} has no version or alias {qualifier}")]
+    QualifierNotFound { name: String, qualifier: String },
+    /// PublishVersion's `CodeSha256` is not `$LATEST`'s.
+    #[error("code sha256 {given} is not the latest ({latest})")]
+    CodeShaMismatch { given: String, latest: String },
+    /// `$LATEST` cannot be deleted on its own.
+    #[error("$LATEST cannot be deleted")]
+    DeleteLatest,
+    /// A version that an alias points to.
+    #[error("version {version} is used by aliases {aliases:?}")]
+    VersionInUse {
+        version: String,
+        aliases: Vec<String>,
+    },
+    #[error("alias name {0} is not valid")]
+    AliasName(String),
+    #[error("alias {0} already exists")]
+    AliasExists(String),
+    #[error("alias {0} does not exist")]
+    AliasNotFound(String),
+    /// An alias naming a version the function does not have.
+    #[error("version {0} does not exist")]
+    VersionNotFound(String),
+    /// An alias's routing configuration that Lambda refuses (why, in Lambda's words).
+    #[error("{0}")]
+    Routing(String),
+    #[error("routing weight {weight} of version {version} is not between 0 and 1")]
+    RoutingWeight { version: String, weight: f64 },
+    /// AddPermission with a statement id already in the policy.
+    #[error("statement {0} already exists")]
+    StatementExists(String),
+    /// RemovePermission of a statement the policy does not have.
+    #[error("statement {0} does not exist")]
+    StatementNotFound(String),
+    /// GetPolicy of a function (or qualifier) without a policy.
+    #[error("no policy")]
+    NoPolicy,
+    /// A permission's action or principal that Lambda refuses (why).
+    #[error("{0}")]
+    Permission(String),
+    /// CreateFunctionUrlConfig where there is one already.
+    #[error("function URL config exists for {0}")]
+    UrlExists(String),
+    /// A function URL config that does not exist.
+    #[error("no function URL config for {0}")]
+    UrlNotFound(String),
+    /// A function URL on a version number (only `$LATEST`'s function or an alias may have one).
+    #[error("function URLs are for the function or an alias, not version {0}")]
+    UrlQualifier(String),
     #[error(transparent)]
     Core(#[from] CoreError),
 }
@@ -243,6 +293,11 @@ impl Functions {
             architectures,
             ephemeral_storage: settings.ephemeral_storage,
             capacity_provider: settings.capacity_provider,
+            versions: BTreeMap::new(),
+            last_version: 0,
+            aliases: BTreeMap::new(),
+            policy: BTreeMap::new(),
+            urls: BTreeMap::new(),
         };
         // A second create racing this one loses here rather than overwriting.
         if self.get(region, name).is_some() {

@@ -24,11 +24,17 @@ use crate::follow::{Feed, Follow};
 use crate::registry::{self, Changed, Named, Registry};
 
 mod definition;
+pub mod permissions;
+pub mod urls;
+pub mod versions;
 
 pub use definition::{
     CodeSource, EventInvokeUpdate, FunctionError, FunctionSettings, check_environment,
     check_settings,
 };
+pub use permissions::Permission;
+pub use urls::{UrlConfig, UrlCors, UrlUpdate};
+pub use versions::{Alias, AliasUpdate, LATEST, Resolved};
 
 /// Where a function's code lives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,6 +107,21 @@ pub struct FunctionDef {
     /// invocations per instance.
     #[serde(default)]
     pub capacity_provider: Option<CapacityProvider>,
+    /// Published versions by number (see [`versions`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub versions: BTreeMap<u32, FunctionDef>,
+    /// The highest version number ever published (numbers are never reused).
+    #[serde(default)]
+    pub last_version: u32,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub aliases: BTreeMap<String, Alias>,
+    /// Resource-based policy statements by qualifier (`""` for the unqualified function); see
+    /// [`permissions`].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub policy: BTreeMap<String, Vec<serde_json::Value>>,
+    /// Function URLs by qualifier (`""` or an alias); see [`urls`].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub urls: BTreeMap<String, UrlConfig>,
 }
 
 /// A function's `LambdaManagedInstancesCapacityProviderConfig`. eddy has no fleet to manage:
@@ -164,6 +185,8 @@ pub struct Functions {
     /// Where code may be taken from on this machine.
     code_roots: CodeRoots,
     clock: crate::clock::Clock,
+    /// Function URL ids, following the definitions (see [`urls`]).
+    url_index: std::sync::RwLock<urls::UrlIndex>,
 }
 
 /// Function log lines on their way to the store, written in batches by [`spawn_log_writer`].
@@ -249,9 +272,13 @@ impl Functions {
             default_concurrency: config.function_concurrency.max(1),
             code_roots: config.code_roots.clone(),
             clock,
+            url_index: Default::default(),
         };
         for def in this.defs.all() {
             this.deploy(&def);
+            if let Ok(mut index) = this.url_index.write() {
+                index.changed(None, Some(&def));
+            }
         }
         Ok(this)
     }
@@ -292,11 +319,11 @@ impl Functions {
         }
     }
 
-    fn spec(&self, def: &FunctionDef) -> Option<FunctionSpec> {
+    fn spec(&self, def: &FunctionDef, version: &str) -> Option<FunctionSpec> {
         Some(FunctionSpec {
             name: def.name.clone(),
             arn: def.arn(&self.account),
-            version: "$LATEST".to_owned(),
+            version: version.to_owned(),
             runtime: RuntimeKind::parse(&def.runtime)?,
             handler: def.handler.clone(),
             code_dir: self.code_dir(def),
@@ -314,11 +341,31 @@ impl Functions {
         })
     }
 
+    /// Makes the pools run `$LATEST` and every published version of `def`.
     fn deploy(&self, def: &FunctionDef) {
-        if let Some(spec) = self.spec(def) {
+        if let Some(spec) = self.spec(def, LATEST) {
             self.pools
                 .deploy(&registry::key(&def.region, &def.name), spec);
         }
+        for (n, v) in &def.versions {
+            let key = versions::version_key(&def.region, &def.name, *n);
+            // A published version never changes: its pool, once there, stays as it is.
+            if self.pools.get(&key).is_none()
+                && let Some(spec) = self.spec(v, &n.to_string())
+            {
+                self.pools.deploy(&key, spec);
+            }
+        }
+    }
+
+    /// Every revision directory `def` runs from (`$LATEST`'s and its versions').
+    fn revisions(def: &FunctionDef) -> impl Iterator<Item = String> + '_ {
+        std::iter::once(def)
+            .chain(def.versions.values())
+            .filter_map(|d| match &d.code {
+                CodeLocation::Unpacked { revision } => Some(revision.clone()),
+                CodeLocation::Local { .. } => None,
+            })
     }
 
     /// Stores a definition; once it is committed its pool runs it (instances of an older
@@ -334,20 +381,30 @@ impl Functions {
 
     /// Makes the pools follow a committed change of a definition.
     fn changed(&self, change: Changed<FunctionDef>) {
+        if let Ok(mut index) = self.url_index.write() {
+            index.changed(change.before.as_ref(), change.after.as_ref());
+        }
         match (change.before, change.after) {
             (previous, Some(def)) => {
                 self.deploy(&def);
-                // New code (or a new function): remove other revisions' files, keeping the
-                // previous one for instances still finishing on it. Configuration-only changes
-                // touch no files.
-                if previous.as_ref().is_none_or(|p| p.code != def.code) {
-                    let keep: Vec<String> = [Some(&def), previous.as_ref()]
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|d| match &d.code {
+                if let Some(p) = &previous {
+                    for n in p.versions.keys().filter(|n| !def.versions.contains_key(n)) {
+                        self.pools
+                            .remove(&versions::version_key(&def.region, &def.name, *n));
+                    }
+                }
+                // New code (or a new function, or a version gone): remove other revisions'
+                // files, keeping the previous one for instances still finishing on it, and
+                // every published version's. Configuration-only changes touch no files.
+                let versions_gone = previous
+                    .as_ref()
+                    .is_some_and(|p| p.versions.len() > def.versions.len());
+                if versions_gone || previous.as_ref().is_none_or(|p| p.code != def.code) {
+                    let keep: Vec<String> = Self::revisions(&def)
+                        .chain(previous.iter().filter_map(|p| match &p.code {
                             CodeLocation::Unpacked { revision } => Some(revision.clone()),
                             CodeLocation::Local { .. } => None,
-                        })
+                        }))
                         .collect();
                     let root = self.code_root(&def.region, &def.name);
                     tokio::task::spawn_blocking(move || eddy_runtime::code::prune(&root, &keep));
@@ -355,6 +412,10 @@ impl Functions {
             }
             (Some(gone), None) => {
                 self.pools.remove(&registry::key(&gone.region, &gone.name));
+                for n in gone.versions.keys() {
+                    self.pools
+                        .remove(&versions::version_key(&gone.region, &gone.name, *n));
+                }
                 let root = self.code_root(&gone.region, &gone.name);
                 tokio::task::spawn_blocking(move || {
                     let _best_effort = std::fs::remove_dir_all(&root).is_err();

@@ -61,6 +61,11 @@ async fn function(core: &Core, code: &std::path::Path, name: &str) {
             architectures: Vec::new(),
             ephemeral_storage: None,
             capacity_provider: None,
+            versions: Default::default(),
+            last_version: 0,
+            aliases: Default::default(),
+            policy: Default::default(),
+            urls: Default::default(),
         })
         .await
         .expect("function");

@@ -12,7 +12,10 @@ use eddy_model::limits;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{LOCAL_BUCKET, config, find, function_error, name_error, parse_name};
+use super::{
+    LOCAL_BUCKET, config, find, find_qualified, function_error, name_error, parse_name,
+    qualifier_of,
+};
 use crate::App;
 use crate::aws::Ctx;
 use crate::aws::rest::{self, RestRequest};
@@ -146,6 +149,7 @@ struct ConfigInput<'a> {
     #[serde(default)]
     tags: BTreeMap<String, String>,
     revision_id: Option<String>,
+    publish: Option<bool>,
     #[serde(flatten)]
     _other: BTreeMap<String, Value>,
 }
@@ -408,6 +412,17 @@ pub(super) async fn create(app: &App, ctx: &Ctx, req: &RestRequest) -> Result<Re
         )
         .await
         .map_err(|e| function_error(app, ctx, e))?;
+    if input.publish == Some(true) {
+        // Version 1 at once; the answer names it with the unqualified ARN, as Lambda's does.
+        let (def, n) = app
+            .functions
+            .publish_version(&def.region, &def.name, None, None, None)
+            .await
+            .map_err(|e| function_error(app, ctx, e))?;
+        let mut out = config(app, def.version_def(&n.to_string()).unwrap_or(&def));
+        out["Version"] = json!(n.to_string());
+        return rest::json(StatusCode::CREATED, &out);
+    }
     rest::json(StatusCode::CREATED, &config(app, &def))
 }
 
@@ -449,13 +464,16 @@ pub(super) fn get(
     raw: &str,
     req: &RestRequest,
 ) -> Result<Response, ApiError> {
-    let d = find(app, ctx, raw, req)?;
-    let location = format!("file://{}", app.functions.code_dir(&d).display());
+    let q = find_qualified(app, ctx, raw, req)?;
+    let location = format!("file://{}", app.functions.code_dir(q.def()).display());
     let mut out = json!({
-        "Configuration": config(app, &d),
+        "Configuration": q.config(app),
         "Code": {"RepositoryType": "S3", "Location": location},
-        "Tags": d.tags,
     });
+    let d = &q.latest;
+    if !d.tags.is_empty() {
+        out["Tags"] = json!(d.tags);
+    }
     if let Some(n) = d.reserved_concurrency {
         out["Concurrency"] = json!({"ReservedConcurrentExecutions": n});
     }
@@ -468,11 +486,22 @@ pub(super) async fn delete(
     raw: &str,
     req: &RestRequest,
 ) -> Result<Response, ApiError> {
-    let d = find(app, ctx, raw, req)?;
-    app.functions
-        .delete_function(&d.region, &d.name)
-        .await
-        .map_err(|e| function_error(app, ctx, e))?;
+    let (name, qualifier) = qualifier_of(raw, req)?;
+    let d = app
+        .functions
+        .get(&ctx.region, &name)
+        .ok_or_else(|| super::not_found(app, ctx, &name))?;
+    match qualifier.as_deref() {
+        None => app.functions.delete_function(&d.region, &d.name).await,
+        Some(q) if d.aliases.contains_key(q) => {
+            return Err(ApiError::bad(
+                "InvalidParameterValueException",
+                "Deletion of aliases is not currently supported.",
+            ));
+        }
+        Some(q) => app.functions.delete_version(&d.region, &d.name, q).await,
+    }
+    .map_err(|e| function_error(app, ctx, e))?;
     Ok(rest::empty(StatusCode::NO_CONTENT))
 }
 
@@ -506,7 +535,6 @@ pub(super) async fn update_code(
 ) -> Result<Response, ApiError> {
     let d = find(app, ctx, raw, req)?;
     let input: CodeInput = rest::parse(&req.body)?;
-    let _publish = input.publish;
     let dry_run = input.dry_run == Some(true);
     // A dry run checks the revision only; its code is not looked at.
     let source = match code_source(app, &input, &req.body).await {
@@ -526,6 +554,18 @@ pub(super) async fn update_code(
         )
         .await
         .map_err(|e| function_error(app, ctx, e))?;
+    if input.publish == Some(true) && !dry_run {
+        // The new version's configuration, its ARN qualified (as Lambda answers).
+        let (d, n) = app
+            .functions
+            .publish_version(&d.region, &d.name, None, None, None)
+            .await
+            .map_err(|e| function_error(app, ctx, e))?;
+        return rest::json(
+            StatusCode::OK,
+            &super::versions::version_config(app, &d, &n.to_string()),
+        );
+    }
     rest::json(StatusCode::OK, &config(app, &d))
 }
 

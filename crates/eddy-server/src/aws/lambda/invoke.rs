@@ -10,7 +10,7 @@ use eddy_runtime::{Invocation, InvokeError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{find, function_error, not_found};
+use super::{find, find_qualified, function_error};
 use crate::App;
 use crate::aws::Ctx;
 use crate::aws::rest::{self, RestRequest};
@@ -27,7 +27,8 @@ pub(super) async fn invoke(
     raw: &str,
     req: &RestRequest,
 ) -> Result<Response, ApiError> {
-    let d = find(app, ctx, raw, req)?;
+    let q = find_qualified(app, ctx, raw, req)?;
+    let d = &q.latest;
     let kind = req
         .header("x-amz-invocation-type")
         .unwrap_or("RequestResponse");
@@ -72,7 +73,16 @@ pub(super) async fn invoke(
         "DryRun" => return Ok(rest::empty(StatusCode::NO_CONTENT)),
         "Event" => {
             let text = String::from_utf8_lossy(&payload).into_owned();
-            let id = crate::delivery::function::enqueue(app, &d, text, Vec::new()).await?;
+            let id = crate::delivery::function::enqueue(
+                app,
+                d,
+                q.qualifier
+                    .as_deref()
+                    .filter(|q| *q != crate::functions::LATEST),
+                text,
+                Vec::new(),
+            )
+            .await?;
             let mut res = StatusCode::ACCEPTED.into_response();
             if let Ok(v) = HeaderValue::from_str(&id) {
                 res.headers_mut().insert("x-amzn-requestid", v);
@@ -100,23 +110,19 @@ pub(super) async fn invoke(
         }
         None => None,
     };
-    let pool = app
+    // An alias resolves per invocation (its routing weights pick the version).
+    let target = app
         .functions
-        .pool(&d.region, &d.name)
-        .ok_or_else(|| not_found(app, ctx, &d.name))?;
-    let invoked_arn = if raw.starts_with("arn:") {
-        raw.to_owned()
-    } else {
-        d.arn(app.functions.account())
-    };
+        .resolve(&d.region, &d.name, q.qualifier.as_deref())
+        .map_err(|e| function_error(app, ctx, e))?;
     let inv = Invocation {
         payload,
-        invoked_arn,
+        invoked_arn: target.invoked_arn.clone(),
         client_context,
         tail: log_type == "Tail",
         ..Invocation::default()
     };
-    let outcome = pool.invoke(inv).await.map_err(|e| match e {
+    let outcome = target.pool.invoke(inv).await.map_err(|e| match e {
         InvokeError::TooManyRequests => ApiError::new(
             "TooManyRequestsException",
             StatusCode::TOO_MANY_REQUESTS,
@@ -130,10 +136,9 @@ pub(super) async fn invoke(
     )
         .into_response();
     let h = res.headers_mut();
-    h.insert(
-        "x-amz-executed-version",
-        HeaderValue::from_static("$LATEST"),
-    );
+    if let Ok(v) = HeaderValue::from_str(&target.version) {
+        h.insert("x-amz-executed-version", v);
+    }
     if let Ok(v) = HeaderValue::from_str(&outcome.request_id) {
         h.insert("x-amzn-requestid", v);
     }

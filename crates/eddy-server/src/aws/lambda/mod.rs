@@ -10,11 +10,17 @@
 //!
 //! * `functions`: create, read, update, delete, and the checks of a function's configuration;
 //! * `invoke`: invocations, concurrency and asynchronous invocation settings;
-//! * `event_source_mappings`: SQS queues polled for functions (over `eddy_core::sources`).
+//! * `event_source_mappings`: SQS queues polled for functions (over `eddy_core::sources`);
+//! * `versions`: published versions and aliases;
+//! * `policy`: resource-based policies (AddPermission, RemovePermission, GetPolicy);
+//! * `urls`: function URL configurations (the URLs themselves are served by the gateway).
 
 mod event_source_mappings;
 mod functions;
 mod invoke;
+mod policy;
+mod urls;
+mod versions;
 
 use std::sync::Arc;
 
@@ -28,7 +34,7 @@ use super::Ctx;
 use super::rest::{self, RestRequest};
 use crate::App;
 use crate::error::ApiError;
-use crate::functions::{FunctionDef, FunctionError};
+use crate::functions::{FunctionDef, FunctionError, LATEST};
 
 /// The largest request the Lambda API takes (a 50 MB zip, base64-encoded, in JSON).
 pub const MAX_REQUEST_BYTES: usize = 70 * 1024 * 1024;
@@ -52,8 +58,61 @@ pub async fn call(app: &Arc<App>, ctx: &Ctx, req: RestRequest) -> Reply {
         }
         [_, "functions", f, "configuration"] if *m == Method::GET => (
             "GetFunctionConfiguration",
-            find(app, ctx, f, &req).and_then(|d| rest::json(StatusCode::OK, &config(app, &d))),
+            find_qualified(app, ctx, f, &req)
+                .and_then(|q| rest::json(StatusCode::OK, &q.config(app))),
         ),
+        [_, "functions", f, "versions"] if *m == Method::POST => {
+            ("PublishVersion", versions::publish(app, ctx, f, &req).await)
+        }
+        [_, "functions", f, "versions"] if *m == Method::GET => {
+            ("ListVersionsByFunction", versions::list(app, ctx, f, &req))
+        }
+        [_, "functions", f, "aliases"] if *m == Method::POST => (
+            "CreateAlias",
+            versions::create_alias(app, ctx, f, &req).await,
+        ),
+        [_, "functions", f, "aliases"] if *m == Method::GET => {
+            ("ListAliases", versions::list_aliases(app, ctx, f, &req))
+        }
+        [_, "functions", f, "aliases", a] if *m == Method::GET => {
+            ("GetAlias", versions::get_alias(app, ctx, f, a, &req))
+        }
+        [_, "functions", f, "aliases", a] if *m == Method::PUT => (
+            "UpdateAlias",
+            versions::update_alias(app, ctx, f, a, &req).await,
+        ),
+        [_, "functions", f, "aliases", a] if *m == Method::DELETE => (
+            "DeleteAlias",
+            versions::delete_alias(app, ctx, f, a, &req).await,
+        ),
+        [_, "functions", f, "policy"] if *m == Method::POST => {
+            ("AddPermission", policy::add(app, ctx, f, &req).await)
+        }
+        [_, "functions", f, "policy"] if *m == Method::GET => {
+            ("GetPolicy", policy::get(app, ctx, f, &req))
+        }
+        [_, "functions", f, "policy", sid] if *m == Method::DELETE => (
+            "RemovePermission",
+            policy::remove(app, ctx, f, sid, &req).await,
+        ),
+        [_, "functions", f, "url"] if *m == Method::POST => (
+            "CreateFunctionUrlConfig",
+            urls::create(app, ctx, f, &req).await,
+        ),
+        [_, "functions", f, "url"] if *m == Method::GET => {
+            ("GetFunctionUrlConfig", urls::get(app, ctx, f, &req))
+        }
+        [_, "functions", f, "url"] if *m == Method::PUT => (
+            "UpdateFunctionUrlConfig",
+            urls::update(app, ctx, f, &req).await,
+        ),
+        [_, "functions", f, "url"] if *m == Method::DELETE => (
+            "DeleteFunctionUrlConfig",
+            urls::delete(app, ctx, f, &req).await,
+        ),
+        [_, "functions", f, "urls"] if *m == Method::GET => {
+            ("ListFunctionUrlConfigs", urls::list(app, ctx, f, &req))
+        }
         [_, "functions", f, "configuration"] if *m == Method::PUT => (
             "UpdateFunctionConfiguration",
             functions::update_config(app, ctx, f, &req).await,
@@ -239,8 +298,89 @@ pub(crate) fn function_error(app: &App, ctx: &Ctx, e: FunctionError) -> ApiError
                 app.functions.account()
             ),
         ),
+        FunctionError::QualifierNotFound { name, qualifier } => not_found_404(format!(
+            "Function not found: {}:{qualifier}",
+            function_arn(app, ctx, &name)
+        )),
+        FunctionError::CodeShaMismatch { given, latest } => invalid(format!(
+            "CodeSHA256 ({given}) is different from current CodeSHA256 in $LATEST ({latest}). \
+             Please try again with the CodeSHA256 in $LATEST."
+        )),
+        FunctionError::DeleteLatest => {
+            invalid("$LATEST version cannot be deleted without deleting the function.".to_owned())
+        }
+        FunctionError::VersionInUse { aliases, .. } => ApiError::new(
+            "ResourceConflictException",
+            StatusCode::CONFLICT,
+            format!(
+                "Unable to delete version because the following aliases reference it: [{}]",
+                aliases.join(", ")
+            ),
+        ),
+        FunctionError::AliasName(n) => ApiError::validation(format!(
+            "1 validation error detected: Value '{n}' at 'name' failed to satisfy constraint: \
+             Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)"
+        )),
+        // The caller words these with the alias's ARN (see `versions`).
+        FunctionError::AliasExists(a) => ApiError::new(
+            "ResourceConflictException",
+            StatusCode::CONFLICT,
+            format!("Alias already exists: {a}"),
+        ),
+        FunctionError::AliasNotFound(a) => not_found_404(format!("Alias not found: {a}")),
+        FunctionError::VersionNotFound(v) => not_found_404(format!("Function not found: {v}")),
+        FunctionError::Routing(m) => invalid(m),
+        FunctionError::RoutingWeight { version, weight } => ApiError::validation(format!(
+            "1 validation error detected: Value '{{{version}={weight:?}}}' at \
+             'routingConfig.additionalVersionWeights' failed to satisfy constraint: Map value \
+             must satisfy constraint: [Member must have value less than or equal to 1.0, Member \
+             must have value greater than or equal to 0.0, Member must not be null]"
+        )),
+        FunctionError::StatementExists(sid) => ApiError::new(
+            "ResourceConflictException",
+            StatusCode::CONFLICT,
+            format!(
+                "The statement id ({sid}) provided already exists. Please provide a new \
+                 statement id, or remove the existing statement."
+            ),
+        ),
+        FunctionError::StatementNotFound(sid) => {
+            not_found_404(format!("Statement {sid} is not found in resource policy."))
+        }
+        FunctionError::NoPolicy => not_found_404("The resource you requested does not exist."),
+        FunctionError::Permission(m) => invalid(m),
+        FunctionError::UrlExists(name) => ApiError::new(
+            "ResourceConflictException",
+            StatusCode::CONFLICT,
+            format!(
+                "Failed to create function url config for [functionArn = {}]. Error message:  \
+                 FunctionUrlConfig exists for this Lambda function",
+                function_arn(app, ctx, &name)
+            ),
+        ),
+        FunctionError::UrlNotFound(_) => {
+            not_found_404("The resource you requested does not exist.")
+        }
+        FunctionError::UrlQualifier(q) => ApiError::validation(format!(
+            "1 validation error detected: Value '{q}' at 'qualifier' failed to satisfy \
+             constraint: Member must satisfy regular expression pattern: \
+             ((?!^\\d+$)^[0-9a-zA-Z-_]+$)"
+        )),
         FunctionError::Core(e) => e.into(),
     }
+}
+
+/// `arn:aws:lambda:REGION:ACCOUNT:function:NAME` (NAME may carry a qualifier).
+pub(super) fn function_arn(app: &App, ctx: &Ctx, name: &str) -> String {
+    format!(
+        "arn:aws:lambda:{}:{}:function:{name}",
+        ctx.region,
+        app.functions.account()
+    )
+}
+
+pub(super) fn not_found_404(message: impl Into<String>) -> ApiError {
+    ApiError::new("ResourceNotFoundException", StatusCode::NOT_FOUND, message)
 }
 
 /// The bucket name that means "a local directory" in `Code.S3Bucket`.
@@ -254,8 +394,94 @@ pub(super) fn name_error(raw: &str) -> ApiError {
     ))
 }
 
-/// The function a path names, with the `Qualifier` of the path or query (only `$LATEST`
-/// exists: eddy does not publish versions).
+/// A function as a request qualified it: `$LATEST` (no qualifier, or `$LATEST`), a published
+/// version, or an alias (and the version it points to).
+pub(super) struct Qualified {
+    /// The function (its `$LATEST`, with its versions and aliases).
+    pub latest: FunctionDef,
+    /// The qualifier as given (`None` when none was).
+    pub qualifier: Option<String>,
+    /// The version the qualifier names: `$LATEST` or a number (an alias's primary version).
+    pub version: String,
+}
+
+impl Qualified {
+    /// The definition of the version named.
+    pub fn def(&self) -> &FunctionDef {
+        self.latest
+            .version_def(&self.version)
+            .unwrap_or(&self.latest)
+    }
+
+    /// The `FunctionConfiguration` of the version named, its `FunctionArn` qualified as the
+    /// request was.
+    pub fn config(&self, app: &App) -> Value {
+        let mut out = config(app, self.def());
+        if let Some(q) = &self.qualifier {
+            out["FunctionArn"] = json!(format!("{}:{q}", self.latest.arn(app.functions.account())));
+        }
+        out["Version"] = json!(self.version);
+        out
+    }
+}
+
+/// The qualifier of a request: from the function name (`NAME:Q` or a qualified ARN) or the
+/// `Qualifier` query parameter; both given and different is refused, as Lambda does.
+pub(super) fn qualifier_of(
+    raw: &str,
+    req: &RestRequest,
+) -> Result<(String, Option<String>), ApiError> {
+    let (name, from_name) = parse_name(raw).ok_or_else(|| name_error(raw))?;
+    let from_query = req.query("Qualifier").map(str::to_owned);
+    match (from_name, from_query) {
+        (Some(a), Some(b)) if a != b => Err(ApiError::bad(
+            "InvalidParameterValueException",
+            "The derived qualifier from the function name does not match the specified \
+             qualifier.",
+        )),
+        (a, b) => Ok((name, a.or(b))),
+    }
+}
+
+/// The function and version or alias a request names; unknown ones are `Function not found`
+/// with the ARN as qualified.
+pub(super) fn find_qualified(
+    app: &App,
+    ctx: &Ctx,
+    raw: &str,
+    req: &RestRequest,
+) -> Result<Qualified, ApiError> {
+    let (name, qualifier) = qualifier_of(raw, req)?;
+    let latest = app
+        .functions
+        .get(&ctx.region, &name)
+        .ok_or_else(|| not_found(app, ctx, &name))?;
+    let version = match qualifier.as_deref() {
+        None => LATEST.to_owned(),
+        Some(q) if latest.has_version(q) => q.to_owned(),
+        Some(q) => match latest.aliases.get(q) {
+            Some(a) => a.function_version.clone(),
+            None => {
+                return Err(ApiError::new(
+                    "ResourceNotFoundException",
+                    StatusCode::NOT_FOUND,
+                    format!(
+                        "Function not found: {}:{q}",
+                        latest.arn(app.functions.account())
+                    ),
+                ));
+            }
+        },
+    };
+    Ok(Qualified {
+        latest,
+        qualifier,
+        version,
+    })
+}
+
+/// The function a path names, unqualified or `$LATEST` (the operations that change `$LATEST`
+/// or the function as a whole); another qualifier is `Function not found`.
 pub(super) fn find(
     app: &App,
     ctx: &Ctx,
