@@ -413,3 +413,27 @@ def test_versions_survive_a_restart(tmp_path):
         assert status == 201 and headers["x-fn"] == "A"
     finally:
         s.stop()
+
+
+def test_routes_and_event_invoke_configs_on_qualified_functions(server, lam, tmp_path):
+    out = tmp_path / "calls.jsonl"
+    create(lam, Environment={"Variables": {"OUT": str(out)}}, Publish=True)
+    lam.update_function_code(FunctionName="fn", ZipFile=code("B"))
+    lam.get_waiter("function_updated_v2").wait(FunctionName="fn")
+    lam.create_alias(FunctionName="fn", Name="live", FunctionVersion="1")
+    # An HTTP API whose integration is the alias runs version 1.
+    api = server.client("apigatewayv2").create_api(Name="a", ProtocolType="HTTP",
+                                                    Target=ARN + "fn:live")
+    req = urllib.request.Request(f"{server.http}/_api/{api['ApiId']}/hello", method="GET")
+    with urllib.request.urlopen(req) as r:
+        assert r.status == 201 and r.headers["x-fn"] == "A"
+    assert json.loads(out.read_text().splitlines()[-1]) == {"version": "1", "arn": ARN + "fn:live"}
+    # The event invoke config's FunctionArn is qualified only when the request was.
+    c = lam.put_function_event_invoke_config(FunctionName="fn", MaximumRetryAttempts=0)
+    assert c["FunctionArn"] == ARN + "fn"
+    c = lam.get_function_event_invoke_config(FunctionName="fn", Qualifier="$LATEST")
+    assert c["FunctionArn"] == ARN + "fn:$LATEST"
+    # Asynchronous invocations of an alias run its version.
+    lam.invoke(FunctionName="fn", Qualifier="live", InvocationType="Event", Payload=b"{}")
+    wait_for(lambda: len(out.read_text().splitlines()) == 2)
+    assert json.loads(out.read_text().splitlines()[-1]) == {"version": "1", "arn": ARN + "fn:live"}

@@ -251,11 +251,10 @@ async fn serve(app: &App, req: Request, request_id: &str, tag: &mut Tag) -> Resp
     let res = match &route.integration {
         None => proxy::internal_error(),
         Some(Integration::Function {
-            region,
-            name,
+            function,
             format,
             timeout,
-        }) => invoke(app, &info, region, name, *format, *timeout).await,
+        }) => invoke(app, &info, function, *format, *timeout).await,
         Some(Integration::Bus { params, timeout }) => {
             within(*timeout, integrations::bus(app, &info, params)).await
         }
@@ -294,21 +293,26 @@ fn decorate(
 async fn invoke(
     app: &App,
     info: &RequestInfo,
-    region: &str,
-    name: &str,
+    function: &crate::routes::FunctionRef,
     format: PayloadFormat,
     timeout: std::time::Duration,
 ) -> Response {
-    let Some(pool) = app.functions.pool(region, name) else {
-        tracing::warn!(function = %name, "a route's function does not exist");
+    let name = &function.name;
+    let Ok(target) = app
+        .functions
+        .resolve(&function.region, name, function.qualifier.as_deref())
+    else {
+        tracing::warn!(function = %name, "a route's function (or its version or alias) does not exist");
         return proxy::internal_error();
     };
+    let pool = &target.pool;
     let payload = match serde_json::to_vec(&info.event(format)) {
         Ok(p) => p,
         Err(_) => return proxy::internal_error(),
     };
     let inv = Invocation {
         payload: payload.into(),
+        invoked_arn: target.invoked_arn.clone(),
         ..Invocation::default()
     };
     match tokio::time::timeout(timeout, pool.invoke(inv)).await {

@@ -435,8 +435,7 @@ impl JwtAuthorizer {
 
 /// A Lambda (REQUEST) authorizer with its decision cache.
 pub struct LambdaAuthorizer {
-    region: String,
-    function: String,
+    function: super::FunctionRef,
     identity_source: Vec<String>,
     ttl: Duration,
     /// Payload format 1.0 (`methodArn`, one identity string) instead of 2.0.
@@ -445,9 +444,8 @@ pub struct LambdaAuthorizer {
 }
 
 impl LambdaAuthorizer {
-    pub fn new(def: &AuthorizerDef, region: String, function: String) -> Self {
+    pub fn new(def: &AuthorizerDef, function: super::FunctionRef) -> Self {
         Self {
-            region,
             function,
             identity_source: def.identity_source.clone(),
             ttl: Duration::from_secs(u64::from(def.authorizer_result_ttl_in_seconds)),
@@ -496,15 +494,21 @@ impl LambdaAuthorizer {
             e["identitySource"] = json!(identity);
             e
         };
-        let Some(pool) = app.functions.pool(&self.region, &self.function) else {
-            tracing::warn!(function = %self.function, "the Lambda authorizer's function does not exist");
+        let f = &self.function;
+        let Ok(target) = app
+            .functions
+            .resolve(&f.region, &f.name, f.qualifier.as_deref())
+        else {
+            tracing::warn!(function = %f.name, "the Lambda authorizer's function does not exist");
             return Err(proxy::internal_error());
         };
         let inv = Invocation {
             payload: event.to_string().into(),
+            invoked_arn: target.invoked_arn.clone(),
             ..Invocation::default()
         };
-        let outcome = match tokio::time::timeout(AUTHORIZER_TIMEOUT, pool.invoke(inv)).await {
+        let outcome = match tokio::time::timeout(AUTHORIZER_TIMEOUT, target.pool.invoke(inv)).await
+        {
             Ok(Ok(o)) if o.function_error.is_none() => o,
             Ok(Err(_)) => {
                 return Err(proxy::message(

@@ -364,7 +364,7 @@ pub fn new_id(len: usize) -> String {
 /// Parses a function reference: a function ARN (optionally qualified) or Lambda's invocation URI
 /// `arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/ARN/invocations`. Returns
 /// (region, name).
-pub fn function_ref(uri: &str, default_region: &str) -> Option<(String, String)> {
+pub fn function_ref(uri: &str, default_region: &str) -> Option<FunctionRef> {
     let arn = match uri.split_once(":lambda:path/") {
         Some((_, rest)) => rest
             .split_once("/functions/")?
@@ -379,10 +379,34 @@ pub fn function_ref(uri: &str, default_region: &str) -> Option<(String, String)>
             return None;
         }
         let name = parts[5];
-        valid_function_name(name).then(|| (parts[2].to_owned(), name.to_owned()))
+        let qualifier = parts
+            .get(6)
+            .filter(|q| **q != "$LATEST")
+            .map(|q| (*q).to_owned());
+        valid_function_name(name).then(|| FunctionRef {
+            region: parts[2].to_owned(),
+            name: name.to_owned(),
+            qualifier,
+        })
     } else {
-        valid_function_name(arn).then(|| (default_region.to_owned(), arn.to_owned()))
+        let (name, qualifier) = match arn.split_once(':') {
+            Some((n, q)) => (n, (q != "$LATEST").then(|| q.to_owned())),
+            None => (arn, None),
+        };
+        valid_function_name(name).then(|| FunctionRef {
+            region: default_region.to_owned(),
+            name: name.to_owned(),
+            qualifier,
+        })
     }
+}
+
+/// The function an integration or authorizer names, with its version or alias.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionRef {
+    pub region: String,
+    pub name: String,
+    pub qualifier: Option<String>,
 }
 
 fn valid_function_name(n: &str) -> bool {
@@ -474,8 +498,7 @@ pub enum PayloadFormat {
 #[derive(Debug, Clone)]
 pub enum Integration {
     Function {
-        region: String,
-        name: String,
+        function: FunctionRef,
         format: PayloadFormat,
         timeout: Duration,
     },
@@ -527,15 +550,14 @@ impl Integration {
             )),
             None => {
                 let uri = def.integration_uri.as_deref().unwrap_or("");
-                let (region, name) = function_ref(uri, region)
+                let function = function_ref(uri, region)
                     .ok_or_else(|| format!("Invalid function ARN or invalid uri ({uri})"))?;
                 let format = match def.payload_format_version.as_str() {
                     "1.0" => PayloadFormat::V1,
                     _ => PayloadFormat::V2,
                 };
                 Ok(Self::Function {
-                    region,
-                    name,
+                    function,
                     format,
                     timeout,
                 })
@@ -565,9 +587,7 @@ pub fn compile(def: &ApiDef, keys: &auth::KeySources) -> CompiledApi {
                 .authorizer_uri
                 .as_deref()
                 .and_then(|u| function_ref(u, &def.region))
-                .map(|(region, name)| {
-                    RouteAuthSource::Lambda(Arc::new(auth::LambdaAuthorizer::new(a, region, name)))
-                }),
+                .map(|f| RouteAuthSource::Lambda(Arc::new(auth::LambdaAuthorizer::new(a, f)))),
         };
         if let Some(src) = src {
             authorizers.insert(a.authorizer_id.as_str(), src);
@@ -778,16 +798,31 @@ mod tests {
                 "arn:aws:lambda:eu-west-1:123456789012:function:f",
                 "us-east-1"
             ),
-            Some(("eu-west-1".into(), "f".into()))
+            Some(FunctionRef {
+                region: "eu-west-1".into(),
+                name: "f".into(),
+                qualifier: None
+            })
         );
         assert_eq!(
             function_ref(
                 "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:g:$LATEST/invocations",
                 "x"
             ),
-            Some(("us-east-1".into(), "g".into()))
+            Some(FunctionRef {
+                region: "us-east-1".into(),
+                name: "g".into(),
+                qualifier: None
+            })
         );
-        assert_eq!(function_ref("h", "r"), Some(("r".into(), "h".into())));
+        assert_eq!(
+            function_ref("h:live", "r"),
+            Some(FunctionRef {
+                region: "r".into(),
+                name: "h".into(),
+                qualifier: Some("live".into())
+            })
+        );
         assert_eq!(function_ref("arn:aws:sqs:r:1:q", "r"), None);
         assert_eq!(function_ref("", "r"), None);
     }

@@ -200,7 +200,14 @@ pub(super) async fn delete_concurrency(
     Ok(rest::empty(StatusCode::NO_CONTENT))
 }
 
-fn event_invoke_shape(app: &App, d: &FunctionDef, c: &EventInvokeConfig) -> Value {
+/// `FunctionEventInvokeConfig`; its `FunctionArn` is qualified only when the request was (as
+/// AWS answers).
+fn event_invoke_shape(
+    app: &App,
+    d: &FunctionDef,
+    qualifier: Option<&str>,
+    c: &EventInvokeConfig,
+) -> Value {
     let mut dest = json!({});
     if let Some(s) = &c.on_success {
         dest["OnSuccess"] = json!({"Destination": s});
@@ -210,7 +217,10 @@ fn event_invoke_shape(app: &App, d: &FunctionDef, c: &EventInvokeConfig) -> Valu
     }
     let mut out = json!({
         "LastModified": c.last_modified_ms as f64 / 1000.0,
-        "FunctionArn": format!("{}:$LATEST", d.arn(app.functions.account())),
+        "FunctionArn": match qualifier {
+            Some(q) => format!("{}:{q}", d.arn(app.functions.account())),
+            None => d.arn(app.functions.account()),
+        },
         "DestinationConfig": dest,
     });
     if let Some(n) = c.maximum_retry_attempts {
@@ -247,10 +257,12 @@ pub(super) async fn event_invoke_config(
         destination_config: Option<Dests>,
     }
     let d = find(app, ctx, raw, req)?;
+    let (_, qualifier) = super::qualifier_of(raw, req)?;
+    let qualifier = qualifier.as_deref();
     let arn = d.arn(app.functions.account());
     match req.method {
         Method::GET => match &d.event_invoke {
-            Some(c) => rest::json(StatusCode::OK, &event_invoke_shape(app, &d, c)),
+            Some(c) => rest::json(StatusCode::OK, &event_invoke_shape(app, &d, qualifier, c)),
             None => Err(ApiError::new(
                 "ResourceNotFoundException",
                 StatusCode::NOT_FOUND,
@@ -291,7 +303,7 @@ pub(super) async fn event_invoke_config(
                 .put_event_invoke_config(&d.region, &d.name, update, merge)
                 .await
                 .map_err(|e| function_error(app, ctx, e))?;
-            rest::json(StatusCode::OK, &event_invoke_shape(app, &d, &c))
+            rest::json(StatusCode::OK, &event_invoke_shape(app, &d, qualifier, &c))
         }
         _ => Err(ApiError::new(
             "UnknownOperationException",
