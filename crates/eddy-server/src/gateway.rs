@@ -261,6 +261,12 @@ async fn serve(app: &App, req: Request, request_id: &str, tag: &mut Tag) -> Resp
         Some(Integration::Queue { params, timeout }) => {
             within(*timeout, integrations::queue(app, &info, params)).await
         }
+        Some(Integration::Http {
+            uri,
+            method,
+            params,
+            timeout,
+        }) => crate::routes::http_proxy::forward(app, &info, uri, method, params, *timeout).await,
     };
     decorate(api, &info.headers, res)
 }

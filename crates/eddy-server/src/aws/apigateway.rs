@@ -88,6 +88,10 @@ pub async fn call(app: &Arc<App>, ctx: &Ctx, req: RestRequest) -> Reply {
                 rest::json(StatusCode::OK, &integration_json(i))
             }),
         ),
+        ["v2", "apis", id, "integrations", iid] if patch => (
+            "UpdateIntegration",
+            update_integration(app, ctx, id, iid, &req).await,
+        ),
         ["v2", "apis", id, "integrations", iid] if delete => (
             "DeleteIntegration",
             remove(app, ctx, id, "Integration", iid, |d| {
@@ -113,6 +117,10 @@ pub async fn call(app: &Arc<App>, ctx: &Ctx, req: RestRequest) -> Reply {
                     .ok_or_else(|| missing(app, "Authorizer", aid))?;
                 rest::json(StatusCode::OK, &authorizer_json(a))
             }),
+        ),
+        ["v2", "apis", id, "authorizers", aid] if patch => (
+            "UpdateAuthorizer",
+            update_authorizer(app, ctx, id, aid, &req).await,
         ),
         ["v2", "apis", id, "authorizers", aid] if delete => (
             "DeleteAuthorizer",
@@ -141,6 +149,17 @@ pub async fn call(app: &Arc<App>, ctx: &Ctx, req: RestRequest) -> Reply {
                 rest::json(StatusCode::OK, &stage_json(s))
             }),
         ),
+        ["v2", "apis", id, "stages", name] if patch => {
+            ("UpdateStage", update_stage(app, ctx, id, name, &req).await)
+        }
+        ["v2", "tags", arn] => {
+            let op = match *m {
+                Method::GET => "GetTags",
+                Method::POST => "TagResource",
+                _ => "UntagResource",
+            };
+            (op, tags(app, arn, &req).await)
+        }
         ["v2", "apis", id, "stages", name] if delete => (
             "DeleteStage",
             remove(app, ctx, id, "Stage", name, |d| {
@@ -308,9 +327,20 @@ fn integration_json(i: &IntegrationDef) -> Value {
         i.payload_format_version.clone().into(),
     );
     m.insert("timeoutInMillis".into(), i.timeout_in_millis.into());
-    if i.integration_subtype.is_none() {
-        m.insert("integrationMethod".into(), "POST".into());
+    match (&i.integration_method, &i.integration_subtype) {
+        (Some(method), _) => {
+            m.insert("integrationMethod".into(), method.clone().into());
+        }
+        (None, None) => {
+            m.insert("integrationMethod".into(), "POST".into());
+        }
+        (None, Some(_)) => {}
     }
+    put_opt(
+        &mut m,
+        "credentialsArn",
+        i.credentials_arn.clone().map(Value::from),
+    );
     put_opt(
         &mut m,
         "integrationSubtype",
@@ -363,6 +393,11 @@ fn authorizer_json(a: &AuthorizerDef) -> Value {
             "authorizerUri",
             a.authorizer_uri.clone().map(Value::from),
         );
+        put_opt(
+            &mut m,
+            "authorizerCredentialsArn",
+            a.authorizer_credentials_arn.clone().map(Value::from),
+        );
     }
     Value::Object(m)
 }
@@ -377,14 +412,28 @@ fn stage_json(s: &StageDef) -> Value {
     m.insert("autoDeploy".into(), s.auto_deploy.into());
     m.insert("apiGatewayManaged".into(), false.into());
     m.insert("createdDate".into(), iso(s.created_ms).into());
-    m.insert("lastUpdatedDate".into(), iso(s.created_ms).into());
-    m.insert("stageVariables".into(), json!(s.stage_variables));
     m.insert(
-        "defaultRouteSettings".into(),
-        s.default_route_settings
-            .as_ref()
-            .map_or_else(|| json!({}), settings_json),
+        "lastUpdatedDate".into(),
+        iso(s.last_updated_ms.max(s.created_ms)).into(),
     );
+    m.insert("stageVariables".into(), json!(s.stage_variables));
+    let mut defaults = s
+        .default_route_settings
+        .as_ref()
+        .map_or_else(|| json!({}), settings_json);
+    defaults["detailedMetricsEnabled"] = json!(s.detailed_metrics_enabled);
+    m.insert("defaultRouteSettings".into(), defaults);
+    if let Some(a) = &s.access_log_settings {
+        let mut al = Map::new();
+        put_opt(
+            &mut al,
+            "destinationArn",
+            a.destination_arn.clone().map(Value::from),
+        );
+        put_opt(&mut al, "format", a.format.clone().map(Value::from));
+        m.insert("accessLogSettings".into(), Value::Object(al));
+    }
+    m.insert("tags".into(), json!(s.tags));
     let routes: Map<String, Value> = s
         .route_settings
         .iter()
@@ -756,10 +805,85 @@ struct IntegrationIn {
     integration_type: Option<String>,
     integration_subtype: Option<String>,
     integration_uri: Option<String>,
+    integration_method: Option<String>,
     payload_format_version: Option<String>,
     timeout_in_millis: Option<i64>,
-    request_parameters: BTreeMap<String, String>,
+    request_parameters: Option<BTreeMap<String, String>>,
     description: Option<String>,
+    credentials_arn: Option<String>,
+}
+
+/// An integration as `input` makes it from `base` (a new one, or the one an update changes):
+/// what the input leaves out is kept.
+fn integration_of(
+    input: IntegrationIn,
+    base: IntegrationDef,
+    region: &str,
+) -> Result<IntegrationDef, ApiError> {
+    let kind = input
+        .integration_type
+        .clone()
+        .or_else(|| (!base.integration_type.is_empty()).then(|| base.integration_type.clone()));
+    match kind.as_deref() {
+        Some("AWS_PROXY" | "HTTP_PROXY") => {}
+        Some(other @ ("AWS" | "HTTP" | "MOCK")) => {
+            return Err(bad(format!(
+                "eddy supports AWS_PROXY and HTTP_PROXY integrations, not {other}"
+            )));
+        }
+        Some(other) => return Err(bad(format!("Invalid integrationType {other}"))),
+        None => return Err(bad("Invalid input: integrationType is required")),
+    }
+    let kind = kind.unwrap_or_default();
+    let timeout = input
+        .timeout_in_millis
+        .unwrap_or(if base.timeout_in_millis == 0 {
+            DEFAULT_TIMEOUT_MS.into()
+        } else {
+            base.timeout_in_millis.into()
+        });
+    if !(50..=30_000).contains(&timeout) {
+        return Err(bad(format!(
+            "Invalid timeoutInMillis {timeout}: it must be between 50 and 30000"
+        )));
+    }
+    let subtype = input.integration_subtype.or(base.integration_subtype);
+    let version = match (
+        input.payload_format_version.as_deref(),
+        &subtype,
+        kind.as_str(),
+    ) {
+        (Some(v @ ("1.0" | "2.0")), _, "AWS_PROXY") => v.to_owned(),
+        (Some("1.0"), _, _) => "1.0".to_owned(),
+        (Some(v), _, _) => return Err(bad(format!("Invalid payloadFormatVersion {v}"))),
+        (None, _, _) if !base.payload_format_version.is_empty() => base.payload_format_version,
+        (None, _, "HTTP_PROXY") | (None, Some(_), _) => "1.0".to_owned(),
+        (None, None, _) => "2.0".to_owned(),
+    };
+    let method = input.integration_method.or(base.integration_method);
+    if kind == "HTTP_PROXY" && method.is_none() {
+        return Err(bad(
+            "Invalid input: integrationMethod is required for HTTP_PROXY integrations",
+        ));
+    }
+    let mut request_parameters = base.request_parameters;
+    if let Some(p) = input.request_parameters {
+        request_parameters = p;
+    }
+    let def = IntegrationDef {
+        integration_id: base.integration_id,
+        integration_type: kind,
+        integration_subtype: subtype,
+        integration_uri: input.integration_uri.or(base.integration_uri),
+        integration_method: method,
+        payload_format_version: version,
+        timeout_in_millis: timeout as u32,
+        request_parameters,
+        description: input.description.or(base.description),
+        credentials_arn: input.credentials_arn.or(base.credentials_arn),
+    };
+    Integration::build(&def, region).map_err(bad)?;
+    Ok(def)
 }
 
 async fn create_integration(
@@ -769,42 +893,17 @@ async fn create_integration(
     req: &RestRequest,
 ) -> Result<Response, ApiError> {
     let input: IntegrationIn = parse(&req.body)?;
-    match input.integration_type.as_deref() {
-        Some("AWS_PROXY") => {}
-        Some(other @ ("HTTP_PROXY" | "AWS" | "HTTP" | "MOCK")) => {
-            return Err(bad(format!(
-                "eddy supports AWS_PROXY integrations only, not {other}"
-            )));
-        }
-        Some(other) => return Err(bad(format!("Invalid integrationType {other}"))),
-        None => return Err(bad("Invalid input: integrationType is required")),
+    if input.integration_type.is_none() {
+        return Err(bad("Invalid input: integrationType is required"));
     }
-    let timeout = input.timeout_in_millis.unwrap_or(DEFAULT_TIMEOUT_MS.into());
-    if !(50..=30_000).contains(&timeout) {
-        return Err(bad(format!(
-            "Invalid timeoutInMillis {timeout}: it must be between 50 and 30000"
-        )));
-    }
-    let version = match (
-        input.payload_format_version.as_deref(),
-        &input.integration_subtype,
-    ) {
-        (Some(v @ ("1.0" | "2.0")), _) => v.to_owned(),
-        (Some(v), _) => return Err(bad(format!("Invalid payloadFormatVersion {v}"))),
-        (None, Some(_)) => "1.0".to_owned(),
-        (None, None) => "2.0".to_owned(),
-    };
-    let def = IntegrationDef {
-        integration_id: new_id(7),
-        integration_type: "AWS_PROXY".into(),
-        integration_subtype: input.integration_subtype,
-        integration_uri: input.integration_uri,
-        payload_format_version: version,
-        timeout_in_millis: timeout as u32,
-        request_parameters: input.request_parameters,
-        description: input.description,
-    };
-    Integration::build(&def, &ctx.region).map_err(bad)?;
+    let def = integration_of(
+        input,
+        IntegrationDef {
+            integration_id: new_id(7),
+            ..IntegrationDef::default()
+        },
+        &ctx.region,
+    )?;
     let out = integration_json(&def);
     app.routes
         .upsert(&ctx.region, id, |cur| {
@@ -814,6 +913,31 @@ async fn create_integration(
         })
         .await?;
     rest::json(StatusCode::CREATED, &out)
+}
+
+async fn update_integration(
+    app: &App,
+    ctx: &Ctx,
+    id: &str,
+    iid: &str,
+    req: &RestRequest,
+) -> Result<Response, ApiError> {
+    let input: IntegrationIn = parse(&req.body)?;
+    let def = app
+        .routes
+        .upsert(&ctx.region, id, |cur| {
+            let mut d = cur.cloned().ok_or_else(|| missing(app, "API", id))?;
+            let slot = d
+                .integrations
+                .iter_mut()
+                .find(|i| i.integration_id == iid)
+                .ok_or_else(|| missing(app, "Integration", iid))?;
+            let new = integration_of(input, slot.clone(), &ctx.region)?;
+            *slot = new.clone();
+            Ok::<_, ApiError>((d, new))
+        })
+        .await?;
+    rest::json(StatusCode::OK, &integration_json(&def))
 }
 
 #[derive(Deserialize, Default)]
@@ -836,15 +960,15 @@ struct AuthorizerIn {
     authorizer_result_ttl_in_seconds: Option<i64>,
     enable_simple_responses: Option<bool>,
     authorizer_payload_format_version: Option<String>,
+    authorizer_credentials_arn: Option<String>,
 }
 
-async fn create_authorizer(
-    app: &App,
-    ctx: &Ctx,
-    id: &str,
-    req: &RestRequest,
-) -> Result<Response, ApiError> {
-    let input: AuthorizerIn = parse(&req.body)?;
+/// An authorizer as `input` makes it, with id `authorizer_id`.
+fn authorizer_of(
+    input: AuthorizerIn,
+    authorizer_id: String,
+    region: &str,
+) -> Result<AuthorizerDef, ApiError> {
     let name = input
         .name
         .filter(|n| !n.is_empty())
@@ -870,10 +994,11 @@ async fn create_authorizer(
         }
     }
     let mut def = AuthorizerDef {
-        authorizer_id: new_id(6),
+        authorizer_id,
         name,
         identity_source,
         authorizer_result_ttl_in_seconds: ttl as u32,
+        authorizer_credentials_arn: input.authorizer_credentials_arn,
         ..AuthorizerDef::default()
     };
     match input.authorizer_type.as_deref() {
@@ -903,7 +1028,7 @@ async fn create_authorizer(
             let uri = input
                 .authorizer_uri
                 .ok_or_else(|| bad("authorizerUri is required for REQUEST authorizers"))?;
-            if function_ref(&uri, &ctx.region).is_none() {
+            if function_ref(&uri, region).is_none() {
                 return Err(bad(format!(
                     "Invalid authorizerUri {uri}: it must name a Lambda function"
                 )));
@@ -925,6 +1050,17 @@ async fn create_authorizer(
         Some(other) => return Err(bad(format!("Invalid authorizerType {other}"))),
         None => return Err(bad("Invalid input: authorizerType is required")),
     }
+    Ok(def)
+}
+
+async fn create_authorizer(
+    app: &App,
+    ctx: &Ctx,
+    id: &str,
+    req: &RestRequest,
+) -> Result<Response, ApiError> {
+    let input: AuthorizerIn = parse(&req.body)?;
+    let def = authorizer_of(input, new_id(6), &ctx.region)?;
     let out = authorizer_json(&def);
     app.routes
         .upsert(&ctx.region, id, |cur| {
@@ -936,11 +1072,86 @@ async fn create_authorizer(
     rest::json(StatusCode::CREATED, &out)
 }
 
+/// UpdateAuthorizer: what the input leaves out is kept; routes using the authorizer must still
+/// find it of their type.
+async fn update_authorizer(
+    app: &App,
+    ctx: &Ctx,
+    id: &str,
+    aid: &str,
+    req: &RestRequest,
+) -> Result<Response, ApiError> {
+    let input: AuthorizerIn = parse(&req.body)?;
+    let def = app
+        .routes
+        .upsert(&ctx.region, id, |cur| {
+            let mut d = cur.cloned().ok_or_else(|| missing(app, "API", id))?;
+            let slot = d
+                .authorizers
+                .iter_mut()
+                .find(|a| a.authorizer_id == aid)
+                .ok_or_else(|| missing(app, "Authorizer", aid))?;
+            let old = slot.clone();
+            let jwt = old.jwt_configuration.clone();
+            let merged = AuthorizerIn {
+                name: input.name.or(Some(old.name.clone())),
+                authorizer_type: input.authorizer_type.or(Some(old.authorizer_type.clone())),
+                identity_source: input.identity_source.or(Some(old.identity_source.clone())),
+                jwt_configuration: input.jwt_configuration.or_else(|| {
+                    jwt.map(|j| JwtIn {
+                        issuer: Some(j.issuer),
+                        audience: j.audience,
+                        jwks_file: j.jwks_file,
+                        jwks_uri: j.jwks_uri,
+                    })
+                }),
+                authorizer_uri: input.authorizer_uri.or(old.authorizer_uri.clone()),
+                authorizer_result_ttl_in_seconds: input
+                    .authorizer_result_ttl_in_seconds
+                    .or(Some(i64::from(old.authorizer_result_ttl_in_seconds))),
+                enable_simple_responses: input
+                    .enable_simple_responses
+                    .or(Some(old.enable_simple_responses)),
+                authorizer_payload_format_version: input
+                    .authorizer_payload_format_version
+                    .or(old.authorizer_payload_format_version.clone()),
+                authorizer_credentials_arn: input
+                    .authorizer_credentials_arn
+                    .or(old.authorizer_credentials_arn.clone()),
+            };
+            let new = authorizer_of(merged, old.authorizer_id.clone(), &ctx.region)?;
+            if new.authorizer_type != old.authorizer_type
+                && d.routes
+                    .iter()
+                    .any(|r| r.authorizer_id.as_deref() == Some(aid))
+            {
+                return Err(bad(format!(
+                    "Authorizer {aid} is used by routes of type {}; its type cannot change",
+                    old.authorizer_type
+                )));
+            }
+            if let Some(slot) = d.authorizers.iter_mut().find(|a| a.authorizer_id == aid) {
+                *slot = new.clone();
+            }
+            Ok::<_, ApiError>((d, new))
+        })
+        .await?;
+    rest::json(StatusCode::OK, &authorizer_json(&def))
+}
+
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
 struct SettingsIn {
     throttling_burst_limit: Option<i64>,
     throttling_rate_limit: Option<f64>,
+    detailed_metrics_enabled: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct AccessLogIn {
+    destination_arn: Option<String>,
+    format: Option<String>,
 }
 
 impl SettingsIn {
@@ -961,9 +1172,44 @@ struct StageIn {
     stage_name: Option<String>,
     auto_deploy: Option<bool>,
     description: Option<String>,
-    stage_variables: BTreeMap<String, String>,
+    stage_variables: Option<BTreeMap<String, String>>,
     default_route_settings: Option<SettingsIn>,
-    route_settings: BTreeMap<String, SettingsIn>,
+    route_settings: Option<BTreeMap<String, SettingsIn>>,
+    access_log_settings: Option<AccessLogIn>,
+    tags: BTreeMap<String, String>,
+}
+
+/// Applies a stage request to a stage (new or existing): what it leaves out is kept.
+fn apply_stage(s: &mut StageDef, input: StageIn, now: i64) {
+    if let Some(a) = input.auto_deploy {
+        s.auto_deploy = a;
+    }
+    if input.description.is_some() {
+        s.description = input.description;
+    }
+    if let Some(v) = input.stage_variables {
+        s.stage_variables = v;
+    }
+    if let Some(d) = &input.default_route_settings {
+        s.default_route_settings = d.throttle();
+        if let Some(m) = d.detailed_metrics_enabled {
+            s.detailed_metrics_enabled = m;
+        }
+    }
+    if let Some(r) = input.route_settings {
+        s.route_settings = r
+            .iter()
+            .filter_map(|(k, s)| Some((k.clone(), s.throttle()?)))
+            .collect();
+    }
+    if let Some(a) = input.access_log_settings {
+        s.access_log_settings = Some(crate::routes::AccessLogSettings {
+            destination_arn: a.destination_arn,
+            format: a.format,
+        });
+    }
+    s.tags.extend(input.tags);
+    s.last_updated_ms = now;
 }
 
 async fn create_stage(
@@ -975,24 +1221,16 @@ async fn create_stage(
     let input: StageIn = parse(&req.body)?;
     let name = input
         .stage_name
+        .clone()
         .filter(|n| !n.is_empty())
         .ok_or_else(|| bad("Invalid input: stageName is required"))?;
-    let stage = StageDef {
+    let now = app.clock.now_ms();
+    let mut stage = StageDef {
         stage_name: name.clone(),
-        auto_deploy: input.auto_deploy.unwrap_or(false),
-        description: input.description,
-        stage_variables: input.stage_variables,
-        default_route_settings: input
-            .default_route_settings
-            .as_ref()
-            .and_then(SettingsIn::throttle),
-        route_settings: input
-            .route_settings
-            .iter()
-            .filter_map(|(k, s)| Some((k.clone(), s.throttle()?)))
-            .collect(),
-        created_ms: app.clock.now_ms(),
+        created_ms: now,
+        ..StageDef::default()
     };
+    apply_stage(&mut stage, input, now);
     let out = stage_json(&stage);
     app.routes
         .upsert(&ctx.region, id, |cur| {
@@ -1005,4 +1243,103 @@ async fn create_stage(
         })
         .await?;
     rest::json(StatusCode::CREATED, &out)
+}
+
+async fn update_stage(
+    app: &App,
+    ctx: &Ctx,
+    id: &str,
+    name: &str,
+    req: &RestRequest,
+) -> Result<Response, ApiError> {
+    let input: StageIn = parse(&req.body)?;
+    let now = app.clock.now_ms();
+    let stage = app
+        .routes
+        .upsert(&ctx.region, id, |cur| {
+            let mut d = cur.cloned().ok_or_else(|| missing(app, "API", id))?;
+            let s = d
+                .stages
+                .iter_mut()
+                .find(|s| s.stage_name == name)
+                .ok_or_else(|| missing(app, "Stage", name))?;
+            apply_stage(s, input, now);
+            let s = s.clone();
+            Ok::<_, ApiError>((d, s))
+        })
+        .await?;
+    rest::json(StatusCode::OK, &stage_json(&stage))
+}
+
+/// The API (and stage) a resource ARN names: `arn:aws:apigateway:REGION::/apis/ID` or
+/// `…/apis/ID/stages/NAME`.
+fn tagged(arn: &str) -> Option<(&str, &str, Option<&str>)> {
+    let rest = arn.strip_prefix("arn:aws:apigateway:")?;
+    let (region, path) = rest.split_once("::")?;
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["apis", id] => Some((region, id, None)),
+        ["apis", id, "stages", stage] => Some((region, id, Some(stage))),
+        _ => None,
+    }
+}
+
+/// TagResource, GetTags, UntagResource on APIs and stages.
+async fn tags(app: &App, arn: &str, req: &RestRequest) -> Result<Response, ApiError> {
+    #[derive(Deserialize, Default)]
+    #[serde(rename_all = "camelCase", default)]
+    struct TagsIn {
+        tags: BTreeMap<String, String>,
+    }
+    let (region, id, stage) = tagged(arn).ok_or_else(|| {
+        ApiError::new(
+            "NotFoundException",
+            StatusCode::NOT_FOUND,
+            format!("Invalid resource ARN {arn}"),
+        )
+    })?;
+    let keys: Vec<String> = req
+        .query
+        .iter()
+        .filter(|(k, _)| k == "tagKeys")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let input: Option<TagsIn> = match req.method {
+        Method::POST => Some(parse(&req.body)?),
+        _ => None,
+    };
+    let method = req.method.clone();
+    let out = app
+        .routes
+        .upsert(region, id, |cur| {
+            let mut d = cur.cloned().ok_or_else(|| missing(app, "API", id))?;
+            let tags = match stage {
+                None => &mut d.tags,
+                Some(name) => {
+                    &mut d
+                        .stages
+                        .iter_mut()
+                        .find(|s| s.stage_name == name)
+                        .ok_or_else(|| missing(app, "Stage", name))?
+                        .tags
+                }
+            };
+            if method == Method::POST
+                && let Some(i) = input
+            {
+                tags.extend(i.tags);
+            } else if method == Method::DELETE {
+                for k in &keys {
+                    tags.remove(k);
+                }
+            }
+            let out = tags.clone();
+            Ok::<_, ApiError>((d, out))
+        })
+        .await?;
+    match method {
+        Method::GET => rest::json(StatusCode::OK, &json!({ "tags": out })),
+        Method::POST => Ok(rest::empty(StatusCode::CREATED)),
+        _ => Ok(rest::empty(StatusCode::NO_CONTENT)),
+    }
 }

@@ -104,6 +104,19 @@ fn evaluate(
     text(expr.to_owned())
 }
 
+/// A parameter value (static or a selection expression) as text; `None` when it selects
+/// nothing (a body that is not JSON selects nothing).
+pub fn evaluate_text(info: &RequestInfo, expr: &str) -> Option<String> {
+    let mut body = None;
+    evaluate(info, expr, &mut body)
+        .ok()
+        .flatten()
+        .map(|v| match v {
+            Value::String(s) => s,
+            other => other.to_string(),
+        })
+}
+
 /// A parameter as text.
 fn text_param(
     info: &RequestInfo,

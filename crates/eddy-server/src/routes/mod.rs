@@ -22,6 +22,7 @@
 
 pub mod auth;
 pub mod cors;
+pub mod http_proxy;
 pub mod integrations;
 pub mod matcher;
 pub mod proxy;
@@ -103,6 +104,10 @@ pub struct IntegrationDef {
     /// adds `NAME` to the event's detail object.
     pub request_parameters: BTreeMap<String, String>,
     pub description: Option<String>,
+    /// HTTP_PROXY: the method the backend is called with (`ANY`: the request's).
+    pub integration_method: Option<String>,
+    /// Kept as given (the identity work decides what it allows).
+    pub credentials_arn: Option<String>,
 }
 
 /// A JWT authorizer's settings. eddy extensions: where the keys come from (`JwksFile`,
@@ -131,6 +136,8 @@ pub struct AuthorizerDef {
     pub authorizer_result_ttl_in_seconds: u32,
     pub enable_simple_responses: bool,
     pub authorizer_payload_format_version: Option<String>,
+    /// Kept as given (the identity work decides what it allows).
+    pub authorizer_credentials_arn: Option<String>,
 }
 
 /// A stage. HTTP APIs here serve `$default` only; stages are stored, and their route settings'
@@ -146,6 +153,20 @@ pub struct StageDef {
     /// Per route key.
     pub route_settings: BTreeMap<String, Throttle>,
     pub created_ms: i64,
+    pub last_updated_ms: i64,
+    /// `AccessLogSettings`: the log group's ARN and the line format (kept as given).
+    pub access_log_settings: Option<AccessLogSettings>,
+    /// `DefaultRouteSettings.DetailedMetricsEnabled`.
+    pub detailed_metrics_enabled: bool,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A stage's access log settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct AccessLogSettings {
+    pub destination_arn: Option<String>,
+    pub format: Option<String>,
 }
 
 /// One HTTP API.
@@ -313,7 +334,7 @@ impl ApiDef {
                 payload_format_version: version.into(),
                 timeout_in_millis: DEFAULT_TIMEOUT_MS,
                 request_parameters: params,
-                description: None,
+                ..IntegrationDef::default()
             };
             Integration::build(&integration, region).map_err(|e| format!("route `{key}`: {e}"))?;
             let authorizer = r["Authorizer"].as_str();
@@ -510,6 +531,13 @@ pub enum Integration {
         params: BTreeMap<String, String>,
         timeout: Duration,
     },
+    /// `HTTP_PROXY`: forwarded to an HTTP backend (see [`http_proxy`]).
+    Http {
+        uri: String,
+        method: String,
+        params: BTreeMap<String, String>,
+        timeout: Duration,
+    },
 }
 
 impl Integration {
@@ -520,6 +548,36 @@ impl Integration {
         } else {
             def.timeout_in_millis
         }));
+        if def.integration_type == "HTTP_PROXY" {
+            let uri = def.integration_uri.clone().unwrap_or_default();
+            let ok = reqwest::Url::parse(&uri.replace(['{', '}', '+'], ""))
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+            if !ok {
+                return Err(format!(
+                    "Invalid integrationUri {uri}: HTTP_PROXY integrations take an http(s) URL"
+                ));
+            }
+            for key in def.request_parameters.keys() {
+                let ok = key.split_once(':').is_some_and(|(op, target)| {
+                    matches!(op, "append" | "overwrite" | "remove")
+                        && (target.starts_with("header.")
+                            || target.starts_with("querystring.")
+                            || (target == "path" && op == "overwrite"))
+                });
+                if !ok {
+                    return Err(format!("Invalid mapping expression specified: {key}"));
+                }
+            }
+            return Ok(Self::Http {
+                uri,
+                method: def
+                    .integration_method
+                    .clone()
+                    .unwrap_or_else(|| "ANY".to_owned()),
+                params: def.request_parameters.clone(),
+                timeout,
+            });
+        }
         match def.integration_subtype.as_deref() {
             Some("EventBridge-PutEvents") => {
                 for k in ["Source", "DetailType"] {
