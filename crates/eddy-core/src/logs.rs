@@ -48,6 +48,29 @@ pub struct LogGroupDef {
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
     pub created_ms: i64,
+    /// Streams made with CreateLogStream, with their creation time (streams also come to be
+    /// when events are written to them: those are the store's).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub streams: BTreeMap<String, i64>,
+}
+
+/// The most streams a group keeps made by CreateLogStream (each is a line of the group's
+/// definition).
+pub const MAX_CREATED_STREAMS: usize = 10_000;
+
+/// Why a stream operation refused.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    #[error("the log group does not exist")]
+    GroupGone,
+    #[error("the log stream already exists")]
+    Exists,
+    #[error("the log stream does not exist")]
+    NotFound,
+    #[error("the log group has too many streams")]
+    TooMany,
+    #[error(transparent)]
+    Core(#[from] CoreError),
 }
 
 impl LogGroupDef {
@@ -154,6 +177,57 @@ impl LogGroups {
             ..query
         };
         Ok(self.store.logs_read(query).await?)
+    }
+
+    /// Whether a stream exists: made by CreateLogStream, or written to.
+    pub async fn has_stream(&self, g: &LogGroupDef, stream: &str) -> Result<bool, CoreError> {
+        if g.streams.contains_key(stream) {
+            return Ok(true);
+        }
+        Ok(self.streams(g).await?.iter().any(|s| s.name == stream))
+    }
+
+    /// CreateLogStream: a stream with no events yet; refused when it exists.
+    pub async fn create_stream(
+        &self,
+        g: &LogGroupDef,
+        stream: &str,
+        now_ms: i64,
+    ) -> Result<(), StreamError> {
+        if self.has_stream(g, stream).await? {
+            return Err(StreamError::Exists);
+        }
+        self.groups
+            .upsert(&g.region, &g.name, |cur| {
+                let mut d = cur.cloned().ok_or(StreamError::GroupGone)?;
+                if d.streams.contains_key(stream) {
+                    return Err(StreamError::Exists);
+                }
+                if d.streams.len() >= MAX_CREATED_STREAMS {
+                    return Err(StreamError::TooMany);
+                }
+                d.streams.insert(stream.to_owned(), now_ms);
+                Ok((d, ()))
+            })
+            .await
+    }
+
+    /// DeleteLogStream: the stream and its events.
+    pub async fn delete_stream(&self, g: &LogGroupDef, stream: &str) -> Result<(), StreamError> {
+        if !self.has_stream(g, stream).await? {
+            return Err(StreamError::NotFound);
+        }
+        self.store
+            .logs_delete_stream(g.key(), stream.to_owned())
+            .await
+            .map_err(CoreError::from)?;
+        self.groups
+            .upsert(&g.region, &g.name, |cur| {
+                let mut d = cur.cloned().ok_or(StreamError::GroupGone)?;
+                d.streams.remove(stream);
+                Ok((d, ()))
+            })
+            .await
     }
 
     /// Deletes a group and its log events.

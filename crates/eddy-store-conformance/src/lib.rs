@@ -276,6 +276,7 @@ macro_rules! suite {
                 logs_page_forwards_and_backwards_without_gaps,
                 logs_streams_describe_each_stream,
                 logs_delete_group_deletes_one_group,
+                logs_delete_stream_deletes_one_stream,
                 logs_expire_in_bounded_steps,
                 logs_append_is_fenced,
             }

@@ -185,6 +185,35 @@ pub async fn logs_streams_describe_each_stream<B: Backend>() {
     );
 }
 
+/// Deleting a stream deletes its events, and nothing of other streams or groups.
+pub async fn logs_delete_stream_deletes_one_stream<B: Backend>() {
+    let h = Harness::<B>::open().await;
+    let s = h.store();
+    s.logs_append(
+        vec![log("a", "s", 1), log("a", "t", 2), log("b", "s", 3)],
+        T0,
+        Vec::new(),
+    )
+    .await
+    .expect("append");
+    s.logs_delete_stream("a".into(), "s".into())
+        .await
+        .expect("delete");
+    s.logs_delete_stream("a".into(), "none".into())
+        .await
+        .expect("delete");
+    assert_eq!(times(s, whole_group("a")).await, [2]);
+    assert_eq!(times(s, whole_group("b")).await, [3]);
+    let streams: Vec<String> = s
+        .logs_streams("a".into())
+        .await
+        .expect("streams")
+        .into_iter()
+        .map(|x| x.name)
+        .collect();
+    assert_eq!(streams, ["t"]);
+}
+
 /// Deleting a group deletes its events and its streams, and nothing of other groups.
 pub async fn logs_delete_group_deletes_one_group<B: Backend>() {
     let h = Harness::<B>::open().await;

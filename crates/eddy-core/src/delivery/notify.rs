@@ -468,6 +468,7 @@ async fn to_log(cx: &Ctx<'_>, note: &Note) -> Result<Done, Failure> {
                 name: group_name.clone(),
                 retention_in_days: None,
                 tags: BTreeMap::new(),
+                streams: Default::default(),
                 created_ms: app.clock.now_ms(),
             };
             app.log_groups

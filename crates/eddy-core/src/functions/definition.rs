@@ -525,6 +525,7 @@ impl crate::Core {
                 name: group,
                 retention_in_days: None,
                 tags: BTreeMap::new(),
+                streams: Default::default(),
                 created_ms: self.clock.now_ms(),
             };
             if let Err(e) = self.log_groups.put(g).await {

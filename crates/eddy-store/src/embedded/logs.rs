@@ -91,6 +91,12 @@ pub(crate) fn delete_group(tx: &Transaction<'_>, group: &str) -> Result<()> {
     Ok(())
 }
 
+pub(crate) fn delete_stream(tx: &Transaction<'_>, group: &str, stream: &str) -> Result<()> {
+    tx.prepare_cached("DELETE FROM log_events WHERE grp = ?1 AND stream = ?2")?
+        .execute([group, stream])?;
+    Ok(())
+}
+
 /// Deletes the oldest of a group's events before `before_ms`, at most `max`, walking
 /// `log_events_by_time` from the group's start: the cost is the rows deleted, however many
 /// remain.

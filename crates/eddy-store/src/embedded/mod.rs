@@ -830,6 +830,10 @@ impl LogStore for EmbeddedStore {
         self.exec(move |tx| logs::delete_group(tx, &group))
     }
 
+    fn logs_delete_stream(&self, group: String, stream: String) -> BoxFuture<'_, Result<()>> {
+        self.exec(move |tx| logs::delete_stream(tx, &group, &stream))
+    }
+
     fn logs_expire(
         &self,
         group: String,

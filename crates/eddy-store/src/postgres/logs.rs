@@ -101,6 +101,16 @@ pub(crate) async fn delete_group(shared: &Shared, group: String) -> PgResult<()>
     Ok(())
 }
 
+pub(crate) async fn delete_stream(shared: &Shared, group: String, stream: String) -> PgResult<()> {
+    let mut conn = shared.pool.get().await?;
+    conn.execute(
+        "DELETE FROM log_events WHERE grp = $1 AND stream = $2",
+        &[&group, &stream],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Deletes the oldest of a group's events before `before_ms`, at most `max`.
 pub(crate) async fn expire(
     shared: &Shared,

@@ -675,6 +675,13 @@ impl LogStore for PostgresStore {
         })
     }
 
+    fn logs_delete_stream(&self, group: String, stream: String) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            self.shared
+                .wrote(logs::delete_stream(&self.shared, group, stream).await)
+        })
+    }
+
     fn logs_expire(
         &self,
         group: String,

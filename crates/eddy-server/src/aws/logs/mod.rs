@@ -84,6 +84,7 @@ async fn create_log_group(app: &App, ctx: &Ctx, input: GroupInput) -> Result<Vec
             name,
             retention_in_days: None,
             tags: input.tags.unwrap_or_default(),
+            streams: Default::default(),
             created_ms: app.clock.now_ms(),
         })
         .await?;
