@@ -16,8 +16,51 @@ use crate::App;
 use crate::error::ApiError;
 use crate::queues::{OutMessage, QueueDef, QueueError, RedriveFault, SETTABLE, StoredAttributes};
 
-/// Runs one SQS operation.
+/// Runs one SQS operation for the AWS JSON protocol: errors name their type as SQS's JSON
+/// protocol does (see [`json_type`]).
 pub async fn call(app: &App, ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    run(app, ctx, op, body).await.map_err(|mut e| {
+        e.code = json_type(e.code);
+        e
+    })
+}
+
+/// The `__type` SQS's AWS JSON protocol gives an error: the shape's Smithy id,
+/// `com.amazonaws.sqs#QueueDoesNotExist` (SDKs keep what follows the `#`, then, SQS being
+/// `awsQueryCompatible`, take the code users know from `x-amzn-query-error`). Codes of no SQS
+/// shape stay as they are: the protocol's own `SerializationException`, eddy's store errors,
+/// and `UnsupportedOperation`, which the endpoint rewords for operations eddy does not serve.
+fn json_type(code: &'static str) -> &'static str {
+    macro_rules! sqs {
+        ($($code:literal),* $(,)?) => {
+            match code {
+                $($code => concat!("com.amazonaws.sqs#", $code),)*
+                other => other,
+            }
+        };
+    }
+    sqs!(
+        "BatchEntryIdsNotDistinct",
+        "BatchRequestTooLong",
+        "EmptyBatchRequest",
+        "InvalidAttributeName",
+        "InvalidAttributeValue",
+        "InvalidBatchEntryId",
+        "InvalidMessageContents",
+        "InvalidParameterValueException",
+        "MessageNotInflight",
+        "MissingRequiredParameterException",
+        "OverLimit",
+        "QueueDoesNotExist",
+        "QueueNameExists",
+        "ReceiptHandleIsInvalid",
+        "TooManyEntriesInBatchRequest",
+    )
+}
+
+/// Runs one SQS operation; errors carry SQS's short codes (the query protocol's translator,
+/// [`super::sqs_query`], calls this too).
+pub async fn run(app: &App, ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     match op {
         "CreateQueue" => create_queue(app, ctx, parse(body)?).await,
         "GetQueueUrl" => get_queue_url(app, ctx, parse(body)?),

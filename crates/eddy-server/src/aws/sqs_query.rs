@@ -3,7 +3,7 @@
 //! 2.13.34, and other SDKs of that age).
 //!
 //! This module is a translator, nothing more: it reads a query request's flattened parameters
-//! into the JSON request [`super::sqs::call`] takes, runs it, and writes the JSON reply as SQS's
+//! into the JSON request [`super::sqs::run`] takes, runs it, and writes the JSON reply as SQS's
 //! XML, so both protocols share one implementation of every operation, its checks and its
 //! errors. The names come from botocore 1.34.89's `sqs/2012-11-05/service-2.json` (the last
 //! release with SQS's query-protocol model):
@@ -191,7 +191,7 @@ pub async fn call(
         return ("unknown", e.code, super::unsupported::query_error(&e));
     };
     let result = match request(ctx, uri, p, members) {
-        Ok(body) => super::sqs::call(app, ctx, name, &body).await,
+        Ok(body) => super::sqs::run(app, ctx, name, &body).await,
         Err(e) => Err(e),
     };
     let reply = result.and_then(|bytes| {
