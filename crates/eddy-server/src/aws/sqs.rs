@@ -80,6 +80,8 @@ pub async fn run(app: &App, ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>,
         "UntagQueue" => untag_queue(app, ctx, parse(body)?).await,
         "ListQueueTags" => list_queue_tags(app, ctx, parse(body)?),
         "ListDeadLetterSourceQueues" => list_dead_letter_sources(app, ctx, parse(body)?),
+        "AddPermission" => add_permission(app, ctx, parse(body)?).await,
+        "RemovePermission" => remove_permission(app, ctx, parse(body)?).await,
         _ => Err(ApiError::bad(
             "UnsupportedOperation",
             format!("Unknown operation AmazonSQS.{op}"),
@@ -516,6 +518,196 @@ fn list_dead_letter_sources(app: &App, ctx: &Ctx, input: QueueRef) -> Result<Vec
         .map(|s| queue_url(app, ctx, s))
         .collect();
     reply(&json!({ "queueUrls": urls }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Permissions: statements of the queue's `Policy`, as AddPermission writes them
+
+/// The actions AddPermission grants (`SQS:NAME` in the statement); granting `SendMessage`,
+/// `DeleteMessage` or `ChangeMessageVisibility` grants their batches too, so the batches are
+/// no names of their own here.
+const GRANTABLE: &[&str] = &[
+    "*",
+    "ChangeMessageVisibility",
+    "DeleteMessage",
+    "GetQueueAttributes",
+    "GetQueueUrl",
+    "ListDeadLetterSourceQueues",
+    "PurgeQueue",
+    "ReceiveMessage",
+    "SendMessage",
+];
+
+/// Actions only the queue's owner may call, which AddPermission refuses to grant.
+const OWNER_ONLY: &[&str] = &[
+    "AddPermission",
+    "CancelMessageMoveTask",
+    "CreateQueue",
+    "DeleteQueue",
+    "ListMessageMoveTasks",
+    "ListQueueTags",
+    "ListQueues",
+    "RemovePermission",
+    "SetQueueAttributes",
+    "StartMessageMoveTask",
+    "TagQueue",
+    "UntagQueue",
+];
+
+/// At most this many actions in one AddPermission statement.
+const MAX_ACTIONS: usize = 7;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PermissionInput {
+    queue_url: Option<String>,
+    label: Option<String>,
+    #[serde(rename = "AWSAccountIds")]
+    aws_account_ids: Option<Vec<String>>,
+    actions: Option<Vec<String>>,
+}
+
+fn label_refused(label: &str, reason: &str) -> ApiError {
+    bad_value("Label", label, reason)
+}
+
+/// The queue's policy document without its statements, and the statements (a policy may give
+/// one statement as an object rather than a list); a new document (`Version`, `Id` as AWS
+/// writes them, no statements) when the queue has none, or none AddPermission can add to.
+fn policy_of(q: &QueueDef, arn: &str) -> (Map<String, Value>, Vec<Value>) {
+    if let Ok(Value::Object(mut p)) = serde_json::from_str::<Value>(q.attr("Policy")) {
+        match p.remove("Statement") {
+            Some(Value::Array(list)) => return (p, list),
+            Some(one @ Value::Object(_)) => return (p, vec![one]),
+            _ => {}
+        }
+    }
+    let mut p = Map::new();
+    p.insert("Version".into(), json!("2012-10-17"));
+    p.insert("Id".into(), json!(format!("{arn}/SQSDefaultPolicy")));
+    (p, Vec::new())
+}
+
+/// The policy document with `statements`, as the `Policy` attribute's text.
+fn policy_text(mut policy: Map<String, Value>, statements: Vec<Value>) -> String {
+    policy.insert("Statement".into(), Value::Array(statements));
+    Value::Object(policy).to_string()
+}
+
+/// One value, or a list of several, as AWS writes a policy's principals and actions.
+fn one_or_many(mut items: Vec<String>) -> Value {
+    if items.len() == 1 {
+        Value::String(items.remove(0))
+    } else {
+        json!(items)
+    }
+}
+
+async fn add_permission(app: &App, ctx: &Ctx, input: PermissionInput) -> Result<Vec<u8>, ApiError> {
+    let q = resolve(app, ctx, input.queue_url.as_deref())?;
+    let label = input.label.ok_or_else(|| missing_param("Label"))?;
+    if label.is_empty()
+        || label.len() > 80
+        || !label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(label_refused(
+            &label,
+            "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in \
+             length.",
+        ));
+    }
+    let actions = input
+        .actions
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| missing_param("Actions"))?;
+    let accounts = input
+        .aws_account_ids
+        .ok_or_else(|| missing_param("AWSAccountIds"))?;
+    if accounts.is_empty() {
+        return Err(invalid_param(
+            "Value [] for parameter PrincipalId is invalid. Reason: Unable to verify.",
+        ));
+    }
+    if actions.len() > MAX_ACTIONS {
+        return Err(ApiError::new(
+            "OverLimit",
+            axum::http::StatusCode::FORBIDDEN,
+            format!(
+                "{} Actions were found, maximum allowed is {MAX_ACTIONS}.",
+                actions.len()
+            ),
+        )
+        .with_query_code("OverLimit"));
+    }
+    for a in &actions {
+        let reason = if OWNER_ONLY.contains(&a.as_str()) {
+            "Only the queue owner is allowed to invoke this action."
+        } else if !GRANTABLE.contains(&a.as_str()) {
+            "Please refer to the appropriate WSDL for a list of valid actions."
+        } else {
+            continue;
+        };
+        return Err(bad_value("ActionName", format!("SQS:{a}"), reason));
+    }
+    let arn = q.arn(&app.config.account_id);
+    let statement = json!({
+        "Sid": label,
+        "Effect": "Allow",
+        "Principal": {"AWS": one_or_many(
+            accounts.iter().map(|a| format!("arn:aws:iam::{a}:root")).collect()
+        )},
+        "Action": one_or_many(actions.iter().map(|a| format!("SQS:{a}")).collect()),
+        "Resource": arn,
+    });
+    app.queues
+        .upsert(&q.region, &q.name, |current| {
+            let mut def = current.cloned().ok_or_else(queue_missing)?;
+            let (policy, mut list) = policy_of(&def, &arn);
+            if list.iter().any(|s| s["Sid"] == label.as_str()) {
+                return Err(label_refused(&label, "Already exists."));
+            }
+            list.push(statement);
+            def.attributes
+                .insert("Policy".into(), policy_text(policy, list));
+            Ok((def, ()))
+        })
+        .await?;
+    empty()
+}
+
+async fn remove_permission(
+    app: &App,
+    ctx: &Ctx,
+    input: PermissionInput,
+) -> Result<Vec<u8>, ApiError> {
+    let q = resolve(app, ctx, input.queue_url.as_deref())?;
+    let label = input.label.ok_or_else(|| missing_param("Label"))?;
+    let arn = q.arn(&app.config.account_id);
+    app.queues
+        .upsert(&q.region, &q.name, |current| {
+            let mut def = current.cloned().ok_or_else(queue_missing)?;
+            let (policy, mut list) = policy_of(&def, &arn);
+            let before = list.len();
+            list.retain(|s| s["Sid"] != label.as_str());
+            if list.len() == before {
+                return Err(label_refused(
+                    &label,
+                    "can't find label on existing policy.",
+                ));
+            }
+            // The last statement gone, the queue has no policy left.
+            if list.is_empty() {
+                def.attributes.remove("Policy");
+            } else {
+                def.attributes
+                    .insert("Policy".into(), policy_text(policy, list));
+            }
+            Ok((def, ()))
+        })
+        .await?;
+    empty()
 }
 
 // ---------------------------------------------------------------------------------------------

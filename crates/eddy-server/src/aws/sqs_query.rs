@@ -153,6 +153,15 @@ const ACTIONS: &[(&str, &[Member])] = &[
         "ListDeadLetterSourceQueues",
         &[Text("NextToken"), Int("MaxResults")],
     ),
+    (
+        "AddPermission",
+        &[
+            Text("Label"),
+            Strings("AWSAccountIds", "AWSAccountId"),
+            Strings("Actions", "ActionName"),
+        ],
+    ),
+    ("RemovePermission", &[Text("Label")]),
 ];
 
 /// Whether `action` is one of SQS's (for requests that name no service).
@@ -226,6 +235,8 @@ fn has_output(action: &str) -> bool {
             | "UntagQueue"
             | "DeleteMessage"
             | "ChangeMessageVisibility"
+            | "AddPermission"
+            | "RemovePermission"
     )
 }
 
@@ -555,6 +566,25 @@ mod tests {
         // botocore writes an empty list as its member name with no value.
         let got = translate("GetQueueAttributes", "/", "QueueUrl=u&AttributeNames=");
         assert_eq!(got, json!({"QueueUrl": "u", "AttributeNames": []}));
+    }
+
+    #[test]
+    fn permissions_read_back() {
+        let got = translate(
+            "AddPermission",
+            "/",
+            "QueueUrl=u&Label=l&AWSAccountId.1=111122223333&AWSAccountId.2=444455556666\
+             &ActionName.1=SendMessage&ActionName.2=ReceiveMessage",
+        );
+        assert_eq!(
+            got,
+            json!({"QueueUrl": "u", "Label": "l",
+                   "AWSAccountIds": ["111122223333", "444455556666"],
+                   "Actions": ["SendMessage", "ReceiveMessage"]})
+        );
+        let got = translate("RemovePermission", "/", "QueueUrl=u&Label=l");
+        assert_eq!(got, json!({"QueueUrl": "u", "Label": "l"}));
+        assert!(!has_output("AddPermission") && !has_output("RemovePermission"));
     }
 
     #[test]
