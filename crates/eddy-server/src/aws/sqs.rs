@@ -1092,6 +1092,21 @@ struct ReceiveInput {
     receive_request_attempt_id: Option<String>,
 }
 
+/// Whether attribute names asked for in a ReceiveMessage (`MessageAttributeNames`,
+/// `MessageSystemAttributeNames` or the legacy `AttributeNames`) select attribute `name`: by
+/// name, `All` or `.*` (every attribute), or `PREFIX.*` (those whose name starts with
+/// `PREFIX.`), as the SQS API reference describes `MessageAttributeNames`.
+fn selects(asked: &[String], name: &str) -> bool {
+    asked.iter().any(|w| {
+        w == "All"
+            || w == ".*"
+            || w == name
+            || w.strip_suffix(".*").is_some_and(|p| {
+                name.len() > p.len() + 1 && name.starts_with(p) && name.as_bytes()[p.len()] == b'.'
+            })
+    })
+}
+
 fn message_wire(
     app: &App,
     q: &QueueDef,
@@ -1106,8 +1121,7 @@ fn message_wire(
         "MD5OfBody": crate::queues::md5_hex(m.body.as_bytes()),
         "Body": m.body,
     });
-    let all = system_names.iter().any(|n| n == "All");
-    let want = |n: &str| all || system_names.iter().any(|w| w == n);
+    let want = |n: &str| selects(system_names, n);
     let mut attrs = Map::new();
     let mut put = |n: &str, v: String| {
         if want(n) {
@@ -1139,15 +1153,7 @@ fn message_wire(
     let selected: Map<String, Value> = stored
         .message_attributes
         .iter()
-        .filter(|(name, _)| {
-            attr_names.iter().any(|w| {
-                w == "All"
-                    || w == ".*"
-                    || w == *name
-                    || w.strip_suffix(".*")
-                        .is_some_and(|p| name.starts_with(&format!("{p}.")))
-            })
-        })
+        .filter(|(name, _)| selects(attr_names, name))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     if let Some(md5) = &stored.md5_of_message_attributes {
