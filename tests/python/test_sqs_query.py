@@ -186,8 +186,21 @@ c, _, _ = code(lambda: sqs.create_queue(QueueName="q-main", Attributes={"Visibil
 assert c == "QueueAlreadyExists", c
 c, _, _ = code(lambda: sqs.send_message_batch(QueueUrl=url, Entries=[]))
 assert c == "AWS.SimpleQueueService.EmptyBatchRequest", c
+
+# Permissions: statements of the queue's policy.
+sqs.add_permission(QueueUrl=url, Label="l", AWSAccountIds=["111122223333", "444455556666"],
+                   Actions=["SendMessage", "ReceiveMessage"])
+p = json.loads(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"])
+[st] = p["Statement"]
+assert st["Sid"] == "l" and st["Action"] == ["SQS:SendMessage", "SQS:ReceiveMessage"], p
+assert st["Principal"]["AWS"] == ["arn:aws:iam::111122223333:root",
+                                  "arn:aws:iam::444455556666:root"], p
 c, _, e = code(lambda: sqs.add_permission(QueueUrl=url, Label="l", AWSAccountIds=["1"], Actions=["SendMessage"]))
-assert c == "InvalidAction" and "SQS operation AddPermission" in e.response["Error"]["Message"], e.response
+assert c == "InvalidParameterValue" and e.response["Error"]["Message"].endswith("Reason: Already exists."), e.response
+sqs.remove_permission(QueueUrl=url, Label="l")
+assert "Attributes" not in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])
+c, _, _ = code(lambda: sqs.remove_permission(QueueUrl=url, Label="l"))
+assert c == "InvalidParameterValue", c
 
 # Delete queues.
 sqs.delete_queue(QueueUrl=fifo)

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use eddy_model::definitions::Tags;
+use eddy_model::limits::queue as limits;
 use eddy_model::names::Arn;
 use eddy_store::{Definition, Message, NewMessage, ReceiveOptions, Sent, Store};
 use md5::{Digest, Md5};
@@ -28,10 +29,13 @@ mod redrive;
 pub use definition::{QueueError, RedriveFault, check_attributes};
 pub use redrive::Redriven;
 
-/// Attributes a user may set, with AWS's defaults.
+/// Attributes a user may set, with AWS's defaults. `MaximumMessageSize` defaults to the largest
+/// message SQS takes, 1 MiB (it was 256 KiB; botocore's current SQS model documents "Valid
+/// values: An integer from 1,024 bytes (1 KiB) to 1,048,576 bytes (1 MiB). Default: 1,048,576
+/// bytes (1 MiB)").
 pub const SETTABLE: &[(&str, &str)] = &[
     ("DelaySeconds", "0"),
-    ("MaximumMessageSize", "262144"),
+    ("MaximumMessageSize", "1048576"),
     ("MessageRetentionPeriod", "345600"),
     ("ReceiveMessageWaitTimeSeconds", "0"),
     ("VisibilityTimeout", "30"),
@@ -97,7 +101,8 @@ impl QueueDef {
     }
 
     pub fn max_size(&self) -> usize {
-        usize::try_from(self.num("MaximumMessageSize")).unwrap_or(262_144)
+        usize::try_from(self.num("MaximumMessageSize"))
+            .unwrap_or(*limits::MAXIMUM_MESSAGE_SIZE.end() as usize)
     }
 
     pub fn retention_ms(&self) -> i64 {

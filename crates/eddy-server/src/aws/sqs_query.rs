@@ -3,7 +3,7 @@
 //! 2.13.34, and other SDKs of that age).
 //!
 //! This module is a translator, nothing more: it reads a query request's flattened parameters
-//! into the JSON request [`super::sqs::call`] takes, runs it, and writes the JSON reply as SQS's
+//! into the JSON request [`super::sqs::run`] takes, runs it, and writes the JSON reply as SQS's
 //! XML, so both protocols share one implementation of every operation, its checks and its
 //! errors. The names come from botocore 1.34.89's `sqs/2012-11-05/service-2.json` (the last
 //! release with SQS's query-protocol model):
@@ -153,6 +153,15 @@ const ACTIONS: &[(&str, &[Member])] = &[
         "ListDeadLetterSourceQueues",
         &[Text("NextToken"), Int("MaxResults")],
     ),
+    (
+        "AddPermission",
+        &[
+            Text("Label"),
+            Strings("AWSAccountIds", "AWSAccountId"),
+            Strings("Actions", "ActionName"),
+        ],
+    ),
+    ("RemovePermission", &[Text("Label")]),
 ];
 
 /// Whether `action` is one of SQS's (for requests that name no service).
@@ -191,7 +200,7 @@ pub async fn call(
         return ("unknown", e.code, super::unsupported::query_error(&e));
     };
     let result = match request(ctx, uri, p, members) {
-        Ok(body) => super::sqs::call(app, ctx, name, &body).await,
+        Ok(body) => super::sqs::run(app, ctx, name, &body).await,
         Err(e) => Err(e),
     };
     let reply = result.and_then(|bytes| {
@@ -226,6 +235,8 @@ fn has_output(action: &str) -> bool {
             | "UntagQueue"
             | "DeleteMessage"
             | "ChangeMessageVisibility"
+            | "AddPermission"
+            | "RemovePermission"
     )
 }
 
@@ -555,6 +566,25 @@ mod tests {
         // botocore writes an empty list as its member name with no value.
         let got = translate("GetQueueAttributes", "/", "QueueUrl=u&AttributeNames=");
         assert_eq!(got, json!({"QueueUrl": "u", "AttributeNames": []}));
+    }
+
+    #[test]
+    fn permissions_read_back() {
+        let got = translate(
+            "AddPermission",
+            "/",
+            "QueueUrl=u&Label=l&AWSAccountId.1=111122223333&AWSAccountId.2=444455556666\
+             &ActionName.1=SendMessage&ActionName.2=ReceiveMessage",
+        );
+        assert_eq!(
+            got,
+            json!({"QueueUrl": "u", "Label": "l",
+                   "AWSAccountIds": ["111122223333", "444455556666"],
+                   "Actions": ["SendMessage", "ReceiveMessage"]})
+        );
+        let got = translate("RemovePermission", "/", "QueueUrl=u&Label=l");
+        assert_eq!(got, json!({"QueueUrl": "u", "Label": "l"}));
+        assert!(!has_output("AddPermission") && !has_output("RemovePermission"));
     }
 
     #[test]
