@@ -25,8 +25,10 @@ def test_log_group_lifecycle_and_errors(aws):
     assert [g["logGroupName"] for g in groups] == ["/aws/events/orders"]
     assert groups[0]["arn"] == "arn:aws:logs:us-east-1:123456789012:log-group:/aws/events/orders:*"
     logs.create_log_stream(logGroupName="/aws/events/orders", logStreamName="s")
+    base = int(time.time() * 1000) - 3_600_000
     logs.put_log_events(logGroupName="/aws/events/orders", logStreamName="s", logEvents=[
-        {"timestamp": 1000, "message": "ERROR disk full"}, {"timestamp": 2000, "message": "ok"}])
+        {"timestamp": base + 1000, "message": "ERROR disk full"},
+        {"timestamp": base + 2000, "message": "ok"}])
     got = logs.get_log_events(logGroupName="/aws/events/orders", logStreamName="s", startFromHead=True)
     assert [e["message"] for e in got["events"]] == ["ERROR disk full", "ok"]
     f = logs.filter_log_events(logGroupName="/aws/events/orders", filterPattern="ERROR")
@@ -66,10 +68,11 @@ def test_filter_log_events_pages_through_every_event_when_streams_interleave_in_
     for s in ("late", "early"):
         logs.create_log_stream(logGroupName="/app/paging", logStreamName=s)
     # Written first, stamped later; then written later, stamped earlier.
+    base = int(time.time() * 1000) - 3_600_000
     logs.put_log_events(logGroupName="/app/paging", logStreamName="late", logEvents=[
-        {"timestamp": 10_000 + i, "message": f"late {i}"} for i in range(5)])
+        {"timestamp": base + 10_000 + i, "message": f"late {i}"} for i in range(5)])
     logs.put_log_events(logGroupName="/app/paging", logStreamName="early", logEvents=[
-        {"timestamp": 1_000 + i, "message": f"early {i}"} for i in range(5)])
+        {"timestamp": base + 1_000 + i, "message": f"early {i}"} for i in range(5)])
     want = [f"early {i}" for i in range(5)] + [f"late {i}" for i in range(5)]
     for page_size in (1, 2, 3, 7):
         got, token = [], None
@@ -83,7 +86,7 @@ def test_filter_log_events_pages_through_every_event_when_streams_interleave_in_
         assert got == want, page_size
     # GetLogEvents pages the same way in both directions.
     logs.put_log_events(logGroupName="/app/paging", logStreamName="early", logEvents=[
-        {"timestamp": 500, "message": "earliest"}])
+        {"timestamp": base + 500, "message": "earliest"}])
     got, token = [], None
     while True:
         kw = {"nextToken": token} if token else {"startFromHead": True}
@@ -164,6 +167,7 @@ def test_log_events_older_than_the_retention_expire_when_the_clock_moves(fresh_d
             logs.create_log_group(logGroupName=name)
             if days:
                 logs.put_retention_policy(logGroupName=name, retentionInDays=days)
+            logs.create_log_stream(logGroupName=name, logStreamName="s")
             logs.put_log_events(logGroupName=name, logStreamName="s", logEvents=[
                 {"timestamp": now - 12 * 3600 * 1000, "message": "12 hours old"},
                 {"timestamp": now, "message": "new"}])
@@ -223,3 +227,111 @@ def test_a_functions_logs_expire_after_its_group_was_deleted(fresh_dir):
         assert _messages(logs, "/aws/lambda/orphan") == []
     finally:
         server.stop()
+
+
+def test_log_streams_as_cloudwatch_logs_answers(aws):
+    """DescribeLogStreams, CreateLogStream, DeleteLogStream and PutLogEvents' checks, as AWS's
+    CloudWatch Logs API reference describes them (API_DescribeLogStreams, API_PutLogEvents:
+    "the log events in the batch must be in chronological order", "a batch of log events in a
+    single request cannot span more than 24 hours", events more than 14 days old or 2 hours in
+    the future are rejected and reported in rejectedLogEventsInfo)."""
+    _, logs = aws
+    g = "/app/streams"
+    logs.create_log_group(logGroupName=g)
+    for s in ("b-empty", "a-busy", "c-later"):
+        logs.create_log_stream(logGroupName=g, logStreamName=s)
+    with pytest.raises(ClientError) as ex:
+        logs.create_log_stream(logGroupName=g, logStreamName="a-busy")
+    assert ex.value.response["Error"]["Code"] == "ResourceAlreadyExistsException"
+    assert ex.value.response["Error"]["Message"] == "The specified log stream already exists"
+    now = int(time.time() * 1000)
+    logs.put_log_events(logGroupName=g, logStreamName="a-busy", logEvents=[
+        {"timestamp": now - 60_000, "message": "one"}])
+    logs.put_log_events(logGroupName=g, logStreamName="c-later", logEvents=[
+        {"timestamp": now - 1000, "message": "two"}])
+    # Streams without events are listed too; by name by default.
+    streams = logs.describe_log_streams(logGroupName=g)["logStreams"]
+    assert [s["logStreamName"] for s in streams] == ["a-busy", "b-empty", "c-later"]
+    empty = streams[1]
+    assert empty["storedBytes"] == 0 and "lastEventTimestamp" not in empty
+    assert empty["arn"] == f"arn:aws:logs:us-east-1:123456789012:log-group:{g}:log-stream:b-empty"
+    assert streams[0]["lastEventTimestamp"] == now - 60_000
+    by_time = logs.describe_log_streams(logGroupName=g, orderBy="LastEventTime",
+                                        descending=True)["logStreams"]
+    assert by_time[0]["logStreamName"] == "c-later"
+    page = logs.describe_log_streams(logGroupName=g, limit=2)
+    assert len(page["logStreams"]) == 2
+    rest = logs.describe_log_streams(logGroupName=g, limit=2, nextToken=page["nextToken"])
+    assert [s["logStreamName"] for s in rest["logStreams"]] == ["c-later"]
+    assert [s["logStreamName"] for s in logs.describe_log_streams(
+        logGroupName=g, logStreamNamePrefix="b")["logStreams"]] == ["b-empty"]
+    with pytest.raises(ClientError) as ex:
+        logs.describe_log_streams(logGroupName=g, logStreamNamePrefix="a", orderBy="LastEventTime")
+    assert ex.value.response["Error"]["Message"] == \
+        "Cannot order by LastEventTime with a logStreamNamePrefix."
+    # The group by ARN (logGroupIdentifier) on every read.
+    arn = f"arn:aws:logs:us-east-1:123456789012:log-group:{g}"
+    assert len(logs.describe_log_streams(logGroupIdentifier=arn)["logStreams"]) == 3
+    got = logs.get_log_events(logGroupIdentifier=arn, logStreamName="a-busy", startFromHead=True)
+    assert [e["message"] for e in got["events"]] == ["one"]
+    f = logs.filter_log_events(logGroupIdentifier=g + "", filterPattern="two")
+    assert [e["message"] for e in f["events"]] == ["two"]
+
+    # PutLogEvents: a stream must exist; events in order, within 24 hours.
+    with pytest.raises(ClientError) as ex:
+        logs.put_log_events(logGroupName=g, logStreamName="nope", logEvents=[
+            {"timestamp": now, "message": "x"}])
+    assert ex.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert ex.value.response["Error"]["Message"] == "The specified log stream does not exist."
+    with pytest.raises(ClientError) as ex:
+        logs.put_log_events(logGroupName=g, logStreamName="b-empty", logEvents=[
+            {"timestamp": now, "message": "x"}, {"timestamp": now - 1, "message": "y"}])
+    assert ex.value.response["Error"]["Code"] == "InvalidParameterException"
+    assert ex.value.response["Error"]["Message"] == \
+        "Log events in a single PutLogEvents request must be in chronological order."
+    with pytest.raises(ClientError) as ex:
+        logs.put_log_events(logGroupName=g, logStreamName="b-empty", logEvents=[
+            {"timestamp": now - 25 * 3600_000, "message": "x"}, {"timestamp": now, "message": "y"}])
+    assert "cannot span more than 24 hours" in ex.value.response["Error"]["Message"]
+    day = 86_400_000
+    r = logs.put_log_events(logGroupName=g, logStreamName="b-empty", logEvents=[
+        {"timestamp": now - 14 * day - 3600_000, "message": "too old"},
+        {"timestamp": now - 14 * day - 3500_000, "message": "too old too"},
+        {"timestamp": now - 14 * day + 3600_000, "message": "old but kept"},
+    ])
+    assert r["rejectedLogEventsInfo"] == {"tooOldLogEventEndIndex": 1}
+    logs.put_log_events(logGroupName=g, logStreamName="b-empty", logEvents=[
+        {"timestamp": now, "message": "kept"}])
+    r = logs.put_log_events(logGroupName=g, logStreamName="b-empty", logEvents=[
+        {"timestamp": now + 1, "message": "kept too"},
+        {"timestamp": now + 3 * 3600_000, "message": "too new"},
+    ])
+    assert r["rejectedLogEventsInfo"] == {"tooNewLogEventStartIndex": 1}
+    got = logs.get_log_events(logGroupName=g, logStreamName="b-empty", startFromHead=True)
+    assert [e["message"] for e in got["events"]] == ["old but kept", "kept", "kept too"]
+    # DeleteLogStream deletes the stream and its events.
+    logs.delete_log_stream(logGroupName=g, logStreamName="a-busy")
+    assert "a-busy" not in [s["logStreamName"] for s in logs.describe_log_streams(
+        logGroupName=g)["logStreams"]]
+    assert [e["message"] for e in logs.filter_log_events(logGroupName=g)["events"]] == \
+        ["old but kept", "two", "kept", "kept too"]
+    with pytest.raises(ClientError) as ex:
+        logs.delete_log_stream(logGroupName=g, logStreamName="a-busy")
+    assert ex.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_log_group_tags(aws):
+    _, logs = aws
+    g = "/app/tagged"
+    logs.create_log_group(logGroupName=g, tags={"team": "a"})
+    arn = f"arn:aws:logs:us-east-1:123456789012:log-group:{g}"
+    assert logs.list_tags_for_resource(resourceArn=arn)["tags"] == {"team": "a"}
+    logs.tag_resource(resourceArn=arn, tags={"env": "dev"})
+    assert logs.list_tags_log_group(logGroupName=g)["tags"] == {"team": "a", "env": "dev"}
+    logs.untag_resource(resourceArn=arn, tagKeys=["team"])
+    logs.tag_log_group(logGroupName=g, tags={"x": "1"})
+    logs.untag_log_group(logGroupName=g, tags=["env"])
+    assert logs.list_tags_for_resource(resourceArn=arn)["tags"] == {"x": "1"}
+    with pytest.raises(ClientError) as ex:
+        logs.list_tags_for_resource(resourceArn=arn + "-missing")
+    assert ex.value.response["Error"]["Code"] == "ResourceNotFoundException"

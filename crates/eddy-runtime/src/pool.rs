@@ -218,8 +218,15 @@ impl Pool {
             RunAs::User { uid, gid, .. } if uid != eddy => Some(gid),
             _ => None,
         };
-        let dir = spec.code_dir.clone();
-        let result = tokio::task::spawn_blocking(move || crate::code::grant(&dir, gid)).await;
+        let dir = spec.private_code.then(|| spec.code_dir.clone());
+        let opt = spec.opt_dir.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            for d in dir.iter().chain(opt.iter()) {
+                crate::code::grant(d, gid)?;
+            }
+            Ok::<_, std::io::Error>(())
+        })
+        .await;
         match result {
             Ok(Ok(())) => {
                 *lock(&self.granted) = Some(spec.code_dir.clone());
@@ -324,7 +331,7 @@ impl Pool {
                 ),
             ));
         }
-        if spec.private_code
+        if (spec.private_code || spec.opt_dir.is_some())
             && let Err(message) = self.grant_code(&spec).await
         {
             tracing::warn!(function = %spec.name, error = %message, "cannot start a function instance");

@@ -52,6 +52,11 @@ pub struct FunctionSpec {
     /// [`crate::code::grant`]). False for a developer's directory used in place, which eddy never
     /// changes.
     pub private_code: bool,
+    /// The function's layers, merged in order into one directory eddy made (Lambda's `/opt`):
+    /// its `bin` goes on `PATH`, its `lib` on `LD_LIBRARY_PATH`, its `python` and
+    /// `python/lib/pythonX.Y/site-packages` on `PYTHONPATH`, and it is `EDDY_LAYERS_DIR`.
+    /// Private to eddy until given to the function's user, like `code_dir`.
+    pub opt_dir: Option<PathBuf>,
     pub timeout: Duration,
     pub memory_mb: u32,
     /// The user's `Environment.Variables` (reserved names were rejected on the API).
@@ -173,7 +178,15 @@ pub fn environment(
     let mut set = |k: &str, v: &str| {
         env.insert(k.to_owned(), v.to_owned());
     };
-    set("PATH", &config.path);
+    match &spec.opt_dir {
+        Some(opt) => {
+            let opt = opt.display();
+            set("PATH", &format!("{}:{opt}/bin", config.path));
+            set("LD_LIBRARY_PATH", &format!("{code}:{code}/lib:{opt}/lib"));
+            set("EDDY_LAYERS_DIR", &opt.to_string());
+        }
+        None => set("PATH", &config.path),
+    }
     set("LANG", "en_US.UTF-8");
     set("TZ", ":UTC");
     set("TMPDIR", "/tmp");
@@ -210,10 +223,15 @@ pub fn environment(
     }
     if let RuntimeKind::Python(_) = spec.runtime {
         set("PYTHONUNBUFFERED", "1");
-        let path = match spec.environment.get("PYTHONPATH") {
-            Some(user) => format!("{code}:{user}"),
-            None => code.clone(),
-        };
+        let mut path = code.clone();
+        if let (Some(opt), RuntimeKind::Python(version)) = (&spec.opt_dir, &spec.runtime) {
+            let opt = opt.display();
+            let minor = version.trim_start_matches("python");
+            path = format!("{path}:{opt}/python/lib/python{minor}/site-packages:{opt}/python");
+        }
+        if let Some(user) = spec.environment.get("PYTHONPATH") {
+            path = format!("{path}:{user}");
+        }
         set("PYTHONPATH", &path);
     }
     env.into_iter().collect()
@@ -232,6 +250,7 @@ mod tests {
             handler: "app.handler".into(),
             code_dir: PathBuf::from("/code"),
             private_code: false,
+            opt_dir: None,
             timeout: Duration::from_secs(3),
             memory_mb: 128,
             environment: [

@@ -396,11 +396,11 @@ fn a_lone_surrogate_in_a_message_is_invalid_message_contents() {
     let body = format!(r#"{{"QueueUrl":"{url}","MessageBody":"a\ud800b"}}"#);
     let (status, v) = s.call("AmazonSQS.SendMessage", &body);
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
-    assert_eq!(v["__type"], "InvalidMessageContents");
+    assert_eq!(v["__type"], "com.amazonaws.sqs#InvalidMessageContents");
     let body = format!(r#"{{"QueueUrl":"{url}","Entries":[{{"Id":"1","MessageBody":"\udfff"}}]}}"#);
     let (status, v) = s.call("AmazonSQS.SendMessageBatch", &body);
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
-    assert_eq!(v["__type"], "InvalidMessageContents");
+    assert_eq!(v["__type"], "com.amazonaws.sqs#InvalidMessageContents");
     // Other malformed JSON stays a serialization error.
     let (status, v) = s.call("AmazonSQS.SendMessage", r#"{"QueueUrl":"#);
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -415,7 +415,10 @@ fn a_queue_cannot_redrive_to_itself_or_to_nothing() {
     let refused = |target: &str, attrs: Value, reason: &str| {
         let (status, v) = s.call(target, &attrs.to_string());
         assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
-        assert_eq!(v["__type"], "InvalidParameterValueException", "{v}");
+        assert_eq!(
+            v["__type"], "com.amazonaws.sqs#InvalidParameterValueException",
+            "{v}"
+        );
         let p = attrs
             .pointer("/Attributes/RedrivePolicy")
             .and_then(Value::as_str)

@@ -34,6 +34,7 @@ fn spec(code: &Path, handler: &str) -> FunctionSpec {
         handler: handler.into(),
         code_dir: code.to_owned(),
         private_code: false,
+        opt_dir: None,
         timeout: Duration::from_secs(3),
         memory_mb: 128,
         environment: BTreeMap::from([("MY_SETTING".to_owned(), "on".to_owned())]),

@@ -40,6 +40,8 @@ pub struct FunctionSettings {
     pub environment: Option<BTreeMap<String, String>>,
     pub ephemeral_storage: Option<u32>,
     pub capacity_provider: Option<CapacityProvider>,
+    /// Layer version ARNs, in order (`Some(vec![])` removes them).
+    pub layers: Option<Vec<String>>,
 }
 
 /// A change of a function's asynchronous invocation settings.
@@ -145,6 +147,9 @@ pub enum FunctionError {
     /// A function URL on a version number (only `$LATEST`'s function or an alias may have one).
     #[error("function URLs are for the function or an alias, not version {0}")]
     UrlQualifier(String),
+    /// A layer a function cannot use, or a layer operation that failed (why, in Lambda's words).
+    #[error("{0}")]
+    Layer(String),
     #[error(transparent)]
     Core(#[from] CoreError),
 }
@@ -272,6 +277,10 @@ impl Functions {
             return Err(FunctionError::Exists(name.to_owned()));
         }
         let (code, code_sha256, code_size) = self.take_code(region, name, source).await?;
+        let (layers, opt_dir) = match &settings.layers {
+            Some(arns) => self.take_layers(region, name, arns).await?,
+            None => (Vec::new(), None),
+        };
         let def = FunctionDef {
             region: region.to_owned(),
             name: name.to_owned(),
@@ -298,6 +307,8 @@ impl Functions {
             aliases: BTreeMap::new(),
             policy: BTreeMap::new(),
             urls: BTreeMap::new(),
+            layers,
+            opt_dir,
         };
         // A second create racing this one loses here rather than overwriting.
         if self.get(region, name).is_some() {
@@ -369,6 +380,11 @@ impl Functions {
         }
         if let Some(cp) = settings.capacity_provider {
             d.capacity_provider = Some(cp);
+        }
+        if let Some(arns) = &settings.layers {
+            let (layers, opt_dir) = self.take_layers(region, name, arns).await?;
+            d.layers = layers;
+            d.opt_dir = opt_dir;
         }
         self.save_revision(d).await
     }

@@ -24,6 +24,7 @@ use crate::follow::{Feed, Follow};
 use crate::registry::{self, Changed, Named, Registry};
 
 mod definition;
+pub mod layers;
 pub mod permissions;
 pub mod urls;
 pub mod versions;
@@ -32,6 +33,7 @@ pub use definition::{
     CodeSource, EventInvokeUpdate, FunctionError, FunctionSettings, check_environment,
     check_settings,
 };
+pub use layers::{LayerDef, LayerInfo, LayerRef, LayerVersion};
 pub use permissions::Permission;
 pub use urls::{UrlConfig, UrlCors, UrlUpdate};
 pub use versions::{Alias, AliasUpdate, LATEST, Resolved};
@@ -122,6 +124,12 @@ pub struct FunctionDef {
     /// Function URLs by qualifier (`""` or an alias); see [`urls`].
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub urls: BTreeMap<String, UrlConfig>,
+    /// The layer versions the function uses, in order (see [`layers`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<LayerRef>,
+    /// The directory (beside the code revisions) its layers are merged into.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opt_dir: Option<String>,
 }
 
 /// A function's `LambdaManagedInstancesCapacityProviderConfig`. eddy has no fleet to manage:
@@ -187,6 +195,9 @@ pub struct Functions {
     clock: crate::clock::Clock,
     /// Function URL ids, following the definitions (see [`urls`]).
     url_index: std::sync::RwLock<urls::UrlIndex>,
+    layers: Registry<LayerDef>,
+    /// `DATA_DIR/layers`.
+    layer_root: PathBuf,
 }
 
 /// Function log lines on their way to the store, written in batches by [`spawn_log_writer`].
@@ -264,6 +275,8 @@ impl Functions {
         pools.spawn_reaper();
         let code_root = config.data_dir.join("functions");
         let this = Self {
+            layers: Registry::load(store.clone(), feed.clone(), definitions)?,
+            layer_root: config.data_dir.join("layers"),
             defs: Registry::load(store, feed, definitions)?,
             pools,
             code_root,
@@ -328,6 +341,10 @@ impl Functions {
             handler: def.handler.clone(),
             code_dir: self.code_dir(def),
             private_code: matches!(def.code, CodeLocation::Unpacked { .. }),
+            opt_dir: def
+                .opt_dir
+                .as_ref()
+                .map(|d| self.code_root(&def.region, &def.name).join(d)),
             timeout: Duration::from_secs(u64::from(def.timeout)),
             memory_mb: def.memory_size,
             environment: def.environment.clone(),
@@ -358,13 +375,17 @@ impl Functions {
         }
     }
 
-    /// Every revision directory `def` runs from (`$LATEST`'s and its versions').
+    /// Every directory `def` runs from (`$LATEST`'s and its versions' code revisions and
+    /// merged layers).
     fn revisions(def: &FunctionDef) -> impl Iterator<Item = String> + '_ {
         std::iter::once(def)
             .chain(def.versions.values())
-            .filter_map(|d| match &d.code {
-                CodeLocation::Unpacked { revision } => Some(revision.clone()),
-                CodeLocation::Local { .. } => None,
+            .flat_map(|d| {
+                let code = match &d.code {
+                    CodeLocation::Unpacked { revision } => Some(revision.clone()),
+                    CodeLocation::Local { .. } => None,
+                };
+                code.into_iter().chain(d.opt_dir.clone())
             })
     }
 
@@ -399,13 +420,19 @@ impl Functions {
                 let versions_gone = previous
                     .as_ref()
                     .is_some_and(|p| p.versions.len() > def.versions.len());
-                if versions_gone || previous.as_ref().is_none_or(|p| p.code != def.code) {
-                    let keep: Vec<String> = Self::revisions(&def)
-                        .chain(previous.iter().filter_map(|p| match &p.code {
+                if versions_gone
+                    || previous
+                        .as_ref()
+                        .is_none_or(|p| p.code != def.code || p.opt_dir != def.opt_dir)
+                {
+                    let previous_dirs = previous.iter().flat_map(|p| {
+                        let code = match &p.code {
                             CodeLocation::Unpacked { revision } => Some(revision.clone()),
                             CodeLocation::Local { .. } => None,
-                        }))
-                        .collect();
+                        };
+                        code.into_iter().chain(p.opt_dir.clone())
+                    });
+                    let keep: Vec<String> = Self::revisions(&def).chain(previous_dirs).collect();
                     let root = self.code_root(&def.region, &def.name);
                     tokio::task::spawn_blocking(move || eddy_runtime::code::prune(&root, &keep));
                 }
@@ -531,12 +558,14 @@ impl Follow for Functions {
         for c in self.defs.follow(changes) {
             self.changed(c);
         }
+        let _layers = self.layers.follow(changes);
     }
 
     fn reload(&self, definitions: &[Definition]) {
         for c in self.defs.reload(definitions) {
             self.changed(c);
         }
+        let _layers = self.layers.reload(definitions);
     }
 }
 

@@ -66,6 +66,8 @@ async fn function(core: &Core, code: &std::path::Path, name: &str) {
             aliases: Default::default(),
             policy: Default::default(),
             urls: Default::default(),
+            layers: Vec::new(),
+            opt_dir: None,
         })
         .await
         .expect("function");

@@ -132,9 +132,11 @@ pub async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
     };
     let (service, operation) = target.split_once('.').unwrap_or((&target, ""));
     let result = call_json(&app, &ctx, service, operation, &body).await;
+    // The error's code as metrics name it, whatever the protocol (SQS's JSON errors carry the
+    // shape's id, `com.amazonaws.sqs#Code`).
     let outcome = match &result {
         Ok(_) => "ok",
-        Err(e) => e.code,
+        Err(e) => e.code.rsplit('#').next().unwrap_or(e.code),
     };
     let operation = if result
         .as_ref()

@@ -29,7 +29,7 @@ struct ZipText<'a>(#[serde(borrow)] Cow<'a, str>);
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
-struct CodeInput<'a> {
+pub(super) struct CodeInput<'a> {
     #[serde(borrow)]
     zip_file: Option<ZipText<'a>>,
     #[serde(rename = "S3Bucket")]
@@ -150,6 +150,7 @@ struct ConfigInput<'a> {
     tags: BTreeMap<String, String>,
     revision_id: Option<String>,
     publish: Option<bool>,
+    layers: Option<Vec<String>>,
     #[serde(flatten)]
     _other: BTreeMap<String, Value>,
 }
@@ -271,6 +272,7 @@ fn settings(input: &ConfigInput<'_>) -> FunctionSettings {
             .capacity_provider_config
             .as_ref()
             .and_then(CapacityProviderInput::to_def),
+        layers: input.layers.clone(),
     }
 }
 
@@ -285,7 +287,7 @@ const MAX_S3_CODE: u64 = 250 * 1024 * 1024;
 
 /// Where the code of a create or update comes from (`body` is the request's, which `code`
 /// borrows from): the request, a local directory, or an object in one of eddy's buckets.
-async fn code_source(
+pub(super) async fn code_source(
     app: &App,
     code: &CodeInput<'_>,
     body: &Bytes,

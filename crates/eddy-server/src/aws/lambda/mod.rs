@@ -13,11 +13,13 @@
 //! * `event_source_mappings`: SQS queues polled for functions (over `eddy_core::sources`);
 //! * `versions`: published versions and aliases;
 //! * `policy`: resource-based policies (AddPermission, RemovePermission, GetPolicy);
-//! * `urls`: function URL configurations (the URLs themselves are served by the gateway).
+//! * `urls`: function URL configurations (the URLs themselves are served by the gateway);
+//! * `layers`: layer versions (PublishLayerVersion and friends).
 
 mod event_source_mappings;
 mod functions;
 mod invoke;
+mod layers;
 mod policy;
 mod urls;
 mod versions;
@@ -167,6 +169,24 @@ pub async fn call(app: &Arc<App>, ctx: &Ctx, req: RestRequest) -> Reply {
             event_source_mappings::delete(app, ctx, id).await,
         ),
         [_, "tags", arn] => ("Tags", tags(app, ctx, arn, &req).await),
+        [_, "layers"] if *m == Method::GET && req.query("find") == Some("LayerVersion") => {
+            ("GetLayerVersionByArn", layers::get_by_arn(app, ctx, &req))
+        }
+        [_, "layers"] if *m == Method::GET => ("ListLayers", layers::list_layers(app, ctx, &req)),
+        [_, "layers", l, "versions"] if *m == Method::POST => (
+            "PublishLayerVersion",
+            layers::publish(app, ctx, l, &req).await,
+        ),
+        [_, "layers", l, "versions"] if *m == Method::GET => (
+            "ListLayerVersions",
+            layers::list_versions(app, ctx, l, &req),
+        ),
+        [_, "layers", l, "versions", n] if *m == Method::GET => {
+            ("GetLayerVersion", layers::get(app, ctx, l, n))
+        }
+        [_, "layers", l, "versions", n] if *m == Method::DELETE => {
+            ("DeleteLayerVersion", layers::delete(app, ctx, l, n).await)
+        }
         [_, "account-settings"] if *m == Method::GET => (
             "GetAccountSettings",
             rest::json(
@@ -366,6 +386,8 @@ pub(crate) fn function_error(app: &App, ctx: &Ctx, e: FunctionError) -> ApiError
              constraint: Member must satisfy regular expression pattern: \
              ((?!^\\d+$)^[0-9a-zA-Z-_]+$)"
         )),
+        FunctionError::Layer(m) if m.starts_with("1 validation error") => ApiError::validation(m),
+        FunctionError::Layer(m) => invalid(m),
         FunctionError::Core(e) => e.into(),
     }
 }
@@ -544,6 +566,14 @@ pub(super) fn config(app: &App, d: &FunctionDef) -> Value {
         "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
         "LoggingConfig": {"LogFormat": "Text", "LogGroup": format!("/aws/lambda/{}", d.name)},
     });
+    if !d.layers.is_empty() {
+        out["Layers"] = json!(
+            d.layers
+                .iter()
+                .map(|l| json!({"Arn": l.arn, "CodeSize": l.code_size}))
+                .collect::<Vec<_>>()
+        );
+    }
     // A function that cannot start (no interpreter, no runtime client, no `bootstrap`) is
     // `Failed` with the reason and its fix, as Lambda reports a function it cannot run; a note
     // (another Python version) rides along on an active one.

@@ -1,6 +1,11 @@
-//! Amazon CloudWatch Logs (`Logs_20140328.*`) over AWS JSON 1.1, the subset that reads what
-//! log-group targets deliver: log groups and their retention policies, log streams,
-//! PutLogEvents, GetLogEvents and FilterLogEvents.
+//! Amazon CloudWatch Logs (`Logs_20140328.*`) over AWS JSON 1.1: log groups and their
+//! retention policies, GetLogEvents and FilterLogEvents here; log streams and PutLogEvents in
+//! [`streams`], tags in [`tags`].
+//!
+//! Reads name their group by `logGroupName` or `logGroupIdentifier` (a name or an ARN).
+
+mod streams;
+mod tags;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -19,9 +24,16 @@ pub async fn call(app: &App, ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>
         "DescribeLogGroups" => describe_log_groups(app, ctx, parse(body)?),
         "PutRetentionPolicy" => put_retention_policy(app, ctx, parse(body)?).await,
         "DeleteRetentionPolicy" => delete_retention_policy(app, ctx, parse(body)?).await,
-        "CreateLogStream" => create_log_stream(app, ctx, parse(body)?),
-        "DescribeLogStreams" => describe_log_streams(app, ctx, parse(body)?).await,
-        "PutLogEvents" => put_log_events(app, ctx, parse(body)?).await,
+        "CreateLogStream" => streams::create(app, ctx, parse(body)?).await,
+        "DeleteLogStream" => streams::delete(app, ctx, parse(body)?).await,
+        "DescribeLogStreams" => streams::describe(app, ctx, parse(body)?).await,
+        "PutLogEvents" => streams::put_log_events(app, ctx, parse(body)?).await,
+        "TagLogGroup" => tags::tag_log_group(app, ctx, parse(body)?).await,
+        "UntagLogGroup" => tags::untag_log_group(app, ctx, parse(body)?).await,
+        "ListTagsLogGroup" => tags::list_tags_log_group(app, ctx, parse(body)?),
+        "TagResource" => tags::tag_resource(app, ctx, parse(body)?).await,
+        "UntagResource" => tags::untag_resource(app, ctx, parse(body)?).await,
+        "ListTagsForResource" => tags::list_tags_for_resource(app, ctx, parse(body)?),
         "GetLogEvents" => get_log_events(app, ctx, parse(body)?).await,
         "FilterLogEvents" => filter_log_events(app, ctx, parse(body)?).await,
         _ => Err(ApiError::unknown_operation(format!(
@@ -62,6 +74,42 @@ fn group(app: &App, ctx: &Ctx, name: Option<&str>) -> Result<LogGroupDef, ApiErr
     app.log_groups
         .get(&ctx.region, &name)
         .ok_or_else(group_missing)
+}
+
+/// The group a read names: `logGroupName`, or `logGroupIdentifier` (a name, or a group's ARN
+/// with or without `:*`); exactly one of them.
+fn group_of(
+    app: &App,
+    ctx: &Ctx,
+    name: Option<&str>,
+    identifier: Option<&str>,
+) -> Result<LogGroupDef, ApiError> {
+    match (name, identifier) {
+        (Some(_), Some(_)) => Err(invalid(
+            "LogGroup name and LogGroup ARN are mutually exclusive parameters.",
+        )),
+        (None, Some(id)) => match id.strip_prefix("arn:") {
+            Some(_) => {
+                let (region, group) = group_arn(id).ok_or_else(|| {
+                    invalid(format!("1 validation error detected: Value '{id}' at 'logGroupIdentifier' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w#+=/:,.@-]*"))
+                })?;
+                let name = check_group_name(Some(group))?;
+                app.log_groups.get(region, &name).ok_or_else(group_missing)
+            }
+            None => group(app, ctx, Some(id)),
+        },
+        (name, None) => group(app, ctx, name),
+    }
+}
+
+/// The region and group name of a log group ARN (`arn:aws:logs:REGION:ACCOUNT:log-group:NAME`,
+/// optionally ending in `:*`).
+fn group_arn(arn: &str) -> Option<(&str, &str)> {
+    let rest = arn.strip_prefix("arn:aws:logs:")?;
+    let (region, rest) = rest.split_once(':')?;
+    let (_account, rest) = rest.split_once(':')?;
+    let name = rest.strip_prefix("log-group:")?;
+    Some((region, name.strip_suffix(":*").unwrap_or(name)))
 }
 
 #[derive(Deserialize)]
@@ -208,80 +256,9 @@ fn describe_log_groups(
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct StreamInput {
-    log_group_name: Option<String>,
-    log_stream_name: Option<String>,
-}
-
-fn create_log_stream(app: &App, ctx: &Ctx, input: StreamInput) -> Result<Vec<u8>, ApiError> {
-    group(app, ctx, input.log_group_name.as_deref())?;
-    match input.log_stream_name.as_deref() {
-        Some(s) if !s.is_empty() && s.len() <= 512 && !s.contains(':') && !s.contains('*') => {
-            empty()
-        }
-        _ => Err(invalid("Invalid log stream name")),
-    }
-}
-
-async fn describe_log_streams(
-    app: &App,
-    ctx: &Ctx,
-    input: StreamInput,
-) -> Result<Vec<u8>, ApiError> {
-    let g = group(app, ctx, input.log_group_name.as_deref())?;
-    let streams = app.log_groups.streams(&g).await?;
-    let arn = g.arn(&app.config.account_id);
-    reply(&json!({ "logStreams": streams.iter().map(|s| json!({
-        "logStreamName": s.name,
-        "creationTime": s.first_ms,
-        "firstEventTimestamp": s.first_ms,
-        "lastEventTimestamp": s.last_ms,
-        "lastIngestionTime": s.last_ms,
-        "arn": format!("{arn}:log-stream:{}", s.name),
-        "storedBytes": s.stored_bytes,
-    })).collect::<Vec<_>>() }))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PutInput {
-    log_group_name: Option<String>,
-    log_stream_name: Option<String>,
-    log_events: Option<Vec<InputEvent>>,
-}
-
-#[derive(Deserialize)]
-struct InputEvent {
-    timestamp: Option<i64>,
-    message: Option<String>,
-}
-
-async fn put_log_events(app: &App, ctx: &Ctx, input: PutInput) -> Result<Vec<u8>, ApiError> {
-    let g = group(app, ctx, input.log_group_name.as_deref())?;
-    let stream = input
-        .log_stream_name
-        .ok_or_else(|| invalid("logStreamName is required"))?;
-    let events = input.log_events.unwrap_or_default();
-    if events.is_empty() || events.len() > 10_000 {
-        return Err(invalid("logEvents must hold 1 to 10000 events"));
-    }
-    let mut new = Vec::with_capacity(events.len());
-    for e in events {
-        let (Some(ts), Some(message)) = (e.timestamp, e.message) else {
-            return Err(invalid("each log event needs a timestamp and a message"));
-        };
-        new.push((ts, message));
-    }
-    app.log_groups
-        .append(&g, &stream, new, app.clock.now_ms())
-        .await?;
-    reply(&json!({ "nextSequenceToken": uuid::Uuid::new_v4().simple().to_string() }))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct GetInput {
     log_group_name: Option<String>,
+    log_group_identifier: Option<String>,
     log_stream_name: Option<String>,
     start_time: Option<i64>,
     end_time: Option<i64>,
@@ -327,7 +304,12 @@ const TAIL: LogPosition = LogPosition {
 };
 
 async fn get_log_events(app: &App, ctx: &Ctx, input: GetInput) -> Result<Vec<u8>, ApiError> {
-    let g = group(app, ctx, input.log_group_name.as_deref())?;
+    let g = group_of(
+        app,
+        ctx,
+        input.log_group_name.as_deref(),
+        input.log_group_identifier.as_deref(),
+    )?;
     let stream = input
         .log_stream_name
         .ok_or_else(|| invalid("logStreamName is required"))?;
@@ -379,6 +361,7 @@ async fn get_log_events(app: &App, ctx: &Ctx, input: GetInput) -> Result<Vec<u8>
 #[serde(rename_all = "camelCase")]
 struct FilterInput {
     log_group_name: Option<String>,
+    log_group_identifier: Option<String>,
     log_stream_names: Option<Vec<String>>,
     start_time: Option<i64>,
     end_time: Option<i64>,
@@ -388,7 +371,12 @@ struct FilterInput {
 }
 
 async fn filter_log_events(app: &App, ctx: &Ctx, input: FilterInput) -> Result<Vec<u8>, ApiError> {
-    let g = group(app, ctx, input.log_group_name.as_deref())?;
+    let g = group_of(
+        app,
+        ctx,
+        input.log_group_name.as_deref(),
+        input.log_group_identifier.as_deref(),
+    )?;
     let pattern = FilterPattern::parse(input.filter_pattern.as_deref().unwrap_or(""))
         .map_err(|e| invalid(format!("Invalid filter pattern: {e}")))?;
     let limit = input.limit.unwrap_or(10_000);
