@@ -1,0 +1,154 @@
+//! Values a query computes with (text, numbers, timestamps, booleans, absent), how they
+//! compare and convert, and how they are written in results (as GetQueryResults's strings).
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+
+/// One value during evaluation. Text borrows from the record where it can.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Value<'a> {
+    /// The field is absent (or a function had nothing to return).
+    Null,
+    Str(Cow<'a, str>),
+    Num(f64),
+    /// Milliseconds since the epoch (`@timestamp`, `@ingestionTime`, `bin(..)`).
+    Time(i64),
+    Bool(bool),
+}
+
+impl Value<'_> {
+    pub(crate) fn into_owned(self) -> Value<'static> {
+        match self {
+            Value::Null => Value::Null,
+            Value::Str(s) => Value::Str(Cow::Owned(s.into_owned())),
+            Value::Num(n) => Value::Num(n),
+            Value::Time(t) => Value::Time(t),
+            Value::Bool(b) => Value::Bool(b),
+        }
+    }
+
+    pub(crate) fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// The value as a number, when it is one or is text that reads as one.
+    pub(crate) fn as_num(&self) -> Option<f64> {
+        match self {
+            Value::Num(n) => Some(*n),
+            Value::Time(t) => Some(*t as f64),
+            Value::Str(s) => s.trim().parse::<f64>().ok().filter(|n| n.is_finite()),
+            Value::Bool(_) | Value::Null => None,
+        }
+    }
+
+    /// The value as text, as it would be shown in results.
+    pub(crate) fn as_text(&self) -> Cow<'_, str> {
+        match self {
+            Value::Str(s) => Cow::Borrowed(s.as_ref()),
+            Value::Null => Cow::Borrowed(""),
+            other => Cow::Owned(other.render().unwrap_or_default()),
+        }
+    }
+
+    /// Truthiness for `filter`: booleans as they are, absent is false, anything else is true
+    /// unless it is an empty string or zero.
+    pub(crate) fn truthy(&self) -> bool {
+        match self {
+            Value::Bool(b) => *b,
+            Value::Null => false,
+            Value::Str(s) => !s.is_empty(),
+            Value::Num(n) => *n != 0.0,
+            Value::Time(_) => true,
+        }
+    }
+
+    /// The result string, or `None` for an absent value (left out of the result row).
+    pub(crate) fn render(&self) -> Option<String> {
+        match self {
+            Value::Null => None,
+            Value::Str(s) => Some(s.to_string()),
+            Value::Num(n) => Some(format_number(*n)),
+            Value::Time(t) => Some(format_timestamp(*t)),
+            Value::Bool(b) => Some(b.to_string()),
+        }
+    }
+}
+
+/// Compares two values for `=`, `<` and friends: numerically when both read as numbers and at
+/// least one is a number, otherwise as text. `None` when either is absent.
+pub(crate) fn compare(a: &Value<'_>, b: &Value<'_>) -> Option<Ordering> {
+    if a.is_null() || b.is_null() {
+        return None;
+    }
+    let numeric = matches!(a, Value::Num(_) | Value::Time(_)) || matches!(b, Value::Num(_) | Value::Time(_));
+    if numeric {
+        if let (Some(x), Some(y)) = (a.as_num(), b.as_num()) {
+            return x.partial_cmp(&y);
+        }
+    }
+    Some(a.as_text().cmp(&b.as_text()))
+}
+
+/// Total order for `sort`: absent values last, numbers before text, numbers numerically.
+pub(crate) fn sort_order(a: &Value<'_>, b: &Value<'_>) -> Ordering {
+    fn rank(v: &Value<'_>) -> u8 {
+        match v {
+            Value::Num(_) | Value::Time(_) => 0,
+            Value::Str(_) | Value::Bool(_) => 1,
+            Value::Null => 2,
+        }
+    }
+    match (rank(a), rank(b)) {
+        (0, 0) => {
+            let (x, y) = (a.as_num().unwrap_or(0.0), b.as_num().unwrap_or(0.0));
+            x.total_cmp(&y)
+        }
+        (1, 1) => a.as_text().cmp(&b.as_text()),
+        (x, y) => x.cmp(&y),
+    }
+}
+
+/// Numbers as Insights writes them: integral values without a fraction (`3`, not `3.0`),
+/// others with the shortest decimal that reads back to the same double (`2.5`, `0.1`).
+pub(crate) fn format_number(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e17 {
+        format!("{}", n as i64)
+    } else {
+        format!("{n}")
+    }
+}
+
+/// `2024-01-01 00:00:00.000` (UTC), the form of `@timestamp` in GetQueryResults.
+pub fn format_timestamp(ms: i64) -> String {
+    let days = ms.div_euclid(86_400_000);
+    let rem = ms.rem_euclid(86_400_000);
+    let (y, m, d) = civil_from_days(days);
+    let (h, mi, s, milli) =
+        (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000);
+    format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02}.{milli:03}")
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day).
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// (year, month, day) to days since 1970-01-01.
+pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
