@@ -75,7 +75,7 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, QueryError> {
             b'<' => one(&mut i, Tok::Lt),
             b'>' if bytes.get(i + 1) == Some(&b'=') => two(&mut i, Tok::Ge),
             b'>' => one(&mut i, Tok::Gt),
-            b'/' if !after_operand(out.last()) => Tok::Regex(regex(src, &mut i)?),
+            b'/' if !after_operand(&out) => Tok::Regex(regex(src, &mut i)?),
             b'/' => one(&mut i, Tok::Slash),
             b'"' | b'\'' => Tok::Str(string(src, &mut i)?),
             b'`' => {
@@ -117,7 +117,15 @@ fn two(i: &mut usize, tok: Tok) -> Tok {
     tok
 }
 
-fn after_operand(last: Option<&Token>) -> bool {
+/// Whether the tokens so far end with an operand, so that `/` divides. The field after `parse`
+/// is followed by its pattern, which may be a regex.
+fn after_operand(out: &[Token]) -> bool {
+    let last = out.last();
+    if let [.., Token { tok: Tok::Ident(p), .. }, Token { tok: Tok::Ident(_), .. }] = out {
+        if p.eq_ignore_ascii_case("parse") {
+            return false;
+        }
+    }
     matches!(
         last.map(|t| &t.tok),
         Some(Tok::Ident(_) | Tok::Number(_) | Tok::Str(_) | Tok::RParen | Tok::RBracket)

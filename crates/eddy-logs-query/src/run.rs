@@ -162,7 +162,7 @@ impl<'q> Run<'q> {
                 stats_tail(plan, self.rest, rows)
             }
             Sink::First { rows, .. } => rows_tail(plan, self.rest, rows, None),
-            Sink::Top { sort, rows, .. } => rows_tail(plan, self.rest, rows, Some(sort)),
+            Sink::Top { sort, n, rows, .. } => rows_tail(plan, self.rest, rows, Some((sort, n))),
         };
         rows.truncate(DEFAULT_LIMIT);
         let rows = rows
@@ -218,9 +218,16 @@ fn sort_rows(rows: &mut [Kept], spec: &[SortKey], sort: usize) {
     rows.sort_by(|a, b| cmp_keys(spec, &a.keys[sort], &b.keys[sort]).then(a.seq.cmp(&b.seq)));
 }
 
-fn rows_tail(plan: &Plan, rest: &[TailOp], mut rows: Vec<Kept>, top: Option<usize>) -> Vec<Vec<Value<'static>>> {
-    if let Some(sort) = top {
+/// `top`: the sort the sink applied while collecting, and how many rows it keeps.
+fn rows_tail(
+    plan: &Plan,
+    rest: &[TailOp],
+    mut rows: Vec<Kept>,
+    top: Option<(usize, usize)>,
+) -> Vec<Vec<Value<'static>>> {
+    if let Some((sort, n)) = top {
         sort_rows(&mut rows, &plan.sorts[sort], sort);
+        rows.truncate(n);
     }
     for op in rest {
         match op {
