@@ -214,3 +214,33 @@ fn glob_captures<'t>(parts: &[String], text: &'t str) -> Option<Vec<&'t str>> {
     }
     Some(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_is_unanchored_and_lazy() {
+        let parts = |g: &str| g.split('*').map(str::to_string).collect::<Vec<_>>();
+        assert_eq!(
+            glob_captures(&parts("user=* action=*"), "ts=1 user=bob action=login x"),
+            Some(vec!["bob", "login x"])
+        );
+        assert_eq!(glob_captures(&parts("[*] *"), "[ERROR] disk full"), Some(vec!["ERROR", "disk full"]));
+        assert_eq!(glob_captures(&parts("a=*;"), "a=1;b=2;"), Some(vec!["1"]));
+        assert_eq!(glob_captures(&parts("*:*"), "k:v"), Some(vec!["k", "v"]));
+        assert_eq!(glob_captures(&parts("user=* "), "user=bob"), None);
+    }
+
+    #[test]
+    fn json_paths() {
+        let j: serde_json::Value =
+            serde_json::from_str(r#"{"a":{"b":[{"c":1}]},"x.y":"dotted","n":null,"t":true}"#).unwrap();
+        assert_eq!(json_field(&j, "a.b.0.c"), Value::Num(1.0));
+        assert_eq!(json_field(&j, "x.y"), Value::Str(Cow::Borrowed("dotted")));
+        assert_eq!(json_field(&j, "a.b"), Value::Null);
+        assert_eq!(json_field(&j, "n"), Value::Null);
+        assert_eq!(json_field(&j, "t"), Value::Bool(true));
+        assert_eq!(json_field(&j, "missing.path"), Value::Null);
+    }
+}

@@ -128,3 +128,40 @@ impl BinUnit {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_and_plurals() {
+        assert_eq!(BinUnit::parse("5m"), Some(BinUnit::Millis(300_000)));
+        assert_eq!(BinUnit::parse("2hrs"), Some(BinUnit::Millis(7_200_000)));
+        assert_eq!(BinUnit::parse("30secs"), Some(BinUnit::Millis(30_000)));
+        assert_eq!(BinUnit::parse("100ms"), Some(BinUnit::Millis(100)));
+        assert_eq!(BinUnit::parse("1q"), Some(BinUnit::Months(3)));
+        assert_eq!(BinUnit::parse("1yr"), Some(BinUnit::Months(12)));
+        assert_eq!(BinUnit::parse("0m"), None);
+        assert_eq!(BinUnit::parse("5parsecs"), None);
+    }
+
+    #[test]
+    fn calendar_bins_start_on_the_first_of_the_month() {
+        let may_17_2024 = 1_715_904_000_000 + 3_600_000;
+        assert_eq!(BinUnit::Months(1).floor(may_17_2024), 1_714_521_600_000); // 2024-05-01
+        assert_eq!(BinUnit::Months(3).floor(may_17_2024), 1_711_929_600_000); // 2024-04-01
+        assert_eq!(BinUnit::Months(12).floor(may_17_2024), 1_704_067_200_000); // 2024-01-01
+        assert_eq!(BinUnit::Millis(3_600_000).floor(may_17_2024 + 59_000), may_17_2024);
+    }
+
+    #[test]
+    fn string_functions() {
+        let s = |t: &'static str| Value::Str(Cow::Borrowed(t));
+        assert_eq!(Func::Concat.call(vec![s("a"), Value::Num(1.0), s("b")]), s("a1b"));
+        assert_eq!(Func::Strlen.call(vec![s("héllo")]), Value::Num(5.0));
+        assert_eq!(Func::Coalesce.call(vec![Value::Null, Value::Null, s("z")]), s("z"));
+        assert_eq!(Func::IsEmpty.call(vec![s("")]), Value::Bool(true));
+        assert_eq!(Func::IsBlank.call(vec![s("  ")]), Value::Bool(true));
+        assert_eq!(Func::ToUpper.call(vec![Value::Null]), Value::Null);
+    }
+}

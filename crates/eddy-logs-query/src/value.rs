@@ -152,3 +152,42 @@ pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_in_utc_with_milliseconds() {
+        assert_eq!(format_timestamp(0), "1970-01-01 00:00:00.000");
+        assert_eq!(format_timestamp(1_704_067_200_123), "2024-01-01 00:00:00.123");
+        assert_eq!(format_timestamp(1_709_208_000_000), "2024-02-29 12:00:00.000");
+        assert_eq!(format_timestamp(-1), "1969-12-31 23:59:59.999");
+    }
+
+    #[test]
+    fn civil_days_round_trip() {
+        for days in [-800_000, -1, 0, 59, 60, 11_016, 19_723, 2_932_896] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+    }
+
+    #[test]
+    fn numbers_without_a_trailing_zero() {
+        assert_eq!(format_number(3.0), "3");
+        assert_eq!(format_number(-0.0), "0");
+        assert_eq!(format_number(2.5), "2.5");
+        assert_eq!(format_number(0.1 + 0.2), "0.30000000000000004");
+        assert_eq!(format_number(1e20), "100000000000000000000");
+    }
+
+    #[test]
+    fn comparisons_are_numeric_when_a_number_is_involved() {
+        let s = |t: &'static str| Value::Str(Cow::Borrowed(t));
+        assert_eq!(compare(&s("10"), &Value::Num(9.0)), Some(Ordering::Greater));
+        assert_eq!(compare(&s("10"), &s("9")), Some(Ordering::Less));
+        assert_eq!(compare(&s("x"), &Value::Num(1.0)), Some(Ordering::Greater));
+        assert_eq!(compare(&Value::Null, &Value::Num(1.0)), None);
+    }
+}
