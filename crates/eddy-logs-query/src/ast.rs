@@ -54,8 +54,16 @@ pub(crate) enum Expr {
     Not(Box<Expr>),
     Neg(Box<Expr>),
     Binary(BinOp, Box<Expr>, Box<Expr>),
-    Like { negated: bool, expr: Box<Expr>, pattern: Matcher },
-    In { negated: bool, expr: Box<Expr>, list: Vec<Expr> },
+    Like {
+        negated: bool,
+        expr: Box<Expr>,
+        pattern: Matcher,
+    },
+    In {
+        negated: bool,
+        expr: Box<Expr>,
+        list: Vec<Expr>,
+    },
     Call(Func, Vec<Expr>),
     /// `bin(5m)`: `@timestamp` floored to the unit.
     Bin(BinUnit),
@@ -114,9 +122,15 @@ pub(crate) struct SortKey {
 #[derive(Debug, Clone)]
 pub(crate) enum ParsePattern {
     /// `"user=* action=*"` and the names bound to each `*`, in order.
-    Glob { parts: Vec<String>, names: Vec<String> },
+    Glob {
+        parts: Vec<String>,
+        names: Vec<String>,
+    },
     /// `/(?<user>\w+)/`: named groups become fields.
-    Regex { re: regex_lite::Regex, names: Vec<String> },
+    Regex {
+        re: regex_lite::Regex,
+        names: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -124,8 +138,14 @@ pub(crate) enum Command {
     Fields(Vec<Named>),
     Display(Vec<Field>),
     Filter(Expr),
-    Parse { source: Expr, pattern: ParsePattern },
-    Stats { aggs: Vec<Aggregate>, by: Vec<Named> },
+    Parse {
+        source: Expr,
+        pattern: ParsePattern,
+    },
+    Stats {
+        aggs: Vec<Aggregate>,
+        by: Vec<Named>,
+    },
     Sort(Vec<SortKey>),
     Limit(usize),
 }

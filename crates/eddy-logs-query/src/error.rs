@@ -23,6 +23,10 @@ impl QueryError {
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let col = before[line_start..].chars().count() + 1;
-        QueryError { message: message.into(), line, col }
+        QueryError {
+            message: message.into(),
+            line,
+            col,
+        }
     }
 }

@@ -44,7 +44,8 @@ impl<'r> Env<'r> for RecordEnv<'r> {
             Slot::Derived(i) => borrow(&self.slots[i]),
             Slot::Json => {
                 let json = self.json.get_or_init(|| parse_json(r.message));
-                json.as_ref().map_or(Value::Null, |j| json_field(j, &field.name))
+                json.as_ref()
+                    .map_or(Value::Null, |j| json_field(j, &field.name))
             }
             Slot::Column(_) | Slot::Absent | Slot::Unresolved => Value::Null,
         }
@@ -78,7 +79,9 @@ fn parse_json(message: &str) -> Option<serde_json::Value> {
     if !message.trim_start().starts_with('{') {
         return None;
     }
-    serde_json::from_str::<serde_json::Value>(message).ok().filter(serde_json::Value::is_object)
+    serde_json::from_str::<serde_json::Value>(message)
+        .ok()
+        .filter(serde_json::Value::is_object)
 }
 
 /// `detail.user`, `items.0.id`: a dotted path into the object (a key holding dots is tried
@@ -90,7 +93,9 @@ fn json_field<'j>(root: &'j serde_json::Value, path: &str) -> Value<'j> {
         if let Some(v) = child(node, rest) {
             return leaf(v);
         }
-        let Some((head, tail)) = rest.split_once('.') else { return Value::Null };
+        let Some((head, tail)) = rest.split_once('.') else {
+            return Value::Null;
+        };
         match child(node, head) {
             Some(next) => {
                 node = next;
@@ -123,30 +128,49 @@ pub(crate) fn eval<'r>(expr: &'r Expr, env: &impl Env<'r>) -> Value<'r> {
         Expr::Field(f) => env.field(f),
         Expr::Lit(v) => borrow(v),
         Expr::Not(e) => Value::Bool(!eval(e, env).truthy()),
-        Expr::Neg(e) => eval(e, env).as_num().map_or(Value::Null, |n| Value::Num(-n)),
-        Expr::Binary(BinOp::And, a, b) => Value::Bool(eval(a, env).truthy() && eval(b, env).truthy()),
-        Expr::Binary(BinOp::Or, a, b) => Value::Bool(eval(a, env).truthy() || eval(b, env).truthy()),
+        Expr::Neg(e) => eval(e, env)
+            .as_num()
+            .map_or(Value::Null, |n| Value::Num(-n)),
+        Expr::Binary(BinOp::And, a, b) => {
+            Value::Bool(eval(a, env).truthy() && eval(b, env).truthy())
+        }
+        Expr::Binary(BinOp::Or, a, b) => {
+            Value::Bool(eval(a, env).truthy() || eval(b, env).truthy())
+        }
         Expr::Binary(op, a, b) => binary(*op, eval(a, env), eval(b, env)),
-        Expr::Like { negated, expr, pattern } => match eval(expr, env) {
+        Expr::Like {
+            negated,
+            expr,
+            pattern,
+        } => match eval(expr, env) {
             Value::Null => Value::Bool(false),
             v => Value::Bool(pattern.is_match(&v.as_text()) != *negated),
         },
-        Expr::In { negated, expr, list } => {
+        Expr::In {
+            negated,
+            expr,
+            list,
+        } => {
             let v = eval(expr, env);
             if v.is_null() {
                 return Value::Bool(false);
             }
-            let found = list.iter().any(|e| compare(&v, &eval(e, env)).is_some_and(|o| o.is_eq()));
+            let found = list
+                .iter()
+                .any(|e| compare(&v, &eval(e, env)).is_some_and(|o| o.is_eq()));
             Value::Bool(found != *negated)
         }
         Expr::Call(func, args) => func.call(args.iter().map(|a| eval(a, env)).collect()),
-        Expr::Bin(unit) => env.timestamp().map_or(Value::Null, |t| Value::Time(unit.floor(t))),
+        Expr::Bin(unit) => env
+            .timestamp()
+            .map_or(Value::Null, |t| Value::Time(unit.floor(t))),
     }
 }
 
 fn binary<'r>(op: BinOp, a: Value<'r>, b: Value<'r>) -> Value<'r> {
     use std::cmp::Ordering::{Equal, Greater, Less};
-    let cmp = |ok: &dyn Fn(std::cmp::Ordering) -> bool| Value::Bool(compare(&a, &b).is_some_and(ok));
+    let cmp =
+        |ok: &dyn Fn(std::cmp::Ordering) -> bool| Value::Bool(compare(&a, &b).is_some_and(ok));
     match op {
         BinOp::Eq => cmp(&|o| o == Equal),
         BinOp::Ne => cmp(&|o| o != Equal),
@@ -155,7 +179,9 @@ fn binary<'r>(op: BinOp, a: Value<'r>, b: Value<'r>) -> Value<'r> {
         BinOp::Gt => cmp(&|o| o == Greater),
         BinOp::Ge => cmp(&|o| o != Less),
         _ => {
-            let (Some(x), Some(y)) = (a.as_num(), b.as_num()) else { return Value::Null };
+            let (Some(x), Some(y)) = (a.as_num(), b.as_num()) else {
+                return Value::Null;
+            };
             let n = match op {
                 BinOp::Add => x + y,
                 BinOp::Sub => x - y,
@@ -171,7 +197,12 @@ fn binary<'r>(op: BinOp, a: Value<'r>, b: Value<'r>) -> Value<'r> {
 
 /// Runs a `parse` pattern over `text`; on a match, writes each captured field to its slot
 /// (on no match, the fields are absent).
-pub(crate) fn run_parse(pattern: &ParsePattern, text: &str, slots: &mut [Value<'static>], at: &[usize]) {
+pub(crate) fn run_parse(
+    pattern: &ParsePattern,
+    text: &str,
+    slots: &mut [Value<'static>],
+    at: &[usize],
+) {
     for &i in at {
         slots[i] = Value::Null;
     }
@@ -226,7 +257,10 @@ mod tests {
             glob_captures(&parts("user=* action=*"), "ts=1 user=bob action=login x"),
             Some(vec!["bob", "login x"])
         );
-        assert_eq!(glob_captures(&parts("[*] *"), "[ERROR] disk full"), Some(vec!["ERROR", "disk full"]));
+        assert_eq!(
+            glob_captures(&parts("[*] *"), "[ERROR] disk full"),
+            Some(vec!["ERROR", "disk full"])
+        );
         assert_eq!(glob_captures(&parts("a=*;"), "a=1;b=2;"), Some(vec!["1"]));
         assert_eq!(glob_captures(&parts("*:*"), "k:v"), Some(vec!["k", "v"]));
         assert_eq!(glob_captures(&parts("user=* "), "user=bob"), None);
@@ -235,7 +269,8 @@ mod tests {
     #[test]
     fn json_paths() {
         let j: serde_json::Value =
-            serde_json::from_str(r#"{"a":{"b":[{"c":1}]},"x.y":"dotted","n":null,"t":true}"#).unwrap();
+            serde_json::from_str(r#"{"a":{"b":[{"c":1}]},"x.y":"dotted","n":null,"t":true}"#)
+                .unwrap();
         assert_eq!(json_field(&j, "a.b.0.c"), Value::Num(1.0));
         assert_eq!(json_field(&j, "x.y"), Value::Str(Cow::Borrowed("dotted")));
         assert_eq!(json_field(&j, "a.b"), Value::Null);

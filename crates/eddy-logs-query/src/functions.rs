@@ -55,9 +55,8 @@ impl Func {
             Value::Null => Value::Null,
             v => Value::Str(Cow::Owned(f(&v.as_text()))),
         };
-        let num = |v: &Value<'_>, f: fn(f64) -> f64| {
-            v.as_num().map_or(Value::Null, |n| Value::Num(f(n)))
-        };
+        let num =
+            |v: &Value<'_>, f: fn(f64) -> f64| v.as_num().map_or(Value::Null, |n| Value::Num(f(n)));
         match self {
             Func::Concat => {
                 let mut out = first.as_text().into_owned();
@@ -98,7 +97,10 @@ impl BinUnit {
         let digits = word.find(|c: char| !c.is_ascii_digit())?;
         let n: i64 = word[..digits].parse().ok().filter(|n| *n > 0)?;
         let unit = word[digits..].to_ascii_lowercase();
-        let base = unit.strip_suffix('s').filter(|u| u.len() > 1).unwrap_or(&unit);
+        let base = unit
+            .strip_suffix('s')
+            .filter(|u| u.len() > 1)
+            .unwrap_or(&unit);
         let ms = match base {
             "ms" | "msec" | "millisecond" => 1,
             "s" | "sec" | "second" => 1_000,
@@ -151,15 +153,24 @@ mod tests {
         assert_eq!(BinUnit::Months(1).floor(may_17_2024), 1_714_521_600_000); // 2024-05-01
         assert_eq!(BinUnit::Months(3).floor(may_17_2024), 1_711_929_600_000); // 2024-04-01
         assert_eq!(BinUnit::Months(12).floor(may_17_2024), 1_704_067_200_000); // 2024-01-01
-        assert_eq!(BinUnit::Millis(3_600_000).floor(may_17_2024 + 59_000), may_17_2024);
+        assert_eq!(
+            BinUnit::Millis(3_600_000).floor(may_17_2024 + 59_000),
+            may_17_2024
+        );
     }
 
     #[test]
     fn string_functions() {
         let s = |t: &'static str| Value::Str(Cow::Borrowed(t));
-        assert_eq!(Func::Concat.call(vec![s("a"), Value::Num(1.0), s("b")]), s("a1b"));
+        assert_eq!(
+            Func::Concat.call(vec![s("a"), Value::Num(1.0), s("b")]),
+            s("a1b")
+        );
         assert_eq!(Func::Strlen.call(vec![s("héllo")]), Value::Num(5.0));
-        assert_eq!(Func::Coalesce.call(vec![Value::Null, Value::Null, s("z")]), s("z"));
+        assert_eq!(
+            Func::Coalesce.call(vec![Value::Null, Value::Null, s("z")]),
+            s("z")
+        );
         assert_eq!(Func::IsEmpty.call(vec![s("")]), Value::Bool(true));
         assert_eq!(Func::IsBlank.call(vec![s("  ")]), Value::Bool(true));
         assert_eq!(Func::ToUpper.call(vec![Value::Null]), Value::Null);

@@ -103,7 +103,11 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, QueryError> {
         };
         out.push(Token { tok, start, end: i });
     }
-    out.push(Token { tok: Tok::Eof, start: src.len(), end: src.len() });
+    out.push(Token {
+        tok: Tok::Eof,
+        start: src.len(),
+        end: src.len(),
+    });
     Ok(out)
 }
 
@@ -121,10 +125,11 @@ fn two(i: &mut usize, tok: Tok) -> Tok {
 /// is followed by its pattern, which may be a regex.
 fn after_operand(out: &[Token]) -> bool {
     let last = out.last();
-    if let [.., Token { tok: Tok::Ident(p), .. }, Token { tok: Tok::Ident(_), .. }] = out {
-        if p.eq_ignore_ascii_case("parse") {
-            return false;
-        }
+    let before_last = out.len().checked_sub(2).map(|i| &out[i].tok);
+    if matches!(before_last, Some(Tok::Ident(p)) if p.eq_ignore_ascii_case("parse"))
+        && matches!(last.map(|t| &t.tok), Some(Tok::Ident(_)))
+    {
+        return false;
     }
     matches!(
         last.map(|t| &t.tok),
@@ -134,7 +139,9 @@ fn after_operand(out: &[Token]) -> bool {
 
 /// Keywords after which a `/` begins a regex, not a division.
 fn is_regex_keyword(word: &str) -> bool {
-    ["like", "and", "or", "not", "filter", "parse", "in"].iter().any(|k| word.eq_ignore_ascii_case(k))
+    ["like", "and", "or", "not", "filter", "parse", "in"]
+        .iter()
+        .any(|k| word.eq_ignore_ascii_case(k))
 }
 
 fn string(src: &str, i: &mut usize) -> Result<String, QueryError> {
@@ -185,7 +192,11 @@ fn regex(src: &str, i: &mut usize) -> Result<String, QueryError> {
             }
         }
     }
-    Err(QueryError::at(src, start, "unterminated regular expression"))
+    Err(QueryError::at(
+        src,
+        start,
+        "unterminated regular expression",
+    ))
 }
 
 fn number(src: &str, i: &mut usize) -> Result<Tok, QueryError> {

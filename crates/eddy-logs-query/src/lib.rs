@@ -66,7 +66,9 @@ impl Query {
     /// Parses a Logs Insights query string.
     pub fn parse(query: &str) -> Result<Query, QueryError> {
         let commands = parser::parse(query)?;
-        Ok(Query { plan: plan::plan(query, commands)? })
+        Ok(Query {
+            plan: plan::plan(query, commands)?,
+        })
     }
 
     /// Starts a run; push records into it, then finish it.
@@ -85,7 +87,11 @@ impl Query {
 
     /// The names of the fields the results carry, in order.
     pub fn output_fields(&self) -> Vec<&str> {
-        self.plan.output.iter().map(|&i| self.plan.columns[i].name.as_str()).collect()
+        self.plan
+            .output
+            .iter()
+            .map(|&i| self.plan.columns[i].name.as_str())
+            .collect()
     }
 }
 

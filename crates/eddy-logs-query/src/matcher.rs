@@ -17,7 +17,9 @@ impl Matcher {
         if !pattern.is_empty() && !pattern.contains(|c: char| "\\.+*?()|[]{}^$".contains(c)) {
             return Ok(Matcher::Substring(pattern.to_string()));
         }
-        regex_lite::Regex::new(pattern).map(Matcher::Regex).map_err(|e| e.to_string())
+        regex_lite::Regex::new(pattern)
+            .map(Matcher::Regex)
+            .map_err(|e| e.to_string())
     }
 
     pub(crate) fn is_match(&self, haystack: &str) -> bool {

@@ -13,18 +13,38 @@ use crate::value::Value;
 
 /// Commands of Insights' language that this subset refuses by name.
 const UNSUPPORTED_COMMANDS: &[&str] = &[
-    "dedup", "unnest", "pattern", "diff", "anomaly", "filterindex", "lookup", "unmask", "source",
-    "join", "addtotals", "unmask",
+    "dedup",
+    "unnest",
+    "pattern",
+    "diff",
+    "anomaly",
+    "filterindex",
+    "lookup",
+    "unmask",
+    "source",
+    "join",
+    "addtotals",
+    "unmask",
 ];
 
 /// Aggregate functions of Insights' language that this subset refuses by name.
 const UNSUPPORTED_AGGREGATES: &[&str] = &[
-    "count_distinct", "pct", "stddev", "earliest", "latest", "sortsfirst", "sortslast",
+    "count_distinct",
+    "pct",
+    "stddev",
+    "earliest",
+    "latest",
+    "sortsfirst",
+    "sortslast",
 ];
 
 pub(crate) fn parse(src: &str) -> Result<Vec<Located>, QueryError> {
     let tokens = lex(src)?;
-    let mut p = Parser { src, tokens, pos: 0 };
+    let mut p = Parser {
+        src,
+        tokens,
+        pos: 0,
+    };
     if p.peek() == &Tok::Eof {
         return Err(QueryError::at(src, 0, "empty query"));
     }
@@ -77,7 +97,10 @@ impl Parser<'_> {
         if t.tok == Tok::Eof {
             return self.error(t.start, "unexpected end of query");
         }
-        self.error(t.start, format!("unexpected symbol `{}`", &self.src[t.start..t.end]))
+        self.error(
+            t.start,
+            format!("unexpected symbol `{}`", &self.src[t.start..t.end]),
+        )
     }
 
     fn eat(&mut self, tok: &Tok) -> bool {
@@ -90,7 +113,11 @@ impl Parser<'_> {
     }
 
     fn expect(&mut self, tok: &Tok) -> Result<(), QueryError> {
-        if self.eat(tok) { Ok(()) } else { Err(self.unexpected()) }
+        if self.eat(tok) {
+            Ok(())
+        } else {
+            Err(self.unexpected())
+        }
     }
 
     fn is_keyword(&self, word: &str) -> bool {
@@ -138,7 +165,10 @@ impl Parser<'_> {
                 Command::Sort(keys)
             }
             "limit" => match self.next() {
-                Token { tok: Tok::Number(n), .. } if n >= 1.0 && n.fract() == 0.0 => {
+                Token {
+                    tok: Tok::Number(n),
+                    ..
+                } if n >= 1.0 && n.fract() == 0.0 => {
                     Command::Limit(n.min(usize::MAX as f64) as usize)
                 }
                 t => {
@@ -155,7 +185,10 @@ impl Parser<'_> {
 
     fn field(&mut self) -> Result<Field, QueryError> {
         let (name, _) = self.ident()?;
-        Ok(Field { name, slot: Slot::Unresolved })
+        Ok(Field {
+            name,
+            slot: Slot::Unresolved,
+        })
     }
 
     /// `expr [as name], ...`
@@ -170,7 +203,11 @@ impl Parser<'_> {
     fn named(&mut self) -> Result<Named, QueryError> {
         let start = self.at();
         let expr = self.expr()?;
-        let name = if self.eat_keyword("as") { self.ident()?.0 } else { self.text_since(start) };
+        let name = if self.eat_keyword("as") {
+            self.ident()?.0
+        } else {
+            self.text_since(start)
+        };
         Ok(Named { name, expr })
     }
 
@@ -187,7 +224,10 @@ impl Parser<'_> {
 
     fn parse_command(&mut self) -> Result<Command, QueryError> {
         let source = if matches!(self.peek(), Tok::Str(_) | Tok::Regex(_)) {
-            Expr::Field(Field { name: "@message".into(), slot: Slot::Unresolved })
+            Expr::Field(Field {
+                name: "@message".into(),
+                slot: Slot::Unresolved,
+            })
         } else {
             self.additive()?
         };
@@ -215,8 +255,9 @@ impl Parser<'_> {
                 ParsePattern::Glob { parts, names }
             }
             Tok::Regex(pattern) => {
-                let re = regex_lite::Regex::new(&pattern)
-                    .map_err(|e| self.error(pattern_at, format!("invalid regular expression: {e}")))?;
+                let re = regex_lite::Regex::new(&pattern).map_err(|e| {
+                    self.error(pattern_at, format!("invalid regular expression: {e}"))
+                })?;
                 let names: Vec<String> = re.capture_names().flatten().map(str::to_string).collect();
                 if names.is_empty() {
                     return Err(self.error(pattern_at, "the regular expression has no named group"));
@@ -236,7 +277,11 @@ impl Parser<'_> {
         while self.eat(&Tok::Comma) {
             aggs.push(self.aggregate()?);
         }
-        let by = if self.eat_keyword("by") { self.named_list()? } else { Vec::new() };
+        let by = if self.eat_keyword("by") {
+            self.named_list()?
+        } else {
+            Vec::new()
+        };
         Ok(Command::Stats { aggs, by })
     }
 
@@ -261,7 +306,8 @@ impl Parser<'_> {
             Some(self.expr()?)
         };
         self.expect(&Tok::RParen)?;
-        if !matches!(self.peek(), Tok::Comma | Tok::Pipe | Tok::Eof) && !self.is_keyword("as")
+        if !matches!(self.peek(), Tok::Comma | Tok::Pipe | Tok::Eof)
+            && !self.is_keyword("as")
             && !self.is_keyword("by")
         {
             return Err(self.error(
@@ -269,7 +315,11 @@ impl Parser<'_> {
                 "only single aggregate function calls are supported in `stats`",
             ));
         }
-        let name = if self.eat_keyword("as") { self.ident()?.0 } else { self.text_since(start) };
+        let name = if self.eat_keyword("as") {
+            self.ident()?.0
+        } else {
+            self.text_since(start)
+        };
         Ok(Aggregate { name, func, arg })
     }
 
@@ -319,7 +369,11 @@ impl Parser<'_> {
         }
         if self.eat_keyword("like") || (!negated && self.eat(&Tok::Match)) {
             let pattern = self.pattern()?;
-            return Ok(Expr::Like { negated, expr: Box::new(left), pattern });
+            return Ok(Expr::Like {
+                negated,
+                expr: Box::new(left),
+                pattern,
+            });
         }
         if self.eat_keyword("in") {
             self.expect(&Tok::LBracket)?;
@@ -331,7 +385,11 @@ impl Parser<'_> {
                 }
                 self.expect(&Tok::RBracket)?;
             }
-            return Ok(Expr::In { negated, expr: Box::new(left), list });
+            return Ok(Expr::In {
+                negated,
+                expr: Box::new(left),
+                list,
+            });
         }
         Ok(left)
     }
@@ -414,7 +472,10 @@ impl Parser<'_> {
             }
             Tok::Ident(name) if !is_reserved(&name) => {
                 self.pos += 1;
-                Ok(Expr::Field(Field { name, slot: Slot::Unresolved }))
+                Ok(Expr::Field(Field {
+                    name,
+                    slot: Slot::Unresolved,
+                }))
             }
             _ => Err(self.unexpected()),
         }
@@ -434,7 +495,10 @@ impl Parser<'_> {
             return Ok(Expr::Bin(unit));
         }
         if matches!(lower.as_str(), "count" | "sum" | "avg" | "min" | "max") {
-            return Err(self.error(at, format!("aggregate function `{name}` is only allowed in `stats`")));
+            return Err(self.error(
+                at,
+                format!("aggregate function `{name}` is only allowed in `stats`"),
+            ));
         }
         let func = Func::by_name(name)
             .ok_or_else(|| self.error(at, format!("unknown function `{name}`")))?;

@@ -12,8 +12,15 @@ pub const DEFAULT_LIMIT: usize = 10_000;
 
 #[derive(Debug, Clone)]
 pub(crate) enum RecordOp {
-    Parse { source: Expr, pattern: ParsePattern, slots: Vec<usize> },
-    Assign { slot: usize, expr: Expr },
+    Parse {
+        source: Expr,
+        pattern: ParsePattern,
+        slots: Vec<usize>,
+    },
+    Assign {
+        slot: usize,
+        expr: Expr,
+    },
     Filter(Expr),
 }
 
@@ -26,7 +33,10 @@ pub(crate) enum TailOp {
     /// After `stats` only.
     Filter(Expr),
     /// After `stats` only: compute a new column.
-    Assign { column: usize, expr: Expr },
+    Assign {
+        column: usize,
+        expr: Expr,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -59,7 +69,9 @@ struct Scope {
 impl Scope {
     fn bind(&self, field: &mut Field) {
         field.slot = match &self.columns {
-            Some(columns) => columns.get(&field.name).map_or(Slot::Absent, |&i| Slot::Column(i)),
+            Some(columns) => columns
+                .get(&field.name)
+                .map_or(Slot::Absent, |&i| Slot::Column(i)),
             None => match self.derived.get(&field.name) {
                 Some(&i) => Slot::Derived(i),
                 None => builtin(&field.name).unwrap_or(if field.name.starts_with('@') {
@@ -88,11 +100,17 @@ fn builtin(name: &str) -> Option<Slot> {
 }
 
 fn field_expr(name: &str, slot: Slot) -> Expr {
-    Expr::Field(Field { name: name.to_string(), slot })
+    Expr::Field(Field {
+        name: name.to_string(),
+        slot,
+    })
 }
 
 pub(crate) fn plan(src: &str, commands: Vec<Located>) -> Result<Plan, QueryError> {
-    let mut scope = Scope { derived: HashMap::new(), columns: None };
+    let mut scope = Scope {
+        derived: HashMap::new(),
+        columns: None,
+    };
     let mut plan = Plan {
         record_ops: Vec::new(),
         slots: 0,
@@ -112,9 +130,17 @@ pub(crate) fn plan(src: &str, commands: Vec<Located>) -> Result<Plan, QueryError
         let in_stats = scope.columns.is_some();
         match command {
             Command::Parse { .. } if in_stats => {
-                return Err(QueryError::at(src, at, "`parse` after `stats` is not supported"));
+                return Err(QueryError::at(
+                    src,
+                    at,
+                    "`parse` after `stats` is not supported",
+                ));
             }
-            Command::Parse { mut source, pattern, .. } => {
+            Command::Parse {
+                mut source,
+                pattern,
+                ..
+            } => {
                 scope.bind_expr(&mut source);
                 let names = match &pattern {
                     ParsePattern::Glob { names, .. } | ParsePattern::Regex { names, .. } => names,
@@ -127,14 +153,22 @@ pub(crate) fn plan(src: &str, commands: Vec<Located>) -> Result<Plan, QueryError
                         plan.slots - 1
                     })
                     .collect();
-                plan.record_ops.push(RecordOp::Parse { source, pattern, slots });
+                plan.record_ops.push(RecordOp::Parse {
+                    source,
+                    pattern,
+                    slots,
+                });
             }
             Command::Filter(mut expr) => {
                 scope.bind_expr(&mut expr);
                 if in_stats {
                     plan.tail.push(TailOp::Filter(expr));
                 } else if limited {
-                    return Err(QueryError::at(src, at, "`filter` after `limit` is not supported"));
+                    return Err(QueryError::at(
+                        src,
+                        at,
+                        "`filter` after `limit` is not supported",
+                    ));
                 } else {
                     plan.record_ops.push(RecordOp::Filter(expr));
                 }
@@ -151,7 +185,10 @@ pub(crate) fn plan(src: &str, commands: Vec<Located>) -> Result<Plan, QueryError
                                 None => continue,
                             }
                         } else {
-                            plan.columns.push(Named { name: name.clone(), expr: Expr::Lit(crate::value::Value::Null) });
+                            plan.columns.push(Named {
+                                name: name.clone(),
+                                expr: Expr::Lit(crate::value::Value::Null),
+                            });
                             let column = plan.columns.len() - 1;
                             plan.tail.push(TailOp::Assign { column, expr });
                             columns.insert(name, column);
@@ -168,7 +205,10 @@ pub(crate) fn plan(src: &str, commands: Vec<Located>) -> Result<Plan, QueryError
                         plan.slots += 1;
                         plan.record_ops.push(RecordOp::Assign { slot, expr });
                         scope.derived.insert(name.clone(), slot);
-                        listed.push(Named { expr: field_expr(&name, Slot::Derived(slot)), name });
+                        listed.push(Named {
+                            expr: field_expr(&name, Slot::Derived(slot)),
+                            name,
+                        });
                     }
                 }
                 for named in listed {
@@ -180,24 +220,39 @@ pub(crate) fn plan(src: &str, commands: Vec<Located>) -> Result<Plan, QueryError
             }
             Command::Display(list) => {
                 if let Some(columns) = &scope.columns {
-                    stats_output = Some(list.iter().filter_map(|f| columns.get(&f.name).copied()).collect());
+                    stats_output = Some(
+                        list.iter()
+                            .filter_map(|f| columns.get(&f.name).copied())
+                            .collect(),
+                    );
                 } else {
                     display_out = Some(
                         list.into_iter()
                             .map(|mut f| {
                                 scope.bind(&mut f);
-                                Named { name: f.name.clone(), expr: Expr::Field(f) }
+                                Named {
+                                    name: f.name.clone(),
+                                    expr: Expr::Field(f),
+                                }
                             })
                             .collect(),
                     );
                 }
             }
             Command::Stats { .. } if in_stats => {
-                return Err(QueryError::at(src, at, "only one `stats` command is supported"));
+                return Err(QueryError::at(
+                    src,
+                    at,
+                    "only one `stats` command is supported",
+                ));
             }
             Command::Stats { mut aggs, by, .. } => {
                 if limited || !plan.tail.is_empty() {
-                    return Err(QueryError::at(src, at, "`stats` after `sort` or `limit` is not supported"));
+                    return Err(QueryError::at(
+                        src,
+                        at,
+                        "`stats` after `sort` or `limit` is not supported",
+                    ));
                 }
                 let mut columns = HashMap::new();
                 let mut by_exprs = Vec::new();
@@ -205,14 +260,20 @@ pub(crate) fn plan(src: &str, commands: Vec<Located>) -> Result<Plan, QueryError
                     scope.bind_expr(&mut expr);
                     by_exprs.push(expr);
                     columns.insert(name.clone(), plan.columns.len());
-                    plan.columns.push(Named { name, expr: Expr::Lit(crate::value::Value::Null) });
+                    plan.columns.push(Named {
+                        name,
+                        expr: Expr::Lit(crate::value::Value::Null),
+                    });
                 }
                 for agg in &mut aggs {
                     if let Some(arg) = &mut agg.arg {
                         scope.bind_expr(arg);
                     }
                     columns.insert(agg.name.clone(), plan.columns.len());
-                    plan.columns.push(Named { name: agg.name.clone(), expr: Expr::Lit(crate::value::Value::Null) });
+                    plan.columns.push(Named {
+                        name: agg.name.clone(),
+                        expr: Expr::Lit(crate::value::Value::Null),
+                    });
                 }
                 plan.stats = Some(StatsPlan { by: by_exprs, aggs });
                 scope.columns = Some(columns);
@@ -241,8 +302,14 @@ pub(crate) fn plan(src: &str, commands: Vec<Located>) -> Result<Plan, QueryError
     } else {
         plan.columns = display_out.unwrap_or(if fields_out.is_empty() {
             vec![
-                Named { name: "@timestamp".into(), expr: field_expr("@timestamp", Slot::Timestamp) },
-                Named { name: "@message".into(), expr: field_expr("@message", Slot::Message) },
+                Named {
+                    name: "@timestamp".into(),
+                    expr: field_expr("@timestamp", Slot::Timestamp),
+                },
+                Named {
+                    name: "@message".into(),
+                    expr: field_expr("@message", Slot::Message),
+                },
             ]
         } else {
             fields_out

@@ -43,10 +43,18 @@ struct Kept {
 enum Sink {
     Stats(Groups),
     /// Keep the first `n` rows.
-    First { n: usize, rows: Vec<Kept> },
+    First {
+        n: usize,
+        rows: Vec<Kept>,
+    },
     /// Keep the best `n` rows by sort group `sort`: collected up to `2n`, then sorted and cut
     /// back to `n`; `worst` is the last kept key, which later rows must beat.
-    Top { sort: usize, n: usize, rows: Vec<Kept>, worst: Option<Vec<Value<'static>>> },
+    Top {
+        sort: usize,
+        n: usize,
+        rows: Vec<Kept>,
+        worst: Option<Vec<Value<'static>>>,
+    },
 }
 
 /// One execution of a [`crate::Query`]: push records, then [`Run::finish`].
@@ -63,10 +71,22 @@ impl<'q> Run<'q> {
     pub(crate) fn new(plan: &'q Plan) -> Self {
         let (sink, used) = match (&plan.stats, plan.tail.as_slice()) {
             (Some(stats), _) => (Sink::Stats(Groups::new(&stats.aggs)), 0),
-            (None, [TailOp::Limit(n), ..]) => (Sink::First { n: (*n).min(DEFAULT_LIMIT), rows: Vec::new() }, 1),
+            (None, [TailOp::Limit(n), ..]) => (
+                Sink::First {
+                    n: (*n).min(DEFAULT_LIMIT),
+                    rows: Vec::new(),
+                },
+                1,
+            ),
             (None, [TailOp::Sort(s), TailOp::Limit(n), ..]) => (top(*s, *n), 2),
             (None, [TailOp::Sort(s), ..]) => (top(*s, DEFAULT_LIMIT), 1),
-            (None, _) => (Sink::First { n: DEFAULT_LIMIT, rows: Vec::new() }, 0),
+            (None, _) => (
+                Sink::First {
+                    n: DEFAULT_LIMIT,
+                    rows: Vec::new(),
+                },
+                0,
+            ),
         };
         Run {
             plan,
@@ -85,23 +105,39 @@ impl<'q> Run<'q> {
         let json = OnceCell::new();
         for op in &self.plan.record_ops {
             match op {
-                RecordOp::Parse { source, pattern, slots } => {
+                RecordOp::Parse {
+                    source,
+                    pattern,
+                    slots,
+                } => {
                     let text: Cow<'_, str> = match source {
                         Expr::Field(f) if f.slot == Slot::Message => Cow::Borrowed(record.message),
                         _ => {
-                            let env = RecordEnv { record, slots: &self.slots, json: &json };
+                            let env = RecordEnv {
+                                record,
+                                slots: &self.slots,
+                                json: &json,
+                            };
                             Cow::Owned(eval(source, &env).as_text().into_owned())
                         }
                     };
                     run_parse(pattern, &text, &mut self.slots, slots);
                 }
                 RecordOp::Assign { slot, expr } => {
-                    let env = RecordEnv { record, slots: &self.slots, json: &json };
+                    let env = RecordEnv {
+                        record,
+                        slots: &self.slots,
+                        json: &json,
+                    };
                     let v = eval(expr, &env).into_owned();
                     self.slots[*slot] = v;
                 }
                 RecordOp::Filter(expr) => {
-                    let env = RecordEnv { record, slots: &self.slots, json: &json };
+                    let env = RecordEnv {
+                        record,
+                        slots: &self.slots,
+                        json: &json,
+                    };
                     if !eval(expr, &env).truthy() {
                         return;
                     }
@@ -110,7 +146,11 @@ impl<'q> Run<'q> {
         }
         self.stats.records_matched += 1;
         let seq = self.stats.records_matched;
-        let env = RecordEnv { record, slots: &self.slots, json: &json };
+        let env = RecordEnv {
+            record,
+            slots: &self.slots,
+            json: &json,
+        };
         let plan = self.plan;
         match &mut self.sink {
             Sink::Stats(groups) => {
@@ -129,7 +169,12 @@ impl<'q> Run<'q> {
                     rows.push(keep(plan, &env, seq));
                 }
             }
-            Sink::Top { sort, n, rows, worst } => {
+            Sink::Top {
+                sort,
+                n,
+                rows,
+                worst,
+            } => {
                 let spec = &plan.sorts[*sort];
                 if let Some(worst) = worst {
                     let keys: Vec<Value<'_>> = spec.iter().map(|k| eval(&k.expr, &env)).collect();
@@ -177,12 +222,20 @@ impl<'q> Run<'q> {
                     .collect()
             })
             .collect();
-        QueryResults { rows, statistics: self.stats }
+        QueryResults {
+            rows,
+            statistics: self.stats,
+        }
     }
 }
 
 fn top(sort: usize, n: usize) -> Sink {
-    Sink::Top { sort, n: n.min(DEFAULT_LIMIT), rows: Vec::new(), worst: None }
+    Sink::Top {
+        sort,
+        n: n.min(DEFAULT_LIMIT),
+        rows: Vec::new(),
+        worst: None,
+    }
 }
 
 fn keep<'r>(plan: &'r Plan, env: &RecordEnv<'r>, seq: u64) -> Kept {
@@ -190,10 +243,18 @@ fn keep<'r>(plan: &'r Plan, env: &RecordEnv<'r>, seq: u64) -> Kept {
         keys: plan
             .sorts
             .iter()
-            .map(|spec| spec.iter().map(|k| eval(&k.expr, env).into_owned()).collect())
+            .map(|spec| {
+                spec.iter()
+                    .map(|k| eval(&k.expr, env).into_owned())
+                    .collect()
+            })
             .collect(),
         seq,
-        columns: plan.columns.iter().map(|c| eval(&c.expr, env).into_owned()).collect(),
+        columns: plan
+            .columns
+            .iter()
+            .map(|c| eval(&c.expr, env).into_owned())
+            .collect(),
     }
 }
 
@@ -243,7 +304,11 @@ fn rows_tail(
     rows.into_iter().map(|k| k.columns).collect()
 }
 
-fn stats_tail(plan: &Plan, rest: &[TailOp], mut rows: Vec<Vec<Value<'static>>>) -> Vec<Vec<Value<'static>>> {
+fn stats_tail(
+    plan: &Plan,
+    rest: &[TailOp],
+    mut rows: Vec<Vec<Value<'static>>>,
+) -> Vec<Vec<Value<'static>>> {
     for op in rest {
         match op {
             TailOp::Filter(expr) => {
@@ -261,7 +326,10 @@ fn stats_tail(plan: &Plan, rest: &[TailOp], mut rows: Vec<Vec<Value<'static>>>) 
                     .into_iter()
                     .map(|row| {
                         let env = RowEnv { columns: &row };
-                        let keys = spec.iter().map(|k| eval(&k.expr, &env).into_owned()).collect();
+                        let keys = spec
+                            .iter()
+                            .map(|k| eval(&k.expr, &env).into_owned())
+                            .collect();
                         (keys, row)
                     })
                     .collect();

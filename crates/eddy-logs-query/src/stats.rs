@@ -97,10 +97,10 @@ impl Groups {
         for v in key {
             encode(v, &mut self.buf);
         }
-        if let Some((last, i)) = &self.last {
-            if *last == self.buf {
-                return *i;
-            }
+        if let Some((last, i)) = &self.last
+            && *last == self.buf
+        {
+            return *i;
         }
         let i = match self.index.get(self.buf.as_slice()) {
             Some(&i) => i,

@@ -80,11 +80,10 @@ pub(crate) fn compare(a: &Value<'_>, b: &Value<'_>) -> Option<Ordering> {
     if a.is_null() || b.is_null() {
         return None;
     }
-    let numeric = matches!(a, Value::Num(_) | Value::Time(_)) || matches!(b, Value::Num(_) | Value::Time(_));
-    if numeric {
-        if let (Some(x), Some(y)) = (a.as_num(), b.as_num()) {
-            return x.partial_cmp(&y);
-        }
+    let numeric =
+        matches!(a, Value::Num(_) | Value::Time(_)) || matches!(b, Value::Num(_) | Value::Time(_));
+    if numeric && let (Some(x), Some(y)) = (a.as_num(), b.as_num()) {
+        return x.partial_cmp(&y);
     }
     Some(a.as_text().cmp(&b.as_text()))
 }
@@ -123,8 +122,12 @@ pub fn format_timestamp(ms: i64) -> String {
     let days = ms.div_euclid(86_400_000);
     let rem = ms.rem_euclid(86_400_000);
     let (y, m, d) = civil_from_days(days);
-    let (h, mi, s, milli) =
-        (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000);
+    let (h, mi, s, milli) = (
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1000 % 60,
+        rem % 1000,
+    );
     format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02}.{milli:03}")
 }
 
@@ -160,8 +163,14 @@ mod tests {
     #[test]
     fn timestamps_in_utc_with_milliseconds() {
         assert_eq!(format_timestamp(0), "1970-01-01 00:00:00.000");
-        assert_eq!(format_timestamp(1_704_067_200_123), "2024-01-01 00:00:00.123");
-        assert_eq!(format_timestamp(1_709_208_000_000), "2024-02-29 12:00:00.000");
+        assert_eq!(
+            format_timestamp(1_704_067_200_123),
+            "2024-01-01 00:00:00.123"
+        );
+        assert_eq!(
+            format_timestamp(1_709_208_000_000),
+            "2024-02-29 12:00:00.000"
+        );
         assert_eq!(format_timestamp(-1), "1969-12-31 23:59:59.999");
     }
 

@@ -64,7 +64,12 @@ fn rows(q: &str) -> Vec<String> {
     run(q)
         .rows
         .iter()
-        .map(|row| row.iter().map(|(f, v)| format!("{f}={v}")).collect::<Vec<_>>().join(" "))
+        .map(|row| {
+            row.iter()
+                .map(|(f, v)| format!("{f}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .collect()
 }
 
@@ -87,7 +92,9 @@ fn count_all_and_by_level() {
     assert_eq!(rows("stats count(*)"), ["count(*)=50"]);
     // ERROR: i % 7 == 0 (8 of them); WARN: i % 5 == 0 and not ERROR (10 - 2 = 8).
     assert_eq!(
-        rows("parse @message '* user=' as plain | fields coalesce(level, plain) as lvl | stats count(*) as n by lvl | sort n desc, lvl"),
+        rows(
+            "parse @message '* user=' as plain | fields coalesce(level, plain) as lvl | stats count(*) as n by lvl | sort n desc, lvl"
+        ),
         ["lvl=INFO n=34", "lvl=ERROR n=8", "lvl=WARN n=8"]
     );
 }
@@ -97,21 +104,32 @@ fn filter_like_string_and_regex() {
     let r = run("filter @message like 'ERROR' | stats count(*)");
     assert_eq!(r.rows[0][0].1, "8");
     assert_eq!(r.statistics.records_matched, 8);
-    assert_eq!(rows("filter @message like /(?i)^warn / | stats count(*)"), ["count(*)=4"]);
-    assert_eq!(rows("filter @message not like /ERROR|WARN/ | stats count(*)"), ["count(*)=34"]);
+    assert_eq!(
+        rows("filter @message like /(?i)^warn / | stats count(*)"),
+        ["count(*)=4"]
+    );
+    assert_eq!(
+        rows("filter @message not like /ERROR|WARN/ | stats count(*)"),
+        ["count(*)=34"]
+    );
 }
 
 #[test]
 fn json_fields_are_discovered_with_dotted_paths() {
     assert_eq!(
-        rows("filter detail.path = '/p3' | fields @timestamp, user, detail.path, detail.ok | limit 2"),
+        rows(
+            "filter detail.path = '/p3' | fields @timestamp, user, detail.path, detail.ok | limit 2"
+        ),
         [
             "@timestamp=2024-01-01 00:03:00.000 user=alice detail.path=/p3 detail.ok=false",
             "@timestamp=2024-01-01 00:07:00.000 user=bob detail.path=/p3 detail.ok=true",
         ]
     );
     // Plain-text records have no `user` field until parsed.
-    assert_eq!(rows("filter ispresent(user) | stats count(*)"), ["count(*)=25"]);
+    assert_eq!(
+        rows("filter ispresent(user) | stats count(*)"),
+        ["count(*)=25"]
+    );
 }
 
 #[test]
@@ -126,7 +144,9 @@ fn numeric_comparisons_on_json_numbers_and_parsed_text() {
 #[test]
 fn parse_glob_then_stats_by_parsed_field() {
     assert_eq!(
-        rows("parse @message 'user=* action=* latency=*' as u, action, lat | filter ispresent(u) | stats count(*) as n, sum(lat) as total, max(lat) by u | sort u"),
+        rows(
+            "parse @message 'user=* action=* latency=*' as u, action, lat | filter ispresent(u) | stats count(*) as n, sum(lat) as total, max(lat) by u | sort u"
+        ),
         expected_by_user(|i| i % 2 == 0)
     );
 }
@@ -136,7 +156,10 @@ fn expected_by_user(keep: impl Fn(i64) -> bool) -> Vec<String> {
         .iter()
         .enumerate()
         .map(|(k, u)| {
-            let lats: Vec<i64> = (0..50).filter(|i| i % 3 == k as i64 && keep(*i)).map(latency).collect();
+            let lats: Vec<i64> = (0..50)
+                .filter(|i| i % 3 == k as i64 && keep(*i))
+                .map(latency)
+                .collect();
             format!(
                 "u={u} n={} total={} max(lat)={}",
                 lats.len(),
@@ -150,7 +173,9 @@ fn expected_by_user(keep: impl Fn(i64) -> bool) -> Vec<String> {
 #[test]
 fn parse_regex_named_groups() {
     assert_eq!(
-        rows(r"parse @message /user=(?<u>\w+) action=\w+ latency=(?<lat>\d+)/ | filter ispresent(u) | stats count(*) as n, sum(lat) as total, max(lat) by u | sort u"),
+        rows(
+            r"parse @message /user=(?<u>\w+) action=\w+ latency=(?<lat>\d+)/ | filter ispresent(u) | stats count(*) as n, sum(lat) as total, max(lat) by u | sort u"
+        ),
         expected_by_user(|i| i % 2 == 0)
     );
 }
@@ -163,15 +188,24 @@ fn avg_is_written_without_a_trailing_zero_when_integral() {
         .iter()
         .enumerate()
         .map(|(k, u)| {
-            let lats: Vec<f64> =
-                (0..50).filter(|i| i % 2 == 1 && i % 3 == k as i64).map(|i| latency(i) as f64).collect();
+            let lats: Vec<f64> = (0..50)
+                .filter(|i| i % 2 == 1 && i % 3 == k as i64)
+                .map(|i| latency(i) as f64)
+                .collect();
             let avg = lats.iter().sum::<f64>() / lats.len() as f64;
-            let avg = if avg.fract() == 0.0 { format!("{}", avg as i64) } else { format!("{avg}") };
+            let avg = if avg.fract() == 0.0 {
+                format!("{}", avg as i64)
+            } else {
+                format!("{avg}")
+            };
             format!("user={u} a={avg}")
         })
         .collect();
     assert_eq!(r, expected);
-    assert_eq!(rows("stats avg(latency) as a by user | filter user = 'alice'"), ["user=alice a=49.5"]);
+    assert_eq!(
+        rows("stats avg(latency) as a by user | filter user = 'alice'"),
+        ["user=alice a=49.5"]
+    );
 }
 
 #[test]
@@ -183,9 +217,15 @@ fn bins_over_timestamp() {
     assert_eq!(r[9], "bin(5m)=2024-01-01 00:45:00.000 count(*)=5");
     assert_eq!(
         rows("stats count(*) as n by bin(30m) as half"),
-        ["half=2024-01-01 00:00:00.000 n=30", "half=2024-01-01 00:30:00.000 n=20"]
+        [
+            "half=2024-01-01 00:00:00.000 n=30",
+            "half=2024-01-01 00:30:00.000 n=20"
+        ]
     );
-    assert_eq!(rows("stats count(*) by bin(1mo)"), ["bin(1mo)=2024-01-01 00:00:00.000 count(*)=50"]);
+    assert_eq!(
+        rows("stats count(*) by bin(1mo)"),
+        ["bin(1mo)=2024-01-01 00:00:00.000 count(*)=50"]
+    );
 }
 
 #[test]
@@ -201,26 +241,44 @@ fn sort_desc_with_limit_keeps_the_top() {
     let r = rows("filter ispresent(latency) | sort latency desc | display latency, user | limit 2");
     assert_eq!(r, ["latency=99 user=carol", "latency=95 user=alice"]);
     // Several keys: user ascending, then the latest first (alice's JSON records are i = 45, 39).
-    let r = rows("filter ispresent(user) | sort user asc, @timestamp desc | display user, latency | limit 2");
+    let r = rows(
+        "filter ispresent(user) | sort user asc, @timestamp desc | display user, latency | limit 2",
+    );
     assert_eq!(r, ["user=alice latency=85", "user=alice latency=7"]);
     // `limit` before `sort`: the first three records, then sorted.
     let r = rows("limit 3 | sort @timestamp desc | display @timestamp");
-    assert_eq!(r, ["@timestamp=2024-01-01 00:02:00.000", "@timestamp=2024-01-01 00:01:00.000", "@timestamp=2024-01-01 00:00:00.000"]);
+    assert_eq!(
+        r,
+        [
+            "@timestamp=2024-01-01 00:02:00.000",
+            "@timestamp=2024-01-01 00:01:00.000",
+            "@timestamp=2024-01-01 00:00:00.000"
+        ]
+    );
 }
 
 #[test]
 fn fields_functions_and_arithmetic() {
     assert_eq!(
-        rows("filter user = 'bob' | fields toupper(user) as U, strlen(user) as n, latency * 2 + 1 as x, concat(user, '@', @logStream) as who, tolower('ABC') as l | limit 1"),
+        rows(
+            "filter user = 'bob' | fields toupper(user) as U, strlen(user) as n, latency * 2 + 1 as x, concat(user, '@', @logStream) as who, tolower('ABC') as l | limit 1"
+        ),
         ["U=BOB n=3 x=27 who=bob@stream-1 l=abc"]
     );
 }
 
 #[test]
 fn in_lists_and_boolean_logic() {
-    let expected = (0..50).filter(|i| i % 2 == 1 && (level(*i) == "ERROR" || level(*i) == "WARN")).count();
-    assert_eq!(rows("filter level in ['ERROR', 'WARN'] | stats count(*)"), [format!("count(*)={expected}")]);
-    let expected = (0..50).filter(|i| i % 2 == 1 && !(level(*i) == "INFO" || i % 3 == 0)).count();
+    let expected = (0..50)
+        .filter(|i| i % 2 == 1 && (level(*i) == "ERROR" || level(*i) == "WARN"))
+        .count();
+    assert_eq!(
+        rows("filter level in ['ERROR', 'WARN'] | stats count(*)"),
+        [format!("count(*)={expected}")]
+    );
+    let expected = (0..50)
+        .filter(|i| i % 2 == 1 && !(level(*i) == "INFO" || i % 3 == 0))
+        .count();
     assert_eq!(
         rows("filter ispresent(level) and not (level = 'INFO' or user = 'alice') | stats count(*)"),
         [format!("count(*)={expected}")]
@@ -233,41 +291,64 @@ fn builtin_fields() {
         rows("fields @log, @logStream, @ingestionTime | limit 1"),
         ["@log=/app/web @logStream=stream-0 @ingestionTime=2024-01-01 00:00:00.250"]
     );
-    assert_eq!(rows("stats count(*) by @logStream | sort @logStream desc"), [
-        "@logStream=stream-1 count(*)=25",
-        "@logStream=stream-0 count(*)=25",
-    ]);
+    assert_eq!(
+        rows("stats count(*) by @logStream | sort @logStream desc"),
+        [
+            "@logStream=stream-1 count(*)=25",
+            "@logStream=stream-0 count(*)=25",
+        ]
+    );
 }
 
 #[test]
 fn absent_fields_are_left_out_of_rows() {
-    assert_eq!(rows("fields user, @logStream | limit 2"), ["@logStream=stream-0", "user=bob @logStream=stream-1"]);
+    assert_eq!(
+        rows("fields user, @logStream | limit 2"),
+        ["@logStream=stream-0", "user=bob @logStream=stream-1"]
+    );
 }
 
 #[test]
 fn stats_results_filtered_computed_and_limited() {
     assert_eq!(
-        rows("stats count(*) as n by bin(10m) as t | filter n >= 10 | fields t, n / 2 as half | sort t desc | limit 2"),
-        ["t=2024-01-01 00:40:00.000 half=5", "t=2024-01-01 00:30:00.000 half=5"]
+        rows(
+            "stats count(*) as n by bin(10m) as t | filter n >= 10 | fields t, n / 2 as half | sort t desc | limit 2"
+        ),
+        [
+            "t=2024-01-01 00:40:00.000 half=5",
+            "t=2024-01-01 00:30:00.000 half=5"
+        ]
     );
     // Over the JSON records' `latency` (odd i).
     let lats: Vec<i64> = (0..50).filter(|i| i % 2 == 1).map(latency).collect();
-    let (min, max, sum) = (lats.iter().min().unwrap(), lats.iter().max().unwrap(), lats.iter().sum::<i64>());
+    let (min, max, sum) = (
+        lats.iter().min().unwrap(),
+        lats.iter().max().unwrap(),
+        lats.iter().sum::<i64>(),
+    );
     assert_eq!(
         rows("stats min(latency), max(latency), sum(latency)"),
-        [format!("min(latency)={min} max(latency)={max} sum(latency)={sum}")]
+        [format!(
+            "min(latency)={min} max(latency)={max} sum(latency)={sum}"
+        )]
     );
 }
 
 #[test]
 fn count_of_a_field_counts_where_present() {
-    assert_eq!(rows("stats count(user) as users, count(*) as all"), ["users=25 all=50"]);
+    assert_eq!(
+        rows("stats count(user) as users, count(*) as all"),
+        ["users=25 all=50"]
+    );
 }
 
 #[test]
 fn empty_input() {
     let q = Query::parse("stats count(*)").unwrap();
-    assert_eq!(q.run([]).rows, vec![vec![("count(*)".to_string(), "0".to_string())]]);
+    assert_eq!(
+        q.run([]).rows,
+        vec![vec![("count(*)".to_string(), "0".to_string())]]
+    );
     let q = Query::parse("stats count(*) by bin(1m)").unwrap();
     assert!(q.run([]).rows.is_empty());
 }

@@ -18,16 +18,26 @@ const USERS: [&str; 3] = ["ann", "ben", "cy"];
 const STREAMS: [&str; 2] = ["a", "b"];
 
 fn rec() -> impl Strategy<Value = Rec> {
-    (proptest::option::of(-5i64..20), proptest::option::of(0usize..3), 0usize..2).prop_map(|(n, u, s)| {
-        let mut fields = Vec::new();
-        if let Some(n) = n {
-            fields.push(format!(r#""n":{n}"#));
-        }
-        if let Some(u) = u {
-            fields.push(format!(r#""user":"{}""#, USERS[u]));
-        }
-        Rec { n, user: u.map(|u| USERS[u]), stream: STREAMS[s], message: format!("{{{}}}", fields.join(",")) }
-    })
+    (
+        proptest::option::of(-5i64..20),
+        proptest::option::of(0usize..3),
+        0usize..2,
+    )
+        .prop_map(|(n, u, s)| {
+            let mut fields = Vec::new();
+            if let Some(n) = n {
+                fields.push(format!(r#""n":{n}"#));
+            }
+            if let Some(u) = u {
+                fields.push(format!(r#""user":"{}""#, USERS[u]));
+            }
+            Rec {
+                n,
+                user: u.map(|u| USERS[u]),
+                stream: STREAMS[s],
+                message: format!("{{{}}}", fields.join(",")),
+            }
+        })
 }
 
 #[derive(Debug, Clone)]
@@ -44,7 +54,11 @@ enum Filter {
 
 fn filter() -> impl Strategy<Value = Filter> {
     let leaf = prop_oneof![
-        (prop::sample::select(vec!["=", "!=", "<", "<=", ">", ">="]), -5i64..20).prop_map(|(op, v)| Filter::NumCmp(op, v)),
+        (
+            prop::sample::select(vec!["=", "!=", "<", "<=", ">", ">="]),
+            -5i64..20
+        )
+            .prop_map(|(op, v)| Filter::NumCmp(op, v)),
         prop::sample::select(USERS.to_vec()).prop_map(Filter::UserEq),
         prop::sample::select(vec!["n", "e", "y", "zz"]).prop_map(Filter::UserLike),
         prop::sample::select(STREAMS.to_vec()).prop_map(Filter::StreamIs),
@@ -86,7 +100,13 @@ fn holds(f: &Filter, r: &Rec) -> bool {
         Filter::UserEq(u) => r.user == Some(*u),
         Filter::UserLike(s) => r.user.is_some_and(|u| u.contains(s)),
         Filter::StreamIs(s) => r.stream == *s,
-        Filter::Present(f) => if *f == "n" { r.n.is_some() } else { r.user.is_some() },
+        Filter::Present(f) => {
+            if *f == "n" {
+                r.n.is_some()
+            } else {
+                r.user.is_some()
+            }
+        }
         Filter::Not(f) => !holds(f, r),
         Filter::And(a, b) => holds(a, r) && holds(b, r),
         Filter::Or(a, b) => holds(a, r) || holds(b, r),
