@@ -20,6 +20,9 @@ pub(crate) enum Slot {
     Json,
     /// A column of a `stats` result.
     Column(usize),
+    /// An aggregate call written outside `stats` (`sort count(*) desc`), at this offset: after
+    /// `stats` it names the column of the same text; before, it is an error.
+    AggregateCall(usize),
     /// A name nothing defines (an unknown `@` field, or a missing column): always absent.
     Absent,
 }

@@ -47,7 +47,9 @@ impl<'r> Env<'r> for RecordEnv<'r> {
                 json.as_ref()
                     .map_or(Value::Null, |j| json_field(j, &field.name))
             }
-            Slot::Column(_) | Slot::Absent | Slot::Unresolved => Value::Null,
+            Slot::Column(_) | Slot::Absent | Slot::Unresolved | Slot::AggregateCall(_) => {
+                Value::Null
+            }
         }
     }
 

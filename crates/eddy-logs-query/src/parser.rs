@@ -495,10 +495,15 @@ impl Parser<'_> {
             return Ok(Expr::Bin(unit));
         }
         if matches!(lower.as_str(), "count" | "sum" | "avg" | "min" | "max") {
-            return Err(self.error(
-                at,
-                format!("aggregate function `{name}` is only allowed in `stats`"),
-            ));
+            if !(self.eat(&Tok::Star) || self.peek() == &Tok::RParen) {
+                self.expr()?;
+            }
+            self.expect(&Tok::RParen)?;
+            let name = self.text_since(at);
+            return Ok(Expr::Field(Field {
+                name,
+                slot: Slot::AggregateCall(at),
+            }));
         }
         let func = Func::by_name(name)
             .ok_or_else(|| self.error(at, format!("unknown function `{name}`")))?;

@@ -67,7 +67,13 @@ struct Scope {
 }
 
 impl Scope {
-    fn bind(&self, field: &mut Field) {
+    /// Binds a field; `Err` with the offset of an aggregate call that names no column.
+    fn bind(&self, field: &mut Field) -> Result<(), usize> {
+        if let Slot::AggregateCall(at) = field.slot {
+            let column = self.columns.as_ref().and_then(|c| c.get(&field.name));
+            field.slot = Slot::Column(*column.ok_or(at)?);
+            return Ok(());
+        }
         field.slot = match &self.columns {
             Some(columns) => columns
                 .get(&field.name)
@@ -81,10 +87,28 @@ impl Scope {
                 }),
             },
         };
+        Ok(())
     }
 
-    fn bind_expr(&self, expr: &mut Expr) {
-        expr.fields_mut(&mut |f| self.bind(f));
+    fn bind_expr(&self, src: &str, expr: &mut Expr) -> Result<(), QueryError> {
+        let mut failed = None;
+        expr.fields_mut(&mut |f| {
+            if let Err(at) = self.bind(f) {
+                failed.get_or_insert((at, f.name.clone()));
+            }
+        });
+        match failed {
+            None => Ok(()),
+            Some((at, name)) => {
+                let func = name.split('(').next().unwrap_or_default();
+                let message = if self.columns.is_some() {
+                    format!("`{name}` is not a column of the `stats` result")
+                } else {
+                    format!("aggregate function `{func}` is only allowed in `stats`")
+                };
+                Err(QueryError::at(src, at, message))
+            }
+        }
     }
 }
 
@@ -141,7 +165,7 @@ pub(crate) fn plan(src: &str, commands: Vec<Located>) -> Result<Plan, QueryError
                 pattern,
                 ..
             } => {
-                scope.bind_expr(&mut source);
+                scope.bind_expr(src, &mut source)?;
                 let names = match &pattern {
                     ParsePattern::Glob { names, .. } | ParsePattern::Regex { names, .. } => names,
                 };
@@ -160,7 +184,7 @@ pub(crate) fn plan(src: &str, commands: Vec<Located>) -> Result<Plan, QueryError
                 });
             }
             Command::Filter(mut expr) => {
-                scope.bind_expr(&mut expr);
+                scope.bind_expr(src, &mut expr)?;
                 if in_stats {
                     plan.tail.push(TailOp::Filter(expr));
                 } else if limited {
@@ -176,7 +200,7 @@ pub(crate) fn plan(src: &str, commands: Vec<Located>) -> Result<Plan, QueryError
             Command::Fields(list) => {
                 let mut listed = Vec::new();
                 for Named { name, mut expr } in list {
-                    scope.bind_expr(&mut expr);
+                    scope.bind_expr(src, &mut expr)?;
                     let plain = matches!(&expr, Expr::Field(f) if f.name == name);
                     if let Some(columns) = &mut scope.columns {
                         let index = if plain {
@@ -226,17 +250,14 @@ pub(crate) fn plan(src: &str, commands: Vec<Located>) -> Result<Plan, QueryError
                             .collect(),
                     );
                 } else {
-                    display_out = Some(
-                        list.into_iter()
-                            .map(|mut f| {
-                                scope.bind(&mut f);
-                                Named {
-                                    name: f.name.clone(),
-                                    expr: Expr::Field(f),
-                                }
-                            })
-                            .collect(),
-                    );
+                    let mut out = Vec::new();
+                    for f in list {
+                        let name = f.name.clone();
+                        let mut expr = Expr::Field(f);
+                        scope.bind_expr(src, &mut expr)?;
+                        out.push(Named { name, expr });
+                    }
+                    display_out = Some(out);
                 }
             }
             Command::Stats { .. } if in_stats => {
@@ -257,7 +278,7 @@ pub(crate) fn plan(src: &str, commands: Vec<Located>) -> Result<Plan, QueryError
                 let mut columns = HashMap::new();
                 let mut by_exprs = Vec::new();
                 for Named { name, mut expr } in by {
-                    scope.bind_expr(&mut expr);
+                    scope.bind_expr(src, &mut expr)?;
                     by_exprs.push(expr);
                     columns.insert(name.clone(), plan.columns.len());
                     plan.columns.push(Named {
@@ -267,7 +288,7 @@ pub(crate) fn plan(src: &str, commands: Vec<Located>) -> Result<Plan, QueryError
                 }
                 for agg in &mut aggs {
                     if let Some(arg) = &mut agg.arg {
-                        scope.bind_expr(arg);
+                        scope.bind_expr(src, arg)?;
                     }
                     columns.insert(agg.name.clone(), plan.columns.len());
                     plan.columns.push(Named {
@@ -282,7 +303,9 @@ pub(crate) fn plan(src: &str, commands: Vec<Located>) -> Result<Plan, QueryError
                 display_out = None;
             }
             Command::Sort(mut keys) => {
-                keys.iter_mut().for_each(|k| scope.bind_expr(&mut k.expr));
+                for key in &mut keys {
+                    scope.bind_expr(src, &mut key.expr)?;
+                }
                 plan.sorts.push(keys);
                 plan.tail.push(TailOp::Sort(plan.sorts.len() - 1));
             }

@@ -326,6 +326,11 @@ fn stats_results_filtered_computed_and_limited() {
         lats.iter().max().unwrap(),
         lats.iter().sum::<i64>(),
     );
+    // An aggregate named by its text after `stats`.
+    assert_eq!(
+        rows("stats count(*) by @logStream | sort count(*) desc, @logStream | limit 1"),
+        ["@logStream=stream-0 count(*)=25"]
+    );
     assert_eq!(
         rows("stats min(latency), max(latency), sum(latency)"),
         [format!(

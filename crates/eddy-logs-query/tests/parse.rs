@@ -154,6 +154,11 @@ fn errors_for_what_the_subset_refuses() {
             8,
         ),
         (
+            "stats count(*) | sort sum(x)",
+            "`sum(x)` is not a column of the `stats` result",
+            23,
+        ),
+        (
             "stats sum(a) / count(*)",
             "only single aggregate function calls are supported in `stats`",
             14,
