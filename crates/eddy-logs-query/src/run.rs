@@ -262,10 +262,7 @@ fn keep<'r>(plan: &'r Plan, env: &RecordEnv<'r>, seq: u64) -> Kept {
 fn cmp_keys(spec: &[SortKey], a: &[Value<'_>], b: &[Value<'_>]) -> Ordering {
     for ((k, x), y) in spec.iter().zip(a).zip(b) {
         let o = match (x.is_null(), y.is_null()) {
-            (true, true) => Ordering::Equal,
-            (true, false) => Ordering::Greater,
-            (false, true) => Ordering::Less,
-            _ if k.desc => sort_order(y, x),
+            (false, false) if k.desc => sort_order(y, x),
             _ => sort_order(x, y),
         };
         if o != Ordering::Equal {

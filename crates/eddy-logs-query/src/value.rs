@@ -88,22 +88,70 @@ pub(crate) fn compare(a: &Value<'_>, b: &Value<'_>) -> Option<Ordering> {
     Some(a.as_text().cmp(&b.as_text()))
 }
 
-/// Total order for `sort`: absent values last, numbers before text, numbers numerically.
+/// Ascending order for `sort`, Insights' documented "natural" order: every non-number before
+/// every number; numbers (and text made only of a number) numerically; other text compared in
+/// chunks of digits (shorter run first, then by value) and non-digits (by code point). Absent
+/// values go after everything (the caller keeps them last when descending too).
 pub(crate) fn sort_order(a: &Value<'_>, b: &Value<'_>) -> Ordering {
-    fn rank(v: &Value<'_>) -> u8 {
+    fn number(v: &Value<'_>) -> Option<f64> {
         match v {
-            Value::Num(_) | Value::Time(_) => 0,
-            Value::Str(_) | Value::Bool(_) => 1,
-            Value::Null => 2,
+            Value::Num(_) | Value::Time(_) => v.as_num(),
+            Value::Str(s) if is_number_text(s) => v.as_num(),
+            _ => None,
         }
     }
-    match (rank(a), rank(b)) {
-        (0, 0) => {
-            let (x, y) = (a.as_num().unwrap_or(0.0), b.as_num().unwrap_or(0.0));
-            x.total_cmp(&y)
+    match (a.is_null(), b.is_null()) {
+        (true, true) => return Ordering::Equal,
+        (true, false) => return Ordering::Greater,
+        (false, true) => return Ordering::Less,
+        _ => {}
+    }
+    match (number(a), number(b)) {
+        (Some(x), Some(y)) => x.total_cmp(&y),
+        (Some(_), None) => Ordering::Greater,
+        (None, Some(_)) => Ordering::Less,
+        (None, None) => natural(&a.as_text(), &b.as_text()),
+    }
+}
+
+/// `12`, `-3`, `0.5`: text that is only a number.
+fn is_number_text(s: &str) -> bool {
+    let s = s.strip_prefix('-').unwrap_or(s);
+    let (int, frac) = s.split_once('.').unwrap_or((s, "0"));
+    !int.is_empty()
+        && !frac.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn natural(a: &str, b: &str) -> Ordering {
+    fn chunk(s: &str) -> (&str, &str) {
+        let digits = s.starts_with(|c: char| c.is_ascii_digit());
+        let end = s
+            .find(|c: char| c.is_ascii_digit() != digits)
+            .unwrap_or(s.len());
+        s.split_at(end)
+    }
+    let (mut a, mut b) = (a, b);
+    loop {
+        match (a.is_empty(), b.is_empty()) {
+            (true, true) => return Ordering::Equal,
+            (true, false) => return Ordering::Less,
+            (false, true) => return Ordering::Greater,
+            _ => {}
         }
-        (1, 1) => a.as_text().cmp(&b.as_text()),
-        (x, y) => x.cmp(&y),
+        let ((x, rest_a), (y, rest_b)) = (chunk(a), chunk(b));
+        let both_digits = x.starts_with(|c: char| c.is_ascii_digit())
+            && y.starts_with(|c: char| c.is_ascii_digit());
+        let o = if both_digits {
+            x.len().cmp(&y.len()).then(x.cmp(y))
+        } else {
+            x.cmp(y)
+        };
+        if o != Ordering::Equal {
+            return o;
+        }
+        (a, b) = (rest_a, rest_b);
     }
 }
 
@@ -189,6 +237,44 @@ mod tests {
         assert_eq!(format_number(2.5), "2.5");
         assert_eq!(format_number(0.1 + 0.2), "0.30000000000000004");
         assert_eq!(format_number(1e20), "100000000000000000000");
+    }
+
+    #[test]
+    fn sort_order_is_insights_natural_order() {
+        // Insights' documented ascending example, shuffled.
+        let expected = [
+            "!:",
+            "#",
+            "*%04",
+            "0#",
+            "5A",
+            "111A",
+            "2345_",
+            "@",
+            "@_",
+            "A",
+            "A9876fghj",
+            "a12345hfh",
+            "0",
+            "1",
+            "2",
+            "3",
+        ];
+        let mut values: Vec<Value<'static>> = expected
+            .iter()
+            .rev()
+            .map(|s| Value::Str(Cow::Borrowed(*s)))
+            .collect();
+        values.push(Value::Null);
+        values.sort_by(sort_order);
+        let sorted: Vec<String> = values.iter().map(|v| v.as_text().into_owned()).collect();
+        let mut want: Vec<&str> = expected.to_vec();
+        want.push("");
+        assert_eq!(sorted, want);
+        assert_eq!(
+            sort_order(&Value::Num(10.0), &Value::Str(Cow::Borrowed("9"))),
+            Ordering::Greater
+        );
     }
 
     #[test]
