@@ -335,3 +335,75 @@ def test_log_group_tags(aws):
     with pytest.raises(ClientError) as ex:
         logs.list_tags_for_resource(resourceArn=arn + "-missing")
     assert ex.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def _query(logs, **kw):
+    qid = logs.start_query(**kw)["queryId"]
+    deadline = time.time() + 20
+    while True:
+        r = logs.get_query_results(queryId=qid)
+        if r["status"] not in ("Scheduled", "Running"):
+            return r
+        assert time.time() < deadline, r
+        time.sleep(0.05)
+
+
+def _rows(r):
+    return [{c["field"]: c["value"] for c in row} for row in r["results"]]
+
+
+def test_logs_insights_queries_over_a_known_corpus(aws):
+    """StartQuery / GetQueryResults / StopQuery / DescribeQueries (CloudWatch Logs API
+    reference) running the common subset of the Insights language (its query syntax page)."""
+    _, logs = aws
+    g = "/app/insights"
+    logs.create_log_group(logGroupName=g)
+    logs.create_log_stream(logGroupName=g, logStreamName="web")
+    base = (int(time.time()) // 3600 - 2) * 3600 * 1000  # two hours ago, on the hour
+    events = []
+    for i in range(120):
+        user = ["ann", "bob", "cy"][i % 3]
+        level = "ERROR" if i % 10 == 0 else "INFO"
+        events.append({"timestamp": base + i * 30_000,
+                       "message": json.dumps({"level": level, "user": user, "ms": i})})
+    logs.put_log_events(logGroupName=g, logStreamName="web", logEvents=events)
+    start, end = base // 1000, base // 1000 + 3600
+
+    r = _query(logs, logGroupName=g, startTime=start, endTime=end,
+               queryString="stats count(*) as n by bin(10m)")
+    assert r["status"] == "Complete"
+    assert [row["n"] for row in _rows(r)] == ["20"] * 6
+    assert r["statistics"]["recordsScanned"] == 120.0
+
+    r = _query(logs, logGroupName=g, startTime=start, endTime=end,
+               queryString="filter level = 'ERROR' | stats count(*) as errors, "
+                           "max(ms) as worst by user | sort errors desc, user asc")
+    assert _rows(r) == [{"user": "ann", "errors": "4", "worst": "90"},
+                        {"user": "bob", "errors": "4", "worst": "100"},
+                        {"user": "cy", "errors": "4", "worst": "110"}]
+
+    r = _query(logs, logGroupIdentifiers=[f"arn:aws:logs:us-east-1:123456789012:log-group:{g}"],
+               startTime=start, endTime=end, limit=2,
+               queryString="fields @timestamp, user | filter ms >= 100 | sort ms desc")
+    assert [row["user"] for row in _rows(r)] == ["cy", "bob"]
+    assert _rows(r)[0]["@timestamp"].endswith(".000")
+
+    # The time range bounds what is read.
+    r = _query(logs, logGroupName=g, startTime=start, endTime=start + 299,
+               queryString="stats count(*)")
+    assert _rows(r) == [{"count(*)": "10"}]
+
+    with pytest.raises(ClientError) as ex:
+        logs.start_query(logGroupName=g, startTime=start, endTime=end,
+                         queryString="fields @message | dedup user")
+    assert ex.value.response["Error"]["Code"] == "MalformedQueryException"
+    with pytest.raises(ClientError) as ex:
+        logs.start_query(logGroupName="/missing", startTime=start, endTime=end,
+                         queryString="stats count(*)")
+    assert ex.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as ex:
+        logs.get_query_results(queryId="nope")
+    assert ex.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    described = logs.describe_queries(logGroupName=g)["queries"]
+    assert len(described) == 4 and all(q["status"] == "Complete" for q in described)
+    assert logs.stop_query(queryId=described[0]["queryId"])["success"] is False

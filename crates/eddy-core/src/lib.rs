@@ -44,6 +44,7 @@ pub mod destinations;
 pub mod egress;
 pub mod follow;
 pub mod functions;
+pub mod log_queries;
 pub mod logs;
 pub mod metrics;
 pub mod queues;
@@ -78,6 +79,8 @@ pub struct Core {
     pub archives: archives::Archives,
     pub destinations: destinations::Destinations,
     pub log_groups: logs::LogGroups,
+    /// Logs Insights queries run on this node.
+    pub log_queries: log_queries::LogQueries,
     pub functions: functions::Functions,
     pub topics: topics::Topics,
     /// Buckets: object storage whose changes are events.
@@ -254,6 +257,7 @@ impl Core {
             archives,
             destinations,
             log_groups,
+            log_queries: Default::default(),
             functions,
             topics,
             buckets,

@@ -1,9 +1,10 @@
 //! Amazon CloudWatch Logs (`Logs_20140328.*`) over AWS JSON 1.1: log groups and their
 //! retention policies, GetLogEvents and FilterLogEvents here; log streams and PutLogEvents in
-//! [`streams`], tags in [`tags`].
+//! [`streams`], tags in [`tags`], Logs Insights queries in [`insights`].
 //!
 //! Reads name their group by `logGroupName` or `logGroupIdentifier` (a name or an ARN).
 
+mod insights;
 mod streams;
 mod tags;
 
@@ -34,6 +35,10 @@ pub async fn call(app: &App, ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>
         "TagResource" => tags::tag_resource(app, ctx, parse(body)?).await,
         "UntagResource" => tags::untag_resource(app, ctx, parse(body)?).await,
         "ListTagsForResource" => tags::list_tags_for_resource(app, ctx, parse(body)?),
+        "StartQuery" => insights::start(app, ctx, parse(body)?),
+        "GetQueryResults" => insights::results(app, parse(body)?),
+        "StopQuery" => insights::stop(app, parse(body)?),
+        "DescribeQueries" => insights::describe(app, parse(body)?),
         "GetLogEvents" => get_log_events(app, ctx, parse(body)?).await,
         "FilterLogEvents" => filter_log_events(app, ctx, parse(body)?).await,
         _ => Err(ApiError::unknown_operation(format!(
