@@ -138,7 +138,7 @@ def test_create_errors(lam):
     with pytest.raises(ClientError) as e:
         lam.create_function(FunctionName="e5", Runtime="provided.al2023", Role=ROLE, Handler="x",
                             Code={"ZipFile": b"not a zip"})
-    assert e.value.response["Error"]["Code"] == "InvalidZipFileException"
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
     with pytest.raises(ClientError) as e:
         lam.create_function(FunctionName="e6", Runtime="provided.al2023", Role="nope",
                             Handler="x", Code={"ZipFile": rust_zip()})
@@ -160,16 +160,18 @@ def zip_entries(*entries):
 
 
 def test_a_refused_zip_says_which_entry_and_why(lam):
-    """InvalidZipFileException keeps AWS's status (502) and AWS's sentence, and adds the entry
-    and the reason, on CreateFunction and UpdateFunctionCode alike."""
+    """A zip Lambda cannot unzip is InvalidParameterValueException (400) with AWS's sentence (as
+    real calls answer it: CloudTrail and SDK errors quoted in aws-samples/aws-rds-snapshot-
+    management#4, boto/boto3#488), and eddy adds the entry and the reason, on CreateFunction
+    and UpdateFunctionCode alike."""
     aws = "Could not unzip uploaded file. Please check your file, then try to upload again."
 
     def refused(call, **kw):
         with pytest.raises(ClientError) as e:
             call(**kw)
         r = e.value.response
-        assert r["Error"]["Code"] == "InvalidZipFileException"
-        assert r["ResponseMetadata"]["HTTPStatusCode"] == 502
+        assert r["Error"]["Code"] == "InvalidParameterValueException"
+        assert r["ResponseMetadata"]["HTTPStatusCode"] == 400
         assert r["Error"]["Message"].startswith(aws + " (")
         return r["Error"]["Message"][len(aws) + 2:-1]
 

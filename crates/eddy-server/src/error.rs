@@ -113,11 +113,9 @@ impl From<eddy_runtime::code::CodeError> for ApiError {
     fn from(e: eddy_runtime::code::CodeError) -> Self {
         use eddy_runtime::code::CodeError::*;
         match e {
-            e @ InvalidZip(_) => ApiError::new(
-                "InvalidZipFileException",
-                StatusCode::BAD_GATEWAY,
-                e.to_string(),
-            ),
+            // Lambda's model declares InvalidZipFileException (502), but what Lambda answers a
+            // zip it cannot unzip is this 400 (CloudTrail and SDK errors of real calls show it).
+            e @ InvalidZip(_) => ApiError::bad("InvalidParameterValueException", e.to_string()),
             e @ (TooLarge(_) | Base64) => {
                 ApiError::bad("InvalidParameterValueException", e.to_string())
             }
