@@ -437,3 +437,12 @@ def test_routes_and_event_invoke_configs_on_qualified_functions(server, lam, tmp
     lam.invoke(FunctionName="fn", Qualifier="live", InvocationType="Event", Payload=b"{}")
     wait_for(lambda: len(out.read_text().splitlines()) == 2)
     assert json.loads(out.read_text().splitlines()[-1]) == {"version": "1", "arn": ARN + "fn:live"}
+
+
+def test_tracing_config_is_kept(lam):
+    r = create(lam, TracingConfig={"Mode": "Active"})
+    assert r["TracingConfig"] == {"Mode": "Active"}
+    u = lam.update_function_configuration(FunctionName="fn", TracingConfig={"Mode": "PassThrough"})
+    assert u["TracingConfig"] == {"Mode": "PassThrough"}
+    assert error(lambda: lam.update_function_configuration(
+        FunctionName="fn", TracingConfig={"Mode": "Loud"}))[:2] == ("ValidationException", 400)

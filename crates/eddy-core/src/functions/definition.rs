@@ -39,6 +39,7 @@ pub struct FunctionSettings {
     pub memory_size: Option<i64>,
     pub environment: Option<BTreeMap<String, String>>,
     pub ephemeral_storage: Option<u32>,
+    pub tracing_mode: Option<String>,
     pub capacity_provider: Option<CapacityProvider>,
     /// Layer version ARNs, in order (`Some(vec![])` removes them).
     pub layers: Option<Vec<String>>,
@@ -301,6 +302,7 @@ impl Functions {
             tags,
             architectures,
             ephemeral_storage: settings.ephemeral_storage,
+            tracing_mode: settings.tracing_mode,
             capacity_provider: settings.capacity_provider,
             versions: BTreeMap::new(),
             last_version: 0,
@@ -377,6 +379,9 @@ impl Functions {
         }
         if let Some(s) = settings.ephemeral_storage {
             d.ephemeral_storage = Some(s);
+        }
+        if let Some(t) = settings.tracing_mode {
+            d.tracing_mode = Some(t);
         }
         if let Some(cp) = settings.capacity_provider {
             d.capacity_provider = Some(cp);

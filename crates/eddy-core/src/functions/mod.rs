@@ -105,6 +105,9 @@ pub struct FunctionDef {
     pub architectures: Vec<String>,
     #[serde(default)]
     pub ephemeral_storage: Option<u32>,
+    /// `TracingConfig.Mode`: `PassThrough` (the default) or `Active` (kept; eddy does not trace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracing_mode: Option<String>,
     /// `CapacityProviderConfig`: the function runs like a Lambda Managed Instance, several
     /// invocations per instance.
     #[serde(default)]

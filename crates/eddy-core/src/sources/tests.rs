@@ -61,6 +61,7 @@ async fn function(core: &Core, code: &std::path::Path, name: &str) {
             architectures: Vec::new(),
             ephemeral_storage: None,
             capacity_provider: None,
+            tracing_mode: None,
             versions: Default::default(),
             last_version: 0,
             aliases: Default::default(),

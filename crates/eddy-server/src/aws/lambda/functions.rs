@@ -58,6 +58,12 @@ struct EnvironmentInput {
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
+struct TracingInput {
+    mode: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
 struct StorageInput {
     size: u32,
 }
@@ -145,6 +151,7 @@ struct ConfigInput<'a> {
     package_type: Option<String>,
     architectures: Option<Vec<String>>,
     ephemeral_storage: Option<StorageInput>,
+    tracing_config: Option<TracingInput>,
     capacity_provider_config: Option<CapacityProviderInput>,
     #[serde(default)]
     tags: BTreeMap<String, String>,
@@ -189,6 +196,13 @@ fn validate_config(input: &ConfigInput<'_>, mut v: Violations) -> Result<(), Api
         for x in a {
             v.one_of("architectures.member", Some(x), &["x86_64", "arm64"]);
         }
+    }
+    if let Some(t) = &input.tracing_config {
+        v.one_of(
+            "tracingConfig.mode",
+            t.mode.as_deref(),
+            &["Active", "PassThrough"],
+        );
     }
     if let Some(st) = &input.ephemeral_storage {
         v.range(
@@ -268,6 +282,7 @@ fn settings(input: &ConfigInput<'_>) -> FunctionSettings {
         memory_size: input.memory_size,
         environment: input.environment.as_ref().map(|e| e.variables.clone()),
         ephemeral_storage: input.ephemeral_storage.as_ref().map(|s| s.size),
+        tracing_mode: input.tracing_config.as_ref().and_then(|t| t.mode.clone()),
         capacity_provider: input
             .capacity_provider_config
             .as_ref()

@@ -556,7 +556,7 @@ pub(super) fn config(app: &App, d: &FunctionDef) -> Value {
         "CodeSha256": d.code_sha256,
         "Version": "$LATEST",
         "Environment": {"Variables": d.environment},
-        "TracingConfig": {"Mode": "PassThrough"},
+        "TracingConfig": {"Mode": d.tracing_mode.as_deref().unwrap_or("PassThrough")},
         "RevisionId": d.revision_id,
         "State": "Active",
         "LastUpdateStatus": "Successful",
