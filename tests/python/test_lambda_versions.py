@@ -446,3 +446,23 @@ def test_tracing_config_is_kept(lam):
     assert u["TracingConfig"] == {"Mode": "PassThrough"}
     assert error(lambda: lam.update_function_configuration(
         FunctionName="fn", TracingConfig={"Mode": "Loud"}))[:2] == ("ValidationException", 400)
+
+
+def test_a_queue_mapped_to_an_alias_runs_its_version(server, lam, tmp_path):
+    out = tmp_path / "calls.jsonl"
+    create(lam, Environment={"Variables": {"OUT": str(out)}}, Publish=True)
+    lam.update_function_code(FunctionName="fn", ZipFile=code("B"))
+    lam.get_waiter("function_updated_v2").wait(FunctionName="fn")
+    lam.create_alias(FunctionName="fn", Name="live", FunctionVersion="1")
+    sqs = server.client("sqs")
+    url = sqs.create_queue(QueueName="work", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"]
+    m = lam.create_event_source_mapping(FunctionName="fn:live", EventSourceArn=arn, BatchSize=1)
+    assert m["FunctionArn"] == ARN + "fn:live"
+    assert error(lambda: lam.create_event_source_mapping(FunctionName="fn:nope",
+                                                          EventSourceArn=arn))[:2] == \
+        ("ResourceNotFoundException", 404)
+    sqs.send_message(QueueUrl=url, MessageBody="hi")
+    wait_for(lambda: out.exists() and out.read_text().strip())
+    assert json.loads(out.read_text().splitlines()[0]) == {"version": "1", "arn": ARN + "fn:live"}

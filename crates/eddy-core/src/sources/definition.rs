@@ -104,6 +104,9 @@ pub struct EventSourceMappingDef {
     pub uuid: String,
     /// The function's name (not its ARN).
     pub function_name: String,
+    /// The function's version or alias, when the mapping names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qualifier: Option<String>,
     /// The queue's ARN, as given.
     pub event_source_arn: String,
     pub batch_size: u32,
@@ -143,12 +146,16 @@ impl EventSourceMappingDef {
         )
     }
 
-    /// The function's ARN (`FunctionArn`).
+    /// The function's ARN (`FunctionArn`), with its qualifier when it has one.
     pub fn function_arn(&self, account: &str) -> String {
-        format!(
+        let arn = format!(
             "arn:aws:lambda:{}:{account}:function:{}",
             self.region, self.function_name
-        )
+        );
+        match &self.qualifier {
+            Some(q) => format!("{arn}:{q}"),
+            None => arn,
+        }
     }
 
     pub fn enabled(&self) -> bool {
@@ -280,11 +287,20 @@ pub enum SourceError {
 }
 
 /// The function name that `given` (a name, `ACCOUNT:function:NAME` or a function ARN, each
-/// optionally qualified with `$LATEST`) names in `region`; `None` when it names another region
-/// or is no function name at all.
+/// optionally qualified with a version or an alias) names in `region`; `None` when it names
+/// another region or is no function name at all. See [`function_qualifier`].
 pub fn function_name<'a>(region: &str, given: &'a str) -> Option<&'a str> {
+    function_ref(region, given).map(|(n, _)| n)
+}
+
+/// The version or alias `given` names (none for `$LATEST`).
+pub fn function_qualifier<'a>(region: &str, given: &'a str) -> Option<&'a str> {
+    function_ref(region, given).and_then(|(_, q)| q)
+}
+
+fn function_ref<'a>(region: &str, given: &'a str) -> Option<(&'a str, Option<&'a str>)> {
     let unqualified = given.strip_suffix(":$LATEST").unwrap_or(given);
-    let name = if let Some(arn) = Arn::parse(unqualified) {
+    let rest = if let Some(arn) = Arn::parse(unqualified) {
         if arn.service != "lambda" || arn.region != region {
             return None;
         }
@@ -294,12 +310,25 @@ pub fn function_name<'a>(region: &str, given: &'a str) -> Option<&'a str> {
     } else {
         unqualified
     };
+    let (name, qualifier) = match rest.split_once(':') {
+        Some((n, q)) => (n, Some(q)),
+        None => (rest, None),
+    };
+    if qualifier.is_some_and(|q| {
+        q.is_empty()
+            || q.len() > 128
+            || !q
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    }) {
+        return None;
+    }
     let valid = !name.is_empty()
         && name.len() <= 64
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    valid.then_some(name)
+    valid.then_some((name, qualifier))
 }
 
 /// The `(region, name)` of the queue an SQS ARN names.
@@ -386,6 +415,7 @@ mod tests {
             region: "us-east-1".into(),
             uuid: "u".into(),
             function_name: "f".into(),
+            qualifier: None,
             event_source_arn: "arn:aws:sqs:us-east-1:000000000000:q".into(),
             batch_size: 10,
             maximum_batching_window_in_seconds: 0,
@@ -511,7 +541,10 @@ mod tests {
             function_name(r, "arn:aws:sqs:us-east-1:000000000000:q"),
             None
         );
-        assert_eq!(function_name(r, "f:v1"), None);
+        assert_eq!(function_name(r, "f:v1"), Some("f"));
+        assert_eq!(function_qualifier(r, "f:v1"), Some("v1"));
+        assert_eq!(function_qualifier(r, "f:$LATEST"), None);
+        assert_eq!(function_name(r, "f:a:b"), None);
         assert_eq!(function_name(r, ""), None);
     }
 

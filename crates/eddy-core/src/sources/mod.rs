@@ -36,7 +36,7 @@ pub use poller::run;
 
 use definition::{
     DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, MAX_FIFO_BATCH_SIZE, USER_INITIATED, check_settings,
-    function_name, queue_of, response_types,
+    function_name, function_qualifier, queue_of, response_types,
 };
 
 /// See the module docs.
@@ -117,10 +117,12 @@ impl Follow for Sources {
     }
 }
 
-/// The function a request names, which must exist in `region`.
+/// The function a request names, which must exist in `region` (with the version or alias it
+/// names, if any).
 fn existing_function(core: &Core, region: &str, given: &str) -> Result<FunctionDef, SourceError> {
     function_name(region, given)
         .and_then(|name| core.functions.get(region, name))
+        .filter(|f| function_qualifier(region, given).is_none_or(|q| f.has_qualifier(q)))
         .ok_or_else(|| SourceError::FunctionNotFound(given.to_owned()))
 }
 
@@ -185,6 +187,7 @@ pub async fn create(
         region: region.to_owned(),
         uuid: uuid::Uuid::new_v4().to_string(),
         function_name: function.name,
+        qualifier: function_qualifier(region, &req.function).map(str::to_owned),
         event_source_arn: req.event_source_arn,
         batch_size,
         maximum_batching_window_in_seconds: window,
@@ -234,6 +237,9 @@ pub async fn update(
     };
     if let Some(f) = &function {
         def.function_name.clone_from(&f.name);
+    }
+    if let Some(given) = &upd.function {
+        def.qualifier = function_qualifier(region, given).map(str::to_owned);
     }
     let fifo = queue_fifo(core, region, &def.event_source_arn, function.as_ref(), true)?;
     let max = if fifo {

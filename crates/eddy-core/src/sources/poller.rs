@@ -493,19 +493,24 @@ pub(crate) async fn process(
     if kept.is_empty() {
         return;
     }
-    let Some(pool) = core.functions.pool(&def.region, &def.function_name) else {
-        tracing::warn!(mapping = %def.uuid, function = %def.function_name,
-            "the mapping's function does not exist; its messages stay on the queue");
-        return;
-    };
     let payload = bytes::Bytes::from(event::event(&records));
     let mut backoff = THROTTLE_BACKOFF.0;
     let outcome = loop {
+        // An alias resolves per batch (its routing weights pick the version).
+        let Ok(target) =
+            core.functions
+                .resolve(&def.region, &def.function_name, def.qualifier.as_deref())
+        else {
+            tracing::warn!(mapping = %def.uuid, function = %def.function_name,
+                "the mapping's function (or its version or alias) does not exist; its messages stay on the queue");
+            return;
+        };
         let inv = Invocation {
             payload: payload.clone(),
+            invoked_arn: target.invoked_arn.clone(),
             ..Invocation::default()
         };
-        match pool.invoke(inv).await {
+        match target.pool.invoke(inv).await {
             Ok(outcome) => break outcome,
             Err(InvokeError::TooManyRequests) => {
                 if Instant::now() + backoff >= visible_again {
