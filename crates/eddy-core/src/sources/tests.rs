@@ -288,6 +288,7 @@ fn mapping(function: &str, queue: &str, filters: &[&str], report: bool) -> Event
         region: R.into(),
         uuid: "m".into(),
         function_name: function.into(),
+        qualifier: None,
         event_source_arn: arn(queue),
         batch_size: 10,
         maximum_batching_window_in_seconds: 0,
