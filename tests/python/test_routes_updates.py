@@ -164,3 +164,23 @@ def test_http_proxy_integration(server, clients, backend):  # noqa: F811
         ApiId=api_id, IntegrationType="HTTP_PROXY", IntegrationMethod="GET",
         IntegrationUri=backend, RequestParameters={"rewrite:body": "x"}))[:2] == \
         ("BadRequestException", 400)
+
+
+def test_named_stages_serve_their_paths(server, clients):  # noqa: F811
+    """A stage named `prod` serves `/prod/...` with its own stage variables (API Gateway's stage
+    URLs); `$default` serves the rest."""
+    apigw, lam = clients
+    arn = web_function(lam)
+    api_id = apigw.create_api(Name="s", ProtocolType="HTTP", Target=arn,
+                              RouteKey="GET /items")["ApiId"]
+    apigw.update_stage(ApiId=api_id, StageName="$default", StageVariables={"env": "default"})
+    apigw.create_stage(ApiId=api_id, StageName="prod", StageVariables={"env": "prod"})
+    status, _, body = call(server, "GET", f"/_api/{api_id}/prod/items")
+    assert status == 200, body
+    event = json.loads(body)
+    assert event["requestContext"]["stage"] == "prod"
+    assert event["stageVariables"] == {"env": "prod"}
+    status, _, body = call(server, "GET", f"/_api/{api_id}/items")
+    assert status == 200 and json.loads(body)["requestContext"]["stage"] == "$default"
+    assert json.loads(body)["stageVariables"] == {"env": "default"}
+    assert call(server, "GET", f"/_api/{api_id}/dev/items")[0] == 404

@@ -190,6 +190,7 @@ async fn invoke(
         route_key: "$default".to_owned(),
         path_params: Vec::new(),
         stage_variables: Default::default(),
+        stage: "$default".to_owned(),
         authorizer: None,
     };
     let payload = match serde_json::to_vec(&info.event_v2()) {

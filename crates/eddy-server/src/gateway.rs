@@ -96,7 +96,7 @@ async fn serve(app: &App, req: Request, request_id: &str, tag: &mut Tag) -> Resp
         .split_once(".execute-api.")
         .map(|(id, _)| id)
         .filter(|id| !id.is_empty() && !id.contains('.'));
-    let (api, skip, raw_path) = if let Some(id) = host_id {
+    let (api, mut skip, raw_path) = if let Some(id) = host_id {
         // Host names are case-insensitive; API ids from a manifest may have capitals.
         let found = table.by_id.get(id).or_else(|| {
             table
@@ -149,6 +149,17 @@ async fn serve(app: &App, req: Request, request_id: &str, tag: &mut Tag) -> Resp
         }
     };
     tag.api = Some(api.def.api_id.clone());
+    // A named stage serves the paths that start with its name (`/prod/...`), `$default` the
+    // rest, as API Gateway's stage URLs; the path functions see keeps the stage's name.
+    let stage = match segments.get(skip) {
+        Some(first)
+            if *first != "$default" && api.def.stages.iter().any(|s| s.stage_name == *first) =>
+        {
+            skip += 1;
+            (*first).to_owned()
+        }
+        _ => "$default".to_owned(),
+    };
     let method = parts.method.as_str();
     if let Some(cors) = &api.cors
         && CorsPolicy::is_preflight(method, &parts.headers)
@@ -231,9 +242,10 @@ async fn serve(app: &App, req: Request, request_id: &str, tag: &mut Tag) -> Resp
             .def
             .stages
             .iter()
-            .find(|s| s.stage_name == "$default")
+            .find(|s| s.stage_name == stage)
             .map(|s| s.stage_variables.clone())
             .unwrap_or_default(),
+        stage,
         authorizer: None,
     };
     if route.api_key_required && !auth::api_key_ok(&info, &api.def.api_keys) {

@@ -225,6 +225,7 @@ mod tests {
             route_key: "GET /pets/{proxy+}".into(),
             path_params: vec![("proxy".into(), "7/toys".into())],
             stage_variables: BTreeMap::new(),
+            stage: "$default".into(),
             authorizer: None,
         }
     }

@@ -45,6 +45,8 @@ pub struct RequestInfo {
     pub route_key: String,
     pub path_params: Vec<(String, String)>,
     pub stage_variables: BTreeMap<String, String>,
+    /// The stage that serves the request (`$default`, or the name the path starts with).
+    pub stage: String,
     /// `requestContext.authorizer`: `{"jwt": …}` or `{"lambda": …}`.
     pub authorizer: Option<Value>,
 }
@@ -217,7 +219,7 @@ impl RequestInfo {
             },
             "requestId": self.request_id,
             "routeKey": self.route_key,
-            "stage": "$default",
+            "stage": self.stage,
             "time": clf_time(self.time_ms),
             "timeEpoch": self.time_ms,
         });
@@ -275,7 +277,7 @@ impl RequestInfo {
             "requestTimeEpoch": self.time_ms,
             "resourceId": self.route_key,
             "resourcePath": self.resource(),
-            "stage": "$default",
+            "stage": self.stage,
         });
         if let Some(a) = &self.authorizer {
             // 1.0 puts the JWT claims and a Lambda authorizer's context directly under
@@ -430,6 +432,7 @@ mod tests {
             route_key: "POST /items/{id}".into(),
             path_params: vec![("id".into(), "42".into())],
             stage_variables: BTreeMap::new(),
+            stage: "$default".into(),
             authorizer: None,
         }
     }
