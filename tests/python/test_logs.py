@@ -407,3 +407,47 @@ def test_logs_insights_queries_over_a_known_corpus(aws):
     described = logs.describe_queries(logGroupName=g)["queries"]
     assert len(described) == 4 and all(q["status"] == "Complete" for q in described)
     assert logs.stop_query(queryId=described[0]["queryId"])["success"] is False
+
+
+def test_metric_filters_count_into_metrics(eddy, aws):
+    """PutMetricFilter / DescribeMetricFilters / DeleteMetricFilter / TestMetricFilter; what a
+    filter counts shows in /metrics as eddy_log_metric_filter_value."""
+    _, logs = aws
+    g = "/app/metered"
+    logs.create_log_group(logGroupName=g)
+    logs.create_log_stream(logGroupName=g, logStreamName="s")
+    logs.put_metric_filter(logGroupName=g, filterName="errors", filterPattern="ERROR",
+                           metricTransformations=[{"metricName": "Errors",
+                                                   "metricNamespace": "App",
+                                                   "metricValue": "1", "defaultValue": 0}])
+    logs.put_metric_filter(logGroupName=g, filterName="latency",
+                           filterPattern='{ $.kind = "req" }',
+                           metricTransformations=[{"metricName": "Latency",
+                                                   "metricNamespace": "App",
+                                                   "metricValue": "$.ms"}])
+    described = logs.describe_metric_filters(logGroupName=g)["metricFilters"]
+    assert [f["filterName"] for f in described] == ["errors", "latency"]
+    assert described[0]["metricTransformations"][0]["metricValue"] == "1"
+    assert [f["filterName"] for f in logs.describe_metric_filters(
+        metricName="Latency")["metricFilters"]] == ["latency"]
+    now = int(time.time() * 1000)
+    logs.put_log_events(logGroupName=g, logStreamName="s", logEvents=[
+        {"timestamp": now, "message": "ERROR one"},
+        {"timestamp": now + 1, "message": json.dumps({"kind": "req", "ms": 20})},
+        {"timestamp": now + 2, "message": json.dumps({"kind": "req", "ms": 22.5})},
+        {"timestamp": now + 3, "message": "ERROR two"}])
+    labels = {"group": g, "namespace": "App"}
+    assert eddy.metric("eddy_log_metric_filter_value_total", filter="errors", metric="Errors",
+                       **labels) == 2.0
+    assert eddy.metric("eddy_log_metric_filter_value_total", filter="latency", metric="Latency",
+                       **labels) == 42.5
+    t = logs.test_metric_filter(filterPattern="ERROR",
+                                logEventMessages=["ERROR a", "fine", "ERROR b"])
+    assert [(m["eventNumber"], m["eventMessage"]) for m in t["matches"]] == \
+        [(1, "ERROR a"), (3, "ERROR b")]
+    logs.delete_metric_filter(logGroupName=g, filterName="latency")
+    with pytest.raises(ClientError) as ex:
+        logs.delete_metric_filter(logGroupName=g, filterName="latency")
+    assert ex.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert [f["filterName"] for f in logs.describe_metric_filters(
+        logGroupName=g)["metricFilters"]] == ["errors"]

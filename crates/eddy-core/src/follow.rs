@@ -97,7 +97,7 @@ fn caches<'a>(core: &'a Core, extra: &'a [Arc<dyn Follow>]) -> Vec<&'a dyn Follo
         &core.queues,
         &core.archives,
         &core.destinations,
-        &core.log_groups,
+        &*core.log_groups,
         &core.functions,
         &core.topics,
         &core.buckets,

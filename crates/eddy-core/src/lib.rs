@@ -46,6 +46,7 @@ pub mod follow;
 pub mod functions;
 pub mod log_queries;
 pub mod logs;
+pub mod metric_filters;
 pub mod metrics;
 pub mod queues;
 pub mod registry;
@@ -78,7 +79,7 @@ pub struct Core {
     pub queues: queues::Queues,
     pub archives: archives::Archives,
     pub destinations: destinations::Destinations,
-    pub log_groups: logs::LogGroups,
+    pub log_groups: Arc<logs::LogGroups>,
     /// Logs Insights queries run on this node.
     pub log_queries: log_queries::LogQueries,
     pub functions: functions::Functions,
@@ -206,7 +207,12 @@ impl Core {
             config.account_id.clone(),
             clock.clone(),
         )?;
-        let log_groups = logs::LogGroups::load(store.clone(), feed.clone(), &definitions)?;
+        let log_groups = Arc::new(logs::LogGroups::load(
+            store.clone(),
+            feed.clone(),
+            &definitions,
+            metrics.clone(),
+        )?);
         let endpoint = config
             .aws_endpoint
             .clone()
@@ -218,6 +224,7 @@ impl Core {
             &config,
             endpoint.clone(),
             clock.clone(),
+            log_groups.clone(),
         )?;
         let topics = topics::Topics::load(
             store.clone(),

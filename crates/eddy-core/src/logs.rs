@@ -52,6 +52,9 @@ pub struct LogGroupDef {
     /// when events are written to them: those are the store's).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub streams: BTreeMap<String, i64>,
+    /// Metric filters by name (see [`crate::metric_filters`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metric_filters: BTreeMap<String, crate::metric_filters::MetricFilter>,
 }
 
 /// The most streams a group keeps made by CreateLogStream (each is a line of the group's
@@ -114,6 +117,7 @@ impl Named for LogGroupDef {
 pub struct LogGroups {
     store: Arc<dyn Store>,
     groups: Registry<LogGroupDef>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl LogGroups {
@@ -121,11 +125,58 @@ impl LogGroups {
         store: Arc<dyn Store>,
         feed: Arc<Feed>,
         definitions: &[Definition],
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> anyhow::Result<Self> {
         Ok(Self {
             groups: Registry::load(store.clone(), feed, definitions)?,
             store,
+            metrics,
         })
+    }
+
+    /// Counts messages written to group `key` (`REGION:NAME`) into its metric filters.
+    pub fn count<'a>(&self, region: &str, name: &str, messages: impl Iterator<Item = &'a str>) {
+        if let Some(g) = self.groups.get(region, name) {
+            crate::metric_filters::count(&self.metrics, &g, messages);
+        }
+    }
+
+    /// PutMetricFilter: creates or replaces a group's filter.
+    pub async fn put_metric_filter(
+        &self,
+        g: &LogGroupDef,
+        name: &str,
+        filter: crate::metric_filters::MetricFilter,
+    ) -> Result<(), StreamError> {
+        self.groups
+            .upsert(&g.region, &g.name, |cur| {
+                let mut d = cur.cloned().ok_or(StreamError::GroupGone)?;
+                if !d.metric_filters.contains_key(name)
+                    && d.metric_filters.len() >= crate::metric_filters::MAX_PER_GROUP
+                {
+                    return Err(StreamError::TooMany);
+                }
+                d.metric_filters.insert(name.to_owned(), filter);
+                Ok((d, ()))
+            })
+            .await
+    }
+
+    /// DeleteMetricFilter.
+    pub async fn delete_metric_filter(
+        &self,
+        g: &LogGroupDef,
+        name: &str,
+    ) -> Result<(), StreamError> {
+        self.groups
+            .upsert(&g.region, &g.name, |cur| {
+                let mut d = cur.cloned().ok_or(StreamError::GroupGone)?;
+                if d.metric_filters.remove(name).is_none() {
+                    return Err(StreamError::NotFound);
+                }
+                Ok((d, ()))
+            })
+            .await
     }
 
     pub fn get(&self, region: &str, name: &str) -> Option<LogGroupDef> {
@@ -154,6 +205,7 @@ impl LogGroups {
         events: Vec<(i64, String)>,
         now_ms: i64,
     ) -> Result<(), CoreError> {
+        crate::metric_filters::count(&self.metrics, g, events.iter().map(|(_, m)| m.as_str()));
         let events = events
             .into_iter()
             .map(|(timestamp_ms, message)| NewLogEvent {

@@ -111,6 +111,16 @@ pub struct Metrics {
     pub scheduler_lateness_seconds: Histogram,
     /// Schedules and scheduled rules the scheduler keeps (sampled at scrape).
     pub scheduler_schedules: Gauge,
+    /// What log groups' metric filters counted (their `metricValue`s summed).
+    pub log_metric_filters: Family<LogFilterLabels, Counter<f64, std::sync::atomic::AtomicU64>>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LogFilterLabels {
+    pub group: String,
+    pub filter: String,
+    pub namespace: String,
+    pub metric: String,
 }
 
 impl Metrics {
@@ -275,6 +285,13 @@ impl Metrics {
             "From a tick's due time to its durable append",
             scheduler_lateness_seconds.clone(),
         );
+        let log_metric_filters =
+            Family::<LogFilterLabels, Counter<f64, std::sync::atomic::AtomicU64>>::default();
+        registry.register(
+            "eddy_log_metric_filter_value",
+            "What log groups' metric filters counted: the sum of their metric values",
+            log_metric_filters.clone(),
+        );
         let scheduler_schedules = Gauge::default();
         registry.register(
             "eddy_scheduler_schedules",
@@ -309,6 +326,7 @@ impl Metrics {
             scheduler_ticks,
             scheduler_lateness_seconds,
             scheduler_schedules,
+            log_metric_filters,
         })
     }
 

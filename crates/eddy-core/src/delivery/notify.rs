@@ -469,6 +469,7 @@ async fn to_log(cx: &Ctx<'_>, note: &Note) -> Result<Done, Failure> {
                 retention_in_days: None,
                 tags: BTreeMap::new(),
                 streams: Default::default(),
+                metric_filters: Default::default(),
                 created_ms: app.clock.now_ms(),
             };
             app.log_groups
@@ -514,10 +515,12 @@ async fn to_log(cx: &Ctx<'_>, note: &Note) -> Result<Done, Failure> {
         timestamp_ms: n.timestamp_ms,
         message,
     };
+    let message = event.message.clone();
     app.store
         .logs_append(vec![event], app.clock.now_ms(), vec![note.item.lease()])
         .await
         .map_err(|e| Failure::store(&e))?;
+    crate::metric_filters::count(&app.metrics, &group, std::iter::once(message.as_str()));
     Ok(Done::Settled)
 }
 

@@ -547,6 +547,7 @@ impl crate::Core {
                 retention_in_days: None,
                 tags: BTreeMap::new(),
                 streams: Default::default(),
+                metric_filters: Default::default(),
                 created_ms: self.clock.now_ms(),
             };
             if let Err(e) = self.log_groups.put(g).await {

@@ -218,6 +218,7 @@ impl LogSink for StoreLogs {
 fn spawn_log_writer(
     store: Arc<dyn Store>,
     clock: crate::clock::Clock,
+    log_groups: Arc<crate::logs::LogGroups>,
     mut rx: tokio::sync::mpsc::UnboundedReceiver<LogLine>,
 ) {
     tokio::spawn(async move {
@@ -235,6 +236,17 @@ fn spawn_log_writer(
                         Err(_) => break,
                     }
                 }
+            }
+            // Metric filters of the functions' groups count what is written.
+            let mut by_group: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
+            for l in &buf {
+                by_group
+                    .entry((l.region.as_str(), l.group.as_str()))
+                    .or_default()
+                    .push(l.message.as_str());
+            }
+            for ((region, group), messages) in by_group {
+                log_groups.count(region, group, messages.into_iter());
             }
             let events = buf
                 .drain(..)
@@ -261,9 +273,10 @@ impl Functions {
         config: &crate::config::ServerConfig,
         endpoint_url: String,
         clock: crate::clock::Clock,
+        log_groups: Arc<crate::logs::LogGroups>,
     ) -> anyhow::Result<Self> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        spawn_log_writer(store.clone(), clock.clone(), rx);
+        spawn_log_writer(store.clone(), clock.clone(), log_groups, rx);
         let mut rc = RuntimeConfig::new(endpoint_url);
         // Relative to eddy's working directory: instances run in their code directory, where a
         // relative path would mean something else.
