@@ -466,3 +466,22 @@ def test_a_queue_mapped_to_an_alias_runs_its_version(server, lam, tmp_path):
     sqs.send_message(QueueUrl=url, MessageBody="hi")
     wait_for(lambda: out.exists() and out.read_text().strip())
     assert json.loads(out.read_text().splitlines()[0]) == {"version": "1", "arn": ARN + "fn:live"}
+
+
+def test_a_functions_own_logs_count_into_its_groups_metric_filters(server, lam):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("app.py", "def handler(event, context):\n    print('ERROR boom')\n"
+                             "    return 1\n")
+    lam.create_function(FunctionName="noisy", Runtime="python3.11", Role=ROLE,
+                        Handler="app.handler", Code={"ZipFile": buf.getvalue()})
+    lam.get_waiter("function_active_v2").wait(FunctionName="noisy")
+    server.client("logs").put_metric_filter(
+        logGroupName="/aws/lambda/noisy", filterName="errors", filterPattern="ERROR",
+        metricTransformations=[{"metricName": "Errors", "metricNamespace": "Fn",
+                                "metricValue": "1"}])
+    for _ in range(3):
+        invoke(lam, "noisy")
+    labels = {"group": "/aws/lambda/noisy", "filter": "errors", "namespace": "Fn",
+              "metric": "Errors"}
+    wait_for(lambda: server.metric("eddy_log_metric_filter_value_total", **labels) == 3.0)
