@@ -6,8 +6,9 @@
 //! a 200), the URL's CORS headers added, a function error a 502.
 //!
 //! `AuthType: AWS_IAM` URLs refuse requests that are not signed (403, as Lambda); signatures
-//! are not verified yet (as on the AWS endpoint). `InvokeMode: RESPONSE_STREAM` is answered
-//! buffered.
+//! are not verified yet (as on the AWS endpoint). `InvokeMode: RESPONSE_STREAM` takes the
+//! streaming functions' answer (a JSON prelude, eight NUL bytes, the body) and sends it once
+//! complete: buffered, not streamed.
 
 use std::net::SocketAddr;
 
@@ -208,15 +209,63 @@ async fn invoke(
         Ok(o) if o.function_error.is_some() => {
             text(StatusCode::BAD_GATEWAY, "Internal Server Error")
         }
+        Ok(o) if config.invoke_mode == "RESPONSE_STREAM" => streamed(&o.payload)
+            .or_else(|| proxy::map_response(PayloadFormat::V2, &o.payload))
+            .unwrap_or_else(|| text(StatusCode::BAD_GATEWAY, "Internal Server Error")),
         Ok(o) => proxy::map_response(PayloadFormat::V2, &o.payload)
             .unwrap_or_else(|| text(StatusCode::BAD_GATEWAY, "Internal Server Error")),
     };
     decorate(res)
 }
 
+/// A streamed HTTP response as Lambda's streaming functions write it: a JSON prelude
+/// (`statusCode`, `headers`, `cookies`), eight NUL bytes, then the body. `None` when the
+/// payload has no prelude (the function answered as a buffered one would).
+fn streamed(payload: &[u8]) -> Option<Response> {
+    const DELIMITER: &[u8] = &[0; 8];
+    let at = payload.windows(8).position(|w| w == DELIMITER)?;
+    let prelude: serde_json::Value = serde_json::from_slice(&payload[..at]).ok()?;
+    let body = &payload[at + 8..];
+    let mut head = prelude.as_object()?.clone();
+    head.insert("body".into(), serde_json::Value::String(base64_text(body)));
+    head.insert("isBase64Encoded".into(), true.into());
+    head.entry("statusCode").or_insert(200.into());
+    let mut res = proxy::map_response(PayloadFormat::V2, &serde_json::to_vec(&head).ok()?)?;
+    if !head
+        .get("headers")
+        .and_then(|h| h.as_object())
+        .is_some_and(|h| h.keys().any(|k| k.eq_ignore_ascii_case("content-type")))
+    {
+        res.headers_mut().insert(
+            "content-type",
+            HeaderValue::from_static("application/octet-stream"),
+        );
+    }
+    Some(res)
+}
+
+fn base64_text(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn streamed_answers_have_a_prelude_and_a_body() {
+        let mut payload = br#"{"statusCode":201,"headers":{"x-a":"b"}}"#.to_vec();
+        payload.extend_from_slice(&[0; 8]);
+        payload.extend_from_slice(b"chunk one, chunk two");
+        let res = streamed(&payload).unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        assert_eq!(res.headers()["x-a"], "b");
+        assert_eq!(res.headers()["content-type"], "application/octet-stream");
+        let body = axum::body::to_bytes(res.into_body(), 1024).await.unwrap();
+        assert_eq!(&body[..], b"chunk one, chunk two");
+        assert!(streamed(b"{\"statusCode\":200}").is_none());
+    }
 
     #[test]
     fn url_ids_from_host_names() {
