@@ -9,6 +9,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod deliveries;
 mod http1;
 mod invoke;
+mod logs_insights;
 mod publish;
 mod put_events;
 mod queue_depth;
@@ -83,6 +84,11 @@ enum Command {
     ///
     /// Example: `eddy-bench s3 --large-bytes 1073741824 --concurrency 16,64,128 --seconds 10`
     S3(s3::S3Args),
+    /// Logs Insights end to end: writes a large log group with PutLogEvents, then times
+    /// StartQuery to a `Complete` GetQueryResults for a few queries. Prints one JSON line.
+    ///
+    /// Example: `eddy-bench logs-insights --events 1000000 --runs 3`
+    LogsInsights(logs_insights::LogsInsightsArgs),
 }
 
 fn main() -> ExitCode {
@@ -107,6 +113,7 @@ fn main() -> ExitCode {
         Command::QueueDepth(args) => rt.block_on(queue_depth::run(args)),
         Command::Sources(args) => rt.block_on(sources::run(args)),
         Command::S3(args) => rt.block_on(s3::run(args)),
+        Command::LogsInsights(args) => rt.block_on(logs_insights::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
