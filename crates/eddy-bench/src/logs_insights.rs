@@ -55,11 +55,11 @@ async fn call(c: &mut Conn, op: &str, body: &Value) -> anyhow::Result<Value> {
 
 fn message(i: u64) -> String {
     let user = ["ann", "bob", "cy", "dee"][(i % 4) as usize];
-    if i % 2 == 0 {
-        let level = if i % 50 == 0 { "ERROR" } else { "INFO" };
+    if i.is_multiple_of(2) {
+        let level = if i.is_multiple_of(50) { "ERROR" } else { "INFO" };
         format!("{level} request {i} from {user} took {} ms", i % 300)
     } else {
-        let level = if i % 7 == 0 { "warn" } else { "info" };
+        let level = if i.is_multiple_of(7) { "warn" } else { "info" };
         json!({"level": level, "user": user, "ms": i % 300, "n": i}).to_string()
     }
 }
@@ -94,7 +94,7 @@ async fn fill(c: &mut Conn, events: u64) -> anyhow::Result<(i64, i64, f64)> {
             "events were rejected: {r}"
         );
         i += n;
-        if i % 100_000 == 0 {
+        if i.is_multiple_of(100_000) {
             eprintln!("  {i} events written");
         }
     }
