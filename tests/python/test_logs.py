@@ -299,7 +299,8 @@ def test_log_streams_as_cloudwatch_logs_answers(aws):
         {"timestamp": now - 14 * day - 3500_000, "message": "too old too"},
         {"timestamp": now - 14 * day + 3600_000, "message": "old but kept"},
     ])
-    assert r["rejectedLogEventsInfo"] == {"tooOldLogEventEndIndex": 1}
+    # The end index is exclusive (API_RejectedLogEventsInfo: "This field is exclusive").
+    assert r["rejectedLogEventsInfo"] == {"tooOldLogEventEndIndex": 2}
     logs.put_log_events(logGroupName=g, logStreamName="b-empty", logEvents=[
         {"timestamp": now, "message": "kept"}])
     r = logs.put_log_events(logGroupName=g, logStreamName="b-empty", logEvents=[

@@ -96,6 +96,12 @@ class Backend(http.server.BaseHTTPRequestHandler):
     """Answers every request with what it received, as JSON, status 218."""
 
     def _answer(self):
+        if self.path.startswith("/backend/redirect"):
+            self.send_response(302)
+            self.send_header("location", "/elsewhere")
+            self.send_header("content-length", "0")
+            self.end_headers()
+            return
         n = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(n).decode() if n else ""
         out = json.dumps({"method": self.command, "path": self.path,
@@ -148,6 +154,13 @@ def test_http_proxy_integration(server, clients, backend):  # noqa: F811
     assert seen["headers"]["x-item"] == "7/toys" and seen["headers"]["x-keep"] == "k"
     assert "x-secret" not in seen["headers"]
     assert seen["headers"]["x-forwarded-for"] == "127.0.0.1"
+    # A parameter stays one path segment: decoded `?` is escaped again, `..` is refused.
+    status, _, body = call(server, "GET", f"/_api/{api_id}/items/a%3Fadmin%3D1")
+    assert status == 218 and json.loads(body)["path"] == "/backend/a%3Fadmin%3D1?fixed=yes"
+    assert call(server, "GET", f"/_api/{api_id}/items/..%2F..%2Fetc")[0] == 400
+    # The backend's redirect is the caller's to follow.
+    status, headers, _ = call(server, "GET", f"/_api/{api_id}/items/redirect")
+    assert status == 302 and headers["location"] == "/elsewhere"
     # A backend that is not there is a 500; a refused address is never contacted.
     apigw.update_integration(ApiId=api_id, IntegrationId=i["IntegrationId"],
                              IntegrationUri="http://127.0.0.1:9/{proxy}")

@@ -56,7 +56,11 @@ async fn call(c: &mut Conn, op: &str, body: &Value) -> anyhow::Result<Value> {
 fn message(i: u64) -> String {
     let user = ["ann", "bob", "cy", "dee"][(i % 4) as usize];
     if i.is_multiple_of(2) {
-        let level = if i.is_multiple_of(50) { "ERROR" } else { "INFO" };
+        let level = if i.is_multiple_of(50) {
+            "ERROR"
+        } else {
+            "INFO"
+        };
         format!("{level} request {i} from {user} took {} ms", i % 300)
     } else {
         let level = if i.is_multiple_of(7) { "warn" } else { "info" };

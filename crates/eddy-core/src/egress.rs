@@ -107,6 +107,19 @@ impl Egress {
     }
 }
 
+impl Egress {
+    /// An HTTP client for a proxy (HTTP_PROXY route integrations): the policy on every
+    /// connection, and redirects answered to the caller rather than followed.
+    pub fn proxy_client(&self, timeout: Duration) -> reqwest::Result<reqwest::Client> {
+        reqwest::Client::builder()
+            .timeout(timeout)
+            .no_proxy()
+            .dns_resolver(Resolver(self.clone()))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+    }
+}
+
 fn refusal(ip: IpAddr) -> String {
     format!(
         "address {ip} is link-local, a cloud metadata address or unroutable; eddy does not \

@@ -269,10 +269,17 @@ impl LogGroups {
         if !self.has_stream(g, stream).await? {
             return Err(StreamError::NotFound);
         }
-        self.store
-            .logs_delete_stream(g.key(), stream.to_owned())
-            .await
-            .map_err(CoreError::from)?;
+        // In chunks, so writes queued behind a large delete wait for one chunk, not for all.
+        loop {
+            let n = self
+                .store
+                .logs_delete_stream(g.key(), stream.to_owned(), SWEEP_CHUNK)
+                .await
+                .map_err(CoreError::from)?;
+            if n < SWEEP_CHUNK {
+                break;
+            }
+        }
         self.groups
             .upsert(&g.region, &g.name, |cur| {
                 let mut d = cur.cloned().ok_or(StreamError::GroupGone)?;

@@ -42,7 +42,16 @@ pub struct MetricTransformation {
 impl MetricTransformation {
     /// Checks `metricValue`: a number or `$.path`.
     pub fn check(&self) -> Result<(), String> {
-        if self.metric_value.parse::<f64>().is_ok()
+        if self
+            .default_value
+            .is_some_and(|d| !d.is_finite() || d < 0.0)
+        {
+            return Err("Invalid default value: a finite number, 0 or more".to_owned());
+        }
+        if self
+            .metric_value
+            .parse::<f64>()
+            .is_ok_and(|n| n.is_finite() && n >= 0.0)
             || self
                 .metric_value
                 .strip_prefix("$.")
@@ -97,7 +106,8 @@ pub fn count<'a>(metrics: &Metrics, g: &LogGroupDef, messages: impl Iterator<Ite
                 } else {
                     t.default_value
                 };
-                if let Some(v) = add {
+                // Counters only go up: values that are not finite or are below zero are skipped.
+                if let Some(v) = add.filter(|v| v.is_finite() && *v >= 0.0) {
                     *sums.entry((i, j)).or_default() += v;
                 }
             }

@@ -89,7 +89,7 @@ pub async fn serve(
     host_name: &str,
     request_id: &str,
 ) -> Response {
-    let Some((target, config)) = app.functions.url_target(url_id) else {
+    let Some((target, config)) = app.functions.url_target(&url_id.to_ascii_lowercase()) else {
         return forbidden();
     };
     let cors = config.cors.as_ref().map(policy);

@@ -56,8 +56,9 @@ pub struct App {
     pub(crate) bodies: eddy_net::BodyBudget,
     /// S3's protocol (`s3s`), over the core's buckets.
     pub(crate) s3: s3s::service::S3Service,
-    /// The client of `HTTP_PROXY` route integrations (under the egress policy).
-    pub(crate) http_client: reqwest::Client,
+    /// The client of `HTTP_PROXY` route integrations (under the egress policy; redirects are
+    /// the caller's to follow).
+    pub(crate) proxy_client: reqwest::Client,
 }
 
 impl Deref for App {
@@ -132,13 +133,13 @@ impl App {
 
     fn assemble(core: Arc<Core>, routes: Option<Arc<routes::Routes>>) -> anyhow::Result<Arc<Self>> {
         let routes = routes.context("the HTTP APIs were not loaded")?;
-        let http_client = core
+        let proxy_client = core
             .config
             .egress
-            .client(std::time::Duration::from_secs(30))
+            .proxy_client(std::time::Duration::from_secs(30))
             .context("cannot build the HTTP client of HTTP_PROXY integrations")?;
         Ok(Arc::new_cyclic(|weak| Self {
-            http_client,
+            proxy_client,
             bodies: eddy_net::BodyBudget::new(core.config.max_body_memory),
             core,
             apply_lock: tokio::sync::Mutex::new(()),

@@ -196,12 +196,25 @@ pub async fn logs_delete_stream_deletes_one_stream<B: Backend>() {
     )
     .await
     .expect("append");
-    s.logs_delete_stream("a".into(), "s".into())
+    s.logs_append(vec![log("a", "s", 4)], T0, Vec::new())
+        .await
+        .expect("append");
+    // In bounded steps: one event, then the rest.
+    let one = s
+        .logs_delete_stream("a".into(), "s".into(), 1)
         .await
         .expect("delete");
-    s.logs_delete_stream("a".into(), "none".into())
+    assert_eq!(one, 1);
+    let rest = s
+        .logs_delete_stream("a".into(), "s".into(), 10)
         .await
         .expect("delete");
+    assert_eq!(rest, 1);
+    let none = s
+        .logs_delete_stream("a".into(), "none".into(), 10)
+        .await
+        .expect("delete");
+    assert_eq!(none, 0);
     assert_eq!(times(s, whole_group("a")).await, [2]);
     assert_eq!(times(s, whole_group("b")).await, [3]);
     let streams: Vec<String> = s

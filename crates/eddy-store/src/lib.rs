@@ -797,8 +797,14 @@ pub trait LogStore: Send + Sync {
     /// Deletes every log event of a group.
     fn logs_delete_group(&self, group: String) -> BoxFuture<'_, Result<()>>;
 
-    /// Deletes every log event of one stream of a group.
-    fn logs_delete_stream(&self, group: String, stream: String) -> BoxFuture<'_, Result<()>>;
+    /// Deletes at most `max` log events of one stream of a group (oldest first); returns how
+    /// many. Callers repeat it until it deletes fewer than `max`: each call is one short write.
+    fn logs_delete_stream(
+        &self,
+        group: String,
+        stream: String,
+        max: usize,
+    ) -> BoxFuture<'_, Result<usize>>;
 
     /// Deletes at most `max` of a group's log events whose event time is before `before_ms`
     /// (oldest first) and returns how many it deleted: retention, in bounded steps, so that a

@@ -111,11 +111,30 @@ async fn deliver_one(app: &Core, def: &FunctionDef, qualifier: Option<&str>, ite
         return;
     }
     // Each invocation resolves its alias anew: routing weights split invocations.
-    let Ok(target) = app.functions.resolve(&def.region, &def.name, qualifier) else {
-        tracing::warn!(function = %def.name, qualifier = ?qualifier, request = %item.event_id,
-            "the version or alias of an asynchronous invocation is gone; dropping it");
-        ack(app, vec![item.lease()]).await;
-        return;
+    let target = match app.functions.resolve(&def.region, &def.name, qualifier) {
+        Ok(t) => t,
+        // The version or alias is gone: the invocation failed for good, and its on-failure
+        // destination hears of it.
+        Err(crate::functions::FunctionError::QualifierNotFound { .. }) => {
+            tracing::warn!(function = %def.name, qualifier = ?qualifier, request = %item.event_id,
+                "the version or alias of an asynchronous invocation is gone");
+            finish(
+                app,
+                def,
+                &config,
+                &item,
+                None,
+                "RetriesExhausted",
+                "$LATEST",
+            )
+            .await;
+            return;
+        }
+        // Known but not deployed on this node yet (the change is on its way): try later.
+        Err(_) => {
+            nack(app, item.lease(), app.clock.now_ms() + 1000).await;
+            return;
+        }
     };
     let inv = Invocation {
         payload: item.body.clone().into(),

@@ -136,6 +136,9 @@ pub enum FunctionError {
     /// GetPolicy of a function (or qualifier) without a policy.
     #[error("no policy")]
     NoPolicy,
+    /// AddPermission would make the policy larger than Lambda's quota (its size).
+    #[error("the policy would be {0} bytes")]
+    PolicyTooLong(usize),
     /// A permission's action or principal that Lambda refuses (why).
     #[error("{0}")]
     Permission(String),

@@ -382,10 +382,13 @@ impl Functions {
         }
         for (n, v) in &def.versions {
             let key = versions::version_key(&def.region, &def.name, *n);
-            // A published version never changes: its pool, once there, stays as it is.
-            if self.pools.get(&key).is_none()
-                && let Some(spec) = self.spec(v, &n.to_string())
-            {
+            // A published version never changes: its pool, once there, stays as it is, unless
+            // the number now names another snapshot (the function was deleted and made again).
+            let current = self
+                .pools
+                .get(&key)
+                .is_some_and(|p| p.spec().revision == v.revision_id);
+            if !current && let Some(spec) = self.spec(v, &n.to_string()) {
                 self.pools.deploy(&key, spec);
             }
         }

@@ -7,6 +7,9 @@ use serde_json::{Map, Value, json};
 
 use super::{FunctionDef, FunctionError, Functions};
 
+/// The largest policy document of one qualifier (Lambda's 20 KB quota).
+pub const MAX_POLICY_BYTES: usize = 20_480;
+
 /// One AddPermission request.
 #[derive(Debug, Clone, Default)]
 pub struct Permission {
@@ -153,6 +156,10 @@ impl Functions {
                     ));
                 }
                 list.push(statement.clone());
+                let size = document(list).to_string().len();
+                if size > MAX_POLICY_BYTES {
+                    return Err(FunctionError::PolicyTooLong(size));
+                }
                 d.revision_id = uuid::Uuid::new_v4().to_string();
                 Ok((d, statement))
             })

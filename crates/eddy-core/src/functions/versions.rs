@@ -64,9 +64,10 @@ fn missing(name: &str, qualifier: &str) -> FunctionError {
     }
 }
 
-/// A version number as the API gives it (`1`, `2`, ...).
+/// A version number as the API gives it (`1`, `2`, ...), in its one spelling (no leading
+/// zeros: `01` is no version, so an alias and a delete always compare the same text).
 pub fn version_number(q: &str) -> Option<u32> {
-    (!q.is_empty() && q.len() <= 10 && q.bytes().all(|b| b.is_ascii_digit()))
+    (!q.is_empty() && q.len() <= 10 && q.bytes().all(|b| b.is_ascii_digit()) && !q.starts_with('0'))
         .then(|| q.parse().ok())
         .flatten()
         .filter(|n| *n > 0)
@@ -421,6 +422,7 @@ mod tests {
         assert_eq!(version_number("1"), Some(1));
         assert_eq!(version_number("42"), Some(42));
         assert_eq!(version_number("0"), None);
+        assert_eq!(version_number("01"), None);
         assert_eq!(version_number("$LATEST"), None);
         assert_eq!(version_number("live"), None);
         assert_eq!(version_number(""), None);

@@ -8,7 +8,8 @@
 //! headers and body come back as they are (up to the route listener's 10 MB); a backend that
 //! cannot be reached is a 500, one that does not answer within the integration's timeout a 504.
 //!
-//! The connection obeys eddy's egress policy (no cloud metadata or link-local addresses).
+//! The connection obeys eddy's egress policy (no cloud metadata or link-local addresses), and
+//! redirects are passed back to the caller, not followed, as API Gateway does.
 
 use std::collections::BTreeMap;
 
@@ -37,15 +38,44 @@ const HOP_BY_HOP: &[&str] = &[
 /// The largest backend answer passed back (the routes listener's request limit).
 const MAX_RESPONSE_BYTES: usize = 10 * 1024 * 1024;
 
-/// The backend URL: `uri` with the route's path parameters in place of `{name}`.
-pub fn target_url(uri: &str, info: &RequestInfo) -> String {
-    let mut out = uri.to_owned();
-    for (k, v) in &info.path_params {
-        let name = k.trim_end_matches('+');
-        out = out.replace(&format!("{{{name}}}"), v);
-        out = out.replace(&format!("{{{name}+}}"), v);
+/// The backend URL: `uri` with the route's path parameters in place of `{name}`, each
+/// percent-encoded again (a greedy parameter segment by segment), so a parameter can never add
+/// path segments, a query or a fragment of its own; `None` when a parameter holds a `.` or `..`
+/// segment (it would climb the backend's path). One pass over `uri`: a value that looks like a
+/// placeholder stays text.
+pub fn target_url(uri: &str, info: &RequestInfo) -> Option<String> {
+    let mut out = String::with_capacity(uri.len());
+    let mut rest = uri;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else {
+            out.push_str(&rest[open..]);
+            return Some(out);
+        };
+        let name = after[..close].trim_end_matches('+');
+        match info
+            .path_params
+            .iter()
+            .find(|(k, _)| k.trim_end_matches('+') == name)
+        {
+            Some((_, v)) => {
+                let segments: Vec<&str> = v.split('/').collect();
+                if segments.iter().any(|s| *s == "." || *s == "..") {
+                    return None;
+                }
+                let encoded: Vec<String> = segments
+                    .iter()
+                    .map(|s| eddy_net::url::percent_encode(s, b""))
+                    .collect();
+                out.push_str(&encoded.join("/"));
+            }
+            None => out.push_str(&rest[open..open + close + 2]),
+        }
+        rest = &after[close + 1..];
     }
-    out
+    out.push_str(rest);
+    Some(out)
 }
 
 /// What parameter mapping makes of the request: the path (when overwritten), the query pairs
@@ -120,7 +150,10 @@ pub async fn forward(
     timeout: std::time::Duration,
 ) -> Response {
     let mapped = map_request(info, params);
-    let mut url = match reqwest::Url::parse(&target_url(uri, info)) {
+    let Some(target) = target_url(uri, info) else {
+        return proxy::message(StatusCode::BAD_REQUEST, "Bad Request");
+    };
+    let mut url = match reqwest::Url::parse(&target) {
         Ok(u) => u,
         Err(_) => return proxy::internal_error(),
     };
@@ -145,7 +178,7 @@ pub async fn forward(
         return proxy::internal_error();
     };
     let sent = app
-        .http_client
+        .proxy_client
         .request(method, url)
         .headers(mapped.headers)
         .body(info.body.clone())
@@ -233,10 +266,28 @@ mod tests {
     #[test]
     fn urls_take_the_path_parameters() {
         assert_eq!(
-            target_url("http://backend/items/{proxy}", &info()),
-            "http://backend/items/7/toys"
+            target_url("http://backend/items/{proxy}", &info()).as_deref(),
+            Some("http://backend/items/7/toys")
         );
-        assert_eq!(target_url("http://backend/x", &info()), "http://backend/x");
+        assert_eq!(
+            target_url("http://backend/x", &info()).as_deref(),
+            Some("http://backend/x")
+        );
+        let with = |v: &str| RequestInfo {
+            path_params: vec![("proxy".into(), v.into())],
+            ..info()
+        };
+        // Decoded `?`, `#` and `{x}` stay in the path; `..` segments are refused.
+        assert_eq!(
+            target_url("http://b/p/{proxy}", &with("a?debug=1#x")).as_deref(),
+            Some("http://b/p/a%3Fdebug%3D1%23x")
+        );
+        assert_eq!(
+            target_url("http://b/p/{proxy}/{other}", &with("{other}")).as_deref(),
+            Some("http://b/p/%7Bother%7D/{other}")
+        );
+        assert_eq!(target_url("http://b/p/{proxy}", &with("../admin")), None);
+        assert_eq!(target_url("http://b/p/{proxy}", &with("a/./b")), None);
     }
 
     #[test]

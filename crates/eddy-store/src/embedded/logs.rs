@@ -91,10 +91,20 @@ pub(crate) fn delete_group(tx: &Transaction<'_>, group: &str) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn delete_stream(tx: &Transaction<'_>, group: &str, stream: &str) -> Result<()> {
-    tx.prepare_cached("DELETE FROM log_events WHERE grp = ?1 AND stream = ?2")?
-        .execute([group, stream])?;
-    Ok(())
+pub(crate) fn delete_stream(
+    tx: &Transaction<'_>,
+    group: &str,
+    stream: &str,
+    max: usize,
+) -> Result<usize> {
+    let n = tx
+        .prepare_cached(
+            "DELETE FROM log_events WHERE seq IN (
+                 SELECT seq FROM log_events WHERE grp = ?1 AND stream = ?2
+                 ORDER BY ts_ms, seq LIMIT ?3)",
+        )?
+        .execute(params![group, stream, max as i64])?;
+    Ok(n)
 }
 
 /// Deletes the oldest of a group's events before `before_ms`, at most `max`, walking

@@ -830,8 +830,13 @@ impl LogStore for EmbeddedStore {
         self.exec(move |tx| logs::delete_group(tx, &group))
     }
 
-    fn logs_delete_stream(&self, group: String, stream: String) -> BoxFuture<'_, Result<()>> {
-        self.exec(move |tx| logs::delete_stream(tx, &group, &stream))
+    fn logs_delete_stream(
+        &self,
+        group: String,
+        stream: String,
+        max: usize,
+    ) -> BoxFuture<'_, Result<usize>> {
+        self.exec(move |tx| logs::delete_stream(tx, &group, &stream, max))
     }
 
     fn logs_expire(

@@ -101,14 +101,23 @@ pub(crate) async fn delete_group(shared: &Shared, group: String) -> PgResult<()>
     Ok(())
 }
 
-pub(crate) async fn delete_stream(shared: &Shared, group: String, stream: String) -> PgResult<()> {
+pub(crate) async fn delete_stream(
+    shared: &Shared,
+    group: String,
+    stream: String,
+    max: usize,
+) -> PgResult<usize> {
     let mut conn = shared.pool.get().await?;
-    conn.execute(
-        "DELETE FROM log_events WHERE grp = $1 AND stream = $2",
-        &[&group, &stream],
-    )
-    .await?;
-    Ok(())
+    let max = i64::try_from(max).unwrap_or(i64::MAX);
+    let n = conn
+        .execute(
+            "DELETE FROM log_events WHERE seq IN (
+                 SELECT seq FROM log_events WHERE grp = $1 AND stream = $2
+                 ORDER BY ts_ms, seq LIMIT $3)",
+            &[&group, &stream, &max],
+        )
+        .await?;
+    Ok(n as usize)
 }
 
 /// Deletes the oldest of a group's events before `before_ms`, at most `max`.

@@ -675,10 +675,15 @@ impl LogStore for PostgresStore {
         })
     }
 
-    fn logs_delete_stream(&self, group: String, stream: String) -> BoxFuture<'_, Result<()>> {
+    fn logs_delete_stream(
+        &self,
+        group: String,
+        stream: String,
+        max: usize,
+    ) -> BoxFuture<'_, Result<usize>> {
         Box::pin(async move {
             self.shared
-                .wrote(logs::delete_stream(&self.shared, group, stream).await)
+                .wrote(logs::delete_stream(&self.shared, group, stream, max).await)
         })
     }
 

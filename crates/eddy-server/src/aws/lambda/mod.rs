@@ -369,6 +369,13 @@ pub(crate) fn function_error(app: &App, ctx: &Ctx, e: FunctionError) -> ApiError
         }
         FunctionError::NoPolicy => not_found_404("The resource you requested does not exist."),
         FunctionError::Permission(m) => invalid(m),
+        FunctionError::PolicyTooLong(size) => ApiError::bad(
+            "PolicyLengthExceededException",
+            format!(
+                "The final policy size ({size}) is bigger than the limit ({}).",
+                crate::functions::permissions::MAX_POLICY_BYTES
+            ),
+        ),
         FunctionError::UrlExists(name) => ApiError::new(
             "ResourceConflictException",
             StatusCode::CONFLICT,

@@ -109,6 +109,15 @@ pub(super) async fn add(
         ),
         Some(_) => {}
     }
+    v.length("sourceArn", input.source_arn.as_deref(), 0, 1024);
+    v.length("sourceAccount", input.source_account.as_deref(), 0, 12);
+    v.length(
+        "eventSourceToken",
+        input.event_source_token.as_deref(),
+        0,
+        256,
+    );
+    v.length("principalOrgID", input.principal_org_id.as_deref(), 12, 34);
     v.one_of(
         "functionUrlAuthType",
         input.function_url_auth_type.as_deref(),

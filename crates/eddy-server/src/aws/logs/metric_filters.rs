@@ -130,6 +130,7 @@ pub(super) struct DescribeInput {
     metric_name: Option<String>,
     metric_namespace: Option<String>,
     limit: Option<i64>,
+    next_token: Option<String>,
 }
 
 pub(super) fn describe(app: &App, ctx: &Ctx, input: DescribeInput) -> Result<Vec<u8>, ApiError> {
@@ -145,7 +146,14 @@ pub(super) fn describe(app: &App, ctx: &Ctx, input: DescribeInput) -> Result<Vec
         None => app.log_groups.list(&ctx.region),
     };
     let prefix = input.filter_name_prefix.unwrap_or_default();
-    let filters: Vec<_> = groups
+    // The token is the index of the next filter (the order is stable between calls).
+    let start = match &input.next_token {
+        Some(t) => t
+            .parse::<usize>()
+            .map_err(|_| invalid("The specified nextToken is invalid."))?,
+        None => 0,
+    };
+    let matching: Vec<_> = groups
         .iter()
         .flat_map(|g| g.metric_filters.iter().map(move |(n, f)| (g, n, f)))
         .filter(|(_, n, _)| n.starts_with(&prefix))
@@ -161,6 +169,10 @@ pub(super) fn describe(app: &App, ctx: &Ctx, input: DescribeInput) -> Result<Vec
                         .is_none_or(|m| *m == t.metric_namespace)
             })
         })
+        .collect();
+    let filters: Vec<_> = matching
+        .iter()
+        .skip(start)
         .take(limit as usize)
         .map(|(g, n, f)| {
             json!({
@@ -185,7 +197,12 @@ pub(super) fn describe(app: &App, ctx: &Ctx, input: DescribeInput) -> Result<Vec
             })
         })
         .collect();
-    reply(&json!({ "metricFilters": filters }))
+    let mut out = json!({ "metricFilters": filters });
+    let next = start.saturating_add(limit as usize);
+    if next < matching.len() {
+        out["nextToken"] = json!(next.to_string());
+    }
+    reply(&out)
 }
 
 #[derive(Deserialize)]

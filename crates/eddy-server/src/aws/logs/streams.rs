@@ -148,8 +148,9 @@ pub(super) async fn describe(
             stored_bytes: s.stored_bytes,
         })
         .collect();
+    let written: std::collections::HashSet<String> = rows.iter().map(|r| r.name.clone()).collect();
     for (name, created) in &g.streams {
-        if !rows.iter().any(|r| r.name == *name) {
+        if !written.contains(name) {
             rows.push(Row {
                 name: name.clone(),
                 created_ms: *created,
@@ -200,7 +201,7 @@ pub(super) async fn describe(
         })
         .collect();
     let mut out = json!({ "logStreams": page });
-    let next = start + limit as usize;
+    let next = start.saturating_add(limit as usize);
     if next < rows.len() {
         out["nextToken"] = json!(next.to_string());
     }
@@ -221,8 +222,9 @@ struct InputEvent {
     message: Option<String>,
 }
 
-/// Which events of a batch CloudWatch Logs rejects: the last too-old one, the first too-new
-/// one, the last expired one (by index).
+/// Which events of a batch CloudWatch Logs rejects, as its `RejectedLogEventsInfo` reports
+/// them: the end of the too-old ones and of the expired ones (exclusive: the index after the
+/// last), the first too-new one (inclusive).
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Rejected {
     too_old_end: Option<usize>,
@@ -235,11 +237,11 @@ impl Rejected {
         let mut r = Rejected::default();
         for (i, t) in times.iter().enumerate() {
             if *t < now_ms - TOO_OLD_MS {
-                r.too_old_end = Some(i);
+                r.too_old_end = Some(i + 1);
             } else if let Some(days) = retention_days
                 && *t < now_ms - days * 86_400_000
             {
-                r.expired_end = Some(i);
+                r.expired_end = Some(i + 1);
             }
             if *t > now_ms + TOO_NEW_MS && r.too_new_start.is_none() {
                 r.too_new_start = Some(i);
@@ -249,8 +251,8 @@ impl Rejected {
     }
 
     fn keeps(&self, i: usize) -> bool {
-        self.too_old_end.is_none_or(|e| i > e)
-            && self.expired_end.is_none_or(|e| i > e)
+        self.too_old_end.is_none_or(|e| i >= e)
+            && self.expired_end.is_none_or(|e| i >= e)
             && self.too_new_start.is_none_or(|s| i < s)
     }
 
@@ -308,7 +310,7 @@ pub(super) async fn put_log_events(
         ));
     }
     if let (Some(first), Some(last)) = (new.first(), new.last())
-        && last.0 - first.0 > MAX_SPAN_MS
+        && last.0.saturating_sub(first.0) > MAX_SPAN_MS
     {
         return Err(invalid(
             "The batch of log events in a single PutLogEvents request cannot span more than \
@@ -357,17 +359,17 @@ mod tests {
         assert_eq!(
             r,
             Rejected {
-                too_old_end: Some(1),
+                too_old_end: Some(2),
                 too_new_start: Some(4),
-                expired_end: Some(2),
+                expired_end: Some(3),
             }
         );
         let kept: Vec<usize> = (0..times.len()).filter(|i| r.keeps(*i)).collect();
         assert_eq!(kept, [3]);
         assert_eq!(
             r.json().unwrap(),
-            json!({"tooNewLogEventStartIndex": 4, "tooOldLogEventEndIndex": 1,
-                   "expiredLogEventEndIndex": 2})
+            json!({"tooNewLogEventStartIndex": 4, "tooOldLogEventEndIndex": 2,
+                   "expiredLogEventEndIndex": 3})
         );
         assert_eq!(Rejected::of(&[NOW], NOW, None).json(), None);
     }
