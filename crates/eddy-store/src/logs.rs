@@ -65,3 +65,25 @@ pub struct LogQuery {
     /// Newest first.
     pub backwards: bool,
 }
+
+impl LogQuery {
+    /// The first event time a page reads: the query's start, narrowed to the cursor when
+    /// reading forwards, so a backend's index range starts at the cursor and a page costs its
+    /// own rows, not every row before it.
+    pub fn lower_bound(&self) -> i64 {
+        let start = self.start_ms.unwrap_or(i64::MIN);
+        match self.after {
+            Some(a) if !self.backwards => start.max(a.timestamp_ms),
+            _ => start,
+        }
+    }
+
+    /// The end (exclusive) of the event times a page reads; see [`LogQuery::lower_bound`].
+    pub fn upper_bound(&self) -> i64 {
+        let end = self.end_ms.unwrap_or(i64::MAX);
+        match self.after {
+            Some(a) if self.backwards => end.min(a.timestamp_ms.saturating_add(1)),
+            _ => end,
+        }
+    }
+}

@@ -38,8 +38,8 @@ pub(crate) fn read(tx: &rusqlite::Connection, q: &LogQuery) -> Result<Vec<LogEve
     let rows = st.query_map(
         params![
             q.group,
-            q.start_ms.unwrap_or(i64::MIN),
-            q.end_ms.unwrap_or(i64::MAX),
+            q.lower_bound(),
+            q.upper_bound(),
             q.after.map(|p| p.timestamp_ms),
             q.after.map(|p| p.seq)
         ],

@@ -51,8 +51,8 @@ pub(crate) async fn read(shared: &Shared, q: LogQuery) -> PgResult<Vec<LogEvent>
             &sql,
             &[
                 &q.group,
-                &q.start_ms.unwrap_or(i64::MIN),
-                &q.end_ms.unwrap_or(i64::MAX),
+                &q.lower_bound(),
+                &q.upper_bound(),
                 &q.after.map(|p| p.timestamp_ms),
                 &q.after.map(|p| p.seq),
                 &q.streams,
