@@ -17,6 +17,7 @@ mod s3;
 mod schedules;
 mod server;
 mod sources;
+mod sqs_protocols;
 
 use std::process::ExitCode;
 
@@ -83,6 +84,13 @@ enum Command {
     ///
     /// Example: `eddy-bench s3 --large-bytes 1073741824 --concurrency 16,64,128 --seconds 10`
     S3(s3::S3Args),
+    /// SQS over AWS JSON 1.0 against the AWS query protocol on one server: SendMessage, and
+    /// ReceiveMessage(10) + DeleteMessageBatch, msgs/s per protocol (median of interleaved
+    /// rounds) and the ratio query/JSON. Starts its own `eddy serve` unless given `--endpoint`.
+    /// Prints one JSON line.
+    ///
+    /// Example: `eddy-bench sqs-protocols --connections 16 --rounds 4 --seconds 5`
+    SqsProtocols(sqs_protocols::SqsProtocolsArgs),
 }
 
 fn main() -> ExitCode {
@@ -107,6 +115,7 @@ fn main() -> ExitCode {
         Command::QueueDepth(args) => rt.block_on(queue_depth::run(args)),
         Command::Sources(args) => rt.block_on(sources::run(args)),
         Command::S3(args) => rt.block_on(s3::run(args)),
+        Command::SqsProtocols(args) => rt.block_on(sqs_protocols::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
