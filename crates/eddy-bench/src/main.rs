@@ -7,6 +7,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod deliveries;
+mod function_url;
 mod http1;
 mod invoke;
 mod publish;
@@ -91,6 +92,14 @@ enum Command {
     ///
     /// Example: `eddy-bench sqs-protocols --connections 16 --rounds 4 --seconds 5`
     SqsProtocols(sqs_protocols::SqsProtocolsArgs),
+    /// The latency a function URL adds over an HTTP API route to the same function: one
+    /// keep-alive connection each, sequential requests in interleaved rounds, p50/p90/p99/max
+    /// of both and their differences. Starts its own `eddy serve` unless given `--endpoint`
+    /// and `--http`. Prints one JSON line.
+    ///
+    /// Example: `eddy-bench function-url --requests 2000 --warmup 200 --rounds 10` (uses
+    /// `eddy-test-function` next to the eddy-bench binary as the function's bootstrap)
+    FunctionUrl(function_url::FunctionUrlArgs),
 }
 
 fn main() -> ExitCode {
@@ -116,6 +125,7 @@ fn main() -> ExitCode {
         Command::Sources(args) => rt.block_on(sources::run(args)),
         Command::S3(args) => rt.block_on(s3::run(args)),
         Command::SqsProtocols(args) => rt.block_on(sqs_protocols::run(args)),
+        Command::FunctionUrl(args) => rt.block_on(function_url::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
