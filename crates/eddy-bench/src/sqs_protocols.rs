@@ -48,17 +48,18 @@ pub struct SqsProtocolsArgs {
     /// directory, removed at the end). It must not exist yet.
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// Concurrent keep-alive connections of every measured phase.
-    #[arg(long, default_value_t = 16)]
+    /// Concurrent keep-alive connections of every measured phase (8 keeps eddy's one busiest
+    /// core saturated on a 2-core machine while leaving the generator a core's share).
+    #[arg(long, default_value_t = 8)]
     connections: usize,
     /// Rounds; each runs every phase once per protocol.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 6)]
     rounds: usize,
     /// How long each send phase runs.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 4)]
     seconds: u64,
     /// Messages each receive phase drains.
-    #[arg(long, default_value_t = 30_000)]
+    #[arg(long, default_value_t = 100_000)]
     receive_messages: u64,
     /// Longest a receive phase may take before the bench gives up on it.
     #[arg(long, default_value_t = 120)]
