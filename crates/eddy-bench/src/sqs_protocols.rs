@@ -14,6 +14,9 @@
 //! Both protocols run in every round, interleaved phase by phase, the first protocol alternating
 //! from round to round (JSON, query; query, JSON; …) so that drift (the store growing, other
 //! work on the machine) falls on both alike; each protocol's number is the median of its rounds.
+//! With the server's process id (its own, or `--pid`) every run also reports messages per second
+//! of eddy's CPU time, and the ratio of those medians: on a machine whose cores other work
+//! shares, what a message costs eddy varies less than msgs/s does.
 //! The generator does the same work for both: request bodies built once per connection, replies
 //! scanned for the few fields it needs rather than parsed. Starts its own `eddy serve` unless
 //! given `--endpoint`. Prints one JSON line (msgs/s per protocol and phase, with the ratio
@@ -205,12 +208,20 @@ impl PhaseResult {
         self.messages as f64 / self.seconds.max(1e-3)
     }
 
+    /// Messages per second of the server's CPU time: what a message costs eddy, steadier than
+    /// msgs/s on a machine whose cores other work shares.
+    fn per_server_cpu_sec(&self) -> Option<f64> {
+        let pct = self.server_cpu_pct.filter(|p| *p > 0.0)?;
+        Some(self.messages as f64 / (self.seconds.max(1e-3) * pct / 100.0))
+    }
+
     fn json(&self, round: usize) -> Value {
         let mut v = json!({
             "round": round,
             "messages": self.messages,
             "seconds": (self.seconds * 1000.0).round() / 1000.0,
             "msgs_per_sec": self.per_sec().round(),
+            "msgs_per_server_cpu_sec": self.per_server_cpu_sec().map(f64::round),
             "p50_ms": percentile(&self.lat, 0.50),
             "p99_ms": percentile(&self.lat, 0.99),
             "failures": self.failures,
@@ -585,20 +596,33 @@ fn median(mut xs: Vec<f64>) -> f64 {
 /// One phase's runs per protocol, their medians and the ratio query/JSON.
 fn summary(runs: &[(Protocol, usize, PhaseResult)]) -> Value {
     let mut out = json!({});
-    let mut medians = [0.0; 2];
+    let (mut medians, mut per_cpu) = ([0.0; 2], [None; 2]);
     for (i, p) in [Protocol::Json, Protocol::Query].into_iter().enumerate() {
         let mine: Vec<&(Protocol, usize, PhaseResult)> =
             runs.iter().filter(|(q, _, _)| *q == p).collect();
         medians[i] = median(mine.iter().map(|(_, _, r)| r.per_sec()).collect());
+        per_cpu[i] = mine
+            .iter()
+            .map(|(_, _, r)| r.per_server_cpu_sec())
+            .collect::<Option<Vec<f64>>>()
+            .map(median);
         out[p.name()] = json!({
             "median_msgs_per_sec": medians[i].round(),
+            "median_msgs_per_server_cpu_sec": per_cpu[i].map(f64::round),
             "runs": mine.iter().map(|(_, round, r)| r.json(*round)).collect::<Vec<_>>(),
         });
     }
-    out["ratio_query_json"] = json!(if medians[0] > 0.0 {
-        (medians[1] / medians[0] * 1000.0).round() / 1000.0
-    } else {
-        0.0
+    let ratio = |json: f64, query: f64| {
+        if json > 0.0 {
+            (query / json * 1000.0).round() / 1000.0
+        } else {
+            0.0
+        }
+    };
+    out["ratio_query_json"] = json!(ratio(medians[0], medians[1]));
+    out["ratio_query_json_per_server_cpu"] = json!(match per_cpu {
+        [Some(j), Some(q)] => Some(ratio(j, q)),
+        _ => None,
     });
     out
 }
