@@ -90,7 +90,7 @@ enum Command {
     /// rounds) and the ratio query/JSON. Starts its own `eddy serve` unless given `--endpoint`.
     /// Prints one JSON line.
     ///
-    /// Example: `eddy-bench sqs-protocols --connections 8 --rounds 6 --seconds 4`
+    /// Example: `eddy-bench sqs-protocols --connections 16 --rounds 6 --seconds 4`
     SqsProtocols(sqs_protocols::SqsProtocolsArgs),
     /// The latency a function URL adds over an HTTP API route to the same function: one
     /// keep-alive connection each, sequential requests in interleaved rounds, p50/p90/p99/max
