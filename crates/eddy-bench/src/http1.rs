@@ -15,6 +15,11 @@ pub const AUTHORIZATION: &str = "AWS4-HMAC-SHA256 Credential=eddy, SignedHeaders
 pub const S3_AUTHORIZATION: &str = "AWS4-HMAC-SHA256 \
     Credential=test/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0";
 
+/// The same for SQS, whose two protocols (AWS JSON 1.0 and the query protocol) are then told
+/// apart by `X-Amz-Target` and the form's `Action`, as a real SDK's requests are.
+pub const SQS_AUTHORIZATION: &str = "AWS4-HMAC-SHA256 \
+    Credential=test/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0";
+
 pub struct Conn {
     stream: BufReader<TcpStream>,
     host: String,
@@ -55,6 +60,19 @@ impl Conn {
         let mut conn = Self::connect(addr).await?;
         conn.authorization = S3_AUTHORIZATION;
         Ok(conn)
+    }
+
+    /// A connection whose requests are SQS's ([`SQS_AUTHORIZATION`]).
+    pub async fn connect_sqs(addr: &str) -> anyhow::Result<Self> {
+        let mut conn = Self::connect(addr).await?;
+        conn.authorization = SQS_AUTHORIZATION;
+        Ok(conn)
+    }
+
+    /// Sends `host` as the `Host` header of the requests that follow (a function URL's
+    /// `URL_ID.lambda-url.REGION.localhost:PORT` on a connection to the listener's address).
+    pub fn set_host(&mut self, host: &str) {
+        host.clone_into(&mut self.host);
     }
 
     /// POSTs `body` to `/` with an `X-Amz-Target` header (an AWS JSON 1.1 call).

@@ -7,6 +7,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod deliveries;
+mod function_url;
 mod http1;
 mod invoke;
 mod logs_insights;
@@ -18,6 +19,7 @@ mod s3;
 mod schedules;
 mod server;
 mod sources;
+mod sqs_protocols;
 
 use std::process::ExitCode;
 
@@ -89,6 +91,21 @@ enum Command {
     ///
     /// Example: `eddy-bench logs-insights --events 1000000 --runs 3`
     LogsInsights(logs_insights::LogsInsightsArgs),
+    /// SQS over AWS JSON 1.0 against the AWS query protocol on one server: SendMessage, and
+    /// ReceiveMessage(10) + DeleteMessageBatch, msgs/s per protocol (median of interleaved
+    /// rounds) and the ratio query/JSON. Starts its own `eddy serve` unless given `--endpoint`.
+    /// Prints one JSON line.
+    ///
+    /// Example: `eddy-bench sqs-protocols --connections 16 --rounds 6 --seconds 4`
+    SqsProtocols(sqs_protocols::SqsProtocolsArgs),
+    /// The latency a function URL adds over an HTTP API route to the same function: one
+    /// keep-alive connection each, sequential requests in interleaved rounds, p50/p90/p99/max
+    /// of both and their differences. Starts its own `eddy serve` unless given `--endpoint`
+    /// and `--http`. Prints one JSON line.
+    ///
+    /// Example: `eddy-bench function-url --requests 2000 --warmup 200 --rounds 10` (uses
+    /// `eddy-test-function` next to the eddy-bench binary as the function's bootstrap)
+    FunctionUrl(function_url::FunctionUrlArgs),
 }
 
 fn main() -> ExitCode {
@@ -114,6 +131,8 @@ fn main() -> ExitCode {
         Command::Sources(args) => rt.block_on(sources::run(args)),
         Command::S3(args) => rt.block_on(s3::run(args)),
         Command::LogsInsights(args) => rt.block_on(logs_insights::run(args)),
+        Command::SqsProtocols(args) => rt.block_on(sqs_protocols::run(args)),
+        Command::FunctionUrl(args) => rt.block_on(function_url::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

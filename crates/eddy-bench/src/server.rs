@@ -1,6 +1,8 @@
 //! `eddy serve` as the benches that start their own start it: a fresh data directory, free
-//! ports, the AWS endpoint read off its first line, killed (and the directory removed) on drop.
+//! ports, the AWS endpoint and the HTTP listener read off its first line, killed (and the
+//! directory removed) on drop.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -11,11 +13,23 @@ use anyhow::{Context, ensure};
 pub struct Server {
     pub child: Child,
     pub aws: String,
+    /// `host:port` of the HTTP routes listener.
+    pub http: String,
     remove: Option<PathBuf>,
 }
 
 impl Server {
     pub fn start(eddy: &Path, dir: &Path, remove: bool) -> anyhow::Result<Self> {
+        Self::start_with(eddy, dir, remove, &[])
+    }
+
+    /// [`Server::start`] with more arguments for `eddy serve` (`--code-root DIR`, …).
+    pub fn start_with(
+        eddy: &Path,
+        dir: &Path,
+        remove: bool,
+        extra: &[&OsStr],
+    ) -> anyhow::Result<Self> {
         ensure!(
             eddy.is_file(),
             "{} does not exist: build it (`cargo build --release -p eddy`) or pass --eddy",
@@ -30,6 +44,7 @@ impl Server {
             .args(["serve", "--aws-listen", "127.0.0.1:0"])
             .args(["--http-listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
+            .args(extra)
             .env_remove("EDDY_STORE")
             .env_remove("EDDY_CONFIG")
             .stdin(Stdio::null())
@@ -39,6 +54,7 @@ impl Server {
             .with_context(|| format!("start {}", eddy.display()))?;
         let mut server = Self {
             aws: String::new(),
+            http: String::new(),
             remove: remove.then(|| dir.to_owned()),
             child,
         };
@@ -46,11 +62,14 @@ impl Server {
         let mut lines = BufReader::new(stdout);
         let mut line = String::new();
         lines.read_line(&mut line)?;
-        server.aws = line
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("aws=http://"))
-            .with_context(|| format!("no aws address in eddy's first line {line:?}"))?
-            .to_owned();
+        let address = |key: &str| {
+            line.split_whitespace()
+                .find_map(|w| w.strip_prefix(key))
+                .map(str::to_owned)
+                .with_context(|| format!("no {key} address in eddy's first line {line:?}"))
+        };
+        server.aws = address("aws=http://")?;
+        server.http = address("http=http://")?;
         // Keep reading, so eddy never blocks on a full pipe.
         std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
         Ok(server)
