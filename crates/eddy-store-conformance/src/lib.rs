@@ -279,6 +279,7 @@ macro_rules! suite {
                 logs_delete_stream_deletes_one_stream,
                 logs_expire_in_bounded_steps,
                 logs_append_is_fenced,
+                logs_write_is_atomic_with_its_append,
             }
             ticks {
                 a_tick_not_later_than_the_recorded_one_is_refused_whole,

@@ -321,3 +321,43 @@ pub async fn logs_append_is_fenced<B: Backend>() {
     assert_eq!(times(s, whole_group("g")).await, [2]);
     assert_eq!(s.counts().await.expect("counts").work_items, 0);
 }
+
+/// `logs_write`: the log events and the append (events, work items, acknowledged leases) are
+/// written together, or, when a lease was lost, neither.
+pub async fn logs_write_is_atomic_with_its_append<B: Backend>() {
+    let h = Harness::<B>::open().await;
+    let s = h.store();
+    s.append(with_work("e", 2, T0)).await.expect("append");
+    let items = s.lease(None, T0, 2, 1_000).await.expect("lease");
+    let (current, lost) = (items[0].lease(), items[1].lease());
+    assert!(s.ack(vec![lost]).await.expect("ack").is_empty());
+    let before = s.counts().await.expect("counts");
+    let mut refused = with_work("sub", 1, T0);
+    refused.ack = vec![current, lost];
+    let e = s
+        .logs_write(vec![log("g", "s", 1)], T0, refused)
+        .await
+        .expect_err("a settled item");
+    assert!(matches!(e, StoreError::LeaseLost(_)), "{e:?}");
+    assert!(
+        s.logs_read(whole_group("g"))
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    let now = s.counts().await.expect("counts");
+    assert_eq!(
+        (now.events, now.work_items),
+        (before.events, before.work_items)
+    );
+    let mut batch = with_work("sub", 1, T0);
+    batch.ack = vec![current];
+    s.logs_write(vec![log("g", "s", 2)], T0, batch)
+        .await
+        .expect("write");
+    assert_eq!(times(s, whole_group("g")).await, [2]);
+    let after = s.counts().await.expect("counts");
+    // One work item acknowledged, one written with the subscription's event.
+    assert_eq!(after.work_items, before.work_items);
+    assert_eq!(after.events, before.events + 1);
+}

@@ -788,6 +788,17 @@ pub trait LogStore: Send + Sync {
         ack: Vec<Lease>,
     ) -> BoxFuture<'_, Result<()>>;
 
+    /// Appends log events and, in the same transaction, `append` (the events and work items
+    /// that deliver them to subscriptions, queue messages, leases acknowledged): both are there
+    /// or neither. Refusals as [`EventLog::append`]'s (a lost lease, [`StoreError::LeaseLost`])
+    /// write nothing.
+    fn logs_write(
+        &self,
+        events: Vec<NewLogEvent>,
+        now_ms: i64,
+        append: AppendBatch,
+    ) -> BoxFuture<'_, Result<()>>;
+
     /// Reads log events of one group in time order.
     fn logs_read(&self, query: LogQuery) -> BoxFuture<'_, Result<Vec<LogEvent>>>;
 

@@ -818,6 +818,20 @@ impl LogStore for EmbeddedStore {
         })
     }
 
+    fn logs_write(
+        &self,
+        events: Vec<NewLogEvent>,
+        now_ms: i64,
+        mut batch: AppendBatch,
+    ) -> BoxFuture<'_, Result<()>> {
+        batch.now_ms.get_or_insert(now_ms);
+        self.exec(move |tx| {
+            // The append first: its refusals fail the command before anything is written.
+            append(tx, batch)?;
+            logs::append(tx, &events, now_ms)
+        })
+    }
+
     fn logs_read(&self, query: LogQuery) -> BoxFuture<'_, Result<Vec<LogEvent>>> {
         self.read(move |c| logs::read(c, &query))
     }

@@ -1,9 +1,10 @@
 //! Log events (see [`crate::logs`]): one table indexed by group and time; appends are one
 //! multi-row insert, fenced with the work items they deliver.
 
+use super::pool::Tx;
 use super::{PgResult, Shared, work};
-use crate::Lease;
 use crate::logs::{LogEvent, LogQuery, LogStream, NewLogEvent};
+use crate::{AppendBatch, Lease};
 
 pub(crate) async fn append(
     shared: &Shared,
@@ -28,6 +29,41 @@ pub(crate) async fn append(
     )
     .await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// [`append`] of log events and an [`AppendBatch`] in one transaction (see
+/// `LogStore::logs_write`).
+pub(crate) async fn write(
+    shared: &Shared,
+    events: Vec<NewLogEvent>,
+    now_ms: i64,
+    mut batch: AppendBatch,
+) -> PgResult<()> {
+    batch.now_ms.get_or_insert(now_ms);
+    let mut conn = shared.pool.get().await?;
+    let mut tx = conn.begin().await?;
+    super::append::fence_in(&mut tx, &batch).await?;
+    insert(&mut tx, &events, now_ms).await?;
+    super::append::write_in(&mut tx, batch, shared.store_now()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn insert(tx: &mut Tx<'_>, events: &[NewLogEvent], now_ms: i64) -> PgResult<()> {
+    let groups: Vec<&str> = events.iter().map(|e| e.group.as_str()).collect();
+    let streams: Vec<&str> = events.iter().map(|e| e.stream.as_str()).collect();
+    let times: Vec<i64> = events.iter().map(|e| e.timestamp_ms).collect();
+    let messages: Vec<&str> = events.iter().map(|e| e.message.as_str()).collect();
+    tx.execute(
+        "INSERT INTO log_events (grp, stream, ts_ms, ingest_ms, message)
+         SELECT g, s, t, $5, m
+         FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) WITH ORDINALITY
+             AS u(g, s, t, m, n)
+         ORDER BY n",
+        &[&groups, &streams, &times, &messages, &now_ms],
+    )
+    .await?;
     Ok(())
 }
 

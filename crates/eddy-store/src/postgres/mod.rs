@@ -660,6 +660,18 @@ impl LogStore for PostgresStore {
         })
     }
 
+    fn logs_write(
+        &self,
+        events: Vec<NewLogEvent>,
+        now_ms: i64,
+        batch: AppendBatch,
+    ) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let r = logs::write(&self.shared, events, now_ms, batch).await;
+            self.shared.wrote(r)
+        })
+    }
+
     fn logs_read(&self, query: LogQuery) -> BoxFuture<'_, Result<Vec<LogEvent>>> {
         Box::pin(async move { Ok(logs::read(&self.shared, query).await?) })
     }
