@@ -7,6 +7,8 @@ API_AddPermission, API_GetPolicy, API_CreateFunctionUrlConfig, API_Invoke) and t
 guide's "Lambda function URLs" pages (payload format 2.0, response mapping, CORS). Error texts
 are the ones AWS answers (quoted in AWS's docs and in its users' bug reports)."""
 
+import base64
+import gzip
 import io
 import json
 import os
@@ -14,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 import zipfile
 
@@ -485,3 +488,78 @@ def test_a_functions_own_logs_count_into_its_groups_metric_filters(server, lam):
     labels = {"group": "/aws/lambda/noisy", "filter": "errors", "namespace": "Fn",
               "metric": "Errors"}
     wait_for(lambda: server.metric("eddy_log_metric_filter_value_total", **labels) == 3.0)
+
+
+SINK = '''
+import base64, gzip, json, os
+
+def handler(event, context):
+    data = json.loads(gzip.decompress(base64.b64decode(event["awslogs"]["data"])))
+    with open(os.environ["OUT"], "a") as f:
+        f.write(json.dumps(data) + "\\n")
+'''
+
+
+def test_subscription_filters_deliver_logs_payloads(server, lam, tmp_path):
+    """PutSubscriptionFilter to a function (CloudWatch Logs' gzip + base64 `awslogs` event, as
+    the Lambda developer guide's "Using Lambda with CloudWatch Logs" shows it) and to a queue;
+    events written by PutLogEvents and by another function's own output are delivered."""
+    out = tmp_path / "sink.jsonl"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("app.py", SINK)
+    lam.create_function(FunctionName="sink", Runtime="python3.11", Role=ROLE,
+                        Handler="app.handler", Code={"ZipFile": buf.getvalue()},
+                        Environment={"Variables": {"OUT": str(out)}})
+    lam.get_waiter("function_active_v2").wait(FunctionName="sink")
+    logs = server.client("logs")
+    sqs = server.client("sqs")
+    q = sqs.create_queue(QueueName="shipped")["QueueUrl"]
+    q_arn = sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"]
+    logs.create_log_group(logGroupName="/app/sub")
+    logs.create_log_stream(logGroupName="/app/sub", logStreamName="web")
+    logs.put_subscription_filter(logGroupName="/app/sub", filterName="errors",
+                                 filterPattern="ERROR", destinationArn=ARN + "sink")
+    logs.put_subscription_filter(logGroupName="/app/sub", filterName="all",
+                                 filterPattern="", destinationArn=q_arn)
+    got = logs.describe_subscription_filters(logGroupName="/app/sub")["subscriptionFilters"]
+    assert sorted(f["filterName"] for f in got) == ["all", "errors"]
+    with pytest.raises(ClientError) as ex:
+        logs.put_subscription_filter(logGroupName="/app/sub", filterName="third",
+                                     filterPattern="", destinationArn=q_arn)
+    assert ex.value.response["Error"]["Code"] == "LimitExceededException"
+    with pytest.raises(ClientError) as ex:
+        logs.put_subscription_filter(logGroupName="/app/sub", filterName="all",
+                                     filterPattern="", destinationArn=ARN + "missing")
+    assert ex.value.response["Error"]["Code"] == "InvalidParameterException"
+    now = int(time.time() * 1000)
+    logs.put_log_events(logGroupName="/app/sub", logStreamName="web", logEvents=[
+        {"timestamp": now, "message": "ERROR disk"}, {"timestamp": now + 1, "message": "ok"}])
+    wait_for(lambda: out.exists() and out.read_text().strip())
+    data = json.loads(out.read_text().splitlines()[0])
+    assert data["messageType"] == "DATA_MESSAGE" and data["owner"] == "123456789012"
+    assert data["logGroup"] == "/app/sub" and data["logStream"] == "web"
+    assert data["subscriptionFilters"] == ["errors"]
+    assert [e["message"] for e in data["logEvents"]] == ["ERROR disk"]
+    m = sqs.receive_message(QueueUrl=q, WaitTimeSeconds=5)["Messages"][0]
+    shipped = json.loads(gzip.decompress(base64.b64decode(m["Body"])))
+    assert [e["message"] for e in shipped["logEvents"]] == ["ERROR disk", "ok"]
+
+    # A function's own logs, to the sink through its group's filter.
+    zbuf = io.BytesIO()
+    with zipfile.ZipFile(zbuf, "w") as z:
+        z.writestr("app.py", "def handler(event, context):\n    print('ERROR from worker')\n")
+    lam.create_function(FunctionName="worker", Runtime="python3.11", Role=ROLE,
+                        Handler="app.handler", Code={"ZipFile": zbuf.getvalue()})
+    lam.get_waiter("function_active_v2").wait(FunctionName="worker")
+    logs.put_subscription_filter(logGroupName="/aws/lambda/worker", filterName="errors",
+                                 filterPattern="ERROR", destinationArn=ARN + "sink")
+    invoke(lam, "worker")
+    wait_for(lambda: len(out.read_text().splitlines()) == 2, timeout=20)
+    worker = json.loads(out.read_text().splitlines()[1])
+    assert worker["logGroup"] == "/aws/lambda/worker"
+    assert any("ERROR from worker" in e["message"] for e in worker["logEvents"])
+    logs.delete_subscription_filter(logGroupName="/app/sub", filterName="errors")
+    assert [f["filterName"] for f in logs.describe_subscription_filters(
+        logGroupName="/app/sub")["subscriptionFilters"]] == ["all"]

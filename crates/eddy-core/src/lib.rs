@@ -45,6 +45,7 @@ pub mod egress;
 pub mod follow;
 pub mod functions;
 pub mod log_queries;
+pub mod log_subscriptions;
 pub mod logs;
 pub mod metric_filters;
 pub mod metrics;
@@ -224,7 +225,6 @@ impl Core {
             &config,
             endpoint.clone(),
             clock.clone(),
-            log_groups.clone(),
         )?;
         let topics = topics::Topics::load(
             store.clone(),
@@ -280,6 +280,9 @@ impl Core {
         // The adapter keeps its caches; the follower holds them weakly.
         let extra = extra.iter().map(Arc::downgrade).collect();
         follow::spawn(Arc::downgrade(&core), extra, changes);
+        if let Some(rx) = core.functions.take_log_receiver() {
+            functions::spawn_log_writer(Arc::downgrade(&core), rx);
+        }
         Ok(core)
     }
 }

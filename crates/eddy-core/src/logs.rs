@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use eddy_store::{Definition, NewLogEvent, Store};
+use eddy_store::{Definition, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -55,6 +55,9 @@ pub struct LogGroupDef {
     /// Metric filters by name (see [`crate::metric_filters`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metric_filters: BTreeMap<String, crate::metric_filters::MetricFilter>,
+    /// Subscription filters by name (see [`crate::log_subscriptions`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub subscription_filters: BTreeMap<String, crate::log_subscriptions::SubscriptionFilter>,
 }
 
 /// The most streams a group keeps made by CreateLogStream (each is a line of the group's
@@ -162,6 +165,45 @@ impl LogGroups {
             .await
     }
 
+    /// PutSubscriptionFilter: creates or replaces a group's subscription filter (at most
+    /// [`crate::log_subscriptions::MAX_PER_GROUP`]).
+    pub async fn put_subscription_filter(
+        &self,
+        g: &LogGroupDef,
+        name: &str,
+        filter: crate::log_subscriptions::SubscriptionFilter,
+    ) -> Result<(), StreamError> {
+        self.groups
+            .upsert(&g.region, &g.name, |cur| {
+                let mut d = cur.cloned().ok_or(StreamError::GroupGone)?;
+                if !d.subscription_filters.contains_key(name)
+                    && d.subscription_filters.len() >= crate::log_subscriptions::MAX_PER_GROUP
+                {
+                    return Err(StreamError::TooMany);
+                }
+                d.subscription_filters.insert(name.to_owned(), filter);
+                Ok((d, ()))
+            })
+            .await
+    }
+
+    /// DeleteSubscriptionFilter.
+    pub async fn delete_subscription_filter(
+        &self,
+        g: &LogGroupDef,
+        name: &str,
+    ) -> Result<(), StreamError> {
+        self.groups
+            .upsert(&g.region, &g.name, |cur| {
+                let mut d = cur.cloned().ok_or(StreamError::GroupGone)?;
+                if d.subscription_filters.remove(name).is_none() {
+                    return Err(StreamError::NotFound);
+                }
+                Ok((d, ()))
+            })
+            .await
+    }
+
     /// DeleteMetricFilter.
     pub async fn delete_metric_filter(
         &self,
@@ -194,28 +236,6 @@ impl LogGroups {
     /// The streams of a group.
     pub async fn streams(&self, g: &LogGroupDef) -> Result<Vec<eddy_store::LogStream>, CoreError> {
         Ok(self.store.logs_streams(g.key()).await?)
-    }
-
-    /// Appends log events to a stream of a group (PutLogEvents), stamped with the time they
-    /// were ingested (`now_ms`).
-    pub async fn append(
-        &self,
-        g: &LogGroupDef,
-        stream: &str,
-        events: Vec<(i64, String)>,
-        now_ms: i64,
-    ) -> Result<(), CoreError> {
-        crate::metric_filters::count(&self.metrics, g, events.iter().map(|(_, m)| m.as_str()));
-        let events = events
-            .into_iter()
-            .map(|(timestamp_ms, message)| NewLogEvent {
-                group: g.key(),
-                stream: stream.to_owned(),
-                timestamp_ms,
-                message,
-            })
-            .collect();
-        Ok(self.store.logs_append(events, now_ms, Vec::new()).await?)
     }
 
     /// Reads log events of a group: `query.group` is set to the group's.

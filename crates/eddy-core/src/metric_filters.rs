@@ -170,6 +170,7 @@ mod tests {
                     )
                 })
                 .collect(),
+            subscription_filters: BTreeMap::new(),
         }
     }
 

@@ -30,8 +30,8 @@ pub mod routes;
 
 pub use eddy_core::{
     Core, ServerConfig, archives, bus, catalog, clock, config, core_error, delivery, destinations,
-    egress, follow, functions, log_queries, logs, metric_filters, metrics, queues, registry,
-    retention, scheduler, schedules, work,
+    egress, follow, functions, log_queries, log_subscriptions, logs, metric_filters, metrics,
+    queues, registry, retention, scheduler, schedules, work,
 };
 
 use std::future::Future;

@@ -34,32 +34,48 @@ pub async fn enqueue(
     payload: String,
     ack: Vec<Lease>,
 ) -> Result<String, CoreError> {
-    let id = uuid::Uuid::new_v4().to_string();
     let now = app.clock.now_ms();
-    let batch = AppendBatch {
-        events: vec![NewEvent {
-            id: id.clone(),
-            bus: format!("{}:{ASYNC_BUS}", def.region),
-            time_ms: now,
-            body: payload,
-            hops: 0,
-        }],
-        work: vec![
-            Work::AsyncInvoke {
-                function_arn: &match qualifier {
-                    Some(q) => format!("{}:{q}", def.arn(app.functions.account())),
-                    None => def.arn(app.functions.account()),
-                },
-            }
-            .new_work(0),
-        ],
+    let mut batch = AppendBatch {
         ack,
         now_ms: Some(now),
         ..AppendBatch::default()
     };
+    let id = add_invocation(app, &mut batch, def, qualifier, payload, now);
     app.store.append(batch).await.map_err(CoreError::from)?;
     app.bus.work_ready().notify_one();
     Ok(id)
+}
+
+/// Adds an asynchronous invocation of `def` (its version or alias `qualifier`) to `batch`: the
+/// payload as an event and its work item, appended with whatever else the batch holds. Returns
+/// the request id.
+pub fn add_invocation(
+    app: &Core,
+    batch: &mut AppendBatch,
+    def: &FunctionDef,
+    qualifier: Option<&str>,
+    payload: String,
+    now: i64,
+) -> String {
+    let id = uuid::Uuid::new_v4().to_string();
+    batch.events.push(NewEvent {
+        id: id.clone(),
+        bus: format!("{}:{ASYNC_BUS}", def.region),
+        time_ms: now,
+        body: payload,
+        hops: 0,
+    });
+    let function_arn = match qualifier {
+        Some(q) => format!("{}:{q}", def.arn(app.functions.account())),
+        None => def.arn(app.functions.account()),
+    };
+    batch.work.push(
+        Work::AsyncInvoke {
+            function_arn: &function_arn,
+        }
+        .new_work(batch.events.len() - 1),
+    );
+    id
 }
 
 /// Invokes the function of a group of asynchronous invocation items and settles each.

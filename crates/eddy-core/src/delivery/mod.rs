@@ -632,12 +632,9 @@ async fn attempt(
                 timestamp_ms: item.created_ms,
                 message: shape(rule, target, item)?,
             };
-            let message = event.message.clone();
-            app.store
-                .logs_append(vec![event], app.clock.now_ms(), vec![item.lease()])
+            app.write_logs(vec![event], app.clock.now_ms(), vec![item.lease()])
                 .await
-                .map_err(|e| Failure::store(&e))?;
-            crate::metric_filters::count(&app.metrics, &group, std::iter::once(message.as_str()));
+                .map_err(|e| Failure::core(&e))?;
             Ok(Settle::Done)
         }
         TargetKind::Topic { region, name } => {

@@ -470,6 +470,7 @@ async fn to_log(cx: &Ctx<'_>, note: &Note) -> Result<Done, Failure> {
                 tags: BTreeMap::new(),
                 streams: Default::default(),
                 metric_filters: Default::default(),
+                subscription_filters: Default::default(),
                 created_ms: app.clock.now_ms(),
             };
             app.log_groups
@@ -515,12 +516,9 @@ async fn to_log(cx: &Ctx<'_>, note: &Note) -> Result<Done, Failure> {
         timestamp_ms: n.timestamp_ms,
         message,
     };
-    let message = event.message.clone();
-    app.store
-        .logs_append(vec![event], app.clock.now_ms(), vec![note.item.lease()])
+    app.write_logs(vec![event], app.clock.now_ms(), vec![note.item.lease()])
         .await
-        .map_err(|e| Failure::store(&e))?;
-    crate::metric_filters::count(&app.metrics, &group, std::iter::once(message.as_str()));
+        .map_err(|e| Failure::core(&e))?;
     Ok(Done::Settled)
 }
 

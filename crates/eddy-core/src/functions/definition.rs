@@ -551,6 +551,7 @@ impl crate::Core {
                 tags: BTreeMap::new(),
                 streams: Default::default(),
                 metric_filters: Default::default(),
+                subscription_filters: Default::default(),
                 created_ms: self.clock.now_ms(),
             };
             if let Err(e) = self.log_groups.put(g).await {

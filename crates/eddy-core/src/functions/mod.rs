@@ -201,6 +201,9 @@ pub struct Functions {
     layers: Registry<LayerDef>,
     /// `DATA_DIR/layers`.
     layer_root: PathBuf,
+    /// The function log lines' receiver, until the core starts its writer
+    /// ([`spawn_log_writer`]).
+    log_rx: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<LogLine>>>,
 }
 
 /// Function log lines on their way to the store, written in batches by [`spawn_log_writer`].
@@ -214,11 +217,10 @@ impl LogSink for StoreLogs {
     }
 }
 
-/// Writes function log lines to the store every 200 ms (or 2,000 lines).
-fn spawn_log_writer(
-    store: Arc<dyn Store>,
-    clock: crate::clock::Clock,
-    log_groups: Arc<crate::logs::LogGroups>,
+/// Writes function log lines every 200 ms (or 2,000 lines) through [`crate::Core::write_logs`]
+/// (metric and subscription filters apply); started once the core exists.
+pub fn spawn_log_writer(
+    core: std::sync::Weak<crate::Core>,
     mut rx: tokio::sync::mpsc::UnboundedReceiver<LogLine>,
 ) {
     tokio::spawn(async move {
@@ -237,17 +239,6 @@ fn spawn_log_writer(
                     }
                 }
             }
-            // Metric filters of the functions' groups count what is written.
-            let mut by_group: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
-            for l in &buf {
-                by_group
-                    .entry((l.region.as_str(), l.group.as_str()))
-                    .or_default()
-                    .push(l.message.as_str());
-            }
-            for ((region, group), messages) in by_group {
-                log_groups.count(region, group, messages.into_iter());
-            }
             let events = buf
                 .drain(..)
                 .map(|l| NewLogEvent {
@@ -257,7 +248,9 @@ fn spawn_log_writer(
                     message: l.message,
                 })
                 .collect();
-            if let Err(e) = store.logs_append(events, clock.now_ms(), Vec::new()).await {
+            let Some(core) = core.upgrade() else { return };
+            let now = core.clock.now_ms();
+            if let Err(e) = core.write_logs(events, now, Vec::new()).await {
                 tracing::warn!(error = %e, "cannot store function logs");
             }
         }
@@ -273,10 +266,8 @@ impl Functions {
         config: &crate::config::ServerConfig,
         endpoint_url: String,
         clock: crate::clock::Clock,
-        log_groups: Arc<crate::logs::LogGroups>,
     ) -> anyhow::Result<Self> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        spawn_log_writer(store.clone(), clock.clone(), log_groups, rx);
         let mut rc = RuntimeConfig::new(endpoint_url);
         // Relative to eddy's working directory: instances run in their code directory, where a
         // relative path would mean something else.
@@ -291,6 +282,7 @@ impl Functions {
         pools.spawn_reaper();
         let code_root = config.data_dir.join("functions");
         let this = Self {
+            log_rx: std::sync::Mutex::new(Some(rx)),
             layers: Registry::load(store.clone(), feed.clone(), definitions)?,
             layer_root: config.data_dir.join("layers"),
             defs: Registry::load(store, feed, definitions)?,
@@ -314,6 +306,11 @@ impl Functions {
 
     pub fn account(&self) -> &str {
         &self.account
+    }
+
+    /// The function log lines' receiver, once (the core's writer takes it).
+    pub fn take_log_receiver(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<LogLine>> {
+        self.log_rx.lock().ok()?.take()
     }
 
     pub fn get(&self, region: &str, name: &str) -> Option<FunctionDef> {

@@ -1,13 +1,14 @@
 //! Amazon CloudWatch Logs (`Logs_20140328.*`) over AWS JSON 1.1: log groups and their
 //! retention policies, GetLogEvents and FilterLogEvents here; log streams and PutLogEvents in
 //! [`streams`], tags in [`tags`], Logs Insights queries in [`insights`], metric filters in
-//! [`metric_filters`].
+//! [`metric_filters`], subscription filters in [`subscriptions`].
 //!
 //! Reads name their group by `logGroupName` or `logGroupIdentifier` (a name or an ARN).
 
 mod insights;
 mod metric_filters;
 mod streams;
+mod subscriptions;
 mod tags;
 
 use serde::Deserialize;
@@ -37,6 +38,9 @@ pub async fn call(app: &App, ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>
         "TagResource" => tags::tag_resource(app, ctx, parse(body)?).await,
         "UntagResource" => tags::untag_resource(app, ctx, parse(body)?).await,
         "ListTagsForResource" => tags::list_tags_for_resource(app, ctx, parse(body)?),
+        "PutSubscriptionFilter" => subscriptions::put(app, ctx, parse(body)?).await,
+        "DeleteSubscriptionFilter" => subscriptions::delete(app, ctx, parse(body)?).await,
+        "DescribeSubscriptionFilters" => subscriptions::describe(app, ctx, parse(body)?),
         "PutMetricFilter" => metric_filters::put(app, ctx, parse(body)?).await,
         "DeleteMetricFilter" => metric_filters::delete(app, ctx, parse(body)?).await,
         "DescribeMetricFilters" => metric_filters::describe(app, ctx, parse(body)?),
@@ -145,6 +149,7 @@ async fn create_log_group(app: &App, ctx: &Ctx, input: GroupInput) -> Result<Vec
             tags: input.tags.unwrap_or_default(),
             streams: Default::default(),
             metric_filters: Default::default(),
+            subscription_filters: Default::default(),
             created_ms: app.clock.now_ms(),
         })
         .await?;

@@ -330,7 +330,16 @@ pub(super) async fn put_log_events(
         .map(|(_, e)| e)
         .collect();
     if !kept.is_empty() {
-        app.log_groups.append(&g, &stream, kept, now).await?;
+        let events = kept
+            .into_iter()
+            .map(|(timestamp_ms, message)| eddy_store::NewLogEvent {
+                group: g.key(),
+                stream: stream.clone(),
+                timestamp_ms,
+                message,
+            })
+            .collect();
+        app.core().write_logs(events, now, Vec::new()).await?;
     }
     let mut out = json!({ "nextSequenceToken": uuid::Uuid::new_v4().simple().to_string() });
     if let Some(r) = rejected.json() {
