@@ -151,18 +151,16 @@ impl LogGroups {
         name: &str,
         filter: crate::metric_filters::MetricFilter,
     ) -> Result<(), StreamError> {
-        self.groups
-            .upsert(&g.region, &g.name, |cur| {
-                let mut d = cur.cloned().ok_or(StreamError::GroupGone)?;
-                if !d.metric_filters.contains_key(name)
-                    && d.metric_filters.len() >= crate::metric_filters::MAX_PER_GROUP
-                {
-                    return Err(StreamError::TooMany);
-                }
-                d.metric_filters.insert(name.to_owned(), filter);
-                Ok((d, ()))
-            })
-            .await
+        self.change(g, |d| {
+            if !d.metric_filters.contains_key(name)
+                && d.metric_filters.len() >= crate::metric_filters::MAX_PER_GROUP
+            {
+                return Err(StreamError::TooMany);
+            }
+            d.metric_filters.insert(name.to_owned(), filter);
+            Ok(())
+        })
+        .await
     }
 
     /// PutSubscriptionFilter: creates or replaces a group's subscription filter (at most
@@ -173,18 +171,16 @@ impl LogGroups {
         name: &str,
         filter: crate::log_subscriptions::SubscriptionFilter,
     ) -> Result<(), StreamError> {
-        self.groups
-            .upsert(&g.region, &g.name, |cur| {
-                let mut d = cur.cloned().ok_or(StreamError::GroupGone)?;
-                if !d.subscription_filters.contains_key(name)
-                    && d.subscription_filters.len() >= crate::log_subscriptions::MAX_PER_GROUP
-                {
-                    return Err(StreamError::TooMany);
-                }
-                d.subscription_filters.insert(name.to_owned(), filter);
-                Ok((d, ()))
-            })
-            .await
+        self.change(g, |d| {
+            if !d.subscription_filters.contains_key(name)
+                && d.subscription_filters.len() >= crate::log_subscriptions::MAX_PER_GROUP
+            {
+                return Err(StreamError::TooMany);
+            }
+            d.subscription_filters.insert(name.to_owned(), filter);
+            Ok(())
+        })
+        .await
     }
 
     /// DeleteSubscriptionFilter.
@@ -193,15 +189,13 @@ impl LogGroups {
         g: &LogGroupDef,
         name: &str,
     ) -> Result<(), StreamError> {
-        self.groups
-            .upsert(&g.region, &g.name, |cur| {
-                let mut d = cur.cloned().ok_or(StreamError::GroupGone)?;
-                if d.subscription_filters.remove(name).is_none() {
-                    return Err(StreamError::NotFound);
-                }
-                Ok((d, ()))
-            })
-            .await
+        self.change(g, |d| {
+            if d.subscription_filters.remove(name).is_none() {
+                return Err(StreamError::NotFound);
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// DeleteMetricFilter.
@@ -210,15 +204,13 @@ impl LogGroups {
         g: &LogGroupDef,
         name: &str,
     ) -> Result<(), StreamError> {
-        self.groups
-            .upsert(&g.region, &g.name, |cur| {
-                let mut d = cur.cloned().ok_or(StreamError::GroupGone)?;
-                if d.metric_filters.remove(name).is_none() {
-                    return Err(StreamError::NotFound);
-                }
-                Ok((d, ()))
-            })
-            .await
+        self.change(g, |d| {
+            if d.metric_filters.remove(name).is_none() {
+                return Err(StreamError::NotFound);
+            }
+            Ok(())
+        })
+        .await
     }
 
     pub fn get(&self, region: &str, name: &str) -> Option<LogGroupDef> {
@@ -251,6 +243,22 @@ impl LogGroups {
         Ok(self.store.logs_read(query).await?)
     }
 
+    /// Changes group `g` atomically: `change` edits a copy of its definition; its refusal, or
+    /// the group being gone, changes nothing.
+    async fn change<A>(
+        &self,
+        g: &LogGroupDef,
+        change: impl FnOnce(&mut LogGroupDef) -> Result<A, StreamError>,
+    ) -> Result<A, StreamError> {
+        self.groups
+            .upsert(&g.region, &g.name, |cur| {
+                let mut d = cur.cloned().ok_or(StreamError::GroupGone)?;
+                let answer = change(&mut d)?;
+                Ok((d, answer))
+            })
+            .await
+    }
+
     /// Whether a stream exists: made by CreateLogStream, or written to.
     pub async fn has_stream(&self, g: &LogGroupDef, stream: &str) -> Result<bool, CoreError> {
         if g.streams.contains_key(stream) {
@@ -269,19 +277,17 @@ impl LogGroups {
         if self.has_stream(g, stream).await? {
             return Err(StreamError::Exists);
         }
-        self.groups
-            .upsert(&g.region, &g.name, |cur| {
-                let mut d = cur.cloned().ok_or(StreamError::GroupGone)?;
-                if d.streams.contains_key(stream) {
-                    return Err(StreamError::Exists);
-                }
-                if d.streams.len() >= MAX_CREATED_STREAMS {
-                    return Err(StreamError::TooMany);
-                }
-                d.streams.insert(stream.to_owned(), now_ms);
-                Ok((d, ()))
-            })
-            .await
+        self.change(g, |d| {
+            if d.streams.contains_key(stream) {
+                return Err(StreamError::Exists);
+            }
+            if d.streams.len() >= MAX_CREATED_STREAMS {
+                return Err(StreamError::TooMany);
+            }
+            d.streams.insert(stream.to_owned(), now_ms);
+            Ok(())
+        })
+        .await
     }
 
     /// DeleteLogStream: the stream and its events.
@@ -300,13 +306,11 @@ impl LogGroups {
                 break;
             }
         }
-        self.groups
-            .upsert(&g.region, &g.name, |cur| {
-                let mut d = cur.cloned().ok_or(StreamError::GroupGone)?;
-                d.streams.remove(stream);
-                Ok((d, ()))
-            })
-            .await
+        self.change(g, |d| {
+            d.streams.remove(stream);
+            Ok(())
+        })
+        .await
     }
 
     /// Deletes a group and its log events.

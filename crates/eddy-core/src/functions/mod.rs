@@ -391,18 +391,39 @@ impl Functions {
         }
     }
 
-    /// Every directory `def` runs from (`$LATEST`'s and its versions' code revisions and
-    /// merged layers).
+    /// The directories one definition runs from: its code revision and its merged layers.
+    fn dirs(d: &FunctionDef) -> impl Iterator<Item = String> + '_ {
+        let code = match &d.code {
+            CodeLocation::Unpacked { revision } => Some(revision.clone()),
+            CodeLocation::Local { .. } => None,
+        };
+        code.into_iter().chain(d.opt_dir.clone())
+    }
+
+    /// Every directory `def` runs from (`$LATEST`'s and its versions').
     fn revisions(def: &FunctionDef) -> impl Iterator<Item = String> + '_ {
         std::iter::once(def)
             .chain(def.versions.values())
-            .flat_map(|d| {
-                let code = match &d.code {
-                    CodeLocation::Unpacked { revision } => Some(revision.clone()),
-                    CodeLocation::Local { .. } => None,
-                };
-                code.into_iter().chain(d.opt_dir.clone())
+            .flat_map(Self::dirs)
+    }
+
+    /// Changes function `name` atomically: `change` edits a copy of its definition and gives
+    /// the answer; its refusal, or the function's absence (`NotFound`), changes nothing.
+    async fn change<A>(
+        &self,
+        region: &str,
+        name: &str,
+        change: impl FnOnce(&mut FunctionDef) -> Result<A, FunctionError>,
+    ) -> Result<A, FunctionError> {
+        self.defs
+            .upsert(region, name, |cur| {
+                let mut d = cur
+                    .cloned()
+                    .ok_or_else(|| FunctionError::NotFound(name.to_owned()))?;
+                let answer = change(&mut d)?;
+                Ok((d, answer))
             })
+            .await
     }
 
     /// Stores a definition; once it is committed its pool runs it (instances of an older
@@ -441,13 +462,7 @@ impl Functions {
                         .as_ref()
                         .is_none_or(|p| p.code != def.code || p.opt_dir != def.opt_dir)
                 {
-                    let previous_dirs = previous.iter().flat_map(|p| {
-                        let code = match &p.code {
-                            CodeLocation::Unpacked { revision } => Some(revision.clone()),
-                            CodeLocation::Local { .. } => None,
-                        };
-                        code.into_iter().chain(p.opt_dir.clone())
-                    });
+                    let previous_dirs = previous.iter().flat_map(Self::dirs);
                     let keep: Vec<String> = Self::revisions(&def).chain(previous_dirs).collect();
                     let root = self.code_root(&def.region, &def.name);
                     tokio::task::spawn_blocking(move || eddy_runtime::code::prune(&root, &keep));

@@ -136,34 +136,30 @@ impl Functions {
         revision: Option<&str>,
     ) -> Result<Value, FunctionError> {
         let account = self.account.clone();
-        self.defs
-            .upsert(region, name, |cur| {
-                let mut d = cur
-                    .cloned()
-                    .ok_or_else(|| FunctionError::NotFound(name.to_owned()))?;
-                let q = qualifier_key(&d, name, qualifier)?;
-                if revision.is_some_and(|r| r != d.revision_id) {
-                    return Err(FunctionError::RevisionMismatch);
-                }
-                let statement = permission.statement(&resource(&d, &account, &q))?;
-                let list = d.policy.entry(q).or_default();
-                if list
-                    .iter()
-                    .any(|s| s["Sid"].as_str() == Some(&permission.statement_id))
-                {
-                    return Err(FunctionError::StatementExists(
-                        permission.statement_id.clone(),
-                    ));
-                }
-                list.push(statement.clone());
-                let size = document(list).to_string().len();
-                if size > MAX_POLICY_BYTES {
-                    return Err(FunctionError::PolicyTooLong(size));
-                }
-                d.revision_id = uuid::Uuid::new_v4().to_string();
-                Ok((d, statement))
-            })
-            .await
+        self.change(region, name, |d| {
+            let q = qualifier_key(d, name, qualifier)?;
+            if revision.is_some_and(|r| r != d.revision_id) {
+                return Err(FunctionError::RevisionMismatch);
+            }
+            let statement = permission.statement(&resource(d, &account, &q))?;
+            let list = d.policy.entry(q).or_default();
+            if list
+                .iter()
+                .any(|s| s["Sid"].as_str() == Some(&permission.statement_id))
+            {
+                return Err(FunctionError::StatementExists(
+                    permission.statement_id.clone(),
+                ));
+            }
+            list.push(statement.clone());
+            let size = document(list).to_string().len();
+            if size > MAX_POLICY_BYTES {
+                return Err(FunctionError::PolicyTooLong(size));
+            }
+            d.revision_id = uuid::Uuid::new_v4().to_string();
+            Ok(statement)
+        })
+        .await
     }
 
     /// RemovePermission.
@@ -175,30 +171,26 @@ impl Functions {
         statement_id: &str,
         revision: Option<&str>,
     ) -> Result<(), FunctionError> {
-        self.defs
-            .upsert(region, name, |cur| {
-                let mut d = cur
-                    .cloned()
-                    .ok_or_else(|| FunctionError::NotFound(name.to_owned()))?;
-                let q = qualifier_key(&d, name, qualifier)?;
-                if revision.is_some_and(|r| r != d.revision_id) {
-                    return Err(FunctionError::RevisionMismatch);
-                }
-                let Some(list) = d.policy.get_mut(&q) else {
-                    return Err(FunctionError::NoPolicy);
-                };
-                let before = list.len();
-                list.retain(|s| s["Sid"].as_str() != Some(statement_id));
-                if list.len() == before {
-                    return Err(FunctionError::StatementNotFound(statement_id.to_owned()));
-                }
-                if list.is_empty() {
-                    d.policy.remove(&q);
-                }
-                d.revision_id = uuid::Uuid::new_v4().to_string();
-                Ok((d, ()))
-            })
-            .await
+        self.change(region, name, |d| {
+            let q = qualifier_key(d, name, qualifier)?;
+            if revision.is_some_and(|r| r != d.revision_id) {
+                return Err(FunctionError::RevisionMismatch);
+            }
+            let Some(list) = d.policy.get_mut(&q) else {
+                return Err(FunctionError::NoPolicy);
+            };
+            let before = list.len();
+            list.retain(|s| s["Sid"].as_str() != Some(statement_id));
+            if list.len() == before {
+                return Err(FunctionError::StatementNotFound(statement_id.to_owned()));
+            }
+            if list.is_empty() {
+                d.policy.remove(&q);
+            }
+            d.revision_id = uuid::Uuid::new_v4().to_string();
+            Ok(())
+        })
+        .await
     }
 
     /// GetPolicy: the policy document and the function's revision id.

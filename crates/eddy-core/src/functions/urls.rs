@@ -151,36 +151,32 @@ impl Functions {
     ) -> Result<UrlConfig, FunctionError> {
         check_update(&update)?;
         let now = self.clock.now_ms();
-        self.defs
-            .upsert(region, name, |cur| {
-                let mut d = cur
-                    .cloned()
-                    .ok_or_else(|| FunctionError::NotFound(name.to_owned()))?;
-                let q = url_key(&d, name, qualifier)?;
-                if d.urls.contains_key(&q) {
-                    return Err(FunctionError::UrlExists(
-                        qualifier.map_or_else(|| name.to_owned(), |q| format!("{name}:{q}")),
-                    ));
-                }
-                let Some(auth_type) = update.auth_type else {
-                    return Err(FunctionError::Permission(
-                        "1 validation error detected: Value null at 'authType' failed to \
+        self.change(region, name, |d| {
+            let q = url_key(d, name, qualifier)?;
+            if d.urls.contains_key(&q) {
+                return Err(FunctionError::UrlExists(
+                    qualifier.map_or_else(|| name.to_owned(), |q| format!("{name}:{q}")),
+                ));
+            }
+            let Some(auth_type) = update.auth_type else {
+                return Err(FunctionError::Permission(
+                    "1 validation error detected: Value null at 'authType' failed to \
                          satisfy constraint: Member must not be null"
-                            .to_owned(),
-                    ));
-                };
-                let c = UrlConfig {
-                    url_id: new_url_id(),
-                    auth_type,
-                    invoke_mode: update.invoke_mode.unwrap_or_else(|| "BUFFERED".to_owned()),
-                    cors: update.cors,
-                    created_ms: now,
-                    last_modified_ms: now,
-                };
-                d.urls.insert(q, c.clone());
-                Ok((d, c))
-            })
-            .await
+                        .to_owned(),
+                ));
+            };
+            let c = UrlConfig {
+                url_id: new_url_id(),
+                auth_type,
+                invoke_mode: update.invoke_mode.unwrap_or_else(|| "BUFFERED".to_owned()),
+                cors: update.cors,
+                created_ms: now,
+                last_modified_ms: now,
+            };
+            d.urls.insert(q, c.clone());
+            Ok(c)
+        })
+        .await
     }
 
     /// UpdateFunctionUrlConfig.
@@ -193,30 +189,26 @@ impl Functions {
     ) -> Result<UrlConfig, FunctionError> {
         check_update(&update)?;
         let now = self.clock.now_ms();
-        self.defs
-            .upsert(region, name, |cur| {
-                let mut d = cur
-                    .cloned()
-                    .ok_or_else(|| FunctionError::NotFound(name.to_owned()))?;
-                let q = url_key(&d, name, qualifier)?;
-                let c = d
-                    .urls
-                    .get_mut(&q)
-                    .ok_or_else(|| FunctionError::UrlNotFound(name.to_owned()))?;
-                if let Some(a) = update.auth_type {
-                    c.auth_type = a;
-                }
-                if let Some(m) = update.invoke_mode {
-                    c.invoke_mode = m;
-                }
-                if let Some(cors) = update.cors {
-                    c.cors = Some(cors);
-                }
-                c.last_modified_ms = now;
-                let c = c.clone();
-                Ok((d, c))
-            })
-            .await
+        self.change(region, name, |d| {
+            let q = url_key(d, name, qualifier)?;
+            let c = d
+                .urls
+                .get_mut(&q)
+                .ok_or_else(|| FunctionError::UrlNotFound(name.to_owned()))?;
+            if let Some(a) = update.auth_type {
+                c.auth_type = a;
+            }
+            if let Some(m) = update.invoke_mode {
+                c.invoke_mode = m;
+            }
+            if let Some(cors) = update.cors {
+                c.cors = Some(cors);
+            }
+            c.last_modified_ms = now;
+            let c = c.clone();
+            Ok(c)
+        })
+        .await
     }
 
     /// DeleteFunctionUrlConfig.
@@ -226,18 +218,14 @@ impl Functions {
         name: &str,
         qualifier: Option<&str>,
     ) -> Result<(), FunctionError> {
-        self.defs
-            .upsert(region, name, |cur| {
-                let mut d = cur
-                    .cloned()
-                    .ok_or_else(|| FunctionError::NotFound(name.to_owned()))?;
-                let q = url_key(&d, name, qualifier)?;
-                if d.urls.remove(&q).is_none() {
-                    return Err(FunctionError::UrlNotFound(name.to_owned()));
-                }
-                Ok((d, ()))
-            })
-            .await
+        self.change(region, name, |d| {
+            let q = url_key(d, name, qualifier)?;
+            if d.urls.remove(&q).is_none() {
+                return Err(FunctionError::UrlNotFound(name.to_owned()));
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// GetFunctionUrlConfig.

@@ -200,11 +200,7 @@ impl Functions {
     ) -> Result<(FunctionDef, u32), FunctionError> {
         let now = self.clock.now_ms();
         let n = self
-            .defs
-            .upsert(region, name, |cur| {
-                let mut d = cur
-                    .cloned()
-                    .ok_or_else(|| FunctionError::NotFound(name.to_owned()))?;
+            .change(region, name, |d| {
                 if revision.is_some_and(|r| r != d.revision_id) {
                     return Err(FunctionError::RevisionMismatch);
                 }
@@ -217,10 +213,10 @@ impl Functions {
                     });
                 }
                 if let Some((n, last)) = d.versions.iter().next_back()
-                    && unchanged(last, &d)
+                    && unchanged(last, d)
                 {
                     let n = *n;
-                    return Ok((d, n));
+                    return Ok(n);
                 }
                 let n = d.last_version + 1;
                 let mut v = d.snapshot(description.unwrap_or_else(|| d.description.clone()));
@@ -229,7 +225,7 @@ impl Functions {
                 d.versions.insert(n, v);
                 d.last_version = n;
                 d.revision_id = uuid::Uuid::new_v4().to_string();
-                Ok((d, n))
+                Ok(n)
             })
             .await?;
         let d = self
@@ -246,31 +242,27 @@ impl Functions {
         name: &str,
         version: &str,
     ) -> Result<(), FunctionError> {
-        self.defs
-            .upsert(region, name, |cur| {
-                let mut d = cur
-                    .cloned()
-                    .ok_or_else(|| FunctionError::NotFound(name.to_owned()))?;
-                let Some(n) = version_number(version) else {
-                    return Err(FunctionError::DeleteLatest);
-                };
-                let aliases: Vec<String> = d
-                    .aliases
-                    .values()
-                    .filter(|a| a.function_version == version || a.routing.contains_key(version))
-                    .map(|a| a.name.clone())
-                    .collect();
-                if !aliases.is_empty() {
-                    return Err(FunctionError::VersionInUse {
-                        version: version.to_owned(),
-                        aliases,
-                    });
-                }
-                d.versions.remove(&n);
-                d.policy.remove(version);
-                Ok((d, ()))
-            })
-            .await
+        self.change(region, name, |d| {
+            let Some(n) = version_number(version) else {
+                return Err(FunctionError::DeleteLatest);
+            };
+            let aliases: Vec<String> = d
+                .aliases
+                .values()
+                .filter(|a| a.function_version == version || a.routing.contains_key(version))
+                .map(|a| a.name.clone())
+                .collect();
+            if !aliases.is_empty() {
+                return Err(FunctionError::VersionInUse {
+                    version: version.to_owned(),
+                    aliases,
+                });
+            }
+            d.versions.remove(&n);
+            d.policy.remove(version);
+            Ok(())
+        })
+        .await
     }
 
     /// CreateAlias.
@@ -282,26 +274,22 @@ impl Functions {
         update: AliasUpdate,
     ) -> Result<Alias, FunctionError> {
         check_alias_name(alias)?;
-        self.defs
-            .upsert(region, name, |cur| {
-                let mut d = cur
-                    .cloned()
-                    .ok_or_else(|| FunctionError::NotFound(name.to_owned()))?;
-                if d.aliases.contains_key(alias) {
-                    return Err(FunctionError::AliasExists(alias.to_owned()));
-                }
-                let a = Alias {
-                    name: alias.to_owned(),
-                    function_version: update.function_version.unwrap_or_default(),
-                    description: update.description.unwrap_or_default(),
-                    routing: update.routing.unwrap_or_default(),
-                    revision_id: uuid::Uuid::new_v4().to_string(),
-                };
-                check_alias(&d, &a)?;
-                d.aliases.insert(alias.to_owned(), a.clone());
-                Ok((d, a))
-            })
-            .await
+        self.change(region, name, |d| {
+            if d.aliases.contains_key(alias) {
+                return Err(FunctionError::AliasExists(alias.to_owned()));
+            }
+            let a = Alias {
+                name: alias.to_owned(),
+                function_version: update.function_version.unwrap_or_default(),
+                description: update.description.unwrap_or_default(),
+                routing: update.routing.unwrap_or_default(),
+                revision_id: uuid::Uuid::new_v4().to_string(),
+            };
+            check_alias(d, &a)?;
+            d.aliases.insert(alias.to_owned(), a.clone());
+            Ok(a)
+        })
+        .await
     }
 
     /// UpdateAlias, only if `revision` (when given) is the alias's.
@@ -313,34 +301,30 @@ impl Functions {
         update: AliasUpdate,
         revision: Option<&str>,
     ) -> Result<Alias, FunctionError> {
-        self.defs
-            .upsert(region, name, |cur| {
-                let mut d = cur
-                    .cloned()
-                    .ok_or_else(|| FunctionError::NotFound(name.to_owned()))?;
-                let mut a = d
-                    .aliases
-                    .get(alias)
-                    .cloned()
-                    .ok_or_else(|| FunctionError::AliasNotFound(alias.to_owned()))?;
-                if revision.is_some_and(|r| r != a.revision_id) {
-                    return Err(FunctionError::RevisionMismatch);
-                }
-                if let Some(v) = update.function_version {
-                    a.function_version = v;
-                }
-                if let Some(x) = update.description {
-                    a.description = x;
-                }
-                if let Some(r) = update.routing {
-                    a.routing = r;
-                }
-                a.revision_id = uuid::Uuid::new_v4().to_string();
-                check_alias(&d, &a)?;
-                d.aliases.insert(alias.to_owned(), a.clone());
-                Ok((d, a))
-            })
-            .await
+        self.change(region, name, |d| {
+            let mut a = d
+                .aliases
+                .get(alias)
+                .cloned()
+                .ok_or_else(|| FunctionError::AliasNotFound(alias.to_owned()))?;
+            if revision.is_some_and(|r| r != a.revision_id) {
+                return Err(FunctionError::RevisionMismatch);
+            }
+            if let Some(v) = update.function_version {
+                a.function_version = v;
+            }
+            if let Some(x) = update.description {
+                a.description = x;
+            }
+            if let Some(r) = update.routing {
+                a.routing = r;
+            }
+            a.revision_id = uuid::Uuid::new_v4().to_string();
+            check_alias(d, &a)?;
+            d.aliases.insert(alias.to_owned(), a.clone());
+            Ok(a)
+        })
+        .await
     }
 
     /// DeleteAlias (nothing when there is none, as Lambda answers).
@@ -350,17 +334,13 @@ impl Functions {
         name: &str,
         alias: &str,
     ) -> Result<(), FunctionError> {
-        self.defs
-            .upsert(region, name, |cur| {
-                let mut d = cur
-                    .cloned()
-                    .ok_or_else(|| FunctionError::NotFound(name.to_owned()))?;
-                d.aliases.remove(alias);
-                d.policy.remove(alias);
-                d.urls.remove(alias);
-                Ok((d, ()))
-            })
-            .await
+        self.change(region, name, |d| {
+            d.aliases.remove(alias);
+            d.policy.remove(alias);
+            d.urls.remove(alias);
+            Ok(())
+        })
+        .await
     }
 }
 
