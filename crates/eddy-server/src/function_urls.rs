@@ -41,13 +41,7 @@ pub fn url_id(host_name: &str) -> Option<&str> {
 
 /// `http://URL_ID.lambda-url.REGION.localhost:PORT/`, the listener's address in Lambda's form.
 pub fn url(app: &App, region: &str, url_id: &str) -> String {
-    let port = app
-        .config
-        .http_endpoint
-        .as_deref()
-        .and_then(|e| e.rsplit_once(':'))
-        .map(|(_, p)| p.trim_end_matches('/'))
-        .unwrap_or("3000");
+    let port = crate::gateway::port(app);
     format!("http://{url_id}{HOST_LABEL}{region}.localhost:{port}/")
 }
 

@@ -30,6 +30,17 @@ use crate::routes::{Integration, MAX_BODY_BYTES, PayloadFormat, RouteAuth, auth,
 /// `{apiId}.execute-api.…` name is accepted).
 pub const HOST_SUFFIX: &str = ".execute-api.localhost";
 
+/// The HTTP listener's port, as the addresses eddy hands out name it (`3000` before it is
+/// known).
+pub fn port(app: &App) -> &str {
+    app.config
+        .http_endpoint
+        .as_deref()
+        .and_then(|e| e.rsplit_once(':'))
+        .map(|(_, p)| p.trim_end_matches('/'))
+        .unwrap_or("3000")
+}
+
 pub fn router(app: Arc<App>) -> Router {
     Router::new().fallback(handle).with_state(app)
 }

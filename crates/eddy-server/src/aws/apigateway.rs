@@ -234,13 +234,7 @@ fn put_opt(m: &mut Map<String, Value>, k: &str, v: Option<Value>) {
 
 /// `http://{apiId}.execute-api.localhost:{port}`.
 fn endpoint(app: &App, id: &str) -> String {
-    let port = app
-        .config
-        .http_endpoint
-        .as_deref()
-        .and_then(|e| e.rsplit_once(':'))
-        .map(|(_, p)| p.trim_end_matches('/'))
-        .unwrap_or("3000");
+    let port = crate::gateway::port(app);
     format!("http://{id}{}:{port}", crate::gateway::HOST_SUFFIX)
 }
 

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{group, invalid};
+use super::{check_filter_name, group, invalid, required};
 use crate::App;
 use crate::aws::{Ctx, empty, reply};
 use crate::error::ApiError;
@@ -29,24 +29,6 @@ pub(super) struct PutInput {
     filter_name: Option<String>,
     filter_pattern: Option<String>,
     metric_transformations: Option<Vec<TransformationInput>>,
-}
-
-fn required(member: &str) -> ApiError {
-    invalid(format!(
-        "1 validation error detected: Value null at '{member}' failed to satisfy constraint: \
-         Member must not be null"
-    ))
-}
-
-fn check_filter_name(name: Option<&str>) -> Result<&str, ApiError> {
-    match name {
-        Some(n) if !n.is_empty() && n.len() <= 512 && !n.contains([':', '*']) => Ok(n),
-        Some(n) => Err(invalid(format!(
-            "1 validation error detected: Value '{n}' at 'filterName' failed to satisfy \
-             constraint: Member must satisfy regular expression pattern: [^:*]*"
-        ))),
-        None => Err(required("filterName")),
-    }
 }
 
 pub(super) async fn put(app: &App, ctx: &Ctx, input: PutInput) -> Result<Vec<u8>, ApiError> {

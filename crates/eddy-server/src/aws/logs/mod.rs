@@ -61,6 +61,26 @@ fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::bad("InvalidParameterException", message)
 }
 
+/// A required member that is missing, in the model's words.
+fn required(member: &str) -> ApiError {
+    invalid(format!(
+        "1 validation error detected: Value null at '{member}' failed to satisfy constraint: \
+         Member must not be null"
+    ))
+}
+
+/// A metric or subscription filter's name: `[^:*]*`, 1-512 characters.
+fn check_filter_name(name: Option<&str>) -> Result<&str, ApiError> {
+    match name {
+        Some(n) if !n.is_empty() && n.len() <= 512 && !n.contains([':', '*']) => Ok(n),
+        Some(n) => Err(invalid(format!(
+            "1 validation error detected: Value '{n}' at 'filterName' failed to satisfy \
+             constraint: Member must satisfy regular expression pattern: [^:*]*"
+        ))),
+        None => Err(required("filterName")),
+    }
+}
+
 fn group_missing() -> ApiError {
     ApiError::not_found("The specified log group does not exist.")
 }

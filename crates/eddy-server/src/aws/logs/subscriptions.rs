@@ -5,30 +5,12 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{group, group_missing, invalid};
+use super::{check_filter_name, group, group_missing, invalid, required};
 use crate::App;
 use crate::aws::{Ctx, empty, reply};
 use crate::error::ApiError;
 use crate::log_subscriptions::{SubscriptionFilter, check_destination};
 use crate::logs::{FilterPattern, StreamError};
-
-fn required(member: &str) -> ApiError {
-    invalid(format!(
-        "1 validation error detected: Value null at '{member}' failed to satisfy constraint: \
-         Member must not be null"
-    ))
-}
-
-fn check_name(name: Option<&str>) -> Result<&str, ApiError> {
-    match name {
-        Some(n) if !n.is_empty() && n.len() <= 512 && !n.contains([':', '*']) => Ok(n),
-        Some(n) => Err(invalid(format!(
-            "1 validation error detected: Value '{n}' at 'filterName' failed to satisfy \
-             constraint: Member must satisfy regular expression pattern: [^:*]*"
-        ))),
-        None => Err(required("filterName")),
-    }
-}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -43,7 +25,7 @@ pub(super) struct PutInput {
 
 pub(super) async fn put(app: &App, ctx: &Ctx, input: PutInput) -> Result<Vec<u8>, ApiError> {
     let g = group(app, ctx, input.log_group_name.as_deref())?;
-    let name = check_name(input.filter_name.as_deref())?;
+    let name = check_filter_name(input.filter_name.as_deref())?;
     let pattern = input
         .filter_pattern
         .ok_or_else(|| required("filterPattern"))?;
@@ -92,7 +74,7 @@ pub(super) struct DeleteInput {
 
 pub(super) async fn delete(app: &App, ctx: &Ctx, input: DeleteInput) -> Result<Vec<u8>, ApiError> {
     let g = group(app, ctx, input.log_group_name.as_deref())?;
-    let name = check_name(input.filter_name.as_deref())?;
+    let name = check_filter_name(input.filter_name.as_deref())?;
     app.log_groups
         .delete_subscription_filter(&g, name)
         .await
